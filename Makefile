@@ -1,0 +1,43 @@
+# Tern: the two commands are `make run` and `make test`. Everything else is a helper.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+export CCACHE_DIR ?= $(HOME)/.cache/ccache
+
+.PHONY: deps deps-build configure build run test unit integration fuzz bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+deps-build:
+	@bash scripts/install-deps.sh --build-only
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+configure: $(BUILD)/build.ninja
+
+build: deps-build configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: deps build
+	@bash scripts/run-demo.sh $(BUILD)/tern
+
+test: deps build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@bash tests/fuzz/run.sh
+	@bash tests/integration/run.sh $(BUILD)/tern
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+integration: build
+	@bash tests/integration/run.sh $(BUILD)/tern
+
+fuzz: deps-build
+	@bash tests/fuzz/run.sh
+
+bench: deps build
+	@bash bench/accept/run.sh $(BUILD)/tern
+
+clean:
+	rm -rf $(BUILD) build-fuzz

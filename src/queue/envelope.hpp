@@ -1,0 +1,46 @@
+// A queued message's envelope and per-recipient delivery state, as stored in the spool.
+// The envelope is written once at commit; recipient state changes are appended later as
+// updates, so delivery can record progress atomically without rewriting content.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace tern::queue {
+
+enum class RcptState { pending, delivered, deferred, bounced, expired, rejected };
+const char* to_string(RcptState s);
+bool is_final(RcptState s);  // delivered, bounced, expired, rejected
+
+struct Recipient {
+  std::string address;
+  RcptState state = RcptState::pending;
+  int attempts = 0;
+  int64_t next_attempt_ms = 0;  // when a deferred recipient is due
+  std::string last_reply;       // remote reply or local reason of the last attempt
+};
+
+struct QueuedMessage {
+  std::string id;            // queue id (core::new_queue_id)
+  int64_t account_id = 0;
+  std::string account_name;
+  std::string sender;        // envelope sender, "" for <>
+  std::vector<Recipient> recipients;
+  int64_t received_ms = 0;
+  std::string client_ip;
+  std::string helo;
+  std::string message_id;    // Message-ID header value
+  std::string header_from;
+  bool smtputf8 = false;
+  bool held = false;
+  // Per-message options (X-IB-*), kept as JSON so later features add fields freely.
+  std::string options_json = "{}";
+  uint64_t content_size = 0;  // octets of message content
+};
+
+void to_json(nlohmann::json& j, const QueuedMessage& m);
+void from_json(const nlohmann::json& j, QueuedMessage& m);
+
+}  // namespace tern::queue

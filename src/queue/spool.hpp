@@ -1,0 +1,94 @@
+// Durable message spool: an append-only log of checksummed records in segment files, with
+// group commit.
+//
+// Layout: <dir>/spool/seg-<16 hex>.log. Each record is
+//   [magic u32 "TRNR"][type u8][reserved 3][id_len u16][reserved 2][len u32][blake2b-128 tag]
+//   [id][payload]
+// (all integers little-endian; the tag covers the fixed fields, id and payload).
+// Record types: DATA (a piece of message content), COMMIT (envelope JSON: the message is
+// accepted iff its COMMIT is durable), STATE (JSON recipient-state update), DONE (message
+// finished; its records are dead), ABORT (content of an unaccepted message, dead).
+//
+// Invariants:
+//  - commit() completes (callback) only after fdatasync covered the COMMIT record and every
+//    DATA record of the message. Concurrent commits share one fdatasync (group commit).
+//  - Content is never held whole in memory: DATA records are written as chunks arrive.
+//  - Recovery (open()) replays all segments in order: a torn or bad-tagged record at the tail
+//    of the newest segment is an unacknowledged partial write and is cut off; a bad record
+//    anywhere else damages the messages it may belong to, which are moved to
+//    <dir>/quarantine/ (content and what is known) with a log line; the spool keeps working.
+//  - A segment file is deleted when no live message has records in it and it is not the
+//    active segment.
+//  - ENOSPC or an fsync failure fails the commit as temporary (disk_full flagged for ENOSPC);
+//    nothing is acknowledged; the next commit tries again.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "queue/envelope.hpp"
+
+namespace tern::queue {
+
+struct SpoolOptions {
+  uint64_t segment_bytes = 64ull << 20;  // roll to a new segment past this size
+  bool read_only = false;                // offline inspection (CLI) while a server runs
+  bool sync = true;                      // tests of logic only may turn fsync off
+};
+
+struct CommitOutcome {
+  bool ok = false;
+  bool disk_full = false;
+  std::string error;
+};
+
+class Spool {
+ public:
+  // Opens (creating if needed) and recovers the spool under dir.
+  static core::Result<std::unique_ptr<Spool>> open(const std::string& dir, SpoolOptions opt = {});
+  virtual ~Spool() = default;
+
+  // An in-progress message. Destroying it without commit() writes an ABORT marker.
+  class Writer {
+   public:
+    virtual ~Writer() = default;
+    virtual const std::string& id() const = 0;
+    // Appends content. Returns a temporary error on I/O failure (ENOSPC → disk_full).
+    virtual core::Result<void> append(std::string_view bytes) = 0;
+    virtual uint64_t size() const = 0;
+  };
+  virtual std::unique_ptr<Writer> begin() = 0;
+
+  // Writes the COMMIT record (msg.id must equal w.id(); content_size is filled in) and calls
+  // done from the spool's sync thread once durable (or failed). Thread-safe.
+  virtual void commit(std::unique_ptr<Writer> w, QueuedMessage msg,
+                      std::function<void(CommitOutcome)> done) = 0;
+
+  // Live (committed, not done) messages, oldest first.
+  virtual std::vector<QueuedMessage> list() const = 0;
+  virtual std::optional<QueuedMessage> get(const std::string& id) const = 0;
+  // The exact content bytes of a live message, streamed to sink in pieces.
+  virtual core::Result<void> read_content(const std::string& id,
+                                          const std::function<void(std::string_view)>& sink) const = 0;
+  // Durably records new recipient states (and held flag) for a live message.
+  virtual core::Result<void> update(const QueuedMessage& msg) = 0;
+  // Durably marks a message finished; its space is reclaimed.
+  virtual core::Result<void> finish(const std::string& id) = 0;
+
+  // Counters for tests and metrics.
+  struct Stats {
+    uint64_t fsyncs = 0;
+    uint64_t commits = 0;
+    uint64_t segments = 0;
+    uint64_t quarantined = 0;
+    uint64_t torn_bytes_discarded = 0;
+  };
+  virtual Stats stats() const = 0;
+};
+
+}  // namespace tern::queue

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the integration tests against the real binary with real peers on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TERN_BIN=$(realpath "${1:-build/tern}")
+if [ ! -x "$TERN_BIN" ]; then echo "integration: $TERN_BIN not built yet"; exit 0; fi
+export TERN_BIN
+exec /usr/bin/python3 -m unittest discover -s tests/integration -p 'test_*.py' -v
