@@ -62,7 +62,8 @@ class Spool {
     virtual core::Result<void> append(std::string_view bytes) = 0;
     virtual uint64_t size() const = 0;
   };
-  virtual std::unique_ptr<Writer> begin() = 0;
+  // id: the queue id chosen by the submission session (core::new_queue_id()).
+  virtual std::unique_ptr<Writer> begin(const std::string& id) = 0;
 
   // Writes the COMMIT record (msg.id must equal w.id(); content_size is filled in) and calls
   // done from the spool's sync thread once durable (or failed). Thread-safe.

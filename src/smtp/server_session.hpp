@@ -58,9 +58,11 @@ struct Authenticate {                     // verify, then on_auth()
   std::string mechanism;                  // "PLAIN" or "LOGIN"
   std::string authzid, username, password;
 };
+struct BeginMessage { std::string queue_id; };  // DATA accepted: open a spool writer
 struct MessageData { std::string bytes; };  // next piece of the final message content
 struct AbortMessage {};                     // drop the content handed out so far
 struct Envelope {
+  std::string queue_id;                     // chosen at DATA; also in Received and Message-ID
   std::string sender;                       // reverse-path, "" for <>
   std::vector<std::string> recipients;      // forward-paths in RCPT order, deduplicated
   bool smtputf8 = false;
@@ -74,7 +76,7 @@ struct Envelope {
 struct CommitMessage { Envelope envelope; };  // make durable, then on_commit()
 struct Close {};                              // after flushing replies, close the connection
 
-using Action = std::variant<SendReply, StartTls, Authenticate, MessageData, AbortMessage,
+using Action = std::variant<SendReply, StartTls, Authenticate, BeginMessage, MessageData, AbortMessage,
                             CommitMessage, Close>;
 
 // --- Results of outside work ------------------------------------------------------------------
