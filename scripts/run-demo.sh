@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make run`: ensures a demo account with a verified demo domain exists in ./tern-data, prints
+# its credentials and a ready swaks command, then runs Tern in the foreground (Ctrl-C stops).
+set -euo pipefail
+TERN=${1:-build/tern}
+DATA=${TERN_DATA:-./tern-data}
+DOMAIN=demo.tern.test
+mkdir -p "$DATA"
+CREDS="$DATA/demo-credentials.json"
+if [ ! -s "$CREDS" ]; then
+  umask 077
+  "$TERN" account create demo --data "$DATA" --json > "$CREDS.tmp"
+  mv "$CREDS.tmp" "$CREDS"
+  "$TERN" domain add demo "$DOMAIN" --verified --data "$DATA" >/dev/null
+fi
+USER=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["username"])' "$CREDS")
+PASS=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["password"])' "$CREDS")
+cat <<MSG
+
+  Tern is starting with a demo account (credentials kept in $CREDS):
+    username  $USER
+    password  $PASS
+    domain    $DOMAIN (verified: send From any address @$DOMAIN)
+
+  Send a first email (STARTTLS on 2587, or implicit TLS on 2465 with --tls-on-connect):
+    swaks --server 127.0.0.1:2587 -tls -a PLAIN -au $USER -ap '$PASS' \\
+          --from hello@$DOMAIN --to you@example.com
+
+  Then see it queued:   $TERN queue list --data $DATA
+                        $TERN queue show <ID> --raw --data $DATA
+
+MSG
+exec "$TERN" serve --data "$DATA"

@@ -1,0 +1,139 @@
+#include "app/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <set>
+#include <stdexcept>
+
+namespace tern::app {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& key, const std::string& why) {
+  throw std::runtime_error("config: " + key + ": " + why);
+}
+
+template <class T>
+void get(const toml::table& t, const char* section, const char* key, T& out) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  const std::string full = std::string(section) + (section[0] ? "." : "") + key;
+  if constexpr (std::is_same_v<T, std::string>) {
+    auto v = n->value<std::string>();
+    if (!v) bad(full, "expected a string");
+    out = *v;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    auto v = n->value<bool>();
+    if (!v) bad(full, "expected true or false");
+    out = *v;
+  } else {
+    auto v = n->value<int64_t>();
+    if (!v) bad(full, "expected an integer");
+    if (*v < 0) bad(full, "must not be negative");
+    out = static_cast<T>(*v);
+  }
+}
+
+std::vector<std::string> get_list(const toml::table& t, const char* section, const char* key) {
+  std::vector<std::string> out;
+  const toml::node* n = t.get(key);
+  if (!n) return out;
+  const auto* arr = n->as_array();
+  if (!arr) bad(std::string(section) + "." + key, "expected an array of strings");
+  for (const auto& e : *arr) {
+    auto v = e.value<std::string>();
+    if (!v) bad(std::string(section) + "." + key, "expected an array of strings");
+    out.push_back(*v);
+  }
+  return out;
+}
+
+void check_keys(const toml::table& t, const std::string& section, std::set<std::string> known) {
+  for (const auto& [k, v] : t) {
+    if (!known.count(std::string(k.str())))
+      bad(section.empty() ? std::string(k.str()) : section + "." + std::string(k.str()),
+          "unknown setting");
+  }
+}
+
+const toml::table* section(const toml::table& root, const char* name) {
+  const toml::node* n = root.get(name);
+  if (!n) return nullptr;
+  if (!n->is_table()) bad(name, "expected a table");
+  return n->as_table();
+}
+
+}  // namespace
+
+Config load_config(const std::string& path) {
+  Config c;
+  if (path.empty()) return c;
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error("config: " + path + ": " + std::string(e.description()) + " at line " +
+                             std::to_string(e.source().begin.line));
+  }
+  check_keys(root, "", {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth",
+                        "platform", "dns", "delivery", "http"});
+  get(root, "", "hostname", c.hostname);
+  get(root, "", "data_dir", c.data_dir);
+  get(root, "", "threads", c.threads);
+  if (auto* l = section(root, "listen")) {
+    check_keys(*l, "listen", {"smtp", "submission", "submissions", "http"});
+    get(*l, "listen", "smtp", c.listen_smtp);
+    get(*l, "listen", "submission", c.listen_submission);
+    get(*l, "listen", "submissions", c.listen_submissions);
+    get(*l, "listen", "http", c.listen_http);
+  }
+  if (auto* t = section(root, "tls")) {
+    check_keys(*t, "tls", {"cert", "key"});
+    get(*t, "tls", "cert", c.tls_cert);
+    get(*t, "tls", "key", c.tls_key);
+  }
+  auto& s = c.smtp;
+  if (auto* t = section(root, "smtp")) {
+    check_keys(*t, "smtp",
+               {"max_message_size", "max_recipients", "max_line_length", "command_timeout_s",
+                "min_data_rate", "data_grace_s", "greet_pause_ms", "allow_plaintext_auth",
+                "max_connections", "max_connections_per_ip", "require_header_rcpts",
+                "trusted_networks", "trusted_account", "max_auth_failures",
+                "tls_handshake_timeout_s", "max_header_bytes", "max_header_count"});
+    get(*t, "smtp", "max_message_size", s.session.max_message_size);
+    get(*t, "smtp", "max_recipients", s.session.max_recipients);
+    get(*t, "smtp", "max_line_length", s.session.max_text_line);
+    get(*t, "smtp", "max_header_bytes", s.session.max_header_bytes);
+    get(*t, "smtp", "max_header_count", s.session.max_header_count);
+    get(*t, "smtp", "max_auth_failures", s.session.max_auth_failures);
+    get(*t, "smtp", "allow_plaintext_auth", s.session.allow_plaintext_auth);
+    get(*t, "smtp", "require_header_rcpts", s.session.require_header_rcpts);
+    get(*t, "smtp", "command_timeout_s", s.command_timeout_s);
+    get(*t, "smtp", "min_data_rate", s.min_data_rate);
+    get(*t, "smtp", "data_grace_s", s.data_grace_s);
+    get(*t, "smtp", "tls_handshake_timeout_s", s.tls_handshake_timeout_s);
+    get(*t, "smtp", "greet_pause_ms", s.greet_pause_ms);
+    get(*t, "smtp", "max_connections", s.max_connections);
+    get(*t, "smtp", "max_connections_per_ip", s.max_connections_per_ip);
+    get(*t, "smtp", "trusted_account", s.trusted_account);
+    for (const auto& n : get_list(*t, "smtp", "trusted_networks")) {
+      auto cidr = net::Cidr::parse(n);
+      if (!cidr) bad("smtp.trusted_networks", "not a network: " + n);
+      s.trusted_networks.push_back(*cidr);
+    }
+    if (s.command_timeout_s == 0) bad("smtp.command_timeout_s", "must be positive");
+  }
+  if (auto* t = section(root, "auth")) {
+    check_keys(*t, "auth", {"max_failures_per_ip", "max_failures_per_user", "window_s"});
+    get(*t, "auth", "max_failures_per_ip", c.auth_max_failures_per_ip);
+    get(*t, "auth", "max_failures_per_user", c.auth_max_failures_per_user);
+    get(*t, "auth", "window_s", c.auth_window_s);
+  }
+  if (auto* t = section(root, "platform")) {
+    check_keys(*t, "platform", {"domains"});
+    s.platform_domains = get_list(*t, "platform", "domains");
+  }
+  return c;
+}
+
+}  // namespace tern::app

@@ -1,0 +1,30 @@
+// Tern's configuration: TOML file, then command-line flags over it. Every setting has a
+// default that works on a laptop (SPEC §7); unknown keys are an error so typos don't pass.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "net/smtp_server.hpp"
+
+namespace tern::app {
+
+struct Config {
+  std::string hostname = "localhost";
+  std::string data_dir = "./tern-data";
+  std::string listen_smtp = "127.0.0.1:2525";
+  std::string listen_submission = "127.0.0.1:2587";
+  std::string listen_submissions = "127.0.0.1:2465";
+  std::string listen_http = "127.0.0.1:8025";
+  std::string tls_cert, tls_key;  // empty: self-signed under <data>/tls
+  int threads = 0;                // I/O threads; 0 = one per core
+  net::SmtpServerConfig smtp;     // [smtp] and [platform]
+  int auth_max_failures_per_ip = 10;
+  int auth_max_failures_per_user = 5;
+  int auth_window_s = 300;
+};
+
+// Reads path (if not empty) over the defaults. Throws std::runtime_error with a one-line
+// message naming the file, key and problem.
+Config load_config(const std::string& path);
+
+}  // namespace tern::app

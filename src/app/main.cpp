@@ -1,0 +1,301 @@
+// `tern`: one binary. `serve` runs the server; the other commands administer the same data
+// directory offline (they work while a server runs on it: SQLite in WAL mode, spool read-only).
+// Every command takes --data and --config and exits non-zero with a one-line error.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sodium.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/config.hpp"
+#include "app/serve.hpp"
+#include "core/address.hpp"
+#include "queue/spool.hpp"
+#include "store/store.hpp"
+
+namespace {
+
+using tern::app::Config;
+using json = nlohmann::json;
+
+struct Globals {
+  std::string config_path;
+  std::string data_dir;
+  bool json = false;
+};
+
+class Failure : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+Config load(const Globals& g) {
+  Config c = tern::app::load_config(g.config_path);
+  if (!g.data_dir.empty()) c.data_dir = g.data_dir;
+  return c;
+}
+
+std::unique_ptr<tern::store::Store> open_store(const Config& c) {
+  std::filesystem::create_directories(c.data_dir);
+  auto s = tern::store::Store::open_sqlite(c.data_dir + "/tern.db");
+  if (!s) throw Failure(s.error().message);
+  return std::move(s.value());
+}
+
+tern::store::Account need_account(tern::store::Store& s, const std::string& name) {
+  auto a = s.find_account(name);
+  if (!a) throw Failure(a.error().message);
+  if (!a.value()) throw Failure("no such account: " + name);
+  return *a.value();
+}
+
+template <class T>
+T check(tern::core::Result<T> r) {
+  if (!r) throw Failure(r.error().message);
+  return std::move(r.value());
+}
+void check(tern::core::Result<void> r) {
+  if (!r) throw Failure(r.error().message);
+}
+
+std::unique_ptr<tern::queue::Spool> open_spool_ro(const Config& c) {
+  tern::queue::SpoolOptions o;
+  o.read_only = true;
+  auto s = tern::queue::Spool::open(c.data_dir, o);
+  if (!s) throw Failure("spool: " + s.error().message);
+  return std::move(s.value());
+}
+
+std::string fmt_time(int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+void add_common(CLI::App* cmd, Globals& g, bool with_json = true) {
+  cmd->add_option("--config", g.config_path, "TOML configuration file");
+  cmd->add_option("--data", g.data_dir, "data directory (default ./tern-data)");
+  if (with_json) cmd->add_flag("--json", g.json, "print JSON");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "tern: libsodium failed to initialise\n");
+    return 1;
+  }
+  auto logger = spdlog::stderr_color_mt("tern");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  CLI::App app{"Tern: self-hosted email delivery"};
+  app.require_subcommand(1);
+  Globals g;
+
+  // serve
+  auto* serve = app.add_subcommand("serve", "run the server");
+  add_common(serve, g, false);
+  std::string o_smtp, o_sub, o_subs, o_http, o_host;
+  serve->add_option("--smtp", o_smtp, "smtp listener address (127.0.0.1:2525)");
+  serve->add_option("--submission", o_sub, "submission listener (127.0.0.1:2587)");
+  serve->add_option("--submissions", o_subs, "implicit-TLS submission listener (127.0.0.1:2465)");
+  serve->add_option("--http", o_http, "HTTP listener (127.0.0.1:8025)");
+  serve->add_option("--hostname", o_host, "name used in greetings and Received headers");
+  std::string log_level = "info";
+  serve->add_option("--log-level", log_level, "trace, debug, info, warn, error");
+
+  // account
+  auto* account = app.add_subcommand("account", "manage accounts");
+  account->require_subcommand(1);
+  auto* account_create = account->add_subcommand("create", "create an account and its SMTP credential");
+  std::string a_name;
+  account_create->add_option("NAME", a_name)->required();
+  add_common(account_create, g);
+  auto* account_list = account->add_subcommand("list", "list accounts");
+  add_common(account_list, g);
+
+  // apikey
+  auto* apikey = app.add_subcommand("apikey", "manage API keys");
+  apikey->require_subcommand(1);
+  auto* apikey_create = apikey->add_subcommand("create", "create an API key (shown once)");
+  std::string k_account;
+  apikey_create->add_option("ACCOUNT", k_account)->required();
+  add_common(apikey_create, g);
+  auto* apikey_revoke = apikey->add_subcommand("revoke", "revoke an API key by its prefix");
+  std::string k_prefix;
+  apikey_revoke->add_option("ACCOUNT", k_account)->required();
+  apikey_revoke->add_option("PREFIX", k_prefix)->required();
+  add_common(apikey_revoke, g);
+
+  // domain
+  auto* domain = app.add_subcommand("domain", "manage sending domains");
+  domain->require_subcommand(1);
+  auto* domain_add = domain->add_subcommand("add", "add a sending domain to an account");
+  std::string d_account, d_domain;
+  bool d_verified = false;
+  domain_add->add_option("ACCOUNT", d_account)->required();
+  domain_add->add_option("DOMAIN", d_domain)->required();
+  domain_add->add_flag("--verified", d_verified, "operator override: mark verified now");
+  add_common(domain_add, g);
+  auto* domain_list = domain->add_subcommand("list", "list an account's domains");
+  domain_list->add_option("ACCOUNT", d_account)->required();
+  add_common(domain_list, g);
+
+  // sender
+  auto* sender = app.add_subcommand("sender", "manage registered senders");
+  sender->require_subcommand(1);
+  auto* sender_add = sender->add_subcommand("add", "register a sender address");
+  std::string s_account, s_address;
+  bool s_verified = false;
+  sender_add->add_option("ACCOUNT", s_account)->required();
+  sender_add->add_option("ADDRESS", s_address)->required();
+  sender_add->add_flag("--verified", s_verified, "operator override: mark verified now");
+  add_common(sender_add, g);
+
+  // queue
+  auto* queue = app.add_subcommand("queue", "inspect the message queue");
+  queue->require_subcommand(1);
+  auto* queue_list = queue->add_subcommand("list", "list queued messages");
+  add_common(queue_list, g);
+  auto* queue_show = queue->add_subcommand("show", "show one message");
+  std::string q_id;
+  bool q_raw = false;
+  queue_show->add_option("ID", q_id)->required();
+  queue_show->add_flag("--raw", q_raw, "print the stored message bytes exactly");
+  add_common(queue_show, g);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (*serve) {
+      spdlog::set_level(spdlog::level::from_str(log_level));
+      Config c = load(g);
+      if (!o_smtp.empty()) c.listen_smtp = o_smtp;
+      if (!o_sub.empty()) c.listen_submission = o_sub;
+      if (!o_subs.empty()) c.listen_submissions = o_subs;
+      if (!o_http.empty()) c.listen_http = o_http;
+      if (!o_host.empty()) c.hostname = o_host;
+      return tern::app::serve(c);
+    }
+    spdlog::set_level(spdlog::level::warn);
+    Config c = load(g);
+    if (*account_create) {
+      auto store = open_store(c);
+      auto created = check(store->create_account(a_name));
+      if (g.json) {
+        std::cout << json{{"account", created.account.name},
+                          {"id", created.account.id},
+                          {"username", created.username},
+                          {"password", created.password}}
+                         .dump()
+                  << "\n";
+      } else {
+        std::cout << "account  " << created.account.name << "\nusername " << created.username
+                  << "\npassword " << created.password << "   (shown once)\n";
+      }
+    } else if (*account_list) {
+      auto store = open_store(c);
+      auto list = check(store->list_accounts());
+      json arr = json::array();
+      for (const auto& a : list) {
+        if (g.json)
+          arr.push_back({{"id", a.id}, {"name", a.name}, {"code", a.code}, {"created_ms", a.created_ms}});
+        else
+          std::cout << a.id << "\t" << a.name << "\t" << fmt_time(a.created_ms) << "\n";
+      }
+      if (g.json) std::cout << arr.dump() << "\n";
+    } else if (*apikey_create) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, k_account);
+      auto key = check(store->create_api_key(acc.id));
+      if (g.json)
+        std::cout << json{{"key", key}}.dump() << "\n";
+      else
+        std::cout << key << "   (shown once; SMTP username 'App', this key as password)\n";
+    } else if (*apikey_revoke) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, k_account);
+      check(store->revoke_api_key(acc.id, k_prefix));
+      if (g.json) std::cout << json{{"revoked", k_prefix}}.dump() << "\n";
+    } else if (*domain_add) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, d_account);
+      if (!d_verified)
+        throw Failure("DNS verification is not available yet: add --verified (operator override)");
+      check(store->add_domain(acc.id, d_domain, d_verified));
+      if (g.json)
+        std::cout << json{{"domain", tern::core::to_lower(d_domain)}, {"verified", d_verified}}.dump() << "\n";
+      else
+        std::cout << "domain " << tern::core::to_lower(d_domain) << " added to " << acc.name
+                  << (d_verified ? " (verified)" : "") << "\n";
+    } else if (*domain_list) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, d_account);
+      auto list = check(store->list_domains(acc.id));
+      json arr = json::array();
+      for (const auto& d : list) {
+        if (g.json)
+          arr.push_back({{"domain", d.domain}, {"verified", d.verified}});
+        else
+          std::cout << d.domain << "\t" << (d.verified ? "verified" : "unverified") << "\n";
+      }
+      if (g.json) std::cout << arr.dump() << "\n";
+    } else if (*sender_add) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, s_account);
+      if (!s_verified)
+        throw Failure("verification emails are not available yet: add --verified (operator override)");
+      check(store->add_sender(acc.id, s_address, s_verified));
+      if (g.json)
+        std::cout << json{{"sender", s_address}, {"verified", s_verified}}.dump() << "\n";
+      else
+        std::cout << "sender " << s_address << " registered for " << acc.name << "\n";
+    } else if (*queue_list) {
+      auto spool = open_spool_ro(c);
+      auto list = spool->list();
+      if (g.json) {
+        json arr = json::array();
+        for (const auto& m : list) arr.push_back(m);
+        std::cout << arr.dump() << "\n";
+      } else {
+        for (const auto& m : list) {
+          std::cout << m.id << "  " << fmt_time(m.received_ms) << "  " << m.content_size << "  <"
+                    << m.sender << ">  " << m.account_name << (m.held ? "  HELD" : "") << "\n";
+          for (const auto& r : m.recipients)
+            std::cout << "    " << r.address << "  " << tern::queue::to_string(r.state)
+                      << (r.last_reply.empty() ? "" : "  " + r.last_reply) << "\n";
+        }
+        std::cout << list.size() << " message(s)\n";
+      }
+    } else if (*queue_show) {
+      auto spool = open_spool_ro(c);
+      auto m = spool->get(q_id);
+      if (!m) throw Failure("no such message: " + q_id);
+      if (q_raw) {
+        std::ios::sync_with_stdio(false);
+        check(spool->read_content(q_id, [](std::string_view piece) {
+          std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+        }));
+        std::cout.flush();
+      } else if (g.json) {
+        std::cout << json(*m).dump() << "\n";
+      } else {
+        std::cout << json(*m).dump(2) << "\n";
+      }
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tern: %s\n", e.what());
+    return 1;
+  }
+}

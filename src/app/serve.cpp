@@ -1,0 +1,101 @@
+#include "app/serve.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "core/clock.hpp"
+#include "net/smtp_server.hpp"
+#include "net/tls.hpp"
+#include "policy/auth_limiter.hpp"
+#include "queue/spool.hpp"
+#include "store/store.hpp"
+
+namespace tern::app {
+
+namespace asio = boost::asio;
+
+namespace {
+// Holding 10,000+ connections needs descriptors: raise the soft limit to the hard limit.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+}  // namespace
+
+int serve(const Config& cfg) {
+  namespace fs = std::filesystem;
+  fs::create_directories(cfg.data_dir);
+  raise_fd_limit();
+
+  auto store = store::Store::open_sqlite(cfg.data_dir + "/tern.db");
+  if (!store) throw std::runtime_error("store: " + store.error().message);
+  auto spool = queue::Spool::open(cfg.data_dir);
+  if (!spool) throw std::runtime_error("spool: " + spool.error().message);
+  spdlog::info("spool: {} queued messages recovered", spool.value()->list().size());
+
+  net::TlsFiles files{cfg.tls_cert, cfg.tls_key};
+  if (files.cert.empty() || files.key.empty())
+    files = net::ensure_self_signed(cfg.data_dir + "/tls", cfg.hostname);
+  auto tls = net::make_server_context(files);
+
+  core::SystemClock clock;
+  policy::AuthLimiter limiter(clock, policy::AuthLimiter::Limits{
+                                         static_cast<int>(cfg.auth_max_failures_per_ip),
+                                         static_cast<int>(cfg.auth_max_failures_per_user),
+                                         static_cast<int64_t>(cfg.auth_window_s) * 1000,
+                                         static_cast<int64_t>(cfg.auth_window_s) * 1000});
+
+  const unsigned n_threads =
+      cfg.threads > 0 ? static_cast<unsigned>(cfg.threads) : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::io_context*> workers;
+  for (unsigned i = 0; i < n_threads; ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+    workers.push_back(contexts.back().get());
+  }
+  asio::thread_pool blocking(2);
+
+  net::SmtpServerConfig scfg = cfg.smtp;
+  scfg.session.hostname = cfg.hostname;
+  net::SmtpServices svc{spool.value().get(), store.value().get(), &limiter, tls, &blocking};
+  net::SmtpServer smtp(workers, scfg, svc);
+  if (!cfg.listen_smtp.empty()) smtp.listen("smtp", cfg.listen_smtp, false);
+  if (!cfg.listen_submission.empty()) smtp.listen("submission", cfg.listen_submission, false);
+  if (!cfg.listen_submissions.empty()) smtp.listen("submissions", cfg.listen_submissions, true);
+
+  asio::signal_set signals(*workers.front(), SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", sig);
+    smtp.stop();
+    for (auto* w : workers) w->stop();
+  });
+
+  spdlog::info("tern ready: hostname {}, data {}, {} I/O threads", cfg.hostname, cfg.data_dir, n_threads);
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < n_threads; ++i) threads.emplace_back([w = workers[i]] {
+    auto guard = asio::make_work_guard(*w);
+    w->run();
+  });
+  {
+    auto guard = asio::make_work_guard(*workers.front());
+    workers.front()->run();
+  }
+  for (auto* w : workers) w->stop();
+  for (auto& t : threads) t.join();
+  blocking.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace tern::app

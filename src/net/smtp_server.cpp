@@ -1,0 +1,501 @@
+#include "net/smtp_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "policy/auth_limiter.hpp"
+#include "queue/spool.hpp"
+#include "store/store.hpp"
+
+namespace tern::net {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using asio::awaitable;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("address needs host:port: " + address);
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  const std::string port = address.substr(colon + 1);
+  int p = 0;
+  try {
+    size_t used = 0;
+    p = std::stoi(port, &used);
+    if (used != port.size()) throw std::invalid_argument("");
+  } catch (...) {
+    throw std::invalid_argument("bad port in " + address);
+  }
+  if (p < 0 || p > 65535) throw std::invalid_argument("bad port in " + address);
+  return {host, static_cast<uint16_t>(p)};
+}
+
+namespace {
+
+// Counts connections per client address so one client cannot take every slot.
+class ConnectionRegistry {
+ public:
+  bool enter(const std::string& ip, size_t per_ip, size_t total) {
+    std::lock_guard lk(mu_);
+    if (total_ >= total) return false;
+    auto& n = per_ip_[ip];
+    if (n >= per_ip) {
+      if (n == 0) per_ip_.erase(ip);
+      return false;
+    }
+    ++n;
+    ++total_;
+    return true;
+  }
+  void leave(const std::string& ip) {
+    std::lock_guard lk(mu_);
+    auto it = per_ip_.find(ip);
+    if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+    --total_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, size_t> per_ip_;
+  size_t total_ = 0;
+};
+
+// One client connection: the socket, optional TLS layer, and the deadline watchdog's timer.
+struct Conn {
+  explicit Conn(tcp::socket s) : sock(std::move(s)), timer(sock.get_executor()) {}
+  tcp::socket sock;
+  std::unique_ptr<ssl::stream<tcp::socket&>> tls;
+  asio::steady_timer timer;
+  Clock::time_point deadline = Clock::time_point::max();
+  bool timed_out = false;
+  bool finished = false;
+  std::string out;
+
+  void set_deadline(Clock::time_point t) {
+    deadline = t;
+    timed_out = false;
+    timer.expires_at(t);  // wakes the watchdog, which re-arms with the new time
+  }
+  awaitable<std::pair<boost::system::error_code, size_t>> read_some(asio::mutable_buffer b) {
+    if (tls) {
+      auto [ec, n] = co_await tls->async_read_some(b, kTuple);
+      co_return std::pair{ec, n};
+    }
+    auto [ec, n] = co_await sock.async_read_some(b, kTuple);
+    co_return std::pair{ec, n};
+  }
+  awaitable<bool> flush() {
+    if (out.empty()) co_return true;
+    boost::system::error_code ec;
+    if (tls) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(*tls, asio::buffer(out), kTuple);
+    } else {
+      std::tie(ec, std::ignore) = co_await asio::async_write(sock, asio::buffer(out), kTuple);
+    }
+    out.clear();
+    co_return !ec;
+  }
+  void close() {
+    boost::system::error_code ec;
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+    sock.close(ec);
+  }
+};
+
+awaitable<void> watchdog(std::shared_ptr<Conn> c) {
+  while (!c->finished) {
+    c->timer.expires_at(c->deadline);
+    auto [ec] = co_await c->timer.async_wait(kTuple);
+    if (c->finished) break;
+    if (!ec || Clock::now() >= c->deadline) {
+      if (Clock::now() >= c->deadline) {
+        c->timed_out = true;
+        c->deadline = Clock::time_point::max();
+        boost::system::error_code ignored;
+        c->sock.cancel(ignored);  // the pending read fails; the driver reports the timeout
+      }
+    }
+  }
+}
+
+// Bridges the spool's commit callback (sync thread) back onto the connection's executor.
+template <class Executor>
+awaitable<queue::CommitOutcome> async_commit(queue::Spool& spool,
+                                             std::unique_ptr<queue::Spool::Writer> w,
+                                             queue::QueuedMessage msg, Executor ex) {
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                          void(queue::CommitOutcome)>(
+      [&](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        spool.commit(std::move(w), std::move(msg), [h, ex](queue::CommitOutcome o) {
+          asio::post(ex, [h, o = std::move(o)]() mutable { (*h)(std::move(o)); });
+        });
+      },
+      asio::use_awaitable);
+}
+
+std::string options_to_json(const policy::MessageOptions& o) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!o.bulk_id.empty()) j["bulkId"] = o.bulk_id;
+  if (!o.tracking_url.empty()) j["trackingUrl"] = o.tracking_url;
+  if (!o.notify_url.empty()) j["notifyUrl"] = o.notify_url;
+  if (!o.notify_content_type.empty()) j["notifyContentType"] = o.notify_content_type;
+  if (!o.callback_data.empty()) j["callbackData"] = o.callback_data;
+  j["intermediateReport"] = o.intermediate_report;
+  return j.dump();
+}
+
+}  // namespace
+
+struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
+  std::vector<asio::io_context*> workers;
+  SmtpServerConfig cfg;
+  SmtpServices svc;
+  SmtpCounters counters;
+  ConnectionRegistry registry;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::atomic<size_t> next_worker{0};
+  std::atomic<bool> stopping{false};
+
+  // Trusted-network account snapshot, refreshed at most every few seconds.
+  std::mutex trusted_mu;
+  std::shared_ptr<const policy::AccountContext> trusted_ctx;
+  Clock::time_point trusted_loaded{};
+
+  std::shared_ptr<const policy::AccountContext> load_context(int64_t account_id) {
+    auto r = svc.store->account_context(account_id);
+    if (!r) {
+      spdlog::warn("account {}: cannot load context: {}", account_id, r.error().message);
+      return nullptr;
+    }
+    auto ctx = std::make_shared<policy::AccountContext>(std::move(r.value()));
+    for (const auto& d : cfg.platform_domains) ctx->platform_domains.push_back(d);
+    if (!cfg.session.require_header_rcpts) ctx->require_header_rcpts = false;
+    return ctx;
+  }
+
+  std::shared_ptr<const policy::AccountContext> trusted_account_context() {
+    std::lock_guard lk(trusted_mu);
+    if (trusted_ctx && Clock::now() - trusted_loaded < std::chrono::seconds(5)) return trusted_ctx;
+    auto acc = svc.store->find_account(cfg.trusted_account);
+    if (acc && acc.value()) {
+      trusted_ctx = load_context(acc.value()->id);
+      trusted_loaded = Clock::now();
+    } else {
+      spdlog::warn("trusted_account '{}' not found", cfg.trusted_account);
+    }
+    return trusted_ctx;
+  }
+
+  bool is_trusted(const std::string& ip) const {
+    if (cfg.trusted_account.empty()) return false;
+    for (const auto& n : cfg.trusted_networks)
+      if (n.contains(ip)) return true;
+    return false;
+  }
+
+  awaitable<void> accept_loop(tcp::acceptor& acc, bool implicit_tls) {
+    auto self = shared_from_this();
+    while (!stopping) {
+      asio::io_context& ctx = *workers[next_worker++ % workers.size()];
+      auto [ec, sock] = co_await acc.async_accept(ctx.get_executor(), kTuple);
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) break;
+        spdlog::warn("accept: {}", ec.message());
+        // EMFILE and friends: back off briefly instead of spinning.
+        asio::steady_timer t(acc.get_executor(), std::chrono::milliseconds(50));
+        co_await t.async_wait(kTuple);
+        continue;
+      }
+      auto conn = std::make_shared<Conn>(std::move(sock));
+      asio::co_spawn(ctx, self->connection(conn, implicit_tls), asio::detached);
+    }
+  }
+
+  awaitable<smtp::AuthResult> authenticate(const smtp::Authenticate& a, const std::string& ip) {
+    smtp::AuthResult r;
+    if (!svc.limiter->allowed(ip, a.username)) {
+      r.kind = smtp::AuthResult::Kind::rate_limited;
+      co_return r;
+    }
+    auto home = co_await asio::this_coro::executor;
+    co_await asio::post(*svc.blocking, asio::use_awaitable);  // Argon2 and SQLite off the I/O threads
+    auto v = svc.store->verify_credentials(a.username, a.password);
+    if (!v) {
+      r.kind = smtp::AuthResult::Kind::temp_error;
+      spdlog::error("auth: store error: {}", v.error().message);
+    } else if (!v.value()) {
+      r.kind = smtp::AuthResult::Kind::bad_credentials;
+      svc.limiter->record_failure(ip, a.username);
+      ++counters.auth_failures;
+    } else {
+      svc.limiter->record_success(ip, a.username);
+      r.account = load_context(*v.value());
+      r.kind = r.account ? smtp::AuthResult::Kind::ok : smtp::AuthResult::Kind::temp_error;
+    }
+    co_await asio::post(home, asio::use_awaitable);
+    co_return r;
+  }
+
+  awaitable<bool> handshake(Conn& c) {
+    c.tls = std::make_unique<ssl::stream<tcp::socket&>>(c.sock, *svc.tls);
+    c.set_deadline(Clock::now() + std::chrono::seconds(cfg.tls_handshake_timeout_s));
+    auto [ec] = co_await c.tls->async_handshake(ssl::stream_base::server, kTuple);
+    if (ec) spdlog::debug("tls handshake: {}", ec.message());
+    co_return !ec;
+  }
+
+  awaitable<void> connection(std::shared_ptr<Conn> c, bool implicit_tls) {
+    boost::system::error_code ec;
+    auto remote = c->sock.remote_endpoint(ec);
+    if (ec) co_return;
+    auto local = c->sock.local_endpoint(ec);
+    const std::string ip = remote.address().to_string();
+    ++counters.connections;
+    if (!registry.enter(ip, cfg.max_connections_per_ip, cfg.max_connections)) {
+      ++counters.rejected_connections;
+      c->out = "421 4.7.0 " + cfg.session.hostname + " Error: too many connections from " + ip + "\r\n";
+      co_await c->flush();
+      c->close();
+      co_return;
+    }
+    ++counters.active;
+    struct Leave {
+      Impl* self;
+      std::string ip;
+      std::shared_ptr<Conn> c;
+      ~Leave() {
+        c->finished = true;
+        c->timer.cancel();
+        self->registry.leave(ip);
+        --self->counters.active;
+      }
+    } leave{this, ip, c};
+
+    asio::co_spawn(c->sock.get_executor(), watchdog(c), asio::detached);
+    c->sock.set_option(tcp::no_delay(true), ec);
+
+    if (implicit_tls && !co_await handshake(*c)) {
+      c->close();
+      co_return;
+    }
+
+    smtp::SessionConfig scfg = cfg.session;
+    scfg.implicit_tls = implicit_tls;
+    scfg.tls_available = svc.tls != nullptr;
+    smtp::ConnectionInfo info{ip, remote.port(), local.address().to_string(), local.port(), nullptr};
+    if (is_trusted(ip)) info.trusted_account = trusted_account_context();
+    const auto now_s = [] {
+      return std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+    // The account this connection acts for: the trusted-network account, or whoever
+    // authenticated (the session refuses MAIL until one of the two holds).
+    std::shared_ptr<const policy::AccountContext> account = info.trusted_account;
+    smtp::ServerSession session(std::move(scfg), std::move(info), now_s());
+
+    std::deque<smtp::Action> todo;
+    auto add = [&](std::vector<smtp::Action> v) {
+      for (auto& a : v) todo.push_back(std::move(a));
+    };
+
+    // Pre-greeting talk (RFC 5321 §4.3.1: the client waits for the greeting).
+    if (!implicit_tls) {
+      if (cfg.greet_pause_ms > 0) {
+        asio::steady_timer pause(c->sock.get_executor(), std::chrono::milliseconds(cfg.greet_pause_ms));
+        co_await pause.async_wait(kTuple);
+      }
+      if (c->sock.available(ec) > 0) add(session.early_talker());
+    }
+    if (todo.empty()) add(session.start());
+
+    std::unique_ptr<queue::Spool::Writer> writer;
+    bool write_failed = false, disk_full = false;
+    Clock::time_point data_started{};
+    uint64_t data_bytes = 0;
+    bool was_in_data = false;
+    std::string rbuf;
+
+    for (;;) {
+      while (!todo.empty()) {
+        smtp::Action a = std::move(todo.front());
+        todo.pop_front();
+        if (auto* r = std::get_if<smtp::SendReply>(&a)) {
+          c->out += r->bytes;
+        } else if (std::holds_alternative<smtp::StartTls>(a)) {
+          if (!co_await c->flush()) co_return c->close();
+          bool ok = co_await handshake(*c);
+          if (!ok) co_return c->close();
+          add(session.on_tls(true));
+        } else if (auto* au = std::get_if<smtp::Authenticate>(&a)) {
+          smtp::AuthResult ar = co_await authenticate(*au, ip);
+          if (ar.kind == smtp::AuthResult::Kind::ok) account = ar.account;
+          add(session.on_auth(ar));
+        } else if (auto* b = std::get_if<smtp::BeginMessage>(&a)) {
+          writer = svc.spool->begin(b->queue_id);
+          write_failed = disk_full = false;
+          session.set_now(now_s());
+        } else if (auto* d = std::get_if<smtp::MessageData>(&a)) {
+          if (writer && !write_failed) {
+            auto r = writer->append(d->bytes);
+            if (!r) {
+              write_failed = true;
+              disk_full = r.error().message.find("No space") != std::string::npos ||
+                          r.error().message.find("ENOSPC") != std::string::npos;
+              spdlog::error("spool write: {}", r.error().message);
+            }
+          }
+        } else if (std::holds_alternative<smtp::AbortMessage>(a)) {
+          writer.reset();
+        } else if (auto* cm = std::get_if<smtp::CommitMessage>(&a)) {
+          smtp::CommitResult cr;
+          if (!writer || write_failed) {
+            writer.reset();
+            cr.disk_full = disk_full;
+          } else {
+            queue::QueuedMessage m = to_queued(cm->envelope, account, ip);
+            auto outcome = co_await async_commit(*svc.spool, std::move(writer), std::move(m),
+                                                 co_await asio::this_coro::executor);
+            cr.ok = outcome.ok;
+            cr.disk_full = outcome.disk_full;
+            cr.queue_id = cm->envelope.queue_id;
+            if (outcome.ok) {
+              ++counters.accepted_messages;
+            } else {
+              spdlog::error("spool commit {}: {}", cm->envelope.queue_id, outcome.error);
+            }
+          }
+          add(session.on_commit(cr));
+        } else if (std::holds_alternative<smtp::Close>(a)) {
+          co_await c->flush();
+          c->close();
+          co_return;
+        }
+      }
+      if (!co_await c->flush()) co_return c->close();
+      if (session.closed()) co_return c->close();
+
+      // Deadline for the next read: the command timeout, and during DATA also the data rate.
+      const auto now = Clock::now();
+      auto deadline = now + std::chrono::seconds(cfg.command_timeout_s);
+      const bool in_data = session.in_data();
+      if (in_data && !was_in_data) {
+        data_started = now;
+        data_bytes = 0;
+      }
+      was_in_data = in_data;
+      if (in_data && cfg.min_data_rate > 0) {
+        auto rate_deadline = data_started + std::chrono::seconds(cfg.data_grace_s) +
+                             std::chrono::milliseconds(data_bytes * 1000 / static_cast<uint64_t>(cfg.min_data_rate));
+        deadline = std::min(deadline, rate_deadline);
+      }
+      c->set_deadline(deadline);
+
+      // Small buffer while idle (memory per connection), larger while receiving content.
+      rbuf.resize(in_data ? 65536 : 4096);
+      auto [rec, n] = co_await c->read_some(asio::buffer(rbuf));
+      if (rec) {
+        if (c->timed_out) {
+          add(session.on_timeout());
+          continue;
+        }
+        co_return c->close();  // client went away
+      }
+      if (in_data) data_bytes += n;
+      add(session.feed(std::string_view(rbuf.data(), n)));
+      if (!session.in_data() && rbuf.capacity() > 4096) rbuf = std::string();
+    }
+  }
+
+  static queue::QueuedMessage to_queued(const smtp::Envelope& e,
+                                        const std::shared_ptr<const policy::AccountContext>& acc,
+                                        const std::string& ip) {
+    queue::QueuedMessage m;
+    m.id = e.queue_id;
+    if (acc) {
+      m.account_id = acc->id;
+      m.account_name = acc->name;
+    }
+    m.sender = e.sender;
+    m.recipients.reserve(e.recipients.size());
+    for (const auto& r : e.recipients) {
+      queue::Recipient rc;
+      rc.address = r;
+      m.recipients.push_back(std::move(rc));
+    }
+    m.received_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    m.client_ip = ip;
+    m.helo = e.helo;
+    m.message_id = e.message_id;
+    m.header_from = e.header_from;
+    m.smtputf8 = e.smtputf8;
+    m.options_json = options_to_json(e.options);
+    m.content_size = e.content_size;
+    return m;
+  }
+};
+
+SmtpServer::SmtpServer(std::vector<asio::io_context*> workers, SmtpServerConfig cfg, SmtpServices svc)
+    : impl_(std::make_shared<Impl>()) {
+  impl_->workers = std::move(workers);
+  impl_->cfg = std::move(cfg);
+  impl_->svc = std::move(svc);
+}
+
+SmtpServer::~SmtpServer() { stop(); }
+
+void SmtpServer::listen(const std::string& name, const std::string& address, bool implicit_tls) {
+  auto [host, port] = split_host_port(address);
+  auto& ctx = *impl_->workers.front();
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error(name + ": bad address " + address);
+  tcp::endpoint ep(addr, port);
+  auto acc = std::make_unique<tcp::acceptor>(ctx);
+  acc->open(ep.protocol(), ec);
+  if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acc->bind(ep, ec);
+  if (!ec) acc->listen(4096, ec);
+  if (ec) throw std::runtime_error(name + ": cannot listen on " + address + ": " + ec.message());
+  asio::co_spawn(ctx, impl_->accept_loop(*acc, implicit_tls), asio::detached);
+  spdlog::info("{} listening on {}{}", name, address, implicit_tls ? " (implicit TLS)" : "");
+  impl_->acceptors.push_back(std::move(acc));
+}
+
+void SmtpServer::stop() {
+  if (!impl_ || impl_->stopping.exchange(true)) return;
+  for (auto& a : impl_->acceptors) {
+    boost::system::error_code ec;
+    a->close(ec);
+  }
+}
+
+const SmtpCounters& SmtpServer::counters() const { return impl_->counters; }
+
+}  // namespace tern::net

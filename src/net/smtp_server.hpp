@@ -1,0 +1,88 @@
+// SMTP listeners and the coroutine connection driver (the only SMTP code that touches sockets).
+//
+// The driver turns smtp::ServerSession actions into reads, writes, TLS handshakes, spool writes
+// and account look-ups; it holds no protocol logic. Every read has a deadline (command timeout,
+// and during DATA a minimum average data rate); a missed deadline is reported to the session,
+// which answers 421 4.4.2. Sessions run as coroutines on a few io_context threads (one per
+// core), never a thread per connection. Blocking work (Argon2 password checks, SQLite) runs on a
+// separate small thread pool so the I/O threads never stall.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/cidr.hpp"
+#include "smtp/server_session.hpp"
+
+namespace boost::asio {
+class io_context;
+class thread_pool;
+namespace ssl {
+class context;
+}
+}  // namespace boost::asio
+
+namespace tern::queue {
+class Spool;
+}
+namespace tern::store {
+class Store;
+}
+namespace tern::policy {
+class AuthLimiter;
+}
+
+namespace tern::net {
+
+struct SmtpServerConfig {
+  smtp::SessionConfig session;        // per-listener TLS flags are set by the server
+  int command_timeout_s = 300;        // RFC 5321 §4.5.3.2 suggests 5 minutes
+  int64_t min_data_rate = 1024;       // bytes/s averaged over DATA, after data_grace_s
+  int data_grace_s = 30;
+  int tls_handshake_timeout_s = 30;
+  int greet_pause_ms = 0;             // >0: clients that talk before the greeting are dropped
+  size_t max_connections = 20000;
+  size_t max_connections_per_ip = 200;
+  std::vector<Cidr> trusted_networks;  // may submit without AUTH as trusted_account
+  std::string trusted_account;
+  std::vector<std::string> platform_domains;
+};
+
+struct SmtpServices {
+  queue::Spool* spool = nullptr;
+  store::Store* store = nullptr;
+  policy::AuthLimiter* limiter = nullptr;
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  boost::asio::thread_pool* blocking = nullptr;
+};
+
+struct SmtpCounters {
+  std::atomic<uint64_t> connections{0};
+  std::atomic<uint64_t> active{0};
+  std::atomic<uint64_t> accepted_messages{0};
+  std::atomic<uint64_t> rejected_connections{0};
+  std::atomic<uint64_t> auth_failures{0};
+};
+
+class SmtpServer {
+ public:
+  // workers: the io_contexts sessions are spread over (round robin); acceptors run on the first.
+  SmtpServer(std::vector<boost::asio::io_context*> workers, SmtpServerConfig cfg,
+             SmtpServices svc);
+  ~SmtpServer();
+  // Binds now (throws std::runtime_error naming the address on failure), accepts until stop().
+  void listen(const std::string& name, const std::string& address, bool implicit_tls);
+  void stop();
+  const SmtpCounters& counters() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// "127.0.0.1:2525", "[::1]:25", ":25" → host and port. Throws std::invalid_argument.
+std::pair<std::string, uint16_t> split_host_port(const std::string& address);
+
+}  // namespace tern::net
