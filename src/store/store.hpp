@@ -27,6 +27,13 @@ struct CreatedAccount {
   std::string password;  // shown once
 };
 
+struct ApiKey {
+  int64_t account_id = 0;
+  std::string prefix;       // first 12 characters of the key: "tern_" + 7; enough to name it
+  int64_t created_ms = 0;
+  int64_t revoked_ms = 0;   // 0 while active
+};
+
 struct Domain {
   int64_t account_id = 0;
   std::string domain;
@@ -49,9 +56,13 @@ class Store {
   // By name, or by numeric id given as a string.
   virtual core::Result<std::optional<Account>> find_account(const std::string& name_or_id) = 0;
 
-  // Returns the key, shown once: "tern_" + 32 random bytes in base32/hex.
+  // Returns the key, shown once: "tern_" + 26 lower-case base32 characters (16 random bytes,
+  // 128 bits). Only its prefix (first 12 characters) and SHA-256 are stored.
   virtual core::Result<std::string> create_api_key(int64_t account_id) = 0;
+  // Revokes the account's active key(s) with this prefix; error when none matches.
   virtual core::Result<void> revoke_api_key(int64_t account_id, const std::string& key_prefix) = 0;
+  // Active and revoked keys of the account, oldest first (prefixes only; secrets are not kept).
+  virtual core::Result<std::vector<ApiKey>> list_api_keys(int64_t account_id) = 0;
 
   // Verifies SMTP credentials. Username "App" means password is an API key.
   // Returns the account id when valid, nullopt when not (never says which part was wrong).

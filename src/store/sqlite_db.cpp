@@ -1,0 +1,116 @@
+#include "store/sqlite_db.hpp"
+
+#include <fmt/format.h>
+
+namespace tern::store::sqlite {
+
+core::Error to_error(sqlite3* db, int rc, std::string_view what) {
+  const char* msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  std::string m = fmt::format("store: {}: {}", what, msg != nullptr ? msg : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_NOMEM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+      return core::Error::temp(std::move(m));
+    default:
+      return core::Error::perm(std::move(m));
+  }
+}
+
+Db::~Db() {
+  if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+Db& Db::operator=(Db&& o) noexcept {
+  if (this != &o) {
+    if (db_ != nullptr) sqlite3_close_v2(db_);
+    db_ = o.db_;
+    o.db_ = nullptr;
+  }
+  return *this;
+}
+
+core::Result<Db> Db::open(const std::string& path) {
+  Db d;
+  // NOMUTEX: the owner serializes access with its own mutex.
+  int rc = sqlite3_open_v2(path.c_str(), &d.db_,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                               SQLITE_OPEN_URI,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    core::Error e = to_error(d.db_, rc, fmt::format("open {}", path));
+    return e;
+  }
+  sqlite3_extended_result_codes(d.db_, 1);
+  return d;
+}
+
+core::Result<void> Db::exec(const char* sql, std::string_view what) const {
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return to_error(db_, rc, what);
+  return core::ok();
+}
+
+Stmt::Stmt(const Db& db, std::string_view sql) : db_(db.get()) {
+  prepare_rc_ = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &st_, nullptr);
+}
+
+Stmt::~Stmt() { sqlite3_finalize(st_); }
+
+Stmt& Stmt::bind(int idx, int64_t v) {
+  if (st_ != nullptr && bind_rc_ == SQLITE_OK) bind_rc_ = sqlite3_bind_int64(st_, idx, v);
+  return *this;
+}
+
+Stmt& Stmt::bind(int idx, std::string_view v) {
+  if (st_ != nullptr && bind_rc_ == SQLITE_OK)
+    bind_rc_ = sqlite3_bind_text64(st_, idx, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  return *this;
+}
+
+Stmt& Stmt::bind_null(int idx) {
+  if (st_ != nullptr && bind_rc_ == SQLITE_OK) bind_rc_ = sqlite3_bind_null(st_, idx);
+  return *this;
+}
+
+int Stmt::step() {
+  if (prepare_rc_ != SQLITE_OK) return prepare_rc_;
+  if (st_ == nullptr) return SQLITE_MISUSE;
+  if (bind_rc_ != SQLITE_OK) return bind_rc_;
+  return sqlite3_step(st_);
+}
+
+core::Result<void> Stmt::run(std::string_view what) {
+  int rc = step();
+  if (rc != SQLITE_DONE) return error(rc, what);
+  return core::ok();
+}
+
+std::string Stmt::text(int col) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
+  if (p == nullptr) return {};
+  return std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, col)));
+}
+
+Txn::~Txn() {
+  if (open_) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+core::Result<void> Txn::begin_immediate() {
+  auto r = db_.exec("BEGIN IMMEDIATE", "begin transaction");
+  if (r) open_ = true;
+  return r;
+}
+
+core::Result<void> Txn::commit() {
+  auto r = db_.exec("COMMIT", "commit");
+  // A failed COMMIT (e.g. SQLITE_BUSY) leaves the transaction open; the destructor rolls back.
+  if (r) open_ = false;
+  return r;
+}
+
+}  // namespace tern::store::sqlite

@@ -1,0 +1,89 @@
+// Thin RAII layer over the SQLite C API: one connection, prepared statements, transactions,
+// and the mapping of SQLite result codes onto core::Error (temporary vs permanent).
+// Invariants: a Stmt never outlives its Db; a Txn that was not committed rolls back when it
+// goes out of scope, so an early `return error` never leaves a transaction open.
+// Write transactions use BEGIN IMMEDIATE: the write lock is taken up front, so two processes
+// (server + CLI) queue on busy_timeout instead of failing with SQLITE_BUSY on lock upgrade.
+#pragma once
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+
+namespace tern::store::sqlite {
+
+// Busy/locked/I-O/full/no-memory are temporary (retry may succeed); the rest are permanent.
+core::Error to_error(sqlite3* db, int rc, std::string_view what);
+
+class Db {
+ public:
+  Db() = default;
+  ~Db();
+  Db(Db&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
+  Db& operator=(Db&& o) noexcept;
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  // Opens (creating if missing) a database file. The caller creates the file with the mode it
+  // wants first; SQLite gives -wal and -shm the same mode as the main file.
+  static core::Result<Db> open(const std::string& path);
+
+  sqlite3* get() const { return db_; }
+  // Runs one or more statements without results.
+  core::Result<void> exec(const char* sql, std::string_view what) const;
+  int64_t changes() const { return sqlite3_changes64(db_); }
+  int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class Stmt {
+ public:
+  Stmt(const Db& db, std::string_view sql);
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  // Preparation errors are reported by the first step(), so call sites stay linear.
+  Stmt& bind(int idx, int64_t v);
+  Stmt& bind(int idx, std::string_view v);  // length-delimited: embedded NULs stay data
+  Stmt& bind_null(int idx);
+
+  // SQLITE_ROW, SQLITE_DONE, or an error code.
+  int step();
+  // step() expecting SQLITE_DONE; anything else becomes an Error.
+  core::Result<void> run(std::string_view what);
+
+  int64_t int64(int col) const { return sqlite3_column_int64(st_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
+  std::string text(int col) const;
+
+  core::Error error(int rc, std::string_view what) const { return to_error(db_, rc, what); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+  int prepare_rc_ = SQLITE_OK;
+  int bind_rc_ = SQLITE_OK;
+};
+
+class Txn {
+ public:
+  explicit Txn(const Db& db) : db_(db) {}
+  ~Txn();
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  core::Result<void> begin_immediate();
+  core::Result<void> commit();
+
+ private:
+  const Db& db_;
+  bool open_ = false;
+};
+
+}  // namespace tern::store::sqlite

@@ -1,0 +1,100 @@
+#include "store/sqlite_schema.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace tern::store::sqlite {
+
+namespace {
+
+constexpr std::array<const char*, 1> kMigrations = {
+    // 1: accounts, credentials, API keys, domains, senders, settings.
+    R"sql(
+CREATE TABLE accounts(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  code TEXT NOT NULL UNIQUE,
+  created_ms INTEGER NOT NULL);
+CREATE TABLE credentials(
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  username TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE INDEX credentials_account ON credentials(account_id);
+CREATE TABLE api_keys(
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  prefix TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_ms INTEGER NOT NULL,
+  revoked_ms INTEGER);
+CREATE INDEX api_keys_account ON api_keys(account_id, prefix);
+CREATE TABLE domains(
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  domain TEXT NOT NULL UNIQUE,
+  verified INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL);
+CREATE INDEX domains_account ON domains(account_id);
+CREATE TABLE senders(
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  verified INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  UNIQUE(account_id, address));
+CREATE TABLE settings(
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY(account_id, key));
+)sql",
+};
+
+core::Result<int64_t> current_version(const Db& db) {
+  Stmt s(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  int rc = s.step();
+  if (rc != SQLITE_ROW) return s.error(rc, "read schema version");
+  return s.int64(0);
+}
+
+}  // namespace
+
+std::span<const char* const> migrations() { return kMigrations; }
+
+core::Result<void> migrate(const Db& db) {
+  if (auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
+                       "create schema_version");
+      !r)
+    return r;
+  const auto all = migrations();
+  const auto newest = static_cast<int64_t>(all.size());
+  for (int64_t target = 1; target <= newest; ++target) {
+    Txn txn(db);
+    if (auto r = txn.begin_immediate(); !r) return r;
+    // Re-read under the write lock: another process may have migrated meanwhile.
+    auto v = current_version(db);
+    if (!v) return v.error();
+    if (*v > newest)
+      return core::Error::perm(fmt::format(
+          "store: database schema version {} is newer than this program supports ({})", *v,
+          newest));
+    if (*v >= target) continue;  // Txn rolls back the empty transaction
+    if (auto r = db.exec(all[static_cast<size_t>(target - 1)],
+                         fmt::format("migration {}", target));
+        !r)
+      return r;
+    Stmt ins(db, "INSERT INTO schema_version(version) VALUES(?)");
+    if (auto r = ins.bind(1, target).run("record schema version"); !r) return r;
+    if (auto r = txn.commit(); !r) return r;
+  }
+  // A file from a newer program with nothing left to do here still must be refused.
+  auto v = current_version(db);
+  if (!v) return v.error();
+  if (*v > newest)
+    return core::Error::perm(fmt::format(
+        "store: database schema version {} is newer than this program supports ({})", *v, newest));
+  return core::ok();
+}
+
+}  // namespace tern::store::sqlite

@@ -1,0 +1,387 @@
+// Store on SQLite (embedded default). One connection per Store, serialized by a mutex; other
+// processes (the CLI next to a running server) open their own connection to the same file.
+// WAL lets readers proceed while one writer writes; busy_timeout makes writers queue instead of
+// failing; every multi-statement write is one BEGIN IMMEDIATE transaction.
+// Argon2id work (hashing at account creation, verification at AUTH) runs outside the mutex so
+// one slow AUTH never stalls other store calls.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "core/address.hpp"
+#include "core/clock.hpp"
+#include "store/account_name.hpp"
+#include "store/secrets.hpp"
+#include "store/sqlite_db.hpp"
+#include "store/sqlite_schema.hpp"
+#include "store/store.hpp"
+#include "store/verify_cache.hpp"
+
+namespace tern::store {
+
+namespace {
+
+using sqlite::Db;
+using sqlite::Stmt;
+using sqlite::Txn;
+
+constexpr std::string_view kApiKeyUser = "App";
+// Longer inputs are refused before any hashing: no real password or key is this long, and
+// hashing megabytes per AUTH attempt would be a cheap way to burn CPU.
+constexpr size_t kMaxSecretLen = 1024;
+
+int64_t now_ms() { return core::SystemClock().now_ms(); }
+
+core::Result<void> create_private_file(const std::string& path) {
+  if (path == ":memory:" || path.starts_with("file:")) return core::ok();
+  // 0600: the file holds password hashes and account data. SQLite creates -wal and -shm
+  // with the same mode as the database file.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return core::Error::temp(fmt::format("store: cannot open {}: {}", path, std::strerror(errno)));
+  ::close(fd);
+  return core::ok();
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(Db db) : db_(std::move(db)), cache_(clock_) {}
+
+  core::Result<CreatedAccount> create_account(const std::string& name) override;
+  core::Result<std::vector<Account>> list_accounts() override;
+  core::Result<std::optional<Account>> find_account(const std::string& name_or_id) override;
+  core::Result<std::string> create_api_key(int64_t account_id) override;
+  core::Result<void> revoke_api_key(int64_t account_id, const std::string& key_prefix) override;
+  core::Result<std::vector<ApiKey>> list_api_keys(int64_t account_id) override;
+  core::Result<std::optional<int64_t>> verify_credentials(const std::string& username,
+                                                          const std::string& password) override;
+  core::Result<void> add_domain(int64_t account_id, const std::string& domain,
+                                bool verified) override;
+  core::Result<std::vector<Domain>> list_domains(int64_t account_id) override;
+  core::Result<void> add_sender(int64_t account_id, const std::string& address,
+                                bool verified) override;
+  core::Result<std::vector<Sender>> list_senders(int64_t account_id) override;
+  core::Result<policy::AccountContext> account_context(int64_t account_id) override;
+
+ private:
+  // Callers hold mu_.
+  core::Result<std::optional<Account>> account_where(std::string_view where, auto bind_value);
+  core::Result<bool> account_exists(int64_t id);
+  core::Result<void> require_account(int64_t id);
+
+  std::mutex mu_;
+  Db db_;
+  core::SystemClock clock_;
+  VerifyCache cache_;
+};
+
+Account account_from_row(const Stmt& s) {
+  return Account{s.int64(0), s.text(1), s.text(2), s.int64(3)};
+}
+
+core::Result<std::optional<Account>> SqliteStore::account_where(std::string_view where,
+                                                                auto bind_value) {
+  Stmt s(db_, fmt::format("SELECT id, name, code, created_ms FROM accounts WHERE {}", where));
+  s.bind(1, bind_value);
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<Account>();
+  if (rc != SQLITE_ROW) return s.error(rc, "find account");
+  return std::optional<Account>(account_from_row(s));
+}
+
+core::Result<bool> SqliteStore::account_exists(int64_t id) {
+  Stmt s(db_, "SELECT 1 FROM accounts WHERE id = ?");
+  s.bind(1, id);
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return s.error(rc, "find account");
+}
+
+core::Result<void> SqliteStore::require_account(int64_t id) {
+  auto e = account_exists(id);
+  if (!e) return e.error();
+  if (!*e) return core::Error::perm(fmt::format("no account with id {}", id));
+  return core::ok();
+}
+
+core::Result<CreatedAccount> SqliteStore::create_account(const std::string& name) {
+  if (!valid_account_name(name))
+    return core::Error::perm(
+        "invalid account name: use 1-64 characters of a-z 0-9 . _ - starting with a letter or "
+        "digit");
+  std::string password = secrets::random_password();
+  auto hash = secrets::hash_password(password);  // Argon2id, outside the mutex
+  if (!hash) return hash.error();
+
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r.error();
+  auto existing = account_where("name = ?", std::string_view(name));
+  if (!existing) return existing.error();
+  if (*existing) return core::Error::perm(fmt::format("account \"{}\" already exists", name));
+
+  const int64_t now = now_ms();
+  Account acc{0, name, {}, now};
+  // Codes are random (40 bits); retry the rare collision rather than fail.
+  for (int attempt = 0;; ++attempt) {
+    acc.code = secrets::random_account_code();
+    auto taken = account_where("code = ?", std::string_view(acc.code));
+    if (!taken) return taken.error();
+    if (!*taken) break;
+    if (attempt == 10) return core::Error::temp("store: could not pick a unique account code");
+  }
+  Stmt ins(db_, "INSERT INTO accounts(name, code, created_ms) VALUES(?, ?, ?)");
+  ins.bind(1, std::string_view(acc.name)).bind(2, std::string_view(acc.code)).bind(3, now);
+  if (auto r = ins.run("insert account"); !r) return r.error();
+  acc.id = db_.last_insert_rowid();
+
+  Stmt cred(db_,
+            "INSERT INTO credentials(account_id, username, password_hash, created_ms) "
+            "VALUES(?, ?, ?, ?)");
+  cred.bind(1, acc.id).bind(2, std::string_view(name)).bind(3, std::string_view(*hash)).bind(4, now);
+  if (auto r = cred.run("insert credential"); !r) return r.error();
+  if (auto r = txn.commit(); !r) return r.error();
+  return CreatedAccount{acc, name, std::move(password)};
+}
+
+core::Result<std::vector<Account>> SqliteStore::list_accounts() {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT id, name, code, created_ms FROM accounts ORDER BY id");
+  std::vector<Account> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(account_from_row(s));
+  if (rc != SQLITE_DONE) return s.error(rc, "list accounts");
+  return out;
+}
+
+core::Result<std::optional<Account>> SqliteStore::find_account(const std::string& name_or_id) {
+  std::lock_guard lock(mu_);
+  // A name wins over an id: names may be all digits ("2024"), ids are the fallback.
+  auto by_name = account_where("name = ?", std::string_view(name_or_id));
+  if (!by_name || *by_name) return by_name;
+  const bool numeric = !name_or_id.empty() && name_or_id.size() <= 18 &&
+                       std::all_of(name_or_id.begin(), name_or_id.end(),
+                                   [](char c) { return c >= '0' && c <= '9'; });
+  if (!numeric) return std::optional<Account>();
+  return account_where("id = ?", static_cast<int64_t>(std::stoll(name_or_id)));
+}
+
+core::Result<std::string> SqliteStore::create_api_key(int64_t account_id) {
+  std::string key = secrets::new_api_key();
+  const std::string hash = secrets::sha256_hex(key);
+  std::lock_guard lock(mu_);
+  if (auto r = require_account(account_id); !r) return r.error();
+  Stmt s(db_, "INSERT INTO api_keys(account_id, prefix, hash, created_ms) VALUES(?, ?, ?, ?)");
+  s.bind(1, account_id)
+      .bind(2, std::string_view(key).substr(0, secrets::kApiKeyStoredPrefix))
+      .bind(3, std::string_view(hash))
+      .bind(4, now_ms());
+  if (auto r = s.run("insert API key"); !r) return r.error();
+  return key;
+}
+
+core::Result<void> SqliteStore::revoke_api_key(int64_t account_id, const std::string& key_prefix) {
+  std::lock_guard lock(mu_);
+  if (auto r = require_account(account_id); !r) return r;
+  Stmt s(db_,
+         "UPDATE api_keys SET revoked_ms = ? "
+         "WHERE account_id = ? AND prefix = ? AND revoked_ms IS NULL");
+  s.bind(1, now_ms()).bind(2, account_id).bind(3, std::string_view(key_prefix));
+  if (auto r = s.run("revoke API key"); !r) return r;
+  if (db_.changes() == 0)
+    return core::Error::perm("no active API key of this account has that prefix");
+  return core::ok();
+}
+
+core::Result<std::vector<ApiKey>> SqliteStore::list_api_keys(int64_t account_id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT account_id, prefix, created_ms, COALESCE(revoked_ms, 0) FROM api_keys "
+         "WHERE account_id = ? ORDER BY id");
+  s.bind(1, account_id);
+  std::vector<ApiKey> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.int64(0), s.text(1), s.int64(2), s.int64(3)});
+  if (rc != SQLITE_DONE) return s.error(rc, "list API keys");
+  return out;
+}
+
+core::Result<std::optional<int64_t>> SqliteStore::verify_credentials(const std::string& username,
+                                                                     const std::string& password) {
+  using R = std::optional<int64_t>;
+  if (password.empty() || password.size() > kMaxSecretLen || username.size() > kMaxSecretLen)
+    return R();
+
+  if (username == kApiKeyUser) {
+    // Lookup by SHA-256 of the presented key. Timing of the index lookup depends only on the
+    // hash, which an attacker cannot steer toward a stored one, so no constant-time compare is
+    // needed here.
+    const std::string hash = secrets::sha256_hex(password);
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT account_id FROM api_keys WHERE hash = ? AND revoked_ms IS NULL");
+    s.bind(1, std::string_view(hash));
+    int rc = s.step();
+    if (rc == SQLITE_DONE) return R();
+    if (rc != SQLITE_ROW) return s.error(rc, "verify API key");
+    return R(s.int64(0));
+  }
+
+  if (auto hit = cache_.lookup(username, password)) return R(*hit);
+
+  std::string stored;
+  int64_t account_id = 0;
+  {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT account_id, password_hash FROM credentials WHERE username = ?");
+    s.bind(1, std::string_view(username));
+    int rc = s.step();
+    if (rc == SQLITE_ROW) {
+      account_id = s.int64(0);
+      stored = s.text(1);
+    } else if (rc != SQLITE_DONE) {
+      return s.error(rc, "verify credentials");
+    }
+  }
+  if (stored.empty()) {
+    secrets::verify_dummy(password);  // same cost as a real verification: no username probing
+    return R();
+  }
+  if (!secrets::verify_password(stored, password)) return R();
+  cache_.insert(username, password, account_id);
+  return R(account_id);
+}
+
+core::Result<void> SqliteStore::add_domain(int64_t account_id, const std::string& domain,
+                                           bool verified) {
+  std::string d = core::to_lower(domain);
+  // Address literals are valid in envelopes but cannot be sending domains (no DNS, no DKIM).
+  if (d.empty() || d.front() == '[' || d.back() == '.' || !core::valid_domain(d))
+    return core::Error::perm("invalid domain name");
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r;
+  if (auto r = require_account(account_id); !r) return r;
+  Stmt owner(db_, "SELECT account_id FROM domains WHERE domain = ?");
+  owner.bind(1, std::string_view(d));
+  int rc = owner.step();
+  if (rc == SQLITE_ROW) {
+    if (owner.int64(0) != account_id)
+      return core::Error::perm(fmt::format("domain {} belongs to another account", d));
+    // Already ours: adding again only sets the verified flag.
+    Stmt up(db_, "UPDATE domains SET verified = ? WHERE domain = ?");
+    up.bind(1, int64_t{verified}).bind(2, std::string_view(d));
+    if (auto r = up.run("update domain"); !r) return r;
+  } else if (rc == SQLITE_DONE) {
+    Stmt ins(db_,
+             "INSERT INTO domains(account_id, domain, verified, created_ms) VALUES(?, ?, ?, ?)");
+    ins.bind(1, account_id).bind(2, std::string_view(d)).bind(3, int64_t{verified}).bind(4, now_ms());
+    if (auto r = ins.run("insert domain"); !r) return r;
+  } else {
+    return owner.error(rc, "find domain");
+  }
+  return txn.commit();
+}
+
+core::Result<std::vector<Domain>> SqliteStore::list_domains(int64_t account_id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT account_id, domain, verified FROM domains WHERE account_id = ? ORDER BY domain");
+  s.bind(1, account_id);
+  std::vector<Domain> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.int64(0), s.text(1), s.int64(2) != 0});
+  if (rc != SQLITE_DONE) return s.error(rc, "list domains");
+  return out;
+}
+
+core::Result<void> SqliteStore::add_sender(int64_t account_id, const std::string& address,
+                                           bool verified) {
+  auto mb = core::parse_mailbox(address);  // lower-cases the domain; the local part is kept
+  if (!mb) return core::Error::perm("invalid sender address");
+  const std::string a = mb->str();
+  std::lock_guard lock(mu_);
+  if (auto r = require_account(account_id); !r) return r;
+  Stmt s(db_,
+         "INSERT INTO senders(account_id, address, verified, created_ms) VALUES(?, ?, ?, ?) "
+         "ON CONFLICT(account_id, address) DO UPDATE SET verified = excluded.verified");
+  s.bind(1, account_id).bind(2, std::string_view(a)).bind(3, int64_t{verified}).bind(4, now_ms());
+  return s.run("insert sender");
+}
+
+core::Result<std::vector<Sender>> SqliteStore::list_senders(int64_t account_id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT account_id, address, verified FROM senders WHERE account_id = ? ORDER BY address");
+  s.bind(1, account_id);
+  std::vector<Sender> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.int64(0), s.text(1), s.int64(2) != 0});
+  if (rc != SQLITE_DONE) return s.error(rc, "list senders");
+  return out;
+}
+
+core::Result<policy::AccountContext> SqliteStore::account_context(int64_t account_id) {
+  std::lock_guard lock(mu_);
+  // One read transaction: domains and senders come from the same snapshot.
+  if (auto r = db_.exec("BEGIN", "begin read"); !r) return r.error();
+  struct EndRead {
+    const Db& db;
+    ~EndRead() { (void)db.exec("COMMIT", "end read"); }
+  } end{db_};
+  auto acc = account_where("id = ?", account_id);
+  if (!acc) return acc.error();
+  if (!*acc) return core::Error::perm(fmt::format("no account with id {}", account_id));
+  policy::AccountContext ctx;
+  ctx.id = account_id;
+  ctx.name = (*acc)->name;
+  {
+    Stmt s(db_, "SELECT domain FROM domains WHERE account_id = ? AND verified = 1 ORDER BY domain");
+    s.bind(1, account_id);
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) ctx.domains.push_back(s.text(0));
+    if (rc != SQLITE_DONE) return s.error(rc, "read domains");
+  }
+  {
+    Stmt s(db_,
+           "SELECT address FROM senders WHERE account_id = ? AND verified = 1 ORDER BY address");
+    s.bind(1, account_id);
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) ctx.senders.push_back(s.text(0));
+    if (rc != SQLITE_DONE) return s.error(rc, "read senders");
+  }
+  // platform_domains come from the operator's config, defaults from settings (later).
+  return ctx;
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<Store>> Store::open_sqlite(const std::string& path) {
+  if (!secrets::init()) return core::Error::temp("store: libsodium could not be initialized");
+  if (auto r = create_private_file(path); !r) return r.error();
+  auto db = Db::open(path);
+  if (!db) return db.error();
+  // busy_timeout first: the pragmas below may need a lock another process holds.
+  if (auto r = db->exec("PRAGMA busy_timeout = 5000", "set busy_timeout"); !r) return r.error();
+  {
+    Stmt s(*db, "PRAGMA journal_mode = WAL");
+    int rc = s.step();
+    if (rc != SQLITE_ROW) return s.error(rc, "enable WAL");
+    std::string mode = s.text(0);
+    // In-memory databases cannot use WAL; files must, or CLI and server would block each other.
+    if (mode != "wal" && mode != "memory")
+      return core::Error::perm(fmt::format("store: cannot enable WAL journal (got {})", mode));
+  }
+  if (auto r = db->exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "set pragmas");
+      !r)
+    return r.error();
+  if (auto r = sqlite::migrate(*db); !r) return r.error();
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(db).value()));
+}
+
+}  // namespace tern::store
