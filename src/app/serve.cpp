@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/clock.hpp"
+#include "net/http_server.hpp"
 #include "net/smtp_server.hpp"
 #include "net/tls.hpp"
 #include "policy/auth_limiter.hpp"
@@ -30,6 +31,26 @@ void raise_fd_limit() {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
 }
+// Prometheus text exposition format (version 0.0.4).
+std::string metrics_text(const net::SmtpServer& smtp, const queue::Spool& spool) {
+  const auto& c = smtp.counters();
+  const auto st = spool.stats();
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, uint64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(v) + "\n";
+  };
+  metric("tern_smtp_connections_total", "counter", "SMTP connections accepted.", c.connections);
+  metric("tern_smtp_connections_active", "gauge", "SMTP connections open now.", c.active);
+  metric("tern_smtp_connections_rejected_total", "counter", "Connections refused by limits.", c.rejected_connections);
+  metric("tern_smtp_auth_failures_total", "counter", "Failed SMTP authentications.", c.auth_failures);
+  metric("tern_messages_accepted_total", "counter", "Messages accepted (250 after DATA).", c.accepted_messages);
+  metric("tern_spool_commits_total", "counter", "Spool commits since start.", st.commits);
+  metric("tern_spool_fsyncs_total", "counter", "Spool fdatasync calls since start.", st.fsyncs);
+  metric("tern_spool_quarantined_total", "counter", "Damaged spool entries quarantined.", st.quarantined);
+  return out;
+}
+
 }  // namespace
 
 int serve(const Config& cfg) {
@@ -73,11 +94,21 @@ int serve(const Config& cfg) {
   if (!cfg.listen_submission.empty()) smtp.listen("submission", cfg.listen_submission, false);
   if (!cfg.listen_submissions.empty()) smtp.listen("submissions", cfg.listen_submissions, true);
 
+  // Operational HTTP endpoints; the REST API joins this listener in a later issue.
+  auto* q = spool.value().get();
+  net::HttpServer http(*workers.front(), [&smtp, q](const net::HttpRequest& r) -> net::HttpResponse {
+    if (r.target == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+    if (r.target == "/metrics") return {200, "text/plain; version=0.0.4", metrics_text(smtp, *q)};
+    return {404, "application/json", R"({"error":{"code":"not_found","message":"no such endpoint"}})" "\n"};
+  });
+  if (!cfg.listen_http.empty()) http.listen(cfg.listen_http);
+
   asio::signal_set signals(*workers.front(), SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: stopping", sig);
     smtp.stop();
+    http.stop();
     for (auto* w : workers) w->stop();
   });
 
