@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -13,6 +14,8 @@ namespace tern::queue {
 enum class RcptState { pending, delivered, deferred, bounced, expired, rejected };
 const char* to_string(RcptState s);
 bool is_final(RcptState s);  // delivered, bounced, expired, rejected
+// Inverse of to_string; false for an unknown name.
+bool parse_rcpt_state(std::string_view s, RcptState& out);
 
 struct Recipient {
   std::string address;
@@ -40,6 +43,8 @@ struct QueuedMessage {
   uint64_t content_size = 0;  // octets of message content
 };
 
+void to_json(nlohmann::json& j, const Recipient& r);
+void from_json(const nlohmann::json& j, Recipient& r);
 void to_json(nlohmann::json& j, const QueuedMessage& m);
 void from_json(const nlohmann::json& j, QueuedMessage& m);
 

@@ -5,4 +5,5 @@ cd "$(dirname "$0")/../.."
 TERN_BIN=$(realpath "${1:-build/tern}")
 if [ ! -x "$TERN_BIN" ]; then echo "integration: $TERN_BIN not built yet"; exit 0; fi
 export TERN_BIN
+export PYTHONDONTWRITEBYTECODE=1
 exec /usr/bin/python3 -m unittest discover -s tests/integration -p 'test_*.py' -v

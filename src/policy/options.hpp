@@ -1,0 +1,29 @@
+// Per-message options carried in X-IB-* header fields (seed 001): parsed, validated, merged
+// over the account defaults. The session removes every X-IB-* field from the message (they
+// are instructions to us, not content for recipients), including ones we do not know, which
+// are otherwise ignored.
+//
+// Known fields: X-IB-bulk-id, X-IB-tracking-url, X-IB-intermediate-report (true|false),
+// X-IB-notify-url, X-IB-notify-content-type (application/json|application/xml),
+// X-IB-callback-data. Names match case-insensitively. A field given twice, or an invalid value,
+// is rejected with "550 5.6.0 Invalid <canonical name> header: <reason>".
+// URLs must be absolute http or https URLs with a host and no whitespace or control chars.
+#pragma once
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "core/status.hpp"
+#include "policy/account_context.hpp"
+
+namespace tern::policy {
+
+bool is_option_header(std::string_view name);  // any X-IB-* field
+bool is_http_url(std::string_view url);
+
+// Applies one X-IB-* field (value already unfolded). `seen` tracks canonical names for the
+// duplicate check. Returns 250 or the 550 5.6.0 rejection.
+core::Status apply_option(MessageOptions& opts, std::set<std::string>& seen, std::string_view name,
+                          std::string_view value);
+
+}  // namespace tern::policy

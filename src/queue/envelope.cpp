@@ -1,0 +1,103 @@
+// JSON form of a queued message. The field names are an external contract: the CLI prints
+// them and integration tests parse them, and the spool's COMMIT records store them.
+#include "queue/envelope.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace tern::queue {
+
+const char* to_string(RcptState s) {
+  switch (s) {
+    case RcptState::pending: return "pending";
+    case RcptState::delivered: return "delivered";
+    case RcptState::deferred: return "deferred";
+    case RcptState::bounced: return "bounced";
+    case RcptState::expired: return "expired";
+    case RcptState::rejected: return "rejected";
+  }
+  return "pending";
+}
+
+bool is_final(RcptState s) {
+  return s == RcptState::delivered || s == RcptState::bounced || s == RcptState::expired ||
+         s == RcptState::rejected;
+}
+
+bool parse_rcpt_state(std::string_view s, RcptState& out) {
+  for (RcptState c : {RcptState::pending, RcptState::delivered, RcptState::deferred,
+                      RcptState::bounced, RcptState::expired, RcptState::rejected}) {
+    if (s == to_string(c)) {
+      out = c;
+      return true;
+    }
+  }
+  return false;
+}
+
+void to_json(nlohmann::json& j, const Recipient& r) {
+  j = nlohmann::json{{"address", r.address},
+                     {"state", to_string(r.state)},
+                     {"attempts", r.attempts},
+                     {"next_attempt_ms", r.next_attempt_ms},
+                     {"last_reply", r.last_reply}};
+}
+
+void from_json(const nlohmann::json& j, Recipient& r) {
+  r = Recipient{};
+  r.address = j.at("address").get<std::string>();
+  auto st = j.value("state", std::string("pending"));
+  // An unknown state is a corrupt or foreign record; refuse it rather than guess.
+  if (!parse_rcpt_state(st, r.state))
+    throw nlohmann::json::other_error::create(501, "unknown recipient state: " + st, &j);
+  r.attempts = j.value("attempts", 0);
+  r.next_attempt_ms = j.value("next_attempt_ms", int64_t{0});
+  r.last_reply = j.value("last_reply", std::string());
+}
+
+void to_json(nlohmann::json& j, const QueuedMessage& m) {
+  // options_json is embedded as an object so consumers need not parse a string twice.
+  // It is produced by our own code; should it ever be invalid, an empty object is stored
+  // rather than failing the commit of an accepted message.
+  auto options = nlohmann::json::parse(m.options_json, nullptr, /*allow_exceptions=*/false);
+  if (options.is_discarded() || !options.is_object()) options = nlohmann::json::object();
+  nlohmann::json rcpts = nlohmann::json::array();
+  for (const auto& r : m.recipients) rcpts.push_back(r);
+  j = nlohmann::json{{"id", m.id},
+                     {"account_id", m.account_id},
+                     {"account", m.account_name},
+                     {"sender", m.sender},
+                     {"recipients", std::move(rcpts)},
+                     {"received_ms", m.received_ms},
+                     {"client_ip", m.client_ip},
+                     {"helo", m.helo},
+                     {"message_id", m.message_id},
+                     {"header_from", m.header_from},
+                     {"smtputf8", m.smtputf8},
+                     {"held", m.held},
+                     {"options", std::move(options)},
+                     {"size", m.content_size}};
+}
+
+void from_json(const nlohmann::json& j, QueuedMessage& m) {
+  m = QueuedMessage{};
+  m.id = j.at("id").get<std::string>();
+  m.account_id = j.value("account_id", int64_t{0});
+  m.account_name = j.value("account", std::string());
+  m.sender = j.value("sender", std::string());
+  if (auto it = j.find("recipients"); it != j.end())
+    m.recipients = it->get<std::vector<Recipient>>();
+  m.received_ms = j.value("received_ms", int64_t{0});
+  m.client_ip = j.value("client_ip", std::string());
+  m.helo = j.value("helo", std::string());
+  m.message_id = j.value("message_id", std::string());
+  m.header_from = j.value("header_from", std::string());
+  m.smtputf8 = j.value("smtputf8", false);
+  m.held = j.value("held", false);
+  if (auto it = j.find("options"); it != j.end() && it->is_object())
+    m.options_json = it->dump();
+  else
+    m.options_json = "{}";
+  m.content_size = j.value("size", uint64_t{0});
+}
+
+}  // namespace tern::queue

@@ -1,0 +1,161 @@
+// Internal: the log-structured spool behind Spool. One mutex guards the in-memory index and
+// the append position; a dedicated sync thread turns queued waiters into one fdatasync per
+// batch (group commit) and completes them in order. spool_core.cpp holds the write path,
+// group commit and reclamation; spool_recovery.cpp holds open-time replay and quarantine.
+//
+// Invariants:
+//  - Every record is written at the active segment's tracked end with one pwritev; a failed
+//    write is truncated away so a later record never follows garbage.
+//  - A segment is referenced (refs) by every live message and open writer with a record in it;
+//    a DONE/ABORT record leaves a tombstone in its segment naming the message's other
+//    segments, and that segment outlives them, so deleting files never resurrects a message.
+//  - After an fsync failure the segment is poisoned (its page-cache state is unknown): the log
+//    rolls to a new file and writers with content in the poisoned file cannot commit.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "queue/file_ops.hpp"
+#include "queue/record.hpp"
+#include "queue/spool.hpp"
+
+namespace tern::queue::detail {
+
+struct Segment {
+  uint64_t seq = 0;
+  std::string path;
+  int fd = -1;
+  uint64_t size = 0;  // tracked end: where the next record goes
+  bool poisoned = false;
+  uint64_t refs = 0;
+  std::vector<std::vector<uint64_t>> tombs;
+  Segment() = default;
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+  ~Segment();
+};
+using SegmentPtr = std::shared_ptr<Segment>;
+
+struct Extent {
+  uint64_t seg = 0;
+  uint64_t off = 0;  // of the payload
+  uint32_t len = 0;
+};
+
+struct LiveMessage {
+  QueuedMessage msg;
+  std::vector<Extent> data;
+  std::set<uint64_t> segs;
+  uint64_t order = 0;
+};
+
+// What a Writer accumulates; owned by the Writer, mutated under Core::mu_.
+struct WriterState {
+  std::string id;
+  bool id_ok = false;
+  std::vector<Extent> data;
+  std::set<uint64_t> segs;
+  uint64_t size = 0;
+  record::ContentHash hash;
+  std::optional<core::Error> failed;  // sticky: content has a hole
+  bool closed = false;                // committed or aborted
+};
+
+class Core : public std::enable_shared_from_this<Core> {
+ public:
+  Core(std::string dir, SpoolOptions opt, std::shared_ptr<FileOps> ops);
+  ~Core();
+
+  core::Result<void> recover();  // spool_recovery.cpp; before start()
+  void start();
+  void shutdown();
+
+  core::Result<void> append_data(WriterState& w, std::string_view bytes);
+  void abort_writer(WriterState& w);
+  void commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOutcome)> done);
+
+  std::vector<QueuedMessage> list() const;
+  std::optional<QueuedMessage> get(const std::string& id) const;
+  core::Result<void> read_content(const std::string& id,
+                                  const std::function<void(std::string_view)>& sink) const;
+  core::Result<void> update(const QueuedMessage& msg);
+  core::Result<void> finish(const std::string& id);
+  Spool::Stats stats() const;
+
+  const SpoolOptions& options() const { return opt_; }
+
+ private:
+  struct Waiter {
+    std::function<void(CommitOutcome)> cb;
+    std::optional<CommitOutcome> preset;     // already decided (failed before any sync)
+    std::unique_ptr<LiveMessage> pending;    // a commit: becomes live once durable
+  };
+  struct SyncSet {
+    SegmentPtr active;
+    std::vector<SegmentPtr> rolled;
+    bool dir = false;
+  };
+
+  // --- write path (mu_ held) ---
+  int append_locked(record::Type t, std::string_view id, std::string_view payload,
+                    Extent* where);
+  int roll_locked();
+  void ref_locked(std::set<uint64_t>& segs, uint64_t seq);
+  void unref_all_locked(const std::set<uint64_t>& segs);
+  // Writes ABORT/DONE for a dead message and leaves its tombstone; false if the write failed.
+  bool bury_locked(record::Type t, const std::string& id, const std::set<uint64_t>& segs);
+  void reclaim_locked();
+  void enqueue_locked(Waiter w);
+  SyncSet take_sync_set_locked();
+
+  // --- sync ---
+  void sync_loop();
+  int do_sync(const SyncSet& s);  // 0 or errno
+  int sync_wait();                // queue a sync and wait for it; 0 or errno
+  void poison_locked(const SyncSet& s);
+
+  // --- recovery (spool_recovery.cpp) ---
+  struct ScanState;
+  core::Result<void> scan_segment(const SegmentPtr& seg, bool newest, ScanState& st);
+  bool quarantine(const std::string& id, const std::string& reason,
+                  const std::optional<QueuedMessage>& msg, const std::vector<Extent>& data);
+
+  core::Error io_error(const char* what, int err) const;
+
+  const std::string dir_;
+  const std::string spool_dir_;
+  const SpoolOptions opt_;
+  const std::shared_ptr<FileOps> ops_;
+  int dir_fd_ = -1;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, SegmentPtr> segments_;
+  SegmentPtr active_;
+  uint64_t next_seq_ = 1;
+  bool need_roll_ = false;
+  std::vector<SegmentPtr> unsynced_rolled_;
+  bool dir_dirty_ = false;
+  std::deque<Waiter> waiters_;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::unordered_map<std::string, LiveMessage> live_;
+  std::map<uint64_t, std::string> order_;  // commit order -> id
+  uint64_t next_order_ = 1;
+  Spool::Stats stats_;
+  std::thread sync_thread_;
+  std::thread::id sync_tid_;
+};
+
+}  // namespace tern::queue::detail
