@@ -12,10 +12,12 @@
 //  - After an fsync failure the segment is poisoned (its page-cache state is unknown): the log
 //    rolls to a new file and writers with content in the poisoned file cannot commit.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -83,6 +85,7 @@ class Core : public std::enable_shared_from_this<Core> {
 
   core::Result<void> append_data(WriterState& w, std::string_view bytes);
   void abort_writer(WriterState& w);
+  // w is closed by commit whatever the outcome; done runs on the sync thread.
   void commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOutcome)> done);
 
   std::vector<QueuedMessage> list() const;
@@ -100,6 +103,7 @@ class Core : public std::enable_shared_from_this<Core> {
     std::function<void(CommitOutcome)> cb;
     std::optional<CommitOutcome> preset;     // already decided (failed before any sync)
     std::unique_ptr<LiveMessage> pending;    // a commit: becomes live once durable
+    std::shared_ptr<std::promise<int>> sync_done;  // update/finish waiting for a sync
   };
   struct SyncSet {
     SegmentPtr active;
@@ -111,6 +115,7 @@ class Core : public std::enable_shared_from_this<Core> {
   int append_locked(record::Type t, std::string_view id, std::string_view payload,
                     Extent* where);
   int roll_locked();
+  void abort_writer_locked(WriterState& w);
   void ref_locked(std::set<uint64_t>& segs, uint64_t seq);
   void unref_all_locked(const std::set<uint64_t>& segs);
   // Writes ABORT/DONE for a dead message and leaves its tombstone; false if the write failed.
@@ -154,6 +159,7 @@ class Core : public std::enable_shared_from_this<Core> {
   std::map<uint64_t, std::string> order_;  // commit order -> id
   uint64_t next_order_ = 1;
   Spool::Stats stats_;
+  std::atomic<uint64_t> fsyncs_{0};
   std::thread sync_thread_;
   std::thread::id sync_tid_;
 };

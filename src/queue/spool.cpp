@@ -1,0 +1,82 @@
+// Spool::open and the thin public facade over detail::Core. The Core is shared with open
+// Writers so a Writer that outlives the Spool fails cleanly instead of touching freed state.
+#include "queue/spool.hpp"
+
+#include <sodium.h>
+
+#include "queue/file_ops.hpp"
+#include "queue/record.hpp"
+#include "queue/spool_core.hpp"
+
+namespace tern::queue {
+
+namespace {
+
+class LogWriter final : public Spool::Writer {
+ public:
+  LogWriter(std::shared_ptr<detail::Core> core, const std::string& id) : core_(std::move(core)) {
+    st_.id = id;
+    st_.id_ok = record::valid_id(id);
+  }
+  ~LogWriter() override { core_->abort_writer(st_); }
+  const std::string& id() const override { return st_.id; }
+  core::Result<void> append(std::string_view bytes) override {
+    return core_->append_data(st_, bytes);
+  }
+  uint64_t size() const override { return st_.size; }
+
+  detail::WriterState st_;
+
+ private:
+  std::shared_ptr<detail::Core> core_;
+};
+
+class LogSpool final : public Spool {
+ public:
+  explicit LogSpool(std::shared_ptr<detail::Core> core) : core_(std::move(core)) {}
+  ~LogSpool() override { core_->shutdown(); }
+
+  std::unique_ptr<Writer> begin(const std::string& id) override {
+    return std::make_unique<LogWriter>(core_, id);
+  }
+  void commit(std::unique_ptr<Writer> w, QueuedMessage msg,
+              std::function<void(CommitOutcome)> done) override {
+    auto* lw = dynamic_cast<LogWriter*>(w.get());
+    if (!lw) {
+      if (done) done(CommitOutcome{false, false, "writer does not belong to this spool"});
+      return;
+    }
+    core_->commit(lw->st_, std::move(msg), std::move(done));
+  }
+  std::vector<QueuedMessage> list() const override { return core_->list(); }
+  std::optional<QueuedMessage> get(const std::string& id) const override {
+    return core_->get(id);
+  }
+  core::Result<void> read_content(
+      const std::string& id, const std::function<void(std::string_view)>& sink) const override {
+    return core_->read_content(id, sink);
+  }
+  core::Result<void> update(const QueuedMessage& msg) override { return core_->update(msg); }
+  core::Result<void> finish(const std::string& id) override { return core_->finish(id); }
+  Stats stats() const override { return core_->stats(); }
+
+ private:
+  std::shared_ptr<detail::Core> core_;
+};
+
+}  // namespace
+
+core::Result<std::unique_ptr<Spool>> open_spool(const std::string& dir, SpoolOptions opt,
+                                                std::shared_ptr<FileOps> ops) {
+  if (sodium_init() < 0) return core::Error::perm("libsodium initialisation failed");
+  auto core = std::make_shared<detail::Core>(dir, opt, ops ? std::move(ops) : default_file_ops());
+  if (auto r = core->recover(); !r) return r.error();
+  core->start();
+  return std::unique_ptr<Spool>(std::make_unique<LogSpool>(std::move(core)));
+}
+
+core::Result<std::unique_ptr<Spool>> Spool::open(const std::string& dir, SpoolOptions opt) {
+  return open_spool(dir, opt, default_file_ops());
+}
+
+}  // namespace tern::queue

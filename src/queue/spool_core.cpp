@@ -1,0 +1,556 @@
+// The spool's steady-state path: appending records, group commit on the sync thread, the
+// live index, and segment reclamation. See spool_core.hpp for the invariants.
+//
+// Failure semantics (documented choice: at-least-once, never silent loss):
+//  - A failed write is truncated away and fails the operation; the writer stays failed.
+//  - A failed fdatasync fails every commit in that batch. Each failed message gets an ABORT
+//    record in a fresh segment; it becomes durable with the next sync or at shutdown. If the
+//    machine dies before that, a COMMIT that reached the disk complete and valid is recovered
+//    as live although the client was told 4xx: the message may be delivered and also resent
+//    by the client (a duplicate, never a loss). An incomplete or damaged COMMIT is never
+//    resurrected (tags and the content hash reject it).
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "queue/spool_core.hpp"
+
+namespace tern::queue::detail {
+
+namespace {
+
+CommitOutcome failed_outcome(int err, const std::string& what) {
+  CommitOutcome o;
+  o.ok = false;
+  o.disk_full = err == ENOSPC;
+  o.error = (err == ENOSPC ? std::string(kDiskFullPrefix) + ": " : std::string()) + what +
+            ": " + std::strerror(err);
+  return o;
+}
+
+std::string dump_json(const nlohmann::json& j) {
+  // Envelope strings come from the network (HELO, replies); invalid UTF-8 is replaced rather
+  // than failing the commit of an otherwise acceptable message.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+Segment::~Segment() {
+  if (fd >= 0) ::close(fd);
+}
+
+Core::Core(std::string dir, SpoolOptions opt, std::shared_ptr<FileOps> ops)
+    : dir_(std::move(dir)), spool_dir_(dir_ + "/spool"), opt_(opt), ops_(std::move(ops)) {}
+
+Core::~Core() {
+  shutdown();
+  if (dir_fd_ >= 0) ::close(dir_fd_);
+}
+
+core::Error Core::io_error(const char* what, int err) const {
+  if (err == ENOSPC)
+    return core::Error::temp(std::string(kDiskFullPrefix) + ": " + what + ": " +
+                             std::strerror(err));
+  if (err == EROFS) return core::Error::perm(std::string(what) + ": spool is read-only");
+  return core::Error::temp(std::string(what) + ": " + std::strerror(err));
+}
+
+void Core::start() {
+  if (opt_.read_only) return;
+  sync_thread_ = std::thread([this] { sync_loop(); });
+}
+
+void Core::shutdown() {
+  {
+    std::lock_guard lk(mu_);
+    if (stopped_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
+  std::lock_guard lk(mu_);
+  stopped_ = true;
+  // Make ABORT/DONE records written since the last sync durable, so a clean restart never
+  // resurrects a message whose commit failed.
+  if (!opt_.read_only) {
+    SyncSet s = take_sync_set_locked();
+    if (int err = do_sync(s)) spdlog::error("spool: final sync failed: {}", std::strerror(err));
+  }
+}
+
+// ---------------------------------------------------------------- write path
+
+int Core::roll_locked() {
+  uint64_t seq = next_seq_;
+  char name[40];
+  std::snprintf(name, sizeof name, "seg-%016llx.log", static_cast<unsigned long long>(seq));
+  std::string path = spool_dir_ + "/" + name;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) return errno;
+  next_seq_ = seq + 1;
+  auto seg = std::make_shared<Segment>();
+  seg->seq = seq;
+  seg->path = std::move(path);
+  seg->fd = fd;
+  if (active_) {
+    // Cut anything a failed write may have left past the tracked end, so recovery never
+    // sees garbage in the middle of the log.
+    (void)ops_->ftruncate(active_->fd, static_cast<off_t>(active_->size));
+    if (!active_->poisoned) unsynced_rolled_.push_back(active_);
+  }
+  segments_[seq] = seg;
+  active_ = std::move(seg);
+  dir_dirty_ = true;  // the new file's directory entry must be durable too
+  need_roll_ = false;
+  return 0;
+}
+
+int Core::append_locked(record::Type t, std::string_view id, std::string_view payload,
+                        Extent* where) {
+  if (opt_.read_only) return EROFS;
+  if (stopped_) return ECANCELED;
+  if (!active_ || need_roll_ || active_->size >= opt_.segment_bytes) {
+    if (int err = roll_locked()) return err;
+  }
+  auto h = record::encode_header(t, id, payload);
+  const size_t total = h.size() + id.size() + payload.size();
+  const uint64_t off = active_->size;
+  struct iovec iov[3] = {{h.data(), h.size()},
+                         {const_cast<char*>(id.data()), id.size()},
+                         {const_cast<char*>(payload.data()), payload.size()}};
+  size_t done = 0;
+  int err = 0;
+  while (done < total) {
+    // Rebuild the iovec past what a short write already put down.
+    struct iovec cur[3];
+    int n = 0;
+    size_t skip = done;
+    for (auto& v : iov) {
+      if (skip >= v.iov_len) {
+        skip -= v.iov_len;
+        continue;
+      }
+      cur[n].iov_base = static_cast<char*>(v.iov_base) + skip;
+      cur[n].iov_len = v.iov_len - skip;
+      skip = 0;
+      ++n;
+    }
+    ssize_t w = ops_->pwritev(active_->fd, cur, n, static_cast<off_t>(off + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    if (w == 0) {
+      err = EIO;
+      break;
+    }
+    done += static_cast<size_t>(w);
+  }
+  if (err) {
+    // Leave no partial record behind; if even this fails the next record overwrites it.
+    (void)ops_->ftruncate(active_->fd, static_cast<off_t>(off));
+    return err;
+  }
+  active_->size += total;
+  if (where)
+    *where = Extent{active_->seq, off + h.size() + id.size(), static_cast<uint32_t>(payload.size())};
+  return 0;
+}
+
+void Core::ref_locked(std::set<uint64_t>& segs, uint64_t seq) {
+  if (segs.insert(seq).second) {
+    auto it = segments_.find(seq);
+    if (it != segments_.end()) ++it->second->refs;
+  }
+}
+
+void Core::unref_all_locked(const std::set<uint64_t>& segs) {
+  for (uint64_t s : segs) {
+    auto it = segments_.find(s);
+    if (it != segments_.end() && it->second->refs > 0) --it->second->refs;
+  }
+}
+
+bool Core::bury_locked(record::Type t, const std::string& id, const std::set<uint64_t>& segs) {
+  Extent e;
+  if (append_locked(t, id, {}, &e) != 0) return false;
+  std::vector<uint64_t> others;
+  for (uint64_t s : segs)
+    if (s != e.seg) others.push_back(s);
+  if (!others.empty()) segments_[e.seg]->tombs.push_back(std::move(others));
+  return true;
+}
+
+void Core::reclaim_locked() {
+  if (opt_.read_only) return;
+  bool unlinked = false;
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (auto it = segments_.begin(); it != segments_.end();) {
+      const SegmentPtr& s = it->second;
+      bool keep = s == active_ || s->refs > 0;
+      for (const auto& t : s->tombs) {
+        if (keep) break;
+        for (uint64_t o : t)
+          if (segments_.count(o)) keep = true;
+      }
+      if (keep) {
+        ++it;
+        continue;
+      }
+      // A segment with tombstones goes only after the unlinks of what they cover are durable;
+      // otherwise a crash could bring back a covered segment without its DONE records.
+      if (!s->tombs.empty() && unlinked && opt_.sync && dir_fd_ >= 0) {
+        (void)ops_->fsync(dir_fd_);
+        unlinked = false;
+      }
+      if (::unlink(s->path.c_str()) != 0 && errno != ENOENT) {
+        spdlog::warn("spool: cannot delete {}: {}", s->path, std::strerror(errno));
+        ++it;
+        continue;
+      }
+      spdlog::debug("spool: deleted segment {}", s->path);
+      it = segments_.erase(it);
+      changed = true;
+      unlinked = true;
+    }
+  }
+  if (unlinked) dir_dirty_ = true;
+}
+
+core::Result<void> Core::append_data(WriterState& w, std::string_view bytes) {
+  if (opt_.read_only) return core::Error::perm("spool is read-only");
+  if (!w.id_ok) return core::Error::perm("invalid queue id");
+  while (!bytes.empty()) {
+    std::string_view piece = bytes.substr(0, record::kDataPiece);
+    {
+      std::lock_guard lk(mu_);
+      if (w.closed) return core::Error::perm("message already committed or aborted");
+      if (w.failed) return *w.failed;
+      Extent e;
+      if (int err = append_locked(record::Type::data, w.id, piece, &e)) {
+        w.failed = io_error("spool write", err);
+        return *w.failed;
+      }
+      w.data.push_back(e);
+      ref_locked(w.segs, e.seg);
+      w.size += piece.size();
+    }
+    w.hash.update(piece);
+    bytes.remove_prefix(piece.size());
+  }
+  return core::ok();
+}
+
+void Core::abort_writer_locked(WriterState& w) {
+  if (w.closed) return;
+  w.closed = true;
+  // Without an ABORT recovery would still drop the content (no COMMIT); the marker makes
+  // that explicit and lets damage checks skip it.
+  if (!w.segs.empty()) (void)bury_locked(record::Type::abort, w.id, w.segs);
+  unref_all_locked(w.segs);
+  w.segs.clear();
+  w.data.clear();
+  reclaim_locked();
+}
+
+void Core::abort_writer(WriterState& w) {
+  std::lock_guard lk(mu_);
+  abort_writer_locked(w);
+}
+
+void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOutcome)> done) {
+  std::unique_lock lk(mu_);
+  if (stopping_ || opt_.read_only) {
+    abort_writer_locked(w);
+    lk.unlock();
+    if (done) done(CommitOutcome{false, false, "spool is closed or read-only"});
+    return;
+  }
+  std::optional<CommitOutcome> early;
+  std::unique_ptr<LiveMessage> pending;
+  if (w.closed) {
+    early = CommitOutcome{false, false, "message already committed or aborted"};
+  } else if (!w.id_ok) {
+    early = CommitOutcome{false, false, "invalid queue id"};
+  } else if (msg.id != w.id) {
+    early = CommitOutcome{false, false, "envelope id does not match the writer"};
+  } else if (w.failed) {
+    early = CommitOutcome{false, is_disk_full(*w.failed), w.failed->message};
+  } else {
+    bool poisoned = false;
+    for (uint64_t s : w.segs) {
+      auto it = segments_.find(s);
+      if (it == segments_.end() || it->second->poisoned) poisoned = true;
+    }
+    if (poisoned) {
+      early = CommitOutcome{false, false, "spool sync failed while the content was written"};
+    } else {
+      msg.content_size = w.size;
+      nlohmann::json j = {{"envelope", msg},
+                          {"content_blake2b", w.hash.hex_final()},
+                          {"data_records", w.data.size()}};
+      std::string payload = dump_json(j);
+      Extent e;
+      if (payload.size() > record::kMaxPayload) {
+        early = CommitOutcome{false, false, "envelope too large"};
+      } else if (int err = append_locked(record::Type::commit, w.id, payload, &e)) {
+        early = failed_outcome(err, "spool write");
+      } else {
+        ref_locked(w.segs, e.seg);
+        pending = std::make_unique<LiveMessage>();
+        pending->msg = std::move(msg);
+        pending->data = std::move(w.data);
+        pending->segs = std::move(w.segs);
+        w.segs.clear();
+        w.closed = true;
+      }
+    }
+  }
+  if (early) abort_writer_locked(w);
+  Waiter wt;
+  wt.cb = std::move(done);
+  if (early)
+    wt.preset = std::move(early);
+  else
+    wt.pending = std::move(pending);
+  waiters_.push_back(std::move(wt));
+  lk.unlock();
+  cv_.notify_one();
+}
+
+// ---------------------------------------------------------------- group commit
+
+Core::SyncSet Core::take_sync_set_locked() {
+  SyncSet s;
+  s.active = active_;
+  s.rolled = std::move(unsynced_rolled_);
+  unsynced_rolled_.clear();
+  s.dir = std::exchange(dir_dirty_, false);
+  return s;
+}
+
+int Core::do_sync(const SyncSet& s) {
+  if (!opt_.sync || opt_.read_only) return 0;
+  int err = 0;
+  // Rolled segments first: a commit may have DATA in an older file than its COMMIT.
+  // Poisoned ones are skipped: nothing acknowledged later depends on them.
+  for (const auto& seg : s.rolled) {
+    if (seg->poisoned) continue;
+    ++fsyncs_;
+    if (ops_->fdatasync(seg->fd) != 0 && !err) err = errno;
+  }
+  if (s.active && !s.active->poisoned) {
+    ++fsyncs_;
+    if (ops_->fdatasync(s.active->fd) != 0 && !err) err = errno;
+  }
+  if (s.dir && dir_fd_ >= 0) {
+    ++fsyncs_;
+    if (ops_->fsync(dir_fd_) != 0 && !err) err = errno;
+  }
+  return err;
+}
+
+void Core::poison_locked(const SyncSet& s) {
+  // After a failed fsync the kernel may have dropped the dirty pages and marked them clean,
+  // so a later fsync of the same file proves nothing: stop writing there.
+  if (s.active) s.active->poisoned = true;
+  for (const auto& seg : s.rolled) seg->poisoned = true;
+  if (s.dir) dir_dirty_ = true;
+  need_roll_ = true;
+}
+
+void Core::sync_loop() {
+  {
+    std::lock_guard lk(mu_);
+    sync_tid_ = std::this_thread::get_id();
+  }
+  for (;;) {
+    std::deque<Waiter> batch;
+    SyncSet set;
+    bool need_sync = false;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stopping_ || !waiters_.empty(); });
+      if (waiters_.empty()) break;  // stopping and drained
+      batch.swap(waiters_);
+      for (const auto& w : batch)
+        if (!w.preset) need_sync = true;
+      if (need_sync) set = take_sync_set_locked();
+    }
+    // Everything in the batch was written before it was queued, so this one sync covers all.
+    const int err = need_sync ? do_sync(set) : 0;
+    std::vector<CommitOutcome> outs(batch.size());
+    {
+      std::lock_guard lk(mu_);
+      if (err) poison_locked(set);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        Waiter& w = batch[i];
+        if (w.preset) {
+          outs[i] = *w.preset;
+        } else if (!err) {
+          outs[i].ok = true;
+          if (w.pending) {
+            LiveMessage& lm = *w.pending;
+            lm.order = next_order_++;
+            order_[lm.order] = lm.msg.id;
+            std::string id = lm.msg.id;
+            live_[id] = std::move(lm);
+            ++stats_.commits;
+          }
+        } else {
+          outs[i] = failed_outcome(err, "spool sync");
+          if (w.pending) {
+            if (!bury_locked(record::Type::abort, w.pending->msg.id, w.pending->segs))
+              spdlog::error("spool: cannot write ABORT for {} after a failed sync",
+                            w.pending->msg.id);
+            unref_all_locked(w.pending->segs);
+          }
+        }
+      }
+      if (err) reclaim_locked();
+    }
+    if (err) spdlog::error("spool: sync failed: {}", std::strerror(err));
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].sync_done)
+        batch[i].sync_done->set_value(outs[i].ok ? 0 : (err ? err : EIO));
+      else if (batch[i].cb)
+        batch[i].cb(std::move(outs[i]));
+    }
+  }
+}
+
+int Core::sync_wait() {
+  std::unique_lock lk(mu_);
+  if (stopping_) return ECANCELED;
+  if (std::this_thread::get_id() == sync_tid_) {
+    // Called from a commit callback: waiting for ourselves would deadlock; sync inline.
+    SyncSet s = take_sync_set_locked();
+    lk.unlock();
+    int err = do_sync(s);
+    if (err) {
+      lk.lock();
+      poison_locked(s);
+    }
+    return err;
+  }
+  auto p = std::make_shared<std::promise<int>>();
+  auto f = p->get_future();
+  Waiter w;
+  w.sync_done = p;
+  waiters_.push_back(std::move(w));
+  lk.unlock();
+  cv_.notify_one();
+  return f.get();
+}
+
+// ---------------------------------------------------------------- index
+
+std::vector<QueuedMessage> Core::list() const {
+  std::lock_guard lk(mu_);
+  std::vector<QueuedMessage> out;
+  out.reserve(order_.size());
+  for (const auto& [o, id] : order_) out.push_back(live_.at(id).msg);
+  return out;
+}
+
+std::optional<QueuedMessage> Core::get(const std::string& id) const {
+  std::lock_guard lk(mu_);
+  auto it = live_.find(id);
+  if (it == live_.end()) return std::nullopt;
+  return it->second.msg;
+}
+
+core::Result<void> Core::read_content(const std::string& id,
+                                      const std::function<void(std::string_view)>& sink) const {
+  std::vector<std::pair<SegmentPtr, Extent>> parts;
+  {
+    std::lock_guard lk(mu_);
+    auto it = live_.find(id);
+    if (it == live_.end()) return core::Error::perm("no such message: " + id);
+    for (const Extent& e : it->second.data) {
+      auto s = segments_.find(e.seg);
+      if (s == segments_.end()) return core::Error::temp("spool segment missing for " + id);
+      parts.emplace_back(s->second, e);
+    }
+  }
+  // The segment pointers keep the files open even if the message is finished meanwhile.
+  std::string buf;
+  for (const auto& [seg, e] : parts) {
+    buf.resize(e.len);
+    size_t got = 0;
+    while (got < e.len) {
+      ssize_t n = ::pread(seg->fd, buf.data() + got, e.len - got, static_cast<off_t>(e.off + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return core::Error::temp("spool read failed for " + id);
+      got += static_cast<size_t>(n);
+    }
+    sink(buf);
+  }
+  return core::ok();
+}
+
+core::Result<void> Core::update(const QueuedMessage& msg) {
+  {
+    std::lock_guard lk(mu_);
+    if (opt_.read_only) return core::Error::perm("spool is read-only");
+    auto it = live_.find(msg.id);
+    if (it == live_.end()) return core::Error::perm("no such message: " + msg.id);
+    nlohmann::json rc = nlohmann::json::array();
+    for (const auto& r : msg.recipients) rc.push_back(r);
+    std::string payload = dump_json({{"recipients", std::move(rc)}, {"held", msg.held}});
+    if (payload.size() > record::kMaxPayload) return core::Error::perm("state too large");
+    Extent e;
+    if (int err = append_locked(record::Type::state, msg.id, payload, &e))
+      return io_error("spool write", err);
+    // Applied now, in file order, so concurrent updates cannot be reordered in memory.
+    ref_locked(it->second.segs, e.seg);
+    it->second.msg.recipients = msg.recipients;
+    it->second.msg.held = msg.held;
+  }
+  if (int err = sync_wait()) return io_error("spool sync", err);
+  return core::ok();
+}
+
+core::Result<void> Core::finish(const std::string& id) {
+  {
+    std::lock_guard lk(mu_);
+    if (opt_.read_only) return core::Error::perm("spool is read-only");
+    auto it = live_.find(id);
+    if (it == live_.end()) return core::Error::perm("no such message: " + id);
+    Extent e;
+    if (int err = append_locked(record::Type::done, id, {}, &e)) return io_error("spool write", err);
+    std::vector<uint64_t> others;
+    for (uint64_t s : it->second.segs)
+      if (s != e.seg) others.push_back(s);
+    if (!others.empty()) segments_[e.seg]->tombs.push_back(std::move(others));
+    unref_all_locked(it->second.segs);
+    order_.erase(it->second.order);
+    live_.erase(it);
+  }
+  // If this sync fails the DONE may be lost and the message delivered again after a restart
+  // (at-least-once); the caller sees the error.
+  if (int err = sync_wait()) return io_error("spool sync", err);
+  std::lock_guard lk(mu_);
+  reclaim_locked();
+  return core::ok();
+}
+
+Spool::Stats Core::stats() const {
+  std::lock_guard lk(mu_);
+  Spool::Stats s = stats_;
+  s.fsyncs = fsyncs_.load();
+  s.segments = segments_.size();
+  return s;
+}
+
+}  // namespace tern::queue::detail

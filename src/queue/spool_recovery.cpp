@@ -1,0 +1,432 @@
+// Open-time replay of the spool log: rebuilds the live index, cuts a torn tail, quarantines
+// messages touched by damage, and reclaims dead segments.
+//
+// Decisions (one pass over all segments in order, then one verdict per message):
+//  - A record that fails its checks at the end of the newest segment, with no valid record
+//    after it, is an unacknowledged partial write: it is cut (ftruncate) and counted.
+//  - Any other bad record is damage. Scanning resumes at the next offset where a valid record
+//    starts. The damage marks as suspect the message whose id the broken header still names.
+//  - A committed message is live only if its DATA records add up to the size, count and
+//    BLAKE2b recorded in its COMMIT and nothing suspicious touched it; otherwise it is
+//    quarantined. An uncommitted message is silently dropped (a crash mid-receive) unless
+//    damage follows its first record - its COMMIT could be in the damaged bytes - in which
+//    case it is quarantined too: an accepted message is never silently dropped.
+//  - Quarantine writes <dir>/quarantine/<id>.eml (recoverable content) and <id>.json (what is
+//    known), then a durable DONE so the next open does not quarantine it again.
+//  - read_only never writes: torn tails are ignored, damaged messages are only logged.
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "queue/spool_core.hpp"
+
+namespace tern::queue::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Pos = std::pair<uint64_t, uint64_t>;  // (segment, offset)
+
+enum class ReadResult { ok, bad, io_error };
+
+bool pread_full(int fd, void* buf, size_t n, uint64_t off) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd, static_cast<char*>(buf) + got, n - got, static_cast<off_t>(off + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    got += static_cast<size_t>(r);
+  }
+  return true;
+}
+
+struct Parsed {
+  record::Header hdr;
+  std::string_view id;
+  std::string_view payload;
+  std::optional<std::string> suspect;  // id named by a bad record, when readable
+};
+
+ReadResult read_record(int fd, uint64_t off, uint64_t size, std::string& buf, Parsed& out) {
+  out.suspect.reset();
+  if (size - off < record::kHeaderSize) return ReadResult::bad;
+  uint8_t h[record::kHeaderSize];
+  if (!pread_full(fd, h, sizeof h, off)) return ReadResult::io_error;
+  auto hdr = record::parse_header(h);
+  if (!hdr || off + hdr->total() > size) {
+    // Still try to learn whose record this was, so damage is attributed.
+    if (std::memcmp(h, record::kMagic, 4) == 0) {
+      size_t id_len = static_cast<size_t>(h[8] | (h[9] << 8));
+      if (id_len > 0 && id_len <= record::kMaxIdLen &&
+          off + record::kHeaderSize + id_len <= size) {
+        std::string id(id_len, '\0');
+        if (!pread_full(fd, id.data(), id_len, off + record::kHeaderSize))
+          return ReadResult::io_error;
+        if (record::valid_id(id)) out.suspect = std::move(id);
+      }
+    }
+    return ReadResult::bad;
+  }
+  buf.resize(hdr->id_len + static_cast<size_t>(hdr->len));
+  if (!pread_full(fd, buf.data(), buf.size(), off + record::kHeaderSize))
+    return ReadResult::io_error;
+  std::string_view all(buf);
+  out.hdr = *hdr;
+  out.id = all.substr(0, hdr->id_len);
+  out.payload = all.substr(hdr->id_len);
+  if (!record::tag_matches(h, out.id, out.payload)) {
+    if (record::valid_id(out.id)) out.suspect = std::string(out.id);
+    return ReadResult::bad;
+  }
+  if (!record::valid_id(out.id)) return ReadResult::bad;
+  return ReadResult::ok;
+}
+
+// The first offset >= from where a valid record starts, or size if none.
+ReadResult find_next_record(int fd, uint64_t from, uint64_t size, uint64_t& found) {
+  constexpr size_t kWindow = 1 << 16;
+  std::string win(kWindow + 3, '\0');
+  std::string buf;
+  Parsed p;
+  for (uint64_t pos = from; pos + record::kHeaderSize <= size; pos += kWindow) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kWindow + 3, size - pos));
+    if (!pread_full(fd, win.data(), n, pos)) return ReadResult::io_error;
+    std::string_view w(win.data(), n);
+    for (size_t i = w.find("TRNR"); i != std::string_view::npos && i < kWindow;
+         i = w.find("TRNR", i + 1)) {
+      ReadResult r = read_record(fd, pos + i, size, buf, p);
+      if (r == ReadResult::io_error) return r;
+      if (r == ReadResult::ok) {
+        found = pos + i;
+        return ReadResult::ok;
+      }
+    }
+  }
+  found = size;
+  return ReadResult::ok;
+}
+
+bool write_file_durably(const fs::path& path, const std::function<bool(int)>& fill, bool sync) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return false;
+  bool ok = fill(fd) && (!sync || ::fsync(fd) == 0);
+  ok = (::close(fd) == 0) && ok;
+  if (ok) ok = ::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!ok) ::unlink(tmp.c_str());
+  return ok;
+}
+
+bool write_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    ssize_t n = ::write(fd, s.data(), s.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    s.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+struct Core::ScanState {
+  struct Msg {
+    std::vector<Extent> data;
+    uint64_t bytes = 0;
+    std::unique_ptr<record::ContentHash> hash = std::make_unique<record::ContentHash>();
+    std::set<uint64_t> segs;
+    bool committed = false;
+    bool dead = false;
+    uint64_t dead_seg = 0;
+    std::optional<QueuedMessage> msg;
+    std::string expect_hash;
+    uint64_t expect_records = 0;
+    Pos first{UINT64_MAX, 0};
+    uint64_t order = 0;
+    std::string problem;
+  };
+  std::map<std::string, Msg> msgs;
+  std::vector<Pos> bad;
+  std::set<std::string> suspects;
+  uint64_t order = 0;
+
+  void apply(uint64_t seq, uint64_t off, const Parsed& p) {
+    Msg& m = msgs[std::string(p.id)];
+    if (m.dead) return;
+    if (m.first.first == UINT64_MAX) m.first = {seq, off};
+    m.segs.insert(seq);
+    switch (p.hdr.type) {
+      case record::Type::data:
+        if (m.committed) {
+          m.problem = "content record after its commit";
+          return;
+        }
+        m.data.push_back(Extent{seq, off + record::kHeaderSize + p.hdr.id_len, p.hdr.len});
+        m.bytes += p.hdr.len;
+        m.hash->update(p.payload);
+        return;
+      case record::Type::commit: {
+        if (m.committed) {
+          m.problem = "duplicate commit record";
+          return;
+        }
+        m.committed = true;
+        m.order = ++order;
+        auto j = nlohmann::json::parse(p.payload, nullptr, false);
+        try {
+          if (j.is_discarded()) throw std::runtime_error("not JSON");
+          m.msg = j.at("envelope").get<QueuedMessage>();
+          m.expect_hash = j.at("content_blake2b").get<std::string>();
+          m.expect_records = j.at("data_records").get<uint64_t>();
+          if (m.msg->id != p.id) m.problem = "commit record names another id";
+        } catch (const std::exception& e) {
+          m.problem = std::string("unreadable commit record: ") + e.what();
+        }
+        return;
+      }
+      case record::Type::state: {
+        if (!m.committed || !m.msg) {
+          if (!m.committed) m.problem = "state record before commit";
+          return;
+        }
+        auto j = nlohmann::json::parse(p.payload, nullptr, false);
+        try {
+          if (j.is_discarded()) throw std::runtime_error("not JSON");
+          auto rcpts = j.at("recipients").get<std::vector<Recipient>>();
+          m.msg->recipients = std::move(rcpts);
+          m.msg->held = j.value("held", m.msg->held);
+        } catch (const std::exception& e) {
+          m.problem = std::string("unreadable state record: ") + e.what();
+        }
+        return;
+      }
+      case record::Type::done:
+      case record::Type::abort:
+        m.dead = true;
+        m.dead_seg = seq;
+        m.data.clear();
+        m.hash.reset();
+        m.msg.reset();
+        return;
+    }
+  }
+};
+
+core::Result<void> Core::scan_segment(const SegmentPtr& seg, bool newest, ScanState& st) {
+  uint64_t size = seg->size;
+  uint64_t off = 0;
+  std::string buf;
+  Parsed p;
+  while (off < size) {
+    ReadResult r = read_record(seg->fd, off, size, buf, p);
+    if (r == ReadResult::io_error)
+      return core::Error::temp("spool: read error in " + seg->path + ": " + std::strerror(errno));
+    if (r == ReadResult::ok) {
+      st.apply(seg->seq, off, p);
+      off += p.hdr.total();
+      continue;
+    }
+    uint64_t next = size;
+    if (find_next_record(seg->fd, off + 1, size, next) == ReadResult::io_error)
+      return core::Error::temp("spool: read error in " + seg->path + ": " + std::strerror(errno));
+    if (next >= size && newest) {
+      const uint64_t torn = size - off;
+      if (!opt_.read_only) {
+        if (ops_->ftruncate(seg->fd, static_cast<off_t>(off)) != 0)
+          return core::Error::temp("spool: cannot cut torn tail of " + seg->path + ": " +
+                                   std::strerror(errno));
+        spdlog::warn("spool: discarded {} bytes of torn tail in {}", torn, seg->path);
+      }
+      stats_.torn_bytes_discarded += torn;
+      size = off;
+      break;
+    }
+    st.bad.push_back({seg->seq, off});
+    if (p.suspect) st.suspects.insert(*p.suspect);
+    spdlog::error("spool: damaged record in {} at offset {} ({} bytes skipped{}{})", seg->path,
+                  off, next - off, p.suspect ? ", names message " : "",
+                  p.suspect ? *p.suspect : std::string());
+    off = next;
+  }
+  seg->size = size;
+  return core::ok();
+}
+
+bool Core::quarantine(const std::string& id, const std::string& reason,
+                      const std::optional<QueuedMessage>& msg, const std::vector<Extent>& data) {
+  std::error_code ec;
+  fs::path qdir = fs::path(dir_) / "quarantine";
+  fs::create_directories(qdir, ec);
+  if (ec) return false;
+  uint64_t recovered = 0;
+  bool ok = write_file_durably(
+      qdir / (id + ".eml"),
+      [&](int fd) {
+        std::string buf;
+        for (const Extent& e : data) {
+          auto s = segments_.find(e.seg);
+          if (s == segments_.end()) continue;
+          buf.resize(e.len);
+          if (!pread_full(s->second->fd, buf.data(), e.len, e.off)) return false;
+          if (!write_all(fd, buf)) return false;
+          recovered += e.len;
+        }
+        return true;
+      },
+      opt_.sync);
+  if (!ok) return false;
+  nlohmann::json j = {
+      {"id", id},
+      {"reason", reason},
+      {"envelope", msg ? nlohmann::json(*msg) : nlohmann::json(nullptr)},
+      {"recovered_bytes", recovered},
+      {"recovered_records", data.size()},
+      {"quarantined_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count()}};
+  std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  ok = write_file_durably(qdir / (id + ".json"), [&](int fd) { return write_all(fd, text); },
+                          opt_.sync);
+  if (!ok) return false;
+  if (opt_.sync) {
+    int dfd = ::open(qdir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      (void)::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+  return true;
+}
+
+core::Result<void> Core::recover() {
+  std::error_code ec;
+  if (opt_.read_only) {
+    if (!fs::is_directory(spool_dir_, ec)) return core::ok();  // nothing spooled yet
+  } else {
+    fs::create_directories(spool_dir_, ec);
+    if (ec) return core::Error::temp("spool: cannot create " + spool_dir_ + ": " + ec.message());
+  }
+  dir_fd_ = ::open(spool_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd_ < 0)
+    return core::Error::temp("spool: cannot open " + spool_dir_ + ": " + std::strerror(errno));
+
+  std::vector<std::pair<uint64_t, std::string>> files;
+  for (const auto& de : fs::directory_iterator(spool_dir_, ec)) {
+    std::string name = de.path().filename().string();
+    if (name.size() != 24 || name.compare(0, 4, "seg-") != 0 || name.compare(20, 4, ".log") != 0)
+      continue;
+    std::string hex = name.substr(4, 16);
+    if (hex.find_first_not_of("0123456789abcdef") != std::string::npos) continue;
+    files.emplace_back(std::stoull(hex, nullptr, 16), de.path().string());
+  }
+  if (ec) return core::Error::temp("spool: cannot list " + spool_dir_ + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+
+  std::lock_guard lk(mu_);
+  ScanState st;
+  for (size_t i = 0; i < files.size(); ++i) {
+    int fd = ::open(files[i].second.c_str(),
+                    (opt_.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT && opt_.read_only) continue;  // reclaimed by the running server
+      return core::Error::temp("spool: cannot open " + files[i].second + ": " +
+                               std::strerror(errno));
+    }
+    auto seg = std::make_shared<Segment>();
+    seg->seq = files[i].first;
+    seg->path = files[i].second;
+    seg->fd = fd;
+    struct stat sb;
+    if (::fstat(fd, &sb) != 0) return core::Error::temp("spool: cannot stat " + seg->path);
+    seg->size = static_cast<uint64_t>(sb.st_size);
+    if (auto r = scan_segment(seg, i + 1 == files.size(), st); !r) return r;
+    segments_[seg->seq] = seg;
+    next_seq_ = seg->seq + 1;
+  }
+  if (!opt_.read_only && !segments_.empty()) active_ = segments_.rbegin()->second;
+
+  struct Verdict {
+    std::string id;
+    std::string reason;
+  };
+  std::vector<Verdict> quarantine_list;
+  for (auto& [id, m] : st.msgs) {
+    if (m.dead) {
+      std::vector<uint64_t> others;
+      for (uint64_t s : m.segs)
+        if (s != m.dead_seg) others.push_back(s);
+      if (!others.empty()) segments_[m.dead_seg]->tombs.push_back(std::move(others));
+      continue;
+    }
+    std::string why;
+    if (m.committed) {
+      if (!m.problem.empty())
+        why = m.problem;
+      else if (st.suspects.count(id))
+        why = "a damaged record names this message";
+      else if (m.bytes != m.msg->content_size || m.data.size() != m.expect_records ||
+               m.hash->hex_final() != m.expect_hash)
+        why = "content does not match its commit record";
+    } else {
+      bool damage_after = std::any_of(st.bad.begin(), st.bad.end(),
+                                      [&](const Pos& b) { return b > m.first; });
+      if (st.suspects.count(id))
+        why = "a damaged record names this uncommitted message";
+      else if (damage_after)
+        why = "damage follows its content; its commit record may be lost";
+      else
+        continue;  // never committed: a receipt interrupted by a crash
+    }
+    if (!why.empty()) {
+      quarantine_list.push_back({id, why});
+      continue;
+    }
+    LiveMessage lm;
+    lm.msg = std::move(*m.msg);
+    lm.data = std::move(m.data);
+    lm.order = m.order;
+    for (uint64_t s : m.segs) ref_locked(lm.segs, s);
+    order_[lm.order] = id;
+    next_order_ = std::max(next_order_, lm.order + 1);
+    live_[id] = std::move(lm);
+  }
+
+  bool buried = false;
+  for (const auto& q : quarantine_list) {
+    ScanState::Msg& m = st.msgs[q.id];
+    ++stats_.quarantined;
+    if (opt_.read_only) {
+      spdlog::error("spool: message {} is damaged ({}); not listed (read-only)", q.id, q.reason);
+      continue;
+    }
+    if (!quarantine(q.id, q.reason, m.msg, m.data)) {
+      spdlog::error("spool: message {} is damaged ({}) and could not be quarantined: {}", q.id,
+                    q.reason, std::strerror(errno));
+      continue;
+    }
+    spdlog::error("spool: message {} quarantined to {}/quarantine/{}.eml: {}", q.id, dir_, q.id,
+                  q.reason);
+    if (bury_locked(record::Type::done, q.id, m.segs))
+      buried = true;
+    else
+      spdlog::error("spool: cannot mark quarantined message {} done", q.id);
+  }
+  if (buried) {
+    SyncSet s = take_sync_set_locked();
+    if (int err = do_sync(s)) return io_error("spool sync", err);
+  }
+  reclaim_locked();
+  return core::ok();
+}
+
+}  // namespace tern::queue::detail
