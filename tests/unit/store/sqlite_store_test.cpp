@@ -461,3 +461,46 @@ TEST_F(StoreTest, ConcurrentThreadsAndProcesses) {
 
 }  // namespace
 }  // namespace tern::store
+
+namespace tern::store {
+namespace {
+
+TEST(StoreOpen, ProcessesRacingOnAFreshFileMigrateOnce) {
+  // Server and CLI started together on a new data directory: both create the schema at once.
+  test::TempDir dir;
+  const std::string path = dir.file("fresh.db");
+  std::vector<pid_t> kids;
+  for (int k = 0; k < 3; ++k) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto s = Store::open_sqlite(path);
+      if (!s.ok()) _exit(2);
+      _exit(s.value()->create_account("p" + std::to_string(k)).ok() ? 0 : 3);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+  auto s = Store::open_sqlite(path);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto list = s.value()->list_accounts();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 3u);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM schema_version", -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(st, 0), 1);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+}  // namespace
+}  // namespace tern::store
