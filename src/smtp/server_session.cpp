@@ -381,7 +381,7 @@ struct ServerSession::Impl {
 
   void content(const std::string& p) {
     if (hdr_done) {
-      if (!reject) emit(p);
+      if (!reject && !hdr_overflow) emit(p);
       return;
     }
     if (hdr_overflow) return;

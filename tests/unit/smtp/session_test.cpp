@@ -3,6 +3,8 @@
 // same replies, actions and committed content as the expected transcript.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "transcript.hpp"
 
 using namespace tern::smtp;
@@ -362,6 +364,24 @@ TEST(Session, DefaultsFromAccountWhenNoHeaders) {
   ASSERT_EQ(r.envelopes.size(), 1u);
   EXPECT_EQ(r.envelopes[0].options.notify_url, "https://hooks.example.com/default");
   EXPECT_FALSE(r.envelopes[0].options.intermediate_report);
+}
+
+// Header-level rejections hand out nothing: the spool never sees a refused message's bytes.
+TEST(Session, HeaderRejectionsHandOutNothing) {
+  for (const auto& tc : cases()) {
+    static const std::set<std::string> kNames{
+        "header_bytes", "header_bytes_no_blank_line", "header_count", "from_unauthorized", "no_from",
+        "two_from", "to_not_in_rcpt", "cc_not_in_rcpt", "bad_notify_url", "bad_content_type",
+        "bad_intermediate"};
+    if (!kNames.count(tc.name)) continue;
+    SCOPED_TRACE(tc.name);
+    ConnectionInfo conn;
+    Replay r = replay(parse_script(tc.script), tc.cfg, conn, CommitMode::ok,
+                      [](size_t, const std::string& s) { return std::vector<std::string>{s}; });
+    ASSERT_EQ(r.aborted.size(), 1u) << tc.name;
+    EXPECT_EQ(r.aborted[0], "") << tc.name;
+    EXPECT_TRUE(r.committed.empty()) << tc.name;
+  }
 }
 
 TEST(Session, StateQueries) {
