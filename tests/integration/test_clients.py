@@ -10,6 +10,7 @@ import smtplib
 import subprocess
 import tempfile
 import unittest
+import email.policy
 from email.message import EmailMessage
 
 import harness
@@ -154,8 +155,10 @@ class ClientTests(unittest.TestCase):
         self.assertFalse([n for n in names if n.startswith(b"x-ib-")], names)
         self.assertNotIn(b"cb-123", head)
         self.assertIn(qid.encode(), head)  # the Received trace names the queue id
-        # body unchanged (dot-stuffing undone, CRLF line ends)
-        self.assertEqual(stored_body, body.replace("\n", "\r\n").encode())
+        # body exactly as smtplib sent it (dot-stuffing undone, CRLF line ends)
+        sent = msg.as_bytes(policy=email.policy.SMTP)
+        self.assertEqual(stored_body, sent.partition(b"\r\n\r\n")[2])
+        self.assertIn(b"\r\n.leading dot\r\n", stored_body)
 
     def test_curl_smtp_starttls(self):
         s = self.server
