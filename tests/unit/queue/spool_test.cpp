@@ -101,6 +101,7 @@ TEST(Spool, GroupCommitSharesFsyncsAcrossThreads) {
   EXPECT_EQ(st.commits, uint64_t(kThreads * kPerThread));
   EXPECT_GT(st.fsyncs, 0u);
   EXPECT_LT(st.fsyncs, st.commits / 2) << "fsyncs=" << st.fsyncs;
+  RecordProperty("fsyncs", static_cast<int>(st.fsyncs));
   // All callbacks come from the one sync thread, in each submitter's order.
   EXPECT_EQ(callback_threads.size(), 1u);
   EXPECT_EQ(callback_threads.count(std::this_thread::get_id()), 0u);
