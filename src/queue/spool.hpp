@@ -76,7 +76,8 @@ class Spool {
   // The exact content bytes of a live message, streamed to sink in pieces.
   virtual core::Result<void> read_content(const std::string& id,
                                           const std::function<void(std::string_view)>& sink) const = 0;
-  // Durably records new recipient states (and held flag) for a live message.
+  // Durably records new recipient states (and held flag) for a live message; other
+  // envelope fields are fixed at commit. update/finish may be called from a commit callback.
   virtual core::Result<void> update(const QueuedMessage& msg) = 0;
   // Durably marks a message finished; its space is reclaimed.
   virtual core::Result<void> finish(const std::string& id) = 0;
