@@ -168,14 +168,20 @@ in_flow_delay = 0s
 
     def reset(self):
         """Empty the queue between runs (the instance keeps running)."""
-        subprocess.run(["postsuper", "-c", self.conf, "-d", "ALL"], capture_output=True)
+        for _ in range(50):
+            subprocess.run(["postsuper", "-c", self.conf, "-d", "ALL"], capture_output=True)
+            if self.queued() == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("postfix queue does not empty")
 
     def queued(self):
-        n = 0
+        # Unique names: qmgr renames files active -> deferred while we walk (seen twice).
+        ids = set()
         for sub in ("maildrop", "incoming", "active", "deferred", "hold"):
             for _, _, files in os.walk(os.path.join(self.queue, sub)):
-                n += len(files)
-        return n
+                ids.update(files)
+        return len(ids)
 
     def server_pid(self):
         return self.pid
