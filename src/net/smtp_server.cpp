@@ -364,8 +364,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
             auto r = writer->append(d->bytes);
             if (!r) {
               write_failed = true;
-              disk_full = r.error().message.find("No space") != std::string::npos ||
-                          r.error().message.find("ENOSPC") != std::string::npos;
+              disk_full = queue::is_disk_full(r.error());
               spdlog::error("spool write: {}", r.error().message);
             }
           }
