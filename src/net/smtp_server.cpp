@@ -17,6 +17,7 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <deque>
+#include <list>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
@@ -83,21 +84,18 @@ class ConnectionRegistry {
   size_t total_ = 0;
 };
 
-// One client connection: the socket, optional TLS layer, and the deadline watchdog's timer.
+// One client connection: the socket, optional TLS layer and its current read deadline.
 struct Conn {
-  explicit Conn(tcp::socket s) : sock(std::move(s)), timer(sock.get_executor()) {}
+  explicit Conn(tcp::socket s) : sock(std::move(s)) {}
   tcp::socket sock;
   std::unique_ptr<ssl::stream<tcp::socket&>> tls;
-  asio::steady_timer timer;
   Clock::time_point deadline = Clock::time_point::max();
   bool timed_out = false;
-  bool finished = false;
   std::string out;
 
   void set_deadline(Clock::time_point t) {
     deadline = t;
     timed_out = false;
-    timer.expires_at(t);  // wakes the watchdog, which re-arms with the new time
   }
   awaitable<std::pair<boost::system::error_code, size_t>> read_some(asio::mutable_buffer b) {
     if (tls) {
@@ -125,21 +123,39 @@ struct Conn {
   }
 };
 
-awaitable<void> watchdog(std::shared_ptr<Conn> c) {
-  while (!c->finished) {
-    c->timer.expires_at(c->deadline);
-    auto [ec] = co_await c->timer.async_wait(kTuple);
-    if (c->finished) break;
-    if (!ec || Clock::now() >= c->deadline) {
-      if (Clock::now() >= c->deadline) {
-        c->timed_out = true;
-        c->deadline = Clock::time_point::max();
-        boost::system::error_code ignored;
-        c->sock.cancel(ignored);  // the pending read fails; the driver reports the timeout
+// Deadlines without a timer per connection: each I/O thread has one sweeper that wakes every
+// kSweepInterval and cancels the pending read of every connection past its deadline (the driver
+// then reports the timeout to the session). Re-arming a deadline is a plain store, so reads cost
+// no timer syscalls, and an idle connection costs no timer memory. Timeouts fire up to one
+// interval late, which is fine for limits measured in seconds.
+constexpr auto kSweepInterval = std::chrono::milliseconds(250);
+
+class Sweeper {
+ public:
+  using Handle = std::list<Conn*>::iterator;
+  Handle add(Conn* c) { return conns_.insert(conns_.end(), c); }
+  void remove(Handle h) { conns_.erase(h); }
+
+  awaitable<void> run(std::atomic<bool>& stopping) {
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    while (!stopping) {
+      t.expires_after(kSweepInterval);
+      co_await t.async_wait(kTuple);
+      const auto now = Clock::now();
+      for (Conn* c : conns_) {
+        if (c->deadline <= now) {
+          c->timed_out = true;
+          c->deadline = Clock::time_point::max();
+          boost::system::error_code ignored;
+          c->sock.cancel(ignored);
+        }
       }
     }
   }
-}
+
+ private:
+  std::list<Conn*> conns_;  // touched only from this sweeper's I/O thread
+};
 
 // Bridges the spool's commit callback (sync thread) back onto the connection's executor.
 template <class Executor>
@@ -178,6 +194,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   ConnectionRegistry registry;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::atomic<size_t> next_worker{0};
+  std::vector<std::unique_ptr<Sweeper>> sweepers;  // one per worker, same index
   std::atomic<bool> stopping{false};
 
   // Trusted-network account snapshot, refreshed at most every few seconds.
@@ -220,7 +237,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   awaitable<void> accept_loop(tcp::acceptor& acc, bool implicit_tls) {
     auto self = shared_from_this();
     while (!stopping) {
-      asio::io_context& ctx = *workers[next_worker++ % workers.size()];
+      const size_t w = next_worker++ % workers.size();
+      asio::io_context& ctx = *workers[w];
       auto [ec, sock] = co_await acc.async_accept(ctx.get_executor(), kTuple);
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) break;
@@ -231,7 +249,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         continue;
       }
       auto conn = std::make_shared<Conn>(std::move(sock));
-      asio::co_spawn(ctx, self->connection(conn, implicit_tls), asio::detached);
+      asio::co_spawn(ctx, self->connection(conn, implicit_tls, *sweepers[w]), asio::detached);
     }
   }
 
@@ -268,7 +286,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     co_return !ec;
   }
 
-  awaitable<void> connection(std::shared_ptr<Conn> c, bool implicit_tls) {
+  awaitable<void> connection(std::shared_ptr<Conn> c, bool implicit_tls, Sweeper& sweeper) {
+    auto self = shared_from_this();  // the sweepers and counters outlive every connection
     boost::system::error_code ec;
     auto remote = c->sock.remote_endpoint(ec);
     if (ec) co_return;
@@ -286,16 +305,14 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     struct Leave {
       Impl* self;
       std::string ip;
-      std::shared_ptr<Conn> c;
+      Sweeper& sweeper;
+      Sweeper::Handle h;
       ~Leave() {
-        c->finished = true;
-        c->timer.cancel();
+        sweeper.remove(h);
         self->registry.leave(ip);
         --self->counters.active;
       }
-    } leave{this, ip, c};
-
-    asio::co_spawn(c->sock.get_executor(), watchdog(c), asio::detached);
+    } leave{this, ip, sweeper, sweeper.add(c.get())};
     c->sock.set_option(tcp::no_delay(true), ec);
 
     if (implicit_tls && !co_await handshake(*c)) {
@@ -338,7 +355,11 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     Clock::time_point data_started{};
     uint64_t data_bytes = 0;
     bool was_in_data = false;
-    std::string rbuf;
+    // Small buffer while idle (memory per connection), larger while receiving content;
+    // not zero-filled (make_unique_for_overwrite) since reads overwrite it.
+    constexpr size_t kIdleBuf = 4096, kDataBuf = 65536;
+    std::unique_ptr<char[]> rbuf = std::make_unique_for_overwrite<char[]>(kIdleBuf);
+    size_t rbuf_size = kIdleBuf;
 
     for (;;) {
       while (!todo.empty()) {
@@ -414,9 +435,12 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
       }
       c->set_deadline(deadline);
 
-      // Small buffer while idle (memory per connection), larger while receiving content.
-      rbuf.resize(in_data ? 65536 : 4096);
-      auto [rec, n] = co_await c->read_some(asio::buffer(rbuf));
+      const size_t want = in_data ? kDataBuf : kIdleBuf;
+      if (rbuf_size != want) {
+        rbuf = std::make_unique_for_overwrite<char[]>(want);
+        rbuf_size = want;
+      }
+      auto [rec, n] = co_await c->read_some(asio::buffer(rbuf.get(), rbuf_size));
       if (rec) {
         if (c->timed_out) {
           add(session.on_timeout());
@@ -425,8 +449,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         co_return c->close();  // client went away
       }
       if (in_data) data_bytes += n;
-      add(session.feed(std::string_view(rbuf.data(), n)));
-      if (!session.in_data() && rbuf.capacity() > 4096) rbuf = std::string();
+      add(session.feed(std::string_view(rbuf.get(), n)));
     }
   }
 
@@ -465,6 +488,10 @@ SmtpServer::SmtpServer(std::vector<asio::io_context*> workers, SmtpServerConfig 
   impl_->workers = std::move(workers);
   impl_->cfg = std::move(cfg);
   impl_->svc = std::move(svc);
+  for (auto* w : impl_->workers) {
+    impl_->sweepers.push_back(std::make_unique<Sweeper>());
+    asio::co_spawn(*w, impl_->sweepers.back()->run(impl_->stopping), asio::detached);
+  }
 }
 
 SmtpServer::~SmtpServer() { stop(); }
