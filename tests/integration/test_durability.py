@@ -23,7 +23,7 @@ SENDER = "load@acme.test"
 RCPT = "sink@dest.test"
 THREADS = 8
 QUEUED = re.compile(r"2\.0\.0 Ok: queued as ([0-9A-Z]{20})$")
-MAX_RAW_CHECKS_PER_ROUND = 300
+MAX_RAW_CHECKS_PER_ROUND = 150
 
 
 class Load:
