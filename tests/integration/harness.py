@@ -100,9 +100,13 @@ class TernServer:
         self.log_path = None
         self.starts = 0
         self.username = self.password = None
-        self.start()
-        if account:
-            self.create_account("acme", "acme.test")
+        try:
+            self.start()
+            if account:
+                self.create_account("acme", "acme.test")
+        except BaseException:
+            self.close()  # no process or temp dir outlives a failed start
+            raise
 
     # --- process control -----------------------------------------------------------------
     def start(self):
