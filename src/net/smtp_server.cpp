@@ -118,8 +118,31 @@ struct Conn {
   }
   void close() {
     boost::system::error_code ec;
-    sock.shutdown(tcp::socket::shutdown_both, ec);
     sock.close(ec);
+  }
+};
+
+// 64 KiB DATA buffers are taken from a per-thread free list, so a connection holds one only
+// while it receives content and the allocator is not asked for one per message.
+class DataBufferPool {
+ public:
+  static constexpr size_t kSize = 65536;
+  static std::unique_ptr<char[]> take() {
+    auto& f = free_list();
+    if (f.empty()) return std::make_unique_for_overwrite<char[]>(kSize);
+    auto b = std::move(f.back());
+    f.pop_back();
+    return b;
+  }
+  static void give(std::unique_ptr<char[]> b) {
+    auto& f = free_list();
+    if (b && f.size() < 64) f.push_back(std::move(b));
+  }
+
+ private:
+  static std::vector<std::unique_ptr<char[]>>& free_list() {
+    thread_local std::vector<std::unique_ptr<char[]>> f;
+    return f;
   }
 };
 
@@ -236,10 +259,13 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
 
   awaitable<void> accept_loop(tcp::acceptor& acc, bool implicit_tls) {
     auto self = shared_from_this();
+    boost::system::error_code lec;
+    const tcp::endpoint listen_ep = acc.local_endpoint(lec);
     while (!stopping) {
       const size_t w = next_worker++ % workers.size();
       asio::io_context& ctx = *workers[w];
-      auto [ec, sock] = co_await acc.async_accept(ctx.get_executor(), kTuple);
+      tcp::endpoint peer;
+      auto [ec, sock] = co_await acc.async_accept(ctx.get_executor(), peer, kTuple);
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) break;
         spdlog::warn("accept: {}", ec.message());
@@ -249,7 +275,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         continue;
       }
       auto conn = std::make_shared<Conn>(std::move(sock));
-      asio::co_spawn(ctx, self->connection(conn, implicit_tls, *sweepers[w]), asio::detached);
+      asio::co_spawn(ctx, self->connection(conn, implicit_tls, *sweepers[w], peer, listen_ep),
+                     asio::detached);
     }
   }
 
@@ -286,12 +313,11 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     co_return !ec;
   }
 
-  awaitable<void> connection(std::shared_ptr<Conn> c, bool implicit_tls, Sweeper& sweeper) {
+  awaitable<void> connection(std::shared_ptr<Conn> c, bool implicit_tls, Sweeper& sweeper,
+                             tcp::endpoint remote, tcp::endpoint local) {
     auto self = shared_from_this();  // the sweepers and counters outlive every connection
     boost::system::error_code ec;
-    auto remote = c->sock.remote_endpoint(ec);
-    if (ec) co_return;
-    auto local = c->sock.local_endpoint(ec);
+    if (local.address().is_unspecified()) local = c->sock.local_endpoint(ec);  // wildcard listener
     const std::string ip = remote.address().to_string();
     ++counters.connections;
     if (!registry.enter(ip, cfg.max_connections_per_ip, cfg.max_connections)) {
@@ -345,8 +371,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
       if (cfg.greet_pause_ms > 0) {
         asio::steady_timer pause(c->sock.get_executor(), std::chrono::milliseconds(cfg.greet_pause_ms));
         co_await pause.async_wait(kTuple);
+        if (c->sock.available(ec) > 0) add(session.early_talker());
       }
-      if (c->sock.available(ec) > 0) add(session.early_talker());
     }
     if (todo.empty()) add(session.start());
 
@@ -355,11 +381,14 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     Clock::time_point data_started{};
     uint64_t data_bytes = 0;
     bool was_in_data = false;
-    // Small buffer while idle (memory per connection), larger while receiving content;
-    // not zero-filled (make_unique_for_overwrite) since reads overwrite it.
-    constexpr size_t kIdleBuf = 4096, kDataBuf = 65536;
-    std::unique_ptr<char[]> rbuf = std::make_unique_for_overwrite<char[]>(kIdleBuf);
-    size_t rbuf_size = kIdleBuf;
+    // A small buffer while idle (memory per connection), a pooled 64 KiB one while receiving
+    // content; neither is zero-filled since reads overwrite them.
+    constexpr size_t kIdleBuf = 4096;
+    std::unique_ptr<char[]> idle_buf = std::make_unique_for_overwrite<char[]>(kIdleBuf);
+    struct DataBuf {
+      std::unique_ptr<char[]> p;
+      ~DataBuf() { DataBufferPool::give(std::move(p)); }
+    } data_buf;
 
     for (;;) {
       while (!todo.empty()) {
@@ -435,12 +464,11 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
       }
       c->set_deadline(deadline);
 
-      const size_t want = in_data ? kDataBuf : kIdleBuf;
-      if (rbuf_size != want) {
-        rbuf = std::make_unique_for_overwrite<char[]>(want);
-        rbuf_size = want;
-      }
-      auto [rec, n] = co_await c->read_some(asio::buffer(rbuf.get(), rbuf_size));
+      if (in_data && !data_buf.p) data_buf.p = DataBufferPool::take();
+      if (!in_data && data_buf.p) DataBufferPool::give(std::move(data_buf.p));
+      char* rbuf = in_data ? data_buf.p.get() : idle_buf.get();
+      auto [rec, n] = co_await c->read_some(
+          asio::buffer(rbuf, in_data ? DataBufferPool::kSize : kIdleBuf));
       if (rec) {
         if (c->timed_out) {
           add(session.on_timeout());
@@ -449,7 +477,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         co_return c->close();  // client went away
       }
       if (in_data) data_bytes += n;
-      add(session.feed(std::string_view(rbuf.get(), n)));
+      add(session.feed(std::string_view(rbuf, n)));
     }
   }
 
