@@ -146,13 +146,13 @@ struct ServerSession::Impl {
       }
       if (lf == std::string::npos) {
         // Whatever ends this line, it will be longer than the limit: stop buffering it now.
-        if (inbuf.size() >= cfg.max_command_line) {
+        if (inbuf.size() >= line_limit()) {
           inbuf.clear();
           discarding = true;
         }
         break;
       }
-      if (lf + 1 > cfg.max_command_line) {
+      if (lf + 1 > line_limit()) {
         inbuf.erase(0, lf + 1);
         line_too_long();
         continue;
@@ -163,6 +163,14 @@ struct ServerSession::Impl {
       seen_command = true;
       handle_line(line);
     }
+  }
+
+  // RFC 4954 §4: an AUTH command or response line may carry up to 12288 octets of base64.
+  static constexpr size_t kAuthLineLimit = 12288;
+  size_t line_limit() const {
+    if (mode != Mode::command) return kAuthLineLimit;
+    if (inbuf.size() >= 5 && core::iequals(std::string_view(inbuf).substr(0, 5), "AUTH ")) return kAuthLineLimit;
+    return cfg.max_command_line;
   }
 
   void line_too_long() {

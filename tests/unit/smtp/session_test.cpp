@@ -3,6 +3,8 @@
 // same replies, actions and committed content as the expected transcript.
 #include <gtest/gtest.h>
 
+#include "core/base64.hpp"
+
 #include <set>
 
 #include "transcript.hpp"
@@ -201,6 +203,22 @@ std::vector<Case> cases() {
                         "C: NOOP " + std::string(58, 'b') + "\nS: 500 5.5.2 Line too long\n"
                         "C: NOOP " + std::string(500, 'c') + "\nC: NOOP\nS: 500 5.5.2 Line too long\nS: 250 2.0.0 Ok\n",
                c});
+
+  // RFC 4954 §4: AUTH lines and responses may be up to 12288 octets, whatever the command limit.
+  c = base_cfg();
+  c.max_command_line = 64;
+  {
+    const std::string pw(300, 'p');
+    const std::string b64 = tern::core::base64_encode(std::string("\0user\0", 6) + pw);
+    v.push_back({"long_auth_line_allowed",
+                 kGreet + "C: EHLO client\n" + kEhloReply + "C: AUTH PLAIN " + b64 + "\nA: Auth PLAIN /user/" + pw +
+                     "\nS: 535 5.7.8 Authentication credentials invalid\n"
+                     "C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: dXNlcg==\nS: 334 UGFzc3dvcmQ6\nC: " +
+                     tern::core::base64_encode(pw) + "\nA: Auth LOGIN /user/" + pw +
+                     "\nS: 535 5.7.8 Authentication credentials invalid\n"
+                     "C: AUTH PLAIN " + std::string(12300, 'A') + "\nS: 500 5.5.2 Line too long\n",
+                 c});
+  }
 
   c = base_cfg();
   c.max_bad_commands = 3;
