@@ -250,6 +250,30 @@ class OwnServerTests(unittest.TestCase):
         self.assertTrue(seen_421 or got.startswith(b"421"), f"{replies} then {got!r}")
         self.assertTrue(closed, "connection still open after 3 bad AUTHs")
 
+    def test_auth_failures_rate_limited_per_ip_and_user_across_connections(self):
+        srv = self.server(auth={"max_failures_per_ip": 4, "max_failures_per_user": 100})
+
+        def attempt(password):
+            s = RawSMTP(srv.port("submissions"), tls=True)
+            try:
+                s.cmd("EHLO client.test")
+                return s.auth_plain(srv.username, password)
+            finally:
+                s.close()
+
+        codes = [attempt(f"wrong-{i}").code for i in range(4)]
+        self.assertEqual(codes, [535] * 4)
+        # The IP is now blocked: even the right password is refused without being checked.
+        r = attempt(srv.password)
+        self.assertEqual(r.code, 454, r)
+        self.assertIn("4.7.0", r.text)
+
+        srv2 = self.server(auth={"max_failures_per_ip": 100, "max_failures_per_user": 3})
+        srv = srv2
+        codes = [attempt(f"wrong-{i}").code for i in range(3)]
+        self.assertEqual(codes, [535] * 3)
+        self.assertEqual(attempt(srv.password).code, 454)  # the username is blocked
+
     def test_early_talker_gets_554(self):
         srv = self.server(smtp={"greet_pause_ms": 500})
         s = RawSMTP(srv.port("submission"), read_greeting=False)
