@@ -33,7 +33,10 @@ bool init() {
   return true;
 }
 
-std::string random_password() { return random_from({kUrlSafe, 64}, kPasswordChars); }
+// Letters and digits only (62 symbols, 24 chars ≈ 143 bits): a password pasted into a shell
+// command or a client's settings must not start with "-" (swaks and friends read it as an
+// option) or need quoting.
+std::string random_password() { return random_from({kUrlSafe, 62}, kPasswordChars); }
 
 std::string random_account_code() { return random_from({kBase32, 32}, kAccountCodeChars); }
 
