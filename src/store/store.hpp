@@ -76,6 +76,21 @@ class Store {
                                         bool verified) = 0;
   virtual core::Result<std::vector<Sender>> list_senders(int64_t account_id) = 0;
 
+  // DKIM keys to sign a message from `domain` (the From domain) of this account with: empty when
+  // the domain is not the account's, not verified, or its active selector has not checked ok yet;
+  // one key, or two (Ed25519 + RSA) when the domain asks for a second signature. private_pem is
+  // decrypted (master key) and ready for dkim::PrivateKey::from_pem; callers cache parsed keys by
+  // (domain, selector, version).
+  struct SigningKey {
+    std::string domain;    // d=
+    std::string selector;  // s=
+    std::string algorithm; // "rsa" or "ed25519"
+    std::string private_pem;
+    int64_t version = 0;   // changes whenever the key or selector changes (cache key)
+  };
+  virtual core::Result<std::vector<SigningKey>> signing_keys(int64_t account_id,
+                                                             const std::string& domain) = 0;
+
   // Snapshot for the submission service (verified domains and senders; defaults).
   virtual core::Result<policy::AccountContext> account_context(int64_t account_id) = 0;
 };
