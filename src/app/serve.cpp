@@ -14,6 +14,7 @@
 #include "net/http_server.hpp"
 #include "net/smtp_server.hpp"
 #include "net/tls.hpp"
+#include "pipeline/key_cache.hpp"
 #include "policy/auth_limiter.hpp"
 #include "queue/spool.hpp"
 #include "store/store.hpp"
@@ -88,7 +89,20 @@ int serve(const Config& cfg) {
 
   net::SmtpServerConfig scfg = cfg.smtp;
   scfg.session.hostname = cfg.hostname;
-  net::SmtpServices svc{spool.value().get(), store.value().get(), &limiter, tls, &blocking};
+  // DKIM: keys per (account, From domain), parsed once, refreshed every 30 s so a selector that
+  // just checked ok (or a rotation) takes effect without a restart.
+  auto* st = store.value().get();
+  pipeline::KeyCache dkim_keys([st](int64_t account, const std::string& domain)
+                                   -> core::Result<std::vector<pipeline::KeySpec>> {
+    auto keys = st->signing_keys(account, domain);
+    if (!keys) return keys.error();
+    std::vector<pipeline::KeySpec> out;
+    for (auto& k : keys.value())
+      out.push_back({k.domain, k.selector, k.algorithm, std::move(k.private_pem), k.version});
+    return out;
+  });
+  net::SmtpServices svc{spool.value().get(), store.value().get(), &limiter, tls, &blocking,
+                        &dkim_keys};
   net::SmtpServer smtp(workers, scfg, svc);
   if (!cfg.listen_smtp.empty()) smtp.listen("smtp", cfg.listen_smtp, false);
   if (!cfg.listen_submission.empty()) smtp.listen("submission", cfg.listen_submission, false);

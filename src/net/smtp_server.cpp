@@ -22,6 +22,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "pipeline/key_cache.hpp"
+#include "pipeline/message_signer.hpp"
 #include "policy/auth_limiter.hpp"
 #include "queue/spool.hpp"
 #include "store/store.hpp"
@@ -305,6 +307,17 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     co_return r;
   }
 
+  // Keys to sign a message from `domain` with: from the cache, or loaded on the blocking pool.
+  awaitable<std::vector<pipeline::SignerKey>> signing_keys(int64_t account_id, std::string domain) {
+    if (domain.empty()) co_return std::vector<pipeline::SignerKey>{};
+    if (auto c = svc.dkim_keys->cached(account_id, domain)) co_return std::move(*c);
+    auto home = co_await asio::this_coro::executor;
+    co_await asio::post(*svc.blocking, asio::use_awaitable);
+    auto keys = svc.dkim_keys->get(account_id, domain);
+    co_await asio::post(home, asio::use_awaitable);
+    co_return keys;
+  }
+
   awaitable<bool> handshake(Conn& c) {
     c.tls = std::make_unique<ssl::stream<tcp::socket&>>(c.sock, *svc.tls);
     c.set_deadline(Clock::now() + std::chrono::seconds(cfg.tls_handshake_timeout_s));
@@ -377,6 +390,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     if (todo.empty()) add(session.start());
 
     std::unique_ptr<queue::Spool::Writer> writer;
+    std::unique_ptr<pipeline::MessageSigner> signer;
     bool write_failed = false, disk_full = false;
     Clock::time_point data_started{};
     uint64_t data_bytes = 0;
@@ -408,8 +422,15 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         } else if (auto* b = std::get_if<smtp::BeginMessage>(&a)) {
           writer = svc.spool->begin(b->queue_id);
           write_failed = disk_full = false;
+          signer.reset();
+          if (svc.dkim_keys && account) signer = std::make_unique<pipeline::MessageSigner>();
           session.set_now(now_s());
         } else if (auto* d = std::get_if<smtp::MessageData>(&a)) {
+          if (signer) {
+            const bool first = !signer->headers_seen();
+            signer->add(d->bytes);
+            if (first) signer->enable(co_await signing_keys(account->id, signer->from_domain()));
+          }
           if (writer && !write_failed) {
             auto r = writer->append(d->bytes);
             if (!r) {
@@ -420,6 +441,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
           }
         } else if (std::holds_alternative<smtp::AbortMessage>(a)) {
           writer.reset();
+          signer.reset();
         } else if (auto* cm = std::get_if<smtp::CommitMessage>(&a)) {
           smtp::CommitResult cr;
           if (!writer || write_failed) {
@@ -427,6 +449,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
             cr.disk_full = disk_full;
           } else {
             queue::QueuedMessage m = to_queued(cm->envelope, account, ip);
+            if (signer) m.prepend = signer->finish(now_s());
+            signer.reset();
             auto outcome = co_await async_commit(*svc.spool, std::move(writer), std::move(m),
                                                  co_await asio::this_coro::executor);
             cr.ok = outcome.ok;

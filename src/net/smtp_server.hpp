@@ -33,6 +33,9 @@ class Store;
 namespace tern::policy {
 class AuthLimiter;
 }
+namespace tern::pipeline {
+class KeyCache;
+}
 
 namespace tern::net {
 
@@ -56,6 +59,7 @@ struct SmtpServices {
   policy::AuthLimiter* limiter = nullptr;
   std::shared_ptr<boost::asio::ssl::context> tls;
   boost::asio::thread_pool* blocking = nullptr;
+  pipeline::KeyCache* dkim_keys = nullptr;  // null: no DKIM signing
 };
 
 struct SmtpCounters {

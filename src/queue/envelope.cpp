@@ -75,7 +75,8 @@ void to_json(nlohmann::json& j, const QueuedMessage& m) {
                      {"smtputf8", m.smtputf8},
                      {"held", m.held},
                      {"options", std::move(options)},
-                     {"size", m.content_size}};
+                     {"prepend", m.prepend},
+                     {"size", m.prepend.size() + m.content_size}};
 }
 
 void from_json(const nlohmann::json& j, QueuedMessage& m) {
@@ -97,7 +98,9 @@ void from_json(const nlohmann::json& j, QueuedMessage& m) {
     m.options_json = it->dump();
   else
     m.options_json = "{}";
-  m.content_size = j.value("size", uint64_t{0});
+  m.prepend = j.value("prepend", std::string());
+  const uint64_t size = j.value("size", uint64_t{0});
+  m.content_size = size >= m.prepend.size() ? size - m.prepend.size() : 0;
 }
 
 }  // namespace tern::queue

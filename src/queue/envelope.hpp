@@ -40,7 +40,10 @@ struct QueuedMessage {
   bool held = false;
   // Per-message options (X-IB-*), kept as JSON so later features add fields freely.
   std::string options_json = "{}";
-  uint64_t content_size = 0;  // octets of message content
+  // Header fields put before the streamed content at commit (DKIM-Signature: computed only
+  // once the whole body has passed). The stored message is prepend + content.
+  std::string prepend;
+  uint64_t content_size = 0;  // octets of streamed content (DATA records), without prepend
 };
 
 void to_json(nlohmann::json& j, const Recipient& r);

@@ -473,16 +473,19 @@ std::optional<QueuedMessage> Core::get(const std::string& id) const {
 core::Result<void> Core::read_content(const std::string& id,
                                       const std::function<void(std::string_view)>& sink) const {
   std::vector<std::pair<SegmentPtr, Extent>> parts;
+  std::string prepend;
   {
     std::lock_guard lk(mu_);
     auto it = live_.find(id);
     if (it == live_.end()) return core::Error::perm("no such message: " + id);
+    prepend = it->second.msg.prepend;
     for (const Extent& e : it->second.data) {
       auto s = segments_.find(e.seg);
       if (s == segments_.end()) return core::Error::temp("spool segment missing for " + id);
       parts.emplace_back(s->second, e);
     }
   }
+  if (!prepend.empty()) sink(prepend);
   // The segment pointers keep the files open even if the message is finished meanwhile.
   std::string buf;
   for (const auto& [seg, e] : parts) {

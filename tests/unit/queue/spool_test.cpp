@@ -637,3 +637,33 @@ TEST(Spool, ConcurrentCommitUpdateFinishAndRead) {
   EXPECT_EQ(s->stats().quarantined, 0u);
   EXPECT_EQ(s->stats().torn_bytes_discarded, 0u);
 }
+
+// DKIM-Signature fields are known only after the body: they are stored with the commit and
+// read back in front of the streamed content, exactly, also after a restart.
+TEST(Spool, PrependIsStoredWithTheCommitAndReadFirst) {
+  TempDir dir;
+  const std::string prepend = "DKIM-Signature: v=1; a=rsa-sha256; d=x.test; s=s1;\r\n b=abc\r\n";
+  const std::string body = "From: a@x.test\r\n\r\nhello\r\n";
+  std::string id = core::new_queue_id();
+  {
+    auto s = open_ok(dir.str());
+    ASSERT_TRUE(s);
+    auto w = s->begin(id);
+    ASSERT_TRUE(w->append(body).ok());
+    auto m = make_msg(id);
+    m.prepend = prepend;
+    ASSERT_TRUE(commit_sync(*s, std::move(w), m).ok);
+    EXPECT_EQ(content_of(*s, id), prepend + body);
+  }
+  auto s = open_ok(dir.str());
+  ASSERT_TRUE(s);
+  EXPECT_EQ(content_of(*s, id), prepend + body);
+  auto m = s->get(id);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->content_size, body.size());
+  nlohmann::json j = *m;
+  EXPECT_EQ(j["size"].get<uint64_t>(), prepend.size() + body.size());
+  QueuedMessage back = j.get<QueuedMessage>();
+  EXPECT_EQ(back.prepend, prepend);
+  EXPECT_EQ(back.content_size, body.size());
+}
