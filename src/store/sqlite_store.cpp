@@ -68,6 +68,8 @@ class SqliteStore final : public Store {
                                 bool verified) override;
   core::Result<std::vector<Sender>> list_senders(int64_t account_id) override;
   core::Result<policy::AccountContext> account_context(int64_t account_id) override;
+  core::Result<std::vector<SigningKey>> signing_keys(int64_t account_id,
+                                                     const std::string& domain) override;
 
  private:
   // Callers hold mu_.
@@ -357,6 +359,12 @@ core::Result<policy::AccountContext> SqliteStore::account_context(int64_t accoun
   }
   // platform_domains come from the operator's config, defaults from settings (later).
   return ctx;
+}
+
+core::Result<std::vector<Store::SigningKey>> SqliteStore::signing_keys(int64_t,
+                                                                 const std::string&) {
+  // No DKIM keys are stored yet (schema 1): nothing signs until keys exist and check ok.
+  return std::vector<SigningKey>{};
 }
 
 }  // namespace
