@@ -66,6 +66,12 @@ std::string new_api_key() {
   return key;
 }
 
+std::string random_token() {
+  unsigned char raw[16];
+  randombytes_buf(raw, sizeof raw);
+  return base32_lower(raw, sizeof raw);
+}
+
 std::string sha256_hex(std::string_view data) {
   unsigned char h[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(data.data()), data.size());

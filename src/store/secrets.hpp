@@ -31,6 +31,8 @@ bool init();
 std::string random_password();
 std::string random_account_code();
 std::string new_api_key();
+// Domain ownership token: 26 lower-case base32 characters (128 bits), DNS-safe.
+std::string random_token();
 
 // Lower-case RFC 4648 base32 without padding.
 std::string base32_lower(const unsigned char* p, size_t n);

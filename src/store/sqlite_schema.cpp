@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -48,6 +48,35 @@ CREATE TABLE settings(
   key TEXT NOT NULL,
   value TEXT NOT NULL,
   PRIMARY KEY(account_id, key));
+)sql",
+    // 2: sending domains: DKIM form, ownership token, selector slots, record check states;
+    // DKIM keys (version = a never-reused row id, so caches keyed on it never serve a stale key).
+    R"sql(
+ALTER TABLE domains ADD COLUMN dkim_mode TEXT NOT NULL DEFAULT 'direct';
+ALTER TABLE domains ADD COLUMN ed25519 INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE domains ADD COLUMN token TEXT NOT NULL DEFAULT '';
+ALTER TABLE domains ADD COLUMN active_slot INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE domains ADD COLUMN next_slot INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE domains ADD COLUMN checked_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE domains SET token = lower(hex(randomblob(16))) WHERE token = '';
+CREATE TABLE domain_records(
+  domain TEXT NOT NULL REFERENCES domains(domain) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  found TEXT NOT NULL DEFAULT '',
+  checked_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(domain, id));
+CREATE TABLE dkim_keys(
+  version INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  owner TEXT NOT NULL,
+  slot INTEGER NOT NULL CHECK(slot IN (1, 2)),
+  selector TEXT NOT NULL,
+  algorithm TEXT NOT NULL CHECK(algorithm IN ('rsa', 'ed25519')),
+  public_b64 TEXT NOT NULL,
+  private_key TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  UNIQUE(account_id, owner, slot, algorithm));
 )sql",
 };
 

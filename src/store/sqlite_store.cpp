@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -17,6 +18,7 @@
 #include "core/address.hpp"
 #include "core/clock.hpp"
 #include "store/account_name.hpp"
+#include "store/key_box.hpp"
 #include "store/secrets.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_schema.hpp"
@@ -70,14 +72,35 @@ class SqliteStore final : public Store {
   core::Result<policy::AccountContext> account_context(int64_t account_id) override;
   core::Result<std::vector<SigningKey>> signing_keys(int64_t account_id,
                                                      const std::string& domain) override;
+  core::Result<std::optional<DomainDetail>> find_domain(const std::string& domain) override;
+  core::Result<std::vector<DomainDetail>> all_domains() override;
+  core::Result<void> set_domain_dkim(const std::string& domain, const std::string& mode,
+                                     bool ed25519) override;
+  core::Result<void> save_domain_check(const DomainCheckUpdate& u) override;
+  core::Result<std::vector<DkimKey>> put_dkim_keys(int64_t account_id, const std::string& owner,
+                                                   std::vector<DkimKey> keys,
+                                                   bool rotation) override;
+  core::Result<std::vector<DkimKey>> dkim_keys(int64_t account_id, const std::string& owner,
+                                               bool with_private) override;
+  void set_master_key(const std::string& key32) override {
+    std::lock_guard lock(mu_);
+    master_key_ = key32;
+  }
 
  private:
+  // Callers hold mu_.
+  core::Result<std::vector<DomainDetail>> domains_where(std::string_view where,
+                                                        std::string_view bind_value);
+  core::Result<std::vector<DkimKey>> keys_of(int64_t account_id, std::string_view owner,
+                                             bool with_private);
+  core::Result<void> upsert_record(const std::string& domain, const RecordState& r);
   // Callers hold mu_.
   core::Result<std::optional<Account>> account_where(std::string_view where, auto bind_value);
   core::Result<bool> account_exists(int64_t id);
   core::Result<void> require_account(int64_t id);
 
   std::mutex mu_;
+  std::string master_key_;  // empty: keys stored as PEM
   Db db_;
   core::SystemClock clock_;
   VerifyCache cache_;
@@ -282,8 +305,13 @@ core::Result<void> SqliteStore::add_domain(int64_t account_id, const std::string
     if (auto r = up.run("update domain"); !r) return r;
   } else if (rc == SQLITE_DONE) {
     Stmt ins(db_,
-             "INSERT INTO domains(account_id, domain, verified, created_ms) VALUES(?, ?, ?, ?)");
-    ins.bind(1, account_id).bind(2, std::string_view(d)).bind(3, int64_t{verified}).bind(4, now_ms());
+             "INSERT INTO domains(account_id, domain, verified, created_ms, token) "
+             "VALUES(?, ?, ?, ?, ?)");
+    ins.bind(1, account_id)
+        .bind(2, std::string_view(d))
+        .bind(3, int64_t{verified})
+        .bind(4, now_ms())
+        .bind(5, std::string_view(secrets::random_token()));
     if (auto r = ins.run("insert domain"); !r) return r;
   } else {
     return owner.error(rc, "find domain");
@@ -361,10 +389,278 @@ core::Result<policy::AccountContext> SqliteStore::account_context(int64_t accoun
   return ctx;
 }
 
-core::Result<std::vector<Store::SigningKey>> SqliteStore::signing_keys(int64_t,
-                                                                 const std::string&) {
-  // No DKIM keys are stored yet (schema 1): nothing signs until keys exist and check ok.
-  return std::vector<SigningKey>{};
+// --- Sending domains and DKIM keys ---
+
+constexpr std::string_view kDomainColumns =
+    "account_id, domain, verified, dkim_mode, ed25519, token, active_slot, next_slot, checked_ms";
+
+core::Result<std::vector<DomainDetail>> SqliteStore::domains_where(std::string_view where,
+                                                                   std::string_view bind_value) {
+  std::vector<DomainDetail> out;
+  {
+    Stmt s(db_, fmt::format("SELECT {} FROM domains {} ORDER BY domain", kDomainColumns, where));
+    if (!where.empty()) s.bind(1, bind_value);
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      DomainDetail d;
+      d.account_id = s.int64(0);
+      d.domain = s.text(1);
+      d.verified = s.int64(2) != 0;
+      d.dkim_mode = s.text(3);
+      d.ed25519 = s.int64(4) != 0;
+      d.token = s.text(5);
+      d.active_slot = static_cast<int>(s.int64(6));
+      d.next_slot = static_cast<int>(s.int64(7));
+      d.checked_ms = s.int64(8);
+      out.push_back(std::move(d));
+    }
+    if (rc != SQLITE_DONE) return s.error(rc, "read domains");
+  }
+  for (auto& d : out) {
+    Stmt s(db_,
+           "SELECT id, status, found, checked_ms FROM domain_records WHERE domain = ? ORDER BY id");
+    s.bind(1, std::string_view(d.domain));
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      d.records.push_back({s.text(0), s.text(1), s.text(2), s.int64(3)});
+    if (rc != SQLITE_DONE) return s.error(rc, "read domain records");
+  }
+  return out;
+}
+
+core::Result<std::optional<DomainDetail>> SqliteStore::find_domain(const std::string& domain) {
+  std::lock_guard lock(mu_);
+  auto all = domains_where("WHERE domain = ?", core::to_lower(domain));
+  if (!all) return all.error();
+  if (all->empty()) return std::optional<DomainDetail>();
+  return std::optional<DomainDetail>(std::move(all->front()));
+}
+
+core::Result<std::vector<DomainDetail>> SqliteStore::all_domains() {
+  std::lock_guard lock(mu_);
+  return domains_where("", "");
+}
+
+core::Result<void> SqliteStore::upsert_record(const std::string& domain, const RecordState& r) {
+  Stmt s(db_,
+         "INSERT INTO domain_records(domain, id, status, found, checked_ms) VALUES(?, ?, ?, ?, ?) "
+         "ON CONFLICT(domain, id) DO UPDATE SET status = excluded.status, found = excluded.found, "
+         "checked_ms = excluded.checked_ms");
+  s.bind(1, std::string_view(domain))
+      .bind(2, std::string_view(r.id))
+      .bind(3, std::string_view(r.status))
+      .bind(4, std::string_view(r.found))
+      .bind(5, r.checked_ms);
+  return s.run("save record state");
+}
+
+core::Result<void> SqliteStore::set_domain_dkim(const std::string& domain, const std::string& mode,
+                                                bool ed25519) {
+  if (mode != "direct" && mode != "delegated")
+    return core::Error::perm("DKIM form must be direct or delegated");
+  const std::string d = core::to_lower(domain);
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r;
+  Stmt cur(db_, "SELECT dkim_mode FROM domains WHERE domain = ?");
+  cur.bind(1, std::string_view(d));
+  int rc = cur.step();
+  if (rc == SQLITE_DONE) return core::Error::perm(fmt::format("no such domain: {}", d));
+  if (rc != SQLITE_ROW) return cur.error(rc, "find domain");
+  const bool changed = cur.text(0) != mode;
+  Stmt up(db_, "UPDATE domains SET dkim_mode = ?, ed25519 = ? WHERE domain = ?");
+  up.bind(1, std::string_view(mode)).bind(2, int64_t{ed25519}).bind(3, std::string_view(d));
+  if (auto r = up.run("update domain DKIM"); !r) return r;
+  if (changed) {
+    // Another key set now stands behind the selectors: what was checked no longer holds.
+    Stmt reset(db_,
+               "UPDATE domain_records SET status = 'pending', found = '', checked_ms = 0 "
+               "WHERE domain = ? AND id LIKE 'dkim:%'");
+    reset.bind(1, std::string_view(d));
+    if (auto r = reset.run("reset DKIM states"); !r) return r;
+    Stmt slots(db_, "UPDATE domains SET next_slot = 0 WHERE domain = ?");
+    slots.bind(1, std::string_view(d));
+    if (auto r = slots.run("reset rotation"); !r) return r;
+  }
+  return txn.commit();
+}
+
+core::Result<void> SqliteStore::save_domain_check(const DomainCheckUpdate& u) {
+  if ((u.active_slot != 1 && u.active_slot != 2) || u.next_slot < 0 || u.next_slot > 2)
+    return core::Error::perm("selector slots are 1 or 2");
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r;
+  Stmt up(db_,
+          "UPDATE domains SET verified = MAX(verified, ?), active_slot = ?, next_slot = ?, "
+          "checked_ms = ? WHERE domain = ?");
+  up.bind(1, int64_t{u.verified})
+      .bind(2, int64_t{u.active_slot})
+      .bind(3, int64_t{u.next_slot})
+      .bind(4, u.checked_ms)
+      .bind(5, std::string_view(u.domain));
+  if (auto r = up.run("save domain check"); !r) return r;
+  if (db_.changes() == 0) return core::Error::perm(fmt::format("no such domain: {}", u.domain));
+  for (const auto& rec : u.records)
+    if (auto r = upsert_record(u.domain, rec); !r) return r;
+  return txn.commit();
+}
+
+core::Result<std::vector<DkimKey>> SqliteStore::keys_of(int64_t account_id,
+                                                        std::string_view owner,
+                                                        bool with_private) {
+  Stmt s(db_,
+         "SELECT version, slot, selector, algorithm, public_b64, private_key, created_ms "
+         "FROM dkim_keys WHERE account_id = ? AND owner = ? ORDER BY slot, algorithm DESC");
+  s.bind(1, account_id).bind(2, owner);
+  std::vector<DkimKey> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    DkimKey k;
+    k.account_id = account_id;
+    k.owner = std::string(owner);
+    k.version = s.int64(0);
+    k.slot = static_cast<int>(s.int64(1));
+    k.selector = s.text(2);
+    k.algorithm = s.text(3);
+    k.public_b64 = s.text(4);
+    if (with_private) {
+      auto pem = key_box::open(master_key_, s.text(5));
+      if (!pem) return pem.error();
+      k.private_pem = std::move(pem).value();
+    }
+    k.created_ms = s.int64(6);
+    out.push_back(std::move(k));
+  }
+  if (rc != SQLITE_DONE) return s.error(rc, "read DKIM keys");
+  return out;
+}
+
+core::Result<std::vector<DkimKey>> SqliteStore::dkim_keys(int64_t account_id,
+                                                          const std::string& owner,
+                                                          bool with_private) {
+  std::lock_guard lock(mu_);
+  return keys_of(account_id, core::to_lower(owner), with_private);
+}
+
+core::Result<std::vector<DkimKey>> SqliteStore::put_dkim_keys(int64_t account_id,
+                                                              const std::string& owner_in,
+                                                              std::vector<DkimKey> keys,
+                                                              bool rotation) {
+  const std::string owner = core::to_lower(owner_in);
+  for (const auto& k : keys) {
+    if (k.slot != 1 && k.slot != 2) return core::Error::perm("selector slots are 1 or 2");
+    if (k.algorithm != "rsa" && k.algorithm != "ed25519")
+      return core::Error::perm("DKIM algorithm must be rsa or ed25519");
+    if (k.selector.empty() || k.public_b64.empty() || k.private_pem.empty())
+      return core::Error::perm("DKIM key without selector or key material");
+  }
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r.error();
+  if (auto r = require_account(account_id); !r) return r.error();
+  if (!owner.empty()) {
+    Stmt own(db_, "SELECT 1 FROM domains WHERE domain = ? AND account_id = ?");
+    own.bind(1, std::string_view(owner)).bind(2, account_id);
+    int rc = own.step();
+    if (rc == SQLITE_DONE)
+      return core::Error::perm(fmt::format("domain {} is not this account's", owner));
+    if (rc != SQLITE_ROW) return own.error(rc, "find domain");
+  }
+  // Domains whose selectors this key set stands behind.
+  std::vector<std::string> users;
+  {
+    Stmt s(db_, owner.empty()
+                    ? "SELECT domain FROM domains WHERE account_id = ? AND dkim_mode = 'delegated'"
+                    : "SELECT domain FROM domains WHERE account_id = ? AND domain = ?");
+    s.bind(1, account_id);
+    if (!owner.empty()) s.bind(2, std::string_view(owner));
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) users.push_back(s.text(0));
+    if (rc != SQLITE_DONE) return s.error(rc, "find key users");
+  }
+  const int64_t now = now_ms();
+  for (auto& k : keys) {
+    Stmt del(db_,
+             "DELETE FROM dkim_keys WHERE account_id = ? AND owner = ? AND slot = ? AND "
+             "algorithm = ?");
+    del.bind(1, account_id)
+        .bind(2, std::string_view(owner))
+        .bind(3, int64_t{k.slot})
+        .bind(4, std::string_view(k.algorithm));
+    if (auto r = del.run("replace DKIM key"); !r) return r.error();
+    const std::string stored =
+        master_key_.empty() ? k.private_pem : key_box::seal(master_key_, k.private_pem);
+    Stmt ins(db_,
+             "INSERT INTO dkim_keys(account_id, owner, slot, selector, algorithm, public_b64, "
+             "private_key, created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    ins.bind(1, account_id)
+        .bind(2, std::string_view(owner))
+        .bind(3, int64_t{k.slot})
+        .bind(4, std::string_view(k.selector))
+        .bind(5, std::string_view(k.algorithm))
+        .bind(6, std::string_view(k.public_b64))
+        .bind(7, std::string_view(stored))
+        .bind(8, now);
+    if (auto r = ins.run("store DKIM key"); !r) return r.error();
+    k.account_id = account_id;
+    k.owner = owner;
+    k.version = db_.last_insert_rowid();
+    k.created_ms = now;
+    for (const auto& d : users)
+      if (auto r = upsert_record(d, {"dkim:" + k.selector, "pending", "", 0}); !r)
+        return r.error();
+  }
+  if (rotation && !keys.empty()) {
+    for (const auto& d : users) {
+      Stmt up(db_, "UPDATE domains SET next_slot = ? WHERE domain = ?");
+      up.bind(1, int64_t{keys.front().slot}).bind(2, std::string_view(d));
+      if (auto r = up.run("start rotation"); !r) return r.error();
+    }
+  }
+  if (auto r = txn.commit(); !r) return r.error();
+  for (auto& k : keys) sodium_memzero(k.private_pem.data(), k.private_pem.size()), k.private_pem.clear();
+  return keys;
+}
+
+core::Result<std::vector<Store::SigningKey>> SqliteStore::signing_keys(int64_t account_id,
+                                                                       const std::string& domain) {
+  using Keys = std::vector<SigningKey>;
+  std::lock_guard lock(mu_);
+  auto found = domains_where("WHERE domain = ?", core::to_lower(domain));
+  if (!found) return found.error();
+  if (found->empty()) return Keys{};
+  const DomainDetail& d = found->front();
+  if (d.account_id != account_id || !d.verified) return Keys{};
+  const std::string owner = d.dkim_mode == "delegated" ? std::string() : d.domain;
+  auto keys = keys_of(account_id, owner, false);
+  if (!keys) return keys.error();
+  auto checked_ok = [&](const DkimKey& k) {
+    const RecordState* r = d.record("dkim:" + k.selector);
+    return r && r->status == "ok";
+  };
+  // RSA is what every receiver verifies: nothing signs until its record checks ok. Ed25519
+  // (RFC 8463) is a second signature, added when asked for and its own record checks ok.
+  const DkimKey* rsa = nullptr;
+  const DkimKey* ed = nullptr;
+  for (const auto& k : *keys) {
+    if (k.slot != d.active_slot || !checked_ok(k)) continue;
+    if (k.algorithm == "rsa") rsa = &k;
+    if (k.algorithm == "ed25519" && d.ed25519) ed = &k;
+  }
+  Keys out;
+  if (!rsa) return out;
+  for (const DkimKey* k : {ed, rsa}) {
+    if (!k) continue;
+    Stmt s(db_, "SELECT private_key FROM dkim_keys WHERE version = ?");
+    s.bind(1, k->version);
+    int rc = s.step();
+    if (rc != SQLITE_ROW) return s.error(rc == SQLITE_DONE ? SQLITE_NOTFOUND : rc, "read DKIM key");
+    auto pem = key_box::open(master_key_, s.text(0));
+    if (!pem) return pem.error();
+    out.push_back({d.domain, k->selector, k->algorithm, std::move(pem).value(), k->version});
+  }
+  return out;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -38,6 +39,59 @@ struct Domain {
   int64_t account_id = 0;
   std::string domain;
   bool verified = false;
+};
+
+// --- Sending domains and DKIM keys (SPEC §3) ---
+// A key set is two selector slots (1 and 2) of RSA keys, plus Ed25519 keys on the same slots
+// when the domain asks for a second signature. Direct domains own their key set (owner = the
+// domain); delegated domains share their account's set (owner = ""), published by the platform.
+struct DkimKey {
+  int64_t account_id = 0;
+  std::string owner;        // domain (direct) or "" (the account's delegated set)
+  int slot = 1;             // 1 or 2
+  std::string selector;     // "tern1", "tern2"; Ed25519: "tern1e", "tern2e"
+  std::string algorithm;    // "rsa" or "ed25519"
+  std::string public_b64;   // p= value
+  std::string private_pem;  // filled only when asked for (decrypted), else empty
+  int64_t version = 0;      // unique per key ever stored; a new key gets a new version
+  int64_t created_ms = 0;
+};
+
+// The last definitive DNS check of one record ("ownership", "spf", "dkim:tern1", "dmarc").
+struct RecordState {
+  std::string id;
+  std::string status;  // "pending", "ok", "missing", "wrong"
+  std::string found;   // what DNS held when not ok
+  int64_t checked_ms = 0;
+};
+
+struct DomainDetail {
+  int64_t account_id = 0;
+  std::string domain;
+  bool verified = false;
+  std::string dkim_mode = "direct";  // "direct" or "delegated"
+  bool ed25519 = false;              // also sign with Ed25519 (second signature)
+  std::string token;                 // ownership token: TXT "tern-verification=<token>"
+  int active_slot = 1;               // selector slot signing uses
+  int next_slot = 0;                 // slot a rotation waits on (0: none)
+  int64_t checked_ms = 0;            // last check, 0 = never
+  std::vector<RecordState> records;  // by id, sorted
+  const RecordState* record(std::string_view id) const {
+    for (const auto& r : records)
+      if (r.id == id) return &r;
+    return nullptr;
+  }
+};
+
+// What a check writes back. verified only ever goes false -> true here (ownership, once shown,
+// stays proven; the operator override is add_domain(..., verified)).
+struct DomainCheckUpdate {
+  std::string domain;
+  bool verified = false;
+  int active_slot = 1;
+  int next_slot = 0;
+  int64_t checked_ms = 0;
+  std::vector<RecordState> records;  // definitive results only; others keep their state
 };
 
 struct Sender {
@@ -75,6 +129,29 @@ class Store {
   virtual core::Result<void> add_sender(int64_t account_id, const std::string& address,
                                         bool verified) = 0;
   virtual core::Result<std::vector<Sender>> list_senders(int64_t account_id) = 0;
+
+  // Sending domains beyond add/list. set_domain_dkim sets the DKIM form and Ed25519 option.
+  virtual core::Result<std::optional<DomainDetail>> find_domain(const std::string& domain) = 0;
+  virtual core::Result<std::vector<DomainDetail>> all_domains() = 0;
+  virtual core::Result<void> set_domain_dkim(const std::string& domain, const std::string& mode,
+                                             bool ed25519) = 0;
+  virtual core::Result<void> save_domain_check(const DomainCheckUpdate& u) = 0;
+  // Stores keys (replacing those on the same owner/slot/algorithm), encrypted when a master
+  // key is set. Every domain using the key set gets the replaced selectors' state reset to
+  // "pending" (the published record no longer matches until checked), and, when rotation is
+  // true, next_slot = the keys' slot. Returns the stored keys with their versions.
+  virtual core::Result<std::vector<DkimKey>> put_dkim_keys(int64_t account_id,
+                                                           const std::string& owner,
+                                                           std::vector<DkimKey> keys,
+                                                           bool rotation) = 0;
+  // The key set of (account, owner), slot then algorithm order; private_pem decrypted only
+  // with with_private (an encrypted key without the master key is an error then).
+  virtual core::Result<std::vector<DkimKey>> dkim_keys(int64_t account_id,
+                                                       const std::string& owner,
+                                                       bool with_private) = 0;
+  // 32 bytes: private keys stored from now on are sealed with it (crypto_secretbox), and
+  // sealed keys can be read. Without it, keys are stored as PEM (the file is 0600).
+  virtual void set_master_key(const std::string& key32) = 0;
 
   // DKIM keys to sign a message from `domain` (the From domain) of this account with: empty when
   // the domain is not the account's, not verified, or its active selector has not checked ok yet;

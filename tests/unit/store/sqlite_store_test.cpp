@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "store/secrets.hpp"
+#include "store/sqlite_schema.hpp"
 #include "store/store.hpp"
 #include "unit/store/test_dir.hpp"
 
@@ -83,7 +84,7 @@ TEST_F(StoreTest, ReopenKeepsDataAndDoesNotRemigrate) {
   ASSERT_TRUE(found.ok());
   ASSERT_TRUE(found.value().has_value());
   EXPECT_EQ(found.value()->id, a.account.id);
-  EXPECT_EQ(count("schema_version"), 1u);
+  EXPECT_EQ(count("schema_version"), sqlite::migrations().size());
 }
 
 TEST_F(StoreTest, RefusesSchemaFromNewerProgram) {
@@ -497,7 +498,7 @@ TEST(StoreOpen, ProcessesRacingOnAFreshFileMigrateOnce) {
   ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM schema_version", -1, &st, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int64(st, 0), 1);
+  EXPECT_EQ(sqlite3_column_int64(st, 0), static_cast<int64_t>(sqlite::migrations().size()));
   sqlite3_finalize(st);
   sqlite3_close(db);
 }
