@@ -66,8 +66,19 @@ struct SignRequest {
 // Header names signed when present (lower case), in this order; From is over-signed.
 extern const std::vector<std::string> kSignedHeaders;
 
+// The data that is signed (RFC 6376 §3.7 step 2, relaxed): the header fields that h_names name,
+// each name taking the bottom-most instance not yet taken (§5.4.2), a name with no instance left
+// contributing nothing (this is how over-signing works), then dkim_signature_field (the whole
+// "DKIM-Signature: ...b=" field, with an empty b= value) canonicalized without its final CRLF.
+std::string signing_input(const std::vector<std::string>& header_fields,
+                          const std::vector<std::string>& h_names,
+                          std::string_view dkim_signature_field);
+
 // Returns "DKIM-Signature: v=1; a=...; c=relaxed/relaxed; d=...; s=...; t=...; h=...; bh=...;
 // b=...\r\n" folded at 78 columns.
+// Returns "" when it cannot sign: no key, a body hash that is empty or not base64, a domain or selector outside
+// [A-Za-z0-9._-] (they are copied into the field: nothing may break out of their tags), or a
+// signing failure in OpenSSL.
 std::string sign(const SignRequest& r);
 
 }  // namespace tern::dkim

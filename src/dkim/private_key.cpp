@@ -1,0 +1,146 @@
+// PrivateKey over OpenSSL 3 EVP_PKEY: RSA (rsa-sha256, RFC 6376 §3.3.1: PKCS#1 v1.5 over SHA-256)
+// and Ed25519 (ed25519-sha256, RFC 8463 §3: PureEdDSA over the SHA-256 digest of the data).
+//
+// Invariants: a PrivateKey always holds a usable private key of one of the two types (RSA of at
+// least 1024 bits, RFC 8301 §3.2); it is immutable after construction, so one instance is shared
+// by every signing thread (an EVP_PKEY may be used concurrently; the per-call state lives in an
+// EVP_MD_CTX made for that call). sign() returns the raw signature bytes (empty on failure).
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "core/base64.hpp"
+#include "dkim/signer.hpp"
+
+namespace tern::dkim {
+
+namespace {
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+
+// An encrypted PEM must fail, never prompt on a terminal for a passphrase.
+int no_passphrase(char*, int, int, void*) { return -1; }
+
+class EvpKey final : public PrivateKey {
+ public:
+  EvpKey(PkeyPtr key, Algorithm alg) : key_(std::move(key)), alg_(alg) {}
+
+  Algorithm algorithm() const override { return alg_; }
+
+  std::string to_pem() const override {
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr,
+                                         nullptr) != 1)
+      return {};
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<size_t>(n));
+  }
+
+  std::string public_key_b64() const override {
+    std::string der;
+    if (alg_ == Algorithm::ed25519_sha256) {
+      size_t len = 32;
+      der.resize(len);
+      if (EVP_PKEY_get_raw_public_key(key_.get(), reinterpret_cast<unsigned char*>(der.data()),
+                                      &len) != 1)
+        return {};
+      der.resize(len);
+    } else {
+      const int len = i2d_PUBKEY(key_.get(), nullptr);
+      if (len <= 0) return {};
+      der.resize(static_cast<size_t>(len));
+      auto* p = reinterpret_cast<unsigned char*>(der.data());
+      if (i2d_PUBKEY(key_.get(), &p) != len) return {};
+    }
+    return core::base64_encode(der);
+  }
+
+  std::string sign(std::string_view data) const override {
+    std::string sig = sign_or_empty(data);
+    if (sig.empty()) ERR_clear_error();
+    return sig;
+  }
+
+ private:
+  std::string sign_or_empty(std::string_view data) const {
+    MdCtxPtr ctx(EVP_MD_CTX_new());
+    if (!ctx) return {};
+    unsigned char digest[32];
+    const unsigned char* msg = reinterpret_cast<const unsigned char*>(data.data());
+    size_t msg_len = data.size();
+    const EVP_MD* md = EVP_sha256();
+    if (alg_ == Algorithm::ed25519_sha256) {
+      // RFC 8463 §3: the Ed25519 input is the SHA-256 hash of the data, not the data.
+      unsigned int dlen = 0;
+      if (EVP_Digest(msg, msg_len, digest, &dlen, md, nullptr) != 1) return {};
+      msg = digest;
+      msg_len = dlen;
+      md = nullptr;  // PureEdDSA takes no digest
+    }
+    if (EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key_.get()) != 1) return {};
+    size_t sig_len = 0;
+    if (EVP_DigestSign(ctx.get(), nullptr, &sig_len, msg, msg_len) != 1) return {};
+    std::string sig(sig_len, '\0');
+    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len, msg,
+                       msg_len) != 1)
+      return {};
+    sig.resize(sig_len);
+    return sig;
+  }
+
+  PkeyPtr key_;
+  Algorithm alg_;
+};
+
+std::shared_ptr<const PrivateKey> wrap(PkeyPtr key) {
+  if (!key) return nullptr;
+  switch (EVP_PKEY_get_base_id(key.get())) {
+    case EVP_PKEY_RSA:
+      if (EVP_PKEY_get_bits(key.get()) < 1024) return nullptr;  // RFC 8301 §3.2
+      return std::make_shared<EvpKey>(std::move(key), Algorithm::rsa_sha256);
+    case EVP_PKEY_ED25519:
+      return std::make_shared<EvpKey>(std::move(key), Algorithm::ed25519_sha256);
+    default:
+      return nullptr;  // RSA-PSS, EC, ... have no DKIM algorithm
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const PrivateKey> PrivateKey::from_pem(std::string_view pem) {
+  if (pem.empty() || pem.size() > (1 << 20)) return nullptr;
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return nullptr;
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+  auto out = wrap(std::move(key));
+  if (!out) ERR_clear_error();  // bad input is an outcome, not a stale error for the next caller
+  return out;
+}
+
+std::shared_ptr<const PrivateKey> PrivateKey::generate(Algorithm alg) {
+  EVP_PKEY* key = alg == Algorithm::rsa_sha256
+                      ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048))
+                      : EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  return wrap(PkeyPtr(key));
+}
+
+std::string dns_record(const PrivateKey& key) {
+  const char* k = key.algorithm() == Algorithm::rsa_sha256 ? "rsa" : "ed25519";
+  return std::string("v=DKIM1; k=") + k + "; p=" + key.public_key_b64();
+}
+
+}  // namespace tern::dkim

@@ -1,0 +1,163 @@
+// sign(): builds, signs and folds the DKIM-Signature field (RFC 6376 §3.5, §3.7, §5.4).
+//
+// The field is laid out once, up to and including "b=", and that exact text (relaxed, without
+// its CRLF) ends the signed data; the signature is then appended after "b=", folded freely:
+// verifiers delete the b= value with the white space in it (§3.7), so only the text before it
+// must match what was signed. Lines are folded at 78 columns (RFC 5322 §2.1.1), between tags,
+// between h= names (FWS is allowed around ':', §3.5) and anywhere in b=.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/base64.hpp"
+#include "dkim/signer.hpp"
+
+namespace tern::dkim {
+
+const std::vector<std::string> kSignedHeaders = {
+    "from",       "to",           "cc",
+    "subject",    "date",         "message-id",
+    "reply-to",   "in-reply-to",  "references",
+    "mime-version", "content-type", "content-transfer-encoding",
+    "list-unsubscribe", "list-unsubscribe-post", "feedback-id",
+};
+
+namespace {
+
+constexpr size_t kMaxLine = 78;
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+bool is_fws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// The field name of a raw field, lower case, without surrounding white space.
+std::string field_name(std::string_view raw) {
+  std::string_view name = raw.substr(0, raw.find(':'));
+  while (!name.empty() && is_fws(name.front())) name.remove_prefix(1);
+  while (!name.empty() && is_fws(name.back())) name.remove_suffix(1);
+  std::string out(name);
+  std::transform(out.begin(), out.end(), out.begin(), lower);
+  return out;
+}
+
+bool safe_token(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '-' || c == '_';
+  });
+}
+
+bool base64_chars(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/' || c == '=';
+  });
+}
+
+// Appends pieces to a header field, folding before a piece that would pass kMaxLine.
+class Folder {
+ public:
+  explicit Folder(std::string_view start) : out_(start), col_(start.size()) {}
+  // space: the piece is separated from the previous one by a SP when on the same line.
+  // room: columns that must remain free after the piece on its line.
+  void piece(std::string_view text, bool space, size_t room = 0) {
+    const size_t need = text.size() + (space ? 1 : 0) + room;
+    if (col_ + need > kMaxLine && col_ > 1) {
+      out_ += "\r\n ";
+      col_ = 1;
+    } else if (space) {
+      out_ += ' ';
+      ++col_;
+    }
+    out_ += text;
+    col_ += text.size();
+  }
+  // Free-form text that may be broken anywhere (a base64 value).
+  void breakable(std::string_view text) {
+    while (!text.empty()) {
+      if (col_ >= kMaxLine) {
+        out_ += "\r\n ";
+        col_ = 1;
+      }
+      const size_t n = std::min(text.size(), kMaxLine - col_);
+      out_.append(text.substr(0, n));
+      col_ += n;
+      text.remove_prefix(n);
+    }
+  }
+  size_t column() const { return col_; }
+  std::string& str() { return out_; }
+
+ private:
+  std::string out_;
+  size_t col_;
+};
+
+}  // namespace
+
+std::string signing_input(const std::vector<std::string>& header_fields,
+                          const std::vector<std::string>& h_names,
+                          std::string_view dkim_signature_field) {
+  std::vector<std::string> names;
+  names.reserve(header_fields.size());
+  for (const auto& f : header_fields) names.push_back(field_name(f));
+  std::vector<bool> taken(header_fields.size(), false);
+
+  std::string out;
+  for (const auto& h : h_names) {
+    const std::string want = field_name(h);
+    for (size_t j = header_fields.size(); j-- > 0;) {
+      if (!taken[j] && names[j] == want) {
+        taken[j] = true;
+        out += relaxed_header(header_fields[j]);
+        break;
+      }
+    }
+  }
+  std::string sig = relaxed_header(dkim_signature_field);
+  sig.resize(sig.size() - 2);  // relaxed_header always ends with CRLF; the signed data does not
+  out += sig;
+  return out;
+}
+
+std::string sign(const SignRequest& r) {
+  if (r.key == nullptr || !safe_token(r.domain) || !safe_token(r.selector) ||
+      !base64_chars(r.body_hash_b64))
+    return {};
+
+  // h=: every instance of each listed name, From once more than it occurs (§5.4, §8.15).
+  std::vector<std::string> present;
+  present.reserve(r.header_fields.size());
+  for (const auto& f : r.header_fields) present.push_back(field_name(f));
+  std::vector<std::string> h_names;
+  for (const auto& name : kSignedHeaders) {
+    const auto n = std::count(present.begin(), present.end(), name);
+    const auto times = name == "from" ? n + 1 : n;
+    for (long i = 0; i < times; ++i) h_names.push_back(name);
+  }
+
+  Folder f("DKIM-Signature:");
+  f.piece("v=1;", true);
+  f.piece(r.key->algorithm() == Algorithm::rsa_sha256 ? "a=rsa-sha256;" : "a=ed25519-sha256;",
+          true);
+  f.piece("c=relaxed/relaxed;", true);
+  f.piece("d=" + r.domain + ";", true);
+  f.piece("s=" + r.selector + ";", true);
+  if (r.timestamp > 0) f.piece("t=" + std::to_string(r.timestamp) + ";", true);
+  for (size_t i = 0; i < h_names.size(); ++i) {
+    const bool first = i == 0;
+    const bool last = i + 1 == h_names.size();
+    f.piece((first ? "h=" : "") + h_names[i] + (last ? ";" : ":"), first);
+  }
+  f.piece("bh=" + r.body_hash_b64 + ";", true);
+  f.piece("b=", true, 8);  // on a new line unless 8 characters of the signature fit after it
+
+  const std::string signature = r.key->sign(signing_input(r.header_fields, h_names, f.str()));
+  if (signature.empty()) return {};
+  f.breakable(core::base64_encode(signature));
+  f.str() += "\r\n";
+  return std::move(f.str());
+}
+
+}  // namespace tern::dkim
