@@ -260,6 +260,13 @@ std::string parse_ip_net(std::string_view arg, bool six, Directive& d) {
 std::variant<Record, std::string> parse_record(std::string_view rec) {
   Record r;
   bool seen_exp = false;
+  // Terms are printable ASCII separated by SP (§4.6.1, §12): a NUL, TAB, control or non-ASCII
+  // byte anywhere is a syntax error. Checked once here so no later step (inet_pton wants C
+  // strings) can be fooled by an embedded NUL.
+  for (char c : rec)
+    if (c != ' ' && (c < 0x21 || c > 0x7e))
+      return "invalid byte 0x" + std::string(1, "0123456789abcdef"[(unsigned char)c >> 4]) +
+             std::string(1, "0123456789abcdef"[c & 15]) + " in the record";
   size_t i = 6;  // after "v=spf1"
   while (i < rec.size()) {
     if (rec[i] == ' ') { ++i; continue; }
