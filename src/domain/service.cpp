@@ -1,0 +1,173 @@
+#include "domain/service.hpp"
+
+#include <fmt/format.h>
+
+#include "core/address.hpp"
+#include "domain/check.hpp"
+
+namespace tern::domain {
+
+namespace {
+template <class T>
+core::Error err(const core::Result<T>& r) {
+  return r.error();
+}
+}  // namespace
+
+Domains::Domains(store::Store& store, Platform platform, KeyGenerator gen,
+                 const core::Clock& clock)
+    : store_(store), platform_(std::move(platform)), gen_(std::move(gen)), clock_(clock) {}
+
+std::string Domains::owner_of(const store::DomainDetail& d) {
+  return d.dkim_mode == "delegated" ? std::string() : d.domain;
+}
+
+core::Result<Report> Domains::load(const std::string& domain) {
+  auto d = store_.find_domain(domain);
+  if (!d) return d.error();
+  if (!*d) return core::Error::perm("no such domain: " + core::to_lower(domain));
+  Report rep;
+  rep.detail = std::move(**d);
+  auto acc = store_.find_account(std::to_string(rep.detail.account_id));
+  if (!acc) return acc.error();
+  if (!*acc) return core::Error::perm("domain without account");
+  rep.account = **acc;
+  if (rep.detail.dkim_mode == "delegated" && platform_.dkim_zone.empty())
+    return core::Error::perm("delegated DKIM needs [platform] dkim_zone");
+  auto keys = store_.dkim_keys(rep.detail.account_id, owner_of(rep.detail), false);
+  if (!keys) return keys.error();
+  rep.records = expected_records(rep.detail, rep.account.code, *keys, platform_);
+  return rep;
+}
+
+core::Result<void> Domains::ensure_keys(const store::DomainDetail& d) {
+  const std::string owner = owner_of(d);
+  auto have = store_.dkim_keys(d.account_id, owner, false);
+  if (!have) return have.error();
+  std::vector<store::DkimKey> missing;
+  for (int slot : {1, 2}) {
+    for (const char* alg : {"rsa", "ed25519"}) {
+      if (std::string(alg) == "ed25519" && !d.ed25519) continue;
+      bool found = false;
+      for (const auto& k : *have) found |= k.slot == slot && k.algorithm == alg;
+      if (found) continue;
+      auto g = gen_(alg);
+      if (!g) return g.error();
+      store::DkimKey k;
+      k.slot = slot;
+      k.algorithm = alg;
+      k.selector = selector_name(slot, alg);
+      k.public_b64 = g->public_b64;
+      k.private_pem = std::move(g->private_pem);
+      missing.push_back(std::move(k));
+    }
+  }
+  if (missing.empty()) return core::ok();
+  auto put = store_.put_dkim_keys(d.account_id, owner, std::move(missing), false);
+  if (!put) return put.error();
+  return core::ok();
+}
+
+core::Result<Report> Domains::add(const std::string& account, const std::string& domain,
+                                  const AddOptions& o) {
+  if (o.dkim_mode && *o.dkim_mode != "direct" && *o.dkim_mode != "delegated")
+    return core::Error::perm("--dkim must be direct or delegated");
+  if (o.dkim_mode && *o.dkim_mode == "delegated" && platform_.dkim_zone.empty())
+    return core::Error::perm("delegated DKIM needs [platform] dkim_zone");
+  auto acc = store_.find_account(account);
+  if (!acc) return acc.error();
+  if (!*acc) return core::Error::perm("no such account: " + account);
+  const int64_t account_id = (*acc)->id;
+  auto existing = store_.find_domain(domain);
+  if (!existing) return existing.error();
+  // Adding again without --verified must not take the flag away from a verified domain.
+  const bool verified = o.verified || (*existing && (*existing)->verified &&
+                                       (*existing)->account_id == account_id);
+  if (auto r = store_.add_domain(account_id, domain, verified); !r) return r.error();
+  auto d = store_.find_domain(domain);
+  if (!d) return d.error();
+  if (!*d) return core::Error::perm("domain vanished while being added");
+  const std::string mode = o.dkim_mode.value_or((*d)->dkim_mode);
+  const bool ed = o.ed25519.value_or((*d)->ed25519);
+  if (mode != (*d)->dkim_mode || ed != (*d)->ed25519) {
+    if (auto r = store_.set_domain_dkim((*d)->domain, mode, ed); !r) return r.error();
+    (*d)->dkim_mode = mode;
+    (*d)->ed25519 = ed;
+  }
+  if (auto r = ensure_keys(**d); !r) return r.error();
+  return load(domain);
+}
+
+core::Result<Report> Domains::records(const std::string& domain) { return load(domain); }
+
+core::Result<Report> Domains::check(const std::string& domain, dns::Resolver& resolver) {
+  auto rep = load(domain);
+  if (!rep) return rep;
+  auto ips = platform_addresses(resolver, platform_);
+  auto checked = check_records(resolver, rep->detail.domain, rep->records, platform_, ips);
+  auto t = apply_check(rep->detail, checked, clock_.now_ms());
+  if (auto r = store_.save_domain_check(t.update); !r) return r.error();
+  auto after = load(domain);
+  if (!after) return after;
+  // Stored states for the record list, with this run's DNS errors shown as such.
+  for (auto& r : after->records)
+    for (const auto& c : checked)
+      if (c.id == r.id && c.status == "error") {
+        r.status = "error";
+        r.found = c.found;
+        after->dns_error = true;
+      }
+  after->changes = std::move(t.changes);
+  return after;
+}
+
+core::Result<Report> Domains::rotate(const std::string& domain) {
+  auto rep = load(domain);
+  if (!rep) return rep;
+  const auto& d = rep->detail;
+  const int slot = idle_slot(d.active_slot);
+  std::vector<store::DkimKey> keys;
+  for (const char* alg : {"rsa", "ed25519"}) {
+    if (std::string(alg) == "ed25519" && !d.ed25519) continue;
+    auto g = gen_(alg);
+    if (!g) return g.error();
+    store::DkimKey k;
+    k.slot = slot;
+    k.algorithm = alg;
+    k.selector = selector_name(slot, alg);
+    k.public_b64 = g->public_b64;
+    k.private_pem = std::move(g->private_pem);
+    keys.push_back(std::move(k));
+  }
+  if (auto r = store_.put_dkim_keys(d.account_id, owner_of(d), std::move(keys), true); !r)
+    return r.error();
+  return load(domain);
+}
+
+core::Result<std::string> Domains::export_key(const std::string& domain,
+                                              const std::string& selector) {
+  auto rep = load(domain);
+  if (!rep) return rep.error();
+  auto keys = store_.dkim_keys(rep->detail.account_id, owner_of(rep->detail), true);
+  if (!keys) return keys.error();
+  for (auto& k : *keys)
+    if (k.selector == selector) return std::move(k.private_pem);
+  return core::Error::perm(fmt::format("{} has no selector {}", rep->detail.domain, selector));
+}
+
+core::Result<std::vector<ZoneEntry>> Domains::zone_entries() {
+  std::vector<ZoneEntry> out;
+  if (platform_.dkim_zone.empty()) return core::Error::perm("[platform] dkim_zone is not set");
+  auto accounts = store_.list_accounts();
+  if (!accounts) return accounts.error();
+  for (const auto& a : *accounts) {
+    auto keys = store_.dkim_keys(a.id, "", false);
+    if (!keys) return keys.error();
+    for (const auto& k : *keys)
+      out.push_back({delegated_target(k.selector, a.code, platform_.dkim_zone),
+                     dkim_txt(k.algorithm, k.public_b64)});
+  }
+  return out;
+}
+
+}  // namespace tern::domain
