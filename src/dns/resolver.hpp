@@ -23,7 +23,7 @@ struct Answer {
   std::string canonical_name;        // the name after following CNAMEs (no trailing dot)
   std::vector<std::string> cnames;   // CNAME chain followed, in order (targets)
   std::vector<std::string> txt;      // TXT: each record's strings concatenated
-  std::vector<Mx> mx;                // MX
+  std::vector<Mx> mx;                // MX, sorted by preference then host
   std::vector<std::string> addrs;    // A / AAAA as text
   bool found() const { return status == Status::ok; }
 };
@@ -32,11 +32,17 @@ class Resolver {
  public:
   virtual ~Resolver() = default;
   // name without trailing dot; CNAMEs are followed (for every type but CNAME itself).
+  // A CNAME query answers the one target in `cnames` and `canonical_name`.
+  // Names in answers are lower case without trailing dot; odd label bytes are \DDD-escaped.
   virtual Answer query(const std::string& name, RType type) = 0;
 };
 
 // libunbound. server: "" = the system's resolvers (/etc/resolv.conf), or "IP" / "IP:PORT" to
 // forward every query to one recursive resolver (tests point it at a local unbound).
+// "[IPv6]:PORT" works too. Throws std::runtime_error (start-up) on a malformed server or when
+// libunbound rejects its configuration. One resolver may be used by many threads at once
+// (libunbound's blocking mode shares the cache). A resolver that does not answer makes a query
+// block for libunbound's own retry schedule (~15 s or more) before temp_error.
 std::unique_ptr<Resolver> make_unbound_resolver(const std::string& server);
 
 // Fake for unit tests: zone text in a small BIND-like format, one record per line:
@@ -45,6 +51,8 @@ std::unique_ptr<Resolver> make_unbound_resolver(const std::string& server);
 //                               "x.example.com CNAME y.example.net"
 //                               "bad.example.com SERVFAIL"
 // Names are absolute without trailing dot; TXT data is one or more quoted strings.
+// Also A / AAAA lines; '#' or ';' starts a comment line. Bad text throws std::invalid_argument.
+// See fake_resolver.cpp for the statuses it gives (empty non-terminals are nodata).
 std::unique_ptr<Resolver> make_fake_resolver(const std::string& zone_text);
 
 }  // namespace tern::dns
