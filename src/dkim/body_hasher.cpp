@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "core/base64.hpp"
+#include "dkim/evp.hpp"
 #include "dkim/relaxed.hpp"
 #include "dkim/signer.hpp"
 
@@ -22,7 +23,7 @@ struct BodyHasher::Impl {
   };
 
   Impl() : ctx(EVP_MD_CTX_new()), sink{this}, canon(sink) {
-    if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1)
+    if (ctx == nullptr || EVP_DigestInit_ex(ctx, detail::sha256(), nullptr) != 1)
       throw std::runtime_error("dkim: SHA-256 unavailable");
   }
   ~Impl() { EVP_MD_CTX_free(ctx); }
@@ -61,7 +62,7 @@ std::string BodyHasher::finish_b64() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->ctx, md, &len);
-  EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr);  // ready for the next body
+  EVP_DigestInit_ex(impl_->ctx, detail::sha256(), nullptr);  // ready for the next body
   return core::base64_encode(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 

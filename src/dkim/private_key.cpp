@@ -4,7 +4,8 @@
 // Invariants: a PrivateKey always holds a usable private key of one of the two types (RSA of at
 // least 1024 bits, RFC 8301 §3.2); it is immutable after construction, so one instance is shared
 // by every signing thread (an EVP_PKEY may be used concurrently; the per-call state lives in an
-// EVP_MD_CTX made for that call). sign() returns the raw signature bytes (empty on failure).
+// EVP_MD_CTX made for that call, copied from a template initialized once). sign() returns the
+// raw signature bytes (empty on failure).
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -12,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "core/base64.hpp"
+#include "dkim/evp.hpp"
 #include "dkim/signer.hpp"
 
 namespace tern::dkim {
@@ -36,7 +38,11 @@ int no_passphrase(char*, int, int, void*) { return -1; }
 
 class EvpKey final : public PrivateKey {
  public:
-  EvpKey(PkeyPtr key, Algorithm alg) : key_(std::move(key)), alg_(alg) {}
+  EvpKey(PkeyPtr key, Algorithm alg) : key_(std::move(key)), alg_(alg) {
+    // Signing context set up once; each call signs with a copy of it (see sign_or_empty).
+    template_.reset(EVP_MD_CTX_new());
+    if (!template_ || !init(template_.get())) template_.reset();
+  }
 
   Algorithm algorithm() const override { return alg_; }
 
@@ -76,24 +82,36 @@ class EvpKey final : public PrivateKey {
   }
 
  private:
+  bool init(EVP_MD_CTX* ctx) const {
+    // RSA: PKCS#1 v1.5 (the default padding) over SHA-256. Ed25519: no digest (PureEdDSA).
+    const EVP_MD* md = alg_ == Algorithm::rsa_sha256 ? detail::sha256() : nullptr;
+    return EVP_DigestSignInit(ctx, nullptr, md, nullptr, key_.get()) == 1;
+  }
+
   std::string sign_or_empty(std::string_view data) const {
+    // A fresh context per call, copied from the template: copying only reads the template (and
+    // takes references), so threads share the key without locks and without the provider
+    // look-ups a full EVP_DigestSignInit does.
     MdCtxPtr ctx(EVP_MD_CTX_new());
     if (!ctx) return {};
-    unsigned char digest[32];
-    const unsigned char* msg = reinterpret_cast<const unsigned char*>(data.data());
+    if (!template_ || EVP_MD_CTX_copy_ex(ctx.get(), template_.get()) != 1) {
+      EVP_MD_CTX_reset(ctx.get());
+      if (!init(ctx.get())) return {};
+    }
+    // Sign once: without this flag OpenSSL copies the context again to keep it reusable.
+    EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
+
+    const auto* msg = reinterpret_cast<const unsigned char*>(data.data());
     size_t msg_len = data.size();
-    const EVP_MD* md = EVP_sha256();
+    unsigned char digest[32];
     if (alg_ == Algorithm::ed25519_sha256) {
       // RFC 8463 §3: the Ed25519 input is the SHA-256 hash of the data, not the data.
       unsigned int dlen = 0;
-      if (EVP_Digest(msg, msg_len, digest, &dlen, md, nullptr) != 1) return {};
+      if (EVP_Digest(msg, msg_len, digest, &dlen, detail::sha256(), nullptr) != 1) return {};
       msg = digest;
       msg_len = dlen;
-      md = nullptr;  // PureEdDSA takes no digest
     }
-    if (EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key_.get()) != 1) return {};
-    size_t sig_len = 0;
-    if (EVP_DigestSign(ctx.get(), nullptr, &sig_len, msg, msg_len) != 1) return {};
+    size_t sig_len = static_cast<size_t>(EVP_PKEY_get_size(key_.get()));
     std::string sig(sig_len, '\0');
     if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len, msg,
                        msg_len) != 1)
@@ -104,6 +122,7 @@ class EvpKey final : public PrivateKey {
 
   PkeyPtr key_;
   Algorithm alg_;
+  MdCtxPtr template_;  // initialized for signing with key_; only ever copied from
 };
 
 std::shared_ptr<const PrivateKey> wrap(PkeyPtr key) {

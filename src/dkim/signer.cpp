@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/base64.hpp"
+#include "dkim/relaxed.hpp"
 #include "dkim/signer.hpp"
 
 namespace tern::dkim {
@@ -29,13 +30,46 @@ constexpr size_t kMaxLine = 78;
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 bool is_fws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-// The field name of a raw field, lower case, without surrounding white space.
-std::string field_name(std::string_view raw) {
+// The field name of a raw field without surrounding white space (case kept).
+std::string_view field_name(std::string_view raw) {
   std::string_view name = raw.substr(0, raw.find(':'));
   while (!name.empty() && is_fws(name.front())) name.remove_prefix(1);
   while (!name.empty() && is_fws(name.back())) name.remove_suffix(1);
-  std::string out(name);
-  std::transform(out.begin(), out.end(), out.begin(), lower);
+  return name;
+}
+
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+}
+
+// signing_input() for any list of names (string or string_view).
+template <class Names>
+std::string build_signing_input(const std::vector<std::string>& header_fields, const Names& h_names,
+                                std::string_view dkim_signature_field) {
+  std::vector<std::string_view> names;
+  names.reserve(header_fields.size());
+  size_t total = dkim_signature_field.size() + 2;
+  for (const auto& f : header_fields) {
+    names.push_back(field_name(f));
+    total += f.size() + 2;
+  }
+  std::vector<bool> taken(header_fields.size(), false);
+
+  std::string out;
+  out.reserve(total);
+  for (const auto& h : h_names) {
+    const std::string_view want = field_name(h);
+    for (size_t j = header_fields.size(); j-- > 0;) {
+      if (!taken[j] && same_name(names[j], want)) {
+        taken[j] = true;
+        detail::append_relaxed_header(out, header_fields[j]);
+        break;
+      }
+    }
+  }
+  detail::append_relaxed_header(out, dkim_signature_field);
+  out.resize(out.size() - 2);  // the signed data ends without the field's CRLF
   return out;
 }
 
@@ -58,7 +92,7 @@ bool base64_chars(std::string_view s) {
 // Appends pieces to a header field, folding before a piece that would pass kMaxLine.
 class Folder {
  public:
-  explicit Folder(std::string_view start) : out_(start), col_(start.size()) {}
+  explicit Folder(std::string_view start) : out_(start), col_(start.size()) { out_.reserve(640); }
   // space: the piece is separated from the previous one by a SP when on the same line.
   // room: columns that must remain free after the piece on its line.
   void piece(std::string_view text, bool space, size_t room = 0) {
@@ -99,26 +133,7 @@ class Folder {
 std::string signing_input(const std::vector<std::string>& header_fields,
                           const std::vector<std::string>& h_names,
                           std::string_view dkim_signature_field) {
-  std::vector<std::string> names;
-  names.reserve(header_fields.size());
-  for (const auto& f : header_fields) names.push_back(field_name(f));
-  std::vector<bool> taken(header_fields.size(), false);
-
-  std::string out;
-  for (const auto& h : h_names) {
-    const std::string want = field_name(h);
-    for (size_t j = header_fields.size(); j-- > 0;) {
-      if (!taken[j] && names[j] == want) {
-        taken[j] = true;
-        out += relaxed_header(header_fields[j]);
-        break;
-      }
-    }
-  }
-  std::string sig = relaxed_header(dkim_signature_field);
-  sig.resize(sig.size() - 2);  // relaxed_header always ends with CRLF; the signed data does not
-  out += sig;
-  return out;
+  return build_signing_input(header_fields, h_names, dkim_signature_field);
 }
 
 std::string sign(const SignRequest& r) {
@@ -127,14 +142,14 @@ std::string sign(const SignRequest& r) {
     return {};
 
   // h=: every instance of each listed name, From once more than it occurs (§5.4, §8.15).
-  std::vector<std::string> present;
+  std::vector<std::string_view> present;
   present.reserve(r.header_fields.size());
   for (const auto& f : r.header_fields) present.push_back(field_name(f));
-  std::vector<std::string> h_names;
+  std::vector<std::string_view> h_names;  // views of kSignedHeaders
   for (const auto& name : kSignedHeaders) {
-    const auto n = std::count(present.begin(), present.end(), name);
-    const auto times = name == "from" ? n + 1 : n;
-    for (long i = 0; i < times; ++i) h_names.push_back(name);
+    size_t times = name == "from" ? 1 : 0;
+    for (const auto& p : present) times += same_name(p, name) ? 1 : 0;
+    for (size_t i = 0; i < times; ++i) h_names.push_back(name);
   }
 
   Folder f("DKIM-Signature:");
@@ -148,12 +163,15 @@ std::string sign(const SignRequest& r) {
   for (size_t i = 0; i < h_names.size(); ++i) {
     const bool first = i == 0;
     const bool last = i + 1 == h_names.size();
-    f.piece((first ? "h=" : "") + h_names[i] + (last ? ";" : ":"), first);
+    std::string piece = first ? "h=" : "";
+    piece.append(h_names[i]).push_back(last ? ';' : ':');
+    f.piece(piece, first);
   }
   f.piece("bh=" + r.body_hash_b64 + ";", true);
   f.piece("b=", true, 8);  // on a new line unless 8 characters of the signature fit after it
 
-  const std::string signature = r.key->sign(signing_input(r.header_fields, h_names, f.str()));
+  const std::string signature =
+      r.key->sign(build_signing_input(r.header_fields, h_names, f.str()));
   if (signature.empty()) return {};
   f.breakable(core::base64_encode(signature));
   f.str() += "\r\n";
