@@ -2,8 +2,17 @@
 
 #include <toml++/toml.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <stdexcept>
+
+#include "core/address.hpp"
+#include "dns/ip.hpp"
 
 namespace tern::app {
 
@@ -76,7 +85,8 @@ Config load_config(const std::string& path) {
                              std::to_string(e.source().begin.line));
   }
   check_keys(root, "", {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth",
-                        "platform", "dns", "delivery", "http"});
+                        "platform", "dns", "delivery", "http", "master_key_file"});
+  get(root, "", "master_key_file", c.master_key_file);
   get(root, "", "hostname", c.hostname);
   get(root, "", "data_dir", c.data_dir);
   get(root, "", "threads", c.threads);
@@ -130,10 +140,52 @@ Config load_config(const std::string& path) {
     get(*t, "auth", "window_s", c.auth_window_s);
   }
   if (auto* t = section(root, "platform")) {
-    check_keys(*t, "platform", {"domains"});
+    check_keys(*t, "platform", {"domains", "dkim_zone", "spf_include", "sending_ips"});
     s.platform_domains = get_list(*t, "platform", "domains");
+    get(*t, "platform", "dkim_zone", c.dkim_zone);
+    get(*t, "platform", "spf_include", c.spf_include);
+    c.sending_ips = get_list(*t, "platform", "sending_ips");
+    for (auto* name : {&c.dkim_zone, &c.spf_include}) {
+      while (!name->empty() && name->back() == '.') name->pop_back();
+      for (auto& ch : *name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    if (!c.dkim_zone.empty() && !core::valid_domain(c.dkim_zone))
+      bad("platform.dkim_zone", "not a domain name: " + c.dkim_zone);
+    if (!c.spf_include.empty() && !core::valid_domain(c.spf_include))
+      bad("platform.spf_include", "not a domain name: " + c.spf_include);
+    for (auto& ip : c.sending_ips) {
+      auto a = dns::IpAddr::parse(ip);
+      if (!a) bad("platform.sending_ips", "not an IP address: " + ip);
+      ip = a->to_string();
+    }
+  }
+  if (auto* t = section(root, "dns")) {
+    check_keys(*t, "dns", {"resolver", "check_interval_s"});
+    get(*t, "dns", "resolver", c.dns_resolver);
+    get(*t, "dns", "check_interval_s", c.dns_check_interval_s);
+    if (c.dns_check_interval_s == 0) bad("dns.check_interval_s", "must be positive");
   }
   return c;
+}
+
+std::string read_master_key(const Config& c) {
+  if (c.master_key_file.empty()) return {};
+  const std::string& path = c.master_key_file;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw std::runtime_error("master_key_file " + path + ": " + std::strerror(errno));
+  // The key protects every DKIM private key: a copy readable by others protects nothing.
+  if ((st.st_mode & 077) != 0)
+    throw std::runtime_error("master_key_file " + path +
+                             ": readable by group or others (chmod 600 it)");
+  std::ifstream in(path, std::ios::binary);
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw std::runtime_error("master_key_file " + path + ": read error");
+  if (key.size() != 32)
+    throw std::runtime_error("master_key_file " + path + ": must hold exactly 32 bytes (has " +
+                             std::to_string(key.size()) + "); create one with `tern master-key "
+                             "create FILE`");
+  return key;
 }
 
 }  // namespace tern::app

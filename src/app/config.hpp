@@ -21,7 +21,22 @@ struct Config {
   int auth_max_failures_per_ip = 10;
   int auth_max_failures_per_user = 5;
   int auth_window_s = 300;
+  // Sending domains (SPEC §3).
+  std::string master_key_file;           // 32 raw bytes: DKIM private keys sealed at rest
+  std::string dkim_zone;                 // [platform]; "" = "dkim." + hostname
+  std::string spf_include;               // [platform] host customers include in their SPF
+  std::vector<std::string> sending_ips;  // [platform] outbound addresses (SPF evaluation)
+  std::string dns_resolver;              // [dns] resolver: "" = system, "IP" or "IP:PORT"
+  int dns_check_interval_s = 3600;       // [dns] server re-checks every domain this often
+
+  std::string effective_dkim_zone() const {
+    return dkim_zone.empty() ? "dkim." + hostname : dkim_zone;
+  }
 };
+
+// The 32-byte master key from master_key_file ("" when none is configured). Throws
+// std::runtime_error when the file is unreadable, not exactly 32 bytes, or readable by others.
+std::string read_master_key(const Config& c);
 
 // Reads path (if not empty) over the defaults. Throws std::runtime_error with a one-line
 // message naming the file, key and problem.

@@ -5,14 +5,23 @@
 #include <spdlog/spdlog.h>
 #include <sodium.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "app/config.hpp"
 #include "app/serve.hpp"
 #include "core/address.hpp"
+#include "core/clock.hpp"
+#include "dns/resolver.hpp"
+#include "domain/service.hpp"
+#include "domain/zone.hpp"
 #include "queue/spool.hpp"
 #include "store/store.hpp"
 
@@ -41,7 +50,80 @@ std::unique_ptr<tern::store::Store> open_store(const Config& c) {
   std::filesystem::create_directories(c.data_dir);
   auto s = tern::store::Store::open_sqlite(c.data_dir + "/tern.db");
   if (!s) throw Failure(s.error().message);
+  s.value()->set_master_key(tern::app::read_master_key(c));
   return std::move(s.value());
+}
+
+tern::domain::Platform platform_of(const Config& c) {
+  return {c.effective_dkim_zone(), c.spf_include, c.sending_ips};
+}
+
+// Exit status of `domain check` when some look-up failed temporarily (sysexits EX_TEMPFAIL):
+// the report is printed, the states of those records are kept, and a script can retry.
+constexpr int kExitDnsTempFail = 75;
+
+json record_json(const tern::domain::Record& r) {
+  json j{{"id", r.id},
+         {"type", r.type},
+         {"name", r.name},
+         {"value", r.value},
+         {"purpose", r.purpose},
+         {"status", r.status}};
+  if (!r.found.empty()) j["found"] = r.found;
+  return j;
+}
+
+json report_json(const tern::domain::Report& rep) {
+  json recs = json::array();
+  for (const auto& r : rep.records) recs.push_back(record_json(r));
+  const auto& d = rep.detail;
+  json j{{"domain", d.domain},
+         {"account", rep.account.name},
+         {"verified", d.verified},
+         {"dkim", d.dkim_mode},
+         {"ed25519", d.ed25519},
+         {"active_selector", tern::domain::selector_name(d.active_slot, "rsa")},
+         {"rotation_selector",
+          d.next_slot ? tern::domain::selector_name(d.next_slot, "rsa") : std::string()},
+         {"checked_ms", d.checked_ms},
+         {"records", recs}};
+  return j;
+}
+
+void print_report(const tern::domain::Report& rep, bool as_json, bool with_changes) {
+  if (as_json) {
+    json j = report_json(rep);
+    if (with_changes) {
+      json ch = json::array();
+      for (const auto& c : rep.changes) ch.push_back({{"what", c.what}, {"from", c.from}, {"to", c.to}});
+      j["changes"] = ch;
+      j["dns_error"] = rep.dns_error;
+    }
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  const auto& d = rep.detail;
+  std::cout << "domain " << d.domain << " (account " << rep.account.name << ", "
+            << (d.verified ? "verified" : "not verified") << ", DKIM " << d.dkim_mode
+            << ", signing selector " << tern::domain::selector_name(d.active_slot, "rsa")
+            << (d.next_slot ? ", rotating to " + tern::domain::selector_name(d.next_slot, "rsa")
+                            : std::string())
+            << ")\n\nPublish these DNS records:\n";
+  for (const auto& r : rep.records) {
+    std::cout << "\n  [" << r.status << "] " << r.purpose << "\n  " << r.name << ". IN "
+              << r.type << " ";
+    if (r.type == "TXT" && r.value.size() > 255) {
+      for (const auto& piece : tern::domain::split_txt(r.value)) std::cout << "\"" << piece << "\" ";
+      std::cout << "\n";
+    } else if (r.type == "TXT") {
+      std::cout << "\"" << r.value << "\"\n";
+    } else {
+      std::cout << r.value << ".\n";
+    }
+    if (!r.found.empty()) std::cout << "    found: " << r.found << "\n";
+  }
+  for (const auto& c : rep.changes) std::cout << "\nchanged: " << c.what << " " << c.from << " -> " << c.to;
+  if (!rep.changes.empty()) std::cout << "\n";
 }
 
 tern::store::Account need_account(tern::store::Store& s, const std::string& name) {
@@ -142,10 +224,50 @@ int main(int argc, char** argv) {
   domain_add->add_option("ACCOUNT", d_account)->required();
   domain_add->add_option("DOMAIN", d_domain)->required();
   domain_add->add_flag("--verified", d_verified, "operator override: mark verified now");
+  std::string d_dkim;
+  bool d_ed25519 = false;
+  domain_add->add_option("--dkim", d_dkim, "DKIM form: direct (TXT with the key, default) or "
+                                           "delegated (CNAME to the platform's zone)")
+      ->check(CLI::IsMember({"direct", "delegated"}));
+  domain_add->add_flag("--ed25519", d_ed25519, "also sign with Ed25519 (second signature)");
   add_common(domain_add, g);
   auto* domain_list = domain->add_subcommand("list", "list an account's domains");
   domain_list->add_option("ACCOUNT", d_account)->required();
   add_common(domain_list, g);
+  auto* domain_records = domain->add_subcommand("records", "print the DNS records to publish");
+  domain_records->add_option("DOMAIN", d_domain)->required();
+  add_common(domain_records, g);
+  auto* domain_check = domain->add_subcommand(
+      "check", "check the records through DNS and save their states (exit 75: DNS failed)");
+  domain_check->add_option("DOMAIN", d_domain)->required();
+  add_common(domain_check, g);
+
+  // dns
+  auto* dns_cmd = app.add_subcommand("dns", "platform DNS");
+  dns_cmd->require_subcommand(1);
+  auto* dns_zone = dns_cmd->add_subcommand("zone", "print the platform DKIM zone (BIND format)");
+  add_common(dns_zone, g);
+
+  // dkim
+  auto* dkim_cmd = app.add_subcommand("dkim", "DKIM keys");
+  dkim_cmd->require_subcommand(1);
+  auto* dkim_rotate = dkim_cmd->add_subcommand(
+      "rotate", "new key on the idle selector; signing switches once its record checks ok");
+  dkim_rotate->add_option("DOMAIN", d_domain)->required();
+  add_common(dkim_rotate, g);
+  auto* dkim_export = dkim_cmd->add_subcommand("export-key", "print a selector's private key (PEM)");
+  std::string k_selector;
+  dkim_export->add_option("DOMAIN", d_domain)->required();
+  dkim_export->add_option("SELECTOR", k_selector)->required();
+  add_common(dkim_export, g, false);
+
+  // master-key
+  auto* master = app.add_subcommand("master-key", "master key for DKIM private keys at rest");
+  master->require_subcommand(1);
+  auto* master_create = master->add_subcommand("create", "write 32 random bytes to FILE (0600)");
+  std::string m_file;
+  master_create->add_option("FILE", m_file)->required();
+  add_common(master_create, g);
 
   // sender
   auto* sender = app.add_subcommand("sender", "manage registered senders");
@@ -227,29 +349,79 @@ int main(int argc, char** argv) {
       auto acc = need_account(*store, k_account);
       check(store->revoke_api_key(acc.id, k_prefix));
       if (g.json) std::cout << json{{"revoked", k_prefix}}.dump() << "\n";
-    } else if (*domain_add) {
+    } else if (*domain_add || *domain_records || *domain_check || *domain_list ||
+               *dns_zone || *dkim_rotate || *dkim_export) {
       auto store = open_store(c);
-      auto acc = need_account(*store, d_account);
-      if (!d_verified)
-        throw Failure("DNS verification is not available yet: add --verified (operator override)");
-      check(store->add_domain(acc.id, d_domain, d_verified));
-      if (g.json)
-        std::cout << json{{"domain", tern::core::to_lower(d_domain)}, {"verified", d_verified}}.dump() << "\n";
-      else
-        std::cout << "domain " << tern::core::to_lower(d_domain) << " added to " << acc.name
-                  << (d_verified ? " (verified)" : "") << "\n";
-    } else if (*domain_list) {
-      auto store = open_store(c);
-      auto acc = need_account(*store, d_account);
-      auto list = check(store->list_domains(acc.id));
-      json arr = json::array();
-      for (const auto& d : list) {
-        if (g.json)
-          arr.push_back({{"domain", d.domain}, {"verified", d.verified}});
-        else
-          std::cout << d.domain << "\t" << (d.verified ? "verified" : "unverified") << "\n";
+      tern::core::SystemClock clock;
+      tern::domain::Domains domains(*store, platform_of(c), tern::domain::dkim_key_generator(),
+                                    clock);
+      if (*domain_add) {
+        tern::domain::AddOptions o;
+        if (!d_dkim.empty()) o.dkim_mode = d_dkim;
+        if (d_ed25519) o.ed25519 = true;
+        o.verified = d_verified;
+        print_report(check(domains.add(d_account, d_domain, o)), g.json, false);
+      } else if (*domain_records) {
+        print_report(check(domains.records(d_domain)), g.json, false);
+      } else if (*domain_check) {
+        auto resolver = tern::dns::make_unbound_resolver(c.dns_resolver);
+        auto rep = check(domains.check(d_domain, *resolver));
+        print_report(rep, g.json, true);
+        if (rep.dns_error) return kExitDnsTempFail;
+      } else if (*domain_list) {
+        auto acc = need_account(*store, d_account);
+        auto list = check(store->list_domains(acc.id));
+        json arr = json::array();
+        for (const auto& d : list) {
+          auto rep = check(domains.records(d.domain));
+          if (g.json) {
+            json states = json::object();
+            for (const auto& r : rep.records) states[r.id] = r.status;
+            json j = report_json(rep);
+            j.erase("records");
+            j["states"] = states;
+            arr.push_back(j);
+          } else {
+            size_t ok = 0;
+            for (const auto& r : rep.records) ok += r.status == "ok";
+            std::cout << d.domain << "\t" << (d.verified ? "verified" : "unverified") << "\t"
+                      << rep.detail.dkim_mode << "\t" << ok << "/" << rep.records.size()
+                      << " records ok\n";
+          }
+        }
+        if (g.json) std::cout << arr.dump() << "\n";
+      } else if (*dns_zone) {
+        auto entries = check(domains.zone_entries());
+        if (g.json) {
+          json arr = json::array();
+          for (const auto& e : entries)
+            arr.push_back({{"name", e.name}, {"type", "TXT"}, {"value", e.value},
+                           {"strings", tern::domain::split_txt(e.value)}});
+          std::cout << json{{"zone", c.effective_dkim_zone()}, {"records", arr}}.dump() << "\n";
+        } else {
+          std::cout << tern::domain::render_zone(c.effective_dkim_zone(), entries);
+        }
+      } else if (*dkim_rotate) {
+        print_report(check(domains.rotate(d_domain)), g.json, false);
+      } else if (*dkim_export) {
+        std::cout << check(domains.export_key(d_domain, k_selector));
       }
-      if (g.json) std::cout << arr.dump() << "\n";
+    } else if (*master_create) {
+      unsigned char key[32];
+      randombytes_buf(key, sizeof key);
+      // O_EXCL: never overwrite a key that may already seal stored private keys.
+      int fd = ::open(m_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0) throw Failure(m_file + ": " + std::strerror(errno));
+      const bool ok = ::write(fd, key, sizeof key) == static_cast<ssize_t>(sizeof key) &&
+                      ::fsync(fd) == 0;
+      sodium_memzero(key, sizeof key);
+      ::close(fd);
+      if (!ok) throw Failure(m_file + ": write failed");
+      if (g.json)
+        std::cout << json{{"master_key_file", m_file}}.dump() << "\n";
+      else
+        std::cout << "master key written to " << m_file
+                  << "; set master_key_file = \"" << m_file << "\" in the config\n";
     } else if (*sender_add) {
       auto store = open_store(c);
       auto acc = need_account(*store, s_account);

@@ -7,10 +7,15 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "core/clock.hpp"
+#include "dns/resolver.hpp"
+#include "domain/service.hpp"
 #include "net/http_server.hpp"
 #include "net/smtp_server.hpp"
 #include "net/tls.hpp"
@@ -61,6 +66,7 @@ int serve(const Config& cfg) {
 
   auto store = store::Store::open_sqlite(cfg.data_dir + "/tern.db");
   if (!store) throw std::runtime_error("store: " + store.error().message);
+  store.value()->set_master_key(read_master_key(cfg));  // DKIM private keys sealed at rest
   auto spool = queue::Spool::open(cfg.data_dir);
   if (!spool) throw std::runtime_error("spool: " + spool.error().message);
   spdlog::info("spool: {} queued messages recovered", spool.value()->list().size());
@@ -125,6 +131,57 @@ int serve(const Config& cfg) {
     http.stop();
     for (auto* w : workers) w->stop();
   });
+
+  // --- Sending domains: periodic DNS re-check (SPEC §3) ---
+  // Every [dns] check_interval_s, every domain's records are checked again and what changed is
+  // logged ("domain example.com: tern1 missing -> ok"); a check that finds a rotation's new
+  // selector ok switches signing to it. A thread of its own: look-ups block (seconds, at worst,
+  // per domain) and must never hold an I/O thread or the blocking pool the SMTP path uses.
+  struct Recheck {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool stop = false;
+    std::thread thread;
+  } recheck;
+  recheck.thread = std::thread([&cfg, &recheck, &clock, st = store.value().get()] {
+    domain::Domains domains(*st, {cfg.effective_dkim_zone(), cfg.spf_include, cfg.sending_ips},
+                            domain::dkim_key_generator(), clock);
+    auto stopping = [&recheck] {
+      std::lock_guard lk(recheck.mu);
+      return recheck.stop;
+    };
+    while (!stopping()) {
+      // A fresh resolver per round: nothing cached across rounds outlives a record's change.
+      auto resolver = dns::make_unbound_resolver(cfg.dns_resolver);
+      domains.check_all(*resolver, stopping,
+                        [](const std::string& name, const core::Result<domain::Report>& r) {
+        if (!r) {
+          spdlog::warn("domain {}: check failed: {}", name, r.error().message);
+          return;
+        }
+        for (const auto& c : r->changes)
+          spdlog::info("domain {}: {} {} -> {}", name, c.what, c.from, c.to);
+        if (r->dns_error)
+          for (const auto& rec : r->records)
+            if (rec.status == "error")
+              spdlog::warn("domain {}: {}: {}", name, rec.id, rec.found);
+      });
+      std::unique_lock lk(recheck.mu);
+      recheck.cv.wait_for(lk, std::chrono::seconds(cfg.dns_check_interval_s),
+                          [&recheck] { return recheck.stop; });
+    }
+  });
+  struct StopRecheck {
+    Recheck& r;
+    ~StopRecheck() {
+      {
+        std::lock_guard lk(r.mu);
+        r.stop = true;
+      }
+      r.cv.notify_all();
+      if (r.thread.joinable()) r.thread.join();
+    }
+  } stop_recheck{recheck};
 
   spdlog::info("tern ready: hostname {}, data {}, {} I/O threads", cfg.hostname, cfg.data_dir, n_threads);
   std::vector<std::thread> threads;

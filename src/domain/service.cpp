@@ -121,6 +121,20 @@ core::Result<Report> Domains::check(const std::string& domain, dns::Resolver& re
   return after;
 }
 
+void Domains::check_all(
+    dns::Resolver& resolver, const std::function<bool()>& stop,
+    const std::function<void(const std::string&, const core::Result<Report>&)>& on_report) {
+  auto all = store_.all_domains();
+  if (!all) {
+    on_report("", all.error());
+    return;
+  }
+  for (const auto& d : *all) {
+    if (stop()) return;
+    on_report(d.domain, check(d.domain, resolver));
+  }
+}
+
 core::Result<Report> Domains::rotate(const std::string& domain) {
   auto rep = load(domain);
   if (!rep) return rep;

@@ -56,6 +56,11 @@ class Domains {
   core::Result<Report> rotate(const std::string& domain);
   // The private key (PEM, decrypted) on a selector of the domain, e.g. for opendkim-testkey.
   core::Result<std::string> export_key(const std::string& domain, const std::string& selector);
+  // One round of the periodic re-check: every domain, in name order, until stop() says so.
+  // on_report gets each domain's report, or its error (the round goes on either way).
+  void check_all(dns::Resolver& resolver, const std::function<bool()>& stop,
+                 const std::function<void(const std::string& domain,
+                                          const core::Result<Report>&)>& on_report);
   // Every delegated key of every account, for `tern dns zone`.
   core::Result<std::vector<ZoneEntry>> zone_entries();
 
