@@ -35,7 +35,7 @@ TEST(Envelope, ExactFieldNames) {
   for (auto& [k, v] : j.items()) keys.insert(k);
   EXPECT_EQ(keys, (std::set<std::string>{"id", "account_id", "account", "sender", "recipients",
                                           "received_ms", "client_ip", "helo", "message_id",
-                                          "header_from", "smtputf8", "held", "options", "size"}));
+                                          "header_from", "smtputf8", "held", "options", "prepend", "size"}));
   ASSERT_TRUE(j["options"].is_object());
   EXPECT_EQ(j["options"]["tag"], "x");
   EXPECT_EQ(j["size"], 1234);
