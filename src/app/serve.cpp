@@ -150,7 +150,16 @@ int serve(const Config& cfg) {
       std::lock_guard lk(recheck.mu);
       return recheck.stop;
     };
-    while (!stopping()) {
+    // The first round waits one interval too: states persist in the store, a restart needs no
+    // immediate round (and `tern domain check` checks at once), and a server stopped soon
+    // after start never waits on a DNS look-up in flight.
+    for (;;) {
+      {
+        std::unique_lock lk(recheck.mu);
+        if (recheck.cv.wait_for(lk, std::chrono::seconds(cfg.dns_check_interval_s),
+                                [&recheck] { return recheck.stop; }))
+          return;
+      }
       // A fresh resolver per round: nothing cached across rounds outlives a record's change.
       auto resolver = dns::make_unbound_resolver(cfg.dns_resolver);
       domains.check_all(*resolver, stopping,
@@ -166,9 +175,6 @@ int serve(const Config& cfg) {
             if (rec.status == "error")
               spdlog::warn("domain {}: {}: {}", name, rec.id, rec.found);
       });
-      std::unique_lock lk(recheck.mu);
-      recheck.cv.wait_for(lk, std::chrono::seconds(cfg.dns_check_interval_s),
-                          [&recheck] { return recheck.stop; });
     }
   });
   struct StopRecheck {

@@ -276,6 +276,54 @@ class DomainTests(unittest.TestCase):
         self.assertIn({"what": "active selector", "from": "tern1", "to": "tern2"}, out["changes"])
         self.opendkim_testkey("rot.test", "tern2")
 
+    # --- master key: private keys sealed at rest -------------------------------------------
+    def test_master_key_seals_private_keys(self):
+        d = tempfile.mkdtemp(prefix="tern-mk-")
+        self.addCleanup(shutil.rmtree, d, True)
+        key = os.path.join(d, "master.key")
+        r = subprocess.run([harness.TERN_BIN, "master-key", "create", key], capture_output=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = os.stat(key)
+        self.assertEqual(st.st_size, 32)
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        r = subprocess.run([harness.TERN_BIN, "master-key", "create", key], capture_output=True,
+                           timeout=30)
+        self.assertNotEqual(r.returncode, 0)  # never overwrites a key in use
+        self.assertEqual(os.stat(key).st_mtime, st.st_mtime)
+
+        server = harness.TernServer(harness.merge(self.config(3600), {"master_key_file": key}))
+        self.addCleanup(server.close)
+        server.cli_json("domain", "add", "acme", "sealed.test", "--ed25519")
+        import sqlite3
+        db = sqlite3.connect(f"file:{server.data}/tern.db?mode=ro", uri=True)
+        rows = db.execute("SELECT private_key FROM dkim_keys").fetchall()
+        db.close()
+        self.assertGreaterEqual(len(rows), 4 + 2)  # acme.test and sealed.test (+ Ed25519)
+        for (pk,) in rows:
+            self.assertTrue(pk.startswith("sbx1:"), pk[:40])
+            self.assertNotIn("PRIVATE", pk)
+        pem = server.cli("dkim", "export-key", "sealed.test", "tern1e")
+        self.assertIn("BEGIN PRIVATE KEY", pem)
+        # The same data without the master key: sealed keys cannot be read (public ones can).
+        plain_cfg = os.path.join(d, "plain.toml")
+        with open(plain_cfg, "w") as f:
+            f.write(harness.to_toml(self.config(3600)))
+        argv = [harness.TERN_BIN, "dkim", "export-key", "sealed.test", "tern1",
+                "--data", server.data, "--config", plain_cfg]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("master_key_file", r.stderr)
+        argv[1:5] = ["domain", "records", "sealed.test"]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # A key file readable by others is refused.
+        os.chmod(key, 0o644)
+        r = server.cli("domain", "records", "sealed.test", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("chmod 600", r.stderr.decode())
+        os.chmod(key, 0o600)
+
     # --- CLI errors ------------------------------------------------------------------------
     def test_bad_requests_fail_with_one_line(self):
         for args in (["domain", "add", "acme", "bad..name"],
