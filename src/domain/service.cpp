@@ -37,6 +37,7 @@ core::Result<Report> Domains::load(const std::string& domain) {
   auto keys = store_.dkim_keys(rep.detail.account_id, owner_of(rep.detail), false);
   if (!keys) return keys.error();
   rep.records = expected_records(rep.detail, rep.account.code, *keys, platform_);
+  rep.keys = std::move(*keys);
   return rep;
 }
 
@@ -106,6 +107,8 @@ core::Result<Report> Domains::check(const std::string& domain, dns::Resolver& re
   auto ips = platform_addresses(resolver, platform_);
   auto checked = check_records(resolver, rep->detail.domain, rep->records, platform_, ips);
   auto t = apply_check(rep->detail, checked, clock_.now_ms());
+  t.update.seen_next_slot = rep->detail.next_slot;
+  for (const auto& k : rep->keys) t.update.key_versions.emplace_back(k.selector, k.version);
   if (auto r = store_.save_domain_check(t.update); !r) return r.error();
   auto after = load(domain);
   if (!after) return after;

@@ -34,6 +34,7 @@ struct Report {
   store::DomainDetail detail;
   store::Account account;
   std::vector<Record> records;
+  std::vector<store::DkimKey> keys;  // the key set behind the selectors (public halves)
   std::vector<Change> changes;  // check only
   bool dns_error = false;       // check only: some look-up failed temporarily
 };

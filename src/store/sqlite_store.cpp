@@ -491,18 +491,42 @@ core::Result<void> SqliteStore::save_domain_check(const DomainCheckUpdate& u) {
   std::lock_guard lock(mu_);
   Txn txn(db_);
   if (auto r = txn.begin_immediate(); !r) return r;
+  Stmt cur(db_, "SELECT account_id, dkim_mode, next_slot FROM domains WHERE domain = ?");
+  cur.bind(1, std::string_view(u.domain));
+  int rc = cur.step();
+  if (rc == SQLITE_DONE) return core::Error::perm(fmt::format("no such domain: {}", u.domain));
+  if (rc != SQLITE_ROW) return cur.error(rc, "find domain");
+  const int64_t account_id = cur.int64(0);
+  const std::string owner = cur.text(1) == "delegated" ? std::string() : u.domain;
+  // A rotation started after the check read the domain: leave its slots alone.
+  const bool slots_current = u.seen_next_slot < 0 || cur.int64(2) == u.seen_next_slot;
   Stmt up(db_,
-          "UPDATE domains SET verified = MAX(verified, ?), active_slot = ?, next_slot = ?, "
-          "checked_ms = ? WHERE domain = ?");
-  up.bind(1, int64_t{u.verified})
-      .bind(2, int64_t{u.active_slot})
-      .bind(3, int64_t{u.next_slot})
-      .bind(4, u.checked_ms)
-      .bind(5, std::string_view(u.domain));
+          slots_current
+              ? "UPDATE domains SET verified = MAX(verified, ?), checked_ms = ?, "
+                "active_slot = ?, next_slot = ? WHERE domain = ?"
+              : "UPDATE domains SET verified = MAX(verified, ?), checked_ms = ? WHERE domain = ?");
+  up.bind(1, int64_t{u.verified}).bind(2, u.checked_ms);
+  if (slots_current)
+    up.bind(3, int64_t{u.active_slot}).bind(4, int64_t{u.next_slot}).bind(5, std::string_view(u.domain));
+  else
+    up.bind(3, std::string_view(u.domain));
   if (auto r = up.run("save domain check"); !r) return r;
-  if (db_.changes() == 0) return core::Error::perm(fmt::format("no such domain: {}", u.domain));
-  for (const auto& rec : u.records)
+  for (const auto& rec : u.records) {
+    if (rec.id.starts_with("dkim:")) {
+      const std::string selector = rec.id.substr(5);
+      int64_t seen = -1;
+      for (const auto& [sel, v] : u.key_versions)
+        if (sel == selector) seen = v;
+      if (seen >= 0) {
+        Stmt k(db_, "SELECT version FROM dkim_keys WHERE account_id = ? AND owner = ? AND selector = ?");
+        k.bind(1, account_id).bind(2, std::string_view(owner)).bind(3, std::string_view(selector));
+        int krc = k.step();
+        if (krc != SQLITE_ROW && krc != SQLITE_DONE) return k.error(krc, "read key version");
+        if (krc == SQLITE_DONE || k.int64(0) != seen) continue;  // key replaced meanwhile
+      }
+    }
     if (auto r = upsert_record(u.domain, rec); !r) return r;
+  }
   return txn.commit();
 }
 

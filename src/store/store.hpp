@@ -1,13 +1,16 @@
-// Accounts, credentials, API keys, sending domains and registered senders (SPEC §2–3).
+// Accounts, credentials, API keys, sending domains (with their DNS check states and DKIM key
+// sets) and registered senders (SPEC §2–3).
 // One interface; SQLite (embedded default, WAL so the CLI and a running server share it) now,
 // PostgreSQL later. Secrets are stored only as hashes: passwords with Argon2id, API keys
-// (high-entropy) with SHA-256. Nothing of one account is reachable through another.
+// (high-entropy) with SHA-256. DKIM private keys are kept (the file is 0600), sealed with a
+// master key when one is set. Nothing of one account is reachable through another.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.hpp"
@@ -92,6 +95,12 @@ struct DomainCheckUpdate {
   int next_slot = 0;
   int64_t checked_ms = 0;
   std::vector<RecordState> records;  // definitive results only; others keep their state
+  // What the check saw, so a rotation or key change committed meanwhile (the CLI next to the
+  // server) is not overwritten: slots change only if next_slot is still seen_next_slot (-1:
+  // unconditionally), and a "dkim:<selector>" state is saved only if that selector's key is
+  // still the version the check compared DNS against.
+  int seen_next_slot = -1;
+  std::vector<std::pair<std::string, int64_t>> key_versions;  // selector -> version
 };
 
 struct Sender {

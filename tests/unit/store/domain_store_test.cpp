@@ -242,6 +242,42 @@ TEST_F(DomainStoreTest, DelegatedDomainsShareTheAccountKeySet) {
   EXPECT_TRUE(signing(acme_, "a.example").empty());
 }
 
+TEST_F(DomainStoreTest, ACheckNeverOverwritesARotationOrKeyCommittedMeanwhile) {
+  ASSERT_TRUE(store_->add_domain(acme_, "example.com", true).ok());
+  auto keys = store_->put_dkim_keys(acme_, "example.com",
+                                    {key(1, "rsa", "K1"), key(2, "rsa", "K2")}, false);
+  ASSERT_TRUE(keys.ok());
+  // A check read the domain (next_slot 0, tern2 = K2) ...
+  DomainCheckUpdate u;
+  u.domain = "example.com";
+  u.active_slot = 1;
+  u.next_slot = 0;
+  u.checked_ms = 7;
+  u.seen_next_slot = 0;
+  u.key_versions = {{"tern1", keys.value()[0].version}, {"tern2", keys.value()[1].version}};
+  u.records = {{"dkim:tern1", "ok", "", 7}, {"dkim:tern2", "ok", "", 7}, {"dmarc", "ok", "", 7}};
+  // ... then a rotation replaced tern2 before the check saved.
+  ASSERT_TRUE(store_->put_dkim_keys(acme_, "example.com", {key(2, "rsa", "K2new")}, true).ok());
+  ASSERT_TRUE(store_->save_domain_check(u).ok());
+  auto d = detail("example.com");
+  EXPECT_EQ(d.next_slot, 2);                                // rotation kept
+  EXPECT_EQ(d.record("dkim:tern2")->status, "pending");     // old key's result not saved
+  EXPECT_EQ(d.record("dkim:tern1")->status, "ok");          // unchanged key: saved
+  EXPECT_EQ(d.record("dmarc")->status, "ok");
+  EXPECT_EQ(d.checked_ms, 7);
+  // A check that saw the rotation may switch.
+  u.seen_next_slot = 2;
+  u.active_slot = 2;
+  u.next_slot = 0;
+  u.key_versions = {{"tern2", store_->dkim_keys(acme_, "example.com", false).value()[1].version}};
+  u.records = {{"dkim:tern2", "ok", "", 8}};
+  ASSERT_TRUE(store_->save_domain_check(u).ok());
+  d = detail("example.com");
+  EXPECT_EQ(d.active_slot, 2);
+  EXPECT_EQ(d.next_slot, 0);
+  EXPECT_EQ(signing(acme_, "example.com").at(0).private_pem, "K2new");
+}
+
 TEST_F(DomainStoreTest, KeysAndChecksRefuseBadInputAndOtherAccounts) {
   ASSERT_TRUE(store_->add_domain(acme_, "example.com", true).ok());
   EXPECT_FALSE(store_->put_dkim_keys(other_, "example.com", {key(1, "rsa", "X")}, false).ok());
