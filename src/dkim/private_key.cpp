@@ -54,8 +54,8 @@ class EvpKey final : public PrivateKey {
 
   std::string to_pem() const override {
     BioPtr bio(BIO_new(BIO_s_mem()));
-    if (!bio || PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr,
-                                         nullptr) != 1)
+    if (!bio ||
+        PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
       return {};
     char* data = nullptr;
     const long n = BIO_get_mem_data(bio.get(), &data);

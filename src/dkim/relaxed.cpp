@@ -1,8 +1,9 @@
 // relaxed_header() and relaxed_body(): RFC 6376 §3.4.2 and §3.4.4 on whole strings.
+#include "dkim/relaxed.hpp"
+
 #include <cstring>
 #include <string>
 
-#include "dkim/relaxed.hpp"
 #include "dkim/signer.hpp"
 
 namespace tern::dkim {

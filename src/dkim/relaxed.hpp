@@ -53,8 +53,9 @@ inline size_t plain_run_end(const unsigned char* p, size_t i, size_t n) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
     const __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));
     __m128i brk = _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, cr));
-    __m128i next_ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(next, sp), _mm_cmpeq_epi8(next, tab)),
-                                   _mm_cmpeq_epi8(next, cr));
+    __m128i next_ws =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(next, sp), _mm_cmpeq_epi8(next, tab)),
+                     _mm_cmpeq_epi8(next, cr));
     if constexpr (kLf) {
       brk = _mm_or_si128(brk, _mm_cmpeq_epi8(v, lf));
       next_ws = _mm_or_si128(next_ws, _mm_cmpeq_epi8(next, lf));

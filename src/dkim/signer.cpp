@@ -5,22 +5,34 @@
 // verifiers delete the b= value with the white space in it (§3.7), so only the text before it
 // must match what was signed. Lines are folded at 78 columns (RFC 5322 §2.1.1), between tags,
 // between h= names (FWS is allowed around ':', §3.5) and anywhere in b=.
+#include "dkim/signer.hpp"
+
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "core/base64.hpp"
 #include "dkim/relaxed.hpp"
-#include "dkim/signer.hpp"
 
 namespace tern::dkim {
 
 const std::vector<std::string> kSignedHeaders = {
-    "from",       "to",           "cc",
-    "subject",    "date",         "message-id",
-    "reply-to",   "in-reply-to",  "references",
-    "mime-version", "content-type", "content-transfer-encoding",
-    "list-unsubscribe", "list-unsubscribe-post", "feedback-id",
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "message-id",
+    "reply-to",
+    "in-reply-to",
+    "references",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "feedback-id",
 };
 
 namespace {
@@ -39,53 +51,23 @@ std::string_view field_name(std::string_view raw) {
 }
 
 bool same_name(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
-
-// signing_input() for any list of names (string or string_view).
-template <class Names>
-std::string build_signing_input(const std::vector<std::string>& header_fields, const Names& h_names,
-                                std::string_view dkim_signature_field) {
-  std::vector<std::string_view> names;
-  names.reserve(header_fields.size());
-  size_t total = dkim_signature_field.size() + 2;
-  for (const auto& f : header_fields) {
-    names.push_back(field_name(f));
-    total += f.size() + 2;
-  }
-  std::vector<bool> taken(header_fields.size(), false);
-
-  std::string out;
-  out.reserve(total);
-  for (const auto& h : h_names) {
-    const std::string_view want = field_name(h);
-    for (size_t j = header_fields.size(); j-- > 0;) {
-      if (!taken[j] && same_name(names[j], want)) {
-        taken[j] = true;
-        detail::append_relaxed_header(out, header_fields[j]);
-        break;
-      }
-    }
-  }
-  detail::append_relaxed_header(out, dkim_signature_field);
-  out.resize(out.size() - 2);  // the signed data ends without the field's CRLF
-  return out;
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 bool safe_token(std::string_view s) {
   if (s.empty() || s.size() > 253) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
   });
 }
 
 bool base64_chars(std::string_view s) {
   if (s.empty() || s.size() > 128) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/' || c == '=';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/' || c == '=';
   });
 }
 
@@ -93,10 +75,13 @@ bool base64_chars(std::string_view s) {
 class Folder {
  public:
   explicit Folder(std::string_view start) : out_(start), col_(start.size()) { out_.reserve(640); }
-  // space: the piece is separated from the previous one by a SP when on the same line.
-  // room: columns that must remain free after the piece on its line.
-  void piece(std::string_view text, bool space, size_t room = 0) {
-    const size_t need = text.size() + (space ? 1 : 0) + room;
+  // parts: the piece, in parts (no temporary string). space: the piece is separated from the
+  // previous one by a SP when on the same line. room: columns that must remain free after the
+  // piece on its line.
+  void piece(std::initializer_list<std::string_view> parts, bool space, size_t room = 0) {
+    size_t len = 0;
+    for (auto p : parts) len += p.size();
+    const size_t need = len + (space ? 1 : 0) + room;
     if (col_ + need > kMaxLine && col_ > 1) {
       out_ += "\r\n ";
       col_ = 1;
@@ -104,8 +89,8 @@ class Folder {
       out_ += ' ';
       ++col_;
     }
-    out_ += text;
-    col_ += text.size();
+    for (auto p : parts) out_ += p;
+    col_ += len;
   }
   // Free-form text that may be broken anywhere (a base64 value).
   void breakable(std::string_view text) {
@@ -133,7 +118,30 @@ class Folder {
 std::string signing_input(const std::vector<std::string>& header_fields,
                           const std::vector<std::string>& h_names,
                           std::string_view dkim_signature_field) {
-  return build_signing_input(header_fields, h_names, dkim_signature_field);
+  std::vector<std::string_view> names;
+  names.reserve(header_fields.size());
+  size_t total = dkim_signature_field.size() + 2;
+  for (const auto& f : header_fields) {
+    names.push_back(field_name(f));
+    total += f.size() + 2;
+  }
+  std::vector<bool> taken(header_fields.size(), false);
+
+  std::string out;
+  out.reserve(total);
+  for (const auto& h : h_names) {
+    const std::string_view want = field_name(h);
+    for (size_t j = header_fields.size(); j-- > 0;) {
+      if (!taken[j] && same_name(names[j], want)) {
+        taken[j] = true;
+        detail::append_relaxed_header(out, header_fields[j]);
+        break;
+      }
+    }
+  }
+  detail::append_relaxed_header(out, dkim_signature_field);
+  out.resize(out.size() - 2);  // the signed data ends without the field's CRLF
+  return out;
 }
 
 std::string sign(const SignRequest& r) {
@@ -142,36 +150,55 @@ std::string sign(const SignRequest& r) {
     return {};
 
   // h=: every instance of each listed name, From once more than it occurs (§5.4, §8.15).
-  std::vector<std::string_view> present;
-  present.reserve(r.header_fields.size());
-  for (const auto& f : r.header_fields) present.push_back(field_name(f));
-  std::vector<std::string_view> h_names;  // views of kSignedHeaders
-  for (const auto& name : kSignedHeaders) {
-    size_t times = name == "from" ? 1 : 0;
-    for (const auto& p : present) times += same_name(p, name) ? 1 : 0;
-    for (size_t i = 0; i < times; ++i) h_names.push_back(name);
+  // Each field's place in kSignedHeaders is looked up once; the signed data is then built
+  // straight from it, which is what signing_input() does for these h= names (instances
+  // bottom-up; the extra "from" selects nothing) without comparing names again.
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  std::vector<size_t> slot(r.header_fields.size(), kNone);
+  std::vector<size_t> count(kSignedHeaders.size(), 0);
+  for (size_t j = 0; j < r.header_fields.size(); ++j) {
+    const std::string_view name = field_name(r.header_fields[j]);
+    for (size_t k = 0; k < kSignedHeaders.size(); ++k) {
+      if (same_name(name, kSignedHeaders[k])) {
+        slot[j] = k;
+        ++count[k];
+        break;
+      }
+    }
   }
+  for (size_t k = 0; k < kSignedHeaders.size(); ++k)
+    if (kSignedHeaders[k] == "from") ++count[k];  // over-signed: once more than present
+  size_t total_names = 0;
+  size_t input_size = 512;
+  for (size_t k = 0; k < count.size(); ++k) total_names += count[k];
+  for (const auto& field : r.header_fields) input_size += field.size();
 
   Folder f("DKIM-Signature:");
-  f.piece("v=1;", true);
-  f.piece(r.key->algorithm() == Algorithm::rsa_sha256 ? "a=rsa-sha256;" : "a=ed25519-sha256;",
+  f.piece({"v=1;"}, true);
+  f.piece({r.key->algorithm() == Algorithm::rsa_sha256 ? "a=rsa-sha256;" : "a=ed25519-sha256;"},
           true);
-  f.piece("c=relaxed/relaxed;", true);
-  f.piece("d=" + r.domain + ";", true);
-  f.piece("s=" + r.selector + ";", true);
-  if (r.timestamp > 0) f.piece("t=" + std::to_string(r.timestamp) + ";", true);
-  for (size_t i = 0; i < h_names.size(); ++i) {
-    const bool first = i == 0;
-    const bool last = i + 1 == h_names.size();
-    std::string piece = first ? "h=" : "";
-    piece.append(h_names[i]).push_back(last ? ';' : ':');
-    f.piece(piece, first);
+  f.piece({"c=relaxed/relaxed;"}, true);
+  f.piece({"d=", r.domain, ";"}, true);
+  f.piece({"s=", r.selector, ";"}, true);
+  if (r.timestamp > 0) f.piece({"t=", std::to_string(r.timestamp), ";"}, true);
+  size_t listed = 0;
+  for (size_t k = 0; k < count.size(); ++k) {
+    for (size_t i = 0; i < count[k]; ++i, ++listed) {
+      const bool first = listed == 0;
+      f.piece({first ? "h=" : "", kSignedHeaders[k], listed + 1 == total_names ? ";" : ":"}, first);
+    }
   }
-  f.piece("bh=" + r.body_hash_b64 + ";", true);
-  f.piece("b=", true, 8);  // on a new line unless 8 characters of the signature fit after it
+  f.piece({"bh=", r.body_hash_b64, ";"}, true);
+  f.piece({"b="}, true, 8);  // on a new line unless 8 characters of the signature fit after it
 
-  const std::string signature =
-      r.key->sign(build_signing_input(r.header_fields, h_names, f.str()));
+  std::string input;
+  input.reserve(input_size + f.str().size());
+  for (size_t k = 0; k < count.size(); ++k)
+    for (size_t j = r.header_fields.size(); j-- > 0;)
+      if (slot[j] == k) detail::append_relaxed_header(input, r.header_fields[j]);
+  detail::append_relaxed_header(input, f.str());
+  input.resize(input.size() - 2);  // the signed data ends without the field's CRLF
+  const std::string signature = r.key->sign(input);
   if (signature.empty()) return {};
   f.breakable(core::base64_encode(signature));
   f.str() += "\r\n";

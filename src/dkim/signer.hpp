@@ -76,9 +76,9 @@ std::string signing_input(const std::vector<std::string>& header_fields,
 
 // Returns "DKIM-Signature: v=1; a=...; c=relaxed/relaxed; d=...; s=...; t=...; h=...; bh=...;
 // b=...\r\n" folded at 78 columns.
-// Returns "" when it cannot sign: no key, a body hash that is empty or not base64, a domain or selector outside
-// [A-Za-z0-9._-] (they are copied into the field: nothing may break out of their tags), or a
-// signing failure in OpenSSL.
+// Returns "" when it cannot sign: no key, a body hash that is empty or not base64, a domain or
+// selector outside [A-Za-z0-9._-] (they are copied into the field: nothing may break out of their
+// tags), or a signing failure in OpenSSL.
 std::string sign(const SignRequest& r);
 
 }  // namespace tern::dkim

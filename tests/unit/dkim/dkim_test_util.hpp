@@ -60,11 +60,14 @@ inline std::vector<std::string> h_list(const std::string& field) {
 inline std::string without_b_value(const std::string& field) {
   const size_t bh = field.find("bh=");
   size_t b = field.find("b=", field.find(';', bh));
-  while (b != std::string::npos && field[b - 1] != ' ' && field[b - 1] != ';') b = field.find("b=", b + 1);
+  while (b != std::string::npos && field[b - 1] != ' ' && field[b - 1] != ';')
+    b = field.find("b=", b + 1);
   std::string out = field.substr(0, b + 2);
   const size_t end = field.find(';', b);
-  if (end != std::string::npos) out += field.substr(end);
-  else if (field.size() >= 2 && field.compare(field.size() - 2, 2, "\r\n") == 0) out += "\r\n";
+  if (end != std::string::npos)
+    out += field.substr(end);
+  else if (field.size() >= 2 && field.compare(field.size() - 2, 2, "\r\n") == 0)
+    out += "\r\n";
   return out;
 }
 

@@ -29,7 +29,7 @@ const std::vector<std::string> kHeaders = {
     "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n",
 };
 const char kBody[] = "Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n\r\n";
-const std::vector<std::string> kH = {"from", "to",      "subject", "date",
+const std::vector<std::string> kH = {"from",       "to",   "subject", "date",
                                      "message-id", "from", "subject", "date"};
 
 const char kEd25519Field[] =
@@ -69,7 +69,8 @@ TEST(Rfc8463, BodyHash) {
 }
 
 TEST(Rfc8463, Ed25519KeyAndSignature) {
-  const auto key = PrivateKey::from_pem(ed25519_pem_from_seed("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="));
+  const auto key =
+      PrivateKey::from_pem(ed25519_pem_from_seed("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="));
   ASSERT_NE(key, nullptr);
   EXPECT_EQ(key->algorithm(), Algorithm::ed25519_sha256);
   EXPECT_EQ(key->public_key_b64(), "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
@@ -97,10 +98,11 @@ TEST(Rfc8463, RsaSignature) {
   const auto key = PrivateKey::from_pem(test::read_data("rfc8463_rsa.pem"));
   ASSERT_NE(key, nullptr);
   EXPECT_EQ(key->algorithm(), Algorithm::rsa_sha256);
-  EXPECT_EQ(key->public_key_b64(),
-            "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQ"
-            "iY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9Pzox"
-            "ZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB");
+  EXPECT_EQ(
+      key->public_key_b64(),
+      "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQ"
+      "iY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9Pzox"
+      "ZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB");
   const std::string data = signing_input(kHeaders, kH, kRsaField);
   EXPECT_EQ(core::base64_encode(key->sign(data)), kRsaB);
 }
@@ -108,7 +110,8 @@ TEST(Rfc8463, RsaSignature) {
 // A single changed byte in the signed data changes the signature (the vectors above are not
 // passing by accident).
 TEST(Rfc8463, OneByteChangesTheSignature) {
-  const auto key = PrivateKey::from_pem(ed25519_pem_from_seed("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="));
+  const auto key =
+      PrivateKey::from_pem(ed25519_pem_from_seed("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="));
   ASSERT_NE(key, nullptr);
   auto headers = kHeaders;
   headers[2] = "Subject: Is dinner ready!\r\n";

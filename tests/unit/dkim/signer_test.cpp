@@ -1,6 +1,8 @@
 // sign() and PrivateKey: a golden RSA signature computed outside this code (openssl dgst), round
 // trips through an independent OpenSSL verifier for both algorithms, header selection and
 // over-signing, folding, refusals, key parsing, hostile input and concurrent signing.
+#include "dkim/signer.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -10,7 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include "dkim/signer.hpp"
 #include "dkim_test_util.hpp"
 #include "gtest/gtest.h"
 
@@ -20,14 +21,10 @@ namespace {
 using test::verify_field;
 
 const std::vector<std::string> kGoldenHeaders = {
-    "From: Alice Example <alice@example.com>\r\n",
-    "To: Bob <bob@example.net>\r\n",
-    "Subject: Golden   vector\r\n\t(folded)\r\n",
-    "Date: Sat, 01 Feb 2025 10:00:00 +0000\r\n",
-    "Message-ID: <golden-1@example.com>\r\n",
-    "MIME-Version: 1.0\r\n",
-    "Content-Type: text/plain; charset=utf-8\r\n",
-    "X-Not-Signed: ignored\r\n",
+    "From: Alice Example <alice@example.com>\r\n", "To: Bob <bob@example.net>\r\n",
+    "Subject: Golden   vector\r\n\t(folded)\r\n",  "Date: Sat, 01 Feb 2025 10:00:00 +0000\r\n",
+    "Message-ID: <golden-1@example.com>\r\n",      "MIME-Version: 1.0\r\n",
+    "Content-Type: text/plain; charset=utf-8\r\n", "X-Not-Signed: ignored\r\n",
 };
 const char kGoldenBody[] = "Hello,\r\n\r\nThis  is the golden\tvector. \r\n\r\n\r\n";
 
@@ -116,7 +113,7 @@ TEST(Signer, RoundTripBothAlgorithms) {
     ASSERT_FALSE(field.empty());
     expect_well_folded(field);
     EXPECT_NE(field.find(key->algorithm() == Algorithm::rsa_sha256 ? "a=rsa-sha256;"
-                                                                     : "a=ed25519-sha256;"),
+                                                                   : "a=ed25519-sha256;"),
               std::string::npos);
     EXPECT_TRUE(verify_field(field, kGoldenHeaders, *key));
     // Any change to a signed field breaks it; an unsigned field does not matter.
@@ -137,9 +134,15 @@ TEST(Signer, RoundTripBothAlgorithms) {
 
 TEST(Signer, HeaderSelectionBottomUpAndOverSigning) {
   const std::vector<std::string> headers = {
-      "Received: from x\r\n",       "FROM: a@example.com\r\n",  "Subject: first\r\n",
-      "to: one@example.net\r\n",    "Subject: second\r\n",      "TO : two@example.net\r\n",
-      "Message-Id: <m@example.com>\r\n", "Feedback-ID: 1:2:3\r\n", "List-Unsubscribe: <x>\r\n",
+      "Received: from x\r\n",
+      "FROM: a@example.com\r\n",
+      "Subject: first\r\n",
+      "to: one@example.net\r\n",
+      "Subject: second\r\n",
+      "TO : two@example.net\r\n",
+      "Message-Id: <m@example.com>\r\n",
+      "Feedback-ID: 1:2:3\r\n",
+      "List-Unsubscribe: <x>\r\n",
   };
   const std::string field = sign(request(rsa2048().get(), headers, "body\r\n", 0));
   EXPECT_EQ(test::h_list(field),
@@ -148,8 +151,8 @@ TEST(Signer, HeaderSelectionBottomUpAndOverSigning) {
   EXPECT_EQ(field.find("t="), std::string::npos);  // timestamp 0 omits t=
   EXPECT_TRUE(verify_field(field, headers, *rsa2048()));
   // §5.4.2: repeated names take instances from the bottom up.
-  const std::string data = signing_input(headers, {"to", "to", "subject", "subject", "to"},
-                                         "DKIM-Signature: b=");
+  const std::string data =
+      signing_input(headers, {"to", "to", "subject", "subject", "to"}, "DKIM-Signature: b=");
   EXPECT_EQ(data,
             "to:two@example.net\r\nto:one@example.net\r\n"
             "subject:second\r\nsubject:first\r\ndkim-signature:b=");
@@ -186,9 +189,13 @@ TEST(Signer, RefusesWhatCouldBreakTheField) {
   const auto key = rsa2048();
   const SignRequest ok = request(key.get(), kGoldenHeaders, kGoldenBody);
   ASSERT_FALSE(sign(ok).empty());
-  const std::vector<std::string> bads = {"",      "exa mple.com",         "a;b=c",
-                                         "x\r\nInjected: y", std::string("a\0b", 3),
-                                         "ex\xC3\xA4.com", std::string(254, 'a')};
+  const std::vector<std::string> bads = {"",
+                                         "exa mple.com",
+                                         "a;b=c",
+                                         "x\r\nInjected: y",
+                                         std::string("a\0b", 3),
+                                         "ex\xC3\xA4.com",
+                                         std::string(254, 'a')};
   for (const auto& bad : bads) {
     SignRequest r = ok;
     r.domain = bad;
@@ -221,8 +228,8 @@ TEST(Signer, HostileInputIsDeterministic) {
       {"From:\r\n", ":\r\n", "\r\n", "Subject\r\n"},
       {},
   };
-  const std::vector<std::string> bodies = {"", "no final crlf", std::string("\0\0\r\n\0", 5),
-                                           "\n\n\n", "\r\r\r", std::string(100000, ' ')};
+  const std::vector<std::string> bodies = {"",       "no final crlf", std::string("\0\0\r\n\0", 5),
+                                           "\n\n\n", "\r\r\r",        std::string(100000, ' ')};
   for (const auto& headers : header_sets) {
     for (const auto& body : bodies) {
       for (const auto& key : {rsa2048(), ed25519()}) {
@@ -269,8 +276,8 @@ TEST(PrivateKey, ParsesAndRejects) {
   EXPECT_EQ(PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
             nullptr);
   // A public key is not a private key.
-  const std::string pub = "-----BEGIN PUBLIC KEY-----\n" + rsa2048()->public_key_b64() +
-                          "\n-----END PUBLIC KEY-----\n";
+  const std::string pub =
+      "-----BEGIN PUBLIC KEY-----\n" + rsa2048()->public_key_b64() + "\n-----END PUBLIC KEY-----\n";
   EXPECT_EQ(PrivateKey::from_pem(pub), nullptr);
 
   EVP_PKEY* ec = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
