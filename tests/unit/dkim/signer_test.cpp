@@ -260,6 +260,25 @@ TEST(Signer, ConcurrentSigningWithOneKey) {
   }
 }
 
+// Ed25519 contexts are cached per thread and per key (4 entries): more keys than entries,
+// interleaved, and keys freed and made again, never sign with another key's context.
+TEST(PrivateKey, Ed25519ContextCacheNeverMixesKeys) {
+  std::vector<std::shared_ptr<const PrivateKey>> keys;
+  for (int i = 0; i < 7; ++i) keys.push_back(PrivateKey::generate(Algorithm::ed25519_sha256));
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const std::string data = "message " + std::to_string(i);
+      const std::string sig = keys[i]->sign(data);
+      ASSERT_EQ(sig.size(), 64u);
+      EXPECT_TRUE(test::verify_bytes(*keys[i], data, sig)) << i;
+      EXPECT_FALSE(test::verify_bytes(*keys[(i + 1) % keys.size()], data, sig)) << i;
+      // The same key loaded again (another object, another cache entry) signs the same.
+      EXPECT_EQ(PrivateKey::from_pem(keys[i]->to_pem())->sign(data), sig);
+    }
+    keys[static_cast<size_t>(round)] = PrivateKey::generate(Algorithm::ed25519_sha256);
+  }
+}
+
 std::string pem_of(EVP_PKEY* pkey, const EVP_CIPHER* cipher = nullptr, const char* pass = nullptr) {
   BIO* bio = BIO_new(BIO_s_mem());
   PEM_write_bio_PrivateKey(bio, pkey, cipher, nullptr, 0, nullptr, const_cast<char*>(pass));
