@@ -9,6 +9,7 @@ sessions), and memory per idle connection (idle.py: 10,000 for Tern; Postfix ser
 default_process_limit = 100 sessions, so 100 for it).
 
 Usage: bench.py TERN_BIN OUT_MD   (run.sh sets it up; env RUNS, N_SMALL, N_LARGE, IDLE_N)
+       SIGN=1 bench.py TERN_BIN OUT_MD   Tern with DKIM signing on vs unsigned vs Postfix (sign.py)
 """
 import json
 import os
@@ -142,7 +143,16 @@ def main():
         with open(sys.argv[2]) as f:
             write_doc(sys.argv[3], render(json.load(f)))
         return
+    if sys.argv[1] == "--render-sign":
+        import sign
+        with open(sys.argv[2]) as f:
+            sign.write(sys.argv[3], json.load(f))
+        return
     tern_bin, out_md = sys.argv[1], sys.argv[2]
+    if os.environ.get("SIGN", "0") == "1":
+        import sign  # the DKIM-signing-on comparison instead of the full table (sign.py)
+        sign.main(tern_bin, out_md)
+        return
     base = peers.make_temp()
     pf = peers.PostfixInstance(base)
     tn = peers.TernInstance(base, tern_bin)
@@ -248,14 +258,16 @@ def render(r):
 BEGIN, END = "<!-- bench/accept:begin -->", "<!-- bench/accept:end -->"
 
 
-def write_doc(path, md):
-    section = f"{BEGIN}\n## Accepting mail: Tern vs Postfix (bench/accept)\n\n{md}{END}\n"
+def write_doc(path, md, begin=BEGIN, end=END,
+              title="Accepting mail: Tern vs Postfix (bench/accept)"):
+    """Replaces the section between begin and end (appends it if absent); the rest is kept."""
+    section = f"{begin}\n## {title}\n\n{md}{end}\n"
     old = ""
     if os.path.exists(path):
         with open(path) as f:
             old = f.read()
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + section + old[old.index(END) + len(END) + 1:]
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + section + old[old.index(end) + len(end) + 1:]
     else:
         new = (old or "# Performance\n\n") + ("\n" if old and not old.endswith("\n\n") else "") \
             + section
