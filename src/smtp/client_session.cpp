@@ -1,0 +1,544 @@
+// ClientSession: a queue of awaited replies (so pipelined commands are matched in order) and
+// the current message's per-recipient results. See client_session.hpp for the contract.
+#include "smtp/client_session.hpp"
+
+#include <deque>
+#include <optional>
+
+#include "core/address.hpp"
+#include "core/base64.hpp"
+#include "smtp/reply.hpp"
+
+namespace tern::smtp {
+
+using namespace client;
+
+const char* client::phase_name(Phase p) {
+  switch (p) {
+    case Phase::connect: return "connect";
+    case Phase::greeting: return "greeting";
+    case Phase::ehlo: return "ehlo";
+    case Phase::starttls: return "starttls";
+    case Phase::auth: return "auth";
+    case Phase::mail: return "mail";
+    case Phase::rcpt: return "rcpt";
+    case Phase::data: return "data";
+    case Phase::dot: return "dot";
+    case Phase::quit: return "quit";
+  }
+  return "?";
+}
+
+Capabilities client::parse_capabilities(const std::vector<std::string>& lines) {
+  Capabilities c;
+  c.esmtp = true;
+  for (const auto& raw : lines) {
+    std::string l = core::to_lower(raw);
+    std::string_view kw = l, rest;
+    if (size_t sp = l.find_first_of(" ="); sp != std::string::npos) {
+      kw = std::string_view(l).substr(0, sp);
+      rest = std::string_view(l).substr(sp + 1);
+    }
+    if (kw == "pipelining") c.pipelining = true;
+    else if (kw == "8bitmime") c.eightbitmime = true;
+    else if (kw == "smtputf8") c.smtputf8 = true;
+    else if (kw == "starttls") c.starttls = true;
+    else if (kw == "enhancedstatuscodes") c.enhanced_status = true;
+    else if (kw == "size") {
+      c.size_advertised = true;
+      uint64_t v = 0;
+      bool ok = !rest.empty() && rest.size() <= 19;
+      for (char ch : rest) {
+        if (ch < '0' || ch > '9') { ok = false; break; }
+        v = v * 10 + static_cast<uint64_t>(ch - '0');
+      }
+      c.size = ok ? v : 0;
+    } else if (kw == "auth") {
+      size_t p = 0;
+      while (p < rest.size()) {
+        size_t e = rest.find(' ', p);
+        if (e == std::string_view::npos) e = rest.size();
+        std::string_view m = rest.substr(p, e - p);
+        if (m == "plain") c.auth_plain = true;
+        if (m == "login") c.auth_login = true;
+        p = e + 1;
+      }
+    }
+  }
+  return c;
+}
+
+void ContentEncoder::encode(std::string_view in, std::string& out) {
+  out.reserve(out.size() + in.size() + in.size() / 64 + 4);
+  size_t i = 0;
+  while (i < in.size()) {
+    if (pending_cr_) {
+      // A CR ends a line whether or not an LF follows (bare CR → CRLF).
+      pending_cr_ = false;
+      out += "\r\n";
+      line_start_ = true;
+      if (in[i] == '\n') { ++i; continue; }
+    }
+    char c = in[i];
+    if (c == '\r') { pending_cr_ = true; ++i; continue; }
+    if (c == '\n') { out += "\r\n"; line_start_ = true; ++i; continue; }
+    if (line_start_ && c == '.') out += '.';
+    // Copy the rest of the line in one go.
+    size_t e = in.find_first_of("\r\n", i);
+    if (e == std::string_view::npos) e = in.size();
+    out.append(in.data() + i, e - i);
+    line_start_ = false;
+    i = e;
+  }
+}
+
+void ContentEncoder::finish(std::string& out) {
+  if (pending_cr_ || !line_start_) out += "\r\n";
+  pending_cr_ = false;
+  line_start_ = true;
+  out += ".\r\n";
+}
+
+namespace {
+
+enum class Exp { greeting, ehlo, helo, starttls, auth_plain, auth_login, auth_login_user, auth_login_pass,
+                 rset, mail, rcpt, data, dot, quit };
+
+Phase phase_of(Exp e) {
+  switch (e) {
+    case Exp::greeting: return Phase::greeting;
+    case Exp::ehlo: case Exp::helo: return Phase::ehlo;
+    case Exp::starttls: return Phase::starttls;
+    case Exp::auth_plain: case Exp::auth_login: case Exp::auth_login_user: case Exp::auth_login_pass:
+      return Phase::auth;
+    case Exp::rset: case Exp::mail: return Phase::mail;
+    case Exp::rcpt: return Phase::rcpt;
+    case Exp::data: return Phase::data;
+    case Exp::dot: return Phase::dot;
+    case Exp::quit: return Phase::quit;
+  }
+  return Phase::mail;
+}
+
+bool safe_address(std::string_view a) {
+  for (char ch : a) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7f || c == '<' || c == '>') return false;
+  }
+  return true;
+}
+
+core::Severity severity_of(int code) {
+  if (code < 400) return core::Severity::ok;
+  if (code < 500) return core::Severity::temporary;
+  return core::Severity::permanent;
+}
+
+}  // namespace
+
+struct ClientSession::Impl {
+  Config cfg;
+  ReplyParser parser;
+  std::deque<Exp> expect;
+  Capabilities caps;
+  std::vector<Action> out;
+
+  bool connected = false, closed = false, tls = false, authed = false;
+  bool tls_pending = false, waiting_message = false, streaming = false;
+  bool need_rset = false;
+
+  // Current message.
+  bool have_msg = false;
+  OutgoingMessage msg;
+  std::vector<std::optional<Outcome>> results;
+  std::vector<size_t> rcpt_idx;  // recipients sent RCPT, in order
+  size_t rcpt_sent = 0, rcpt_replied = 0;
+  std::vector<size_t> accepted;
+  bool mail_failed = false;
+  ContentEncoder enc;
+
+  explicit Impl(Config c) : cfg(std::move(c)), parser(ReplyParser::Limits{cfg.max_reply_line, cfg.max_reply_lines}) {}
+
+  Phase phase() const {
+    if (!connected) return Phase::connect;
+    if (tls_pending) return Phase::starttls;
+    if (streaming) return Phase::data;
+    if (!expect.empty()) return phase_of(expect.front());
+    return Phase::mail;  // waiting for the driver's next message
+  }
+
+  // Out of line of the callers: GCC 12 reports a false maybe-uninitialized when a variant
+  // temporary of an empty alternative is pushed directly.
+  [[gnu::noinline]] void act(Action a) { out.push_back(std::move(a)); }
+  void send(std::string bytes) { act(Send{std::move(bytes)}); }
+  void command(std::string line, Exp e) {
+    send(line + "\r\n");
+    expect.push_back(e);
+  }
+
+  Outcome local(int code, std::string enhanced, std::string text, Phase p) const {
+    return Outcome{code, std::move(enhanced), std::move(text), p, severity_of(code), false, tls};
+  }
+  Outcome remote(const Reply& r, Phase p) const {
+    return Outcome{r.code, r.enhanced, r.full(), p, severity_of(r.code), true, tls};
+  }
+
+  // The connection ends: unfinished recipients of the current message get `o`.
+  void fail(Outcome o, bool send_quit, bool retry_plain = false) {
+    if (closed) return;
+    if (have_msg) {
+      for (auto& r : results)
+        if (!r) r = o;
+      finish_message(false);
+    }
+    bool early = o.phase == Phase::connect || o.phase == Phase::greeting || o.phase == Phase::ehlo ||
+                 o.phase == Phase::starttls;
+    act(ConnectionFailed{std::move(o), early, retry_plain});
+    if (send_quit) send("QUIT\r\n");
+    act(Close{});
+    closed = true;
+    expect.clear();
+    waiting_message = streaming = tls_pending = false;
+  }
+
+  void protocol_error(const std::string& why) {
+    fail(local(451, "4.5.0", std::string("protocol error in phase ") + phase_name(phase()) + ": " + why, phase()),
+         false);
+  }
+
+  void finish_message(bool ask_next) {
+    MessageResult mr;
+    for (auto& r : results) mr.recipients.push_back(r ? *r : local(451, "4.5.0", "no result", Phase::mail));
+    act(std::move(mr));
+    have_msg = false;
+    results.clear();
+    if (ask_next) ready();
+  }
+
+  void ready() {
+    waiting_message = true;
+    act(NeedMessage{});
+  }
+
+  void after_hello() {
+    if (!tls && cfg.tls != TlsPolicy::none && caps.starttls) {
+      command("STARTTLS", Exp::starttls);
+    } else if (!tls && cfg.tls == TlsPolicy::required) {
+      fail(local(451, "4.7.4", "TLS required but not offered", Phase::starttls), true);
+    } else {
+      auth_or_ready();
+    }
+  }
+
+  void auth_or_ready() {
+    if (cfg.username.empty() || authed) return ready();
+    if (!tls && cfg.tls != TlsPolicy::none)
+      return fail(local(451, "4.7.0", "AUTH not attempted: TLS is not active", Phase::auth), true);
+    if (caps.auth_plain) {
+      std::string ir = std::string(1, '\0') + cfg.username + std::string(1, '\0') + cfg.password;
+      command("AUTH PLAIN " + core::base64_encode(ir), Exp::auth_plain);
+    } else if (caps.auth_login) {
+      command("AUTH LOGIN", Exp::auth_login);
+    } else {
+      fail(local(451, "4.7.0", "AUTH PLAIN or LOGIN not offered by the server", Phase::auth), true);
+    }
+  }
+
+  void auth_failed(const Reply& r) {
+    Outcome o = remote(r, Phase::auth);
+    if (r.code < 400) o.severity = core::Severity::temporary;  // 3xx where 235 was due
+    else if (r.code >= 500 && cfg.auth_failure_temporary) o.severity = core::Severity::temporary;
+    fail(std::move(o), true);
+  }
+
+  void start_message(OutgoingMessage m) {
+    msg = std::move(m);
+    have_msg = true;
+    results.assign(msg.recipients.size(), std::nullopt);
+    rcpt_idx.clear();
+    accepted.clear();
+    rcpt_sent = rcpt_replied = 0;
+    mail_failed = false;
+    enc = ContentEncoder{};
+
+    auto all = [&](const Outcome& o) {
+      for (auto& r : results)
+        if (!r) r = o;
+    };
+    if (!safe_address(msg.sender))
+      all(local(553, "5.1.7", "sender address not usable on the wire", Phase::mail));
+    else if (msg.smtputf8 && !caps.smtputf8)
+      all(local(550, "5.6.7", "SMTPUTF8 required but not offered by the server", Phase::mail));
+    else if (caps.size > 0 && msg.size > caps.size)
+      all(local(552, "5.3.4", "message size " + std::to_string(msg.size) + " exceeds the server's limit " +
+                                   std::to_string(caps.size), Phase::mail));
+    for (size_t i = 0; i < msg.recipients.size(); ++i) {
+      if (results[i]) continue;
+      if (!safe_address(msg.recipients[i]) || msg.recipients[i].empty())
+        results[i] = local(553, "5.1.3", "recipient address not usable on the wire", Phase::rcpt);
+      else
+        rcpt_idx.push_back(i);
+    }
+    if (rcpt_idx.empty()) return finish_message(true);
+    if (need_rset) return command("RSET", Exp::rset);
+    send_transaction();
+  }
+
+  void send_transaction() {
+    std::string mail = "MAIL FROM:<" + msg.sender + ">";
+    if (caps.size_advertised && msg.size > 0) mail += " SIZE=" + std::to_string(msg.size);
+    if (msg.eightbit && caps.eightbitmime) mail += " BODY=8BITMIME";
+    if (msg.smtputf8 && caps.smtputf8) mail += " SMTPUTF8";
+    need_rset = true;  // a transaction is open until the final-dot reply
+    if (!caps.pipelining) return command(mail, Exp::mail);
+    // RFC 2920 §3.1: MAIL and RCPT may be grouped; DATA ends the group.
+    std::string batch = mail + "\r\n";
+    expect.push_back(Exp::mail);
+    for (size_t i : rcpt_idx) {
+      batch += "RCPT TO:<" + msg.recipients[i] + ">\r\n";
+      expect.push_back(Exp::rcpt);
+    }
+    rcpt_sent = rcpt_idx.size();
+    batch += "DATA\r\n";
+    expect.push_back(Exp::data);
+    send(std::move(batch));
+  }
+
+  void send_next_rcpt() {
+    size_t i = rcpt_idx[rcpt_sent++];
+    command("RCPT TO:<" + msg.recipients[i] + ">", Exp::rcpt);
+  }
+
+  void on_reply(const Reply& r) {
+    if (expect.empty()) {
+      // RFC 5321 §3.8: a server may announce shutdown (421) at any time.
+      if (r.code >= 400) return fail(remote(r, phase()), false);
+      return protocol_error("unexpected reply " + std::to_string(r.code));
+    }
+    Exp e = expect.front();
+    expect.pop_front();
+    int cls = r.code / 100;
+    if (r.code == 421 && e != Exp::quit) return fail(remote(r, phase_of(e)), false);
+
+    switch (e) {
+      case Exp::greeting:
+        if (cls == 2) return command("EHLO " + cfg.helo_name, Exp::ehlo);
+        if (cls == 3) return protocol_error("greeting " + std::to_string(r.code));
+        return fail(remote(r, Phase::greeting), true);
+      case Exp::ehlo:
+        if (cls == 2) {
+          caps = parse_capabilities(std::vector<std::string>(r.lines.begin() + 1, r.lines.end()));
+          return after_hello();
+        }
+        if (r.code == 500 || r.code == 502) return command("HELO " + cfg.helo_name, Exp::helo);
+        if (cls == 3) return protocol_error("EHLO " + std::to_string(r.code));
+        return fail(remote(r, Phase::ehlo), true);
+      case Exp::helo:
+        if (cls == 2) {
+          caps = Capabilities{};
+          return after_hello();
+        }
+        if (cls == 3) return protocol_error("HELO " + std::to_string(r.code));
+        return fail(remote(r, Phase::ehlo), true);
+      case Exp::starttls:
+        if (cls == 2) {
+          // Anything already buffered came over plaintext after the 220: drop it.
+          parser.clear();
+          tls_pending = true;
+          act(StartTls{});
+          return;
+        }
+        if (cfg.tls == TlsPolicy::required)
+          return fail(local(451, "4.7.4", "TLS required but STARTTLS failed: " + r.full(), Phase::starttls), true);
+        return auth_or_ready();  // opportunistic: carry on in plaintext (RFC 3207 §4.1)
+      case Exp::auth_plain:
+      case Exp::auth_login_pass:
+        if (cls == 2) {
+          authed = true;
+          return ready();
+        }
+        return auth_failed(r);
+      case Exp::auth_login:
+        if (r.code == 334) return command(core::base64_encode(cfg.username), Exp::auth_login_user);
+        return auth_failed(r);
+      case Exp::auth_login_user:
+        if (r.code == 334) return command(core::base64_encode(cfg.password), Exp::auth_login_pass);
+        return auth_failed(r);
+      case Exp::rset:
+        if (cls == 2) {
+          need_rset = false;
+          return send_transaction();
+        }
+        return fail(local(451, "4.5.0", "RSET failed: " + r.full(), Phase::mail), true);
+      case Exp::mail:
+        if (cls == 3) return protocol_error("MAIL " + std::to_string(r.code));
+        if (cls == 2) {
+          if (!caps.pipelining) send_next_rcpt();
+          return;
+        }
+        mail_failed = true;
+        for (size_t i : rcpt_idx) results[i] = remote(r, Phase::mail);
+        if (!caps.pipelining) return finish_message(true);
+        return;  // the pipelined RCPT and DATA replies are still due
+      case Exp::rcpt: {
+        if (cls == 3) return protocol_error("RCPT " + std::to_string(r.code));
+        size_t i = rcpt_idx[rcpt_replied++];
+        if (!mail_failed) {
+          if (cls == 2) accepted.push_back(i);
+          else results[i] = remote(r, Phase::rcpt);
+        }
+        if (caps.pipelining) return;
+        if (rcpt_sent < rcpt_idx.size()) return send_next_rcpt();
+        if (accepted.empty()) return finish_message(true);
+        return command("DATA", Exp::data);
+      }
+      case Exp::data:
+        if (cls == 3) {
+          if (accepted.empty()) {
+            // A pipelining server must refuse DATA without recipients (RFC 2920 §3.1); one
+            // that does not gets an empty message to end DATA, and its reply is ignored.
+            send(".\r\n");
+            expect.push_back(Exp::dot);
+            return;
+          }
+          streaming = true;
+          act(NeedContent{});
+          return;
+        }
+        if (cls == 2) return protocol_error("DATA " + std::to_string(r.code));
+        for (size_t i : accepted) results[i] = remote(r, Phase::data);
+        return finish_message(true);
+      case Exp::dot:
+        if (cls == 3) return protocol_error("end of data " + std::to_string(r.code));
+        for (size_t i : accepted) results[i] = remote(r, Phase::dot);
+        need_rset = false;
+        return finish_message(true);
+      case Exp::quit:
+        closed = true;
+        act(Close{});
+        return;
+    }
+  }
+
+  std::vector<Action> take() {
+    std::vector<Action> v;
+    v.swap(out);
+    return v;
+  }
+};
+
+ClientSession::ClientSession(Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+ClientSession::~ClientSession() = default;
+
+std::vector<Action> ClientSession::on_connected() {
+  auto& s = *impl_;
+  if (s.closed || s.connected) return {};
+  s.connected = true;
+  s.tls = s.cfg.implicit_tls;
+  s.expect.push_back(Exp::greeting);
+  return s.take();
+}
+
+std::vector<Action> ClientSession::on_connect_failed(std::string_view reason) {
+  auto& s = *impl_;
+  if (s.closed) return {};
+  s.fail(s.local(451, "4.4.1", "connection failed: " + std::string(reason), Phase::connect), false);
+  return s.take();
+}
+
+std::vector<Action> ClientSession::feed(std::string_view bytes) {
+  auto& s = *impl_;
+  if (s.closed || !s.connected || s.tls_pending) return {};  // tls_pending: RFC 3207 §4.2
+  s.parser.feed(bytes);
+  while (!s.closed && !s.tls_pending) {
+    auto r = s.parser.next();
+    if (std::holds_alternative<std::monostate>(r)) break;
+    if (auto* e = std::get_if<ReplyError>(&r)) {
+      s.protocol_error(e->message);
+      break;
+    }
+    s.on_reply(std::get<Reply>(r));
+  }
+  return s.take();
+}
+
+std::vector<Action> ClientSession::on_tls(bool ok) {
+  auto& s = *impl_;
+  if (s.closed || !s.tls_pending) return {};
+  s.tls_pending = false;
+  if (!ok) {
+    s.fail(s.local(451, "4.7.5", "TLS handshake failed", Phase::starttls), false,
+           s.cfg.tls == TlsPolicy::opportunistic);
+    return s.take();
+  }
+  s.tls = true;
+  s.caps = Capabilities{};  // RFC 3207 §4.2: forget what the plaintext EHLO said
+  s.parser.clear();
+  s.command("EHLO " + s.cfg.helo_name, Exp::ehlo);
+  return s.take();
+}
+
+std::vector<Action> ClientSession::on_message(OutgoingMessage m) {
+  auto& s = *impl_;
+  if (s.closed || !s.waiting_message) return {};
+  s.waiting_message = false;
+  s.start_message(std::move(m));
+  return s.take();
+}
+
+std::vector<Action> ClientSession::on_no_more_messages() {
+  auto& s = *impl_;
+  if (s.closed || !s.waiting_message) return {};
+  s.waiting_message = false;
+  s.command("QUIT", Exp::quit);
+  return s.take();
+}
+
+std::vector<Action> ClientSession::on_content(std::string_view bytes, bool last) {
+  auto& s = *impl_;
+  if (s.closed || !s.streaming) return {};
+  std::string wire;
+  s.enc.encode(bytes, wire);
+  if (last) {
+    s.enc.finish(wire);
+    s.streaming = false;
+    s.expect.push_back(Exp::dot);
+  }
+  if (!wire.empty()) s.send(std::move(wire));
+  if (!last) s.act(NeedContent{});
+  return s.take();
+}
+
+std::vector<Action> ClientSession::on_timeout() {
+  auto& s = *impl_;
+  if (s.closed) return {};
+  Phase p = s.phase();
+  if (p == Phase::quit) {
+    s.closed = true;
+    s.act(Close{});
+  } else {
+    s.fail(s.local(451, "4.4.2", std::string("timeout in phase ") + phase_name(p), p), false);
+  }
+  return s.take();
+}
+
+std::vector<Action> ClientSession::on_closed() {
+  auto& s = *impl_;
+  if (s.closed) return {};
+  Phase p = s.phase();
+  if (p == Phase::quit) {
+    s.closed = true;
+    s.act(Close{});
+  } else {
+    s.fail(s.local(451, "4.4.2", std::string("connection closed by the server in phase ") + phase_name(p), p),
+           false);
+  }
+  return s.take();
+}
+
+Phase ClientSession::phase() const { return impl_->phase(); }
+bool ClientSession::closed() const { return impl_->closed; }
+bool ClientSession::tls_active() const { return impl_->tls; }
+const Capabilities& ClientSession::capabilities() const { return impl_->caps; }
+
+}  // namespace tern::smtp
