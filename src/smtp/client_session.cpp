@@ -245,9 +245,10 @@ struct ClientSession::Impl {
   }
 
   void auth_failed(const Reply& r) {
+    if (r.code < 400)  // e.g. 334 where 235 was due
+      return fail(local(451, "4.5.0", "unexpected reply to AUTH: " + r.full(), Phase::auth), true);
     Outcome o = remote(r, Phase::auth);
-    if (r.code < 400) o.severity = core::Severity::temporary;  // 3xx where 235 was due
-    else if (r.code >= 500 && cfg.auth_failure_temporary) o.severity = core::Severity::temporary;
+    if (r.code >= 500 && cfg.auth_failure_temporary) o.severity = core::Severity::temporary;
     fail(std::move(o), true);
   }
 
@@ -311,8 +312,14 @@ struct ClientSession::Impl {
 
   void on_reply(const Reply& r) {
     if (expect.empty()) {
-      // RFC 5321 §3.8: a server may announce shutdown (421) at any time.
-      if (r.code >= 400) return fail(remote(r, phase()), false);
+      // RFC 5321 §3.8: a server may announce shutdown (421) at any time. Other errors out of
+      // turn (e.g. during content) end the connection too, but are never taken as a
+      // permanent verdict: we cannot tell what they answer.
+      if (r.code >= 400) {
+        Outcome o = remote(r, phase());
+        o.severity = core::Severity::temporary;
+        return fail(std::move(o), false);
+      }
       return protocol_error("unexpected reply " + std::to_string(r.code));
     }
     Exp e = expect.front();
@@ -420,6 +427,25 @@ struct ClientSession::Impl {
     }
   }
 
+  // Handles buffered replies until one needs the driver. While NeedMessage is outstanding
+  // nothing is processed (the driver's answer decides what a reply means), so a message is
+  // never handed to a session that closed behind the driver's back; only a little may wait.
+  void pump() {
+    while (!closed && !tls_pending) {
+      if (waiting_message) {
+        if (parser.buffered() > cfg.max_reply_line + 2) protocol_error("unexpected data while idle");
+        break;
+      }
+      auto r = parser.next();
+      if (std::holds_alternative<std::monostate>(r)) break;
+      if (auto* e = std::get_if<ReplyError>(&r)) {
+        protocol_error(e->message);
+        break;
+      }
+      on_reply(std::get<Reply>(r));
+    }
+  }
+
   std::vector<Action> take() {
     std::vector<Action> v;
     v.swap(out);
@@ -450,15 +476,7 @@ std::vector<Action> ClientSession::feed(std::string_view bytes) {
   auto& s = *impl_;
   if (s.closed || !s.connected || s.tls_pending) return {};  // tls_pending: RFC 3207 §4.2
   s.parser.feed(bytes);
-  while (!s.closed && !s.tls_pending) {
-    auto r = s.parser.next();
-    if (std::holds_alternative<std::monostate>(r)) break;
-    if (auto* e = std::get_if<ReplyError>(&r)) {
-      s.protocol_error(e->message);
-      break;
-    }
-    s.on_reply(std::get<Reply>(r));
-  }
+  s.pump();
   return s.take();
 }
 
@@ -483,6 +501,7 @@ std::vector<Action> ClientSession::on_message(OutgoingMessage m) {
   if (s.closed || !s.waiting_message) return {};
   s.waiting_message = false;
   s.start_message(std::move(m));
+  s.pump();
   return s.take();
 }
 
@@ -491,6 +510,7 @@ std::vector<Action> ClientSession::on_no_more_messages() {
   if (s.closed || !s.waiting_message) return {};
   s.waiting_message = false;
   s.command("QUIT", Exp::quit);
+  s.pump();
   return s.take();
 }
 

@@ -29,7 +29,13 @@
 //  - Server replies are bounded (ReplyParser limits); garbage, over-long lines or replies,
 //    or a reply nobody asked for → protocol error: temporary outcome, Close without QUIT.
 //  - A 421 reply, at any point, ends the connection (RFC 5321 §3.8) with that reply as the
-//    outcome of everything unfinished.
+//    outcome of everything unfinished. An error reply out of turn (while content streams)
+//    ends it too, as a temporary outcome.
+//  - While NeedMessage is outstanding, server bytes are only buffered (at most one reply
+//    line; more is a protocol error) and read once the driver answers: nothing is decided
+//    behind the driver's back, so a message handed in always gets its MessageResult. A
+//    server that closes an idle connection is seen through on_closed (or the 421 is read as
+//    the answer to the next MAIL).
 //  - Bytes that arrive after "220" to STARTTLS, before the handshake, are discarded
 //    (RFC 3207 §4.2). After TLS everything learned from the plaintext EHLO is forgotten.
 //  - Local outcomes (remote == false) use 451/55x codes chosen here; remote ones carry the

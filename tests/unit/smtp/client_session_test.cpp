@@ -419,6 +419,11 @@ std::vector<Case> cases() {
                }(),
                {msg({"b@x.org"})}});
 
+  v.push_back({"auth_plain_answered_with_334_is_temporary_protocol_failure",
+               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 AUTH PLAIN\n" + auth_plain +
+                   "S: 334 \nA: Failed 451/4.5.0/auth/temp\nC: QUIT\nA: Close\n",
+               cfg_with(TlsPolicy::none, "u", "p"), {msg({"b@x.org"})}});
+
   v.push_back({"auth_mechanism_not_offered",
                "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 AUTH CRAM-MD5\n"
                "A: Failed 451/4.7.0/auth/temp\nC: QUIT\nA: Close\n",
@@ -609,25 +614,52 @@ TEST(ClientSession, OverlongCompleteReplyLineIsProtocolError) {
   EXPECT_TRUE(std::holds_alternative<ConnectionFailed>(acts[0]));
 }
 
-TEST(ClientSession, UnsolicitedReplyWhileIdle) {
-  for (const std::string& extra : {std::string("250 extra\r\n"), std::string("421 4.4.2 idle timeout\r\n")}) {
+TEST(ClientSession, RepliesWhileIdleWaitForTheDriver) {
+  ClientSession s(cfg_none());
+  auto acts = greeted_then(s, "220 x\r\n");
+  acts = s.feed("250-x\r\n250 PIPELINING\r\n421 4.4.2 idle timeout\r\n");
+  ASSERT_EQ(acts.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<NeedMessage>(acts[0]));
+  EXPECT_TRUE(s.feed("").empty());
+  acts = s.on_message(msg({"b@x.org"}).m);  // the 421 answers the MAIL
+  ASSERT_EQ(acts.size(), 4u);
+  EXPECT_TRUE(std::holds_alternative<Send>(acts[0]));
+  auto& mr = std::get<MessageResult>(acts[1]);
+  ASSERT_EQ(mr.recipients.size(), 1u);
+  EXPECT_EQ(mr.recipients[0].code, 421);
+  EXPECT_EQ(mr.recipients[0].phase, Phase::mail);
+  EXPECT_EQ(std::get<ConnectionFailed>(acts[2]).outcome.code, 421);
+  EXPECT_TRUE(std::holds_alternative<Close>(acts[3]));
+}
+
+TEST(ClientSession, FloodWhileIdleIsProtocolError) {
+  ClientSession s(cfg_none());
+  greeted_then(s, "220 x\r\n");
+  (void)s.feed("250 x\r\n");
+  std::vector<Action> acts;
+  for (int i = 0; i < 1000 && !s.closed(); ++i) acts = s.feed("250 junk\r\n");
+  EXPECT_TRUE(s.closed());
+  EXPECT_EQ(std::get<ConnectionFailed>(acts[0]).outcome.enhanced, "4.5.0");
+}
+
+TEST(ClientSession, ErrorReplyDuringContentIsTemporary) {
+  for (const std::string& extra : {std::string("554 5.0.0 go away\r\n"), std::string("250 what\r\n")}) {
     ClientSession s(cfg_none());
-    auto acts = greeted_then(s, "220 x\r\n");
-    acts = s.feed("250-x\r\n250 8BITMIME\r\n");
-    ASSERT_EQ(acts.size(), 1u);
-    EXPECT_TRUE(std::holds_alternative<NeedMessage>(acts[0]));
+    greeted_then(s, "220 x\r\n");
+    (void)s.feed("250 x\r\n");
+    (void)s.on_message(msg({"b@x.org"}).m);
+    (void)s.feed("250 ok\r\n");
+    (void)s.feed("250 ok\r\n");
+    auto acts = s.feed("354 go\r\n");
+    ASSERT_TRUE(std::holds_alternative<NeedContent>(acts.back()));
     acts = s.feed(extra);
-    ASSERT_EQ(acts.size(), 2u) << extra;
-    auto& cf = std::get<ConnectionFailed>(acts[0]);
-    if (extra[0] == '4') {
-      EXPECT_EQ(cf.outcome.code, 421);
-      EXPECT_TRUE(cf.outcome.remote);
-    } else {
-      EXPECT_EQ(cf.outcome.enhanced, "4.5.0");
-      EXPECT_FALSE(cf.outcome.remote);
-    }
-    EXPECT_TRUE(std::holds_alternative<Close>(acts[1]));
-    EXPECT_TRUE(s.on_message(msg({"b@x.org"}).m).empty());  // nothing after Close
+    ASSERT_EQ(acts.size(), 3u) << extra;
+    auto& o = std::get<MessageResult>(acts[0]).recipients.at(0);
+    EXPECT_EQ(o.severity, tern::core::Severity::temporary) << extra;
+    EXPECT_EQ(o.phase, Phase::data);
+    EXPECT_EQ(o.remote, extra[0] == '5');
+    EXPECT_TRUE(std::holds_alternative<Close>(acts[2]));
+    EXPECT_TRUE(s.on_content("more", true).empty());
   }
 }
 
