@@ -146,6 +146,7 @@ struct ClientSession::Impl {
   bool connected = false, closed = false, tls = false, authed = false;
   bool tls_pending = false, waiting_message = false, streaming = false;
   bool need_rset = false;
+  std::optional<Outcome> failure;  // why the connection ended, for messages handed in late
 
   // Current message.
   bool have_msg = false;
@@ -186,6 +187,7 @@ struct ClientSession::Impl {
   // The connection ends: unfinished recipients of the current message get `o`.
   void fail(Outcome o, bool send_quit, bool retry_plain = false) {
     if (closed) return;
+    failure = o;
     if (have_msg) {
       for (auto& r : results)
         if (!r) r = o;
@@ -498,7 +500,13 @@ std::vector<Action> ClientSession::on_tls(bool ok) {
 
 std::vector<Action> ClientSession::on_message(OutgoingMessage m) {
   auto& s = *impl_;
-  if (s.closed || !s.waiting_message) return {};
+  if (s.closed) {
+    // The connection ended while the driver was choosing this message (the actions that
+    // said so may still be queued behind NeedMessage): settle it at once.
+    Outcome o = s.failure ? *s.failure : s.local(451, "4.4.2", "connection closed", s.phase());
+    return {MessageResult{std::vector<Outcome>(m.recipients.size(), o)}};
+  }
+  if (!s.waiting_message) return {};
   s.waiting_message = false;
   s.start_message(std::move(m));
   s.pump();

@@ -17,7 +17,9 @@
 //  - Every message handed in gets exactly one MessageResult with one Outcome per recipient,
 //    in order; every connection that ends other than by our QUIT after on_no_more_messages
 //    yields one ConnectionFailed (its Outcome applies to messages the driver still holds).
-//    Close is the last action; nothing follows it.
+//    Close is the last action; afterwards only on_message answers (at once, a MessageResult
+//    with the connection's failure), so a message handed in after the connection ended —
+//    NeedMessage may precede ConnectionFailed/Close in one batch — is still settled.
 //  - AUTH is never sent before TLS is active unless the policy is `none`.
 //  - Wire form: only CRLF line ends (bare LF and bare CR in content are normalized to CRLF —
 //    the spool already holds CRLF, so this only guards against a bug upstream and keeps the
@@ -32,10 +34,9 @@
 //    outcome of everything unfinished. An error reply out of turn (while content streams)
 //    ends it too, as a temporary outcome.
 //  - While NeedMessage is outstanding, server bytes are only buffered (at most one reply
-//    line; more is a protocol error) and read once the driver answers: nothing is decided
-//    behind the driver's back, so a message handed in always gets its MessageResult. A
-//    server that closes an idle connection is seen through on_closed (or the 421 is read as
-//    the answer to the next MAIL).
+//    line; more is a protocol error) and read once the driver answers, so what they mean
+//    depends on the command they answer. A server that closes an idle connection is seen
+//    through on_closed (or its 421 is read as the answer to the next MAIL).
 //  - Bytes that arrive after "220" to STARTTLS, before the handshake, are discarded
 //    (RFC 3207 §4.2). After TLS everything learned from the plaintext EHLO is forgotten.
 //  - Local outcomes (remote == false) use 451/55x codes chosen here; remote ones carry the

@@ -640,6 +640,27 @@ TEST(ClientSession, FloodWhileIdleIsProtocolError) {
   for (int i = 0; i < 1000 && !s.closed(); ++i) acts = s.feed("250 junk\r\n");
   EXPECT_TRUE(s.closed());
   EXPECT_EQ(std::get<ConnectionFailed>(acts[0]).outcome.enhanced, "4.5.0");
+  // A message the driver hands in now is settled at once with the failure.
+  acts = s.on_message(msg({"b@x.org", "c@x.org"}).m);
+  ASSERT_EQ(acts.size(), 1u);
+  auto& mr = std::get<MessageResult>(acts[0]);
+  ASSERT_EQ(mr.recipients.size(), 2u);
+  EXPECT_EQ(mr.recipients[1].enhanced, "4.5.0");
+  EXPECT_EQ(mr.recipients[1].severity, tern::core::Severity::temporary);
+}
+
+TEST(ClientSession, NeedMessageThenFailureInOneBatchStillSettlesTheMessage) {
+  Config c = cfg_none();
+  c.max_reply_line = 64;
+  ClientSession s(c);
+  greeted_then(s, "220 x\r\n");
+  auto acts = s.feed("250 x\r\n" + std::string(100, 'z'));
+  ASSERT_EQ(acts.size(), 3u);
+  EXPECT_TRUE(std::holds_alternative<NeedMessage>(acts[0]));
+  EXPECT_TRUE(std::holds_alternative<ConnectionFailed>(acts[1]));
+  acts = s.on_message(msg({"b@x.org"}).m);
+  ASSERT_EQ(acts.size(), 1u);
+  EXPECT_EQ(std::get<MessageResult>(acts[0]).recipients.at(0).enhanced, "4.5.0");
 }
 
 TEST(ClientSession, ErrorReplyDuringContentIsTemporary) {
