@@ -42,6 +42,15 @@
 //  - Local outcomes (remote == false) use 451/55x codes chosen here; remote ones carry the
 //    server's reply verbatim (code, enhanced code, all lines).
 //  - No clock: timeouts are the driver's (on_timeout), reported as "timeout in phase X".
+//
+// Decisions (why):
+//  - 4xx and 5xx at the greeting both set try_next_mx (another MX may take the mail; the
+//    outcome keeps the server's severity for when no MX is left — the scheduler decides).
+//  - 8-bit content to a server without 8BITMIME is sent as is (what Postfix does); a
+//    downgrade would rewrite signed content. SMTPUTF8 cannot be faked: 550 5.6.7.
+//  - A known SIZE limit smaller than the message → 552 5.3.4 without sending it.
+//  - Credentials configured but no usable AUTH (not offered, only other mechanisms, or no TLS
+//    where TLS is required for AUTH) → temporary failure, never mail sent unauthenticated.
 #pragma once
 #include <cstdint>
 #include <memory>
