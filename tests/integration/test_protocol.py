@@ -356,6 +356,53 @@ class OwnServerTests(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual(g.code, 220, g)
 
+    def test_20mb_message_streams_without_being_held_in_memory(self):
+        """The body streams from the socket to the spool: the server's resident memory while a
+        20 MB message passes grows by far less than the message (which would be held whole by a
+        server that buffers)."""
+        srv = self.server()
+        body_line = b"x" * 76 + b"\r\n"
+        head = harness.message_bytes(SENDER, [RCPT], subject="stream", body="")
+        msg = head + body_line * ((20_000_000 - len(head)) // len(body_line))
+        s = authed_session(srv)  # AUTH (Argon2id) is done and its memory freed before we measure
+        self.addCleanup(s.close)
+        self.assertEqual(s.cmd(f"MAIL FROM:<{SENDER}>").code, 250)
+        self.assertEqual(s.cmd(f"RCPT TO:<{RCPT}>").code, 250)
+        self.assertEqual(s.cmd("DATA").code, 354)
+
+        def rss_kib():
+            with open(f"/proc/{srv.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+            return 0
+
+        import threading
+        base = rss_kib()
+        peak = [base]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], rss_kib())
+                time.sleep(0.005)
+
+        t = threading.Thread(target=sample)
+        t.start()
+        try:
+            s.sock.settimeout(60)
+            s.timeout = 60
+            for i in range(0, len(msg), 1 << 20):  # 1 MiB writes, sampled in between
+                s.send(msg[i:i + (1 << 20)])
+            s.send(b".\r\n")
+            r = s.reply()
+        finally:
+            done.set()
+            t.join()
+        self.assertEqual(r.code, 250, r)
+        grown_mib = (peak[0] - base) / 1024
+        self.assertLess(grown_mib, 8, f"RSS grew by {grown_mib:.1f} MiB for a 20 MB message")
+
     def test_20mb_message_accepted_and_stored_exactly(self):
         srv = self.server()
         body_line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/0123456789AB\r\n"
