@@ -294,8 +294,12 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::Success& e) {  // --help
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors are one line too (scripts read the last line of stderr).
+    std::fprintf(stderr, "tern: %s (see tern --help)\n", e.what());
+    return 2;
   }
 
   try {
