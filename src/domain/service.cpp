@@ -41,6 +41,18 @@ core::Result<Report> Domains::load(const std::string& domain) {
   return rep;
 }
 
+core::Result<store::DkimKey> Domains::new_key(int slot, const std::string& algorithm) {
+  auto g = gen_(algorithm);
+  if (!g) return g.error();
+  store::DkimKey k;
+  k.slot = slot;
+  k.algorithm = algorithm;
+  k.selector = selector_name(slot, algorithm);
+  k.public_b64 = g->public_b64;
+  k.private_pem = std::move(g->private_pem);
+  return k;
+}
+
 core::Result<void> Domains::ensure_keys(const store::DomainDetail& d) {
   const std::string owner = owner_of(d);
   auto have = store_.dkim_keys(d.account_id, owner, false);
@@ -52,15 +64,9 @@ core::Result<void> Domains::ensure_keys(const store::DomainDetail& d) {
       bool found = false;
       for (const auto& k : *have) found |= k.slot == slot && k.algorithm == alg;
       if (found) continue;
-      auto g = gen_(alg);
-      if (!g) return g.error();
-      store::DkimKey k;
-      k.slot = slot;
-      k.algorithm = alg;
-      k.selector = selector_name(slot, alg);
-      k.public_b64 = g->public_b64;
-      k.private_pem = std::move(g->private_pem);
-      missing.push_back(std::move(k));
+      auto k = new_key(slot, alg);
+      if (!k) return k.error();
+      missing.push_back(std::move(k.value()));
     }
   }
   if (missing.empty()) return core::ok();
@@ -146,15 +152,9 @@ core::Result<Report> Domains::rotate(const std::string& domain) {
   std::vector<store::DkimKey> keys;
   for (const char* alg : {"rsa", "ed25519"}) {
     if (std::string(alg) == "ed25519" && !d.ed25519) continue;
-    auto g = gen_(alg);
-    if (!g) return g.error();
-    store::DkimKey k;
-    k.slot = slot;
-    k.algorithm = alg;
-    k.selector = selector_name(slot, alg);
-    k.public_b64 = g->public_b64;
-    k.private_pem = std::move(g->private_pem);
-    keys.push_back(std::move(k));
+    auto k = new_key(slot, alg);
+    if (!k) return k.error();
+    keys.push_back(std::move(k.value()));
   }
   if (auto r = store_.put_dkim_keys(d.account_id, owner_of(d), std::move(keys), true); !r)
     return r.error();

@@ -70,6 +70,8 @@ class Domains {
  private:
   core::Result<Report> load(const std::string& domain);
   core::Result<void> ensure_keys(const store::DomainDetail& d);
+  // A freshly generated key for one selector slot and algorithm ("rsa" / "ed25519").
+  core::Result<store::DkimKey> new_key(int slot, const std::string& algorithm);
   static std::string owner_of(const store::DomainDetail& d);
 
   store::Store& store_;

@@ -537,7 +537,9 @@ std::vector<Action> ClientSession::on_content(std::string_view bytes, bool last)
   return s.take();
 }
 
-std::vector<Action> ClientSession::on_timeout() {
+// The connection ends from outside (timeout, peer close): fine after QUIT, else a temporary
+// failure "<why> in phase X" for everything still pending.
+std::vector<Action> ClientSession::end_connection(const char* why) {
   auto& s = *impl_;
   if (s.closed) return {};
   Phase p = s.phase();
@@ -545,23 +547,15 @@ std::vector<Action> ClientSession::on_timeout() {
     s.closed = true;
     s.act(Close{});
   } else {
-    s.fail(s.local(451, "4.4.2", std::string("timeout in phase ") + phase_name(p), p), false);
+    s.fail(s.local(451, "4.4.2", std::string(why) + " in phase " + phase_name(p), p), false);
   }
   return s.take();
 }
 
+std::vector<Action> ClientSession::on_timeout() { return end_connection("timeout"); }
+
 std::vector<Action> ClientSession::on_closed() {
-  auto& s = *impl_;
-  if (s.closed) return {};
-  Phase p = s.phase();
-  if (p == Phase::quit) {
-    s.closed = true;
-    s.act(Close{});
-  } else {
-    s.fail(s.local(451, "4.4.2", std::string("connection closed by the server in phase ") + phase_name(p), p),
-           false);
-  }
-  return s.take();
+  return end_connection("connection closed by the server");
 }
 
 Phase ClientSession::phase() const { return impl_->phase(); }

@@ -171,6 +171,7 @@ class ClientSession {
   const client::Capabilities& capabilities() const;
 
  private:
+  std::vector<client::Action> end_connection(const char* why);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

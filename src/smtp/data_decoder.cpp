@@ -6,6 +6,14 @@ void DataDecoder::emit(char c, std::string& out) {
   if (++seen_ <= max_size_) out += c;
 }
 
+void DataDecoder::bare_cr(char c, std::string& out) {
+  bare_cr_ = true;
+  if (++line_len_ > max_line_) long_line_ = true;
+  emit('\r', out);
+  state_ = State::mid;
+  text(c, out);
+}
+
 void DataDecoder::text(char c, std::string& out) {
   if (c == '\r') {
     state_ = State::cr;  // held until we know whether LF follows
@@ -35,11 +43,7 @@ size_t DataDecoder::push(std::string_view in, std::string& out) {
         if (c == '\n') {
           state_ = State::done;
         } else {  // ".\r" + X: the CR is bare, content of a line whose stuffing dot is dropped
-          bare_cr_ = true;
-          if (++line_len_ > max_line_) long_line_ = true;
-          emit('\r', out);
-          state_ = State::mid;
-          text(c, out);
+          bare_cr(c, out);
         }
         break;
       case State::mid:
@@ -52,11 +56,7 @@ size_t DataDecoder::push(std::string_view in, std::string& out) {
           line_len_ = 0;
           state_ = State::line_start;
         } else {
-          bare_cr_ = true;
-          if (++line_len_ > max_line_) long_line_ = true;
-          emit('\r', out);
-          state_ = State::mid;
-          text(c, out);
+          bare_cr(c, out);
         }
         break;
       case State::done:
