@@ -3,6 +3,10 @@
 #include "queue/spool.hpp"
 
 #include <sodium.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "queue/file_ops.hpp"
 #include "queue/record.hpp"
@@ -31,6 +35,43 @@ class LogWriter final : public Spool::Writer {
   std::shared_ptr<detail::Core> core_;
 };
 
+class LogContentReader final : public Spool::ContentReader {
+ public:
+  std::string prepend;
+  std::vector<std::pair<detail::SegmentPtr, detail::Extent>> parts;
+
+  core::Result<size_t> read(char* buf, size_t n) override {
+    if (pos_ < prepend.size()) {
+      size_t k = std::min(n, prepend.size() - pos_);
+      std::memcpy(buf, prepend.data() + pos_, k);
+      pos_ += k;
+      return k;
+    }
+    while (part_ < parts.size() && off_ >= parts[part_].second.len) {
+      ++part_;
+      off_ = 0;
+    }
+    if (part_ >= parts.size() || n == 0) return size_t{0};
+    const auto& [seg, e] = parts[part_];
+    size_t k = std::min<size_t>(n, e.len - off_);
+    for (;;) {
+      ssize_t got = ::pread(seg->fd, buf, k, static_cast<off_t>(e.off + off_));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return core::Error::temp("spool read failed");
+      off_ += static_cast<size_t>(got);
+      return static_cast<size_t>(got);
+    }
+  }
+  uint64_t size() const override {
+    uint64_t s = prepend.size();
+    for (const auto& p : parts) s += p.second.len;
+    return s;
+  }
+
+ private:
+  size_t pos_ = 0, part_ = 0, off_ = 0;
+};
+
 class LogSpool final : public Spool {
  public:
   explicit LogSpool(std::shared_ptr<detail::Core> core) : core_(std::move(core)) {}
@@ -55,6 +96,19 @@ class LogSpool final : public Spool {
   core::Result<void> read_content(
       const std::string& id, const std::function<void(std::string_view)>& sink) const override {
     return core_->read_content(id, sink);
+  }
+  core::Result<std::unique_ptr<ContentReader>> open_content(const std::string& id) const override {
+    auto r = std::make_unique<LogContentReader>();
+    if (auto p = core_->content_parts(id, r->prepend, r->parts); !p) return p.error();
+    return std::unique_ptr<ContentReader>(std::move(r));
+  }
+  void update_async(const QueuedMessage& msg,
+                    std::function<void(core::Result<void>)> done) override {
+    core_->update_async(msg, std::move(done));
+  }
+  void finish_async(const std::string& id,
+                    std::function<void(core::Result<void>)> done) override {
+    core_->finish_async(id, std::move(done));
   }
   core::Result<void> update(const QueuedMessage& msg) override { return core_->update(msg); }
   core::Result<void> finish(const std::string& id) override { return core_->finish(id); }

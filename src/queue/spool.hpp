@@ -76,6 +76,26 @@ class Spool {
   // The exact content bytes of a live message, streamed to sink in pieces.
   virtual core::Result<void> read_content(const std::string& id,
                                           const std::function<void(std::string_view)>& sink) const = 0;
+  // Pull-style reader of a live message's stored bytes (prepend + content), for the delivery
+  // client which sends as the socket drains. Holds its segments open: reading stays valid even
+  // if the message is finished meanwhile. Not thread-safe; one reader per use.
+  class ContentReader {
+   public:
+    virtual ~ContentReader() = default;
+    // Up to n bytes into buf; 0 = end. A temporary error on an I/O failure.
+    virtual core::Result<size_t> read(char* buf, size_t n) = 0;
+    virtual uint64_t size() const = 0;  // prepend + content
+  };
+  virtual core::Result<std::unique_ptr<ContentReader>> open_content(const std::string& id) const = 0;
+
+  // Asynchronous update/finish for the delivery engine: the record is written now (so the
+  // in-memory state changes at once, in call order) and done runs on the spool's sync thread
+  // once a (shared, group) fdatasync covered it — many deliveries share one sync.
+  virtual void update_async(const QueuedMessage& msg,
+                            std::function<void(core::Result<void>)> done) = 0;
+  virtual void finish_async(const std::string& id,
+                            std::function<void(core::Result<void>)> done) = 0;
+
   // Durably records new recipient states (and held flag) for a live message; other
   // envelope fields are fixed at commit. update/finish may be called from a commit callback.
   virtual core::Result<void> update(const QueuedMessage& msg) = 0;

@@ -423,6 +423,8 @@ void Core::sync_loop() {
     for (size_t i = 0; i < batch.size(); ++i) {
       if (batch[i].sync_done)
         batch[i].sync_done->set_value(outs[i].ok ? 0 : (err ? err : EIO));
+      else if (batch[i].on_sync)
+        batch[i].on_sync(outs[i].ok ? 0 : (err ? err : EIO));
       else if (batch[i].cb)
         batch[i].cb(std::move(outs[i]));
     }
@@ -453,6 +455,31 @@ int Core::sync_wait() {
   return f.get();
 }
 
+void Core::sync_async(std::function<void(int)> cb) {
+  std::unique_lock lk(mu_);
+  if (stopping_) {
+    lk.unlock();
+    return cb(ECANCELED);
+  }
+  if (std::this_thread::get_id() == sync_tid_) {
+    // From a sync-thread callback: sync inline (see sync_wait).
+    SyncSet s = take_sync_set_locked();
+    lk.unlock();
+    int err = do_sync(s);
+    if (err) {
+      lk.lock();
+      poison_locked(s);
+      lk.unlock();
+    }
+    return cb(err);
+  }
+  Waiter w;
+  w.on_sync = std::move(cb);
+  waiters_.push_back(std::move(w));
+  lk.unlock();
+  cv_.notify_one();
+}
+
 // ---------------------------------------------------------------- index
 
 std::vector<QueuedMessage> Core::list() const {
@@ -470,21 +497,27 @@ std::optional<QueuedMessage> Core::get(const std::string& id) const {
   return it->second.msg;
 }
 
+core::Result<void> Core::content_parts(const std::string& id, std::string& prepend,
+                                      std::vector<std::pair<SegmentPtr, Extent>>& parts) const {
+  std::lock_guard lk(mu_);
+  auto it = live_.find(id);
+  if (it == live_.end()) return core::Error::perm("no such message: " + id);
+  prepend = it->second.msg.prepend;
+  parts.clear();
+  parts.reserve(it->second.data.size());
+  for (const Extent& e : it->second.data) {
+    auto s = segments_.find(e.seg);
+    if (s == segments_.end()) return core::Error::temp("spool segment missing for " + id);
+    parts.emplace_back(s->second, e);
+  }
+  return core::ok();
+}
+
 core::Result<void> Core::read_content(const std::string& id,
                                       const std::function<void(std::string_view)>& sink) const {
   std::vector<std::pair<SegmentPtr, Extent>> parts;
   std::string prepend;
-  {
-    std::lock_guard lk(mu_);
-    auto it = live_.find(id);
-    if (it == live_.end()) return core::Error::perm("no such message: " + id);
-    prepend = it->second.msg.prepend;
-    for (const Extent& e : it->second.data) {
-      auto s = segments_.find(e.seg);
-      if (s == segments_.end()) return core::Error::temp("spool segment missing for " + id);
-      parts.emplace_back(s->second, e);
-    }
-  }
+  if (auto r = content_parts(id, prepend, parts); !r) return r;
   if (!prepend.empty()) sink(prepend);
   // The segment pointers keep the files open even if the message is finished meanwhile.
   std::string buf;
@@ -502,50 +535,74 @@ core::Result<void> Core::read_content(const std::string& id,
   return core::ok();
 }
 
+core::Result<void> Core::write_update(const QueuedMessage& msg) {
+  std::lock_guard lk(mu_);
+  if (opt_.read_only) return core::Error::perm("spool is read-only");
+  auto it = live_.find(msg.id);
+  if (it == live_.end()) return core::Error::perm("no such message: " + msg.id);
+  nlohmann::json rc = nlohmann::json::array();
+  for (const auto& r : msg.recipients) rc.push_back(r);
+  std::string payload = dump_json({{"recipients", std::move(rc)}, {"held", msg.held}});
+  if (payload.size() > record::kMaxPayload) return core::Error::perm("state too large");
+  Extent e;
+  if (int err = append_locked(record::Type::state, msg.id, payload, &e))
+    return io_error("spool write", err);
+  // Applied now, in file order, so concurrent updates cannot be reordered in memory.
+  ref_locked(it->second.segs, e.seg);
+  it->second.msg.recipients = msg.recipients;
+  it->second.msg.held = msg.held;
+  return core::ok();
+}
+
+core::Result<void> Core::write_finish(const std::string& id) {
+  std::lock_guard lk(mu_);
+  if (opt_.read_only) return core::Error::perm("spool is read-only");
+  auto it = live_.find(id);
+  if (it == live_.end()) return core::Error::perm("no such message: " + id);
+  Extent e;
+  if (int err = append_locked(record::Type::done, id, {}, &e)) return io_error("spool write", err);
+  std::vector<uint64_t> others;
+  for (uint64_t s : it->second.segs)
+    if (s != e.seg) others.push_back(s);
+  if (!others.empty()) segments_[e.seg]->tombs.push_back(std::move(others));
+  unref_all_locked(it->second.segs);
+  order_.erase(it->second.order);
+  live_.erase(it);
+  return core::ok();
+}
+
 core::Result<void> Core::update(const QueuedMessage& msg) {
-  {
-    std::lock_guard lk(mu_);
-    if (opt_.read_only) return core::Error::perm("spool is read-only");
-    auto it = live_.find(msg.id);
-    if (it == live_.end()) return core::Error::perm("no such message: " + msg.id);
-    nlohmann::json rc = nlohmann::json::array();
-    for (const auto& r : msg.recipients) rc.push_back(r);
-    std::string payload = dump_json({{"recipients", std::move(rc)}, {"held", msg.held}});
-    if (payload.size() > record::kMaxPayload) return core::Error::perm("state too large");
-    Extent e;
-    if (int err = append_locked(record::Type::state, msg.id, payload, &e))
-      return io_error("spool write", err);
-    // Applied now, in file order, so concurrent updates cannot be reordered in memory.
-    ref_locked(it->second.segs, e.seg);
-    it->second.msg.recipients = msg.recipients;
-    it->second.msg.held = msg.held;
-  }
+  if (auto r = write_update(msg); !r) return r;
   if (int err = sync_wait()) return io_error("spool sync", err);
   return core::ok();
 }
 
 core::Result<void> Core::finish(const std::string& id) {
-  {
-    std::lock_guard lk(mu_);
-    if (opt_.read_only) return core::Error::perm("spool is read-only");
-    auto it = live_.find(id);
-    if (it == live_.end()) return core::Error::perm("no such message: " + id);
-    Extent e;
-    if (int err = append_locked(record::Type::done, id, {}, &e)) return io_error("spool write", err);
-    std::vector<uint64_t> others;
-    for (uint64_t s : it->second.segs)
-      if (s != e.seg) others.push_back(s);
-    if (!others.empty()) segments_[e.seg]->tombs.push_back(std::move(others));
-    unref_all_locked(it->second.segs);
-    order_.erase(it->second.order);
-    live_.erase(it);
-  }
+  if (auto r = write_finish(id); !r) return r;
   // If this sync fails the DONE may be lost and the message delivered again after a restart
   // (at-least-once); the caller sees the error.
   if (int err = sync_wait()) return io_error("spool sync", err);
   std::lock_guard lk(mu_);
   reclaim_locked();
   return core::ok();
+}
+
+void Core::update_async(const QueuedMessage& msg, std::function<void(core::Result<void>)> done) {
+  if (auto r = write_update(msg); !r) return done(r);
+  sync_async([this, done = std::move(done)](int err) {
+    done(err ? core::Result<void>(io_error("spool sync", err)) : core::ok());
+  });
+}
+
+void Core::finish_async(const std::string& id, std::function<void(core::Result<void>)> done) {
+  if (auto r = write_finish(id); !r) return done(r);
+  sync_async([this, done = std::move(done)](int err) {
+    if (!err) {
+      std::lock_guard lk(mu_);
+      reclaim_locked();
+    }
+    done(err ? core::Result<void>(io_error("spool sync", err)) : core::ok());
+  });
 }
 
 Spool::Stats Core::stats() const {

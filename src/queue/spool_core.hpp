@@ -94,6 +94,11 @@ class Core : public std::enable_shared_from_this<Core> {
                                   const std::function<void(std::string_view)>& sink) const;
   core::Result<void> update(const QueuedMessage& msg);
   core::Result<void> finish(const std::string& id);
+  void update_async(const QueuedMessage& msg, std::function<void(core::Result<void>)> done);
+  void finish_async(const std::string& id, std::function<void(core::Result<void>)> done);
+  // The segments and extents holding a live message (for Spool::ContentReader).
+  core::Result<void> content_parts(const std::string& id, std::string& prepend,
+                                   std::vector<std::pair<SegmentPtr, Extent>>& parts) const;
   Spool::Stats stats() const;
 
   const SpoolOptions& options() const { return opt_; }
@@ -104,6 +109,7 @@ class Core : public std::enable_shared_from_this<Core> {
     std::optional<CommitOutcome> preset;     // already decided (failed before any sync)
     std::unique_ptr<LiveMessage> pending;    // a commit: becomes live once durable
     std::shared_ptr<std::promise<int>> sync_done;  // update/finish waiting for a sync
+    std::function<void(int)> on_sync;        // async update/finish: errno or 0, after the sync
   };
   struct SyncSet {
     SegmentPtr active;
@@ -128,6 +134,9 @@ class Core : public std::enable_shared_from_this<Core> {
   void sync_loop();
   int do_sync(const SyncSet& s);  // 0 or errno
   int sync_wait();                // queue a sync and wait for it; 0 or errno
+  void sync_async(std::function<void(int)> cb);  // queue a sync; cb(errno or 0) after it
+  core::Result<void> write_update(const QueuedMessage& msg);  // the STATE record, no sync
+  core::Result<void> write_finish(const std::string& id);     // the DONE record, no sync
   void poison_locked(const SyncSet& s);
 
   // --- recovery (spool_recovery.cpp) ---

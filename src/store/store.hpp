@@ -15,6 +15,7 @@
 
 #include "core/result.hpp"
 #include "policy/account_context.hpp"
+#include "store/settings.hpp"
 
 namespace tern::store {
 
@@ -179,6 +180,54 @@ class Store {
 
   // Snapshot for the submission service (verified domains and senders; defaults).
   virtual core::Result<policy::AccountContext> account_context(int64_t account_id) = 0;
+
+#pragma GCC diagnostic push  // TEMP until SqliteStore implements
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+  // --- Delivery settings, suppression list, delivery events (SPEC §4) ---
+  // Applies key=value pairs (store/settings.hpp) atomically: all or none; the merged result
+  // must pass validate(). relay.password is sealed with the master key when one is set.
+  virtual core::Result<void> set_account_settings(
+      int64_t account_id, const std::vector<std::pair<std::string, std::string>>& kv) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+  // with_secrets: relay_password decrypted (an error when sealed and no master key is set).
+  virtual core::Result<AccountSettings> account_settings(int64_t account_id,
+                                                         bool with_secrets) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+
+  struct Suppression {
+    int64_t account_id = 0;
+    std::string address;   // as the recipient was given (domain lower-case)
+    std::string reason;    // the bounce's summary ("550 5.1.1 ... (mx.example.com)")
+    std::string queue_id;  // the message that bounced
+    int64_t created_ms = 0;
+  };
+  // Adds or refreshes (reason, queue_id, created_ms) the entry. Addresses compare ignoring the
+  // case of the domain only (local parts are case-sensitive by RFC 5321; the domain is already
+  // lower-case wherever Tern produced it).
+  virtual core::Result<void> add_suppression(const Suppression& s) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+  virtual core::Result<std::vector<Suppression>> list_suppressions(int64_t account_id) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+  // Permanent error when the address is not on the account's list.
+  virtual core::Result<void> remove_suppression(int64_t account_id,
+                                                const std::string& address) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+  virtual core::Result<bool> is_suppressed(int64_t account_id, const std::string& address) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+
+  // One recipient's outcome of one delivery attempt (or a local decision), kept for reports.
+  struct DeliveryEvent {
+    int64_t time_ms = 0;
+    std::string queue_id;
+    int64_t account_id = 0;
+    std::string recipient;
+    std::string event;     // "delivered", "deferred", "bounced", "expired", "rejected"
+    int attempt = 0;       // the recipient's attempt count after this outcome
+    int code = 0;          // remote reply code, 0 = none
+    std::string enhanced;  // "5.1.1"
+    std::string reply;     // remote reply text or local reason
+    std::string mx_host;
+    bool tls = false;
+  };
+  // All in one transaction.
+  virtual core::Result<void> record_events(const std::vector<DeliveryEvent>& events) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+  // A message's events, oldest first.
+  virtual core::Result<std::vector<DeliveryEvent>> events_for(const std::string& queue_id) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+#pragma GCC diagnostic pop
 };
 
 }  // namespace tern::store

@@ -1,0 +1,69 @@
+// Per-account delivery settings (SPEC §4, seed 000): route, custom relay, Mail-From, CC, BCC,
+// bounce notices. Pure: parsing and validating `key=value` pairs; the store persists them as
+// rows of the `settings` table (one row per key, absent = default).
+//
+// Keys (`tern account set ACCOUNT KEY=VALUE…`, and later the REST API):
+//   route=platform|custom            platform: direct to MX or the operator's smarthost
+//   relay.host=HOST                  DNS name or IP literal, no port
+//   relay.port=1..65535              default by security: none 25, starttls 587, tls 465
+//   relay.security=none|starttls|tls starttls (default): STARTTLS required, certificate verified;
+//                                    tls: implicit TLS (SMTPS); none: plaintext (AUTH allowed)
+//   relay.username=TEXT              AUTH when non-empty
+//   relay.password=TEXT              sealed with the master key when one is set; never printed
+//   mail_from=ADDRESS                envelope sender (Return-Path) of every message; bounce
+//                                    notices go there; empty = the MAIL FROM the client gave
+//   cc=ADDR[,ADDR…]                  added to the Cc header and the envelope of every message
+//   bcc=ADDR[,ADDR…]                 added to the envelope only
+//   bounce_notices=on|off            RFC 3464 notice to the envelope sender (default on)
+// An empty value resets a key to its default. Invariants: values never hold CR, LF or NUL (a
+// setting can never inject a header line or an SMTP command); addresses are validated with
+// core::parse_mailbox and normalized (lower-case domain); at most 10 CC and 10 BCC addresses;
+// route=custom requires relay.host (checked by validate(), not per key, so keys can be set in
+// any order within one call).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace tern::store {
+
+struct AccountSettings {
+  std::string route = "platform";  // "platform" | "custom"
+  std::string relay_host;
+  int relay_port = 0;              // 0 = default for relay_security (effective_relay_port)
+  std::string relay_security = "starttls";  // "none" | "starttls" | "tls"
+  std::string relay_username;
+  std::string relay_password;      // filled only when read with secrets; else empty
+  bool relay_password_set = false;
+  std::string mail_from;
+  std::vector<std::string> cc;
+  std::vector<std::string> bcc;
+  bool bounce_notices = true;
+
+  int effective_relay_port() const {
+    if (relay_port) return relay_port;
+    return relay_security == "tls" ? 465 : relay_security == "none" ? 25 : 587;
+  }
+};
+
+// The keys above, in display order.
+const std::vector<std::string>& setting_keys();
+
+// Applies one key=value to s (relay.password sets relay_password and relay_password_set).
+// Unknown key or bad value → permanent error "KEY: reason".
+core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::string_view value);
+
+// Whole-object checks after a batch of apply_setting (route=custom needs relay.host).
+core::Result<void> validate(const AccountSettings& s);
+
+// The stored text form of one key of s ("" for a default); relay.password is not handled here.
+std::string setting_value(const AccountSettings& s, std::string_view key);
+
+// "key=value" lines for display, relay.password shown as "(set)" or "(not set)".
+std::vector<std::pair<std::string, std::string>> display_settings(const AccountSettings& s);
+
+}  // namespace tern::store
