@@ -3,6 +3,8 @@
 // policy/; header parsing in message/. See server_session.hpp for the contract.
 #include "smtp/server_session.hpp"
 
+#include <algorithm>
+
 #include <optional>
 #include <set>
 
@@ -425,7 +427,7 @@ struct ServerSession::Impl {
       s = policy::check_header_recipients(hs.fields, rcpts);
     env.options = a.defaults;
     std::set<std::string> seen;
-    bool has_date = false;
+    bool has_date = false, cc_added = a.cc.empty();
     std::string fields;
     for (const auto& f : hs.fields) {
       if (policy::is_option_header(f.name)) {
@@ -434,7 +436,21 @@ struct ServerSession::Impl {
       }
       if (core::iequals(f.name, "Date")) has_date = true;
       if (core::iequals(f.name, "Message-ID") && env.message_id.empty()) env.message_id = f.value();
+      if (!cc_added && core::iequals(f.name, "Cc")) {
+        // The account's CC joins the existing field (RFC 5322 allows one Cc field), each
+        // address on a folded line of its own so no line grows past the limits.
+        fields.append(f.raw, 0, f.raw.size() - 2);
+        for (const auto& cc : a.cc) fields += ",\r\n " + cc;
+        fields += "\r\n";
+        cc_added = true;
+        continue;
+      }
       fields += f.raw;
+    }
+    if (!cc_added) {
+      fields += "Cc: ";
+      for (size_t i = 0; i < a.cc.size(); ++i) fields += (i ? ",\r\n " : "") + a.cc[i];
+      fields += "\r\n";
     }
     if (!s.ok()) {
       reject = s;
@@ -482,6 +498,15 @@ struct ServerSession::Impl {
     env.queue_id = queue_id;
     env.sender = sender;
     env.recipients = rcpts;
+    // Account settings (SPEC §4): Mail-From replaces the envelope sender; CC and BCC join the
+    // envelope (CC is in the header already). Duplicates of given recipients are not added.
+    if (const policy::AccountContext* a = ctx()) {
+      if (!a->mail_from.empty()) env.sender = a->mail_from;
+      for (const auto* list : {&a->cc, &a->bcc})
+        for (const auto& r : *list)
+          if (std::find(env.recipients.begin(), env.recipients.end(), r) == env.recipients.end())
+            env.recipients.push_back(r);
+    }
     env.smtputf8 = smtputf8;
     env.eightbit = eightbit;
     env.helo = helo;

@@ -374,6 +374,41 @@ TEST(Session, EnvelopeCarriesOptionsAndHeaderFacts) {
   EXPECT_EQ(e.sender, "a@example.com");
 }
 
+// Account settings (SPEC §4): Mail-From replaces the envelope sender, CC joins the Cc header
+// (added, or appended to the one there is) and the envelope, BCC joins the envelope only.
+TEST(Session, AccountMailFromCcBcc) {
+  auto acc = std::make_shared<tern::policy::AccountContext>(*test_account());
+  acc->mail_from = "bounces@example.com";
+  acc->cc = {"audit@example.com", "b@x.org"};
+  acc->bcc = {"archive@example.com"};
+  auto one = [](size_t, const std::string& s) { return std::vector<std::string>{s}; };
+  ConnectionInfo conn;
+  {
+    auto tc = cases()[0];  // To: b@x.org, no Cc field
+    Replay r = replay(parse_script(tc.script), tc.cfg, conn, CommitMode::ok, one, acc);
+    ASSERT_EQ(r.envelopes.size(), 1u);
+    EXPECT_EQ(r.envelopes[0].sender, "bounces@example.com");
+    EXPECT_EQ(r.envelopes[0].recipients,
+              (std::vector<std::string>{"b@x.org", "audit@example.com", "archive@example.com"}));
+    ASSERT_EQ(r.committed.size(), 1u);
+    EXPECT_NE(r.committed[0].find("Subject: hi\r\nCc: audit@example.com,\r\n b@x.org\r\nDate: "),
+              std::string::npos)
+        << r.committed[0];
+    EXPECT_EQ(r.committed[0].find("archive@"), std::string::npos);  // BCC never in the header
+  }
+  {
+    const std::string script = kLogin + kEnvelope + kDataStart +
+                               "C: From: <a@example.com>\nC: To: b@x.org\nC: cc: b@x.org\nC: \nC: x\nC: .\n" +
+                               kQueued;
+    Replay r = replay(parse_script(script), base_cfg(), conn, CommitMode::ok, one, acc);
+    ASSERT_EQ(r.committed.size(), 1u);
+    EXPECT_NE(r.committed[0].find("cc: b@x.org,\r\n audit@example.com,\r\n b@x.org\r\nDate: "),
+              std::string::npos)
+        << r.committed[0];
+    EXPECT_EQ(r.committed[0].find("Cc: "), std::string::npos);  // one Cc field, not two
+  }
+}
+
 TEST(Session, DefaultsFromAccountWhenNoHeaders) {
   auto tc = cases()[0];
   ConnectionInfo conn;

@@ -91,6 +91,7 @@ struct Driver {
   std::string qid, current;
   bool pending_tls = false;
   std::vector<std::string>* log = nullptr;
+  std::shared_ptr<const policy::AccountContext> account = test_account();
 
   std::string fix(std::string t) const {
     if (qid.empty()) return t;
@@ -118,7 +119,7 @@ struct Driver {
         AuthResult res;
         if (au->username == "user" && au->password == "pass") {
           res.kind = AuthResult::Kind::ok;
-          res.account = test_account();
+          res.account = account;
         } else if (au->username == "ratelimited") {
           res.kind = AuthResult::Kind::rate_limited;
         } else if (au->username == "temp") {
@@ -158,9 +159,11 @@ struct Driver {
 
 // Feeds every step; `split` returns the chunks one step's bytes are fed as.
 inline Replay replay(const std::vector<Step>& steps, const SessionConfig& cfg, const ConnectionInfo& conn,
-                  CommitMode mode, const std::function<std::vector<std::string>(size_t, const std::string&)>& split) {
+                  CommitMode mode, const std::function<std::vector<std::string>(size_t, const std::string&)>& split,
+                  std::shared_ptr<const policy::AccountContext> account = nullptr) {
   ServerSession s(cfg, conn, 1700000000);
   Driver d{s, mode, {}, {}, {}, false, nullptr};
+  if (account) d.account = std::move(account);
   d.run.logs.resize(steps.size());
   d.log = &d.run.logs[0];
   if (steps.empty() || steps[0].client != "<early>\r\n") d.handle(s.start());
