@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -77,6 +77,33 @@ CREATE TABLE dkim_keys(
   private_key TEXT NOT NULL,
   created_ms INTEGER NOT NULL,
   UNIQUE(account_id, owner, slot, algorithm));
+)sql",
+    // 3: delivery (SPEC §4): per-account suppression list (addresses with a lower-case domain)
+    // and the delivery event log. Events are a log, not owned data: no foreign key, so a batch
+    // on the hot path costs one index insert per row and nothing else.
+    R"sql(
+CREATE TABLE suppressions(
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  queue_id TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY(account_id, address));
+CREATE TABLE delivery_events(
+  id INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  queue_id TEXT NOT NULL,
+  account_id INTEGER NOT NULL,
+  recipient TEXT NOT NULL,
+  event TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  code INTEGER NOT NULL DEFAULT 0,
+  enhanced TEXT NOT NULL DEFAULT '',
+  reply TEXT NOT NULL DEFAULT '',
+  mx_host TEXT NOT NULL DEFAULT '',
+  tls INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX delivery_events_queue ON delivery_events(queue_id);
+CREATE INDEX delivery_events_account_time ON delivery_events(account_id, time_ms);
 )sql",
 };
 

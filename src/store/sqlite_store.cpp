@@ -4,6 +4,8 @@
 // failing; every multi-statement write is one BEGIN IMMEDIATE transaction.
 // Argon2id work (hashing at account creation, verification at AUTH) runs outside the mutex so
 // one slow AUTH never stalls other store calls.
+// Account settings are rows of `settings` (absent = default); relay.password is sealed like DKIM
+// private keys. Delivery events are written in batches through one prepared statement.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,7 +15,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <optional>
 
 #include "core/address.hpp"
 #include "core/clock.hpp"
@@ -86,6 +90,15 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     master_key_ = key32;
   }
+  core::Result<void> set_account_settings(
+      int64_t account_id, const std::vector<std::pair<std::string, std::string>>& kv) override;
+  core::Result<AccountSettings> account_settings(int64_t account_id, bool with_secrets) override;
+  core::Result<void> add_suppression(const Suppression& s) override;
+  core::Result<std::vector<Suppression>> list_suppressions(int64_t account_id) override;
+  core::Result<void> remove_suppression(int64_t account_id, const std::string& address) override;
+  core::Result<bool> is_suppressed(int64_t account_id, const std::string& address) override;
+  core::Result<void> record_events(const std::vector<DeliveryEvent>& events) override;
+  core::Result<std::vector<DeliveryEvent>> events_for(const std::string& queue_id) override;
 
  private:
   // Callers hold mu_.
@@ -98,6 +111,8 @@ class SqliteStore final : public Store {
   core::Result<std::optional<Account>> account_where(std::string_view where, auto bind_value);
   core::Result<bool> account_exists(int64_t id);
   core::Result<void> require_account(int64_t id);
+  // The account's settings rows applied over the defaults. Callers hold mu_.
+  core::Result<AccountSettings> settings_of(int64_t account_id, bool with_secrets);
 
   std::mutex mu_;
   std::string master_key_;  // empty: keys stored as PEM
@@ -385,7 +400,12 @@ core::Result<policy::AccountContext> SqliteStore::account_context(int64_t accoun
     while ((rc = s.step()) == SQLITE_ROW) ctx.senders.push_back(s.text(0));
     if (rc != SQLITE_DONE) return s.error(rc, "read senders");
   }
-  // platform_domains come from the operator's config, defaults from settings (later).
+  auto settings = settings_of(account_id, false);
+  if (!settings) return settings.error();
+  ctx.mail_from = std::move(settings->mail_from);
+  ctx.cc = std::move(settings->cc);
+  ctx.bcc = std::move(settings->bcc);
+  // platform_domains come from the operator's config, MessageOptions defaults later.
   return ctx;
 }
 
@@ -684,6 +704,226 @@ core::Result<std::vector<Store::SigningKey>> SqliteStore::signing_keys(int64_t a
     if (!pem) return pem.error();
     out.push_back({d.domain, k->selector, k->algorithm, std::move(pem).value(), k->version});
   }
+  return out;
+}
+
+// --- Delivery settings, suppression list, delivery events ---
+
+constexpr std::string_view kPasswordKey = "relay.password";
+
+core::Result<AccountSettings> SqliteStore::settings_of(int64_t account_id, bool with_secrets) {
+  AccountSettings out;
+  Stmt s(db_, "SELECT key, value FROM settings WHERE account_id = ?");
+  s.bind(1, account_id);
+  const auto& keys = setting_keys();
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    const std::string key = s.text(0);
+    // Other subjects may keep rows in this table too (message option defaults): skip them.
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) continue;
+    if (key == kPasswordKey) {
+      out.relay_password_set = true;
+      if (with_secrets) {
+        auto plain = key_box::open(master_key_, s.text(1));
+        if (!plain) return core::Error::perm("store: relay.password: " + plain.error().message);
+        out.relay_password = std::move(plain).value();
+      }
+      continue;
+    }
+    if (auto r = apply_setting(out, key, s.text(1)); !r)
+      return core::Error::perm("store: stored setting invalid: " + r.error().message);
+  }
+  if (rc != SQLITE_DONE) return s.error(rc, "read settings");
+  return out;
+}
+
+core::Result<AccountSettings> SqliteStore::account_settings(int64_t account_id,
+                                                            bool with_secrets) {
+  std::lock_guard lock(mu_);
+  if (auto r = require_account(account_id); !r) return r.error();
+  return settings_of(account_id, with_secrets);
+}
+
+core::Result<void> SqliteStore::set_account_settings(
+    int64_t account_id, const std::vector<std::pair<std::string, std::string>>& kv) {
+  std::lock_guard lock(mu_);
+  // Read, merge and write under one write lock: a concurrent `set` from another process cannot
+  // slip in between and be lost.
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r;
+  if (auto r = require_account(account_id); !r) return r;
+  auto current = settings_of(account_id, false);
+  if (!current) return current.error();
+  AccountSettings s = std::move(current).value();
+  bool password_given = false;
+  for (const auto& [key, value] : kv) {
+    if (auto r = apply_setting(s, key, value); !r) return r;
+    password_given = password_given || key == kPasswordKey;
+  }
+  if (auto r = validate(s); !r) return r;
+
+  auto write = [&](std::string_view key, std::string_view value) -> core::Result<void> {
+    if (value.empty()) {  // absent = default
+      Stmt del(db_, "DELETE FROM settings WHERE account_id = ? AND key = ?");
+      del.bind(1, account_id).bind(2, key);
+      return del.run("reset setting");
+    }
+    Stmt up(db_,
+            "INSERT INTO settings(account_id, key, value) VALUES(?, ?, ?) "
+            "ON CONFLICT(account_id, key) DO UPDATE SET value = excluded.value");
+    up.bind(1, account_id).bind(2, key).bind(3, value);
+    return up.run("write setting");
+  };
+  for (const auto& key : setting_keys()) {
+    if (key == kPasswordKey) continue;
+    if (auto r = write(key, setting_value(s, key)); !r) return r;
+  }
+  if (password_given) {
+    std::string stored = s.relay_password.empty() || master_key_.empty()
+                             ? s.relay_password
+                             : key_box::seal(master_key_, s.relay_password);
+    auto r = write(kPasswordKey, stored);
+    sodium_memzero(stored.data(), stored.size());
+    sodium_memzero(s.relay_password.data(), s.relay_password.size());
+    if (!r) return r;
+  }
+  return txn.commit();
+}
+
+// The stored form of a recipient address (domain lower-case), or nullopt when not an address.
+std::optional<std::string> suppression_key(std::string_view address) {
+  auto mb = core::parse_mailbox(address);
+  if (!mb) return std::nullopt;
+  return mb->str();
+}
+
+core::Result<void> SqliteStore::add_suppression(const Suppression& s) {
+  auto address = suppression_key(s.address);
+  if (!address) return core::Error::perm("suppression: invalid address");
+  std::lock_guard lock(mu_);
+  if (auto r = require_account(s.account_id); !r) return r;
+  Stmt up(db_,
+          "INSERT INTO suppressions(account_id, address, reason, queue_id, created_ms) "
+          "VALUES(?, ?, ?, ?, ?) ON CONFLICT(account_id, address) DO UPDATE SET "
+          "reason = excluded.reason, queue_id = excluded.queue_id, "
+          "created_ms = excluded.created_ms");
+  up.bind(1, s.account_id)
+      .bind(2, std::string_view(*address))
+      .bind(3, std::string_view(s.reason))
+      .bind(4, std::string_view(s.queue_id))
+      .bind(5, s.created_ms ? s.created_ms : now_ms());
+  return up.run("add suppression");
+}
+
+core::Result<std::vector<Store::Suppression>> SqliteStore::list_suppressions(int64_t account_id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT account_id, address, reason, queue_id, created_ms FROM suppressions "
+         "WHERE account_id = ? ORDER BY created_ms DESC, address");
+  s.bind(1, account_id);
+  std::vector<Suppression> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back({s.int64(0), s.text(1), s.text(2), s.text(3), s.int64(4)});
+  if (rc != SQLITE_DONE) return s.error(rc, "list suppressions");
+  return out;
+}
+
+core::Result<void> SqliteStore::remove_suppression(int64_t account_id,
+                                                   const std::string& address) {
+  auto key = suppression_key(address);
+  if (!key) return core::Error::perm("not a valid address");
+  std::lock_guard lock(mu_);
+  Stmt del(db_, "DELETE FROM suppressions WHERE account_id = ? AND address = ?");
+  del.bind(1, account_id).bind(2, std::string_view(*key));
+  if (auto r = del.run("remove suppression"); !r) return r;
+  if (db_.changes() == 0)
+    return core::Error::perm(fmt::format("{} is not on the account's suppression list", *key));
+  return core::ok();
+}
+
+core::Result<bool> SqliteStore::is_suppressed(int64_t account_id, const std::string& address) {
+  auto key = suppression_key(address);
+  if (!key) return false;  // never stored: add_suppression accepts addresses only
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT 1 FROM suppressions WHERE account_id = ? AND address = ?");
+  s.bind(1, account_id).bind(2, std::string_view(*key));
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return s.error(rc, "read suppression");
+}
+
+bool known_event(std::string_view e) {
+  return e == "delivered" || e == "deferred" || e == "bounced" || e == "expired" ||
+         e == "rejected";
+}
+
+core::Result<void> SqliteStore::record_events(const std::vector<DeliveryEvent>& events) {
+  for (const auto& e : events)
+    if (!known_event(e.event))
+      return core::Error::perm(fmt::format("delivery event: unknown kind \"{}\"", e.event));
+  if (events.empty()) return core::ok();
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r;
+  // One statement prepared once and reset per row (sqlite::Stmt has no reset): the batch costs
+  // one parse, not one per event.
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(
+      db_.get(),
+      "INSERT INTO delivery_events(time_ms, queue_id, account_id, recipient, event, attempt, "
+      "code, enhanced, reply, mx_host, tls) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      -1, &raw, nullptr);
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st(raw, sqlite3_finalize);
+  if (rc != SQLITE_OK) return sqlite::to_error(db_.get(), rc, "prepare event insert");
+  auto text = [&](int idx, const std::string& v) {
+    return sqlite3_bind_text64(st.get(), idx, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
+  };
+  for (const auto& e : events) {
+    rc = sqlite3_bind_int64(st.get(), 1, e.time_ms);
+    if (rc == SQLITE_OK) rc = text(2, e.queue_id);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st.get(), 3, e.account_id);
+    if (rc == SQLITE_OK) rc = text(4, e.recipient);
+    if (rc == SQLITE_OK) rc = text(5, e.event);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st.get(), 6, e.attempt);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st.get(), 7, e.code);
+    if (rc == SQLITE_OK) rc = text(8, e.enhanced);
+    if (rc == SQLITE_OK) rc = text(9, e.reply);
+    if (rc == SQLITE_OK) rc = text(10, e.mx_host);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st.get(), 11, e.tls ? 1 : 0);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st.get());
+    if (rc != SQLITE_DONE) return sqlite::to_error(db_.get(), rc, "record delivery event");
+    sqlite3_reset(st.get());
+  }
+  return txn.commit();
+}
+
+core::Result<std::vector<Store::DeliveryEvent>> SqliteStore::events_for(
+    const std::string& queue_id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT time_ms, queue_id, account_id, recipient, event, attempt, code, enhanced, reply, "
+         "mx_host, tls FROM delivery_events WHERE queue_id = ? ORDER BY time_ms, id");
+  s.bind(1, std::string_view(queue_id));
+  std::vector<DeliveryEvent> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    DeliveryEvent e;
+    e.time_ms = s.int64(0);
+    e.queue_id = s.text(1);
+    e.account_id = s.int64(2);
+    e.recipient = s.text(3);
+    e.event = s.text(4);
+    e.attempt = static_cast<int>(s.int64(5));
+    e.code = static_cast<int>(s.int64(6));
+    e.enhanced = s.text(7);
+    e.reply = s.text(8);
+    e.mx_host = s.text(9);
+    e.tls = s.int64(10) != 0;
+    out.push_back(std::move(e));
+  }
+  if (rc != SQLITE_DONE) return s.error(rc, "read delivery events");
   return out;
 }
 

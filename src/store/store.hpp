@@ -181,16 +181,14 @@ class Store {
   // Snapshot for the submission service (verified domains and senders; defaults).
   virtual core::Result<policy::AccountContext> account_context(int64_t account_id) = 0;
 
-#pragma GCC diagnostic push  // TEMP until SqliteStore implements
-#pragma GCC diagnostic ignored "-Wunused-parameter"
   // --- Delivery settings, suppression list, delivery events (SPEC §4) ---
   // Applies key=value pairs (store/settings.hpp) atomically: all or none; the merged result
   // must pass validate(). relay.password is sealed with the master key when one is set.
   virtual core::Result<void> set_account_settings(
-      int64_t account_id, const std::vector<std::pair<std::string, std::string>>& kv) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+      int64_t account_id, const std::vector<std::pair<std::string, std::string>>& kv) = 0;
   // with_secrets: relay_password decrypted (an error when sealed and no master key is set).
   virtual core::Result<AccountSettings> account_settings(int64_t account_id,
-                                                         bool with_secrets) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+                                                         bool with_secrets) = 0;
 
   struct Suppression {
     int64_t account_id = 0;
@@ -201,13 +199,15 @@ class Store {
   };
   // Adds or refreshes (reason, queue_id, created_ms) the entry. Addresses compare ignoring the
   // case of the domain only (local parts are case-sensitive by RFC 5321; the domain is already
-  // lower-case wherever Tern produced it).
-  virtual core::Result<void> add_suppression(const Suppression& s) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
-  virtual core::Result<std::vector<Suppression>> list_suppressions(int64_t account_id) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+  // lower-case wherever Tern produced it). An invalid address is a permanent error;
+  // created_ms 0 means now.
+  virtual core::Result<void> add_suppression(const Suppression& s) = 0;
+  // Newest first (then by address).
+  virtual core::Result<std::vector<Suppression>> list_suppressions(int64_t account_id) = 0;
   // Permanent error when the address is not on the account's list.
   virtual core::Result<void> remove_suppression(int64_t account_id,
-                                                const std::string& address) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
-  virtual core::Result<bool> is_suppressed(int64_t account_id, const std::string& address) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
+                                                const std::string& address) = 0;
+  virtual core::Result<bool> is_suppressed(int64_t account_id, const std::string& address) = 0;
 
   // One recipient's outcome of one delivery attempt (or a local decision), kept for reports.
   struct DeliveryEvent {
@@ -223,11 +223,11 @@ class Store {
     std::string mx_host;
     bool tls = false;
   };
-  // All in one transaction.
-  virtual core::Result<void> record_events(const std::vector<DeliveryEvent>& events) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
-  // A message's events, oldest first.
-  virtual core::Result<std::vector<DeliveryEvent>> events_for(const std::string& queue_id) { return core::Error::perm("not implemented"); }  // TEMP until SqliteStore implements
-#pragma GCC diagnostic pop
+  // All in one transaction, one prepared statement (the delivery hot path); an unknown event
+  // name fails the whole batch.
+  virtual core::Result<void> record_events(const std::vector<DeliveryEvent>& events) = 0;
+  // A message's events, oldest first (by time_ms, then in recording order).
+  virtual core::Result<std::vector<DeliveryEvent>> events_for(const std::string& queue_id) = 0;
 };
 
 }  // namespace tern::store
