@@ -19,7 +19,10 @@
 //    next_job/take_ready (then the caller owns it and adds it back if it must be retried).
 //  - remove(queue_id) drops all of a message's jobs that are not handed out.
 //  - connections() for a destination never exceeds max_connections_per_dest, and the total
-//    never exceeds max_connections; a slot is freed only by connection_closed(dest).
+//    never exceeds max_connections; a slot is freed only by connection_closed(dest). A close
+//    with no open connection to that destination is a caller bug and is ignored.
+//  - Accounts take turns in account-id order with a per-destination cursor; within an
+//    account, jobs leave in the order they became ready. All operations are O(log n).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -70,7 +73,8 @@ class Scheduler {
   // Drops every scheduled or ready job of the message; returns how many.
   size_t remove(const std::string& queue_id);
   // Makes scheduled jobs ready at the next tick: of one message, or of all when queue_id is ""
-  // (`tern queue retry`). Returns how many.
+  // (`tern queue retry`); their due time becomes now_ms (never later than it was). Returns
+  // how many scheduled jobs that covers (ready and handed-out jobs are not counted).
   size_t expedite(const std::string& queue_id, int64_t now_ms);
 
   struct Stats {
