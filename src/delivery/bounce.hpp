@@ -16,6 +16,10 @@
 // Invariants: CRLF line ends only; every line at most 998 octets (long remote replies are
 // folded/truncated); remote text is reduced to printable US-ASCII (a hostile reply cannot add
 // header lines or MIME parts); the boundary does not occur in the content; output is 7-bit.
+// Reduction: controls become spaces in prose and '?' in addresses/hosts/ids, bytes >= 0x80
+// become '?' (no RFC 6533 UTF-8 notices), the original's header lines likewise and cut at 990.
+// A Status that is not "4.x.x"/"5.x.x" is reported as 5.0.0 (4.4.7 when expired); a
+// Diagnostic-Code needs a reply code 100..999.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -46,7 +50,8 @@ struct BounceInput {
   std::string message_id;           // Message-ID of the notice, "<...>"
 };
 
-// The complete notice, ready to spool.
+// The complete notice, ready to spool; "" when no notice is due: the original sender is
+// null ("" or "<>", RFC 5321 §4.5.5) or there are no recipients to report.
 std::string build_bounce(const BounceInput& in);
 
 // The original's header section from the start of its stored bytes: up to and including the
@@ -57,6 +62,10 @@ std::string header_section_of(std::string_view stored, size_t max = 64 * 1024);
 // (the mailbox does not exist or is refused), or a permanent outcome with an RFC 3463 address
 // status (5.1.x: bad mailbox, bad domain, null MX). Message-level refusals (5.3.4 too big,
 // 5.7.x content policy) and expiry are not hard bounces: the address may well work.
+// Precisely: only phases rcpt, data, data-end, dns and local count (MAIL and the session
+// phases are about us); a 5.1.x status is hard except 5.1.7/5.1.8 (the *sender's* address),
+// and 5.2.1 (mailbox disabled); 5.0.0 or no/malformed status is hard only as 550/551/553 to
+// RCPT; a status class other than 5, or a reply code that is not 5xx, is never hard.
 bool is_hard_bounce(int code, const std::string& enhanced, const std::string& phase);
 
 }  // namespace tern::delivery
