@@ -14,6 +14,10 @@
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "app/config.hpp"
 #include "app/serve.hpp"
@@ -159,6 +163,45 @@ std::string fmt_time(int64_t ms) {
   return buf;
 }
 
+// For one-line output: control characters (a remote reply may hold tabs or escapes) become '?'.
+std::string one_line(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
+// JSON that never throws on bytes that are not UTF-8 (they become U+FFFD).
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// `account show` / `account set` output: key=value lines in setting_keys() order; the relay
+// password only as "(set)" / "(not set)".
+void print_settings(const tern::store::AccountSettings& s, bool as_json) {
+  const auto lines = tern::store::display_settings(s);
+  if (as_json) {
+    json j = json::object();
+    for (const auto& [k, v] : lines) j[k] = v;
+    std::cout << dump(j) << "\n";
+    return;
+  }
+  for (const auto& [k, v] : lines) std::cout << k << "=" << one_line(v) << "\n";
+}
+
+// "KEY=VALUE" arguments of `account set`, split at the first '='. nullopt names the bad one.
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_pairs(
+    const std::vector<std::string>& args, std::string& bad) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& a : args) {
+    const auto eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      bad = a;
+      return std::nullopt;
+    }
+    out.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+  }
+  return out;
+}
+
 void add_common(CLI::App* cmd, Globals& g, bool with_json = true) {
   cmd->add_option("--config", g.config_path, "TOML configuration file");
   cmd->add_option("--data", g.data_dir, "data directory (default ./tern-data)");
@@ -201,6 +244,22 @@ int main(int argc, char** argv) {
   add_common(account_create, g);
   auto* account_list = account->add_subcommand("list", "list accounts");
   add_common(account_list, g);
+  auto* account_set = account->add_subcommand(
+      "set", "change delivery settings, all or nothing (KEY= resets a key to its default)");
+  std::string as_account;
+  std::vector<std::string> as_pairs;
+  bool as_password_stdin = false;
+  account_set->add_option("ACCOUNT", as_account)->required();
+  account_set->add_option("SETTINGS", as_pairs,
+                          "KEY=VALUE: route, relay.host, relay.port, relay.security, "
+                          "relay.username, relay.password, mail_from, cc, bcc, bounce_notices");
+  account_set->add_flag("--password-stdin", as_password_stdin,
+                        "read relay.password from the first line of stdin (keeps it out of ps "
+                        "and shell history)");
+  add_common(account_set, g);
+  auto* account_show = account->add_subcommand("show", "print an account's delivery settings");
+  account_show->add_option("ACCOUNT", as_account)->required();
+  add_common(account_show, g);
 
   // apikey
   auto* apikey = app.add_subcommand("apikey", "manage API keys");
@@ -280,6 +339,19 @@ int main(int argc, char** argv) {
   sender_add->add_flag("--verified", s_verified, "operator override: mark verified now");
   add_common(sender_add, g);
 
+  // suppression
+  auto* suppression = app.add_subcommand("suppression", "an account's suppression list");
+  suppression->require_subcommand(1);
+  auto* suppression_list = suppression->add_subcommand("list", "list suppressed addresses");
+  std::string sp_account, sp_address;
+  suppression_list->add_option("ACCOUNT", sp_account)->required();
+  add_common(suppression_list, g);
+  auto* suppression_remove =
+      suppression->add_subcommand("remove", "deliver to an address again (error if not listed)");
+  suppression_remove->add_option("ACCOUNT", sp_account)->required();
+  suppression_remove->add_option("ADDRESS", sp_address)->required();
+  add_common(suppression_remove, g);
+
   // queue
   auto* queue = app.add_subcommand("queue", "inspect the message queue");
   queue->require_subcommand(1);
@@ -300,6 +372,21 @@ int main(int argc, char** argv) {
     // Usage errors are one line too (scripts read the last line of stderr).
     std::fprintf(stderr, "tern: %s (see tern --help)\n", e.what());
     return 2;
+  }
+  std::vector<std::pair<std::string, std::string>> as_kv;
+  if (*account_set) {
+    std::string bad;
+    auto kv = parse_pairs(as_pairs, bad);
+    if (!kv) {
+      std::fprintf(stderr, "tern: expected KEY=VALUE, got \"%s\" (see tern --help)\n",
+                   one_line(bad).c_str());
+      return 2;
+    }
+    if (kv->empty() && !as_password_stdin) {
+      std::fprintf(stderr, "tern: account set needs at least one KEY=VALUE (see tern --help)\n");
+      return 2;
+    }
+    as_kv = std::move(*kv);
   }
 
   try {
@@ -340,6 +427,49 @@ int main(int argc, char** argv) {
           std::cout << a.id << "\t" << a.name << "\t" << fmt_time(a.created_ms) << "\n";
       }
       if (g.json) std::cout << arr.dump() << "\n";
+    } else if (*account_set) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, as_account);
+      if (as_password_stdin) {
+        std::string pw;
+        if (!std::getline(std::cin, pw)) throw Failure("relay.password: nothing on stdin");
+        if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+        as_kv.emplace_back("relay.password", std::move(pw));
+      }
+      check(store->set_account_settings(acc.id, as_kv));
+      for (auto& [k, v] : as_kv) sodium_memzero(v.data(), v.size());
+      print_settings(check(store->account_settings(acc.id, false)), g.json);
+    } else if (*account_show) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, as_account);
+      print_settings(check(store->account_settings(acc.id, false)), g.json);
+    } else if (*suppression_list) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, sp_account);
+      auto list = check(store->list_suppressions(acc.id));
+      if (g.json) {
+        json arr = json::array();
+        for (const auto& e : list)
+          arr.push_back({{"address", e.address},
+                         {"reason", e.reason},
+                         {"queue_id", e.queue_id},
+                         {"created_ms", e.created_ms}});
+        std::cout << dump(arr) << "\n";
+      } else {
+        std::cout << "address\treason\tqueue id\ttime (UTC)\n";
+        for (const auto& e : list)
+          std::cout << one_line(e.address) << "\t" << one_line(e.reason) << "\t"
+                    << one_line(e.queue_id) << "\t" << fmt_time(e.created_ms) << "\n";
+      }
+    } else if (*suppression_remove) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, sp_account);
+      check(store->remove_suppression(acc.id, sp_address));
+      if (g.json)
+        std::cout << dump(json{{"removed", sp_address}, {"account", acc.name}}) << "\n";
+      else
+        std::cout << "removed " << one_line(sp_address) << " from the suppression list of "
+                  << acc.name << "\n";
     } else if (*apikey_create) {
       auto store = open_store(c);
       auto acc = need_account(*store, k_account);
