@@ -16,7 +16,17 @@
 //    included), data_timeout_s for the final reply after the dot; a missed deadline is
 //    on_timeout() to the session.
 //  - Content is read from the delegate's ContentReader in pieces of at most 64 KiB and written
-//    as the socket drains: a large message is never held whole in memory.
+//    as the socket drains: a large message is never held whole in memory. (The read itself is
+//    synchronous on the io thread: the spool is a local file, normally in the page cache.)
+//  - A ContentReader error mid-DATA tears the connection down without the final dot (so the
+//    server discards the partial message): the recipients still pending get a local 451 4.3.0
+//    "cannot read message content", the others keep the server's verdict, and done() gets the
+//    same failure. A message handed out without a ContentReader is settled at once (451 4.3.0).
+//  - verify_peer makes STARTTLS required (an opportunistic policy is upgraded): verifying a
+//    certificate and then going on in plaintext would protect nothing. It never retries plain.
+//  - Every write has the command deadline too, so a server that stops reading cannot stall us.
+//  - done()'s failure, when every endpoint failed, is the last endpoint's (the scheduler decides
+//    on its severity); messages handed out stop the walk (their outcomes are final).
 //
 // Invariants: every message the delegate handed out gets exactly one message_done call; the
 // delegate's done() is called exactly once, last, after which the driver touches nothing of the
