@@ -14,7 +14,7 @@ BUILD_PKGS=(
 # Real peers used by the integration tests and benchmarks.
 TEST_PKGS=(
   swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl python3 python3-dkim python3-dnspython python3-aiosmtpd
-  postfix nsd unbound opendkim-tools strace procps psmisc
+  postfix nsd unbound opendkim opendkim-tools strace procps psmisc
 )
 
 want=("${BUILD_PKGS[@]}")

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Relay benchmark (issue 4): Tern vs Postfix + OpenDKIM, both signing with RSA-2048, relaying to
+# smtp-sink; delivered msgs/s (flow) and time to drain a queue of N messages. See bench.py.
+# Usage (as root): bench/relay/run.sh [TERN_BIN]
+#   env: N=100000 (drain queue size; N=2000 for a quick run)  FLOW_N  SESSIONS=20  SIZE=1024
+#        RUNS=1  CELL_TIMEOUT (seconds per cell)  SERVERS=postfix,tern (SERVERS=postfix: no Tern)
+# Writes bench/relay/results/last.json and prints a table. Exit 1 when any cell failed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TERN_BIN=$(realpath -m "${1:-build/tern}")
+[ "$(id -u)" = 0 ] || { echo "bench/relay: run as root (private Postfix, smtp-sink -u postfix)" >&2; exit 1; }
+for t in postfix postqueue postsuper smtp-source smtp-sink opendkim opendkim-genkey openssl \
+         /usr/sbin/nsd /usr/sbin/unbound; do
+  command -v "$t" >/dev/null ||
+    { echo "bench/relay: $t missing (scripts/install-deps.sh: postfix opendkim opendkim-tools nsd unbound)" >&2; exit 1; }
+done
+/usr/bin/python3 -c 'import dkim, dns.resolver, aiosmtpd' 2>/dev/null ||
+  { echo "bench/relay: apt-get install python3-dkim python3-dnspython python3-aiosmtpd" >&2; exit 1; }
+if [[ ",${SERVERS:-postfix,tern}," == *",tern,"* ]] && [ ! -x "$TERN_BIN" ]; then
+  echo "bench/relay: $TERN_BIN not built (or SERVERS=postfix)" >&2; exit 1
+fi
+ulimit -n 20000
+export PYTHONDONTWRITEBYTECODE=1
+N=${N:-100000}; FLOW_N=${FLOW_N:-$(( N < 20000 ? N : 20000 ))}
+# Whole-run guard on top of the per-cell deadlines: 4 cells per run plus start-up and probes.
+CELL=${CELL_TIMEOUT:-$(( 180 + (N + FLOW_N) / 25 ))}
+LIMIT=$(( (4 * ${RUNS:-1} + 4) * CELL + 600 ))
+exec timeout --kill-after=30 "$LIMIT" /usr/bin/python3 bench/relay/bench.py "$TERN_BIN"
