@@ -16,10 +16,13 @@
 //   bcc=ADDR[,ADDR…]                 added to the envelope only
 //   bounce_notices=on|off            RFC 3464 notice to the envelope sender (default on)
 // An empty value resets a key to its default. Invariants: values never hold CR, LF or NUL (a
-// setting can never inject a header line or an SMTP command); addresses are validated with
-// core::parse_mailbox and normalized (lower-case domain); at most 10 CC and 10 BCC addresses;
-// route=custom requires relay.host (checked by validate(), not per key, so keys can be set in
-// any order within one call).
+// setting can never inject a header line or an SMTP command) and are at most 512 bytes;
+// addresses are validated with core::parse_mailbox and normalized (lower-case domain); cc/bcc
+// split at commas outside quotes, duplicates removed, then at most 10 each; relay.host is
+// stored lower-case, an IP literal without brackets; route=custom requires relay.host (checked
+// by validate(), not per key, so keys can be set in any order within one call). A failed
+// apply_setting leaves the settings unchanged; its message names the key and never repeats a
+// relay.username or relay.password value.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -63,7 +66,8 @@ core::Result<void> validate(const AccountSettings& s);
 // The stored text form of one key of s ("" for a default); relay.password is not handled here.
 std::string setting_value(const AccountSettings& s, std::string_view key);
 
-// "key=value" lines for display, relay.password shown as "(set)" or "(not set)".
+// "key=value" lines for display, every key in setting_keys() order with defaults filled in
+// (relay.port: the effective port), relay.password shown as "(set)" or "(not set)".
 std::vector<std::pair<std::string, std::string>> display_settings(const AccountSettings& s);
 
 }  // namespace tern::store
