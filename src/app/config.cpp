@@ -165,6 +165,66 @@ Config load_config(const std::string& path) {
     get(*t, "dns", "check_interval_s", c.dns_check_interval_s);
     if (c.dns_check_interval_s == 0) bad("dns.check_interval_s", "must be positive");
   }
+  if (auto* t = section(root, "delivery")) {
+    auto& d = c.delivery;
+    check_keys(*t, "delivery",
+               {"enabled", "helo_name", "mx_port", "smarthost", "smarthost_security",
+                "smarthost_username", "smarthost_password", "ca_file", "max_connections",
+                "max_connections_per_destination", "max_messages_per_connection",
+                "retry_schedule", "max_age", "connect_timeout_s", "command_timeout_s",
+                "data_timeout_s", "reject_loopback_mx"});
+    get(*t, "delivery", "enabled", d.enabled);
+    get(*t, "delivery", "helo_name", d.helo_name);
+    int64_t mx_port = d.mx_port;
+    get(*t, "delivery", "mx_port", mx_port);
+    if (mx_port < 1 || mx_port > 65535) bad("delivery.mx_port", "must be 1..65535");
+    d.mx_port = static_cast<uint16_t>(mx_port);
+    std::string smarthost;
+    get(*t, "delivery", "smarthost", smarthost);
+    get(*t, "delivery", "smarthost_security", d.smarthost.security);
+    if (d.smarthost.security != "none" && d.smarthost.security != "starttls" &&
+        d.smarthost.security != "tls")
+      bad("delivery.smarthost_security", "must be none, starttls or tls");
+    if (!smarthost.empty()) {
+      try {
+        auto [h, p] = net::split_host_port(smarthost);
+        if (h.empty() || p == 0) throw std::invalid_argument("empty");
+        d.smarthost.host = h;
+        d.smarthost.port = p;
+      } catch (const std::exception&) {
+        bad("delivery.smarthost", "expected host:port, got " + smarthost);
+      }
+    }
+    get(*t, "delivery", "smarthost_username", d.smarthost.username);
+    get(*t, "delivery", "smarthost_password", d.smarthost.password);
+    get(*t, "delivery", "ca_file", d.ca_file);
+    get(*t, "delivery", "max_connections", d.limits.max_connections);
+    get(*t, "delivery", "max_connections_per_destination", d.limits.max_connections_per_dest);
+    get(*t, "delivery", "max_messages_per_connection", d.max_messages_per_connection);
+    if (d.limits.max_connections == 0 || d.limits.max_connections_per_dest == 0 ||
+        d.max_messages_per_connection == 0)
+      bad("delivery", "connection and message limits must be positive");
+    std::string text;
+    get(*t, "delivery", "retry_schedule", text);
+    if (!text.empty()) {
+      auto r = queue::parse_retry_schedule(text);
+      if (!r) bad("delivery.retry_schedule", r.error().message);
+      d.retry.delays_ms = r.value();
+    }
+    text.clear();
+    get(*t, "delivery", "max_age", text);
+    if (!text.empty()) {
+      auto r = queue::parse_duration_ms(text);
+      if (!r) bad("delivery.max_age", r.error().message);
+      d.retry.max_age_ms = r.value();
+    }
+    get(*t, "delivery", "connect_timeout_s", d.connect_timeout_s);
+    get(*t, "delivery", "command_timeout_s", d.command_timeout_s);
+    get(*t, "delivery", "data_timeout_s", d.data_timeout_s);
+    if (d.connect_timeout_s <= 0 || d.command_timeout_s <= 0 || d.data_timeout_s <= 0)
+      bad("delivery", "timeouts must be positive");
+    get(*t, "delivery", "reject_loopback_mx", d.reject_loopback_mx);
+  }
   return c;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "net/delivery_engine.hpp"
 #include "net/smtp_server.hpp"
 
 namespace tern::app {
@@ -28,6 +29,7 @@ struct Config {
   std::vector<std::string> sending_ips;  // [platform] outbound addresses (SPF evaluation)
   std::string dns_resolver;              // [dns] resolver: "" = system, "IP" or "IP:PORT"
   int dns_check_interval_s = 3600;       // [dns] server re-checks every domain this often
+  net::DeliveryConfig delivery;          // [delivery]
 
   std::string effective_dkim_zone() const {
     return dkim_zone.empty() ? "dkim." + hostname : dkim_zone;

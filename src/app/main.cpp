@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <map>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "app/config.hpp"
+#include "app/control.hpp"
 #include "app/serve.hpp"
 #include "core/address.hpp"
 #include "core/clock.hpp"
@@ -363,6 +366,22 @@ int main(int argc, char** argv) {
   queue_show->add_option("ID", q_id)->required();
   queue_show->add_flag("--raw", q_raw, "print the stored message bytes exactly");
   add_common(queue_show, g);
+  auto* queue_events = queue->add_subcommand("events", "delivery events of one message");
+  queue_events->add_option("ID", q_id)->required();
+  add_common(queue_events, g);
+  // Commands on the running server's queue (through <data>/control.sock).
+  bool q_all = false;
+  std::map<CLI::App*, std::string> queue_ops;
+  for (auto [name, what] : {std::pair{"retry", "try deferred mail now"},
+                            std::pair{"hold", "keep messages from delivery"},
+                            std::pair{"release", "let held messages go"},
+                            std::pair{"delete", "remove messages without delivering them"}}) {
+    auto* op = queue->add_subcommand(name, what);
+    op->add_option("ID", q_id, "queue id");
+    op->add_flag("--all", q_all, "every message in the queue");
+    add_common(op, g);
+    queue_ops[op] = name;
+  }
 
   try {
     app.parse(argc, argv);
@@ -583,6 +602,37 @@ int main(int argc, char** argv) {
         }
         std::cout << list.size() << " message(s)\n";
       }
+    } else if (*queue_events) {
+      auto store = open_store(c);
+      auto list = check(store->events_for(q_id));
+      if (g.json) {
+        json arr = json::array();
+        for (const auto& e : list)
+          arr.push_back({{"time_ms", e.time_ms}, {"recipient", e.recipient}, {"event", e.event},
+                         {"attempt", e.attempt}, {"code", e.code}, {"enhanced", e.enhanced},
+                         {"reply", e.reply}, {"mx_host", e.mx_host}, {"tls", e.tls}});
+        std::cout << dump(arr) << "\n";
+      } else {
+        for (const auto& e : list)
+          std::cout << fmt_time(e.time_ms) << "  " << one_line(e.recipient) << "  " << e.event
+                    << "  attempt " << e.attempt << "  " << (e.code ? std::to_string(e.code) + " " : "")
+                    << one_line(e.enhanced) << " " << one_line(e.reply)
+                    << (e.mx_host.empty() ? "" : "  (" + one_line(e.mx_host) + ")")
+                    << (e.tls ? "  TLS" : "") << "\n";
+      }
+    } else if (auto op = std::find_if(queue_ops.begin(), queue_ops.end(),
+                                      [](const auto& kv) { return kv.first->parsed(); });
+               op != queue_ops.end()) {
+      if (q_all == !q_id.empty()) {
+        std::fprintf(stderr, "tern: queue %s: give a queue id or --all\n", op->second.c_str());
+        return 2;
+      }
+      auto rep = tern::app::control_request(c.data_dir + "/control.sock", op->second, q_id);
+      if (!rep.ok) throw Failure(rep.message);
+      if (g.json)
+        std::cout << dump(json{{"command", op->second}, {"count", rep.count}}) << "\n";
+      else
+        std::cout << op->second << ": " << rep.count << " message(s)\n";
     } else if (*queue_show) {
       auto spool = open_spool_ro(c);
       auto m = spool->get(q_id);

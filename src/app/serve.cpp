@@ -1,5 +1,7 @@
 #include "app/serve.hpp"
 
+#include "app/control.hpp"
+
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -16,6 +18,7 @@
 #include "core/clock.hpp"
 #include "dns/resolver.hpp"
 #include "domain/service.hpp"
+#include "net/delivery_engine.hpp"
 #include "net/http_server.hpp"
 #include "net/smtp_server.hpp"
 #include "net/tls.hpp"
@@ -38,9 +41,11 @@ void raise_fd_limit() {
   }
 }
 // Prometheus text exposition format (version 0.0.4).
-std::string metrics_text(const net::SmtpServer& smtp, const queue::Spool& spool) {
+std::string metrics_text(const net::SmtpServer& smtp, const queue::Spool& spool,
+                         const net::DeliveryEngine* delivery) {
   const auto& c = smtp.counters();
   const auto st = spool.stats();
+  const auto d = delivery ? delivery->counters() : net::DeliveryCounters{};
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help, uint64_t v) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
@@ -54,6 +59,14 @@ std::string metrics_text(const net::SmtpServer& smtp, const queue::Spool& spool)
   metric("tern_spool_commits_total", "counter", "Spool commits since start.", st.commits);
   metric("tern_spool_fsyncs_total", "counter", "Spool fdatasync calls since start.", st.fsyncs);
   metric("tern_spool_quarantined_total", "counter", "Damaged spool entries quarantined.", st.quarantined);
+  metric("tern_delivered_total", "counter", "Recipients delivered.", d.delivered);
+  metric("tern_deferred_total", "counter", "Delivery attempts deferred.", d.deferred);
+  metric("tern_bounced_total", "counter", "Recipients bounced.", d.bounced);
+  metric("tern_expired_total", "counter", "Recipients expired.", d.expired);
+  metric("tern_rejected_total", "counter", "Recipients rejected (suppressed).", d.rejected);
+  metric("tern_delivery_connections_total", "counter", "Outbound SMTP connections.", d.connections);
+  metric("tern_bounce_notices_total", "counter", "Bounce notices queued.", d.bounce_notices);
+  metric("tern_queue_messages", "gauge", "Messages in the delivery queue.", d.queued_messages);
   return out;
 }
 
@@ -107,8 +120,47 @@ int serve(const Config& cfg) {
       out.push_back({k.domain, k.selector, k.algorithm, std::move(k.private_pem), k.version});
     return out;
   });
+  // --- Delivery (SPEC §4): one engine thread; DNS and store work on a pool of its own, so a
+  // slow resolver never holds the SMTP path's pool.
+  asio::io_context delivery_io(1);
+  asio::thread_pool delivery_blocking(4);
+  std::unique_ptr<dns::Resolver> mx_resolver;
+  std::unique_ptr<net::DeliveryEngine> delivery;
+  if (cfg.delivery.enabled) {
+    mx_resolver = dns::make_unbound_resolver(cfg.dns_resolver);
+    delivery = std::make_unique<net::DeliveryEngine>(
+        delivery_io, cfg.delivery,
+        net::DeliveryServices{spool.value().get(), store.value().get(), mx_resolver.get(),
+                              &delivery_blocking, cfg.hostname});
+    delivery->start();
+  }
+  std::thread delivery_thread([&delivery_io] {
+    auto guard = asio::make_work_guard(delivery_io);
+    delivery_io.run();
+  });
+  struct StopDelivery {
+    asio::io_context& io;
+    std::thread& t;
+    asio::thread_pool& pool;
+    ~StopDelivery() {
+      io.stop();
+      if (t.joinable()) t.join();
+      pool.join();
+    }
+  } stop_delivery{delivery_io, delivery_thread, delivery_blocking};
+  auto* engine = delivery.get();
+  ControlServer control(cfg.data_dir + "/control.sock",
+                        [engine](const std::string& cmd, const std::string& id) {
+                          if (!engine) return net::ControlReply{false, 0, "delivery is disabled"};
+                          if (cmd == "retry") return engine->retry(id);
+                          if (cmd == "hold") return engine->hold(id);
+                          if (cmd == "release") return engine->release(id);
+                          return engine->remove(id);
+                        });
+
   net::SmtpServices svc{spool.value().get(), store.value().get(), &limiter, tls, &blocking,
-                        &dkim_keys};
+                        &dkim_keys, {}};
+  if (engine) svc.on_accepted = [engine](const queue::QueuedMessage& m) { engine->submitted(m); };
   net::SmtpServer smtp(workers, scfg, svc);
   if (!cfg.listen_smtp.empty()) smtp.listen("smtp", cfg.listen_smtp, false);
   if (!cfg.listen_submission.empty()) smtp.listen("submission", cfg.listen_submission, false);
@@ -116,9 +168,10 @@ int serve(const Config& cfg) {
 
   // Operational HTTP endpoints; the REST API joins this listener in a later issue.
   auto* q = spool.value().get();
-  net::HttpServer http(*workers.front(), [&smtp, q](const net::HttpRequest& r) -> net::HttpResponse {
+  net::HttpServer http(*workers.front(), [&smtp, q, engine](const net::HttpRequest& r) -> net::HttpResponse {
     if (r.target == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
-    if (r.target == "/metrics") return {200, "text/plain; version=0.0.4", metrics_text(smtp, *q)};
+    if (r.target == "/metrics")
+      return {200, "text/plain; version=0.0.4", metrics_text(smtp, *q, engine)};
     return {404, "application/json", R"({"error":{"code":"not_found","message":"no such endpoint"}})" "\n"};
   });
   if (!cfg.listen_http.empty()) http.listen(cfg.listen_http);
@@ -129,6 +182,7 @@ int serve(const Config& cfg) {
     spdlog::info("signal {}: stopping", sig);
     smtp.stop();
     http.stop();
+    if (engine) engine->stop();
     for (auto* w : workers) w->stop();
   });
 

@@ -451,8 +451,13 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
             queue::QueuedMessage m = to_queued(cm->envelope, account, ip);
             if (signer) m.prepend = signer->finish(now_s());
             signer.reset();
+            std::optional<queue::QueuedMessage> copy;
+            if (svc.on_accepted) copy = m;
             auto outcome = co_await async_commit(*svc.spool, std::move(writer), std::move(m),
                                                  co_await asio::this_coro::executor);
+            if (outcome.ok && copy) {
+              svc.on_accepted(*copy);
+            }
             cr.ok = outcome.ok;
             cr.disk_full = outcome.disk_full;
             cr.queue_id = cm->envelope.queue_id;

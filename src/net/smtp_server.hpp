@@ -9,6 +9,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ class context;
 
 namespace tern::queue {
 class Spool;
+struct QueuedMessage;
 }
 namespace tern::store {
 class Store;
@@ -60,6 +62,8 @@ struct SmtpServices {
   std::shared_ptr<boost::asio::ssl::context> tls;
   boost::asio::thread_pool* blocking = nullptr;
   pipeline::KeyCache* dkim_keys = nullptr;  // null: no DKIM signing
+  // Called (from an I/O thread) with every message once it is durable: the delivery engine.
+  std::function<void(const queue::QueuedMessage&)> on_accepted;
 };
 
 struct SmtpCounters {

@@ -1,0 +1,113 @@
+// The delivery engine (SPEC §4): takes committed messages from the spool to their recipients.
+// Event-driven on one io_context thread; all engine state lives on that thread, so it needs no
+// locks. Policy comes from pure parts: delivery::Scheduler (which job next, connection limits,
+// fair turns), delivery::route_for (which destination), dns::plan_mx (which hosts),
+// queue::RetryPolicy (the recipient's next state), delivery::build_bounce (notices). The wire
+// is net::start_delivery (smtp::ClientSession driven over Asio).
+//
+// Life of a message: submitted() (or start() for what the spool recovered) → suppressed
+// recipients are rejected at once → the others are grouped into jobs per destination →
+// connections are opened per Scheduler::connections_to_open() → each connection pulls jobs for
+// its destination → per-recipient outcomes go through the RetryPolicy, are recorded as events
+// (store) and as a spool STATE record (durable, group-committed); a message whose recipients are
+// all final is finished (spool DONE). Deferred recipients are scheduled again.
+//
+// Durability and duplicates: recipient states are written after the remote's reply; a kill
+// between the remote 250 and the durable STATE/DONE record delivers that recipient again after
+// restart (at-least-once; the window is one fdatasync, ~1 ms). Nothing else is ever lost: the
+// spool replays every message that is not DONE.
+//
+// Blocking work (DNS look-ups, store reads and event writes) runs on the blocking pool, never on
+// the engine thread.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "delivery/route.hpp"
+#include "delivery/scheduler.hpp"
+#include "queue/envelope.hpp"
+#include "queue/retry.hpp"
+
+namespace boost::asio {
+class io_context;
+class thread_pool;
+}  // namespace boost::asio
+namespace tern::queue {
+class Spool;
+}
+namespace tern::store {
+class Store;
+}
+namespace tern::dns {
+class Resolver;
+}
+
+namespace tern::net {
+
+struct DeliveryConfig {
+  bool enabled = true;
+  std::string helo_name;           // EHLO name; "" = the server's hostname
+  uint16_t mx_port = 25;           // port of every MX host (tests point it at loopback peers)
+  delivery::RelayConfig smarthost;  // host "" = direct MX delivery for the platform route
+  std::string ca_file;             // extra CAs for verifying relays (private CAs)
+  delivery::Limits limits;         // connections overall / per destination
+  size_t max_messages_per_connection = 100;
+  queue::RetryPolicy retry;
+  int connect_timeout_s = 30;
+  int command_timeout_s = 300;
+  int data_timeout_s = 600;
+  bool reject_loopback_mx = false;  // production safety: never deliver to 127/8 via MX
+};
+
+struct DeliveryServices {
+  queue::Spool* spool = nullptr;
+  store::Store* store = nullptr;
+  dns::Resolver* resolver = nullptr;  // blocking, thread-safe
+  boost::asio::thread_pool* blocking = nullptr;
+  std::string hostname;
+};
+
+struct DeliveryCounters {
+  uint64_t delivered = 0, deferred = 0, bounced = 0, expired = 0, rejected = 0;
+  uint64_t connections = 0, bounce_notices = 0;
+  uint64_t queued_messages = 0;  // live messages the engine holds
+};
+
+// Result of an operator command (tern queue retry|hold|release|delete).
+struct ControlReply {
+  bool ok = false;
+  size_t count = 0;     // messages affected
+  std::string message;  // error text when !ok
+};
+
+class DeliveryEngine {
+ public:
+  DeliveryEngine(boost::asio::io_context& io, DeliveryConfig cfg, DeliveryServices svc);
+  ~DeliveryEngine();
+  DeliveryEngine(const DeliveryEngine&) = delete;
+  DeliveryEngine& operator=(const DeliveryEngine&) = delete;
+
+  // Loads the spool's live messages and starts delivering. Call once, before io runs (or on it).
+  void start();
+  // Stops opening connections; connections in flight end with the io_context.
+  void stop();
+  // A message just committed (any thread).
+  void submitted(const queue::QueuedMessage& m);
+
+  // Operator commands, from any thread except the engine's (they wait for the engine thread).
+  // id "" = every message.
+  ControlReply retry(const std::string& id);
+  ControlReply hold(const std::string& id);
+  ControlReply release(const std::string& id);
+  ControlReply remove(const std::string& id);
+
+  DeliveryCounters counters() const;  // any thread
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tern::net
