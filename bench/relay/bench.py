@@ -44,13 +44,28 @@ from servers import DOMAIN, RCPT, SENDER  # noqa: E402
 from dns_harness import DnsServers  # noqa: E402  (path set up by servers)
 import peers  # noqa: E402  (bench/accept)
 
-N = int(os.environ.get("N", "100000"))
-FLOW_N = int(os.environ.get("FLOW_N", str(min(N, 20000))))
-SESSIONS = int(os.environ.get("SESSIONS", "20"))
-SIZE = int(os.environ.get("SIZE", "1024"))
-RUNS = int(os.environ.get("RUNS", "1"))
-CELL_TIMEOUT = int(os.environ.get("CELL_TIMEOUT", str(180 + (N + FLOW_N) // 25)))
+
+
+def env_int(name, default, lo, hi):
+    raw = os.environ.get(name, "").strip() or str(default)
+    try:
+        v = int(raw)
+    except ValueError:
+        sys.exit(f"bench/relay: {name}={raw!r} is not a whole number")
+    if not lo <= v <= hi:
+        sys.exit(f"bench/relay: {name}={v} is outside {lo}..{hi}")
+    return v
+
+
+N = env_int("N", 100000, 1, 10_000_000)
+FLOW_N = env_int("FLOW_N", min(N, 20000), 1, 10_000_000)
+SESSIONS = env_int("SESSIONS", 20, 1, 1000)
+SIZE = env_int("SIZE", 1024, 1, 50_000_000)
+RUNS = env_int("RUNS", 1, 1, 100)
+CELL_TIMEOUT = env_int("CELL_TIMEOUT", 180 + (N + FLOW_N) // 25, 10, 7 * 86400)
 SERVERS = [s.strip() for s in os.environ.get("SERVERS", "postfix,tern").split(",") if s.strip()]
+if not SERVERS or set(SERVERS) - {"postfix", "tern"}:
+    sys.exit(f"bench/relay: SERVERS={os.environ.get('SERVERS')!r}: a list of postfix, tern")
 RESULTS = os.path.join(HERE, "results", "last.json")
 
 
@@ -197,7 +212,7 @@ def main(tern_bin):
                      "submit N, all deferred, sink up + postqueue -f / tern queue retry --all, "
                      "time to N delivered", "relays": {}}
     dns_servers = DnsServers({DOMAIN: []})
-    relays, sinks = {}, {}
+    relays, sinks, pf = {}, {}, None
     try:
         pf = servers.PostfixOpenDkim(base, servers.free_port())
         dns_servers.update(DOMAIN, [pf.zone_line()])
@@ -221,6 +236,8 @@ def main(tern_bin):
                 entry["error"] = f"start/probe: {type(e).__name__}: {e}\n{relay.log_tail()}"
                 log(f"{relay.name}: {entry['error']}")
                 del relays[key]
+                with contextlib.suppress(Exception):
+                    relay.stop()
         for run in range(RUNS):
             for cell, fn in (("flow", flow_cell), ("drain", drain_cell)):
                 for key, relay in relays.items():
@@ -245,6 +262,9 @@ def main(tern_bin):
                 sinks[key].stop()
             with contextlib.suppress(Exception):
                 relay.stop()
+        if pf is not None:  # also when it was built but never run (SERVERS=tern, failed start)
+            with contextlib.suppress(Exception):
+                pf.stop()
         dns_servers.close()
         res["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
         if os.environ.get("TERN_BENCH_KEEP"):

@@ -21,6 +21,9 @@ if [[ ",${SERVERS:-postfix,tern}," == *",tern,"* ]] && [ ! -x "$TERN_BIN" ]; the
 fi
 ulimit -n 20000
 export PYTHONDONTWRITEBYTECODE=1
+for v in N FLOW_N RUNS CELL_TIMEOUT; do
+  [[ -z "${!v:-}" || "${!v}" =~ ^[0-9]+$ ]] || { echo "bench/relay: $v=${!v} is not a whole number" >&2; exit 2; }
+done
 N=${N:-100000}; FLOW_N=${FLOW_N:-$(( N < 20000 ? N : 20000 ))}
 # Whole-run guard on top of the per-cell deadlines: 4 cells per run plus start-up and probes.
 CELL=${CELL_TIMEOUT:-$(( 180 + (N + FLOW_N) / 25 ))}

@@ -251,22 +251,23 @@ class TernRelay:
     def queued(self):
         return len(self._list())
 
+    IN_FLIGHT = ("active", "delivering", "sending", "in_flight", "inflight", "connecting")
+
     def settled(self, n):
-        """All n queued and no delivery attempt in flight. The queue list's per-message state is
-        used when it has one (anything but deferred/scheduled counts as in flight); otherwise
-        the listing must be unchanged across two polls (attempts against the dead sink end in
-        milliseconds; retries come minutes later)."""
+        """All n queued and no delivery attempt in flight: the listing (`tern queue list
+        --json`) holds n messages, none in a state named like an attempt in progress, and is
+        unchanged since the previous poll (the cell polls once a second; attempts against the
+        dead sink end in milliseconds, and the next retry is a minute or more away)."""
         items = self._list()
         if len(items) != n:
             self._settle = None
             return False
-        states = [m.get("state", m.get("status")) for m in items if isinstance(m, dict)]
-        if states and all(s is not None for s in states):
-            return all(str(s).lower() in ("deferred", "scheduled", "waiting") for s in states)
+        states = {str(m.get("state", m.get("status", ""))).lower()
+                  for m in items if isinstance(m, dict)}
         snap = json.dumps(items, sort_keys=True)
         same = self._settle == snap
         self._settle = snap
-        return same
+        return same and not states.intersection(self.IN_FLIGHT)
 
     def flush(self):
         self.inst.cli("queue", "retry", "--all")
