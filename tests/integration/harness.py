@@ -92,6 +92,10 @@ class TernServer:
             "hostname": "mx.test",
             "listen": {name: f"{LOOPBACK}:{port}" for name, port in self.ports.items()},
         }
+        # Delivery runs only in tests that configure it: elsewhere accepted mail stays queued,
+        # so what a test inspects never depends on the machine's DNS or network.
+        if "delivery" not in (config or {}):
+            base["delivery"] = {"enabled": False}
         self.config = merge(base, config)
         self.config_path = os.path.join(self.dir, "tern.toml")
         with open(self.config_path, "w") as f:
