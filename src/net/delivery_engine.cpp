@@ -672,6 +672,10 @@ void DeliveryEngine::submitted(const queue::QueuedMessage& m) {
 ControlReply DeliveryEngine::retry(const std::string& id) {
   auto& e = *impl_;
   return e.on_engine([&] {
+    // The operator says "now": destinations resting after a failed connection try again too,
+    // with fresh look-ups.
+    e.backoff.clear();
+    e.targets.clear();
     return e.each(id, [&](Impl::Msg& M) { return e.sched.expedite(M.m.id, now_ms()) > 0; });
   });
 }
