@@ -431,20 +431,22 @@ void Core::sync_loop() {
   }
 }
 
+int Core::sync_inline(std::unique_lock<std::mutex>& lk) {
+  SyncSet s = take_sync_set_locked();
+  lk.unlock();
+  int err = do_sync(s);
+  if (err) {
+    lk.lock();
+    poison_locked(s);
+  }
+  return err;
+}
+
 int Core::sync_wait() {
   std::unique_lock lk(mu_);
   if (stopping_) return ECANCELED;
-  if (std::this_thread::get_id() == sync_tid_) {
-    // Called from a commit callback: waiting for ourselves would deadlock; sync inline.
-    SyncSet s = take_sync_set_locked();
-    lk.unlock();
-    int err = do_sync(s);
-    if (err) {
-      lk.lock();
-      poison_locked(s);
-    }
-    return err;
-  }
+  // Called from a commit callback: waiting for ourselves would deadlock; sync inline.
+  if (std::this_thread::get_id() == sync_tid_) return sync_inline(lk);
   auto p = std::make_shared<std::promise<int>>();
   auto f = p->get_future();
   Waiter w;
@@ -461,16 +463,9 @@ void Core::sync_async(std::function<void(int)> cb) {
     lk.unlock();
     return cb(ECANCELED);
   }
-  if (std::this_thread::get_id() == sync_tid_) {
-    // From a sync-thread callback: sync inline (see sync_wait).
-    SyncSet s = take_sync_set_locked();
-    lk.unlock();
-    int err = do_sync(s);
-    if (err) {
-      lk.lock();
-      poison_locked(s);
-      lk.unlock();
-    }
+  if (std::this_thread::get_id() == sync_tid_) {  // see sync_wait
+    const int err = sync_inline(lk);
+    if (lk.owns_lock()) lk.unlock();
     return cb(err);
   }
   Waiter w;

@@ -134,7 +134,10 @@ class Core : public std::enable_shared_from_this<Core> {
   void sync_loop();
   int do_sync(const SyncSet& s);  // 0 or errno
   int sync_wait();                // queue a sync and wait for it; 0 or errno
-  void sync_async(std::function<void(int)> cb);  // queue a sync; cb(errno or 0) after it
+  void sync_async(std::function<void(int)> cb);
+  // On the sync thread itself (a callback): syncs now; lk held on entry, held on return only
+  // after a failure (to poison).
+  int sync_inline(std::unique_lock<std::mutex>& lk);  // queue a sync; cb(errno or 0) after it
   core::Result<void> write_update(const QueuedMessage& msg);  // the STATE record, no sync
   core::Result<void> write_finish(const std::string& id);     // the DONE record, no sync
   void poison_locked(const SyncSet& s);

@@ -308,3 +308,23 @@ class DnsServers:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def txt_lookup(resolver_addr):
+    """A dkimpy `dnsfunc` that asks the test resolver ("IP:PORT") for TXT records (CNAMEs
+    followed); b"" when there is no answer."""
+    import dns.resolver  # python3-dnspython
+    host, port = resolver_addr.rsplit(":", 1)
+    res = dns.resolver.Resolver(configure=False)
+    res.nameservers = [host]
+    res.port = int(port)
+    res.lifetime = 5
+
+    def dnsfunc(name, timeout=5):
+        qname = name.decode() if isinstance(name, bytes) else name
+        try:
+            ans = res.resolve(qname.rstrip("."), "TXT")
+        except Exception:
+            return b""
+        return b"".join(b"".join(r.strings) for r in ans)
+    return dnsfunc

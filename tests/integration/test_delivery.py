@@ -19,9 +19,9 @@ import unittest
 import uuid
 
 import dkim
-import dns.resolver
 
 import harness
+from dns_harness import txt_lookup
 from mail_peers import AuthRelay, PostfixMX, Receiver, mail_dns
 from test_domains import PLATFORM_BASE, by_id, zone_lines
 
@@ -120,11 +120,7 @@ class DeliveryTests(unittest.TestCase):
         except BaseException:
             cls.tearDownClass()
             raise
-        host, port = cls.dns.resolver_addr.rsplit(":", 1)
-        cls.res = dns.resolver.Resolver(configure=False)
-        cls.res.nameservers = [host]
-        cls.res.port = int(port)
-        cls.res.lifetime = 5
+        cls.dnsfunc = staticmethod(txt_lookup(cls.dns.resolver_addr))
 
     @classmethod
     def tearDownClass(cls):
@@ -137,14 +133,6 @@ class DeliveryTests(unittest.TestCase):
                     pass
         for p in getattr(cls, "peers", []):
             p.close()
-
-    def dnsfunc(self, name, timeout=5):
-        qname = name.decode() if isinstance(name, bytes) else name
-        try:
-            ans = self.res.resolve(qname.rstrip("."), "TXT")
-        except Exception:
-            return b""
-        return b"".join(b"".join(r.strings) for r in ans)
 
     # --- platform route: direct to MX -----------------------------------------------------------
     def test_delivers_exact_stored_bytes_with_valid_dkim(self):

@@ -667,3 +667,60 @@ TEST(Spool, PrependIsStoredWithTheCommitAndReadFirst) {
   EXPECT_EQ(back.prepend, prepend);
   EXPECT_EQ(back.content_size, body.size());
 }
+
+// The delivery engine's calls: a pull reader of prepend + content, and asynchronous
+// update/finish that share group commits and survive a reopen.
+TEST(Spool, ContentReaderAndAsyncUpdateFinish) {
+  TempDir dir;
+  const std::string body = random_bytes(150000, 9);
+  std::string id, done_id;
+  {
+    auto s = open_ok(dir.str());
+    ASSERT_TRUE(s);
+    id = core::new_queue_id();
+    auto w = s->begin(id);
+    ASSERT_TRUE(w->append(body).ok());
+    auto m = make_msg(id);
+    m.prepend = "DKIM-Signature: v=1\r\n";
+    ASSERT_TRUE(commit_sync(*s, std::move(w), m).ok);
+    done_id = put(*s, "to be finished");
+
+    auto rd = s->open_content(id);
+    ASSERT_TRUE(rd.ok());
+    EXPECT_EQ(rd.value()->size(), m.prepend.size() + body.size());
+    std::string got;
+    char buf[7000];  // pieces that straddle the prepend and the records
+    for (;;) {
+      auto n = rd.value()->read(buf, sizeof buf);
+      ASSERT_TRUE(n.ok());
+      if (n.value() == 0) break;
+      got.append(buf, n.value());
+    }
+    EXPECT_EQ(got, m.prepend + body);
+    EXPECT_FALSE(s->open_content("NOSUCHID").ok());
+
+    // Async updates: the in-memory state changes at once, durability is reported later.
+    std::vector<std::future<bool>> waits;
+    for (int i = 0; i < 50; ++i) {
+      m.recipients[0].attempts = i + 1;
+      m.recipients[0].state = RcptState::deferred;
+      auto p = std::make_shared<std::promise<bool>>();
+      waits.push_back(p->get_future());
+      s->update_async(m, [p](core::Result<void> r) { p->set_value(r.ok()); });
+      EXPECT_EQ(s->get(id)->recipients[0].attempts, i + 1);
+    }
+    for (auto& f : waits) EXPECT_TRUE(f.get());
+    std::promise<bool> fin;
+    s->finish_async(done_id, [&fin](core::Result<void> r) { fin.set_value(r.ok()); });
+    EXPECT_TRUE(fin.get_future().get());
+    EXPECT_FALSE(s->get(done_id));
+    std::promise<bool> bad;
+    s->update_async(make_msg("NOSUCHID"), [&bad](core::Result<void> r) { bad.set_value(r.ok()); });
+    EXPECT_FALSE(bad.get_future().get());
+  }
+  auto s = open_ok(dir.str());
+  ASSERT_TRUE(s);
+  EXPECT_EQ(ids(*s), std::vector<std::string>{id});
+  EXPECT_EQ(s->get(id)->recipients[0].attempts, 50);
+  EXPECT_EQ(s->get(id)->recipients[0].state, RcptState::deferred);
+}
