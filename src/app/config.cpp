@@ -188,7 +188,10 @@ Config load_config(const std::string& path) {
     if (!smarthost.empty()) {
       try {
         auto [h, p] = net::split_host_port(smarthost);
-        if (h.empty() || p == 0) throw std::invalid_argument("empty");
+        // (split_host_port reads ":25" as a listener's "any address": not a host to send to.)
+        if (smarthost.front() == ':' || p == 0 ||
+            (!dns::IpAddr::parse(h) && !core::valid_domain(h)))
+          throw std::invalid_argument("no host");
         d.smarthost.host = h;
         d.smarthost.port = p;
       } catch (const std::exception&) {

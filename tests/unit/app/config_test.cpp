@@ -59,3 +59,41 @@ TEST(Config, RejectsUnknownKeysAndBadValues) {
     std::remove(p.c_str());
   }
 }
+
+TEST(Config, Delivery) {
+  auto d = tern::app::load_config("").delivery;
+  EXPECT_TRUE(d.enabled);
+  EXPECT_EQ(d.mx_port, 25);
+  EXPECT_TRUE(d.smarthost.host.empty());
+  EXPECT_EQ(d.retry.max_age_ms, 2 * 24 * 3600 * 1000LL);
+  auto p = write_tmp(R"(
+[delivery]
+mx_port = 2526
+smarthost = "relay.example.net:587"
+smarthost_security = "tls"
+smarthost_username = "u"
+smarthost_password = "p"
+retry_schedule = "10s, 1m"
+max_age = "3h"
+max_connections_per_destination = 4
+)");
+  d = tern::app::load_config(p).delivery;
+  std::remove(p.c_str());
+  EXPECT_EQ(d.mx_port, 2526);
+  EXPECT_EQ(d.smarthost.host, "relay.example.net");
+  EXPECT_EQ(d.smarthost.port, 587);
+  EXPECT_EQ(d.smarthost.security, "tls");
+  EXPECT_EQ(d.retry.delays_ms, (std::vector<int64_t>{10000, 60000}));
+  EXPECT_EQ(d.retry.max_age_ms, 3 * 3600 * 1000LL);
+  EXPECT_EQ(d.limits.max_connections_per_dest, 4u);
+  for (const char* text :
+       {"[delivery]\nmx_port = 0\n", "[delivery]\nmx_port = 70000\n",
+        "[delivery]\nsmarthost = \"relay.example.net\"\n", "[delivery]\nsmarthost = \":25\"\n",
+        "[delivery]\nsmarthost_security = \"maybe\"\n", "[delivery]\nretry_schedule = \"1m,,5m\"\n",
+        "[delivery]\nmax_age = \"2 days\"\n", "[delivery]\nmax_connections = 0\n",
+        "[delivery]\nconnect_timeout_s = 0\n", "[delivery]\nsmarthostt = \"x\"\n"}) {
+    auto q = write_tmp(text);
+    EXPECT_THROW(tern::app::load_config(q), std::runtime_error) << text;
+    std::remove(q.c_str());
+  }
+}
