@@ -26,8 +26,12 @@ cat <<MSG
     swaks --server 127.0.0.1:2587 -tls -a PLAIN -au $USER -ap '$PASS' \\
           --from hello@$DOMAIN --to you@example.com
 
-  Then see it queued:   $TERN queue list --data $DATA
-                        $TERN queue show <ID> --raw --data $DATA
+  Tern delivers it to the recipient's MX hosts (or, after
+    $TERN account set $USER route=custom relay.host=smtp.example.com relay.security=tls \\
+          relay.username=you@example.com --password-stdin --data $DATA
+  through your own SMTP server). Follow it:
+                        $TERN queue events <ID> --data $DATA
+                        $TERN queue list --data $DATA
 
 MSG
 exec "$TERN" serve --data "$DATA"
