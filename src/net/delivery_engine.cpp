@@ -592,6 +592,7 @@ struct DeliveryEngine::Impl::Conn final : ClientDelegate {
       }
       cm.envelope.size = reader.value()->size();
       cm.envelope.smtputf8 = M.m.smtputf8;
+      cm.envelope.eightbit = M.m.eightbit;
       cm.content = std::move(reader.value());
       cm.tag = next_tag++;
       jobs.emplace(cm.tag, std::move(*job));

@@ -534,6 +534,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     m.message_id = e.message_id;
     m.header_from = e.header_from;
     m.smtputf8 = e.smtputf8;
+    m.eightbit = e.eightbit;
     m.options_json = options_to_json(e.options);
     m.content_size = e.content_size;
     return m;

@@ -73,6 +73,7 @@ void to_json(nlohmann::json& j, const QueuedMessage& m) {
                      {"message_id", m.message_id},
                      {"header_from", m.header_from},
                      {"smtputf8", m.smtputf8},
+                     {"eightbit", m.eightbit},
                      {"held", m.held},
                      {"options", std::move(options)},
                      {"prepend", m.prepend},
@@ -93,6 +94,7 @@ void from_json(const nlohmann::json& j, QueuedMessage& m) {
   m.message_id = j.value("message_id", std::string());
   m.header_from = j.value("header_from", std::string());
   m.smtputf8 = j.value("smtputf8", false);
+  m.eightbit = j.value("eightbit", false);
   m.held = j.value("held", false);
   if (auto it = j.find("options"); it != j.end() && it->is_object())
     m.options_json = it->dump();

@@ -37,6 +37,7 @@ struct QueuedMessage {
   std::string message_id;    // Message-ID header value
   std::string header_from;
   bool smtputf8 = false;
+  bool eightbit = false;     // BODY=8BITMIME at submission: sent on with BODY=8BITMIME
   bool held = false;
   // Per-message options (X-IB-*), kept as JSON so later features add fields freely.
   std::string options_json = "{}";

@@ -22,6 +22,7 @@ QueuedMessage sample() {
   m.message_id = "<1@acme.example>";
   m.header_from = "news@acme.example";
   m.smtputf8 = true;
+  m.eightbit = true;
   m.held = true;
   m.options_json = R"({"track_opens":true,"tag":"x"})";
   m.content_size = 1234;
@@ -35,7 +36,7 @@ TEST(Envelope, ExactFieldNames) {
   for (auto& [k, v] : j.items()) keys.insert(k);
   EXPECT_EQ(keys, (std::set<std::string>{"id", "account_id", "account", "sender", "recipients",
                                           "received_ms", "client_ip", "helo", "message_id",
-                                          "header_from", "smtputf8", "held", "options", "prepend", "size"}));
+                                          "header_from", "smtputf8", "eightbit", "held", "options", "prepend", "size"}));
   ASSERT_TRUE(j["options"].is_object());
   EXPECT_EQ(j["options"]["tag"], "x");
   EXPECT_EQ(j["size"], 1234);
@@ -55,6 +56,7 @@ TEST(Envelope, RoundTrip) {
   EXPECT_EQ(back.recipients[1].last_reply, "451 4.7.1 try later");
   EXPECT_EQ(back.recipients[1].next_attempt_ms, 1700000100000);
   EXPECT_TRUE(back.smtputf8);
+  EXPECT_TRUE(back.eightbit);
   EXPECT_EQ(json::parse(back.options_json), json::parse(m.options_json));
 }
 
