@@ -1,0 +1,259 @@
+#include "report/report.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+namespace tern::report {
+
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Decodes one strict UTF-8 sequence at s[i] (RFC 3629: no overlongs, no surrogates, at most
+// U+10FFFF). Returns the length, or 0 when the bytes there are not valid UTF-8.
+size_t decode(std::string_view s, size_t i, uint32_t& cp) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char c = b(0);
+  if (c < 0x80) { cp = c; return 1; }
+  size_t n;
+  uint32_t min;
+  if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; min = 0x80; }
+  else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; min = 0x800; }
+  else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; min = 0x10000; }
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b(k) & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+bool xml_char(uint32_t cp) {
+  return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+         (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
+struct Row {
+  const char* event;
+  Status status;
+  bool permanent;
+};
+
+const Row kRows[] = {
+    {"delivered", {3, "DELIVERED", 5, "DELIVERED_TO_HANDSET", "Message delivered to the recipient's mail server"}, false},
+    {"deferred", {1, "PENDING", 3, "PENDING_WAITING_DELIVERY", "Delivery deferred by a temporary failure; it will be retried"}, false},
+    {"bounced", {2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED", "Message could not be delivered"}, true},
+    {"expired", {4, "EXPIRED", 15, "EXPIRED_EXPIRED", "Message expired before it could be delivered"}, false},
+    {"rejected", {5, "REJECTED", 14, "REJECTED_DESTINATION", "Message rejected before a delivery attempt"}, true},
+};
+
+// "X.Y.Z" -> subject Y and detail Z; false when not of that shape.
+bool split_enhanced(const std::string& e, int& subject, int& detail) {
+  int cls = 0;
+  char tail = 0;
+  if (std::sscanf(e.c_str(), "%d.%d.%d%c", &cls, &subject, &detail, &tail) != 3) return false;
+  return (cls == 2 || cls == 4 || cls == 5) && subject >= 0 && detail >= 0;
+}
+
+ErrorInfo err(int group, int id, const char* name, const char* desc) {
+  static const char* const groups[] = {"OK", "HANDSET_ERRORS", "USER_ERRORS", "OPERATOR_ERRORS"};
+  return {group, groups[group], id, name, desc, false};
+}
+
+}  // namespace
+
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp;
+    size_t n = decode(s, i, cp);
+    if (n == 0) { out += kReplacement; ++i; continue; }
+    out.append(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 16);
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp;
+    size_t n = decode(s, i, cp);
+    if (n == 0) { out += kReplacement; ++i; continue; }
+    if (!xml_char(cp)) out += kReplacement;
+    else if (cp == '<') out += "&lt;";
+    else if (cp == '>') out += "&gt;";
+    else if (cp == '&') out += "&amp;";
+    else if (cp == '"') out += "&quot;";
+    else if (cp == '\'') out += "&apos;";
+    else if (cp == '\r') out += "&#xD;";  // a parser would turn a raw CR into LF
+    else out.append(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+core::Result<std::string> format_time(int64_t unix_ms) {
+  constexpr int64_t kMax = 253402300799999;  // 9999-12-31T23:59:59.999Z
+  if (unix_ms < 0 || unix_ms > kMax)
+    return core::Error::perm("report time out of range: " + std::to_string(unix_ms));
+  int64_t secs = unix_ms / 1000, ms = unix_ms % 1000;
+  int64_t days = secs / 86400, rem = secs % 86400;
+  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm; days >= 0 here).
+  int64_t z = days + 719468;
+  int64_t era = z / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) ++y;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", int(y), int(m),
+                int(d), int(rem / 3600), int(rem % 3600 / 60), int(rem % 60), int(ms));
+  return std::string(buf);
+}
+
+ErrorInfo classify_error(const std::string& event, int code, const std::string& enhanced,
+                         const std::string& phase) {
+  if (event == "delivered")
+    return err(0, 0, "NO_ERROR", "No error");
+  ErrorInfo e;
+  int subject = -1, detail = -1;
+  bool has = split_enhanced(enhanced, subject, detail);
+  if (has && subject == 1 && detail == 2)
+    e = err(1, 7002, "EC_DOMAIN_UNKNOWN", "The recipient's domain does not exist or accepts no mail");
+  else if (has && subject == 1 && (detail == 0 || detail == 1 || detail == 3 || detail == 6))
+    e = err(1, 7001, "EC_MAILBOX_UNKNOWN", "The recipient's mailbox does not exist");
+  else if (has && subject == 2 && detail == 2)
+    e = err(1, 7003, "EC_MAILBOX_FULL", "The recipient's mailbox is full");
+  else if (has && ((subject == 3 && detail == 4) || (subject == 2 && detail == 3)))
+    e = err(2, 7006, "EC_MESSAGE_TOO_LARGE", "The message is larger than the recipient accepts");
+  else if (has && subject == 2)
+    e = err(1, 7004, "EC_MAILBOX_UNAVAILABLE", "The recipient's mailbox is unavailable");
+  else if (has && subject == 7)
+    e = err(2, 7005, "EC_POLICY_REJECTED", "Refused by the recipient's policy (spam, authentication, reputation)");
+  else if (has && subject == 6)
+    e = err(2, 7007, "EC_CONTENT_REJECTED", "The message content was refused");
+  else if (phase == "dns")
+    e = err(1, 7002, "EC_DOMAIN_UNKNOWN", "The recipient's domain does not exist or accepts no mail");
+  else if ((has && subject == 4) || code == 0)
+    e = err(3, 7008, "EC_CONNECTION_FAILED", "The recipient's mail server could not be reached");
+  else
+    e = err(3, 7009, "EC_REMOTE_ERROR", "The recipient's mail server reported an error");
+  for (const Row& r : kRows)
+    if (event == r.event) e.permanent = r.permanent;
+  return e;
+}
+
+core::Result<ReportResult> make_result(const ReportInput& in) {
+  const Row* row = nullptr;
+  for (const Row& r : kRows)
+    if (in.event == r.event) row = &r;
+  if (!row) return core::Error::perm("unknown delivery event: " + valid_utf8(in.event));
+  auto sent = format_time(in.sent_at_ms);
+  if (!sent) return sent.error();
+  auto done = format_time(in.done_at_ms);
+  if (!done) return done.error();
+
+  ReportResult r;
+  r.bulk_id = in.bulk_id;
+  r.message_id = in.message_id;
+  r.to = in.to;
+  r.sent_at = std::move(sent.value());
+  r.done_at = std::move(done.value());
+  r.message_count = in.message_count;
+  r.status = row->status;
+  r.error = classify_error(in.event, in.code, in.enhanced, in.phase);
+  r.callback_data = in.callback_data;
+  if (in.code != 0) r.smtp_reply = std::to_string(in.code) + ' ';
+  if (!in.enhanced.empty()) r.smtp_reply += in.enhanced + ' ';
+  r.smtp_reply += in.reply;
+  while (!r.smtp_reply.empty() && r.smtp_reply.back() == ' ') r.smtp_reply.pop_back();
+  r.mx_host = in.mx_host;
+  r.attempt = in.attempt;
+  r.tls = in.tls;
+  return r;
+}
+
+std::string to_json(const std::vector<ReportResult>& results) {
+  using nlohmann::json;
+  json arr = json::array();
+  auto s = [](const std::string& v) { return valid_utf8(v); };
+  for (const ReportResult& r : results) {
+    json o;
+    o["bulkId"] = s(r.bulk_id);
+    o["messageId"] = s(r.message_id);
+    o["to"] = s(r.to);
+    o["sentAt"] = r.sent_at;
+    o["doneAt"] = r.done_at;
+    o["messageCount"] = r.message_count;
+    o["status"] = {{"groupId", r.status.group_id}, {"groupName", r.status.group_name},
+                   {"id", r.status.id}, {"name", r.status.name},
+                   {"description", r.status.description}};
+    o["error"] = {{"groupId", r.error.group_id}, {"groupName", r.error.group_name},
+                  {"id", r.error.id}, {"name", r.error.name},
+                  {"description", r.error.description}, {"permanent", r.error.permanent}};
+    o["channel"] = r.channel;
+    o["callbackData"] = s(r.callback_data);
+    o["smtpReply"] = s(r.smtp_reply);
+    o["mxHost"] = s(r.mx_host);
+    o["attempt"] = r.attempt;
+    o["tls"] = r.tls;
+    arr.push_back(std::move(o));
+  }
+  json body = {{"results", std::move(arr)}};
+  // Strings are valid UTF-8 already; `replace` is the belt to those braces.
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string to_xml(const std::vector<ReportResult>& results) {
+  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><reportResponse><results>";
+  auto el = [&x](const char* name, std::string_view value) {
+    x += '<'; x += name; x += '>';
+    x += xml_escape(value);
+    x += "</"; x += name; x += '>';
+  };
+  auto num = [&el](const char* name, int64_t v) { el(name, std::to_string(v)); };
+  for (const ReportResult& r : results) {
+    x += "<result>";
+    el("bulkId", r.bulk_id);
+    el("messageId", r.message_id);
+    el("to", r.to);
+    el("sentAt", r.sent_at);
+    el("doneAt", r.done_at);
+    num("messageCount", r.message_count);
+    x += "<status>";
+    num("groupId", r.status.group_id);
+    el("groupName", r.status.group_name);
+    num("id", r.status.id);
+    el("name", r.status.name);
+    el("description", r.status.description);
+    x += "</status><error>";
+    num("groupId", r.error.group_id);
+    el("groupName", r.error.group_name);
+    num("id", r.error.id);
+    el("name", r.error.name);
+    el("description", r.error.description);
+    el("permanent", r.error.permanent ? "true" : "false");
+    x += "</error>";
+    el("channel", r.channel);
+    el("callbackData", r.callback_data);
+    el("smtpReply", r.smtp_reply);
+    el("mxHost", r.mx_host);
+    num("attempt", r.attempt);
+    el("tls", r.tls ? "true" : "false");
+    x += "</result>";
+  }
+  x += "</results></reportResponse>";
+  return x;
+}
+
+}  // namespace tern::report
