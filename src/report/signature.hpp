@@ -1,0 +1,33 @@
+// Webhook signatures (issue 5): HMAC-SHA256 with the account's webhook secret over
+// "<unix timestamp>.<body>", sent as the header value "t=<unix>,v1=<64 lower-case hex>".
+// A receiver recomputes the HMAC over the timestamp it got, a '.' and the raw body bytes, and
+// compares; the timestamp bounds replays. Pure: callers pass the time.
+//
+// Invariants:
+// - An empty secret is refused (an HMAC under an empty key proves nothing).
+// - verify() compares in constant time (CRYPTO_memcmp) and accepts a header with several v1
+//   values (secret rotation: any one matching is enough); unknown keys are ignored.
+// - verify() refuses, with a clear error: a malformed header (missing or repeated t, a t that
+//   is not 1..18 decimal digits, a v1 that is not 64 hex digits, no v1, more than 4096
+//   characters), a timestamp further than `tolerance_s` from `now_s` in either direction, and
+//   a signature that does not match.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+
+namespace tern::report {
+
+// Lower-case hex HMAC-SHA256(secret, "<unix_s>.<body>").
+core::Result<std::string> sign(std::string_view secret, int64_t unix_s, std::string_view body);
+
+// "t=<unix_s>,v1=<hex>".
+core::Result<std::string> signature_header(std::string_view secret, int64_t unix_s,
+                                           std::string_view body);
+
+core::Result<void> verify(std::string_view header, std::string_view secret,
+                          std::string_view body, int64_t now_s, int64_t tolerance_s = 300);
+
+}  // namespace tern::report
