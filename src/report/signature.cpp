@@ -18,6 +18,7 @@ char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
 
 core::Result<std::string> sign(std::string_view secret, int64_t unix_s, std::string_view body) {
   if (secret.empty()) return core::Error::perm("webhook secret is empty");
+  if (secret.size() > 4096) return core::Error::perm("webhook secret longer than 4096 bytes");
   if (unix_s < 0) return core::Error::perm("webhook timestamp is negative");
   std::string msg = std::to_string(unix_s);
   msg += '.';
@@ -81,7 +82,10 @@ core::Result<void> verify(std::string_view header, std::string_view secret,
   }
   if (!have_t) return core::Error::perm("signature header has no timestamp");
   if (v1s.empty()) return core::Error::perm("signature header has no v1 signature");
-  if (tolerance_s < 0 || t > now_s + tolerance_s || t < now_s - tolerance_s)
+  // In 128 bits: a hostile or careless now_s/tolerance_s cannot overflow the comparison.
+  __int128 skew = static_cast<__int128>(t) - now_s;
+  if (skew < 0) skew = -skew;
+  if (tolerance_s < 0 || skew > tolerance_s)
     return core::Error::perm("signature timestamp outside the tolerance window");
   auto expected = sign(secret, t, body);
   if (!expected) return expected.error();

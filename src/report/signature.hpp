@@ -4,7 +4,8 @@
 // compares; the timestamp bounds replays. Pure: callers pass the time.
 //
 // Invariants:
-// - An empty secret is refused (an HMAC under an empty key proves nothing).
+// - An empty secret is refused (an HMAC under an empty key proves nothing), and so is one
+//   longer than 4096 bytes.
 // - verify() compares in constant time (CRYPTO_memcmp) and accepts a header with several v1
 //   values (secret rotation: any one matching is enough); unknown keys are ignored.
 // - verify() refuses, with a clear error: a malformed header (missing or repeated t, a t that

@@ -36,6 +36,8 @@ TEST(Signature, EmptySecretOrNegativeTimeRefused) {
   EXPECT_FALSE(sign("", kT, kBody).ok());
   EXPECT_FALSE(signature_header("", kT, kBody).ok());
   EXPECT_FALSE(sign(kSecret, -1, kBody).ok());
+  EXPECT_FALSE(sign(std::string(4097, 'k'), kT, kBody).ok());
+  EXPECT_TRUE(sign(std::string(4096, 'k'), kT, kBody).ok());
   EXPECT_FALSE(verify("t=1700000000,v1=" + kMac, "", kBody, kT).ok());
 }
 
@@ -72,6 +74,12 @@ TEST(Signature, VerifyRefusesOutsideWindow) {
   EXPECT_FALSE(verify(h, kSecret, kBody, kT - 301).ok());  // from the future
   EXPECT_TRUE(verify(h, kSecret, kBody, kT + 3600, 3600).ok());
   EXPECT_FALSE(verify(h, kSecret, kBody, kT, -1).ok());
+  // Extreme clocks and windows neither overflow nor wrap into acceptance.
+  EXPECT_FALSE(verify(h, kSecret, kBody, INT64_MIN, 300).ok());
+  EXPECT_FALSE(verify(h, kSecret, kBody, INT64_MAX, 300).ok());
+  EXPECT_FALSE(verify(h, kSecret, kBody, INT64_MIN, INT64_MAX).ok());  // skew > INT64_MAX
+  EXPECT_TRUE(verify(h, kSecret, kBody, 0, INT64_MAX).ok());
+  EXPECT_TRUE(verify(h, kSecret, kBody, INT64_MAX, INT64_MAX).ok());
 }
 
 TEST(Signature, SeveralV1AnyMatches) {
