@@ -1,0 +1,45 @@
+// Tracking tokens: what a /t/o/<token> or /t/c/<token> URL stands for, signed so that nobody
+// can mint or alter one without the platform secret.
+//
+// Wire form: base64url (no padding) of  payload || tag, where
+//   payload = version(1) kind(1: 'o' open, 'c' click) recipient(4, BE) link(4, BE)
+//             id_len(1) message_id(id_len) url(rest; empty for opens)
+//   tag     = HMAC-SHA256(secret, "tern-tracking-v1" || payload), first 16 bytes (128 bits)
+// Invariants:
+//  - A click token carries its destination URL under the MAC, so the redirect endpoint only
+//    ever sends a browser where the message's author pointed it (no open redirect).
+//  - verify() accepts exactly the tokens sign() produced with the same secret; any changed,
+//    truncated or extended byte is an error (tag compared in constant time).
+//  - Tokens contain only [A-Za-z0-9_-]: safe in a URL path and inside an HTML attribute.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+
+namespace tern::tracking {
+
+enum class TokenKind : uint8_t { open = 'o', click = 'c' };
+
+struct TokenFields {
+  TokenKind kind = TokenKind::open;
+  std::string message_id;    // queue id of the message (1..255 bytes)
+  uint32_t recipient = 0;    // index of the recipient in the message's envelope
+  uint32_t link = 0;         // 0-based position of the link in the message (0 for opens)
+  std::string url;           // click destination; empty for opens
+  bool operator==(const TokenFields&) const = default;
+};
+
+inline constexpr size_t kMinSecretBytes = 16;
+inline constexpr size_t kMaxTokenUrlBytes = 4096;
+
+// Errors: secret shorter than kMinSecretBytes, message id empty or > 255 bytes, url on an open
+// token, click without url, url longer than kMaxTokenUrlBytes.
+core::Result<std::string> sign_token(const TokenFields& fields, std::string_view secret);
+
+// Errors (all permanent): not base64url, too short, bad version/kind, bad MAC, inconsistent
+// fields. The message never says which check failed beyond that.
+core::Result<TokenFields> verify_token(std::string_view token, std::string_view secret);
+
+}  // namespace tern::tracking
