@@ -1,5 +1,6 @@
 #include "tracking/content_type.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace tern::tracking {
@@ -30,7 +31,7 @@ void skip_cfws(std::string_view s, size_t& i) {
       int depth = 0;
       while (i < s.size()) {
         if (s[i] == '\\') {
-          i += 2;
+          i = std::min(i + 2, s.size());  // a quoted-pair may be cut off at the end
           continue;
         }
         if (s[i] == '(') ++depth;
