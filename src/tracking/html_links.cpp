@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <cstdint>
-#include <vector>
 
 namespace tern::tracking {
 
@@ -99,7 +98,6 @@ std::string decode_refs(std::string_view v) {
 }
 
 struct Attr {
-  std::string name;     // lower-cased
   size_t value_begin;   // first byte of the value (its opening quote, if quoted)
   size_t value_end;     // one past the value (past its closing quote, if quoted)
   std::string_view value;  // without quotes; empty if no value
@@ -156,7 +154,8 @@ HtmlRewrite rewrite_html(std::string_view h, std::string_view tracked_prefix,
     for (size_t k = lt + 1; k < j; ++k) name += lc(h[k]);
 
     // Attributes, per the HTML tokenizer's rules for names and (un)quoted values.
-    std::vector<Attr> attrs;
+    const bool link_tag = name == "a" || name == "area";
+    std::optional<Attr> href;  // a browser uses the first of duplicate attributes
     size_t k = j;
     bool closed = false;
     while (k < h.size()) {
@@ -170,7 +169,7 @@ HtmlRewrite rewrite_html(std::string_view h, std::string_view tracked_prefix,
       ++k;  // the first character may be anything (even '='), per the tokenizer
       while (k < h.size() && !html_space(h[k]) && h[k] != '/' && h[k] != '>' && h[k] != '=') ++k;
       Attr a{};
-      for (size_t x = nb; x < k; ++x) a.name += lc(h[x]);
+      const bool is_href = link_tag && !href && k - nb == 4 && ieq_prefix(h, nb, "href");
       size_t m = k;
       while (m < h.size() && html_space(h[m])) ++m;
       if (m < h.size() && h[m] == '=') {
@@ -195,19 +194,11 @@ HtmlRewrite rewrite_html(std::string_view h, std::string_view tracked_prefix,
         }
         k = a.value_end;
       }
-      attrs.push_back(std::move(a));
+      if (is_href) href = a;
     }
     if (!closed) break;  // unterminated tag: copy the rest as written
     const size_t tag_end = k + 1;
 
-    const Attr* href = nullptr;
-    if (name == "a" || name == "area") {
-      for (const auto& a : attrs)
-        if (a.name == "href") {
-          href = &a;  // a browser uses the first of duplicate attributes
-          break;
-        }
-    }
     std::optional<std::string> replacement;
     if (href && href->has_value) {
       auto url = http_url_of_href(href->value);
