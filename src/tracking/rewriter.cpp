@@ -112,7 +112,7 @@ class Walker {
           return refuse("multipart nested deeper than " + std::to_string(o_.limits.max_depth));
         const auto cte = encoding(hs);
         if (cte != "7bit" && cte != "8bit" && cte != "binary")
-          return refuse("multipart entity with Content-Transfer-Encoding " + cte);
+          return refuse("multipart entity with Content-Transfer-Encoding " + cte.substr(0, 40));
         auto boundary = ct.param("boundary");
         if (!boundary || boundary->empty() || boundary->size() > 70)
           return refuse("multipart entity without a valid boundary");
@@ -174,7 +174,7 @@ class Walker {
       pos = next;
     }
     if (delims.empty()) return refuse("multipart body has no boundary delimiter");
-    if (!closed) return refuse("multipart body is not closed (no --" + boundary + "--)");
+    if (!closed) return refuse("multipart body is not closed (no close delimiter)");
 
     size_t cursor = 0;
     for (size_t i = 0; i + 1 < delims.size(); ++i) {
@@ -205,7 +205,7 @@ class Walker {
       if (!d) return refuse("text/html part has invalid base64");
       decoded = std::move(*d);
     } else {
-      return refuse("text/html part with unknown Content-Transfer-Encoding " + cte);
+      return refuse("text/html part with unknown Content-Transfer-Encoding " + cte.substr(0, 40));
     }
 
     auto mint = [this](const std::string& url) -> std::optional<std::string> {

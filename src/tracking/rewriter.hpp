@@ -47,7 +47,7 @@ enum class RewriteStatus {
 struct RewriteResult {
   RewriteStatus status = RewriteStatus::no_html;
   std::string message;
-  std::string reason;
+  std::string reason;  // short printable ASCII, safe to log: quotes at most an encoding name
   size_t html_parts = 0;
   size_t links = 0;
 };

@@ -260,6 +260,9 @@ void expect_refused(const std::string& in, const std::string& reason_part,
   EXPECT_EQ(r.status, RewriteStatus::refused) << in.substr(0, 300);
   EXPECT_EQ(r.message, in);
   EXPECT_NE(r.reason.find(reason_part), std::string::npos) << r.reason;
+  // Reasons get logged: short, printable, no hostile bytes from the message.
+  EXPECT_LE(r.reason.size(), 120u);
+  for (char c : r.reason) EXPECT_TRUE(c >= 32 && c < 127) << r.reason;
 }
 
 const std::string kHtmlPart =
@@ -277,6 +280,13 @@ TEST(Rewriter, MalformedMimeIsRefusedUnchanged) {
                  "no boundary delimiter");
   expect_refused(kHeaders + "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" + kHtmlPart,
                  "not closed");
+  const std::string odd_boundary = "\x01\x7f<script>" + std::string(50, '\xff');
+  expect_refused(kHeaders + "Content-Type: multipart/mixed; boundary=\"" + odd_boundary +
+                     "\"\r\n\r\n--" + odd_boundary + "\r\n" + kHtmlPart,
+                 "not closed");
+  expect_refused(kHeaders + "Content-Type: text/html\r\nContent-Transfer-Encoding: x-" +
+                     std::string(500, 'e') + "\r\n\r\n<a href=\"https://x.example/\">x</a>\r\n",
+                 "unknown Content-Transfer-Encoding x-eee");
   expect_refused(kHeaders + "Content-Type: multipart/mixed; boundary=b\r\n\r\n--bb\r\n" + kHtmlPart +
                      "--bb--\r\n",
                  "no boundary delimiter");
