@@ -36,11 +36,10 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, INTEGRATION)
 import bench  # noqa: E402
 import peers  # noqa: E402
-from dns_harness import DnsServers  # noqa: E402
+from dns_harness import DnsServers, txt_lookup  # noqa: E402
 from test_domains import by_id, zone_lines  # noqa: E402
 
 import dkim  # noqa: E402  (python3-dkim)
-import dns.resolver  # noqa: E402
 
 SESSIONS = [int(x) for x in os.environ.get("SIGN_SESSIONS", "20").split(",")]
 DOMAIN = "bench.test"
@@ -97,20 +96,8 @@ def tags(header):
 
 
 def make_dnsfunc(dns_servers):
-    host, port = dns_servers.resolver_addr.rsplit(":", 1)
-    res = dns.resolver.Resolver(configure=False)
-    res.nameservers = [host]
-    res.port = int(port)
-    res.lifetime = 5
-
-    def dnsfunc(name, timeout=5):
-        qname = name.decode() if isinstance(name, bytes) else name
-        try:
-            ans = res.resolve(qname.rstrip("."), "TXT")
-        except Exception:
-            return b""
-        return b"".join(b"".join(r.strings) for r in ans)
-    return dnsfunc
+    """dkimpy's TXT lookup through the test resolver (tests/integration/dns_harness.py)."""
+    return txt_lookup(dns_servers.resolver_addr)
 
 
 def verifies(raw, dnsfunc):

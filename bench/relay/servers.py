@@ -29,11 +29,11 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "bench", "accept"))
 import peers  # noqa: E402  (bench/accept)
+from dns_harness import txt_lookup  # noqa: E402
 from mail_peers import PrivatePostfix, Receiver, free_port, wait_port  # noqa: E402
 from test_domains import by_id, txt_line, zone_lines  # noqa: E402
 
 import dkim  # noqa: E402  (python3-dkim)
-import dns.resolver  # noqa: E402  (python3-dnspython)
 
 DOMAIN = "bench.test"
 SENDER, RCPT = f"bench@{DOMAIN}", "sink@sink.test"
@@ -285,20 +285,8 @@ class TernRelay:
 
 # --- DKIM probe ---------------------------------------------------------------------------------
 def make_dnsfunc(dns_servers):
-    host, port = dns_servers.resolver_addr.rsplit(":", 1)
-    res = dns.resolver.Resolver(configure=False)
-    res.nameservers = [host]
-    res.port = int(port)
-    res.lifetime = 5
-
-    def dnsfunc(name, timeout=5):
-        qname = name.decode() if isinstance(name, bytes) else name
-        try:
-            ans = res.resolve(qname.rstrip("."), "TXT")
-        except Exception:
-            return b""
-        return b"".join(b"".join(r.strings) for r in ans)
-    return dnsfunc
+    """dkimpy's TXT lookup through the test resolver (tests/integration/dns_harness.py)."""
+    return txt_lookup(dns_servers.resolver_addr)
 
 
 def _signatures(raw):
