@@ -139,6 +139,13 @@ struct Conn : std::enable_shared_from_this<Conn> {
     out.clear();
     co_return ec;
   }
+  // flush() under a deadline of its own.
+  awaitable<boost::system::error_code> flush_within(int seconds) {
+    arm(seconds);
+    auto ec = co_await flush();
+    disarm();
+    co_return ec;
+  }
   void close() {
     disarm();
     boost::system::error_code ec;
@@ -211,6 +218,8 @@ struct Delivery {
     };
     auto conn = std::make_shared<Conn>(io);
     Conn& c = *conn;
+    // A write or read failed: a missed deadline or the server went away.
+    auto broken = [&] { return c.timed_out ? session.on_timeout() : session.on_closed(); };
 
     // Connect (and the implicit TLS handshake) under the connect deadline.
     boost::system::error_code ec;
@@ -247,11 +256,8 @@ struct Delivery {
           else
             c.out += s->bytes;
         } else if (std::holds_alternative<StartTls>(a)) {
-          c.arm(target.command_timeout_s);
-          auto wec = co_await c.flush();
-          c.disarm();
-          if (wec) {
-            add(c.timed_out ? session.on_timeout() : session.on_closed());
+          if (co_await c.flush_within(target.command_timeout_s)) {
+            add(broken());
             continue;
           }
           bool ok = co_await handshake(c, ep);
@@ -280,11 +286,8 @@ struct Delivery {
           add(session.on_message(std::move(env)));
         } else if (std::holds_alternative<NeedContent>(a)) {
           // Write what is pending before reading more, so memory stays at one piece.
-          c.arm(target.command_timeout_s);
-          auto wec = co_await c.flush();
-          c.disarm();
-          if (wec) {
-            add(c.timed_out ? session.on_timeout() : session.on_closed());
+          if (co_await c.flush_within(target.command_timeout_s)) {
+            add(broken());
             continue;
           }
           if (!content_buf) content_buf = std::make_unique_for_overwrite<char[]>(kContentPiece);
@@ -340,11 +343,8 @@ struct Delivery {
         co_return result;
       }
 
-      c.arm(target.command_timeout_s);
-      auto wec = co_await c.flush();
-      c.disarm();
-      if (wec) {
-        add(c.timed_out ? session.on_timeout() : session.on_closed());
+      if (co_await c.flush_within(target.command_timeout_s)) {
+        add(broken());
         continue;
       }
       if (!rbuf) rbuf = std::make_unique_for_overwrite<char[]>(kReadBuf);
@@ -352,7 +352,7 @@ struct Delivery {
       auto [rec, n] = co_await c.read_some(asio::buffer(rbuf.get(), kReadBuf));
       c.disarm();
       if (rec) {
-        add(c.timed_out ? session.on_timeout() : session.on_closed());
+        add(broken());
         continue;
       }
       add(session.feed(std::string_view(rbuf.get(), n)));
