@@ -85,7 +85,8 @@ Config load_config(const std::string& path) {
                              std::to_string(e.source().begin.line));
   }
   check_keys(root, "", {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth",
-                        "platform", "dns", "delivery", "http", "master_key_file"});
+                        "platform", "dns", "delivery", "http", "webhooks", "tracking",
+                        "master_key_file"});
   get(root, "", "master_key_file", c.master_key_file);
   get(root, "", "hostname", c.hostname);
   get(root, "", "data_dir", c.data_dir);
@@ -227,6 +228,30 @@ Config load_config(const std::string& path) {
     if (d.connect_timeout_s <= 0 || d.command_timeout_s <= 0 || d.data_timeout_s <= 0)
       bad("delivery", "timeouts must be positive");
     get(*t, "delivery", "reject_loopback_mx", d.reject_loopback_mx);
+  }
+  if (auto* t = section(root, "http")) {
+    check_keys(*t, "http", {"public_url", "admin_token_file"});
+    get(*t, "http", "public_url", c.public_url);
+    get(*t, "http", "admin_token_file", c.admin_token_file);
+    while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
+    if (!c.public_url.empty() && c.public_url.rfind("http://", 0) != 0 &&
+        c.public_url.rfind("https://", 0) != 0)
+      bad("http", "public_url must start with http:// or https://");
+  }
+  if (auto* t = section(root, "webhooks")) {
+    check_keys(*t, "webhooks", {"allow_loopback", "allow", "timeout_s", "max_age_s", "batch"});
+    get(*t, "webhooks", "allow_loopback", c.webhook_allow_loopback);
+    c.webhook_allow = get_list(*t, "webhooks", "allow");
+    get(*t, "webhooks", "timeout_s", c.webhook_timeout_s);
+    get(*t, "webhooks", "max_age_s", c.webhook_max_age_s);
+    get(*t, "webhooks", "batch", c.webhook_batch);
+    if (c.webhook_timeout_s <= 0) bad("webhooks", "timeout_s must be positive");
+    if (c.webhook_max_age_s < 86400) bad("webhooks", "max_age_s must be at least 86400 (24 h)");
+    if (c.webhook_batch < 1 || c.webhook_batch > 1000) bad("webhooks", "batch must be 1..1000");
+  }
+  if (auto* t = section(root, "tracking")) {
+    check_keys(*t, "tracking", {"secret_file"});
+    get(*t, "tracking", "secret_file", c.tracking_secret_file);
   }
   return c;
 }

@@ -30,6 +30,28 @@ struct Config {
   std::string dns_resolver;              // [dns] resolver: "" = system, "IP" or "IP:PORT"
   int dns_check_interval_s = 3600;       // [dns] server re-checks every domain this often
   net::DeliveryConfig delivery;          // [delivery]
+  // [http]: the REST API and the public links Tern puts in mail.
+  std::string public_url;        // base of /t/ and /v/ links; "" = "http://" + listen_http
+  std::string admin_token_file;  // operator token; "" = <data>/admin.token (made on first start)
+  // [webhooks]: delivery reports and tracking events (SPEC §5).
+  bool webhook_allow_loopback = false;     // tests only: let webhooks reach 127/8 and ::1
+  std::vector<std::string> webhook_allow;  // CIDRs webhooks may reach despite the SSRF rules
+  int webhook_timeout_s = 10;              // one POST, connect to last byte
+  int webhook_max_age_s = 172800;          // retry this long (at least 86400), then give up
+  int webhook_batch = 50;                  // results per POST at most
+  // [tracking]
+  std::string tracking_secret_file;  // "" = <data>/tracking.key (made on first start)
+
+  std::string effective_public_url() const {
+    if (!public_url.empty()) return public_url;
+    return "http://" + listen_http;
+  }
+  std::string effective_admin_token_file() const {
+    return admin_token_file.empty() ? data_dir + "/admin.token" : admin_token_file;
+  }
+  std::string effective_tracking_secret_file() const {
+    return tracking_secret_file.empty() ? data_dir + "/tracking.key" : tracking_secret_file;
+  }
 
   std::string effective_dkim_zone() const {
     return dkim_zone.empty() ? "dkim." + hostname : dkim_zone;

@@ -7,6 +7,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -24,29 +26,58 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   asio::io_context& ctx;
   HttpHandler handler;
+  asio::thread_pool* pool;
+  size_t max_body;
   std::unique_ptr<tcp::acceptor> acceptor;
-  Impl(asio::io_context& c, HttpHandler h) : ctx(c), handler(std::move(h)) {}
+  Impl(asio::io_context& c, HttpHandler h, asio::thread_pool* p, size_t mb)
+      : ctx(c), handler(std::move(h)), pool(p), max_body(mb) {}
+
+  HttpResponse call(const HttpRequest& r) {
+    try {
+      return handler(r);
+    } catch (const std::exception& e) {
+      spdlog::error("http {} {}: {}", r.method, r.path(), e.what());
+      return {500, "application/json",
+              R"({"error":{"code":"internal","message":"internal error"}})" "\n", {}};
+    }
+  }
 
   asio::awaitable<void> session(beast::tcp_stream stream) {
     beast::flat_buffer buf(8192);
     for (;;) {
       stream.expires_after(std::chrono::seconds(30));
       http::request_parser<http::string_body> parser;
-      parser.body_limit(1 << 20);
+      parser.body_limit(max_body);
       parser.header_limit(16384);
       auto [ec, n] = co_await http::async_read(stream, buf, parser, kTuple);
       if (ec) break;
       auto& req = parser.get();
-      HttpRequest r{std::string(req.method_string()), std::string(req.target()), req.body()};
+      HttpRequest r{std::string(req.method_string()), std::string(req.target()),
+                    std::move(req.body()), {}, {}};
+      for (const auto& f : req) {
+        std::string name(f.name_string());
+        for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        r.headers.emplace_back(std::move(name), std::string(f.value()));
+      }
+      {
+        beast::error_code ep_ec;
+        auto ep = stream.socket().remote_endpoint(ep_ec);
+        if (!ep_ec) r.remote_ip = ep.address().to_string();
+      }
       HttpResponse out;
-      try {
-        out = handler(r);
-      } catch (const std::exception& e) {
-        out = {500, "text/plain", std::string("internal error: ") + e.what() + "\n"};
+      if (pool) {
+        // Run the handler on the pool and come back to this connection's executor.
+        auto ex = co_await asio::this_coro::executor;
+        co_await asio::post(*pool, asio::use_awaitable);
+        out = call(r);
+        co_await asio::post(ex, asio::use_awaitable);
+      } else {
+        out = call(r);
       }
       http::response<http::string_body> res{static_cast<http::status>(out.status), req.version()};
       res.set(http::field::server, "Tern");
       res.set(http::field::content_type, out.content_type);
+      for (const auto& [k, v] : out.headers) res.set(k, v);
       res.keep_alive(req.keep_alive());
       res.body() = std::move(out.body);
       res.prepare_payload();
@@ -70,8 +101,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 };
 
-HttpServer::HttpServer(asio::io_context& ctx, HttpHandler handler)
-    : impl_(std::make_shared<Impl>(ctx, std::move(handler))) {}
+HttpServer::HttpServer(asio::io_context& ctx, HttpHandler handler, asio::thread_pool* pool,
+                       size_t max_body)
+    : impl_(std::make_shared<Impl>(ctx, std::move(handler), pool, max_body)) {}
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::listen(const std::string& address) {

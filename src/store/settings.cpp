@@ -12,6 +12,7 @@
 #include <charconv>
 
 #include "core/address.hpp"
+#include "policy/options.hpp"
 
 namespace tern::store {
 
@@ -140,8 +141,14 @@ std::string join(const std::vector<std::string>& v) {
 const std::vector<std::string>& setting_keys() {
   static const std::vector<std::string> keys = {
       "route",          "relay.host",     "relay.port", "relay.security", "relay.username",
-      "relay.password", "mail_from",      "cc",         "bcc",            "bounce_notices"};
+      "relay.password", "mail_from",      "cc",         "bcc",            "bounce_notices",
+      "notify_url",     "report_format",  "intermediate_report",          "tracking_url",
+      "webhook_secret"};
   return keys;
+}
+
+bool is_secret_key(std::string_view key) {
+  return key == "relay.password" || key == "webhook_secret";
 }
 
 core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::string_view value) {
@@ -149,7 +156,9 @@ core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::
   if (std::find(keys.begin(), keys.end(), key) == keys.end())
     return core::Error::perm(fmt::format("{}: unknown setting (known: route, relay.host, "
                                          "relay.port, relay.security, relay.username, "
-                                         "relay.password, mail_from, cc, bcc, bounce_notices)",
+                                         "relay.password, mail_from, cc, bcc, bounce_notices, "
+                                         "notify_url, report_format, intermediate_report, "
+                                         "tracking_url, webhook_secret)",
                                          printable(key)));
   if (has_line_break_or_nul(value)) return bad(key, "value must not contain CR, LF or NUL");
   if (value.size() > kMaxValue)
@@ -212,14 +221,34 @@ core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::
       list = std::move(l).value();
     }
     (key == "cc" ? s.cc : s.bcc) = std::move(list);
-  } else if (key == "bounce_notices") {
-    if (value.empty() || value == "on") {
-      s.bounce_notices = true;
+  } else if (key == "bounce_notices" || key == "intermediate_report") {
+    bool& flag = key == "bounce_notices" ? s.bounce_notices : s.intermediate_report;
+    if (value.empty()) {
+      flag = key == "bounce_notices" ? defaults.bounce_notices : defaults.intermediate_report;
+    } else if (value == "on") {
+      flag = true;
     } else if (value == "off") {
-      s.bounce_notices = false;
+      flag = false;
     } else {
       return bad(key, "must be on or off");
     }
+  } else if (key == "notify_url" || key == "tracking_url") {
+    if (!value.empty() && !policy::is_http_url(value))
+      return bad(key, "must be an absolute http:// or https:// URL");
+    (key == "notify_url" ? s.notify_url : s.tracking_url) = std::string(value);
+  } else if (key == "report_format") {
+    if (value.empty() || value == "json" || value == "application/json") {
+      s.report_format = "json";
+    } else if (value == "xml" || value == "application/xml") {
+      s.report_format = "xml";
+    } else {
+      return bad(key, "must be json or xml");
+    }
+  } else if (key == "webhook_secret") {
+    if (!value.empty() && (value.size() < 16 || value.size() > 256))
+      return bad(key, "must be 16 to 256 characters");
+    s.webhook_secret = std::string(value);
+    s.webhook_secret_set = !value.empty();
   }
   return core::ok();
 }
@@ -242,6 +271,10 @@ std::string setting_value(const AccountSettings& s, std::string_view key) {
   if (key == "cc") return join(s.cc);
   if (key == "bcc") return join(s.bcc);
   if (key == "bounce_notices") return s.bounce_notices ? "" : "off";
+  if (key == "intermediate_report") return s.intermediate_report ? "on" : "";
+  if (key == "notify_url") return s.notify_url;
+  if (key == "tracking_url") return s.tracking_url;
+  if (key == "report_format") return s.report_format == "json" ? "" : s.report_format;
   return "";
 }
 
@@ -257,8 +290,14 @@ std::vector<std::pair<std::string, std::string>> display_settings(const AccountS
       v = s.relay_security;
     } else if (key == "relay.password") {
       v = s.relay_password_set ? "(set)" : "(not set)";
+    } else if (key == "webhook_secret") {
+      v = s.webhook_secret_set ? "(set)" : "(not set)";
     } else if (key == "bounce_notices") {
       v = s.bounce_notices ? "on" : "off";
+    } else if (key == "intermediate_report") {
+      v = s.intermediate_report ? "on" : "off";
+    } else if (key == "report_format") {
+      v = s.report_format;
     } else {
       v = setting_value(s, key);
     }

@@ -15,6 +15,16 @@
 //   cc=ADDR[,ADDR…]                  added to the Cc header and the envelope of every message
 //   bcc=ADDR[,ADDR…]                 added to the envelope only
 //   bounce_notices=on|off            RFC 3464 notice to the envelope sender (default on)
+//   notify_url=URL                   default delivery-report URL (X-IB-notify-url overrides)
+//   report_format=json|xml           default report body (X-IB-notify-content-type overrides)
+//   intermediate_report=on|off       default for X-IB-intermediate-report (PENDING reports)
+//   tracking_url=URL                 default open/click event URL (X-IB-tracking-url overrides);
+//                                    set = links and a pixel are tracked in every message
+//   webhook_secret=TEXT              HMAC-SHA256 key signing reports and tracking events
+//                                    (16..256 characters); sealed like relay.password; never
+//                                    printed. Empty = reports are sent unsigned.
+// URLs: absolute http(s) URLs (policy::is_http_url); where they may point (SSRF) is checked
+// when a webhook is sent, against the resolved addresses.
 // An empty value resets a key to its default. Invariants: values never hold CR, LF or NUL (a
 // setting can never inject a header line or an SMTP command) and are at most 512 bytes;
 // addresses are validated with core::parse_mailbox and normalized (lower-case domain); cc/bcc
@@ -46,6 +56,12 @@ struct AccountSettings {
   std::vector<std::string> cc;
   std::vector<std::string> bcc;
   bool bounce_notices = true;
+  std::string notify_url;
+  std::string report_format = "json";  // "json" | "xml"
+  bool intermediate_report = false;
+  std::string tracking_url;
+  std::string webhook_secret;          // filled only when read with secrets; else empty
+  bool webhook_secret_set = false;
 
   int effective_relay_port() const {
     if (relay_port) return relay_port;
@@ -55,19 +71,21 @@ struct AccountSettings {
 
 // The keys above, in display order.
 const std::vector<std::string>& setting_keys();
+// Keys whose values are secrets: sealed at rest, never displayed (relay.password, webhook_secret).
+bool is_secret_key(std::string_view key);
 
-// Applies one key=value to s (relay.password sets relay_password and relay_password_set).
+// Applies one key=value to s (a secret key sets its value and its *_set flag).
 // Unknown key or bad value → permanent error "KEY: reason".
 core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::string_view value);
 
 // Whole-object checks after a batch of apply_setting (route=custom needs relay.host).
 core::Result<void> validate(const AccountSettings& s);
 
-// The stored text form of one key of s ("" for a default); relay.password is not handled here.
+// The stored text form of one key of s ("" for a default); secret keys are not handled here.
 std::string setting_value(const AccountSettings& s, std::string_view key);
 
 // "key=value" lines for display, every key in setting_keys() order with defaults filled in
-// (relay.port: the effective port), relay.password shown as "(set)" or "(not set)".
+// (relay.port: the effective port), secrets shown as "(set)" or "(not set)".
 std::vector<std::pair<std::string, std::string>> display_settings(const AccountSettings& s);
 
 }  // namespace tern::store

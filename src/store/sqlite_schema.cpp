@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -104,6 +104,55 @@ CREATE TABLE delivery_events(
   tls INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX delivery_events_queue ON delivery_events(queue_id);
 CREATE INDEX delivery_events_account_time ON delivery_events(account_id, time_ms);
+)sql",
+    // 4: reports, tracking, API (issue 5).
+    // messages: one row per recipient of every accepted message; message_id is the
+    // per-recipient id reports and the API carry ("<queue_id>.<rcpt_index>"). status is the
+    // recipient's latest state (accepted, deferred, delivered, bounced, expired, rejected).
+    // webhook_outbox: reports and tracking events waiting to be POSTed (durable; item is one
+    // result or event as JSON, rendered into the account's format when sent).
+    // sender_verifications: pending registered-sender links (token stored as SHA-256).
+    R"sql(
+CREATE TABLE messages(
+  message_id TEXT PRIMARY KEY,
+  queue_id TEXT NOT NULL,
+  rcpt_index INTEGER NOT NULL,
+  account_id INTEGER NOT NULL,
+  bulk_id TEXT NOT NULL DEFAULT '',
+  sender TEXT NOT NULL DEFAULT '',
+  recipient TEXT NOT NULL,
+  header_from TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'accepted',
+  callback_data TEXT NOT NULL DEFAULT '',
+  options_json TEXT NOT NULL DEFAULT '{}',
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL);
+CREATE INDEX messages_account_time ON messages(account_id, created_ms);
+CREATE INDEX messages_queue ON messages(queue_id, rcpt_index);
+CREATE INDEX messages_account_recipient ON messages(account_id, recipient);
+CREATE INDEX messages_account_bulk ON messages(account_id, bulk_id);
+CREATE TABLE webhook_outbox(
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  url TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  message_id TEXT NOT NULL DEFAULT '',
+  item TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL DEFAULT 'pending');
+CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_attempt_ms);
+CREATE INDEX webhook_outbox_message ON webhook_outbox(message_id);
+CREATE TABLE sender_verifications(
+  token_hash TEXT PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL);
 )sql",
 };
 

@@ -405,7 +405,11 @@ core::Result<policy::AccountContext> SqliteStore::account_context(int64_t accoun
   ctx.mail_from = std::move(settings->mail_from);
   ctx.cc = std::move(settings->cc);
   ctx.bcc = std::move(settings->bcc);
-  // platform_domains come from the operator's config, MessageOptions defaults later.
+  ctx.defaults.notify_url = settings->notify_url;
+  ctx.defaults.tracking_url = settings->tracking_url;
+  ctx.defaults.intermediate_report = settings->intermediate_report;
+  if (settings->report_format == "xml") ctx.defaults.notify_content_type = "application/xml";
+  // platform_domains come from the operator's config.
   return ctx;
 }
 
@@ -721,12 +725,13 @@ core::Result<AccountSettings> SqliteStore::settings_of(int64_t account_id, bool 
     const std::string key = s.text(0);
     // Other subjects may keep rows in this table too (message option defaults): skip them.
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) continue;
-    if (key == kPasswordKey) {
-      out.relay_password_set = true;
+    if (is_secret_key(key)) {
+      const bool relay = key == kPasswordKey;
+      (relay ? out.relay_password_set : out.webhook_secret_set) = true;
       if (with_secrets) {
         auto plain = key_box::open(master_key_, s.text(1));
-        if (!plain) return core::Error::perm("store: relay.password: " + plain.error().message);
-        out.relay_password = std::move(plain).value();
+        if (!plain) return core::Error::perm("store: " + key + ": " + plain.error().message);
+        (relay ? out.relay_password : out.webhook_secret) = std::move(plain).value();
       }
       continue;
     }
@@ -755,10 +760,11 @@ core::Result<void> SqliteStore::set_account_settings(
   auto current = settings_of(account_id, false);
   if (!current) return current.error();
   AccountSettings s = std::move(current).value();
-  bool password_given = false;
+  bool password_given = false, secret_given = false;
   for (const auto& [key, value] : kv) {
     if (auto r = apply_setting(s, key, value); !r) return r;
     password_given = password_given || key == kPasswordKey;
+    secret_given = secret_given || key == "webhook_secret";
   }
   if (auto r = validate(s); !r) return r;
 
@@ -775,18 +781,21 @@ core::Result<void> SqliteStore::set_account_settings(
     return up.run("write setting");
   };
   for (const auto& key : setting_keys()) {
-    if (key == kPasswordKey) continue;
+    if (is_secret_key(key)) continue;
     if (auto r = write(key, setting_value(s, key)); !r) return r;
   }
-  if (password_given) {
-    std::string stored = s.relay_password.empty() || master_key_.empty()
-                             ? s.relay_password
-                             : key_box::seal(master_key_, s.relay_password);
-    auto r = write(kPasswordKey, stored);
+  auto write_secret = [&](std::string_view key, std::string& plain) -> core::Result<void> {
+    std::string stored =
+        plain.empty() || master_key_.empty() ? plain : key_box::seal(master_key_, plain);
+    auto r = write(key, stored);
     sodium_memzero(stored.data(), stored.size());
-    sodium_memzero(s.relay_password.data(), s.relay_password.size());
-    if (!r) return r;
-  }
+    sodium_memzero(plain.data(), plain.size());
+    return r;
+  };
+  if (password_given)
+    if (auto r = write_secret(kPasswordKey, s.relay_password); !r) return r;
+  if (secret_given)
+    if (auto r = write_secret("webhook_secret", s.webhook_secret); !r) return r;
   return txn.commit();
 }
 
@@ -855,8 +864,8 @@ core::Result<bool> SqliteStore::is_suppressed(int64_t account_id, const std::str
 }
 
 bool known_event(std::string_view e) {
-  return e == "delivered" || e == "deferred" || e == "bounced" || e == "expired" ||
-         e == "rejected";
+  return e == "accepted" || e == "delivered" || e == "deferred" || e == "bounced" ||
+         e == "expired" || e == "rejected" || e == "opened" || e == "clicked" || e == "webhook";
 }
 
 core::Result<void> SqliteStore::record_events(const std::vector<DeliveryEvent>& events) {

@@ -235,6 +235,35 @@ TEST_F(DeliveryStoreTest, PasswordSealedAtRestWithMasterKey) {
   EXPECT_FALSE(settings(acme_).relay_password_set);
 }
 
+TEST_F(DeliveryStoreTest, WebhookSecretSealedAndSeparateFromRelayPassword) {
+  store_->set_master_key(master_key());
+  set(acme_, {{"webhook_secret", "whsec-0123456789abcdef"}, {"relay.password", "relay-pw"}});
+  const auto rows = raw_rows(acme_);
+  EXPECT_TRUE(rows.at("webhook_secret").starts_with("sbx1:"));
+  EXPECT_EQ(rows.at("webhook_secret").find("whsec"), std::string::npos);
+  AccountSettings without = settings(acme_, false);
+  EXPECT_TRUE(without.webhook_secret_set);
+  EXPECT_EQ(without.webhook_secret, "");
+  AccountSettings with = settings(acme_, true);
+  EXPECT_EQ(with.webhook_secret, "whsec-0123456789abcdef");
+  EXPECT_EQ(with.relay_password, "relay-pw");
+  set(acme_, {{"notify_url", "https://hooks.example.com/r"}});  // other keys keep the secret
+  EXPECT_EQ(raw_rows(acme_).at("webhook_secret"), rows.at("webhook_secret"));
+}
+
+TEST_F(DeliveryStoreTest, AccountContextCarriesReportDefaults) {
+  set(acme_, {{"notify_url", "https://hooks.example.com/r"},
+              {"tracking_url", "https://hooks.example.com/t"},
+              {"report_format", "xml"},
+              {"intermediate_report", "on"}});
+  auto ctx = store_->account_context(acme_);
+  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
+  EXPECT_EQ(ctx->defaults.notify_url, "https://hooks.example.com/r");
+  EXPECT_EQ(ctx->defaults.tracking_url, "https://hooks.example.com/t");
+  EXPECT_EQ(ctx->defaults.notify_content_type, "application/xml");
+  EXPECT_TRUE(ctx->defaults.intermediate_report);
+}
+
 TEST_F(DeliveryStoreTest, AccountContextCarriesDeliverySettings) {
   set(acme_, {{"mail_from", "bounces@Example.com"},
               {"cc", "copy1@example.com, copy2@example.com"},

@@ -37,7 +37,55 @@ TEST(Settings, KeysInDisplayOrder) {
   EXPECT_EQ(setting_keys(),
             (std::vector<std::string>{"route", "relay.host", "relay.port", "relay.security",
                                       "relay.username", "relay.password", "mail_from", "cc",
-                                      "bcc", "bounce_notices"}));
+                                      "bcc", "bounce_notices", "notify_url", "report_format",
+                                      "intermediate_report", "tracking_url", "webhook_secret"}));
+}
+
+TEST(Settings, ReportAndTrackingKeys) {
+  AccountSettings s;
+  EXPECT_EQ(apply(s, "notify_url", "https://hooks.example.com/tern?x=1"), "");
+  EXPECT_EQ(s.notify_url, "https://hooks.example.com/tern?x=1");
+  EXPECT_EQ(apply(s, "tracking_url", "http://127.0.0.1:9000/t"), "");
+  EXPECT_EQ(setting_value(s, "tracking_url"), "http://127.0.0.1:9000/t");
+  for (const char* bad : {"ftp://x.example", "example.com/hook", "https://", "https://a b.example/",
+                          "javascript:alert(1)"}) {
+    expect_bad("notify_url", bad);
+    expect_bad("tracking_url", bad);
+  }
+  EXPECT_EQ(apply(s, "report_format", "xml"), "");
+  EXPECT_EQ(setting_value(s, "report_format"), "xml");
+  EXPECT_EQ(apply(s, "report_format", "application/json"), "");
+  EXPECT_EQ(setting_value(s, "report_format"), "");
+  expect_bad("report_format", "yaml");
+  EXPECT_EQ(apply(s, "intermediate_report", "on"), "");
+  EXPECT_TRUE(s.intermediate_report);
+  EXPECT_EQ(setting_value(s, "intermediate_report"), "on");
+  EXPECT_EQ(apply(s, "intermediate_report", ""), "");
+  EXPECT_FALSE(s.intermediate_report);
+  expect_bad("intermediate_report", "yes");
+}
+
+TEST(Settings, WebhookSecretIsASecret) {
+  AccountSettings s;
+  EXPECT_TRUE(is_secret_key("webhook_secret"));
+  EXPECT_TRUE(is_secret_key("relay.password"));
+  EXPECT_FALSE(is_secret_key("notify_url"));
+  expect_bad("webhook_secret", "short");
+  expect_bad("webhook_secret", std::string(257, 'k'));
+  EXPECT_EQ(apply(s, "webhook_secret", "0123456789abcdef"), "");
+  EXPECT_TRUE(s.webhook_secret_set);
+  EXPECT_EQ(setting_value(s, "webhook_secret"), "");  // never in the plain text form
+  bool shown = false;
+  for (const auto& [k, v] : display_settings(s))
+    if (k == "webhook_secret") {
+      EXPECT_EQ(v, "(set)");
+      shown = true;
+    }
+  EXPECT_TRUE(shown);
+  // A bad value's error never repeats it.
+  auto r = apply_setting(s, "webhook_secret", "tooshort-secret");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message.find("tooshort"), std::string::npos);
 }
 
 TEST(Settings, DefaultsStoreNothing) {
