@@ -139,6 +139,8 @@ CREATE TABLE webhook_outbox(
   url TEXT NOT NULL,
   content_type TEXT NOT NULL,
   message_id TEXT NOT NULL DEFAULT '',
+  queue_id TEXT NOT NULL DEFAULT '',
+  recipient TEXT NOT NULL DEFAULT '',
   item TEXT NOT NULL,
   created_ms INTEGER NOT NULL,
   next_attempt_ms INTEGER NOT NULL,
