@@ -6,7 +6,9 @@
 // Invariants:
 //  - enqueue() returns only once the rows are committed: a report handed over survives kill -9.
 //  - due() never returns an item twice while it is pending unless mark_failed() rescheduled it
-//    (one sender per process; it marks every batch it took before asking again).
+//    (one sender per process; it marks every batch it took before asking again). due() leases
+//    what it returns (next_attempt_ms = now + 2 min), so an item taken by a process that died
+//    is sent again after the lease: delivery is at least once.
 //  - A batch holds items of one account, kind, url and content_type, oldest first.
 //  - States: "pending" → "sent", or "pending" → (retries) → "failed" when give_up.
 #pragma once
