@@ -99,6 +99,19 @@ class SqliteStore final : public Store {
   core::Result<bool> is_suppressed(int64_t account_id, const std::string& address) override;
   core::Result<void> record_events(const std::vector<DeliveryEvent>& events) override;
   core::Result<std::vector<DeliveryEvent>> events_for(const std::string& queue_id) override;
+  core::Result<std::optional<int64_t>> verify_api_key(const std::string& key) override;
+  core::Result<void> delete_account(int64_t account_id) override;
+  core::Result<std::vector<Credential>> list_credentials(int64_t account_id) override;
+  core::Result<CreatedCredential> create_credential(int64_t account_id,
+                                                    const std::string& username) override;
+  core::Result<void> delete_credential(int64_t account_id, const std::string& username) override;
+  core::Result<void> delete_domain(int64_t account_id, const std::string& domain) override;
+  core::Result<void> delete_sender(int64_t account_id, const std::string& address) override;
+  core::Result<std::string> create_sender_verification(int64_t account_id,
+                                                       const std::string& address,
+                                                       int64_t expires_ms) override;
+  core::Result<SenderVerification> consume_sender_verification(const std::string& token,
+                                                               int64_t now_ms) override;
 
  private:
   // Callers hold mu_.
@@ -933,6 +946,217 @@ core::Result<std::vector<Store::DeliveryEvent>> SqliteStore::events_for(
     out.push_back(std::move(e));
   }
   if (rc != SQLITE_DONE) return s.error(rc, "read delivery events");
+  return out;
+}
+
+// --- REST API: bearer keys, credentials, deletions, sender verification links ---
+
+core::Result<std::optional<int64_t>> SqliteStore::verify_api_key(const std::string& key) {
+  using R = std::optional<int64_t>;
+  if (key.size() != secrets::kApiKeyChars || !key.starts_with(secrets::kApiKeyPrefix)) return R();
+  const std::string hash = secrets::sha256_hex(key);
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT account_id FROM api_keys WHERE hash = ? AND revoked_ms IS NULL");
+  s.bind(1, std::string_view(hash));
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return R();
+  if (rc != SQLITE_ROW) return s.error(rc, "verify API key");
+  return R(s.int64(0));
+}
+
+core::Result<void> SqliteStore::delete_account(int64_t account_id) {
+  std::vector<std::string> usernames;
+  {
+    std::lock_guard lock(mu_);
+    Txn txn(db_);
+    if (auto r = txn.begin_immediate(); !r) return r;
+    if (auto r = require_account(account_id); !r) return r;
+    {
+      Stmt u(db_, "SELECT username FROM credentials WHERE account_id = ?");
+      u.bind(1, account_id);
+      int rc;
+      while ((rc = u.step()) == SQLITE_ROW) usernames.push_back(u.text(0));
+      if (rc != SQLITE_DONE) return u.error(rc, "read credentials");
+    }
+    // Foreign keys cascade to everything the account owns (domain records via domains).
+    Stmt del(db_, "DELETE FROM accounts WHERE id = ?");
+    del.bind(1, account_id);
+    if (auto r = del.run("delete account"); !r) return r;
+    if (auto r = txn.commit(); !r) return r;
+  }
+  for (const auto& u : usernames) cache_.forget(u);
+  return core::ok();
+}
+
+core::Result<std::vector<Credential>> SqliteStore::list_credentials(int64_t account_id) {
+  std::lock_guard lock(mu_);
+  if (auto r = require_account(account_id); !r) return r.error();
+  Stmt s(db_,
+         "SELECT account_id, username, created_ms FROM credentials WHERE account_id = ? "
+         "ORDER BY id");
+  s.bind(1, account_id);
+  std::vector<Credential> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.int64(0), s.text(1), s.int64(2)});
+  if (rc != SQLITE_DONE) return s.error(rc, "list credentials");
+  return out;
+}
+
+core::Result<CreatedCredential> SqliteStore::create_credential(int64_t account_id,
+                                                               const std::string& username) {
+  if (!username.empty() && !valid_account_name(username))
+    return core::Error::perm(
+        "invalid username: use 1-64 characters of a-z 0-9 . _ - starting with a letter or digit");
+  std::string password = secrets::random_password();
+  auto hash = secrets::hash_password(password);  // Argon2id, outside the mutex
+  if (!hash) return hash.error();
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r.error();
+  auto acc = account_where("id = ?", account_id);
+  if (!acc) return acc.error();
+  if (!*acc) return core::Error::perm(fmt::format("no account with id {}", account_id));
+  auto taken = [&](const std::string& name) -> core::Result<bool> {
+    Stmt c(db_, "SELECT 1 FROM credentials WHERE username = ?1 UNION ALL "
+                "SELECT 1 FROM accounts WHERE name = ?1 AND id != ?2");
+    c.bind(1, std::string_view(name)).bind(2, account_id);
+    int rc = c.step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return c.error(rc, "find username");
+  };
+  std::string name = username;
+  for (int attempt = 0;; ++attempt) {
+    if (username.empty()) {
+      // "<account>." + 6 characters; the account part is cut so the whole stays <= 64.
+      std::string base = (*acc)->name.substr(0, 57);
+      name = base + "." + secrets::random_token().substr(0, 6);
+    }
+    auto t = taken(name);
+    if (!t) return t.error();
+    if (!*t) break;
+    if (!username.empty()) return core::Error::perm(fmt::format("username {} is taken", name));
+    if (attempt == 10) return core::Error::temp("store: could not pick a unique username");
+  }
+  Stmt ins(db_,
+           "INSERT INTO credentials(account_id, username, password_hash, created_ms) "
+           "VALUES(?, ?, ?, ?)");
+  ins.bind(1, account_id).bind(2, std::string_view(name)).bind(3, std::string_view(*hash)).bind(4, now_ms());
+  if (auto r = ins.run("insert credential"); !r) return r.error();
+  if (auto r = txn.commit(); !r) return r.error();
+  return CreatedCredential{name, std::move(password)};
+}
+
+core::Result<void> SqliteStore::delete_credential(int64_t account_id,
+                                                  const std::string& username) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto r = require_account(account_id); !r) return r;
+    Stmt del(db_, "DELETE FROM credentials WHERE account_id = ? AND username = ?");
+    del.bind(1, account_id).bind(2, std::string_view(username));
+    if (auto r = del.run("delete credential"); !r) return r;
+    if (db_.changes() == 0) return core::Error::perm("the account has no login with that username");
+  }
+  cache_.forget(username);  // a cached verification must not outlive the login
+  return core::ok();
+}
+
+core::Result<void> SqliteStore::delete_domain(int64_t account_id, const std::string& domain) {
+  const std::string d = core::to_lower(domain);
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r;
+  Stmt del(db_, "DELETE FROM domains WHERE account_id = ? AND domain = ?");
+  del.bind(1, account_id).bind(2, std::string_view(d));
+  if (auto r = del.run("delete domain"); !r) return r;
+  if (db_.changes() == 0) return core::Error::perm(fmt::format("no such domain: {}", d));
+  // A direct domain owns its key set; delegated keys belong to the account and stay.
+  Stmt keys(db_, "DELETE FROM dkim_keys WHERE account_id = ? AND owner = ?");
+  keys.bind(1, account_id).bind(2, std::string_view(d));
+  if (auto r = keys.run("delete domain keys"); !r) return r;
+  return txn.commit();
+}
+
+core::Result<void> SqliteStore::delete_sender(int64_t account_id, const std::string& address) {
+  auto mb = core::parse_mailbox(address);
+  if (!mb) return core::Error::perm("invalid sender address");
+  const std::string a = mb->str();
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r;
+  Stmt del(db_, "DELETE FROM senders WHERE account_id = ? AND address = ?");
+  del.bind(1, account_id).bind(2, std::string_view(a));
+  if (auto r = del.run("delete sender"); !r) return r;
+  if (db_.changes() == 0) return core::Error::perm(fmt::format("no such sender: {}", a));
+  Stmt links(db_, "DELETE FROM sender_verifications WHERE account_id = ? AND address = ?");
+  links.bind(1, account_id).bind(2, std::string_view(a));
+  if (auto r = links.run("delete sender links"); !r) return r;
+  return txn.commit();
+}
+
+core::Result<std::string> SqliteStore::create_sender_verification(int64_t account_id,
+                                                                  const std::string& address,
+                                                                  int64_t expires_ms) {
+  auto mb = core::parse_mailbox(address);
+  if (!mb) return core::Error::perm("invalid sender address");
+  const std::string a = mb->str();
+  std::string token = secrets::random_token();
+  const int64_t now = now_ms();
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r.error();
+  Stmt has(db_, "SELECT 1 FROM senders WHERE account_id = ? AND address = ?");
+  has.bind(1, account_id).bind(2, std::string_view(a));
+  int rc = has.step();
+  if (rc == SQLITE_DONE) return core::Error::perm(fmt::format("no such sender: {}", a));
+  if (rc != SQLITE_ROW) return has.error(rc, "find sender");
+  // Links long expired are of no use to anyone: drop them as new ones are made.
+  Stmt old(db_, "DELETE FROM sender_verifications WHERE expires_ms < ?");
+  old.bind(1, now - 30LL * 86'400'000);
+  if (auto r = old.run("drop old links"); !r) return r.error();
+  Stmt ins(db_,
+           "INSERT INTO sender_verifications(token_hash, account_id, address, expires_ms, "
+           "created_ms) VALUES(?, ?, ?, ?, ?)");
+  ins.bind(1, std::string_view(secrets::sha256_hex(token)))
+      .bind(2, account_id)
+      .bind(3, std::string_view(a))
+      .bind(4, expires_ms)
+      .bind(5, now);
+  if (auto r = ins.run("store verification link"); !r) return r.error();
+  if (auto r = txn.commit(); !r) return r.error();
+  return token;
+}
+
+core::Result<SenderVerification> SqliteStore::consume_sender_verification(const std::string& token,
+                                                                          int64_t now_ms_at) {
+  SenderVerification out;
+  if (token.empty() || token.size() > 64) return out;  // unknown
+  const std::string hash = secrets::sha256_hex(token);
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  if (auto r = txn.begin_immediate(); !r) return r.error();
+  Stmt s(db_,
+         "SELECT account_id, address, expires_ms FROM sender_verifications WHERE token_hash = ?");
+  s.bind(1, std::string_view(hash));
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return out;
+  if (rc != SQLITE_ROW) return s.error(rc, "find verification link");
+  out.sender.account_id = s.int64(0);
+  out.sender.address = s.text(1);
+  if (s.int64(2) <= now_ms_at) {
+    out.status = SenderVerification::Status::expired;
+    return out;  // kept: opening it again still says "expired", not "unknown"
+  }
+  Stmt up(db_, "UPDATE senders SET verified = 1 WHERE account_id = ? AND address = ?");
+  up.bind(1, out.sender.account_id).bind(2, std::string_view(out.sender.address));
+  if (auto r = up.run("verify sender"); !r) return r.error();
+  if (db_.changes() == 0) return SenderVerification{};  // sender removed meanwhile
+  Stmt del(db_, "DELETE FROM sender_verifications WHERE account_id = ? AND address = ?");
+  del.bind(1, out.sender.account_id).bind(2, std::string_view(out.sender.address));
+  if (auto r = del.run("delete verification links"); !r) return r.error();
+  if (auto r = txn.commit(); !r) return r.error();
+  out.status = SenderVerification::Status::verified;
+  out.sender.verified = true;
   return out;
 }
 

@@ -110,6 +110,24 @@ struct Sender {
   bool verified = false;
 };
 
+// An SMTP login of an account (the account name is the first; more can be made for the API).
+struct Credential {
+  int64_t account_id = 0;
+  std::string username;
+  int64_t created_ms = 0;
+};
+
+struct CreatedCredential {
+  std::string username;
+  std::string password;  // shown once
+};
+
+// What opening a registered-sender verification link did.
+struct SenderVerification {
+  enum class Status { verified, unknown, expired } status = Status::unknown;
+  Sender sender;  // set when verified or expired
+};
+
 class Store {
  public:
   static core::Result<std::unique_ptr<Store>> open_sqlite(const std::string& path);
@@ -139,6 +157,36 @@ class Store {
   virtual core::Result<void> add_sender(int64_t account_id, const std::string& address,
                                         bool verified) = 0;
   virtual core::Result<std::vector<Sender>> list_senders(int64_t account_id) = 0;
+
+  // --- REST API (issue 5) ---
+  // Bearer API key → its account; nullopt for unknown, revoked or malformed keys (lookup by
+  // SHA-256, so no secret is compared byte by byte).
+  virtual core::Result<std::optional<int64_t>> verify_api_key(const std::string& key) = 0;
+  // Removes the account and everything it owns (credentials, keys, domains, DKIM keys, senders,
+  // settings, suppressions). Permanent error when there is no such account.
+  virtual core::Result<void> delete_account(int64_t account_id) = 0;
+  // The account's SMTP logins, oldest first (usernames only).
+  virtual core::Result<std::vector<Credential>> list_credentials(int64_t account_id) = 0;
+  // A new login with a generated password (Argon2id-hashed; shown once). username "" =
+  // "<account name>.<6 random base32 characters>"; a given one must be a valid account name
+  // syntax and unused by any account.
+  virtual core::Result<CreatedCredential> create_credential(int64_t account_id,
+                                                            const std::string& username) = 0;
+  // Permanent error when the account has no such login.
+  virtual core::Result<void> delete_credential(int64_t account_id, const std::string& username) = 0;
+  // Removes a sending domain of the account with its record states and (direct) DKIM keys.
+  virtual core::Result<void> delete_domain(int64_t account_id, const std::string& domain) = 0;
+  // Removes a registered sender (and its pending verification links).
+  virtual core::Result<void> delete_sender(int64_t account_id, const std::string& address) = 0;
+  // A verification link token for a sender already registered (unverified) on the account:
+  // 128 random bits as 26 base32 characters, returned once; only its SHA-256 is stored.
+  virtual core::Result<std::string> create_sender_verification(int64_t account_id,
+                                                               const std::string& address,
+                                                               int64_t expires_ms) = 0;
+  // Valid and unexpired: the sender becomes verified and its links are deleted. Unknown
+  // (never issued, already used, sender removed) and expired tokens change nothing.
+  virtual core::Result<SenderVerification> consume_sender_verification(const std::string& token,
+                                                                       int64_t now_ms) = 0;
 
   // Sending domains beyond add/list. set_domain_dkim sets the DKIM form and Ed25519 option.
   virtual core::Result<std::optional<DomainDetail>> find_domain(const std::string& domain) = 0;
