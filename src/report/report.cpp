@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <cstdio>
 
 namespace tern::report {
@@ -183,35 +184,143 @@ core::Result<ReportResult> make_result(const ReportInput& in) {
   return r;
 }
 
-std::string to_json(const std::vector<ReportResult>& results) {
+namespace {
+
+nlohmann::json result_object(const ReportResult& r) {
   using nlohmann::json;
-  json arr = json::array();
   auto s = [](const std::string& v) { return valid_utf8(v); };
-  for (const ReportResult& r : results) {
-    json o;
-    o["bulkId"] = s(r.bulk_id);
-    o["messageId"] = s(r.message_id);
-    o["to"] = s(r.to);
-    o["sentAt"] = r.sent_at;
-    o["doneAt"] = r.done_at;
-    o["messageCount"] = r.message_count;
-    o["status"] = {{"groupId", r.status.group_id}, {"groupName", r.status.group_name},
-                   {"id", r.status.id}, {"name", r.status.name},
-                   {"description", r.status.description}};
-    o["error"] = {{"groupId", r.error.group_id}, {"groupName", r.error.group_name},
-                  {"id", r.error.id}, {"name", r.error.name},
-                  {"description", r.error.description}, {"permanent", r.error.permanent}};
-    o["channel"] = r.channel;
-    o["callbackData"] = s(r.callback_data);
-    o["smtpReply"] = s(r.smtp_reply);
-    o["mxHost"] = s(r.mx_host);
-    o["attempt"] = r.attempt;
-    o["tls"] = r.tls;
-    arr.push_back(std::move(o));
-  }
-  json body = {{"results", std::move(arr)}};
+  json o;
+  o["bulkId"] = s(r.bulk_id);
+  o["messageId"] = s(r.message_id);
+  o["to"] = s(r.to);
+  o["sentAt"] = r.sent_at;
+  o["doneAt"] = r.done_at;
+  o["messageCount"] = r.message_count;
+  o["status"] = {{"groupId", r.status.group_id}, {"groupName", r.status.group_name},
+                 {"id", r.status.id}, {"name", r.status.name},
+                 {"description", r.status.description}};
+  o["error"] = {{"groupId", r.error.group_id}, {"groupName", r.error.group_name},
+                {"id", r.error.id}, {"name", r.error.name},
+                {"description", r.error.description}, {"permanent", r.error.permanent}};
+  o["channel"] = r.channel;
+  o["callbackData"] = s(r.callback_data);
+  o["smtpReply"] = s(r.smtp_reply);
+  o["mxHost"] = s(r.mx_host);
+  o["attempt"] = r.attempt;
+  o["tls"] = r.tls;
+  return o;
+}
+
+std::string dump(const nlohmann::json& j) {
   // Strings are valid UTF-8 already; `replace` is the belt to those braces.
-  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Field readers for result_from_json: each returns false (and names the field) on a missing
+// or mistyped value, so the error says what was wrong.
+struct Reader {
+  const nlohmann::json& o;
+  std::string where;
+  std::string error;
+
+  bool str(const char* key, std::string& out, bool required = true) {
+    auto it = o.find(key);
+    if (it == o.end()) {
+      if (!required) return true;
+      return fail(key, "missing");
+    }
+    if (!it->is_string()) return fail(key, "not a string");
+    out = it->get<std::string>();
+    return true;
+  }
+  bool num(const char* key, int& out, bool required = true) {
+    auto it = o.find(key);
+    if (it == o.end()) {
+      if (!required) return true;
+      return fail(key, "missing");
+    }
+    if (!it->is_number_integer()) return fail(key, "not an integer");
+    if (it->is_number_unsigned()) {
+      auto v = it->get<uint64_t>();
+      if (v > static_cast<uint64_t>(INT32_MAX)) return fail(key, "out of range");
+      out = static_cast<int>(v);
+      return true;
+    }
+    auto v = it->get<int64_t>();
+    if (v < INT32_MIN || v > INT32_MAX) return fail(key, "out of range");
+    out = static_cast<int>(v);
+    return true;
+  }
+  bool boolean(const char* key, bool& out, bool required = true) {
+    auto it = o.find(key);
+    if (it == o.end()) {
+      if (!required) return true;
+      return fail(key, "missing");
+    }
+    if (!it->is_boolean()) return fail(key, "not a boolean");
+    out = it->get<bool>();
+    return true;
+  }
+  bool time(const char* key, std::string& out) {
+    if (!str(key, out)) return false;
+    // "YYYY-MM-DDThh:mm:ss.mmm+0000"
+    static constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.ddd+0000";
+    bool good = out.size() == shape.size();
+    for (size_t i = 0; good && i < shape.size(); ++i)
+      good = shape[i] == 'd' ? (out[i] >= '0' && out[i] <= '9') : out[i] == shape[i];
+    return good ? true : fail(key, "not a report time");
+  }
+  bool fail(const char* key, const char* what) {
+    error = "report result: " + where + key + " " + what;
+    return false;
+  }
+};
+
+}  // namespace
+
+std::string result_to_json_item(const ReportResult& r) { return dump(result_object(r)); }
+
+core::Result<ReportResult> result_from_json(std::string_view item) {
+  using nlohmann::json;
+  constexpr size_t kMaxItem = 1 << 20;
+  if (item.size() > kMaxItem)
+    return core::Error::perm("report result: larger than 1 MiB");
+  json o = json::parse(item, nullptr, /*allow_exceptions=*/false);
+  if (o.is_discarded()) return core::Error::perm("report result: not valid JSON");
+  if (!o.is_object()) return core::Error::perm("report result: not a JSON object");
+  ReportResult r;
+  Reader top{o, "", ""};
+  bool good = top.str("bulkId", r.bulk_id) && top.str("messageId", r.message_id) &&
+              top.str("to", r.to) && top.time("sentAt", r.sent_at) &&
+              top.time("doneAt", r.done_at) && top.num("messageCount", r.message_count) &&
+              top.str("channel", r.channel) && top.str("callbackData", r.callback_data) &&
+              top.str("smtpReply", r.smtp_reply, false) && top.str("mxHost", r.mx_host, false) &&
+              top.num("attempt", r.attempt, false) && top.boolean("tls", r.tls, false);
+  if (!good) return core::Error::perm(top.error);
+  for (const char* key : {"status", "error"}) {
+    auto it = o.find(key);
+    if (it == o.end() || !it->is_object())
+      return core::Error::perm(std::string("report result: ") + key +
+                               (it == o.end() ? " missing" : " not an object"));
+  }
+  Reader st{o["status"], "status.", ""};
+  if (!(st.num("groupId", r.status.group_id) && st.str("groupName", r.status.group_name) &&
+        st.num("id", r.status.id) && st.str("name", r.status.name) &&
+        st.str("description", r.status.description)))
+    return core::Error::perm(st.error);
+  Reader er{o["error"], "error.", ""};
+  if (!(er.num("groupId", r.error.group_id) && er.str("groupName", r.error.group_name) &&
+        er.num("id", r.error.id) && er.str("name", r.error.name) &&
+        er.str("description", r.error.description) &&
+        er.boolean("permanent", r.error.permanent)))
+    return core::Error::perm(er.error);
+  return r;
+}
+
+std::string to_json(const std::vector<ReportResult>& results) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const ReportResult& r : results) arr.push_back(result_object(r));
+  return dump(nlohmann::json{{"results", std::move(arr)}});
 }
 
 std::string to_xml(const std::vector<ReportResult>& results) {

@@ -117,6 +117,14 @@ ErrorInfo classify_error(const std::string& event, int code, const std::string& 
 std::string to_json(const std::vector<ReportResult>& results);
 std::string to_xml(const std::vector<ReportResult>& results);
 
+// One element of to_json's "results" as a JSON object (the webhook outbox stores results this
+// way and renders them as JSON or XML when it sends), and its inverse. result_from_json refuses
+// anything to_json could not have written: not an object, a missing or mistyped field, a time
+// not in the vendor format, numbers outside int, more than 1 MiB; extras (smtpReply, mxHost,
+// attempt, tls) may be absent.
+std::string result_to_json_item(const ReportResult& r);
+core::Result<ReportResult> result_from_json(std::string_view item);
+
 // Helpers, exposed for tests and for other writers of remote text.
 std::string valid_utf8(std::string_view s);  // invalid sequences -> U+FFFD
 std::string xml_escape(std::string_view s);  // valid_utf8 + XML 1.0 chars only + escapes
