@@ -25,6 +25,7 @@
 #include "pipeline/key_cache.hpp"
 #include "pipeline/message_signer.hpp"
 #include "policy/auth_limiter.hpp"
+#include "policy/options.hpp"
 #include "queue/spool.hpp"
 #include "store/store.hpp"
 
@@ -196,17 +197,6 @@ awaitable<queue::CommitOutcome> async_commit(queue::Spool& spool,
         });
       },
       asio::use_awaitable);
-}
-
-std::string options_to_json(const policy::MessageOptions& o) {
-  nlohmann::json j = nlohmann::json::object();
-  if (!o.bulk_id.empty()) j["bulkId"] = o.bulk_id;
-  if (!o.tracking_url.empty()) j["trackingUrl"] = o.tracking_url;
-  if (!o.notify_url.empty()) j["notifyUrl"] = o.notify_url;
-  if (!o.notify_content_type.empty()) j["notifyContentType"] = o.notify_content_type;
-  if (!o.callback_data.empty()) j["callbackData"] = o.callback_data;
-  j["intermediateReport"] = o.intermediate_report;
-  return j.dump();
 }
 
 }  // namespace
@@ -535,7 +525,10 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     m.header_from = e.header_from;
     m.smtputf8 = e.smtputf8;
     m.eightbit = e.eightbit;
-    m.options_json = options_to_json(e.options);
+    // bulkId defaults to the submission's queue id (as on the HTTP path).
+    policy::MessageOptions opts = e.options;
+    if (opts.bulk_id.empty()) opts.bulk_id = e.queue_id;
+    m.options_json = policy::to_json(opts);
     m.content_size = e.content_size;
     return m;
   }

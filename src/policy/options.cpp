@@ -1,5 +1,7 @@
 #include "policy/options.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "core/address.hpp"
 
 namespace tern::policy {
@@ -77,6 +79,34 @@ core::Status apply_option(MessageOptions& o, std::set<std::string>& seen, std::s
     o.callback_data = std::string(v);
   }
   return {250, "2.0.0", "Ok"};
+}
+
+std::string to_json(const MessageOptions& o) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!o.bulk_id.empty()) j["bulkId"] = o.bulk_id;
+  if (!o.tracking_url.empty()) j["trackingUrl"] = o.tracking_url;
+  if (!o.notify_url.empty()) j["notifyUrl"] = o.notify_url;
+  if (!o.notify_content_type.empty()) j["notifyContentType"] = o.notify_content_type;
+  if (!o.callback_data.empty()) j["callbackData"] = o.callback_data;
+  j["intermediateReport"] = o.intermediate_report;
+  return j.dump();
+}
+
+MessageOptions options_from_json(std::string_view json) {
+  MessageOptions o;
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (!j.is_object()) return o;
+  auto str = [&](const char* k, std::string& out) {
+    if (auto it = j.find(k); it != j.end() && it->is_string()) out = it->get<std::string>();
+  };
+  str("bulkId", o.bulk_id);
+  str("trackingUrl", o.tracking_url);
+  str("notifyUrl", o.notify_url);
+  str("notifyContentType", o.notify_content_type);
+  str("callbackData", o.callback_data);
+  if (auto it = j.find("intermediateReport"); it != j.end() && it->is_boolean())
+    o.intermediate_report = it->get<bool>();
+  return o;
 }
 
 }  // namespace tern::policy

@@ -26,4 +26,11 @@ bool is_http_url(std::string_view url);
 core::Status apply_option(MessageOptions& opts, std::set<std::string>& seen, std::string_view name,
                           std::string_view value);
 
+// The options as stored with a queued message and in the message log (QueuedMessage::
+// options_json): {"bulkId","trackingUrl","notifyUrl","notifyContentType","callbackData",
+// "intermediateReport"}, empty strings left out.
+std::string to_json(const MessageOptions& o);
+// Inverse of to_json; unknown keys are ignored, malformed JSON gives the defaults.
+MessageOptions options_from_json(std::string_view json);
+
 }  // namespace tern::policy

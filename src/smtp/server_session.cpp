@@ -13,6 +13,7 @@
 #include "core/ids.hpp"
 #include "message/date.hpp"
 #include "message/header.hpp"
+#include "policy/account_apply.hpp"
 #include "policy/header_rules.hpp"
 #include "policy/options.hpp"
 #include "policy/sender.hpp"
@@ -386,7 +387,7 @@ struct ServerSession::Impl {
   // --- message content -----------------------------------------------------------------------
   void emit(std::string bytes) {
     env.content_size += bytes.size();
-    act(MessageData{std::move(bytes)});
+    act(MessageData{std::move(bytes), std::nullopt});
   }
 
   void content(const std::string& p) {
@@ -427,8 +428,8 @@ struct ServerSession::Impl {
       s = policy::check_header_recipients(hs.fields, rcpts);
     env.options = a.defaults;
     std::set<std::string> seen;
-    bool has_date = false, cc_added = a.cc.empty();
-    std::string fields;
+    bool has_date = false;
+    std::vector<const message::HeaderField*> kept;
     for (const auto& f : hs.fields) {
       if (policy::is_option_header(f.name)) {
         if (s.ok()) s = policy::apply_option(env.options, seen, f.name, f.value());
@@ -436,22 +437,9 @@ struct ServerSession::Impl {
       }
       if (core::iequals(f.name, "Date")) has_date = true;
       if (core::iequals(f.name, "Message-ID") && env.message_id.empty()) env.message_id = f.value();
-      if (!cc_added && core::iequals(f.name, "Cc")) {
-        // The account's CC joins the existing field (RFC 5322 allows one Cc field), each
-        // address on a folded line of its own so no line grows past the limits.
-        fields.append(f.raw, 0, f.raw.size() - 2);
-        for (const auto& cc : a.cc) fields += ",\r\n " + cc;
-        fields += "\r\n";
-        cc_added = true;
-        continue;
-      }
-      fields += f.raw;
+      kept.push_back(&f);
     }
-    if (!cc_added) {
-      fields += "Cc: ";
-      for (size_t i = 0; i < a.cc.size(); ++i) fields += (i ? ",\r\n " : "") + a.cc[i];
-      fields += "\r\n";
-    }
+    std::string fields = policy::merge_account_cc(kept, a.cc);
     if (!s.ok()) {
       reject = s;
       return;
@@ -471,7 +459,8 @@ struct ServerSession::Impl {
     head.append(hdr, hs.body_offset, std::string::npos);
     hdr.clear();
     hdr.shrink_to_fit();
-    emit(std::move(head));
+    env.content_size += head.size();
+    act(MessageData{std::move(head), env.options});
   }
 
   void end_of_data() {
@@ -500,13 +489,7 @@ struct ServerSession::Impl {
     env.recipients = rcpts;
     // Account settings (SPEC §4): Mail-From replaces the envelope sender; CC and BCC join the
     // envelope (CC is in the header already). Duplicates of given recipients are not added.
-    if (const policy::AccountContext* a = ctx()) {
-      if (!a->mail_from.empty()) env.sender = a->mail_from;
-      for (const auto* list : {&a->cc, &a->bcc})
-        for (const auto& r : *list)
-          if (std::find(env.recipients.begin(), env.recipients.end(), r) == env.recipients.end())
-            env.recipients.push_back(r);
-    }
+    if (const policy::AccountContext* a = ctx()) policy::apply_account_envelope(*a, env.sender, env.recipients);
     env.smtputf8 = smtputf8;
     env.eightbit = eightbit;
     env.helo = helo;

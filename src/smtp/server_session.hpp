@@ -17,6 +17,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -59,7 +60,13 @@ struct Authenticate {                     // verify, then on_auth()
   std::string authzid, username, password;
 };
 struct BeginMessage { std::string queue_id; };  // DATA accepted: open a spool writer
-struct MessageData { std::string bytes; };  // next piece of the final message content
+struct MessageData {                        // next piece of the final message content
+  std::string bytes;
+  // On the first piece only (the final header section): the message's X-IB-* options merged
+  // over the account defaults, so the driver can choose the whole-message path (open/click
+  // tracking) before any content is stored.
+  std::optional<policy::MessageOptions> options;
+};
 struct AbortMessage {};                     // drop the content handed out so far
 struct Envelope {
   std::string queue_id;                     // chosen at DATA; also in Received and Message-ID
