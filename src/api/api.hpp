@@ -12,7 +12,9 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "net/http_server.hpp"
 
@@ -26,6 +28,9 @@ class Submission;
 }
 namespace tern::core {
 class Clock;
+}
+namespace tern::dns {
+class Resolver;
 }
 
 namespace tern::api {
@@ -54,6 +59,8 @@ struct ApiServices {
   std::string tracking_secret;  // tracking::verify_token key
   // Domains: DNS checks use a fresh resolver on this address ("" = system).
   std::string dns_resolver;
+  // Seam for tests: when set, domain checks use the resolver it makes instead.
+  std::function<std::unique_ptr<dns::Resolver>()> make_resolver;
   std::string dkim_zone, spf_include;
   std::vector<std::string> sending_ips;
   std::vector<std::string> platform_domains;

@@ -1,0 +1,79 @@
+// /api/v1/accounts: list and create (operator), show (operator, or an API key for its own
+// account), delete (operator). Creating answers the SMTP username and password once.
+#include <fmt/format.h>
+
+#include "api/json_views.hpp"
+#include "api/pagination.hpp"
+#include "api/request.hpp"
+#include "api/resources.hpp"
+
+namespace tern::api {
+
+nlohmann::json account_json(const store::Account& a) {
+  return {{"id", a.id}, {"name", a.name}, {"code", a.code}, {"createdAt", iso_time(a.created_ms)}};
+}
+
+nlohmann::json sender_json(const store::Sender& s) {
+  return {{"address", s.address}, {"verified", s.verified}};
+}
+
+namespace {
+net::HttpResponse operator_only() {
+  return error_response(403, "forbidden", "this needs the operator token");
+}
+
+net::HttpResponse list(const Call& c) {
+  auto page = page_request(c.req);
+  if (!page) return bad_request(page.error().message);
+  std::vector<std::pair<std::string, nlohmann::json>> keyed;
+  if (c.who.is_operator) {
+    auto all = c.svc.store->list_accounts();
+    if (!all) return from_error(all.error());
+    for (const auto& a : *all) keyed.emplace_back(fmt::format("{:020}", a.id), account_json(a));
+  } else {
+    auto own = c.svc.store->find_account(std::to_string(c.who.account_id));
+    if (!own) return from_error(own.error());
+    if (*own) keyed.emplace_back(fmt::format("{:020}", (*own)->id), account_json(**own));
+  }
+  auto out = page_of(std::move(keyed), *page);
+  if (!out) return bad_request(out.error().message);
+  return json_response(200, *out);
+}
+
+net::HttpResponse create(const Call& c) {
+  if (!c.who.is_operator) return operator_only();
+  auto body = json_object_body(c.req);
+  if (!body) return bad_request(body.error().message);
+  auto name = string_member(*body, "name");
+  if (!name) return bad_request(name.error().message);
+  if (!*name) return bad_request("\"name\" is required");
+  auto created = c.svc.store->create_account(**name);
+  if (!created) {
+    const bool exists = created.error().message.find("already exists") != std::string::npos;
+    return from_error(created.error(), exists ? 409 : 400, exists ? "conflict" : "bad_request");
+  }
+  return json_response(201, {{"account", account_json(created->account)},
+                             {"username", created->username},
+                             {"password", created->password}});
+}
+}  // namespace
+
+net::HttpResponse handle_accounts(const Call& c) {
+  const auto& m = c.req.method;
+  if (c.rest.empty()) {
+    if (m == "GET") return list(c);
+    if (m == "POST") return create(c);
+    return method_not_allowed("GET, POST");
+  }
+  // /accounts/{id}: the router resolved it into c.account (404 for another account's key).
+  if (m == "GET") return json_response(200, account_json(c.account));
+  if (m == "DELETE") {
+    if (!c.who.is_operator) return operator_only();
+    auto r = c.svc.store->delete_account(c.account.id);
+    if (!r) return from_error(r.error(), 404, "not_found");
+    return no_content();
+  }
+  return method_not_allowed("GET, DELETE");
+}
+
+}  // namespace tern::api

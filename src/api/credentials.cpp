@@ -1,0 +1,52 @@
+// /credentials: an account's SMTP logins. List (usernames), create (a generated password, shown
+// once; optional "username"), delete one by username.
+#include "api/pagination.hpp"
+#include "api/request.hpp"
+#include "api/resources.hpp"
+
+namespace tern::api {
+
+net::HttpResponse handle_credentials(const Call& c) {
+  const auto& m = c.req.method;
+  const int64_t id = c.account.id;
+  if (c.rest.empty()) {
+    if (m == "GET") {
+      auto page = page_request(c.req);
+      if (!page) return bad_request(page.error().message);
+      auto list = c.svc.store->list_credentials(id);
+      if (!list) return from_error(list.error());
+      std::vector<std::pair<std::string, nlohmann::json>> keyed;
+      for (const auto& cr : *list)
+        keyed.emplace_back(cr.username,
+                           nlohmann::json{{"username", cr.username},
+                                          {"createdAt", iso_time(cr.created_ms)}});
+      auto out = page_of(std::move(keyed), *page);
+      if (!out) return bad_request(out.error().message);
+      return json_response(200, *out);
+    }
+    if (m == "POST") {
+      std::string username;
+      if (!c.req.body.empty()) {
+        auto body = json_object_body(c.req);
+        if (!body) return bad_request(body.error().message);
+        auto u = string_member(*body, "username");
+        if (!u) return bad_request(u.error().message);
+        if (*u) username = **u;
+      }
+      auto created = c.svc.store->create_credential(id, username);
+      if (!created) {
+        const bool taken = created.error().message.find("taken") != std::string::npos;
+        return from_error(created.error(), taken ? 409 : 400, taken ? "conflict" : "bad_request");
+      }
+      return json_response(201, {{"username", created->username}, {"password", created->password}});
+    }
+    return method_not_allowed("GET, POST");
+  }
+  if (c.rest.size() != 1) return no_route();
+  if (m != "DELETE") return method_not_allowed("DELETE");
+  auto r = c.svc.store->delete_credential(id, c.rest[0]);
+  if (!r) return from_error(r.error(), 404, "not_found");
+  return no_content();
+}
+
+}  // namespace tern::api

@@ -1,0 +1,55 @@
+// Internal to the API module: what the router hands a resource handler, the handlers (one file
+// per resource group), and the few response helpers they share.
+// A Call is already authenticated and scoped: account is the account the URL addresses (the
+// API key's own, or the one the operator named in /api/v1/accounts/{id}/...). Handlers never
+// look at another account's rows: every store read is by account id, or checks ownership and
+// answers 404 exactly as for a missing resource.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/api.hpp"
+#include "api/auth.hpp"
+#include "api/response.hpp"
+#include "core/result.hpp"
+#include "store/store.hpp"
+
+namespace tern::api {
+
+struct Call {
+  const ApiServices& svc;
+  const net::HttpRequest& req;
+  Principal who;
+  store::Account account;         // the addressed account (id 0 on operator-wide routes)
+  std::vector<std::string> rest;  // decoded path segments after the resource name
+  int64_t now_ms() const;
+};
+
+// Resource groups (router.cpp dispatches; each lives in its own file).
+net::HttpResponse handle_accounts(const Call& c);  // rest: after "accounts"
+net::HttpResponse handle_credentials(const Call& c);
+net::HttpResponse handle_api_keys(const Call& c);
+net::HttpResponse handle_domains(const Call& c);
+net::HttpResponse handle_senders(const Call& c);
+net::HttpResponse handle_settings(const Call& c);
+net::HttpResponse handle_suppressions(const Call& c);
+net::HttpResponse handle_messages(const Call& c);
+// GET /v/<token> (no auth): HTML.
+net::HttpResponse handle_verify(const ApiServices& svc, const net::HttpRequest& req);
+// GET /api/v1/openapi.json (no auth).
+net::HttpResponse handle_openapi(const ApiServices& svc);
+nlohmann::json openapi_document(const std::string& public_url);
+
+// Shared responses.
+net::HttpResponse no_route();                                   // 404 "no such endpoint"
+net::HttpResponse not_found(const std::string& what);          // 404 "<what> not found"
+net::HttpResponse method_not_allowed(const std::string& allow);  // 405 + Allow
+net::HttpResponse bad_request(const std::string& message);     // 400
+net::HttpResponse no_content();                                 // 204
+// A store/service error: temporary → 503 unavailable; permanent → perm_status with perm_code.
+net::HttpResponse from_error(const core::Error& e, int perm_status = 400,
+                             const std::string& perm_code = "bad_request");
+
+}  // namespace tern::api

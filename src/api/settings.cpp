@@ -1,0 +1,129 @@
+// /settings: the account's delivery and report settings (store/settings.hpp keys).
+//   GET                      every key with defaults filled in; secrets as "set" / "not set"
+//   PATCH {key: value, ...}  all or nothing (Store::set_account_settings); 400 names the key;
+//                            strings, numbers, booleans (on/off) or arrays of strings (cc, bcc);
+//                            null or "" resets a key
+//   POST /webhook-secret     a new random secret, stored sealed, answered once
+//   POST /test-email         {"to", "from"?}: one delivery attempt now through the account's
+//                            route; 200 with the outcome as data (a refusal is not an HTTP error)
+#include <fmt/format.h>
+
+#include "api/request.hpp"
+#include "api/resources.hpp"
+#include "core/address.hpp"
+#include "store/secrets.hpp"
+#include "store/settings.hpp"
+
+namespace tern::api {
+
+namespace {
+
+net::HttpResponse show(const Call& c) {
+  auto s = c.svc.store->account_settings(c.account.id, false);
+  if (!s) return from_error(s.error());
+  nlohmann::json j = nlohmann::json::object();
+  for (auto& [k, v] : store::display_settings(*s)) {
+    if (store::is_secret_key(k))
+      j[k] = v == "(set)" ? "set" : "not set";
+    else
+      j[k] = v;
+  }
+  return json_response(200, j);
+}
+
+core::Result<std::string> value_text(const std::string& key, const nlohmann::json& v) {
+  if (v.is_null()) return std::string();
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return std::string(v.get<bool>() ? "on" : "off");
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (v.is_array()) {
+    std::string out;
+    for (const auto& e : v) {
+      if (!e.is_string()) return core::Error::perm(key + ": array items must be strings");
+      if (!out.empty()) out += ",";
+      out += e.get<std::string>();
+    }
+    return out;
+  }
+  return core::Error::perm(key + ": must be a string, number, boolean, array or null");
+}
+
+net::HttpResponse patch(const Call& c) {
+  auto body = json_object_body(c.req);
+  if (!body) return bad_request(body.error().message);
+  if (body->empty()) return bad_request("no settings given");
+  const auto& keys = store::setting_keys();
+  std::vector<std::pair<std::string, std::string>> kv;
+  for (auto& [k, v] : body->items()) {
+    if (std::find(keys.begin(), keys.end(), k) == keys.end())
+      return bad_request(fmt::format("{}: unknown setting", quote_short(k)));
+    auto text = value_text(k, v);
+    if (!text) return bad_request(text.error().message);
+    kv.emplace_back(k, std::move(*text));
+  }
+  if (auto r = c.svc.store->set_account_settings(c.account.id, kv); !r) return from_error(r.error());
+  return show(c);
+}
+
+net::HttpResponse new_webhook_secret(const Call& c) {
+  // 256 random bits, base32: "whsec_" + 52 characters.
+  std::string secret = "whsec_" + store::secrets::random_token() + store::secrets::random_token();
+  if (auto r = c.svc.store->set_account_settings(c.account.id, {{"webhook_secret", secret}}); !r)
+    return from_error(r.error());
+  return json_response(200, {{"webhookSecret", secret}});
+}
+
+net::HttpResponse test_email(const Call& c) {
+  auto body = json_object_body(c.req);
+  if (!body) return bad_request(body.error().message);
+  auto to = string_member(*body, "to");
+  if (!to) return bad_request(to.error().message);
+  if (!*to || (*to)->empty()) return bad_request("\"to\" is required");
+  auto from = string_member(*body, "from");
+  if (!from) return bad_request(from.error().message);
+  const std::string bad = std::string("\r\n\0", 3);
+  if ((*to)->find_first_of(bad) != std::string::npos ||
+      (*from && (*from)->find_first_of(bad) != std::string::npos))
+    return bad_request("addresses must not contain CR, LF or NUL");
+  auto to_mb = core::parse_mailbox(**to);
+  if (!to_mb) return bad_request("\"to\" is not a valid email address");
+  std::string from_addr;
+  if (*from && !(*from)->empty()) {
+    auto mb = core::parse_mailbox(**from);
+    if (!mb) return bad_request("\"from\" is not a valid email address");
+    from_addr = mb->str();
+  }
+  if (!c.svc.test_email)
+    return error_response(503, "unavailable", "test email needs delivery to be enabled");
+  TestEmailResult r = c.svc.test_email(c.account.id, from_addr, to_mb->str());
+  return json_response(200, {{"outcome", r.outcome},
+                             {"code", r.code},
+                             {"enhanced", r.enhanced},
+                             {"reply", r.reply},
+                             {"host", r.host},
+                             {"tls", r.tls},
+                             {"route", r.route}});
+}
+
+}  // namespace
+
+net::HttpResponse handle_settings(const Call& c) {
+  const auto& m = c.req.method;
+  if (c.rest.empty()) {
+    if (m == "GET") return show(c);
+    if (m == "PATCH") return patch(c);
+    return method_not_allowed("GET, PATCH");
+  }
+  if (c.rest.size() != 1) return no_route();
+  if (c.rest[0] == "webhook-secret") {
+    if (m != "POST") return method_not_allowed("POST");
+    return new_webhook_secret(c);
+  }
+  if (c.rest[0] == "test-email") {
+    if (m != "POST") return method_not_allowed("POST");
+    return test_email(c);
+  }
+  return no_route();
+}
+
+}  // namespace tern::api
