@@ -65,11 +65,21 @@ std::string reply_json(const net::ControlReply& r) {
   return j.dump() + "\n";
 }
 
+nlohmann::json test_json(const net::TestSendResult& t) {
+  return {{"outcome", t.outcome}, {"code", t.code},  {"enhanced", t.enhanced}, {"reply", t.reply},
+          {"host", t.host},       {"tls", t.tls},    {"route", t.route}};
+}
+
+bool optional_string(const nlohmann::json& j, const char* k) {
+  return !j.contains(k) || j[k].is_string();
+}
+
 }  // namespace
 
 struct ControlServer::Impl {
   std::string path;
   Handler handler;
+  TestEmailHandler test_email;
   int fd = -1;
   int wake[2] = {-1, -1};
   std::thread thread;
@@ -84,6 +94,20 @@ struct ControlServer::Impl {
       if (j.is_discarded() || !j.is_object() || !j.contains("cmd") || !j["cmd"].is_string() ||
           (j.contains("id") && !j["id"].is_string())) {
         rep.message = "malformed request";
+      } else if (j["cmd"] == "test-email") {
+        if (!optional_string(j, "account") || !optional_string(j, "from") ||
+            !optional_string(j, "to")) {
+          rep.message = "malformed request";
+        } else if (!test_email) {
+          rep.message = "test email is not available";
+        } else {
+          auto t = test_email(j.value("account", std::string()), j.value("from", std::string()),
+                              j.value("to", std::string()));
+          nlohmann::json out{{"ok", t.outcome != "error"}, {"count", 0}, {"test", test_json(t)}};
+          if (t.outcome == "error") out["error"] = t.reply;
+          write_all(c, out.dump() + "\n");
+          return;
+        }
       } else {
         const std::string cmd = j["cmd"];
         const std::string id = j.value("id", std::string());
@@ -110,9 +134,11 @@ struct ControlServer::Impl {
   }
 };
 
-ControlServer::ControlServer(std::string path, Handler handler) : impl_(std::make_unique<Impl>()) {
+ControlServer::ControlServer(std::string path, Handler handler, TestEmailHandler test_email)
+    : impl_(std::make_unique<Impl>()) {
   impl_->path = std::move(path);
   impl_->handler = std::move(handler);
+  impl_->test_email = std::move(test_email);
   sockaddr_un a = address_of(impl_->path);
   ::unlink(impl_->path.c_str());  // a stale socket of a server that died
   impl_->fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -139,29 +165,63 @@ ControlServer::~ControlServer() {
   ::unlink(impl_->path.c_str());
 }
 
+namespace {
+
+// One request line, one reply object; an Error when the server cannot be reached or answers
+// something that is not a JSON object.
+core::Result<nlohmann::json> round_trip(const std::string& path, const nlohmann::json& req,
+                                        int timeout_ms) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return core::Error::temp(std::strerror(errno));
+  sockaddr_un a = address_of(path);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    std::string m = "the server is not running (" + path + ": " + std::strerror(errno) + ")";
+    ::close(fd);
+    return core::Error::temp(std::move(m));
+  }
+  write_all(fd, req.dump() + "\n");
+  std::string line;
+  const bool got = read_line(fd, line, timeout_ms);
+  ::close(fd);
+  auto j = got ? nlohmann::json::parse(line, nullptr, false) : nlohmann::json();
+  if (!got || j.is_discarded() || !j.is_object())
+    return core::Error::temp("no answer from the server");
+  return j;
+}
+
+}  // namespace
+
+core::Result<net::TestSendResult> control_test_email(const std::string& path,
+                                                     const std::string& account,
+                                                     const std::string& from,
+                                                     const std::string& to) {
+  auto j = round_trip(
+      path, {{"cmd", "test-email"}, {"account", account}, {"from", from}, {"to", to}}, 330000);
+  if (!j) return j.error();
+  const auto& o = j.value();
+  if (!o.value("ok", false) || !o.contains("test") || !o["test"].is_object())
+    return core::Error::perm(o.value("error", std::string("test email failed")));
+  const auto& t = o["test"];
+  net::TestSendResult r;
+  r.outcome = t.value("outcome", std::string());
+  r.code = t.value("code", 0);
+  r.enhanced = t.value("enhanced", std::string());
+  r.reply = t.value("reply", std::string());
+  r.host = t.value("host", std::string());
+  r.tls = t.value("tls", false);
+  r.route = t.value("route", std::string());
+  return r;
+}
+
 net::ControlReply control_request(const std::string& path, const std::string& cmd,
                                   const std::string& id) {
   net::ControlReply rep;
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    rep.message = std::strerror(errno);
+  auto got = round_trip(path, {{"cmd", cmd}, {"id", id}}, 60000);
+  if (!got) {
+    rep.message = got.error().message;
     return rep;
   }
-  sockaddr_un a = address_of(path);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    rep.message = "the server is not running (" + path + ": " + std::strerror(errno) + ")";
-    ::close(fd);
-    return rep;
-  }
-  write_all(fd, nlohmann::json{{"cmd", cmd}, {"id", id}}.dump() + "\n");
-  std::string line;
-  const bool got = read_line(fd, line, 60000);
-  ::close(fd);
-  auto j = got ? nlohmann::json::parse(line, nullptr, false) : nlohmann::json();
-  if (!got || j.is_discarded() || !j.is_object()) {
-    rep.message = "no answer from the server";
-    return rep;
-  }
+  const auto& j = got.value();
   rep.ok = j.value("ok", false);
   rep.count = j.value("count", size_t{0});
   rep.message = j.value("error", std::string());

@@ -263,6 +263,15 @@ int main(int argc, char** argv) {
   auto* account_show = account->add_subcommand("show", "print an account's delivery settings");
   account_show->add_option("ACCOUNT", as_account)->required();
   add_common(account_show, g);
+  auto* account_test = account->add_subcommand(
+      "test-email", "send a test email now through the account's route (the running server)");
+  std::string at_to, at_from;
+  account_test->add_option("ACCOUNT", as_account)->required();
+  account_test->add_option("TO", at_to, "recipient address")->required();
+  account_test->add_option("--from", at_from,
+                           "sender address (default: the account's mail_from, else "
+                           "postmaster@<hostname>)");
+  add_common(account_test, g);
 
   // apikey
   auto* apikey = app.add_subcommand("apikey", "manage API keys");
@@ -458,6 +467,24 @@ int main(int argc, char** argv) {
       check(store->set_account_settings(acc.id, as_kv));
       for (auto& [k, v] : as_kv) sodium_memzero(v.data(), v.size());
       print_settings(check(store->account_settings(acc.id, false)), g.json);
+    } else if (*account_test) {
+      auto t = check(tern::app::control_test_email(c.data_dir + "/control.sock", as_account,
+                                                   at_from, at_to));
+      if (g.json) {
+        std::cout << dump(json{{"outcome", t.outcome}, {"code", t.code}, {"enhanced", t.enhanced},
+                               {"reply", t.reply}, {"host", t.host}, {"tls", t.tls},
+                               {"route", t.route}})
+                  << "\n";
+      } else {
+        std::cout << "outcome: " << t.outcome << "\n"
+                  << "reply: " << (t.code ? std::to_string(t.code) + " " : "")
+                  << one_line(t.enhanced) << (t.enhanced.empty() ? "" : " ") << one_line(t.reply)
+                  << "\n"
+                  << "host: " << one_line(t.host) << "\n"
+                  << "tls: " << (t.tls ? "yes" : "no") << "\n"
+                  << "route: " << t.route << "\n";
+      }
+      if (t.outcome != "delivered") return 1;
     } else if (*account_show) {
       auto store = open_store(c);
       auto acc = need_account(*store, as_account);

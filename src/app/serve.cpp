@@ -15,16 +15,21 @@
 #include <mutex>
 #include <thread>
 
+#include "api/api.hpp"
 #include "core/clock.hpp"
+#include "core/histogram.hpp"
 #include "dns/resolver.hpp"
 #include "domain/service.hpp"
 #include "net/delivery_engine.hpp"
 #include "net/http_server.hpp"
+#include "net/report_pipeline.hpp"
 #include "net/smtp_server.hpp"
 #include "net/tls.hpp"
 #include "pipeline/key_cache.hpp"
 #include "policy/auth_limiter.hpp"
 #include "queue/spool.hpp"
+#include "store/message_log.hpp"
+#include "store/outbox.hpp"
 #include "store/store.hpp"
 
 namespace tern::app {
@@ -67,6 +72,10 @@ std::string metrics_text(const net::SmtpServer& smtp, const queue::Spool& spool,
   metric("tern_delivery_connections_total", "counter", "Outbound SMTP connections.", d.connections);
   metric("tern_bounce_notices_total", "counter", "Bounce notices queued.", d.bounce_notices);
   metric("tern_queue_messages", "gauge", "Messages in the delivery queue.", d.queued_messages);
+  out += core::accept_latency().prometheus("tern_accept_latency_seconds",
+                                           "End of DATA to the 250 reply (spool fsync included).");
+  out += core::delivery_latency().prometheus("tern_delivery_latency_seconds",
+                                             "Acceptance to delivery, per recipient.");
   return out;
 }
 
@@ -120,6 +129,31 @@ int serve(const Config& cfg) {
       out.push_back({k.domain, k.selector, k.algorithm, std::move(k.private_pem), k.version});
     return out;
   });
+  // --- Reports (issue 5): message log rows for accepted mail, report items into the webhook
+  // outbox for the engine's events. Created before the engine (its events come here) and
+  // destroyed after it (the engine's last event batch is handled on the way down).
+  auto message_log = store::MessageLog::open(cfg.data_dir + "/tern.db");
+  if (!message_log) throw std::runtime_error("message log: " + message_log.error().message);
+  auto report_outbox = store::Outbox::open(cfg.data_dir + "/tern.db");
+  if (!report_outbox) throw std::runtime_error("outbox: " + report_outbox.error().message);
+  // Wakes the webhook sender after reports were enqueued: its wiring sets the function
+  // (poke_webhooks.set(...)); until then the sender finds the items on its own timer.
+  struct Poke {
+    std::mutex mu;
+    std::function<void()> f;
+    void set(std::function<void()> g) {
+      std::lock_guard lk(mu);
+      f = std::move(g);
+    }
+    void operator()() {
+      std::lock_guard lk(mu);
+      if (f) f();
+    }
+  } poke_webhooks;
+  net::ReportPipeline reports({store.value().get(), message_log.value().get(),
+                               report_outbox.value().get(), [&poke_webhooks] { poke_webhooks(); },
+                               100});
+
   // --- Delivery (SPEC §4): one engine thread; DNS and store work on a pool of its own, so a
   // slow resolver never holds the SMTP path's pool.
   asio::io_context delivery_io(1);
@@ -128,10 +162,15 @@ int serve(const Config& cfg) {
   std::unique_ptr<net::DeliveryEngine> delivery;
   if (cfg.delivery.enabled) {
     mx_resolver = dns::make_unbound_resolver(cfg.dns_resolver);
-    delivery = std::make_unique<net::DeliveryEngine>(
-        delivery_io, cfg.delivery,
-        net::DeliveryServices{spool.value().get(), store.value().get(), mx_resolver.get(),
-                              &delivery_blocking, cfg.hostname});
+    net::DeliveryServices dsvc;
+    dsvc.spool = spool.value().get();
+    dsvc.store = store.value().get();
+    dsvc.resolver = mx_resolver.get();
+    dsvc.blocking = &delivery_blocking;
+    dsvc.hostname = cfg.hostname;
+    dsvc.on_events = [&reports](const auto& batch) { reports.events(batch); };
+    dsvc.on_recovered = [&reports](const queue::QueuedMessage& m) { reports.recovered(m); };
+    delivery = std::make_unique<net::DeliveryEngine>(delivery_io, cfg.delivery, std::move(dsvc));
     delivery->start();
   }
   std::thread delivery_thread([&delivery_io] {
@@ -149,18 +188,50 @@ int serve(const Config& cfg) {
     }
   } stop_delivery{delivery_io, delivery_thread, delivery_blocking};
   auto* engine = delivery.get();
-  ControlServer control(cfg.data_dir + "/control.sock",
-                        [engine](const std::string& cmd, const std::string& id) {
-                          if (!engine) return net::ControlReply{false, 0, "delivery is disabled"};
-                          if (cmd == "retry") return engine->retry(id);
-                          if (cmd == "hold") return engine->hold(id);
-                          if (cmd == "release") return engine->release(id);
-                          return engine->remove(id);
-                        });
+  // Test email (seed 000): one delivery now through the account's route. Blocks the caller
+  // (an HTTP pool thread or the control socket's thread). from "" = the account's mail_from,
+  // else postmaster@hostname.
+  auto test_send = [engine, st = store.value().get(), &cfg](int64_t account_id, std::string from,
+                                                            const std::string& to) {
+    if (!engine) return net::TestSendResult{"error", 0, "", "delivery is disabled", "", false, ""};
+    if (from.empty()) {
+      if (auto s = st->account_settings(account_id, false); s && !s->mail_from.empty())
+        from = s->mail_from;
+      else
+        from = "postmaster@" + cfg.hostname;
+    }
+    return engine->test_send(account_id, from, to);
+  };
+  auto test_email = [test_send](int64_t account_id, const std::string& from,
+                                const std::string& to) {
+    const net::TestSendResult t = test_send(account_id, from, to);
+    return api::TestEmailResult{t.outcome, t.code, t.enhanced, t.reply, t.host, t.tls, t.route};
+  };
+  (void)test_email;  // ApiServices::test_email (the API's wiring uses it)
+  ControlServer control(
+      cfg.data_dir + "/control.sock",
+      [engine](const std::string& cmd, const std::string& id) {
+        if (!engine) return net::ControlReply{false, 0, "delivery is disabled"};
+        if (cmd == "retry") return engine->retry(id);
+        if (cmd == "hold") return engine->hold(id);
+        if (cmd == "release") return engine->release(id);
+        return engine->remove(id);
+      },
+      [test_send, st = store.value().get()](const std::string& account, const std::string& from,
+                                            const std::string& to) {
+        auto a = st->find_account(account);
+        if (!a || !a.value())
+          return net::TestSendResult{"error", 0, "", "no such account: " + account, "", false, ""};
+        return test_send(a.value()->id, from, to);
+      });
 
   net::SmtpServices svc{spool.value().get(), store.value().get(), &limiter, tls, &blocking,
                         &dkim_keys, {}};
-  if (engine) svc.on_accepted = [engine](const queue::QueuedMessage& m) { engine->submitted(m); };
+  // The message log first: its rows must exist before the engine reports the first outcome.
+  svc.on_accepted = [engine, &reports](const queue::QueuedMessage& m) {
+    reports.accepted(m);
+    if (engine) engine->submitted(m);
+  };
   net::SmtpServer smtp(workers, scfg, svc);
   if (!cfg.listen_smtp.empty()) smtp.listen("smtp", cfg.listen_smtp, false);
   if (!cfg.listen_submission.empty()) smtp.listen("submission", cfg.listen_submission, false);

@@ -11,16 +11,19 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <limits>
 #include <unordered_map>
 
 #include "core/address.hpp"
+#include "core/histogram.hpp"
 #include "core/ids.hpp"
 #include "delivery/bounce.hpp"
 #include "dns/ip.hpp"
 #include "dns/mx.hpp"
 #include "dns/resolver.hpp"
+#include "message/date.hpp"
 #include "net/smtp_client.hpp"
 #include "queue/spool.hpp"
 #include "store/store.hpp"
@@ -385,7 +388,10 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
       r = cfg.retry.next(r, M.m.received_ms, now, o, M.m.id).recipient;
       record(M.m, r, o);
       switch (r.state) {
-        case queue::RcptState::delivered: ++c_delivered; break;
+        case queue::RcptState::delivered:
+          ++c_delivered;
+          core::delivery_latency().observe(static_cast<double>(now - M.m.received_ms) / 1000.0);
+          break;
         case queue::RcptState::deferred: ++c_deferred; break;
         case queue::RcptState::bounced: ++c_bounced; break;
         case queue::RcptState::expired: ++c_expired; break;
@@ -456,9 +462,11 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
 
   void flush_events() {
     if (events.empty()) return;
-    asio::post(*svc.blocking, [st = svc.store, batch = std::move(events)] {
+    asio::post(*svc.blocking, [st = svc.store, on = svc.on_events, batch = std::move(events)] {
       if (auto r = st->record_events(batch); !r)
         spdlog::error("delivery: recording {} events: {}", batch.size(), r.error().message);
+      // Reports follow even when the store write failed: the outcome happened either way.
+      if (on) on(batch);
     });
     events.clear();
   }
@@ -634,6 +642,88 @@ struct DeliveryEngine::Impl::Conn final : ClientDelegate {
   }
 };
 
+namespace {
+
+// The test message, held in memory: it never enters the spool.
+class StringContent final : public queue::Spool::ContentReader {
+ public:
+  explicit StringContent(std::string s) : s_(std::move(s)) {}
+  core::Result<size_t> read(char* buf, size_t n) override {
+    const size_t k = std::min(n, s_.size() - pos_);
+    std::memcpy(buf, s_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+  uint64_t size() const override { return s_.size(); }
+
+ private:
+  std::string s_;
+  size_t pos_ = 0;
+};
+
+std::string test_message(const std::string& from, const std::string& to,
+                         const std::string& hostname, int64_t now) {
+  const std::string id = core::new_queue_id();
+  std::string m;
+  m += "From: <" + from + ">\r\n";
+  m += "To: <" + to + ">\r\n";
+  m += "Subject: Tern test email\r\n";
+  m += "Date: " + message::rfc5322_date(now / 1000) + "\r\n";
+  m += "Message-ID: <" + id + ".test@" + hostname + ">\r\n";
+  m += "MIME-Version: 1.0\r\n";
+  m += "Content-Type: text/plain; charset=us-ascii\r\n";
+  m += "\r\n";
+  m += "This is a test email sent by Tern through your account's configured route.\r\n";
+  return m;
+}
+
+TestSendResult test_result(const core::DeliveryOutcome& o, std::string route) {
+  TestSendResult r;
+  r.outcome = o.is_delivered() ? "delivered" : o.is_temp() ? "deferred" : "bounced";
+  r.code = o.code;
+  r.enhanced = o.enhanced;
+  r.reply = o.text;
+  r.host = o.mx_host;
+  r.tls = o.tls;
+  r.route = std::move(route);
+  return r;
+}
+
+// One message on one connection; the first outcome (message_done, else done's failure) is the
+// answer. The promise is set exactly once.
+struct TestConn final : ClientDelegate {
+  std::shared_ptr<std::promise<TestSendResult>> p;
+  std::optional<ClientMessage> msg;
+  std::string route;
+  bool answered = false;
+
+  std::optional<ClientMessage> next_message() override {
+    if (!msg) return std::nullopt;
+    auto m = std::move(msg);
+    msg.reset();
+    return m;
+  }
+  void message_done(uint64_t, std::vector<smtp::client::Outcome> outs,
+                    const ClientPeer& peer) override {
+    if (answered || outs.empty()) return;
+    answered = true;
+    p->set_value(test_result(convert(outs.front(), peer), route));
+  }
+  void done(std::optional<smtp::client::Outcome> failure, const ClientPeer& peer) override {
+    if (answered) return;
+    answered = true;
+    if (failure) return p->set_value(test_result(convert(*failure, peer), route));
+    TestSendResult r;
+    r.outcome = "error";
+    r.reply = "the connection ended without an answer";
+    r.host = peer.host;
+    r.route = route;
+    p->set_value(std::move(r));
+  }
+};
+
+}  // namespace
+
 void DeliveryEngine::Impl::launch(const std::string& dest, const ClientTarget& t) {
   ++c_connections;
   start_delivery(io, tls, t, std::make_shared<Conn>(shared_from_this(), dest));
@@ -650,7 +740,10 @@ void DeliveryEngine::start() {
   asio::post(impl_->io, [self = impl_] {
     auto all = self->svc.spool->list();
     spdlog::info("delivery: {} queued messages to deliver", all.size());
-    for (auto& m : all) self->add(std::move(m));
+    for (auto& m : all) {
+      if (self->svc.on_recovered) self->svc.on_recovered(m);
+      self->add(std::move(m));
+    }
     self->pump();
   });
 }
@@ -724,6 +817,77 @@ ControlReply DeliveryEngine::remove(const std::string& id) {
     e.c_queued = e.msgs.size();
     return rep;
   });
+}
+
+TestSendResult DeliveryEngine::test_send(int64_t account_id, const std::string& from,
+                                         const std::string& to) {
+  TestSendResult err;
+  err.outcome = "error";
+  auto from_mb = core::parse_mailbox(from);
+  auto to_mb = core::parse_mailbox(to);
+  if (!from_mb || !to_mb) {
+    err.reply = !from_mb ? "invalid from address" : "invalid to address";
+    return err;
+  }
+  auto& e = *impl_;
+  if (!e.cfg.enabled) {
+    err.reply = "delivery is disabled";
+    return err;
+  }
+  auto p = std::make_shared<std::promise<TestSendResult>>();
+  auto fut = p->get_future();
+  // Settings (with the relay password) and the route's look-up on the blocking pool; the
+  // connection on the engine's io.
+  asio::post(*e.svc.blocking, [self = impl_, p, account_id, from = from_mb->str(),
+                               to = to_mb->str(), seed = now_ms()] {
+    store::AccountSettings s;
+    if (account_id != 0) {
+      auto got = self->svc.store->account_settings(account_id, true);
+      if (!got) {
+        TestSendResult r;
+        r.outcome = "error";
+        r.reply = "account settings: " + got.error().message;
+        return p->set_value(std::move(r));
+      }
+      s = std::move(got).value();
+    }
+    delivery::Route rt =
+        delivery::route_for(account_id, s, self->cfg.smarthost, domain_of(to), self->cfg.mx_port);
+    const std::string route = rt.kind == delivery::Route::Kind::mx ? "platform"
+                              : rt.dest == "smarthost"             ? "smarthost"
+                                                                   : "custom";
+    auto target = self->resolve(rt, static_cast<uint64_t>(seed));
+    if (auto* o = std::get_if<core::DeliveryOutcome>(&target))
+      return p->set_value(test_result(*o, route));
+    ClientTarget t = std::get<ClientTarget>(std::move(target));
+    // A person is waiting: shorter deadlines than queued mail gets.
+    t.connect_timeout_s = std::min(t.connect_timeout_s, 20);
+    t.command_timeout_s = std::min(t.command_timeout_s, 60);
+    t.data_timeout_s = std::min(t.data_timeout_s, 60);
+    auto conn = std::make_shared<TestConn>();
+    conn->p = p;
+    conn->route = route;
+    ClientMessage cm;
+    cm.envelope.sender = from;
+    cm.envelope.recipients.push_back(to);
+    auto content =
+        std::make_unique<StringContent>(test_message(from, to, self->svc.hostname, now_ms()));
+    cm.envelope.size = content->size();
+    cm.content = std::move(content);
+    cm.tag = 1;
+    conn->msg = std::move(cm);
+    asio::post(self->io, [self, t = std::move(t), conn]() mutable {
+      ++self->c_connections;
+      start_delivery(self->io, self->tls, std::move(t), conn);
+    });
+  });
+  // Every endpoint may time out in turn; beyond this the caller gets an answer anyway (the
+  // connection goes on and its outcome is dropped).
+  if (fut.wait_for(std::chrono::minutes(5)) != std::future_status::ready) {
+    err.reply = "no outcome within 5 minutes";
+    return err;
+  }
+  return fut.get();
 }
 
 DeliveryCounters DeliveryEngine::counters() const {

@@ -24,11 +24,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "delivery/route.hpp"
 #include "delivery/scheduler.hpp"
 #include "queue/envelope.hpp"
 #include "queue/retry.hpp"
+#include "store/store.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -36,9 +38,6 @@ class thread_pool;
 }  // namespace boost::asio
 namespace tern::queue {
 class Spool;
-}
-namespace tern::store {
-class Store;
 }
 namespace tern::dns {
 class Resolver;
@@ -67,6 +66,11 @@ struct DeliveryServices {
   dns::Resolver* resolver = nullptr;  // blocking, thread-safe
   boost::asio::thread_pool* blocking = nullptr;
   std::string hostname;
+  // After each batch of events is recorded in the store (a blocking-pool thread; must not
+  // block): every recipient outcome, deferrals included (the reports component).
+  std::function<void(const std::vector<store::Store::DeliveryEvent>&)> on_events;
+  // Each message the spool gives back at start() (engine thread; must not block).
+  std::function<void(const queue::QueuedMessage&)> on_recovered;
 };
 
 struct DeliveryCounters {
@@ -80,6 +84,19 @@ struct ControlReply {
   bool ok = false;
   size_t count = 0;     // messages affected
   std::string message;  // error text when !ok
+};
+
+// One test message sent now (seed 000 "test email"): outcome "delivered", "deferred"
+// (temporary failure), "bounced" (permanent) or "error" (bad input, delivery disabled, no answer
+// in time); the remote reply (or the local reason), the host that answered, TLS, and the route.
+struct TestSendResult {
+  std::string outcome;
+  int code = 0;
+  std::string enhanced;
+  std::string reply;
+  std::string host;
+  bool tls = false;
+  std::string route;  // "platform", "smarthost" or "custom"
 };
 
 class DeliveryEngine {
@@ -104,6 +121,13 @@ class DeliveryEngine {
   ControlReply remove(const std::string& id);
 
   DeliveryCounters counters() const;  // any thread
+
+  // Builds a small message ("Tern test email": From, To, Date, Message-ID) and delivers it now
+  // through the account's route (route_for, plan_mx / relay look-up, start_delivery, as for
+  // queued mail) — not through the spool or the scheduler, no retry. Blocks the caller until the
+  // outcome (any thread except the engine's); the engine thread never waits: settings and DNS
+  // are read on the blocking pool, the connection runs as a coroutine on the engine's io.
+  TestSendResult test_send(int64_t account_id, const std::string& from, const std::string& to);
 
  private:
   struct Impl;

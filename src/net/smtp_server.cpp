@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "core/histogram.hpp"
 #include "pipeline/key_cache.hpp"
 #include "pipeline/message_signer.hpp"
 #include "policy/auth_limiter.hpp"
@@ -433,6 +434,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
           writer.reset();
           signer.reset();
         } else if (auto* cm = std::get_if<smtp::CommitMessage>(&a)) {
+          const auto data_end = std::chrono::steady_clock::now();  // accept latency starts
           smtp::CommitResult cr;
           if (!writer || write_failed) {
             writer.reset();
@@ -453,6 +455,9 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
             cr.queue_id = cm->envelope.queue_id;
             if (outcome.ok) {
               ++counters.accepted_messages;
+              core::accept_latency().observe(
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - data_end)
+                      .count());
             } else {
               spdlog::error("spool commit {}: {}", cm->envelope.queue_id, outcome.error);
             }

@@ -1,0 +1,253 @@
+#include "net/report_pipeline.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+
+#include "report/emitter.hpp"
+#include "store/message_log.hpp"
+#include "store/outbox.hpp"
+
+namespace tern::net {
+
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr int64_t kSettingsTtlMs = 30'000;
+constexpr int kAttempts = 5;  // a temporary store error (busy, I/O) is tried again this often
+
+// Runs f until it succeeds, fails permanently or kAttempts temporary failures passed.
+template <class F>
+core::Result<void> with_retries(const char* what, F f) {
+  for (int i = 1;; ++i) {
+    core::Result<void> r = f();
+    if (r || !r.error().temporary || i == kAttempts) {
+      if (!r) spdlog::error("reports: {}: {}", what, r.error().message);
+      return r;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * i));
+  }
+}
+
+}  // namespace
+
+struct ReportPipeline::Impl {
+  struct Accepted {
+    queue::QueuedMessage m;
+    bool recovered = false;
+  };
+  struct Events {
+    std::vector<store::Store::DeliveryEvent> batch;
+  };
+  struct Flush {
+    std::promise<void>* done;
+  };
+  using Item = std::variant<Accepted, Events, Flush>;
+  struct CachedDefaults {
+    report::AccountReportDefaults d;
+    int64_t fetched_ms = 0;
+  };
+
+  ReportPipelineServices svc;
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Item> queue;
+  bool stopping = false;
+  std::thread thread;
+  std::unordered_map<int64_t, CachedDefaults> defaults;  // worker thread only
+  std::atomic<uint64_t> c_messages{0}, c_reports{0}, c_errors{0};
+
+  explicit Impl(ReportPipelineServices s) : svc(std::move(s)) {
+    thread = std::thread([this] { run(); });
+  }
+
+  void push(Item it) {
+    {
+      std::lock_guard lk(mu);
+      if (stopping) {
+        spdlog::warn("reports: stopped; an item arrived late and is dropped");
+        return;
+      }
+      queue.push_back(std::move(it));
+    }
+    cv.notify_one();
+  }
+
+  void run() {
+    for (;;) {
+      std::deque<Item> work;
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [this] { return stopping || !queue.empty(); });
+        // Let a batch gather: one transaction per ~100 ms instead of one per message. A flush
+        // request or stop() does not wait.
+        const auto until =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(svc.batch_delay_ms);
+        cv.wait_until(lk, until, [this] {
+          return stopping || (!queue.empty() && std::holds_alternative<Flush>(queue.back()));
+        });
+        work.swap(queue);
+        if (work.empty() && stopping) return;
+      }
+      handle(work);
+    }
+  }
+
+  void handle(std::deque<Item>& work) {
+    std::vector<store::MessageRecord> records;
+    std::vector<store::Store::DeliveryEvent> accepted_events;
+    std::vector<store::Store::DeliveryEvent> events;
+    std::vector<std::promise<void>*> flushes;
+    for (auto& it : work) {
+      if (auto* a = std::get_if<Accepted>(&it)) {
+        if (a->recovered && known(a->m.id)) continue;
+        auto recs = report::records_for(a->m);
+        for (size_t i = 0; i < a->m.recipients.size(); ++i) {
+          store::Store::DeliveryEvent e;
+          e.time_ms = a->m.received_ms;
+          e.queue_id = a->m.id;
+          e.account_id = a->m.account_id;
+          e.recipient = a->m.recipients[i].address;
+          e.event = "accepted";
+          accepted_events.push_back(std::move(e));
+        }
+        records.insert(records.end(), std::make_move_iterator(recs.begin()),
+                       std::make_move_iterator(recs.end()));
+        ++c_messages;
+      } else if (auto* e = std::get_if<Events>(&it)) {
+        events.insert(events.end(), std::make_move_iterator(e->batch.begin()),
+                      std::make_move_iterator(e->batch.end()));
+      } else {
+        flushes.push_back(std::get<Flush>(it).done);
+      }
+    }
+    // Rows first: every event handled below refers to a message accepted before it.
+    if (!records.empty()) {
+      if (!with_retries("message log", [&] { return svc.log->record_accepted(records); }))
+        ++c_errors;
+      if (!with_retries("accepted events",
+                        [&] { return svc.store->record_events(accepted_events); }))
+        ++c_errors;
+    }
+    if (!events.empty()) handle_events(events);
+    for (auto* p : flushes) p->set_value();
+  }
+
+  bool known(const std::string& queue_id) {
+    auto r = svc.log->for_queue(queue_id);
+    return !r || !r->empty();  // on a read error, assume known: never log twice
+  }
+
+  const report::AccountReportDefaults& defaults_for(int64_t account) {
+    const int64_t now = now_ms();
+    auto it = defaults.find(account);
+    if (it != defaults.end() && now - it->second.fetched_ms < kSettingsTtlMs) return it->second.d;
+    auto& c = defaults[account];
+    c.fetched_ms = now;
+    if (account == 0) return c.d;
+    if (auto s = svc.store->account_settings(account, false)) {
+      c.d.notify_url = s->notify_url;
+      c.d.report_format = s->report_format;
+      c.d.intermediate_report = s->intermediate_report;
+    } else {
+      spdlog::warn("reports: account {} settings: {}", account, s.error().message);
+    }
+    return c.d;
+  }
+
+  void handle_events(const std::vector<store::Store::DeliveryEvent>& events) {
+    std::unordered_map<std::string, std::vector<store::MessageRecord>> rows;  // by queue id
+    std::vector<store::MessageLog::StatusUpdate> updates;
+    std::vector<store::OutboxItem> items;
+    for (const auto& e : events) {
+      if (e.event == "accepted" || e.event == "opened" || e.event == "clicked" ||
+          e.event == "webhook")
+        continue;
+      auto [it, fresh] = rows.try_emplace(e.queue_id);
+      if (fresh) {
+        auto r = svc.log->for_queue(e.queue_id);
+        if (r)
+          it->second = std::move(r).value();
+        else
+          spdlog::error("reports: message log of {}: {}", e.queue_id, r.error().message);
+      }
+      // Bounce notices and other internal mail have no rows: no report, no status.
+      const store::MessageRecord* rec = report::record_for_event(it->second, e);
+      if (!rec) continue;
+      updates.push_back({rec->message_id, e.event, e.time_ms});
+      auto item = report::report_for(e, *rec, defaults_for(rec->account_id));
+      if (!item) {
+        spdlog::error("reports: {} {}: {}", rec->message_id, e.event, item.error().message);
+        continue;
+      }
+      if (item->has_value()) items.push_back(std::move(**item));
+    }
+    if (!updates.empty() &&
+        !with_retries("message status", [&] { return svc.log->update_status(updates); }))
+      ++c_errors;
+    if (items.empty()) return;
+    if (!with_retries("outbox", [&] { return svc.outbox->enqueue(items); })) {
+      ++c_errors;
+      return;
+    }
+    c_reports += items.size();
+    if (svc.poke) svc.poke();
+  }
+};
+
+ReportPipeline::ReportPipeline(ReportPipelineServices svc)
+    : impl_(std::make_unique<Impl>(std::move(svc))) {}
+
+ReportPipeline::~ReportPipeline() { stop(); }
+
+void ReportPipeline::accepted(const queue::QueuedMessage& m) {
+  impl_->push(Impl::Accepted{m, false});
+}
+
+void ReportPipeline::recovered(const queue::QueuedMessage& m) {
+  impl_->push(Impl::Accepted{m, true});
+}
+
+void ReportPipeline::events(const std::vector<store::Store::DeliveryEvent>& batch) {
+  if (!batch.empty()) impl_->push(Impl::Events{batch});
+}
+
+void ReportPipeline::stop() {
+  {
+    std::lock_guard lk(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void ReportPipeline::flush() {
+  std::promise<void> done;
+  auto fut = done.get_future();
+  {
+    std::lock_guard lk(impl_->mu);
+    if (impl_->stopping) return;
+    impl_->queue.push_back(Impl::Flush{&done});
+  }
+  impl_->cv.notify_all();
+  fut.wait();
+}
+
+ReportPipelineCounters ReportPipeline::counters() const {
+  return {impl_->c_messages.load(), impl_->c_reports.load(), impl_->c_errors.load()};
+}
+
+}  // namespace tern::net

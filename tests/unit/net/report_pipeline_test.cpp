@@ -1,0 +1,150 @@
+// net::ReportPipeline over a real SQLite store in a temporary directory: an accepted message
+// becomes message log rows and "accepted" events; delivery events update the status and put
+// report items in the outbox (only where a report is due) and poke the sender; a recovered
+// message already logged is not logged twice; events of unknown messages (bounce notices) are
+// ignored; account defaults supply the notify URL.
+#include "net/report_pipeline.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "store/message_log.hpp"
+#include "store/outbox.hpp"
+#include "store/store.hpp"
+
+namespace tern::net {
+namespace {
+
+class ReportPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tern-rp-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    const std::string db = (dir_ / "tern.db").string();
+    store_ = std::move(store::Store::open_sqlite(db)).value();
+    acct_ = store_->create_account("acme").value().account.id;
+    log_ = std::move(store::MessageLog::open(db)).value();
+    outbox_ = std::move(store::Outbox::open(db)).value();
+    ReportPipelineServices svc{store_.get(), log_.get(), outbox_.get(), [this] { ++pokes_; }, 20};
+    rp_ = std::make_unique<ReportPipeline>(svc);
+  }
+  void TearDown() override {
+    rp_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  queue::QueuedMessage message(const std::string& id, const std::string& opts) {
+    queue::QueuedMessage m;
+    m.id = id;
+    m.account_id = acct_;
+    m.sender = "s@example.com";
+    m.received_ms = 1795341600000;
+    m.options_json = opts;
+    for (const char* a : {"a@example.org", "b@example.org"}) {
+      queue::Recipient r;
+      r.address = a;
+      m.recipients.push_back(r);
+    }
+    return m;
+  }
+  store::Store::DeliveryEvent ev(const std::string& q, const std::string& rcpt,
+                                 const std::string& name) {
+    store::Store::DeliveryEvent e;
+    e.time_ms = 1795341601000;
+    e.queue_id = q;
+    e.account_id = acct_;
+    e.recipient = rcpt;
+    e.event = name;
+    e.attempt = 1;
+    e.code = name == "delivered" ? 250 : name == "deferred" ? 451 : 550;
+    e.enhanced = name == "delivered" ? "2.0.0" : name == "deferred" ? "4.0.0" : "5.1.1";
+    e.reply = "reply";
+    return e;
+  }
+  std::vector<store::OutboxItem> items(const std::string& mid) {
+    return outbox_->for_message(mid).value();
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::MessageLog> log_;
+  std::unique_ptr<store::Outbox> outbox_;
+  std::unique_ptr<ReportPipeline> rp_;
+  std::atomic<int> pokes_{0};
+  int64_t acct_ = 0;
+};
+
+TEST_F(ReportPipelineTest, AcceptedThenDeliveredAndBounced) {
+  rp_->accepted(message("Q1", R"({"notifyUrl":"http://h.example/r","callbackData":"cb"})"));
+  rp_->events({ev("Q1", "a@example.org", "delivered"), ev("Q1", "b@example.org", "deferred")});
+  rp_->flush();
+  auto rows = log_->for_queue("Q1").value();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].status, "delivered");
+  EXPECT_EQ(rows[1].status, "deferred");
+  auto evs = store_->events_for("Q1").value();
+  int accepted = 0;
+  for (auto& e : evs) accepted += e.event == "accepted";
+  EXPECT_EQ(accepted, 2);
+  auto a = items("Q1.0");
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].url, "http://h.example/r");
+  EXPECT_EQ(a[0].kind, "report");
+  auto j = nlohmann::json::parse(a[0].item);
+  EXPECT_EQ(j["status"]["groupId"], 3);
+  EXPECT_EQ(j["callbackData"], "cb");
+  EXPECT_TRUE(items("Q1.1").empty());  // no intermediate reports asked
+  EXPECT_GE(pokes_.load(), 1);
+  rp_->events({ev("Q1", "b@example.org", "bounced")});
+  rp_->flush();
+  EXPECT_EQ(log_->find("Q1.1").value()->status, "bounced");
+  ASSERT_EQ(items("Q1.1").size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(items("Q1.1")[0].item)["status"]["groupId"], 2);
+  EXPECT_EQ(rp_->counters().reports, 2u);
+  EXPECT_EQ(rp_->counters().messages, 1u);
+}
+
+TEST_F(ReportPipelineTest, IntermediateReportsAndAccountDefault) {
+  ASSERT_TRUE(store_->set_account_settings(acct_, {{"notify_url", "https://acct.example/n"},
+                                                   {"intermediate_report", "on"}})
+                  .ok());
+  rp_->accepted(message("Q2", "{}"));
+  rp_->events({ev("Q2", "a@example.org", "deferred")});
+  rp_->flush();
+  auto a = items("Q2.0");
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].url, "https://acct.example/n");
+  EXPECT_EQ(nlohmann::json::parse(a[0].item)["status"]["groupName"], "PENDING");
+}
+
+TEST_F(ReportPipelineTest, RecoveredIsLoggedOnceAndUnknownMessagesIgnored) {
+  rp_->accepted(message("Q3", "{}"));
+  rp_->flush();
+  rp_->recovered(message("Q3", "{}"));
+  rp_->recovered(message("Q4", "{}"));  // lost before its batch was written
+  rp_->events({ev("NOTICE", "s@example.com", "delivered")});
+  rp_->flush();
+  int accepted = 0;
+  const auto q3 = store_->events_for("Q3").value();
+  for (const auto& e : q3) accepted += e.event == "accepted";
+  EXPECT_EQ(accepted, 2);
+  EXPECT_EQ(log_->for_queue("Q4").value().size(), 2u);
+  EXPECT_TRUE(log_->for_queue("NOTICE").value().empty());
+  EXPECT_EQ(rp_->counters().reports, 0u);
+}
+
+TEST_F(ReportPipelineTest, StopHandlesWhatIsQueued) {
+  rp_->accepted(message("Q5", R"({"notifyUrl":"http://h.example/r"})"));
+  rp_->events({ev("Q5", "a@example.org", "delivered")});
+  rp_->stop();
+  EXPECT_EQ(items("Q5.0").size(), 1u);
+  rp_->accepted(message("Q6", "{}"));  // after stop: dropped, no crash
+  EXPECT_TRUE(log_->for_queue("Q6").value().empty());
+}
+
+}  // namespace
+}  // namespace tern::net
