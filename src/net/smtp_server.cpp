@@ -25,6 +25,7 @@
 #include "core/histogram.hpp"
 #include "pipeline/key_cache.hpp"
 #include "pipeline/message_signer.hpp"
+#include "pipeline/submission.hpp"
 #include "policy/auth_limiter.hpp"
 #include "policy/options.hpp"
 #include "queue/spool.hpp"
@@ -309,6 +310,40 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     co_return keys;
   }
 
+  // A tracked message at the end of DATA: Submission stores a rewritten, signed copy per
+  // recipient (blocking until every copy is durable, so it runs on the blocking pool) and calls
+  // on_accepted itself. The 250 is sent only after that.
+  awaitable<smtp::CommitResult> submit_whole(const smtp::Envelope& e, std::string content,
+                                             std::shared_ptr<const policy::AccountContext> acc,
+                                             std::string ip) {
+    pipeline::SubmitRequest req;
+    req.account = std::move(acc);
+    req.sender = e.sender;
+    req.recipients = e.recipients;
+    req.message = std::move(content);
+    req.options = e.options;
+    req.client_ip = std::move(ip);
+    req.via = "SMTP";
+    req.smtputf8 = e.smtputf8;
+    req.eightbit = e.eightbit;
+    req.header_final = true;
+    req.queue_id = e.queue_id;
+    auto home = co_await asio::this_coro::executor;
+    co_await asio::post(*svc.blocking, asio::use_awaitable);
+    auto r = svc.submission->submit(std::move(req));
+    co_await asio::post(home, asio::use_awaitable);
+    smtp::CommitResult cr;
+    cr.queue_id = e.queue_id;
+    if (r) {
+      cr.ok = true;
+      ++counters.accepted_messages;
+    } else {
+      cr.disk_full = queue::is_disk_full(r.error());
+      spdlog::error("tracked message {}: {}", e.queue_id, r.error().message);
+    }
+    co_return cr;
+  }
+
   awaitable<bool> handshake(Conn& c) {
     c.tls = std::make_unique<ssl::stream<tcp::socket&>>(c.sock, *svc.tls);
     c.set_deadline(Clock::now() + std::chrono::seconds(cfg.tls_handshake_timeout_s));
@@ -382,6 +417,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
 
     std::unique_ptr<queue::Spool::Writer> writer;
     std::unique_ptr<pipeline::MessageSigner> signer;
+    // Tracked message (whole-message path): its content, kept in memory instead of streamed.
+    std::optional<std::string> whole;
     bool write_failed = false, disk_full = false;
     Clock::time_point data_started{};
     uint64_t data_bytes = 0;
@@ -413,10 +450,22 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         } else if (auto* b = std::get_if<smtp::BeginMessage>(&a)) {
           writer = svc.spool->begin(b->queue_id);
           write_failed = disk_full = false;
+          whole.reset();
           signer.reset();
           if (svc.dkim_keys && account) signer = std::make_unique<pipeline::MessageSigner>();
           session.set_now(now_s());
         } else if (auto* d = std::get_if<smtp::MessageData>(&a)) {
+          if (d->options && svc.submission && !d->options->tracking_url.empty()) {
+            // Open/click tracking rewrites each recipient's copy, so the message is needed
+            // whole: nothing is streamed (the empty writer is dropped), Submission stores it.
+            whole.emplace();
+            writer.reset();
+            signer.reset();
+          }
+          if (whole) {
+            whole->append(d->bytes);
+            continue;
+          }
           if (signer) {
             const bool first = !signer->headers_seen();
             signer->add(d->bytes);
@@ -433,10 +482,14 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         } else if (std::holds_alternative<smtp::AbortMessage>(a)) {
           writer.reset();
           signer.reset();
+          whole.reset();
         } else if (auto* cm = std::get_if<smtp::CommitMessage>(&a)) {
           const auto data_end = std::chrono::steady_clock::now();  // accept latency starts
           smtp::CommitResult cr;
-          if (!writer || write_failed) {
+          if (whole) {
+            cr = co_await submit_whole(cm->envelope, std::move(*whole), account, ip);
+            whole.reset();
+          } else if (!writer || write_failed) {
             writer.reset();
             cr.disk_full = disk_full;
           } else {

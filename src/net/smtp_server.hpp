@@ -37,6 +37,7 @@ class AuthLimiter;
 }
 namespace tern::pipeline {
 class KeyCache;
+class Submission;
 }
 
 namespace tern::net {
@@ -62,6 +63,10 @@ struct SmtpServices {
   std::shared_ptr<boost::asio::ssl::context> tls;
   boost::asio::thread_pool* blocking = nullptr;
   pipeline::KeyCache* dkim_keys = nullptr;  // null: no DKIM signing
+  // Messages with a tracking URL (X-IB-tracking-url or the account default) are kept whole in
+  // memory (bounded by the session's max_message_size) and handed to this at the end of DATA,
+  // which stores one rewritten copy per recipient; null: tracked mail streams like any other.
+  pipeline::Submission* submission = nullptr;
   // Called (from an I/O thread) with every message once it is durable: the delivery engine.
   std::function<void(const queue::QueuedMessage&)> on_accepted;
 };
