@@ -1,6 +1,7 @@
 #include "app/serve.hpp"
 
 #include "app/control.hpp"
+#include "app/secret_files.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -25,7 +26,9 @@
 #include "net/report_pipeline.hpp"
 #include "net/smtp_server.hpp"
 #include "net/tls.hpp"
+#include "net/webhook_sender.hpp"
 #include "pipeline/key_cache.hpp"
+#include "pipeline/submission.hpp"
 #include "policy/auth_limiter.hpp"
 #include "queue/spool.hpp"
 #include "store/message_log.hpp"
@@ -187,6 +190,45 @@ int serve(const Config& cfg) {
       pool.join();
     }
   } stop_delivery{delivery_io, delivery_thread, delivery_blocking};
+
+  // --- Webhooks (SPEC §5): the sender POSTs what the outbox holds (reports, tracking events)
+  // from a thread of its own; look-ups of receivers' names on a small pool of its own. The
+  // outbox is durable: what was pending before a restart goes out after it.
+  store::Outbox* outbox = report_outbox.value().get();
+  asio::io_context webhook_io(1);
+  asio::thread_pool webhook_blocking(2);
+  auto webhook_resolver = dns::make_unbound_resolver(cfg.dns_resolver);
+  net::WebhookConfig wcfg;
+  wcfg.timeout_s = cfg.webhook_timeout_s;
+  wcfg.max_age_ms = static_cast<int64_t>(cfg.webhook_max_age_s) * 1000;
+  wcfg.batch = static_cast<size_t>(cfg.webhook_batch);
+  wcfg.ca_file = cfg.delivery.ca_file;
+  if (auto p = net::webhook_policy(cfg.webhook_allow_loopback, cfg.webhook_allow))
+    wcfg.policy = std::move(p.value());
+  else
+    throw std::runtime_error(p.error().message);
+  auto webhook_sender = std::make_unique<net::WebhookSender>(
+      webhook_io, wcfg,
+      net::WebhookServices{outbox, store.value().get(), webhook_resolver.get(), &webhook_blocking,
+                           nullptr});
+  webhook_sender->start();
+  poke_webhooks.set([ws = webhook_sender.get()] { ws->poke(); });
+  std::thread webhook_thread([&webhook_io] {
+    auto guard = asio::make_work_guard(webhook_io);
+    webhook_io.run();
+  });
+  struct StopWebhooks {
+    Poke& poke;
+    asio::io_context& io;
+    std::thread& t;
+    asio::thread_pool& pool;
+    ~StopWebhooks() {
+      poke.set(nullptr);  // the report pipeline may still enqueue on the way down
+      io.stop();
+      if (t.joinable()) t.join();
+      pool.join();
+    }
+  } stop_webhooks{poke_webhooks, webhook_io, webhook_thread, webhook_blocking};
   auto* engine = delivery.get();
   // Test email (seed 000): one delivery now through the account's route. Blocks the caller
   // (an HTTP pool thread or the control socket's thread). from "" = the account's mail_from,
@@ -237,14 +279,58 @@ int serve(const Config& cfg) {
   if (!cfg.listen_submission.empty()) smtp.listen("submission", cfg.listen_submission, false);
   if (!cfg.listen_submissions.empty()) smtp.listen("submissions", cfg.listen_submissions, true);
 
-  // Operational HTTP endpoints; the REST API joins this listener in a later issue.
+  // --- HTTP: /healthz, /metrics, and the API surface (api::handle: /api/v1, /t/, /v/) ---
+  // The operator token and the tracking key live in files made on first start (0600).
+  bool token_created = false;
+  const std::string admin_token_file = cfg.effective_admin_token_file();
+  const std::string admin_token =
+      load_or_create_secret(admin_token_file, new_admin_token, true, &token_created);
+  if (admin_token.size() < 16)
+    throw std::runtime_error(admin_token_file + ": the operator token must be 16+ characters");
+  spdlog::info("api: {}/api/v1, operator token {} {}", cfg.effective_public_url(),
+               token_created ? "created in" : "in", admin_token_file);
+  const std::string tracking_secret =
+      load_or_create_secret(cfg.effective_tracking_secret_file(), new_tracking_secret, false);
+  // Whole messages that did not stream through SMTP (HTTP send, Tern's own mail) take the same
+  // path into the spool and on to the engine and the message log.
+  pipeline::SubmissionServices sub_svc;
+  sub_svc.spool = spool.value().get();
+  sub_svc.dkim_keys = &dkim_keys;
+  sub_svc.hostname = cfg.hostname;
+  sub_svc.tracking_secret = tracking_secret;
+  sub_svc.public_url = cfg.effective_public_url();
+  sub_svc.on_accepted = svc.on_accepted;
+  pipeline::Submission submission(std::move(sub_svc));
+  api::ApiServices api_svc;
+  api_svc.store = store.value().get();
+  api_svc.messages = message_log.value().get();
+  api_svc.outbox = report_outbox.value().get();
+  api_svc.submission = &submission;
+  api_svc.clock = &clock;
+  api_svc.admin_token = admin_token;
+  api_svc.public_url = cfg.effective_public_url();
+  api_svc.hostname = cfg.hostname;
+  api_svc.tracking_secret = tracking_secret;
+  api_svc.dns_resolver = cfg.dns_resolver;
+  api_svc.dkim_zone = cfg.effective_dkim_zone();
+  api_svc.spf_include = cfg.spf_include;
+  api_svc.sending_ips = cfg.sending_ips;
+  api_svc.platform_domains = cfg.smtp.platform_domains;
+  api_svc.test_email = test_email;
+  api_svc.webhooks_enqueued = [&poke_webhooks] { poke_webhooks(); };
+  // Handlers block (SQLite, DNS checks, a test delivery): they run on a pool of their own.
+  // Bodies up to 32 MiB reach the router, which answers 413 above its per-route limits.
+  asio::thread_pool http_pool(4);
   auto* q = spool.value().get();
-  net::HttpServer http(*workers.front(), [&smtp, q, engine](const net::HttpRequest& r) -> net::HttpResponse {
-    if (r.target == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
-    if (r.target == "/metrics")
-      return {200, "text/plain; version=0.0.4", metrics_text(smtp, *q, engine)};
-    return {404, "application/json", R"({"error":{"code":"not_found","message":"no such endpoint"}})" "\n"};
-  });
+  net::HttpServer http(
+      *workers.front(),
+      [&smtp, q, engine, &api_svc](const net::HttpRequest& r) -> net::HttpResponse {
+        if (r.target == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+        if (r.target == "/metrics")
+          return {200, "text/plain; version=0.0.4", metrics_text(smtp, *q, engine)};
+        return api::handle(api_svc, r);
+      },
+      &http_pool, 32u << 20);
   if (!cfg.listen_http.empty()) http.listen(cfg.listen_http);
 
   asio::signal_set signals(*workers.front(), SIGINT, SIGTERM);
