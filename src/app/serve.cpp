@@ -268,31 +268,17 @@ int serve(const Config& cfg) {
       });
 
   net::SmtpServices svc{spool.value().get(), store.value().get(), &limiter, tls, &blocking,
-                        &dkim_keys, {}};
+                        &dkim_keys, nullptr, {}};
   // The message log first: its rows must exist before the engine reports the first outcome.
   svc.on_accepted = [engine, &reports](const queue::QueuedMessage& m) {
     reports.accepted(m);
     if (engine) engine->submitted(m);
   };
-  net::SmtpServer smtp(workers, scfg, svc);
-  if (!cfg.listen_smtp.empty()) smtp.listen("smtp", cfg.listen_smtp, false);
-  if (!cfg.listen_submission.empty()) smtp.listen("submission", cfg.listen_submission, false);
-  if (!cfg.listen_submissions.empty()) smtp.listen("submissions", cfg.listen_submissions, true);
-
-  // --- HTTP: /healthz, /metrics, and the API surface (api::handle: /api/v1, /t/, /v/) ---
-  // The operator token and the tracking key live in files made on first start (0600).
-  bool token_created = false;
-  const std::string admin_token_file = cfg.effective_admin_token_file();
-  const std::string admin_token =
-      load_or_create_secret(admin_token_file, new_admin_token, true, &token_created);
-  if (admin_token.size() < 16)
-    throw std::runtime_error(admin_token_file + ": the operator token must be 16+ characters");
-  spdlog::info("api: {}/api/v1, operator token {} {}", cfg.effective_public_url(),
-               token_created ? "created in" : "in", admin_token_file);
+  // Whole messages (HTTP send, Tern's own mail, SMTP mail with tracking) take the same path
+  // into the spool and on to the engine and the message log. The tracking key lives in a file
+  // made on first start (0600), so links in mail already sent stay valid across restarts.
   const std::string tracking_secret =
       load_or_create_secret(cfg.effective_tracking_secret_file(), new_tracking_secret, false);
-  // Whole messages that did not stream through SMTP (HTTP send, Tern's own mail) take the same
-  // path into the spool and on to the engine and the message log.
   pipeline::SubmissionServices sub_svc;
   sub_svc.spool = spool.value().get();
   sub_svc.dkim_keys = &dkim_keys;
@@ -301,6 +287,22 @@ int serve(const Config& cfg) {
   sub_svc.public_url = cfg.effective_public_url();
   sub_svc.on_accepted = svc.on_accepted;
   pipeline::Submission submission(std::move(sub_svc));
+  svc.submission = &submission;
+  net::SmtpServer smtp(workers, scfg, svc);
+  if (!cfg.listen_smtp.empty()) smtp.listen("smtp", cfg.listen_smtp, false);
+  if (!cfg.listen_submission.empty()) smtp.listen("submission", cfg.listen_submission, false);
+  if (!cfg.listen_submissions.empty()) smtp.listen("submissions", cfg.listen_submissions, true);
+
+  // --- HTTP: /healthz, /metrics, and the API surface (api::handle: /api/v1, /t/, /v/) ---
+  // The operator token lives in a file made on first start (0600).
+  bool token_created = false;
+  const std::string admin_token_file = cfg.effective_admin_token_file();
+  const std::string admin_token =
+      load_or_create_secret(admin_token_file, new_admin_token, true, &token_created);
+  if (admin_token.size() < 16)
+    throw std::runtime_error(admin_token_file + ": the operator token must be 16+ characters");
+  spdlog::info("api: {}/api/v1, operator token {} {}", cfg.effective_public_url(),
+               token_created ? "created in" : "in", admin_token_file);
   api::ApiServices api_svc;
   api_svc.store = store.value().get();
   api_svc.messages = message_log.value().get();
