@@ -33,5 +33,9 @@ cat <<MSG
                         $TERN queue events <ID> --data $DATA
                         $TERN queue list --data $DATA
 
+  REST API: http://127.0.0.1:8025/api/v1 (docs/api.md; OpenAPI at /api/v1/openapi.json).
+  The operator token is in $DATA/admin.token (made 0600 on first start):
+    curl -H "Authorization: Bearer \$(cat $DATA/admin.token)" http://127.0.0.1:8025/api/v1/accounts
+
 MSG
 exec "$TERN" serve --data "$DATA"
