@@ -292,6 +292,41 @@ TEST_F(RouterTest, Errors) {
   }
 }
 
+TEST_F(RouterTest, HostileInputGetsClearErrors) {
+  // Deeply nested JSON (just under 1 MiB): refused as a non-object or parsed and refused, never
+  // a crash.
+  std::string deep(400'000, '[');
+  deep += std::string(400'000, ']');
+  auto r = call("POST", "/api/v1/domains", key_a_, deep);
+  EXPECT_EQ(r.status, 400);
+  std::string deep_obj;
+  for (int i = 0; i < 100'000; ++i) deep_obj += "{\"a\":";
+  deep_obj += "1" + std::string(100'000, '}');
+  EXPECT_EQ(call("PATCH", "/api/v1/settings", key_a_, deep_obj).status, 400);
+  // NUL and control bytes in paths and bodies.
+  EXPECT_EQ(call("GET", "/api/v1/domains/a%00b", key_a_).status, 404);
+  EXPECT_EQ(call("DELETE", "/api/v1/senders/%0d%0a", key_a_).status, 404);
+  EXPECT_EQ(call("POST", "/api/v1/domains", key_a_, std::string("{\"domain\":\"a\u0000.test\"}")).status,
+            400);
+  EXPECT_EQ(call("POST", "/api/v1/suppressions", key_a_, "{\"address\":\"x@y.test\\r\\nX: 1\"}").status,
+            400);
+  // Invalid UTF-8 in a value that an error message repeats still gives valid JSON.
+  auto bad_utf8 = call("PATCH", "/api/v1/settings", key_a_, "{\"\xff\xfe\":1}");
+  EXPECT_EQ(bad_utf8.status, 400);
+  EXPECT_FALSE(json::parse(bad_utf8.body, nullptr, false).is_discarded());
+  // Odd methods, huge numbers, long segments.
+  EXPECT_EQ(call("BREW", "/api/v1/domains", key_a_).status, 405);
+  EXPECT_EQ(call("GET", "/api/v1/accounts/99999999999999999999999", kAdmin).status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/domains/" + std::string(100'000, 'a'), key_a_).status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/messages?limit=99999999999999999999", key_a_).status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/domains?cursor=" + std::string(5000, 'a'), key_a_).status, 400);
+  net::HttpRequest long_auth;
+  long_auth.method = "GET";
+  long_auth.target = "/api/v1/domains";
+  long_auth.headers.emplace_back("authorization", "Bearer " + std::string(100'000, 'x'));
+  EXPECT_EQ(handle(svc_, long_auth).status, 401);
+}
+
 TEST_F(RouterTest, PercentDecodedSegments) {
   ASSERT_TRUE(store_->add_sender(acme_, "a+b@acme.test", true).ok());
   call_json("GET", "/api/v1/senders/a%2Bb%40acme.test", key_a_, "", 200);
