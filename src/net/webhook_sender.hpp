@@ -1,0 +1,104 @@
+// The webhook sender (SPEC §5, issue 5): takes due batches from the durable outbox and POSTs
+// them (net::start_http_post), one io_context thread of its own like the DeliveryEngine.
+//
+// Per batch (items of one account, kind, URL and content type):
+//  - body: kind "report" → {"results":[...]} (application/json) or report::to_xml
+//    (application/xml), rendered from the stored result items; kind "tracking" → always JSON
+//    {"events":[...]} of the stored event objects. An item that cannot be rendered (damaged
+//    row) is given up at once with the reason; the rest of the batch goes out.
+//  - headers: Content-Type, User-Agent "Tern-Webhooks/1", X-Tern-Timestamp (unix seconds)
+//    and, when the account has a webhook_secret, X-Tern-Signature = report::signature_header(
+//    secret, timestamp, body).
+//  - 2xx → mark_sent. Anything else → mark_failed, next attempt after 30 s, 1 m, 2 m, 5 m,
+//    10 m, 20 m, 30 m, then every hour (by the item's attempt count); an item is given up
+//    (state "failed") when it is older than max_age_ms, or at once when the failure is
+//    permanent (malformed URL, target refused by the SSRF policy).
+//  - every attempt is recorded for each item as a store::DeliveryEvent "webhook" (queue_id and
+//    recipient of the item, code = HTTP status or 0, reply "POST <url>: 200 OK" or the error).
+//
+// Concurrency: at most max_concurrent POSTs at once and one at a time per URL host (a slow or
+// dead receiver holds only its own slot). Wake-ups: poke() (any thread, after enqueue) and a
+// timer at Outbox::next_due_ms(). The outbox is durable, so a restart resumes where it stopped
+// (items taken but not marked come back after the outbox lease: at least once).
+//
+// Threading: all state lives on the sender's io_context thread. Outbox and Store calls are
+// made on that thread (they are short SQLite statements on connections of their own; a busy
+// database delays webhooks only); DNS look-ups run on the blocking pool.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "report/target_policy.hpp"
+
+namespace boost::asio {
+class io_context;
+class thread_pool;
+}  // namespace boost::asio
+namespace tern::store {
+class Store;
+class Outbox;
+}  // namespace tern::store
+namespace tern::dns {
+class Resolver;
+}
+namespace tern::core {
+class Clock;
+}
+
+namespace tern::net {
+
+struct WebhookConfig {
+  int timeout_s = 10;                          // one POST, redirects included
+  int64_t max_age_ms = 172800LL * 1000;        // retry this long, then give up
+  size_t batch = 50;                           // items per POST at most
+  size_t max_concurrent = 8;                   // POSTs in flight at most
+  std::string ca_file;                         // extra CAs for https receivers
+  report::TargetPolicy policy;                 // SSRF rules
+};
+
+struct WebhookServices {
+  store::Outbox* outbox = nullptr;
+  store::Store* store = nullptr;                 // account secrets, attempt events
+  dns::Resolver* resolver = nullptr;             // blocking, thread-safe
+  boost::asio::thread_pool* blocking = nullptr;  // where look-ups run
+  const core::Clock* clock = nullptr;            // null = system clock (tests pass a fake)
+};
+
+struct WebhookCounters {
+  uint64_t sent = 0;             // items delivered (2xx)
+  uint64_t failed_attempts = 0;  // POSTs that did not get a 2xx (and unrenderable items)
+  uint64_t given_up = 0;         // items marked "failed"
+  uint64_t backlog = 0;          // pending items, as of the last look at the outbox
+  uint64_t in_flight = 0;        // POSTs running now
+};
+
+// The SSRF policy from [webhooks]: allow_loopback, and `allow` prefixes ("10.1.0.0/16",
+// "fd00::/8"; a bare address is a /32 or /128). An error names the first malformed entry.
+core::Result<report::TargetPolicy> webhook_policy(bool allow_loopback,
+                                                  const std::vector<std::string>& allow);
+
+// The backoff after the n-th failed attempt (n >= 1): 30 s, 1 m, 2 m, 5 m, 10 m, 20 m, 30 m,
+// then 1 h.
+int64_t webhook_backoff_ms(int failed_attempts);
+
+class WebhookSender {
+ public:
+  WebhookSender(boost::asio::io_context& io, WebhookConfig cfg, WebhookServices svc);
+  ~WebhookSender();
+  WebhookSender(const WebhookSender&) = delete;
+  WebhookSender& operator=(const WebhookSender&) = delete;
+
+  void start();  // first look at the outbox; call once
+  void stop();   // no new POSTs; those in flight end with the io_context
+  void poke();   // new items were enqueued (any thread)
+  WebhookCounters counters() const;  // any thread
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tern::net

@@ -1,0 +1,344 @@
+// The webhook sender with a real SQLite store and outbox (temporary directory) and a scripted
+// HTTP receiver on 127.0.0.1: a batch of report results POSTed as exactly to_json / to_xml of
+// the stored results with a signature that report::verify accepts; tracking events as
+// {"events":[...]}; items marked sent and one "webhook" event per item in the message log;
+// a 500 schedules a retry after 30 s; an item older than max_age is given up; a refused
+// (loopback) target is given up at once; a damaged item is given up while the rest is sent;
+// the backoff schedule; poke() wakes a sender that had nothing to do.
+#include "net/webhook_sender.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "core/clock.hpp"
+#include "dns/resolver.hpp"
+#include "report/report.hpp"
+#include "report/signature.hpp"
+#include "store/outbox.hpp"
+#include "store/store.hpp"
+#include "unit/net/fake_http_server.hpp"
+#include "unit/store/test_dir.hpp"
+
+namespace tern::net {
+namespace {
+
+namespace asio = boost::asio;
+using testing_http::FakeHttpServer;
+using testing_http::HttpConn;
+using testing_http::Request;
+
+constexpr const char* kSecret = "whsec-0123456789abcdef";
+
+class WebhookSenderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = store::Store::open_sqlite(dir_.file("tern.db"));
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(s).value();
+    auto a = store_->create_account("acme");
+    ASSERT_TRUE(a.ok());
+    acme_ = a->account.id;
+    auto o = store::Outbox::open(dir_.file("tern.db"));
+    ASSERT_TRUE(o.ok()) << o.error().message;
+    outbox_ = std::move(o).value();
+    resolver_ = dns::make_fake_resolver("hooks.test A 127.0.0.1\n");
+    cfg_.timeout_s = 5;
+    cfg_.policy.allow_loopback = true;
+  }
+  void TearDown() override { pool_.join(); }
+
+  void make_sender() {
+    sender_ = std::make_unique<WebhookSender>(
+        io_, cfg_,
+        WebhookServices{outbox_.get(), store_.get(), resolver_.get(), &pool_, nullptr});
+    sender_->start();
+  }
+  // Runs the sender's io_context until pred() holds (or 20 s pass).
+  bool run_until(const std::function<bool()>& pred) {
+    io_.restart();  // an earlier run may have left it stopped (out of work)
+    auto work = asio::make_work_guard(io_);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!pred() && std::chrono::steady_clock::now() < until)
+      io_.run_one_for(std::chrono::milliseconds(50));
+    return pred();
+  }
+
+  void run_for_ms(int ms) {
+    io_.restart();  // an earlier run may have left it stopped (out of work)
+    auto work = asio::make_work_guard(io_);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < until) io_.run_one_for(std::chrono::milliseconds(20));
+  }
+
+  static report::ReportResult result(const std::string& mid, const std::string& event) {
+    report::ReportInput in;
+    in.bulk_id = "bulk-7";
+    in.message_id = mid;
+    in.to = mid + "@example.org";
+    in.sent_at_ms = 1795341600000;
+    in.done_at_ms = 1795341661234;
+    in.event = event;
+    in.code = event == "delivered" ? 250 : 550;
+    in.enhanced = event == "delivered" ? "2.0.0" : "5.1.1";
+    in.reply = "ok <&>";
+    in.callback_data = "cb-" + mid;
+    return report::make_result(in).value();
+  }
+  store::OutboxItem report_item(const std::string& url, const report::ReportResult& r,
+                                const std::string& ct = "application/json") {
+    store::OutboxItem i;
+    i.account_id = acme_;
+    i.kind = "report";
+    i.url = url;
+    i.content_type = ct;
+    i.message_id = r.message_id;
+    i.queue_id = "Q" + r.message_id;
+    i.recipient = r.to;
+    i.item = report::result_to_json_item(r);
+    return i;
+  }
+  void enqueue(const std::vector<store::OutboxItem>& items) {
+    auto r = outbox_->enqueue(items);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  store::OutboxItem stored(const std::string& mid) {
+    auto r = outbox_->for_message(mid);
+    EXPECT_TRUE(r.ok() && r->size() == 1);
+    return r.ok() && !r->empty() ? r->front() : store::OutboxItem{};
+  }
+  std::vector<store::Store::DeliveryEvent> events(const std::string& queue_id) {
+    auto r = store_->events_for(queue_id);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r.value() : std::vector<store::Store::DeliveryEvent>{};
+  }
+  static FakeHttpServer::Script answer(int status, std::string reason, Request* seen) {
+    return [=](HttpConn& c) {
+      auto r = c.read_request();
+      if (!r) return;
+      if (seen) *seen = *r;
+      c.respond(status, reason);
+    };
+  }
+  static int64_t now_ms() { return core::SystemClock().now_ms(); }
+
+  test::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::Outbox> outbox_;
+  std::unique_ptr<dns::Resolver> resolver_;
+  int64_t acme_ = 0;
+  asio::io_context io_;
+  asio::thread_pool pool_{1};
+  WebhookConfig cfg_;
+  std::unique_ptr<WebhookSender> sender_;
+};
+
+TEST_F(WebhookSenderTest, ReportBatchIsPostedSignedAndMarkedSent) {
+  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", kSecret}}).ok());
+  Request seen;
+  FakeHttpServer srv({answer(200, "OK", &seen)});
+  auto r1 = result("m1", "delivered"), r2 = result("m2", "bounced");
+  enqueue({report_item(srv.url("/hook", "hooks.test"), r1),
+           report_item(srv.url("/hook", "hooks.test"), r2)});
+  make_sender();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 2; }));
+  srv.join();
+
+  EXPECT_EQ(seen.method, "POST");
+  EXPECT_EQ(seen.header("content-type"), "application/json");
+  EXPECT_EQ(seen.header("user-agent"), "Tern-Webhooks/1");
+  EXPECT_EQ(seen.body, report::to_json({r1, r2}));
+  const std::string ts = seen.header("x-tern-timestamp");
+  ASSERT_FALSE(ts.empty());
+  EXPECT_NEAR(std::stoll(ts), now_ms() / 1000, 30);
+  const std::string sig = seen.header("x-tern-signature");
+  EXPECT_EQ(sig.rfind("t=" + ts + ",v1=", 0), 0u) << sig;
+  auto ok = report::verify(sig, kSecret, seen.body, now_ms() / 1000);
+  EXPECT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_FALSE(report::verify(sig, "another-secret-0123456", seen.body, now_ms() / 1000).ok());
+  EXPECT_FALSE(report::verify(sig, kSecret, seen.body + " ", now_ms() / 1000).ok());
+
+  EXPECT_EQ(stored("m1").state, "sent");
+  EXPECT_EQ(stored("m2").state, "sent");
+  auto ev = events("Qm1");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].event, "webhook");
+  EXPECT_EQ(ev[0].code, 200);
+  EXPECT_EQ(ev[0].attempt, 1);
+  EXPECT_EQ(ev[0].recipient, "m1@example.org");
+  EXPECT_EQ(ev[0].reply, "POST " + srv.url("/hook", "hooks.test") + ": 200 OK");
+  auto c = sender_->counters();
+  EXPECT_EQ(c.failed_attempts, 0u);
+  EXPECT_EQ(c.backlog, 0u);
+}
+
+TEST_F(WebhookSenderTest, XmlReportIsUnsignedWithoutASecret) {
+  Request seen;
+  FakeHttpServer srv({answer(202, "Accepted", &seen)});
+  auto r1 = result("m1", "expired");
+  enqueue({report_item(srv.url(), r1, "application/xml")});
+  make_sender();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
+  srv.join();
+  EXPECT_EQ(seen.header("content-type"), "application/xml");
+  EXPECT_EQ(seen.body, report::to_xml({r1}));
+  EXPECT_EQ(seen.header("x-tern-signature"), "");
+  EXPECT_FALSE(seen.header("x-tern-timestamp").empty());
+}
+
+TEST_F(WebhookSenderTest, TrackingEventsGoOutAsAnEventsArray) {
+  Request seen;
+  FakeHttpServer srv({answer(200, "OK", &seen)});
+  store::OutboxItem i;
+  i.account_id = acme_;
+  i.kind = "tracking";
+  i.url = srv.url("/events");
+  i.content_type = "application/json";
+  i.message_id = "m1";
+  i.queue_id = "Qm1";
+  i.recipient = "a@example.org";
+  i.item = R"({"type":"opened","messageId":"m1","recipient":"a@example.org"})";
+  auto j = i;
+  j.message_id = "m2";
+  j.item = R"({"type":"clicked","messageId":"m2","url":"https://example.org/"})";
+  enqueue({i, j});
+  make_sender();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 2; }));
+  srv.join();
+  auto body = nlohmann::json::parse(seen.body);
+  ASSERT_TRUE(body["events"].is_array());
+  ASSERT_EQ(body["events"].size(), 2u);
+  EXPECT_EQ(body["events"][0]["type"], "opened");
+  EXPECT_EQ(body["events"][1]["url"], "https://example.org/");
+  EXPECT_EQ(seen.header("content-type"), "application/json");
+}
+
+TEST_F(WebhookSenderTest, ServerErrorSchedulesARetryAfter30Seconds) {
+  FakeHttpServer srv({answer(500, "Internal Server Error", nullptr)});
+  enqueue({report_item(srv.url(), result("m1", "delivered"))});
+  make_sender();
+  const int64_t before = now_ms();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().failed_attempts == 1; }));
+  srv.join();
+  auto it = stored("m1");
+  EXPECT_EQ(it.state, "pending");
+  EXPECT_EQ(it.attempts, 1);
+  EXPECT_GE(it.next_attempt_ms, before + 30'000);
+  EXPECT_LE(it.next_attempt_ms, now_ms() + 30'000);
+  EXPECT_EQ(it.last_error, "POST " + srv.url() + ": 500 Internal Server Error");
+  auto ev = events("Qm1");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].code, 500);
+  EXPECT_EQ(ev[0].reply, "POST " + srv.url() + ": 500 Internal Server Error");
+  auto c = sender_->counters();
+  EXPECT_EQ(c.sent, 0u);
+  EXPECT_EQ(c.given_up, 0u);
+  EXPECT_EQ(c.backlog, 1u);
+}
+
+TEST_F(WebhookSenderTest, ItemOlderThanMaxAgeIsGivenUpAfterAFailure) {
+  cfg_.max_age_ms = 86'400'000;
+  FakeHttpServer srv({answer(503, "Service Unavailable", nullptr)});
+  auto old = report_item(srv.url(), result("m1", "delivered"));
+  old.created_ms = now_ms() - 86'400'001;
+  enqueue({old});
+  make_sender();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().given_up == 1; }));
+  srv.join();
+  auto it = stored("m1");
+  EXPECT_EQ(it.state, "failed");
+  EXPECT_EQ(it.attempts, 1);
+  auto ev = events("Qm1");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_NE(ev[0].reply.find("503 Service Unavailable (given up)"), std::string::npos)
+      << ev[0].reply;
+  EXPECT_EQ(sender_->counters().backlog, 0u);
+}
+
+TEST_F(WebhookSenderTest, RefusedTargetIsGivenUpAtOnce) {
+  cfg_.policy.allow_loopback = false;
+  FakeHttpServer srv({answer(200, "OK", nullptr)});
+  enqueue({report_item(srv.url("/hook", "hooks.test"), result("m1", "delivered"))});
+  make_sender();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().given_up == 1; }));
+  srv.join();
+  EXPECT_EQ(srv.accepted(), 0u);
+  auto it = stored("m1");
+  EXPECT_EQ(it.state, "failed");
+  EXPECT_NE(it.last_error.find("127.0.0.1: loopback"), std::string::npos) << it.last_error;
+  auto ev = events("Qm1");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].code, 0);
+}
+
+TEST_F(WebhookSenderTest, DamagedItemIsGivenUpAndTheRestIsSent) {
+  Request seen;
+  FakeHttpServer srv({answer(200, "OK", &seen)});
+  auto good = result("m1", "delivered");
+  auto bad = report_item(srv.url(), result("m2", "delivered"));
+  bad.item = R"({"messageId":"m2"})";
+  enqueue({report_item(srv.url(), good), bad});
+  make_sender();
+  ASSERT_TRUE(run_until([&] {
+    auto c = sender_->counters();
+    return c.sent == 1 && c.given_up == 1;
+  }));
+  srv.join();
+  EXPECT_EQ(seen.body, report::to_json({good}));
+  EXPECT_EQ(stored("m2").state, "failed");
+  EXPECT_NE(stored("m2").last_error.find("not sent: report result:"), std::string::npos)
+      << stored("m2").last_error;
+}
+
+TEST_F(WebhookSenderTest, PokeWakesAnIdleSender) {
+  Request seen;
+  FakeHttpServer srv({answer(200, "OK", &seen)});
+  make_sender();
+  run_for_ms(300);  // nothing due: the sender sleeps without a timer
+  enqueue({report_item(srv.url(), result("m1", "delivered"))});
+  run_for_ms(500);
+  EXPECT_EQ(sender_->counters().sent, 0u);  // nobody told it
+  sender_->poke();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
+  srv.join();
+  EXPECT_EQ(seen.method, "POST");
+}
+
+TEST(WebhookPolicy, ParsesAllowEntriesAndRefusesMalformedOnes) {
+  auto p = webhook_policy(true, {"10.1.0.0/16", "fd00::/8", "192.0.2.7"});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_TRUE(p->allow_loopback);
+  ASSERT_EQ(p->allow.size(), 3u);
+  EXPECT_EQ(p->allow[0].second, 16u);
+  EXPECT_EQ(p->allow[1].second, 8u);
+  EXPECT_EQ(p->allow[2].second, 32u);
+  EXPECT_TRUE(report::check_address(*dns::IpAddr::parse("10.1.200.3"), *p).ok());
+  EXPECT_FALSE(report::check_address(*dns::IpAddr::parse("10.2.0.1"), *p).ok());
+  for (const char* bad : {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/8x", "example.com/8", "", "::/129",
+                          "10.0.0.0/-1"}) {
+    auto r = webhook_policy(false, {bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("[webhooks] allow"), std::string::npos);
+  }
+}
+
+TEST(WebhookBackoff, Schedule) {
+  EXPECT_EQ(webhook_backoff_ms(1), 30'000);
+  EXPECT_EQ(webhook_backoff_ms(2), 60'000);
+  EXPECT_EQ(webhook_backoff_ms(3), 120'000);
+  EXPECT_EQ(webhook_backoff_ms(4), 300'000);
+  EXPECT_EQ(webhook_backoff_ms(5), 600'000);
+  EXPECT_EQ(webhook_backoff_ms(6), 1'200'000);
+  EXPECT_EQ(webhook_backoff_ms(7), 1'800'000);
+  EXPECT_EQ(webhook_backoff_ms(8), 3'600'000);
+  EXPECT_EQ(webhook_backoff_ms(1000), 3'600'000);
+  EXPECT_EQ(webhook_backoff_ms(0), 30'000);
+}
+
+}  // namespace
+}  // namespace tern::net
