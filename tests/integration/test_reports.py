@@ -11,9 +11,12 @@ import hashlib
 import hmac
 import http.server
 import json
+import re
+import socket
 import threading
 import time
 import unittest
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import harness
@@ -276,6 +279,56 @@ class ReportTests(unittest.TestCase):
         r = self.server.cli("account", "test-email", "nosuch", "x@ok.test", check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("no such account", r.stderr.decode())
+
+    def test_control_socket_refuses_hostile_test_email_requests(self):
+        path = self.server.data + "/control.sock"
+
+        def ask(line):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                c.settimeout(30)
+                c.connect(path)
+                c.sendall(line + b"\n")
+                buf = b""
+                while not buf.endswith(b"\n"):
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+            return json.loads(buf)
+
+        for line, why in [
+            (b'{"cmd":"test-email","account":"acme","to":5}', "malformed request"),
+            (b'{"cmd":"test-email","account":["acme"],"to":"x@ok.test"}', "malformed request"),
+            (b'{"cmd":"test-email","account":"acme","to":"x@ok.test\\r\\nRCPT TO:<y@z>"}',
+             "invalid to address"),
+            (b'{"cmd":"test-email","account":"acme","from":"<>","to":"x@ok.test"}',
+             "invalid from address"),
+            (b'{"cmd":"test-email","account":"ghost","to":"x@ok.test"}', "no such account"),
+        ]:
+            rep = ask(line)
+            self.assertFalse(rep["ok"], (line, rep))
+            self.assertIn(why, rep["error"], (line, rep))
+
+    def test_latency_histograms_in_metrics(self):
+        self.send(["metrics@ok.test"], "rep-metrics", "/metrics-test")
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.server.port('http')}/metrics", timeout=10) as r:
+                text = r.read().decode()
+            counts = {m.group(1): int(m.group(2)) for m in
+                      re.finditer(r"^(tern_\w+_latency_seconds)_count (\d+)$", text, re.M)}
+            if counts.get("tern_delivery_latency_seconds", 0) >= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertGreaterEqual(counts.get("tern_accept_latency_seconds", 0), 1, text)
+        self.assertGreaterEqual(counts.get("tern_delivery_latency_seconds", 0), 1, text)
+        for name in ("tern_accept_latency_seconds", "tern_delivery_latency_seconds"):
+            self.assertIn(f"# TYPE {name} histogram", text)
+            inf = re.search(rf'^{name}_bucket{{le="\+Inf"}} (\d+)$', text, re.M)
+            self.assertIsNotNone(inf, text)
+            self.assertEqual(int(inf.group(1)), counts[name])
+            self.assertRegex(text, rf"(?m)^{name}_sum \d+\.\d+$")
 
 
 class ReceiverDownTests(unittest.TestCase):
