@@ -50,7 +50,8 @@ void raise_fd_limit() {
 }
 // Prometheus text exposition format (version 0.0.4).
 std::string metrics_text(const net::SmtpServer& smtp, const queue::Spool& spool,
-                         const net::DeliveryEngine* delivery) {
+                         const net::DeliveryEngine* delivery,
+                         const net::WebhookSender* webhooks) {
   const auto& c = smtp.counters();
   const auto st = spool.stats();
   const auto d = delivery ? delivery->counters() : net::DeliveryCounters{};
@@ -75,6 +76,11 @@ std::string metrics_text(const net::SmtpServer& smtp, const queue::Spool& spool,
   metric("tern_delivery_connections_total", "counter", "Outbound SMTP connections.", d.connections);
   metric("tern_bounce_notices_total", "counter", "Bounce notices queued.", d.bounce_notices);
   metric("tern_queue_messages", "gauge", "Messages in the delivery queue.", d.queued_messages);
+  const auto w = webhooks ? webhooks->counters() : net::WebhookCounters{};
+  metric("tern_webhooks_sent_total", "counter", "Webhook items (reports, events) delivered.", w.sent);
+  metric("tern_webhook_failures_total", "counter", "Webhook POSTs that got no 2xx.", w.failed_attempts);
+  metric("tern_webhooks_given_up_total", "counter", "Webhook items given up.", w.given_up);
+  metric("tern_webhook_backlog", "gauge", "Webhook items waiting in the outbox.", w.backlog);
   out += core::accept_latency().prometheus("tern_accept_latency_seconds",
                                            "End of DATA to the 250 reply (spool fsync included).");
   out += core::delivery_latency().prometheus("tern_delivery_latency_seconds",
@@ -326,10 +332,11 @@ int serve(const Config& cfg) {
   auto* q = spool.value().get();
   net::HttpServer http(
       *workers.front(),
-      [&smtp, q, engine, &api_svc](const net::HttpRequest& r) -> net::HttpResponse {
+      [&smtp, q, engine, &api_svc, ws = webhook_sender.get()](
+          const net::HttpRequest& r) -> net::HttpResponse {
         if (r.target == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
         if (r.target == "/metrics")
-          return {200, "text/plain; version=0.0.4", metrics_text(smtp, *q, engine)};
+          return {200, "text/plain; version=0.0.4", metrics_text(smtp, *q, engine, ws)};
         return api::handle(api_svc, r);
       },
       &http_pool, 32u << 20);
@@ -342,6 +349,7 @@ int serve(const Config& cfg) {
     smtp.stop();
     http.stop();
     if (engine) engine->stop();
+    webhook_sender->stop();
     for (auto* w : workers) w->stop();
   });
 
