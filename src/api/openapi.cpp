@@ -17,42 +17,43 @@ struct Op {
   int success;         // 200, 201, 204, 302
   const char* body;    // schema name in components, or nullptr
   bool list = false;   // takes ?limit= and ?cursor=
+  const char* result = nullptr;  // schema of the answer (of each item when list)
 };
 
 // Routes of one account (both forms).
 const Op kAccountOps[] = {
-    {"/credentials", "get", "List the account's SMTP logins", 200, nullptr, true},
-    {"/credentials", "post", "Create an SMTP login; the password is shown once", 201, "NewCredential"},
+    {"/credentials", "get", "List the account's SMTP logins", 200, nullptr, true, "Credential"},
+    {"/credentials", "post", "Create an SMTP login; the password is shown once", 201, "NewCredential", false, "CreatedCredential"},
     {"/credentials/{username}", "delete", "Delete an SMTP login", 204, nullptr},
-    {"/api-keys", "get", "List API keys (prefixes only)", 200, nullptr, true},
-    {"/api-keys", "post", "Create an API key; the key is shown once", 201, nullptr},
+    {"/api-keys", "get", "List API keys (prefixes only)", 200, nullptr, true, "ApiKey"},
+    {"/api-keys", "post", "Create an API key; the key is shown once", 201, nullptr, false, "CreatedApiKey"},
     {"/api-keys/{prefix}", "delete", "Revoke an API key by its 12-character prefix", 204, nullptr},
-    {"/domains", "get", "List sending domains", 200, nullptr, true},
-    {"/domains", "post", "Add a sending domain (answers the DNS records to publish)", 201, "NewDomain"},
-    {"/domains/{domain}", "get", "A domain with its records and their check states", 200, nullptr},
+    {"/domains", "get", "List sending domains", 200, nullptr, true, "DomainSummary"},
+    {"/domains", "post", "Add a sending domain (answers the DNS records to publish)", 201, "NewDomain", false, "Domain"},
+    {"/domains/{domain}", "get", "A domain with its records and their check states", 200, nullptr, false, "Domain"},
     {"/domains/{domain}", "delete", "Remove a sending domain", 204, nullptr},
-    {"/domains/{domain}/check", "post", "Check the domain's records in DNS now", 200, nullptr},
-    {"/domains/{domain}/rotate", "post", "Rotate the DKIM key (new selector)", 200, nullptr},
-    {"/senders", "get", "List registered senders", 200, nullptr, true},
-    {"/senders", "post", "Register a sender; a verification link is emailed to it", 201, "NewSender"},
-    {"/senders/{address}", "get", "One registered sender", 200, nullptr},
+    {"/domains/{domain}/check", "post", "Check the domain's records in DNS now", 200, nullptr, false, "Domain"},
+    {"/domains/{domain}/rotate", "post", "Rotate the DKIM key (new selector)", 200, nullptr, false, "Domain"},
+    {"/senders", "get", "List registered senders", 200, nullptr, true, "Sender"},
+    {"/senders", "post", "Register a sender; a verification link is emailed to it", 201, "NewSender", false, "Sender"},
+    {"/senders/{address}", "get", "One registered sender", 200, nullptr, false, "Sender"},
     {"/senders/{address}", "delete", "Remove a registered sender", 204, nullptr},
     {"/settings", "get", "Delivery and report settings (secrets as set / not set)", 200, nullptr},
     {"/settings", "patch", "Change settings, all or nothing", 200, "Settings"},
     {"/settings/webhook-secret", "post", "Generate a webhook signing secret (shown once)", 200, nullptr},
-    {"/settings/test-email", "post", "Send a test email now; the outcome is data", 200, "TestEmail"},
-    {"/suppressions", "get", "List suppressed recipients", 200, nullptr, true},
-    {"/suppressions", "post", "Suppress a recipient", 201, "NewSuppression"},
+    {"/settings/test-email", "post", "Send a test email now; the outcome is data", 200, "TestEmail", false, "TestEmailResult"},
+    {"/suppressions", "get", "List suppressed recipients", 200, nullptr, true, "Suppression"},
+    {"/suppressions", "post", "Suppress a recipient", 201, "NewSuppression", false, "Suppression"},
     {"/suppressions/{address}", "delete", "Remove a recipient from the suppression list", 204, nullptr},
-    {"/messages", "get", "Search messages (recipient, bulkId, status, from, to)", 200, nullptr, true},
+    {"/messages", "get", "Search messages (recipient, bulkId, status, from, to)", 200, nullptr, true, "Message"},
     {"/messages", "post", "Send a message (JSON)", 200, "SendMessage"},
-    {"/messages/{messageId}", "get", "A message with its events and webhook attempts", 200, nullptr},
+    {"/messages/{messageId}", "get", "A message with its events and webhook attempts", 200, nullptr, false, "MessageDetail"},
 };
 
 const Op kGlobalOps[] = {
-    {"/accounts", "get", "List accounts (operator; an API key sees its own)", 200, nullptr, true},
+    {"/accounts", "get", "List accounts (operator; an API key sees its own)", 200, nullptr, true, "Account"},
     {"/accounts", "post", "Create an account (operator); SMTP password shown once", 201, "NewAccount"},
-    {"/accounts/{accountId}", "get", "One account", 200, nullptr},
+    {"/accounts/{accountId}", "get", "One account", 200, nullptr, false, "Account"},
     {"/accounts/{accountId}", "delete", "Delete an account and all it owns (operator)", 204, nullptr},
 };
 
@@ -130,6 +131,54 @@ json schemas() {
         {"trackingUrl", str()},
         {"callbackData", str()},
         {"intermediateReport", {{"type", "boolean"}}}}}};
+  // Answers.
+  json time = {{"type", "string"}, {"format", "date-time"}};
+  json ntime = {{"type", "string"}, {"format", "date-time"}, {"nullable", true}};
+  json boolean = {{"type", "boolean"}};
+  json integer = {{"type", "integer"}};
+  auto obj = [](json props) { return json{{"type", "object"}, {"properties", std::move(props)}}; };
+  s["Account"] = obj({{"id", integer}, {"name", str()}, {"code", str()}, {"createdAt", time}});
+  s["Credential"] = obj({{"username", str()}, {"createdAt", time}});
+  s["CreatedCredential"] = obj({{"username", str()}, {"password", str()}});
+  s["ApiKey"] = obj({{"prefix", str()}, {"createdAt", time}, {"active", boolean}, {"revokedAt", ntime}});
+  s["CreatedApiKey"] = obj({{"key", str()}, {"prefix", str()}});
+  s["DomainSummary"] = obj({{"domain", str()}, {"verified", boolean}, {"dkim", str()},
+                            {"ed25519", boolean}, {"recordsOk", integer}, {"checkedAt", ntime}});
+  json record = obj({{"id", str()}, {"type", str()}, {"name", str()}, {"value", str()},
+                     {"purpose", str()},
+                     {"status", {{"type", "string"},
+                                 {"enum", {"pending", "ok", "missing", "wrong", "error"}}}},
+                     {"found", str()}});
+  s["Domain"] = obj({{"domain", str()}, {"account", str()}, {"verified", boolean},
+                     {"dkim", str()}, {"ed25519", boolean}, {"activeSelector", str()},
+                     {"rotationSelector", {{"type", "string"}, {"nullable", true}}},
+                     {"checkedAt", ntime},
+                     {"records", {{"type", "array"}, {"items", record}}},
+                     {"changes", {{"type", "array"}, {"items", obj({{"what", str()}, {"from", str()}, {"to", str()}})}}},
+                     {"dnsError", boolean}});
+  s["Sender"] = obj({{"address", str()}, {"verified", boolean}, {"verificationSent", boolean},
+                     {"verificationExpiresAt", time}});
+  s["Suppression"] = obj({{"address", str()}, {"reason", str()}, {"queueId", str()}, {"createdAt", time}});
+  s["TestEmailResult"] = obj(
+      {{"outcome", {{"type", "string"}, {"enum", {"delivered", "deferred", "bounced", "error"}}}},
+       {"code", integer}, {"enhanced", str()}, {"reply", str()}, {"host", str()},
+       {"tls", boolean}, {"route", str()}});
+  json message = obj({{"messageId", str()}, {"queueId", str()}, {"bulkId", str()},
+                      {"sender", str()}, {"to", str()}, {"from", str()}, {"subject", str()},
+                      {"status", str()}, {"callbackData", str()}, {"createdAt", time},
+                      {"updatedAt", time}});
+  s["Message"] = message;
+  json detail = message;
+  detail["properties"]["events"] = {
+      {"type", "array"},
+      {"items", obj({{"time", time}, {"event", str()}, {"attempt", integer}, {"code", integer},
+                     {"enhanced", str()}, {"reply", str()}, {"mxHost", str()}, {"tls", boolean}})}};
+  detail["properties"]["webhooks"] = {
+      {"type", "array"},
+      {"items", obj({{"kind", str()}, {"url", str()}, {"contentType", str()}, {"state", str()},
+                     {"attempts", integer}, {"lastError", str()}, {"createdAt", time},
+                     {"nextAttemptAt", time}})}};
+  s["MessageDetail"] = detail;
   return s;
 }
 
@@ -162,8 +211,16 @@ json operation(const Op& op, const std::string& full_path, bool auth, bool scope
   json responses;
   const std::string code = std::to_string(op.success);
   responses[code] = {{"description", op.success == 204 ? "Done" : "OK"}};
-  if (op.success != 204)
-    responses[code]["content"] = {{"application/json", {{"schema", {{"type", "object"}}}}}};
+  if (op.success != 204) {
+    json schema = {{"type", "object"}};
+    if (op.result) schema = {{"$ref", std::string("#/components/schemas/") + op.result}};
+    if (op.list)
+      schema = {{"type", "object"},
+                {"properties",
+                 {{"items", {{"type", "array"}, {"items", schema}}},
+                  {"nextCursor", {{"type", "string"}, {"nullable", true}}}}}};
+    responses[code]["content"] = {{"application/json", {{"schema", schema}}}};
+  }
   responses["default"] = {
       {"description", "Error"},
       {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};

@@ -698,6 +698,25 @@ TEST_F(RouterTest, OpenApiListsEveryRouteAndEveryListedRouteExists) {
     }
   }
   EXPECT_GT(checked, 50);
+  // Every $ref resolves to a schema of the document.
+  std::vector<const json*> todo = {&doc};
+  int refs = 0;
+  while (!todo.empty()) {
+    const json* j = todo.back();
+    todo.pop_back();
+    if (j->is_object()) {
+      if (auto it = j->find("$ref"); it != j->end()) {
+        const std::string ref = *it;
+        ASSERT_TRUE(ref.starts_with("#/components/schemas/")) << ref;
+        EXPECT_TRUE(doc["components"]["schemas"].contains(ref.substr(21))) << ref;
+        ++refs;
+      }
+      for (const auto& [k, v] : j->items()) todo.push_back(&v);
+    } else if (j->is_array()) {
+      for (const auto& v : *j) todo.push_back(&v);
+    }
+  }
+  EXPECT_GT(refs, 50);
 }
 
 // --- request helpers ---------------------------------------------------------------------------
