@@ -489,6 +489,9 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
           if (whole) {
             cr = co_await submit_whole(cm->envelope, std::move(*whole), account, ip);
             whole.reset();
+            if (cr.ok)
+              core::accept_latency().observe(
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - data_end).count());
           } else if (!writer || write_failed) {
             writer.reset();
             cr.disk_full = disk_full;
