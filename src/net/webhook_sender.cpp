@@ -142,9 +142,10 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
         store_error = true;
       } else {
         for (auto& b : r.value()) {
-          bool dup = std::any_of(b.begin(), b.end(),
-                                 [&](const store::OutboxItem& i) { return held.count(i.id) > 0; });
-          if (dup) continue;  // still ours from an earlier due(): the lease ran out meanwhile
+          // Items still ours from an earlier due() (their lease ran out while they waited or
+          // were in flight) stay with that batch; the rest of this one goes out.
+          std::erase_if(b, [&](const store::OutboxItem& i) { return held.count(i.id) > 0; });
+          if (b.empty()) continue;
           for (const auto& i : b) held.insert(i.id);
           dispatch(std::move(b));
         }

@@ -13,7 +13,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <atomic>
 #include <functional>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
@@ -307,6 +309,37 @@ TEST_F(WebhookSenderTest, PokeWakesAnIdleSender) {
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
   srv.join();
   EXPECT_EQ(seen.method, "POST");
+}
+
+TEST_F(WebhookSenderTest, AnItemInFlightIsNotSentAgainWhenItsLeaseRunsOut) {
+  core::FakeClock clock(now_ms());
+  std::atomic<bool> got{false};
+  std::atomic<int> second{0};
+  FakeHttpServer srv({[&](HttpConn& c) {
+                        if (!c.read_request()) return;
+                        got = true;
+                        std::this_thread::sleep_for(std::chrono::milliseconds(800));
+                        c.respond(200, "OK");
+                      },
+                      [&](HttpConn& c) {
+                        if (c.read_request()) ++second;
+                        c.respond(200, "OK");
+                      }});
+  auto item = report_item(srv.url(), result("m1", "delivered"));
+  item.created_ms = item.next_attempt_ms = clock.now_ms();
+  enqueue({item});
+  sender_ = std::make_unique<WebhookSender>(
+      io_, cfg_, WebhookServices{outbox_.get(), store_.get(), resolver_.get(), &pool_, &clock});
+  sender_->start();
+  ASSERT_TRUE(run_until([&] { return got.load(); }));
+  clock.advance_ms(180'000);  // the outbox lease (2 min) runs out while the POST is in flight
+  sender_->poke();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
+  run_for_ms(300);
+  srv.join();
+  EXPECT_EQ(second.load(), 0);
+  EXPECT_EQ(srv.accepted(), 1u);
+  EXPECT_EQ(stored("m1").state, "sent");
 }
 
 TEST(WebhookPolicy, ParsesAllowEntriesAndRefusesMalformedOnes) {
