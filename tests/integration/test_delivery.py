@@ -73,12 +73,17 @@ def find(receiver, subject, n=1, timeout=WAIT_S):
         time.sleep(0.1)
 
 
+# Events that are not delivery outcomes (issue 5: acceptance, webhook attempts, tracking).
+NOT_OUTCOMES = {"accepted", "webhook", "opened", "clicked"}
+
+
 def wait_events(server, qid, pred, timeout=WAIT_S):
-    """Polls `tern queue events ID --json` until pred(events) holds; returns the events."""
+    """Polls `tern queue events ID --json` until pred(outcome events) holds; returns them (the
+    delivery outcomes only, without the accepted/webhook/tracking events)."""
     deadline = time.monotonic() + timeout
     ev = []
     while time.monotonic() < deadline:
-        ev = server.cli_json("queue", "events", qid)
+        ev = [e for e in server.cli_json("queue", "events", qid) if e["event"] not in NOT_OUTCOMES]
         if pred(ev):
             return ev
         time.sleep(0.2)
