@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstring>
@@ -114,6 +115,9 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   asio::steady_timer timer;
   int64_t timer_at = std::numeric_limits<int64_t>::max();
   asio::steady_timer events_timer;
+  // Event batches are written (and handed to on_events) one after another, in the order they
+  // were cut: a slow write never lets a later batch (DELIVERED) overtake an earlier (PENDING).
+  asio::strand<asio::thread_pool::executor_type> events_strand;
   bool events_armed = false;
   bool stopped = false;
   uint64_t rng_state = 0;
@@ -137,6 +141,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
         tls(make_client_context(cfg.ca_file)),
         timer(io_),
         events_timer(io_),
+        events_strand(asio::make_strand(svc.blocking->get_executor())),
         rng_state(static_cast<uint64_t>(now_ms())) {
     if (cfg.helo_name.empty()) cfg.helo_name = svc.hostname;
   }
@@ -462,7 +467,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
 
   void flush_events() {
     if (events.empty()) return;
-    asio::post(*svc.blocking, [st = svc.store, on = svc.on_events, batch = std::move(events)] {
+    asio::post(events_strand, [st = svc.store, on = svc.on_events, batch = std::move(events)] {
       if (auto r = st->record_events(batch); !r)
         spdlog::error("delivery: recording {} events: {}", batch.size(), r.error().message);
       // Reports follow even when the store write failed: the outcome happened either way.
