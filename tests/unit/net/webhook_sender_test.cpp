@@ -342,6 +342,30 @@ TEST_F(WebhookSenderTest, AnItemInFlightIsNotSentAgainWhenItsLeaseRunsOut) {
   EXPECT_EQ(stored("m1").state, "sent");
 }
 
+TEST_F(WebhookSenderTest, ASlowReceiverDoesNotHoldUpAnotherHost) {
+  // Host A answers only once host B got its POST (or after 3 s): B must not wait for A.
+  std::atomic<bool> b_got{false};
+  bool a_saw_b = false;
+  FakeHttpServer b({[&](HttpConn& c) {
+    if (!c.read_request()) return;
+    b_got = true;
+    c.respond(200, "OK");
+  }});
+  FakeHttpServer a({[&](HttpConn& c) {
+    if (!c.read_request()) return;
+    for (int i = 0; i < 300 && !b_got; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    a_saw_b = b_got;
+    c.respond(200, "OK");
+  }});
+  enqueue({report_item(a.url(), result("m1", "delivered"))});  // older: taken first
+  enqueue({report_item(b.url("/hook", "hooks.test"), result("m2", "delivered"))});
+  make_sender();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 2; }));
+  a.join();
+  b.join();
+  EXPECT_TRUE(a_saw_b);
+}
+
 TEST(WebhookPolicy, ParsesAllowEntriesAndRefusesMalformedOnes) {
   auto p = webhook_policy(true, {"10.1.0.0/16", "fd00::/8", "192.0.2.7"});
   ASSERT_TRUE(p.ok()) << p.error().message;
