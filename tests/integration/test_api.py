@@ -7,6 +7,7 @@ an SMTP submission, and the OpenAPI document.
 import json
 import os
 import re
+import sqlite3
 import time
 import unittest
 import urllib.error
@@ -240,14 +241,23 @@ class ApiTests(unittest.TestCase):
         self.api.ok("DELETE", "/api/v1/suppressions/x@dest.test", self.key_b, expect=204)
 
     # --- sender verification end to end ----------------------------------------------------------
+    def verification_mails(self, rcpt):
+        """The verification emails the test MX received for rcpt (waits for the first)."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            got = [t for t in self.rx.messages if t.rcpt_tos == [rcpt]
+                   and b"Subject: Verify your sender address\r\n" in t.data]
+            if got or time.monotonic() > deadline:
+                return got
+            time.sleep(0.1)
+
     def test_sender_verification_link(self):
         r = self.api.ok("POST", "/api/v1/senders", self.key_a, {"address": "owner@partner.test"},
                         expect=201)
         self.assertFalse(r["verified"])
         self.assertTrue(r["verificationSent"])
-        got = find(self.rx, "Verify your sender address")
+        got = self.verification_mails("owner@partner.test")
         self.assertEqual(len(got), 1, "the verification email reached the MX")
-        self.assertEqual(got[0].rcpt_tos, ["owner@partner.test"])
         self.assertEqual(got[0].mail_from, "noreply@mx.test")
         m = re.search(rb"(http://127\.0\.0\.1:\d+/v/[a-z2-7]{26})", got[0].data)
         self.assertIsNotNone(m, got[0].data)
@@ -267,6 +277,25 @@ class ApiTests(unittest.TestCase):
         # Used up.
         self.assertEqual(self.api.call("GET", link[len(self.api.base):])[0], 404)
         self.api.ok("DELETE", "/api/v1/senders/owner@partner.test", self.key_a, expect=204)
+
+    def test_expired_sender_link_is_410(self):
+        self.api.ok("POST", "/api/v1/senders", self.key_b, {"address": "late@partner.test"},
+                    expect=201)
+        got = self.verification_mails("late@partner.test")
+        self.assertEqual(len(got), 1, "the verification email reached the MX")
+        path = re.search(rb"/v/[a-z2-7]{26}", got[0].data).group(0).decode()
+        # 48 hours pass: move the link's expiry into the past in the store.
+        db = sqlite3.connect(os.path.join(self.server.data, "tern.db"), timeout=10)
+        with db:
+            n = db.execute("UPDATE sender_verifications SET expires_ms = 1 WHERE address = ?",
+                           ("late@partner.test",)).rowcount
+        db.close()
+        self.assertEqual(n, 1)
+        status, page, _ = self.api.call("GET", path)
+        self.assertEqual(status, 410)
+        self.assertIn(b"expired", page)
+        senders = self.api.ok("GET", "/api/v1/senders", self.key_b)["items"]
+        self.assertFalse([s for s in senders if s["address"] == "late@partner.test"][0]["verified"])
 
     # --- test email ----------------------------------------------------------------------------
     def test_test_email_reports_the_remote_reply(self):
