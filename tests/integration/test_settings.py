@@ -20,10 +20,14 @@ import unittest
 import harness
 
 KEYS = ["route", "relay.host", "relay.port", "relay.security", "relay.username",
-        "relay.password", "mail_from", "cc", "bcc", "bounce_notices"]
+        "relay.password", "mail_from", "cc", "bcc", "bounce_notices", "notify_url",
+        "report_format", "intermediate_report", "tracking_url", "webhook_secret"]
+# Report and tracking keys (issue 5), as `account show` prints them by default.
+REPORT_DEFAULTS = ["notify_url=", "report_format=json", "intermediate_report=off",
+                   "tracking_url=", "webhook_secret=(not set)"]
 DEFAULTS = ["route=platform", "relay.host=", "relay.port=587", "relay.security=starttls",
             "relay.username=", "relay.password=(not set)", "mail_from=", "cc=", "bcc=",
-            "bounce_notices=on"]
+            "bounce_notices=on"] + REPORT_DEFAULTS
 SECRET = "Rel@y-Secret-7f3a"
 
 
@@ -114,7 +118,7 @@ class SettingsTests(unittest.TestCase):
                     "relay.security=tls", "relay.username=smtp-user",
                     "relay.password=(not set)", "mail_from=Bounces@example.com",
                     "cc=a@example.com,b@example.com", "bcc=archive@example.org",
-                    "bounce_notices=off"]
+                    "bounce_notices=off"] + REPORT_DEFAULTS
         self.assertEqual(out.splitlines(), expected)
         self.assertEqual(self.show(), expected)
         self.assertEqual(self.show("other"), DEFAULTS)  # accounts are separate
