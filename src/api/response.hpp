@@ -1,5 +1,5 @@
 // JSON responses of the HTTP surface: success bodies and the one error shape
-// {"error":{"code","message"}} (codes: bad_request, unauthorized, not_found, conflict,
+// {"error":{"code","message"}} (codes: bad_request, unauthorized, forbidden, not_found, conflict,
 // method_not_allowed, payload_too_large, unprocessable, internal, unavailable).
 #pragma once
 #include <nlohmann/json_fwd.hpp>

@@ -255,7 +255,6 @@ int serve(const Config& cfg) {
     const net::TestSendResult t = test_send(account_id, from, to);
     return api::TestEmailResult{t.outcome, t.code, t.enhanced, t.reply, t.host, t.tls, t.route};
   };
-  (void)test_email;  // ApiServices::test_email (the API's wiring uses it)
   ControlServer control(
       cfg.data_dir + "/control.sock",
       [engine](const std::string& cmd, const std::string& id) {

@@ -50,6 +50,24 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       parser.body_limit(max_body);
       parser.header_limit(16384);
       auto [ec, n] = co_await http::async_read(stream, buf, parser, kTuple);
+      // (the read buffer's 8 KiB cap bounds the header section first: buffer_overflow)
+      if (ec == http::error::body_limit || ec == http::error::header_limit ||
+          ec == http::error::buffer_overflow) {
+        // Answer instead of dropping the connection, then close: the rest of the request is
+        // not read.
+        const bool body = ec == http::error::body_limit;
+        http::response<http::string_body> res{
+            body ? http::status::payload_too_large
+                 : http::status::request_header_fields_too_large, 11};
+        res.set(http::field::server, "Tern");
+        res.set(http::field::content_type, "application/json");
+        res.body() = body ? R"({"error":{"code":"payload_too_large","message":"request body too large"}})" "\n"
+                          : R"({"error":{"code":"bad_request","message":"request header too large"}})" "\n";
+        res.keep_alive(false);
+        res.prepare_payload();
+        co_await http::async_write(stream, res, kTuple);
+        break;
+      }
       if (ec) break;
       auto& req = parser.get();
       HttpRequest r{std::string(req.method_string()), std::string(req.target()),

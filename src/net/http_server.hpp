@@ -1,7 +1,8 @@
 // Minimal HTTP/1.1 listener (Boost.Beast) for the operational endpoints (/healthz, /metrics),
 // the REST API (/api/v1), tracking (/t/...) and sender verification (/v/...). Routing is a plain
 // function supplied by the composition root, so this file holds only the transport: keep-alive,
-// bounded request size (1 MiB body unless the handler's limit says more), read deadline.
+// bounded request size (header section 8 KiB → 431, body max_body → 413, each answered then
+// closed), read deadline.
 // Handlers may block (SQLite, DNS checks, a test delivery): when a pool is given they run there,
 // never on the I/O thread.
 #pragma once

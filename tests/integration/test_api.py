@@ -127,6 +127,12 @@ class ApiTests(unittest.TestCase):
         self.assertEqual((status, body["error"]["code"]), (413, "payload_too_large"))
         status, body, _ = self.api.call("GET", "/api/v1/nothing", self.key_a)
         self.assertEqual((status, body["error"]["code"]), (404, "not_found"))
+        # The transport's own limits answer too (then close) instead of dropping the client:
+        # a header section over 8 KiB is 431.
+        status, body, _ = self.api.call("GET", "/api/v1/domains", self.key_a,
+                                        headers={"X-Filler": "a" * 20000})
+        self.assertEqual((status, body["error"]["code"]), (431, "bad_request"))
+        self.assertEqual(self.api.call("GET", "/healthz")[0], 200)  # still serving
         self.assertEqual(self.api.call("GET", "/api/v1/suppressions?limit=0", self.key_a)[0], 400)
         self.assertEqual(self.api.call("GET", "/api/v1/messages?from=soon", self.key_a)[0], 400)
         # /healthz and /metrics still answer beside the API.
