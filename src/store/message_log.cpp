@@ -10,6 +10,9 @@
 #include "store/message_log.hpp"
 
 #include <fmt/format.h>
+#include <sodium.h>
+
+#include <cstring>
 
 #include <array>
 #include <charconv>
@@ -33,58 +36,27 @@ constexpr size_t kMaxCursorLen = 512;
 constexpr size_t kMaxMessageIdLen = 256;
 constexpr size_t kMaxLimit = 1000;
 
-constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
+// base64url without padding, by libsodium (strict: only the URL-safe alphabet, no padding,
+// no trailing garbage).
 std::string b64url_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) |
-                 uint8_t(in[i + 2]);
-    out += kB64Url[(v >> 18) & 63];
-    out += kB64Url[(v >> 12) & 63];
-    out += kB64Url[(v >> 6) & 63];
-    out += kB64Url[v & 63];
-  }
-  size_t rest = in.size() - i;
-  if (rest == 1) {
-    uint32_t v = uint32_t(uint8_t(in[i])) << 16;
-    out += kB64Url[(v >> 18) & 63];
-    out += kB64Url[(v >> 12) & 63];
-  } else if (rest == 2) {
-    uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8);
-    out += kB64Url[(v >> 18) & 63];
-    out += kB64Url[(v >> 12) & 63];
-    out += kB64Url[(v >> 6) & 63];
-  }
+  std::string out(sodium_base64_ENCODED_LEN(in.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+                  '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(in.data()),
+                    in.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(std::strlen(out.c_str()));
   return out;
 }
 
-// Strict: only the URL-safe alphabet, no padding, no length that cannot come from encode, and
-// the unused low bits of the last character must be zero (one encoding per cursor).
 std::optional<std::string> b64url_decode(std::string_view in) {
-  static const std::array<int8_t, 256> table = [] {
-    std::array<int8_t, 256> t{};
-    t.fill(-1);
-    for (int i = 0; i < 64; ++i) t[uint8_t(kB64Url[i])] = int8_t(i);
-    return t;
-  }();
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = table[uint8_t(c)];
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += char((acc >> bits) & 0xff);
-    }
-  }
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  std::string out(in.size() * 3 / 4 + 3, '\0');
+  size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(),
+                        in.size(), nullptr, &len, &end,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+      end != in.data() + in.size())
+    return std::nullopt;
+  out.resize(len);
   return out;
 }
 
