@@ -11,18 +11,10 @@ net::HttpResponse handle_credentials(const Call& c) {
   const int64_t id = c.account.id;
   if (c.rest.empty()) {
     if (m == "GET") {
-      auto page = page_request(c.req);
-      if (!page) return bad_request(page.error().message);
-      auto list = c.svc.store->list_credentials(id);
-      if (!list) return from_error(list.error());
-      std::vector<std::pair<std::string, nlohmann::json>> keyed;
-      for (const auto& cr : *list)
-        keyed.emplace_back(cr.username,
-                           nlohmann::json{{"username", cr.username},
-                                          {"createdAt", iso_time(cr.created_ms)}});
-      auto out = page_of(std::move(keyed), *page);
-      if (!out) return bad_request(out.error().message);
-      return json_response(200, *out);
+      return paged_list(c.req, c.svc.store->list_credentials(id), [](const auto& cr, size_t) {
+        return std::pair<std::string, nlohmann::json>(
+            cr.username, {{"username", cr.username}, {"createdAt", iso_time(cr.created_ms)}});
+      });
     }
     if (m == "POST") {
       std::string username;

@@ -14,24 +14,15 @@ net::HttpResponse handle_api_keys(const Call& c) {
   const int64_t id = c.account.id;
   if (c.rest.empty()) {
     if (m == "GET") {
-      auto page = page_request(c.req);
-      if (!page) return bad_request(page.error().message);
-      auto list = c.svc.store->list_api_keys(id);
-      if (!list) return from_error(list.error());
-      std::vector<std::pair<std::string, nlohmann::json>> keyed;
-      size_t n = 0;
-      for (const auto& k : *list) {
+      // Oldest first (the store's order), stable across pages.
+      return paged_list(c.req, c.svc.store->list_api_keys(id), [](const auto& k, size_t n) {
         nlohmann::json j{{"prefix", k.prefix},
                          {"createdAt", iso_time(k.created_ms)},
                          {"active", k.revoked_ms == 0},
                          {"revokedAt", k.revoked_ms ? nlohmann::json(iso_time(k.revoked_ms))
                                                     : nlohmann::json(nullptr)}};
-        // Oldest first (the store's order), stable across pages.
-        keyed.emplace_back(fmt::format("{:020}", n++), std::move(j));
-      }
-      auto out = page_of(std::move(keyed), *page);
-      if (!out) return bad_request(out.error().message);
-      return json_response(200, *out);
+        return std::pair<std::string, nlohmann::json>(fmt::format("{:020}", n), std::move(j));
+      });
     }
     if (m == "POST") {
       auto key = c.svc.store->create_api_key(id);

@@ -12,6 +12,7 @@
 
 #include "api/api.hpp"
 #include "api/auth.hpp"
+#include "api/pagination.hpp"
 #include "api/response.hpp"
 #include "core/result.hpp"
 #include "store/store.hpp"
@@ -51,5 +52,22 @@ net::HttpResponse no_content();                                 // 204
 // A store/service error: temporary → 503 unavailable; permanent → perm_status with perm_code.
 net::HttpResponse from_error(const core::Error& e, int perm_status = 400,
                              const std::string& perm_code = "bad_request");
+
+// The list endpoints' shape: a whole list from the store, each element turned into (sort key,
+// JSON) by item(element, index), answered as one page of ?limit=&cursor= (400 for a bad page
+// request, from_error for the store's error).
+template <class T, class ItemFn>
+net::HttpResponse paged_list(const net::HttpRequest& req, const core::Result<std::vector<T>>& list,
+                             ItemFn item) {
+  auto page = page_request(req);
+  if (!page) return bad_request(page.error().message);
+  if (!list) return from_error(list.error());
+  std::vector<std::pair<std::string, nlohmann::json>> keyed;
+  size_t n = 0;
+  for (const auto& x : list.value()) keyed.push_back(item(x, n++));
+  auto out = page_of(std::move(keyed), *page);
+  if (!out) return bad_request(out.error().message);
+  return json_response(200, *out);
+}
 
 }  // namespace tern::api

@@ -67,15 +67,9 @@ core::Result<void> send_link(const Call& c, const std::string& address, const st
 }
 
 net::HttpResponse list(const Call& c) {
-  auto page = page_request(c.req);
-  if (!page) return bad_request(page.error().message);
-  auto list = c.svc.store->list_senders(c.account.id);
-  if (!list) return from_error(list.error());
-  std::vector<std::pair<std::string, nlohmann::json>> keyed;
-  for (const auto& s : *list) keyed.emplace_back(s.address, sender_json(s));
-  auto out = page_of(std::move(keyed), *page);
-  if (!out) return bad_request(out.error().message);
-  return json_response(200, *out);
+  return paged_list(c.req, c.svc.store->list_senders(c.account.id), [](const auto& s, size_t) {
+    return std::pair<std::string, nlohmann::json>(s.address, sender_json(s));
+  });
 }
 
 net::HttpResponse add(const Call& c) {

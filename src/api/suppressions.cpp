@@ -22,15 +22,9 @@ net::HttpResponse handle_suppressions(const Call& c) {
   const int64_t id = c.account.id;
   if (c.rest.empty()) {
     if (m == "GET") {
-      auto page = page_request(c.req);
-      if (!page) return bad_request(page.error().message);
-      auto list = c.svc.store->list_suppressions(id);
-      if (!list) return from_error(list.error());
-      std::vector<std::pair<std::string, nlohmann::json>> keyed;
-      for (const auto& s : *list) keyed.emplace_back(s.address, suppression_json(s));
-      auto out = page_of(std::move(keyed), *page);
-      if (!out) return bad_request(out.error().message);
-      return json_response(200, *out);
+      return paged_list(c.req, c.svc.store->list_suppressions(id), [](const auto& s, size_t) {
+        return std::pair<std::string, nlohmann::json>(s.address, suppression_json(s));
+      });
     }
     if (m == "POST") {
       auto body = json_object_body(c.req);
