@@ -13,6 +13,13 @@ if [ ! -s "$CREDS" ]; then
   mv "$CREDS.tmp" "$CREDS"
   "$TERN" domain add demo "$DOMAIN" --verified --data "$DATA" >/dev/null
 fi
+KEYFILE="$DATA/demo-apikey"
+if [ ! -s "$KEYFILE" ]; then
+  umask 077
+  "$TERN" apikey create demo --data "$DATA" > "$KEYFILE.tmp"
+  mv "$KEYFILE.tmp" "$KEYFILE"
+fi
+KEY=$(awk 'NR==1{print $1}' "$KEYFILE")
 USER=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["username"])' "$CREDS")
 PASS=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["password"])' "$CREDS")
 cat <<MSG
@@ -32,6 +39,10 @@ cat <<MSG
   through your own SMTP server). Follow it:
                         $TERN queue events <ID> --data $DATA
                         $TERN queue list --data $DATA
+
+  Or send over HTTP with the demo API key (kept in $KEYFILE):
+    curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8025/api/v1/messages \\
+         -d '{"from":"hello@$DOMAIN","to":["you@example.com"],"subject":"Hi","text":"Hello"}'
 
   REST API: http://127.0.0.1:8025/api/v1 (docs/api.md; OpenAPI at /api/v1/openapi.json).
   The operator token is in $DATA/admin.token (made 0600 on first start):
