@@ -273,7 +273,7 @@ int serve(const Config& cfg) {
       });
 
   net::SmtpServices svc{spool.value().get(), store.value().get(), &limiter, tls, &blocking,
-                        &dkim_keys, nullptr, {}};
+                        &dkim_keys, nullptr, nullptr, {}};
   // The message log first: its rows must exist before the engine reports the first outcome.
   svc.on_accepted = [engine, &reports](const queue::QueuedMessage& m) {
     reports.accepted(m);
@@ -293,6 +293,8 @@ int serve(const Config& cfg) {
   sub_svc.on_accepted = svc.on_accepted;
   pipeline::Submission submission(std::move(sub_svc));
   svc.submission = &submission;
+  asio::thread_pool submission_pool(2);  // tracked SMTP mail, apart from AUTH's pool
+  svc.submission_pool = &submission_pool;
   net::SmtpServer smtp(workers, scfg, svc);
   if (!cfg.listen_smtp.empty()) smtp.listen("smtp", cfg.listen_smtp, false);
   if (!cfg.listen_submission.empty()) smtp.listen("submission", cfg.listen_submission, false);
@@ -422,6 +424,7 @@ int serve(const Config& cfg) {
   for (auto* w : workers) w->stop();
   for (auto& t : threads) t.join();
   blocking.join();
+  submission_pool.join();
   spdlog::info("stopped");
   return 0;
 }

@@ -311,7 +311,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   }
 
   // A tracked message at the end of DATA: Submission stores a rewritten, signed copy per
-  // recipient (blocking until every copy is durable, so it runs on the blocking pool) and calls
+  // recipient (blocking until every copy is durable, so it runs on the submission pool) and calls
   // on_accepted itself. The 250 is sent only after that.
   awaitable<smtp::CommitResult> submit_whole(const smtp::Envelope& e, std::string content,
                                              std::shared_ptr<const policy::AccountContext> acc,
@@ -329,7 +329,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     req.header_final = true;
     req.queue_id = e.queue_id;
     auto home = co_await asio::this_coro::executor;
-    co_await asio::post(*svc.blocking, asio::use_awaitable);
+    co_await asio::post(svc.submission_pool ? *svc.submission_pool : *svc.blocking,
+                        asio::use_awaitable);
     auto r = svc.submission->submit(std::move(req));
     co_await asio::post(home, asio::use_awaitable);
     smtp::CommitResult cr;

@@ -67,6 +67,10 @@ struct SmtpServices {
   // memory (bounded by the session's max_message_size) and handed to this at the end of DATA,
   // which stores one rewritten copy per recipient; null: tracked mail streams like any other.
   pipeline::Submission* submission = nullptr;
+  // Where tracked submissions run (they block on rewriting, signing and fsync of every copy);
+  // a pool of their own, so a burst of tracked mail never delays AUTH on `blocking`.
+  // null: `blocking`.
+  boost::asio::thread_pool* submission_pool = nullptr;
   // Called (from an I/O thread) with every message once it is durable: the delivery engine.
   std::function<void(const queue::QueuedMessage&)> on_accepted;
 };
