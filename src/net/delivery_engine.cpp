@@ -451,6 +451,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     e.reply = o.text;
     e.mx_host = o.mx_host;
     e.tls = o.tls;
+    e.phase = o.phase;
     spdlog::info("{}: to=<{}> status={} attempt={} {}", m.id, r.address, e.event, r.attempts,
                  o.summary());
     events.push_back(std::move(e));

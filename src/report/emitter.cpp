@@ -102,6 +102,7 @@ core::Result<std::optional<store::OutboxItem>> report_for(const store::Store::De
   in.mx_host = e.mx_host;
   in.attempt = e.attempt;
   in.tls = e.tls;
+  in.phase = e.phase;
   in.callback_data = rec.callback_data;
   auto result = make_result(in);
   if (!result) return result.error();

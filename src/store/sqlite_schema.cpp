@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -155,6 +155,11 @@ CREATE TABLE sender_verifications(
   address TEXT NOT NULL,
   expires_ms INTEGER NOT NULL,
   created_ms INTEGER NOT NULL);
+)sql",
+    // 5: where a delivery outcome happened ("dns", "connect", "rcpt", ...), so reports can tell
+    // an unknown domain from a remote error.
+    R"sql(
+ALTER TABLE delivery_events ADD COLUMN phase TEXT NOT NULL DEFAULT '';
 )sql",
 };
 

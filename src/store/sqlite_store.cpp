@@ -895,7 +895,7 @@ core::Result<void> SqliteStore::record_events(const std::vector<DeliveryEvent>& 
   int rc = sqlite3_prepare_v2(
       db_.get(),
       "INSERT INTO delivery_events(time_ms, queue_id, account_id, recipient, event, attempt, "
-      "code, enhanced, reply, mx_host, tls) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "code, enhanced, reply, mx_host, tls, phase) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       -1, &raw, nullptr);
   std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st(raw, sqlite3_finalize);
   if (rc != SQLITE_OK) return sqlite::to_error(db_.get(), rc, "prepare event insert");
@@ -914,6 +914,7 @@ core::Result<void> SqliteStore::record_events(const std::vector<DeliveryEvent>& 
     if (rc == SQLITE_OK) rc = text(9, e.reply);
     if (rc == SQLITE_OK) rc = text(10, e.mx_host);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st.get(), 11, e.tls ? 1 : 0);
+    if (rc == SQLITE_OK) rc = text(12, e.phase);
     if (rc == SQLITE_OK) rc = sqlite3_step(st.get());
     if (rc != SQLITE_DONE) return sqlite::to_error(db_.get(), rc, "record delivery event");
     sqlite3_reset(st.get());
@@ -926,7 +927,7 @@ core::Result<std::vector<Store::DeliveryEvent>> SqliteStore::events_for(
   std::lock_guard lock(mu_);
   Stmt s(db_,
          "SELECT time_ms, queue_id, account_id, recipient, event, attempt, code, enhanced, reply, "
-         "mx_host, tls FROM delivery_events WHERE queue_id = ? ORDER BY time_ms, id");
+         "mx_host, tls, phase FROM delivery_events WHERE queue_id = ? ORDER BY time_ms, id");
   s.bind(1, std::string_view(queue_id));
   std::vector<DeliveryEvent> out;
   int rc;
@@ -943,6 +944,7 @@ core::Result<std::vector<Store::DeliveryEvent>> SqliteStore::events_for(
     e.reply = s.text(8);
     e.mx_host = s.text(9);
     e.tls = s.int64(10) != 0;
+    e.phase = s.text(11);
     out.push_back(std::move(e));
   }
   if (rc != SQLITE_DONE) return s.error(rc, "read delivery events");

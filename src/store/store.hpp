@@ -270,6 +270,7 @@ class Store {
     std::string reply;     // remote reply text or local reason
     std::string mx_host;
     bool tls = false;
+    std::string phase;     // where it happened: "dns", "connect", "rcpt", "data-end", ...
   };
   // All in one transaction, one prepared statement (the delivery hot path); an unknown event
   // name fails the whole batch.

@@ -150,6 +150,26 @@ TEST(Emitter, FinalEventsReportedWithTheirGroups) {
   }
 }
 
+TEST(Emitter, PhaseOfTheOutcomeChoosesTheErrorClass) {
+  // A bounce found in DNS (no such domain, no enhanced code of the remote) is "domain unknown";
+  // the same words from a remote server at RCPT are a remote error.
+  auto recs = report::records_for(message(kOpts));
+  auto e = event("bounced", "ann@example.org");
+  e.code = 0;
+  e.enhanced = "";
+  e.reply = "example.org: no such domain";
+  e.mx_host = "";
+  e.phase = "dns";
+  auto dns = report::report_for(e, recs[0], {});
+  ASSERT_TRUE(dns.ok() && dns->has_value());
+  EXPECT_EQ(json::parse((*dns)->item)["error"]["id"], 7002);
+  e.code = 550;
+  e.phase = "rcpt";
+  auto rcpt = report::report_for(e, recs[0], {});
+  ASSERT_TRUE(rcpt.ok() && rcpt->has_value());
+  EXPECT_EQ(json::parse((*rcpt)->item)["error"]["id"], 7009);
+}
+
 TEST(Emitter, NoReportForNonReportEventsOrWithoutUrl) {
   auto recs = report::records_for(message(kOpts));
   for (const char* ev : {"accepted", "opened", "clicked", "webhook", "deferred"}) {

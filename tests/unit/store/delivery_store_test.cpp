@@ -380,6 +380,7 @@ TEST_F(DeliveryStoreTest, EventsRoundTripInOrder) {
   f.enhanced = "4.7.1";
   f.reply = "try later";
   f.mx_host = "mx2.example.com";
+  f.phase = "rcpt";
   // Recorded out of time order and in two batches, with another message's event between.
   ASSERT_TRUE(store_->record_events({d, event(2000, "Q2", other_, "z@example.org", "bounced", 1)}).ok());
   ASSERT_TRUE(store_->record_events({f, event(3000, "Q1", acme_, "b@example.com", "bounced", 1)}).ok());
@@ -393,6 +394,7 @@ TEST_F(DeliveryStoreTest, EventsRoundTripInOrder) {
   EXPECT_EQ(e0.enhanced, "4.7.1");
   EXPECT_EQ(e0.reply, "try later");
   EXPECT_EQ(e0.mx_host, "mx2.example.com");
+  EXPECT_EQ(e0.phase, "rcpt");
   EXPECT_FALSE(e0.tls);
   EXPECT_EQ(e0.attempt, 1);
   const auto& e1 = ev->at(1);  // same time as e2: recording order decides
