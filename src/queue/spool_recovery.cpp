@@ -378,8 +378,10 @@ core::Result<void> Core::recover() {
                m.hash->hex_final() != m.expect_hash)
         why = "content does not match its commit record";
     } else {
+      // (a copy, not the structured binding: clang 14, used for the fuzz build, cannot capture one)
+      const Pos first = m.first;
       bool damage_after = std::any_of(st.bad.begin(), st.bad.end(),
-                                      [&](const Pos& b) { return b > m.first; });
+                                      [first](const Pos& b) { return b > first; });
       if (st.suspects.count(id))
         why = "a damaged record names this uncommitted message";
       else if (damage_after)
