@@ -77,6 +77,13 @@ Stmt& Stmt::bind_null(int idx) {
   return *this;
 }
 
+void Stmt::reset() {
+  if (st_ == nullptr) return;
+  sqlite3_reset(st_);
+  sqlite3_clear_bindings(st_);
+  bind_rc_ = SQLITE_OK;
+}
+
 int Stmt::step() {
   if (prepare_rc_ != SQLITE_OK) return prepare_rc_;
   if (st_ == nullptr) return SQLITE_MISUSE;

@@ -57,6 +57,9 @@ class Stmt {
   int step();
   // step() expecting SQLITE_DONE; anything else becomes an Error.
   core::Result<void> run(std::string_view what);
+  // Ready for the next row of a batch: resets the statement and clears bindings and the
+  // sticky bind error (a preparation error stays).
+  void reset();
 
   int64_t int64(int col) const { return sqlite3_column_int64(st_, col); }
   bool is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
