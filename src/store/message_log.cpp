@@ -137,27 +137,8 @@ MessageLog::MessageLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 MessageLog::~MessageLog() = default;
 
 core::Result<std::unique_ptr<MessageLog>> MessageLog::open(const std::string& db_path) {
-  // The Store creates the file (0600) and the schema; creating it here would give it the
-  // process umask and no tables.
-  if (db_path != ":memory:" && !db_path.starts_with("file:")) {
-    std::error_code ec;
-    if (!std::filesystem::exists(db_path, ec))
-      return core::Error::perm(fmt::format("message log: {} does not exist (open the store first)",
-                                           db_path));
-  }
-  auto db = Db::open(db_path);
+  auto db = Db::open_companion(db_path, "messages", "message log");
   if (!db) return db.error();
-  if (auto r = db->exec("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL",
-                        "message log pragmas");
-      !r)
-    return r.error();
-  {
-    Stmt s(*db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'");
-    int rc = s.step();
-    if (rc == SQLITE_DONE)
-      return core::Error::perm("message log: no messages table (open the store first)");
-    if (rc != SQLITE_ROW) return s.error(rc, "message log schema check");
-  }
   auto impl = std::make_unique<Impl>();
   impl->db = std::move(db).value();
   return std::unique_ptr<MessageLog>(new MessageLog(std::move(impl)));

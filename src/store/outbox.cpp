@@ -59,20 +59,8 @@ Outbox::Outbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Outbox::~Outbox() = default;
 
 core::Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& db_path) {
-  auto db = Db::open(db_path);
+  auto db = Db::open_companion(db_path, "webhook_outbox", "outbox");
   if (!db) return db.error();
-  if (auto r = db->exec("PRAGMA busy_timeout = 5000", "set busy_timeout"); !r) return r.error();
-  // The Store put the file in WAL mode (persistent); NORMAL is what the Store uses: a commit
-  // survives kill -9 of the process.
-  if (auto r = db->exec("PRAGMA synchronous = NORMAL", "set pragmas"); !r) return r.error();
-  {
-    Stmt s(*db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'webhook_outbox'");
-    int rc = s.step();
-    if (rc == SQLITE_DONE)
-      return core::Error::perm(
-          fmt::format("outbox: {} has no webhook_outbox table (open the Store first)", db_path));
-    if (rc != SQLITE_ROW) return s.error(rc, "look for webhook_outbox");
-  }
   auto impl = std::make_unique<Impl>();
   impl->db = std::move(db).value();
   return std::unique_ptr<Outbox>(new Outbox(std::move(impl)));

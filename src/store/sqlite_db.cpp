@@ -1,5 +1,7 @@
 #include "store/sqlite_db.hpp"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 namespace tern::store::sqlite {
@@ -75,6 +77,30 @@ Stmt& Stmt::bind(int idx, std::string_view v) {
 Stmt& Stmt::bind_null(int idx) {
   if (st_ != nullptr && bind_rc_ == SQLITE_OK) bind_rc_ = sqlite3_bind_null(st_, idx);
   return *this;
+}
+
+core::Result<Db> Db::open_companion(const std::string& path, std::string_view table,
+                                   std::string_view what) {
+  // The Store creates the file (0600) and the schema; creating it here would give it the
+  // process umask and no tables.
+  if (path != ":memory:" && !path.starts_with("file:") && ::access(path.c_str(), F_OK) != 0)
+    return core::Error::perm(std::string(what) + ": " + path + " does not exist (the Store " +
+                             "creates it with the " + std::string(table) +
+                             " table: open the store first)");
+  auto db = Db::open(path);
+  if (!db) return db.error();
+  if (auto r = db->exec("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL",
+                        "set pragmas");
+      !r)
+    return r.error();
+  Stmt s(*db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  s.bind(1, table);
+  const int rc = s.step();
+  if (rc == SQLITE_DONE)
+    return core::Error::perm(std::string(what) + ": " + path + " has no " + std::string(table) +
+                             " table (open the store first)");
+  if (rc != SQLITE_ROW) return s.error(rc, "schema check");
+  return db;
 }
 
 void Stmt::reset() {

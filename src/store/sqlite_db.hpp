@@ -30,6 +30,11 @@ class Db {
   // Opens (creating if missing) a database file. The caller creates the file with the mode it
   // wants first; SQLite gives -wal and -shm the same mode as the main file.
   static core::Result<Db> open(const std::string& path);
+  // A second connection to a database the Store created (MessageLog, Outbox): the file and
+  // `table` must exist (else a permanent error "...(open the store first)", and no file is
+  // created); busy_timeout 5 s, synchronous NORMAL (the file is already in WAL mode).
+  static core::Result<Db> open_companion(const std::string& path, std::string_view table,
+                                         std::string_view what);
 
   sqlite3* get() const { return db_; }
   // Runs one or more statements without results.
