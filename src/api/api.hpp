@@ -35,16 +35,18 @@ class Resolver;
 
 namespace tern::api {
 
+class SlowGate;
+
 // What `POST /api/v1/settings/test-email` and `tern account test-email` report: the outcome of
 // one delivery attempt through the account's configured route, made now.
 struct TestEmailResult {
-  std::string outcome;     // "delivered", "deferred" (temporary failure), "bounced", "error"
-  int code = 0;            // remote reply code, 0 = none
-  std::string enhanced;    // "2.0.0"
-  std::string reply;       // remote reply text or local reason
-  std::string host;        // the server that answered
+  std::string outcome;   // "delivered", "deferred" (temporary failure), "bounced", "error"
+  int code = 0;          // remote reply code, 0 = none
+  std::string enhanced;  // "2.0.0"
+  std::string reply;     // remote reply text or local reason
+  std::string host;      // the server that answered
   bool tls = false;
-  std::string route;       // "platform", "smarthost" or "custom"
+  std::string route;  // "platform", "smarthost" or "custom"
 };
 
 struct ApiServices {
@@ -65,8 +67,11 @@ struct ApiServices {
   std::vector<std::string> sending_ips;
   std::vector<std::string> platform_domains;
   // Sends one test message now through the account's route (the delivery engine); blocks.
-  std::function<TestEmailResult(int64_t account_id, const std::string& from,
-                                const std::string& to)> test_email;
+  std::function<TestEmailResult(int64_t account_id, const std::string& from, const std::string& to)>
+      test_email;
+  // Bounds the slow calls (slow_calls.hpp: test email, domain checks, key generation) of one
+  // account in flight at once; null: unbounded (unit tests).
+  SlowGate* slow_gate = nullptr;
   // Wakes the webhook sender after tracking events were enqueued (may be empty).
   std::function<void()> webhooks_enqueued;
 };

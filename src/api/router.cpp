@@ -16,6 +16,7 @@
 #include "api/request.hpp"
 #include "api/resources.hpp"
 #include "api/send.hpp"
+#include "api/slow_calls.hpp"
 #include "api/tracking_endpoint.hpp"
 #include "core/clock.hpp"
 
@@ -26,7 +27,7 @@ constexpr size_t kMaxBody = 1 << 20;
 constexpr size_t kMaxSendBody = 30u << 20;
 
 const std::set<std::string>& account_resources() {
-  static const std::set<std::string> r = {"credentials", "api-keys", "domains",     "senders",
+  static const std::set<std::string> r = {"credentials", "api-keys",     "domains", "senders",
                                           "settings",    "suppressions", "messages"};
   return r;
 }
@@ -84,14 +85,27 @@ net::HttpResponse handle_api(const ApiServices& svc, const net::HttpRequest& req
     if (!account_resources().contains(resource)) return no_route();
   } else {
     if (who.is_operator)
-      return bad_request("the operator token has no account of its own: use /api/v1/accounts/{id}/" +
-                         segs[0]);
+      return bad_request(
+          "the operator token has no account of its own: use /api/v1/accounts/{id}/" + segs[0]);
     auto found = svc.store->find_account(std::to_string(who.account_id));
     if (!found) return from_error(found.error());
     if (!*found) return error_response(401, "unauthorized", "missing or invalid bearer token");
     account = **found;
     resource = segs[0];
     rest.assign(segs.begin() + 1, segs.end());
+  }
+  // One tenant's slow calls (a test email to a relay that never answers, DNS that does not
+  // reply) are bounded per account, so they cannot occupy the slow pool for everyone.
+  std::optional<SlowGate::Ticket> slot;
+  if (svc.slow_gate && is_slow(req)) {
+    slot = svc.slow_gate->enter(account.id);
+    if (!slot) {
+      auto r = error_response(429, "too_many_requests",
+                              "another slow request of this account (test email, domain check or "
+                              "key generation) is still running; try again when it is done");
+      r.headers.emplace_back("Retry-After", "5");
+      return r;
+    }
   }
   Call c{svc, req, who, account, std::move(rest)};
   return dispatch(resource, c);

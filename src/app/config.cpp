@@ -1,8 +1,7 @@
 #include "app/config.hpp"
 
-#include <toml++/toml.h>
-
 #include <sys/stat.h>
+#include <toml++/toml.h>
 
 #include <cerrno>
 #include <cstring>
@@ -84,9 +83,9 @@ Config load_config(const std::string& path) {
     throw std::runtime_error("config: " + path + ": " + std::string(e.description()) + " at line " +
                              std::to_string(e.source().begin.line));
   }
-  check_keys(root, "", {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth",
-                        "platform", "dns", "delivery", "http", "webhooks", "tracking",
-                        "master_key_file"});
+  check_keys(root, "",
+             {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth", "platform", "dns",
+              "delivery", "http", "webhooks", "tracking", "master_key_file"});
   get(root, "", "master_key_file", c.master_key_file);
   get(root, "", "hostname", c.hostname);
   get(root, "", "data_dir", c.data_dir);
@@ -105,12 +104,13 @@ Config load_config(const std::string& path) {
   }
   auto& s = c.smtp;
   if (auto* t = section(root, "smtp")) {
-    check_keys(*t, "smtp",
-               {"max_message_size", "max_recipients", "max_line_length", "command_timeout_s",
-                "min_data_rate", "data_grace_s", "greet_pause_ms", "allow_plaintext_auth",
-                "max_connections", "max_connections_per_ip", "require_header_rcpts",
-                "trusted_networks", "trusted_account", "max_auth_failures",
-                "tls_handshake_timeout_s", "max_header_bytes", "max_header_count"});
+    check_keys(
+        *t, "smtp",
+        {"max_message_size", "max_recipients", "max_line_length", "command_timeout_s",
+         "min_data_rate", "data_grace_s", "greet_pause_ms", "allow_plaintext_auth",
+         "max_connections", "max_connections_per_ip", "require_header_rcpts", "trusted_networks",
+         "trusted_account", "max_auth_failures", "tls_handshake_timeout_s", "max_header_bytes",
+         "max_header_count", "max_session_s", "stress_command_timeout_s"});
     get(*t, "smtp", "max_message_size", s.session.max_message_size);
     get(*t, "smtp", "max_recipients", s.session.max_recipients);
     get(*t, "smtp", "max_line_length", s.session.max_text_line);
@@ -120,6 +120,8 @@ Config load_config(const std::string& path) {
     get(*t, "smtp", "allow_plaintext_auth", s.session.allow_plaintext_auth);
     get(*t, "smtp", "require_header_rcpts", s.session.require_header_rcpts);
     get(*t, "smtp", "command_timeout_s", s.command_timeout_s);
+    get(*t, "smtp", "max_session_s", s.max_session_s);
+    get(*t, "smtp", "stress_command_timeout_s", s.stress_command_timeout_s);
     get(*t, "smtp", "min_data_rate", s.min_data_rate);
     get(*t, "smtp", "data_grace_s", s.data_grace_s);
     get(*t, "smtp", "tls_handshake_timeout_s", s.tls_handshake_timeout_s);
@@ -132,7 +134,11 @@ Config load_config(const std::string& path) {
       if (!cidr) bad("smtp.trusted_networks", "not a network: " + n);
       s.trusted_networks.push_back(*cidr);
     }
-    if (s.command_timeout_s == 0) bad("smtp.command_timeout_s", "must be positive");
+    if (s.command_timeout_s <= 0) bad("smtp.command_timeout_s", "must be positive");
+    if (s.max_session_s <= 0) bad("smtp.max_session_s", "must be positive");
+    if (s.stress_command_timeout_s <= 0) bad("smtp.stress_command_timeout_s", "must be positive");
+    if (s.max_connections == 0 || s.max_connections_per_ip == 0)
+      bad("smtp.max_connections", "must be positive");
   }
   if (auto* t = section(root, "auth")) {
     check_keys(*t, "auth", {"max_failures_per_ip", "max_failures_per_user", "window_s"});
@@ -168,12 +174,12 @@ Config load_config(const std::string& path) {
   }
   if (auto* t = section(root, "delivery")) {
     auto& d = c.delivery;
-    check_keys(*t, "delivery",
-               {"enabled", "helo_name", "mx_port", "smarthost", "smarthost_security",
-                "smarthost_username", "smarthost_password", "ca_file", "max_connections",
-                "max_connections_per_destination", "max_messages_per_connection",
-                "retry_schedule", "max_age", "connect_timeout_s", "command_timeout_s",
-                "data_timeout_s", "reject_loopback_mx"});
+    check_keys(
+        *t, "delivery",
+        {"enabled", "helo_name", "mx_port", "smarthost", "smarthost_security", "smarthost_username",
+         "smarthost_password", "ca_file", "max_connections", "max_connections_per_destination",
+         "max_messages_per_connection", "retry_schedule", "max_age", "connect_timeout_s",
+         "command_timeout_s", "data_timeout_s", "reject_loopback_mx"});
     get(*t, "delivery", "enabled", d.enabled);
     get(*t, "delivery", "helo_name", d.helo_name);
     int64_t mx_port = d.mx_port;
@@ -230,8 +236,13 @@ Config load_config(const std::string& path) {
     get(*t, "delivery", "reject_loopback_mx", d.reject_loopback_mx);
   }
   if (auto* t = section(root, "http")) {
-    check_keys(*t, "http", {"public_url", "admin_token_file"});
+    check_keys(*t, "http",
+               {"public_url", "admin_token_file", "max_connections", "max_connections_per_ip"});
     get(*t, "http", "public_url", c.public_url);
+    get(*t, "http", "max_connections", c.http_max_connections);
+    get(*t, "http", "max_connections_per_ip", c.http_max_connections_per_ip);
+    if (c.http_max_connections == 0 || c.http_max_connections_per_ip == 0)
+      bad("http.max_connections", "must be positive");
     get(*t, "http", "admin_token_file", c.admin_token_file);
     while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
     if (!c.public_url.empty() && c.public_url.rfind("http://", 0) != 0 &&
@@ -271,7 +282,8 @@ std::string read_master_key(const Config& c) {
   if (!in.good() && !in.eof()) throw std::runtime_error("master_key_file " + path + ": read error");
   if (key.size() != 32)
     throw std::runtime_error("master_key_file " + path + ": must hold exactly 32 bytes (has " +
-                             std::to_string(key.size()) + "); create one with `tern master-key "
+                             std::to_string(key.size()) +
+                             "); create one with `tern master-key "
                              "create FILE`");
   return key;
 }

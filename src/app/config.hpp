@@ -33,6 +33,8 @@ struct Config {
   // [http]: the REST API and the public links Tern puts in mail.
   std::string public_url;        // base of /t/ and /v/ links; "" = "http://" + listen_http
   std::string admin_token_file;  // operator token; "" = <data>/admin.token (made on first start)
+  size_t http_max_connections = 2000;        // [http] open connections in total
+  size_t http_max_connections_per_ip = 100;  // [http] per client (IPv4 address, IPv6 /64)
   // [webhooks]: delivery reports and tracking events (SPEC §5).
   bool webhook_allow_loopback = false;     // tests only: let webhooks reach 127/8 and ::1
   std::vector<std::string> webhook_allow;  // CIDRs webhooks may reach despite the SSRF rules

@@ -1,15 +1,16 @@
 #include "app/serve.hpp"
 
-#include "app/control.hpp"
-#include "app/secret_files.hpp"
-
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -17,6 +18,10 @@
 #include <thread>
 
 #include "api/api.hpp"
+#include "api/slow_calls.hpp"
+#include "app/control.hpp"
+#include "app/fd_budget.hpp"
+#include "app/secret_files.hpp"
 #include "core/clock.hpp"
 #include "core/histogram.hpp"
 #include "dns/resolver.hpp"
@@ -40,18 +45,22 @@ namespace tern::app {
 namespace asio = boost::asio;
 
 namespace {
-// Holding 10,000+ connections needs descriptors: raise the soft limit to the hard limit.
-void raise_fd_limit() {
+// Holding 10,000+ connections needs descriptors: raise the soft limit to the hard limit, and
+// return the limit in force.
+uint64_t raise_fd_limit() {
   rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
   }
+  return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<uint64_t>(rl.rlim_cur);
 }
 // Prometheus text exposition format (version 0.0.4).
 std::string metrics_text(const net::SmtpServer& smtp, const queue::Spool& spool,
-                         const net::DeliveryEngine* delivery,
-                         const net::WebhookSender* webhooks) {
+                         const net::DeliveryEngine* delivery, const net::WebhookSender* webhooks,
+                         const net::HttpServer* http, const api::SlowGate* slow) {
   const auto& c = smtp.counters();
   const auto st = spool.stats();
   const auto d = delivery ? delivery->counters() : net::DeliveryCounters{};
@@ -62,12 +71,16 @@ std::string metrics_text(const net::SmtpServer& smtp, const queue::Spool& spool,
   };
   metric("tern_smtp_connections_total", "counter", "SMTP connections accepted.", c.connections);
   metric("tern_smtp_connections_active", "gauge", "SMTP connections open now.", c.active);
-  metric("tern_smtp_connections_rejected_total", "counter", "Connections refused by limits.", c.rejected_connections);
-  metric("tern_smtp_auth_failures_total", "counter", "Failed SMTP authentications.", c.auth_failures);
-  metric("tern_messages_accepted_total", "counter", "Messages accepted (250 after DATA).", c.accepted_messages);
+  metric("tern_smtp_connections_rejected_total", "counter", "Connections refused by limits.",
+         c.rejected_connections);
+  metric("tern_smtp_auth_failures_total", "counter", "Failed SMTP authentications.",
+         c.auth_failures);
+  metric("tern_messages_accepted_total", "counter", "Messages accepted (250 after DATA).",
+         c.accepted_messages);
   metric("tern_spool_commits_total", "counter", "Spool commits since start.", st.commits);
   metric("tern_spool_fsyncs_total", "counter", "Spool fdatasync calls since start.", st.fsyncs);
-  metric("tern_spool_quarantined_total", "counter", "Damaged spool entries quarantined.", st.quarantined);
+  metric("tern_spool_quarantined_total", "counter", "Damaged spool entries quarantined.",
+         st.quarantined);
   metric("tern_delivered_total", "counter", "Recipients delivered.", d.delivered);
   metric("tern_deferred_total", "counter", "Delivery attempts deferred.", d.deferred);
   metric("tern_bounced_total", "counter", "Recipients bounced.", d.bounced);
@@ -77,10 +90,26 @@ std::string metrics_text(const net::SmtpServer& smtp, const queue::Spool& spool,
   metric("tern_bounce_notices_total", "counter", "Bounce notices queued.", d.bounce_notices);
   metric("tern_queue_messages", "gauge", "Messages in the delivery queue.", d.queued_messages);
   const auto w = webhooks ? webhooks->counters() : net::WebhookCounters{};
-  metric("tern_webhooks_sent_total", "counter", "Webhook items (reports, events) delivered.", w.sent);
-  metric("tern_webhook_failures_total", "counter", "Webhook POSTs that got no 2xx.", w.failed_attempts);
+  metric("tern_webhooks_sent_total", "counter", "Webhook items (reports, events) delivered.",
+         w.sent);
+  metric("tern_webhook_failures_total", "counter", "Webhook POSTs that got no 2xx.",
+         w.failed_attempts);
   metric("tern_webhooks_given_up_total", "counter", "Webhook items given up.", w.given_up);
   metric("tern_webhook_backlog", "gauge", "Webhook items waiting in the outbox.", w.backlog);
+  if (http) {
+    const auto& h = http->counters();
+    metric("tern_http_connections_active", "gauge", "HTTP connections open now.", h.active);
+    metric("tern_http_connections_rejected_total", "counter", "HTTP connections refused by limits.",
+           h.rejected_connections);
+    metric("tern_http_accept_errors_total", "counter", "HTTP accept() failures (EMFILE...).",
+           h.accept_errors);
+  }
+  metric("tern_smtp_timeouts_total", "counter",
+         "SMTP sessions cut by a command, data-rate or session limit.", c.timeouts);
+  if (slow)
+    metric("tern_api_slow_calls_in_flight", "gauge",
+           "Test emails, domain checks and key generations running.",
+           static_cast<uint64_t>(slow->total_in_flight()));
   out += core::accept_latency().prometheus("tern_accept_latency_seconds",
                                            "End of DATA to the 250 reply (spool fsync included).");
   out += core::delivery_latency().prometheus("tern_delivery_latency_seconds",
@@ -93,7 +122,11 @@ std::string metrics_text(const net::SmtpServer& smtp, const queue::Spool& spool,
 int serve(const Config& cfg) {
   namespace fs = std::filesystem;
   fs::create_directories(cfg.data_dir);
-  raise_fd_limit();
+  const uint64_t fd_limit = raise_fd_limit();
+  auto budget = plan_fd_budget(fd_limit, cfg.smtp.max_connections, cfg.http_max_connections,
+                               cfg.delivery.limits.max_connections + 16 /* webhooks, tests */);
+  if (!budget) throw std::runtime_error(budget.error().message);
+  if (!budget->warning.empty()) spdlog::warn("{}", budget->warning);
 
   auto store = store::Store::open_sqlite(cfg.data_dir + "/tern.db");
   if (!store) throw std::runtime_error("store: " + store.error().message);
@@ -108,14 +141,14 @@ int serve(const Config& cfg) {
   auto tls = net::make_server_context(files);
 
   core::SystemClock clock;
-  policy::AuthLimiter limiter(clock, policy::AuthLimiter::Limits{
-                                         static_cast<int>(cfg.auth_max_failures_per_ip),
+  policy::AuthLimiter limiter(
+      clock, policy::AuthLimiter::Limits{static_cast<int>(cfg.auth_max_failures_per_ip),
                                          static_cast<int>(cfg.auth_max_failures_per_user),
                                          static_cast<int64_t>(cfg.auth_window_s) * 1000,
                                          static_cast<int64_t>(cfg.auth_window_s) * 1000});
 
-  const unsigned n_threads =
-      cfg.threads > 0 ? static_cast<unsigned>(cfg.threads) : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned n_threads = cfg.threads > 0 ? static_cast<unsigned>(cfg.threads)
+                                             : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::io_context*> workers;
   for (unsigned i = 0; i < n_threads; ++i) {
@@ -126,18 +159,20 @@ int serve(const Config& cfg) {
 
   net::SmtpServerConfig scfg = cfg.smtp;
   scfg.session.hostname = cfg.hostname;
+  scfg.max_connections = budget->smtp_max_connections;
   // DKIM: keys per (account, From domain), parsed once, refreshed every 30 s so a selector that
   // just checked ok (or a rotation) takes effect without a restart.
   auto* st = store.value().get();
-  pipeline::KeyCache dkim_keys([st](int64_t account, const std::string& domain)
-                                   -> core::Result<std::vector<pipeline::KeySpec>> {
-    auto keys = st->signing_keys(account, domain);
-    if (!keys) return keys.error();
-    std::vector<pipeline::KeySpec> out;
-    for (auto& k : keys.value())
-      out.push_back({k.domain, k.selector, k.algorithm, std::move(k.private_pem), k.version});
-    return out;
-  });
+  pipeline::KeyCache dkim_keys(
+      [st](int64_t account,
+           const std::string& domain) -> core::Result<std::vector<pipeline::KeySpec>> {
+        auto keys = st->signing_keys(account, domain);
+        if (!keys) return keys.error();
+        std::vector<pipeline::KeySpec> out;
+        for (auto& k : keys.value())
+          out.push_back({k.domain, k.selector, k.algorithm, std::move(k.private_pem), k.version});
+        return out;
+      });
   // --- Reports (issue 5): message log rows for accepted mail, report items into the webhook
   // outbox for the engine's events. Created before the engine (its events come here) and
   // destroyed after it (the engine's last event batch is handled on the way down).
@@ -272,8 +307,15 @@ int serve(const Config& cfg) {
         return test_send(a.value()->id, from, to);
       });
 
-  net::SmtpServices svc{spool.value().get(), store.value().get(), &limiter, tls, &blocking,
-                        &dkim_keys, nullptr, nullptr, {}};
+  net::SmtpServices svc{spool.value().get(),
+                        store.value().get(),
+                        &limiter,
+                        tls,
+                        &blocking,
+                        &dkim_keys,
+                        nullptr,
+                        nullptr,
+                        {}};
   // The message log first: its rows must exist before the engine reports the first outcome.
   svc.on_accepted = [engine, &reports](const queue::QueuedMessage& m) {
     reports.accepted(m);
@@ -327,31 +369,63 @@ int serve(const Config& cfg) {
   api_svc.platform_domains = cfg.smtp.platform_domains;
   api_svc.test_email = test_email;
   api_svc.webhooks_enqueued = [&poke_webhooks] { poke_webhooks(); };
-  // Handlers block (SQLite, DNS checks, a test delivery): they run on a pool of their own.
+  // Handlers block (SQLite, a spool fsync): they run on a pool of their own, never on an I/O
+  // thread. Calls that wait on the outside world or burn CPU (a test email to the account's
+  // relay, DNS checks, DKIM key generation: api::is_slow) run on a second pool, at most two per
+  // account at once (api::SlowGate), so they can never hold up the rest of the API.
   // Bodies up to 32 MiB reach the router, which answers 413 above its per-route limits.
   asio::thread_pool http_pool(4);
+  asio::thread_pool http_slow_pool(8);
+  api::SlowGate slow_gate(2);
+  api_svc.slow_gate = &slow_gate;
   auto* q = spool.value().get();
+  net::HttpServerOptions http_opts;
+  http_opts.pool = &http_pool;
+  http_opts.slow_pool = &http_slow_pool;
+  http_opts.is_slow = [](const net::HttpRequest& r) { return api::is_slow(r); };
+  http_opts.max_body = 32u << 20;
+  http_opts.max_connections = budget->http_max_connections;
+  http_opts.max_connections_per_ip = cfg.http_max_connections_per_ip;
+  net::HttpServer* http_ptr = nullptr;
   net::HttpServer http(
       *workers.front(),
-      [&smtp, q, engine, &api_svc, ws = webhook_sender.get()](
-          const net::HttpRequest& r) -> net::HttpResponse {
+      [&smtp, q, engine, &api_svc, ws = webhook_sender.get(), &http_ptr,
+       &slow_gate](const net::HttpRequest& r) -> net::HttpResponse {
         if (r.target == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
         if (r.target == "/metrics")
-          return {200, "text/plain; version=0.0.4", metrics_text(smtp, *q, engine, ws)};
+          return {200, "text/plain; version=0.0.4",
+                  metrics_text(smtp, *q, engine, ws, http_ptr, &slow_gate)};
         return api::handle(api_svc, r);
       },
-      &http_pool, 32u << 20);
+      std::move(http_opts));
+  http_ptr = &http;
   if (!cfg.listen_http.empty()) http.listen(cfg.listen_http);
 
+  // SIGTERM/SIGINT: listeners close at once; every SMTP session between commands answers
+  // 421 4.3.2, one in DATA finishes its message first (up to 10 s), then everything stops.
   asio::signal_set signals(*workers.front(), SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: stopping", sig);
     smtp.stop();
     http.stop();
-    if (engine) engine->stop();
-    webhook_sender->stop();
-    for (auto* w : workers) w->stop();
+    asio::co_spawn(
+        *workers.front(),
+        [&]() -> asio::awaitable<void> {
+          const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          asio::steady_timer t(*workers.front());
+          while (smtp.counters().active > 0 && std::chrono::steady_clock::now() < until) {
+            t.expires_after(std::chrono::milliseconds(20));
+            co_await t.async_wait(asio::use_awaitable);
+          }
+          if (smtp.counters().active > 0)
+            spdlog::warn("stopping with {} SMTP sessions still open",
+                         smtp.counters().active.load());
+          if (engine) engine->stop();
+          webhook_sender->stop();
+          for (auto* w : workers) w->stop();
+        },
+        asio::detached);
   });
 
   // --- Sending domains: periodic DNS re-check (SPEC §3) ---
@@ -386,17 +460,17 @@ int serve(const Config& cfg) {
       auto resolver = dns::make_unbound_resolver(cfg.dns_resolver);
       domains.check_all(*resolver, stopping,
                         [](const std::string& name, const core::Result<domain::Report>& r) {
-        if (!r) {
-          spdlog::warn("domain {}: check failed: {}", name, r.error().message);
-          return;
-        }
-        for (const auto& c : r->changes)
-          spdlog::info("domain {}: {} {} -> {}", name, c.what, c.from, c.to);
-        if (r->dns_error)
-          for (const auto& rec : r->records)
-            if (rec.status == "error")
-              spdlog::warn("domain {}: {}: {}", name, rec.id, rec.found);
-      });
+                          if (!r) {
+                            spdlog::warn("domain {}: check failed: {}", name, r.error().message);
+                            return;
+                          }
+                          for (const auto& c : r->changes)
+                            spdlog::info("domain {}: {} {} -> {}", name, c.what, c.from, c.to);
+                          if (r->dns_error)
+                            for (const auto& rec : r->records)
+                              if (rec.status == "error")
+                                spdlog::warn("domain {}: {}: {}", name, rec.id, rec.found);
+                        });
     }
   });
   struct StopRecheck {
@@ -411,12 +485,14 @@ int serve(const Config& cfg) {
     }
   } stop_recheck{recheck};
 
-  spdlog::info("tern ready: hostname {}, data {}, {} I/O threads", cfg.hostname, cfg.data_dir, n_threads);
+  spdlog::info("tern ready: hostname {}, data {}, {} I/O threads", cfg.hostname, cfg.data_dir,
+               n_threads);
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < n_threads; ++i) threads.emplace_back([w = workers[i]] {
-    auto guard = asio::make_work_guard(*w);
-    w->run();
-  });
+  for (unsigned i = 1; i < n_threads; ++i)
+    threads.emplace_back([w = workers[i]] {
+      auto guard = asio::make_work_guard(*w);
+      w->run();
+    });
   {
     auto guard = asio::make_work_guard(*workers.front());
     workers.front()->run();

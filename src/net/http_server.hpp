@@ -1,11 +1,20 @@
 // Minimal HTTP/1.1 listener (Boost.Beast) for the operational endpoints (/healthz, /metrics),
 // the REST API (/api/v1), tracking (/t/...) and sender verification (/v/...). Routing is a plain
-// function supplied by the composition root, so this file holds only the transport: keep-alive,
-// bounded request size (header section 8 KiB → 431, body max_body → 413, each answered then
-// closed), read deadline.
-// Handlers may block (SQLite, DNS checks, a test delivery): when a pool is given they run there,
-// never on the I/O thread.
+// function supplied by the composition root, so this file holds only the transport.
+// Invariants:
+// - Handlers may block (SQLite, DNS checks, a test delivery): they run on `pool` (or
+//   `slow_pool` for the requests `is_slow` picks), never on the I/O thread (net::offload).
+// - Every request that gets a reply gets a readable one: a header section over 8 KiB → 431, a
+//   body over max_body → 413, a request Beast cannot parse (Content-Length with
+//   Transfer-Encoding, a bad Content-Length, HTTP/0.9, bare LF, ...) → 400; each is answered,
+//   then the connection is closed after reading (and dropping) what the client still sends for a
+//   short while, so the answer is not destroyed by a TCP reset.
+// - Connections are capped in total and per client (IPv4 address, IPv6 /64); over a cap the
+//   client gets 503 and the connection is closed. accept() failures (EMFILE) back off.
+// - Each read has a deadline (idle keep-alive and slow requests alike).
 #pragma once
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,7 +25,7 @@
 namespace boost::asio {
 class io_context;
 class thread_pool;
-}
+}  // namespace boost::asio
 
 namespace tern::net {
 
@@ -54,14 +63,31 @@ struct HttpResponse {
 };
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+struct HttpServerOptions {
+  boost::asio::thread_pool* pool = nullptr;       // where handlers run (null: the I/O thread)
+  boost::asio::thread_pool* slow_pool = nullptr;  // requests is_slow() picks (null: pool)
+  std::function<bool(const HttpRequest&)> is_slow;
+  size_t max_body = 1 << 20;
+  size_t max_connections = 2000;
+  size_t max_connections_per_ip = 100;
+  int read_timeout_s = 30;
+};
+
+struct HttpCounters {
+  std::atomic<uint64_t> active{0};
+  std::atomic<uint64_t> rejected_connections{0};  // over a connection cap
+  std::atomic<uint64_t> accept_errors{0};         // EMFILE and friends
+};
+
 class HttpServer {
  public:
-  // pool: where handlers run (null: on the I/O thread). max_body: request body limit.
-  HttpServer(boost::asio::io_context& ctx, HttpHandler handler,
-             boost::asio::thread_pool* pool = nullptr, size_t max_body = 1 << 20);
+  HttpServer(boost::asio::io_context& ctx, HttpHandler handler, HttpServerOptions opts = {});
   ~HttpServer();
   void listen(const std::string& address);  // throws std::runtime_error on failure
+  // Closes the listener and every open connection (asynchronously, on the listener's thread).
   void stop();
+  const HttpCounters& counters() const;
+  size_t open_connections() const;  // sessions and refusals still running
 
  private:
   struct Impl;

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <nlohmann/json.hpp>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -19,10 +17,13 @@
 #include <deque>
 #include <list>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "core/histogram.hpp"
+#include "net/connection_registry.hpp"
+#include "net/offload.hpp"
 #include "pipeline/key_cache.hpp"
 #include "pipeline/message_signer.hpp"
 #include "pipeline/submission.hpp"
@@ -42,9 +43,11 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
   auto colon = address.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument("address needs host:port: " + address);
+  if (colon == std::string::npos)
+    throw std::invalid_argument("address needs host:port: " + address);
   std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   const std::string port = address.substr(colon + 1);
   int p = 0;
@@ -61,45 +64,22 @@ std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
 
 namespace {
 
-// Counts connections per client address so one client cannot take every slot.
-class ConnectionRegistry {
- public:
-  bool enter(const std::string& ip, size_t per_ip, size_t total) {
-    std::lock_guard lk(mu_);
-    if (total_ >= total) return false;
-    auto& n = per_ip_[ip];
-    if (n >= per_ip) {
-      if (n == 0) per_ip_.erase(ip);
-      return false;
-    }
-    ++n;
-    ++total_;
-    return true;
-  }
-  void leave(const std::string& ip) {
-    std::lock_guard lk(mu_);
-    auto it = per_ip_.find(ip);
-    if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
-    --total_;
-  }
-
- private:
-  std::mutex mu_;
-  std::unordered_map<std::string, size_t> per_ip_;
-  size_t total_ = 0;
-};
-
 // One client connection: the socket, optional TLS layer and its current read deadline.
 struct Conn {
   explicit Conn(tcp::socket s) : sock(std::move(s)) {}
   tcp::socket sock;
   std::unique_ptr<ssl::stream<tcp::socket&>> tls;
   Clock::time_point deadline = Clock::time_point::max();
+  // Applies only while the listeners are under stress (near max_connections).
+  Clock::time_point stress_deadline = Clock::time_point::max();
   bool timed_out = false;
+  bool in_data = false;   // receiving message content: a shutdown waits for its end
+  bool shutdown = false;  // the server is stopping: the cancelled read means 421 4.3.2
   std::string out;
 
-  void set_deadline(Clock::time_point t) {
+  void set_deadline(Clock::time_point t, Clock::time_point stress) {
     deadline = t;
+    stress_deadline = stress;
     timed_out = false;
   }
   awaitable<std::pair<boost::system::error_code, size_t>> read_some(asio::mutable_buffer b) {
@@ -164,19 +144,35 @@ class Sweeper {
   Handle add(Conn* c) { return conns_.insert(conns_.end(), c); }
   void remove(Handle h) { conns_.erase(h); }
 
-  awaitable<void> run(std::atomic<bool>& stopping) {
+  // Runs until its io_context stops (after the server's shutdown grace). stressed(): whether
+  // the shorter stress deadlines apply now.
+  awaitable<void> run(std::function<bool()> stressed) {
     asio::steady_timer t(co_await asio::this_coro::executor);
-    while (!stopping) {
+    for (;;) {
       t.expires_after(kSweepInterval);
-      co_await t.async_wait(kTuple);
+      auto [ec] = co_await t.async_wait(kTuple);
+      if (ec) co_return;
       const auto now = Clock::now();
+      const bool stress = stressed();
       for (Conn* c : conns_) {
-        if (c->deadline <= now) {
+        if (c->deadline <= now || (stress && c->stress_deadline <= now)) {
           c->timed_out = true;
-          c->deadline = Clock::time_point::max();
+          c->deadline = c->stress_deadline = Clock::time_point::max();
           boost::system::error_code ignored;
           c->sock.cancel(ignored);
         }
+      }
+    }
+  }
+
+  // Server stopping: wake every connection that waits for a command (421 4.3.2); those in
+  // DATA are told when their message is done. Call on this sweeper's thread.
+  void shutdown_idle() {
+    for (Conn* c : conns_) {
+      c->shutdown = true;
+      if (!c->in_data) {
+        boost::system::error_code ignored;
+        c->sock.cancel(ignored);
       }
     }
   }
@@ -213,6 +209,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   std::atomic<size_t> next_worker{0};
   std::vector<std::unique_ptr<Sweeper>> sweepers;  // one per worker, same index
   std::atomic<bool> stopping{false};
+  std::atomic<int> rejecting_tls{0};  // handshakes in progress only to say 421 over TLS
 
   // Trusted-network account snapshot, refreshed at most every few seconds.
   std::mutex trusted_mu;
@@ -280,9 +277,9 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
       r.kind = smtp::AuthResult::Kind::rate_limited;
       co_return r;
     }
-    auto home = co_await asio::this_coro::executor;
-    co_await asio::post(*svc.blocking, asio::use_awaitable);  // Argon2 and SQLite off the I/O threads
-    auto v = svc.store->verify_credentials(a.username, a.password);
+    // Argon2 and SQLite off the I/O threads.
+    auto v = co_await offload(
+        *svc.blocking, [&] { return svc.store->verify_credentials(a.username, a.password); });
     if (!v) {
       r.kind = smtp::AuthResult::Kind::temp_error;
       spdlog::error("auth: store error: {}", v.error().message);
@@ -292,10 +289,10 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
       ++counters.auth_failures;
     } else {
       svc.limiter->record_success(ip, a.username);
-      r.account = load_context(*v.value());
+      const int64_t id = *v.value();
+      r.account = co_await offload(*svc.blocking, [&] { return load_context(id); });
       r.kind = r.account ? smtp::AuthResult::Kind::ok : smtp::AuthResult::Kind::temp_error;
     }
-    co_await asio::post(home, asio::use_awaitable);
     co_return r;
   }
 
@@ -303,11 +300,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   awaitable<std::vector<pipeline::SignerKey>> signing_keys(int64_t account_id, std::string domain) {
     if (domain.empty()) co_return std::vector<pipeline::SignerKey>{};
     if (auto c = svc.dkim_keys->cached(account_id, domain)) co_return std::move(*c);
-    auto home = co_await asio::this_coro::executor;
-    co_await asio::post(*svc.blocking, asio::use_awaitable);
-    auto keys = svc.dkim_keys->get(account_id, domain);
-    co_await asio::post(home, asio::use_awaitable);
-    co_return keys;
+    co_return co_await offload(*svc.blocking,
+                               [&] { return svc.dkim_keys->get(account_id, domain); });
   }
 
   // A tracked message at the end of DATA: Submission stores a rewritten, signed copy per
@@ -328,11 +322,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     req.eightbit = e.eightbit;
     req.header_final = true;
     req.queue_id = e.queue_id;
-    auto home = co_await asio::this_coro::executor;
-    co_await asio::post(svc.submission_pool ? *svc.submission_pool : *svc.blocking,
-                        asio::use_awaitable);
-    auto r = svc.submission->submit(std::move(req));
-    co_await asio::post(home, asio::use_awaitable);
+    auto r = co_await offload(svc.submission_pool ? *svc.submission_pool : *svc.blocking,
+                              [&] { return svc.submission->submit(std::move(req)); });
     smtp::CommitResult cr;
     cr.queue_id = e.queue_id;
     if (r) {
@@ -345,9 +336,44 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     co_return cr;
   }
 
+  // Over a connection cap: 421 naming the cap that refused (only the per-client one names the
+  // client's address). On the implicit-TLS port the 421 goes over TLS (RFC 8314 §3.3: nothing
+  // is sent in the clear there); the handshakes this costs are bounded, past that the
+  // connection is closed without a word.
+  awaitable<void> reject(Conn& c, ConnectionRegistry::Admit why, const std::string& ip,
+                         bool implicit_tls) {
+    if (why == ConnectionRegistry::Admit::total_full)
+      c.out = "421 4.3.2 " + cfg.session.hostname +
+              " Error: server busy (too many connections), try again later\r\n";
+    else
+      c.out =
+          "421 4.7.0 " + cfg.session.hostname + " Error: too many connections from " + ip + "\r\n";
+    if (implicit_tls) {
+      struct Count {
+        std::atomic<int>& n;
+        ~Count() { --n; }
+      } count{rejecting_tls};
+      if (++rejecting_tls > 64 || !svc.tls) co_return c.close();
+      c.tls = std::make_unique<ssl::stream<tcp::socket&>>(c.sock, *svc.tls);
+      asio::steady_timer t(c.sock.get_executor(), std::chrono::seconds(5));
+      t.async_wait([&c](const boost::system::error_code& ec) {
+        if (!ec) {
+          boost::system::error_code ignored;
+          c.sock.cancel(ignored);
+        }
+      });
+      auto [ec] = co_await c.tls->async_handshake(ssl::stream_base::server, kTuple);
+      t.cancel();
+      if (ec) co_return c.close();
+    }
+    co_await c.flush();
+    c.close();
+  }
+
   awaitable<bool> handshake(Conn& c) {
     c.tls = std::make_unique<ssl::stream<tcp::socket&>>(c.sock, *svc.tls);
-    c.set_deadline(Clock::now() + std::chrono::seconds(cfg.tls_handshake_timeout_s));
+    const auto until = Clock::now() + std::chrono::seconds(cfg.tls_handshake_timeout_s);
+    c.set_deadline(until, until);
     auto [ec] = co_await c.tls->async_handshake(ssl::stream_base::server, kTuple);
     if (ec) spdlog::debug("tls handshake: {}", ec.message());
     co_return !ec;
@@ -360,11 +386,10 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     if (local.address().is_unspecified()) local = c->sock.local_endpoint(ec);  // wildcard listener
     const std::string ip = remote.address().to_string();
     ++counters.connections;
-    if (!registry.enter(ip, cfg.max_connections_per_ip, cfg.max_connections)) {
+    const auto admit = registry.enter(ip, cfg.max_connections_per_ip, cfg.max_connections);
+    if (admit != ConnectionRegistry::Admit::ok) {
       ++counters.rejected_connections;
-      c->out = "421 4.7.0 " + cfg.session.hostname + " Error: too many connections from " + ip + "\r\n";
-      co_await c->flush();
-      c->close();
+      co_await reject(*c, admit, ip, implicit_tls);
       co_return;
     }
     ++counters.active;
@@ -379,6 +404,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         --self->counters.active;
       }
     } leave{this, ip, sweeper, sweeper.add(c.get())};
+    if (stopping) c->shutdown = true;  // accepted while stop() was telling the others
     c->sock.set_option(tcp::no_delay(true), ec);
 
     if (implicit_tls && !co_await handshake(*c)) {
@@ -389,8 +415,11 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     smtp::SessionConfig scfg = cfg.session;
     scfg.implicit_tls = implicit_tls;
     scfg.tls_available = svc.tls != nullptr;
-    smtp::ConnectionInfo info{ip, remote.port(), local.address().to_string(), local.port(), nullptr};
-    if (is_trusted(ip)) info.trusted_account = trusted_account_context();
+    smtp::ConnectionInfo info{ip, remote.port(), local.address().to_string(), local.port(),
+                              nullptr};
+    if (is_trusted(ip))
+      info.trusted_account =
+          co_await offload(*svc.blocking, [&] { return trusted_account_context(); });
     const auto now_s = [] {
       return std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
@@ -409,7 +438,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     // Pre-greeting talk (RFC 5321 §4.3.1: the client waits for the greeting).
     if (!implicit_tls) {
       if (cfg.greet_pause_ms > 0) {
-        asio::steady_timer pause(c->sock.get_executor(), std::chrono::milliseconds(cfg.greet_pause_ms));
+        asio::steady_timer pause(c->sock.get_executor(),
+                                 std::chrono::milliseconds(cfg.greet_pause_ms));
         co_await pause.async_wait(kTuple);
         if (c->sock.available(ec) > 0) add(session.early_talker());
       }
@@ -424,6 +454,10 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     Clock::time_point data_started{};
     uint64_t data_bytes = 0;
     bool was_in_data = false;
+    bool replied = false;  // a reply went out since the last read: a new command may begin
+    Clock::time_point cmd_started = Clock::now();
+    const Clock::time_point session_deadline =
+        Clock::now() + std::chrono::seconds(cfg.max_session_s);
     // A small buffer while idle (memory per connection), a pooled 64 KiB one while receiving
     // content; neither is zero-filled since reads overwrite them.
     constexpr size_t kIdleBuf = 4096;
@@ -439,6 +473,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         todo.pop_front();
         if (auto* r = std::get_if<smtp::SendReply>(&a)) {
           c->out += r->bytes;
+          replied = true;
         } else if (std::holds_alternative<smtp::StartTls>(a)) {
           if (!co_await c->flush()) co_return c->close();
           bool ok = co_await handshake(*c);
@@ -492,7 +527,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
             whole.reset();
             if (cr.ok)
               core::accept_latency().observe(
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - data_end).count());
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - data_end)
+                      .count());
           } else if (!writer || write_failed) {
             writer.reset();
             cr.disk_full = disk_full;
@@ -529,30 +565,53 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
       if (!co_await c->flush()) co_return c->close();
       if (session.closed()) co_return c->close();
 
-      // Deadline for the next read: the command timeout, and during DATA also the data rate.
+      // Deadline for the next read. Between commands: the command timeout counted from the last
+      // reply, so a client trickling a byte at a time cannot stretch it (slowloris); during
+      // DATA: bytes must keep coming (command timeout per read) at the minimum average rate.
+      // Always: the session's total time. Under stress the shorter stress timeout applies too.
       const auto now = Clock::now();
-      auto deadline = now + std::chrono::seconds(cfg.command_timeout_s);
+      if (replied) {
+        cmd_started = now;
+        replied = false;
+      }
       const bool in_data = session.in_data();
+      c->in_data = in_data;
+      if (c->shutdown && !in_data) {
+        add(session.on_shutdown());
+        continue;
+      }
       if (in_data && !was_in_data) {
         data_started = now;
         data_bytes = 0;
       }
       was_in_data = in_data;
+      const auto base = in_data ? now : cmd_started;
+      auto deadline = base + std::chrono::seconds(cfg.command_timeout_s);
       if (in_data && cfg.min_data_rate > 0) {
-        auto rate_deadline = data_started + std::chrono::seconds(cfg.data_grace_s) +
-                             std::chrono::milliseconds(data_bytes * 1000 / static_cast<uint64_t>(cfg.min_data_rate));
+        auto rate_deadline =
+            data_started + std::chrono::seconds(cfg.data_grace_s) +
+            std::chrono::milliseconds(data_bytes * 1000 / static_cast<uint64_t>(cfg.min_data_rate));
         deadline = std::min(deadline, rate_deadline);
       }
-      c->set_deadline(deadline);
+      deadline = std::min(deadline, session_deadline);
+      c->set_deadline(deadline, base + std::chrono::seconds(cfg.stress_command_timeout_s));
 
       if (in_data && !data_buf.p) data_buf.p = DataBufferPool::take();
       if (!in_data && data_buf.p) DataBufferPool::give(std::move(data_buf.p));
       char* rbuf = in_data ? data_buf.p.get() : idle_buf.get();
-      auto [rec, n] = co_await c->read_some(
-          asio::buffer(rbuf, in_data ? DataBufferPool::kSize : kIdleBuf));
+      auto [rec, n] =
+          co_await c->read_some(asio::buffer(rbuf, in_data ? DataBufferPool::kSize : kIdleBuf));
       if (rec) {
         if (c->timed_out) {
-          add(session.on_timeout());
+          ++counters.timeouts;
+          if (Clock::now() >= session_deadline)
+            add(session.on_session_limit());
+          else
+            add(session.on_timeout());
+          continue;
+        }
+        if (c->shutdown && !c->in_data) {
+          add(session.on_shutdown());
           continue;
         }
         co_return c->close();  // client went away
@@ -596,14 +655,23 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   }
 };
 
-SmtpServer::SmtpServer(std::vector<asio::io_context*> workers, SmtpServerConfig cfg, SmtpServices svc)
+SmtpServer::SmtpServer(std::vector<asio::io_context*> workers, SmtpServerConfig cfg,
+                       SmtpServices svc)
     : impl_(std::make_shared<Impl>()) {
   impl_->workers = std::move(workers);
   impl_->cfg = std::move(cfg);
   impl_->svc = std::move(svc);
   for (auto* w : impl_->workers) {
     impl_->sweepers.push_back(std::make_unique<Sweeper>());
-    asio::co_spawn(*w, impl_->sweepers.back()->run(impl_->stopping), asio::detached);
+    // The stress test reads the live connection count. Raw pointer: the sweepers run on the
+    // workers, which stop before the server is destroyed. (A named std::function, not a
+    // temporary lambda as the coroutine's argument: g++ 12 mishandles those.)
+    Impl* raw = impl_.get();
+    std::function<bool()> stressed = [raw] {
+      return raw->counters.active * 100 >=
+             raw->cfg.max_connections * static_cast<size_t>(raw->cfg.stress_pct);
+    };
+    asio::co_spawn(*w, impl_->sweepers.back()->run(std::move(stressed)), asio::detached);
   }
 }
 
@@ -633,6 +701,9 @@ void SmtpServer::stop() {
     boost::system::error_code ec;
     a->close(ec);
   }
+  // Every session between commands answers 421 4.3.2 now; one in DATA after its message.
+  for (size_t i = 0; i < impl_->workers.size(); ++i)
+    asio::post(*impl_->workers[i], [self = impl_, i] { self->sweepers[i]->shutdown_idle(); });
 }
 
 const SmtpCounters& SmtpServer::counters() const { return impl_->counters; }

@@ -3,7 +3,9 @@
 // The driver turns smtp::ServerSession actions into reads, writes, TLS handshakes, spool writes
 // and account look-ups; it holds no protocol logic. Every read has a deadline (command timeout,
 // and during DATA a minimum average data rate); a missed deadline is reported to the session,
-// which answers 421 4.4.2. Sessions run as coroutines on a few io_context threads (one per
+// which answers 421 4.4.2. Connections are capped in total and per client (IPv4 address, IPv6
+// /64); stop() answers every connection between commands 421 4.3.2 and lets a message in DATA
+// finish before it does the same. Sessions run as coroutines on a few io_context threads (one per
 // core), never a thread per connection. Blocking work (Argon2 password checks, SQLite) runs on a
 // separate small thread pool so the I/O threads never stall.
 #pragma once
@@ -28,7 +30,7 @@ class context;
 namespace tern::queue {
 class Spool;
 struct QueuedMessage;
-}
+}  // namespace tern::queue
 namespace tern::store {
 class Store;
 }
@@ -38,17 +40,24 @@ class AuthLimiter;
 namespace tern::pipeline {
 class KeyCache;
 class Submission;
-}
+}  // namespace tern::pipeline
 
 namespace tern::net {
 
 struct SmtpServerConfig {
-  smtp::SessionConfig session;        // per-listener TLS flags are set by the server
-  int command_timeout_s = 300;        // RFC 5321 §4.5.3.2 suggests 5 minutes
-  int64_t min_data_rate = 1024;       // bytes/s averaged over DATA, after data_grace_s
+  smtp::SessionConfig session;  // per-listener TLS flags are set by the server
+  // A command line must arrive whole within this long after the previous reply (RFC 5321
+  // §4.5.3.2 suggests 5 minutes); bytes trickling in do not extend it.
+  int command_timeout_s = 300;
+  int max_session_s = 3600;  // a whole connection, however busy
+  // When the listeners hold more than stress_pct % of max_connections, a command must arrive
+  // within this instead (Postfix's stress-dependent smtpd_timeout).
+  int stress_command_timeout_s = 10;
+  int stress_pct = 80;
+  int64_t min_data_rate = 1024;  // bytes/s averaged over DATA, after data_grace_s
   int data_grace_s = 30;
   int tls_handshake_timeout_s = 30;
-  int greet_pause_ms = 0;             // >0: clients that talk before the greeting are dropped
+  int greet_pause_ms = 0;  // >0: clients that talk before the greeting are dropped
   size_t max_connections = 20000;
   size_t max_connections_per_ip = 200;
   std::vector<Cidr> trusted_networks;  // may submit without AUTH as trusted_account
@@ -81,13 +90,13 @@ struct SmtpCounters {
   std::atomic<uint64_t> accepted_messages{0};
   std::atomic<uint64_t> rejected_connections{0};
   std::atomic<uint64_t> auth_failures{0};
+  std::atomic<uint64_t> timeouts{0};  // command, data-rate and session limits
 };
 
 class SmtpServer {
  public:
   // workers: the io_contexts sessions are spread over (round robin); acceptors run on the first.
-  SmtpServer(std::vector<boost::asio::io_context*> workers, SmtpServerConfig cfg,
-             SmtpServices svc);
+  SmtpServer(std::vector<boost::asio::io_context*> workers, SmtpServerConfig cfg, SmtpServices svc);
   ~SmtpServer();
   // Binds now (throws std::runtime_error naming the address on failure), accepts until stop().
   void listen(const std::string& name, const std::string& address, bool implicit_tls);

@@ -1,9 +1,8 @@
 #include "policy/auth_limiter.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
-#include <cstring>
+
+#include "core/client_key.hpp"
 
 namespace tern::policy {
 
@@ -14,31 +13,13 @@ constexpr size_t kMaxUserKey = 256;
 AuthLimiter::AuthLimiter(const core::Clock& clock, Limits limits)
     : clock_(clock), limits_(limits) {}
 
-std::string AuthLimiter::ip_key(std::string_view ip) {
-  std::string s(ip.substr(0, 64));
-  // Drop an IPv6 zone ("fe80::1%eth0") before parsing.
-  if (auto pct = s.find('%'); pct != std::string::npos) s.resize(pct);
-  unsigned char a[16];
-  if (s.find(':') != std::string::npos && inet_pton(AF_INET6, s.c_str(), a) == 1) {
-    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    char buf[INET6_ADDRSTRLEN];
-    if (std::memcmp(a, kMapped, sizeof kMapped) == 0) {
-      inet_ntop(AF_INET, a + 12, buf, sizeof buf);
-      return buf;
-    }
-    std::memset(a + 8, 0, 8);
-    inet_ntop(AF_INET6, a, buf, sizeof buf);
-    return std::string(buf) + "/64";
-  }
-  return s;
-}
+std::string AuthLimiter::ip_key(std::string_view ip) { return core::client_key(ip); }
 
-bool AuthLimiter::user_tracked(std::string_view username) {
-  return !username.empty() && username != "App";
-}
-
-std::string AuthLimiter::user_key(std::string_view username) {
-  return std::string(username.substr(0, kMaxUserKey));
+std::string AuthLimiter::pair_key(const std::string& ip_key, std::string_view username) {
+  std::string k = ip_key;
+  k += '\n';  // never inside an address key
+  k += username.substr(0, kMaxUserKey);
+  return k;
 }
 
 bool AuthLimiter::Table::blocked(const std::string& key, int64_t now) const {
@@ -92,31 +73,34 @@ void AuthLimiter::Table::prune(int64_t now, int64_t stale_after) {
 
 bool AuthLimiter::allowed(std::string_view ip, std::string_view username) const {
   const int64_t now = clock_.now_ms();
+  const std::string ipk = ip_key(ip);
   std::lock_guard lock(mu_);
-  if (ips_.blocked(ip_key(ip), now)) return false;
-  if (user_tracked(username) && users_.blocked(user_key(username), now)) return false;
+  if (ips_.blocked(ipk, now)) return false;
+  if (!username.empty() && pairs_.blocked(pair_key(ipk, username), now)) return false;
   return true;
 }
 
 void AuthLimiter::record_failure(std::string_view ip, std::string_view username) {
   const int64_t now = clock_.now_ms();
+  const std::string ipk = ip_key(ip);
   std::lock_guard lock(mu_);
   const int64_t stale_after = std::max(limits_.window_ms, limits_.block_ms);
   ips_.prune(now, stale_after);
-  users_.prune(now, stale_after);
-  ips_.fail(ip_key(ip), now, limits_.max_failures_per_ip, limits_);
-  if (user_tracked(username))
-    users_.fail(user_key(username), now, limits_.max_failures_per_user, limits_);
+  pairs_.prune(now, stale_after);
+  ips_.fail(ipk, now, limits_.max_failures_per_ip, limits_);
+  if (!username.empty())
+    pairs_.fail(pair_key(ipk, username), now, limits_.max_failures_per_user, limits_);
 }
 
-void AuthLimiter::record_success(std::string_view /*ip*/, std::string_view username) {
+void AuthLimiter::record_success(std::string_view ip, std::string_view username) {
+  const std::string ipk = ip_key(ip);
   std::lock_guard lock(mu_);
-  if (user_tracked(username)) users_.erase(user_key(username));
+  if (!username.empty()) pairs_.erase(pair_key(ipk, username));
 }
 
 size_t AuthLimiter::tracked() const {
   std::lock_guard lock(mu_);
-  return ips_.size() + users_.size();
+  return ips_.size() + pairs_.size();
 }
 
 }  // namespace tern::policy

@@ -81,7 +81,9 @@ def merge(base, over):
 class TernServer:
     """One `tern serve` process with its own data dir, config and ports."""
 
-    def __init__(self, config=None, account=True):
+    def __init__(self, config=None, account=True, nofile=None):
+        # nofile: RLIMIT_NOFILE (soft and hard) for the server process, to test descriptor limits.
+        self.nofile = nofile
         if not TERN_BIN or not os.access(TERN_BIN, os.X_OK):
             raise RuntimeError("TERN_BIN is not set to an executable tern binary")
         self.dir = tempfile.mkdtemp(prefix="tern-it-")
@@ -121,8 +123,13 @@ class TernServer:
                 "--hostname", self.config["hostname"]]
         for name, port in self.ports.items():
             args += [f"--{name}", f"{LOOPBACK}:{port}"]
+        preexec = None
+        if self.nofile:
+            import resource
+            n = self.nofile
+            preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=preexec)
         log.close()
         _live.add(self.proc)
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -229,8 +236,10 @@ class Reply:
 class RawSMTP:
     """A byte-exact SMTP client: send what the test says, read replies one at a time."""
 
-    def __init__(self, port, tls=False, timeout=15, read_greeting=True):
-        self.sock = socket.create_connection((LOOPBACK, port), timeout=timeout)
+    def __init__(self, port, tls=False, timeout=15, read_greeting=True, source=None):
+        # source: a loopback address to connect from ("127.0.0.2"), to act as another client.
+        self.sock = socket.create_connection((LOOPBACK, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.timeout = timeout
         if tls:
             self.sock = client_tls_context().wrap_socket(self.sock)

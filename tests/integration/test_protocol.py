@@ -253,8 +253,8 @@ class OwnServerTests(unittest.TestCase):
     def test_auth_failures_rate_limited_per_ip_and_user_across_connections(self):
         srv = self.server(auth={"max_failures_per_ip": 4, "max_failures_per_user": 100})
 
-        def attempt(password):
-            s = RawSMTP(srv.port("submissions"), tls=True)
+        def attempt(password, source=None):
+            s = RawSMTP(srv.port("submissions"), tls=True, source=source)
             try:
                 s.cmd("EHLO client.test")
                 return s.auth_plain(srv.username, password)
@@ -272,7 +272,12 @@ class OwnServerTests(unittest.TestCase):
         srv = srv2
         codes = [attempt(f"wrong-{i}").code for i in range(3)]
         self.assertEqual(codes, [535] * 3)
-        self.assertEqual(attempt(srv.password).code, 454)  # the username is blocked
+        self.assertEqual(attempt(srv.password).code, 454)  # the username, from this address
+        # Issue 10, item 9: failures from one address never lock the user out elsewhere.
+        self.assertEqual(attempt(srv.password, source="127.0.0.2").code, 235)
+        codes = [attempt(f"wrong-{i}", source="127.0.0.3").code for i in range(3)]
+        self.assertEqual(codes, [535] * 3)
+        self.assertEqual(attempt(srv.password, source="127.0.0.2").code, 235)
 
     def test_early_talker_gets_554(self):
         srv = self.server(smtp={"greet_pause_ms": 500})
