@@ -173,7 +173,7 @@ Config load_config(const std::string& path) {
                 "smarthost_username", "smarthost_password", "ca_file", "max_connections",
                 "max_connections_per_destination", "max_messages_per_connection",
                 "retry_schedule", "max_age", "connect_timeout_s", "command_timeout_s",
-                "data_timeout_s", "reject_loopback_mx"});
+                "data_timeout_s", "reject_loopback_mx", "relay_allow"});
     get(*t, "delivery", "enabled", d.enabled);
     get(*t, "delivery", "helo_name", d.helo_name);
     int64_t mx_port = d.mx_port;
@@ -228,6 +228,10 @@ Config load_config(const std::string& path) {
     if (d.connect_timeout_s <= 0 || d.command_timeout_s <= 0 || d.data_timeout_s <= 0)
       bad("delivery", "timeouts must be positive");
     get(*t, "delivery", "reject_loopback_mx", d.reject_loopback_mx);
+    auto relay =
+        report::make_policy(false, get_list(*t, "delivery", "relay_allow"), "delivery.relay_allow");
+    if (!relay) throw std::runtime_error("config: " + relay.error().message);
+    d.relay_policy = std::move(relay).value();
   }
   if (auto* t = section(root, "http")) {
     check_keys(*t, "http", {"public_url", "admin_token_file"});

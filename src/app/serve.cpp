@@ -177,6 +177,9 @@ int serve(const Config& cfg) {
     dsvc.resolver = mx_resolver.get();
     dsvc.blocking = &delivery_blocking;
     dsvc.hostname = cfg.hostname;
+    for (const auto* l :
+         {&cfg.listen_smtp, &cfg.listen_submission, &cfg.listen_submissions, &cfg.listen_http})
+      if (!l->empty()) dsvc.own_listeners.push_back(net::split_host_port(*l));
     dsvc.on_events = [&reports](const auto& batch) { reports.events(batch); };
     dsvc.on_recovered = [&reports](const queue::QueuedMessage& m) { reports.recovered(m); };
     delivery = std::make_unique<net::DeliveryEngine>(delivery_io, cfg.delivery, std::move(dsvc));
