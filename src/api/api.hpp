@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "net/http_server.hpp"
+#include "report/target_policy.hpp"
 
 namespace tern::store {
 class Store;
@@ -64,6 +65,10 @@ struct ApiServices {
   std::string dkim_zone, spf_include;
   std::vector<std::string> sending_ips;
   std::vector<std::string> platform_domains;
+  // Where settings may point (PATCH /settings): [webhooks] rules for notify_url/tracking_url,
+  // [delivery] relay_allow for relay.host.
+  report::TargetPolicy webhook_policy, relay_policy;
+  int max_unverified_domains = 0;  // [limits]; 0 = no quota
   // Sends one test message now through the account's route (the delivery engine); blocks.
   std::function<TestEmailResult(int64_t account_id, const std::string& from,
                                 const std::string& to)> test_email;

@@ -328,6 +328,9 @@ int serve(const Config& cfg) {
   api_svc.spf_include = cfg.spf_include;
   api_svc.sending_ips = cfg.sending_ips;
   api_svc.platform_domains = cfg.smtp.platform_domains;
+  api_svc.webhook_policy = wcfg.policy;
+  api_svc.relay_policy = cfg.delivery.relay_policy;
+  api_svc.max_unverified_domains = cfg.max_unverified_domains;
   api_svc.test_email = test_email;
   api_svc.webhooks_enqueued = [&poke_webhooks] { poke_webhooks(); };
   // Handlers block (SQLite, DNS checks, a test delivery): they run on a pool of their own.
