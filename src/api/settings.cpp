@@ -109,6 +109,8 @@ net::HttpResponse test_email(const Call& c) {
   if (!c.svc.test_email)
     return error_response(503, "unavailable", "test email needs delivery to be enabled");
   TestEmailResult r = c.svc.test_email(c.account.id, from_addr, to_mb->str());
+  if (r.outcome == "refused") return error_response(400, "sender_not_authorized", r.reply);
+  if (r.outcome == "rate_limited") return error_response(429, "rate_limited", r.reply);
   return json_response(200, {{"outcome", r.outcome},
                              {"code", r.code},
                              {"enhanced", r.enhanced},

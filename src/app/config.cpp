@@ -85,7 +85,7 @@ Config load_config(const std::string& path) {
                              std::to_string(e.source().begin.line));
   }
   check_keys(root, "", {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth",
-                        "platform", "dns", "delivery", "http", "webhooks", "tracking",
+                        "platform", "dns", "delivery", "http", "webhooks", "tracking", "limits",
                         "master_key_file"});
   get(root, "", "master_key_file", c.master_key_file);
   get(root, "", "hostname", c.hostname);
@@ -256,6 +256,11 @@ Config load_config(const std::string& path) {
   if (auto* t = section(root, "tracking")) {
     check_keys(*t, "tracking", {"secret_file"});
     get(*t, "tracking", "secret_file", c.tracking_secret_file);
+  }
+  if (auto* t = section(root, "limits")) {
+    check_keys(*t, "limits", {"test_emails_per_minute", "max_unverified_domains"});
+    get(*t, "limits", "test_emails_per_minute", c.test_emails_per_minute);
+    get(*t, "limits", "max_unverified_domains", c.max_unverified_domains);
   }
   return c;
 }

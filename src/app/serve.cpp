@@ -3,6 +3,7 @@
 #include "app/control.hpp"
 #include "app/secret_files.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -30,6 +31,8 @@
 #include "pipeline/key_cache.hpp"
 #include "pipeline/submission.hpp"
 #include "policy/auth_limiter.hpp"
+#include "policy/rate_limiter.hpp"
+#include "policy/sender.hpp"
 #include "queue/spool.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
@@ -241,16 +244,33 @@ int serve(const Config& cfg) {
   auto* engine = delivery.get();
   // Test email (seed 000): one delivery now through the account's route. Blocks the caller
   // (an HTTP pool thread or the control socket's thread). from "" = the account's mail_from,
-  // else postmaster@hostname.
-  auto test_send = [engine, st = store.value().get(), &cfg](int64_t account_id, std::string from,
-                                                            const std::string& to) {
+  // else postmaster@hostname. Like any submission, a given from (or the stored mail_from) must
+  // pass the account's sender policy (issue 10 item 2), and each account gets a few per
+  // minute ([limits] test_emails_per_minute): the remote's reply is shown to the tenant.
+  policy::RateLimiter test_limiter(clock, {cfg.test_emails_per_minute, cfg.test_emails_per_minute});
+  auto test_send = [engine, st = store.value().get(), &cfg, &test_limiter](
+                       int64_t account_id, std::string from, const std::string& to) {
     if (!engine) return net::TestSendResult{"error", 0, "", "delivery is disabled", "", false, ""};
-    if (from.empty()) {
-      if (auto s = st->account_settings(account_id, false); s && !s->mail_from.empty())
-        from = s->mail_from;
-      else
-        from = "postmaster@" + cfg.hostname;
+    auto ctx = st->account_context(account_id);
+    if (!ctx)
+      return net::TestSendResult{"error", 0, "", "account: " + ctx.error().message, "", false, ""};
+    for (const auto& d : cfg.smtp.platform_domains) ctx->platform_domains.push_back(d);
+    if (from.empty()) from = ctx->mail_from;
+    if (!from.empty()) {
+      const core::Status s = policy::authorize_sender(*ctx, from);
+      if (!s.ok()) return net::TestSendResult{"refused", s.code, s.enhanced, s.text, "", false, ""};
+    } else {
+      from = "postmaster@" + cfg.hostname;
     }
+    if (int64_t wait_ms = test_limiter.take(account_id))
+      return net::TestSendResult{"rate_limited",
+                                 0,
+                                 "",
+                                 fmt::format("at most {} test emails per minute; retry in {} s",
+                                             cfg.test_emails_per_minute, (wait_ms + 999) / 1000),
+                                 "",
+                                 false,
+                                 ""};
     return engine->test_send(account_id, from, to);
   };
   auto test_email = [test_send](int64_t account_id, const std::string& from,

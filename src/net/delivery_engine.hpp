@@ -98,6 +98,8 @@ struct ControlReply {
 // One test message sent now (seed 000 "test email"): outcome "delivered", "deferred"
 // (temporary failure), "bounced" (permanent) or "error" (bad input, delivery disabled, no answer
 // in time); the remote reply (or the local reason), the host that answered, TLS, and the route.
+// Before the engine is asked, the caller may answer "refused" (sender policy) or
+// "rate_limited" (nothing was sent).
 struct TestSendResult {
   std::string outcome;
   int code = 0;
