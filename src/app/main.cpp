@@ -563,7 +563,7 @@ int main(int argc, char** argv) {
         auto list = check(store->list_domains(acc.id));
         json arr = json::array();
         for (const auto& d : list) {
-          auto rep = check(domains.records(d.domain));
+          auto rep = check(domains.records(d.domain, acc.id));
           if (g.json) {
             json states = json::object();
             for (const auto& r : rep.records) states[r.id] = r.status;
