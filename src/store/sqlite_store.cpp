@@ -1111,7 +1111,10 @@ core::Result<CreatedCredential> SqliteStore::create_credential(int64_t account_i
     if (rc == SQLITE_DONE) return false;
     return c.error(rc, "find username");
   };
-  std::string name = username;
+  // A chosen name lives in the account's namespace ("<name>@<account>"; '@' is in no account
+  // name or generated login), so it can only collide with the account's own logins and the
+  // answer never tells whether another tenant uses a name (issue 10 item 14).
+  std::string name = username.empty() ? username : username + "@" + (*acc)->name;
   for (int attempt = 0;; ++attempt) {
     if (username.empty()) {
       // "<account>." + 6 characters; the account part is cut so the whole stays <= 64.

@@ -176,7 +176,8 @@ class Store {
   virtual core::Result<std::vector<Credential>> list_credentials(int64_t account_id) = 0;
   // A new login with a generated password (Argon2id-hashed; shown once). username "" =
   // "<account name>.<6 random base32 characters>"; a given one must be a valid account name
-  // syntax and unused by any account.
+  // syntax and becomes "<username>@<account name>": namespaced per account, so "taken" only
+  // ever means taken by this account's own logins (nothing about other tenants leaks).
   virtual core::Result<CreatedCredential> create_credential(int64_t account_id,
                                                             const std::string& username) = 0;
   // Permanent error when the account has no such login.
