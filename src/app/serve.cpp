@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/api.hpp"
+#include "core/address.hpp"
 #include "core/clock.hpp"
 #include "core/histogram.hpp"
 #include "dns/resolver.hpp"
@@ -251,6 +252,9 @@ int serve(const Config& cfg) {
   auto test_send = [engine, st = store.value().get(), &cfg, &test_limiter](
                        int64_t account_id, std::string from, const std::string& to) {
     if (!engine) return net::TestSendResult{"error", 0, "", "delivery is disabled", "", false, ""};
+    // Syntax first (the engine's own answers), then the account's policy.
+    if (!from.empty() && !core::parse_mailbox(from))
+      return net::TestSendResult{"error", 0, "", "invalid from address", "", false, ""};
     auto ctx = st->account_context(account_id);
     if (!ctx)
       return net::TestSendResult{"error", 0, "", "account: " + ctx.error().message, "", false, ""};
