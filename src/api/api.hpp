@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "net/http_server.hpp"
+#include "report/target_policy.hpp"
 
 namespace tern::store {
 class Store;
@@ -40,11 +41,12 @@ class SlowGate;
 // What `POST /api/v1/settings/test-email` and `tern account test-email` report: the outcome of
 // one delivery attempt through the account's configured route, made now.
 struct TestEmailResult {
-  std::string outcome;   // "delivered", "deferred" (temporary failure), "bounced", "error"
-  int code = 0;          // remote reply code, 0 = none
-  std::string enhanced;  // "2.0.0"
-  std::string reply;     // remote reply text or local reason
-  std::string host;      // the server that answered
+  std::string outcome;     // "delivered", "deferred" (temporary failure), "bounced", "error";
+                           // not sent: "refused" (sender policy), "rate_limited"
+  int code = 0;            // remote reply code, 0 = none
+  std::string enhanced;    // "2.0.0"
+  std::string reply;       // remote reply text or local reason
+  std::string host;        // the server that answered
   bool tls = false;
   std::string route;  // "platform", "smarthost" or "custom"
 };
@@ -66,6 +68,10 @@ struct ApiServices {
   std::string dkim_zone, spf_include;
   std::vector<std::string> sending_ips;
   std::vector<std::string> platform_domains;
+  // Where settings may point (PATCH /settings): [webhooks] rules for notify_url/tracking_url,
+  // [delivery] relay_allow for relay.host.
+  report::TargetPolicy webhook_policy, relay_policy;
+  int max_unverified_domains = 0;  // [limits]; 0 = no quota
   // Sends one test message now through the account's route (the delivery engine); blocks.
   std::function<TestEmailResult(int64_t account_id, const std::string& from, const std::string& to)>
       test_email;

@@ -2,6 +2,10 @@
 // (`tern domain add|records|check`, `tern dkim rotate`) and the periodic re-check use, so every
 // rule is in one place. Checks resolve through a fresh resolver ([dns] resolver) and block
 // (the HTTP pool runs them). A domain of another account is 404, as a missing one.
+// Claims (issue 10 item 11): POST is refused (409) only when another account has VERIFIED the
+// domain; unverified claims of others block nothing, and the first claim to verify removes
+// the rest. An account may hold [limits] max_unverified_domains unverified claims at once
+// (403 quota_exceeded beyond; the operator's "verified": true is not counted).
 #include "api/pagination.hpp"
 #include "api/request.hpp"
 #include "api/resources.hpp"
@@ -82,14 +86,20 @@ net::HttpResponse add(const Call& c) {
       return error_response(403, "forbidden", "only the operator may mark a domain verified");
     o.verified = it->get<bool>();
   }
-  // Already another account's: refuse before the service touches anything.
-  auto existing = c.svc.store->find_domain(**name);
-  if (!existing) return from_error(existing.error());
-  if (*existing && (*existing)->account_id != c.account.id)
+  // Verified by another account: refuse before the service touches anything. Another
+  // account's unverified claim blocks nothing (the first to verify wins).
+  auto holder = c.svc.store->find_domain(**name);
+  if (!holder) return from_error(holder.error());
+  if (*holder && (*holder)->verified && (*holder)->account_id != c.account.id)
     return error_response(409, "conflict", "this domain belongs to another account");
+  auto mine = c.svc.store->find_domain(**name, c.account.id);
+  if (!mine) return from_error(mine.error());
   Service s(c.svc);
+  o.max_unverified = c.svc.max_unverified_domains;
   auto rep = s.domains.add(c.account.name, **name, o);
-  return answer(rep, *existing ? 200 : 201, false);
+  if (!rep && rep.error().message.starts_with("quota:"))
+    return error_response(403, "quota_exceeded", rep.error().message);
+  return answer(rep, *mine ? 200 : 201, false);
 }
 
 net::HttpResponse list(const Call& c) {
@@ -99,7 +109,7 @@ net::HttpResponse list(const Call& c) {
   if (!list) return from_error(list.error());
   std::vector<std::pair<std::string, nlohmann::json>> keyed;
   for (const auto& d : *list) {
-    auto detail = c.svc.store->find_domain(d.domain);
+    auto detail = c.svc.store->find_domain(d.domain, c.account.id);
     if (!detail) return from_error(detail.error());
     nlohmann::json j{{"domain", d.domain}, {"verified", d.verified}};
     if (*detail) {
@@ -131,9 +141,10 @@ net::HttpResponse handle_domains(const Call& c) {
   const std::string name = core::to_lower(c.rest[0]);
   const std::string action = c.rest.size() == 2 ? c.rest[1] : "";
   if (!action.empty() && action != "check" && action != "rotate") return no_route();
-  auto d = c.svc.store->find_domain(name);
+  auto d = c.svc.store->find_domain(name, c.account.id);
   if (!d) return from_error(d.error());
   if (!*d || (*d)->account_id != c.account.id) return not_found("domain");
+  const int64_t me = c.account.id;
   Service s(c.svc);
   if (action == "check") {
     if (m != "POST") return method_not_allowed("POST");
@@ -142,13 +153,13 @@ net::HttpResponse handle_domains(const Call& c) {
       resolver = c.svc.make_resolver();
     else
       resolver = dns::make_unbound_resolver(c.svc.dns_resolver);
-    return answer(s.domains.check(name, *resolver), 200, true);
+    return answer(s.domains.check(name, *resolver, me), 200, true);
   }
   if (action == "rotate") {
     if (m != "POST") return method_not_allowed("POST");
-    return answer(s.domains.rotate(name), 200, false);
+    return answer(s.domains.rotate(name, me), 200, false);
   }
-  if (m == "GET") return answer(s.domains.records(name), 200, false);
+  if (m == "GET") return answer(s.domains.records(name, me), 200, false);
   if (m == "DELETE") {
     auto r = c.svc.store->delete_domain(c.account.id, name);
     if (!r) return from_error(r.error(), 404, "not_found");

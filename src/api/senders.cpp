@@ -3,7 +3,9 @@
 // (Tern's own mail: From noreply@<hostname>, submitted with no account, so no sender policy
 // applies); opening the link (verify.cpp) verifies it. An address already verified is answered
 // as is, without mail. The operator may register an address verified at once ("verified":
-// true). DELETE removes the address and its pending links.
+// true). An address on a domain another account has verified is refused (409, nothing sent):
+// that domain's mailboxes are the other account's identities. DELETE removes the address and
+// its pending links.
 #include <fmt/format.h>
 
 #include "api/json_views.hpp"
@@ -89,6 +91,14 @@ net::HttpResponse add(const Call& c) {
     if (it->get<bool>() && !c.who.is_operator)
       return error_response(403, "forbidden", "only the operator may register a verified sender");
     verified_now = it->get<bool>();
+  }
+  // Another account's verified domain is that account's identity: nobody else may even ask
+  // its mailboxes to vouch for them (issue 10 item 3). Nothing is stored or sent.
+  if (auto d = c.svc.store->find_domain(mb->domain); !d) {
+    return from_error(d.error());
+  } else if (*d && (*d)->verified && (*d)->account_id != c.account.id) {
+    return error_response(409, "conflict",
+                          "\"address\": " + mb->domain + " is a sending domain of another account");
   }
   core::Error err;
   auto existing = find_sender(c, address, &err);

@@ -1,16 +1,22 @@
 // /settings: the account's delivery and report settings (store/settings.hpp keys).
 //   GET                      every key with defaults filled in; secrets as "set" / "not set"
 //   PATCH {key: value, ...}  all or nothing (Store::set_account_settings); 400 names the key;
+//                            mail_from, relay.host, notify_url and tracking_url must pass
+//                            report::check_settings (the account's identities, SSRF rules);
 //                            strings, numbers, booleans (on/off) or arrays of strings (cc, bcc);
 //                            null or "" resets a key
 //   POST /webhook-secret     a new random secret, stored sealed, answered once
 //   POST /test-email         {"to", "from"?}: one delivery attempt now through the account's
-//                            route; 200 with the outcome as data (a refusal is not an HTTP error)
+//                            route; 200 with the outcome as data (a remote's refusal is not an
+//                            HTTP error). A from (or the stored mail_from) the account may not
+//                            use: 400 sender_not_authorized, nothing sent; more than
+//                            [limits] test_emails_per_minute: 429 rate_limited.
 #include <fmt/format.h>
 
 #include "api/request.hpp"
 #include "api/resources.hpp"
 #include "core/address.hpp"
+#include "report/settings_guard.hpp"
 #include "store/secrets.hpp"
 #include "store/settings.hpp"
 
@@ -61,6 +67,13 @@ net::HttpResponse patch(const Call& c) {
     if (!text) return bad_request(text.error().message);
     kv.emplace_back(k, std::move(*text));
   }
+  // Identities and targets the account may not hold (report/settings_guard.hpp).
+  auto ctx = c.svc.store->account_context(c.account.id);
+  if (!ctx) return from_error(ctx.error());
+  report::SettingsContext guard{
+      std::move(ctx).value(), c.svc.webhook_policy, c.svc.relay_policy, {c.svc.hostname}};
+  for (const auto& d : c.svc.platform_domains) guard.identity.platform_domains.push_back(d);
+  if (auto r = report::check_settings(kv, guard); !r) return bad_request(r.error().message);
   if (auto r = c.svc.store->set_account_settings(c.account.id, kv); !r) return from_error(r.error());
   return show(c);
 }
@@ -96,6 +109,8 @@ net::HttpResponse test_email(const Call& c) {
   if (!c.svc.test_email)
     return error_response(503, "unavailable", "test email needs delivery to be enabled");
   TestEmailResult r = c.svc.test_email(c.account.id, from_addr, to_mb->str());
+  if (r.outcome == "refused") return error_response(400, "sender_not_authorized", r.reply);
+  if (r.outcome == "rate_limited") return error_response(429, "rate_limited", r.reply);
   return json_response(200, {{"outcome", r.outcome},
                              {"code", r.code},
                              {"enhanced", r.enhanced},

@@ -85,7 +85,7 @@ Config load_config(const std::string& path) {
                              std::to_string(e.source().begin.line));
   }
   check_keys(root, "", {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth",
-                        "platform", "dns", "delivery", "http", "webhooks", "tracking",
+                        "platform", "dns", "delivery", "http", "webhooks", "tracking", "limits",
                         "master_key_file"});
   get(root, "", "master_key_file", c.master_key_file);
   get(root, "", "hostname", c.hostname);
@@ -180,7 +180,7 @@ Config load_config(const std::string& path) {
                 "smarthost_username", "smarthost_password", "ca_file", "max_connections",
                 "max_connections_per_destination", "max_messages_per_connection",
                 "retry_schedule", "max_age", "connect_timeout_s", "command_timeout_s",
-                "data_timeout_s", "reject_loopback_mx"});
+                "data_timeout_s", "reject_loopback_mx", "relay_allow"});
     get(*t, "delivery", "enabled", d.enabled);
     get(*t, "delivery", "helo_name", d.helo_name);
     int64_t mx_port = d.mx_port;
@@ -235,6 +235,10 @@ Config load_config(const std::string& path) {
     if (d.connect_timeout_s <= 0 || d.command_timeout_s <= 0 || d.data_timeout_s <= 0)
       bad("delivery", "timeouts must be positive");
     get(*t, "delivery", "reject_loopback_mx", d.reject_loopback_mx);
+    auto relay =
+        report::make_policy(false, get_list(*t, "delivery", "relay_allow"), "delivery.relay_allow");
+    if (!relay) throw std::runtime_error("config: " + relay.error().message);
+    d.relay_policy = std::move(relay).value();
   }
   if (auto* t = section(root, "http")) {
     check_keys(*t, "http",
@@ -264,6 +268,11 @@ Config load_config(const std::string& path) {
   if (auto* t = section(root, "tracking")) {
     check_keys(*t, "tracking", {"secret_file"});
     get(*t, "tracking", "secret_file", c.tracking_secret_file);
+  }
+  if (auto* t = section(root, "limits")) {
+    check_keys(*t, "limits", {"test_emails_per_minute", "max_unverified_domains"});
+    get(*t, "limits", "test_emails_per_minute", c.test_emails_per_minute);
+    get(*t, "limits", "max_unverified_domains", c.max_unverified_domains);
   }
   return c;
 }

@@ -43,6 +43,9 @@ struct Config {
   int webhook_batch = 50;                  // results per POST at most
   // [tracking]
   std::string tracking_secret_file;  // "" = <data>/tracking.key (made on first start)
+  // [limits]: per-account quotas (issue 10).
+  int test_emails_per_minute = 5;   // POST /settings/test-email, tern account test-email; 0 = off
+  int max_unverified_domains = 10;  // domains an account may hold unverified at once
 
   std::string effective_public_url() const {
     if (!public_url.empty()) return public_url;

@@ -29,7 +29,9 @@
 #include "dns/resolver.hpp"
 #include "domain/service.hpp"
 #include "domain/zone.hpp"
+#include "net/webhook_sender.hpp"
 #include "queue/spool.hpp"
+#include "report/settings_guard.hpp"
 #include "store/store.hpp"
 
 namespace {
@@ -464,6 +466,14 @@ int main(int argc, char** argv) {
         if (!pw.empty() && pw.back() == '\r') pw.pop_back();
         as_kv.emplace_back("relay.password", std::move(pw));
       }
+      // The same identity and target rules as PATCH /settings (report/settings_guard.hpp).
+      tern::report::SettingsContext guard;
+      guard.identity = check(store->account_context(acc.id));
+      for (const auto& d : c.smtp.platform_domains) guard.identity.platform_domains.push_back(d);
+      guard.webhooks = check(tern::net::webhook_policy(c.webhook_allow_loopback, c.webhook_allow));
+      guard.relays = c.delivery.relay_policy;
+      guard.own_names = {c.hostname};
+      check(tern::report::check_settings(as_kv, guard));
       check(store->set_account_settings(acc.id, as_kv));
       for (auto& [k, v] : as_kv) sodium_memzero(v.data(), v.size());
       print_settings(check(store->account_settings(acc.id, false)), g.json);
@@ -553,7 +563,7 @@ int main(int argc, char** argv) {
         auto list = check(store->list_domains(acc.id));
         json arr = json::array();
         for (const auto& d : list) {
-          auto rep = check(domains.records(d.domain));
+          auto rep = check(domains.records(d.domain, acc.id));
           if (g.json) {
             json states = json::object();
             for (const auto& r : rep.records) states[r.id] = r.status;

@@ -1,5 +1,6 @@
 #include "app/serve.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -22,6 +23,7 @@
 #include "app/control.hpp"
 #include "app/fd_budget.hpp"
 #include "app/secret_files.hpp"
+#include "core/address.hpp"
 #include "core/clock.hpp"
 #include "core/histogram.hpp"
 #include "dns/resolver.hpp"
@@ -35,6 +37,8 @@
 #include "pipeline/key_cache.hpp"
 #include "pipeline/submission.hpp"
 #include "policy/auth_limiter.hpp"
+#include "policy/rate_limiter.hpp"
+#include "policy/sender.hpp"
 #include "queue/spool.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
@@ -212,6 +216,9 @@ int serve(const Config& cfg) {
     dsvc.resolver = mx_resolver.get();
     dsvc.blocking = &delivery_blocking;
     dsvc.hostname = cfg.hostname;
+    for (const auto* l :
+         {&cfg.listen_smtp, &cfg.listen_submission, &cfg.listen_submissions, &cfg.listen_http})
+      if (!l->empty()) dsvc.own_listeners.push_back(net::split_host_port(*l));
     dsvc.on_events = [&reports](const auto& batch) { reports.events(batch); };
     dsvc.on_recovered = [&reports](const queue::QueuedMessage& m) { reports.recovered(m); };
     delivery = std::make_unique<net::DeliveryEngine>(delivery_io, cfg.delivery, std::move(dsvc));
@@ -273,16 +280,36 @@ int serve(const Config& cfg) {
   auto* engine = delivery.get();
   // Test email (seed 000): one delivery now through the account's route. Blocks the caller
   // (an HTTP pool thread or the control socket's thread). from "" = the account's mail_from,
-  // else postmaster@hostname.
-  auto test_send = [engine, st = store.value().get(), &cfg](int64_t account_id, std::string from,
-                                                            const std::string& to) {
+  // else postmaster@hostname. Like any submission, a given from (or the stored mail_from) must
+  // pass the account's sender policy (issue 10 item 2), and each account gets a few per
+  // minute ([limits] test_emails_per_minute): the remote's reply is shown to the tenant.
+  policy::RateLimiter test_limiter(clock, {cfg.test_emails_per_minute, cfg.test_emails_per_minute});
+  auto test_send = [engine, st = store.value().get(), &cfg, &test_limiter](
+                       int64_t account_id, std::string from, const std::string& to) {
     if (!engine) return net::TestSendResult{"error", 0, "", "delivery is disabled", "", false, ""};
-    if (from.empty()) {
-      if (auto s = st->account_settings(account_id, false); s && !s->mail_from.empty())
-        from = s->mail_from;
-      else
-        from = "postmaster@" + cfg.hostname;
+    // Syntax first (the engine's own answers), then the account's policy.
+    if (!from.empty() && !core::parse_mailbox(from))
+      return net::TestSendResult{"error", 0, "", "invalid from address", "", false, ""};
+    auto ctx = st->account_context(account_id);
+    if (!ctx)
+      return net::TestSendResult{"error", 0, "", "account: " + ctx.error().message, "", false, ""};
+    for (const auto& d : cfg.smtp.platform_domains) ctx->platform_domains.push_back(d);
+    if (from.empty()) from = ctx->mail_from;
+    if (!from.empty()) {
+      const core::Status s = policy::authorize_sender(*ctx, from);
+      if (!s.ok()) return net::TestSendResult{"refused", s.code, s.enhanced, s.text, "", false, ""};
+    } else {
+      from = "postmaster@" + cfg.hostname;
     }
+    if (int64_t wait_ms = test_limiter.take(account_id))
+      return net::TestSendResult{"rate_limited",
+                                 0,
+                                 "",
+                                 fmt::format("at most {} test emails per minute; retry in {} s",
+                                             cfg.test_emails_per_minute, (wait_ms + 999) / 1000),
+                                 "",
+                                 false,
+                                 ""};
     return engine->test_send(account_id, from, to);
   };
   auto test_email = [test_send](int64_t account_id, const std::string& from,
@@ -367,6 +394,9 @@ int serve(const Config& cfg) {
   api_svc.spf_include = cfg.spf_include;
   api_svc.sending_ips = cfg.sending_ips;
   api_svc.platform_domains = cfg.smtp.platform_domains;
+  api_svc.webhook_policy = wcfg.policy;
+  api_svc.relay_policy = cfg.delivery.relay_policy;
+  api_svc.max_unverified_domains = cfg.max_unverified_domains;
   api_svc.test_email = test_email;
   api_svc.webhooks_enqueued = [&poke_webhooks] { poke_webhooks(); };
   // Handlers block (SQLite, a spool fsync): they run on a pool of their own, never on an I/O

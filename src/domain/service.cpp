@@ -22,8 +22,8 @@ std::string Domains::owner_of(const store::DomainDetail& d) {
   return d.dkim_mode == "delegated" ? std::string() : d.domain;
 }
 
-core::Result<Report> Domains::load(const std::string& domain) {
-  auto d = store_.find_domain(domain);
+core::Result<Report> Domains::load(const std::string& domain, int64_t account_id) {
+  auto d = store_.find_domain(domain, account_id);
   if (!d) return d.error();
   if (!*d) return core::Error::perm("no such domain: " + core::to_lower(domain));
   Report rep;
@@ -85,38 +85,42 @@ core::Result<Report> Domains::add(const std::string& account, const std::string&
   if (!acc) return acc.error();
   if (!*acc) return core::Error::perm("no such account: " + account);
   const int64_t account_id = (*acc)->id;
-  auto existing = store_.find_domain(domain);
+  auto existing = store_.find_domain(domain, account_id);
   if (!existing) return existing.error();
   // Adding again without --verified must not take the flag away from a verified domain.
-  const bool verified = o.verified || (*existing && (*existing)->verified &&
-                                       (*existing)->account_id == account_id);
-  if (auto r = store_.add_domain(account_id, domain, verified); !r) return r.error();
-  auto d = store_.find_domain(domain);
+  const bool verified = o.verified || (*existing && (*existing)->verified);
+  if (auto r = store_.add_domain(account_id, domain, verified, o.max_unverified); !r)
+    return r.error();
+  auto d = store_.find_domain(domain, account_id);
   if (!d) return d.error();
   if (!*d) return core::Error::perm("domain vanished while being added");
   const std::string mode = o.dkim_mode.value_or((*d)->dkim_mode);
   const bool ed = o.ed25519.value_or((*d)->ed25519);
   if (mode != (*d)->dkim_mode || ed != (*d)->ed25519) {
-    if (auto r = store_.set_domain_dkim((*d)->domain, mode, ed); !r) return r.error();
+    if (auto r = store_.set_domain_dkim((*d)->domain, mode, ed, account_id); !r) return r.error();
     (*d)->dkim_mode = mode;
     (*d)->ed25519 = ed;
   }
   if (auto r = ensure_keys(**d); !r) return r.error();
-  return load(domain);
+  return load(domain, account_id);
 }
 
-core::Result<Report> Domains::records(const std::string& domain) { return load(domain); }
+core::Result<Report> Domains::records(const std::string& domain, int64_t account_id) {
+  return load(domain, account_id);
+}
 
-core::Result<Report> Domains::check(const std::string& domain, dns::Resolver& resolver) {
-  auto rep = load(domain);
+core::Result<Report> Domains::check(const std::string& domain, dns::Resolver& resolver,
+                                    int64_t account_id) {
+  auto rep = load(domain, account_id);
   if (!rep) return rep;
   auto ips = platform_addresses(resolver, platform_);
   auto checked = check_records(resolver, rep->detail.domain, rep->records, platform_, ips);
   auto t = apply_check(rep->detail, checked, clock_.now_ms());
+  t.update.account_id = rep->detail.account_id;
   t.update.seen_next_slot = rep->detail.next_slot;
   for (const auto& k : rep->keys) t.update.key_versions.emplace_back(k.selector, k.version);
   if (auto r = store_.save_domain_check(t.update); !r) return r.error();
-  auto after = load(domain);
+  auto after = load(domain, rep->detail.account_id);
   if (!after) return after;
   // Stored states for the record list, with this run's DNS errors shown as such.
   for (auto& r : after->records)
@@ -140,12 +144,15 @@ void Domains::check_all(
   }
   for (const auto& d : *all) {
     if (stop()) return;
-    on_report(d.domain, check(d.domain, resolver));
+    // A claim another account's verification removed earlier in this round is gone: skip it.
+    auto still = store_.find_domain(d.domain, d.account_id);
+    if (still && !*still) continue;
+    on_report(d.domain, check(d.domain, resolver, d.account_id));
   }
 }
 
-core::Result<Report> Domains::rotate(const std::string& domain) {
-  auto rep = load(domain);
+core::Result<Report> Domains::rotate(const std::string& domain, int64_t account_id) {
+  auto rep = load(domain, account_id);
   if (!rep) return rep;
   const auto& d = rep->detail;
   const int slot = idle_slot(d.active_slot);
@@ -158,12 +165,12 @@ core::Result<Report> Domains::rotate(const std::string& domain) {
   }
   if (auto r = store_.put_dkim_keys(d.account_id, owner_of(d), std::move(keys), true); !r)
     return r.error();
-  return load(domain);
+  return load(domain, d.account_id);
 }
 
 core::Result<std::string> Domains::export_key(const std::string& domain,
-                                              const std::string& selector) {
-  auto rep = load(domain);
+                                              const std::string& selector, int64_t account_id) {
+  auto rep = load(domain, account_id);
   if (!rep) return rep.error();
   auto keys = store_.dkim_keys(rep->detail.account_id, owner_of(rep->detail), true);
   if (!keys) return keys.error();

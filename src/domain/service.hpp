@@ -43,6 +43,7 @@ struct AddOptions {
   std::optional<std::string> dkim_mode;  // "direct" / "delegated"; unset: keep (new: direct)
   std::optional<bool> ed25519;           // unset: keep (new: false)
   bool verified = false;                 // operator override
+  int max_unverified = 0;                // > 0: quota of unverified claims (the REST API)
 };
 
 class Domains {
@@ -51,12 +52,16 @@ class Domains {
 
   core::Result<Report> add(const std::string& account, const std::string& domain,
                            const AddOptions& o);
-  core::Result<Report> records(const std::string& domain);
-  core::Result<Report> check(const std::string& domain, dns::Resolver& resolver);
+  // `account_id` picks whose claim on the domain (several accounts may hold unverified
+  // claims); 0 = the verified claim, else the oldest (the CLI, by domain name).
+  core::Result<Report> records(const std::string& domain, int64_t account_id = 0);
+  core::Result<Report> check(const std::string& domain, dns::Resolver& resolver,
+                             int64_t account_id = 0);
   // New key(s) on the idle selector slot; signing switches after a check finds them ok.
-  core::Result<Report> rotate(const std::string& domain);
+  core::Result<Report> rotate(const std::string& domain, int64_t account_id = 0);
   // The private key (PEM, decrypted) on a selector of the domain, e.g. for opendkim-testkey.
-  core::Result<std::string> export_key(const std::string& domain, const std::string& selector);
+  core::Result<std::string> export_key(const std::string& domain, const std::string& selector,
+                                       int64_t account_id = 0);
   // One round of the periodic re-check: every domain, in name order, until stop() says so.
   // on_report gets each domain's report, or its error (the round goes on either way).
   void check_all(dns::Resolver& resolver, const std::function<bool()>& stop,
@@ -68,7 +73,7 @@ class Domains {
   const Platform& platform() const { return platform_; }
 
  private:
-  core::Result<Report> load(const std::string& domain);
+  core::Result<Report> load(const std::string& domain, int64_t account_id);
   core::Result<void> ensure_keys(const store::DomainDetail& d);
   // A freshly generated key for one selector slot and algorithm ("rsa" / "ed25519").
   core::Result<store::DkimKey> new_key(int slot, const std::string& algorithm);

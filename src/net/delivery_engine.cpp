@@ -321,21 +321,49 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
       t.session.tls = smtp::client::TlsPolicy::opportunistic;
       return t;
     }
-    // A relay: the customer's server or the smarthost.
+    // A relay: the customer's server or the smarthost. Every address is judged before it
+    // becomes an endpoint, so nothing else is ever connected to (a name that resolves to a
+    // private address, or to something else on the next look-up, is refused the same).
+    const bool customer = rt.dest != "smarthost";
+    std::vector<std::string> addrs;
+    bool temp = false;
     if (auto ip = dns::IpAddr::parse(rt.host)) {
-      t.endpoints.push_back({rt.host, ip->to_string(), rt.port});
+      addrs.push_back(ip->to_string());
     } else {
-      bool temp = false;
       for (auto type : {dns::RType::A, dns::RType::AAAA}) {
         auto a = svc.resolver->query(rt.host, type);
         if (a.status == dns::Answer::Status::temp_error) temp = true;
-        for (const auto& addr : a.addrs) t.endpoints.push_back({rt.host, addr, rt.port});
+        for (const auto& addr : a.addrs) addrs.push_back(addr);
       }
-      if (t.endpoints.empty())
-        return core::DeliveryOutcome::local(
-            core::DeliveryOutcome::temp, temp ? "4.4.3" : "4.4.4",
-            "relay host " + rt.host + (temp ? ": DNS lookup failed" : " has no address"), "dns");
     }
+    std::string refused;
+    for (const auto& addr : addrs) {
+      auto ip = dns::IpAddr::parse(addr);
+      if (!ip) continue;
+      if (is_own_listener(*ip, rt.port))
+        return core::DeliveryOutcome::local(core::DeliveryOutcome::perm, "5.4.6",
+                                            "relay host " + rt.host + " (" + ip->to_string() +
+                                                " port " + std::to_string(rt.port) +
+                                                ") is Tern itself: mail would loop",
+                                            "connect");
+      if (customer) {
+        if (auto ok = report::check_address(*ip, cfg.relay_policy); !ok) {
+          if (refused.empty()) refused = ok.error().message;
+          continue;
+        }
+      }
+      t.endpoints.push_back({rt.host, ip->to_string(), rt.port});
+    }
+    if (t.endpoints.empty() && !refused.empty())
+      return core::DeliveryOutcome::local(
+          core::DeliveryOutcome::perm, "5.4.4",
+          "relay host " + rt.host + ": " + refused + " (the operator's [delivery] relay_allow)",
+          "connect");
+    if (t.endpoints.empty())
+      return core::DeliveryOutcome::local(
+          core::DeliveryOutcome::temp, temp ? "4.4.3" : "4.4.4",
+          "relay host " + rt.host + (temp ? ": DNS lookup failed" : " has no address"), "dns");
+    t.session.loop_names = {svc.hostname, cfg.helo_name};
     t.session.username = rt.username;
     t.session.password = rt.password;
     if (rt.security == "none") {
@@ -347,6 +375,21 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
       t.verify_name = rt.host;
     }
     return t;
+  }
+
+  // One of Tern's own listening sockets (an unspecified listener address stands for every
+  // loopback address; other local addresses on it are not known here).
+  bool is_own_listener(const dns::IpAddr& ip, uint16_t port) const {
+    for (const auto& [host, p] : svc.own_listeners) {
+      if (p != port) continue;
+      if (host.empty() || host == "0.0.0.0" || host == "::") {
+        if (!report::refusal(ip).value_or("").starts_with("loopback")) continue;
+        return true;
+      }
+      auto own = dns::IpAddr::parse(host);
+      if (own && own->to_string() == ip.to_string()) return true;
+    }
+    return false;
   }
 
   void resolved(const std::string& dest, std::variant<ClientTarget, core::DeliveryOutcome> r) {

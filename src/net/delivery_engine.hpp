@@ -30,6 +30,7 @@
 #include "delivery/scheduler.hpp"
 #include "queue/envelope.hpp"
 #include "queue/retry.hpp"
+#include "report/target_policy.hpp"
 #include "store/store.hpp"
 
 namespace boost::asio {
@@ -58,6 +59,11 @@ struct DeliveryConfig {
   int command_timeout_s = 300;
   int data_timeout_s = 600;
   bool reject_loopback_mx = false;  // production safety: never deliver to 127/8 via MX
+  // Customers' relays (route=custom) follow the webhook SSRF rules (report/target_policy):
+  // every resolved address is checked and only checked addresses are connected to; the
+  // operator's [delivery] relay_allow prefixes are the exceptions. The smarthost (operator's
+  // own) is not checked.
+  report::TargetPolicy relay_policy;
 };
 
 struct DeliveryServices {
@@ -66,6 +72,9 @@ struct DeliveryServices {
   dns::Resolver* resolver = nullptr;  // blocking, thread-safe
   boost::asio::thread_pool* blocking = nullptr;
   std::string hostname;
+  // Tern's own listeners (host, port): a relay resolving to one of them is Tern itself, and
+  // mail would loop: such a target fails permanently (5.4.6) before any connection.
+  std::vector<std::pair<std::string, uint16_t>> own_listeners;
   // After each batch of events is recorded in the store (a blocking-pool thread; must not
   // block): every recipient outcome, deferrals included (the reports component).
   std::function<void(const std::vector<store::Store::DeliveryEvent>&)> on_events;
@@ -89,6 +98,8 @@ struct ControlReply {
 // One test message sent now (seed 000 "test email"): outcome "delivered", "deferred"
 // (temporary failure), "bounced" (permanent) or "error" (bad input, delivery disabled, no answer
 // in time); the remote reply (or the local reason), the host that answered, TLS, and the route.
+// Before the engine is asked, the caller may answer "refused" (sender policy) or
+// "rate_limited" (nothing was sent).
 struct TestSendResult {
   std::string outcome;
   int code = 0;

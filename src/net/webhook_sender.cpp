@@ -50,26 +50,7 @@ int64_t webhook_backoff_ms(int failed_attempts) {
 
 core::Result<report::TargetPolicy> webhook_policy(bool allow_loopback,
                                                   const std::vector<std::string>& allow) {
-  report::TargetPolicy p;
-  p.allow_loopback = allow_loopback;
-  for (const auto& entry : allow) {
-    const auto slash = entry.find('/');
-    auto ip = dns::IpAddr::parse(std::string_view(entry).substr(0, slash));
-    unsigned prefix = 0;
-    bool good = ip.has_value();
-    if (good && slash == std::string::npos) {
-      prefix = static_cast<unsigned>(ip->width());
-    } else if (good) {
-      const std::string_view digits = std::string_view(entry).substr(slash + 1);
-      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
-      good = ec == std::errc() && end == digits.data() + digits.size() && !digits.empty() &&
-             prefix <= ip->width();
-    }
-    if (!good)
-      return core::Error::perm("[webhooks] allow: not an address or prefix: '" + entry + "'");
-    p.allow.emplace_back(*ip, prefix);
-  }
-  return p;
+  return report::make_policy(allow_loopback, allow, "[webhooks] allow");
 }
 
 namespace {

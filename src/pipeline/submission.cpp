@@ -97,28 +97,19 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
   if (!req.header_final) {
     auto hs = message::parse_header_section(req.message);
     if (req.account) {
-      const policy::AccountContext& a = *req.account;
-      core::Status s = policy::authorize_sender(a, sender);
+      core::Status s = policy::authorize_sender(*req.account, sender);
       if (!s.ok()) return refused(s);
-      s = policy::check_from(a, hs.fields, header_from);
-      if (s.ok() && a.require_header_rcpts) s = policy::check_header_recipients(hs.fields, rcpts);
-      if (!s.ok()) return refused(s);
-    } else {
-      header_from = first_address(hs.fields, "From");
     }
-    std::set<std::string> seen;
-    bool has_date = false;
-    std::vector<const message::HeaderField*> kept;
-    for (const auto& f : hs.fields) {
-      if (policy::is_option_header(f.name)) {
-        core::Status s = policy::apply_option(options, seen, f.name, f.value());
-        if (!s.ok()) return refused(s);
-        continue;
-      }
-      if (core::iequals(f.name, "Date")) has_date = true;
-      if (core::iequals(f.name, "Message-ID") && message_id.empty()) message_id = f.value();
-      kept.push_back(&f);
-    }
+    policy::HeaderRules rules;
+    rules.authserv_id = svc_.hostname;
+    policy::HeaderVerdict v =
+        policy::apply_header_rules(req.account.get(), hs.fields, rcpts, rules, options);
+    if (!v.status.ok()) return refused(v.status);
+    header_from = std::move(v.header_from);
+    options = std::move(v.options);
+    message_id = std::move(v.message_id);
+    const bool has_date = v.has_date;
+    const auto& kept = v.kept;
     rest = policy::merge_account_cc(kept, req.account ? req.account->cc : std::vector<std::string>{});
     const std::string date = message::rfc5322_date(now_s);
     if (!has_date) rest += "Date: " + date + "\r\n";

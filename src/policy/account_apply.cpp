@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/address.hpp"
+#include "policy/sender.hpp"
 
 namespace tern::policy {
 
@@ -31,7 +32,10 @@ std::string merge_account_cc(const std::vector<const message::HeaderField*>& fie
 
 void apply_account_envelope(const AccountContext& a, std::string& sender,
                             std::vector<std::string>& recipients) {
-  if (!a.mail_from.empty()) sender = a.mail_from;
+  // A stored Mail-From the account may not (or no longer) use is ignored: the settings guard
+  // refuses such values, and one stored before it (or whose domain was lost since) must not
+  // route bounces to someone else's address.
+  if (!a.mail_from.empty() && authorize_sender(a, a.mail_from).ok()) sender = a.mail_from;
   for (const auto* list : {&a.cc, &a.bcc})
     for (const auto& r : *list)
       if (std::find(recipients.begin(), recipients.end(), r) == recipients.end())

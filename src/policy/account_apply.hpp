@@ -1,7 +1,7 @@
 // The account's delivery settings applied to a message at acceptance (SPEC §4): Mail-From
 // replaces the envelope sender; CC joins the Cc header field and the envelope; BCC joins the
 // envelope only. Shared by the SMTP session and pipeline::Submission so both paths apply them
-// identically. Pure.
+// identically. Pure. A Mail-From the account may not use (policy::authorize_sender) is ignored.
 //
 // Invariants: an address already among the recipients is not added twice; the header keeps one
 // Cc field (RFC 5322 §3.6 allows one), the account's addresses each on a folded line of their

@@ -1,5 +1,6 @@
 #include "report/target_policy.hpp"
 
+#include <charconv>
 #include <cstring>
 
 namespace tern::report {
@@ -228,6 +229,56 @@ core::Result<TargetUrl> check_url(std::string_view url, const TargetPolicy& poli
     if (!ok) return ok.error();
   }
   return t;
+}
+
+core::Result<std::optional<IpAddr>> check_host(std::string_view host, const TargetPolicy& policy) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (auto ip = IpAddr::parse(host)) {
+    if (auto ok = check_address(*ip, policy); !ok) return ok.error();
+    return std::optional<IpAddr>(*ip);
+  }
+  std::string h(host);
+  if (!h.empty() && h.back() == '.') h.pop_back();
+  if (h.empty()) return core::Error::perm("refused host: empty");
+  auto name = check_hostname(std::move(h));
+  if (!name) {
+    std::string why = name.error().message;
+    if (why.rfind("refused URL: ", 0) == 0) why.erase(0, 13);
+    return core::Error::perm("refused host: " + why);
+  }
+  const std::string& n = name.value();
+  const std::string_view suffix = ".localhost";
+  if (n == "localhost" || (n.size() > suffix.size() &&
+                           n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)) {
+    if (auto ok = check_address(v4(127, 0, 0, 1), policy); !ok)
+      return core::Error::perm("refused host " + n + ": loopback (RFC 6761 localhost)");
+  }
+  return std::optional<IpAddr>();
+}
+
+core::Result<TargetPolicy> make_policy(bool allow_loopback, const std::vector<std::string>& allow,
+                                       std::string_view what) {
+  TargetPolicy p;
+  p.allow_loopback = allow_loopback;
+  for (const auto& entry : allow) {
+    const auto slash = entry.find('/');
+    auto ip = IpAddr::parse(std::string_view(entry).substr(0, slash));
+    unsigned prefix = 0;
+    bool good = ip.has_value();
+    if (good && slash == std::string::npos) {
+      prefix = static_cast<unsigned>(ip->width());
+    } else if (good) {
+      const std::string_view digits = std::string_view(entry).substr(slash + 1);
+      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+      good = ec == std::errc() && end == digits.data() + digits.size() && !digits.empty() &&
+             prefix <= ip->width();
+    }
+    if (!good)
+      return core::Error::perm(std::string(what) + ": not an address or prefix: '" + entry + "'");
+    p.allow.emplace_back(*ip, prefix);
+  }
+  return p;
 }
 
 }  // namespace tern::report

@@ -24,6 +24,8 @@
 //         (compatible), 64:ff9b::/96 (NAT64) and 2002::/16 (6to4) is judged as IPv4.
 // Allow-list (operator): allow_loopback lets 127/8 and ::1 (in any of the forms above)
 // through, for tests; `allow` prefixes let any matching address through.
+// The same rules serve customers' relay hosts (check_host; [delivery] relay_allow), which the
+// delivery engine resolves and checks address by address like the webhook client.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -62,5 +64,19 @@ core::Result<void> check_address(const dns::IpAddr& a, const TargetPolicy& polic
 // parse_url, then check_address when the host is an IP literal (a name is checked by the
 // caller after resolution).
 core::Result<TargetUrl> check_url(std::string_view url, const TargetPolicy& policy);
+
+// A bare host (a relay's, or a URL's host): an IP literal (brackets allowed) is judged by
+// check_address and returned; a name must be a DNS name that is not a numeric IPv4 form
+// ("0x7f000001", "2130706433", "127.1") and is not "localhost" or under ".localhost"
+// (RFC 6761: always loopback; judged as 127.0.0.1). nullopt for an acceptable name, which the
+// caller checks again after resolving it.
+core::Result<std::optional<dns::IpAddr>> check_host(std::string_view host,
+                                                    const TargetPolicy& policy);
+
+// A policy from an operator's allow-list: CIDR prefixes ("10.1.0.0/16", "fd00::/8"; a bare
+// address is a /32 or /128). An error names `what` (e.g. "[delivery] relay_allow") and the
+// first malformed entry.
+core::Result<TargetPolicy> make_policy(bool allow_loopback, const std::vector<std::string>& allow,
+                                       std::string_view what);
 
 }  // namespace tern::report

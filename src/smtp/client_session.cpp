@@ -203,6 +203,20 @@ struct ClientSession::Impl {
     waiting_message = streaming = tls_pending = false;
   }
 
+  static std::string first_word(const Reply& r) {
+    if (r.lines.empty()) return {};
+    const std::string& l = r.lines.front();
+    return l.substr(0, l.find_first_of(" \t"));
+  }
+  bool loops_back(const Reply& r) const {
+    std::string w = first_word(r);
+    while (!w.empty() && w.back() == '.') w.pop_back();
+    if (w.empty()) return false;
+    for (const auto& n : cfg.loop_names)
+      if (!n.empty() && core::iequals(n, w)) return true;
+    return false;
+  }
+
   void protocol_error(const std::string& why) {
     fail(local(451, "4.5.0", std::string("protocol error in phase ") + phase_name(phase()) + ": " + why, phase()),
          false);
@@ -329,6 +343,12 @@ struct ClientSession::Impl {
     int cls = r.code / 100;
     if (r.code == 421 && e != Exp::quit) return fail(remote(r, phase_of(e)), false);
 
+    if ((e == Exp::greeting || e == Exp::ehlo) && cls == 2 && loops_back(r))
+      return fail(local(554, "5.4.6",
+                        "mail loops back to myself: the server greets as " + first_word(r) +
+                            ", Tern's own name",
+                        phase_of(e)),
+                  true);
     switch (e) {
       case Exp::greeting:
         if (cls == 2) return command("EHLO " + cfg.helo_name, Exp::ehlo);

@@ -82,6 +82,10 @@ struct Config {
   bool auth_failure_temporary = true;
   size_t max_reply_line = 4096;
   size_t max_reply_lines = 100;
+  // Tern's own host name(s): a greeting or EHLO reply naming one of them (first word, any
+  // case) means the connection reached Tern itself, so mail would loop (Postfix: "mail for
+  // X loops back to myself"): permanent failure 554 5.4.6 before any transaction.
+  std::vector<std::string> loop_names;
 };
 
 enum class Phase { connect, greeting, ehlo, starttls, auth, mail, rcpt, data, dot, quit };

@@ -423,25 +423,17 @@ struct ServerSession::Impl {
       return;
     }
     const policy::AccountContext& a = *ctx();
-    core::Status s = policy::check_from(a, hs.fields, env.header_from);
-    if (s.ok() && cfg.require_header_rcpts && a.require_header_rcpts)
-      s = policy::check_header_recipients(hs.fields, rcpts);
-    env.options = a.defaults;
-    std::set<std::string> seen;
-    bool has_date = false;
-    std::vector<const message::HeaderField*> kept;
-    for (const auto& f : hs.fields) {
-      if (policy::is_option_header(f.name)) {
-        if (s.ok()) s = policy::apply_option(env.options, seen, f.name, f.value());
-        continue;  // X-IB-* never reach the recipients
-      }
-      if (core::iequals(f.name, "Date")) has_date = true;
-      if (core::iequals(f.name, "Message-ID") && env.message_id.empty()) env.message_id = f.value();
-      kept.push_back(&f);
-    }
-    std::string fields = policy::merge_account_cc(kept, a.cc);
-    if (!s.ok()) {
-      reject = s;
+    policy::HeaderRules rules;
+    rules.authserv_id = cfg.hostname;
+    rules.require_header_rcpts = cfg.require_header_rcpts;
+    policy::HeaderVerdict v = policy::apply_header_rules(&a, hs.fields, rcpts, rules, a.defaults);
+    env.header_from = std::move(v.header_from);
+    env.options = std::move(v.options);
+    env.message_id = std::move(v.message_id);
+    const bool has_date = v.has_date;
+    std::string fields = policy::merge_account_cc(v.kept, a.cc);
+    if (!v.status.ok()) {
+      reject = v.status;
       return;
     }
     std::string date = message::rfc5322_date(now);

@@ -10,8 +10,9 @@
 //    input processing until its on_* result arrives; bytes fed meanwhile are buffered.
 //  - Input buffered outside DATA never exceeds the command line limit (+ one read chunk).
 //  - Message content is handed out as MessageData chunks as it arrives (never held whole).
-//    The first chunk is the final header section (Received added, X-IB-* removed,
-//    Message-ID/Date added); body chunks follow. AbortMessage discards what was handed out.
+//    The first chunk is the final header section (Received added, X-IB-* and the fields
+//    policy::apply_header_rules removes dropped, Message-ID/Date added); body chunks
+//    follow. AbortMessage discards what was handed out.
 //  - After StartTls, bytes that arrived in the same read as STARTTLS are discarded
 //    (RFC 3207 §4.2 injection defence) and the session returns to the pre-EHLO state.
 #pragma once

@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -160,6 +160,48 @@ CREATE TABLE sender_verifications(
     // an unknown domain from a remote error.
     R"sql(
 ALTER TABLE delivery_events ADD COLUMN phase TEXT NOT NULL DEFAULT '';
+)sql",
+    // 6: domain claims (issue 10 item 11): several accounts may hold an unverified claim on one
+    // domain, each with its own token and record states; at most one row per domain is
+    // verified (partial unique index). domain_records move to (account_id, domain). Tables are
+    // rebuilt (SQLite cannot drop a UNIQUE constraint); the new records table references
+    // domains_new, which the rename turns into a reference to domains.
+    R"sql(
+CREATE TABLE domains_new(
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  domain TEXT NOT NULL,
+  verified INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  dkim_mode TEXT NOT NULL DEFAULT 'direct',
+  ed25519 INTEGER NOT NULL DEFAULT 0,
+  token TEXT NOT NULL DEFAULT '',
+  active_slot INTEGER NOT NULL DEFAULT 1,
+  next_slot INTEGER NOT NULL DEFAULT 0,
+  checked_ms INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(account_id, domain));
+INSERT INTO domains_new(account_id, domain, verified, created_ms, dkim_mode, ed25519, token,
+                        active_slot, next_slot, checked_ms)
+  SELECT account_id, domain, verified, created_ms, dkim_mode, ed25519, token, active_slot,
+         next_slot, checked_ms FROM domains;
+CREATE TABLE domain_records_new(
+  account_id INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  found TEXT NOT NULL DEFAULT '',
+  checked_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(account_id, domain, id),
+  FOREIGN KEY(account_id, domain) REFERENCES domains_new(account_id, domain) ON DELETE CASCADE);
+INSERT INTO domain_records_new(account_id, domain, id, status, found, checked_ms)
+  SELECT d.account_id, r.domain, r.id, r.status, r.found, r.checked_ms
+  FROM domain_records r JOIN domains d ON d.domain = r.domain;
+DROP TABLE domain_records;
+DROP TABLE domains;
+ALTER TABLE domains_new RENAME TO domains;
+ALTER TABLE domain_records_new RENAME TO domain_records;
+CREATE INDEX domains_account ON domains(account_id);
+CREATE INDEX domains_domain ON domains(domain);
+CREATE UNIQUE INDEX domains_one_verified ON domains(domain) WHERE verified = 1;
 )sql",
 };
 

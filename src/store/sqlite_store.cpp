@@ -67,8 +67,8 @@ class SqliteStore final : public Store {
   core::Result<std::vector<ApiKey>> list_api_keys(int64_t account_id) override;
   core::Result<std::optional<int64_t>> verify_credentials(const std::string& username,
                                                           const std::string& password) override;
-  core::Result<void> add_domain(int64_t account_id, const std::string& domain,
-                                bool verified) override;
+  core::Result<void> add_domain(int64_t account_id, const std::string& domain, bool verified,
+                                int max_unverified) override;
   core::Result<std::vector<Domain>> list_domains(int64_t account_id) override;
   core::Result<void> add_sender(int64_t account_id, const std::string& address,
                                 bool verified) override;
@@ -76,10 +76,11 @@ class SqliteStore final : public Store {
   core::Result<policy::AccountContext> account_context(int64_t account_id) override;
   core::Result<std::vector<SigningKey>> signing_keys(int64_t account_id,
                                                      const std::string& domain) override;
-  core::Result<std::optional<DomainDetail>> find_domain(const std::string& domain) override;
+  core::Result<std::optional<DomainDetail>> find_domain(const std::string& domain,
+                                                        int64_t account_id) override;
   core::Result<std::vector<DomainDetail>> all_domains() override;
   core::Result<void> set_domain_dkim(const std::string& domain, const std::string& mode,
-                                     bool ed25519) override;
+                                     bool ed25519, int64_t account_id) override;
   core::Result<void> save_domain_check(const DomainCheckUpdate& u) override;
   core::Result<std::vector<DkimKey>> put_dkim_keys(int64_t account_id, const std::string& owner,
                                                    std::vector<DkimKey> keys,
@@ -115,11 +116,21 @@ class SqliteStore final : public Store {
 
  private:
   // Callers hold mu_.
+  // `where` may use ?1 (a domain) and ?2 (an account id).
   core::Result<std::vector<DomainDetail>> domains_where(std::string_view where,
-                                                        std::string_view bind_value);
+                                                        std::string_view domain = {},
+                                                        int64_t account_id = 0,
+                                                        std::string_view order = "domain");
+  // The account whose claim on `domain` an operation addresses: account_id itself when it has
+  // one, else (0) the verified claim, else the oldest. nullopt when there is none.
+  core::Result<std::optional<int64_t>> claim_of(const std::string& domain, int64_t account_id);
+  // The domain became verified for account_id: every other account's claim on it goes, with
+  // its record states (cascade) and its direct DKIM keys.
+  core::Result<void> drop_other_claims(const std::string& domain, int64_t account_id);
   core::Result<std::vector<DkimKey>> keys_of(int64_t account_id, std::string_view owner,
                                              bool with_private);
-  core::Result<void> upsert_record(const std::string& domain, const RecordState& r);
+  core::Result<void> upsert_record(int64_t account_id, const std::string& domain,
+                                   const RecordState& r);
   // Callers hold mu_.
   core::Result<std::optional<Account>> account_where(std::string_view where, auto bind_value);
   core::Result<bool> account_exists(int64_t id);
@@ -312,7 +323,7 @@ core::Result<std::optional<int64_t>> SqliteStore::verify_credentials(const std::
 }
 
 core::Result<void> SqliteStore::add_domain(int64_t account_id, const std::string& domain,
-                                           bool verified) {
+                                           bool verified, int max_unverified) {
   std::string d = core::to_lower(domain);
   // Address literals are valid in envelopes but cannot be sending domains (no DNS, no DKIM).
   if (d.empty() || d.front() == '[' || d.back() == '.' || !core::valid_domain(d))
@@ -321,17 +332,31 @@ core::Result<void> SqliteStore::add_domain(int64_t account_id, const std::string
   Txn txn(db_);
   if (auto r = txn.begin_immediate(); !r) return r;
   if (auto r = require_account(account_id); !r) return r;
-  Stmt owner(db_, "SELECT account_id FROM domains WHERE domain = ?");
-  owner.bind(1, std::string_view(d));
-  int rc = owner.step();
+  // Only a verified claim excludes others; unverified claims never block anyone.
+  Stmt holder(db_, "SELECT account_id FROM domains WHERE domain = ? AND verified = 1");
+  holder.bind(1, std::string_view(d));
+  int rc = holder.step();
+  if (rc == SQLITE_ROW && holder.int64(0) != account_id)
+    return core::Error::perm(fmt::format("domain {} belongs to another account", d));
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return holder.error(rc, "find domain");
+  Stmt mine(db_, "SELECT verified FROM domains WHERE domain = ? AND account_id = ?");
+  mine.bind(1, std::string_view(d)).bind(2, account_id);
+  rc = mine.step();
   if (rc == SQLITE_ROW) {
-    if (owner.int64(0) != account_id)
-      return core::Error::perm(fmt::format("domain {} belongs to another account", d));
     // Already ours: adding again only sets the verified flag.
-    Stmt up(db_, "UPDATE domains SET verified = ? WHERE domain = ?");
-    up.bind(1, int64_t{verified}).bind(2, std::string_view(d));
+    Stmt up(db_, "UPDATE domains SET verified = ? WHERE domain = ? AND account_id = ?");
+    up.bind(1, int64_t{verified}).bind(2, std::string_view(d)).bind(3, account_id);
     if (auto r = up.run("update domain"); !r) return r;
   } else if (rc == SQLITE_DONE) {
+    if (!verified && max_unverified > 0) {
+      Stmt n(db_, "SELECT COUNT(*) FROM domains WHERE account_id = ? AND verified = 0");
+      n.bind(1, account_id);
+      if (int nrc = n.step(); nrc != SQLITE_ROW) return n.error(nrc, "count domains");
+      if (n.int64(0) >= max_unverified)
+        return core::Error::perm(fmt::format(
+            "quota: at most {} unverified domains per account; verify or remove one first",
+            max_unverified));
+    }
     Stmt ins(db_,
              "INSERT INTO domains(account_id, domain, verified, created_ms, token) "
              "VALUES(?, ?, ?, ?, ?)");
@@ -342,9 +367,37 @@ core::Result<void> SqliteStore::add_domain(int64_t account_id, const std::string
         .bind(5, std::string_view(secrets::random_token()));
     if (auto r = ins.run("insert domain"); !r) return r;
   } else {
-    return owner.error(rc, "find domain");
+    return mine.error(rc, "find domain");
   }
+  // The operator's --verified wins over every unverified claim.
+  if (verified)
+    if (auto r = drop_other_claims(d, account_id); !r) return r;
   return txn.commit();
+}
+
+core::Result<std::optional<int64_t>> SqliteStore::claim_of(const std::string& domain,
+                                                           int64_t account_id) {
+  Stmt s(db_, account_id != 0
+                  ? "SELECT account_id FROM domains WHERE domain = ?1 AND account_id = ?2"
+                  : "SELECT account_id FROM domains WHERE domain = ?1 "
+                    "ORDER BY verified DESC, created_ms, rowid LIMIT 1");
+  s.bind(1, std::string_view(domain));
+  if (account_id != 0) s.bind(2, account_id);
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<int64_t>(s.int64(0));
+  if (rc == SQLITE_DONE) return std::optional<int64_t>();
+  return s.error(rc, "find domain");
+}
+
+core::Result<void> SqliteStore::drop_other_claims(const std::string& domain, int64_t account_id) {
+  Stmt keys(db_,
+            "DELETE FROM dkim_keys WHERE owner = ? AND account_id != ? AND account_id IN "
+            "(SELECT account_id FROM domains WHERE domain = ? AND dkim_mode = 'direct')");
+  keys.bind(1, std::string_view(domain)).bind(2, account_id).bind(3, std::string_view(domain));
+  if (auto r = keys.run("delete other claims' keys"); !r) return r;
+  Stmt del(db_, "DELETE FROM domains WHERE domain = ? AND account_id != ?");
+  del.bind(1, std::string_view(domain)).bind(2, account_id);
+  return del.run("delete other claims");
 }
 
 core::Result<std::vector<Domain>> SqliteStore::list_domains(int64_t account_id) {
@@ -432,11 +485,14 @@ constexpr std::string_view kDomainColumns =
     "account_id, domain, verified, dkim_mode, ed25519, token, active_slot, next_slot, checked_ms";
 
 core::Result<std::vector<DomainDetail>> SqliteStore::domains_where(std::string_view where,
-                                                                   std::string_view bind_value) {
+                                                                   std::string_view domain,
+                                                                   int64_t account_id,
+                                                                   std::string_view order) {
   std::vector<DomainDetail> out;
   {
-    Stmt s(db_, fmt::format("SELECT {} FROM domains {} ORDER BY domain", kDomainColumns, where));
-    if (!where.empty()) s.bind(1, bind_value);
+    Stmt s(db_, fmt::format("SELECT {} FROM domains {} ORDER BY {}", kDomainColumns, where, order));
+    if (where.find("?1") != std::string_view::npos) s.bind(1, domain);
+    if (where.find("?2") != std::string_view::npos) s.bind(2, account_id);
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
       DomainDetail d;
@@ -455,8 +511,9 @@ core::Result<std::vector<DomainDetail>> SqliteStore::domains_where(std::string_v
   }
   for (auto& d : out) {
     Stmt s(db_,
-           "SELECT id, status, found, checked_ms FROM domain_records WHERE domain = ? ORDER BY id");
-    s.bind(1, std::string_view(d.domain));
+           "SELECT id, status, found, checked_ms FROM domain_records WHERE account_id = ? AND "
+           "domain = ? ORDER BY id");
+    s.bind(1, d.account_id).bind(2, std::string_view(d.domain));
     int rc;
     while ((rc = s.step()) == SQLITE_ROW)
       d.records.push_back({s.text(0), s.text(1), s.text(2), s.int64(3)});
@@ -465,9 +522,13 @@ core::Result<std::vector<DomainDetail>> SqliteStore::domains_where(std::string_v
   return out;
 }
 
-core::Result<std::optional<DomainDetail>> SqliteStore::find_domain(const std::string& domain) {
+core::Result<std::optional<DomainDetail>> SqliteStore::find_domain(const std::string& domain,
+                                                                   int64_t account_id) {
   std::lock_guard lock(mu_);
-  auto all = domains_where("WHERE domain = ?", core::to_lower(domain));
+  const std::string d = core::to_lower(domain);
+  auto all = account_id != 0
+                 ? domains_where("WHERE domain = ?1 AND account_id = ?2", d, account_id)
+                 : domains_where("WHERE domain = ?1", d, 0, "verified DESC, created_ms, rowid");
   if (!all) return all.error();
   if (all->empty()) return std::optional<DomainDetail>();
   return std::optional<DomainDetail>(std::move(all->front()));
@@ -475,48 +536,57 @@ core::Result<std::optional<DomainDetail>> SqliteStore::find_domain(const std::st
 
 core::Result<std::vector<DomainDetail>> SqliteStore::all_domains() {
   std::lock_guard lock(mu_);
-  return domains_where("", "");
+  return domains_where("", {}, 0, "domain, verified DESC, created_ms, rowid");
 }
 
-core::Result<void> SqliteStore::upsert_record(const std::string& domain, const RecordState& r) {
+core::Result<void> SqliteStore::upsert_record(int64_t account_id, const std::string& domain,
+                                              const RecordState& r) {
   Stmt s(db_,
-         "INSERT INTO domain_records(domain, id, status, found, checked_ms) VALUES(?, ?, ?, ?, ?) "
-         "ON CONFLICT(domain, id) DO UPDATE SET status = excluded.status, found = excluded.found, "
-         "checked_ms = excluded.checked_ms");
-  s.bind(1, std::string_view(domain))
-      .bind(2, std::string_view(r.id))
-      .bind(3, std::string_view(r.status))
-      .bind(4, std::string_view(r.found))
-      .bind(5, r.checked_ms);
+         "INSERT INTO domain_records(account_id, domain, id, status, found, checked_ms) "
+         "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(account_id, domain, id) DO UPDATE SET "
+         "status = excluded.status, found = excluded.found, checked_ms = excluded.checked_ms");
+  s.bind(1, account_id)
+      .bind(2, std::string_view(domain))
+      .bind(3, std::string_view(r.id))
+      .bind(4, std::string_view(r.status))
+      .bind(5, std::string_view(r.found))
+      .bind(6, r.checked_ms);
   return s.run("save record state");
 }
 
 core::Result<void> SqliteStore::set_domain_dkim(const std::string& domain, const std::string& mode,
-                                                bool ed25519) {
+                                                bool ed25519, int64_t account_id) {
   if (mode != "direct" && mode != "delegated")
     return core::Error::perm("DKIM form must be direct or delegated");
   const std::string d = core::to_lower(domain);
   std::lock_guard lock(mu_);
   Txn txn(db_);
   if (auto r = txn.begin_immediate(); !r) return r;
-  Stmt cur(db_, "SELECT dkim_mode FROM domains WHERE domain = ?");
-  cur.bind(1, std::string_view(d));
+  auto claim = claim_of(d, account_id);
+  if (!claim) return claim.error();
+  if (!*claim) return core::Error::perm(fmt::format("no such domain: {}", d));
+  const int64_t acc = **claim;
+  Stmt cur(db_, "SELECT dkim_mode FROM domains WHERE domain = ? AND account_id = ?");
+  cur.bind(1, std::string_view(d)).bind(2, acc);
   int rc = cur.step();
   if (rc == SQLITE_DONE) return core::Error::perm(fmt::format("no such domain: {}", d));
   if (rc != SQLITE_ROW) return cur.error(rc, "find domain");
   const bool changed = cur.text(0) != mode;
-  Stmt up(db_, "UPDATE domains SET dkim_mode = ?, ed25519 = ? WHERE domain = ?");
-  up.bind(1, std::string_view(mode)).bind(2, int64_t{ed25519}).bind(3, std::string_view(d));
+  Stmt up(db_, "UPDATE domains SET dkim_mode = ?, ed25519 = ? WHERE domain = ? AND account_id = ?");
+  up.bind(1, std::string_view(mode))
+      .bind(2, int64_t{ed25519})
+      .bind(3, std::string_view(d))
+      .bind(4, acc);
   if (auto r = up.run("update domain DKIM"); !r) return r;
   if (changed) {
     // Another key set now stands behind the selectors: what was checked no longer holds.
     Stmt reset(db_,
                "UPDATE domain_records SET status = 'pending', found = '', checked_ms = 0 "
-               "WHERE domain = ? AND id LIKE 'dkim:%'");
-    reset.bind(1, std::string_view(d));
+               "WHERE domain = ? AND account_id = ? AND id LIKE 'dkim:%'");
+    reset.bind(1, std::string_view(d)).bind(2, acc);
     if (auto r = reset.run("reset DKIM states"); !r) return r;
-    Stmt slots(db_, "UPDATE domains SET next_slot = 0 WHERE domain = ?");
-    slots.bind(1, std::string_view(d));
+    Stmt slots(db_, "UPDATE domains SET next_slot = 0 WHERE domain = ? AND account_id = ?");
+    slots.bind(1, std::string_view(d)).bind(2, acc);
     if (auto r = slots.run("reset rotation"); !r) return r;
   }
   return txn.commit();
@@ -528,8 +598,13 @@ core::Result<void> SqliteStore::save_domain_check(const DomainCheckUpdate& u) {
   std::lock_guard lock(mu_);
   Txn txn(db_);
   if (auto r = txn.begin_immediate(); !r) return r;
-  Stmt cur(db_, "SELECT account_id, dkim_mode, next_slot FROM domains WHERE domain = ?");
-  cur.bind(1, std::string_view(u.domain));
+  auto claim = claim_of(u.domain, u.account_id);
+  if (!claim) return claim.error();
+  if (!*claim) return core::Error::perm(fmt::format("no such domain: {}", u.domain));
+  Stmt cur(db_,
+           "SELECT account_id, dkim_mode, next_slot, verified FROM domains WHERE domain = ? AND "
+           "account_id = ?");
+  cur.bind(1, std::string_view(u.domain)).bind(2, **claim);
   int rc = cur.step();
   if (rc == SQLITE_DONE) return core::Error::perm(fmt::format("no such domain: {}", u.domain));
   if (rc != SQLITE_ROW) return cur.error(rc, "find domain");
@@ -537,16 +612,24 @@ core::Result<void> SqliteStore::save_domain_check(const DomainCheckUpdate& u) {
   const std::string owner = cur.text(1) == "delegated" ? std::string() : u.domain;
   // A rotation started after the check read the domain: leave its slots alone.
   const bool slots_current = u.seen_next_slot < 0 || cur.int64(2) == u.seen_next_slot;
+  const bool newly_verified = u.verified && cur.int64(3) == 0;
+  // First to verify wins: the other claims go (one verified row per domain, by index too).
+  if (newly_verified)
+    if (auto r = drop_other_claims(u.domain, account_id); !r) return r;
   Stmt up(db_,
           slots_current
               ? "UPDATE domains SET verified = MAX(verified, ?), checked_ms = ?, "
-                "active_slot = ?, next_slot = ? WHERE domain = ?"
-              : "UPDATE domains SET verified = MAX(verified, ?), checked_ms = ? WHERE domain = ?");
+                "active_slot = ?, next_slot = ? WHERE domain = ? AND account_id = ?"
+              : "UPDATE domains SET verified = MAX(verified, ?), checked_ms = ? WHERE domain = ? "
+                "AND account_id = ?");
   up.bind(1, int64_t{u.verified}).bind(2, u.checked_ms);
   if (slots_current)
-    up.bind(3, int64_t{u.active_slot}).bind(4, int64_t{u.next_slot}).bind(5, std::string_view(u.domain));
+    up.bind(3, int64_t{u.active_slot})
+        .bind(4, int64_t{u.next_slot})
+        .bind(5, std::string_view(u.domain))
+        .bind(6, account_id);
   else
-    up.bind(3, std::string_view(u.domain));
+    up.bind(3, std::string_view(u.domain)).bind(4, account_id);
   if (auto r = up.run("save domain check"); !r) return r;
   for (const auto& rec : u.records) {
     if (rec.id.starts_with("dkim:")) {
@@ -562,7 +645,7 @@ core::Result<void> SqliteStore::save_domain_check(const DomainCheckUpdate& u) {
         if (krc == SQLITE_DONE || k.int64(0) != seen) continue;  // key replaced meanwhile
       }
     }
-    if (auto r = upsert_record(u.domain, rec); !r) return r;
+    if (auto r = upsert_record(account_id, u.domain, rec); !r) return r;
   }
   return txn.commit();
 }
@@ -669,13 +752,13 @@ core::Result<std::vector<DkimKey>> SqliteStore::put_dkim_keys(int64_t account_id
     k.version = db_.last_insert_rowid();
     k.created_ms = now;
     for (const auto& d : users)
-      if (auto r = upsert_record(d, {"dkim:" + k.selector, "pending", "", 0}); !r)
+      if (auto r = upsert_record(account_id, d, {"dkim:" + k.selector, "pending", "", 0}); !r)
         return r.error();
   }
   if (rotation && !keys.empty()) {
     for (const auto& d : users) {
-      Stmt up(db_, "UPDATE domains SET next_slot = ? WHERE domain = ?");
-      up.bind(1, int64_t{keys.front().slot}).bind(2, std::string_view(d));
+      Stmt up(db_, "UPDATE domains SET next_slot = ? WHERE domain = ? AND account_id = ?");
+      up.bind(1, int64_t{keys.front().slot}).bind(2, std::string_view(d)).bind(3, account_id);
       if (auto r = up.run("start rotation"); !r) return r.error();
     }
   }
@@ -688,7 +771,8 @@ core::Result<std::vector<Store::SigningKey>> SqliteStore::signing_keys(int64_t a
                                                                        const std::string& domain) {
   using Keys = std::vector<SigningKey>;
   std::lock_guard lock(mu_);
-  auto found = domains_where("WHERE domain = ?", core::to_lower(domain));
+  auto found =
+      domains_where("WHERE domain = ?1 AND account_id = ?2", core::to_lower(domain), account_id);
   if (!found) return found.error();
   if (found->empty()) return Keys{};
   const DomainDetail& d = found->front();
@@ -1027,7 +1111,10 @@ core::Result<CreatedCredential> SqliteStore::create_credential(int64_t account_i
     if (rc == SQLITE_DONE) return false;
     return c.error(rc, "find username");
   };
-  std::string name = username;
+  // A chosen name lives in the account's namespace ("<name>@<account>"; '@' is in no account
+  // name or generated login), so it can only collide with the account's own logins and the
+  // answer never tells whether another tenant uses a name (issue 10 item 14).
+  std::string name = username.empty() ? username : username + "@" + (*acc)->name;
   for (int attempt = 0;; ++attempt) {
     if (username.empty()) {
       // "<account>." + 6 characters; the account part is cut so the whole stays <= 64.

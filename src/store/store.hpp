@@ -91,6 +91,7 @@ struct DomainDetail {
 // stays proven; the operator override is add_domain(..., verified)).
 struct DomainCheckUpdate {
   std::string domain;
+  int64_t account_id = 0;  // whose claim (0: the verified one, else the oldest)
   bool verified = false;
   int active_slot = 1;
   int next_slot = 0;
@@ -151,8 +152,14 @@ class Store {
   virtual core::Result<std::optional<int64_t>> verify_credentials(const std::string& username,
                                                                   const std::string& password) = 0;
 
+  // Domain claims (issue 10 item 11): several accounts may hold an unverified claim on one
+  // domain (each with its own ownership token and record states); only a verified claim
+  // excludes others ("belongs to another account"). Adding with verified = true (the
+  // operator's override) removes every other account's unverified claim; the first claim a
+  // check verifies does the same (save_domain_check). max_unverified > 0: a new unverified
+  // claim is refused ("quota: ...") when the account already holds that many.
   virtual core::Result<void> add_domain(int64_t account_id, const std::string& domain,
-                                        bool verified) = 0;
+                                        bool verified, int max_unverified = 0) = 0;
   virtual core::Result<std::vector<Domain>> list_domains(int64_t account_id) = 0;
   virtual core::Result<void> add_sender(int64_t account_id, const std::string& address,
                                         bool verified) = 0;
@@ -169,7 +176,8 @@ class Store {
   virtual core::Result<std::vector<Credential>> list_credentials(int64_t account_id) = 0;
   // A new login with a generated password (Argon2id-hashed; shown once). username "" =
   // "<account name>.<6 random base32 characters>"; a given one must be a valid account name
-  // syntax and unused by any account.
+  // syntax and becomes "<username>@<account name>": namespaced per account, so "taken" only
+  // ever means taken by this account's own logins (nothing about other tenants leaks).
   virtual core::Result<CreatedCredential> create_credential(int64_t account_id,
                                                             const std::string& username) = 0;
   // Permanent error when the account has no such login.
@@ -189,10 +197,13 @@ class Store {
                                                                        int64_t now_ms) = 0;
 
   // Sending domains beyond add/list. set_domain_dkim sets the DKIM form and Ed25519 option.
-  virtual core::Result<std::optional<DomainDetail>> find_domain(const std::string& domain) = 0;
+  // account_id given: that account's claim; 0: the verified claim, else the oldest one.
+  virtual core::Result<std::optional<DomainDetail>> find_domain(const std::string& domain,
+                                                                int64_t account_id = 0) = 0;
+  // Every claim, by domain (the verified one first).
   virtual core::Result<std::vector<DomainDetail>> all_domains() = 0;
   virtual core::Result<void> set_domain_dkim(const std::string& domain, const std::string& mode,
-                                             bool ed25519) = 0;
+                                             bool ed25519, int64_t account_id = 0) = 0;
   virtual core::Result<void> save_domain_check(const DomainCheckUpdate& u) = 0;
   // Stores keys (replacing those on the same owner/slot/algorithm), encrypted when a master
   // key is set. Every domain using the key set gets the replaced selectors' state reset to

@@ -98,6 +98,10 @@ class TernServer:
         # so what a test inspects never depends on the machine's DNS or network.
         if "delivery" not in (config or {}):
             base["delivery"] = {"enabled": False}
+        else:
+            # Custom relays in the tests are peers on 127.0.0.1, which the relay SSRF rules
+            # refuse unless the operator allows them (a test may override with []).
+            base["delivery"] = {"relay_allow": ["127.0.0.0/8"]}
         self.config = merge(base, config)
         self.config_path = os.path.join(self.dir, "tern.toml")
         with open(self.config_path, "w") as f:

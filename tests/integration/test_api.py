@@ -17,7 +17,7 @@ from urllib.parse import quote
 import harness
 from mail_peers import Receiver, mail_dns
 from test_delivery import find, submit
-from test_domains import zone_lines
+from test_domains import by_id, zone_lines
 
 WAIT_S = 40
 
@@ -239,8 +239,15 @@ class ApiTests(unittest.TestCase):
                              ("GET", "/api/v1/accounts/beta/settings")]:
             status, body, _ = self.api.call(method, path, self.key_a)
             self.assertEqual(status, 404, (method, path, body))
-        self.assertEqual(self.api.call("POST", "/api/v1/domains", self.key_a,
-                                       {"domain": "only-beta.test"})[0], 409)
+        # beta's claim is unverified: it blocks nobody (issue 10 item 11). acme's own claim has
+        # its own token and never shows beta's; removing it leaves beta's claim alone.
+        beta_claim = self.api.ok("GET", "/api/v1/domains/only-beta.test", self.key_b)
+        mine = self.api.ok("POST", "/api/v1/domains", self.key_a, {"domain": "only-beta.test"},
+                           expect=201)
+        self.assertEqual(mine["account"], "acme")
+        self.assertNotEqual(by_id(mine)["ownership"]["value"],
+                            by_id(beta_claim)["ownership"]["value"])
+        self.api.ok("DELETE", "/api/v1/domains/only-beta.test", self.key_a, expect=204)
         # Still all there for beta.
         self.api.ok("GET", "/api/v1/domains/only-beta.test", self.key_b)
         self.api.ok("GET", "/api/v1/senders/ceo@only-beta.test", self.key_b)

@@ -45,6 +45,8 @@ class SettingsTests(unittest.TestCase):
         try:
             cls.server = harness.TernServer({"master_key_file": cls.master})
             cls.server.cli("account", "create", "other")
+            # mail_from must be on one of the account's verified domains (issue 10 item 3).
+            cls.server.cli("domain", "add", "acme", "example.com", "--verified")
         except BaseException:
             shutil.rmtree(cls.tmp, ignore_errors=True)
             raise

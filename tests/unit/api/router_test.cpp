@@ -383,8 +383,13 @@ TEST_F(RouterTest, CredentialsAndApiKeys) {
   EXPECT_EQ(call("DELETE", "/api/v1/credentials/" + user, key_b_).status, 404);
   EXPECT_EQ(call("DELETE", "/api/v1/credentials/" + user, key_a_).status, 204);
   EXPECT_EQ(call("DELETE", "/api/v1/credentials/" + user, key_a_).status, 404);
-  call_json("POST", "/api/v1/credentials", key_a_, R"({"username":"acme-ci"})", 201);
-  EXPECT_EQ(call("POST", "/api/v1/credentials", key_b_, R"({"username":"acme-ci"})").status, 409);
+  // Chosen usernames are namespaced per account: the same name in another account is that
+  // account's own login, so the answer never says another tenant uses it (issue 10 item 14).
+  auto ci = call_json("POST", "/api/v1/credentials", key_a_, R"({"username":"acme-ci"})", 201);
+  EXPECT_EQ(ci["username"], "acme-ci@acme");
+  auto other = call_json("POST", "/api/v1/credentials", key_b_, R"({"username":"acme-ci"})", 201);
+  EXPECT_NE(other["username"], "acme-ci@acme");
+  EXPECT_EQ(call("POST", "/api/v1/credentials", key_a_, R"({"username":"acme-ci"})").status, 409);
 
   auto key = call_json("POST", "/api/v1/api-keys", key_a_, "", 201);
   const std::string k = key["key"];

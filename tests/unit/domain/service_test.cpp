@@ -227,7 +227,10 @@ TEST_F(ServiceTest, BadRequests) {
   EXPECT_FALSE(svc_->records("unknown.example").ok());
   EXPECT_FALSE(svc_->rotate("unknown.example").ok());
   must(svc_->add("acme", "example.com", {}));
-  EXPECT_FALSE(svc_->add("beta", "example.com", {}).ok());  // another account's domain
+  AddOptions verified;
+  verified.verified = true;
+  must(svc_->add("acme", "example.com", verified));
+  EXPECT_FALSE(svc_->add("beta", "example.com", {}).ok());  // another account's verified domain
   EXPECT_EQ(generated_, 2);
   // Key generation failing leaves an error, not a half-set.
   Domains failing(*store_, svc_->platform(),
@@ -267,6 +270,70 @@ TEST_F(ServiceTest, RealKeyGeneratorMakesMatchingKeys) {
     EXPECT_NE(again.value().public_b64, k.value().public_b64);
   }
   EXPECT_EQ(gen("ed25519").value().public_b64.size(), 44u);  // 32 raw bytes (RFC 8463 §4.2)
+}
+
+}  // namespace
+}  // namespace tern::domain
+
+namespace tern::domain {
+namespace {
+
+// Issue 10 item 11: an unverified claim blocks nobody; the first claim a check verifies wins
+// and removes the others (their records and keys); the operator's verified add wins over
+// unverified claims; a quota bounds an account's unverified claims.
+TEST_F(ServiceTest, UnverifiedClaimsDoNotBlockAndTheFirstToVerifyWins) {
+  auto squat = must(svc_->add("beta", "example.com", {}));  // the squatter claims first
+  auto real = must(svc_->add("acme", "example.com", {}));   // the real owner is not blocked
+  EXPECT_NE(squat.detail.token, real.detail.token);
+  EXPECT_EQ(real.detail.account_id, acme_.id);
+  EXPECT_EQ(must(svc_->records("example.com", beta_.id)).detail.token, squat.detail.token);
+  // Only the real owner can publish its token: its check verifies it, beta's claim is gone.
+  auto res = dns::make_fake_resolver(zone_of(real.records));
+  EXPECT_TRUE(must(svc_->check("example.com", *res, acme_.id)).detail.verified);
+  auto gone = store_->find_domain("example.com", beta_.id);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+  EXPECT_TRUE(store_->dkim_keys(beta_.id, "example.com", false).value().empty());
+  EXPECT_TRUE(store_->list_domains(beta_.id).value().empty());
+  // Now the domain is acme's: beta can no longer claim it, and signing works for acme only.
+  EXPECT_FALSE(svc_->add("beta", "example.com", {}).ok());
+  EXPECT_FALSE(store_->signing_keys(acme_.id, "example.com").value().empty());
+  EXPECT_TRUE(store_->signing_keys(beta_.id, "example.com").value().empty());
+  EXPECT_EQ(must(svc_->records("example.com")).detail.account_id, acme_.id);
+}
+
+TEST_F(ServiceTest, OperatorVerifiedAddWinsOverUnverifiedClaims) {
+  must(svc_->add("beta", "example.com", {}));
+  AddOptions op;
+  op.verified = true;
+  auto rep = must(svc_->add("acme", "example.com", op));
+  EXPECT_TRUE(rep.detail.verified);
+  EXPECT_TRUE(store_->list_domains(beta_.id).value().empty());
+  // A check of the periodic round visits each claim once; the removed one is skipped.
+  auto res = dns::make_fake_resolver("");
+  int reports = 0;
+  svc_->check_all(
+      *res, [] { return false; },
+      [&](const std::string&, const core::Result<Report>& r) {
+        EXPECT_TRUE(r.ok());
+        ++reports;
+      });
+  EXPECT_EQ(reports, 1);
+}
+
+TEST_F(ServiceTest, UnverifiedClaimsHaveAQuota) {
+  AddOptions o;
+  o.max_unverified = 2;
+  must(svc_->add("beta", "a.example", o));
+  must(svc_->add("beta", "b.example", o));
+  must(svc_->add("beta", "a.example", o));  // again: not a new claim
+  auto r = svc_->add("beta", "c.example", o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.error().message.starts_with("quota:")) << r.error().message;
+  EXPECT_EQ(store_->list_domains(beta_.id).value().size(), 2u);
+  AddOptions op = o;
+  op.verified = true;  // the operator's verified add is not an unverified claim
+  must(svc_->add("beta", "c.example", op));
 }
 
 }  // namespace

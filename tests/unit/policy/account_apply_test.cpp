@@ -30,6 +30,11 @@ TEST(AccountApply, Envelope) {
   a.mail_from = "bounce@x.test";
   a.cc = {"c@x.test", "b@y.test"};
   a.bcc = {"d@x.test", "c@x.test"};
+  // Not the account's to use (no verified x.test): ignored, the client's sender stays.
+  policy::apply_account_envelope(a, sender, r);
+  EXPECT_EQ(sender, "a@x.test");
+  a.domains = {"x.test"};
+  r = {"b@y.test"};
   policy::apply_account_envelope(a, sender, r);
   EXPECT_EQ(sender, "bounce@x.test");
   EXPECT_EQ(r, (std::vector<std::string>{"b@y.test", "c@x.test", "d@x.test"}));

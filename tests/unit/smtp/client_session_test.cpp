@@ -816,3 +816,40 @@ TEST(ReplyParser, EnhancedCodeShapes) {
 }
 
 }  // namespace
+
+// Issue 10 item 5: a relay that greets (or answers EHLO) with Tern's own name is Tern itself:
+// permanent failure before any transaction, QUIT sent.
+TEST(ClientSession, GreetingWithOwnNameLoopsBack) {
+  for (const char* greeting : {"220 MX.Tern.Test ESMTP Tern\r\n", "220 mx.tern.test.\r\n"}) {
+    Config c = cfg_none();
+    c.loop_names = {"mx.tern.test"};
+    ClientSession s(c);
+    (void)s.on_connected();
+    auto acts = s.feed(greeting);
+    ASSERT_FALSE(acts.empty()) << greeting;
+    const ConnectionFailed* cf = nullptr;
+    bool quit = false;
+    for (const auto& a : acts) {
+      if (auto* f = std::get_if<ConnectionFailed>(&a)) cf = f;
+      if (auto* snd = std::get_if<Send>(&a)) quit |= snd->bytes == "QUIT\r\n";
+    }
+    ASSERT_NE(cf, nullptr) << greeting;
+    EXPECT_EQ(cf->outcome.code, 554);
+    EXPECT_EQ(cf->outcome.enhanced, "5.4.6");
+    EXPECT_EQ(cf->outcome.severity, tern::core::Severity::permanent);
+    EXPECT_NE(cf->outcome.text.find("loops back to myself"), std::string::npos);
+    EXPECT_TRUE(quit);
+  }
+  // The EHLO reply's name counts too; another name is fine.
+  Config c = cfg_none();
+  c.loop_names = {"mx.tern.test"};
+  ClientSession s(c);
+  (void)s.on_connected();
+  auto acts = s.feed("220 relay.example.net ESMTP\r\n");
+  for (const auto& a : acts) EXPECT_FALSE(std::holds_alternative<ConnectionFailed>(a));
+  acts = s.feed("250-mx.tern.test hello\r\n250 8BITMIME\r\n");
+  bool failed = false;
+  for (const auto& a : acts)
+    if (auto* f = std::get_if<ConnectionFailed>(&a)) failed = f->outcome.enhanced == "5.4.6";
+  EXPECT_TRUE(failed);
+}

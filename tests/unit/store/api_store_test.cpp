@@ -63,7 +63,7 @@ TEST_F(ApiStoreTest, CredentialsCreateListVerifyDelete) {
   EXPECT_GE(gen->password.size(), 20u);
   auto named = store_->create_credential(acme_.account.id, "acme-app");
   ASSERT_TRUE(named.ok()) << named.error().message;
-  EXPECT_EQ(named->username, "acme-app");
+  EXPECT_EQ(named->username, "acme-app@acme");
 
   auto ok = store_->verify_credentials(gen->username, gen->password);
   ASSERT_TRUE(ok.ok());
@@ -73,10 +73,19 @@ TEST_F(ApiStoreTest, CredentialsCreateListVerifyDelete) {
   list = store_->list_credentials(acme_.account.id);
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list->size(), 3u);
+  auto named_ok = store_->verify_credentials(named->username, named->password);
+  ASSERT_TRUE(named_ok.ok());
+  ASSERT_TRUE(named_ok->has_value());
 
-  // Taken names (another login, another account's name) and bad syntax are refused.
-  EXPECT_FALSE(store_->create_credential(other_.account.id, "acme-app").ok());
-  EXPECT_FALSE(store_->create_credential(acme_.account.id, "other").ok());
+  // Chosen names are namespaced per account: another account's "acme-app" is its own login
+  // (nothing tells it acme has one), and the same name twice in one account is refused.
+  auto theirs = store_->create_credential(other_.account.id, "acme-app");
+  ASSERT_TRUE(theirs.ok()) << theirs.error().message;
+  EXPECT_EQ(theirs->username, "acme-app@" + other_.account.name);
+  EXPECT_FALSE(store_->create_credential(acme_.account.id, "acme-app").ok());
+  auto named_other = store_->create_credential(acme_.account.id, "other");
+  ASSERT_TRUE(named_other.ok()) << named_other.error().message;
+  EXPECT_EQ(named_other->username, "other@acme");
   EXPECT_FALSE(store_->create_credential(acme_.account.id, "Bad Name").ok());
   EXPECT_FALSE(store_->create_credential(acme_.account.id, "a\r\nb").ok());
   EXPECT_FALSE(store_->create_credential(999, "").ok());

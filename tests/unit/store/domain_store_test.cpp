@@ -398,5 +398,57 @@ TEST(DomainMigration, SchemaOneDomainsGetTokens) {
   EXPECT_NE(d2.value()->token, d.value()->token);
 }
 
+// Migration 6 (issue 10 item 11): domains and their record states survive the rebuild into
+// per-account claims; afterwards a second account may claim the same domain unverified, and
+// two verified claims on one domain are impossible.
+TEST(DomainMigration, SchemaFiveDomainsBecomeClaims) {
+  test::TempDir dir;
+  const std::string path = dir.file("v5.db");
+  {
+    auto db = sqlite::Db::open(path);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->exec("CREATE TABLE schema_version(version INTEGER NOT NULL)", "v").ok());
+    for (size_t i = 0; i < 5; ++i) ASSERT_TRUE(db->exec(sqlite::migrations()[i], "m").ok()) << i;
+    ASSERT_TRUE(
+        db->exec("INSERT INTO schema_version VALUES(5);"
+                 "INSERT INTO accounts(name, code, created_ms) VALUES('old', 'abcdefgh', 1);"
+                 "INSERT INTO accounts(name, code, created_ms) VALUES('new', 'ijklmnop', 1);"
+                 "INSERT INTO domains(account_id, domain, verified, created_ms, token) "
+                 "VALUES(1, 'old.example', 1, 1, 'tok1'), (1, 'two.example', 0, 1, 'tok2');"
+                 "INSERT INTO domain_records(domain, id, status, found, checked_ms) "
+                 "VALUES('old.example', 'ownership', 'ok', '', 5),"
+                 "('two.example', 'spf', 'wrong', 'v=spf1 -all', 6);",
+                 "seed")
+            .ok());
+  }
+  auto s = Store::open_sqlite(path);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto& st = *s.value();
+  auto d = st.find_domain("old.example");
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(d.value().has_value());
+  EXPECT_TRUE(d.value()->verified);
+  EXPECT_EQ(d.value()->token, "tok1");
+  ASSERT_NE(d.value()->record("ownership"), nullptr);
+  EXPECT_EQ(d.value()->record("ownership")->status, "ok");
+  auto d2 = st.find_domain("two.example", 1);
+  ASSERT_TRUE(d2.ok());
+  ASSERT_TRUE(d2.value().has_value());
+  ASSERT_NE(d2.value()->record("spf"), nullptr);
+  EXPECT_EQ(d2.value()->record("spf")->found, "v=spf1 -all");
+  // The unverified one can be claimed by another account too; the verified one cannot.
+  EXPECT_TRUE(st.add_domain(2, "two.example", false).ok());
+  EXPECT_FALSE(st.add_domain(2, "old.example", false).ok());
+  auto both = st.all_domains();
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->size(), 3u);
+  // Deleting an account takes its claims and their record states with it (foreign keys).
+  ASSERT_TRUE(st.delete_account(1).ok());
+  auto left = st.all_domains();
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ(left->front().account_id, 2);
+}
+
 }  // namespace
 }  // namespace tern::store

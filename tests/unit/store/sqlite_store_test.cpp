@@ -340,8 +340,8 @@ TEST_F(StoreTest, UnknownUserCostsAboutAsMuchAsWrongPassword) {
 TEST_F(StoreTest, DomainsOwnershipAndCase) {
   auto a = make("acme");
   auto b = make("beta");
-  ASSERT_TRUE(store_->add_domain(a.account.id, "Example.COM", false).ok());
-  auto taken = store_->add_domain(b.account.id, "example.com", true);
+  ASSERT_TRUE(store_->add_domain(a.account.id, "Example.COM", true).ok());
+  auto taken = store_->add_domain(b.account.id, "example.com", false);
   ASSERT_FALSE(taken.ok());
   EXPECT_FALSE(taken.error().temporary);
   EXPECT_FALSE(store_->add_domain(b.account.id, "EXAMPLE.com", true).ok());
