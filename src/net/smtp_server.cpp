@@ -609,6 +609,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     m.helo = e.helo;
     m.message_id = e.message_id;
     m.header_from = e.header_from;
+    m.subject = e.subject;
     m.smtputf8 = e.smtputf8;
     m.eightbit = e.eightbit;
     // bulkId defaults to the submission's queue id (as on the HTTP path).

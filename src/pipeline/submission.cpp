@@ -17,6 +17,7 @@
 #include "core/ids.hpp"
 #include "message/address_list.hpp"
 #include "message/date.hpp"
+#include "message/encoded_words.hpp"
 #include "message/header.hpp"
 #include "pipeline/key_cache.hpp"
 #include "pipeline/message_signer.hpp"
@@ -89,7 +90,7 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
   const std::string first_qid = req.queue_id.empty() ? core::new_queue_id() : req.queue_id;
   std::string sender = req.sender;
   policy::MessageOptions options = req.options;
-  std::string header_from, message_id;
+  std::string header_from, message_id, subject;
   // The message without its Received field: the prefix is added per copy (it names the copy's
   // queue id) on the HTTP path; the SMTP session already wrote its own.
   std::string rest;
@@ -117,6 +118,8 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
       }
       if (core::iequals(f.name, "Date")) has_date = true;
       if (core::iequals(f.name, "Message-ID") && message_id.empty()) message_id = f.value();
+      if (core::iequals(f.name, "Subject") && subject.empty())
+        subject = message::decode_display_text(f.value());
       kept.push_back(&f);
     }
     rest = policy::merge_account_cc(kept, req.account ? req.account->cc : std::vector<std::string>{});
@@ -138,11 +141,11 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
     rest = std::move(req.message);
     auto hs = message::parse_header_section(rest);
     header_from = first_address(hs.fields, "From");
-    for (const auto& f : hs.fields)
-      if (core::iequals(f.name, "Message-ID")) {
-        message_id = f.value();
-        break;
-      }
+    for (const auto& f : hs.fields) {
+      if (core::iequals(f.name, "Message-ID") && message_id.empty()) message_id = f.value();
+      if (core::iequals(f.name, "Subject") && subject.empty())
+        subject = message::decode_display_text(f.value());
+    }
   }
   auto content_for = [&](const std::string& qid) {
     if (received_head.empty()) return rest;
@@ -194,6 +197,7 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
     m.helo = req.header_final ? std::string() : req.via;
     m.message_id = message_id;
     m.header_from = header_from;
+    m.subject = subject;
     m.smtputf8 = req.smtputf8;
     m.eightbit = req.eightbit;
     m.options_json = options_json;

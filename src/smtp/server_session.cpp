@@ -4,7 +4,6 @@
 #include "smtp/server_session.hpp"
 
 #include <algorithm>
-
 #include <optional>
 #include <set>
 
@@ -12,6 +11,7 @@
 #include "core/base64.hpp"
 #include "core/ids.hpp"
 #include "message/date.hpp"
+#include "message/encoded_words.hpp"
 #include "message/header.hpp"
 #include "policy/account_apply.hpp"
 #include "policy/header_rules.hpp"
@@ -437,6 +437,8 @@ struct ServerSession::Impl {
       }
       if (core::iequals(f.name, "Date")) has_date = true;
       if (core::iequals(f.name, "Message-ID") && env.message_id.empty()) env.message_id = f.value();
+      if (core::iequals(f.name, "Subject") && env.subject.empty())
+        env.subject = message::decode_display_text(f.value());
       kept.push_back(&f);
     }
     std::string fields = policy::merge_account_cc(kept, a.cc);
