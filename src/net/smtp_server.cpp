@@ -336,8 +336,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     smtp::CommitResult cr;
     cr.queue_id = e.queue_id;
     if (r) {
-      cr.ok = true;
-      ++counters.accepted_messages;
+      cr.ok = true;  // counted by Submission, one per stored copy
     } else {
       cr.disk_full = queue::is_disk_full(r.error());
       spdlog::error("tracked message {}: {}", e.queue_id, r.error().message);

@@ -256,6 +256,7 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
     queue::CommitOutcome o = p.done.get();
     if (o.ok) {
       ++committed;
+      accepted_.fetch_add(1, std::memory_order_relaxed);
       if (svc_.on_accepted) svc_.on_accepted(p.msg);
     } else if (!failure) {
       failure = Error::temp((o.disk_full ? std::string(queue::kDiskFullPrefix) + ": " : std::string()) +
