@@ -230,6 +230,11 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
       ro.secret = svc_.tracking_secret;
       ro.message_id = qid;
       ro.recipient = 0;  // each copy has one recipient
+      // The tokens carry what the open/click event needs, so it is recorded and reported even
+      // before the message log has the copy's row (rows are written in batches).
+      tracking::TokenContext ctx{req.account ? req.account->id : 0, rcpts[i], options.bulk_id,
+                                 options.tracking_url, options.callback_data};
+      if (tracking::context_fits(ctx)) ro.context = std::move(ctx);
       auto rr = tracking::rewrite_message(content, ro);
       if (i == 0 && rr.status != tracking::RewriteStatus::rewritten) {
         if (rr.status == tracking::RewriteStatus::refused)

@@ -9,6 +9,7 @@ namespace tern::tracking {
 namespace {
 
 constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersionWithContext = 2;
 constexpr size_t kTagBytes = 16;
 constexpr size_t kFixedBytes = 1 + 1 + 4 + 4 + 1;  // version kind recipient link id_len
 constexpr std::string_view kContext = "tern-tracking-v1";
@@ -39,7 +40,40 @@ std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac(std::string_view sec
 
 core::Error invalid() { return core::Error::perm("invalid tracking token"); }
 
+void put_u64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+}
+
+void put_str16(std::string& out, const std::string& s) {
+  out += static_cast<char>((s.size() >> 8) & 0xff);
+  out += static_cast<char>(s.size() & 0xff);
+  out += s;
+}
+
+// Reads a context at the front of `in`, advancing it; false when malformed.
+bool get_context(std::string_view& in, TokenContext& c) {
+  if (in.size() < 8) return false;
+  uint64_t a = 0;
+  for (size_t i = 0; i < 8; ++i) a = (a << 8) | static_cast<unsigned char>(in[i]);
+  c.account_id = static_cast<int64_t>(a);
+  in.remove_prefix(8);
+  for (std::string* s : {&c.recipient, &c.bulk_id, &c.tracking_url, &c.callback_data}) {
+    if (in.size() < 2) return false;
+    const size_t n = (static_cast<size_t>(static_cast<unsigned char>(in[0])) << 8) |
+                     static_cast<unsigned char>(in[1]);
+    if (in.size() < 2 + n) return false;
+    *s = std::string(in.substr(2, n));
+    in.remove_prefix(2 + n);
+  }
+  return true;
+}
+
 }  // namespace
+
+bool context_fits(const TokenContext& c) {
+  return c.recipient.size() + c.bulk_id.size() + c.tracking_url.size() + c.callback_data.size() <=
+         kMaxContextBytes;
+}
 
 core::Result<std::string> sign_token(const TokenFields& f, std::string_view secret) {
   if (secret.size() < kMinSecretBytes) return core::Error::perm("tracking secret too short");
@@ -50,15 +84,24 @@ core::Result<std::string> sign_token(const TokenFields& f, std::string_view secr
   if (f.kind == TokenKind::click && f.url.empty())
     return core::Error::perm("tracking token: a click token needs a url");
   if (f.url.size() > kMaxTokenUrlBytes) return core::Error::perm("tracking token: url too long");
+  if (f.context && !context_fits(*f.context))
+    return core::Error::perm("tracking token: context too long");
 
   std::string payload;
   payload.reserve(kFixedBytes + f.message_id.size() + f.url.size() + kTagBytes);
-  payload += static_cast<char>(kVersion);
+  payload += static_cast<char>(f.context ? kVersionWithContext : kVersion);
   payload += static_cast<char>(f.kind);
   put_u32(payload, f.recipient);
   put_u32(payload, f.link);
   payload += static_cast<char>(f.message_id.size());
   payload += f.message_id;
+  if (f.context) {
+    put_u64(payload, static_cast<uint64_t>(f.context->account_id));
+    put_str16(payload, f.context->recipient);
+    put_str16(payload, f.context->bulk_id);
+    put_str16(payload, f.context->tracking_url);
+    put_str16(payload, f.context->callback_data);
+  }
   payload += f.url;
   auto tag = mac(secret, payload);
   payload.append(reinterpret_cast<const char*>(tag.data()), kTagBytes);
@@ -73,7 +116,8 @@ core::Result<std::string> sign_token(const TokenFields& f, std::string_view secr
 
 core::Result<TokenFields> verify_token(std::string_view token, std::string_view secret) {
   if (secret.size() < kMinSecretBytes) return core::Error::perm("tracking secret too short");
-  const size_t max_raw = kFixedBytes + 255 + kMaxTokenUrlBytes + kTagBytes;
+  const size_t max_raw =
+      kFixedBytes + 255 + 8 + 4 * 2 + kMaxContextBytes + kMaxTokenUrlBytes + kTagBytes;
   if (token.empty() || token.size() > (max_raw * 4 + 2) / 3) return invalid();
   std::string raw(token.size() / 4 * 3 + 3, '\0');
   size_t len = 0;
@@ -92,7 +136,8 @@ core::Result<TokenFields> verify_token(std::string_view token, std::string_view 
 
   // Authentic from here on; still check structure so a bug in sign() cannot turn into a
   // read past the end.
-  if (static_cast<uint8_t>(payload[0]) != kVersion) return invalid();
+  const auto version = static_cast<uint8_t>(payload[0]);
+  if (version != kVersion && version != kVersionWithContext) return invalid();
   TokenFields f;
   const char kind = payload[1];
   if (kind != 'o' && kind != 'c') return invalid();
@@ -102,7 +147,13 @@ core::Result<TokenFields> verify_token(std::string_view token, std::string_view 
   const size_t id_len = static_cast<unsigned char>(payload[10]);
   if (id_len == 0 || payload.size() < kFixedBytes + id_len) return invalid();
   f.message_id = std::string(payload.substr(kFixedBytes, id_len));
-  f.url = std::string(payload.substr(kFixedBytes + id_len));
+  std::string_view rest = payload.substr(kFixedBytes + id_len);
+  if (version == kVersionWithContext) {
+    TokenContext c;
+    if (!get_context(rest, c) || !context_fits(c)) return invalid();
+    f.context = std::move(c);
+  }
+  f.url = std::string(rest);
   if ((f.kind == TokenKind::click) == f.url.empty()) return invalid();
   return f;
 }

@@ -259,6 +259,13 @@ TEST_F(SubmissionTest, TrackedMessageGetsOneCopyPerRecipient) {
     EXPECT_EQ(tok->message_id, rc.queue_id);
     EXPECT_EQ(tok->recipient, 0u);
     EXPECT_EQ(tok->url, "https://example.com/offer?x=1");
+    // issue 14.15: the token carries the event's context (no message log needed)
+    ASSERT_TRUE(tok->context.has_value());
+    EXPECT_EQ(tok->context->account_id, 7);
+    EXPECT_EQ(tok->context->recipient, rc.to);
+    EXPECT_EQ(tok->context->bulk_id, r->recipients[0].queue_id);
+    EXPECT_EQ(tok->context->tracking_url, "https://hooks.example.com/track");
+    EXPECT_EQ(tok->context->callback_data, "cb");
     p = c.find("https://t.tern.test/t/o/");
     ASSERT_NE(p, std::string::npos);
     e = c.find('"', p);
