@@ -6,13 +6,15 @@
 //   POST /webhook-secret     a new random secret, stored sealed, answered once
 //   POST /test-email         {"to", "from"?}: one delivery attempt now through the account's
 //                            route; 200 with the outcome as data (a refusal is not an HTTP error)
+#include "store/settings.hpp"
+
 #include <fmt/format.h>
 
+#include "api/json_views.hpp"
 #include "api/request.hpp"
 #include "api/resources.hpp"
 #include "core/address.hpp"
 #include "store/secrets.hpp"
-#include "store/settings.hpp"
 
 namespace tern::api {
 
@@ -21,14 +23,7 @@ namespace {
 net::HttpResponse show(const Call& c) {
   auto s = c.svc.store->account_settings(c.account.id, false);
   if (!s) return from_error(s.error());
-  nlohmann::json j = nlohmann::json::object();
-  for (auto& [k, v] : store::display_settings(*s)) {
-    if (store::is_secret_key(k))
-      j[k] = v == "(set)" ? "set" : "not set";
-    else
-      j[k] = v;
-  }
-  return json_response(200, j);
+  return json_response(200, settings_json(*s));
 }
 
 core::Result<std::string> value_text(const std::string& key, const nlohmann::json& v) {
