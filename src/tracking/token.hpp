@@ -4,8 +4,10 @@
 // Wire form: base64url (no padding) of  payload || tag, where
 //   payload = version(1) kind(1: 'o' open, 'c' click) recipient(4, BE) link(4, BE)
 //             id_len(1) message_id(id_len) [context] url(rest; empty for opens)
-//   context = (version 2 only) account_id(8, BE) and four strings, each len(2, BE) bytes:
-//             recipient address, bulk id, tracking URL, callback data
+//   context = (version 2 only) len(2, BE) nonce(24) secretbox(plain) — XSalsa20-Poly1305 under
+//             a key derived from the secret, so the recipient holding the link cannot read it;
+//             plain = account_id(8, BE) and four strings, each len(2, BE) bytes: recipient
+//             address, bulk id, tracking URL, callback data
 //   tag     = HMAC-SHA256(secret, "tern-tracking-v1" || payload), first 16 bytes (128 bits)
 // Version 2 tokens carry what the open/click event needs (issue 14.15), so the endpoint records
 // and reports it without the message log, whose rows are written in batches and may not be

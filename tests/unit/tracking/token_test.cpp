@@ -1,6 +1,7 @@
 #include "tracking/token.hpp"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include <cctype>
 
@@ -124,6 +125,19 @@ TEST(Token, ContextRoundTripsAndIsAuthenticated) {
   auto v = verify_token(*t, kSecret);
   ASSERT_TRUE(v) << v.error().message;
   EXPECT_EQ(*v, f);
+  // Sealed: the recipient holding the link cannot read the callback data or the tracking URL.
+  std::string raw(t->size(), '\0');
+  size_t len = 0;
+  ASSERT_EQ(sodium_base642bin(reinterpret_cast<unsigned char*>(raw.data()), raw.size(), t->data(),
+                              t->size(), nullptr, &len, nullptr,
+                              sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+            0);
+  raw.resize(len);
+  EXPECT_EQ(raw.find("hooks.example"), std::string::npos);
+  EXPECT_EQ(raw.find("bulk-1"), std::string::npos);
+  EXPECT_EQ(raw.find("bob@dest.test"), std::string::npos);
+  // Another secret neither verifies nor opens it.
+  EXPECT_FALSE(verify_token(*t, "another-secret-0123456789abcdef"));
   for (size_t i = 0; i < t->size(); ++i) {
     std::string bad = *t;
     bad[i] = bad[i] == 'A' ? 'B' : 'A';
