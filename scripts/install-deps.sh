@@ -36,11 +36,33 @@ echo "install-deps: installing ${missing[*]}"
 # Postfix asks questions at install time; answer them so nothing is configured or started.
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
+# Packaged daemons (postfix, nsd, unbound, opendkim) must not start: Tern's tests start their
+# own on free ports. A policy-rc.d that exits 101 ("action forbidden") keeps invoke-rc.d and
+# deb-systemd-invoke from starting anything for the duration of the install. It is ours only if
+# there was none: an existing one is the machine's policy and is left alone. Nothing already
+# running is stopped: services of the user's are none of our business.
+POLICY_RC_D=${TERN_POLICY_RC_D:-/usr/sbin/policy-rc.d}
+created_policy=0
+remove_policy() {
+  if [ "$created_policy" = 1 ]; then $SUDO rm -f "$POLICY_RC_D"; fi
+}
+trap remove_policy EXIT
+trap "exit 130" INT TERM  # so that EXIT runs on an interrupt too
+if [ ! -e "$POLICY_RC_D" ]; then
+  printf '#!/bin/sh\n# Written by tern scripts/install-deps.sh for the duration of an install.\nexit 101\n' |
+    $SUDO tee "$POLICY_RC_D" >/dev/null
+  created_policy=1
+  $SUDO chmod 755 "$POLICY_RC_D"
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian's packaged daemons may be started by their postinst; Tern's tests start their own.
+remove_policy
+created_policy=0
+# Daemons installed just now would still start at the next boot: disable those (only those).
 for svc in unbound nsd postfix opendkim; do
-  (command -v systemctl >/dev/null && $SUDO systemctl disable --now "$svc" >/dev/null 2>&1) || true
-  $SUDO pkill -x "$svc" >/dev/null 2>&1 || true
+  case " ${missing[*]} " in
+    *" $svc "*)
+      (command -v systemctl >/dev/null && $SUDO systemctl disable "$svc" >/dev/null 2>&1) || true ;;
+  esac
 done
 echo "install-deps: done"

@@ -9,14 +9,6 @@
 
 namespace tern::api {
 
-nlohmann::json account_json(const store::Account& a) {
-  return {{"id", a.id}, {"name", a.name}, {"code", a.code}, {"createdAt", iso_time(a.created_ms)}};
-}
-
-nlohmann::json sender_json(const store::Sender& s) {
-  return {{"address", s.address}, {"verified", s.verified}};
-}
-
 namespace {
 net::HttpResponse operator_only() {
   return error_response(403, "forbidden", "this needs the operator token");
@@ -52,9 +44,7 @@ net::HttpResponse create(const Call& c) {
     const bool exists = created.error().message.find("already exists") != std::string::npos;
     return from_error(created.error(), exists ? 409 : 400, exists ? "conflict" : "bad_request");
   }
-  return json_response(201, {{"account", account_json(created->account)},
-                             {"username", created->username},
-                             {"password", created->password}});
+  return json_response(201, created_account_json(*created));
 }
 }  // namespace
 

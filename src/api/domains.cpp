@@ -6,6 +6,7 @@
 // domain; unverified claims of others block nothing, and the first claim to verify removes
 // the rest. An account may hold [limits] max_unverified_domains unverified claims at once
 // (403 quota_exceeded beyond; the operator's "verified": true is not counted).
+#include "api/json_views.hpp"
 #include "api/pagination.hpp"
 #include "api/request.hpp"
 #include "api/resources.hpp"
@@ -18,36 +19,6 @@ namespace tern::api {
 
 namespace {
 
-nlohmann::json report_json(const domain::Report& rep, bool with_changes) {
-  nlohmann::json recs = nlohmann::json::array();
-  for (const auto& r : rep.records) {
-    nlohmann::json j{{"id", r.id},         {"type", r.type},       {"name", r.name},
-                     {"value", r.value},   {"purpose", r.purpose}, {"status", r.status}};
-    if (!r.found.empty()) j["found"] = r.found;
-    recs.push_back(std::move(j));
-  }
-  const auto& d = rep.detail;
-  nlohmann::json j{{"domain", d.domain},
-                   {"account", rep.account.name},
-                   {"verified", d.verified},
-                   {"dkim", d.dkim_mode},
-                   {"ed25519", d.ed25519},
-                   {"activeSelector", domain::selector_name(d.active_slot, "rsa")},
-                   {"rotationSelector", d.next_slot ? nlohmann::json(domain::selector_name(
-                                                          d.next_slot, "rsa"))
-                                                    : nlohmann::json(nullptr)},
-                   {"checkedAt", d.checked_ms ? nlohmann::json(iso_time(d.checked_ms))
-                                              : nlohmann::json(nullptr)},
-                   {"records", std::move(recs)}};
-  if (with_changes) {
-    nlohmann::json ch = nlohmann::json::array();
-    for (const auto& c : rep.changes) ch.push_back({{"what", c.what}, {"from", c.from}, {"to", c.to}});
-    j["changes"] = std::move(ch);
-    j["dnsError"] = rep.dns_error;
-  }
-  return j;
-}
-
 struct Service {
   core::SystemClock system_clock;
   domain::Domains domains;
@@ -58,7 +29,7 @@ struct Service {
 
 net::HttpResponse answer(const core::Result<domain::Report>& rep, int status, bool changes) {
   if (!rep) return from_error(rep.error());
-  return json_response(status, report_json(rep.value(), changes));
+  return json_response(status, domain_report_json(rep.value(), changes));
 }
 
 net::HttpResponse add(const Call& c) {
@@ -111,16 +82,7 @@ net::HttpResponse list(const Call& c) {
   for (const auto& d : *list) {
     auto detail = c.svc.store->find_domain(d.domain, c.account.id);
     if (!detail) return from_error(detail.error());
-    nlohmann::json j{{"domain", d.domain}, {"verified", d.verified}};
-    if (*detail) {
-      j["dkim"] = (*detail)->dkim_mode;
-      j["ed25519"] = (*detail)->ed25519;
-      size_t ok = 0;
-      for (const auto& r : (*detail)->records) ok += r.status == "ok";
-      j["recordsOk"] = ok;
-      j["checkedAt"] = (*detail)->checked_ms ? nlohmann::json(iso_time((*detail)->checked_ms))
-                                             : nlohmann::json(nullptr);
-    }
+    nlohmann::json j = domain_summary_json(d, *detail ? &**detail : nullptr);
     keyed.emplace_back(d.domain, std::move(j));
   }
   auto out = page_of(std::move(keyed), *page);

@@ -2,9 +2,10 @@
 // log's own cursor) and GET /messages/{messageId} (one recipient's message with its delivery
 // events and webhook attempts). POST /messages is the send endpoint (send.cpp), dispatched by
 // the router. Another account's message is 404.
+#include "api/json_views.hpp"
+#include "api/pagination.hpp"
 #include "api/request.hpp"
 #include "api/resources.hpp"
-#include "api/pagination.hpp"
 #include "core/address.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
@@ -79,14 +80,7 @@ net::HttpResponse show(const Call& c, const std::string& id) {
   nlohmann::json ev = nlohmann::json::array();
   for (const auto& e : *events) {
     if (!core::iequals(e.recipient, (*m)->recipient)) continue;
-    ev.push_back({{"time", iso_time(e.time_ms)},
-                  {"event", e.event},
-                  {"attempt", e.attempt},
-                  {"code", e.code},
-                  {"enhanced", e.enhanced},
-                  {"reply", e.reply},
-                  {"mxHost", e.mx_host},
-                  {"tls", e.tls}});
+    ev.push_back(delivery_event_json(e));
   }
   j["events"] = std::move(ev);
   nlohmann::json hooks = nlohmann::json::array();

@@ -143,7 +143,9 @@ json schemas() {
   s["ApiKey"] = obj({{"prefix", str()}, {"createdAt", time}, {"active", boolean}, {"revokedAt", ntime}});
   s["CreatedApiKey"] = obj({{"key", str()}, {"prefix", str()}});
   s["DomainSummary"] = obj({{"domain", str()}, {"verified", boolean}, {"dkim", str()},
-                            {"ed25519", boolean}, {"recordsOk", integer}, {"checkedAt", ntime}});
+                            {"ed25519", boolean}, {"recordsOk", integer},
+                            {"states", {{"type", "object"}, {"additionalProperties", str()}}},
+                            {"checkedAt", ntime}});
   json record = obj({{"id", str()}, {"type", str()}, {"name", str()}, {"value", str()},
                      {"purpose", str()},
                      {"status", {{"type", "string"},
@@ -171,8 +173,9 @@ json schemas() {
   json detail = message;
   detail["properties"]["events"] = {
       {"type", "array"},
-      {"items", obj({{"time", time}, {"event", str()}, {"attempt", integer}, {"code", integer},
-                     {"enhanced", str()}, {"reply", str()}, {"mxHost", str()}, {"tls", boolean}})}};
+      {"items", obj({{"time", time}, {"recipient", str()}, {"event", str()}, {"attempt", integer},
+                     {"code", integer}, {"enhanced", str()}, {"reply", str()}, {"mxHost", str()},
+                     {"tls", boolean}})}};
   detail["properties"]["webhooks"] = {
       {"type", "array"},
       {"items", obj({{"kind", str()}, {"url", str()}, {"contentType", str()}, {"state", str()},

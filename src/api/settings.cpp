@@ -11,14 +11,16 @@
 //                            HTTP error). A from (or the stored mail_from) the account may not
 //                            use: 400 sender_not_authorized, nothing sent; more than
 //                            [limits] test_emails_per_minute: 429 rate_limited.
+#include "store/settings.hpp"
+
 #include <fmt/format.h>
 
+#include "api/json_views.hpp"
 #include "api/request.hpp"
 #include "api/resources.hpp"
 #include "core/address.hpp"
 #include "report/settings_guard.hpp"
 #include "store/secrets.hpp"
-#include "store/settings.hpp"
 
 namespace tern::api {
 
@@ -27,14 +29,7 @@ namespace {
 net::HttpResponse show(const Call& c) {
   auto s = c.svc.store->account_settings(c.account.id, false);
   if (!s) return from_error(s.error());
-  nlohmann::json j = nlohmann::json::object();
-  for (auto& [k, v] : store::display_settings(*s)) {
-    if (store::is_secret_key(k))
-      j[k] = v == "(set)" ? "set" : "not set";
-    else
-      j[k] = v;
-  }
-  return json_response(200, j);
+  return json_response(200, settings_json(*s));
 }
 
 core::Result<std::string> value_text(const std::string& key, const nlohmann::json& v) {

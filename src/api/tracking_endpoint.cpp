@@ -2,15 +2,18 @@
 //
 // The answer never depends on the bookkeeping: a valid click always redirects and a valid open
 // always gets the pixel, even when the message log has no row (yet) or the store fails (logged),
-// because the person clicking must not see Tern's trouble. Events go to the store and the outbox
-// only for a message the log knows, under that message's account.
+// because the person clicking must not see Tern's trouble. What the event needs (account,
+// recipient, bulk id, tracking URL, callback data) comes from the token itself when it carries
+// it (version 2, issue 14.15: the log's rows are written in ~100 ms batches, and a click right
+// after delivery found no row and was dropped); version 1 tokens are looked up in the message
+// log, and only a message it knows gets events, under that message's account.
 #include "api/tracking_endpoint.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "api/response.hpp"
 #include "core/clock.hpp"
@@ -46,20 +49,51 @@ bool safe_location(std::string_view url) {
   return true;
 }
 
-void record(const ApiServices& svc, const tracking::TokenFields& t, const net::HttpRequest& req) {
-  if (!svc.messages) return;
-  const bool click = t.kind == tracking::TokenKind::click;
-  const std::string message_id = store::make_message_id(t.message_id, static_cast<int>(t.recipient));
-  auto found = svc.messages->find(message_id);
+// What an event is about: from a version 2 token, else from the message log's row.
+struct EventTarget {
+  std::string message_id, queue_id, recipient, bulk_id, tracking_url, callback_data;
+  int64_t account_id = 0;
+};
+
+std::optional<EventTarget> target_of(const ApiServices& svc, const tracking::TokenFields& t) {
+  EventTarget s;
+  s.message_id = store::make_message_id(t.message_id, static_cast<int>(t.recipient));
+  s.queue_id = t.message_id;
+  if (t.context) {
+    s.account_id = t.context->account_id;
+    s.recipient = t.context->recipient;
+    s.bulk_id = t.context->bulk_id;
+    s.tracking_url = t.context->tracking_url;
+    s.callback_data = t.context->callback_data;
+    return s;
+  }
+  if (!svc.messages) return std::nullopt;
+  auto found = svc.messages->find(s.message_id);
   if (!found) {
-    spdlog::warn("tracking {}: message log: {}", message_id, found.error().message);
-    return;
+    spdlog::warn("tracking {}: message log: {}", s.message_id, found.error().message);
+    return std::nullopt;
   }
   if (!found.value()) {
-    spdlog::info("tracking {}: not in the message log", message_id);
-    return;
+    spdlog::info("tracking {}: not in the message log", s.message_id);
+    return std::nullopt;
   }
   const store::MessageRecord& m = *found.value();
+  const policy::MessageOptions opts = policy::options_from_json(m.options_json);
+  s.queue_id = m.queue_id;
+  s.account_id = m.account_id;
+  s.recipient = m.recipient;
+  s.bulk_id = m.bulk_id;
+  s.tracking_url = opts.tracking_url;
+  s.callback_data = opts.callback_data;
+  return s;
+}
+
+void record(const ApiServices& svc, const tracking::TokenFields& t, const net::HttpRequest& req) {
+  const bool click = t.kind == tracking::TokenKind::click;
+  const auto target = target_of(svc, t);
+  if (!target) return;
+  const EventTarget& m = *target;
+  const std::string& message_id = m.message_id;
   const int64_t now_ms = svc.clock ? svc.clock->now_ms()
                                    : std::chrono::duration_cast<std::chrono::milliseconds>(
                                          std::chrono::system_clock::now().time_since_epoch())
@@ -78,8 +112,7 @@ void record(const ApiServices& svc, const tracking::TokenFields& t, const net::H
       spdlog::warn("tracking {}: event: {}", message_id, r.error().message);
   }
 
-  const policy::MessageOptions opts = policy::options_from_json(m.options_json);
-  if (!svc.outbox || opts.tracking_url.empty()) return;
+  if (!svc.outbox || m.tracking_url.empty()) return;
   auto time = report::format_time(now_ms);
   nlohmann::json item = {{"type", click ? "CLICKED" : "OPENED"},
                          {"messageId", m.message_id},
@@ -89,11 +122,11 @@ void record(const ApiServices& svc, const tracking::TokenFields& t, const net::H
                          {"time", time ? time.value() : std::string()},
                          {"userAgent", ua},
                          {"ip", req.remote_ip},
-                         {"callbackData", opts.callback_data}};
+                         {"callbackData", m.callback_data}};
   store::OutboxItem o;
   o.account_id = m.account_id;
   o.kind = "tracking";
-  o.url = opts.tracking_url;
+  o.url = m.tracking_url;
   o.content_type = "application/json";
   o.message_id = m.message_id;
   o.queue_id = m.queue_id;

@@ -1,26 +1,26 @@
 // `tern`: one binary. `serve` runs the server; the other commands administer the same data
 // directory offline (they work while a server runs on it: SQLite in WAL mode, spool read-only).
 // Every command takes --data and --config and exits non-zero with a one-line error.
+#include <fcntl.h>
+#include <sodium.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <sodium.h>
-
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <map>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "api/json_views.hpp"
 #include "app/config.hpp"
 #include "app/control.hpp"
 #include "app/serve.hpp"
@@ -71,44 +71,12 @@ tern::domain::Platform platform_of(const Config& c) {
 // the report is printed, the states of those records are kept, and a script can retry.
 constexpr int kExitDnsTempFail = 75;
 
-json record_json(const tern::domain::Record& r) {
-  json j{{"id", r.id},
-         {"type", r.type},
-         {"name", r.name},
-         {"value", r.value},
-         {"purpose", r.purpose},
-         {"status", r.status}};
-  if (!r.found.empty()) j["found"] = r.found;
-  return j;
-}
-
-json report_json(const tern::domain::Report& rep) {
-  json recs = json::array();
-  for (const auto& r : rep.records) recs.push_back(record_json(r));
-  const auto& d = rep.detail;
-  json j{{"domain", d.domain},
-         {"account", rep.account.name},
-         {"verified", d.verified},
-         {"dkim", d.dkim_mode},
-         {"ed25519", d.ed25519},
-         {"active_selector", tern::domain::selector_name(d.active_slot, "rsa")},
-         {"rotation_selector",
-          d.next_slot ? tern::domain::selector_name(d.next_slot, "rsa") : std::string()},
-         {"checked_ms", d.checked_ms},
-         {"records", recs}};
-  return j;
-}
+// JSON that never throws on bytes that are not UTF-8 (they become U+FFFD).
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 void print_report(const tern::domain::Report& rep, bool as_json, bool with_changes) {
-  if (as_json) {
-    json j = report_json(rep);
-    if (with_changes) {
-      json ch = json::array();
-      for (const auto& c : rep.changes) ch.push_back({{"what", c.what}, {"from", c.from}, {"to", c.to}});
-      j["changes"] = ch;
-      j["dns_error"] = rep.dns_error;
-    }
-    std::cout << j.dump() << "\n";
+  if (as_json) {  // the API's view of the same report
+    std::cout << dump(tern::api::domain_report_json(rep, with_changes)) << "\n";
     return;
   }
   const auto& d = rep.detail;
@@ -176,17 +144,12 @@ std::string one_line(std::string_view s) {
   return out;
 }
 
-// JSON that never throws on bytes that are not UTF-8 (they become U+FFFD).
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 // `account show` / `account set` output: key=value lines in setting_keys() order; the relay
-// password only as "(set)" / "(not set)".
+// password only as "(set)" / "(not set)". --json: the API's view ("set" / "not set").
 void print_settings(const tern::store::AccountSettings& s, bool as_json) {
   const auto lines = tern::store::display_settings(s);
   if (as_json) {
-    json j = json::object();
-    for (const auto& [k, v] : lines) j[k] = v;
-    std::cout << dump(j) << "\n";
+    std::cout << dump(tern::api::settings_json(s)) << "\n";
     return;
   }
   for (const auto& [k, v] : lines) std::cout << k << "=" << one_line(v) << "\n";
@@ -436,12 +399,7 @@ int main(int argc, char** argv) {
       auto store = open_store(c);
       auto created = check(store->create_account(a_name));
       if (g.json) {
-        std::cout << json{{"account", created.account.name},
-                          {"id", created.account.id},
-                          {"username", created.username},
-                          {"password", created.password}}
-                         .dump()
-                  << "\n";
+        std::cout << dump(tern::api::created_account_json(created)) << "\n";
       } else {
         std::cout << "account  " << created.account.name << "\nusername " << created.username
                   << "\npassword " << created.password << "   (shown once)\n";
@@ -452,7 +410,7 @@ int main(int argc, char** argv) {
       json arr = json::array();
       for (const auto& a : list) {
         if (g.json)
-          arr.push_back({{"id", a.id}, {"name", a.name}, {"code", a.code}, {"created_ms", a.created_ms}});
+          arr.push_back(tern::api::account_json(a));
         else
           std::cout << a.id << "\t" << a.name << "\t" << fmt_time(a.created_ms) << "\n";
       }
@@ -565,12 +523,7 @@ int main(int argc, char** argv) {
         for (const auto& d : list) {
           auto rep = check(domains.records(d.domain, acc.id));
           if (g.json) {
-            json states = json::object();
-            for (const auto& r : rep.records) states[r.id] = r.status;
-            json j = report_json(rep);
-            j.erase("records");
-            j["states"] = states;
-            arr.push_back(j);
+            arr.push_back(tern::api::domain_summary_json(d, &rep.detail));
           } else {
             size_t ok = 0;
             for (const auto& r : rep.records) ok += r.status == "ok";
@@ -619,7 +572,7 @@ int main(int argc, char** argv) {
         throw Failure("verification emails are not available yet: add --verified (operator override)");
       check(store->add_sender(acc.id, s_address, s_verified));
       if (g.json)
-        std::cout << json{{"sender", s_address}, {"verified", s_verified}}.dump() << "\n";
+        std::cout << dump(tern::api::sender_json({acc.id, s_address, s_verified})) << "\n";
       else
         std::cout << "sender " << s_address << " registered for " << acc.name << "\n";
     } else if (*queue_list) {
@@ -644,10 +597,7 @@ int main(int argc, char** argv) {
       auto list = check(store->events_for(q_id));
       if (g.json) {
         json arr = json::array();
-        for (const auto& e : list)
-          arr.push_back({{"time_ms", e.time_ms}, {"recipient", e.recipient}, {"event", e.event},
-                         {"attempt", e.attempt}, {"code", e.code}, {"enhanced", e.enhanced},
-                         {"reply", e.reply}, {"mx_host", e.mx_host}, {"tls", e.tls}});
+        for (const auto& e : list) arr.push_back(tern::api::delivery_event_json(e));
         std::cout << dump(arr) << "\n";
       } else {
         for (const auto& e : list)

@@ -327,8 +327,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     smtp::CommitResult cr;
     cr.queue_id = e.queue_id;
     if (r) {
-      cr.ok = true;
-      ++counters.accepted_messages;
+      cr.ok = true;  // counted by Submission, one per stored copy
     } else {
       cr.disk_full = queue::is_disk_full(r.error());
       spdlog::error("tracked message {}: {}", e.queue_id, r.error().message);
@@ -379,8 +378,32 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     co_return !ec;
   }
 
+  // No exception ends a session silently (co_spawn's detached handler drops it): it is logged
+  // and the client gets 421 4.3.0 before the connection closes (issue 14.1).
   awaitable<void> connection(std::shared_ptr<Conn> c, bool implicit_tls, Sweeper& sweeper,
                              tcp::endpoint remote, tcp::endpoint local) {
+    auto self = shared_from_this();
+    std::string what;
+    try {
+      co_await run_connection(c, implicit_tls, sweeper, remote, local);
+      co_return;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+      what = "unknown exception";
+    }
+    spdlog::error("smtp session from {}: {}; closing with 421", remote.address().to_string(), what);
+    c->out +=
+        "421 4.3.0 " + cfg.session.hostname + " Error: internal error, closing connection\r\n";
+    asio::steady_timer bound(c->sock.get_executor(), std::chrono::seconds(cfg.command_timeout_s));
+    bound.async_wait([c](boost::system::error_code) { c->close(); });  // a peer that never reads
+    co_await c->flush();
+    bound.cancel();
+    c->close();
+  }
+
+  awaitable<void> run_connection(std::shared_ptr<Conn> c, bool implicit_tls, Sweeper& sweeper,
+                                 tcp::endpoint remote, tcp::endpoint local) {
     auto self = shared_from_this();  // the sweepers and counters outlive every connection
     boost::system::error_code ec;
     if (local.address().is_unspecified()) local = c->sock.local_endpoint(ec);  // wildcard listener
@@ -644,6 +667,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     m.helo = e.helo;
     m.message_id = e.message_id;
     m.header_from = e.header_from;
+    m.subject = e.subject;
     m.smtputf8 = e.smtputf8;
     m.eightbit = e.eightbit;
     // bulkId defaults to the submission's queue id (as on the HTTP path).

@@ -87,7 +87,7 @@ struct SmtpServices {
 struct SmtpCounters {
   std::atomic<uint64_t> connections{0};
   std::atomic<uint64_t> active{0};
-  std::atomic<uint64_t> accepted_messages{0};
+  std::atomic<uint64_t> accepted_messages{0};  // streamed only; tracked copies: Submission
   std::atomic<uint64_t> rejected_connections{0};
   std::atomic<uint64_t> auth_failures{0};
   std::atomic<uint64_t> timeouts{0};  // command, data-rate and session limits

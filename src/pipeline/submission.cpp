@@ -17,6 +17,7 @@
 #include "core/ids.hpp"
 #include "message/address_list.hpp"
 #include "message/date.hpp"
+#include "message/encoded_words.hpp"
 #include "message/header.hpp"
 #include "pipeline/key_cache.hpp"
 #include "pipeline/message_signer.hpp"
@@ -89,7 +90,7 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
   const std::string first_qid = req.queue_id.empty() ? core::new_queue_id() : req.queue_id;
   std::string sender = req.sender;
   policy::MessageOptions options = req.options;
-  std::string header_from, message_id;
+  std::string header_from, message_id, subject;
   // The message without its Received field: the prefix is added per copy (it names the copy's
   // queue id) on the HTTP path; the SMTP session already wrote its own.
   std::string rest;
@@ -108,6 +109,11 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
     header_from = std::move(v.header_from);
     options = std::move(v.options);
     message_id = std::move(v.message_id);
+    for (const auto& f : hs.fields)
+      if (core::iequals(f.name, "Subject")) {
+        subject = message::decode_display_text(f.value());
+        break;
+      }
     const bool has_date = v.has_date;
     const auto& kept = v.kept;
     rest = policy::merge_account_cc(kept, req.account ? req.account->cc : std::vector<std::string>{});
@@ -129,11 +135,11 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
     rest = std::move(req.message);
     auto hs = message::parse_header_section(rest);
     header_from = first_address(hs.fields, "From");
-    for (const auto& f : hs.fields)
-      if (core::iequals(f.name, "Message-ID")) {
-        message_id = f.value();
-        break;
-      }
+    for (const auto& f : hs.fields) {
+      if (core::iequals(f.name, "Message-ID") && message_id.empty()) message_id = f.value();
+      if (core::iequals(f.name, "Subject") && subject.empty())
+        subject = message::decode_display_text(f.value());
+    }
   }
   auto content_for = [&](const std::string& qid) {
     if (received_head.empty()) return rest;
@@ -185,6 +191,7 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
     m.helo = req.header_final ? std::string() : req.via;
     m.message_id = message_id;
     m.header_from = header_from;
+    m.subject = subject;
     m.smtputf8 = req.smtputf8;
     m.eightbit = req.eightbit;
     m.options_json = options_json;
@@ -217,6 +224,11 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
       ro.secret = svc_.tracking_secret;
       ro.message_id = qid;
       ro.recipient = 0;  // each copy has one recipient
+      // The tokens carry what the open/click event needs, so it is recorded and reported even
+      // before the message log has the copy's row (rows are written in batches).
+      tracking::TokenContext ctx{req.account ? req.account->id : 0, rcpts[i], options.bulk_id,
+                                 options.tracking_url, options.callback_data};
+      if (tracking::context_fits(ctx)) ro.context = std::move(ctx);
       auto rr = tracking::rewrite_message(content, ro);
       if (i == 0 && rr.status != tracking::RewriteStatus::rewritten) {
         if (rr.status == tracking::RewriteStatus::refused)
@@ -243,6 +255,7 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
     queue::CommitOutcome o = p.done.get();
     if (o.ok) {
       ++committed;
+      accepted_.fetch_add(1, std::memory_order_relaxed);
       if (svc_.on_accepted) svc_.on_accepted(p.msg);
     } else if (!failure) {
       failure = Error::temp((o.disk_full ? std::string(queue::kDiskFullPrefix) + ": " : std::string()) +

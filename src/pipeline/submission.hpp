@@ -17,6 +17,7 @@
 // copy fails after earlier ones committed, the error says so and the committed ones are still
 // delivered (at-least-once, as for SMTP).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -82,8 +83,14 @@ class Submission {
   // messages; temporary: spool failures ("disk full" marked as queue::is_disk_full).
   core::Result<SubmitResult> submit(SubmitRequest req);
 
+  // Messages made durable here since start: one per stored copy (a tracked submission stores
+  // one per recipient), also the copies of a submission that failed later. For
+  // tern_messages_accepted_total, with the SMTP driver's streamed messages.
+  uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
+
  private:
   SubmissionServices svc_;
+  std::atomic<uint64_t> accepted_{0};
 };
 
 }  // namespace tern::pipeline

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/address.hpp"
+#include "core/utf8.hpp"
 
 namespace tern::policy {
 
@@ -60,6 +61,7 @@ core::Status apply_option(MessageOptions& o, std::set<std::string>& seen, std::s
   if (!canon) return {250, "2.0.0", "Ok"};  // unknown X-IB-*: removed, ignored
   if (!seen.insert(canon).second) return invalid(canon, "must appear at most once");
   std::string_view c = canon;
+  if (!core::valid_utf8(v)) return invalid(canon, "must be valid UTF-8");
   if (c == "X-IB-tracking-url" || c == "X-IB-notify-url") {
     if (!is_http_url(v)) return invalid(canon, "must be an http(s) URL");
     (c == "X-IB-tracking-url" ? o.tracking_url : o.notify_url) = std::string(v);
@@ -89,7 +91,9 @@ std::string to_json(const MessageOptions& o) {
   if (!o.notify_content_type.empty()) j["notifyContentType"] = o.notify_content_type;
   if (!o.callback_data.empty()) j["callbackData"] = o.callback_data;
   j["intermediateReport"] = o.intermediate_report;
-  return j.dump();
+  // Values are validated UTF-8 by apply_option; options merged from elsewhere never make
+  // this throw (an invalid byte would become U+FFFD).
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 MessageOptions options_from_json(std::string_view json) {

@@ -6,7 +6,8 @@
 // Known fields: X-IB-bulk-id, X-IB-tracking-url, X-IB-intermediate-report (true|false),
 // X-IB-notify-url, X-IB-notify-content-type (application/json|application/xml),
 // X-IB-callback-data. Names match case-insensitively. A field given twice, or an invalid value,
-// is rejected with "550 5.6.0 Invalid <canonical name> header: <reason>".
+// is rejected with "550 5.6.0 Invalid <canonical name> header: <reason>"; every value must be
+// valid UTF-8 ("must be valid UTF-8": Latin-1 bytes are refused, not guessed at).
 // URLs must be absolute http or https URLs with a host and no whitespace or control chars.
 #pragma once
 #include <set>

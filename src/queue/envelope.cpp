@@ -72,6 +72,7 @@ void to_json(nlohmann::json& j, const QueuedMessage& m) {
                      {"helo", m.helo},
                      {"message_id", m.message_id},
                      {"header_from", m.header_from},
+                     {"subject", m.subject},
                      {"smtputf8", m.smtputf8},
                      {"eightbit", m.eightbit},
                      {"held", m.held},
@@ -93,6 +94,7 @@ void from_json(const nlohmann::json& j, QueuedMessage& m) {
   m.helo = j.value("helo", std::string());
   m.message_id = j.value("message_id", std::string());
   m.header_from = j.value("header_from", std::string());
+  m.subject = j.value("subject", std::string());
   m.smtputf8 = j.value("smtputf8", false);
   m.eightbit = j.value("eightbit", false);
   m.held = j.value("held", false);

@@ -36,6 +36,7 @@ struct QueuedMessage {
   std::string helo;
   std::string message_id;    // Message-ID header value
   std::string header_from;
+  std::string subject;  // Subject for display (RFC 2047 decoded, valid UTF-8), message log
   bool smtputf8 = false;
   bool eightbit = false;     // BODY=8BITMIME at submission: sent on with BODY=8BITMIME
   bool held = false;

@@ -57,6 +57,7 @@ std::vector<store::MessageRecord> records_for(const queue::QueuedMessage& m) {
     r.sender = m.sender;
     r.recipient = m.recipients[i].address;
     r.header_from = m.header_from;
+    r.subject = m.subject;
     r.status = "accepted";
     r.callback_data = o.callback_data;
     r.options_json = m.options_json.empty() ? "{}" : m.options_json;

@@ -4,7 +4,6 @@
 #include "smtp/server_session.hpp"
 
 #include <algorithm>
-
 #include <optional>
 #include <set>
 
@@ -12,6 +11,7 @@
 #include "core/base64.hpp"
 #include "core/ids.hpp"
 #include "message/date.hpp"
+#include "message/encoded_words.hpp"
 #include "message/header.hpp"
 #include "policy/account_apply.hpp"
 #include "policy/header_rules.hpp"
@@ -430,6 +430,11 @@ struct ServerSession::Impl {
     env.header_from = std::move(v.header_from);
     env.options = std::move(v.options);
     env.message_id = std::move(v.message_id);
+    for (const auto& f : hs.fields)
+      if (core::iequals(f.name, "Subject")) {
+        env.subject = message::decode_display_text(f.value());
+        break;
+      }
     const bool has_date = v.has_date;
     std::string fields = policy::merge_account_cc(v.kept, a.cc);
     if (!v.status.ok()) {

@@ -79,6 +79,7 @@ struct Envelope {
   policy::MessageOptions options;           // X-IB-* values merged over account defaults
   std::string message_id;                   // Message-ID header value (as found or added)
   std::string header_from;                  // address in the From header
+  std::string subject;                      // Subject, decoded for display (message log)
   uint64_t content_size = 0;                // bytes handed out in MessageData
 };
 struct CommitMessage { Envelope envelope; };  // make durable, then on_commit()

@@ -227,18 +227,18 @@ core::Result<std::vector<MessageRecord>> MessageLog::for_queue(const std::string
   return out;
 }
 
-core::Result<MessagePage> MessageLog::search(const MessageQuery& q) {
-  if (q.limit < 1 || q.limit > kMaxLimit)
-    return core::Error::perm(fmt::format("limit must be between 1 and {}", kMaxLimit));
-  std::optional<Cursor> cursor;
-  if (!q.cursor.empty()) {
-    cursor = decode_cursor(q.cursor);
-    if (!cursor) return core::Error::perm("invalid cursor");
-  }
-  if (q.status.size() && !is_status(q.status))
-    return core::Error::perm(fmt::format("unknown status {:?}", q.status));
+namespace {
 
-  // Build the WHERE clause from fixed fragments only; every value is bound.
+struct SearchSql {
+  std::string sql;
+  std::vector<std::variant<int64_t, std::string>> args;
+};
+
+// The WHERE clause from fixed fragments only; every value is bound. Each filter is an equality
+// on a column of one of the messages_account_*_time indexes (migration 7), and the cursor is a
+// row-value comparison on the columns those indexes end with, so SQLite walks one index range
+// backwards: no scan of the account's rows, no sort.
+SearchSql build_search(const MessageQuery& q, const std::optional<Cursor>& cursor) {
   std::string where = "1";
   std::vector<std::variant<int64_t, std::string>> args;
   if (q.account_id != 0) {
@@ -265,22 +265,49 @@ core::Result<MessagePage> MessageLog::search(const MessageQuery& q) {
     where += " AND created_ms >= ?";
     args.emplace_back(q.from_ms);
   }
-  if (q.to_ms != 0) {
+  // Of an upper time bound and a cursor only the tighter one is kept: SQLite bounds the index
+  // range by one of them, and the other is then redundant (a cursor below to_ms implies it;
+  // rows below to_ms are all below a cursor at or past it).
+  const bool cursor_tighter = cursor && (q.to_ms == 0 || cursor->created_ms < q.to_ms);
+  if (q.to_ms != 0 && !cursor_tighter) {
     where += " AND created_ms < ?";
     args.emplace_back(q.to_ms);
   }
-  if (cursor) {
-    where += " AND (created_ms < ? OR (created_ms = ? AND message_id < ?))";
-    args.emplace_back(cursor->created_ms);
+  if (cursor_tighter) {
+    where += " AND (created_ms, message_id) < (?, ?)";
     args.emplace_back(cursor->created_ms);
     args.emplace_back(cursor->message_id);
   }
   args.emplace_back(static_cast<int64_t>(q.limit + 1));
+  return {fmt::format("SELECT {} FROM messages WHERE {} "
+                      "ORDER BY created_ms DESC, message_id DESC LIMIT ?",
+                      kColumns, where),
+          std::move(args)};
+}
+
+}  // namespace
+
+std::string message_search_sql(const MessageQuery& q) {
+  std::optional<Cursor> cursor;
+  if (!q.cursor.empty()) cursor = decode_cursor(q.cursor);
+  return build_search(q, cursor).sql;
+}
+
+core::Result<MessagePage> MessageLog::search(const MessageQuery& q) {
+  if (q.limit < 1 || q.limit > kMaxLimit)
+    return core::Error::perm(fmt::format("limit must be between 1 and {}", kMaxLimit));
+  std::optional<Cursor> cursor;
+  if (!q.cursor.empty()) {
+    cursor = decode_cursor(q.cursor);
+    if (!cursor) return core::Error::perm("invalid cursor");
+  }
+  if (q.status.size() && !is_status(q.status))
+    return core::Error::perm(fmt::format("unknown status {:?}", q.status));
+  const SearchSql built = build_search(q, cursor);
+  const auto& args = built.args;
 
   std::lock_guard lock(impl_->mu);
-  Stmt s(impl_->db, fmt::format("SELECT {} FROM messages WHERE {} "
-                                "ORDER BY created_ms DESC, message_id DESC LIMIT ?",
-                                kColumns, where));
+  Stmt s(impl_->db, built.sql);
   for (size_t i = 0; i < args.size(); ++i) {
     const int idx = static_cast<int>(i + 1);
     if (const auto* n = std::get_if<int64_t>(&args[i]))

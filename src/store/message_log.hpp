@@ -60,6 +60,10 @@ struct MessagePage {
   std::string next_cursor;  // "" when this is the last page
 };
 
+// The SQL MessageLog::search runs for q (placeholders unbound), for query-plan tests: every
+// filter the API offers must be an index range (migration 7), never a scan.
+std::string message_search_sql(const MessageQuery& q);
+
 class MessageLog {
  public:
   static core::Result<std::unique_ptr<MessageLog>> open(const std::string& db_path);

@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -202,6 +202,19 @@ ALTER TABLE domain_records_new RENAME TO domain_records;
 CREATE INDEX domains_account ON domains(account_id);
 CREATE INDEX domains_domain ON domains(domain);
 CREATE UNIQUE INDEX domains_one_verified ON domains(domain) WHERE verified = 1;
+)sql",
+    // 7: message search without scans (issue 14.13): one index per filter the API offers
+    // (none, recipient, bulk id, status), each ending in the order of the result pages
+    // (created_ms, message_id), so a search reads only matching rows, newest first, and a
+    // cursor's (created_ms, message_id) < (?, ?) is a range on the same index.
+    R"sql(
+DROP INDEX messages_account_time;
+DROP INDEX messages_account_recipient;
+DROP INDEX messages_account_bulk;
+CREATE INDEX messages_account_time ON messages(account_id, created_ms, message_id);
+CREATE INDEX messages_account_recipient_time ON messages(account_id, recipient, created_ms, message_id);
+CREATE INDEX messages_account_bulk_time ON messages(account_id, bulk_id, created_ms, message_id);
+CREATE INDEX messages_account_status_time ON messages(account_id, status, created_ms, message_id);
 )sql",
 };
 

@@ -84,7 +84,7 @@ class Walker {
  public:
   Walker(const RewriteOptions& o, std::string base) : o_(o), base_(std::move(base)) {
     tracked_prefix_ = base_ + "/t/";
-    TokenFields open{TokenKind::open, o.message_id, o.recipient, 0, {}};
+    TokenFields open{TokenKind::open, o.message_id, o.recipient, 0, {}, o.context};
     auto t = sign_token(open, o.secret);
     if (t) pixel_ = "<img src=\"" + base_ + "/t/o/" + *t + "\" width=\"1\" height=\"1\" alt=\"\">";
   }
@@ -214,8 +214,9 @@ class Walker {
         link_limit_hit_ = true;
         return std::nullopt;
       }
-      TokenFields f{TokenKind::click, o_.message_id, o_.recipient,
-                    static_cast<uint32_t>(links_), url};
+      TokenFields f{
+          TokenKind::click, o_.message_id, o_.recipient, static_cast<uint32_t>(links_), url,
+          o_.context};
       auto t = sign_token(f, o_.secret);
       if (!t) return std::nullopt;
       ++links_;

@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "tracking/token.hpp"
+
 namespace tern::tracking {
 
 struct RewriteLimits {
@@ -35,6 +37,7 @@ struct RewriteOptions {
   std::string secret;        // platform tracking secret (>= kMinSecretBytes)
   std::string message_id;    // goes into every token
   uint32_t recipient = 0;    // index of the recipient this copy is for
+  std::optional<TokenContext> context;  // set: version 2 tokens carrying it (token.hpp)
   RewriteLimits limits;
 };
 

@@ -327,6 +327,32 @@ class ApiTests(unittest.TestCase):
         self.assertEqual(self.api.call("POST", "/api/v1/settings/test-email", self.key_a,
                                        {"to": "bad\r\nx"})[0], 400)
 
+    # --- one JSON view for the CLI and the API (issue 14.7) ------------------------------------
+    def test_cli_and_api_print_the_same_json(self):
+        """`tern … --json` printed active_selector/checked_ms where the API says activeSelector/
+        checkedAt: both now print the same view of the same object."""
+        s = self.server
+        cli_rep = s.cli_json("domain", "add", "acme", "views.test")
+        self.assertIn("activeSelector", cli_rep)
+        self.assertEqual(cli_rep, self.api.ok("GET", "/api/v1/domains/views.test", self.key_a))
+        self.assertEqual(s.cli_json("domain", "list", "acme"),
+                         self.api.ok("GET", "/api/v1/domains?limit=1000", self.key_a)["items"])
+        self.assertEqual(sorted(s.cli_json("account", "list"), key=lambda a: a["id"]),
+                         sorted(self.api.ok("GET", "/api/v1/accounts?limit=1000",
+                                            self.admin)["items"], key=lambda a: a["id"]))
+        self.assertEqual(s.cli_json("account", "show", "acme"),
+                         self.api.ok("GET", "/api/v1/settings", self.key_a))
+        # delivery events: `queue events` and the message detail
+        qid = submit(s, "a@acme.test", ["views@dest.test"], "cli-api-views")
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            status, detail, _ = self.api.call("GET", f"/api/v1/messages/{qid}.0", self.key_a)
+            if status == 200 and "delivered" in [e["event"] for e in detail["events"]]:
+                break
+            self.assertLess(time.monotonic(), deadline, detail)
+            time.sleep(0.2)
+        self.assertEqual(s.cli_json("queue", "events", qid), detail["events"])
+
     # --- messages -------------------------------------------------------------------------------
     def test_message_search_and_detail(self):
         qid = submit(self.server, "a@acme.test", ["reader@dest.test"], "api-search")

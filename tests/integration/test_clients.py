@@ -160,6 +160,33 @@ class ClientTests(unittest.TestCase):
         self.assertEqual(stored_body, sent.partition(b"\r\n\r\n")[2])
         self.assertIn(b"\r\n.leading dot\r\n", stored_body)
 
+    def test_swaks_latin1_option_header_refused_with_reply(self):
+        """Issue 14.1: a Latin-1 X-IB-* value (M\\xfcller) got no reply at all: the session died
+        after the final dot. Now: 550 naming the header, nothing queued, session still usable."""
+        before = len(self.server.queue())
+        cases = [(b"X-IB-callback-data", b"M\xfcller"),
+                 (b"X-IB-bulk-id", b"M\xfcller"),
+                 (b"X-IB-notify-url", b"https://hooks.example.com/M\xfcller")]
+        for name, value in cases:
+            with self.subTest(header=name):
+                rc, out = self.swaks("-a", "PLAIN", "--header", name + b": " + value)
+                self.assertIn(f"550 5.6.0 Invalid {name.decode()} header: must be valid UTF-8",
+                              out)
+                self.assertIn("221", out, "session did not go on to QUIT")
+                self.assertIsNone(QUEUED.search(out))
+        # the tracked (whole-message) path refuses it the same way
+        rc, out = self.swaks("-a", "PLAIN", "--header", b"X-IB-callback-data: M\xfcller",
+                             "--header", "X-IB-tracking-url: https://t.example.com/")
+        self.assertIn("550 5.6.0 Invalid X-IB-callback-data header: must be valid UTF-8", out)
+        self.assertEqual(len(self.server.queue()), before)
+        # valid UTF-8 is accepted and kept
+        rc, out = self.swaks("-a", "PLAIN", "--header",
+                             "X-IB-callback-data: M\u00fcller".encode())
+        self.assertEqual(rc, 0, out)
+        qid = self.assert_queued(out)
+        e = next(m for m in self.server.queue() if m["id"] == qid)
+        self.assertEqual(e["options"]["callbackData"], "M\u00fcller")
+
     def test_curl_smtp_starttls(self):
         s = self.server
         with tempfile.NamedTemporaryFile("wb", suffix=".eml", delete=False) as f:

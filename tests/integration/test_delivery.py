@@ -161,7 +161,7 @@ class DeliveryTests(unittest.TestCase):
         self.assertTrue(dkim.verify(got[0].data, dnsfunc=self.dnsfunc))
         ev = wait_events(self.server, qid, lambda ev: ev[-1]["event"] == "delivered")
         self.assertEqual(ev[-1]["code"], 250)
-        self.assertEqual(ev[-1]["mx_host"], "mx1.later.test")
+        self.assertEqual(ev[-1]["mxHost"], "mx1.later.test")
         self.assertEqual(self.server.cli("queue", "show", qid, check=False).returncode, 1)
 
     def test_opportunistic_starttls_and_one_transaction_for_two_recipients(self):
@@ -186,7 +186,7 @@ class DeliveryTests(unittest.TestCase):
         qid = submit(self.server, "a@acme.test", ["x@second.test"], "second-mx")
         self.assertEqual(len(find(self.rx, "second-mx")), 1)
         ev = wait_events(self.server, qid, lambda ev: ev and ev[-1]["event"] == "delivered")
-        self.assertEqual(ev[-1]["mx_host"], "mx2.second.test")
+        self.assertEqual(ev[-1]["mxHost"], "mx2.second.test")
 
     def test_null_mx_bounces_at_once_with_notice(self):
         qid = submit(self.server, "a@acme.test", ["x@nullmx.test"], "null-mx")

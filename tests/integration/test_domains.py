@@ -256,23 +256,23 @@ class DomainTests(unittest.TestCase):
         rep = self.add("rot.test")
         self.dns.update("rot.test", zone_lines(rep["records"]))
         out = self.check("rot.test")
-        self.assertEqual(out["active_selector"], "tern1")
+        self.assertEqual(out["activeSelector"], "tern1")
         old_tern2 = by_id(rep)["dkim:tern2"]["value"]
 
         rot = self.server.cli_json("dkim", "rotate", "rot.test")
-        self.assertEqual(rot["active_selector"], "tern1")
-        self.assertEqual(rot["rotation_selector"], "tern2")
+        self.assertEqual(rot["activeSelector"], "tern1")
+        self.assertEqual(rot["rotationSelector"], "tern2")
         new_tern2 = by_id(rot)["dkim:tern2"]["value"]
         self.assertNotEqual(new_tern2, old_tern2)
         # The old tern2 is still published: wrong, signing stays on tern1.
         out = self.check("rot.test")
         self.assertEqual(by_id(out)["dkim:tern2"]["status"], "wrong")
-        self.assertEqual(out["active_selector"], "tern1")
+        self.assertEqual(out["activeSelector"], "tern1")
         # Publish the new one: the check switches.
         self.dns.update("rot.test", zone_lines(rot["records"]))
         out = self.check("rot.test")
-        self.assertEqual(out["active_selector"], "tern2")
-        self.assertEqual(out["rotation_selector"], "")
+        self.assertEqual(out["activeSelector"], "tern2")
+        self.assertIsNone(out["rotationSelector"])
         self.assertIn({"what": "active selector", "from": "tern1", "to": "tern2"}, out["changes"])
         self.opendkim_testkey("rot.test", "tern2")
 

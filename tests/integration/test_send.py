@@ -6,11 +6,13 @@ nothing is queued.
 """
 import base64
 import os
+import time
 import unittest
 
 import dkim
 
-from send_helpers import SendTestBase, api
+from send_helpers import WAIT_S, SendTestBase, api
+from test_delivery import submit
 
 
 class SendTests(SendTestBase):
@@ -62,6 +64,34 @@ class SendTests(SendTestBase):
         atts = {a.get_filename(): a.get_payload(decode=True) for a in msg.iter_attachments()}
         self.assertEqual(atts["report.pdf"], pdf)
         self.assertEqual(atts["données.csv"], csv)
+
+    def log_row(self, message_id):
+        """GET /api/v1/messages/{id} once the message log has the row (bounded wait)."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            status, out = api(self.server, "GET", "/api/v1/messages/" + message_id, key=self.key)
+            if status == 200 or time.monotonic() > deadline:
+                return status, out
+            time.sleep(0.1)
+
+    def test_subject_in_message_log_for_http_and_smtp(self):
+        """Issue 14.3: the message log's subject was always "" (both paths)."""
+        subject = "log-subject Grüße ✉ from HTTP"
+        status, out = self.post({"from": "news@signed.test", "to": ["bob@dest.test"],
+                                 "subject": subject, "text": "hi\n"})
+        self.assertEqual(status, 200, out)
+        status, row = self.log_row(out["messages"][0]["messageId"])
+        self.assertEqual(status, 200, row)
+        self.assertEqual(row["subject"], subject)
+        # SMTP: a plain subject, and an RFC 2047 one (decoded for display)
+        for sent, shown in (("log-subject plain SMTP", "log-subject plain SMTP"),
+                            ("=?UTF-8?B?" + base64.b64encode("Müller über SMTP".encode()).decode()
+                             + "?=", "Müller über SMTP")):
+            with self.subTest(subject=sent):
+                qid = submit(self.server, "news@signed.test", ["bob@dest.test"], sent)
+                status, row = self.log_row(qid + ".0")
+                self.assertEqual(status, 200, row)
+                self.assertEqual(row["subject"], shown)
 
     def test_header_injection_refused_and_nothing_queued(self):
         before = len(self.server.queue())

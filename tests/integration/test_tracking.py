@@ -8,6 +8,7 @@ forged token is 404.
 import re
 import smtplib
 import unittest
+import urllib.request
 import uuid
 
 import dkim
@@ -138,6 +139,50 @@ class TrackingTests(SendTestBase):
         click = self.follow(copies["erin@dest.test"], marker, "erin@dest.test", "cb-api")
         self.assertEqual(click["messageId"], ids["erin@dest.test"])
         self.assertEqual(click["bulkId"], "bulk-" + marker)
+
+    def accepted_total(self):
+        url = f"http://127.0.0.1:{self.server.port('http')}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            text = r.read().decode()
+        m = re.search(r"^tern_messages_accepted_total (\d+)$", text, re.M)
+        self.assertIsNotNone(m, text)
+        return int(m.group(1))
+
+    def smtp_send(self, rcpts, marker, tracked):
+        lines = ["From: News <news@signed.test>", "To: " + ", ".join(rcpts), f"Subject: {marker}",
+                 "MIME-Version: 1.0", "Content-Type: text/html; charset=utf-8"]
+        if tracked:
+            lines.append(f"X-IB-tracking-url: {self.hook.url('/track')}")
+        with smtplib.SMTP("127.0.0.1", self.server.port("submission"), timeout=30) as s:
+            s.starttls(context=harness.client_tls_context())
+            s.login(self.server.username, self.server.password)
+            s.mail("news@signed.test")
+            for r in rcpts:
+                self.assertEqual(s.rcpt(r)[0], 250)
+            code, reply = s.data("\r\n".join(lines + ["", self.html(marker), ""]).encode())
+            self.assertEqual(code, 250, reply)
+
+    def test_accepted_counter_counts_every_path(self):
+        """Issue 14.5: tern_messages_accepted_total counted streamed SMTP only. One per queued
+        message: a tracked submission is stored (and counted) once per recipient."""
+        marker = "count-" + uuid.uuid4().hex[:8]
+        rcpts = ["gina@dest.test", "hank@dest.test"]
+        steps = [
+            ("smtp", lambda: self.smtp_send(rcpts, marker + "-s", tracked=False), 1),
+            ("smtp tracked", lambda: self.smtp_send(rcpts, marker + "-st", tracked=True), 2),
+            ("http", lambda: self.assertEqual(api(self.server, "POST", "/api/v1/messages", {
+                "from": "news@signed.test", "to": rcpts, "subject": marker + "-h",
+                "text": "x"}, key=self.key)[0], 200), 1),
+            ("http tracked", lambda: self.assertEqual(api(self.server, "POST", "/api/v1/messages", {
+                "from": "news@signed.test", "to": rcpts, "subject": marker + "-ht",
+                "html": self.html(marker), "trackingUrl": self.hook.url("/track")},
+                key=self.key)[0], 200), 2),
+        ]
+        for name, send, n in steps:
+            with self.subTest(path=name):
+                before = self.accepted_total()
+                send()
+                self.assertEqual(self.accepted_total() - before, n)
 
     def test_forged_token_is_404(self):
         base = f"http://127.0.0.1:{self.server.port('http')}"

@@ -187,6 +187,48 @@ TEST_F(TrackingEndpointTest, ForgedTokensAre404AndRecordNothing) {
   EXPECT_EQ(wakeups_, 0);
 }
 
+// Issue 14.15: a click 67 ms after delivery came before the log's batch had written the row and
+// was dropped ("not in the message log"). A token that carries the event's context is recorded
+// and reported with no log row at all.
+TEST_F(TrackingEndpointTest, ClickWithContextTokenCountsWithoutALogRow) {
+  ASSERT_FALSE(log_->find("QFRESH.0").value().has_value());
+  const std::string url = "https://acme.test/new";
+  tracking::TokenFields f;
+  f.kind = tracking::TokenKind::click;
+  f.message_id = "QFRESH";
+  f.link = 1;
+  f.url = url;
+  f.context = tracking::TokenContext{acme_, "carol@dest.test", "bulk-7",
+                                     "https://hooks.acme.test/t", "cb-7"};
+  auto r = get("/t/c/" + tracking::sign_token(f, kSecret).value());
+  EXPECT_EQ(r.status, 302);
+  auto ev = events("QFRESH");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].event, "clicked");
+  EXPECT_EQ(ev[0].recipient, "carol@dest.test");
+  EXPECT_EQ(ev[0].account_id, acme_);
+  auto items = outbox("QFRESH.0");
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].url, "https://hooks.acme.test/t");
+  EXPECT_EQ(items[0].account_id, acme_);
+  auto item = json::parse(items[0].item);
+  EXPECT_EQ(item["type"], "CLICKED");
+  EXPECT_EQ(item["messageId"], "QFRESH.0");
+  EXPECT_EQ(item["bulkId"], "bulk-7");
+  EXPECT_EQ(item["recipient"], "carol@dest.test");
+  EXPECT_EQ(item["callbackData"], "cb-7");
+  EXPECT_EQ(item["url"], url);
+  EXPECT_EQ(wakeups_, 1);
+
+  // The open pixel likewise.
+  f.kind = tracking::TokenKind::open;
+  f.url.clear();
+  f.link = 0;
+  EXPECT_EQ(get("/t/o/" + tracking::sign_token(f, kSecret).value()).status, 200);
+  EXPECT_EQ(events("QFRESH").size(), 2u);
+  EXPECT_EQ(outbox("QFRESH.0").size(), 2u);
+}
+
 TEST_F(TrackingEndpointTest, UnknownMessageStillRedirectsButRecordsNothing) {
   auto r = get("/t/c/" + token(tracking::TokenKind::click, "QGONE", "https://acme.test/"));
   EXPECT_EQ(r.status, 302);

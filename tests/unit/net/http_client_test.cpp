@@ -23,6 +23,7 @@
 #include "net/tls.hpp"
 #include "unit/net/fake_http_server.hpp"
 #include "unit/net/fake_smtp_server.hpp"
+#include "unit/run_dir.hpp"
 
 namespace tern::net {
 namespace {
@@ -38,9 +39,7 @@ struct Tls {
 };
 const Tls& tls() {
   static const Tls t = [] {
-    const std::string dir =
-        ::testing::TempDir() + "tern_http_client_" + std::to_string(::getpid());
-    std::filesystem::remove_all(dir);
+    const std::string dir = (tern::test::run_dir() / "http_client_tls").string();
     Tls x;
     x.files = ensure_self_signed(dir, "hooks.test");
     x.server = make_server_context(x.files);

@@ -14,6 +14,7 @@
 
 #include "net/tls.hpp"
 #include "unit/net/fake_smtp_server.hpp"
+#include "unit/run_dir.hpp"
 
 namespace tern::net {
 namespace {
@@ -103,8 +104,7 @@ struct Tls {
 };
 const Tls& tls() {
   static const Tls t = [] {
-    const std::string dir = ::testing::TempDir() + "tern_smtp_client_" + std::to_string(::getpid());
-    std::filesystem::remove_all(dir);
+    const std::string dir = (tern::test::run_dir() / "smtp_client_tls").string();
     Tls x;
     x.files = ensure_self_signed(dir, "mx.test");
     x.server = make_server_context(x.files);

@@ -152,6 +152,7 @@ TEST_F(SubmissionTest, UntrackedMessageStoredOnceWithHeadersAdded) {
   EXPECT_EQ(body(c), "Hello\r\n");
   ASSERT_EQ(accepted.size(), 1u);
   EXPECT_EQ(accepted[0].id, qid);
+  EXPECT_EQ(sub.accepted(), 1u);  // issue 14.5: counted for tern_messages_accepted_total
 }
 
 TEST_F(SubmissionTest, PolicyRefusalsStoreNothing) {
@@ -258,6 +259,13 @@ TEST_F(SubmissionTest, TrackedMessageGetsOneCopyPerRecipient) {
     EXPECT_EQ(tok->message_id, rc.queue_id);
     EXPECT_EQ(tok->recipient, 0u);
     EXPECT_EQ(tok->url, "https://example.com/offer?x=1");
+    // issue 14.15: the token carries the event's context (no message log needed)
+    ASSERT_TRUE(tok->context.has_value());
+    EXPECT_EQ(tok->context->account_id, 7);
+    EXPECT_EQ(tok->context->recipient, rc.to);
+    EXPECT_EQ(tok->context->bulk_id, r->recipients[0].queue_id);
+    EXPECT_EQ(tok->context->tracking_url, "https://hooks.example.com/track");
+    EXPECT_EQ(tok->context->callback_data, "cb");
     p = c.find("https://t.tern.test/t/o/");
     ASSERT_NE(p, std::string::npos);
     e = c.find('"', p);
@@ -268,6 +276,27 @@ TEST_F(SubmissionTest, TrackedMessageGetsOneCopyPerRecipient) {
   EXPECT_EQ(qids.size(), 3u);
   EXPECT_EQ(r->bulk_id, r->recipients[0].queue_id);
   EXPECT_EQ(accepted.size(), 3u);
+  EXPECT_EQ(sub.accepted(), 3u);  // one per stored copy
+}
+
+// Issue 14.3: the Subject reaches the queued message (and so the message log), decoded.
+TEST_F(SubmissionTest, SubjectDecodedForTheLog) {
+  pipeline::Submission sub(services());
+  std::string msg = kPlain;
+  const auto at = msg.find("Subject: ");
+  ASSERT_NE(at, std::string::npos);
+  msg.replace(at, msg.find("\r\n", at) - at, "Subject: =?UTF-8?B?R3LDvMOfZQ==?=");
+  auto r = sub.submit(request(msg, {"bob@dest.test", "carol@dest.test"}));
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(accepted.size(), 1u);
+  EXPECT_EQ(accepted[0].subject,
+            "Gr\xc3\xbc\xc3\x9f"
+            "e");
+  EXPECT_EQ(spool->get(accepted[0].id)->subject,
+            "Gr\xc3\xbc\xc3\x9f"
+            "e");
+  EXPECT_EQ(sub.accepted(), 1u);
+  EXPECT_EQ(stored(accepted[0].id).find("Gr\xc3\xbc"), std::string::npos);  // message unchanged
 }
 
 TEST_F(SubmissionTest, TrackingWithoutHtmlOrSecretStoresOnce) {

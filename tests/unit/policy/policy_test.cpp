@@ -82,3 +82,34 @@ TEST(Options, ParseAndValidate) {
   std::set<std::string> s3;
   EXPECT_FALSE(apply_option(o, s3, "X-IB-bulk-id", "").ok());
 }
+
+// Issue 14.1: a Latin-1 value (M\xfcller) reached the JSON dump, which threw and ended the
+// SMTP session without a reply. It is refused, naming the header; valid UTF-8 passes.
+TEST(Options, RejectsInvalidUtf8NamingTheHeader) {
+  for (const char* name :
+       {"X-IB-callback-data", "X-IB-bulk-id", "X-IB-notify-url", "X-IB-tracking-url"}) {
+    const bool url = std::string_view(name).find("url") != std::string_view::npos;
+    for (std::string bad : {std::string("M\xfcller"), std::string("a\xc3"), std::string("\xc0\xaf"),
+                            std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80")}) {
+      MessageOptions o;
+      std::set<std::string> seen;
+      const std::string v = url ? "https://h.example/" + bad : bad;
+      EXPECT_EQ(apply_option(o, seen, name, v).line(),
+                std::string("550 5.6.0 Invalid ") + name + " header: must be valid UTF-8")
+          << name;
+    }
+  }
+  MessageOptions o;
+  std::set<std::string> seen;
+  EXPECT_TRUE(apply_option(o, seen, "X-IB-callback-data", "M\xc3\xbcller \xf0\x9f\x93\xa8").ok());
+  EXPECT_EQ(o.callback_data, "M\xc3\xbcller \xf0\x9f\x93\xa8");
+  EXPECT_NE(to_json(o).find("M\xc3\xbcller"), std::string::npos);
+}
+
+TEST(Options, ToJsonNeverThrows) {
+  MessageOptions o;
+  o.callback_data = "M\xfcller";  // not through apply_option
+  std::string j;
+  EXPECT_NO_THROW(j = to_json(o));
+  EXPECT_EQ(options_from_json(j).callback_data, "M\xef\xbf\xbdller");
+}

@@ -21,6 +21,9 @@ QueuedMessage sample() {
   m.helo = "mail.acme.example";
   m.message_id = "<1@acme.example>";
   m.header_from = "news@acme.example";
+  m.subject =
+      "Gr\xc3\xbc\xc3\x9f"
+      "e";
   m.smtputf8 = true;
   m.eightbit = true;
   m.held = true;
@@ -35,8 +38,9 @@ TEST(Envelope, ExactFieldNames) {
   std::set<std::string> keys;
   for (auto& [k, v] : j.items()) keys.insert(k);
   EXPECT_EQ(keys, (std::set<std::string>{"id", "account_id", "account", "sender", "recipients",
-                                          "received_ms", "client_ip", "helo", "message_id",
-                                          "header_from", "smtputf8", "eightbit", "held", "options", "prepend", "size"}));
+                                         "received_ms", "client_ip", "helo", "message_id",
+                                         "header_from", "subject", "smtputf8", "eightbit", "held",
+                                         "options", "prepend", "size"}));
   ASSERT_TRUE(j["options"].is_object());
   EXPECT_EQ(j["options"]["tag"], "x");
   EXPECT_EQ(j["size"], 1234);
@@ -57,6 +61,7 @@ TEST(Envelope, RoundTrip) {
   EXPECT_EQ(back.recipients[1].next_attempt_ms, 1700000100000);
   EXPECT_TRUE(back.smtputf8);
   EXPECT_TRUE(back.eightbit);
+  EXPECT_EQ(back.subject, m.subject);
   EXPECT_EQ(json::parse(back.options_json), json::parse(m.options_json));
 }
 

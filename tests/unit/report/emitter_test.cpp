@@ -19,6 +19,7 @@ queue::QueuedMessage message(const std::string& options_json) {
   m.account_id = 7;
   m.sender = "bounce@example.com";
   m.header_from = "Shop <shop@example.com>";
+  m.subject = "Sale: 20 % off";
   m.received_ms = 1795341600000;
   m.options_json = options_json;
   for (const char* a : {"ann@Example.ORG", "bob@example.org"}) {
@@ -72,6 +73,8 @@ TEST(Emitter, RecordsPerRecipient) {
   EXPECT_EQ(recs[0].sender, "bounce@example.com");
   EXPECT_EQ(recs[0].recipient, "ann@Example.ORG");
   EXPECT_EQ(recs[0].header_from, "Shop <shop@example.com>");
+  EXPECT_EQ(recs[0].subject, "Sale: 20 % off");  // issue 14.3: was always ""
+  EXPECT_EQ(recs[1].subject, "Sale: 20 % off");
   EXPECT_EQ(recs[0].status, "accepted");
   EXPECT_EQ(recs[0].options_json, kOpts);
   EXPECT_EQ(recs[0].created_ms, 1795341600000);

@@ -78,3 +78,19 @@ TEST(SessionOptions, RefusedHeaderHandsOutNothing) {
                        "From: a@example.com\r\nX-IB-tracking-url: ftp://x\r\n\r\nhi\r\n.\r\n"});
   EXPECT_TRUE(d.empty());
 }
+
+// Issue 14.3: the envelope carries the Subject, RFC 2047 decoded, for the message log.
+TEST(SessionOptions, EnvelopeCarriesDecodedSubject) {
+  auto s = session(account());
+  s.start();
+  std::optional<smtp::Envelope> env;
+  for (auto& a :
+       s.feed("EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@dest.test>\r\nDATA\r\n"
+              "From: a@example.com\r\nSubject: Re: =?UTF-8?Q?M=C3=BCller?=\r\n =?UTF-8?B?IMO8YmVy?="
+              "\r\n\r\nhi\r\n.\r\n"))
+    if (auto* c = std::get_if<smtp::CommitMessage>(&a)) env = c->envelope;
+  ASSERT_TRUE(env.has_value());
+  EXPECT_EQ(env->subject,
+            "Re: M\xc3\xbcller \xc3\xbc"
+            "ber");
+}

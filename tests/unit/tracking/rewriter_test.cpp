@@ -24,13 +24,13 @@ RewriteOptions opts(uint32_t recipient = 2) {
 }
 
 std::string click_url(uint32_t link, const std::string& url, uint32_t recipient = 2) {
-  auto t = sign_token({TokenKind::click, "QID42", recipient, link, url}, kSecret);
+  auto t = sign_token({TokenKind::click, "QID42", recipient, link, url, {}}, kSecret);
   EXPECT_TRUE(t);
   return kBase + "/t/c/" + *t;
 }
 
 std::string pixel(uint32_t recipient = 2) {
-  auto t = sign_token({TokenKind::open, "QID42", recipient, 0, {}}, kSecret);
+  auto t = sign_token({TokenKind::open, "QID42", recipient, 0, {}, {}}, kSecret);
   EXPECT_TRUE(t);
   return "<img src=\"" + kBase + "/t/o/" + *t + "\" width=\"1\" height=\"1\" alt=\"\">";
 }

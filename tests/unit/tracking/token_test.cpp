@@ -1,6 +1,7 @@
 #include "tracking/token.hpp"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include <cctype>
 
@@ -10,7 +11,7 @@ namespace {
 const std::string kSecret = "0123456789abcdef0123456789abcdef";
 
 TokenFields click() {
-  return {TokenKind::click, "Q1234ABCD", 3, 7, "https://example.com/a?b=1&c=2#x"};
+  return {TokenKind::click, "Q1234ABCD", 3, 7, "https://example.com/a?b=1&c=2#x", {}};
 }
 
 TEST(Token, RoundTripsClickAndOpen) {
@@ -20,7 +21,7 @@ TEST(Token, RoundTripsClickAndOpen) {
   ASSERT_TRUE(v) << v.error().message;
   EXPECT_EQ(*v, click());
 
-  TokenFields open{TokenKind::open, "Q1", 0xFFFFFFFF, 0, {}};
+  TokenFields open{TokenKind::open, "Q1", 0xFFFFFFFF, 0, {}, {}};
   auto to = sign_token(open, kSecret);
   ASSERT_TRUE(to);
   auto vo = verify_token(*to, kSecret);
@@ -29,7 +30,7 @@ TEST(Token, RoundTripsClickAndOpen) {
 }
 
 TEST(Token, IsUrlSafeAndCompact) {
-  TokenFields open{TokenKind::open, "Q1234ABCD", 1, 0, {}};
+  TokenFields open{TokenKind::open, "Q1234ABCD", 1, 0, {}, {}};
   auto t = sign_token(open, kSecret);
   ASSERT_TRUE(t);
   for (char c : *t) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << c;
@@ -98,7 +99,7 @@ TEST(Token, SignRefusesBadFields) {
   f = click();
   f.url.clear();
   EXPECT_FALSE(sign_token(f, kSecret));
-  TokenFields open{TokenKind::open, "Q1", 0, 0, "https://x/"};
+  TokenFields open{TokenKind::open, "Q1", 0, 0, "https://x/", {}};
   EXPECT_FALSE(sign_token(open, kSecret));
   f = click();
   f.url = "https://x/" + std::string(kMaxTokenUrlBytes, 'a');
@@ -107,11 +108,61 @@ TEST(Token, SignRefusesBadFields) {
 
 TEST(Token, MaxSizedFieldsRoundTrip) {
   TokenFields f{TokenKind::click, std::string(255, 'M'), 42, 99,
-                "https://x/" + std::string(kMaxTokenUrlBytes - 10, 'u')};
+                "https://x/" + std::string(kMaxTokenUrlBytes - 10, 'u'), {}};
   auto t = sign_token(f, kSecret);
   ASSERT_TRUE(t) << t.error().message;
   auto v = verify_token(*t, kSecret);
   ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(*v, f);
+}
+
+// Version 2 (issue 14.15): the event's context rides in the token, under the MAC.
+TEST(Token, ContextRoundTripsAndIsAuthenticated) {
+  TokenFields f = click();
+  f.context = TokenContext{42, "bob@dest.test", "bulk-1", "https://hooks.example/t", "cb \xc3\xa9"};
+  auto t = sign_token(f, kSecret);
+  ASSERT_TRUE(t) << t.error().message;
+  auto v = verify_token(*t, kSecret);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(*v, f);
+  // Sealed: the recipient holding the link cannot read the callback data or the tracking URL.
+  std::string raw(t->size(), '\0');
+  size_t len = 0;
+  ASSERT_EQ(sodium_base642bin(reinterpret_cast<unsigned char*>(raw.data()), raw.size(), t->data(),
+                              t->size(), nullptr, &len, nullptr,
+                              sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+            0);
+  raw.resize(len);
+  EXPECT_EQ(raw.find("hooks.example"), std::string::npos);
+  EXPECT_EQ(raw.find("bulk-1"), std::string::npos);
+  EXPECT_EQ(raw.find("bob@dest.test"), std::string::npos);
+  // Another secret neither verifies nor opens it.
+  EXPECT_FALSE(verify_token(*t, "another-secret-0123456789abcdef"));
+  for (size_t i = 0; i < t->size(); ++i) {
+    std::string bad = *t;
+    bad[i] = bad[i] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(verify_token(bad, kSecret)) << i;
+  }
+  // Version 1 tokens (mail already sent) still verify, without a context.
+  auto v1 = verify_token(sign_token(click(), kSecret).value(), kSecret);
+  ASSERT_TRUE(v1);
+  EXPECT_FALSE(v1->context.has_value());
+  // Open tokens carry it too; an empty context is still a context.
+  TokenFields open{TokenKind::open, "Q1", 0, 0, {}, TokenContext{}};
+  auto vo = verify_token(sign_token(open, kSecret).value(), kSecret);
+  ASSERT_TRUE(vo);
+  EXPECT_EQ(*vo, open);
+}
+
+TEST(Token, OversizedContextRefused) {
+  TokenFields f = click();
+  f.context = TokenContext{1, "a@b", "", "https://h/", std::string(kMaxContextBytes, 'c')};
+  EXPECT_FALSE(context_fits(*f.context));
+  EXPECT_FALSE(sign_token(f, kSecret));
+  f.context->callback_data.resize(kMaxContextBytes - 13);
+  EXPECT_TRUE(context_fits(*f.context));
+  auto v = verify_token(sign_token(f, kSecret).value(), kSecret);
+  ASSERT_TRUE(v);
   EXPECT_EQ(*v, f);
 }
 

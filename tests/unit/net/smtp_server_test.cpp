@@ -1,0 +1,112 @@
+// The SMTP connection driver on 127.0.0.1 with a real spool and store: an exception escaping a
+// session (here from the on_accepted hook) still gives the client a reply and the log a line.
+#include "net/smtp_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <stdexcept>
+#include <thread>
+
+#include "core/clock.hpp"
+#include "policy/auth_limiter.hpp"
+#include "queue/envelope.hpp"
+#include "queue/spool.hpp"
+#include "store/store.hpp"
+#include "unit/store/test_dir.hpp"
+
+namespace tern::net {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct Server {
+  test::TempDir dir;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<queue::Spool> spool;
+  core::SystemClock clock;
+  policy::AuthLimiter limiter{clock};
+  asio::io_context io;
+  asio::thread_pool blocking{1};
+  std::unique_ptr<SmtpServer> smtp;
+  std::thread thread;
+  uint16_t port = 0;
+
+  explicit Server(std::function<void(const queue::QueuedMessage&)> on_accepted) {
+    store = std::move(store::Store::open_sqlite(dir.file("tern.db"))).value();
+    auto acc = store->create_account("acme");
+    EXPECT_TRUE(acc.ok());
+    EXPECT_TRUE(store->add_domain(acc.value().account.id, "acme.test", true).ok());
+    spool = std::move(queue::Spool::open(dir.file("q"), {.sync = false})).value();
+    SmtpServerConfig cfg;
+    cfg.session.hostname = "mx.test";
+    cfg.trusted_networks = {*Cidr::parse("127.0.0.1/32")};
+    cfg.trusted_account = "acme";
+    SmtpServices svc;
+    svc.spool = spool.get();
+    svc.store = store.get();
+    svc.limiter = &limiter;
+    svc.blocking = &blocking;
+    svc.on_accepted = std::move(on_accepted);
+    // Pick a free port, then listen on it (the kernel's choice; small race accepted).
+    {
+      tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+      port = probe.local_endpoint().port();
+    }
+    smtp = std::make_unique<SmtpServer>(std::vector<asio::io_context*>{&io}, cfg, std::move(svc));
+    smtp->listen("smtp", "127.0.0.1:" + std::to_string(port), false);
+    thread = std::thread([this] { io.run(); });
+  }
+  ~Server() {
+    smtp->stop();
+    io.stop();
+    thread.join();
+    blocking.join();
+  }
+};
+
+// Reads one whole reply (up to the line whose 4th octet is a space); "" when the server closed.
+std::string reply(tcp::socket& s, asio::streambuf& buf) {
+  std::string all;
+  for (;;) {
+    boost::system::error_code ec;
+    asio::read_until(s, buf, "\r\n", ec);
+    if (ec) return all;
+    std::istream in(&buf);
+    std::string line;
+    std::getline(in, line);
+    all += line + "\n";
+    if (line.size() < 4 || line[3] == ' ') return all;
+  }
+}
+
+TEST(SmtpServer, ExceptionInSessionEndsWithReplyNotSilence) {
+  Server srv([](const queue::QueuedMessage&) { throw std::runtime_error("boom in hook"); });
+  asio::io_context cio;
+  tcp::socket s(cio);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), srv.port));
+  s.set_option(asio::socket_base::receive_buffer_size(65536));
+  asio::streambuf buf;
+  ASSERT_EQ(reply(s, buf).substr(0, 3), "220");
+  auto say = [&](const std::string& line) {
+    asio::write(s, asio::buffer(line + "\r\n"));
+    return reply(s, buf);
+  };
+  ASSERT_EQ(say("EHLO c.test").substr(0, 3), "250");
+  ASSERT_EQ(say("MAIL FROM:<a@acme.test>").substr(0, 3), "250");
+  ASSERT_EQ(say("RCPT TO:<b@example.org>").substr(0, 3), "250");
+  ASSERT_EQ(say("DATA").substr(0, 3), "354");
+  const std::string r =
+      say("From: a@acme.test\r\nTo: b@example.org\r\nSubject: x\r\n\r\nhello\r\n.");
+  EXPECT_EQ(r.substr(0, 9), "421 4.3.0") << "reply was: '" << r << "'";
+}
+
+}  // namespace
+}  // namespace tern::net
