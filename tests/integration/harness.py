@@ -101,6 +101,7 @@ class TernServer:
         with open(self.config_path, "w") as f:
             f.write(to_toml(self.config))
         self.proc = None
+        self.serve_args = []
         self.log_path = None
         self.starts = 0
         self.username = self.password = None
@@ -121,6 +122,7 @@ class TernServer:
                 "--hostname", self.config["hostname"]]
         for name, port in self.ports.items():
             args += [f"--{name}", f"{LOOPBACK}:{port}"]
+        args += self.serve_args  # e.g. ["--force"] for one start
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      start_new_session=True)
         log.close()
