@@ -239,6 +239,9 @@ void Core::reclaim_locked() {
         continue;
       }
       spdlog::debug("spool: deleted segment {}", s->path);
+      // Nothing in it needs a sync any more; holding it open would keep its blocks in use.
+      const Segment* gone = s.get();
+      std::erase_if(unsynced_rolled_, [gone](const SegmentPtr& p) { return p.get() == gone; });
       it = segments_.erase(it);
       changed = true;
       unlinked = true;
