@@ -134,6 +134,40 @@ class DiskFullTest(unittest.TestCase):
             self.assertNotIn(failed_marker.encode() + b"\r\n", self.srv.raw(m["id"]))
 
 
+class RejectedMessageSpaceTest(unittest.TestCase):
+    """A message refused at the end of DATA (550: NUL bytes) was already streamed to the spool;
+    its bytes are given back at once instead of staying until the 64 MiB segment rolls."""
+
+    def test_rejected_message_leaves_no_bytes_in_the_spool(self):
+        srv = harness.TernServer()
+        self.addCleanup(srv.close)
+
+        def spool_bytes():
+            d = os.path.join(srv.data, "spool")
+            return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+
+        r = send(srv, 2000, "kept")
+        self.assertEqual(r.code, 250, r)
+        before = spool_bytes()
+        for i in range(3):
+            s = authed_session(srv)
+            try:
+                assert s.cmd(f"MAIL FROM:<{SENDER}>").code == 250
+                assert s.cmd(f"RCPT TO:<{RCPT}>").code == 250
+                assert s.cmd("DATA").code == 354
+                body = ("x" * 76 + "\r\n") * 13000 + "nul \0 here\r\n"  # ~1 MB, then a NUL
+                s.sock.settimeout(60)
+                s.timeout = 60
+                s.send(harness.message_bytes(SENDER, [RCPT], subject=f"nul-{i}",
+                                             body=body) + b".\r\n")
+                r = s.reply()
+            finally:
+                s.close()
+            self.assertEqual(r.code, 550, r)
+        self.assertEqual(spool_bytes(), before)
+        self.assertEqual(len(srv.queue()), 1)
+
+
 class DiskFullDeliveryTest(unittest.TestCase):
     """Delivery to a real receiving MX (aiosmtpd) while the disk fills."""
 
