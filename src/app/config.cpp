@@ -86,7 +86,7 @@ Config load_config(const std::string& path) {
   }
   check_keys(root, "", {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth",
                         "platform", "dns", "delivery", "http", "webhooks", "tracking", "limits",
-                        "master_key_file"});
+                        "spool", "master_key_file"});
   get(root, "", "master_key_file", c.master_key_file);
   get(root, "", "hostname", c.hostname);
   get(root, "", "data_dir", c.data_dir);
@@ -97,6 +97,10 @@ Config load_config(const std::string& path) {
     get(*l, "listen", "submission", c.listen_submission);
     get(*l, "listen", "submissions", c.listen_submissions);
     get(*l, "listen", "http", c.listen_http);
+  }
+  if (auto* t = section(root, "spool")) {
+    check_keys(*t, "spool", {"reserve_mb"});
+    get(*t, "spool", "reserve_mb", c.spool_reserve_mb);
   }
   if (auto* t = section(root, "tls")) {
     check_keys(*t, "tls", {"cert", "key"});

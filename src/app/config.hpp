@@ -18,7 +18,11 @@ struct Config {
   std::string listen_http = "127.0.0.1:8025";
   std::string tls_cert, tls_key;  // empty: self-signed under <data>/tls
   int threads = 0;                // I/O threads; 0 = one per core
-  net::SmtpServerConfig smtp;     // [smtp] and [platform]
+  // [spool] reserve_mb: free space kept for the state records of queued mail; new mail gets
+  // 452 4.3.1 while the spool's filesystem has less free.
+  uint64_t spool_reserve_mb = 16;
+  bool force_db = false;       // `serve --force`: open tern.db although it looks truncated
+  net::SmtpServerConfig smtp;  // [smtp] and [platform]
   int auth_max_failures_per_ip = 10;
   int auth_max_failures_per_user = 5;
   int auth_window_s = 300;

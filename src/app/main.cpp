@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -127,6 +129,26 @@ std::unique_ptr<tern::queue::Spool> open_spool_ro(const Config& c) {
   return std::move(s.value());
 }
 
+// Messages recovery moved aside as damaged (<data>/quarantine/<id>.json), so an operator
+// running `tern queue list` sees them instead of finding them gone.
+void print_quarantine(const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::pair<std::string, std::string>> found;
+  for (const auto& de : fs::directory_iterator(fs::path(data_dir) / "quarantine", ec)) {
+    if (de.path().extension() != ".json") continue;
+    std::ifstream in(de.path());
+    auto j = json::parse(in, nullptr, false);
+    std::string reason = j.is_object() ? j.value("reason", std::string()) : std::string();
+    found.emplace_back(de.path().stem().string(), reason);
+  }
+  if (found.empty()) return;
+  std::sort(found.begin(), found.end());
+  std::cout << found.size() << " quarantined (damaged in the spool; content and envelope in "
+            << data_dir << "/quarantine/):\n";
+  for (const auto& [id, why] : found) std::cout << "  " << id << "  " << why << "\n";
+}
+
 std::string fmt_time(int64_t ms) {
   std::time_t t = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
@@ -202,6 +224,10 @@ int main(int argc, char** argv) {
   serve->add_option("--hostname", o_host, "name used in greetings and Received headers");
   std::string log_level = "info";
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  bool o_force = false;
+  serve->add_flag("--force", o_force,
+                  "start although tern.db looks truncated (its WAL missing after an unclean "
+                  "stop): accept the loss (README: Durability)");
 
   // account
   auto* account = app.add_subcommand("account", "manage accounts");
@@ -391,6 +417,7 @@ int main(int argc, char** argv) {
       if (!o_subs.empty()) c.listen_submissions = o_subs;
       if (!o_http.empty()) c.listen_http = o_http;
       if (!o_host.empty()) c.hostname = o_host;
+      c.force_db = o_force;
       return tern::app::serve(c);
     }
     spdlog::set_level(spdlog::level::warn);
@@ -591,6 +618,7 @@ int main(int argc, char** argv) {
                       << (r.last_reply.empty() ? "" : "  " + r.last_reply) << "\n";
         }
         std::cout << list.size() << " message(s)\n";
+        print_quarantine(c.data_dir);
       }
     } else if (*queue_events) {
       auto store = open_store(c);

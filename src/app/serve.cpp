@@ -40,6 +40,7 @@
 #include "policy/rate_limiter.hpp"
 #include "policy/sender.hpp"
 #include "queue/spool.hpp"
+#include "store/db_guard.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
 #include "store/store.hpp"
@@ -134,10 +135,27 @@ int serve(const Config& cfg) {
   if (!budget) throw std::runtime_error(budget.error().message);
   if (!budget->warning.empty()) spdlog::warn("{}", budget->warning);
 
-  auto store = store::Store::open_sqlite(cfg.data_dir + "/tern.db");
-  if (!store) throw std::runtime_error("store: " + store.error().message);
+  const std::string db_path = cfg.data_dir + "/tern.db";
+  if (auto lost = store::db_guard::check(db_path); !lost && cfg.force_db)
+    spdlog::warn("{} (--force: going on with the database as it is)", lost.error().message);
+  // Declared before the store: removed (clean stop) only after every connection closed.
+  struct RunMarker {
+    std::string path;
+    bool armed = false;
+    ~RunMarker() {
+      if (!armed) return;
+      if (auto r = store::db_guard::mark_clean(path); !r) spdlog::error("{}", r.error().message);
+    }
+  } run_marker{db_path};
+  auto store = store::Store::open_sqlite(db_path, {cfg.force_db});
+  if (!store) throw std::runtime_error(store.error().message);
+  if (auto r = store::db_guard::mark_running(db_path); !r)
+    throw std::runtime_error(r.error().message);
+  run_marker.armed = true;
   store.value()->set_master_key(read_master_key(cfg));  // DKIM private keys sealed at rest
-  auto spool = queue::Spool::open(cfg.data_dir);
+  queue::SpoolOptions spool_opt;
+  spool_opt.reserve_bytes = cfg.spool_reserve_mb << 20;
+  auto spool = queue::Spool::open(cfg.data_dir, spool_opt);
   if (!spool) throw std::runtime_error("spool: " + spool.error().message);
   spdlog::info("spool: {} queued messages recovered", spool.value()->list().size());
 

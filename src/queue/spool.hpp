@@ -13,14 +13,22 @@
 //  - commit() completes (callback) only after fdatasync covered the COMMIT record and every
 //    DATA record of the message. Concurrent commits share one fdatasync (group commit).
 //  - Content is never held whole in memory: DATA records are written as chunks arrive.
-//  - Recovery (open()) replays all segments in order: a torn or bad-tagged record at the tail
-//    of the newest segment is an unacknowledged partial write and is cut off; a bad record
-//    anywhere else damages the messages it may belong to, which are moved to
-//    <dir>/quarantine/ (content and what is known) with a log line; the spool keeps working.
-//  - A segment file is deleted when no live message has records in it and it is not the
-//    active segment.
+//  - Recovery (open()) replays all segments in order: a record cut short (fewer bytes than
+//    its length) at the tail of the newest segment is an unacknowledged partial write and is
+//    cut off; any other bad record - including a whole record at the tail whose check fails -
+//    damages the messages it may belong to, which are moved to <dir>/quarantine/ (content and
+//    what is known) with a log line; the spool keeps working.
+//  - A segment file is deleted when no live message has records in it; the active segment
+//    too (the log rolls past it) once it is large or space is short, so a disk full of dead
+//    bytes recovers without a restart. An aborted message whose records are the tail of the
+//    active segment is truncated away at once.
 //  - ENOSPC or an fsync failure fails the commit as temporary (disk_full flagged for ENOSPC);
 //    nothing is acknowledged; the next commit tries again.
+//  - Reserve: new content is refused as disk full while the spool's filesystem has less than
+//    reserve_bytes free, so the STATE/DONE records of messages already accepted still fit.
+//    A STATE/DONE record that cannot be written (or synced) anyway stays pending in memory
+//    and is retried from the sync thread until durable; its effect is visible at once (a
+//    finished message leaves list()/get() and is never handed out again by this process).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -39,6 +47,8 @@ struct SpoolOptions {
   uint64_t segment_bytes = 64ull << 20;  // roll to a new segment past this size
   bool read_only = false;                // offline inspection (CLI) while a server runs
   bool sync = true;                      // tests of logic only may turn fsync off
+  // Free space kept for state records: content appends fail as disk full below it; 0 = none.
+  uint64_t reserve_bytes = 16ull << 20;
 };
 
 struct CommitOutcome {
@@ -109,6 +119,8 @@ class Spool {
     uint64_t segments = 0;
     uint64_t quarantined = 0;
     uint64_t torn_bytes_discarded = 0;
+    uint64_t unwritten = 0;         // STATE/DONE records waiting for space (retried)
+    uint64_t reserve_refusals = 0;  // content appends refused below the reserve
   };
   virtual Stats stats() const = 0;
 };

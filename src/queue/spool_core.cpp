@@ -9,6 +9,8 @@
 //    as live although the client was told 4xx: the message may be delivered and also resent
 //    by the client (a duplicate, never a loss). An incomplete or damaged COMMIT is never
 //    resurrected (tags and the content hash reject it).
+#include "queue/spool_core.hpp"
+
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -18,8 +20,6 @@
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
-
-#include "queue/spool_core.hpp"
 
 namespace tern::queue::detail {
 
@@ -33,6 +33,12 @@ CommitOutcome failed_outcome(int err, const std::string& what) {
             ": " + std::strerror(err);
   return o;
 }
+
+// How often the sync thread retries STATE/DONE records that found no space.
+constexpr auto kRetryMs = std::chrono::milliseconds(250);
+// An active segment holding no live message is rolled past (and deleted) beyond this size,
+// or at any size while space is short.
+constexpr uint64_t kDeadActiveRoll = 1ull << 20;
 
 std::string dump_json(const nlohmann::json& j) {
   // Envelope strings come from the network (HELO, replies); invalid UTF-8 is replaced rather
@@ -76,10 +82,16 @@ void Core::shutdown() {
   cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
   std::lock_guard lk(mu_);
-  stopped_ = true;
   // Make ABORT/DONE records written since the last sync durable, so a clean restart never
-  // resurrects a message whose commit failed.
+  // resurrects a message whose commit failed; a last try for records still unwritten.
+  if (!opt_.read_only) (void)flush_unwritten_locked();
+  stopped_ = true;
   if (!opt_.read_only) {
+    if (!unwritten_.empty())
+      spdlog::error(
+          "spool: {} state/done record(s) could not be written (disk full?); those "
+          "messages may be delivered again after the restart",
+          unwritten_.size());
     SyncSet s = take_sync_set_locked();
     if (int err = do_sync(s)) spdlog::error("spool: final sync failed: {}", std::strerror(err));
   }
@@ -157,6 +169,7 @@ int Core::append_locked(record::Type t, std::string_view id, std::string_view pa
   if (err) {
     // Leave no partial record behind; if even this fails the next record overwrites it.
     (void)ops_->ftruncate(active_->fd, static_cast<off_t>(off));
+    if (err == ENOSPC) low_space_ = true;
     return err;
   }
   active_->size += total;
@@ -191,6 +204,13 @@ bool Core::bury_locked(record::Type t, const std::string& id, const std::set<uin
 
 void Core::reclaim_locked() {
   if (opt_.read_only) return;
+  // The active segment is never deleted, so one holding only dead records is rolled past
+  // first (a fresh empty file costs nothing); otherwise a disk full of dead bytes stays full.
+  if (active_ && !stopped_ && active_->refs == 0 && active_->size > 0 &&
+      (low_space_ || active_->size >= std::min(kDeadActiveRoll, opt_.segment_bytes))) {
+    if (int err = roll_locked())
+      spdlog::warn("spool: cannot roll past a dead segment: {}", std::strerror(err));
+  }
   bool unlinked = false;
   bool changed = true;
   while (changed) {
@@ -219,12 +239,29 @@ void Core::reclaim_locked() {
         continue;
       }
       spdlog::debug("spool: deleted segment {}", s->path);
+      // Nothing in it needs a sync any more; holding it open would keep its blocks in use.
+      const Segment* gone = s.get();
+      std::erase_if(unsynced_rolled_, [gone](const SegmentPtr& p) { return p.get() == gone; });
       it = segments_.erase(it);
       changed = true;
       unlinked = true;
     }
   }
   if (unlinked) dir_dirty_ = true;
+}
+
+bool Core::space_for_content_locked(size_t n, int64_t& free) {
+  if (opt_.reserve_bytes == 0 || dir_fd_ < 0) return true;
+  const auto need = static_cast<int64_t>(opt_.reserve_bytes + n);
+  free = ops_->free_bytes(dir_fd_);
+  if (free < 0 || free >= need) {
+    low_space_ = false;
+    return true;  // (unknown: the write itself will tell)
+  }
+  low_space_ = true;
+  reclaim_locked();  // dead segments may be what fills the disk
+  free = ops_->free_bytes(dir_fd_);
+  return free < 0 || free >= need;
 }
 
 core::Result<void> Core::append_data(WriterState& w, std::string_view bytes) {
@@ -236,11 +273,28 @@ core::Result<void> Core::append_data(WriterState& w, std::string_view bytes) {
       std::lock_guard lk(mu_);
       if (w.closed) return core::Error::perm("message already committed or aborted");
       if (w.failed) return *w.failed;
+      int64_t free = 0;
+      if (!space_for_content_locked(piece.size(), free)) {
+        ++stats_.reserve_refusals;
+        w.failed = core::Error::temp(std::string(kDiskFullPrefix) + ": spool free space " +
+                                     std::to_string(free >> 10) + " KiB is below the reserve of " +
+                                     std::to_string(opt_.reserve_bytes >> 10) + " KiB");
+        return *w.failed;
+      }
       Extent e;
       if (int err = append_locked(record::Type::data, w.id, piece, &e)) {
         w.failed = io_error("spool write", err);
         return *w.failed;
       }
+      if (opt_.reserve_bytes == 0) low_space_ = false;  // (the reserve check does it otherwise)
+      const uint64_t start = e.off - record::kHeaderSize - w.id.size();
+      if (w.data.empty()) {
+        w.run_seg = e.seg;
+        w.run_start = start;
+      } else if (w.run_seg != e.seg || w.run_end != start) {
+        w.one_run = false;
+      }
+      w.run_end = e.off + e.len;
       w.data.push_back(e);
       ref_locked(w.segs, e.seg);
       w.size += piece.size();
@@ -254,9 +308,17 @@ core::Result<void> Core::append_data(WriterState& w, std::string_view bytes) {
 void Core::abort_writer_locked(WriterState& w) {
   if (w.closed) return;
   w.closed = true;
-  // Without an ABORT recovery would still drop the content (no COMMIT); the marker makes
-  // that explicit and lets damage checks skip it.
-  if (!w.segs.empty()) (void)bury_locked(record::Type::abort, w.id, w.segs);
+  // Content that is the tail of the active segment is cut off: a rejected message (bad line,
+  // aborted DATA) gives its bytes back at once. Otherwise an ABORT marker: without it
+  // recovery would still drop the content (no COMMIT); it makes that explicit and lets
+  // damage checks skip it.
+  const bool tail = !w.data.empty() && w.one_run && active_ && active_->seq == w.run_seg &&
+                    active_->size == w.run_end && w.segs.size() == 1 &&
+                    ops_->ftruncate(active_->fd, static_cast<off_t>(w.run_start)) == 0;
+  if (tail)
+    active_->size = w.run_start;
+  else if (!w.segs.empty())
+    (void)bury_locked(record::Type::abort, w.id, w.segs);
   unref_all_locked(w.segs);
   w.segs.clear();
   w.data.clear();
@@ -378,11 +440,24 @@ void Core::sync_loop() {
     std::deque<Waiter> batch;
     SyncSet set;
     bool need_sync = false;
+    std::vector<std::pair<std::string, Unwritten>> retried;
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return stopping_ || !waiters_.empty(); });
-      if (waiters_.empty()) break;  // stopping and drained
+      auto ready = [&] { return stopping_ || !waiters_.empty(); };
+      if (unwritten_.empty())
+        cv_.wait(lk, [&] { return ready() || !unwritten_.empty(); });
+      else
+        cv_.wait_for(lk, kRetryMs, ready);
+      if (!unwritten_.empty() && !stopping_) {
+        reclaim_locked();  // rolls and deletes dead segments while space is short
+        retried = flush_unwritten_locked();
+      }
+      if (waiters_.empty() && retried.empty()) {
+        if (stopping_) break;  // stopping and drained
+        continue;
+      }
       batch.swap(waiters_);
+      need_sync = !retried.empty();
       for (const auto& w : batch)
         if (!w.preset) need_sync = true;
       if (need_sync) set = take_sync_set_locked();
@@ -393,6 +468,16 @@ void Core::sync_loop() {
     {
       std::lock_guard lk(mu_);
       if (err) poison_locked(set);
+      for (auto& [id, u] : retried) {
+        if (err) {
+          keep_unwritten_locked(id, std::move(u));
+        } else {
+          spdlog::info("spool: {} record of {} written after space returned",
+                       u.done ? "done" : "state", id);
+          if (u.done) unref_all_locked(u.segs);
+        }
+      }
+      if (!retried.empty() && !err) reclaim_locked();
       for (size_t i = 0; i < batch.size(); ++i) {
         Waiter& w = batch[i];
         if (w.preset) {
@@ -535,17 +620,20 @@ core::Result<void> Core::write_update(const QueuedMessage& msg) {
   if (opt_.read_only) return core::Error::perm("spool is read-only");
   auto it = live_.find(msg.id);
   if (it == live_.end()) return core::Error::perm("no such message: " + msg.id);
-  nlohmann::json rc = nlohmann::json::array();
-  for (const auto& r : msg.recipients) rc.push_back(r);
-  std::string payload = dump_json({{"recipients", std::move(rc)}, {"held", msg.held}});
+  std::string payload = state_payload(msg);
   if (payload.size() > record::kMaxPayload) return core::Error::perm("state too large");
-  Extent e;
-  if (int err = append_locked(record::Type::state, msg.id, payload, &e))
-    return io_error("spool write", err);
-  // Applied now, in file order, so concurrent updates cannot be reordered in memory.
-  ref_locked(it->second.segs, e.seg);
+  // Applied now, in call order, so concurrent updates cannot be reordered in memory; a record
+  // that cannot be written is kept and rewritten when space returns.
   it->second.msg.recipients = msg.recipients;
   it->second.msg.held = msg.held;
+  Extent e;
+  if (int err = append_locked(record::Type::state, msg.id, payload, &e)) {
+    unwritten_[msg.id] = Unwritten{false, std::move(payload), {}};
+    cv_.notify_all();  // the sync thread starts retrying
+    return io_error("spool write (kept in memory, retried)", err);
+  }
+  ref_locked(it->second.segs, e.seg);
+  unwritten_.erase(msg.id);  // superseded
   return core::ok();
 }
 
@@ -555,28 +643,101 @@ core::Result<void> Core::write_finish(const std::string& id) {
   auto it = live_.find(id);
   if (it == live_.end()) return core::Error::perm("no such message: " + id);
   Extent e;
-  if (int err = append_locked(record::Type::done, id, {}, &e)) return io_error("spool write", err);
-  std::vector<uint64_t> others;
-  for (uint64_t s : it->second.segs)
-    if (s != e.seg) others.push_back(s);
-  if (!others.empty()) segments_[e.seg]->tombs.push_back(std::move(others));
-  unref_all_locked(it->second.segs);
+  const int err = append_locked(record::Type::done, id, {}, &e);
+  if (err) {
+    // Finished all the same for this process (never handed out again); the DONE waits for
+    // space, holding the message's segments so nothing of it is deleted before it.
+    Unwritten u;
+    u.done = true;
+    u.segs = std::move(it->second.segs);
+    unwritten_[id] = std::move(u);
+    cv_.notify_all();  // the sync thread starts retrying
+  } else {
+    std::vector<uint64_t> others;
+    for (uint64_t s : it->second.segs)
+      if (s != e.seg) others.push_back(s);
+    if (!others.empty()) segments_[e.seg]->tombs.push_back(std::move(others));
+    unref_all_locked(it->second.segs);
+    unwritten_.erase(id);
+  }
   order_.erase(it->second.order);
   live_.erase(it);
+  if (err) return io_error("spool write (kept in memory, retried)", err);
   return core::ok();
+}
+
+std::vector<std::pair<std::string, Core::Unwritten>> Core::flush_unwritten_locked() {
+  std::vector<std::pair<std::string, Unwritten>> written;
+  for (auto it = unwritten_.begin(); it != unwritten_.end();) {
+    const std::string& id = it->first;
+    Unwritten& u = it->second;
+    Extent e;
+    if (u.done) {
+      if (append_locked(record::Type::done, id, {}, &e) != 0) break;  // still no space
+      std::vector<uint64_t> others;
+      for (uint64_t s : u.segs)
+        if (s != e.seg) others.push_back(s);
+      if (!others.empty()) segments_[e.seg]->tombs.push_back(std::move(others));
+      // (u.segs stay referenced until the sync covered the DONE)
+    } else {
+      auto lv = live_.find(id);
+      if (lv != live_.end()) {
+        if (append_locked(record::Type::state, id, u.state, &e) != 0) break;
+        ref_locked(lv->second.segs, e.seg);
+      }
+    }
+    written.emplace_back(id, std::move(u));
+    it = unwritten_.erase(it);
+  }
+  return written;
+}
+
+std::string Core::state_payload(const QueuedMessage& msg) {
+  nlohmann::json rc = nlohmann::json::array();
+  for (const auto& r : msg.recipients) rc.push_back(r);
+  return dump_json({{"recipients", std::move(rc)}, {"held", msg.held}});
+}
+
+void Core::keep_unwritten_locked(const std::string& id, Unwritten u) {
+  if (!u.done) {
+    auto lv = live_.find(id);
+    if (lv == live_.end()) return;                         // finished meanwhile
+    if (state_payload(lv->second.msg) != u.state) return;  // a newer state supersedes it
+  }
+  auto [it, fresh] = unwritten_.try_emplace(id, std::move(u));
+  if (!fresh && u.done && !it->second.done) it->second = std::move(u);
+  cv_.notify_all();
+}
+
+// A STATE/DONE record whose sync failed sits in a poisoned segment (its pages may be lost):
+// it is rewritten like one that found no space. For a DONE the segments were released at
+// write time; the rewritten DONE then carries no tombstone, which is safe (at worst the
+// message's segments are reclaimed first, the same as a durable DONE).
+void Core::after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg) {
+  std::lock_guard lk(mu_);
+  Unwritten u;
+  u.done = done;
+  if (!done && msg) u.state = state_payload(*msg);
+  keep_unwritten_locked(id, std::move(u));
 }
 
 core::Result<void> Core::update(const QueuedMessage& msg) {
   if (auto r = write_update(msg); !r) return r;
-  if (int err = sync_wait()) return io_error("spool sync", err);
+  if (int err = sync_wait()) {
+    after_failed_sync(msg.id, false, &msg);
+    return io_error("spool sync", err);
+  }
   return core::ok();
 }
 
 core::Result<void> Core::finish(const std::string& id) {
   if (auto r = write_finish(id); !r) return r;
-  // If this sync fails the DONE may be lost and the message delivered again after a restart
-  // (at-least-once); the caller sees the error.
-  if (int err = sync_wait()) return io_error("spool sync", err);
+  // If this sync fails the DONE is rewritten later; a crash before that may deliver the
+  // message again after a restart (at-least-once); the caller sees the error.
+  if (int err = sync_wait()) {
+    after_failed_sync(id, true, nullptr);
+    return io_error("spool sync", err);
+  }
   std::lock_guard lk(mu_);
   reclaim_locked();
   return core::ok();
@@ -584,17 +745,20 @@ core::Result<void> Core::finish(const std::string& id) {
 
 void Core::update_async(const QueuedMessage& msg, std::function<void(core::Result<void>)> done) {
   if (auto r = write_update(msg); !r) return done(r);
-  sync_async([this, done = std::move(done)](int err) {
+  sync_async([this, msg, done = std::move(done)](int err) {
+    if (err) after_failed_sync(msg.id, false, &msg);
     done(err ? core::Result<void>(io_error("spool sync", err)) : core::ok());
   });
 }
 
 void Core::finish_async(const std::string& id, std::function<void(core::Result<void>)> done) {
   if (auto r = write_finish(id); !r) return done(r);
-  sync_async([this, done = std::move(done)](int err) {
+  sync_async([this, id, done = std::move(done)](int err) {
     if (!err) {
       std::lock_guard lk(mu_);
       reclaim_locked();
+    } else {
+      after_failed_sync(id, true, nullptr);
     }
     done(err ? core::Result<void>(io_error("spool sync", err)) : core::ok());
   });
@@ -605,6 +769,7 @@ Spool::Stats Core::stats() const {
   Spool::Stats s = stats_;
   s.fsyncs = fsyncs_.load();
   s.segments = segments_.size();
+  s.unwritten = unwritten_.size();
   return s;
 }
 

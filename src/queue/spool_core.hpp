@@ -9,6 +9,9 @@
 //  - A segment is referenced (refs) by every live message and open writer with a record in it;
 //    a DONE/ABORT record leaves a tombstone in its segment naming the message's other
 //    segments, and that segment outlives them, so deleting files never resurrects a message.
+//  - A STATE/DONE record that could not be written or synced is kept in unwritten_ (a DONE
+//    keeps the message's segment references) and rewritten by the sync thread every
+//    kRetryMs and at shutdown; a newer STATE for the same message supersedes it.
 //  - After an fsync failure the segment is poisoned (its page-cache state is unknown): the log
 //    rolls to a new file and writers with content in the poisoned file cannot commit.
 #pragma once
@@ -72,6 +75,10 @@ struct WriterState {
   record::ContentHash hash;
   std::optional<core::Error> failed;  // sticky: content has a hole
   bool closed = false;                // committed or aborted
+  // Where the writer's records lie, if they are one contiguous run (an abort of a run at the
+  // tail of the active segment truncates it away instead of writing an ABORT).
+  uint64_t run_seg = 0, run_start = 0, run_end = 0;
+  bool one_run = true;
 };
 
 class Core : public std::enable_shared_from_this<Core> {
@@ -111,6 +118,11 @@ class Core : public std::enable_shared_from_this<Core> {
     std::shared_ptr<std::promise<int>> sync_done;  // update/finish waiting for a sync
     std::function<void(int)> on_sync;        // async update/finish: errno or 0, after the sync
   };
+  struct Unwritten {
+    bool done = false;
+    std::string state;        // the STATE payload (when !done)
+    std::set<uint64_t> segs;  // done: the finished message's segments, still referenced
+  };
   struct SyncSet {
     SegmentPtr active;
     std::vector<SegmentPtr> rolled;
@@ -127,6 +139,12 @@ class Core : public std::enable_shared_from_this<Core> {
   // Writes ABORT/DONE for a dead message and leaves its tombstone; false if the write failed.
   bool bury_locked(record::Type t, const std::string& id, const std::set<uint64_t>& segs);
   void reclaim_locked();
+  // Free space for n more content bytes above the reserve (reclaims first if short).
+  bool space_for_content_locked(size_t n, int64_t& free);
+  // Rewrites unwritten_ records (in the map's order) until one fails; returns those written.
+  std::vector<std::pair<std::string, Unwritten>> flush_unwritten_locked();
+  // After a failed sync of a STATE/DONE: keep it for rewriting unless a newer one is there.
+  void keep_unwritten_locked(const std::string& id, Unwritten u);
   void enqueue_locked(Waiter w);
   SyncSet take_sync_set_locked();
 
@@ -141,6 +159,8 @@ class Core : public std::enable_shared_from_this<Core> {
   core::Result<void> write_update(const QueuedMessage& msg);  // the STATE record, no sync
   core::Result<void> write_finish(const std::string& id);     // the DONE record, no sync
   void poison_locked(const SyncSet& s);
+  void after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg);
+  static std::string state_payload(const QueuedMessage& msg);
 
   // --- recovery (spool_recovery.cpp) ---
   struct ScanState;
@@ -167,6 +187,8 @@ class Core : public std::enable_shared_from_this<Core> {
   std::deque<Waiter> waiters_;
   bool stopping_ = false;
   bool stopped_ = false;
+  std::map<std::string, Unwritten> unwritten_;
+  bool low_space_ = false;  // an append met ENOSPC or the reserve: roll dead segments early
   std::unordered_map<std::string, LiveMessage> live_;
   std::map<uint64_t, std::string> order_;  // commit order -> id
   uint64_t next_order_ = 1;

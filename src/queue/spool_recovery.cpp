@@ -2,8 +2,10 @@
 // messages touched by damage, and reclaims dead segments.
 //
 // Decisions (one pass over all segments in order, then one verdict per message):
-//  - A record that fails its checks at the end of the newest segment, with no valid record
-//    after it, is an unacknowledged partial write: it is cut (ftruncate) and counted.
+//  - A record cut short (fewer bytes than its length) at the end of the newest segment, with
+//    no valid record after it, is an unacknowledged partial write: it is cut (ftruncate) and
+//    counted. A record there that is whole but fails its check (a flipped byte, possibly in
+//    an acknowledged COMMIT) is damage like any other: the message it names is quarantined.
 //  - Any other bad record is damage. Scanning resumes at the next offset where a valid record
 //    starts. The damage marks as suspect the message whose id the broken header still names.
 //  - A committed message is live only if its DATA records add up to the size, count and
@@ -91,6 +93,74 @@ ReadResult read_record(int fd, uint64_t off, uint64_t size, std::string& buf, Pa
   return ReadResult::ok;
 }
 
+// A bad record at the very end of the newest segment is a torn write only if it is cut
+// short: fewer bytes than its length. Returns the length of the record at off when the bytes
+// up to size hold it whole (so its check failed on a flipped byte, not on a partial write),
+// else 0. A damaged length, type or magic field could make a whole record look cut short (or
+// shorter than it is), so the record is first tried as exactly the rest of the file with
+// those fields repaired: if its tag then matches, it was whole and is all of the rest.
+// Otherwise it is whole if its fields parse and its declared length fits. named gets the id a whole
+// record names, body its id and payload bytes (for what can be read of a damaged COMMIT).
+ReadResult whole_damaged_record(int fd, uint64_t off, uint64_t size, uint64_t& whole,
+                                std::optional<std::string>& named, std::string& body) {
+  whole = 0;
+  named.reset();
+  const uint64_t rem = size - off;
+  if (rem < record::kHeaderSize) return ReadResult::ok;
+  uint8_t h[record::kHeaderSize];
+  if (!pread_full(fd, h, sizeof h, off)) return ReadResult::io_error;
+  const uint64_t rest = rem - record::kHeaderSize;
+  auto read_body = [&](uint64_t n) {
+    body.resize(static_cast<size_t>(n));
+    return n == 0 || pread_full(fd, body.data(), body.size(), off + record::kHeaderSize);
+  };
+  auto name = [&](size_t id_len) {
+    std::string id = body.substr(0, id_len);
+    if (record::valid_id(id)) named = std::move(id);
+  };
+  auto fits_as_declared = [&]() -> ReadResult {
+    auto hdr = record::parse_header(h);
+    if (!hdr || hdr->total() > rem) return ReadResult::ok;
+    if (!read_body(hdr->id_len + uint64_t{hdr->len})) return ReadResult::io_error;
+    name(hdr->id_len);
+    whole = hdr->total();
+    return ReadResult::ok;
+  };
+  if (rest > record::kMaxIdLen + uint64_t{record::kMaxPayload}) return fits_as_declared();
+  const uint16_t raw_id = static_cast<uint16_t>(h[8] | (h[9] << 8));
+  const uint32_t raw_len = static_cast<uint32_t>(h[12]) | (static_cast<uint32_t>(h[13]) << 8) |
+                           (static_cast<uint32_t>(h[14]) << 16) |
+                           (static_cast<uint32_t>(h[15]) << 24);
+  std::vector<std::pair<uint64_t, uint64_t>> fits;  // (id_len, len) that fill exactly rest
+  if (raw_id >= 1 && raw_id <= record::kMaxIdLen && raw_id <= rest)
+    fits.push_back({raw_id, rest - raw_id});
+  if (raw_len <= rest && rest - raw_len >= 1 && rest - raw_len <= record::kMaxIdLen)
+    fits.push_back({rest - raw_len, raw_len});
+  if (fits.empty()) return fits_as_declared();
+  if (!read_body(rest)) return ReadResult::io_error;
+  const bool type_ok = h[4] >= static_cast<uint8_t>(record::Type::data) &&
+                       h[4] <= static_cast<uint8_t>(record::Type::abort);
+  for (const auto& [id_len, len] : fits) {
+    for (uint8_t t = 1; t <= 5; ++t) {
+      if (type_ok && t != h[4]) continue;
+      uint8_t fixed[record::kHeaderSize] = {};
+      std::memcpy(fixed, record::kMagic, 4);
+      fixed[4] = t;
+      fixed[8] = static_cast<uint8_t>(id_len);
+      fixed[9] = static_cast<uint8_t>(id_len >> 8);
+      for (int i = 0; i < 4; ++i) fixed[12 + i] = static_cast<uint8_t>(len >> (8 * i));
+      std::memcpy(fixed + 16, h + 16, record::kTagSize);
+      std::string_view all(body);
+      if (record::tag_matches(fixed, all.substr(0, id_len), all.substr(id_len))) {
+        name(static_cast<size_t>(id_len));
+        whole = rem;
+        return ReadResult::ok;
+      }
+    }
+  }
+  return fits_as_declared();
+}
+
 // The first offset >= from where a valid record starts, or size if none.
 ReadResult find_next_record(int fd, uint64_t from, uint64_t size, uint64_t& found) {
   constexpr size_t kWindow = 1 << 16;
@@ -159,6 +229,19 @@ struct Core::ScanState {
   std::vector<Pos> bad;
   std::set<std::string> suspects;
   uint64_t order = 0;
+  // Envelopes still readable from damaged COMMIT records, for the quarantine report.
+  std::map<std::string, QueuedMessage> damaged_envelopes;
+
+  void note_damaged_commit(const std::string& id, std::string_view body) {
+    if (body.size() <= id.size()) return;
+    auto j = nlohmann::json::parse(body.substr(id.size()), nullptr, false);
+    try {
+      if (!j.is_object() || !j.contains("envelope")) return;
+      auto m = j.at("envelope").get<QueuedMessage>();
+      if (m.id == id) damaged_envelopes[id] = std::move(m);
+    } catch (const std::exception&) {
+    }
+  }
 
   void apply(uint64_t seq, uint64_t off, const Parsed& p) {
     Msg& m = msgs[std::string(p.id)];
@@ -239,7 +322,21 @@ core::Result<void> Core::scan_segment(const SegmentPtr& seg, bool newest, ScanSt
     uint64_t next = size;
     if (find_next_record(seg->fd, off + 1, size, next) == ReadResult::io_error)
       return core::Error::temp("spool: read error in " + seg->path + ": " + std::strerror(errno));
+    uint64_t whole = 0;
     if (next >= size && newest) {
+      std::optional<std::string> named;
+      std::string body;
+      if (whole_damaged_record(seg->fd, off, size, whole, named, body) == ReadResult::io_error)
+        return core::Error::temp("spool: read error in " + seg->path + ": " + std::strerror(errno));
+      if (whole) {
+        // Complete but failing its check: not a partial write, so possibly an acknowledged
+        // COMMIT. Damage, not a torn tail: the message it names is quarantined, never dropped.
+        if (!p.suspect) p.suspect = named;
+        if (p.suspect) st.note_damaged_commit(*p.suspect, body);
+        next = off + whole;
+      }
+    }
+    if (next >= size && newest && !whole) {
       const uint64_t torn = size - off;
       if (!opt_.read_only) {
         if (ops_->ftruncate(seg->fd, static_cast<off_t>(off)) != 0)
@@ -411,7 +508,13 @@ core::Result<void> Core::recover() {
       spdlog::error("spool: message {} is damaged ({}); not listed (read-only)", q.id, q.reason);
       continue;
     }
-    if (!quarantine(q.id, q.reason, m.msg, m.data)) {
+    std::optional<QueuedMessage> env = m.msg;
+    std::string reason = q.reason;
+    if (!env && st.damaged_envelopes.count(q.id)) {
+      env = st.damaged_envelopes[q.id];
+      reason += " (envelope read from its damaged commit record)";
+    }
+    if (!quarantine(q.id, reason, env, m.data)) {
       spdlog::error("spool: message {} is damaged ({}) and could not be quarantined: {}", q.id,
                     q.reason, std::strerror(errno));
       continue;

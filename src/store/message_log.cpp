@@ -137,7 +137,7 @@ MessageLog::MessageLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 MessageLog::~MessageLog() = default;
 
 core::Result<std::unique_ptr<MessageLog>> MessageLog::open(const std::string& db_path) {
-  auto db = Db::open_companion(db_path, "messages", "message log");
+  auto db = Db::open_companion(db_path, "messages", "message log", Db::Sync::full);
   if (!db) return db.error();
   auto impl = std::make_unique<Impl>();
   impl->db = std::move(db).value();

@@ -59,7 +59,7 @@ Outbox::Outbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Outbox::~Outbox() = default;
 
 core::Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& db_path) {
-  auto db = Db::open_companion(db_path, "webhook_outbox", "outbox");
+  auto db = Db::open_companion(db_path, "webhook_outbox", "outbox", Db::Sync::full);
   if (!db) return db.error();
   auto impl = std::make_unique<Impl>();
   impl->db = std::move(db).value();

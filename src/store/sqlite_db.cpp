@@ -48,6 +48,10 @@ core::Result<Db> Db::open(const std::string& path) {
     return e;
   }
   sqlite3_extended_result_codes(d.db_, 1);
+  // Keep <db>-wal when the last connection closes: its absence then means someone removed it
+  // (see store/db_guard.hpp). No effect on in-memory databases.
+  int persist = 1;
+  (void)sqlite3_file_control(d.db_, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
   return d;
 }
 
@@ -80,7 +84,7 @@ Stmt& Stmt::bind_null(int idx) {
 }
 
 core::Result<Db> Db::open_companion(const std::string& path, std::string_view table,
-                                   std::string_view what) {
+                                    std::string_view what, Sync sync) {
   // The Store creates the file (0600) and the schema; creating it here would give it the
   // process umask and no tables.
   if (path != ":memory:" && !path.starts_with("file:") && ::access(path.c_str(), F_OK) != 0)
@@ -89,8 +93,10 @@ core::Result<Db> Db::open_companion(const std::string& path, std::string_view ta
                              " table: open the store first)");
   auto db = Db::open(path);
   if (!db) return db.error();
-  if (auto r = db->exec("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL",
-                        "set pragmas");
+  if (auto r =
+          db->exec(sync == Sync::full ? "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL"
+                                      : "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL",
+                   "set pragmas");
       !r)
     return r.error();
   Stmt s(*db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");

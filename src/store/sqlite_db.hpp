@@ -30,11 +30,15 @@ class Db {
   // Opens (creating if missing) a database file. The caller creates the file with the mode it
   // wants first; SQLite gives -wal and -shm the same mode as the main file.
   static core::Result<Db> open(const std::string& path);
+  // Durability of a commit in WAL mode: full = fsync of the WAL at every commit (survives a
+  // power failure); normal = only at checkpoints (a power failure may lose the last commits,
+  // a process crash never does).
+  enum class Sync { full, normal };
   // A second connection to a database the Store created (MessageLog, Outbox): the file and
   // `table` must exist (else a permanent error "...(open the store first)", and no file is
-  // created); busy_timeout 5 s, synchronous NORMAL (the file is already in WAL mode).
+  // created); busy_timeout 5 s, synchronous as given (the file is already in WAL mode).
   static core::Result<Db> open_companion(const std::string& path, std::string_view table,
-                                         std::string_view what);
+                                         std::string_view what, Sync sync);
 
   sqlite3* get() const { return db_; }
   // Runs one or more statements without results.

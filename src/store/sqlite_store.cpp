@@ -22,6 +22,7 @@
 #include "core/address.hpp"
 #include "core/clock.hpp"
 #include "store/account_name.hpp"
+#include "store/db_guard.hpp"
 #include "store/key_box.hpp"
 #include "store/secrets.hpp"
 #include "store/sqlite_db.hpp"
@@ -1251,8 +1252,12 @@ core::Result<SenderVerification> SqliteStore::consume_sender_verification(const 
 
 }  // namespace
 
-core::Result<std::unique_ptr<Store>> Store::open_sqlite(const std::string& path) {
+core::Result<std::unique_ptr<Store>> Store::open_sqlite(const std::string& path, OpenOptions opt) {
   if (!secrets::init()) return core::Error::temp("store: libsodium could not be initialized");
+  // Before SQLite opens it: opening would create a fresh, empty WAL and hide the loss.
+  if (!opt.force) {
+    if (auto r = db_guard::check(path); !r) return r.error();
+  }
   if (auto r = create_private_file(path); !r) return r.error();
   auto db = Db::open(path);
   if (!db) return db.error();
@@ -1267,8 +1272,9 @@ core::Result<std::unique_ptr<Store>> Store::open_sqlite(const std::string& path)
     if (mode != "wal" && mode != "memory")
       return core::Error::perm(fmt::format("store: cannot enable WAL journal (got {})", mode));
   }
-  if (auto r = db->exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "set pragmas");
-      !r)
+  // FULL: what a client was told (an account, a key, a suppression, a setting) survives a
+  // power failure, not only a crash; these writes are rare (docs/performance.md).
+  if (auto r = db->exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", "set pragmas"); !r)
     return r.error();
   if (auto r = sqlite::migrate(*db); !r) return r.error();
   return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(db).value()));

@@ -131,7 +131,16 @@ struct SenderVerification {
 
 class Store {
  public:
-  static core::Result<std::unique_ptr<Store>> open_sqlite(const std::string& path);
+  struct OpenOptions {
+    // Open although store/db_guard says the WAL of an unclean stop is missing (the operator
+    // accepts the loss: `tern serve --force`).
+    bool force = false;
+  };
+  // Refuses (permanent error) a database that looks truncated (store/db_guard.hpp).
+  static core::Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, OpenOptions opt);
+  static core::Result<std::unique_ptr<Store>> open_sqlite(const std::string& path) {
+    return open_sqlite(path, OpenOptions{});
+  }
   virtual ~Store() = default;
 
   virtual core::Result<CreatedAccount> create_account(const std::string& name) = 0;

@@ -107,6 +107,7 @@ class TernServer:
         with open(self.config_path, "w") as f:
             f.write(to_toml(self.config))
         self.proc = None
+        self.serve_args = []
         self.log_path = None
         self.starts = 0
         self.username = self.password = None
@@ -132,6 +133,7 @@ class TernServer:
             import resource
             n = self.nofile
             preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+        args += self.serve_args  # e.g. ["--force"] for one start
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      start_new_session=True, preexec_fn=preexec)
         log.close()

@@ -198,14 +198,42 @@ TEST(Spool, GarbageAfterPartialRecordIsCut) {
   // Garbage that starts like a record header but whose tag cannot match.
   std::string fake = std::string("TRNR\x01\0\0\0\x14\0\0\0\x05\0\0\0", 16) + std::string(16, 'x') +
                      "ABCDEFGHIJKLMNOPQRST" + "hello";
+  size_t damaged_cases = 0;
   for (size_t t = f.prefix.size(); t <= f.full.size(); ++t) {
     const std::string& g = (t % 2) ? junk : fake;
     // Cutting after all of C's records leaves C complete: appending garbage then is not a
     // partial write of C, so only the truncated cases are checked here.
     if (t == f.full.size()) continue;
-    expect_ab_exactly(f, t, g, "cut at " + std::to_string(t) + " + garbage");
-    if (HasFatalFailure()) return;
+    const std::string what = "cut at " + std::to_string(t) + " + garbage";
+    // Where the garbage makes the cut record whole (its length fits), it is no longer a
+    // partial write: a whole record failing its check is damage, and the message it may
+    // belong to (C) is quarantined rather than dropped. Otherwise it is a torn tail.
+    const std::string bytes = f.full.substr(0, t) + g;
+    const size_t k = f.keep(t);
+    auto h = bytes.size() - k >= record::kHeaderSize
+                 ? record::parse_header(reinterpret_cast<const uint8_t*>(bytes.data() + k))
+                 : std::nullopt;
+    if (!h || k + h->total() > bytes.size()) {
+      expect_ab_exactly(f, t, g, what);
+      if (HasFatalFailure()) return;
+      continue;
+    }
+    ++damaged_cases;
+    TempDir d;
+    fs::create_directories(d.path / "spool");
+    write_file(d.path / "spool" / f.seg.filename(), bytes);
+    SpoolOptions o;
+    o.sync = false;
+    auto s = open_ok(d.str(), o);
+    ASSERT_TRUE(s) << what;
+    ASSERT_EQ(ids(*s), (std::vector<std::string>{f.a, f.b})) << what;
+    EXPECT_EQ(content_of(*s, f.a), f.ca) << what;
+    // (C is quarantined with what is readable of it; when the damaged record is its first,
+    // nothing of C is readable: the damage is logged, there is nothing to keep.)
+    EXPECT_EQ(s->stats().quarantined, k > f.prefix.size() ? 1u : 0u) << what;
+    EXPECT_EQ(s->stats().torn_bytes_discarded, bytes.size() - k - h->total()) << what;
   }
+  EXPECT_GT(damaged_cases, 0u);
   // Garbage after a complete message: that message survives and only the garbage goes.
   TempDir d;
   fs::create_directories(d.path / "spool");
@@ -281,6 +309,87 @@ TEST(Spool, FlippedByteInsideCommittedMessageQuarantinesOnlyIt) {
     EXPECT_EQ(s->stats().quarantined, 0u) << what;
     if (HasFatalFailure()) return;
   }
+}
+
+// An acknowledged message whose COMMIT is the last record of the log: one flipped byte
+// anywhere in that record (header, tag, id or envelope) leaves it whole, so it is damage, not
+// a torn write: the message is quarantined with its content, never silently dropped.
+TEST(Spool, FlippedByteInLastCommitRecordQuarantinesNotTorn) {
+  TempDir base;
+  std::string a, b, ca = random_bytes(900, 31), cb = "Subject: last\r\n\r\nacknowledged\r\n";
+  fs::path seg;
+  size_t commit_pos, end;
+  {
+    SpoolOptions o;
+    o.sync = false;
+    auto s = open_ok(base.str(), o);
+    a = put(*s, ca, 1000);
+    b = core::new_queue_id();
+    auto w = s->begin(b);
+    ASSERT_TRUE(w->append(cb).ok());
+    seg = segment_files(base.path).at(0);
+    commit_pos = fs::file_size(seg);
+    ASSERT_TRUE(commit_sync(*s, std::move(w), make_msg(b)).ok);
+    end = fs::file_size(seg);
+  }
+  const std::string pristine = read_file(seg);
+  ASSERT_EQ(pristine.size(), end);
+  for (size_t pos = commit_pos; pos < end; ++pos) {
+    for (uint8_t flip : {uint8_t{0x01}, uint8_t{0x80}}) {
+      const std::string what = "flip " + std::to_string(flip) + " at " + std::to_string(pos);
+      TempDir d;
+      fs::create_directories(d.path / "spool");
+      std::string bytes = pristine;
+      bytes[pos] = static_cast<char>(bytes[pos] ^ flip);
+      write_file(d.path / "spool" / seg.filename(), bytes);
+      SpoolOptions o;
+      o.sync = false;
+      {
+        auto s = open_ok(d.str(), o);
+        ASSERT_TRUE(s) << what;
+        ASSERT_EQ(ids(*s), (std::vector<std::string>{a})) << what;
+        EXPECT_EQ(content_of(*s, a), ca) << what;
+        EXPECT_EQ(s->stats().torn_bytes_discarded, 0u) << what;
+        EXPECT_EQ(s->stats().quarantined, 1u) << what;
+        ASSERT_TRUE(fs::exists(d.path / "quarantine" / (b + ".eml"))) << what;
+        EXPECT_EQ(read_file(d.path / "quarantine" / (b + ".eml")), cb) << what;
+        auto j = nlohmann::json::parse(read_file(d.path / "quarantine" / (b + ".json")));
+        EXPECT_EQ(j["id"], b) << what;
+      }
+      auto s = open_ok(d.str(), o);  // quarantined once, not again
+      EXPECT_EQ(s->stats().quarantined, 0u) << what;
+      EXPECT_EQ(ids(*s), (std::vector<std::string>{a})) << what;
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+// A flipped byte in the envelope JSON still lets the quarantine report name the recipients.
+TEST(Spool, QuarantineOfDamagedLastCommitKeepsReadableEnvelope) {
+  TempDir dir;
+  std::string b = core::new_queue_id();
+  fs::path seg;
+  size_t commit_pos;
+  {
+    auto s = open_ok(dir.str());
+    put(*s, "first");
+    auto w = s->begin(b);
+    ASSERT_TRUE(w->append("body").ok());
+    seg = segment_files(dir.path).at(0);
+    commit_pos = fs::file_size(seg);
+    ASSERT_TRUE(commit_sync(*s, std::move(w), make_msg(b)).ok);
+  }
+  std::string bytes = read_file(seg);
+  const size_t at = bytes.find("h.acme.example", commit_pos);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = 'H';  // inside a JSON string: still valid JSON, tag fails
+  write_file(seg, bytes);
+  auto s = open_ok(dir.str());
+  EXPECT_FALSE(s->get(b));
+  auto j = nlohmann::json::parse(read_file(dir.path / "quarantine" / (b + ".json")));
+  ASSERT_TRUE(j["envelope"].is_object()) << j.dump();
+  EXPECT_EQ(j["envelope"]["recipients"].size(), 2u);
+  EXPECT_NE(j["reason"].get<std::string>().find("damaged commit"), std::string::npos);
 }
 
 TEST(Spool, DamagedCommitRecordQuarantinesWithRecoveredContent) {
@@ -442,18 +551,20 @@ TEST(Spool, FinishDeletesRolledSegments) {
     a = put(*s, "aaa");  // DATA seg1, COMMIT seg2
     b = put(*s, "bbb");  // seg3, seg4
     EXPECT_EQ(segment_files(dir.path).size(), 4u);
-    ASSERT_TRUE(s->finish(b).ok());  // DONE in seg5 (active)
+    // DONE in seg5; nothing live is there, so the log rolls past it (seg6, empty) and seg3,
+    // seg4 and then seg5 (its tombstone covers nothing left) go.
+    ASSERT_TRUE(s->finish(b).ok());
     auto files = segment_files(dir.path);
     ASSERT_EQ(files.size(), 3u);
-    EXPECT_EQ(files[2].filename(), "seg-0000000000000005.log");
-    c = put(*s, "ccc");               // seg6, seg7
-    ASSERT_TRUE(s->finish(a).ok());  // DONE seg8: seg1, seg2 and seg5 go
+    EXPECT_EQ(files[2].filename(), "seg-0000000000000006.log");
+    c = put(*s, "ccc");              // seg6, seg7
+    ASSERT_TRUE(s->finish(a).ok());  // DONE seg8, rolled past (seg9): seg1, seg2, seg8 go
     files = segment_files(dir.path);
     std::vector<std::string> names;
     for (auto& f : files) names.push_back(f.filename().string());
-    EXPECT_EQ(names, (std::vector<std::string>{"seg-0000000000000006.log",
-                                               "seg-0000000000000007.log",
-                                               "seg-0000000000000008.log"}));
+    EXPECT_EQ(names,
+              (std::vector<std::string>{"seg-0000000000000006.log", "seg-0000000000000007.log",
+                                        "seg-0000000000000009.log"}));
     EXPECT_EQ(s->stats().segments, 3u);
     EXPECT_FALSE(s->get(a));
     EXPECT_FALSE(s->finish(a).ok());

@@ -11,6 +11,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "core/ids.hpp"
 #include "queue/file_ops.hpp"
@@ -132,6 +133,7 @@ class FaultyOps : public FileOps {
   std::atomic<long> write_budget{-1};
   std::atomic<int> sync_errno{0};
   std::atomic<int> sync_failures_left{0};
+  std::atomic<int64_t> free_space{-1};  // >= 0: what free_bytes reports (a nearly full disk)
 
   ssize_t pwritev(int fd, const struct iovec* iov, int n, off_t off) override {
     int e = write_errno.load();
@@ -155,6 +157,26 @@ class FaultyOps : public FileOps {
     }
     return FileOps::fdatasync(fd);
   }
+  int64_t free_bytes(int fd) override {
+    const int64_t f = free_space.load();
+    return f >= 0 ? f : FileOps::free_bytes(fd);
+  }
 };
+
+inline uint64_t segment_bytes(const fs::path& dir) {
+  uint64_t n = 0;
+  for (const auto& p : segment_files(dir)) n += fs::file_size(p);
+  return n;
+}
+
+// Polls (bounded) until pred holds; false if it never did within the time.
+template <class Pred>
+bool eventually(Pred pred, int timeout_ms = 10000) {
+  for (int waited = 0; waited < timeout_ms; waited += 5) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return pred();
+}
 
 }  // namespace tern::queue::test
