@@ -41,12 +41,12 @@ class SlowGate;
 // What `POST /api/v1/settings/test-email` and `tern account test-email` report: the outcome of
 // one delivery attempt through the account's configured route, made now.
 struct TestEmailResult {
-  std::string outcome;     // "delivered", "deferred" (temporary failure), "bounced", "error";
-                           // not sent: "refused" (sender policy), "rate_limited"
-  int code = 0;            // remote reply code, 0 = none
-  std::string enhanced;    // "2.0.0"
-  std::string reply;       // remote reply text or local reason
-  std::string host;        // the server that answered
+  std::string outcome;   // "delivered", "deferred" (temporary failure), "bounced", "error";
+                         // not sent: "refused" (sender policy), "rate_limited"
+  int code = 0;          // remote reply code, 0 = none
+  std::string enhanced;  // "2.0.0"
+  std::string reply;     // remote reply text or local reason
+  std::string host;      // the server that answered
   bool tls = false;
   std::string route;  // "platform", "smarthost" or "custom"
 };

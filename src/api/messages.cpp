@@ -15,12 +15,17 @@ namespace tern::api {
 namespace {
 
 nlohmann::json message_json(const store::MessageRecord& m) {
-  return {{"messageId", m.message_id},   {"queueId", m.queue_id},
-          {"bulkId", m.bulk_id},         {"sender", m.sender},
-          {"to", m.recipient},           {"from", m.header_from},
-          {"subject", m.subject},        {"status", m.status},
+  return {{"messageId", m.message_id},
+          {"queueId", m.queue_id},
+          {"bulkId", m.bulk_id},
+          {"sender", m.sender},
+          {"to", m.recipient},
+          {"from", m.header_from},
+          {"subject", m.subject},
+          {"status", m.status},
           {"callbackData", m.callback_data},
-          {"createdAt", iso_time(m.created_ms)}, {"updatedAt", iso_time(m.updated_ms)}};
+          {"createdAt", iso_time(m.created_ms)},
+          {"updatedAt", iso_time(m.updated_ms)}};
 }
 
 bool known_status(const std::string& s) {
@@ -30,7 +35,8 @@ bool known_status(const std::string& s) {
 }
 
 net::HttpResponse search(const Call& c) {
-  if (!c.svc.messages) return error_response(503, "unavailable", "the message log is not available");
+  if (!c.svc.messages)
+    return error_response(503, "unavailable", "the message log is not available");
   auto page = page_request(c.req);
   if (!page) return bad_request(page.error().message);
   store::MessageQuery q;
@@ -49,13 +55,16 @@ net::HttpResponse search(const Call& c) {
       q.bulk_id = s;
     } else if (n == "status") {
       if (!known_status(s))
-        return bad_request("status must be one of accepted, deferred, delivered, bounced, "
-                           "expired, rejected");
+        return bad_request(
+            "status must be one of accepted, deferred, delivered, bounced, "
+            "expired, rejected");
       q.status = s;
     } else {
       auto t = parse_time(s);
-      if (!t) return bad_request(n + " must be an ISO-8601 time (2026-01-31T12:00:00Z) or Unix "
-                                     "milliseconds");
+      if (!t)
+        return bad_request(n +
+                           " must be an ISO-8601 time (2026-01-31T12:00:00Z) or Unix "
+                           "milliseconds");
       (n == "from" ? q.from_ms : q.to_ms) = *t;
     }
   }
@@ -63,14 +72,15 @@ net::HttpResponse search(const Call& c) {
   if (!r) return from_error(r.error());
   nlohmann::json items = nlohmann::json::array();
   for (const auto& m : r->items) items.push_back(message_json(m));
-  return json_response(200, {{"items", std::move(items)},
-                             {"nextCursor", r->next_cursor.empty()
-                                                ? nlohmann::json(nullptr)
-                                                : nlohmann::json(r->next_cursor)}});
+  return json_response(
+      200, {{"items", std::move(items)},
+            {"nextCursor",
+             r->next_cursor.empty() ? nlohmann::json(nullptr) : nlohmann::json(r->next_cursor)}});
 }
 
 net::HttpResponse show(const Call& c, const std::string& id) {
-  if (!c.svc.messages) return error_response(503, "unavailable", "the message log is not available");
+  if (!c.svc.messages)
+    return error_response(503, "unavailable", "the message log is not available");
   auto m = c.svc.messages->find(id);
   if (!m) return from_error(m.error());
   if (!*m || (*m)->account_id != c.account.id) return not_found("message");

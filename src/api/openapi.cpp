@@ -14,47 +14,62 @@ struct Op {
   const char* path;    // after /api/v1 (or the absolute path when absolute)
   const char* method;  // lower case
   const char* summary;
-  int success;         // 200, 201, 204, 302
-  const char* body;    // schema name in components, or nullptr
-  bool list = false;   // takes ?limit= and ?cursor=
+  int success;                   // 200, 201, 204, 302
+  const char* body;              // schema name in components, or nullptr
+  bool list = false;             // takes ?limit= and ?cursor=
   const char* result = nullptr;  // schema of the answer (of each item when list)
 };
 
 // Routes of one account (both forms).
 const Op kAccountOps[] = {
     {"/credentials", "get", "List the account's SMTP logins", 200, nullptr, true, "Credential"},
-    {"/credentials", "post", "Create an SMTP login; the password is shown once", 201, "NewCredential", false, "CreatedCredential"},
+    {"/credentials", "post", "Create an SMTP login; the password is shown once", 201,
+     "NewCredential", false, "CreatedCredential"},
     {"/credentials/{username}", "delete", "Delete an SMTP login", 204, nullptr},
     {"/api-keys", "get", "List API keys (prefixes only)", 200, nullptr, true, "ApiKey"},
-    {"/api-keys", "post", "Create an API key; the key is shown once", 201, nullptr, false, "CreatedApiKey"},
+    {"/api-keys", "post", "Create an API key; the key is shown once", 201, nullptr, false,
+     "CreatedApiKey"},
     {"/api-keys/{prefix}", "delete", "Revoke an API key by its 12-character prefix", 204, nullptr},
     {"/domains", "get", "List sending domains", 200, nullptr, true, "DomainSummary"},
-    {"/domains", "post", "Add a sending domain (answers the DNS records to publish)", 201, "NewDomain", false, "Domain"},
-    {"/domains/{domain}", "get", "A domain with its records and their check states", 200, nullptr, false, "Domain"},
+    {"/domains", "post", "Add a sending domain (answers the DNS records to publish)", 201,
+     "NewDomain", false, "Domain"},
+    {"/domains/{domain}", "get", "A domain with its records and their check states", 200, nullptr,
+     false, "Domain"},
     {"/domains/{domain}", "delete", "Remove a sending domain", 204, nullptr},
-    {"/domains/{domain}/check", "post", "Check the domain's records in DNS now", 200, nullptr, false, "Domain"},
-    {"/domains/{domain}/rotate", "post", "Rotate the DKIM key (new selector)", 200, nullptr, false, "Domain"},
+    {"/domains/{domain}/check", "post", "Check the domain's records in DNS now", 200, nullptr,
+     false, "Domain"},
+    {"/domains/{domain}/rotate", "post", "Rotate the DKIM key (new selector)", 200, nullptr, false,
+     "Domain"},
     {"/senders", "get", "List registered senders", 200, nullptr, true, "Sender"},
-    {"/senders", "post", "Register a sender; a verification link is emailed to it", 201, "NewSender", false, "Sender"},
+    {"/senders", "post", "Register a sender; a verification link is emailed to it", 201,
+     "NewSender", false, "Sender"},
     {"/senders/{address}", "get", "One registered sender", 200, nullptr, false, "Sender"},
     {"/senders/{address}", "delete", "Remove a registered sender", 204, nullptr},
     {"/settings", "get", "Delivery and report settings (secrets as set / not set)", 200, nullptr},
     {"/settings", "patch", "Change settings, all or nothing", 200, "Settings"},
-    {"/settings/webhook-secret", "post", "Generate a webhook signing secret (shown once)", 200, nullptr},
-    {"/settings/test-email", "post", "Send a test email now; the outcome is data", 200, "TestEmail", false, "TestEmailResult"},
+    {"/settings/webhook-secret", "post", "Generate a webhook signing secret (shown once)", 200,
+     nullptr},
+    {"/settings/test-email", "post", "Send a test email now; the outcome is data", 200, "TestEmail",
+     false, "TestEmailResult"},
     {"/suppressions", "get", "List suppressed recipients", 200, nullptr, true, "Suppression"},
     {"/suppressions", "post", "Suppress a recipient", 201, "NewSuppression", false, "Suppression"},
-    {"/suppressions/{address}", "delete", "Remove a recipient from the suppression list", 204, nullptr},
-    {"/messages", "get", "Search messages (recipient, bulkId, status, from, to)", 200, nullptr, true, "Message"},
+    {"/suppressions/{address}", "delete", "Remove a recipient from the suppression list", 204,
+     nullptr},
+    {"/messages", "get", "Search messages (recipient, bulkId, status, from, to)", 200, nullptr,
+     true, "Message"},
     {"/messages", "post", "Send a message (JSON)", 200, "SendMessage"},
-    {"/messages/{messageId}", "get", "A message with its events and webhook attempts", 200, nullptr, false, "MessageDetail"},
+    {"/messages/{messageId}", "get", "A message with its events and webhook attempts", 200, nullptr,
+     false, "MessageDetail"},
 };
 
 const Op kGlobalOps[] = {
-    {"/accounts", "get", "List accounts (operator; an API key sees its own)", 200, nullptr, true, "Account"},
-    {"/accounts", "post", "Create an account (operator); SMTP password shown once", 201, "NewAccount"},
+    {"/accounts", "get", "List accounts (operator; an API key sees its own)", 200, nullptr, true,
+     "Account"},
+    {"/accounts", "post", "Create an account (operator); SMTP password shown once", 201,
+     "NewAccount"},
     {"/accounts/{accountId}", "get", "One account", 200, nullptr, false, "Account"},
-    {"/accounts/{accountId}", "delete", "Delete an account and all it owns (operator)", 204, nullptr},
+    {"/accounts/{accountId}", "delete", "Delete an account and all it owns (operator)", 204,
+     nullptr},
 };
 
 json error_schema() {
@@ -67,9 +82,9 @@ json error_schema() {
               {"properties",
                {{"code",
                  {{"type", "string"},
-                  {"enum", {"bad_request", "unauthorized", "forbidden", "not_found", "conflict",
-                            "method_not_allowed", "payload_too_large", "unavailable",
-                            "internal"}}}},
+                  {"enum",
+                   {"bad_request", "unauthorized", "forbidden", "not_found", "conflict",
+                    "method_not_allowed", "payload_too_large", "unavailable", "internal"}}}},
                 {"message", {{"type", "string"}}}}}}}}}};
 }
 
@@ -99,38 +114,38 @@ json schemas() {
                     "report_format, intermediate_report, tracking_url, webhook_secret. "
                     "null or \"\" resets a key."},
                    {"additionalProperties", true}};
-  s["TestEmail"] = {{"type", "object"},
-                    {"required", {"to"}},
-                    {"properties", {{"to", str()}, {"from", str()}}}};
+  s["TestEmail"] = {
+      {"type", "object"}, {"required", {"to"}}, {"properties", {{"to", str()}, {"from", str()}}}};
   s["NewSuppression"] = {{"type", "object"},
                          {"required", {"address"}},
                          {"properties", {{"address", str()}, {"reason", str()}}}};
   json addr_list = {{"type", "array"}, {"items", str()}};
-  s["SendMessage"] = {
-      {"type", "object"},
-      {"required", {"from", "to"}},
-      {"properties",
-       {{"from", str()},
-        {"to", addr_list},
-        {"cc", addr_list},
-        {"bcc", addr_list},
-        {"replyTo", str()},
-        {"subject", str()},
-        {"text", str()},
-        {"html", str()},
-        {"attachments",
-         {{"type", "array"},
-          {"items",
-           {{"type", "object"},
-            {"properties",
-             {{"filename", str()}, {"contentType", str()}, {"content", {{"type", "string"}, {"format", "byte"}}}}}}}}},
-        {"headers", {{"type", "object"}, {"additionalProperties", str()}}},
-        {"bulkId", str()},
-        {"notifyUrl", str()},
-        {"notifyContentType", str()},
-        {"trackingUrl", str()},
-        {"callbackData", str()},
-        {"intermediateReport", {{"type", "boolean"}}}}}};
+  s["SendMessage"] = {{"type", "object"},
+                      {"required", {"from", "to"}},
+                      {"properties",
+                       {{"from", str()},
+                        {"to", addr_list},
+                        {"cc", addr_list},
+                        {"bcc", addr_list},
+                        {"replyTo", str()},
+                        {"subject", str()},
+                        {"text", str()},
+                        {"html", str()},
+                        {"attachments",
+                         {{"type", "array"},
+                          {"items",
+                           {{"type", "object"},
+                            {"properties",
+                             {{"filename", str()},
+                              {"contentType", str()},
+                              {"content", {{"type", "string"}, {"format", "byte"}}}}}}}}},
+                        {"headers", {{"type", "object"}, {"additionalProperties", str()}}},
+                        {"bulkId", str()},
+                        {"notifyUrl", str()},
+                        {"notifyContentType", str()},
+                        {"trackingUrl", str()},
+                        {"callbackData", str()},
+                        {"intermediateReport", {{"type", "boolean"}}}}}};
   // Answers.
   json time = {{"type", "string"}, {"format", "date-time"}};
   json ntime = {{"type", "string"}, {"format", "date-time"}, {"nullable", true}};
@@ -140,47 +155,83 @@ json schemas() {
   s["Account"] = obj({{"id", integer}, {"name", str()}, {"code", str()}, {"createdAt", time}});
   s["Credential"] = obj({{"username", str()}, {"createdAt", time}});
   s["CreatedCredential"] = obj({{"username", str()}, {"password", str()}});
-  s["ApiKey"] = obj({{"prefix", str()}, {"createdAt", time}, {"active", boolean}, {"revokedAt", ntime}});
+  s["ApiKey"] =
+      obj({{"prefix", str()}, {"createdAt", time}, {"active", boolean}, {"revokedAt", ntime}});
   s["CreatedApiKey"] = obj({{"key", str()}, {"prefix", str()}});
-  s["DomainSummary"] = obj({{"domain", str()}, {"verified", boolean}, {"dkim", str()},
-                            {"ed25519", boolean}, {"recordsOk", integer},
+  s["DomainSummary"] = obj({{"domain", str()},
+                            {"verified", boolean},
+                            {"dkim", str()},
+                            {"ed25519", boolean},
+                            {"recordsOk", integer},
                             {"states", {{"type", "object"}, {"additionalProperties", str()}}},
                             {"checkedAt", ntime}});
-  json record = obj({{"id", str()}, {"type", str()}, {"name", str()}, {"value", str()},
-                     {"purpose", str()},
-                     {"status", {{"type", "string"},
-                                 {"enum", {"pending", "ok", "missing", "wrong", "error"}}}},
-                     {"found", str()}});
-  s["Domain"] = obj({{"domain", str()}, {"account", str()}, {"verified", boolean},
-                     {"dkim", str()}, {"ed25519", boolean}, {"activeSelector", str()},
-                     {"rotationSelector", {{"type", "string"}, {"nullable", true}}},
-                     {"checkedAt", ntime},
-                     {"records", {{"type", "array"}, {"items", record}}},
-                     {"changes", {{"type", "array"}, {"items", obj({{"what", str()}, {"from", str()}, {"to", str()}})}}},
-                     {"dnsError", boolean}});
-  s["Sender"] = obj({{"address", str()}, {"verified", boolean}, {"verificationSent", boolean},
+  json record = obj(
+      {{"id", str()},
+       {"type", str()},
+       {"name", str()},
+       {"value", str()},
+       {"purpose", str()},
+       {"status", {{"type", "string"}, {"enum", {"pending", "ok", "missing", "wrong", "error"}}}},
+       {"found", str()}});
+  s["Domain"] =
+      obj({{"domain", str()},
+           {"account", str()},
+           {"verified", boolean},
+           {"dkim", str()},
+           {"ed25519", boolean},
+           {"activeSelector", str()},
+           {"rotationSelector", {{"type", "string"}, {"nullable", true}}},
+           {"checkedAt", ntime},
+           {"records", {{"type", "array"}, {"items", record}}},
+           {"changes",
+            {{"type", "array"}, {"items", obj({{"what", str()}, {"from", str()}, {"to", str()}})}}},
+           {"dnsError", boolean}});
+  s["Sender"] = obj({{"address", str()},
+                     {"verified", boolean},
+                     {"verificationSent", boolean},
                      {"verificationExpiresAt", time}});
-  s["Suppression"] = obj({{"address", str()}, {"reason", str()}, {"queueId", str()}, {"createdAt", time}});
+  s["Suppression"] =
+      obj({{"address", str()}, {"reason", str()}, {"queueId", str()}, {"createdAt", time}});
   s["TestEmailResult"] = obj(
       {{"outcome", {{"type", "string"}, {"enum", {"delivered", "deferred", "bounced", "error"}}}},
-       {"code", integer}, {"enhanced", str()}, {"reply", str()}, {"host", str()},
-       {"tls", boolean}, {"route", str()}});
-  json message = obj({{"messageId", str()}, {"queueId", str()}, {"bulkId", str()},
-                      {"sender", str()}, {"to", str()}, {"from", str()}, {"subject", str()},
-                      {"status", str()}, {"callbackData", str()}, {"createdAt", time},
+       {"code", integer},
+       {"enhanced", str()},
+       {"reply", str()},
+       {"host", str()},
+       {"tls", boolean},
+       {"route", str()}});
+  json message = obj({{"messageId", str()},
+                      {"queueId", str()},
+                      {"bulkId", str()},
+                      {"sender", str()},
+                      {"to", str()},
+                      {"from", str()},
+                      {"subject", str()},
+                      {"status", str()},
+                      {"callbackData", str()},
+                      {"createdAt", time},
                       {"updatedAt", time}});
   s["Message"] = message;
   json detail = message;
-  detail["properties"]["events"] = {
-      {"type", "array"},
-      {"items", obj({{"time", time}, {"recipient", str()}, {"event", str()}, {"attempt", integer},
-                     {"code", integer}, {"enhanced", str()}, {"reply", str()}, {"mxHost", str()},
-                     {"tls", boolean}})}};
-  detail["properties"]["webhooks"] = {
-      {"type", "array"},
-      {"items", obj({{"kind", str()}, {"url", str()}, {"contentType", str()}, {"state", str()},
-                     {"attempts", integer}, {"lastError", str()}, {"createdAt", time},
-                     {"nextAttemptAt", time}})}};
+  detail["properties"]["events"] = {{"type", "array"},
+                                    {"items", obj({{"time", time},
+                                                   {"recipient", str()},
+                                                   {"event", str()},
+                                                   {"attempt", integer},
+                                                   {"code", integer},
+                                                   {"enhanced", str()},
+                                                   {"reply", str()},
+                                                   {"mxHost", str()},
+                                                   {"tls", boolean}})}};
+  detail["properties"]["webhooks"] = {{"type", "array"},
+                                      {"items", obj({{"kind", str()},
+                                                     {"url", str()},
+                                                     {"contentType", str()},
+                                                     {"state", str()},
+                                                     {"attempts", integer},
+                                                     {"lastError", str()},
+                                                     {"createdAt", time},
+                                                     {"nextAttemptAt", time}})}};
   s["MessageDetail"] = detail;
   return s;
 }
@@ -197,8 +248,10 @@ json operation(const Op& op, const std::string& full_path, bool auth, bool scope
                       {"schema", str()}});
   }
   if (op.list) {
-    params.push_back({{"name", "limit"}, {"in", "query"},
-                      {"schema", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}, {"default", 50}}}});
+    params.push_back(
+        {{"name", "limit"},
+         {"in", "query"},
+         {"schema", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}, {"default", 50}}}});
     params.push_back({{"name", "cursor"}, {"in", "query"}, {"schema", str()}});
   }
   if (std::string(op.path) == "/messages" && std::string(op.method) == "get") {
@@ -207,10 +260,11 @@ json operation(const Op& op, const std::string& full_path, bool auth, bool scope
   }
   if (!params.empty()) o["parameters"] = params;
   if (op.body)
-    o["requestBody"] = {{"required", true},
-                        {"content",
-                         {{"application/json",
-                           {{"schema", {{"$ref", std::string("#/components/schemas/") + op.body}}}}}}}};
+    o["requestBody"] = {
+        {"required", true},
+        {"content",
+         {{"application/json",
+           {{"schema", {{"$ref", std::string("#/components/schemas/") + op.body}}}}}}}};
   json responses;
   const std::string code = std::to_string(op.success);
   responses[code] = {{"description", op.success == 204 ? "Done" : "OK"}};
@@ -230,8 +284,9 @@ json operation(const Op& op, const std::string& full_path, bool auth, bool scope
   o["responses"] = responses;
   if (!auth) o["security"] = json::array();
   if (scoped_short)
-    o["description"] = "Short form for an API key (its own account). The operator token uses "
-                       "/api/v1/accounts/{accountId}/... instead.";
+    o["description"] =
+        "Short form for an API key (its own account). The operator token uses "
+        "/api/v1/accounts/{accountId}/... instead.";
   return o;
 }
 }  // namespace
@@ -251,16 +306,16 @@ nlohmann::json openapi_document(const std::string& public_url) {
   paths["/api/v1/openapi.json"]["get"] =
       operation({"/openapi.json", "get", "This document", 200, nullptr}, "/api/v1/openapi.json",
                 false, false);
-  paths["/v/{token}"]["get"] = operation(
-      {"/v/{token}", "get", "Sender verification link (HTML; 404 unknown, 410 expired)", 200,
-       nullptr},
-      "/v/{token}", false, false);
-  paths["/t/o/{token}"]["get"] = operation(
-      {"/t/o/{token}", "get", "Open-tracking pixel (GIF)", 200, nullptr}, "/t/o/{token}", false,
-      false);
-  paths["/t/c/{token}"]["get"] = operation(
-      {"/t/c/{token}", "get", "Click-tracking redirect (302)", 302, nullptr}, "/t/c/{token}", false,
-      false);
+  paths["/v/{token}"]["get"] =
+      operation({"/v/{token}", "get", "Sender verification link (HTML; 404 unknown, 410 expired)",
+                 200, nullptr},
+                "/v/{token}", false, false);
+  paths["/t/o/{token}"]["get"] =
+      operation({"/t/o/{token}", "get", "Open-tracking pixel (GIF)", 200, nullptr}, "/t/o/{token}",
+                false, false);
+  paths["/t/c/{token}"]["get"] =
+      operation({"/t/c/{token}", "get", "Click-tracking redirect (302)", 302, nullptr},
+                "/t/c/{token}", false, false);
   json doc{{"openapi", "3.0.3"},
            {"info",
             {{"title", "Tern API"},

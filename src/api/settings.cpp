@@ -69,7 +69,8 @@ net::HttpResponse patch(const Call& c) {
       std::move(ctx).value(), c.svc.webhook_policy, c.svc.relay_policy, {c.svc.hostname}};
   for (const auto& d : c.svc.platform_domains) guard.identity.platform_domains.push_back(d);
   if (auto r = report::check_settings(kv, guard); !r) return bad_request(r.error().message);
-  if (auto r = c.svc.store->set_account_settings(c.account.id, kv); !r) return from_error(r.error());
+  if (auto r = c.svc.store->set_account_settings(c.account.id, kv); !r)
+    return from_error(r.error());
   return show(c);
 }
 

@@ -145,9 +145,12 @@ void record(const ApiServices& svc, const tracking::TokenFields& t, const net::H
 net::HttpResponse handle_tracking(const ApiServices& svc, const net::HttpRequest& req) {
   std::string_view path = req.path();
   tracking::TokenKind kind;
-  if (path.starts_with("/t/o/")) kind = tracking::TokenKind::open;
-  else if (path.starts_with("/t/c/")) kind = tracking::TokenKind::click;
-  else return not_found();
+  if (path.starts_with("/t/o/"))
+    kind = tracking::TokenKind::open;
+  else if (path.starts_with("/t/c/"))
+    kind = tracking::TokenKind::click;
+  else
+    return not_found();
   if (req.method != "GET" && req.method != "HEAD")
     return error_response(405, "method_not_allowed", "use GET");
   if (svc.tracking_secret.empty()) return not_found();
@@ -158,9 +161,14 @@ net::HttpResponse handle_tracking(const ApiServices& svc, const net::HttpRequest
   if (req.method == "GET") record(svc, t.value(), req);
 
   if (kind == tracking::TokenKind::click)
-    return {302, "text/plain; charset=utf-8", "",
-            {{"Location", t->url}, {"Cache-Control", "no-store"}, {"Referrer-Policy", "no-referrer"}}};
-  return {200, "image/gif", std::string(reinterpret_cast<const char*>(kPixel), sizeof kPixel),
+    return {
+        302,
+        "text/plain; charset=utf-8",
+        "",
+        {{"Location", t->url}, {"Cache-Control", "no-store"}, {"Referrer-Policy", "no-referrer"}}};
+  return {200,
+          "image/gif",
+          std::string(reinterpret_cast<const char*>(kPixel), sizeof kPixel),
           {{"Cache-Control", "no-store, max-age=0"}}};
 }
 

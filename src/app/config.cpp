@@ -1,8 +1,7 @@
 #include "app/config.hpp"
 
-#include <toml++/toml.h>
-
 #include <sys/stat.h>
+#include <toml++/toml.h>
 
 #include <cerrno>
 #include <cstring>
@@ -84,9 +83,9 @@ Config load_config(const std::string& path) {
     throw std::runtime_error("config: " + path + ": " + std::string(e.description()) + " at line " +
                              std::to_string(e.source().begin.line));
   }
-  check_keys(root, "", {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth",
-                        "platform", "dns", "delivery", "http", "webhooks", "tracking", "limits",
-                        "spool", "master_key_file"});
+  check_keys(root, "",
+             {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth", "platform", "dns",
+              "delivery", "http", "webhooks", "tracking", "limits", "spool", "master_key_file"});
   get(root, "", "master_key_file", c.master_key_file);
   get(root, "", "hostname", c.hostname);
   get(root, "", "data_dir", c.data_dir);
@@ -109,13 +108,13 @@ Config load_config(const std::string& path) {
   }
   auto& s = c.smtp;
   if (auto* t = section(root, "smtp")) {
-    check_keys(*t, "smtp",
-               {"max_message_size", "max_recipients", "max_line_length", "command_timeout_s",
-                "min_data_rate", "data_grace_s", "greet_pause_ms", "allow_plaintext_auth",
-                "max_connections", "max_connections_per_ip", "require_header_rcpts",
-                "trusted_networks", "trusted_account", "max_auth_failures",
-                "tls_handshake_timeout_s", "max_header_bytes", "max_header_count",
-                "max_session_s", "stress_command_timeout_s"});
+    check_keys(
+        *t, "smtp",
+        {"max_message_size", "max_recipients", "max_line_length", "command_timeout_s",
+         "min_data_rate", "data_grace_s", "greet_pause_ms", "allow_plaintext_auth",
+         "max_connections", "max_connections_per_ip", "require_header_rcpts", "trusted_networks",
+         "trusted_account", "max_auth_failures", "tls_handshake_timeout_s", "max_header_bytes",
+         "max_header_count", "max_session_s", "stress_command_timeout_s"});
     get(*t, "smtp", "max_message_size", s.session.max_message_size);
     get(*t, "smtp", "max_recipients", s.session.max_recipients);
     get(*t, "smtp", "max_line_length", s.session.max_text_line);
@@ -179,12 +178,12 @@ Config load_config(const std::string& path) {
   }
   if (auto* t = section(root, "delivery")) {
     auto& d = c.delivery;
-    check_keys(*t, "delivery",
-               {"enabled", "helo_name", "mx_port", "smarthost", "smarthost_security",
-                "smarthost_username", "smarthost_password", "ca_file", "max_connections",
-                "max_connections_per_destination", "max_messages_per_connection",
-                "retry_schedule", "max_age", "connect_timeout_s", "command_timeout_s",
-                "data_timeout_s", "reject_loopback_mx", "relay_allow"});
+    check_keys(
+        *t, "delivery",
+        {"enabled", "helo_name", "mx_port", "smarthost", "smarthost_security", "smarthost_username",
+         "smarthost_password", "ca_file", "max_connections", "max_connections_per_destination",
+         "max_messages_per_connection", "retry_schedule", "max_age", "connect_timeout_s",
+         "command_timeout_s", "data_timeout_s", "reject_loopback_mx", "relay_allow"});
     get(*t, "delivery", "enabled", d.enabled);
     get(*t, "delivery", "helo_name", d.helo_name);
     int64_t mx_port = d.mx_port;
@@ -296,7 +295,8 @@ std::string read_master_key(const Config& c) {
   if (!in.good() && !in.eof()) throw std::runtime_error("master_key_file " + path + ": read error");
   if (key.size() != 32)
     throw std::runtime_error("master_key_file " + path + ": must hold exactly 32 bytes (has " +
-                             std::to_string(key.size()) + "); create one with `tern master-key "
+                             std::to_string(key.size()) +
+                             "); create one with `tern master-key "
                              "create FILE`");
   return key;
 }

@@ -89,10 +89,11 @@ void print_report(const tern::domain::Report& rep, bool as_json, bool with_chang
                             : std::string())
             << ")\n\nPublish these DNS records:\n";
   for (const auto& r : rep.records) {
-    std::cout << "\n  [" << r.status << "] " << r.purpose << "\n  " << r.name << ". IN "
-              << r.type << " ";
+    std::cout << "\n  [" << r.status << "] " << r.purpose << "\n  " << r.name << ". IN " << r.type
+              << " ";
     if (r.type == "TXT" && r.value.size() > 255) {
-      for (const auto& piece : tern::domain::split_txt(r.value)) std::cout << "\"" << piece << "\" ";
+      for (const auto& piece : tern::domain::split_txt(r.value))
+        std::cout << "\"" << piece << "\" ";
       std::cout << "\n";
     } else if (r.type == "TXT") {
       std::cout << "\"" << r.value << "\"\n";
@@ -101,7 +102,8 @@ void print_report(const tern::domain::Report& rep, bool as_json, bool with_chang
     }
     if (!r.found.empty()) std::cout << "    found: " << r.found << "\n";
   }
-  for (const auto& c : rep.changes) std::cout << "\nchanged: " << c.what << " " << c.from << " -> " << c.to;
+  for (const auto& c : rep.changes)
+    std::cout << "\nchanged: " << c.what << " " << c.from << " -> " << c.to;
   if (!rep.changes.empty()) std::cout << "\n";
 }
 
@@ -232,7 +234,8 @@ int main(int argc, char** argv) {
   // account
   auto* account = app.add_subcommand("account", "manage accounts");
   account->require_subcommand(1);
-  auto* account_create = account->add_subcommand("create", "create an account and its SMTP credential");
+  auto* account_create =
+      account->add_subcommand("create", "create an account and its SMTP credential");
   std::string a_name;
   account_create->add_option("NAME", a_name)->required();
   add_common(account_create, g);
@@ -288,8 +291,10 @@ int main(int argc, char** argv) {
   domain_add->add_flag("--verified", d_verified, "operator override: mark verified now");
   std::string d_dkim;
   bool d_ed25519 = false;
-  domain_add->add_option("--dkim", d_dkim, "DKIM form: direct (TXT with the key, default) or "
-                                           "delegated (CNAME to the platform's zone)")
+  domain_add
+      ->add_option("--dkim", d_dkim,
+                   "DKIM form: direct (TXT with the key, default) or "
+                   "delegated (CNAME to the platform's zone)")
       ->check(CLI::IsMember({"direct", "delegated"}));
   domain_add->add_flag("--ed25519", d_ed25519, "also sign with Ed25519 (second signature)");
   add_common(domain_add, g);
@@ -317,7 +322,8 @@ int main(int argc, char** argv) {
       "rotate", "new key on the idle selector; signing switches once its record checks ok");
   dkim_rotate->add_option("DOMAIN", d_domain)->required();
   add_common(dkim_rotate, g);
-  auto* dkim_export = dkim_cmd->add_subcommand("export-key", "print a selector's private key (PEM)");
+  auto* dkim_export =
+      dkim_cmd->add_subcommand("export-key", "print a selector's private key (PEM)");
   std::string k_selector;
   dkim_export->add_option("DOMAIN", d_domain)->required();
   dkim_export->add_option("SELECTOR", k_selector)->required();
@@ -463,11 +469,15 @@ int main(int argc, char** argv) {
       for (auto& [k, v] : as_kv) sodium_memzero(v.data(), v.size());
       print_settings(check(store->account_settings(acc.id, false)), g.json);
     } else if (*account_test) {
-      auto t = check(tern::app::control_test_email(c.data_dir + "/control.sock", as_account,
-                                                   at_from, at_to));
+      auto t = check(
+          tern::app::control_test_email(c.data_dir + "/control.sock", as_account, at_from, at_to));
       if (g.json) {
-        std::cout << dump(json{{"outcome", t.outcome}, {"code", t.code}, {"enhanced", t.enhanced},
-                               {"reply", t.reply}, {"host", t.host}, {"tls", t.tls},
+        std::cout << dump(json{{"outcome", t.outcome},
+                               {"code", t.code},
+                               {"enhanced", t.enhanced},
+                               {"reply", t.reply},
+                               {"host", t.host},
+                               {"tls", t.tls},
                                {"route", t.route}})
                   << "\n";
       } else {
@@ -524,8 +534,8 @@ int main(int argc, char** argv) {
       auto acc = need_account(*store, k_account);
       check(store->revoke_api_key(acc.id, k_prefix));
       if (g.json) std::cout << json{{"revoked", k_prefix}}.dump() << "\n";
-    } else if (*domain_add || *domain_records || *domain_check || *domain_list ||
-               *dns_zone || *dkim_rotate || *dkim_export) {
+    } else if (*domain_add || *domain_records || *domain_check || *domain_list || *dns_zone ||
+               *dkim_rotate || *dkim_export) {
       auto store = open_store(c);
       tern::core::SystemClock clock;
       tern::domain::Domains domains(*store, platform_of(c), tern::domain::dkim_key_generator(),
@@ -565,7 +575,9 @@ int main(int argc, char** argv) {
         if (g.json) {
           json arr = json::array();
           for (const auto& e : entries)
-            arr.push_back({{"name", e.name}, {"type", "TXT"}, {"value", e.value},
+            arr.push_back({{"name", e.name},
+                           {"type", "TXT"},
+                           {"value", e.value},
                            {"strings", tern::domain::split_txt(e.value)}});
           std::cout << json{{"zone", c.effective_dkim_zone()}, {"records", arr}}.dump() << "\n";
         } else {
@@ -582,21 +594,22 @@ int main(int argc, char** argv) {
       // O_EXCL: never overwrite a key that may already seal stored private keys.
       int fd = ::open(m_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
       if (fd < 0) throw Failure(m_file + ": " + std::strerror(errno));
-      const bool ok = ::write(fd, key, sizeof key) == static_cast<ssize_t>(sizeof key) &&
-                      ::fsync(fd) == 0;
+      const bool ok =
+          ::write(fd, key, sizeof key) == static_cast<ssize_t>(sizeof key) && ::fsync(fd) == 0;
       sodium_memzero(key, sizeof key);
       ::close(fd);
       if (!ok) throw Failure(m_file + ": write failed");
       if (g.json)
         std::cout << json{{"master_key_file", m_file}}.dump() << "\n";
       else
-        std::cout << "master key written to " << m_file
-                  << "; set master_key_file = \"" << m_file << "\" in the config\n";
+        std::cout << "master key written to " << m_file << "; set master_key_file = \"" << m_file
+                  << "\" in the config\n";
     } else if (*sender_add) {
       auto store = open_store(c);
       auto acc = need_account(*store, s_account);
       if (!s_verified)
-        throw Failure("verification emails are not available yet: add --verified (operator override)");
+        throw Failure(
+            "verification emails are not available yet: add --verified (operator override)");
       check(store->add_sender(acc.id, s_address, s_verified));
       if (g.json)
         std::cout << dump(tern::api::sender_json({acc.id, s_address, s_verified})) << "\n";
@@ -630,8 +643,9 @@ int main(int argc, char** argv) {
       } else {
         for (const auto& e : list)
           std::cout << fmt_time(e.time_ms) << "  " << one_line(e.recipient) << "  " << e.event
-                    << "  attempt " << e.attempt << "  " << (e.code ? std::to_string(e.code) + " " : "")
-                    << one_line(e.enhanced) << " " << one_line(e.reply)
+                    << "  attempt " << e.attempt << "  "
+                    << (e.code ? std::to_string(e.code) + " " : "") << one_line(e.enhanced) << " "
+                    << one_line(e.reply)
                     << (e.mx_host.empty() ? "" : "  (" + one_line(e.mx_host) + ")")
                     << (e.tls ? "  TLS" : "") << "\n";
       }

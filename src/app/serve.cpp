@@ -77,8 +77,10 @@ std::string metrics_text(const net::SmtpServer& smtp, const pipeline::Submission
   };
   metric("tern_smtp_connections_total", "counter", "SMTP connections accepted.", c.connections);
   metric("tern_smtp_connections_active", "gauge", "SMTP connections open now.", c.active);
-  metric("tern_smtp_connections_rejected_total", "counter", "Connections refused by limits.", c.rejected_connections);
-  metric("tern_smtp_auth_failures_total", "counter", "Failed SMTP authentications.", c.auth_failures);
+  metric("tern_smtp_connections_rejected_total", "counter", "Connections refused by limits.",
+         c.rejected_connections);
+  metric("tern_smtp_auth_failures_total", "counter", "Failed SMTP authentications.",
+         c.auth_failures);
   // Every path: streamed SMTP, and what Submission stores (HTTP send, tracked SMTP copies, sender
   // verification mail).
   metric("tern_messages_accepted_total", "counter",

@@ -14,8 +14,7 @@ core::Error err(const core::Result<T>& r) {
 }
 }  // namespace
 
-Domains::Domains(store::Store& store, Platform platform, KeyGenerator gen,
-                 const core::Clock& clock)
+Domains::Domains(store::Store& store, Platform platform, KeyGenerator gen, const core::Clock& clock)
     : store_(store), platform_(std::move(platform)), gen_(std::move(gen)), clock_(clock) {}
 
 std::string Domains::owner_of(const store::DomainDetail& d) {

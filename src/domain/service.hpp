@@ -35,8 +35,8 @@ struct Report {
   store::Account account;
   std::vector<Record> records;
   std::vector<store::DkimKey> keys;  // the key set behind the selectors (public halves)
-  std::vector<Change> changes;  // check only
-  bool dns_error = false;       // check only: some look-up failed temporarily
+  std::vector<Change> changes;       // check only
+  bool dns_error = false;            // check only: some look-up failed temporarily
 };
 
 struct AddOptions {
@@ -64,9 +64,9 @@ class Domains {
                                        int64_t account_id = 0);
   // One round of the periodic re-check: every domain, in name order, until stop() says so.
   // on_report gets each domain's report, or its error (the round goes on either way).
-  void check_all(dns::Resolver& resolver, const std::function<bool()>& stop,
-                 const std::function<void(const std::string& domain,
-                                          const core::Result<Report>&)>& on_report);
+  void check_all(
+      dns::Resolver& resolver, const std::function<bool()>& stop,
+      const std::function<void(const std::string& domain, const core::Result<Report>&)>& on_report);
   // Every delegated key of every account, for `tern dns zone`.
   core::Result<std::vector<ZoneEntry>> zone_entries();
 

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -11,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <future>
@@ -44,7 +44,8 @@ int64_t now_ms() {
 
 std::string domain_of(const std::string& addr) {
   auto at = addr.rfind('@');
-  return core::to_lower(at == std::string::npos ? std::string_view{} : std::string_view(addr).substr(at + 1));
+  return core::to_lower(at == std::string::npos ? std::string_view{}
+                                                : std::string_view(addr).substr(at + 1));
 }
 
 // A remote reply's text without its codes: "550-5.1.1 No such\r\n550 5.1.1 user" →
@@ -126,7 +127,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   std::unordered_map<int64_t, CachedSettings> settings;
   std::unordered_map<std::string, delivery::Route> routes;  // dest → route (latest seen)
   std::unordered_map<std::string, CachedTarget> targets;
-  std::unordered_map<std::string, size_t> waiting;  // dest → reserved slots awaiting a target
+  std::unordered_map<std::string, size_t> waiting;   // dest → reserved slots awaiting a target
   std::unordered_map<std::string, int64_t> backoff;  // dest → no new connection before
   std::vector<store::Store::DeliveryEvent> events;
 
@@ -208,8 +209,8 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
         }
         s = got.value();
       }
-      delivery::Route rt = delivery::route_for(M.m.account_id, *s, cfg.smarthost,
-                                               domain_of(r.address), cfg.mx_port);
+      delivery::Route rt =
+          delivery::route_for(M.m.account_id, *s, cfg.smarthost, domain_of(r.address), cfg.mx_port);
       auto& j = jobs[rt.dest];
       if (j.rcpts.empty()) {
         j.queue_id = M.m.id;
@@ -440,13 +441,21 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
           ++c_delivered;
           core::delivery_latency().observe(static_cast<double>(now - M.m.received_ms) / 1000.0);
           break;
-        case queue::RcptState::deferred: ++c_deferred; break;
-        case queue::RcptState::bounced: ++c_bounced; break;
-        case queue::RcptState::expired: ++c_expired; break;
-        default: break;
+        case queue::RcptState::deferred:
+          ++c_deferred;
+          break;
+        case queue::RcptState::bounced:
+          ++c_bounced;
+          break;
+        case queue::RcptState::expired:
+          ++c_expired;
+          break;
+        default:
+          break;
       }
       if (r.state == queue::RcptState::bounced || r.state == queue::RcptState::expired) {
-        failed.push_back({r.address, o.enhanced.empty() ? (o.is_perm() ? "5.0.0" : "4.0.0") : o.enhanced,
+        failed.push_back({r.address,
+                          o.enhanced.empty() ? (o.is_perm() ? "5.0.0" : "4.0.0") : o.enhanced,
                           o.mx_host, o.code, o.text, r.state == queue::RcptState::expired, now});
         if (r.state == queue::RcptState::bounced &&
             delivery::is_hard_bounce(o.code, o.enhanced, o.phase))
@@ -481,7 +490,8 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     c_queued = msgs.size();
   }
 
-  void record(const queue::QueuedMessage& m, const queue::Recipient& r, const core::DeliveryOutcome& o) {
+  void record(const queue::QueuedMessage& m, const queue::Recipient& r,
+              const core::DeliveryOutcome& o) {
     store::Store::DeliveryEvent e;
     e.time_ms = now_ms();
     e.queue_id = m.id;

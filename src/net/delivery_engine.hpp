@@ -48,11 +48,11 @@ namespace tern::net {
 
 struct DeliveryConfig {
   bool enabled = true;
-  std::string helo_name;           // EHLO name; "" = the server's hostname
-  uint16_t mx_port = 25;           // port of every MX host (tests point it at loopback peers)
+  std::string helo_name;            // EHLO name; "" = the server's hostname
+  uint16_t mx_port = 25;            // port of every MX host (tests point it at loopback peers)
   delivery::RelayConfig smarthost;  // host "" = direct MX delivery for the platform route
-  std::string ca_file;             // extra CAs for verifying relays (private CAs)
-  delivery::Limits limits;         // connections overall / per destination
+  std::string ca_file;              // extra CAs for verifying relays (private CAs)
+  delivery::Limits limits;          // connections overall / per destination
   size_t max_messages_per_connection = 100;
   queue::RetryPolicy retry;
   int connect_timeout_s = 30;

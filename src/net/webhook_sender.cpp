@@ -41,8 +41,8 @@ namespace tern::net {
 namespace asio = boost::asio;
 
 int64_t webhook_backoff_ms(int failed_attempts) {
-  static constexpr int64_t kSteps[] = {30'000, 60'000, 120'000, 300'000, 600'000, 1'200'000,
-                                       1'800'000};
+  static constexpr int64_t kSteps[] = {30'000,  60'000,    120'000,  300'000,
+                                       600'000, 1'200'000, 1'800'000};
   constexpr int kN = static_cast<int>(sizeof kSteps / sizeof kSteps[0]);
   if (failed_attempts < 1) failed_attempts = 1;
   return failed_attempts <= kN ? kSteps[failed_attempts - 1] : 3'600'000;
@@ -143,8 +143,10 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     } else if (running + queued < cfg.max_concurrent) {
       // With every slot taken a finishing POST pumps again; no timer needed.
       auto next = svc.outbox->next_due_ms();
-      if (!next) at = t + kRetryOnStoreErrorMs;
-      else if (next.value() != 0) at = std::max(next.value(), t + 200);  // never spin
+      if (!next)
+        at = t + kRetryOnStoreErrorMs;
+      else if (next.value() != 0)
+        at = std::max(next.value(), t + 200);  // never spin
     }
     timer.cancel();
     if (at == std::numeric_limits<int64_t>::max()) return;

@@ -71,7 +71,8 @@ Submission::~Submission() = default;
 core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
   if (!svc_.spool) return Error::temp("submission: no spool");
   const auto now = std::chrono::system_clock::now();
-  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
 
@@ -116,7 +117,8 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
       }
     const bool has_date = v.has_date;
     const auto& kept = v.kept;
-    rest = policy::merge_account_cc(kept, req.account ? req.account->cc : std::vector<std::string>{});
+    rest =
+        policy::merge_account_cc(kept, req.account ? req.account->cc : std::vector<std::string>{});
     const std::string date = message::rfc5322_date(now_s);
     if (!has_date) rest += "Date: " + date + "\r\n";
     if (message_id.empty()) {
@@ -165,7 +167,8 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
     keys = svc_.dkim_keys->get(req.account->id, from_domain);
 
   bool tracked = !options.tracking_url.empty() &&
-                 svc_.tracking_secret.size() >= tracking::kMinSecretBytes && !svc_.public_url.empty();
+                 svc_.tracking_secret.size() >= tracking::kMinSecretBytes &&
+                 !svc_.public_url.empty();
 
   SubmitResult result;
   result.bulk_id = options.bulk_id;
@@ -258,8 +261,9 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
       accepted_.fetch_add(1, std::memory_order_relaxed);
       if (svc_.on_accepted) svc_.on_accepted(p.msg);
     } else if (!failure) {
-      failure = Error::temp((o.disk_full ? std::string(queue::kDiskFullPrefix) + ": " : std::string()) +
-                            "spool commit failed: " + o.error);
+      failure =
+          Error::temp((o.disk_full ? std::string(queue::kDiskFullPrefix) + ": " : std::string()) +
+                      "spool commit failed: " + o.error);
     }
   }
   if (failure) {

@@ -38,10 +38,10 @@ class KeyCache;
 
 struct SubmissionServices {
   queue::Spool* spool = nullptr;
-  KeyCache* dkim_keys = nullptr;        // null: no signing
-  std::string hostname;                 // Received header, Message-ID domain
-  std::string tracking_secret;          // >= 16 bytes; "" disables tracking
-  std::string public_url;               // base of /t/ links ("https://tern.example.com")
+  KeyCache* dkim_keys = nullptr;  // null: no signing
+  std::string hostname;           // Received header, Message-ID domain
+  std::string tracking_secret;    // >= 16 bytes; "" disables tracking
+  std::string public_url;         // base of /t/ links ("https://tern.example.com")
   // Called once per durable message (engine, message log). Any thread.
   std::function<void(const queue::QueuedMessage&)> on_accepted;
 };
@@ -61,7 +61,7 @@ struct SubmitRequest {
   // Set by the SMTP path, whose session already fixed the header (Received, Message-ID, Date,
   // X-IB-* removed) and checked the policy: skip those steps.
   bool header_final = false;
-  std::string queue_id;                 // "" = choose one
+  std::string queue_id;  // "" = choose one
 };
 
 struct SubmittedRecipient {

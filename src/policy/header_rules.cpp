@@ -87,9 +87,13 @@ core::Status check_header_recipients(const std::vector<message::HeaderField>& fi
       std::string a = nm.mailbox.str();
       bool found = false;
       for (const auto& r : rcpts)
-        if (core::iequals(r, a)) { found = true; break; }
+        if (core::iequals(r, a)) {
+          found = true;
+          break;
+        }
       if (!found)
-        return {550, "5.7.1", "Recipient <" + a + "> in To/Cc header is not among RCPT TO recipients"};
+        return {550, "5.7.1",
+                "Recipient <" + a + "> in To/Cc header is not among RCPT TO recipients"};
     }
   }
   return kOk;

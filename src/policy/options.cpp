@@ -34,9 +34,12 @@ bool is_option_header(std::string_view name) {
 bool is_http_url(std::string_view url) {
   if (url.size() > kMaxUrl) return false;
   size_t skip;
-  if (url.size() > 7 && core::iequals(url.substr(0, 7), "http://")) skip = 7;
-  else if (url.size() > 8 && core::iequals(url.substr(0, 8), "https://")) skip = 8;
-  else return false;
+  if (url.size() > 7 && core::iequals(url.substr(0, 7), "http://"))
+    skip = 7;
+  else if (url.size() > 8 && core::iequals(url.substr(0, 8), "https://"))
+    skip = 8;
+  else
+    return false;
   for (char c : url) {
     auto u = static_cast<unsigned char>(c);
     if (u <= 32 || u == 127) return false;
@@ -52,9 +55,9 @@ bool is_http_url(std::string_view url) {
 
 core::Status apply_option(MessageOptions& o, std::set<std::string>& seen, std::string_view name,
                           std::string_view v) {
-  static const char* const kNames[] = {"X-IB-bulk-id",        "X-IB-tracking-url",
-                                       "X-IB-intermediate-report", "X-IB-notify-url",
-                                       "X-IB-notify-content-type", "X-IB-callback-data"};
+  static const char* const kNames[] = {
+      "X-IB-bulk-id",    "X-IB-tracking-url",        "X-IB-intermediate-report",
+      "X-IB-notify-url", "X-IB-notify-content-type", "X-IB-callback-data"};
   const char* canon = nullptr;
   for (const char* n : kNames)
     if (core::iequals(name, n)) canon = n;
@@ -66,18 +69,26 @@ core::Status apply_option(MessageOptions& o, std::set<std::string>& seen, std::s
     if (!is_http_url(v)) return invalid(canon, "must be an http(s) URL");
     (c == "X-IB-tracking-url" ? o.tracking_url : o.notify_url) = std::string(v);
   } else if (c == "X-IB-intermediate-report") {
-    if (core::iequals(v, "true")) o.intermediate_report = true;
-    else if (core::iequals(v, "false")) o.intermediate_report = false;
-    else return invalid(canon, "must be true or false");
+    if (core::iequals(v, "true"))
+      o.intermediate_report = true;
+    else if (core::iequals(v, "false"))
+      o.intermediate_report = false;
+    else
+      return invalid(canon, "must be true or false");
   } else if (c == "X-IB-notify-content-type") {
-    if (core::iequals(v, "application/json")) o.notify_content_type = "application/json";
-    else if (core::iequals(v, "application/xml")) o.notify_content_type = "application/xml";
-    else return invalid(canon, "must be application/json or application/xml");
+    if (core::iequals(v, "application/json"))
+      o.notify_content_type = "application/json";
+    else if (core::iequals(v, "application/xml"))
+      o.notify_content_type = "application/xml";
+    else
+      return invalid(canon, "must be application/json or application/xml");
   } else if (c == "X-IB-bulk-id") {
-    if (v.empty() || v.size() > 255 || !printable(v)) return invalid(canon, "must be 1-255 printable characters");
+    if (v.empty() || v.size() > 255 || !printable(v))
+      return invalid(canon, "must be 1-255 printable characters");
     o.bulk_id = std::string(v);
   } else {
-    if (v.size() > kMaxText || !printable(v)) return invalid(canon, "must be at most 4096 printable characters");
+    if (v.size() > kMaxText || !printable(v))
+      return invalid(canon, "must be at most 4096 printable characters");
     o.callback_data = std::string(v);
   }
   return {250, "2.0.0", "Ok"};

@@ -8,12 +8,18 @@ namespace tern::queue {
 
 const char* to_string(RcptState s) {
   switch (s) {
-    case RcptState::pending: return "pending";
-    case RcptState::delivered: return "delivered";
-    case RcptState::deferred: return "deferred";
-    case RcptState::bounced: return "bounced";
-    case RcptState::expired: return "expired";
-    case RcptState::rejected: return "rejected";
+    case RcptState::pending:
+      return "pending";
+    case RcptState::delivered:
+      return "delivered";
+    case RcptState::deferred:
+      return "deferred";
+    case RcptState::bounced:
+      return "bounced";
+    case RcptState::expired:
+      return "expired";
+    case RcptState::rejected:
+      return "rejected";
   }
   return "pending";
 }

@@ -3,11 +3,10 @@
 // updates, so delivery can record progress atomically without rewriting content.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace tern::queue {
 
@@ -26,19 +25,19 @@ struct Recipient {
 };
 
 struct QueuedMessage {
-  std::string id;            // queue id (core::new_queue_id)
+  std::string id;  // queue id (core::new_queue_id)
   int64_t account_id = 0;
   std::string account_name;
-  std::string sender;        // envelope sender, "" for <>
+  std::string sender;  // envelope sender, "" for <>
   std::vector<Recipient> recipients;
   int64_t received_ms = 0;
   std::string client_ip;
   std::string helo;
-  std::string message_id;    // Message-ID header value
+  std::string message_id;  // Message-ID header value
   std::string header_from;
   std::string subject;  // Subject for display (RFC 2047 decoded, valid UTF-8), message log
   bool smtputf8 = false;
-  bool eightbit = false;     // BODY=8BITMIME at submission: sent on with BODY=8BITMIME
+  bool eightbit = false;  // BODY=8BITMIME at submission: sent on with BODY=8BITMIME
   bool held = false;
   // Per-message options (X-IB-*), kept as JSON so later features add fields freely.
   std::string options_json = "{}";

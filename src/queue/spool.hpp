@@ -84,8 +84,8 @@ class Spool {
   virtual std::vector<QueuedMessage> list() const = 0;
   virtual std::optional<QueuedMessage> get(const std::string& id) const = 0;
   // The exact content bytes of a live message, streamed to sink in pieces.
-  virtual core::Result<void> read_content(const std::string& id,
-                                          const std::function<void(std::string_view)>& sink) const = 0;
+  virtual core::Result<void> read_content(
+      const std::string& id, const std::function<void(std::string_view)>& sink) const = 0;
   // Pull-style reader of a live message's stored bytes (prepend + content), for the delivery
   // client which sends as the socket drains. Holds its segments open: reading stays valid even
   // if the message is finished meanwhile. Not thread-safe; one reader per use.
@@ -96,7 +96,8 @@ class Spool {
     virtual core::Result<size_t> read(char* buf, size_t n) = 0;
     virtual uint64_t size() const = 0;  // prepend + content
   };
-  virtual core::Result<std::unique_ptr<ContentReader>> open_content(const std::string& id) const = 0;
+  virtual core::Result<std::unique_ptr<ContentReader>> open_content(
+      const std::string& id) const = 0;
 
   // Asynchronous update/finish for the delivery engine: the record is written now (so the
   // in-memory state changes at once, in call order) and done runs on the spool's sync thread
