@@ -29,8 +29,8 @@ CommitOutcome failed_outcome(int err, const std::string& what) {
   CommitOutcome o;
   o.ok = false;
   o.disk_full = err == ENOSPC;
-  o.error = (err == ENOSPC ? std::string(kDiskFullPrefix) + ": " : std::string()) + what +
-            ": " + std::strerror(err);
+  o.error = (err == ENOSPC ? std::string(kDiskFullPrefix) + ": " : std::string()) + what + ": " +
+            std::strerror(err);
   return o;
 }
 
@@ -174,7 +174,8 @@ int Core::append_locked(record::Type t, std::string_view id, std::string_view pa
   }
   active_->size += total;
   if (where)
-    *where = Extent{active_->seq, off + h.size() + id.size(), static_cast<uint32_t>(payload.size())};
+    *where =
+        Extent{active_->seq, off + h.size() + id.size(), static_cast<uint32_t>(payload.size())};
   return 0;
 }
 
@@ -578,7 +579,7 @@ std::optional<QueuedMessage> Core::get(const std::string& id) const {
 }
 
 core::Result<void> Core::content_parts(const std::string& id, std::string& prepend,
-                                      std::vector<std::pair<SegmentPtr, Extent>>& parts) const {
+                                       std::vector<std::pair<SegmentPtr, Extent>>& parts) const {
   std::lock_guard lk(mu_);
   auto it = live_.find(id);
   if (it == live_.end()) return core::Error::perm("no such message: " + id);

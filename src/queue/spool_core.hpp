@@ -113,10 +113,10 @@ class Core : public std::enable_shared_from_this<Core> {
  private:
   struct Waiter {
     std::function<void(CommitOutcome)> cb;
-    std::optional<CommitOutcome> preset;     // already decided (failed before any sync)
-    std::unique_ptr<LiveMessage> pending;    // a commit: becomes live once durable
+    std::optional<CommitOutcome> preset;           // already decided (failed before any sync)
+    std::unique_ptr<LiveMessage> pending;          // a commit: becomes live once durable
     std::shared_ptr<std::promise<int>> sync_done;  // update/finish waiting for a sync
-    std::function<void(int)> on_sync;        // async update/finish: errno or 0, after the sync
+    std::function<void(int)> on_sync;  // async update/finish: errno or 0, after the sync
   };
   struct Unwritten {
     bool done = false;
@@ -130,8 +130,7 @@ class Core : public std::enable_shared_from_this<Core> {
   };
 
   // --- write path (mu_ held) ---
-  int append_locked(record::Type t, std::string_view id, std::string_view payload,
-                    Extent* where);
+  int append_locked(record::Type t, std::string_view id, std::string_view payload, Extent* where);
   int roll_locked();
   void abort_writer_locked(WriterState& w);
   void ref_locked(std::set<uint64_t>& segs, uint64_t seq);

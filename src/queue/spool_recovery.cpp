@@ -68,8 +68,7 @@ ReadResult read_record(int fd, uint64_t off, uint64_t size, std::string& buf, Pa
     // Still try to learn whose record this was, so damage is attributed.
     if (std::memcmp(h, record::kMagic, 4) == 0) {
       size_t id_len = static_cast<size_t>(h[8] | (h[9] << 8));
-      if (id_len > 0 && id_len <= record::kMaxIdLen &&
-          off + record::kHeaderSize + id_len <= size) {
+      if (id_len > 0 && id_len <= record::kMaxIdLen && off + record::kHeaderSize + id_len <= size) {
         std::string id(id_len, '\0');
         if (!pread_full(fd, id.data(), id_len, off + record::kHeaderSize))
           return ReadResult::io_error;
@@ -350,8 +349,8 @@ core::Result<void> Core::scan_segment(const SegmentPtr& seg, bool newest, ScanSt
     }
     st.bad.push_back({seg->seq, off});
     if (p.suspect) st.suspects.insert(*p.suspect);
-    spdlog::error("spool: damaged record in {} at offset {} ({} bytes skipped{}{})", seg->path,
-                  off, next - off, p.suspect ? ", names message " : "",
+    spdlog::error("spool: damaged record in {} at offset {} ({} bytes skipped{}{})", seg->path, off,
+                  next - off, p.suspect ? ", names message " : "",
                   p.suspect ? *p.suspect : std::string());
     off = next;
   }
@@ -382,18 +381,17 @@ bool Core::quarantine(const std::string& id, const std::string& reason,
       },
       opt_.sync);
   if (!ok) return false;
-  nlohmann::json j = {
-      {"id", id},
-      {"reason", reason},
-      {"envelope", msg ? nlohmann::json(*msg) : nlohmann::json(nullptr)},
-      {"recovered_bytes", recovered},
-      {"recovered_records", data.size()},
-      {"quarantined_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count()}};
+  nlohmann::json j = {{"id", id},
+                      {"reason", reason},
+                      {"envelope", msg ? nlohmann::json(*msg) : nlohmann::json(nullptr)},
+                      {"recovered_bytes", recovered},
+                      {"recovered_records", data.size()},
+                      {"quarantined_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count()}};
   std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  ok = write_file_durably(qdir / (id + ".json"), [&](int fd) { return write_all(fd, text); },
-                          opt_.sync);
+  ok = write_file_durably(
+      qdir / (id + ".json"), [&](int fd) { return write_all(fd, text); }, opt_.sync);
   if (!ok) return false;
   if (opt_.sync) {
     int dfd = ::open(qdir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -432,8 +430,7 @@ core::Result<void> Core::recover() {
   std::lock_guard lk(mu_);
   ScanState st;
   for (size_t i = 0; i < files.size(); ++i) {
-    int fd = ::open(files[i].second.c_str(),
-                    (opt_.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    int fd = ::open(files[i].second.c_str(), (opt_.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0) {
       if (errno == ENOENT && opt_.read_only) continue;  // reclaimed by the running server
       return core::Error::temp("spool: cannot open " + files[i].second + ": " +
@@ -477,8 +474,8 @@ core::Result<void> Core::recover() {
     } else {
       // (a copy, not the structured binding: clang 14, used for the fuzz build, cannot capture one)
       const Pos first = m.first;
-      bool damage_after = std::any_of(st.bad.begin(), st.bad.end(),
-                                      [first](const Pos& b) { return b > first; });
+      bool damage_after =
+          std::any_of(st.bad.begin(), st.bad.end(), [first](const Pos& b) { return b > first; });
       if (st.suspects.count(id))
         why = "a damaged record names this uncommitted message";
       else if (damage_after)

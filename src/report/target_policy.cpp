@@ -152,8 +152,7 @@ core::Result<TargetUrl> parse_url(std::string_view url) {
   TargetUrl t;
   size_t colon = url.find("://");
   if (colon == std::string_view::npos) return bad("no scheme");
-  for (char c : url.substr(0, colon))
-    t.scheme += (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+  for (char c : url.substr(0, colon)) t.scheme += (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
   if (t.scheme != "http" && t.scheme != "https") return bad("scheme is not http or https");
   std::string_view rest = url.substr(colon + 3);
   size_t end = rest.find_first_of("/?#");

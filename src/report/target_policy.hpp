@@ -43,7 +43,7 @@ struct TargetUrl {
   std::string scheme;  // "http" or "https"
   std::string host;    // lower case; an IPv6 literal without brackets
   uint16_t port = 0;
-  std::string path;    // path and query, starts with '/'
+  std::string path;               // path and query, starts with '/'
   std::optional<dns::IpAddr> ip;  // set when the host is an IP literal
 };
 

@@ -15,16 +15,26 @@ using namespace client;
 
 const char* client::phase_name(Phase p) {
   switch (p) {
-    case Phase::connect: return "connect";
-    case Phase::greeting: return "greeting";
-    case Phase::ehlo: return "ehlo";
-    case Phase::starttls: return "starttls";
-    case Phase::auth: return "auth";
-    case Phase::mail: return "mail";
-    case Phase::rcpt: return "rcpt";
-    case Phase::data: return "data";
-    case Phase::dot: return "dot";
-    case Phase::quit: return "quit";
+    case Phase::connect:
+      return "connect";
+    case Phase::greeting:
+      return "greeting";
+    case Phase::ehlo:
+      return "ehlo";
+    case Phase::starttls:
+      return "starttls";
+    case Phase::auth:
+      return "auth";
+    case Phase::mail:
+      return "mail";
+    case Phase::rcpt:
+      return "rcpt";
+    case Phase::data:
+      return "data";
+    case Phase::dot:
+      return "dot";
+    case Phase::quit:
+      return "quit";
   }
   return "?";
 }
@@ -39,17 +49,25 @@ Capabilities client::parse_capabilities(const std::vector<std::string>& lines) {
       kw = std::string_view(l).substr(0, sp);
       rest = std::string_view(l).substr(sp + 1);
     }
-    if (kw == "pipelining") c.pipelining = true;
-    else if (kw == "8bitmime") c.eightbitmime = true;
-    else if (kw == "smtputf8") c.smtputf8 = true;
-    else if (kw == "starttls") c.starttls = true;
-    else if (kw == "enhancedstatuscodes") c.enhanced_status = true;
+    if (kw == "pipelining")
+      c.pipelining = true;
+    else if (kw == "8bitmime")
+      c.eightbitmime = true;
+    else if (kw == "smtputf8")
+      c.smtputf8 = true;
+    else if (kw == "starttls")
+      c.starttls = true;
+    else if (kw == "enhancedstatuscodes")
+      c.enhanced_status = true;
     else if (kw == "size") {
       c.size_advertised = true;
       uint64_t v = 0;
       bool ok = !rest.empty() && rest.size() <= 19;
       for (char ch : rest) {
-        if (ch < '0' || ch > '9') { ok = false; break; }
+        if (ch < '0' || ch > '9') {
+          ok = false;
+          break;
+        }
         v = v * 10 + static_cast<uint64_t>(ch - '0');
       }
       c.size = ok ? v : 0;
@@ -77,11 +95,23 @@ void ContentEncoder::encode(std::string_view in, std::string& out) {
       pending_cr_ = false;
       out += "\r\n";
       line_start_ = true;
-      if (in[i] == '\n') { ++i; continue; }
+      if (in[i] == '\n') {
+        ++i;
+        continue;
+      }
     }
     char c = in[i];
-    if (c == '\r') { pending_cr_ = true; ++i; continue; }
-    if (c == '\n') { out += "\r\n"; line_start_ = true; ++i; continue; }
+    if (c == '\r') {
+      pending_cr_ = true;
+      ++i;
+      continue;
+    }
+    if (c == '\n') {
+      out += "\r\n";
+      line_start_ = true;
+      ++i;
+      continue;
+    }
     if (line_start_ && c == '.') out += '.';
     // Copy the rest of the line in one go.
     size_t e = in.find_first_of("\r\n", i);
@@ -101,21 +131,48 @@ void ContentEncoder::finish(std::string& out) {
 
 namespace {
 
-enum class Exp { greeting, ehlo, helo, starttls, auth_plain, auth_login, auth_login_user, auth_login_pass,
-                 rset, mail, rcpt, data, dot, quit };
+enum class Exp {
+  greeting,
+  ehlo,
+  helo,
+  starttls,
+  auth_plain,
+  auth_login,
+  auth_login_user,
+  auth_login_pass,
+  rset,
+  mail,
+  rcpt,
+  data,
+  dot,
+  quit
+};
 
 Phase phase_of(Exp e) {
   switch (e) {
-    case Exp::greeting: return Phase::greeting;
-    case Exp::ehlo: case Exp::helo: return Phase::ehlo;
-    case Exp::starttls: return Phase::starttls;
-    case Exp::auth_plain: case Exp::auth_login: case Exp::auth_login_user: case Exp::auth_login_pass:
+    case Exp::greeting:
+      return Phase::greeting;
+    case Exp::ehlo:
+    case Exp::helo:
+      return Phase::ehlo;
+    case Exp::starttls:
+      return Phase::starttls;
+    case Exp::auth_plain:
+    case Exp::auth_login:
+    case Exp::auth_login_user:
+    case Exp::auth_login_pass:
       return Phase::auth;
-    case Exp::rset: case Exp::mail: return Phase::mail;
-    case Exp::rcpt: return Phase::rcpt;
-    case Exp::data: return Phase::data;
-    case Exp::dot: return Phase::dot;
-    case Exp::quit: return Phase::quit;
+    case Exp::rset:
+    case Exp::mail:
+      return Phase::mail;
+    case Exp::rcpt:
+      return Phase::rcpt;
+    case Exp::data:
+      return Phase::data;
+    case Exp::dot:
+      return Phase::dot;
+    case Exp::quit:
+      return Phase::quit;
   }
   return Phase::mail;
 }
@@ -158,7 +215,8 @@ struct ClientSession::Impl {
   bool mail_failed = false;
   ContentEncoder enc;
 
-  explicit Impl(Config c) : cfg(std::move(c)), parser(ReplyParser::Limits{cfg.max_reply_line, cfg.max_reply_lines}) {}
+  explicit Impl(Config c)
+      : cfg(std::move(c)), parser(ReplyParser::Limits{cfg.max_reply_line, cfg.max_reply_lines}) {}
 
   Phase phase() const {
     if (!connected) return Phase::connect;
@@ -193,8 +251,8 @@ struct ClientSession::Impl {
         if (!r) r = o;
       finish_message(false);
     }
-    bool early = o.phase == Phase::connect || o.phase == Phase::greeting || o.phase == Phase::ehlo ||
-                 o.phase == Phase::starttls;
+    bool early = o.phase == Phase::connect || o.phase == Phase::greeting ||
+                 o.phase == Phase::ehlo || o.phase == Phase::starttls;
     act(ConnectionFailed{std::move(o), early, retry_plain});
     if (send_quit) send("QUIT\r\n");
     act(Close{});
@@ -218,13 +276,15 @@ struct ClientSession::Impl {
   }
 
   void protocol_error(const std::string& why) {
-    fail(local(451, "4.5.0", std::string("protocol error in phase ") + phase_name(phase()) + ": " + why, phase()),
+    fail(local(451, "4.5.0",
+               std::string("protocol error in phase ") + phase_name(phase()) + ": " + why, phase()),
          false);
   }
 
   void finish_message(bool ask_next) {
     MessageResult mr;
-    for (auto& r : results) mr.recipients.push_back(r ? *r : local(451, "4.5.0", "no result", Phase::mail));
+    for (auto& r : results)
+      mr.recipients.push_back(r ? *r : local(451, "4.5.0", "no result", Phase::mail));
     act(std::move(mr));
     have_msg = false;
     results.clear();
@@ -287,8 +347,10 @@ struct ClientSession::Impl {
     else if (msg.smtputf8 && !caps.smtputf8)
       all(local(550, "5.6.7", "SMTPUTF8 required but not offered by the server", Phase::mail));
     else if (caps.size > 0 && msg.size > caps.size)
-      all(local(552, "5.3.4", "message size " + std::to_string(msg.size) + " exceeds the server's limit " +
-                                   std::to_string(caps.size), Phase::mail));
+      all(local(552, "5.3.4",
+                "message size " + std::to_string(msg.size) + " exceeds the server's limit " +
+                    std::to_string(caps.size),
+                Phase::mail));
     for (size_t i = 0; i < msg.recipients.size(); ++i) {
       if (results[i]) continue;
       if (!safe_address(msg.recipients[i]) || msg.recipients[i].empty())
@@ -378,7 +440,9 @@ struct ClientSession::Impl {
           return;
         }
         if (cfg.tls == TlsPolicy::required)
-          return fail(local(451, "4.7.4", "TLS required but STARTTLS failed: " + r.full(), Phase::starttls), true);
+          return fail(
+              local(451, "4.7.4", "TLS required but STARTTLS failed: " + r.full(), Phase::starttls),
+              true);
         return auth_or_ready();  // opportunistic: carry on in plaintext (RFC 3207 §4.1)
       case Exp::auth_plain:
       case Exp::auth_login_pass:
@@ -413,8 +477,10 @@ struct ClientSession::Impl {
         if (cls == 3) return protocol_error("RCPT " + std::to_string(r.code));
         size_t i = rcpt_idx[rcpt_replied++];
         if (!mail_failed) {
-          if (cls == 2) accepted.push_back(i);
-          else results[i] = remote(r, Phase::rcpt);
+          if (cls == 2)
+            accepted.push_back(i);
+          else
+            results[i] = remote(r, Phase::rcpt);
         }
         if (caps.pipelining) return;
         if (rcpt_sent < rcpt_idx.size()) return send_next_rcpt();
@@ -455,7 +521,8 @@ struct ClientSession::Impl {
   void pump() {
     while (!closed && !tls_pending) {
       if (waiting_message) {
-        if (parser.buffered() > cfg.max_reply_line + 2) protocol_error("unexpected data while idle");
+        if (parser.buffered() > cfg.max_reply_line + 2)
+          protocol_error("unexpected data while idle");
         break;
       }
       auto r = parser.next();

@@ -97,8 +97,8 @@ struct Outcome {
   std::string text;      // remote: the full reply (Reply::full); local: our explanation
   Phase phase = Phase::connect;
   core::Severity severity = core::Severity::temporary;  // ok = delivered
-  bool remote = false;  // the text is the server's reply
-  bool tls = false;     // TLS was active when this outcome was decided
+  bool remote = false;                                  // the text is the server's reply
+  bool tls = false;  // TLS was active when this outcome was decided
 };
 
 struct Capabilities {
@@ -134,11 +134,15 @@ class ContentEncoder {
 };
 
 // --- Actions the driver carries out -------------------------------------------------------
-struct Send { std::string bytes; };   // write (complete CRLF lines, or content)
-struct StartTls {};                   // handshake, then on_tls(ok)
-struct NeedMessage {};                // call on_message() or on_no_more_messages()
-struct NeedContent {};                // call on_content(next piece, last?)
-struct MessageResult { std::vector<Outcome> recipients; };  // the message handed in last
+struct Send {
+  std::string bytes;
+};                      // write (complete CRLF lines, or content)
+struct StartTls {};     // handshake, then on_tls(ok)
+struct NeedMessage {};  // call on_message() or on_no_more_messages()
+struct NeedContent {};  // call on_content(next piece, last?)
+struct MessageResult {
+  std::vector<Outcome> recipients;
+};  // the message handed in last
 struct ConnectionFailed {
   Outcome outcome;
   bool try_next_mx = false;  // failed before any transaction (connect/greeting/EHLO/STARTTLS)
@@ -146,7 +150,8 @@ struct ConnectionFailed {
 };
 struct Close {};  // after flushing Sends, close the connection
 
-using Action = std::variant<Send, StartTls, NeedMessage, NeedContent, MessageResult, ConnectionFailed, Close>;
+using Action =
+    std::variant<Send, StartTls, NeedMessage, NeedContent, MessageResult, ConnectionFailed, Close>;
 
 }  // namespace client
 

@@ -73,13 +73,16 @@ struct ServerSession::Impl {
   std::string inbuf, piece, replies;
   std::vector<Action> out;
 
-  Impl(SessionConfig c, ConnectionInfo ci, int64_t t) : cfg(std::move(c)), conn(std::move(ci)), now(t) {
+  Impl(SessionConfig c, ConnectionInfo ci, int64_t t)
+      : cfg(std::move(c)), conn(std::move(ci)), now(t) {
     tls = cfg.implicit_tls;
   }
 
   // --- output -------------------------------------------------------------------------------
   void reply(const core::Status& s) { replies += encode_reply(s); }
-  void reply(int code, const char* enh, std::string text) { reply(core::Status{code, enh, std::move(text)}); }
+  void reply(int code, const char* enh, std::string text) {
+    reply(core::Status{code, enh, std::move(text)});
+  }
   void flush() {
     if (!replies.empty()) out.emplace_back(SendReply{std::move(replies)});
     replies.clear();
@@ -172,7 +175,8 @@ struct ServerSession::Impl {
   static constexpr size_t kAuthLineLimit = 12288;
   size_t line_limit() const {
     if (mode != Mode::command) return kAuthLineLimit;
-    if (inbuf.size() >= 5 && core::iequals(std::string_view(inbuf).substr(0, 5), "AUTH ")) return kAuthLineLimit;
+    if (inbuf.size() >= 5 && core::iequals(std::string_view(inbuf).substr(0, 5), "AUTH "))
+      return kAuthLineLimit;
     return cfg.max_command_line;
   }
 
@@ -188,30 +192,40 @@ struct ServerSession::Impl {
     if (auto* err = std::get_if<core::Status>(&parsed)) return bad(*err);
     const Command& c = std::get<Command>(parsed);
     switch (c.verb) {
-      case Verb::ehlo: return ehlo(c.arg);
+      case Verb::ehlo:
+        return ehlo(c.arg);
       case Verb::helo:
         reset_tx();
         helo = c.arg;
         greeted = true;
         esmtp = false;
         return reply(250, "", cfg.hostname);
-      case Verb::mail: return mail(c);
-      case Verb::rcpt: return rcpt(c);
-      case Verb::data: return data();
-      case Verb::rset: reset_tx(); return reply(250, "2.0.0", "Ok");
-      case Verb::noop: return reply(250, "2.0.0", "Ok");
+      case Verb::mail:
+        return mail(c);
+      case Verb::rcpt:
+        return rcpt(c);
+      case Verb::data:
+        return data();
+      case Verb::rset:
+        reset_tx();
+        return reply(250, "2.0.0", "Ok");
+      case Verb::noop:
+        return reply(250, "2.0.0", "Ok");
       case Verb::quit:
         reply(221, "2.0.0", "Bye");
         return close();
       case Verb::vrfy:
-        return reply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
+        return reply(252, "2.5.0",
+                     "Cannot VRFY user, but will accept message and attempt delivery");
       case Verb::help:
         replies += encode_multiline(214, "2.0.0",
                                     {"Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA",
                                      "RSET NOOP QUIT HELP VRFY", "End of HELP info"});
         return;
-      case Verb::starttls: return starttls();
-      case Verb::auth: return auth(c.arg);
+      case Verb::starttls:
+        return starttls();
+      case Verb::auth:
+        return auth(c.arg);
     }
   }
 
@@ -222,9 +236,9 @@ struct ServerSession::Impl {
     helo = name;
     greeted = true;
     esmtp = true;
-    std::vector<std::string> lines{cfg.hostname, "PIPELINING",
-                                   "SIZE " + std::to_string(cfg.max_message_size), "8BITMIME",
-                                   "ENHANCEDSTATUSCODES", "SMTPUTF8"};
+    std::vector<std::string> lines{
+        cfg.hostname, "PIPELINING",          "SIZE " + std::to_string(cfg.max_message_size),
+        "8BITMIME",   "ENHANCEDSTATUSCODES", "SMTPUTF8"};
     if (cfg.tls_available && !tls) lines.push_back("STARTTLS");
     if (auth_allowed()) lines.push_back("AUTH PLAIN LOGIN");
     replies += encode_multiline(250, "", lines);
@@ -248,7 +262,11 @@ struct ServerSession::Impl {
       return reply(538, "5.7.11", "Encryption required for requested authentication mechanism");
     size_t sp = arg.find(' ');
     std::string mech = arg.substr(0, sp);
-    std::string ir = sp == std::string::npos ? "" : arg.substr(arg.find_first_not_of(' ', sp) == std::string::npos ? arg.size() : arg.find_first_not_of(' ', sp));
+    std::string ir = sp == std::string::npos
+                         ? ""
+                         : arg.substr(arg.find_first_not_of(' ', sp) == std::string::npos
+                                          ? arg.size()
+                                          : arg.find_first_not_of(' ', sp));
     bool has_ir = !ir.empty();
     if (core::iequals(mech, "PLAIN")) {
       if (has_ir) return plain(ir);
@@ -329,7 +347,8 @@ struct ServerSession::Impl {
     }
     if (r.kind == K::rate_limited)
       return reply(454, "4.7.0", "Too many failed authentication attempts, try again later");
-    if (r.kind != K::bad_credentials) return reply(454, "4.7.0", "Temporary authentication failure");
+    if (r.kind != K::bad_credentials)
+      return reply(454, "4.7.0", "Temporary authentication failure");
     reply(535, "5.7.8", "Authentication credentials invalid");
     if (++auth_failures >= cfg.max_auth_failures) {
       reply(421, "4.7.0", "Too many authentication failures");
@@ -403,7 +422,8 @@ struct ServerSession::Impl {
     if (hdr.size() > cfg.max_header_bytes) {
       // The section may already have ended at a complete line that is not a field.
       auto hs = message::parse_header_section(hdr);
-      if (hdr.find('\n', hs.body_offset) != std::string::npos) return header_section(hs.body_offset);
+      if (hdr.find('\n', hs.body_offset) != std::string::npos)
+        return header_section(hs.body_offset);
       hdr_overflow = true;
       hdr.clear();
     }
@@ -464,15 +484,20 @@ struct ServerSession::Impl {
     mode = Mode::command;
     if (!hdr_done && !hdr_overflow) header_section(hdr.size());
     std::optional<core::Status> verdict;
-    if (dec->oversize()) verdict = core::Status{552, "5.3.4", "Message size exceeds fixed limit"};
-    else if (hdr_overflow) verdict = core::Status{552, "5.3.4", "Message header size exceeds limit"};
+    if (dec->oversize())
+      verdict = core::Status{552, "5.3.4", "Message size exceeds fixed limit"};
+    else if (hdr_overflow)
+      verdict = core::Status{552, "5.3.4", "Message header size exceeds limit"};
     else if (dec->bare_cr() || dec->bare_lf())
       verdict = core::Status{550, "5.6.0", "Message contains bare CR or LF line endings"};
-    else if (dec->nul()) verdict = core::Status{550, "5.6.0", "Message contains NUL characters"};
+    else if (dec->nul())
+      verdict = core::Status{550, "5.6.0", "Message contains NUL characters"};
     else if (dec->long_line())
-      verdict = core::Status{550, "5.6.0", "Message contains a line longer than " +
-                                               std::to_string(cfg.max_text_line) + " octets"};
-    else if (reject) verdict = reject;
+      verdict = core::Status{
+          550, "5.6.0",
+          "Message contains a line longer than " + std::to_string(cfg.max_text_line) + " octets"};
+    else if (reject)
+      verdict = reject;
     dec.reset();
     hdr.clear();
     if (verdict) {
@@ -486,7 +511,8 @@ struct ServerSession::Impl {
     env.recipients = rcpts;
     // Account settings (SPEC §4): Mail-From replaces the envelope sender; CC and BCC join the
     // envelope (CC is in the header already). Duplicates of given recipients are not added.
-    if (const policy::AccountContext* a = ctx()) policy::apply_account_envelope(*a, env.sender, env.recipients);
+    if (const policy::AccountContext* a = ctx())
+      policy::apply_account_envelope(*a, env.sender, env.recipients);
     env.smtputf8 = smtputf8;
     env.eightbit = eightbit;
     env.helo = helo;
@@ -592,7 +618,9 @@ std::vector<Action> ServerSession::on_session_limit() {
 }
 
 void ServerSession::set_now(int64_t t) { impl_->now = t; }
-bool ServerSession::in_data() const { return impl_->mode == Impl::Mode::data && impl_->wait == Impl::Wait::none && !impl_->closed; }
+bool ServerSession::in_data() const {
+  return impl_->mode == Impl::Mode::data && impl_->wait == Impl::Wait::none && !impl_->closed;
+}
 bool ServerSession::closed() const { return impl_->closed; }
 bool ServerSession::tls_active() const { return impl_->tls; }
 

@@ -54,39 +54,45 @@ struct ConnectionInfo {
 };
 
 // --- Actions the driver carries out ---------------------------------------------------------
-struct SendReply { std::string bytes; };  // one or more complete CRLF-terminated reply lines
-struct StartTls {};                       // the 220 was already sent: handshake, then on_tls()
-struct Authenticate {                     // verify, then on_auth()
-  std::string mechanism;                  // "PLAIN" or "LOGIN"
+struct SendReply {
+  std::string bytes;
+};                        // one or more complete CRLF-terminated reply lines
+struct StartTls {};       // the 220 was already sent: handshake, then on_tls()
+struct Authenticate {     // verify, then on_auth()
+  std::string mechanism;  // "PLAIN" or "LOGIN"
   std::string authzid, username, password;
 };
-struct BeginMessage { std::string queue_id; };  // DATA accepted: open a spool writer
-struct MessageData {                        // next piece of the final message content
+struct BeginMessage {
+  std::string queue_id;
+};                    // DATA accepted: open a spool writer
+struct MessageData {  // next piece of the final message content
   std::string bytes;
   // On the first piece only (the final header section): the message's X-IB-* options merged
   // over the account defaults, so the driver can choose the whole-message path (open/click
   // tracking) before any content is stored.
   std::optional<policy::MessageOptions> options;
 };
-struct AbortMessage {};                     // drop the content handed out so far
+struct AbortMessage {};  // drop the content handed out so far
 struct Envelope {
-  std::string queue_id;                     // chosen at DATA; also in Received and Message-ID
-  std::string sender;                       // reverse-path, "" for <>
-  std::vector<std::string> recipients;      // forward-paths in RCPT order, deduplicated
+  std::string queue_id;                 // chosen at DATA; also in Received and Message-ID
+  std::string sender;                   // reverse-path, "" for <>
+  std::vector<std::string> recipients;  // forward-paths in RCPT order, deduplicated
   bool smtputf8 = false;
   bool eightbit = false;
   std::string helo;
-  policy::MessageOptions options;           // X-IB-* values merged over account defaults
-  std::string message_id;                   // Message-ID header value (as found or added)
-  std::string header_from;                  // address in the From header
-  std::string subject;                      // Subject, decoded for display (message log)
-  uint64_t content_size = 0;                // bytes handed out in MessageData
+  policy::MessageOptions options;  // X-IB-* values merged over account defaults
+  std::string message_id;          // Message-ID header value (as found or added)
+  std::string header_from;         // address in the From header
+  std::string subject;             // Subject, decoded for display (message log)
+  uint64_t content_size = 0;       // bytes handed out in MessageData
 };
-struct CommitMessage { Envelope envelope; };  // make durable, then on_commit()
-struct Close {};                              // after flushing replies, close the connection
+struct CommitMessage {
+  Envelope envelope;
+};                // make durable, then on_commit()
+struct Close {};  // after flushing replies, close the connection
 
-using Action = std::variant<SendReply, StartTls, Authenticate, BeginMessage, MessageData, AbortMessage,
-                            CommitMessage, Close>;
+using Action = std::variant<SendReply, StartTls, Authenticate, BeginMessage, MessageData,
+                            AbortMessage, CommitMessage, Close>;
 
 // --- Results of outside work ------------------------------------------------------------------
 struct AuthResult {

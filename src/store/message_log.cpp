@@ -12,10 +12,9 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
-#include <cstring>
-
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <variant>

@@ -25,12 +25,12 @@
 namespace tern::store {
 
 struct MessageRecord {
-  std::string message_id;   // "<queue_id>.<rcpt_index>"
+  std::string message_id;  // "<queue_id>.<rcpt_index>"
   std::string queue_id;
   int rcpt_index = 0;
   int64_t account_id = 0;
   std::string bulk_id;
-  std::string sender;       // envelope sender
+  std::string sender;  // envelope sender
   std::string recipient;
   std::string header_from;
   std::string subject;
@@ -44,15 +44,15 @@ struct MessageRecord {
 std::string make_message_id(const std::string& queue_id, int rcpt_index);
 
 struct MessageQuery {
-  int64_t account_id = 0;   // 0 = all accounts (operator only)
-  std::string recipient;    // exact (domain case-insensitive)
+  int64_t account_id = 0;  // 0 = all accounts (operator only)
+  std::string recipient;   // exact (domain case-insensitive)
   std::string bulk_id;
   std::string status;
   std::string queue_id;
-  int64_t from_ms = 0;      // created_ms >= from_ms (0 = no bound)
-  int64_t to_ms = 0;        // created_ms < to_ms (0 = no bound)
-  size_t limit = 50;        // 1..1000
-  std::string cursor;       // from a previous page's next_cursor; "" = first page
+  int64_t from_ms = 0;  // created_ms >= from_ms (0 = no bound)
+  int64_t to_ms = 0;    // created_ms < to_ms (0 = no bound)
+  size_t limit = 50;    // 1..1000
+  std::string cursor;   // from a previous page's next_cursor; "" = first page
 };
 
 struct MessagePage {

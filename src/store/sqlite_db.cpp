@@ -1,8 +1,7 @@
 #include "store/sqlite_db.hpp"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace tern::store::sqlite {
 
@@ -39,10 +38,9 @@ Db& Db::operator=(Db&& o) noexcept {
 core::Result<Db> Db::open(const std::string& path) {
   Db d;
   // NOMUTEX: the owner serializes access with its own mutex.
-  int rc = sqlite3_open_v2(path.c_str(), &d.db_,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                               SQLITE_OPEN_URI,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &d.db_,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr);
   if (rc != SQLITE_OK) {
     core::Error e = to_error(d.db_, rc, fmt::format("open {}", path));
     return e;

@@ -243,12 +243,11 @@ core::Result<void> migrate(const Db& db) {
     auto v = current_version(db);
     if (!v) return v.error();
     if (*v > newest)
-      return core::Error::perm(fmt::format(
-          "store: database schema version {} is newer than this program supports ({})", *v,
-          newest));
+      return core::Error::perm(
+          fmt::format("store: database schema version {} is newer than this program supports ({})",
+                      *v, newest));
     if (*v >= target) continue;  // Txn rolls back the empty transaction
-    if (auto r = db.exec(all[static_cast<size_t>(target - 1)],
-                         fmt::format("migration {}", target));
+    if (auto r = db.exec(all[static_cast<size_t>(target - 1)], fmt::format("migration {}", target));
         !r)
       return r;
     Stmt ins(db, "INSERT INTO schema_version(version) VALUES(?)");

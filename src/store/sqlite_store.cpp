@@ -7,10 +7,9 @@
 // Account settings are rows of `settings` (absent = default); relay.password is sealed like DKIM
 // private keys. Delivery events are written in batches through one prepared statement.
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 #include <sodium.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -210,7 +209,10 @@ core::Result<CreatedAccount> SqliteStore::create_account(const std::string& name
   Stmt cred(db_,
             "INSERT INTO credentials(account_id, username, password_hash, created_ms) "
             "VALUES(?, ?, ?, ?)");
-  cred.bind(1, acc.id).bind(2, std::string_view(name)).bind(3, std::string_view(*hash)).bind(4, now);
+  cred.bind(1, acc.id)
+      .bind(2, std::string_view(name))
+      .bind(3, std::string_view(*hash))
+      .bind(4, now);
   if (auto r = cred.run("insert credential"); !r) return r.error();
   if (auto r = txn.commit(); !r) return r.error();
   return CreatedAccount{acc, name, std::move(password)};
@@ -273,7 +275,8 @@ core::Result<std::vector<ApiKey>> SqliteStore::list_api_keys(int64_t account_id)
   s.bind(1, account_id);
   std::vector<ApiKey> out;
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.int64(0), s.text(1), s.int64(2), s.int64(3)});
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back({s.int64(0), s.text(1), s.int64(2), s.int64(3)});
   if (rc != SQLITE_DONE) return s.error(rc, "list API keys");
   return out;
 }
@@ -403,7 +406,8 @@ core::Result<void> SqliteStore::drop_other_claims(const std::string& domain, int
 
 core::Result<std::vector<Domain>> SqliteStore::list_domains(int64_t account_id) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "SELECT account_id, domain, verified FROM domains WHERE account_id = ? ORDER BY domain");
+  Stmt s(db_,
+         "SELECT account_id, domain, verified FROM domains WHERE account_id = ? ORDER BY domain");
   s.bind(1, account_id);
   std::vector<Domain> out;
   int rc;
@@ -639,7 +643,8 @@ core::Result<void> SqliteStore::save_domain_check(const DomainCheckUpdate& u) {
       for (const auto& [sel, v] : u.key_versions)
         if (sel == selector) seen = v;
       if (seen >= 0) {
-        Stmt k(db_, "SELECT version FROM dkim_keys WHERE account_id = ? AND owner = ? AND selector = ?");
+        Stmt k(db_,
+               "SELECT version FROM dkim_keys WHERE account_id = ? AND owner = ? AND selector = ?");
         k.bind(1, account_id).bind(2, std::string_view(owner)).bind(3, std::string_view(selector));
         int krc = k.step();
         if (krc != SQLITE_ROW && krc != SQLITE_DONE) return k.error(krc, "read key version");
@@ -651,8 +656,7 @@ core::Result<void> SqliteStore::save_domain_check(const DomainCheckUpdate& u) {
   return txn.commit();
 }
 
-core::Result<std::vector<DkimKey>> SqliteStore::keys_of(int64_t account_id,
-                                                        std::string_view owner,
+core::Result<std::vector<DkimKey>> SqliteStore::keys_of(int64_t account_id, std::string_view owner,
                                                         bool with_private) {
   Stmt s(db_,
          "SELECT version, slot, selector, algorithm, public_b64, private_key, created_ms "
@@ -764,7 +768,8 @@ core::Result<std::vector<DkimKey>> SqliteStore::put_dkim_keys(int64_t account_id
     }
   }
   if (auto r = txn.commit(); !r) return r.error();
-  for (auto& k : keys) sodium_memzero(k.private_pem.data(), k.private_pem.size()), k.private_pem.clear();
+  for (auto& k : keys)
+    sodium_memzero(k.private_pem.data(), k.private_pem.size()), k.private_pem.clear();
   return keys;
 }
 
@@ -840,8 +845,7 @@ core::Result<AccountSettings> SqliteStore::settings_of(int64_t account_id, bool 
   return out;
 }
 
-core::Result<AccountSettings> SqliteStore::account_settings(int64_t account_id,
-                                                            bool with_secrets) {
+core::Result<AccountSettings> SqliteStore::account_settings(int64_t account_id, bool with_secrets) {
   std::lock_guard lock(mu_);
   if (auto r = require_account(account_id); !r) return r.error();
   return settings_of(account_id, with_secrets);
@@ -936,8 +940,7 @@ core::Result<std::vector<Store::Suppression>> SqliteStore::list_suppressions(int
   return out;
 }
 
-core::Result<void> SqliteStore::remove_suppression(int64_t account_id,
-                                                   const std::string& address) {
+core::Result<void> SqliteStore::remove_suppression(int64_t account_id, const std::string& address) {
   auto key = suppression_key(address);
   if (!key) return core::Error::perm("not a valid address");
   std::lock_guard lock(mu_);
@@ -1104,8 +1107,9 @@ core::Result<CreatedCredential> SqliteStore::create_credential(int64_t account_i
   if (!acc) return acc.error();
   if (!*acc) return core::Error::perm(fmt::format("no account with id {}", account_id));
   auto taken = [&](const std::string& name) -> core::Result<bool> {
-    Stmt c(db_, "SELECT 1 FROM credentials WHERE username = ?1 UNION ALL "
-                "SELECT 1 FROM accounts WHERE name = ?1 AND id != ?2");
+    Stmt c(db_,
+           "SELECT 1 FROM credentials WHERE username = ?1 UNION ALL "
+           "SELECT 1 FROM accounts WHERE name = ?1 AND id != ?2");
     c.bind(1, std::string_view(name)).bind(2, account_id);
     int rc = c.step();
     if (rc == SQLITE_ROW) return true;
@@ -1131,14 +1135,16 @@ core::Result<CreatedCredential> SqliteStore::create_credential(int64_t account_i
   Stmt ins(db_,
            "INSERT INTO credentials(account_id, username, password_hash, created_ms) "
            "VALUES(?, ?, ?, ?)");
-  ins.bind(1, account_id).bind(2, std::string_view(name)).bind(3, std::string_view(*hash)).bind(4, now_ms());
+  ins.bind(1, account_id)
+      .bind(2, std::string_view(name))
+      .bind(3, std::string_view(*hash))
+      .bind(4, now_ms());
   if (auto r = ins.run("insert credential"); !r) return r.error();
   if (auto r = txn.commit(); !r) return r.error();
   return CreatedCredential{name, std::move(password)};
 }
 
-core::Result<void> SqliteStore::delete_credential(int64_t account_id,
-                                                  const std::string& username) {
+core::Result<void> SqliteStore::delete_credential(int64_t account_id, const std::string& username) {
   {
     std::lock_guard lock(mu_);
     if (auto r = require_account(account_id); !r) return r;

@@ -21,8 +21,8 @@ namespace tern::store {
 
 struct Account {
   int64_t id = 0;
-  std::string name;     // unique, [a-z0-9][a-z0-9._-]{0,63}
-  std::string code;     // short stable code used in DNS names (delegated DKIM)
+  std::string name;  // unique, [a-z0-9][a-z0-9._-]{0,63}
+  std::string code;  // short stable code used in DNS names (delegated DKIM)
   int64_t created_ms = 0;
 };
 
@@ -34,9 +34,9 @@ struct CreatedAccount {
 
 struct ApiKey {
   int64_t account_id = 0;
-  std::string prefix;       // first 12 characters of the key: "tern_" + 7; enough to name it
+  std::string prefix;  // first 12 characters of the key: "tern_" + 7; enough to name it
   int64_t created_ms = 0;
-  int64_t revoked_ms = 0;   // 0 while active
+  int64_t revoked_ms = 0;  // 0 while active
 };
 
 struct Domain {
@@ -224,8 +224,7 @@ class Store {
                                                            bool rotation) = 0;
   // The key set of (account, owner), slot then algorithm order; private_pem decrypted only
   // with with_private (an encrypted key without the master key is an error then).
-  virtual core::Result<std::vector<DkimKey>> dkim_keys(int64_t account_id,
-                                                       const std::string& owner,
+  virtual core::Result<std::vector<DkimKey>> dkim_keys(int64_t account_id, const std::string& owner,
                                                        bool with_private) = 0;
   // 32 bytes: private keys stored from now on are sealed with it (crypto_secretbox), and
   // sealed keys can be read. Without it, keys are stored as PEM (the file is 0600).
@@ -237,11 +236,11 @@ class Store {
   // decrypted (master key) and ready for dkim::PrivateKey::from_pem; callers cache parsed keys by
   // (domain, selector, version).
   struct SigningKey {
-    std::string domain;    // d=
-    std::string selector;  // s=
-    std::string algorithm; // "rsa" or "ed25519"
+    std::string domain;     // d=
+    std::string selector;   // s=
+    std::string algorithm;  // "rsa" or "ed25519"
     std::string private_pem;
-    int64_t version = 0;   // changes whenever the key or selector changes (cache key)
+    int64_t version = 0;  // changes whenever the key or selector changes (cache key)
   };
   virtual core::Result<std::vector<SigningKey>> signing_keys(int64_t account_id,
                                                              const std::string& domain) = 0;
@@ -255,8 +254,7 @@ class Store {
   virtual core::Result<void> set_account_settings(
       int64_t account_id, const std::vector<std::pair<std::string, std::string>>& kv) = 0;
   // with_secrets: relay_password decrypted (an error when sealed and no master key is set).
-  virtual core::Result<AccountSettings> account_settings(int64_t account_id,
-                                                         bool with_secrets) = 0;
+  virtual core::Result<AccountSettings> account_settings(int64_t account_id, bool with_secrets) = 0;
 
   struct Suppression {
     int64_t account_id = 0;
@@ -273,8 +271,7 @@ class Store {
   // Newest first (then by address).
   virtual core::Result<std::vector<Suppression>> list_suppressions(int64_t account_id) = 0;
   // Permanent error when the address is not on the account's list.
-  virtual core::Result<void> remove_suppression(int64_t account_id,
-                                                const std::string& address) = 0;
+  virtual core::Result<void> remove_suppression(int64_t account_id, const std::string& address) = 0;
   virtual core::Result<bool> is_suppressed(int64_t account_id, const std::string& address) = 0;
 
   // One recipient's outcome of one delivery attempt (or a local decision), kept for reports.
@@ -290,7 +287,7 @@ class Store {
     std::string reply;     // remote reply text or local reason
     std::string mx_host;
     bool tls = false;
-    std::string phase;     // where it happened: "dns", "connect", "rcpt", "data-end", ...
+    std::string phase;  // where it happened: "dns", "connect", "rcpt", "data-end", ...
   };
   // All in one transaction, one prepared statement (the delivery hot path); an unknown event
   // name fails the whole batch.

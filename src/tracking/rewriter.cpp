@@ -61,9 +61,12 @@ size_t find_bare_cr_lf(std::string_view s) {
 // characters that need no escaping in HTML, and to scheme://host[:port][/path].
 bool valid_base_url(std::string_view u) {
   size_t rest;
-  if (ieq(u.substr(0, 7), "http://")) rest = 7;
-  else if (ieq(u.substr(0, 8), "https://")) rest = 8;
-  else return false;
+  if (ieq(u.substr(0, 7), "http://"))
+    rest = 7;
+  else if (ieq(u.substr(0, 8), "https://"))
+    rest = 8;
+  else
+    return false;
   if (rest >= u.size() || u[rest] == '/') return false;
   for (size_t i = rest; i < u.size(); ++i) {
     const char c = u[i];
@@ -148,8 +151,8 @@ class Walker {
     return f ? first_token_lower(f->value()) : "";
   }
 
-  bool multipart(std::string_view body, const std::string& boundary, std::string& out,
-                 size_t depth, std::string_view default_type) {
+  bool multipart(std::string_view body, const std::string& boundary, std::string& out, size_t depth,
+                 std::string_view default_type) {
     const std::string dash = "--" + boundary;
     struct Delim {
       size_t line_start, next_line;
@@ -269,7 +272,8 @@ RewriteResult rewrite_message(std::string_view message, const RewriteOptions& o)
   std::string base = o.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   if (!valid_base_url(base))
-    return unchanged(message, RewriteStatus::refused, "tracking base URL is not a plain http(s) URL");
+    return unchanged(message, RewriteStatus::refused,
+                     "tracking base URL is not a plain http(s) URL");
   if (o.secret.size() < kMinSecretBytes)
     return unchanged(message, RewriteStatus::refused, "tracking secret too short");
   if (o.message_id.empty() || o.message_id.size() > 255)

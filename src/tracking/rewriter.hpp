@@ -26,17 +26,17 @@ namespace tern::tracking {
 
 struct RewriteLimits {
   size_t max_message_bytes = 50u << 20;
-  size_t max_depth = 20;     // multipart nesting
-  size_t max_parts = 1000;   // body parts in the whole message
-  size_t max_links = 5000;   // links rewritten; more → refused
+  size_t max_depth = 20;        // multipart nesting
+  size_t max_parts = 1000;      // body parts in the whole message
+  size_t max_links = 5000;      // links rewritten; more → refused
   size_t max_url_bytes = 2048;  // longer links are left as they are
 };
 
 struct RewriteOptions {
-  std::string base_url;      // "https://t.example.com" (http or https, no path query or fragment chars)
-  std::string secret;        // platform tracking secret (>= kMinSecretBytes)
-  std::string message_id;    // goes into every token
-  uint32_t recipient = 0;    // index of the recipient this copy is for
+  std::string base_url;  // "https://t.example.com" (http or https, no path query or fragment chars)
+  std::string secret;    // platform tracking secret (>= kMinSecretBytes)
+  std::string message_id;               // goes into every token
+  uint32_t recipient = 0;               // index of the recipient this copy is for
   std::optional<TokenContext> context;  // set: version 2 tokens carrying it (token.hpp)
   RewriteLimits limits;
 };

@@ -160,7 +160,8 @@ core::Result<std::string> sign_token(const TokenFields& f, std::string_view secr
   auto tag = mac(secret, payload);
   payload.append(reinterpret_cast<const char*>(tag.data()), kTagBytes);
 
-  const size_t n = sodium_base64_ENCODED_LEN(payload.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  const size_t n =
+      sodium_base64_ENCODED_LEN(payload.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   std::string out(n, '\0');
   sodium_bin2base64(out.data(), n, reinterpret_cast<const unsigned char*>(payload.data()),
                     payload.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);

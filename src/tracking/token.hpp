@@ -42,10 +42,10 @@ struct TokenContext {
 
 struct TokenFields {
   TokenKind kind = TokenKind::open;
-  std::string message_id;    // queue id of the message (1..255 bytes)
-  uint32_t recipient = 0;    // index of the recipient in the message's envelope
-  uint32_t link = 0;         // 0-based position of the link in the message (0 for opens)
-  std::string url;           // click destination; empty for opens
+  std::string message_id;               // queue id of the message (1..255 bytes)
+  uint32_t recipient = 0;               // index of the recipient in the message's envelope
+  uint32_t link = 0;                    // 0-based position of the link in the message (0 for opens)
+  std::string url;                      // click destination; empty for opens
   std::optional<TokenContext> context;  // set: a version 2 token
   bool operator==(const TokenFields&) const = default;
 };

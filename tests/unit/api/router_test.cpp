@@ -5,9 +5,8 @@
 // sender verification end to end, and the OpenAPI document against the router.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 
@@ -238,8 +237,9 @@ TEST_F(RouterTest, AnotherAccountsResourcesAre404) {
   EXPECT_TRUE(search["items"].empty());
   // Long form naming beta with acme's key: 404 as for a missing account.
   EXPECT_EQ(call("GET", "/api/v1/accounts/beta/domains", key_a_).status, 404);
-  EXPECT_EQ(call("GET", "/api/v1/accounts/" + std::to_string(beta_) + "/suppressions", key_a_).status,
-            404);
+  EXPECT_EQ(
+      call("GET", "/api/v1/accounts/" + std::to_string(beta_) + "/suppressions", key_a_).status,
+      404);
   // Adding beta's domain to acme is refused (conflict) and changes nothing.
   EXPECT_EQ(call("POST", "/api/v1/domains", key_a_, R"({"domain":"beta.test"})").status, 409);
   auto d = store_->find_domain("beta.test");
@@ -306,10 +306,12 @@ TEST_F(RouterTest, HostileInputGetsClearErrors) {
   // NUL and control bytes in paths and bodies.
   EXPECT_EQ(call("GET", "/api/v1/domains/a%00b", key_a_).status, 404);
   EXPECT_EQ(call("DELETE", "/api/v1/senders/%0d%0a", key_a_).status, 404);
-  EXPECT_EQ(call("POST", "/api/v1/domains", key_a_, std::string("{\"domain\":\"a\u0000.test\"}")).status,
-            400);
-  EXPECT_EQ(call("POST", "/api/v1/suppressions", key_a_, "{\"address\":\"x@y.test\\r\\nX: 1\"}").status,
-            400);
+  EXPECT_EQ(
+      call("POST", "/api/v1/domains", key_a_, std::string("{\"domain\":\"a\u0000.test\"}")).status,
+      400);
+  EXPECT_EQ(
+      call("POST", "/api/v1/suppressions", key_a_, "{\"address\":\"x@y.test\\r\\nX: 1\"}").status,
+      400);
   // Invalid UTF-8 in a value that an error message repeats still gives valid JSON.
   auto bad_utf8 = call("PATCH", "/api/v1/settings", key_a_, "{\"\xff\xfe\":1}");
   EXPECT_EQ(bad_utf8.status, 400);
@@ -338,7 +340,8 @@ TEST_F(RouterTest, PercentDecodedSegments) {
 
 TEST_F(RouterTest, PaginationWalksEveryItemOnce) {
   for (int i = 0; i < 7; ++i)
-    ASSERT_TRUE(store_->add_suppression({acme_, "u" + std::to_string(i) + "@x.test", "", "", 0}).ok());
+    ASSERT_TRUE(
+        store_->add_suppression({acme_, "u" + std::to_string(i) + "@x.test", "", "", 0}).ok());
   std::set<std::string> seen;
   std::string cursor;
   int pages = 0;
@@ -361,10 +364,9 @@ TEST_F(RouterTest, PaginationWalksEveryItemOnce) {
   auto p1 = call_json("GET", "/api/v1/messages?limit=2&bulkId=bulk-1", key_a_, "", 200);
   ASSERT_EQ(p1["items"].size(), 2u);
   EXPECT_EQ(p1["items"][0]["messageId"], "QA4.0");  // newest first
-  auto p2 = call_json("GET",
-                      "/api/v1/messages?limit=2&bulkId=bulk-1&cursor=" +
-                          p1["nextCursor"].get<std::string>(),
-                      key_a_, "", 200);
+  auto p2 = call_json(
+      "GET", "/api/v1/messages?limit=2&bulkId=bulk-1&cursor=" + p1["nextCursor"].get<std::string>(),
+      key_a_, "", 200);
   ASSERT_EQ(p2["items"].size(), 2u);
   EXPECT_EQ(p2["items"][0]["messageId"], "QA2.0");
 }
@@ -416,16 +418,18 @@ TEST_F(RouterTest, DomainsAddShowCheckRotateDelete) {
   ASSERT_TRUE(recs.contains("dkim:tern1"));
   EXPECT_EQ(recs["ownership"]["status"], "pending");
   // Only the operator may skip the ownership proof.
-  EXPECT_EQ(call("POST", "/api/v1/domains", key_a_, R"({"domain":"x.acme.test","verified":true})").status,
-            403);
-  EXPECT_EQ(call("POST", "/api/v1/domains", key_a_, R"({"domain":"x.acme.test","dkim":"odd"})").status,
-            400);
+  EXPECT_EQ(
+      call("POST", "/api/v1/domains", key_a_, R"({"domain":"x.acme.test","verified":true})").status,
+      403);
+  EXPECT_EQ(
+      call("POST", "/api/v1/domains", key_a_, R"({"domain":"x.acme.test","dkim":"odd"})").status,
+      400);
   EXPECT_EQ(call("POST", "/api/v1/domains", key_a_, R"({"domain":"not a domain"})").status, 400);
 
   // Publish the ownership TXT and the DKIM key in the fake DNS; the check sees them.
   zone_ = "_tern.send.acme.test TXT \"" + recs["ownership"]["value"].get<std::string>() + "\"\n" +
-          "tern1._domainkey.send.acme.test TXT \"" + recs["dkim:tern1"]["value"].get<std::string>() +
-          "\"\n";
+          "tern1._domainkey.send.acme.test TXT \"" +
+          recs["dkim:tern1"]["value"].get<std::string>() + "\"\n";
   auto checked = call_json("POST", "/api/v1/domains/send.acme.test/check", key_a_, "", 200);
   EXPECT_EQ(checked["verified"], true);
   EXPECT_TRUE(checked["changes"].is_array());
@@ -521,8 +525,9 @@ TEST_F(RouterTest, SendersValidationAndOperatorShortcut) {
   EXPECT_EQ(call("POST", "/api/v1/senders", key_a_, R"({"address":"no-at-sign"})").status, 400);
   EXPECT_EQ(call("POST", "/api/v1/senders", key_a_, R"({"address":"a@b.test\r\nBcc: x@y"})").status,
             400);
-  EXPECT_EQ(call("POST", "/api/v1/senders", key_a_, R"({"address":"a@b.test","verified":true})").status,
-            403);
+  EXPECT_EQ(
+      call("POST", "/api/v1/senders", key_a_, R"({"address":"a@b.test","verified":true})").status,
+      403);
   auto op = call_json("POST", "/api/v1/accounts/acme/senders", kAdmin,
                       R"({"address":"ops@acme.test","verified":true})", 201);
   EXPECT_EQ(op["verified"], true);
@@ -558,7 +563,8 @@ TEST_F(RouterTest, SettingsGetPatchSecretTestEmail) {
   EXPECT_EQ(unknown.status, 400);
   EXPECT_NE(unknown.body.find("colour"), std::string::npos);
   // A secret is never echoed, even when refused.
-  auto short_secret = call("PATCH", "/api/v1/settings", key_a_, R"({"relay.password":"hunter2-secret"})");
+  auto short_secret =
+      call("PATCH", "/api/v1/settings", key_a_, R"({"relay.password":"hunter2-secret"})");
   EXPECT_EQ(short_secret.body.find("hunter2"), std::string::npos);
   // The other account is untouched.
   EXPECT_EQ(call_json("GET", "/api/v1/settings", key_b_, "", 200)["notify_url"], "");
@@ -589,8 +595,9 @@ TEST_F(RouterTest, SettingsGetPatchSecretTestEmail) {
   EXPECT_EQ(test_email_calls_[0].to, "x@dest.test");
   EXPECT_EQ(call("POST", "/api/v1/settings/test-email", key_a_, R"({})").status, 400);
   EXPECT_EQ(call("POST", "/api/v1/settings/test-email", key_a_, R"({"to":"bad"})").status, 400);
-  EXPECT_EQ(call("POST", "/api/v1/settings/test-email", key_a_, R"({"to":"a@b.test\r\nX: y"})").status,
-            400);
+  EXPECT_EQ(
+      call("POST", "/api/v1/settings/test-email", key_a_, R"({"to":"a@b.test\r\nX: y"})").status,
+      400);
   EXPECT_EQ(test_email_calls_.size(), 1u);
   EXPECT_EQ(call("GET", "/api/v1/settings/test-email", key_a_).status, 405);
 }
@@ -646,9 +653,11 @@ TEST_F(RouterTest, MessagesSearchAndShowWithEventsAndWebhooks) {
   auto by_status = call_json("GET", "/api/v1/messages?status=delivered", key_a_, "", 200);
   ASSERT_EQ(by_status["items"].size(), 1u);
   EXPECT_EQ(by_status["items"][0]["messageId"], "QM2.0");
-  auto by_time = call_json("GET", "/api/v1/messages?from=" + iso_time(t0 + 30'000), key_a_, "", 200);
+  auto by_time =
+      call_json("GET", "/api/v1/messages?from=" + iso_time(t0 + 30'000), key_a_, "", 200);
   ASSERT_EQ(by_time["items"].size(), 1u);
-  auto by_ms = call_json("GET", "/api/v1/messages?to=" + std::to_string(t0 + 30'000), key_a_, "", 200);
+  auto by_ms =
+      call_json("GET", "/api/v1/messages?to=" + std::to_string(t0 + 30'000), key_a_, "", 200);
   ASSERT_EQ(by_ms["items"].size(), 1u);
   EXPECT_EQ(by_ms["items"][0]["messageId"], "QM1.0");
 
@@ -672,13 +681,19 @@ TEST_F(RouterTest, OpenApiListsEveryRouteAndEveryListedRouteExists) {
   const auto& paths = doc["paths"];
   // Routes the router serves, by (method, template): each is documented.
   const std::vector<std::pair<std::string, std::string>> served = {
-      {"get", "/api/v1/accounts"}, {"post", "/api/v1/accounts"},
-      {"get", "/api/v1/accounts/{accountId}"}, {"delete", "/api/v1/accounts/{accountId}"},
-      {"get", "/api/v1/domains"}, {"post", "/api/v1/domains/{domain}/check"},
-      {"patch", "/api/v1/settings"}, {"post", "/api/v1/settings/test-email"},
-      {"post", "/api/v1/messages"}, {"get", "/api/v1/accounts/{accountId}/messages/{messageId}"},
+      {"get", "/api/v1/accounts"},
+      {"post", "/api/v1/accounts"},
+      {"get", "/api/v1/accounts/{accountId}"},
+      {"delete", "/api/v1/accounts/{accountId}"},
+      {"get", "/api/v1/domains"},
+      {"post", "/api/v1/domains/{domain}/check"},
+      {"patch", "/api/v1/settings"},
+      {"post", "/api/v1/settings/test-email"},
+      {"post", "/api/v1/messages"},
+      {"get", "/api/v1/accounts/{accountId}/messages/{messageId}"},
       {"delete", "/api/v1/accounts/{accountId}/suppressions/{address}"},
-      {"get", "/v/{token}"}, {"get", "/t/c/{token}"}};
+      {"get", "/v/{token}"},
+      {"get", "/t/c/{token}"}};
   for (const auto& [m, p] : served) {
     ASSERT_TRUE(paths.contains(p)) << p;
     EXPECT_TRUE(paths[p].contains(m)) << m << " " << p;

@@ -1,11 +1,12 @@
 // api::handle_tracking over a real SQLite store, message log and outbox: valid click and open
 // tokens record an event and enqueue a tracking webhook; forged, cross-kind or foreign-secret
 // tokens are 404 and record nothing.
+#include "api/tracking_endpoint.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "api/tracking_endpoint.hpp"
 #include "core/clock.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
@@ -45,7 +46,8 @@ class TrackingEndpointTest : public ::testing::Test {
     m.bulk_id = "bulk-1";
     m.sender = "news@acme.test";
     m.recipient = "bob@dest.test";
-    m.options_json = R"({"bulkId":"bulk-1","trackingUrl":"https://hooks.acme.test/t","callbackData":"cb-9","intermediateReport":false})";
+    m.options_json =
+        R"({"bulkId":"bulk-1","trackingUrl":"https://hooks.acme.test/t","callbackData":"cb-9","intermediateReport":false})";
     m.created_ms = clock_.now_ms();
     m.updated_ms = m.created_ms;
     ASSERT_TRUE(log_->record_accepted({m}).ok());
@@ -169,12 +171,16 @@ TEST_F(TrackingEndpointTest, ForgedTokensAre404AndRecordNothing) {
   std::string forged = good;
   forged[forged.size() / 2] = forged[forged.size() / 2] == 'A' ? 'B' : 'A';
   const std::vector<std::string> targets = {
-       "/t/c/" + forged, "/t/c/" + good.substr(0, good.size() - 1), "/t/c/" + good + "A",
-        std::string("/t/c/"), std::string("/t/c/%00"), "/t/o/" + good,  // a click token on the open path
-        "/t/c/" + token(tracking::TokenKind::open, "QTRACK"),
-        "/t/c/" + token(tracking::TokenKind::click, "QTRACK", "https://evil.test/",
-                        "another-secret-0123456789"),
-        std::string("/t/x/") + good};
+      "/t/c/" + forged,
+      "/t/c/" + good.substr(0, good.size() - 1),
+      "/t/c/" + good + "A",
+      std::string("/t/c/"),
+      std::string("/t/c/%00"),
+      "/t/o/" + good,  // a click token on the open path
+      "/t/c/" + token(tracking::TokenKind::open, "QTRACK"),
+      "/t/c/" + token(tracking::TokenKind::click, "QTRACK", "https://evil.test/",
+                      "another-secret-0123456789"),
+      std::string("/t/x/") + good};
   for (const std::string& target : targets) {
     auto r = get(target);
     EXPECT_EQ(r.status, 404) << target;

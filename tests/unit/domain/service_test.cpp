@@ -1,10 +1,11 @@
 // Domains over a real SQLite store, a counting fake key generator and the fake resolver:
 // add (direct / delegated, keys generated once), check (states saved, verification, signing
 // starts), rotation end to end, export, platform zone.
+#include "domain/service.hpp"
+
 #include <gtest/gtest.h>
 
 #include "dns/resolver.hpp"
-#include "domain/service.hpp"
 #include "unit/store/test_dir.hpp"
 
 namespace tern::domain {
@@ -118,7 +119,8 @@ TEST_F(ServiceTest, AddDirectThenCheckVerifiesAndStartsSigning) {
   EXPECT_TRUE(store_->signing_keys(acme_.id, "example.com").value().empty());
   c = check("example.com", zone_of(rep.records));
   EXPECT_EQ(store_->signing_keys(acme_.id, "example.com").value().size(), 1u);
-  c = check("example.com", "tern1._domainkey.example.com SERVFAIL\n" + zone_of(rep.records, "dkim:tern1"));
+  c = check("example.com",
+            "tern1._domainkey.example.com SERVFAIL\n" + zone_of(rep.records, "dkim:tern1"));
   EXPECT_TRUE(c.dns_error);
   EXPECT_EQ(by_id(c, "dkim:tern1").status, "error");
   EXPECT_EQ(store_->signing_keys(acme_.id, "example.com").value().size(), 1u);
@@ -167,8 +169,7 @@ TEST_F(ServiceTest, DelegatedDomainsShareTheAccountKeysInThePlatformZone) {
   auto b = must(svc_->add("acme", "b.example", o));
   EXPECT_EQ(generated_, 2);  // one key set for the account
   EXPECT_EQ(by_id(a, "dkim:tern1").type, "CNAME");
-  EXPECT_EQ(by_id(a, "dkim:tern1").value,
-            "tern1-" + acme_.code + "._domainkey.dkim.platform.test");
+  EXPECT_EQ(by_id(a, "dkim:tern1").value, "tern1-" + acme_.code + "._domainkey.dkim.platform.test");
   EXPECT_EQ(by_id(b, "dkim:tern1").value, by_id(a, "dkim:tern1").value);
   must(svc_->add("beta", "beta.example", o));
   EXPECT_EQ(generated_, 4);
@@ -233,19 +234,23 @@ TEST_F(ServiceTest, BadRequests) {
   EXPECT_FALSE(svc_->add("beta", "example.com", {}).ok());  // another account's verified domain
   EXPECT_EQ(generated_, 2);
   // Key generation failing leaves an error, not a half-set.
-  Domains failing(*store_, svc_->platform(),
-                  [](const std::string&) -> core::Result<GeneratedKey> {
-                    return core::Error::temp("no entropy");
-                  },
-                  clock_);
+  Domains failing(
+      *store_, svc_->platform(),
+      [](const std::string&) -> core::Result<GeneratedKey> {
+        return core::Error::temp("no entropy");
+      },
+      clock_);
   auto r = failing.add("acme", "other.example", {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "no entropy");
   EXPECT_TRUE(store_->dkim_keys(acme_.id, "other.example", false).value().empty());
   // Delegated without a platform zone is refused.
-  Domains nozone(*store_, Platform{}, [](const std::string&) -> core::Result<GeneratedKey> {
-    return GeneratedKey{"x", "y"};
-  }, clock_);
+  Domains nozone(
+      *store_, Platform{},
+      [](const std::string&) -> core::Result<GeneratedKey> {
+        return GeneratedKey{"x", "y"};
+      },
+      clock_);
   AddOptions del;
   del.dkim_mode = "delegated";
   EXPECT_FALSE(nozone.add("acme", "third.example", del).ok());

@@ -66,8 +66,7 @@ class HttpClientTest : public ::testing::Test {
   }
   ~HttpClientTest() override { pool_.join(); }
 
-  HttpPostResult post(std::string url, std::string body = R"({"results":[]})",
-                      int timeout_s = 5) {
+  HttpPostResult post(std::string url, std::string body = R"({"results":[]})", int timeout_s = 5) {
     HttpPost req;
     req.url = std::move(url);
     req.content_type = "application/json";
@@ -214,8 +213,8 @@ TEST_F(HttpClientTest, RedirectToARefusedAddressIsRefused) {
   EXPECT_TRUE(r.permanent);
   EXPECT_NE(r.error.find("169.254.169.254: link-local"), std::string::npos) << r.error;
 
-  FakeHttpServer srv2({answer(308, "Permanent Redirect", nullptr,
-                              {{"Location", "http://[::1]:9/x"}})});
+  FakeHttpServer srv2(
+      {answer(308, "Permanent Redirect", nullptr, {{"Location", "http://[::1]:9/x"}})});
   svc_.policy.allow_loopback = false;
   svc_.policy.allow.emplace_back(*dns::IpAddr::parse("127.0.0.1"), 32);  // the first hop only
   auto r2 = post(srv2.url());

@@ -1,19 +1,19 @@
 // pipeline::Submission against a real spool in a temporary directory.
+#include "pipeline/submission.hpp"
+
 #include <gtest/gtest.h>
 
 #include <mutex>
-
 #include <nlohmann/json.hpp>
 
 #include "core/address.hpp"
 #include "dkim/signer.hpp"
 #include "message/header.hpp"
 #include "pipeline/key_cache.hpp"
-#include "pipeline/submission.hpp"
 #include "policy/options.hpp"
 #include "queue/spool.hpp"
-#include "unit/store/test_dir.hpp"
 #include "tracking/token.hpp"
+#include "unit/store/test_dir.hpp"
 
 using namespace tern;
 
@@ -52,7 +52,8 @@ struct SubmissionTest : ::testing::Test {
   std::mutex mu;
   std::vector<queue::QueuedMessage> accepted;
   std::unique_ptr<pipeline::KeyCache> keys;
-  std::shared_ptr<const dkim::PrivateKey> key = dkim::PrivateKey::generate(dkim::Algorithm::ed25519_sha256);
+  std::shared_ptr<const dkim::PrivateKey> key =
+      dkim::PrivateKey::generate(dkim::Algorithm::ed25519_sha256);
 
   void SetUp() override {
     queue::SpoolOptions o;
@@ -74,9 +75,11 @@ struct SubmissionTest : ::testing::Test {
     };
     if (sign) {
       keys = std::make_unique<pipeline::KeyCache>(
-          [this](int64_t acc, const std::string& domain) -> core::Result<std::vector<pipeline::KeySpec>> {
+          [this](int64_t acc,
+                 const std::string& domain) -> core::Result<std::vector<pipeline::KeySpec>> {
             if (acc != 7 || domain != "example.com") return std::vector<pipeline::KeySpec>{};
-            return std::vector<pipeline::KeySpec>{{"example.com", "tern1", "ed25519", key->to_pem(), 1}};
+            return std::vector<pipeline::KeySpec>{
+                {"example.com", "tern1", "ed25519", key->to_pem(), 1}};
           });
       svc.dkim_keys = keys.get();
     }
@@ -146,7 +149,11 @@ TEST_F(SubmissionTest, UntrackedMessageStoredOnceWithHeadersAdded) {
   EXPECT_EQ(opts.bulk_id, qid);
 
   std::string c = stored(qid);
-  EXPECT_EQ(c.rfind("Received: from [192.0.2.7] (192.0.2.7) by mx.tern.test (Tern) with HTTP id " + qid + "; ", 0), 0u) << c;
+  EXPECT_EQ(c.rfind("Received: from [192.0.2.7] (192.0.2.7) by mx.tern.test (Tern) with HTTP id " +
+                        qid + "; ",
+                    0),
+            0u)
+      << c;
   EXPECT_NE(field(c, "Date"), "<none>");
   EXPECT_EQ(field(c, "Message-ID"), "<" + qid + "@mx.tern.test>");
   EXPECT_EQ(body(c), "Hello\r\n");
@@ -174,7 +181,8 @@ TEST_F(SubmissionTest, PolicyRefusalsStoreNothing) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("550 5.7.1 Recipient <carol@dest.test>"), std::string::npos);
 
-  r = sub.submit(request("From: alice@example.com\nTo: bob@dest.test\n\nbare LF\n", {"bob@dest.test"}));
+  r = sub.submit(
+      request("From: alice@example.com\nTo: bob@dest.test\n\nbare LF\n", {"bob@dest.test"}));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("550 5.6.0"), std::string::npos);
 
@@ -192,8 +200,9 @@ TEST_F(SubmissionTest, PolicyRefusalsStoreNothing) {
 
 TEST_F(SubmissionTest, OptionHeadersApplyAndAreRemoved) {
   pipeline::Submission sub(services());
-  auto req = request("X-IB-bulk-id: spring\r\nX-IB-callback-data: cb1\r\nX-IB-unknown: z\r\n" + kPlain,
-                     {"bob@dest.test", "carol@dest.test"});
+  auto req =
+      request("X-IB-bulk-id: spring\r\nX-IB-callback-data: cb1\r\nX-IB-unknown: z\r\n" + kPlain,
+              {"bob@dest.test", "carol@dest.test"});
   req.options.notify_url = "https://hooks.example.com/r";  // the account default
   auto r = sub.submit(req);
   ASSERT_TRUE(r) << r.error().message;
@@ -323,7 +332,8 @@ TEST_F(SubmissionTest, TrackingWithoutHtmlOrSecretStoresOnce) {
 
 TEST_F(SubmissionTest, HeaderFinalKeepsTheSessionHeaderAndQueueId) {
   pipeline::Submission sub(services());
-  std::string msg = "Received: from c (192.0.2.1) by mx.tern.test (Tern) with ESMTPA id QSMTP; x\r\n" + kHtml;
+  std::string msg =
+      "Received: from c (192.0.2.1) by mx.tern.test (Tern) with ESMTPA id QSMTP; x\r\n" + kHtml;
   auto req = request(msg, {"bob@dest.test", "carol@dest.test", "dave@dest.test"});
   req.header_final = true;
   req.queue_id = "QSMTP";
@@ -365,8 +375,9 @@ TEST_F(SubmissionTest, SignsEachCopyOverItsOwnBody) {
 
 TEST_F(SubmissionTest, OwnMailWithoutAccountSkipsPolicy) {
   pipeline::Submission sub(services(true));
-  auto req = request("From: noreply@mx.tern.test\r\nTo: x@dest.test\r\nSubject: verify\r\n\r\nclick\r\n",
-                     {"x@dest.test"});
+  auto req =
+      request("From: noreply@mx.tern.test\r\nTo: x@dest.test\r\nSubject: verify\r\n\r\nclick\r\n",
+              {"x@dest.test"});
   req.account = nullptr;
   req.sender = "noreply@mx.tern.test";
   auto r = sub.submit(req);

@@ -1,9 +1,10 @@
 // Shared pieces of the SMTP and HTTP submission paths: account CC/BCC/Mail-From and the options
 // JSON stored with a message.
+#include "policy/account_apply.hpp"
+
 #include <gtest/gtest.h>
 
 #include "message/header.hpp"
-#include "policy/account_apply.hpp"
 #include "policy/options.hpp"
 
 using namespace tern;

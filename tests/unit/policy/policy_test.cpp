@@ -26,7 +26,8 @@ TEST(Sender, Rules) {
   EXPECT_TRUE(authorize_sender(c, "x@EXAMPLE.com").ok());
   EXPECT_TRUE(authorize_sender(c, "y@platform.net").ok());
   EXPECT_TRUE(authorize_sender(c, "Alice@OTHER.org").ok());
-  EXPECT_EQ(authorize_sender(c, "alice@other.org").line(), "550 5.7.1 Sender not authorized: <alice@other.org>");
+  EXPECT_EQ(authorize_sender(c, "alice@other.org").line(),
+            "550 5.7.1 Sender not authorized: <alice@other.org>");
   EXPECT_FALSE(authorize_sender(c, "x@sub.example.com").ok());
   EXPECT_FALSE(authorize_sender(c, "x@example.com.evil.net").ok());
   EXPECT_EQ(authorize_sender(c, "").line(), "550 5.7.1 Sender not authorized: <>");
@@ -40,7 +41,8 @@ TEST(HeaderRules, From) {
   EXPECT_TRUE(check_from(c, fields("From: A <a@Example.com>\r\n"), hf).ok());
   EXPECT_EQ(hf, "a@example.com");
   EXPECT_EQ(check_from(c, fields("To: a@example.com\r\n"), hf).code, 550);
-  EXPECT_EQ(check_from(c, fields("From: a@example.com\r\nfrom: a@example.com\r\n"), hf).enhanced, "5.6.0");
+  EXPECT_EQ(check_from(c, fields("From: a@example.com\r\nfrom: a@example.com\r\n"), hf).enhanced,
+            "5.6.0");
   EXPECT_EQ(check_from(c, fields("From: a@example.com, e@evil.com\r\n"), hf).line(),
             "550 5.7.1 Sender not authorized: <e@evil.com>");
   EXPECT_EQ(check_from(c, fields("From: undisclosed:;\r\n"), hf).enhanced, "5.6.0");
@@ -64,7 +66,8 @@ TEST(Options, ParseAndValidate) {
   EXPECT_EQ(o.notify_url, "HTTPS://h.example/cb?x=1");
   EXPECT_EQ(apply_option(o, seen, "X-IB-notify-url", "https://h.example/2").line(),
             "550 5.6.0 Invalid X-IB-notify-url header: must appear at most once");
-  for (const char* bad : {"ftp://h/x", "https://", "http:///path", "https://h x", "javascript:alert(1)", "h.example"}) {
+  for (const char* bad : {"ftp://h/x", "https://", "http:///path", "https://h x",
+                          "javascript:alert(1)", "h.example"}) {
     std::set<std::string> s2;
     EXPECT_EQ(apply_option(o, s2, "X-IB-tracking-url", bad).line(),
               "550 5.6.0 Invalid X-IB-tracking-url header: must be an http(s) URL")

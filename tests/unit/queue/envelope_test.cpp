@@ -1,8 +1,8 @@
+#include "queue/envelope.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
-#include "queue/envelope.hpp"
 
 using namespace tern::queue;
 using nlohmann::json;
@@ -48,7 +48,7 @@ TEST(Envelope, ExactFieldNames) {
   std::set<std::string> rkeys;
   for (auto& [k, v] : j["recipients"][1].items()) rkeys.insert(k);
   EXPECT_EQ(rkeys, (std::set<std::string>{"address", "state", "attempts", "next_attempt_ms",
-                                           "last_reply"}));
+                                          "last_reply"}));
   EXPECT_EQ(j["recipients"][1]["state"], "deferred");
   EXPECT_EQ(j["recipients"][0]["state"], "pending");
 }

@@ -664,9 +664,8 @@ TEST(Spool, HostileIdsAndMisuse) {
   std::string good;
   {
     auto s = open_ok(dir.str());
-    for (std::string bad : {std::string("../../etc/passwd"), std::string(""),
-                            std::string(65, 'A'), std::string("a/b"), std::string("A\0B", 3),
-                            std::string("A B")}) {
+    for (std::string bad : {std::string("../../etc/passwd"), std::string(""), std::string(65, 'A'),
+                            std::string("a/b"), std::string("A\0B", 3), std::string("A B")}) {
       auto w = s->begin(bad);
       EXPECT_FALSE(w->append("x").ok()) << bad;
       auto m = make_msg(bad);

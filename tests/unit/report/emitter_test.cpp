@@ -205,9 +205,9 @@ TEST(Emitter, AccountDefaultsFillWhatTheMessageDoesNotSay) {
   EXPECT_EQ(j["error"]["permanent"], false);
   EXPECT_NE(j["error"]["id"], 0);  // the temporary error is carried
   // The message's own URL, format and explicit intermediateReport=false win.
-  auto own = report::records_for(message(
-      R"({"notifyUrl":"https://m.example.net/","notifyContentType":"application/json",)"
-      R"("intermediateReport":false})"));
+  auto own = report::records_for(
+      message(R"({"notifyUrl":"https://m.example.net/","notifyContentType":"application/json",)"
+              R"("intermediateReport":false})"));
   auto it2 = report::report_for(event("delivered", "ann@example.org"), own[0], acct);
   ASSERT_TRUE(it2.ok() && it2->has_value());
   EXPECT_EQ((*it2)->url, "https://m.example.net/");
@@ -216,9 +216,9 @@ TEST(Emitter, AccountDefaultsFillWhatTheMessageDoesNotSay) {
   ASSERT_TRUE(no_pending.ok());
   EXPECT_FALSE(no_pending->has_value());
   // Message asks for intermediate reports, account does not.
-  auto asks = report::records_for(message(
-      R"({"notifyUrl":"https://m.example.net/","notifyContentType":"application/xml",)"
-      R"("intermediateReport":true})"));
+  auto asks = report::records_for(
+      message(R"({"notifyUrl":"https://m.example.net/","notifyContentType":"application/xml",)"
+              R"("intermediateReport":true})"));
   auto p2 = report::report_for(event("deferred", "ann@example.org"), asks[0], {});
   ASSERT_TRUE(p2.ok() && p2->has_value());
   EXPECT_EQ((*p2)->content_type, "application/xml");

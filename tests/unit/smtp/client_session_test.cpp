@@ -4,12 +4,13 @@
 // feeds content on NeedContent and answers StartTls with the case's handshake result. Every
 // transcript is replayed with each server write whole, split at every byte position, and byte
 // by byte (content then fed 1 and 7 bytes at a time); all runs must log the same.
+#include "smtp/client_session.hpp"
+
 #include <gtest/gtest.h>
 
 #include <functional>
 
 #include "core/base64.hpp"
-#include "smtp/client_session.hpp"
 #include "smtp/reply.hpp"
 
 using namespace tern::smtp;
@@ -30,7 +31,10 @@ struct Step {
 std::string unescape(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\' || i + 1 == s.size()) { out += s[i]; continue; }
+    if (s[i] != '\\' || i + 1 == s.size()) {
+      out += s[i];
+      continue;
+    }
     char n = s[++i];
     out += n == 'r' ? '\r' : n == 'n' ? '\n' : n;
   }
@@ -67,12 +71,14 @@ std::vector<Step> parse_script(const std::string& script) {
 }
 
 const char* sev(tern::core::Severity s) {
-  return s == tern::core::Severity::ok ? "ok" : s == tern::core::Severity::temporary ? "temp" : "perm";
+  return s == tern::core::Severity::ok          ? "ok"
+         : s == tern::core::Severity::temporary ? "temp"
+                                                : "perm";
 }
 
 std::string brief(const Outcome& o) {
-  return std::to_string(o.code) + "/" + o.enhanced + "/" + phase_name(o.phase) + "/" + sev(o.severity) +
-         (o.tls ? "/tls" : "");
+  return std::to_string(o.code) + "/" + o.enhanced + "/" + phase_name(o.phase) + "/" +
+         sev(o.severity) + (o.tls ? "/tls" : "");
 }
 
 struct Replay {
@@ -142,8 +148,8 @@ struct Driver {
 
 using Splitter = std::function<std::vector<std::string>(const std::string&)>;
 
-Replay replay(const std::vector<Step>& steps, const Config& cfg, const std::vector<Msg>& msgs, bool tls_ok,
-           size_t content_chunk, const Splitter& split) {
+Replay replay(const std::vector<Step>& steps, const Config& cfg, const std::vector<Msg>& msgs,
+              bool tls_ok, size_t content_chunk, const Splitter& split) {
   ClientSession s(cfg);
   Driver d{s, msgs, content_chunk, tls_ok};
   d.log = &d.run.pre;
@@ -151,8 +157,14 @@ Replay replay(const std::vector<Step>& steps, const Config& cfg, const std::vect
   d.run.logs.resize(steps.size());
   for (size_t i = 0; i < steps.size(); ++i) {
     d.log = &d.run.logs[i];
-    if (steps[i].server == "<timeout>") { d.handle(s.on_timeout()); continue; }
-    if (steps[i].server == "<closed>") { d.handle(s.on_closed()); continue; }
+    if (steps[i].server == "<timeout>") {
+      d.handle(s.on_timeout());
+      continue;
+    }
+    if (steps[i].server == "<closed>") {
+      d.handle(s.on_closed());
+      continue;
+    }
     for (const auto& chunk : split(steps[i].server)) d.handle(s.feed(chunk));
     if (d.pending_tls) {
       d.pending_tls = false;
@@ -187,7 +199,8 @@ Config cfg_with(TlsPolicy p, std::string user = "", std::string pass = "") {
   return c;
 }
 
-Msg msg(std::vector<std::string> rcpts, std::string content = "Subject: t\r\n\r\nhi\r\n", uint64_t size = 0) {
+Msg msg(std::vector<std::string> rcpts, std::string content = "Subject: t\r\n\r\nhi\r\n",
+        uint64_t size = 0) {
   Msg m;
   m.m.sender = "a@example.com";
   m.m.recipients = std::move(rcpts);
@@ -198,43 +211,50 @@ Msg msg(std::vector<std::string> rcpts, std::string content = "Subject: t\r\n\r\
 
 const std::string kEhloPipe =
     "S: 220 mx.test ESMTP\nC: EHLO out.tern.test\n"
-    "S: 250-mx.test\nS: 250-PIPELINING\nS: 250-SIZE 1000\nS: 250-8BITMIME\nS: 250 ENHANCEDSTATUSCODES\n";
-const std::string kEhloPlain = "S: 220 mx.test ESMTP\nC: EHLO out.tern.test\nS: 250-mx.test\nS: 250 8BITMIME\n";
+    "S: 250-mx.test\nS: 250-PIPELINING\nS: 250-SIZE 1000\nS: 250-8BITMIME\nS: 250 "
+    "ENHANCEDSTATUSCODES\n";
+const std::string kEhloPlain =
+    "S: 220 mx.test ESMTP\nC: EHLO out.tern.test\nS: 250-mx.test\nS: 250 8BITMIME\n";
 const std::string kBody = "C: Subject: t\nC: \nC: hi\nC: .\n";
 const std::string kQuit = "A: NoMore\nC: QUIT\nS: 221 2.0.0 bye\nA: Close\n";
 
 std::vector<Case> cases() {
   std::vector<Case> v;
-  std::string auth_plain = "C: AUTH PLAIN " + tern::core::base64_encode(std::string("\0u\0p", 4)) + "\n";
+  std::string auth_plain =
+      "C: AUTH PLAIN " + tern::core::base64_encode(std::string("\0u\0p", 4)) + "\n";
 
-  v.push_back({"pipelining_mixed_rcpt_results",
-               kEhloPipe +
-                   "A: Message 1\nC: MAIL FROM:<a@example.com> SIZE=20\nC: RCPT TO:<b@x.org>\n"
-                   "C: RCPT TO:<c@x.org>\nC: RCPT TO:<d@x.org>\nC: DATA\n"
-                   "S: 250 2.1.0 ok\nS: 550 5.1.1 no such user\nS: 250 2.1.5 ok\nS: 451 4.3.0 try later\n"
-                   "S: 354 go\n" + kBody +
-                   "S: 250 2.0.0 queued\n"
-                   "A: Result 550/5.1.1/rcpt/perm 250/2.0.0/dot/ok 451/4.3.0/rcpt/temp\n" +
-                   kQuit,
-               cfg_none(),
-               {msg({"b@x.org", "c@x.org", "d@x.org"}, "Subject: t\r\n\r\nhi\r\n", 20)}});
+  v.push_back(
+      {"pipelining_mixed_rcpt_results",
+       kEhloPipe +
+           "A: Message 1\nC: MAIL FROM:<a@example.com> SIZE=20\nC: RCPT TO:<b@x.org>\n"
+           "C: RCPT TO:<c@x.org>\nC: RCPT TO:<d@x.org>\nC: DATA\n"
+           "S: 250 2.1.0 ok\nS: 550 5.1.1 no such user\nS: 250 2.1.5 ok\nS: 451 4.3.0 try later\n"
+           "S: 354 go\n" +
+           kBody +
+           "S: 250 2.0.0 queued\n"
+           "A: Result 550/5.1.1/rcpt/perm 250/2.0.0/dot/ok 451/4.3.0/rcpt/temp\n" +
+           kQuit,
+       cfg_none(),
+       {msg({"b@x.org", "c@x.org", "d@x.org"}, "Subject: t\r\n\r\nhi\r\n", 20)}});
 
   v.push_back({"no_pipelining_one_command_at_a_time",
                kEhloPlain +
                    "A: Message 1\nC: MAIL FROM:<a@example.com>\nS: 250 ok\nC: RCPT TO:<b@x.org>\n"
-                   "S: 550 no\nC: RCPT TO:<c@x.org>\nS: 250 ok\nC: DATA\nS: 354 go\n" + kBody +
-                   "S: 250 ok\nA: Result 550//rcpt/perm 250//dot/ok\n" + kQuit,
+                   "S: 550 no\nC: RCPT TO:<c@x.org>\nS: 250 ok\nC: DATA\nS: 354 go\n" +
+                   kBody + "S: 250 ok\nA: Result 550//rcpt/perm 250//dot/ok\n" + kQuit,
                cfg_none(),
                {msg({"b@x.org", "c@x.org"})}});
 
-  v.push_back({"no_pipelining_all_rcpts_rejected_then_rset_before_next",
-               kEhloPlain +
-                   "A: Message 1\nC: MAIL FROM:<a@example.com>\nS: 250 ok\nC: RCPT TO:<b@x.org>\n"
-                   "S: 550 5.1.1 no\nA: Result 550/5.1.1/rcpt/perm\nA: Message 2\nC: RSET\nS: 250 ok\n"
-                   "C: MAIL FROM:<a@example.com>\nS: 250 ok\nC: RCPT TO:<c@x.org>\nS: 250 ok\nC: DATA\n"
-                   "S: 354 go\n" + kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
-               cfg_none(),
-               {msg({"b@x.org"}), msg({"c@x.org"})}});
+  v.push_back(
+      {"no_pipelining_all_rcpts_rejected_then_rset_before_next",
+       kEhloPlain +
+           "A: Message 1\nC: MAIL FROM:<a@example.com>\nS: 250 ok\nC: RCPT TO:<b@x.org>\n"
+           "S: 550 5.1.1 no\nA: Result 550/5.1.1/rcpt/perm\nA: Message 2\nC: RSET\nS: 250 ok\n"
+           "C: MAIL FROM:<a@example.com>\nS: 250 ok\nC: RCPT TO:<c@x.org>\nS: 250 ok\nC: DATA\n"
+           "S: 354 go\n" +
+           kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
+       cfg_none(),
+       {msg({"b@x.org"}), msg({"c@x.org"})}});
 
   v.push_back({"two_messages_one_connection_rset_after_pipelined_failure",
                kEhloPipe +
@@ -242,54 +262,64 @@ std::vector<Case> cases() {
                    "S: 250 ok\nS: 550 5.1.1 no\nS: 554 5.5.1 no valid recipients\n"
                    "A: Result 550/5.1.1/rcpt/perm\nA: Message 2\nC: RSET\nS: 250 2.0.0 ok\n"
                    "C: MAIL FROM:<a@example.com>\nC: RCPT TO:<c@x.org>\nC: DATA\n"
-                   "S: 250 ok\nS: 250 ok\nS: 354 go\n" + kBody +
+                   "S: 250 ok\nS: 250 ok\nS: 354 go\n" +
+                   kBody +
                    "S: 250 2.0.0 ok\nA: Result 250/2.0.0/dot/ok\n"
                    "A: Message 3\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<d@x.org>\nC: DATA\n"
-                   "S: 250 ok\nS: 250 ok\nS: 354 go\n" + kBody +
-                   "S: 250 2.0.0 ok\nA: Result 250/2.0.0/dot/ok\n" + kQuit,
+                   "S: 250 ok\nS: 250 ok\nS: 354 go\n" +
+                   kBody + "S: 250 2.0.0 ok\nA: Result 250/2.0.0/dot/ok\n" + kQuit,
                cfg_none(),
                {msg({"b@x.org"}), msg({"c@x.org"}), msg({"d@x.org"})}});
 
-  v.push_back({"pipelined_mail_rejected_all_get_mail_reply",
-               kEhloPipe +
-                   "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: RCPT TO:<c@x.org>\n"
-                   "C: DATA\nS: 553 5.1.8 bad sender\nS: 503 5.5.1 need MAIL\nS: 503 5.5.1 need MAIL\n"
-                   "S: 503 5.5.1 need MAIL\nA: Result 553/5.1.8/mail/perm 553/5.1.8/mail/perm\n" + kQuit,
-               cfg_none(),
-               {msg({"b@x.org", "c@x.org"})}});
+  v.push_back(
+      {"pipelined_mail_rejected_all_get_mail_reply",
+       kEhloPipe +
+           "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: RCPT "
+           "TO:<c@x.org>\n"
+           "C: DATA\nS: 553 5.1.8 bad sender\nS: 503 5.5.1 need MAIL\nS: 503 5.5.1 need MAIL\n"
+           "S: 503 5.5.1 need MAIL\nA: Result 553/5.1.8/mail/perm 553/5.1.8/mail/perm\n" +
+           kQuit,
+       cfg_none(),
+       {msg({"b@x.org", "c@x.org"})}});
 
-  v.push_back({"ehlo_rejected_helo_fallback_no_extensions",
-               "S: 220 old.test\nC: EHLO out.tern.test\nS: 502 5.5.2 command not recognized\n"
-               "C: HELO out.tern.test\nS: 250 old.test\nA: Message 1\nC: MAIL FROM:<a@example.com>\n"
-               "S: 250 ok\nC: RCPT TO:<b@x.org>\nS: 250 ok\nC: DATA\nS: 354 go\n" + kBody +
-                   "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
-               cfg_none(),
-               {[] {
-                 Msg m = msg({"b@x.org"}, "Subject: t\r\n\r\nhi\r\n", 20);
-                 m.m.eightbit = true;  // no 8BITMIME after HELO: sent without BODY=
-                 return m;
-               }()}});
+  v.push_back(
+      {"ehlo_rejected_helo_fallback_no_extensions",
+       "S: 220 old.test\nC: EHLO out.tern.test\nS: 502 5.5.2 command not recognized\n"
+       "C: HELO out.tern.test\nS: 250 old.test\nA: Message 1\nC: MAIL FROM:<a@example.com>\n"
+       "S: 250 ok\nC: RCPT TO:<b@x.org>\nS: 250 ok\nC: DATA\nS: 354 go\n" +
+           kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
+       cfg_none(),
+       {[] {
+         Msg m = msg({"b@x.org"}, "Subject: t\r\n\r\nhi\r\n", 20);
+         m.m.eightbit = true;  // no 8BITMIME after HELO: sent without BODY=
+         return m;
+       }()}});
 
   v.push_back({"ehlo_500_falls_back_ehlo_550_does_not",
                "S: 220 x\nC: EHLO out.tern.test\nS: 550 5.7.1 go away\n"
                "A: Failed 550/5.7.1/ehlo/perm next-mx\nC: QUIT\nA: Close\n",
-               cfg_none(), {}});
+               cfg_none(),
+               {}});
 
   v.push_back({"greeting_421_no_quit_try_next_mx",
-               "S: 421 4.3.2 busy\nA: Failed 421/4.3.2/greeting/temp next-mx\nA: Close\n", cfg_none(),
+               "S: 421 4.3.2 busy\nA: Failed 421/4.3.2/greeting/temp next-mx\nA: Close\n",
+               cfg_none(),
                {msg({"b@x.org"})}});
 
   v.push_back({"greeting_554_quit_try_next_mx",
-               "S: 554-5.7.1 no\nS: 554 5.7.1 really no\nA: Failed 554/5.7.1/greeting/perm next-mx\nC: QUIT\n"
+               "S: 554-5.7.1 no\nS: 554 5.7.1 really no\nA: Failed 554/5.7.1/greeting/perm "
+               "next-mx\nC: QUIT\n"
                "A: Close\n",
-               cfg_none(), {msg({"b@x.org"})}});
+               cfg_none(),
+               {msg({"b@x.org"})}});
 
   v.push_back({"multiline_greeting_and_replies",
                "S: 220-mx.test first\nS: 220-second\nS: 220 third\nC: EHLO out.tern.test\n"
                "S: 250-mx.test\nS: 250-PIPELINING\nS: 250 SMTPUTF8\nA: Message 1\n"
                "C: MAIL FROM:<a@example.com> SMTPUTF8\nC: RCPT TO:<b@x.org>\nC: DATA\n"
-               "S: 250-2.1.0 a\nS: 250 2.1.0 b\nS: 250 ok\nS: 354 go\n" + kBody +
-                   "S: 250-2.0.0 queued\nS: 250 2.0.0 as X\nA: Result 250/2.0.0/dot/ok\n" + kQuit,
+               "S: 250-2.1.0 a\nS: 250 2.1.0 b\nS: 250 ok\nS: 354 go\n" +
+                   kBody + "S: 250-2.0.0 queued\nS: 250 2.0.0 as X\nA: Result 250/2.0.0/dot/ok\n" +
+                   kQuit,
                cfg_none(),
                {[] {
                  Msg m = msg({"b@x.org"});
@@ -297,106 +327,136 @@ std::vector<Case> cases() {
                  return m;
                }()}});
 
-  v.push_back({"smtputf8_needed_not_offered_is_permanent_5_6_7_and_nothing_sent",
-               kEhloPipe +
-                   "A: Message 1\nA: Result 550/5.6.7/mail/perm 550/5.6.7/mail/perm\nA: Message 2\n"
-                   "C: MAIL FROM:<a@example.com>\nC: RCPT TO:<c@x.org>\nC: DATA\nS: 250 ok\nS: 250 ok\n"
-                   "S: 354 go\n" + kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
-               cfg_none(),
-               {[] {
-                 Msg m = msg({"b@x.org", "ü@x.org"});
-                 m.m.smtputf8 = true;
-                 return m;
-               }(),
-                msg({"c@x.org"})}});
+  v.push_back(
+      {"smtputf8_needed_not_offered_is_permanent_5_6_7_and_nothing_sent",
+       kEhloPipe +
+           "A: Message 1\nA: Result 550/5.6.7/mail/perm 550/5.6.7/mail/perm\nA: Message 2\n"
+           "C: MAIL FROM:<a@example.com>\nC: RCPT TO:<c@x.org>\nC: DATA\nS: 250 ok\nS: 250 ok\n"
+           "S: 354 go\n" +
+           kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
+       cfg_none(),
+       {[] {
+          Msg m = msg({"b@x.org", "ü@x.org"});
+          m.m.smtputf8 = true;
+          return m;
+        }(),
+        msg({"c@x.org"})}});
 
-  v.push_back({"size_over_server_limit_local_552_8bitmime_param",
-               kEhloPipe +
-                   "A: Message 1\nA: Result 552/5.3.4/mail/perm\nA: Message 2\n"
-                   "C: MAIL FROM:<a@example.com> SIZE=1000 BODY=8BITMIME\nC: RCPT TO:<c@x.org>\nC: DATA\n"
-                   "S: 250 ok\nS: 250 ok\nS: 354 go\n" + kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
-               cfg_none(),
-               {msg({"b@x.org"}, "x\r\n", 1001), [] {
-                  Msg m = msg({"c@x.org"}, "Subject: t\r\n\r\nhi\r\n", 1000);
-                  m.m.eightbit = true;
-                  return m;
-                }()}});
+  v.push_back(
+      {"size_over_server_limit_local_552_8bitmime_param",
+       kEhloPipe +
+           "A: Message 1\nA: Result 552/5.3.4/mail/perm\nA: Message 2\n"
+           "C: MAIL FROM:<a@example.com> SIZE=1000 BODY=8BITMIME\nC: RCPT TO:<c@x.org>\nC: DATA\n"
+           "S: 250 ok\nS: 250 ok\nS: 354 go\n" +
+           kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
+       cfg_none(),
+       {msg({"b@x.org"}, "x\r\n", 1001), [] {
+          Msg m = msg({"c@x.org"}, "Subject: t\r\n\r\nhi\r\n", 1000);
+          m.m.eightbit = true;
+          return m;
+        }()}});
 
   v.push_back({"injection_addresses_never_reach_the_wire",
                kEhloPipe +
                    "A: Message 1\nA: Result 553/5.1.7/mail/perm 553/5.1.7/mail/perm\nA: Message 2\n"
                    "C: MAIL FROM:<a@example.com>\nC: RCPT TO:<ok@x.org>\nC: DATA\n"
-                   "S: 250 ok\nS: 250 ok\nS: 354 go\n" + kBody +
-                   "S: 250 ok\nA: Result 553/5.1.3/rcpt/perm 250//dot/ok 553/5.1.3/rcpt/perm\n" + kQuit,
+                   "S: 250 ok\nS: 250 ok\nS: 354 go\n" +
+                   kBody +
+                   "S: 250 ok\nA: Result 553/5.1.3/rcpt/perm 250//dot/ok 553/5.1.3/rcpt/perm\n" +
+                   kQuit,
                cfg_none(),
                {[] {
-                 Msg m = msg({"b@x.org", "c@x.org"});
-                 m.m.sender = "a@example.com>\r\nRCPT TO:<evil@x.org";
-                 return m;
-               }(),
+                  Msg m = msg({"b@x.org", "c@x.org"});
+                  m.m.sender = "a@example.com>\r\nRCPT TO:<evil@x.org";
+                  return m;
+                }(),
                 msg({"x@y.org> NOTIFY=NEVER", "ok@x.org", "a\nb@x.org"})}});
 
-  v.push_back({"552_at_end_of_data_is_permanent_for_accepted_no_rset_after",
-               kEhloPipe +
-                   "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: RCPT TO:<c@x.org>\n"
-                   "C: DATA\nS: 250 ok\nS: 250 ok\nS: 550 5.1.1 unknown\nS: 354 go\n" + kBody +
-                   "S: 552 5.3.4 message too big\nA: Result 552/5.3.4/dot/perm 550/5.1.1/rcpt/perm\n"
-                   "A: Message 2\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<d@x.org>\nC: DATA\n"
-                   "S: 250 ok\nS: 250 ok\nS: 451 4.3.0 data later\nA: Result 451/4.3.0/data/temp\n"
-                   "A: NoMore\nC: QUIT\nS: 221 bye\nA: Close\n",
-               cfg_none(),
-               {msg({"b@x.org", "c@x.org"}), msg({"d@x.org"})}});
+  v.push_back(
+      {"552_at_end_of_data_is_permanent_for_accepted_no_rset_after",
+       kEhloPipe +
+           "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: RCPT "
+           "TO:<c@x.org>\n"
+           "C: DATA\nS: 250 ok\nS: 250 ok\nS: 550 5.1.1 unknown\nS: 354 go\n" +
+           kBody +
+           "S: 552 5.3.4 message too big\nA: Result 552/5.3.4/dot/perm 550/5.1.1/rcpt/perm\n"
+           "A: Message 2\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<d@x.org>\nC: DATA\n"
+           "S: 250 ok\nS: 250 ok\nS: 451 4.3.0 data later\nA: Result 451/4.3.0/data/temp\n"
+           "A: NoMore\nC: QUIT\nS: 221 bye\nA: Close\n",
+       cfg_none(),
+       {msg({"b@x.org", "c@x.org"}), msg({"d@x.org"})}});
 
   v.push_back({"starttls_required_not_offered",
                kEhloPipe + "A: Failed 451/4.7.4/starttls/temp next-mx\nC: QUIT\nA: Close\n",
-               cfg_with(TlsPolicy::required), {msg({"b@x.org"})}});
+               cfg_with(TlsPolicy::required),
+               {msg({"b@x.org"})}});
 
   v.push_back({"starttls_required_refused",
-               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 STARTTLS\nC: STARTTLS\nS: 454 4.7.0 no TLS now\n"
+               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 STARTTLS\nC: STARTTLS\nS: 454 "
+               "4.7.0 no TLS now\n"
                "A: Failed 451/4.7.4/starttls/temp next-mx\nC: QUIT\nA: Close\n",
-               cfg_with(TlsPolicy::required), {msg({"b@x.org"})}});
+               cfg_with(TlsPolicy::required),
+               {msg({"b@x.org"})}});
 
-  v.push_back({"starttls_opportunistic_refused_continues_plain",
-               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 STARTTLS\nC: STARTTLS\nS: 454 4.7.0 no TLS now\n"
-               "A: Message 1\nC: MAIL FROM:<a@example.com>\nS: 250 ok\nC: RCPT TO:<b@x.org>\nS: 250 ok\n"
-               "C: DATA\nS: 354 go\n" + kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
-               cfg_with(TlsPolicy::opportunistic), {msg({"b@x.org"})}});
+  v.push_back(
+      {"starttls_opportunistic_refused_continues_plain",
+       "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 STARTTLS\nC: STARTTLS\nS: 454 4.7.0 no "
+       "TLS now\n"
+       "A: Message 1\nC: MAIL FROM:<a@example.com>\nS: 250 ok\nC: RCPT TO:<b@x.org>\nS: 250 ok\n"
+       "C: DATA\nS: 354 go\n" +
+           kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
+       cfg_with(TlsPolicy::opportunistic),
+       {msg({"b@x.org"})}});
 
-  v.push_back({"starttls_opportunistic_handshake_failure_says_retry_plain",
-               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 STARTTLS\nC: STARTTLS\nS: 220 go ahead\n"
-               "A: StartTls\nA: Failed 451/4.7.5/starttls/temp next-mx retry-plain\nA: Close\n",
-               cfg_with(TlsPolicy::opportunistic), {msg({"b@x.org"})}, false});
+  v.push_back(
+      {"starttls_opportunistic_handshake_failure_says_retry_plain",
+       "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 STARTTLS\nC: STARTTLS\nS: 220 go ahead\n"
+       "A: StartTls\nA: Failed 451/4.7.5/starttls/temp next-mx retry-plain\nA: Close\n",
+       cfg_with(TlsPolicy::opportunistic),
+       {msg({"b@x.org"})},
+       false});
 
-  v.push_back({"starttls_then_ehlo_again_injected_bytes_dropped_auth_after_tls",
-               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250-AUTH PLAIN LOGIN\nS: 250 STARTTLS\n"
-               "C: STARTTLS\nS: 220 go ahead\nS: 250-injected\nS: 250 AUTH PLAIN\nA: StartTls\n"
-               "C: EHLO out.tern.test\nS: 250-x\nS: 250-PIPELINING\nS: 250 AUTH=LOGIN PLAIN\n" +
-                   auth_plain +
-                   "S: 235 2.7.0 ok\nA: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\n"
-                   "C: DATA\nS: 250 ok\nS: 250 ok\nS: 354 go\n" + kBody +
-                   "S: 250 2.0.0 ok\nA: Result 250/2.0.0/dot/ok/tls\n" + kQuit,
-               cfg_with(TlsPolicy::required, "u", "p"), {msg({"b@x.org"})}});
+  v.push_back(
+      {"starttls_then_ehlo_again_injected_bytes_dropped_auth_after_tls",
+       "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250-AUTH PLAIN LOGIN\nS: 250 STARTTLS\n"
+       "C: STARTTLS\nS: 220 go ahead\nS: 250-injected\nS: 250 AUTH PLAIN\nA: StartTls\n"
+       "C: EHLO out.tern.test\nS: 250-x\nS: 250-PIPELINING\nS: 250 AUTH=LOGIN PLAIN\n" +
+           auth_plain +
+           "S: 235 2.7.0 ok\nA: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\n"
+           "C: DATA\nS: 250 ok\nS: 250 ok\nS: 354 go\n" +
+           kBody + "S: 250 2.0.0 ok\nA: Result 250/2.0.0/dot/ok/tls\n" + kQuit,
+       cfg_with(TlsPolicy::required, "u", "p"),
+       {msg({"b@x.org"})}});
 
   v.push_back({"auth_never_before_tls_opportunistic_without_starttls",
                "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 AUTH PLAIN LOGIN\n"
                "A: Failed 451/4.7.0/auth/temp\nC: QUIT\nA: Close\n",
-               cfg_with(TlsPolicy::opportunistic, "u", "p"), {msg({"b@x.org"})}});
+               cfg_with(TlsPolicy::opportunistic, "u", "p"),
+               {msg({"b@x.org"})}});
 
   v.push_back({"auth_never_before_tls_opportunistic_starttls_refused",
-               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250-STARTTLS\nS: 250 AUTH PLAIN\nC: STARTTLS\n"
+               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250-STARTTLS\nS: 250 AUTH PLAIN\nC: "
+               "STARTTLS\n"
                "S: 454 4.7.0 no\nA: Failed 451/4.7.0/auth/temp\nC: QUIT\nA: Close\n",
-               cfg_with(TlsPolicy::opportunistic, "u", "p"), {msg({"b@x.org"})}});
+               cfg_with(TlsPolicy::opportunistic, "u", "p"),
+               {msg({"b@x.org"})}});
 
   v.push_back({"auth_plain_in_plaintext_when_security_none",
-               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250-STARTTLS\nS: 250 AUTH PLAIN\n" + auth_plain +
-                   "S: 235 ok\nA: Message 1\nC: MAIL FROM:<a@example.com>\nS: 250 ok\nC: RCPT TO:<b@x.org>\n"
-                   "S: 250 ok\nC: DATA\nS: 354 go\n" + kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
-               cfg_with(TlsPolicy::none, "u", "p"), {msg({"b@x.org"})}});
+               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250-STARTTLS\nS: 250 AUTH PLAIN\n" +
+                   auth_plain +
+                   "S: 235 ok\nA: Message 1\nC: MAIL FROM:<a@example.com>\nS: 250 ok\nC: RCPT "
+                   "TO:<b@x.org>\n"
+                   "S: 250 ok\nC: DATA\nS: 354 go\n" +
+                   kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
+               cfg_with(TlsPolicy::none, "u", "p"),
+               {msg({"b@x.org"})}});
 
   v.push_back({"auth_login_implicit_tls",
                "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 AUTH LOGIN\nC: AUTH LOGIN\n"
-               "S: 334 VXNlcm5hbWU6\nC: " + tern::core::base64_encode("u") + "\nS: 334 UGFzc3dvcmQ6\nC: " +
-                   tern::core::base64_encode("p") + "\nS: 235 ok\nA: NoMore\nC: QUIT\nS: 221 bye\nA: Close\n",
+               "S: 334 VXNlcm5hbWU6\nC: " +
+                   tern::core::base64_encode("u") +
+                   "\nS: 334 UGFzc3dvcmQ6\nC: " + tern::core::base64_encode("p") +
+                   "\nS: 235 ok\nA: NoMore\nC: QUIT\nS: 221 bye\nA: Close\n",
                [] {
                  Config c = cfg_with(TlsPolicy::required, "u", "p");
                  c.implicit_tls = true;
@@ -404,73 +464,99 @@ std::vector<Case> cases() {
                }(),
                {}});
 
-  v.push_back({"auth_535_is_temporary_by_default",
-               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 AUTH PLAIN\n" + auth_plain +
-                   "S: 535 5.7.8 bad credentials\nA: Failed 535/5.7.8/auth/temp\nC: QUIT\nA: Close\n",
-               cfg_with(TlsPolicy::none, "u", "p"), {msg({"b@x.org"})}});
+  v.push_back(
+      {"auth_535_is_temporary_by_default",
+       "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 AUTH PLAIN\n" + auth_plain +
+           "S: 535 5.7.8 bad credentials\nA: Failed 535/5.7.8/auth/temp\nC: QUIT\nA: Close\n",
+       cfg_with(TlsPolicy::none, "u", "p"),
+       {msg({"b@x.org"})}});
 
-  v.push_back({"auth_535_permanent_when_configured",
-               "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 AUTH PLAIN\n" + auth_plain +
-                   "S: 535 5.7.8 bad credentials\nA: Failed 535/5.7.8/auth/perm\nC: QUIT\nA: Close\n",
-               [] {
-                 Config c = cfg_with(TlsPolicy::none, "u", "p");
-                 c.auth_failure_temporary = false;
-                 return c;
-               }(),
-               {msg({"b@x.org"})}});
+  v.push_back(
+      {"auth_535_permanent_when_configured",
+       "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 AUTH PLAIN\n" + auth_plain +
+           "S: 535 5.7.8 bad credentials\nA: Failed 535/5.7.8/auth/perm\nC: QUIT\nA: Close\n",
+       [] {
+         Config c = cfg_with(TlsPolicy::none, "u", "p");
+         c.auth_failure_temporary = false;
+         return c;
+       }(),
+       {msg({"b@x.org"})}});
 
   v.push_back({"auth_plain_answered_with_334_is_temporary_protocol_failure",
                "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 AUTH PLAIN\n" + auth_plain +
                    "S: 334 \nA: Failed 451/4.5.0/auth/temp\nC: QUIT\nA: Close\n",
-               cfg_with(TlsPolicy::none, "u", "p"), {msg({"b@x.org"})}});
+               cfg_with(TlsPolicy::none, "u", "p"),
+               {msg({"b@x.org"})}});
 
   v.push_back({"auth_mechanism_not_offered",
                "S: 220 x\nC: EHLO out.tern.test\nS: 250-x\nS: 250 AUTH CRAM-MD5\n"
                "A: Failed 451/4.7.0/auth/temp\nC: QUIT\nA: Close\n",
-               cfg_with(TlsPolicy::none, "u", "p"), {msg({"b@x.org"})}});
+               cfg_with(TlsPolicy::none, "u", "p"),
+               {msg({"b@x.org"})}});
 
   v.push_back({"421_mid_pipeline_ends_connection_for_all_unfinished",
-               kEhloPipe +
-                   "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: RCPT TO:<c@x.org>\n"
-                   "C: DATA\nS: 250 ok\nS: 550 5.1.1 no\nS: 421 4.4.2 shutting down\n"
-                   "A: Result 550/5.1.1/rcpt/perm 421/4.4.2/rcpt/temp\nA: Failed 421/4.4.2/rcpt/temp\nA: Close\n",
-               cfg_none(), {msg({"b@x.org", "c@x.org"})}});
+               kEhloPipe + "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: "
+                           "RCPT TO:<c@x.org>\n"
+                           "C: DATA\nS: 250 ok\nS: 550 5.1.1 no\nS: 421 4.4.2 shutting down\n"
+                           "A: Result 550/5.1.1/rcpt/perm 421/4.4.2/rcpt/temp\nA: Failed "
+                           "421/4.4.2/rcpt/temp\nA: Close\n",
+               cfg_none(),
+               {msg({"b@x.org", "c@x.org"})}});
 
   v.push_back({"timeout_waiting_for_greeting",
-               "E: timeout\nA: Failed 451/4.4.2/greeting/temp next-mx\nA: Close\n", cfg_none(), {}});
+               "E: timeout\nA: Failed 451/4.4.2/greeting/temp next-mx\nA: Close\n",
+               cfg_none(),
+               {}});
 
-  v.push_back({"timeout_after_final_dot",
-               kEhloPipe +
-                   "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: RCPT TO:<c@x.org>\n"
-                   "C: DATA\nS: 250 ok\nS: 250 ok\nS: 550 no\nS: 354 go\n" + kBody +
-                   "E: timeout\nA: Result 451/4.4.2/dot/temp 550//rcpt/perm\nA: Failed 451/4.4.2/dot/temp\n"
-                   "A: Close\n",
-               cfg_none(), {msg({"b@x.org", "c@x.org"})}});
+  v.push_back(
+      {"timeout_after_final_dot",
+       kEhloPipe +
+           "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: RCPT "
+           "TO:<c@x.org>\n"
+           "C: DATA\nS: 250 ok\nS: 250 ok\nS: 550 no\nS: 354 go\n" +
+           kBody +
+           "E: timeout\nA: Result 451/4.4.2/dot/temp 550//rcpt/perm\nA: Failed 451/4.4.2/dot/temp\n"
+           "A: Close\n",
+       cfg_none(),
+       {msg({"b@x.org", "c@x.org"})}});
 
   v.push_back({"server_closes_mid_transaction",
                kEhloPlain +
-                   "A: Message 1\nC: MAIL FROM:<a@example.com>\nS: 250 ok\nC: RCPT TO:<b@x.org>\nE: closed\n"
+                   "A: Message 1\nC: MAIL FROM:<a@example.com>\nS: 250 ok\nC: RCPT "
+                   "TO:<b@x.org>\nE: closed\n"
                    "A: Result 451/4.4.2/rcpt/temp\nA: Failed 451/4.4.2/rcpt/temp\nA: Close\n",
-               cfg_none(), {msg({"b@x.org"})}});
+               cfg_none(),
+               {msg({"b@x.org"})}});
 
   v.push_back({"closed_after_quit_is_normal",
-               kEhloPlain + "A: NoMore\nC: QUIT\nE: closed\nA: Close\n", cfg_none(), {}});
+               kEhloPlain + "A: NoMore\nC: QUIT\nE: closed\nA: Close\n",
+               cfg_none(),
+               {}});
 
   v.push_back({"garbage_reply_is_protocol_error",
-               "S: 220 x\nC: EHLO out.tern.test\nS: hello there\nA: Failed 451/4.5.0/ehlo/temp next-mx\nA: Close\n",
-               cfg_none(), {}});
+               "S: 220 x\nC: EHLO out.tern.test\nS: hello there\nA: Failed 451/4.5.0/ehlo/temp "
+               "next-mx\nA: Close\n",
+               cfg_none(),
+               {}});
 
   v.push_back({"code_with_bad_separator_is_protocol_error",
-               "S: 220x\nA: Failed 451/4.5.0/greeting/temp next-mx\nA: Close\n", cfg_none(), {}});
+               "S: 220x\nA: Failed 451/4.5.0/greeting/temp next-mx\nA: Close\n",
+               cfg_none(),
+               {}});
 
   v.push_back({"code_changes_inside_multiline_reply",
-               "S: 220-x\nS: 250 y\nA: Failed 451/4.5.0/greeting/temp next-mx\nA: Close\n", cfg_none(), {}});
+               "S: 220-x\nS: 250 y\nA: Failed 451/4.5.0/greeting/temp next-mx\nA: Close\n",
+               cfg_none(),
+               {}});
 
-  v.push_back({"data_354_without_accepted_recipients_ends_with_dot",
-               kEhloPipe +
-                   "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: DATA\n"
-                   "S: 250 ok\nS: 550 no\nS: 354 go\nC: .\nS: 250 empty\nA: Result 550//rcpt/perm\n" + kQuit,
-               cfg_none(), {msg({"b@x.org"})}});
+  v.push_back(
+      {"data_354_without_accepted_recipients_ends_with_dot",
+       kEhloPipe +
+           "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: DATA\n"
+           "S: 250 ok\nS: 550 no\nS: 354 go\nC: .\nS: 250 empty\nA: Result 550//rcpt/perm\n" +
+           kQuit,
+       cfg_none(),
+       {msg({"b@x.org"})}});
   return v;
 }
 
@@ -522,7 +608,8 @@ TEST(ClientSession, AuthIsNeverOnTheWireBeforeTls) {
       };
       collect(s.on_connected());
       collect(s.feed("220 x\r\n"));
-      collect(s.feed(offer_tls ? "250-x\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n" : "250-x\r\n250 AUTH PLAIN LOGIN\r\n"));
+      collect(s.feed(offer_tls ? "250-x\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n"
+                               : "250-x\r\n250 AUTH PLAIN LOGIN\r\n"));
       if (offer_tls) collect(s.feed("454 4.7.0 not now\r\n"));
       EXPECT_EQ(wire.find("AUTH"), std::string::npos) << wire;
       EXPECT_TRUE(s.closed());
@@ -532,9 +619,10 @@ TEST(ClientSession, AuthIsNeverOnTheWireBeforeTls) {
 }
 
 TEST(ClientSession, OutcomeTextIsTheFullRemoteReply) {
-  auto steps = parse_script(kEhloPipe +
-                            "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: DATA\n"
-                            "S: 250 ok\nS: 550-5.1.1 first line\nS: 550 5.1.1 second\x1b[31m line\nS: 554 no\n");
+  auto steps = parse_script(
+      kEhloPipe +
+      "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: DATA\n"
+      "S: 250 ok\nS: 550-5.1.1 first line\nS: 550 5.1.1 second\x1b[31m line\nS: 554 no\n");
   Replay r = replay(steps, cfg_none(), {msg({"b@x.org"})}, true, 0, whole);
   ASSERT_EQ(r.results.size(), 1u);
   const Outcome& o = r.results[0][0];
@@ -664,7 +752,8 @@ TEST(ClientSession, NeedMessageThenFailureInOneBatchStillSettlesTheMessage) {
 }
 
 TEST(ClientSession, ErrorReplyDuringContentIsTemporary) {
-  for (const std::string& extra : {std::string("554 5.0.0 go away\r\n"), std::string("250 what\r\n")}) {
+  for (const std::string& extra :
+       {std::string("554 5.0.0 go away\r\n"), std::string("250 what\r\n")}) {
     ClientSession s(cfg_none());
     greeted_then(s, "220 x\r\n");
     (void)s.feed("250 x\r\n");
@@ -699,7 +788,8 @@ TEST(ClientSession, TooManyReplyLinesIsProtocolError) {
     ClientSession s(cfg_none());
     auto acts = greeted_then(s, bad);
     EXPECT_TRUE(s.closed());
-    EXPECT_NE(std::get<ConnectionFailed>(acts[0]).outcome.text.find("100 lines"), std::string::npos);
+    EXPECT_NE(std::get<ConnectionFailed>(acts[0]).outcome.text.find("100 lines"),
+              std::string::npos);
   }
 }
 
@@ -757,9 +847,10 @@ TEST(ClientSession, ContentStreamedInPiecesWithDotStuffing) {
   const std::string content = "Subject: dots\r\n\r\n.\r\n..\r\n.leading\r\nlast line without crlf";
   const std::string want =
       "Subject: dots\r\n\r\n..\r\n...\r\n..leading\r\nlast line without crlf\r\n.\r\n";
-  auto steps = parse_script(kEhloPipe +
-                            "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: DATA\n"
-                            "S: 250 ok\nS: 250 ok\nS: 354 go\n");
+  auto steps =
+      parse_script(kEhloPipe +
+                   "A: Message 1\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: DATA\n"
+                   "S: 250 ok\nS: 250 ok\nS: 354 go\n");
   for (size_t chunk : {0, 1, 2, 3, 5, 16}) {
     Replay r = replay(steps, cfg_none(), {msg({"b@x.org"}, content)}, true, chunk, whole);
     size_t p = r.wire.find("DATA\r\n");
@@ -790,8 +881,8 @@ TEST(ReplyParser, ParsesMultilineEnhancedBareCodeAndLf) {
 }
 
 TEST(ReplyParser, RejectsGarbageAndStaysFailed) {
-  for (const char* bad : {"abc\r\n", "25\r\n", "150 x\r\n", "650 x\r\n", "2x0 x\r\n", "250x\r\n", "\r\n",
-                          "250-a\r\n251 b\r\n"}) {
+  for (const char* bad : {"abc\r\n", "25\r\n", "150 x\r\n", "650 x\r\n", "2x0 x\r\n", "250x\r\n",
+                          "\r\n", "250-a\r\n251 b\r\n"}) {
     ReplyParser p;
     p.feed(bad);
     auto r = p.next();

@@ -8,7 +8,8 @@ using namespace tern;
 
 namespace {
 
-std::vector<smtp::MessageData> data_of(smtp::ServerSession& s, const std::vector<std::string>& writes) {
+std::vector<smtp::MessageData> data_of(smtp::ServerSession& s,
+                                       const std::vector<std::string>& writes) {
   std::vector<smtp::MessageData> out;
   for (const auto& w : writes) {
     std::vector<smtp::Action> acts = s.feed(w);

@@ -3,10 +3,9 @@
 // same replies, actions and committed content as the expected transcript.
 #include <gtest/gtest.h>
 
-#include "core/base64.hpp"
-
 #include <set>
 
+#include "core/base64.hpp"
 #include "transcript.hpp"
 
 using namespace tern::smtp;
@@ -47,7 +46,8 @@ const std::string kReceived =
 const std::string kQueued = "A: Commit <a@example.com> b@x.org\nS: 250 2.0.0 Ok: queued as QID\n";
 
 // A message with the given raw DATA bytes (R: escapes) rejected with `reply`.
-Case rejected(std::string name, std::string raw, std::string reply, SessionConfig cfg = base_cfg()) {
+Case rejected(std::string name, std::string raw, std::string reply,
+              SessionConfig cfg = base_cfg()) {
   return {std::move(name),
           kLogin + kEnvelope + kDataStart + "R: " + raw + "\nA: Abort\nS: " + reply +
               "\nC: QUIT\nS: 221 2.0.0 Bye\nA: Close\n",
@@ -60,148 +60,194 @@ std::vector<Case> cases() {
 
   v.push_back({"basic_message",
                kLogin + kEnvelope + kDataStart +
-                   "C: From: <a@example.com>\nC: To: b@x.org\nC: Subject: hi\nC: \nC: body\nC: ..dot\nC: .\n" +
+                   "C: From: <a@example.com>\nC: To: b@x.org\nC: Subject: hi\nC: \nC: body\nC: "
+                   "..dot\nC: .\n" +
                    kQueued + "C: QUIT\nS: 221 2.0.0 Bye\nA: Close\n",
                base_cfg(),
-               {kReceived + "From: <a@example.com>\r\nTo: b@x.org\r\nSubject: hi\r\nDate: " + kDate +
-                "\r\nMessage-ID: <QID@mail.test>\r\n\r\nbody\r\n.dot\r\n"}});
+               {kReceived + "From: <a@example.com>\r\nTo: b@x.org\r\nSubject: hi\r\nDate: " +
+                kDate + "\r\nMessage-ID: <QID@mail.test>\r\n\r\nbody\r\n.dot\r\n"}});
 
-  v.push_back({"keeps_date_and_message_id_removes_xib",
-               kLogin + kEnvelope + kDataStart +
-                   "C: Date: Mon, 1 Jan 2024 00:00:00 +0000\nC: Message-ID: <m1@example.com>\n"
-                   "C: X-IB-bulk-id: bulk-1\nC: X-IB-notify-url: https://n.example.com/cb\n"
-                   "C: x-ib-intermediate-report: TRUE\nC: X-IB-notify-content-type: application/xml\n"
-                   "C: X-IB-callback-data: {\"k\":1}\nC: X-IB-tracking-url: http://t.example.com/\n"
-                   "C: X-IB-unknown: x\nC: From: A <a@example.com>\nC: \nC: b\nC: .\n" +
-                   kQueued,
-               base_cfg(),
-               {kReceived + "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <m1@example.com>\r\n"
-                            "From: A <a@example.com>\r\n\r\nb\r\n"}});
+  v.push_back(
+      {"keeps_date_and_message_id_removes_xib",
+       kLogin + kEnvelope + kDataStart +
+           "C: Date: Mon, 1 Jan 2024 00:00:00 +0000\nC: Message-ID: <m1@example.com>\n"
+           "C: X-IB-bulk-id: bulk-1\nC: X-IB-notify-url: https://n.example.com/cb\n"
+           "C: x-ib-intermediate-report: TRUE\nC: X-IB-notify-content-type: application/xml\n"
+           "C: X-IB-callback-data: {\"k\":1}\nC: X-IB-tracking-url: http://t.example.com/\n"
+           "C: X-IB-unknown: x\nC: From: A <a@example.com>\nC: \nC: b\nC: .\n" +
+           kQueued,
+       base_cfg(),
+       {kReceived + "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <m1@example.com>\r\n"
+                    "From: A <a@example.com>\r\n\r\nb\r\n"}});
 
-  v.push_back({"helo_and_commands",
-               kGreet + "C: HELO client\nS: 250 mail.test\nC: NOOP\nS: 250 2.0.0 Ok\nC: RSET\nS: 250 2.0.0 Ok\n"
-                        "C: VRFY bob\nS: 252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery\n"
-                        "C: HELP\nS: 214-2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA\n"
-                        "S: 214-2.0.0 RSET NOOP QUIT HELP VRFY\nS: 214 2.0.0 End of HELP info\n"
-                        "C: MAIL FROM:<a@example.com>\nS: 530 5.7.0 Authentication required\n"
-                        "C: AUTH PLAIN AHVzZXIAcGFzcw==\nS: 503 5.5.1 Error: send EHLO first\n"
-                        "C: qUiT\nS: 221 2.0.0 Bye\nA: Close\n"});
+  v.push_back(
+      {"helo_and_commands",
+       kGreet +
+           "C: HELO client\nS: 250 mail.test\nC: NOOP\nS: 250 2.0.0 Ok\nC: RSET\nS: 250 2.0.0 Ok\n"
+           "C: VRFY bob\nS: 252 2.5.0 Cannot VRFY user, but will accept message and attempt "
+           "delivery\n"
+           "C: HELP\nS: 214-2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA\n"
+           "S: 214-2.0.0 RSET NOOP QUIT HELP VRFY\nS: 214 2.0.0 End of HELP info\n"
+           "C: MAIL FROM:<a@example.com>\nS: 530 5.7.0 Authentication required\n"
+           "C: AUTH PLAIN AHVzZXIAcGFzcw==\nS: 503 5.5.1 Error: send EHLO first\n"
+           "C: qUiT\nS: 221 2.0.0 Bye\nA: Close\n"});
 
   v.push_back({"bad_sequence_and_syntax",
-               kGreet + "C: MAIL FROM:<a@example.com>\nS: 503 5.5.1 Error: send HELO/EHLO first\n"
-                        "C: EHLO\nS: 501 5.5.4 Syntax: EHLO hostname\n"
-                        "C: EHLO client\n" + kEhloReply +
-                        "C: RCPT TO:<b@x.org>\nS: 503 5.5.1 Error: need MAIL command\n"
-                        "C: DATA\nS: 503 5.5.1 Error: need MAIL command\n"
-                        "C: FOO\nS: 500 5.5.2 Error: command not recognized\n"
-                        "C: AUTH PLAIN AHVzZXIAcGFzcw==\nA: Auth PLAIN /user/pass\nS: 235 2.7.0 Authentication successful\n"
-                        "C: MAIL FROM:a@example.com\nS: 501 5.5.4 Syntax: MAIL FROM:<address>\n"
-                        "C: MAIL FROM:<a@@example.com>\nS: 501 5.5.4 Bad sender address syntax\n"
-                        "C: MAIL FROM:<a@example.com> FOO=1\nS: 555 5.5.4 Unsupported parameter\n"
-                        "C: MAIL FROM: <a@example.com> SIZE=100 BODY=8BITMIME\nS: 250 2.1.0 Sender address accepted\n"
-                        "C: MAIL FROM:<a@example.com>\nS: 503 5.5.1 Error: nested MAIL command\n"
-                        "C: DATA\nS: 503 5.5.1 Error: need RCPT command\n"
-                        "C: RCPT TO:<b@x.org> NOTIFY=NEVER\nS: 555 5.5.4 Unsupported parameter\n"
-                        "C: RCPT TO:<>\nS: 501 5.5.4 Bad recipient address syntax\n"
-                        "C: AUTH LOGIN\nS: 503 5.5.1 Already authenticated\n"
-                        "C: DATA extra\nS: 501 5.5.4 Syntax: DATA takes no arguments\n"
-                        "R: NOOP\\0x\\r\\n\nS: 500 5.5.2 Error: bad character in command\n"
-                        "C: QUIT\nS: 221 2.0.0 Bye\nA: Close\n"});
+               kGreet +
+                   "C: MAIL FROM:<a@example.com>\nS: 503 5.5.1 Error: send HELO/EHLO first\n"
+                   "C: EHLO\nS: 501 5.5.4 Syntax: EHLO hostname\n"
+                   "C: EHLO client\n" +
+                   kEhloReply +
+                   "C: RCPT TO:<b@x.org>\nS: 503 5.5.1 Error: need MAIL command\n"
+                   "C: DATA\nS: 503 5.5.1 Error: need MAIL command\n"
+                   "C: FOO\nS: 500 5.5.2 Error: command not recognized\n"
+                   "C: AUTH PLAIN AHVzZXIAcGFzcw==\nA: Auth PLAIN /user/pass\nS: 235 2.7.0 "
+                   "Authentication successful\n"
+                   "C: MAIL FROM:a@example.com\nS: 501 5.5.4 Syntax: MAIL FROM:<address>\n"
+                   "C: MAIL FROM:<a@@example.com>\nS: 501 5.5.4 Bad sender address syntax\n"
+                   "C: MAIL FROM:<a@example.com> FOO=1\nS: 555 5.5.4 Unsupported parameter\n"
+                   "C: MAIL FROM: <a@example.com> SIZE=100 BODY=8BITMIME\nS: 250 2.1.0 Sender "
+                   "address accepted\n"
+                   "C: MAIL FROM:<a@example.com>\nS: 503 5.5.1 Error: nested MAIL command\n"
+                   "C: DATA\nS: 503 5.5.1 Error: need RCPT command\n"
+                   "C: RCPT TO:<b@x.org> NOTIFY=NEVER\nS: 555 5.5.4 Unsupported parameter\n"
+                   "C: RCPT TO:<>\nS: 501 5.5.4 Bad recipient address syntax\n"
+                   "C: AUTH LOGIN\nS: 503 5.5.1 Already authenticated\n"
+                   "C: DATA extra\nS: 501 5.5.4 Syntax: DATA takes no arguments\n"
+                   "R: NOOP\\0x\\r\\n\nS: 500 5.5.2 Error: bad character in command\n"
+                   "C: QUIT\nS: 221 2.0.0 Bye\nA: Close\n"});
 
-  v.push_back({"null_sender_and_unauthorized",
-               kLogin + "C: MAIL FROM:<>\nS: 550 5.7.1 Sender not authorized: <>\n"
-                        "C: MAIL FROM:<x@evil.com>\nS: 550 5.7.1 Sender not authorized: <x@evil.com>\n"
-                        "C: MAIL FROM:<alice@OTHER.org>\nS: 250 2.1.0 Sender address accepted\nC: RSET\nS: 250 2.0.0 Ok\n"
-                        "C: MAIL FROM:<bob@other.org>\nS: 550 5.7.1 Sender not authorized: <bob@other.org>\n"
-                        "C: MAIL FROM:<x@Platform.NET>\nS: 250 2.1.0 Sender address accepted\nC: RSET\nS: 250 2.0.0 Ok\n"
-                        "C: MAIL FROM:<x@sub.example.com>\nS: 550 5.7.1 Sender not authorized: <x@sub.example.com>\n"
-                        "C: MAIL FROM:<p\xc3\xa9@example.com>\nS: 553 5.6.7 Non-ASCII address requires SMTPUTF8\n"
-                        "C: MAIL FROM:<p\xc3\xa9@example.com> SMTPUTF8\nS: 250 2.1.0 Sender address accepted\n"});
+  v.push_back(
+      {"null_sender_and_unauthorized",
+       kLogin +
+           "C: MAIL FROM:<>\nS: 550 5.7.1 Sender not authorized: <>\n"
+           "C: MAIL FROM:<x@evil.com>\nS: 550 5.7.1 Sender not authorized: <x@evil.com>\n"
+           "C: MAIL FROM:<alice@OTHER.org>\nS: 250 2.1.0 Sender address accepted\nC: RSET\nS: 250 "
+           "2.0.0 Ok\n"
+           "C: MAIL FROM:<bob@other.org>\nS: 550 5.7.1 Sender not authorized: <bob@other.org>\n"
+           "C: MAIL FROM:<x@Platform.NET>\nS: 250 2.1.0 Sender address accepted\nC: RSET\nS: 250 "
+           "2.0.0 Ok\n"
+           "C: MAIL FROM:<x@sub.example.com>\nS: 550 5.7.1 Sender not authorized: "
+           "<x@sub.example.com>\n"
+           "C: MAIL FROM:<p\xc3\xa9@example.com>\nS: 553 5.6.7 Non-ASCII address requires "
+           "SMTPUTF8\n"
+           "C: MAIL FROM:<p\xc3\xa9@example.com> SMTPUTF8\nS: 250 2.1.0 Sender address "
+           "accepted\n"});
 
   c = base_cfg();
   c.max_message_size = 100;
   std::string small_login = kLogin;
   small_login.replace(small_login.find("SIZE 20971520"), 13, "SIZE 100");
   v.push_back({"size_param_and_oversize_data",
-               small_login + "C: MAIL FROM:<a@example.com> SIZE=101\nS: 552 5.3.4 Message size exceeds fixed limit\n" +
+               small_login +
+                   "C: MAIL FROM:<a@example.com> SIZE=101\nS: 552 5.3.4 Message size exceeds fixed "
+                   "limit\n" +
                    kEnvelope + kDataStart +
-                   "C: From: a@example.com\nC: \nC: " + std::string(200, 'x') + "\nC: .\nA: Abort\n"
+                   "C: From: a@example.com\nC: \nC: " + std::string(200, 'x') +
+                   "\nC: .\nA: Abort\n"
                    "S: 552 5.3.4 Message size exceeds fixed limit\nC: NOOP\nS: 250 2.0.0 Ok\n",
                c});
 
   c = base_cfg();
   c.max_recipients = 2;
-  v.push_back({"recipient_flood_and_dedup",
-               kLogin + "C: MAIL FROM:<a@example.com>\nS: 250 2.1.0 Sender address accepted\n"
-                        "C: RCPT TO:<b@x.org>\nC: RCPT TO:<b@X.ORG>\nC: RCPT TO:<c@x.org>\nC: RCPT TO:<d@x.org>\n"
-                        "S: 250 2.1.5 Recipient address accepted\nS: 250 2.1.5 Recipient address accepted\n"
-                        "S: 250 2.1.5 Recipient address accepted\nS: 452 4.5.3 Too many recipients\n" +
-                   kDataStart + "C: From: a@example.com\nC: To: b@x.org, C <c@x.org>\nC: \nC: .\n"
-                   "A: Commit <a@example.com> b@x.org,c@x.org\nS: 250 2.0.0 Ok: queued as QID\n",
-               c});
+  v.push_back(
+      {"recipient_flood_and_dedup",
+       kLogin +
+           "C: MAIL FROM:<a@example.com>\nS: 250 2.1.0 Sender address accepted\n"
+           "C: RCPT TO:<b@x.org>\nC: RCPT TO:<b@X.ORG>\nC: RCPT TO:<c@x.org>\nC: RCPT "
+           "TO:<d@x.org>\n"
+           "S: 250 2.1.5 Recipient address accepted\nS: 250 2.1.5 Recipient address accepted\n"
+           "S: 250 2.1.5 Recipient address accepted\nS: 452 4.5.3 Too many recipients\n" +
+           kDataStart +
+           "C: From: a@example.com\nC: To: b@x.org, C <c@x.org>\nC: \nC: .\n"
+           "A: Commit <a@example.com> b@x.org,c@x.org\nS: 250 2.0.0 Ok: queued as QID\n",
+       c});
 
-  v.push_back({"pipelined_everything",
-               kGreet + "C: EHLO client\nC: AUTH PLAIN AHVzZXIAcGFzcw==\nC: MAIL FROM:<a@example.com>\n"
-                        "C: RCPT TO:<b@x.org>\nC: DATA\n" + kEhloReply +
-                   "A: Auth PLAIN /user/pass\nS: 235 2.7.0 Authentication successful\n"
-                   "S: 250 2.1.0 Sender address accepted\nS: 250 2.1.5 Recipient address accepted\n"
-                   "S: 354 Continue\nA: Begin\n"
-                   "C: From: a@example.com\nC: \nC: hi\nC: .\nC: MAIL FROM:<a@example.com>\nC: RCPT TO:<b@x.org>\nC: DATA\n" +
-                   kQueued + "S: 250 2.1.0 Sender address accepted\nS: 250 2.1.5 Recipient address accepted\n"
-                   "S: 354 Continue\nA: Begin\nC: From: a@example.com\nC: \nC: two\nC: .\nC: QUIT\n" + kQueued +
-                   "S: 221 2.0.0 Bye\nA: Close\n"});
+  v.push_back(
+      {"pipelined_everything",
+       kGreet +
+           "C: EHLO client\nC: AUTH PLAIN AHVzZXIAcGFzcw==\nC: MAIL FROM:<a@example.com>\n"
+           "C: RCPT TO:<b@x.org>\nC: DATA\n" +
+           kEhloReply +
+           "A: Auth PLAIN /user/pass\nS: 235 2.7.0 Authentication successful\n"
+           "S: 250 2.1.0 Sender address accepted\nS: 250 2.1.5 Recipient address accepted\n"
+           "S: 354 Continue\nA: Begin\n"
+           "C: From: a@example.com\nC: \nC: hi\nC: .\nC: MAIL FROM:<a@example.com>\nC: RCPT "
+           "TO:<b@x.org>\nC: DATA\n" +
+           kQueued +
+           "S: 250 2.1.0 Sender address accepted\nS: 250 2.1.5 Recipient address accepted\n"
+           "S: 354 Continue\nA: Begin\nC: From: a@example.com\nC: \nC: two\nC: .\nC: QUIT\n" +
+           kQueued + "S: 221 2.0.0 Bye\nA: Close\n"});
 
   c = base_cfg();
   c.allow_plaintext_auth = false;
-  v.push_back({"starttls_injection",
-               kGreet + "C: EHLO client\n"
-                        "S: 250-mail.test\nS: 250-PIPELINING\nS: 250-SIZE 20971520\nS: 250-8BITMIME\n"
-                        "S: 250-ENHANCEDSTATUSCODES\nS: 250-SMTPUTF8\nS: 250 STARTTLS\n"
-                        "C: AUTH PLAIN AHVzZXIAcGFzcw==\nS: 538 5.7.11 Encryption required for requested authentication mechanism\n"
-                        "C: STARTTLS\nC: MAIL FROM:<a@example.com>\nS: 220 2.0.0 Ready to start TLS\nA: StartTls\n"
-                        "C: MAIL FROM:<a@example.com>\nS: 503 5.5.1 Error: send HELO/EHLO first\n"
-                        "C: EHLO client\n"
-                        "S: 250-mail.test\nS: 250-PIPELINING\nS: 250-SIZE 20971520\nS: 250-8BITMIME\n"
-                        "S: 250-ENHANCEDSTATUSCODES\nS: 250-SMTPUTF8\nS: 250 AUTH PLAIN LOGIN\n"
-                        "C: STARTTLS\nS: 503 5.5.1 Error: TLS already active\n"
-                        "C: AUTH LOGIN dXNlcg==\nS: 334 UGFzc3dvcmQ6\nC: cGFzcw==\nA: Auth LOGIN /user/pass\n"
-                        "S: 235 2.7.0 Authentication successful\n" + kEnvelope + kDataStart +
-                        "C: From: a@example.com\nC: .\n"
-                        "A: Commit <a@example.com> b@x.org\nS: 250 2.0.0 Ok: queued as QID\n",
-               c,
-               {"Received: from client (192.0.2.1) by mail.test (Tern) with ESMTPSA id QID; " + kDate +
-                "\r\nFrom: a@example.com\r\nDate: " + kDate + "\r\nMessage-ID: <QID@mail.test>\r\n"}});
+  v.push_back(
+      {"starttls_injection",
+       kGreet +
+           "C: EHLO client\n"
+           "S: 250-mail.test\nS: 250-PIPELINING\nS: 250-SIZE 20971520\nS: 250-8BITMIME\n"
+           "S: 250-ENHANCEDSTATUSCODES\nS: 250-SMTPUTF8\nS: 250 STARTTLS\n"
+           "C: AUTH PLAIN AHVzZXIAcGFzcw==\nS: 538 5.7.11 Encryption required for requested "
+           "authentication mechanism\n"
+           "C: STARTTLS\nC: MAIL FROM:<a@example.com>\nS: 220 2.0.0 Ready to start TLS\nA: "
+           "StartTls\n"
+           "C: MAIL FROM:<a@example.com>\nS: 503 5.5.1 Error: send HELO/EHLO first\n"
+           "C: EHLO client\n"
+           "S: 250-mail.test\nS: 250-PIPELINING\nS: 250-SIZE 20971520\nS: 250-8BITMIME\n"
+           "S: 250-ENHANCEDSTATUSCODES\nS: 250-SMTPUTF8\nS: 250 AUTH PLAIN LOGIN\n"
+           "C: STARTTLS\nS: 503 5.5.1 Error: TLS already active\n"
+           "C: AUTH LOGIN dXNlcg==\nS: 334 UGFzc3dvcmQ6\nC: cGFzcw==\nA: Auth LOGIN /user/pass\n"
+           "S: 235 2.7.0 Authentication successful\n" +
+           kEnvelope + kDataStart +
+           "C: From: a@example.com\nC: .\n"
+           "A: Commit <a@example.com> b@x.org\nS: 250 2.0.0 Ok: queued as QID\n",
+       c,
+       {"Received: from client (192.0.2.1) by mail.test (Tern) with ESMTPSA id QID; " + kDate +
+        "\r\nFrom: a@example.com\r\nDate: " + kDate + "\r\nMessage-ID: <QID@mail.test>\r\n"}});
 
-  v.push_back({"auth_variants",
-               kGreet + "C: EHLO client\n" + kEhloReply +
-                   "C: AUTH PLAIN\nS: 334 \nC: *\nS: 501 5.7.0 Authentication cancelled\n"
-                   "C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: dXNlcg==\nS: 334 UGFzc3dvcmQ6\nC: *\nS: 501 5.7.0 Authentication cancelled\n"
-                   "C: AUTH PLAIN not*base64\nS: 501 5.5.4 Invalid base64 data\n"
-                   "C: AUTH PLAIN\nS: 334 \nC: AHVzZXI\nS: 501 5.5.4 Invalid base64 data\n"
-                   "C: AUTH PLAIN dXNlcg==\nS: 501 5.5.4 Invalid authentication data\n"
-                   "C: AUTH CRAM-MD5\nS: 504 5.5.4 Unrecognized authentication type\n"
-                   "C: AUTH PLAIN AHJhdGVsaW1pdGVkAHg=\nA: Auth PLAIN /ratelimited/x\n"
-                   "S: 454 4.7.0 Too many failed authentication attempts, try again later\n"
-                   "C: AUTH PLAIN AHRlbXAAeA==\nA: Auth PLAIN /temp/x\nS: 454 4.7.0 Temporary authentication failure\n"
-                   "C: AUTH PLAIN\nS: 334 \nC: YWRtaW4AdXNlcgBwYXNz\nA: Auth PLAIN admin/user/pass\n"
-                   "S: 235 2.7.0 Authentication successful\n"
-                   "C: AUTH PLAIN AHVzZXIAcGFzcw==\nS: 503 5.5.1 Already authenticated\n"});
+  v.push_back(
+      {"auth_variants",
+       kGreet + "C: EHLO client\n" + kEhloReply +
+           "C: AUTH PLAIN\nS: 334 \nC: *\nS: 501 5.7.0 Authentication cancelled\n"
+           "C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: dXNlcg==\nS: 334 UGFzc3dvcmQ6\nC: *\nS: 501 "
+           "5.7.0 Authentication cancelled\n"
+           "C: AUTH PLAIN not*base64\nS: 501 5.5.4 Invalid base64 data\n"
+           "C: AUTH PLAIN\nS: 334 \nC: AHVzZXI\nS: 501 5.5.4 Invalid base64 data\n"
+           "C: AUTH PLAIN dXNlcg==\nS: 501 5.5.4 Invalid authentication data\n"
+           "C: AUTH CRAM-MD5\nS: 504 5.5.4 Unrecognized authentication type\n"
+           "C: AUTH PLAIN AHJhdGVsaW1pdGVkAHg=\nA: Auth PLAIN /ratelimited/x\n"
+           "S: 454 4.7.0 Too many failed authentication attempts, try again later\n"
+           "C: AUTH PLAIN AHRlbXAAeA==\nA: Auth PLAIN /temp/x\nS: 454 4.7.0 Temporary "
+           "authentication failure\n"
+           "C: AUTH PLAIN\nS: 334 \nC: YWRtaW4AdXNlcgBwYXNz\nA: Auth PLAIN admin/user/pass\n"
+           "S: 235 2.7.0 Authentication successful\n"
+           "C: AUTH PLAIN AHVzZXIAcGFzcw==\nS: 503 5.5.1 Already authenticated\n"});
 
-  v.push_back({"three_auth_failures",
-               kGreet + "C: EHLO client\n" + kEhloReply +
-                   "C: AUTH PLAIN AHVzZXIAYmFk\nA: Auth PLAIN /user/bad\nS: 535 5.7.8 Authentication credentials invalid\n"
-                   "C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: dXNlcg==\nS: 334 UGFzc3dvcmQ6\nC: YmFk\nA: Auth LOGIN /user/bad\n"
-                   "S: 535 5.7.8 Authentication credentials invalid\n"
-                   "C: AUTH PLAIN AHVzZXIAYmFk\nC: NOOP\nA: Auth PLAIN /user/bad\nS: 535 5.7.8 Authentication credentials invalid\n"
-                   "S: 421 4.7.0 Too many authentication failures\nA: Close\n"});
+  v.push_back(
+      {"three_auth_failures", kGreet + "C: EHLO client\n" + kEhloReply +
+                                  "C: AUTH PLAIN AHVzZXIAYmFk\nA: Auth PLAIN /user/bad\nS: 535 "
+                                  "5.7.8 Authentication credentials invalid\n"
+                                  "C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: dXNlcg==\nS: 334 "
+                                  "UGFzc3dvcmQ6\nC: YmFk\nA: Auth LOGIN /user/bad\n"
+                                  "S: 535 5.7.8 Authentication credentials invalid\n"
+                                  "C: AUTH PLAIN AHVzZXIAYmFk\nC: NOOP\nA: Auth PLAIN "
+                                  "/user/bad\nS: 535 5.7.8 Authentication credentials invalid\n"
+                                  "S: 421 4.7.0 Too many authentication failures\nA: Close\n"});
 
   c = base_cfg();
   c.max_command_line = 64;
   v.push_back({"line_too_long",
-               kGreet + "C: EHLO " + std::string(100, 'a') + "\nS: 500 5.5.2 Line too long\n"
-                        "C: NOOP " + std::string(57, 'b') + "\nS: 250 2.0.0 Ok\n"
-                        "C: NOOP " + std::string(58, 'b') + "\nS: 500 5.5.2 Line too long\n"
-                        "C: NOOP " + std::string(500, 'c') + "\nC: NOOP\nS: 500 5.5.2 Line too long\nS: 250 2.0.0 Ok\n",
+               kGreet + "C: EHLO " + std::string(100, 'a') +
+                   "\nS: 500 5.5.2 Line too long\n"
+                   "C: NOOP " +
+                   std::string(57, 'b') +
+                   "\nS: 250 2.0.0 Ok\n"
+                   "C: NOOP " +
+                   std::string(58, 'b') +
+                   "\nS: 500 5.5.2 Line too long\n"
+                   "C: NOOP " +
+                   std::string(500, 'c') +
+                   "\nC: NOOP\nS: 500 5.5.2 Line too long\nS: 250 2.0.0 Ok\n",
                c});
 
   // RFC 4954 §4: AUTH lines and responses may be up to 12288 octets, whatever the command limit.
@@ -211,12 +257,14 @@ std::vector<Case> cases() {
     const std::string pw(300, 'p');
     const std::string b64 = tern::core::base64_encode(std::string("\0user\0", 6) + pw);
     v.push_back({"long_auth_line_allowed",
-                 kGreet + "C: EHLO client\n" + kEhloReply + "C: AUTH PLAIN " + b64 + "\nA: Auth PLAIN /user/" + pw +
+                 kGreet + "C: EHLO client\n" + kEhloReply + "C: AUTH PLAIN " + b64 +
+                     "\nA: Auth PLAIN /user/" + pw +
                      "\nS: 535 5.7.8 Authentication credentials invalid\n"
                      "C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: dXNlcg==\nS: 334 UGFzc3dvcmQ6\nC: " +
                      tern::core::base64_encode(pw) + "\nA: Auth LOGIN /user/" + pw +
                      "\nS: 535 5.7.8 Authentication credentials invalid\n"
-                     "C: AUTH PLAIN " + std::string(12300, 'A') + "\nS: 500 5.5.2 Line too long\n",
+                     "C: AUTH PLAIN " +
+                     std::string(12300, 'A') + "\nS: 500 5.5.2 Line too long\n",
                  c});
   }
 
@@ -224,21 +272,30 @@ std::vector<Case> cases() {
   c.max_bad_commands = 3;
   v.push_back({"too_many_bad_commands",
                kGreet + "C: X1\nC: X2\nC: X3\nC: NOOP\nS: 500 5.5.2 Error: command not recognized\n"
-                        "S: 500 5.5.2 Error: command not recognized\nS: 500 5.5.2 Error: command not recognized\n"
+                        "S: 500 5.5.2 Error: command not recognized\nS: 500 5.5.2 Error: command "
+                        "not recognized\n"
                         "S: 421 4.7.0 mail.test Error: too many errors\nA: Close\n",
                c});
 
-  v.push_back({"http_on_smtp_port", kGreet + "C: GET / HTTP/1.1\nC: Host: x\nS: 554 5.5.1 Protocol error\nA: Close\n"});
-  v.push_back({"http_only_first", kGreet + "C: EHLO c\n" + kEhloReply + "C: GET / HTTP/1.1\nS: 500 5.5.2 Error: command not recognized\n"});
-  v.push_back({"early_talker", "C: <early>\nS: 554 5.5.0 Error: SMTP protocol synchronization\nA: Close\nC: EHLO x\n"});
-  v.push_back({"timeout_in_data",
-               kLogin + kEnvelope + kDataStart + "C: From: a@example.com\n--\n"
-               "C: <timeout>\nA: Abort\nS: 421 4.4.2 mail.test Error: timeout exceeded\nA: Close\n"});
+  v.push_back({"http_on_smtp_port",
+               kGreet + "C: GET / HTTP/1.1\nC: Host: x\nS: 554 5.5.1 Protocol error\nA: Close\n"});
+  v.push_back(
+      {"http_only_first", kGreet + "C: EHLO c\n" + kEhloReply +
+                              "C: GET / HTTP/1.1\nS: 500 5.5.2 Error: command not recognized\n"});
+  v.push_back(
+      {"early_talker",
+       "C: <early>\nS: 554 5.5.0 Error: SMTP protocol synchronization\nA: Close\nC: EHLO x\n"});
+  v.push_back(
+      {"timeout_in_data",
+       kLogin + kEnvelope + kDataStart +
+           "C: From: a@example.com\n--\n"
+           "C: <timeout>\nA: Abort\nS: 421 4.4.2 mail.test Error: timeout exceeded\nA: Close\n"});
 
   // SMTP smuggling: none of these ends the data; the message is refused for its bare CR/LF.
   for (const char* p : {"\\n.\\n", "\\n.\\r\\n", "\\r.\\r\\n", "\\r\\n.\\rX", "\\r\\n\\0.\\r\\n"}) {
-    std::string raw = std::string("From: a@example.com\\r\\n\\r\\nx") + p +
-                      "MAIL FROM:<a@example.com>\\r\\nRCPT TO:<b@x.org>\\r\\nDATA\\r\\n\\r\\n.\\r\\n";
+    std::string raw =
+        std::string("From: a@example.com\\r\\n\\r\\nx") + p +
+        "MAIL FROM:<a@example.com>\\r\\nRCPT TO:<b@x.org>\\r\\nDATA\\r\\n\\r\\n.\\r\\n";
     std::string reply = std::string(p).find("\\0") != std::string::npos
                             ? "550 5.6.0 Message contains NUL characters"
                             : "550 5.6.0 Message contains bare CR or LF line endings";
@@ -248,51 +305,75 @@ std::vector<Case> cases() {
                        "550 5.6.0 Message contains NUL characters"));
   c = base_cfg();
   c.max_text_line = 20;
-  v.push_back(rejected("long_line", "From: a@example.com\\r\\n\\r\\n" + std::string(21, 'y') + "\\r\\n.\\r\\n",
+  v.push_back(rejected("long_line",
+                       "From: a@example.com\\r\\n\\r\\n" + std::string(21, 'y') + "\\r\\n.\\r\\n",
                        "550 5.6.0 Message contains a line longer than 20 octets", c));
   c = base_cfg();
   c.max_header_bytes = 64;
-  v.push_back(rejected("header_bytes", "From: a@example.com\\r\\nX-A: " + std::string(80, 'h') +
-                                           "\\r\\n\\r\\nbody\\r\\n.\\r\\n",
-                       "552 5.3.4 Message header size exceeds limit", c));
-  v.push_back(rejected("header_bytes_no_blank_line", "From: a@example.com\\r\\nX-A: " + std::string(80, 'h') + "\\r\\n.\\r\\n",
+  v.push_back(rejected(
+      "header_bytes",
+      "From: a@example.com\\r\\nX-A: " + std::string(80, 'h') + "\\r\\n\\r\\nbody\\r\\n.\\r\\n",
+      "552 5.3.4 Message header size exceeds limit", c));
+  v.push_back(rejected("header_bytes_no_blank_line",
+                       "From: a@example.com\\r\\nX-A: " + std::string(80, 'h') + "\\r\\n.\\r\\n",
                        "552 5.3.4 Message header size exceeds limit", c));
   c = base_cfg();
   c.max_header_count = 3;
-  v.push_back(rejected("header_count", "From: a@example.com\\r\\nA: 1\\r\\nB: 2\\r\\nC: 3\\r\\n\\r\\n.\\r\\n",
+  v.push_back(rejected("header_count",
+                       "From: a@example.com\\r\\nA: 1\\r\\nB: 2\\r\\nC: 3\\r\\n\\r\\n.\\r\\n",
                        "552 5.3.4 Message has too many header fields", c));
   v.push_back(rejected("from_unauthorized", "From: Eve <eve@evil.com>\\r\\n\\r\\nx\\r\\n.\\r\\n",
                        "550 5.7.1 Sender not authorized: <eve@evil.com>"));
   v.push_back(rejected("no_from", "Subject: x\\r\\n\\r\\nx\\r\\n.\\r\\n",
                        "550 5.6.0 Message must have exactly one From header"));
-  v.push_back(rejected("two_from", "From: a@example.com\\r\\nFrom: a@example.com\\r\\n\\r\\n.\\r\\n",
+  v.push_back(rejected("two_from",
+                       "From: a@example.com\\r\\nFrom: a@example.com\\r\\n\\r\\n.\\r\\n",
                        "550 5.6.0 Message must have exactly one From header"));
-  v.push_back(rejected("to_not_in_rcpt", "From: a@example.com\\r\\nTo: b@x.org,\\r\\n \"Z\" <z@x.org>\\r\\n\\r\\n.\\r\\n",
-                       "550 5.7.1 Recipient <z@x.org> in To/Cc header is not among RCPT TO recipients"));
-  v.push_back(rejected("cc_not_in_rcpt", "From: a@example.com\\r\\nCc: team: z@y.org;\\r\\n\\r\\n.\\r\\n",
-                       "550 5.7.1 Recipient <z@y.org> in To/Cc header is not among RCPT TO recipients"));
-  v.push_back(rejected("bad_notify_url", "From: a@example.com\\r\\nX-IB-notify-url: ftp://x\\r\\n\\r\\n.\\r\\n",
+  v.push_back(
+      rejected("to_not_in_rcpt",
+               "From: a@example.com\\r\\nTo: b@x.org,\\r\\n \"Z\" <z@x.org>\\r\\n\\r\\n.\\r\\n",
+               "550 5.7.1 Recipient <z@x.org> in To/Cc header is not among RCPT TO recipients"));
+  v.push_back(
+      rejected("cc_not_in_rcpt", "From: a@example.com\\r\\nCc: team: z@y.org;\\r\\n\\r\\n.\\r\\n",
+               "550 5.7.1 Recipient <z@y.org> in To/Cc header is not among RCPT TO recipients"));
+  v.push_back(rejected("bad_notify_url",
+                       "From: a@example.com\\r\\nX-IB-notify-url: ftp://x\\r\\n\\r\\n.\\r\\n",
                        "550 5.6.0 Invalid X-IB-notify-url header: must be an http(s) URL"));
-  v.push_back(rejected("bad_content_type", "From: a@example.com\\r\\nX-IB-notify-content-type: text/html\\r\\n\\r\\n.\\r\\n",
-                       "550 5.6.0 Invalid X-IB-notify-content-type header: must be application/json or application/xml"));
-  v.push_back(rejected("bad_intermediate", "From: a@example.com\\r\\nX-IB-intermediate-report: yes\\r\\n\\r\\n.\\r\\n",
+  v.push_back(
+      rejected("bad_content_type",
+               "From: a@example.com\\r\\nX-IB-notify-content-type: text/html\\r\\n\\r\\n.\\r\\n",
+               "550 5.6.0 Invalid X-IB-notify-content-type header: must be application/json or "
+               "application/xml"));
+  v.push_back(rejected("bad_intermediate",
+                       "From: a@example.com\\r\\nX-IB-intermediate-report: yes\\r\\n\\r\\n.\\r\\n",
                        "550 5.6.0 Invalid X-IB-intermediate-report header: must be true or false"));
   c = base_cfg();
   c.require_header_rcpts = false;
   v.push_back({"header_rcpt_rule_off",
-               kLogin + kEnvelope + kDataStart + "C: From: a@example.com\nC: To: z@x.org\nC: \nC: .\n" + kQueued, c});
+               kLogin + kEnvelope + kDataStart +
+                   "C: From: a@example.com\nC: To: z@x.org\nC: \nC: .\n" + kQueued,
+               c});
 
   v.push_back({"commit_disk_full",
-               kLogin + kEnvelope + kDataStart + "C: From: a@example.com\nC: .\nC: NOOP\n"
-               "A: Commit <a@example.com> b@x.org\nS: 452 4.3.1 Insufficient system storage\nS: 250 2.0.0 Ok\n"
-               "C: RCPT TO:<b@x.org>\nS: 503 5.5.1 Error: need MAIL command\n",
-               base_cfg(), {}, CommitMode::disk_full});
-  v.push_back({"commit_error",
-               kLogin + kEnvelope + kDataStart + "C: From: a@example.com\nC: .\n"
-               "A: Commit <a@example.com> b@x.org\nS: 451 4.3.0 Error: queue file write error\n",
-               base_cfg(), {}, CommitMode::error});
+               kLogin + kEnvelope + kDataStart +
+                   "C: From: a@example.com\nC: .\nC: NOOP\n"
+                   "A: Commit <a@example.com> b@x.org\nS: 452 4.3.1 Insufficient system "
+                   "storage\nS: 250 2.0.0 Ok\n"
+                   "C: RCPT TO:<b@x.org>\nS: 503 5.5.1 Error: need MAIL command\n",
+               base_cfg(),
+               {},
+               CommitMode::disk_full});
+  v.push_back(
+      {"commit_error",
+       kLogin + kEnvelope + kDataStart +
+           "C: From: a@example.com\nC: .\n"
+           "A: Commit <a@example.com> b@x.org\nS: 451 4.3.0 Error: queue file write error\n",
+       base_cfg(),
+       {},
+       CommitMode::error});
   v.push_back({"empty_data_and_headerless",
-               kLogin + kEnvelope + kDataStart + "C: .\nA: Abort\nS: 550 5.6.0 Message must have exactly one From header\n"});
+               kLogin + kEnvelope + kDataStart +
+                   "C: .\nA: Abort\nS: 550 5.6.0 Message must have exactly one From header\n"});
 
   c = base_cfg();
   c.implicit_tls = true;
@@ -301,8 +382,10 @@ std::vector<Case> cases() {
                    "C: From: a@example.com\nC: \nC: x\nC: .\n" + kQueued,
                c,
                {"Received: from relay (192.0.2.1) by mail.test (Tern) with SMTP id QID; " + kDate +
-                "\r\nFrom: a@example.com\r\nDate: " + kDate + "\r\nMessage-ID: <QID@mail.test>\r\n\r\nx\r\n"},
-               CommitMode::ok, true});
+                "\r\nFrom: a@example.com\r\nDate: " + kDate +
+                "\r\nMessage-ID: <QID@mail.test>\r\n\r\nx\r\n"},
+               CommitMode::ok,
+               true});
   return v;
 }
 
@@ -323,7 +406,8 @@ TEST_P(Transcript, SameOutputForEverySplit) {
   auto whole = [](size_t, const std::string& s) { return std::vector<std::string>{s}; };
   Replay ref = replay(steps, tc.cfg, conn, tc.commit, whole);
   for (size_t i = 0; i < steps.size(); ++i) {
-    EXPECT_EQ(join(ref.logs[i]), join(steps[i].expect)) << "step " << i << " client: " << steps[i].client;
+    EXPECT_EQ(join(ref.logs[i]), join(steps[i].expect))
+        << "step " << i << " client: " << steps[i].client;
   }
   if (!tc.committed.empty()) {
     EXPECT_EQ(ref.committed, tc.committed);
@@ -359,7 +443,7 @@ TEST(Session, EnvelopeCarriesOptionsAndHeaderFacts) {
   ConnectionInfo conn;
   conn.remote_ip = "192.0.2.1";
   Replay r = replay(steps, tc.cfg, conn, CommitMode::ok,
-                 [](size_t, const std::string& s) { return std::vector<std::string>{s}; });
+                    [](size_t, const std::string& s) { return std::vector<std::string>{s}; });
   ASSERT_EQ(r.envelopes.size(), 1u);
   const Envelope& e = r.envelopes[0];
   EXPECT_EQ(e.options.bulk_id, "bulk-1");
@@ -397,9 +481,9 @@ TEST(Session, AccountMailFromCcBcc) {
     EXPECT_EQ(r.committed[0].find("archive@"), std::string::npos);  // BCC never in the header
   }
   {
-    const std::string script = kLogin + kEnvelope + kDataStart +
-                               "C: From: <a@example.com>\nC: To: b@x.org\nC: cc: b@x.org\nC: \nC: x\nC: .\n" +
-                               kQueued;
+    const std::string script =
+        kLogin + kEnvelope + kDataStart +
+        "C: From: <a@example.com>\nC: To: b@x.org\nC: cc: b@x.org\nC: \nC: x\nC: .\n" + kQueued;
     Replay r = replay(parse_script(script), base_cfg(), conn, CommitMode::ok, one, acc);
     ASSERT_EQ(r.committed.size(), 1u);
     EXPECT_NE(r.committed[0].find("cc: b@x.org,\r\n audit@example.com,\r\n b@x.org\r\nDate: "),
@@ -413,7 +497,7 @@ TEST(Session, DefaultsFromAccountWhenNoHeaders) {
   auto tc = cases()[0];
   ConnectionInfo conn;
   Replay r = replay(parse_script(tc.script), tc.cfg, conn, CommitMode::ok,
-                 [](size_t, const std::string& s) { return std::vector<std::string>{s}; });
+                    [](size_t, const std::string& s) { return std::vector<std::string>{s}; });
   ASSERT_EQ(r.envelopes.size(), 1u);
   EXPECT_EQ(r.envelopes[0].options.notify_url, "https://hooks.example.com/default");
   EXPECT_FALSE(r.envelopes[0].options.intermediate_report);
@@ -422,10 +506,12 @@ TEST(Session, DefaultsFromAccountWhenNoHeaders) {
 // Header-level rejections hand out nothing: the spool never sees a refused message's bytes.
 TEST(Session, HeaderRejectionsHandOutNothing) {
   for (const auto& tc : cases()) {
-    static const std::set<std::string> kNames{
-        "header_bytes", "header_bytes_no_blank_line", "header_count", "from_unauthorized", "no_from",
-        "two_from", "to_not_in_rcpt", "cc_not_in_rcpt", "bad_notify_url", "bad_content_type",
-        "bad_intermediate"};
+    static const std::set<std::string> kNames{"header_bytes",    "header_bytes_no_blank_line",
+                                              "header_count",    "from_unauthorized",
+                                              "no_from",         "two_from",
+                                              "to_not_in_rcpt",  "cc_not_in_rcpt",
+                                              "bad_notify_url",  "bad_content_type",
+                                              "bad_intermediate"};
     if (!kNames.count(tc.name)) continue;
     SCOPED_TRACE(tc.name);
     ConnectionInfo conn;

@@ -38,8 +38,8 @@ TEST_F(ApiStoreTest, ApiKeyVerifiesUntilRevoked) {
   // One character changed, a truncated key, garbage: nothing.
   std::string wrong = *key;
   wrong.back() = wrong.back() == 'a' ? 'b' : 'a';
-  for (const std::string& k : {wrong, key->substr(0, 20), std::string("tern_"), std::string(),
-                               std::string(5000, 'x')}) {
+  for (const std::string& k :
+       {wrong, key->substr(0, 20), std::string("tern_"), std::string(), std::string(5000, 'x')}) {
     auto r = store_->verify_api_key(k);
     ASSERT_TRUE(r.ok());
     EXPECT_FALSE(r->has_value()) << k;
@@ -147,7 +147,8 @@ TEST_F(ApiStoreTest, SenderVerificationLink) {
   const int64_t now = 1'700'000'000'000;
   ASSERT_TRUE(store_->add_sender(acme_.account.id, "Bob@X.test", false).ok());
   // Only a registered sender of that account gets a link.
-  EXPECT_FALSE(store_->create_sender_verification(other_.account.id, "Bob@x.test", now + 1000).ok());
+  EXPECT_FALSE(
+      store_->create_sender_verification(other_.account.id, "Bob@x.test", now + 1000).ok());
   auto token = store_->create_sender_verification(acme_.account.id, "Bob@x.test", now + 1000);
   ASSERT_TRUE(token.ok()) << token.error().message;
   EXPECT_EQ(token->size(), 26u);

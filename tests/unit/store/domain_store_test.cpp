@@ -68,8 +68,8 @@ class DomainStoreTest : public ::testing::Test {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT private_key FROM dkim_keys WHERE version = ?", -1,
-                                 &st, nullptr),
+    EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT private_key FROM dkim_keys WHERE version = ?", -1, &st,
+                                 nullptr),
               SQLITE_OK);
     sqlite3_bind_int64(st, 1, version);
     std::string out;
@@ -213,8 +213,8 @@ TEST_F(DomainStoreTest, DelegatedDomainsShareTheAccountKeySet) {
   EXPECT_EQ(detail("a.example").dkim_mode, "delegated");
   ASSERT_TRUE(store_->put_dkim_keys(acme_, "direct.example", {key(1, "rsa", "D1")}, false).ok());
   mark("direct.example", {{"dkim:tern1", "ok"}});
-  ASSERT_TRUE(store_->put_dkim_keys(acme_, "", {key(1, "rsa", "S1"), key(2, "rsa", "S2")}, false)
-                  .ok());
+  ASSERT_TRUE(
+      store_->put_dkim_keys(acme_, "", {key(1, "rsa", "S1"), key(2, "rsa", "S2")}, false).ok());
   // Both delegated domains got pending selector states; the direct one kept its state.
   EXPECT_EQ(detail("a.example").record("dkim:tern2")->status, "pending");
   EXPECT_EQ(detail("b.example").record("dkim:tern1")->status, "pending");
@@ -260,9 +260,9 @@ TEST_F(DomainStoreTest, ACheckNeverOverwritesARotationOrKeyCommittedMeanwhile) {
   ASSERT_TRUE(store_->put_dkim_keys(acme_, "example.com", {key(2, "rsa", "K2new")}, true).ok());
   ASSERT_TRUE(store_->save_domain_check(u).ok());
   auto d = detail("example.com");
-  EXPECT_EQ(d.next_slot, 2);                                // rotation kept
-  EXPECT_EQ(d.record("dkim:tern2")->status, "pending");     // old key's result not saved
-  EXPECT_EQ(d.record("dkim:tern1")->status, "ok");          // unchanged key: saved
+  EXPECT_EQ(d.next_slot, 2);                             // rotation kept
+  EXPECT_EQ(d.record("dkim:tern2")->status, "pending");  // old key's result not saved
+  EXPECT_EQ(d.record("dkim:tern1")->status, "ok");       // unchanged key: saved
   EXPECT_EQ(d.record("dmarc")->status, "ok");
   EXPECT_EQ(d.checked_ms, 7);
   // A check that saw the rotation may switch.
@@ -378,12 +378,13 @@ TEST(DomainMigration, SchemaOneDomainsGetTokens) {
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE(db->exec("CREATE TABLE schema_version(version INTEGER NOT NULL)", "v").ok());
     ASSERT_TRUE(db->exec(sqlite::migrations()[0], "m1").ok());
-    ASSERT_TRUE(db->exec("INSERT INTO schema_version VALUES(1);"
-                         "INSERT INTO accounts(name, code, created_ms) VALUES('old', 'abcdefgh', 1);"
-                         "INSERT INTO domains(account_id, domain, verified, created_ms) "
-                         "VALUES(1, 'old.example', 1, 1), (1, 'two.example', 0, 1);",
-                         "seed")
-                    .ok());
+    ASSERT_TRUE(
+        db->exec("INSERT INTO schema_version VALUES(1);"
+                 "INSERT INTO accounts(name, code, created_ms) VALUES('old', 'abcdefgh', 1);"
+                 "INSERT INTO domains(account_id, domain, verified, created_ms) "
+                 "VALUES(1, 'old.example', 1, 1), (1, 'two.example', 0, 1);",
+                 "seed")
+            .ok());
   }
   auto s = Store::open_sqlite(path);
   ASSERT_TRUE(s.ok()) << s.error().message;

@@ -78,7 +78,10 @@ TEST(MessageLogOpen, RefusesMissingFileAndMissingSchema) {
   EXPECT_FALSE(missing.error().temporary);
   EXPECT_FALSE(std::filesystem::exists(dir.file("nope.db")));
   // A file that exists but is not a store.
-  { FILE* f = std::fopen(dir.file("empty.db").c_str(), "w"); std::fclose(f); }
+  {
+    FILE* f = std::fopen(dir.file("empty.db").c_str(), "w");
+    std::fclose(f);
+  }
   auto empty = MessageLog::open(dir.file("empty.db"));
   ASSERT_FALSE(empty.ok());
   EXPECT_NE(empty.error().message.find("open the store first"), std::string::npos);
@@ -287,8 +290,8 @@ TEST_F(MessageLogTest, Filters) {
 }
 
 TEST_F(MessageLogTest, HostileCursorsAndLimitsAreRefused) {
-  ASSERT_TRUE(log_->record_accepted({rec(1, "QH", 0, "a@example.com", 1),
-                                     rec(1, "QH", 1, "b@example.com", 2)})
+  ASSERT_TRUE(log_->record_accepted(
+                      {rec(1, "QH", 0, "a@example.com", 1), rec(1, "QH", 1, "b@example.com", 2)})
                   .ok());
   MessageQuery q;
   q.limit = 1;

@@ -1,9 +1,8 @@
+#include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -111,7 +110,8 @@ TEST_F(StoreTest, CreateAccountThenVerifyPassword) {
   for (char c : a.account.code)
     EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7')) << a.account.code;
   ASSERT_EQ(a.password.size(), 24u);
-  for (char c : a.password) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+  for (char c : a.password)
+    EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
 
   EXPECT_EQ(verify("acme", a.password), a.account.id);
   // Second time comes from the cache and must give the same answer.
@@ -131,9 +131,9 @@ TEST_F(StoreTest, PasswordStoredOnlyAsArgon2id) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* s = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT username, password_hash FROM credentials", -1, &s,
-                               nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT username, password_hash FROM credentials", -1, &s, nullptr),
+      SQLITE_OK);
   ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
   std::string user = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
   std::string hash = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
@@ -288,7 +288,7 @@ TEST_F(StoreTest, ApiKeyAuthAndRevocation) {
   EXPECT_EQ(verify("App", *k1), a.account.id);
   EXPECT_EQ(verify("App", *k2), a.account.id);
   EXPECT_EQ(verify("App", *kb), b.account.id);
-  EXPECT_EQ(verify("app", *k1), std::nullopt);  // "App" exactly
+  EXPECT_EQ(verify("app", *k1), std::nullopt);   // "App" exactly
   EXPECT_EQ(verify("acme", *k1), std::nullopt);  // a key is not the password
   EXPECT_EQ(verify("App", a.password), std::nullopt);
   EXPECT_EQ(verify("App", k1->substr(0, 30)), std::nullopt);
@@ -356,8 +356,8 @@ TEST_F(StoreTest, DomainsOwnershipAndCase) {
   ASSERT_TRUE(db.ok());
   EXPECT_TRUE(db->empty());
 
-  for (const char* bad : {"", "exa mple.com", "[192.0.2.1]", "example.com.", "-x.com",
-                          "x..com", "a;DROP TABLE domains", "ex\nample.com"}) {
+  for (const char* bad : {"", "exa mple.com", "[192.0.2.1]", "example.com.", "-x.com", "x..com",
+                          "a;DROP TABLE domains", "ex\nample.com"}) {
     auto r = store_->add_domain(a.account.id, bad, true);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -451,7 +451,8 @@ TEST_F(StoreTest, ConcurrentThreadsAndProcesses) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 3; ++i) {
         auto r = store_->create_account("t" + std::to_string(t) + "-" + std::to_string(i));
-        if (!r.ok()) ++failures;
+        if (!r.ok())
+          ++failures;
         else if (store_->verify_credentials(r->username, r->password).value() != r->account.id)
           ++failures;
       }

@@ -57,7 +57,9 @@ std::vector<std::string> tokens_after(const std::string& s, const std::string& w
   std::vector<std::string> out;
   for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) {
     size_t b = p + what.size(), e = b;
-    while (e < s.size() && (std::isalnum(static_cast<unsigned char>(s[e])) || s[e] == '-' || s[e] == '_')) ++e;
+    while (e < s.size() &&
+           (std::isalnum(static_cast<unsigned char>(s[e])) || s[e] == '-' || s[e] == '_'))
+      ++e;
     out.push_back(s.substr(b, e - b));
   }
   return out;
@@ -102,7 +104,8 @@ TEST(Rewriter, SinglePartHtmlSevenBit) {
 }
 
 TEST(Rewriter, EachRecipientGetsItsOwnTokens) {
-  std::string in = kHeaders + "Content-Type: text/html\r\n\r\n<a href=\"https://x.example/\">x</a>\r\n";
+  std::string in =
+      kHeaders + "Content-Type: text/html\r\n\r\n<a href=\"https://x.example/\">x</a>\r\n";
   auto a = rewrite_message(in, opts(0));
   auto b = rewrite_message(in, opts(1));
   ASSERT_EQ(a.status, RewriteStatus::rewritten);
@@ -156,14 +159,16 @@ TEST(Rewriter, Base64HtmlInNestedMixedWithAttachments) {
   std::string html_attachment =
       "Content-Type: text/html\r\nContent-Disposition: attachment; filename=a.html\r\n\r\n"
       "<a href=\"https://attached.example/\">keep</a>";
-  std::string in = kHeaders +
-                   "Content-Type: multipart/mixed; boundary=outer\r\n\r\n"
-                   "--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n"
-                   "--inner\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
-                   "--inner\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
-                   b64 + "\r\n--inner--\r\n"
-                   "--outer\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
-                   pdf + "--outer\r\n" + html_attachment + "\r\n--outer--\r\n";
+  std::string in =
+      kHeaders +
+      "Content-Type: multipart/mixed; boundary=outer\r\n\r\n"
+      "--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n"
+      "--inner\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+      "--inner\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      b64 +
+      "\r\n--inner--\r\n"
+      "--outer\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      pdf + "--outer\r\n" + html_attachment + "\r\n--outer--\r\n";
   auto r = rewrite_message(in, opts());
   ASSERT_EQ(r.status, RewriteStatus::rewritten) << r.reason;
   EXPECT_EQ(r.html_parts, 1u);
@@ -191,13 +196,14 @@ TEST(Rewriter, Base64HtmlInNestedMixedWithAttachments) {
 }
 
 TEST(Rewriter, HugeSingleBase64LineIsReencodedInShortLines) {
-  std::string html = "<body>" + std::string(200000, 'w') + "<a href=\"https://x.example/\">x</a></body>";
+  std::string html =
+      "<body>" + std::string(200000, 'w') + "<a href=\"https://x.example/\">x</a></body>";
   std::string flat = base64_lines_encode(html);
   std::string one_line;
   for (char c : flat)
     if (c != '\r' && c != '\n') one_line += c;
-  std::string in = kHeaders + "Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
-                   one_line;
+  std::string in =
+      kHeaders + "Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n" + one_line;
   auto r = rewrite_message(in, opts());
   ASSERT_EQ(r.status, RewriteStatus::rewritten) << r.reason;
   std::string enc = r.message.substr(r.message.find("\r\n\r\n") + 4);
@@ -219,19 +225,22 @@ TEST(Rewriter, HugeSingleBase64LineIsReencodedInShortLines) {
 TEST(Rewriter, NulBytesAndEightBitArePreserved) {
   static constexpr char kHtml[] = "<p>\0caf\xe9</p><a href=\"https://x.example/\">\0</a>\r\n";
   std::string html(kHtml, sizeof kHtml - 1);
-  std::string in = kHeaders +
-                   "Content-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
-                   html;
+  std::string in =
+      kHeaders +
+      "Content-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
+      html;
   auto r = rewrite_message(in, opts());
   ASSERT_EQ(r.status, RewriteStatus::rewritten) << r.reason;
-  std::string want = std::string("<p>\0caf\xe9</p><a href=\"", 21) + click_url(0, "https://x.example/") +
-                     std::string("\">\0</a>", 7) + pixel() + "\r\n";
+  std::string want = std::string("<p>\0caf\xe9</p><a href=\"", 21) +
+                     click_url(0, "https://x.example/") + std::string("\">\0</a>", 7) + pixel() +
+                     "\r\n";
   EXPECT_EQ(r.message.substr(r.message.find("\r\n\r\n") + 4), want);
 }
 
 TEST(Rewriter, AlreadyTrackedLinksAreLeftAlone) {
-  std::string in = kHeaders + "Content-Type: text/html\r\n\r\n<a href=\"" + kBase +
-                   "/t/c/OLDTOKEN\">x</a><a href=\"https://T.EXAMPLE.COM/t/c/OTHER\">y</a></body>\r\n";
+  std::string in =
+      kHeaders + "Content-Type: text/html\r\n\r\n<a href=\"" + kBase +
+      "/t/c/OLDTOKEN\">x</a><a href=\"https://T.EXAMPLE.COM/t/c/OTHER\">y</a></body>\r\n";
   auto r = rewrite_message(in, opts());
   ASSERT_EQ(r.status, RewriteStatus::rewritten) << r.reason;
   EXPECT_EQ(r.links, 0u);
@@ -244,8 +253,9 @@ TEST(Rewriter, NoHtmlMeansUnchanged) {
        {kHeaders + "Content-Type: text/plain\r\n\r\n<a href=\"https://x.example/\">x</a>\r\n",
         kHeaders + "\r\n<a href=\"https://x.example/\">x</a>\r\n",
         kHeaders + "Content-Type: text\r\n\r\n<a href=\"https://x.example/\">x</a>\r\n",
-        kHeaders + "Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\n"
-                   "Content-Type: text/html\r\n\r\n<a href=\"https://x.example/\">x</a>\r\n--d--\r\n",
+        kHeaders +
+            "Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\n"
+            "Content-Type: text/html\r\n\r\n<a href=\"https://x.example/\">x</a>\r\n--d--\r\n",
         kHeaders + "Content-Type: text/html\r\n",  // no body at all
         std::string()}) {
     auto r = rewrite_message(in, opts());
@@ -269,11 +279,14 @@ const std::string kHtmlPart =
     "Content-Type: text/html\r\n\r\n<a href=\"https://x.example/\">x</a>\r\n";
 
 TEST(Rewriter, MalformedMimeIsRefusedUnchanged) {
-  expect_refused(kHeaders + "Content-Type: multipart/mixed\r\n\r\n--b\r\n" + kHtmlPart + "--b--\r\n",
-                 "boundary");
-  expect_refused(kHeaders + "Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n" + kHtmlPart,
-                 "boundary");
-  expect_refused(kHeaders + "Content-Type: multipart/mixed; boundary=\"unterminated\r\n\r\n--b\r\n" +
+  expect_refused(
+      kHeaders + "Content-Type: multipart/mixed\r\n\r\n--b\r\n" + kHtmlPart + "--b--\r\n",
+      "boundary");
+  expect_refused(
+      kHeaders + "Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n" + kHtmlPart,
+      "boundary");
+  expect_refused(kHeaders +
+                     "Content-Type: multipart/mixed; boundary=\"unterminated\r\n\r\n--b\r\n" +
                      kHtmlPart + "--b--\r\n",
                  "boundary");
   expect_refused(kHeaders + "Content-Type: multipart/mixed; boundary=b\r\n\r\n" + kHtmlPart,
@@ -287,25 +300,30 @@ TEST(Rewriter, MalformedMimeIsRefusedUnchanged) {
   expect_refused(kHeaders + "Content-Type: text/html\r\nContent-Transfer-Encoding: x-" +
                      std::string(500, 'e') + "\r\n\r\n<a href=\"https://x.example/\">x</a>\r\n",
                  "unknown Content-Transfer-Encoding x-eee");
-  expect_refused(kHeaders + "Content-Type: multipart/mixed; boundary=b\r\n\r\n--bb\r\n" + kHtmlPart +
-                     "--bb--\r\n",
+  expect_refused(kHeaders + "Content-Type: multipart/mixed; boundary=b\r\n\r\n--bb\r\n" +
+                     kHtmlPart + "--bb--\r\n",
                  "no boundary delimiter");
-  expect_refused(kHeaders + "Content-Type: multipart/mixed; boundary=b\r\n"
-                            "Content-Transfer-Encoding: base64\r\n\r\n--b\r\n" +
+  expect_refused(kHeaders +
+                     "Content-Type: multipart/mixed; boundary=b\r\n"
+                     "Content-Transfer-Encoding: base64\r\n\r\n--b\r\n" +
                      kHtmlPart + "--b--\r\n",
                  "Content-Transfer-Encoding");
-  expect_refused(kHeaders + "Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-                            "PGE+*not base64*\r\n",
+  expect_refused(kHeaders +
+                     "Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                     "PGE+*not base64*\r\n",
                  "invalid base64");
-  expect_refused(kHeaders + "Content-Type: text/html\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n"
-                            "<a href=\"https://x.example/\">x</a>\r\n",
+  expect_refused(kHeaders +
+                     "Content-Type: text/html\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n"
+                     "<a href=\"https://x.example/\">x</a>\r\n",
                  "unknown Content-Transfer-Encoding");
 }
 
 TEST(Rewriter, BareLineEndsAreRefused) {
-  expect_refused("Content-Type: text/html\n\n<a href=\"https://x.example/\">x</a>\n", "bare CR or LF");
-  expect_refused(kHeaders + "Content-Type: text/html\r\n\r\n<a href=\"https://x.example/\">\rx</a>\r\n",
+  expect_refused("Content-Type: text/html\n\n<a href=\"https://x.example/\">x</a>\n",
                  "bare CR or LF");
+  expect_refused(
+      kHeaders + "Content-Type: text/html\r\n\r\n<a href=\"https://x.example/\">\rx</a>\r\n",
+      "bare CR or LF");
 }
 
 std::string nested(size_t depth) {
@@ -348,8 +366,10 @@ TEST(Rewriter, PartsLinksAndSizeAreBounded) {
 
 TEST(Rewriter, OverlongUrlsAreLeftAndLongLinesRefused) {
   std::string long_url = "https://x.example/" + std::string(3000, 'u');
-  std::string in = kHeaders + "Content-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-                   "<a href=3D\"" + long_url.substr(0, 60) + "=\r\n" + long_url.substr(60, 70) + "=\r\n" +
+  std::string in = kHeaders +
+                   "Content-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+                   "<a href=3D\"" +
+                   long_url.substr(0, 60) + "=\r\n" + long_url.substr(60, 70) + "=\r\n" +
                    "\">x</a>\r\n";
   // 130-byte URL: tracked.
   auto r = rewrite_message(in, opts());
@@ -365,7 +385,8 @@ TEST(Rewriter, OverlongUrlsAreLeftAndLongLinesRefused) {
             "<a href=\"" + long_url.substr(0, 130) + "\">x</a>" + pixel() + "\r\n");
 
   // 7bit: a 900-byte line with a 600-byte URL would grow past 998 octets.
-  std::string line = "<a href=\"" + long_url.substr(0, 600) + "\">" + std::string(280, 'x') + "</a>";
+  std::string line =
+      "<a href=\"" + long_url.substr(0, 600) + "\">" + std::string(280, 'x') + "</a>";
   ASSERT_LT(line.size(), 998u);
   expect_refused(kHeaders + "Content-Type: text/html\r\n\r\n" + line + "\r\n", "998");
 }
@@ -373,7 +394,8 @@ TEST(Rewriter, OverlongUrlsAreLeftAndLongLinesRefused) {
 TEST(Rewriter, HostileHtmlInsideAValidMessage) {
   // As a browser tokenizes it: the second tag ends at the first '>' after its quoted value
   // (so it is a real link), the third has an unterminated quote and is never a tag.
-  std::string in = kHeaders + "Content-Type: text/html\r\n\r\n"
+  std::string in = kHeaders +
+                   "Content-Type: text/html\r\n\r\n"
                    "<a href=\"https://ok.example/\">ok</a><a href=\"https://x.example/\"junk\r\n"
                    "<<<>>> <a href='https://evil.example/\"><script>\r\n";
   auto r = rewrite_message(in, opts());
@@ -382,8 +404,10 @@ TEST(Rewriter, HostileHtmlInsideAValidMessage) {
   EXPECT_TRUE(crlf_only(r.message));
   std::string body = r.message.substr(r.message.find("\r\n\r\n") + 4);
   EXPECT_EQ(body, "<a href=\"" + click_url(0, "https://ok.example/") + "\">ok</a><a href=\"" +
-                      click_url(1, "https://x.example/") + "\"junk\r\n"
-                      "<<<>>> <a href='https://evil.example/\"><script>" + pixel() + "\r\n");
+                      click_url(1, "https://x.example/") +
+                      "\"junk\r\n"
+                      "<<<>>> <a href='https://evil.example/\"><script>" +
+                      pixel() + "\r\n");
 }
 
 TEST(Rewriter, BadOptionsAreRefused) {

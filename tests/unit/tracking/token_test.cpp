@@ -33,7 +33,8 @@ TEST(Token, IsUrlSafeAndCompact) {
   TokenFields open{TokenKind::open, "Q1234ABCD", 1, 0, {}, {}};
   auto t = sign_token(open, kSecret);
   ASSERT_TRUE(t);
-  for (char c : *t) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << c;
+  for (char c : *t)
+    EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << c;
   // 11 fixed + 9 id + 16 tag = 36 bytes → 48 characters.
   EXPECT_EQ(t->size(), 48u);
 }
@@ -107,8 +108,12 @@ TEST(Token, SignRefusesBadFields) {
 }
 
 TEST(Token, MaxSizedFieldsRoundTrip) {
-  TokenFields f{TokenKind::click, std::string(255, 'M'), 42, 99,
-                "https://x/" + std::string(kMaxTokenUrlBytes - 10, 'u'), {}};
+  TokenFields f{TokenKind::click,
+                std::string(255, 'M'),
+                42,
+                99,
+                "https://x/" + std::string(kMaxTokenUrlBytes - 10, 'u'),
+                {}};
   auto t = sign_token(f, kSecret);
   ASSERT_TRUE(t) << t.error().message;
   auto v = verify_token(*t, kSecret);
