@@ -16,7 +16,7 @@
 namespace tern::dkim::test {
 
 inline std::string read_data(const std::string& name) {
-  const auto path = std::filesystem::path(__FILE__).parent_path() / "data" / name;
+  const auto path = std::filesystem::path(TERN_UNIT_DIR) / "data" / name;
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
