@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: deps deps-build configure build run test unit integration fuzz bench clean
+.PHONY: deps deps-build configure build run test unit integration fuzz bench clean format format-check
 
 deps:
 	@bash scripts/install-deps.sh
@@ -22,7 +22,7 @@ build: deps-build configure
 run: deps build
 	@bash scripts/run-demo.sh $(BUILD)/tern
 
-test: deps build
+test: deps format-check build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@bash tests/fuzz/run.sh
 	@bash tests/integration/run.sh $(BUILD)/tern
@@ -38,6 +38,12 @@ fuzz: deps-build
 
 bench: deps build
 	@bash bench/accept/run.sh $(BUILD)/tern
+
+format-check: deps-build
+	@bash scripts/check-format.sh
+
+format:
+	@bash scripts/check-format.sh --fix
 
 clean:
 	rm -rf $(BUILD) build-fuzz

@@ -9,7 +9,7 @@ BUILD_PKGS=(
   libboost1.81-dev libssl-dev libsqlite3-dev libpq-dev libunbound-dev libsodium-dev
   nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-14 libclang-rt-14-dev
+  clang-14 clang-format-14 libclang-rt-14-dev
 )
 # Real peers used by the integration tests and benchmarks.
 TEST_PKGS=(

@@ -31,8 +31,7 @@ std::variant<Principal, net::HttpResponse> authenticate(const ApiServices& svc,
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   if (token.empty() || token.size() > 512) return unauthorized();
-  if (!svc.admin_token.empty() && secret_equals(token, svc.admin_token))
-    return Principal{true, 0};
+  if (!svc.admin_token.empty() && secret_equals(token, svc.admin_token)) return Principal{true, 0};
   if (!token.starts_with(store::secrets::kApiKeyPrefix)) return unauthorized();
   auto acc = svc.store->verify_api_key(std::string(token));
   if (!acc) return error_response(503, "unavailable", "the account store is unavailable");

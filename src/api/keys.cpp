@@ -27,8 +27,8 @@ net::HttpResponse handle_api_keys(const Call& c) {
     if (m == "POST") {
       auto key = c.svc.store->create_api_key(id);
       if (!key) return from_error(key.error());
-      return json_response(201, {{"key", *key},
-                                 {"prefix", key->substr(0, store::secrets::kApiKeyStoredPrefix)}});
+      return json_response(
+          201, {{"key", *key}, {"prefix", key->substr(0, store::secrets::kApiKeyStoredPrefix)}});
     }
     return method_not_allowed("GET, POST");
   }

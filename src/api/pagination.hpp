@@ -4,11 +4,10 @@
 // between pages never shift the ones after them. The cursor is the hex of the last key.
 // Answer shape: {"items":[...],"nextCursor":"..." or null on the last page}.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/result.hpp"
 #include "net/http_server.hpp"

@@ -1,8 +1,8 @@
 #include "api/request.hpp"
 
-#include <ctime>
-
 #include <fmt/format.h>
+
+#include <ctime>
 
 namespace tern::api {
 
@@ -56,7 +56,8 @@ std::optional<std::vector<std::string>> split_path(std::string_view path) {
   size_t start = 0;
   for (;;) {
     size_t slash = path.find('/', start);
-    std::string_view seg = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    std::string_view seg =
+        path.substr(start, slash == std::string_view::npos ? slash : slash - start);
     if (seg.empty()) return std::nullopt;
     auto d = percent_decode(seg);
     if (!d) return std::nullopt;
@@ -78,7 +79,8 @@ core::Result<std::optional<std::string>> query_param(const net::HttpRequest& req
     auto key = percent_decode(pair.substr(0, eq), true);
     if (!key) return core::Error::perm("malformed query string");
     if (*key != name) continue;
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    auto value = percent_decode(
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
     if (!value) return core::Error::perm(fmt::format("malformed query parameter {}", name));
     return std::optional<std::string>(std::move(*value));
   }

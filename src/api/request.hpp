@@ -4,12 +4,11 @@
 // decoded text is returned as is (callers validate it; error messages quote at most 80 bytes).
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/result.hpp"
 #include "net/http_server.hpp"

@@ -5,10 +5,9 @@
 // look at another account's rows: every store read is by account id, or checks ownership and
 // answers 404 exactly as for a missing resource.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "api/api.hpp"
 #include "api/auth.hpp"
@@ -44,11 +43,11 @@ net::HttpResponse handle_openapi(const ApiServices& svc);
 nlohmann::json openapi_document(const std::string& public_url);
 
 // Shared responses.
-net::HttpResponse no_route();                                   // 404 "no such endpoint"
-net::HttpResponse not_found(const std::string& what);          // 404 "<what> not found"
+net::HttpResponse no_route();                                    // 404 "no such endpoint"
+net::HttpResponse not_found(const std::string& what);            // 404 "<what> not found"
 net::HttpResponse method_not_allowed(const std::string& allow);  // 405 + Allow
-net::HttpResponse bad_request(const std::string& message);     // 400
-net::HttpResponse no_content();                                 // 204
+net::HttpResponse bad_request(const std::string& message);       // 400
+net::HttpResponse no_content();                                  // 204
 // A store/service error: temporary → 503 unavailable; permanent → perm_status with perm_code.
 net::HttpResponse from_error(const core::Error& e, int perm_status = 400,
                              const std::string& perm_code = "bad_request");

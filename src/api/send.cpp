@@ -9,10 +9,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-
-#include <nlohmann/json.hpp>
 
 #include "api/response.hpp"
 #include "core/clock.hpp"
@@ -47,10 +46,12 @@ std::vector<std::string> list(const json& body, const char* name) {
   auto it = body.find(name);
   if (it == body.end() || it->is_null()) return {};
   if (it->is_string()) return {it->get<std::string>()};
-  if (!it->is_array()) throw BadRequest{std::string(name) + ": must be a string or an array of strings"};
+  if (!it->is_array())
+    throw BadRequest{std::string(name) + ": must be a string or an array of strings"};
   std::vector<std::string> out;
   for (const auto& v : *it) {
-    if (!v.is_string()) throw BadRequest{std::string(name) + ": must be a string or an array of strings"};
+    if (!v.is_string())
+      throw BadRequest{std::string(name) + ": must be a string or an array of strings"};
     out.push_back(v.get<std::string>());
   }
   return out;
@@ -96,8 +97,10 @@ message::ComposeInput compose_input(const json& body) {
 // The JSON options validated like the X-IB-* fields they stand for, over the account defaults.
 policy::MessageOptions options(const json& body, policy::MessageOptions opts) {
   static const std::pair<const char*, const char*> kMap[] = {
-      {"bulkId", "X-IB-bulk-id"},           {"notifyUrl", "X-IB-notify-url"},
-      {"trackingUrl", "X-IB-tracking-url"}, {"callbackData", "X-IB-callback-data"},
+      {"bulkId", "X-IB-bulk-id"},
+      {"notifyUrl", "X-IB-notify-url"},
+      {"trackingUrl", "X-IB-tracking-url"},
+      {"callbackData", "X-IB-callback-data"},
       {"notifyContentType", "X-IB-notify-content-type"},
       {"intermediateReport", "X-IB-intermediate-report"}};
   std::set<std::string> seen;
@@ -105,11 +108,13 @@ policy::MessageOptions options(const json& body, policy::MessageOptions opts) {
     auto it = body.find(key);
     if (it == body.end() || it->is_null()) continue;
     std::string value;
-    if (it->is_string()) value = it->get<std::string>();
+    if (it->is_string())
+      value = it->get<std::string>();
     else if (it->is_boolean() && std::string_view(key) == "intermediateReport")
       value = it->get<bool>() ? "true" : "false";
-    else throw BadRequest{std::string(key) + ": must be a " +
-                          (std::string_view(key) == "intermediateReport" ? "boolean" : "string")};
+    else
+      throw BadRequest{std::string(key) + ": must be a " +
+                       (std::string_view(key) == "intermediateReport" ? "boolean" : "string")};
     core::Status s = policy::apply_option(opts, seen, header, value);
     if (!s.ok()) {
       // "Invalid X-IB-bulk-id header: must be ..." → "bulkId: must be ..."
@@ -133,7 +138,8 @@ json pending_status() {
 
 net::HttpResponse handle_send(const ApiServices& svc, int64_t account_id,
                               const net::HttpRequest& req) {
-  if (!svc.submission || !svc.store) return error_response(503, "unavailable", "sending is not available");
+  if (!svc.submission || !svc.store)
+    return error_response(503, "unavailable", "sending is not available");
   json body;
   try {
     body = json::parse(req.body);
@@ -145,7 +151,8 @@ net::HttpResponse handle_send(const ApiServices& svc, int64_t account_id,
   auto ctx = svc.store->account_context(account_id);
   if (!ctx) {
     spdlog::error("send: account {}: {}", account_id, ctx.error().message);
-    return error_response(ctx.error().temporary ? 503 : 500, ctx.error().temporary ? "unavailable" : "internal",
+    return error_response(ctx.error().temporary ? 503 : 500,
+                          ctx.error().temporary ? "unavailable" : "internal",
                           "cannot load the account");
   }
   auto account = std::make_shared<policy::AccountContext>(std::move(ctx.value()));

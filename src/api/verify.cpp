@@ -14,19 +14,31 @@ std::string html_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
 }
 
 net::HttpResponse page(int status, const std::string& title, const std::string& text) {
-  return {status, "text/html; charset=utf-8",
+  return {status,
+          "text/html; charset=utf-8",
           fmt::format("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{0}</title>"
                       "</head>\n<body><h1>{0}</h1><p>{1}</p></body></html>\n",
                       html_escape(title), html_escape(text)),

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <thread>
 
@@ -66,8 +66,8 @@ std::string reply_json(const net::ControlReply& r) {
 }
 
 nlohmann::json test_json(const net::TestSendResult& t) {
-  return {{"outcome", t.outcome}, {"code", t.code},  {"enhanced", t.enhanced}, {"reply", t.reply},
-          {"host", t.host},       {"tls", t.tls},    {"route", t.route}};
+  return {{"outcome", t.outcome}, {"code", t.code}, {"enhanced", t.enhanced}, {"reply", t.reply},
+          {"host", t.host},       {"tls", t.tls},   {"route", t.route}};
 }
 
 bool optional_string(const nlohmann::json& j, const char* k) {
@@ -142,7 +142,8 @@ ControlServer::ControlServer(std::string path, Handler handler, TestEmailHandler
   sockaddr_un a = address_of(impl_->path);
   ::unlink(impl_->path.c_str());  // a stale socket of a server that died
   impl_->fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (impl_->fd < 0) throw std::runtime_error("control socket: " + std::string(std::strerror(errno)));
+  if (impl_->fd < 0)
+    throw std::runtime_error("control socket: " + std::string(std::strerror(errno)));
   const mode_t old = ::umask(0177);  // the socket file is created 0600
   const int b = ::bind(impl_->fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   ::umask(old);

@@ -23,22 +23,23 @@ struct DeliveryOutcome {
   enum Kind { delivered, temp, perm };
 
   Kind kind = temp;
-  int code = 0;           // remote SMTP reply code; 0 = no reply (network, DNS, local)
-  std::string enhanced;   // RFC 3463, e.g. "5.1.1"; may be empty for a remote without it
-  std::string text;       // reply text (lines joined by ' ') or the local reason
-  std::string phase;      // where: "dns", "connect", "greeting", "ehlo", "starttls", "auth",
-                          // "mail", "rcpt", "data", "data-end", "local"
-  std::string mx_host;    // the host that answered (or failed); empty before one was chosen
-  bool tls = false;       // the session was encrypted when the outcome arose
+  int code = 0;          // remote SMTP reply code; 0 = no reply (network, DNS, local)
+  std::string enhanced;  // RFC 3463, e.g. "5.1.1"; may be empty for a remote without it
+  std::string text;      // reply text (lines joined by ' ') or the local reason
+  std::string phase;     // where: "dns", "connect", "greeting", "ehlo", "starttls", "auth",
+                         // "mail", "rcpt", "data", "data-end", "local"
+  std::string mx_host;   // the host that answered (or failed); empty before one was chosen
+  bool tls = false;      // the session was encrypted when the outcome arose
 
   // Verdict from a remote reply (RFC 5321 §4.2.1: the first digit decides).
   static DeliveryOutcome from_reply(int code, std::string enhanced, std::string text,
-                                    std::string phase, std::string mx_host = {},
-                                    bool tls = false) {
+                                    std::string phase, std::string mx_host = {}, bool tls = false) {
     Kind k = temp;
-    if (code >= 200 && code <= 299) k = delivered;
-    else if (code >= 500 && code <= 599) k = perm;
-    return {k, code, std::move(enhanced), std::move(text), std::move(phase), std::move(mx_host),
+    if (code >= 200 && code <= 299)
+      k = delivered;
+    else if (code >= 500 && code <= 599)
+      k = perm;
+    return {k,  code, std::move(enhanced), std::move(text), std::move(phase), std::move(mx_host),
             tls};
   }
 
@@ -47,8 +48,8 @@ struct DeliveryOutcome {
   // 4.4.2 bad connection (dropped after it was established).
   static DeliveryOutcome network(std::string text, std::string phase, std::string mx_host = {},
                                  std::string enhanced = "4.4.1", bool tls = false) {
-    return {temp, 0, std::move(enhanced), std::move(text), std::move(phase),
-            std::move(mx_host), tls};
+    return {temp, 0, std::move(enhanced), std::move(text), std::move(phase), std::move(mx_host),
+            tls};
   }
 
   // A verdict reached without a remote reply (DNS answers, suppression, local limits).
@@ -67,10 +68,20 @@ struct DeliveryOutcome {
   // wherever it is shown or stored.
   std::string summary() const {
     std::string s;
-    if (code != 0) { s += std::to_string(code); s += ' '; }
-    if (!enhanced.empty()) { s += enhanced; s += ' '; }
+    if (code != 0) {
+      s += std::to_string(code);
+      s += ' ';
+    }
+    if (!enhanced.empty()) {
+      s += enhanced;
+      s += ' ';
+    }
     s += text;
-    if (!mx_host.empty()) { s += " ("; s += mx_host; s += ')'; }
+    if (!mx_host.empty()) {
+      s += " (";
+      s += mx_host;
+      s += ')';
+    }
     for (char& c : s)
       if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
     return s;

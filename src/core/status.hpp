@@ -25,7 +25,10 @@ struct Status {
   std::string line() const {
     std::string s = std::to_string(code);
     s += ' ';
-    if (!enhanced.empty()) { s += enhanced; s += ' '; }
+    if (!enhanced.empty()) {
+      s += enhanced;
+      s += ' ';
+    }
     s += text;
     return s;
   }

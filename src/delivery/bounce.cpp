@@ -15,11 +15,11 @@ namespace tern::delivery {
 
 namespace {
 
-constexpr size_t kMaxText = 900;       // remote reply or local reason, after cleaning
-constexpr size_t kMaxAddress = 512;    // recipient, sender
-constexpr size_t kMaxHost = 255;       // reporting MTA, remote MTA
-constexpr size_t kMaxId = 255;         // queue id, message ids
-constexpr size_t kMaxHeaderLine = 990; // original header lines are cut here
+constexpr size_t kMaxText = 900;        // remote reply or local reason, after cleaning
+constexpr size_t kMaxAddress = 512;     // recipient, sender
+constexpr size_t kMaxHost = 255;        // reporting MTA, remote MTA
+constexpr size_t kMaxId = 255;          // queue id, message ids
+constexpr size_t kMaxHeaderLine = 990;  // original header lines are cut here
 constexpr size_t kMaxOriginal = 64 * 1024;
 constexpr size_t kFoldAt = 76;
 
@@ -30,9 +30,12 @@ std::string clean_text(std::string_view s, size_t max) {
   out.reserve(std::min(s.size(), max + 3));
   for (unsigned char c : s) {
     char x;
-    if (c < 0x20 || c == 0x7f) x = ' ';
-    else if (c >= 0x80) x = '?';
-    else x = static_cast<char>(c);
+    if (c < 0x20 || c == 0x7f)
+      x = ' ';
+    else if (c >= 0x80)
+      x = '?';
+    else
+      x = static_cast<char>(c);
     if (x == ' ' && (out.empty() || out.back() == ' ')) continue;
     if (out.size() == max) {
       while (!out.empty() && out.back() == ' ') out.pop_back();
@@ -128,9 +131,10 @@ std::string human_part(const BounceInput& in, const std::string& mta) {
     out += "\r\n";
   };
   para("This is the mail system at host " + mta + ".");
-  para("Your message could not be delivered to one or more of its recipients. This notice "
-       "was written automatically; the details follow, and the delivery report and the "
-       "headers of your message are attached.");
+  para(
+      "Your message could not be delivered to one or more of its recipients. This notice "
+      "was written automatically; the details follow, and the delivery report and the "
+      "headers of your message are attached.");
   std::string queue_id = clean_token(in.queue_id, kMaxId);
   std::string about = "Queue ID: " + (queue_id.empty() ? std::string("(none)") : queue_id);
   if (!in.original_message_id.empty())
@@ -190,8 +194,10 @@ std::string headers_part(std::string_view original) {
     if (line.empty()) break;  // end of the header section
     std::string clean;
     for (unsigned char c : line.substr(0, kMaxHeaderLine)) {
-      if (c == '\t' || (c >= 0x20 && c < 0x7f)) clean += static_cast<char>(c);
-      else clean += '?';
+      if (c == '\t' || (c >= 0x20 && c < 0x7f))
+        clean += static_cast<char>(c);
+      else
+        clean += '?';
     }
     out += clean;
     out += "\r\n";
@@ -238,8 +244,7 @@ std::string build_bounce(const BounceInput& in) {
   std::string boundary;
   for (uint64_t n = 0;; ++n) {
     boundary = "=_tern-dsn-" + hex(fnv1a(seed, std::to_string(n)));
-    if (human.find(boundary) == std::string::npos &&
-        report.find(boundary) == std::string::npos &&
+    if (human.find(boundary) == std::string::npos && report.find(boundary) == std::string::npos &&
         headers.find(boundary) == std::string::npos)
       break;
   }

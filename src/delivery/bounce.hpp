@@ -46,8 +46,8 @@ struct BounceInput {
   int64_t arrival_ms = 0;
   int64_t now_ms = 0;
   std::vector<FailedRecipient> recipients;  // at least one
-  std::string original_headers;     // original header section (CRLF); bounded by the caller
-  std::string message_id;           // Message-ID of the notice, "<...>"
+  std::string original_headers;             // original header section (CRLF); bounded by the caller
+  std::string message_id;                   // Message-ID of the notice, "<...>"
 };
 
 // The complete notice, ready to spool; "" when no notice is due: the original sender is

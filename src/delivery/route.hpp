@@ -28,15 +28,16 @@ struct RelayConfig {  // the operator's smarthost ([delivery] smarthost*)
 
 struct Route {
   enum class Kind { mx, relay } kind = Kind::mx;
-  std::string dest;      // destination key for the scheduler
-  std::string host;      // relay host; for mx the recipient domain
+  std::string dest;  // destination key for the scheduler
+  std::string host;  // relay host; for mx the recipient domain
   uint16_t port = 25;
   std::string security;  // relay: none | starttls | tls; mx: "opportunistic"
   std::string username, password;
 };
 
-inline Route route_for(int64_t account_id, const store::AccountSettings& s, const RelayConfig& smarthost,
-                       std::string_view rcpt_domain, uint16_t mx_port) {
+inline Route route_for(int64_t account_id, const store::AccountSettings& s,
+                       const RelayConfig& smarthost, std::string_view rcpt_domain,
+                       uint16_t mx_port) {
   Route r;
   if (s.route == "custom" && !s.relay_host.empty()) {
     r.kind = Route::Kind::relay;

@@ -67,8 +67,10 @@ struct Scheduler::Impl {
       wanting.erase(name);
       return;
     }
-    if (wants(it->second)) wanting.insert(name);
-    else wanting.erase(name);
+    if (wants(it->second))
+      wanting.insert(name);
+    else
+      wanting.erase(name);
     if (it->second.ready == 0 && it->second.open == 0) dests.erase(it);
   }
 

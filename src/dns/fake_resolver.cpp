@@ -39,7 +39,10 @@ std::string parse_txt(const std::string& data, const std::string& line) {
     return std::invalid_argument(std::string("fake zone: ") + why + ": " + line);
   };
   while (i < data.size()) {
-    if (data[i] == ' ' || data[i] == '\t') { ++i; continue; }
+    if (data[i] == ' ' || data[i] == '\t') {
+      ++i;
+      continue;
+    }
     if (data[i] != '"') {
       size_t end = data.find_first_of(" \t", i);
       if (end == std::string::npos) end = data.size();
@@ -51,8 +54,14 @@ std::string parse_txt(const std::string& data, const std::string& line) {
     bool closed = false;
     while (i < data.size()) {
       char c = data[i++];
-      if (c == '"') { closed = true; break; }
-      if (c != '\\') { out += c; continue; }
+      if (c == '"') {
+        closed = true;
+        break;
+      }
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
       if (i >= data.size()) throw bad("escape at end");
       if (std::isdigit(static_cast<unsigned char>(data[i]))) {
         if (i + 3 > data.size()) throw bad("short \\DDD escape");
@@ -143,11 +152,20 @@ class FakeResolver final : public Resolver {
     a.canonical_name = current;
     if (const Node* n = find(current)) {
       switch (type) {
-        case RType::A: a.addrs = n->a; break;
-        case RType::AAAA: a.addrs = n->aaaa; break;
-        case RType::MX: a.mx = n->mx; break;
-        case RType::TXT: a.txt = n->txt; break;
-        case RType::CNAME: break;
+        case RType::A:
+          a.addrs = n->a;
+          break;
+        case RType::AAAA:
+          a.addrs = n->aaaa;
+          break;
+        case RType::MX:
+          a.mx = n->mx;
+          break;
+        case RType::TXT:
+          a.txt = n->txt;
+          break;
+        case RType::CNAME:
+          break;
       }
     }
     bool data = !a.txt.empty() || !a.mx.empty() || !a.addrs.empty();

@@ -14,7 +14,8 @@ uint64_t Rng::below(uint64_t n) {
   // Largest multiple of n that fits: values at or above it would favour small results.
   uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   uint64_t v;
-  do v = next_u64(); while (v >= limit);
+  do v = next_u64();
+  while (v >= limit);
   return v % n;
 }
 
@@ -38,16 +39,15 @@ DeliveryOutcome fail(DeliveryOutcome::Kind k, const char* enhanced, std::string 
 // name a mail host.
 bool hostname_chars(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-           c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
   });
 }
 
 bool loopback(const std::string& addr) {
   auto ip = IpAddr::parse(addr);
   if (!ip) return false;
-  if (!ip->v6) return ip->bytes[0] == 127 || (ip->bytes[0] | ip->bytes[1] | ip->bytes[2] |
-                                               ip->bytes[3]) == 0;
+  if (!ip->v6)
+    return ip->bytes[0] == 127 || (ip->bytes[0] | ip->bytes[1] | ip->bytes[2] | ip->bytes[3]) == 0;
   for (int i = 0; i < 15; ++i)
     if (ip->bytes[i] != 0) return false;
   return ip->bytes[15] <= 1;  // :: or ::1
@@ -84,8 +84,7 @@ Lookup addresses_of(Resolver& r, const std::string& host, size_t max_addrs) {
 
 }  // namespace
 
-MxPlan plan_mx(Resolver& resolver, const std::string& domain, Rng& rng,
-               const MxOptions& options) {
+MxPlan plan_mx(Resolver& resolver, const std::string& domain, Rng& rng, const MxOptions& options) {
   MxPlan plan;
   plan.domain = normalize_name(domain);
   const std::string& d = plan.domain;
@@ -98,9 +97,9 @@ MxPlan plan_mx(Resolver& resolver, const std::string& domain, Rng& rng,
   std::vector<MxHost> candidates;
   switch (mx.status) {
     case Answer::Status::temp_error:
-      plan.error = fail(DeliveryOutcome::temp, "4.4.3",
-                        "DNS failure looking up MX for " + d +
-                            (mx.error.empty() ? "" : ": " + mx.error));
+      plan.error =
+          fail(DeliveryOutcome::temp, "4.4.3",
+               "DNS failure looking up MX for " + d + (mx.error.empty() ? "" : ": " + mx.error));
       return plan;
     case Answer::Status::nxdomain:
       plan.error = fail(DeliveryOutcome::perm, "5.1.2", "domain " + d + " does not exist");
@@ -110,8 +109,8 @@ MxPlan plan_mx(Resolver& resolver, const std::string& domain, Rng& rng,
       candidates.push_back({d, 0, {}});
       break;
     case Answer::Status::ok: {
-      bool any_real = std::any_of(mx.mx.begin(), mx.mx.end(),
-                                  [](const Mx& m) { return !m.host.empty(); });
+      bool any_real =
+          std::any_of(mx.mx.begin(), mx.mx.end(), [](const Mx& m) { return !m.host.empty(); });
       if (!any_real) {
         plan.error = fail(DeliveryOutcome::perm, "5.1.10",
                           "domain " + d + " does not accept mail (null MX, RFC 7505)");
@@ -125,8 +124,9 @@ MxPlan plan_mx(Resolver& resolver, const std::string& domain, Rng& rng,
         if (!fresh && m.preference < it->second) it->second = m.preference;
       }
       for (const auto& [host, pref] : best) candidates.push_back({host, pref, {}});
-      std::stable_sort(candidates.begin(), candidates.end(),
-                       [](const MxHost& a, const MxHost& b) { return a.preference < b.preference; });
+      std::stable_sort(candidates.begin(), candidates.end(), [](const MxHost& a, const MxHost& b) {
+        return a.preference < b.preference;
+      });
       // Fisher–Yates within each run of equal preference.
       for (size_t lo = 0; lo < candidates.size();) {
         size_t hi = lo;
@@ -177,17 +177,16 @@ MxPlan plan_mx(Resolver& resolver, const std::string& domain, Rng& rng,
   if (!plan.hosts.empty()) return plan;
 
   if (any_temp) {
-    plan.error = fail(DeliveryOutcome::temp, "4.4.3", "DNS failure resolving mail hosts of " +
-                                                          d + " (" + first_temp + ")");
+    plan.error = fail(DeliveryOutcome::temp, "4.4.3",
+                      "DNS failure resolving mail hosts of " + d + " (" + first_temp + ")");
   } else if (any_loop) {
     plan.error = fail(DeliveryOutcome::perm, "5.4.6",
                       "mail for " + d + " loops back to this host (loopback MX address)");
   } else if (plan.implicit) {
-    plan.error = fail(DeliveryOutcome::perm, "5.4.4",
-                      "domain " + d + " has no MX and no A/AAAA records");
+    plan.error =
+        fail(DeliveryOutcome::perm, "5.4.4", "domain " + d + " has no MX and no A/AAAA records");
   } else {
-    plan.error = fail(DeliveryOutcome::temp, "4.4.4",
-                      "no MX host of " + d + " has an address");
+    plan.error = fail(DeliveryOutcome::temp, "4.4.4", "no MX host of " + d + " has an address");
   }
   plan.hosts.clear();
   return plan;

@@ -60,16 +60,16 @@ class SplitMixRng final : public Rng {
 };
 
 struct MxHost {
-  std::string host;                // MX exchange (or the domain for an implicit MX)
+  std::string host;  // MX exchange (or the domain for an implicit MX)
   uint16_t preference = 0;
   std::vector<std::string> addrs;  // IPv4 first, then IPv6; never empty in a plan
 };
 
 struct MxPlan {
-  std::string domain;              // normalized
-  bool implicit = false;           // no MX records: the domain itself is the host
-  std::vector<MxHost> hosts;       // try in this order; empty when error is set
-  std::vector<std::string> skipped;  // "host: reason" for hosts left out (logs, reports)
+  std::string domain;                          // normalized
+  bool implicit = false;                       // no MX records: the domain itself is the host
+  std::vector<MxHost> hosts;                   // try in this order; empty when error is set
+  std::vector<std::string> skipped;            // "host: reason" for hosts left out (logs, reports)
   std::optional<core::DeliveryOutcome> error;  // phase "dns"; temp or perm
   bool ok() const { return !error.has_value(); }
 };

@@ -21,21 +21,31 @@ using tern::dns::RType;
 
 const char* status_name(Answer::Status s) {
   switch (s) {
-    case Answer::Status::ok: return "ok";
-    case Answer::Status::nxdomain: return "nxdomain";
-    case Answer::Status::nodata: return "nodata";
-    case Answer::Status::temp_error: return "temp_error";
+    case Answer::Status::ok:
+      return "ok";
+    case Answer::Status::nxdomain:
+      return "nxdomain";
+    case Answer::Status::nodata:
+      return "nodata";
+    case Answer::Status::temp_error:
+      return "temp_error";
   }
   return "?";
 }
 
 bool parse_type(const std::string& t, RType& out) {
-  if (t == "A") out = RType::A;
-  else if (t == "AAAA") out = RType::AAAA;
-  else if (t == "MX") out = RType::MX;
-  else if (t == "TXT") out = RType::TXT;
-  else if (t == "CNAME") out = RType::CNAME;
-  else return false;
+  if (t == "A")
+    out = RType::A;
+  else if (t == "AAAA")
+    out = RType::AAAA;
+  else if (t == "MX")
+    out = RType::MX;
+  else if (t == "TXT")
+    out = RType::TXT;
+  else if (t == "CNAME")
+    out = RType::CNAME;
+  else
+    return false;
   return true;
 }
 

@@ -19,12 +19,12 @@ struct Mx {
 
 struct Answer {
   enum class Status { ok, nxdomain, nodata, temp_error } status = Status::temp_error;
-  std::string error;                 // for temp_error
-  std::string canonical_name;        // the name after following CNAMEs (no trailing dot)
-  std::vector<std::string> cnames;   // CNAME chain followed, in order (targets)
-  std::vector<std::string> txt;      // TXT: each record's strings concatenated
-  std::vector<Mx> mx;                // MX, sorted by preference then host
-  std::vector<std::string> addrs;    // A / AAAA as text
+  std::string error;                // for temp_error
+  std::string canonical_name;       // the name after following CNAMEs (no trailing dot)
+  std::vector<std::string> cnames;  // CNAME chain followed, in order (targets)
+  std::vector<std::string> txt;     // TXT: each record's strings concatenated
+  std::vector<Mx> mx;               // MX, sorted by preference then host
+  std::vector<std::string> addrs;   // A / AAAA as text
   bool found() const { return status == Status::ok; }
 };
 

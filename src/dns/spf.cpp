@@ -17,13 +17,20 @@ namespace tern::dns {
 
 const char* to_string(SpfOutcome o) {
   switch (o) {
-    case SpfOutcome::none: return "none";
-    case SpfOutcome::neutral: return "neutral";
-    case SpfOutcome::pass: return "pass";
-    case SpfOutcome::fail: return "fail";
-    case SpfOutcome::softfail: return "softfail";
-    case SpfOutcome::temperror: return "temperror";
-    case SpfOutcome::permerror: return "permerror";
+    case SpfOutcome::none:
+      return "none";
+    case SpfOutcome::neutral:
+      return "neutral";
+    case SpfOutcome::pass:
+      return "pass";
+    case SpfOutcome::fail:
+      return "fail";
+    case SpfOutcome::softfail:
+      return "softfail";
+    case SpfOutcome::temperror:
+      return "temperror";
+    case SpfOutcome::permerror:
+      return "permerror";
   }
   return "?";
 }
@@ -141,15 +148,31 @@ std::string walk_macro(std::string_view s, const MacroContext* ctx, bool exp_let
 
     std::string value;
     switch (ll) {
-      case 's': value = ctx->sender_local + "@" + ctx->sender_domain; break;
-      case 'l': value = ctx->sender_local; break;
-      case 'o': value = ctx->sender_domain; break;
-      case 'd': value = ctx->domain; break;
-      case 'i': value = ip_macro(ctx->ip); break;
-      case 'v': value = ctx->ip.v6 ? "ip6" : "in-addr"; break;
-      case 'p': value = "unknown"; break;
-      case 'h': return "macro %{h} needs the HELO name, which is not known here";
-      default: return std::string("macro letter '") + letter + "' cannot be expanded here";
+      case 's':
+        value = ctx->sender_local + "@" + ctx->sender_domain;
+        break;
+      case 'l':
+        value = ctx->sender_local;
+        break;
+      case 'o':
+        value = ctx->sender_domain;
+        break;
+      case 'd':
+        value = ctx->domain;
+        break;
+      case 'i':
+        value = ip_macro(ctx->ip);
+        break;
+      case 'v':
+        value = ctx->ip.v6 ? "ip6" : "in-addr";
+        break;
+      case 'p':
+        value = "unknown";
+        break;
+      case 'h':
+        return "macro %{h} needs the HELO name, which is not known here";
+      default:
+        return std::string("macro letter '") + letter + "' cannot be expanded here";
     }
     std::vector<std::string> parts;
     size_t start = 0;
@@ -174,9 +197,12 @@ bool valid_toplabel(std::string_view t) {
   if (t.empty() || t.size() > 63 || t.front() == '-' || t.back() == '-') return false;
   bool alpha = false, hyphen = false;
   for (char c : t) {
-    if (c == '-') hyphen = true;
-    else if (is_alpha(c)) alpha = true;
-    else if (!is_digit(c)) return false;
+    if (c == '-')
+      hyphen = true;
+    else if (is_alpha(c))
+      alpha = true;
+    else if (!is_digit(c))
+      return false;
   }
   return alpha || hyphen;
 }
@@ -269,7 +295,10 @@ std::variant<Record, std::string> parse_record(std::string_view rec) {
              std::string(1, "0123456789abcdef"[c & 15]) + " in the record";
   size_t i = 6;  // after "v=spf1"
   while (i < rec.size()) {
-    if (rec[i] == ' ') { ++i; continue; }
+    if (rec[i] == ' ') {
+      ++i;
+      continue;
+    }
     size_t end = rec.find(' ', i);
     if (end == std::string_view::npos) end = rec.size();
     std::string_view term = rec.substr(i, end - i);
@@ -278,7 +307,9 @@ std::variant<Record, std::string> parse_record(std::string_view rec) {
 
     // modifier = name "=" macro-string; name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )
     size_t n = 0;
-    while (n < term.size() && (is_alnum(term[n]) || term[n] == '-' || term[n] == '_' || term[n] == '.')) ++n;
+    while (n < term.size() &&
+           (is_alnum(term[n]) || term[n] == '-' || term[n] == '_' || term[n] == '.'))
+      ++n;
     if (n > 0 && n < term.size() && term[n] == '=' && is_alpha(term[0])) {
       std::string_view name = term.substr(0, n), value = term.substr(n + 1);
       if (iequals(name, "redirect")) {
@@ -300,11 +331,24 @@ std::variant<Record, std::string> parse_record(std::string_view rec) {
     d.text = t;
     std::string_view rest = term;
     switch (rest.empty() ? 0 : rest[0]) {
-      case '+': d.qualifier = SpfOutcome::pass; rest.remove_prefix(1); break;
-      case '-': d.qualifier = SpfOutcome::fail; rest.remove_prefix(1); break;
-      case '~': d.qualifier = SpfOutcome::softfail; rest.remove_prefix(1); break;
-      case '?': d.qualifier = SpfOutcome::neutral; rest.remove_prefix(1); break;
-      default: break;
+      case '+':
+        d.qualifier = SpfOutcome::pass;
+        rest.remove_prefix(1);
+        break;
+      case '-':
+        d.qualifier = SpfOutcome::fail;
+        rest.remove_prefix(1);
+        break;
+      case '~':
+        d.qualifier = SpfOutcome::softfail;
+        rest.remove_prefix(1);
+        break;
+      case '?':
+        d.qualifier = SpfOutcome::neutral;
+        rest.remove_prefix(1);
+        break;
+      default:
+        break;
     }
     size_t name_end = rest.find_first_of(":/");
     std::string_view mname = rest.substr(0, name_end);
@@ -335,8 +379,10 @@ std::variant<Record, std::string> parse_record(std::string_view rec) {
       if (err.empty()) err = domain_arg(false);
     } else if (iequals(mname, "ip4") || iequals(mname, "ip6")) {
       d.mech = iequals(mname, "ip4") ? Mech::ip4 : Mech::ip6;
-      if (arg.size() < 2 || arg[0] != ':') err = "missing network";
-      else err = parse_ip_net(arg.substr(1), d.mech == Mech::ip6, d);
+      if (arg.size() < 2 || arg[0] != ':')
+        err = "missing network";
+      else
+        err = parse_ip_net(arg.substr(1), d.mech == Mech::ip6, d);
     } else {
       err = "unknown mechanism";
     }
@@ -362,7 +408,8 @@ SpfResult make(SpfOutcome o, std::string why) {
 
 class Evaluator {
  public:
-  Evaluator(Resolver& r, IpAddr ip, std::string domain) : r_(r), ip_(ip), sender_domain_(std::move(domain)) {}
+  Evaluator(Resolver& r, IpAddr ip, std::string domain)
+      : r_(r), ip_(ip), sender_domain_(std::move(domain)) {}
 
   SpfResult check(const std::string& raw_domain) {
     std::string domain = normalize_name(raw_domain);
@@ -391,7 +438,8 @@ class Evaluator {
       if (is_spf_record(t)) spf.push_back(&t);
     if (spf.empty()) return make(SpfOutcome::none, domain + ": no SPF record");
     if (spf.size() > 1)
-      return make(SpfOutcome::permerror, domain + ": " + std::to_string(spf.size()) + " SPF records");
+      return make(SpfOutcome::permerror,
+                  domain + ": " + std::to_string(spf.size()) + " SPF records");
     auto parsed = parse_record(*spf[0]);
     if (auto* e = std::get_if<std::string>(&parsed))
       return make(SpfOutcome::permerror, domain + ": syntax: " + *e);
@@ -414,8 +462,8 @@ class Evaluator {
       if (!expand(*rec.redirect, domain, target, err)) return err;
       SpfResult sub = check(target);
       if (sub.outcome == SpfOutcome::none)
-        return make(SpfOutcome::permerror,
-                    domain + ": redirect=" + target + " has no SPF record (" + sub.explanation + ")");
+        return make(SpfOutcome::permerror, domain + ": redirect=" + target +
+                                               " has no SPF record (" + sub.explanation + ")");
       sub.explanation = domain + ": redirect=" + target + " -> " + sub.explanation;
       return sub;
     }
@@ -465,8 +513,7 @@ class Evaluator {
   }
 
   // temp_error → temperror; otherwise true.
-  bool dns_ok(const Answer& a, const std::string& domain, const std::string& name,
-              SpfResult& err) {
+  bool dns_ok(const Answer& a, const std::string& domain, const std::string& name, SpfResult& err) {
     if (a.status != Answer::Status::temp_error) return true;
     err = make(SpfOutcome::temperror, domain + ": lookup of " + name + " failed: " + a.error);
     return false;
@@ -488,7 +535,8 @@ class Evaluator {
         return Match::yes;
       case Mech::ip4:
       case Mech::ip6:
-        return in_prefix(ip_, d.net, d.mech == Mech::ip6 ? d.cidr6 : d.cidr4) ? Match::yes : Match::no;
+        return in_prefix(ip_, d.net, d.mech == Mech::ip6 ? d.cidr6 : d.cidr4) ? Match::yes
+                                                                              : Match::no;
       case Mech::ptr:
         if (!count_lookup(domain, err)) return Match::error;
         return Match::no;  // §5.5: deprecated; never matches here

@@ -39,7 +39,7 @@ struct SpfResult {
   // Which mechanism decided (e.g. "example.com: include:_spf.p.test -> _spf.p.test:
   // ip4:192.0.2.0/24"), or why the result is an error or none.
   std::string explanation;
-  int dns_lookups = 0;   // terms that counted against the limit of 10
+  int dns_lookups = 0;  // terms that counted against the limit of 10
   int void_lookups = 0;
 };
 
@@ -53,7 +53,7 @@ struct SpfIpResult {
 };
 
 struct SpfVerdict {
-  bool all_pass = false;  // every IP got pass; false for an empty list
+  bool all_pass = false;             // every IP got pass; false for an empty list
   std::vector<SpfIpResult> results;  // one per IP, in the order given
 };
 

@@ -101,7 +101,8 @@ Answer parse_response(const uint8_t* msg, size_t len, const std::string& qname, 
   if (rcode != 0 && rcode != 3) {
     Answer a;
     a.status = Answer::Status::temp_error;
-    static const char* names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+    static const char* names[] = {"NOERROR",  "FORMERR", "SERVFAIL",
+                                  "NXDOMAIN", "NOTIMP",  "REFUSED"};
     a.error = rcode < 6 ? names[rcode] : "RCODE " + std::to_string(rcode);
     return a;
   }
@@ -208,8 +209,8 @@ Answer parse_response(const uint8_t* msg, size_t len, const std::string& qname, 
     return x.preference != y.preference ? x.preference < y.preference : x.host < y.host;
   });
   bool data = !a.txt.empty() || !a.mx.empty() || !a.addrs.empty();
-  a.status = data ? Answer::Status::ok
-                  : (rcode == 3 ? Answer::Status::nxdomain : Answer::Status::nodata);
+  a.status =
+      data ? Answer::Status::ok : (rcode == 3 ? Answer::Status::nxdomain : Answer::Status::nodata);
   return a;
 }
 

@@ -26,8 +26,8 @@ bool starts_with_tag(const std::string& txt, std::string_view version) {
   // "v=spf1" followed by a space or the end (RFC 7208 §4.5); DMARC "v=DMARC1" then ';' or space.
   if (txt.size() < version.size()) return false;
   if (lower(txt.substr(0, version.size())) != lower(std::string(version))) return false;
-  return txt.size() == version.size() || txt[version.size()] == ' ' ||
-         txt[version.size()] == ';' || txt[version.size()] == '\t';
+  return txt.size() == version.size() || txt[version.size()] == ' ' || txt[version.size()] == ';' ||
+         txt[version.size()] == '\t';
 }
 
 std::string join(const std::vector<std::string>& v, std::string_view sep = " | ") {
@@ -52,7 +52,8 @@ void set(Record& r, const char* status, std::string found = {}) {
 
 bool temp(const Answer& a, Record& r) {
   if (a.status != Answer::Status::temp_error) return false;
-  set(r, "error", "DNS lookup failed: " + (a.error.empty() ? std::string("temporary error") : a.error));
+  set(r, "error",
+      "DNS lookup failed: " + (a.error.empty() ? std::string("temporary error") : a.error));
   return true;
 }
 
@@ -78,8 +79,8 @@ void check_spf(dns::Resolver& res, const std::string& domain, Record& r, const P
     if (starts_with_tag(t, "v=spf1")) spf.push_back(t);
   if (spf.empty()) return set(r, "missing");
   if (spf.size() > 1)
-    return set(r, "wrong", fmt::format("{} SPF records (only one is allowed): {}", spf.size(),
-                                       quoted(spf)));
+    return set(r, "wrong",
+               fmt::format("{} SPF records (only one is allowed): {}", spf.size(), quoted(spf)));
   if (ips.temp_error) return set(r, "error", ips.error);
   if (ips.ips.empty()) {
     // Nothing to evaluate with: the include term itself is what we asked for.
@@ -99,8 +100,9 @@ void check_spf(dns::Resolver& res, const std::string& domain, Record& r, const P
   for (const auto& ir : verdict.results) {
     if (ir.result.outcome == dns::SpfOutcome::pass) continue;
     any_temp |= ir.result.outcome == dns::SpfOutcome::temperror;
-    why.push_back(fmt::format("{}: {}{}", ir.ip, dns::to_string(ir.result.outcome),
-                              ir.result.explanation.empty() ? "" : " (" + ir.result.explanation + ")"));
+    why.push_back(
+        fmt::format("{}: {}{}", ir.ip, dns::to_string(ir.result.outcome),
+                    ir.result.explanation.empty() ? "" : " (" + ir.result.explanation + ")"));
   }
   if (any_temp) return set(r, "error", join(why, "; "));
   set(r, "wrong", "\"" + spf.front() + "\": " + join(why, "; "));
@@ -200,9 +202,12 @@ void collect(dns::Resolver& res, const std::string& host, int& lookups, std::set
         if (!ip.empty() && std::find(out.ips.begin(), out.ips.end(), ip) == out.ips.end())
           out.ips.push_back(ip);
       };
-      if (lt.starts_with("ip4:") || lt.starts_with("ip6:")) addr(4);
-      else if (lt.starts_with("include:")) collect(res, term.substr(8), lookups, seen, out);
-      else if (lt.starts_with("redirect=")) collect(res, term.substr(9), lookups, seen, out);
+      if (lt.starts_with("ip4:") || lt.starts_with("ip6:"))
+        addr(4);
+      else if (lt.starts_with("include:"))
+        collect(res, term.substr(8), lookups, seen, out);
+      else if (lt.starts_with("redirect="))
+        collect(res, term.substr(9), lookups, seen, out);
     }
     break;
   }
@@ -220,9 +225,10 @@ Tag dkim_tag(const std::string& record, const std::string& name) {
     auto eq = spec.find('=');
     if (eq == std::string::npos) continue;
     auto trim = [](std::string s) {
-      s.erase(std::remove_if(s.begin(), s.end(),
-                             [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }),
-              s.end());
+      s.erase(
+          std::remove_if(s.begin(), s.end(),
+                         [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }),
+          s.end());
       return s;
     };
     if (trim(spec.substr(0, eq)) == name) return {true, trim(spec.substr(eq + 1))};

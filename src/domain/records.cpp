@@ -14,8 +14,7 @@ std::string delegated_target(const std::string& selector, const std::string& acc
 }
 
 std::string dkim_txt(const std::string& algorithm, const std::string& public_b64) {
-  return fmt::format("v=DKIM1; k={}; p={}", algorithm == "ed25519" ? "ed25519" : "rsa",
-                     public_b64);
+  return fmt::format("v=DKIM1; k={}; p={}", algorithm == "ed25519" ? "ed25519" : "rsa", public_b64);
 }
 
 std::string spf_record(const Platform& p) {
@@ -31,8 +30,8 @@ std::vector<Record> expected_records(const store::DomainDetail& d, const std::st
                                      const std::vector<store::DkimKey>& keys, const Platform& p) {
   std::vector<Record> out;
   out.push_back({"ownership", "TXT", "_tern." + d.domain, kOwnershipPrefix + d.token,
-                 "ownership: proves the domain is yours; verifies it for sending",
-                 "pending", "", ""});
+                 "ownership: proves the domain is yours; verifies it for sending", "pending", "",
+                 ""});
   if (auto spf = spf_record(p); !spf.empty())
     out.push_back({"spf", "TXT", d.domain, spf,
                    "SPF: authorizes the platform's servers (merge into an existing v=spf1 "
@@ -52,8 +51,8 @@ std::vector<Record> expected_records(const store::DomainDetail& d, const std::st
       Record r;
       r.id = "dkim:" + k->selector;
       r.name = k->selector + "._domainkey." + d.domain;
-      r.purpose = fmt::format("DKIM {} selector {} ({})", alg == std::string("rsa") ? "RSA" : "Ed25519",
-                              k->selector, role);
+      r.purpose = fmt::format("DKIM {} selector {} ({})",
+                              alg == std::string("rsa") ? "RSA" : "Ed25519", k->selector, role);
       r.key_txt = dkim_txt(k->algorithm, k->public_b64);
       if (delegated) {
         r.type = "CNAME";

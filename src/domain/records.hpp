@@ -20,10 +20,10 @@ struct Platform {
 };
 
 struct Record {
-  std::string id;       // "ownership", "spf", "dkim:tern1", "dmarc"
-  std::string type;     // "TXT" or "CNAME"
+  std::string id;    // "ownership", "spf", "dkim:tern1", "dmarc"
+  std::string type;  // "TXT" or "CNAME"
   std::string name;
-  std::string value;    // TXT text, or CNAME target
+  std::string value;  // TXT text, or CNAME target
   std::string purpose;
   std::string status = "pending";  // "pending", "ok", "missing", "wrong" ("error": DNS failed)
   std::string found;               // what DNS held, when not ok

@@ -3,9 +3,7 @@
 namespace tern::domain {
 
 namespace {
-std::string label(const std::string& id) {
-  return id.starts_with("dkim:") ? id.substr(5) : id;
-}
+std::string label(const std::string& id) { return id.starts_with("dkim:") ? id.substr(5) : id; }
 }  // namespace
 
 Transition apply_check(const store::DomainDetail& d, const std::vector<Record>& checked,

@@ -38,9 +38,9 @@ std::vector<std::string> split_txt(const std::string& value) {
 }
 
 std::string render_zone(const std::string& zone, const std::vector<ZoneEntry>& entries) {
-  std::string out = fmt::format(
-      "; Tern platform DKIM zone {} ({} key{}). Add these records to the zone {}.\n", zone,
-      entries.size(), entries.size() == 1 ? "" : "s", zone);
+  std::string out =
+      fmt::format("; Tern platform DKIM zone {} ({} key{}). Add these records to the zone {}.\n",
+                  zone, entries.size(), entries.size() == 1 ? "" : "s", zone);
   for (const auto& e : entries) {
     out += e.name + ". IN TXT (";
     for (const auto& piece : split_txt(e.value)) out += " \"" + escape(piece) + "\"";

@@ -64,7 +64,10 @@ class Lexer {
             if (--depth == 0) break;
           }
         }
-        if (depth != 0) { bad_ = true; return; }
+        if (depth != 0) {
+          bad_ = true;
+          return;
+        }
       } else {
         return;
       }
@@ -114,7 +117,10 @@ class Parser {
   std::optional<std::vector<NamedMailbox>> list() {
     std::vector<NamedMailbox> out;
     while (true) {
-      if (is(",")) { advance(); continue; }  // obs: empty list elements
+      if (is(",")) {
+        advance();
+        continue;
+      }  // obs: empty list elements
       if (cur_.kind == Tok::end) break;
       if (!address(out, /*in_group=*/false)) return std::nullopt;
       if (cur_.kind == Tok::end) break;
@@ -147,7 +153,10 @@ class Parser {
         advance();
       }
       std::vector<Token> local;
-      while (word() || is(".")) { local.push_back(cur_); advance(); }
+      while (word() || is(".")) {
+        local.push_back(cur_);
+        advance();
+      }
       if (!is("@")) return false;
       advance();
       auto mb = addr_spec(local);
@@ -162,8 +171,14 @@ class Parser {
       if (in_group || words.empty()) return false;  // groups do not nest
       advance();
       while (true) {
-        if (is(",")) { advance(); continue; }
-        if (is(";")) { advance(); return true; }
+        if (is(",")) {
+          advance();
+          continue;
+        }
+        if (is(";")) {
+          advance();
+          return true;
+        }
         if (cur_.kind == Tok::end) return false;
         if (!address(out, /*in_group=*/true)) return false;
         if (!is(",") && !is(";")) return false;
@@ -216,7 +231,10 @@ class Parser {
   static std::string phrase(const std::vector<Token>& words) {
     std::string p;
     for (const auto& t : words) {
-      if (t.kind == Tok::special) { p += '.'; continue; }  // obs-phrase allows "."
+      if (t.kind == Tok::special) {
+        p += '.';
+        continue;
+      }  // obs-phrase allows "."
       if (!p.empty() && p.back() != '.') p += ' ';
       p += t.text;
     }

@@ -25,12 +25,17 @@ constexpr size_t kMaxFilename = 255;
 constexpr size_t kMaxAttachments = 100;
 constexpr size_t kPlainLine = 78;  // text lines longer than this are sent quoted-printable
 
-Error bad(const std::string& field, const std::string& why) { return Error::perm(field + ": " + why); }
+Error bad(const std::string& field, const std::string& why) {
+  return Error::perm(field + ": " + why);
+}
 
-bool has_crlf_nul(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos; }
+bool has_crlf_nul(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
 
 bool ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 // Printable ASCII and space only: may be written into a header as it is.
@@ -54,9 +59,9 @@ bool iprefix(std::string_view s, std::string_view p) {
 // Header fields Tern writes itself, or that would change how the message is signed, routed or
 // parsed: never taken from the request.
 bool owned_header(std::string_view n) {
-  static const char* const kOwned[] = {"From", "To", "Cc", "Bcc", "Date", "Message-ID",
-                                       "MIME-Version", "DKIM-Signature", "Received", "Subject",
-                                       "Reply-To", "Return-Path"};
+  static const char* const kOwned[] = {"From",     "To",         "Cc",           "Bcc",
+                                       "Date",     "Message-ID", "MIME-Version", "DKIM-Signature",
+                                       "Received", "Subject",    "Reply-To",     "Return-Path"};
   for (const char* o : kOwned)
     if (core::iequals(n, o)) return true;
   return iprefix(n, "Content-") || iprefix(n, "X-IB-");
@@ -194,8 +199,10 @@ std::string qp_encode(std::string_view s) {
       ++i;
       continue;
     }
-    const bool line_end = i + 1 == s.size() || (s[i + 1] == '\r' && i + 2 < s.size() && s[i + 2] == '\n');
-    const bool literal = (u >= 33 && u <= 126 && c != '=') || ((c == ' ' || c == '\t') && !line_end);
+    const bool line_end =
+        i + 1 == s.size() || (s[i + 1] == '\r' && i + 2 < s.size() && s[i + 2] == '\n');
+    const bool literal =
+        (u >= 33 && u <= 126 && c != '=') || ((c == ' ' || c == '\t') && !line_end);
     if (literal) {
       char one[1] = {c};
       put(std::string_view(one, 1));
@@ -282,7 +289,8 @@ std::string rfc2231_value(std::string_view s) {
   std::string out = "UTF-8''";
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
-    const bool attr = std::isalnum(u) || std::string_view("!#$&+-.^_`|~").find(c) != std::string_view::npos;
+    const bool attr =
+        std::isalnum(u) || std::string_view("!#$&+-.^_`|~").find(c) != std::string_view::npos;
     if (attr && u < 128) {
       out += c;
     } else {
@@ -328,7 +336,8 @@ Part multipart(std::string_view subtype, const std::vector<Part>& parts) {
   std::string b = new_boundary();
   for (int tries = 0; contains_boundary(parts, b) && tries < 16; ++tries) b = new_boundary();
   Part m;
-  m.headers = "Content-Type: multipart/" + std::string(subtype) + ";\r\n boundary=\"" + b + "\"\r\n";
+  m.headers =
+      "Content-Type: multipart/" + std::string(subtype) + ";\r\n boundary=\"" + b + "\"\r\n";
   size_t n = 0;
   for (const auto& p : parts) n += p.headers.size() + p.body.size() + b.size() + 10;
   m.body.reserve(n);
@@ -411,7 +420,8 @@ core::Result<Composed> compose(const ComposeInput& in, const ComposeOptions& opt
   head += "Message-ID: " + out.message_id + "\r\n";
   head += "MIME-Version: 1.0\r\n";
 
-  if (in.headers.size() > kMaxHeaders) return bad("headers", "more than " + std::to_string(kMaxHeaders));
+  if (in.headers.size() > kMaxHeaders)
+    return bad("headers", "more than " + std::to_string(kMaxHeaders));
   for (const auto& [name, value] : in.headers) {
     if (has_crlf_nul(name) || has_crlf_nul(value))
       return bad("headers", "must not contain CR, LF or NUL");
@@ -436,7 +446,8 @@ core::Result<Composed> compose(const ComposeInput& in, const ComposeOptions& opt
     for (size_t i = 0; i < in.attachments.size(); ++i) {
       const auto& a = in.attachments[i];
       const std::string field = "attachments[" + std::to_string(i) + "]";
-      if (has_crlf_nul(a.filename)) return bad(field + ".filename", "must not contain CR, LF or NUL");
+      if (has_crlf_nul(a.filename))
+        return bad(field + ".filename", "must not contain CR, LF or NUL");
       if (a.filename.size() > kMaxFilename) return bad(field + ".filename", "too long");
       for (char c : a.filename)
         if (static_cast<unsigned char>(c) < 32 || c == 127)
@@ -444,7 +455,8 @@ core::Result<Composed> compose(const ComposeInput& in, const ComposeOptions& opt
       if (has_crlf_nul(a.content_type))
         return bad(field + ".contentType", "must not contain CR, LF or NUL");
       if (a.content_type.size() > 255) return bad(field + ".contentType", "too long");
-      std::string ct = a.content_type.empty() ? "application/octet-stream" : std::string(trim(a.content_type));
+      std::string ct =
+          a.content_type.empty() ? "application/octet-stream" : std::string(trim(a.content_type));
       if (auto why = check_content_type(ct)) return bad(field + ".contentType", *why);
       // Line breaks and spaces inside the base64 are tolerated (MIME encoders emit them);
       // anything else that is not strict base64 is refused.

@@ -15,10 +15,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -110,17 +110,16 @@ auto on_pool(asio::thread_pool& pool, asio::io_context& io, F f) {
         auto back = asio::prefer(io.get_executor(), asio::execution::outstanding_work.tracked);
         asio::post(pool, [back, fn = std::move(fn), h = std::move(handler)]() mutable {
           T v = fn();
-          asio::post(back, [h = std::move(h), v = std::move(v)]() mutable {
-            std::move(h)(std::move(v));
-          });
+          asio::post(
+              back, [h = std::move(h), v = std::move(v)]() mutable { std::move(h)(std::move(v)); });
         });
       },
       asio::use_awaitable, std::move(f));
 }
 
 struct Exchange {
-  error_code ec;          // the first error, if any
-  bool header = false;    // a response header was read
+  error_code ec;        // the first error, if any
+  bool header = false;  // a response header was read
   int status = 0;
   std::string reason;
   std::string location;
@@ -232,7 +231,8 @@ awaitable<HttpPostResult> run(asio::io_context& io, const HttpClientServices& sv
         connected = true;
         break;
       }
-      connect_error = "connect to " + endpoint_text(a, t->port) + ": " + describe(ec, req.timeout_s);
+      connect_error =
+          "connect to " + endpoint_text(a, t->port) + ": " + describe(ec, req.timeout_s);
       error_code ignored;
       stream.socket().close(ignored);
       if (expired()) break;
@@ -290,8 +290,7 @@ awaitable<HttpPostResult> run(asio::io_context& io, const HttpClientServices& sv
     }
     if (x.status >= 300 && x.status < 400)
       co_return fail("redirected (" + std::to_string(x.status) + ") to " +
-                     printable(x.location, 200) +
-                     ", not followed (only 307/308 keep the POST)");
+                     printable(x.location, 200) + ", not followed (only 307/308 keep the POST)");
     co_return fail("HTTP " + std::to_string(x.status) + (res.reason.empty() ? "" : " ") +
                    res.reason);
   }

@@ -65,8 +65,8 @@ struct HttpPostResult {
 };
 
 struct HttpClientServices {
-  dns::Resolver* resolver = nullptr;              // blocking, thread-safe
-  boost::asio::thread_pool* blocking = nullptr;   // where look-ups run
+  dns::Resolver* resolver = nullptr;               // blocking, thread-safe
+  boost::asio::thread_pool* blocking = nullptr;    // where look-ups run
   std::shared_ptr<boost::asio::ssl::context> tls;  // make_client_context(ca_file)
   report::TargetPolicy policy;
 };

@@ -39,9 +39,9 @@ struct ReportPipelineServices {
 };
 
 struct ReportPipelineCounters {
-  uint64_t messages = 0;        // accepted messages logged
-  uint64_t reports = 0;         // outbox items enqueued
-  uint64_t errors = 0;          // batches that failed after retries
+  uint64_t messages = 0;  // accepted messages logged
+  uint64_t reports = 0;   // outbox items enqueued
+  uint64_t errors = 0;    // batches that failed after retries
 };
 
 class ReportPipeline {

@@ -16,9 +16,7 @@ namespace tern::net {
 namespace fs = std::filesystem;
 
 namespace {
-[[noreturn]] void fail(const std::string& what) {
-  throw std::runtime_error("tls: " + what);
-}
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error("tls: " + what); }
 
 void add_ext(X509* cert, int nid, const char* value) {
   X509V3_CTX ctx;

@@ -51,12 +51,12 @@ class Clock;
 namespace tern::net {
 
 struct WebhookConfig {
-  int timeout_s = 10;                          // one POST, redirects included
-  int64_t max_age_ms = 172800LL * 1000;        // retry this long, then give up
-  size_t batch = 50;                           // items per POST at most
-  size_t max_concurrent = 8;                   // POSTs in flight at most
-  std::string ca_file;                         // extra CAs for https receivers
-  report::TargetPolicy policy;                 // SSRF rules
+  int timeout_s = 10;                    // one POST, redirects included
+  int64_t max_age_ms = 172800LL * 1000;  // retry this long, then give up
+  size_t batch = 50;                     // items per POST at most
+  size_t max_concurrent = 8;             // POSTs in flight at most
+  std::string ca_file;                   // extra CAs for https receivers
+  report::TargetPolicy policy;           // SSRF rules
 };
 
 struct WebhookServices {
@@ -91,9 +91,9 @@ class WebhookSender {
   WebhookSender(const WebhookSender&) = delete;
   WebhookSender& operator=(const WebhookSender&) = delete;
 
-  void start();  // first look at the outbox; call once
-  void stop();   // no new POSTs; those in flight end with the io_context
-  void poke();   // new items were enqueued (any thread)
+  void start();                      // first look at the outbox; call once
+  void stop();                       // no new POSTs; those in flight end with the io_context
+  void poke();                       // new items were enqueued (any thread)
   WebhookCounters counters() const;  // any thread
 
  private:

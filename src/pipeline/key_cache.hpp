@@ -25,7 +25,8 @@ struct KeySpec {
 
 class KeyCache {
  public:
-  using Loader = std::function<core::Result<std::vector<KeySpec>>(int64_t account, const std::string& domain)>;
+  using Loader =
+      std::function<core::Result<std::vector<KeySpec>>(int64_t account, const std::string& domain)>;
   explicit KeyCache(Loader loader, std::chrono::milliseconds ttl = std::chrono::seconds(30));
 
   // Cached keys if fresh, else nullopt (then call get()).

@@ -27,9 +27,9 @@ struct AccountContext {
   MessageOptions defaults;
   bool require_header_rcpts = true;  // To/Cc addresses must be among RCPT TO (seed 001)
   // Account delivery settings applied at acceptance, before signing (SPEC §4):
-  std::string mail_from;          // replaces the envelope sender when set
-  std::vector<std::string> cc;    // added to the Cc header and the envelope
-  std::vector<std::string> bcc;   // added to the envelope only
+  std::string mail_from;         // replaces the envelope sender when set
+  std::vector<std::string> cc;   // added to the Cc header and the envelope
+  std::vector<std::string> bcc;  // added to the envelope only
 };
 
 }  // namespace tern::policy

@@ -80,7 +80,8 @@ int64_t RetryPolicy::delay_ms(int failed_attempts, std::string_view jitter_seed,
   double u = double(h >> 11) * 0x1.0p-53;  // [0, 1)
   double d = double(base) * (1.0 + j * (2.0 * u - 1.0));
   if (d < 1.0) return 1;
-  if (d >= double(std::numeric_limits<int64_t>::max() / 2)) return std::numeric_limits<int64_t>::max() / 2;
+  if (d >= double(std::numeric_limits<int64_t>::max() / 2))
+    return std::numeric_limits<int64_t>::max() / 2;
   return int64_t(std::llround(d));
 }
 
@@ -90,9 +91,9 @@ RetryDecision RetryPolicy::next(const Recipient& r, int64_t received_ms, int64_t
   RetryDecision d{r, 0};
   if (is_final(r.state)) return d;
   Recipient& out = d.recipient;
-  out.attempts = r.attempts < 0 ? 1 : (r.attempts == std::numeric_limits<int>::max()
-                                           ? r.attempts
-                                           : r.attempts + 1);
+  out.attempts = r.attempts < 0 ? 1
+                                : (r.attempts == std::numeric_limits<int>::max() ? r.attempts
+                                                                                 : r.attempts + 1);
   out.last_reply = bounded(outcome.summary());
   out.next_attempt_ms = 0;
   switch (outcome.kind) {
@@ -125,11 +126,20 @@ core::Result<int64_t> parse_duration_ms(std::string_view text) {
   if (text.size() < 2) return bad("want a number and a unit (s, m, h, d)");
   int64_t unit = 0;
   switch (text.back()) {
-    case 's': unit = RetryPolicy::kSecond; break;
-    case 'm': unit = RetryPolicy::kMinute; break;
-    case 'h': unit = RetryPolicy::kHour; break;
-    case 'd': unit = RetryPolicy::kDay; break;
-    default: return bad("unit must be s, m, h or d");
+    case 's':
+      unit = RetryPolicy::kSecond;
+      break;
+    case 'm':
+      unit = RetryPolicy::kMinute;
+      break;
+    case 'h':
+      unit = RetryPolicy::kHour;
+      break;
+    case 'd':
+      unit = RetryPolicy::kDay;
+      break;
+    default:
+      return bad("unit must be s, m, h or d");
   }
   std::string_view num = text.substr(0, text.size() - 1);
   int64_t n = 0;
@@ -153,8 +163,7 @@ core::Result<std::vector<int64_t>> parse_retry_schedule(std::string_view text) {
     while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
     while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
     if (item.empty())
-      return core::Error::perm("bad retry schedule \"" + std::string(text) +
-                               "\": empty entry");
+      return core::Error::perm("bad retry schedule \"" + std::string(text) + "\": empty entry");
     auto d = parse_duration_ms(item);
     if (!d) return core::Error::perm("bad retry schedule: " + d.error().message);
     if (out.size() == kMaxEntries)

@@ -56,8 +56,7 @@ struct RetryPolicy {
   // The recipient after an attempt that ended with `outcome` at now_ms, for a message
   // received at received_ms. See the invariants above.
   RetryDecision next(const Recipient& r, int64_t received_ms, int64_t now_ms,
-                     const core::DeliveryOutcome& outcome,
-                     std::string_view jitter_seed = {}) const;
+                     const core::DeliveryOutcome& outcome, std::string_view jitter_seed = {}) const;
 };
 
 // "90s", "5m", "2h", "2d": a positive integer and one lower-case unit (s, m, h, d). No unit,

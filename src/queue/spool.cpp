@@ -90,9 +90,7 @@ class LogSpool final : public Spool {
     core_->commit(lw->st_, std::move(msg), std::move(done));
   }
   std::vector<QueuedMessage> list() const override { return core_->list(); }
-  std::optional<QueuedMessage> get(const std::string& id) const override {
-    return core_->get(id);
-  }
+  std::optional<QueuedMessage> get(const std::string& id) const override { return core_->get(id); }
   core::Result<void> read_content(
       const std::string& id, const std::function<void(std::string_view)>& sink) const override {
     return core_->read_content(id, sink);
@@ -106,8 +104,7 @@ class LogSpool final : public Spool {
                     std::function<void(core::Result<void>)> done) override {
     core_->update_async(msg, std::move(done));
   }
-  void finish_async(const std::string& id,
-                    std::function<void(core::Result<void>)> done) override {
+  void finish_async(const std::string& id, std::function<void(core::Result<void>)> done) override {
     core_->finish_async(id, std::move(done));
   }
   core::Result<void> update(const QueuedMessage& msg) override { return core_->update(msg); }

@@ -1,9 +1,8 @@
 #include "report/report.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 namespace tern::report {
 
@@ -16,13 +15,26 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 size_t decode(std::string_view s, size_t i, uint32_t& cp) {
   auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
   unsigned char c = b(0);
-  if (c < 0x80) { cp = c; return 1; }
+  if (c < 0x80) {
+    cp = c;
+    return 1;
+  }
   size_t n;
   uint32_t min;
-  if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; min = 0x80; }
-  else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; min = 0x800; }
-  else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; min = 0x10000; }
-  else return 0;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    cp = c & 0x1F;
+    min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    cp = c & 0x0F;
+    min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    cp = c & 0x07;
+    min = 0x10000;
+  } else
+    return 0;
   if (i + n > s.size()) return 0;
   for (size_t k = 1; k < n; ++k) {
     if ((b(k) & 0xC0) != 0x80) return 0;
@@ -44,11 +56,23 @@ struct Row {
 };
 
 const Row kRows[] = {
-    {"delivered", {3, "DELIVERED", 5, "DELIVERED_TO_HANDSET", "Message delivered to the recipient's mail server"}, false},
-    {"deferred", {1, "PENDING", 3, "PENDING_WAITING_DELIVERY", "Delivery deferred by a temporary failure; it will be retried"}, false},
-    {"bounced", {2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED", "Message could not be delivered"}, true},
-    {"expired", {4, "EXPIRED", 15, "EXPIRED_EXPIRED", "Message expired before it could be delivered"}, false},
-    {"rejected", {5, "REJECTED", 14, "REJECTED_DESTINATION", "Message rejected before a delivery attempt"}, true},
+    {"delivered",
+     {3, "DELIVERED", 5, "DELIVERED_TO_HANDSET",
+      "Message delivered to the recipient's mail server"},
+     false},
+    {"deferred",
+     {1, "PENDING", 3, "PENDING_WAITING_DELIVERY",
+      "Delivery deferred by a temporary failure; it will be retried"},
+     false},
+    {"bounced",
+     {2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED", "Message could not be delivered"},
+     true},
+    {"expired",
+     {4, "EXPIRED", 15, "EXPIRED_EXPIRED", "Message expired before it could be delivered"},
+     false},
+    {"rejected",
+     {5, "REJECTED", 14, "REJECTED_DESTINATION", "Message rejected before a delivery attempt"},
+     true},
 };
 
 // "X.Y.Z" -> subject Y and detail Z; false when not of that shape.
@@ -72,7 +96,11 @@ std::string valid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     uint32_t cp;
     size_t n = decode(s, i, cp);
-    if (n == 0) { out += kReplacement; ++i; continue; }
+    if (n == 0) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
     out.append(s.substr(i, n));
     i += n;
   }
@@ -85,15 +113,27 @@ std::string xml_escape(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     uint32_t cp;
     size_t n = decode(s, i, cp);
-    if (n == 0) { out += kReplacement; ++i; continue; }
-    if (!xml_char(cp)) out += kReplacement;
-    else if (cp == '<') out += "&lt;";
-    else if (cp == '>') out += "&gt;";
-    else if (cp == '&') out += "&amp;";
-    else if (cp == '"') out += "&quot;";
-    else if (cp == '\'') out += "&apos;";
-    else if (cp == '\r') out += "&#xD;";  // a parser would turn a raw CR into LF
-    else out.append(s.substr(i, n));
+    if (n == 0) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    if (!xml_char(cp))
+      out += kReplacement;
+    else if (cp == '<')
+      out += "&lt;";
+    else if (cp == '>')
+      out += "&gt;";
+    else if (cp == '&')
+      out += "&amp;";
+    else if (cp == '"')
+      out += "&quot;";
+    else if (cp == '\'')
+      out += "&apos;";
+    else if (cp == '\r')
+      out += "&#xD;";  // a parser would turn a raw CR into LF
+    else
+      out.append(s.substr(i, n));
     i += n;
   }
   return out;
@@ -117,20 +157,20 @@ core::Result<std::string> format_time(int64_t unix_ms) {
   int64_t m = mp < 10 ? mp + 3 : mp - 9;
   if (m <= 2) ++y;
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", int(y), int(m),
-                int(d), int(rem / 3600), int(rem % 3600 / 60), int(rem % 60), int(ms));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", int(y), int(m), int(d),
+                int(rem / 3600), int(rem % 3600 / 60), int(rem % 60), int(ms));
   return std::string(buf);
 }
 
 ErrorInfo classify_error(const std::string& event, int code, const std::string& enhanced,
                          const std::string& phase) {
-  if (event == "delivered")
-    return err(0, 0, "NO_ERROR", "No error");
+  if (event == "delivered") return err(0, 0, "NO_ERROR", "No error");
   ErrorInfo e;
   int subject = -1, detail = -1;
   bool has = split_enhanced(enhanced, subject, detail);
   if (has && subject == 1 && detail == 2)
-    e = err(1, 7002, "EC_DOMAIN_UNKNOWN", "The recipient's domain does not exist or accepts no mail");
+    e = err(1, 7002, "EC_DOMAIN_UNKNOWN",
+            "The recipient's domain does not exist or accepts no mail");
   else if (has && subject == 1 && (detail == 0 || detail == 1 || detail == 3 || detail == 6))
     e = err(1, 7001, "EC_MAILBOX_UNKNOWN", "The recipient's mailbox does not exist");
   else if (has && subject == 2 && detail == 2)
@@ -140,11 +180,13 @@ ErrorInfo classify_error(const std::string& event, int code, const std::string& 
   else if (has && subject == 2)
     e = err(1, 7004, "EC_MAILBOX_UNAVAILABLE", "The recipient's mailbox is unavailable");
   else if (has && subject == 7)
-    e = err(2, 7005, "EC_POLICY_REJECTED", "Refused by the recipient's policy (spam, authentication, reputation)");
+    e = err(2, 7005, "EC_POLICY_REJECTED",
+            "Refused by the recipient's policy (spam, authentication, reputation)");
   else if (has && subject == 6)
     e = err(2, 7007, "EC_CONTENT_REJECTED", "The message content was refused");
   else if (phase == "dns")
-    e = err(1, 7002, "EC_DOMAIN_UNKNOWN", "The recipient's domain does not exist or accepts no mail");
+    e = err(1, 7002, "EC_DOMAIN_UNKNOWN",
+            "The recipient's domain does not exist or accepts no mail");
   else if ((has && subject == 4) || code == 0)
     e = err(3, 7008, "EC_CONNECTION_FAILED", "The recipient's mail server could not be reached");
   else
@@ -196,12 +238,17 @@ nlohmann::json result_object(const ReportResult& r) {
   o["sentAt"] = r.sent_at;
   o["doneAt"] = r.done_at;
   o["messageCount"] = r.message_count;
-  o["status"] = {{"groupId", r.status.group_id}, {"groupName", r.status.group_name},
-                 {"id", r.status.id}, {"name", r.status.name},
+  o["status"] = {{"groupId", r.status.group_id},
+                 {"groupName", r.status.group_name},
+                 {"id", r.status.id},
+                 {"name", r.status.name},
                  {"description", r.status.description}};
-  o["error"] = {{"groupId", r.error.group_id}, {"groupName", r.error.group_name},
-                {"id", r.error.id}, {"name", r.error.name},
-                {"description", r.error.description}, {"permanent", r.error.permanent}};
+  o["error"] = {{"groupId", r.error.group_id},
+                {"groupName", r.error.group_name},
+                {"id", r.error.id},
+                {"name", r.error.name},
+                {"description", r.error.description},
+                {"permanent", r.error.permanent}};
   o["channel"] = r.channel;
   o["callbackData"] = s(r.callback_data);
   o["smtpReply"] = s(r.smtp_reply);
@@ -283,8 +330,7 @@ std::string result_to_json_item(const ReportResult& r) { return dump(result_obje
 core::Result<ReportResult> result_from_json(std::string_view item) {
   using nlohmann::json;
   constexpr size_t kMaxItem = 1 << 20;
-  if (item.size() > kMaxItem)
-    return core::Error::perm("report result: larger than 1 MiB");
+  if (item.size() > kMaxItem) return core::Error::perm("report result: larger than 1 MiB");
   json o = json::parse(item, nullptr, /*allow_exceptions=*/false);
   if (o.is_discarded()) return core::Error::perm("report result: not valid JSON");
   if (!o.is_object()) return core::Error::perm("report result: not a JSON object");
@@ -311,8 +357,7 @@ core::Result<ReportResult> result_from_json(std::string_view item) {
   Reader er{o["error"], "error.", ""};
   if (!(er.num("groupId", r.error.group_id) && er.str("groupName", r.error.group_name) &&
         er.num("id", r.error.id) && er.str("name", r.error.name) &&
-        er.str("description", r.error.description) &&
-        er.boolean("permanent", r.error.permanent)))
+        er.str("description", r.error.description) && er.boolean("permanent", r.error.permanent)))
     return core::Error::perm(er.error);
   return r;
 }
@@ -326,9 +371,13 @@ std::string to_json(const std::vector<ReportResult>& results) {
 std::string to_xml(const std::vector<ReportResult>& results) {
   std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><reportResponse><results>";
   auto el = [&x](const char* name, std::string_view value) {
-    x += '<'; x += name; x += '>';
+    x += '<';
+    x += name;
+    x += '>';
     x += xml_escape(value);
-    x += "</"; x += name; x += '>';
+    x += "</";
+    x += name;
+    x += '>';
   };
   auto num = [&el](const char* name, int64_t v) { el(name, std::to_string(v)); };
   for (const ReportResult& r : results) {

@@ -55,14 +55,14 @@ struct ReportInput {
   std::string bulk_id;
   std::string message_id;
   std::string to;
-  int64_t sent_at_ms = 0;    // when the message was accepted
-  int64_t done_at_ms = 0;    // when this event happened
+  int64_t sent_at_ms = 0;  // when the message was accepted
+  int64_t done_at_ms = 0;  // when this event happened
   int message_count = 1;
-  std::string event;         // "delivered", "deferred", "bounced", "expired", "rejected"
-  int code = 0;              // remote reply code, 0 = none
-  std::string enhanced;      // "5.1.1"
-  std::string reply;         // remote reply text or local reason
-  std::string phase;         // optional: "dns", "connect", "rcpt", ...
+  std::string event;     // "delivered", "deferred", "bounced", "expired", "rejected"
+  int code = 0;          // remote reply code, 0 = none
+  std::string enhanced;  // "5.1.1"
+  std::string reply;     // remote reply text or local reason
+  std::string phase;     // optional: "dns", "connect", "rcpt", ...
   std::string mx_host;
   int attempt = 0;
   bool tls = false;
@@ -90,7 +90,7 @@ struct ReportResult {
   std::string bulk_id;
   std::string message_id;
   std::string to;
-  std::string sent_at;   // vendor time format
+  std::string sent_at;  // vendor time format
   std::string done_at;
   int message_count = 1;
   Status status;

@@ -10,7 +10,9 @@ namespace tern::report {
 
 namespace {
 
-bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
 
@@ -45,8 +47,8 @@ core::Result<std::string> signature_header(std::string_view secret, int64_t unix
   return "t=" + std::to_string(unix_s) + ",v1=" + mac.value();
 }
 
-core::Result<void> verify(std::string_view header, std::string_view secret,
-                          std::string_view body, int64_t now_s, int64_t tolerance_s) {
+core::Result<void> verify(std::string_view header, std::string_view secret, std::string_view body,
+                          int64_t now_s, int64_t tolerance_s) {
   if (header.size() > 4096) return core::Error::perm("signature header too long");
   bool have_t = false;
   int64_t t = 0;

@@ -28,7 +28,7 @@ core::Result<std::string> sign(std::string_view secret, int64_t unix_s, std::str
 core::Result<std::string> signature_header(std::string_view secret, int64_t unix_s,
                                            std::string_view body);
 
-core::Result<void> verify(std::string_view header, std::string_view secret,
-                          std::string_view body, int64_t now_s, int64_t tolerance_s = 300);
+core::Result<void> verify(std::string_view header, std::string_view secret, std::string_view body,
+                          int64_t now_s, int64_t tolerance_s = 300);
 
 }  // namespace tern::report

@@ -6,14 +6,18 @@ namespace tern::smtp {
 
 namespace {
 
-core::Status err(int code, const char* enh, std::string text) { return {code, enh, std::move(text)}; }
+core::Status err(int code, const char* enh, std::string text) {
+  return {code, enh, std::move(text)};
+}
 core::Status syntax(std::string text) { return err(501, "5.5.4", std::move(text)); }
 
 bool istarts(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && core::iequals(s.substr(0, prefix.size()), prefix);
 }
 
-bool no_args(std::string_view rest) { return rest.find_first_not_of(' ') == std::string_view::npos; }
+bool no_args(std::string_view rest) {
+  return rest.find_first_not_of(' ') == std::string_view::npos;
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
@@ -39,8 +43,10 @@ std::optional<std::string> read_path(std::string_view s, std::string_view& rest)
       ++i;
       continue;
     }
-    if (c == '"') quoted = !quoted;
-    else if (!quoted && c == '>') break;
+    if (c == '"')
+      quoted = !quoted;
+    else if (!quoted && c == '>')
+      break;
   }
   if (i >= s.size()) return std::nullopt;
   rest = s.substr(i + 1);
@@ -91,7 +97,8 @@ ParsedCommand parse_path_command(Verb verb, std::string_view rest) {
     bool has_val = eq != std::string_view::npos;
     c.has_params = true;
     if (core::iequals(key, "SIZE")) {
-      if (seen_size || !has_val || val.empty() || val.size() > 19) return syntax("Bad SIZE parameter");
+      if (seen_size || !has_val || val.empty() || val.size() > 19)
+        return syntax("Bad SIZE parameter");
       uint64_t n = 0;
       for (char d : val) {
         if (d < '0' || d > '9') return syntax("Bad SIZE parameter");
@@ -101,9 +108,12 @@ ParsedCommand parse_path_command(Verb verb, std::string_view rest) {
       c.size = n;
     } else if (core::iequals(key, "BODY")) {
       if (seen_body || !has_val) return syntax("Bad BODY parameter");
-      if (core::iequals(val, "7BIT")) c.body = Body::seven_bit;
-      else if (core::iequals(val, "8BITMIME")) c.body = Body::eight_bit_mime;
-      else return syntax("Bad BODY parameter");
+      if (core::iequals(val, "7BIT"))
+        c.body = Body::seven_bit;
+      else if (core::iequals(val, "8BITMIME"))
+        c.body = Body::eight_bit_mime;
+      else
+        return syntax("Bad BODY parameter");
       seen_body = true;
     } else if (core::iequals(key, "SMTPUTF8")) {
       if (has_val || c.smtputf8) return syntax("Bad SMTPUTF8 parameter");
@@ -133,16 +143,19 @@ bool printable_token(std::string_view s) {
 ParsedCommand parse_command(std::string_view line) {
   for (char ch : line) {
     auto u = static_cast<unsigned char>(ch);
-    if ((u < 32 && ch != '\t') || u == 127) return err(500, "5.5.2", "Error: bad character in command");
+    if ((u < 32 && ch != '\t') || u == 127)
+      return err(500, "5.5.2", "Error: bad character in command");
   }
   size_t sp = line.find(' ');
   std::string_view verb = line.substr(0, sp);
   std::string_view rest = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
-  static const struct { const char* name; Verb verb; } kVerbs[] = {
-      {"HELO", Verb::helo}, {"EHLO", Verb::ehlo}, {"MAIL", Verb::mail}, {"RCPT", Verb::rcpt},
-      {"DATA", Verb::data}, {"RSET", Verb::rset}, {"NOOP", Verb::noop}, {"QUIT", Verb::quit},
-      {"VRFY", Verb::vrfy}, {"HELP", Verb::help}, {"STARTTLS", Verb::starttls},
-      {"AUTH", Verb::auth}};
+  static const struct {
+    const char* name;
+    Verb verb;
+  } kVerbs[] = {{"HELO", Verb::helo}, {"EHLO", Verb::ehlo},         {"MAIL", Verb::mail},
+                {"RCPT", Verb::rcpt}, {"DATA", Verb::data},         {"RSET", Verb::rset},
+                {"NOOP", Verb::noop}, {"QUIT", Verb::quit},         {"VRFY", Verb::vrfy},
+                {"HELP", Verb::help}, {"STARTTLS", Verb::starttls}, {"AUTH", Verb::auth}};
   const Verb* v = nullptr;
   for (const auto& k : kVerbs)
     if (core::iequals(verb, k.name)) v = &k.verb;

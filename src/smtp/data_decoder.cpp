@@ -32,12 +32,16 @@ size_t DataDecoder::push(std::string_view in, std::string& out) {
     char c = in[i];
     switch (state_) {
       case State::line_start:
-        if (c == '.') state_ = State::dot;  // stuffing dot or start of the terminator
-        else text(c, out);
+        if (c == '.')
+          state_ = State::dot;  // stuffing dot or start of the terminator
+        else
+          text(c, out);
         break;
       case State::dot:
-        if (c == '\r') state_ = State::dot_cr;
-        else text(c, out);  // the leading dot was stuffing: dropped
+        if (c == '\r')
+          state_ = State::dot_cr;
+        else
+          text(c, out);  // the leading dot was stuffing: dropped
         break;
       case State::dot_cr:
         if (c == '\n') {

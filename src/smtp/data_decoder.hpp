@@ -41,7 +41,7 @@ class DataDecoder {
  private:
   enum class State { line_start, dot, dot_cr, mid, cr, done };
   void emit(char c, std::string& out);
-  void text(char c, std::string& out);  // an ordinary byte inside a line
+  void text(char c, std::string& out);     // an ordinary byte inside a line
   void bare_cr(char c, std::string& out);  // a held CR not followed by LF, then c
 
   uint64_t max_size_;

@@ -4,7 +4,8 @@ namespace tern::smtp {
 
 std::string encode_reply(const core::Status& s) { return s.line() + "\r\n"; }
 
-std::string encode_multiline(int code, std::string_view enhanced, const std::vector<std::string>& lines) {
+std::string encode_multiline(int code, std::string_view enhanced,
+                             const std::vector<std::string>& lines) {
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
     out += std::to_string(code);
@@ -25,8 +26,10 @@ std::string Reply::full() const {
   for (size_t i = 0; i < lines.size(); ++i) {
     if (i) out += '\n';
     out += c;
-    if (i + 1 < lines.size()) out += '-';
-    else if (!lines[i].empty()) out += ' ';
+    if (i + 1 < lines.size())
+      out += '-';
+    else if (!lines[i].empty())
+      out += ' ';
     out += lines[i];
   }
   return out;
@@ -76,7 +79,8 @@ std::variant<std::monostate, Reply, ReplyError> ReplyParser::next() {
     size_t lf = buf_.find('\n', pos_);
     if (lf == std::string::npos) {
       // +1: a CR may still be waiting for its LF.
-      if (buf_.size() - pos_ > lim_.max_line + 1) error_ = "reply line longer than " + std::to_string(lim_.max_line) + " octets";
+      if (buf_.size() - pos_ > lim_.max_line + 1)
+        error_ = "reply line longer than " + std::to_string(lim_.max_line) + " octets";
       break;
     }
     std::string_view line(buf_.data() + pos_, lf - pos_);

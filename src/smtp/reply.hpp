@@ -31,7 +31,8 @@ namespace tern::smtp {
 std::string encode_reply(const core::Status& s);
 // Lines after the first get the enhanced code only when `enhanced` is non-empty (the EHLO
 // reply has none, RFC 2034 §3 notes the EHLO response is exempt).
-std::string encode_multiline(int code, std::string_view enhanced, const std::vector<std::string>& lines);
+std::string encode_multiline(int code, std::string_view enhanced,
+                             const std::vector<std::string>& lines);
 
 struct Reply {
   int code = 0;

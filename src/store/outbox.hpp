@@ -22,17 +22,17 @@
 namespace tern::store {
 
 struct OutboxItem {
-  int64_t id = 0;                // assigned by enqueue
+  int64_t id = 0;  // assigned by enqueue
   int64_t account_id = 0;
-  std::string kind;              // "report" (notify URL) or "tracking" (tracking URL)
+  std::string kind;  // "report" (notify URL) or "tracking" (tracking URL)
   std::string url;
-  std::string content_type;      // "application/json" or "application/xml" (reports only)
-  std::string message_id;        // per-recipient message id ("<queue_id>.<index>")
-  std::string queue_id;          // for the message's event log
+  std::string content_type;  // "application/json" or "application/xml" (reports only)
+  std::string message_id;    // per-recipient message id ("<queue_id>.<index>")
+  std::string queue_id;      // for the message's event log
   std::string recipient;
-  std::string item;              // one report result or tracking event, as a JSON object
+  std::string item;  // one report result or tracking event, as a JSON object
   int64_t created_ms = 0;
-  int64_t next_attempt_ms = 0;   // 0 at enqueue = now
+  int64_t next_attempt_ms = 0;  // 0 at enqueue = now
   int attempts = 0;
   std::string last_error;
   std::string state = "pending";

@@ -19,8 +19,8 @@ namespace tern::store::secrets {
 constexpr size_t kPasswordChars = 24;
 constexpr std::string_view kApiKeyPrefix = "tern_";
 constexpr size_t kApiKeyRandomBytes = 16;
-constexpr size_t kApiKeyChars = 5 + 26;       // "tern_" + ceil(128 / 5)
-constexpr size_t kApiKeyStoredPrefix = 12;    // what lists and revoke use to name a key
+constexpr size_t kApiKeyChars = 5 + 26;     // "tern_" + ceil(128 / 5)
+constexpr size_t kApiKeyStoredPrefix = 12;  // what lists and revoke use to name a key
 constexpr size_t kAccountCodeChars = 8;
 constexpr unsigned long long kArgonOps = 2;
 constexpr size_t kArgonMem = 19u * 1024u * 1024u;

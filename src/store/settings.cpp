@@ -5,7 +5,6 @@
 #include "store/settings.hpp"
 
 #include <arpa/inet.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -106,7 +105,8 @@ std::vector<std::string_view> split_list(std::string_view v) {
       if (v[i] != ',' || quoted) continue;
     }
     std::string_view piece = v.substr(start, i - start);
-    while (!piece.empty() && (piece.front() == ' ' || piece.front() == '\t')) piece.remove_prefix(1);
+    while (!piece.empty() && (piece.front() == ' ' || piece.front() == '\t'))
+      piece.remove_prefix(1);
     while (!piece.empty() && (piece.back() == ' ' || piece.back() == '\t')) piece.remove_suffix(1);
     out.push_back(piece);
     start = i + 1;
@@ -139,11 +139,21 @@ std::string join(const std::vector<std::string>& v) {
 }  // namespace
 
 const std::vector<std::string>& setting_keys() {
-  static const std::vector<std::string> keys = {
-      "route",          "relay.host",     "relay.port", "relay.security", "relay.username",
-      "relay.password", "mail_from",      "cc",         "bcc",            "bounce_notices",
-      "notify_url",     "report_format",  "intermediate_report",          "tracking_url",
-      "webhook_secret"};
+  static const std::vector<std::string> keys = {"route",
+                                                "relay.host",
+                                                "relay.port",
+                                                "relay.security",
+                                                "relay.username",
+                                                "relay.password",
+                                                "mail_from",
+                                                "cc",
+                                                "bcc",
+                                                "bounce_notices",
+                                                "notify_url",
+                                                "report_format",
+                                                "intermediate_report",
+                                                "tracking_url",
+                                                "webhook_secret"};
   return keys;
 }
 
@@ -154,12 +164,13 @@ bool is_secret_key(std::string_view key) {
 core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::string_view value) {
   const auto& keys = setting_keys();
   if (std::find(keys.begin(), keys.end(), key) == keys.end())
-    return core::Error::perm(fmt::format("{}: unknown setting (known: route, relay.host, "
-                                         "relay.port, relay.security, relay.username, "
-                                         "relay.password, mail_from, cc, bcc, bounce_notices, "
-                                         "notify_url, report_format, intermediate_report, "
-                                         "tracking_url, webhook_secret)",
-                                         printable(key)));
+    return core::Error::perm(
+        fmt::format("{}: unknown setting (known: route, relay.host, "
+                    "relay.port, relay.security, relay.username, "
+                    "relay.password, mail_from, cc, bcc, bounce_notices, "
+                    "notify_url, report_format, intermediate_report, "
+                    "tracking_url, webhook_secret)",
+                    printable(key)));
   if (has_line_break_or_nul(value)) return bad(key, "value must not contain CR, LF or NUL");
   if (value.size() > kMaxValue)
     return bad(key, fmt::format("value longer than {} characters", kMaxValue));
@@ -254,8 +265,7 @@ core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::
 }
 
 core::Result<void> validate(const AccountSettings& s) {
-  if (s.route == "custom" && s.relay_host.empty())
-    return bad("route", "custom needs relay.host");
+  if (s.route == "custom" && s.relay_host.empty()) return bad("route", "custom needs relay.host");
   return core::ok();
 }
 

@@ -47,10 +47,10 @@ namespace tern::store {
 struct AccountSettings {
   std::string route = "platform";  // "platform" | "custom"
   std::string relay_host;
-  int relay_port = 0;              // 0 = default for relay_security (effective_relay_port)
+  int relay_port = 0;                       // 0 = default for relay_security (effective_relay_port)
   std::string relay_security = "starttls";  // "none" | "starttls" | "tls"
   std::string relay_username;
-  std::string relay_password;      // filled only when read with secrets; else empty
+  std::string relay_password;  // filled only when read with secrets; else empty
   bool relay_password_set = false;
   std::string mail_from;
   std::vector<std::string> cc;
@@ -60,7 +60,7 @@ struct AccountSettings {
   std::string report_format = "json";  // "json" | "xml"
   bool intermediate_report = false;
   std::string tracking_url;
-  std::string webhook_secret;          // filled only when read with secrets; else empty
+  std::string webhook_secret;  // filled only when read with secrets; else empty
   bool webhook_secret_set = false;
 
   int effective_relay_port() const {

@@ -31,8 +31,7 @@ std::optional<int64_t> VerifyCache::lookup(std::string_view username, std::strin
   return it->second.account_id;
 }
 
-void VerifyCache::insert(std::string_view username, std::string_view password,
-                         int64_t account_id) {
+void VerifyCache::insert(std::string_view username, std::string_view password, int64_t account_id) {
   const Tag t = tag_of(password);
   const int64_t now = clock_.now_ms();
   std::lock_guard lock(mu_);

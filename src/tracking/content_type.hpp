@@ -13,7 +13,7 @@
 namespace tern::tracking {
 
 struct ContentType {
-  std::string type;     // "text/html", "multipart/alternative"; empty if absent or invalid
+  std::string type;  // "text/html", "multipart/alternative"; empty if absent or invalid
   std::vector<std::pair<std::string, std::string>> params;
   std::optional<std::string> param(std::string_view name) const;
 };

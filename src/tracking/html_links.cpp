@@ -98,8 +98,8 @@ std::string decode_refs(std::string_view v) {
 }
 
 struct Attr {
-  size_t value_begin;   // first byte of the value (its opening quote, if quoted)
-  size_t value_end;     // one past the value (past its closing quote, if quoted)
+  size_t value_begin;      // first byte of the value (its opening quote, if quoted)
+  size_t value_end;        // one past the value (past its closing quote, if quoted)
   std::string_view value;  // without quotes; empty if no value
   bool has_value;
 };

@@ -18,12 +18,12 @@ using namespace tern::smtp;
 using namespace tern::smtp::client;
 
 // Says which check failed before trapping, so a crash reproducer explains itself.
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
       std::fprintf(stderr, "check failed at line %d: %s\n", __LINE__, #cond); \
-      __builtin_trap();                                                     \
-    }                                                                       \
+      __builtin_trap();                                                       \
+    }                                                                         \
   } while (0)
 
 namespace {
@@ -100,7 +100,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.max_reply_line = 256;
   cfg.max_reply_lines = 10;
   ClientSession s(cfg);
-  Fake f{s, cfg, (sel & 32) != 0, {}, ".\r\n..x\nbody\r.\rend", 0, 0, 0, 0, false, false, false, {}};
+  Fake f{s,     cfg,   (sel & 32) != 0, {}, ".\r\n..x\nbody\r.\rend", 0, 0, 0, 0,
+         false, false, false,           {}};
   OutgoingMessage m1;
   m1.sender = "a@example.com";
   m1.recipients = {"b@x.org", "c@x.org", "d@y.org"};
@@ -119,9 +120,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t cut = in.find('\x01');
     std::string_view chunk = in.substr(0, cut);
     in = cut == std::string_view::npos ? std::string_view() : in.substr(cut + 1);
-    if (!chunk.empty() && chunk[0] == '\x02') f.handle(s.on_timeout());
-    else if (!chunk.empty() && chunk[0] == '\x03') f.handle(s.on_closed());
-    else f.handle(s.feed(chunk));
+    if (!chunk.empty() && chunk[0] == '\x02')
+      f.handle(s.on_timeout());
+    else if (!chunk.empty() && chunk[0] == '\x03')
+      f.handle(s.on_closed());
+    else
+      f.handle(s.feed(chunk));
     if (f.tls && !f.closed) {
       f.tls = false;
       f.handle(s.on_tls(f.tls_ok));

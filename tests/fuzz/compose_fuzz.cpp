@@ -33,7 +33,9 @@ std::vector<std::string> split(std::string_view s, char sep) {
   return out;
 }
 
-bool crlf_nul(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos; }
+bool crlf_nul(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
 
 void check(bool ok) {
   if (!ok) abort();
@@ -86,9 +88,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto hs = parse_header_section(m);
   check(hs.complete);
   check(std::string_view(m).substr(0, hs.body_offset).find('\0') == std::string_view::npos);
-  std::set<std::string> allowed = {"date", "from", "reply-to", "to", "cc", "subject",
-                                   "message-id", "mime-version", "content-type",
-                                   "content-transfer-encoding"};
+  std::set<std::string> allowed = {
+      "date",    "from",       "reply-to",     "to",           "cc",
+      "subject", "message-id", "mime-version", "content-type", "content-transfer-encoding"};
   for (const auto& [n, v] : in.headers) allowed.insert(tern::core::to_lower(n));
   int from = 0, to = 0, date = 0, mid = 0, mime = 0;
   for (const auto& fld : hs.fields) {

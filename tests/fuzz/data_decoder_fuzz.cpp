@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (whole.done()) {
     std::string_view used = in.substr(0, ua);
     bool at_start = used == ".\r\n";
-    if (!at_start && (used.size() < 5 || used.substr(used.size() - 5) != "\r\n.\r\n")) __builtin_trap();
+    if (!at_start && (used.size() < 5 || used.substr(used.size() - 5) != "\r\n.\r\n"))
+      __builtin_trap();
   }
   return 0;
 }

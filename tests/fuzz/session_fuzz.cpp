@@ -41,7 +41,8 @@ struct Fake {
         for (size_t i = 0; i < content.size(); ++i) {
           if (content[i] == '\0') __builtin_trap();
           if (content[i] == '\n' && (i == 0 || content[i - 1] != '\r')) __builtin_trap();
-          if (content[i] == '\r' && (i + 1 >= content.size() || content[i + 1] != '\n')) __builtin_trap();
+          if (content[i] == '\r' && (i + 1 >= content.size() || content[i + 1] != '\n'))
+            __builtin_trap();
         }
         handle(s.on_commit({true, cm->envelope.queue_id, false}));
       } else if (std::get_if<Close>(&a)) {

@@ -87,9 +87,8 @@ void check(std::string_view in) {
   for (size_t p = r.message.find(marker); p != std::string::npos;
        p = r.message.find(marker, p + 1)) {
     size_t b = p + marker.size(), e = b;
-    while (e < r.message.size() &&
-           (std::isalnum(static_cast<unsigned char>(r.message[e])) || r.message[e] == '-' ||
-            r.message[e] == '_'))
+    while (e < r.message.size() && (std::isalnum(static_cast<unsigned char>(r.message[e])) ||
+                                    r.message[e] == '-' || r.message[e] == '_'))
       ++e;
     auto f = verify_token(std::string_view(r.message).substr(b, e - b), kSecret);
     if (!f) continue;

@@ -1,13 +1,13 @@
 // api::handle_send over a real SQLite store and a real spool with pipeline::Submission: the
 // JSON shape, options validated like X-IB-* headers and merged over account defaults, header
 // injection and hostile input refused with nothing queued, tracked copies per recipient.
+#include "api/send.hpp"
+
 #include <gtest/gtest.h>
 
 #include <mutex>
-
 #include <nlohmann/json.hpp>
 
-#include "api/send.hpp"
 #include "core/base64.hpp"
 #include "core/clock.hpp"
 #include "pipeline/submission.hpp"
@@ -106,8 +106,10 @@ TEST_F(SendTest, AcceptsAndAnswersPerRecipient) {
   j["cc"] = "dave@dest.test";
   j["bcc"] = json::array({"eve@dest.test"});
   j["html"] = "<p>Hi</p>";
-  j["attachments"] = json::array({{{"filename", "a.bin"}, {"contentType", "application/octet-stream"},
-                                   {"content", core::base64_encode(std::string("\x00\x01\xff", 3))}}});
+  j["attachments"] =
+      json::array({{{"filename", "a.bin"},
+                    {"contentType", "application/octet-stream"},
+                    {"content", core::base64_encode(std::string("\x00\x01\xff", 3))}}});
   j["headers"] = {{"X-Campaign", "spring"}};
   auto r = post(j);
   ASSERT_EQ(r.status, 200) << r.body;
@@ -118,8 +120,11 @@ TEST_F(SendTest, AcceptsAndAnswersPerRecipient) {
   std::vector<std::string> to;
   for (const auto& m : b["messages"]) {
     to.push_back(m["to"]);
-    EXPECT_EQ(m["status"], json({{"groupId", 1}, {"groupName", "PENDING"}, {"id", 26},
-                                 {"name", "PENDING_ACCEPTED"}, {"description", "Message accepted"}}));
+    EXPECT_EQ(m["status"], json({{"groupId", 1},
+                                 {"groupName", "PENDING"},
+                                 {"id", 26},
+                                 {"name", "PENDING_ACCEPTED"},
+                                 {"description", "Message accepted"}}));
   }
   EXPECT_EQ(to, (std::vector<std::string>{"bob@dest.test", "carol@dest.test", "dave@dest.test",
                                           "eve@dest.test"}));
@@ -144,8 +149,10 @@ TEST_F(SendTest, AcceptsAndAnswersPerRecipient) {
 }
 
 TEST_F(SendTest, OptionsValidatedAndMergedOverAccountDefaults) {
-  ASSERT_TRUE(store_->set_account_settings(acme_, {{"notify_url", "https://hooks.acme.test/r"},
-                                                    {"intermediate_report", "on"}}).ok());
+  ASSERT_TRUE(store_
+                  ->set_account_settings(acme_, {{"notify_url", "https://hooks.acme.test/r"},
+                                                 {"intermediate_report", "on"}})
+                  .ok());
   json j = base();
   j["bulkId"] = "spring-2026";
   j["callbackData"] = "cb-1";
@@ -202,7 +209,8 @@ TEST_F(SendTest, HeaderInjectionRefusedNothingQueued) {
   j["headers"] = {{"Bcc", "victim@evil.test"}};
   expect_400(j, "bad_request", "Bcc is set by Tern");
   j = base();
-  j["attachments"] = json::array({{{"filename", "a\r\nContent-Type: text/html"}, {"content", "aGk="}}});
+  j["attachments"] =
+      json::array({{{"filename", "a\r\nContent-Type: text/html"}, {"content", "aGk="}}});
   expect_400(j, "bad_request", "attachments[0].filename: ");
   j = base();
   j["replyTo"] = std::string("a@acme.test\0", 12);

@@ -1,9 +1,9 @@
+#include "app/config.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
-
-#include "app/config.hpp"
 
 namespace {
 std::string write_tmp(const std::string& text) {
@@ -51,9 +51,9 @@ domains = ["platform.test"]
 }
 
 TEST(Config, RejectsUnknownKeysAndBadValues) {
-  for (const char* text : {"hostnme = \"x\"\n", "[smtp]\nmax_recipients = \"many\"\n",
-                           "[smtp]\nmax_recipients = -1\n", "[smtp]\ntrusted_networks = [\"10.0.0.0/40\"]\n",
-                           "[smtp\n", "[listen]\nsmtpp = \"x\"\n"}) {
+  for (const char* text :
+       {"hostnme = \"x\"\n", "[smtp]\nmax_recipients = \"many\"\n", "[smtp]\nmax_recipients = -1\n",
+        "[smtp]\ntrusted_networks = [\"10.0.0.0/40\"]\n", "[smtp\n", "[listen]\nsmtpp = \"x\"\n"}) {
     auto p = write_tmp(text);
     EXPECT_THROW(tern::app::load_config(p), std::runtime_error) << text;
     std::remove(p.c_str());

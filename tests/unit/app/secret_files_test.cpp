@@ -1,11 +1,12 @@
 // The operator token and tracking key files: made 0600 on first use, reused after, refused when
 // readable by others or empty.
+#include "app/secret_files.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
 
-#include "app/secret_files.hpp"
 #include "unit/store/test_dir.hpp"
 
 namespace tern::app {

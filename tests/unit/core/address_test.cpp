@@ -1,6 +1,7 @@
+#include "core/address.hpp"
+
 #include <gtest/gtest.h>
 
-#include "core/address.hpp"
 #include "core/base64.hpp"
 #include "core/ids.hpp"
 

@@ -14,10 +14,10 @@ namespace {
 TEST(Histogram, CumulativeBucketsSumAndCount) {
   Histogram h({0.1, 1, 10});
   h.observe(0.05);
-  h.observe(0.1);   // on the bound: le="0.1"
+  h.observe(0.1);  // on the bound: le="0.1"
   h.observe(0.5);
   h.observe(20);
-  h.observe(-3);    // clock stepped back: 0
+  h.observe(-3);  // clock stepped back: 0
   h.observe(std::nan(""));
   const std::string t = h.prometheus("tern_x_seconds", "Test.");
   EXPECT_EQ(t,

@@ -3,14 +3,14 @@
 // octets; hostile remote text (CR/LF/NUL, a fake boundary, 5000 characters) cannot change that
 // structure; expired wording; no Diagnostic-Code without a reply; header_section_of limits;
 // is_hard_bounce verdicts. When /usr/bin/python3 exists, Python's email parser reads it too.
+#include "delivery/bounce.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <map>
-
-#include "delivery/bounce.hpp"
 
 using namespace tern::delivery;
 
@@ -292,9 +292,7 @@ TEST(Bounce, StructureAndFields) {
             "Subject: Your order\r\nMessage-ID: <orig.1@shop.example>\r\n");
 }
 
-TEST(Bounce, SameInputSameNotice) {
-  EXPECT_EQ(build_bounce(input()), build_bounce(input()));
-}
+TEST(Bounce, SameInputSameNotice) { EXPECT_EQ(build_bounce(input()), build_bounce(input())); }
 
 TEST(Bounce, NoDiagnosticCodeWithoutARemoteReply) {
   BounceInput in = input();
@@ -326,13 +324,14 @@ TEST(Bounce, ExpiredWording) {
   const std::string& human = p.parts[0].body;
   std::string flat;  // the human part unwrapped, to find phrases across line breaks
   for (char c : human) {
-    if (c == '\n') flat += ' ';
-    else if (c != '\r') flat += c;
+    if (c == '\n')
+      flat += ' ';
+    else if (c != '\r')
+      flat += c;
   }
   EXPECT_NE(flat.find("<slow@greylist.example>: delivery time expired"), std::string::npos)
       << human;
-  EXPECT_NE(flat.find("host mx1.example.net said: 451 greylisted, try again"),
-            std::string::npos)
+  EXPECT_NE(flat.find("host mx1.example.net said: 451 greylisted, try again"), std::string::npos)
       << human;
   EXPECT_NE(flat.find("<gone@down.example>: delivery time expired"), std::string::npos);
   auto blocks = dsn_blocks(p.parts[1].body);
@@ -510,8 +509,8 @@ TEST(HeaderSection, WithoutAnEmptyLine) {
 
 TEST(HeaderSection, OverTheLimitCutsAtALineEnd) {
   std::string s = "A: 1\r\nB: 22\r\nC: 333\r\n\r\nbody";
-  EXPECT_EQ(header_section_of(s, 6), "A: 1\r\n");    // exactly one line
-  EXPECT_EQ(header_section_of(s, 12), "A: 1\r\n");   // B's line ends at 13
+  EXPECT_EQ(header_section_of(s, 6), "A: 1\r\n");   // exactly one line
+  EXPECT_EQ(header_section_of(s, 12), "A: 1\r\n");  // B's line ends at 13
   EXPECT_EQ(header_section_of(s, 13), "A: 1\r\nB: 22\r\n");
   EXPECT_EQ(header_section_of(s, 5), "");
   EXPECT_EQ(header_section_of(s, 0), "");
@@ -535,22 +534,22 @@ TEST(HardBounce, AddressFailuresAreHard) {
 }
 
 TEST(HardBounce, OtherFailuresAreNot) {
-  EXPECT_FALSE(is_hard_bounce(450, "4.1.1", "rcpt"));   // temporary
-  EXPECT_FALSE(is_hard_bounce(0, "4.4.7", "local"));    // expired
+  EXPECT_FALSE(is_hard_bounce(450, "4.1.1", "rcpt"));      // temporary
+  EXPECT_FALSE(is_hard_bounce(0, "4.4.7", "local"));       // expired
   EXPECT_FALSE(is_hard_bounce(552, "5.3.4", "data-end"));  // too big
   EXPECT_FALSE(is_hard_bounce(554, "5.7.1", "data-end"));  // content policy
-  EXPECT_FALSE(is_hard_bounce(550, "5.7.1", "rcpt"));   // policy (our IP), not the address
-  EXPECT_FALSE(is_hard_bounce(552, "5.2.2", "rcpt"));   // mailbox full
+  EXPECT_FALSE(is_hard_bounce(550, "5.7.1", "rcpt"));      // policy (our IP), not the address
+  EXPECT_FALSE(is_hard_bounce(552, "5.2.2", "rcpt"));      // mailbox full
   EXPECT_FALSE(is_hard_bounce(552, "", "rcpt"));
   EXPECT_FALSE(is_hard_bounce(554, "", "rcpt"));
-  EXPECT_FALSE(is_hard_bounce(500, "5.5.2", "rcpt"));   // our syntax error
+  EXPECT_FALSE(is_hard_bounce(500, "5.5.2", "rcpt"));  // our syntax error
   EXPECT_FALSE(is_hard_bounce(550, "5.0.0", "data-end"));
-  EXPECT_FALSE(is_hard_bounce(550, "5.1.8", "rcpt"));   // sender's domain
-  EXPECT_FALSE(is_hard_bounce(553, "5.1.7", "rcpt"));   // sender's address syntax
-  EXPECT_FALSE(is_hard_bounce(550, "5.1.1", "mail"));   // about the sender
+  EXPECT_FALSE(is_hard_bounce(550, "5.1.8", "rcpt"));  // sender's domain
+  EXPECT_FALSE(is_hard_bounce(553, "5.1.7", "rcpt"));  // sender's address syntax
+  EXPECT_FALSE(is_hard_bounce(550, "5.1.1", "mail"));  // about the sender
   EXPECT_FALSE(is_hard_bounce(554, "", "greeting"));
   EXPECT_FALSE(is_hard_bounce(550, "5.1.1", "connect"));
-  EXPECT_FALSE(is_hard_bounce(550, "4.1.1", "rcpt"));   // classes disagree: not sure enough
+  EXPECT_FALSE(is_hard_bounce(550, "4.1.1", "rcpt"));  // classes disagree: not sure enough
   EXPECT_FALSE(is_hard_bounce(0, "", "local"));
   EXPECT_FALSE(is_hard_bounce(250, "2.1.5", "rcpt"));
 }

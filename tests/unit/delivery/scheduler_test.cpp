@@ -1,12 +1,12 @@
 // Scheduler: account fairness within a destination, per-destination and global connection
 // limits with destinations taking turns, tick/next_due, expedite, remove of scheduled and
 // ready jobs, take_ready, stats, unmatched connection_closed, and a 100k-job sanity run.
+#include "delivery/scheduler.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
-
-#include "delivery/scheduler.hpp"
 
 using namespace tern::delivery;
 
@@ -159,8 +159,8 @@ TEST(Scheduler, UnmatchedConnectionClosedIsIgnored) {
 
 TEST(Scheduler, RemoveScheduledAndReadyJobs) {
   Scheduler s;
-  s.add(job("m1", 1, "a"), 0);        // ready after tick
-  s.add(job("m1", 1, "b"), 10'000);   // still scheduled
+  s.add(job("m1", 1, "a"), 0);       // ready after tick
+  s.add(job("m1", 1, "b"), 10'000);  // still scheduled
   s.add(job("m2", 1, "a"), 0);
   s.add(job("m2", 2, "a"), 10'000);
   s.tick(0);
@@ -210,7 +210,7 @@ TEST(Scheduler, ExpediteOneMessageOrAll) {
   s.add(job("m1", 1, "b"), 90'000);
   s.add(job("m2", 1, "a"), 70'000);
   s.add(job("m3", 1, "a"), 0);
-  s.tick(0);  // m3 ready
+  s.tick(0);                             // m3 ready
   EXPECT_EQ(s.expedite("m3", 100), 0u);  // already ready: nothing to bring forward
   EXPECT_EQ(s.expedite("m1", 100), 2u);
   EXPECT_EQ(s.expedite("zz", 100), 0u);

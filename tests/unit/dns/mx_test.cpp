@@ -1,12 +1,12 @@
 // MX selection against the fake resolver: preference order, seeded shuffles among equals,
 // implicit and null MX, NXDOMAIN, temporary failures, unresolvable hosts, IP literals, CNAMEs,
 // CNAME loops, loopback, and bounded work for hostile zones.
+#include "dns/mx.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
-
-#include "dns/mx.hpp"
 
 using namespace tern;
 using namespace tern::dns;
@@ -125,8 +125,8 @@ TEST_F(MxTest, PreferenceOrderAndAddresses) {
   EXPECT_EQ(p.hosts[3].preference, 20);
   std::set<std::string> first3;
   for (int i = 0; i < 3; ++i) first3.insert(p.hosts[i].host);
-  EXPECT_EQ(first3, (std::set<std::string>{"mx-a.example.com", "mx-b.example.com",
-                                           "mx-c.example.com"}));
+  EXPECT_EQ(first3,
+            (std::set<std::string>{"mx-a.example.com", "mx-b.example.com", "mx-c.example.com"}));
   for (const auto& h : p.hosts) {
     if (h.host == "mx-b.example.com") {  // IPv4 first, then IPv6
       EXPECT_EQ(h.addrs, (std::vector<std::string>{"192.0.2.2", "2001:db8::2"}));
@@ -318,7 +318,8 @@ TEST_F(MxTest, BadDomainsArePermanent) {
   for (std::string d : {std::string(""), std::string("."), std::string("a..b"),
                         std::string(300, 'a'), std::string("bad domain.test"),
                         std::string("[192.0.2.1]"), std::string("exa\\000mple.test"),
-                        std::string("b\xc3\xbc" "cher.test")}) {
+                        std::string("b\xc3\xbc"
+                                    "cher.test")}) {
     MxPlan p = plan_mx(*r, d, rng);
     ASSERT_FALSE(p.ok()) << d;
     EXPECT_TRUE(p.error->is_perm()) << d;
@@ -332,8 +333,7 @@ TEST_F(MxTest, HostileZonesAreBounded) {
     zone += "big.test MX " + std::to_string(i % 3) + " h" + std::to_string(i) + ".big.test\n";
     zone += "h" + std::to_string(i) + ".big.test A 192.0.2." + std::to_string(i % 250 + 1) + "\n";
   }
-  for (int i = 0; i < 40; ++i)
-    zone += "many.big.test A 198.51.100." + std::to_string(i + 1) + "\n";
+  for (int i = 0; i < 40; ++i) zone += "many.big.test A 198.51.100." + std::to_string(i + 1) + "\n";
   zone += "wide.test MX 10 many.big.test\n";
   auto fr = make_fake_resolver(zone);
   CountingResolver counting(*fr);
@@ -349,8 +349,9 @@ TEST_F(MxTest, HostileZonesAreBounded) {
   EXPECT_EQ(p.hosts[0].addrs.size(), 8u);
 
   // MX host names that are no host names (escaped odd bytes from the wire) are skipped.
-  auto odd = make_fake_resolver("odd.test MX 10 a\\000b.odd.test\nodd.test MX 20 ok.odd.test\n"
-                                "ok.odd.test A 192.0.2.80\n");
+  auto odd = make_fake_resolver(
+      "odd.test MX 10 a\\000b.odd.test\nodd.test MX 20 ok.odd.test\n"
+      "ok.odd.test A 192.0.2.80\n");
   p = plan_mx(*odd, "odd.test", rng);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(hosts(p), std::vector<std::string>{"ok.odd.test"});

@@ -1,17 +1,19 @@
 // SPF check_host() (RFC 7208) against zones given as text to the fake resolver.
+#include "dns/spf.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "dns/resolver.hpp"
-#include "dns/spf.hpp"
 
 using namespace tern::dns;
 using O = SpfOutcome;
 
 namespace {
 
-SpfResult spf(const std::string& zone, const std::string& ip, const std::string& domain = "example.com") {
+SpfResult spf(const std::string& zone, const std::string& ip,
+              const std::string& domain = "example.com") {
   auto r = make_fake_resolver(zone);
   return check_host(*r, ip, domain);
 }
@@ -32,9 +34,9 @@ testing::AssertionResult SpfIs(const char* expr, const char*, const SpfResult& r
 }  // namespace
 
 TEST(Spf, NoRecordIsNone) {
-  EXPECT_SPF(spf("", "192.0.2.1"), O::none);                                        // NXDOMAIN
+  EXPECT_SPF(spf("", "192.0.2.1"), O::none);  // NXDOMAIN
   EXPECT_SPF(spf("example.com TXT \"google-site-verification=x\"", "192.0.2.1"), O::none);
-  EXPECT_SPF(spf("example.com A 192.0.2.1", "192.0.2.1"), O::none);                // no TXT
+  EXPECT_SPF(spf("example.com A 192.0.2.1", "192.0.2.1"), O::none);  // no TXT
   // "v=spf10" is not a version 1 record.
   EXPECT_SPF(spf(rec("v=spf10 +all"), "192.0.2.1"), O::none);
   EXPECT_SPF(spf(rec("+all"), "192.0.2.1", "localhost"), O::none);  // single label
@@ -91,11 +93,11 @@ TEST(Spf, Ip6CidrEdges) {
 }
 
 TEST(Spf, BadNetworksArePermerror) {
-  for (const char* r : {"v=spf1 ip4:192.0.2.1/33", "v=spf1 ip4:192.0.2.1/", "v=spf1 ip4:192.0.2",
-                        "v=spf1 ip4:192.0.2.1/024", "v=spf1 ip4:2001:db8::1", "v=spf1 ip6:192.0.2.1",
-                        "v=spf1 ip6:2001:db8::/129", "v=spf1 ip4:", "v=spf1 ip4",
-                        "v=spf1 ip4:192.0.2.1//24", "v=spf1 a/33", "v=spf1 a//129",
-                        "v=spf1 ip4:256.0.0.1"})
+  for (const char* r :
+       {"v=spf1 ip4:192.0.2.1/33", "v=spf1 ip4:192.0.2.1/", "v=spf1 ip4:192.0.2",
+        "v=spf1 ip4:192.0.2.1/024", "v=spf1 ip4:2001:db8::1", "v=spf1 ip6:192.0.2.1",
+        "v=spf1 ip6:2001:db8::/129", "v=spf1 ip4:", "v=spf1 ip4", "v=spf1 ip4:192.0.2.1//24",
+        "v=spf1 a/33", "v=spf1 a//129", "v=spf1 ip4:256.0.0.1"})
     EXPECT_SPF(spf(rec(r), "192.0.2.1"), O::permerror) << r;
 }
 
@@ -137,20 +139,19 @@ TEST(Spf, IncludeErrorsPropagate) {
   EXPECT_SPF(spf(rec("v=spf1 include:broken.test -all", "broken.test SERVFAIL\n"), "192.0.2.1"),
              O::temperror);
   // Syntax error inside an include → permerror.
-  EXPECT_SPF(spf(rec("v=spf1 include:bad.test -all", "bad.test TXT \"v=spf1 bogus:x\"\n"),
-                 "192.0.2.1"),
-             O::permerror);
+  EXPECT_SPF(
+      spf(rec("v=spf1 include:bad.test -all", "bad.test TXT \"v=spf1 bogus:x\"\n"), "192.0.2.1"),
+      O::permerror);
   // TXT lookup of the domain itself failing → temperror.
   EXPECT_SPF(spf("example.com SERVFAIL", "192.0.2.1"), O::temperror);
   // a / mx / exists lookups failing → temperror.
   EXPECT_SPF(spf(rec("v=spf1 a:down.test -all", "down.test SERVFAIL\n"), "192.0.2.1"),
              O::temperror);
-  EXPECT_SPF(spf(rec("v=spf1 mx -all", "example.com MX 10 down.test\ndown.test SERVFAIL\n"),
-                 "192.0.2.1"),
-             O::temperror);
+  EXPECT_SPF(
+      spf(rec("v=spf1 mx -all", "example.com MX 10 down.test\ndown.test SERVFAIL\n"), "192.0.2.1"),
+      O::temperror);
   // A failure after a matching mechanism is never reached.
-  EXPECT_SPF(spf(rec("v=spf1 ip4:192.0.2.1 a:down.test -all", "down.test SERVFAIL\n"),
-                 "192.0.2.1"),
+  EXPECT_SPF(spf(rec("v=spf1 ip4:192.0.2.1 a:down.test -all", "down.test SERVFAIL\n"), "192.0.2.1"),
              O::pass);
 }
 
@@ -194,7 +195,8 @@ TEST(Spf, LookupLimit) {
   EXPECT_NE(over.explanation.find("more than 10"), std::string::npos) << over.explanation;
 
   // The count is shared across includes: 4 includes each with 2 lookups + the 4 = 12.
-  std::string z2 = rec("v=spf1 include:i1.test include:i2.test include:i3.test include:i4.test -all");
+  std::string z2 =
+      rec("v=spf1 include:i1.test include:i2.test include:i3.test include:i4.test -all");
   for (int i = 1; i <= 4; ++i)
     z2 += "i" + std::to_string(i) + ".test TXT \"v=spf1 a:h0.example.com a:h1.example.com\"\n";
   z2 += zone;
@@ -215,20 +217,21 @@ TEST(Spf, MxHostLimit) {
 TEST(Spf, VoidLookupLimit) {
   // Two void lookups are tolerated, the third is permerror.
   EXPECT_SPF(spf(rec("v=spf1 a:n1.test a:n2.test ip4:192.0.2.1 -all"), "192.0.2.1"), O::pass);
-  SpfResult r = spf(rec("v=spf1 a:n1.test a:n2.test exists:n3.test ip4:192.0.2.1 -all"), "192.0.2.1");
+  SpfResult r =
+      spf(rec("v=spf1 a:n1.test a:n2.test exists:n3.test ip4:192.0.2.1 -all"), "192.0.2.1");
   EXPECT_SPF(r, O::permerror);
   EXPECT_EQ(r.void_lookups, 3);
   // nodata counts as void too.
-  EXPECT_SPF(spf(rec("v=spf1 a:d.test mx:d.test a:d.test -all", "d.test TXT \"x\"\n"),
-                 "192.0.2.1"),
+  EXPECT_SPF(spf(rec("v=spf1 a:d.test mx:d.test a:d.test -all", "d.test TXT \"x\"\n"), "192.0.2.1"),
              O::permerror);
 }
 
 TEST(Spf, LoopsArePermerror) {
   EXPECT_SPF(spf(rec("v=spf1 include:example.com -all"), "192.0.2.1"), O::permerror);
-  SpfResult r = spf(rec("v=spf1 include:b.test -all",
-                        "b.test TXT \"v=spf1 include:c.test\"\nc.test TXT \"v=spf1 redirect=example.com\"\n"),
-                    "192.0.2.1");
+  SpfResult r =
+      spf(rec("v=spf1 include:b.test -all",
+              "b.test TXT \"v=spf1 include:c.test\"\nc.test TXT \"v=spf1 redirect=example.com\"\n"),
+          "192.0.2.1");
   EXPECT_SPF(r, O::permerror);
   EXPECT_NE(r.explanation.find("loop"), std::string::npos) << r.explanation;
   // The same target included twice (no loop) is fine.
@@ -250,22 +253,26 @@ TEST(Spf, ExistsAndPtr) {
 
 TEST(Spf, Macros) {
   // %{d} is the current domain (the include target inside an include).
-  EXPECT_SPF(spf(rec("v=spf1 include:sub.%{d} -all",
-                     "sub.example.com TXT \"v=spf1 exists:ok.%{d}\"\nok.sub.example.com A 127.0.0.1\n"),
-                 "192.0.2.1"),
-             O::pass);
+  EXPECT_SPF(
+      spf(rec("v=spf1 include:sub.%{d} -all",
+              "sub.example.com TXT \"v=spf1 exists:ok.%{d}\"\nok.sub.example.com A 127.0.0.1\n"),
+          "192.0.2.1"),
+      O::pass);
   // %{ir} reverses the address; %{i2} keeps the two rightmost parts; %{v} is in-addr / ip6.
-  EXPECT_SPF(spf(rec("v=spf1 exists:%{ir}.%{v}.rbl.test -all", "1.2.0.192.in-addr.rbl.test A 127.0.0.2\n"),
-                 "192.0.2.1"),
-             O::pass);
+  EXPECT_SPF(
+      spf(rec("v=spf1 exists:%{ir}.%{v}.rbl.test -all", "1.2.0.192.in-addr.rbl.test A 127.0.0.2\n"),
+          "192.0.2.1"),
+      O::pass);
   EXPECT_SPF(spf(rec("v=spf1 exists:%{i2}.x.test -all", "2.1.x.test A 127.0.0.2\n"), "192.0.2.1"),
              O::pass);
   // IPv6 %{i}: dot-separated nibbles.
   std::string nib = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2";
-  EXPECT_SPF(spf(rec("v=spf1 exists:%{ir}.v6.test -all", nib + ".v6.test A 127.0.0.2\n"), "2001:db8::1"),
-             O::pass);
+  EXPECT_SPF(
+      spf(rec("v=spf1 exists:%{ir}.v6.test -all", nib + ".v6.test A 127.0.0.2\n"), "2001:db8::1"),
+      O::pass);
   // %{s}, %{l}, %{o} use postmaster@<domain>; %{o} with delimiter and reverse.
-  EXPECT_SPF(spf(rec("v=spf1 exists:%{l}.%{or}.s.test -all", "postmaster.com.example.s.test A 127.0.0.1\n"),
+  EXPECT_SPF(spf(rec("v=spf1 exists:%{l}.%{or}.s.test -all",
+                     "postmaster.com.example.s.test A 127.0.0.1\n"),
                  "192.0.2.1"),
              O::pass);
   // %% is a literal '%'.
@@ -289,8 +296,7 @@ TEST(Spf, SyntaxErrorsAnywhereArePermerror) {
   for (const char* r : {"v=spf1 +all bogus", "v=spf1 +all include", "v=spf1 +all include:",
                         "v=spf1 +all all:x", "v=spf1 +all a:example", "v=spf1 +all mx:-bad-.",
                         "v=spf1 +all !all", "v=spf1 +all ++all", "v=spf1 +all =x",
-                        "v=spf1 +all redirect=", "v=spf1 +all a:exa\tmple.com",
-                        "v=spf1 +all 1x=y"})
+                        "v=spf1 +all redirect=", "v=spf1 +all a:exa\tmple.com", "v=spf1 +all 1x=y"})
     EXPECT_SPF(spf(rec(r), "192.0.2.1"), O::permerror) << r;
 }
 

@@ -1,12 +1,12 @@
 // Response messages built byte by byte: normal answers, CNAME chains, compression, and hostile
 // messages (pointer loops, lengths past the end) that must give temp_error, never a crash.
+#include "dns/wire.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "dns/wire.hpp"
 
 using namespace tern::dns;
 using S = Answer::Status;
@@ -60,7 +60,9 @@ struct Msg {
     b[6] = uint8_t(ancount >> 8);
     b[7] = uint8_t(ancount);
   }
-  Answer parse(const std::string& q, RType t) const { return parse_response(b.data(), b.size(), q, t); }
+  Answer parse(const std::string& q, RType t) const {
+    return parse_response(b.data(), b.size(), q, t);
+  }
 };
 
 Bytes txt(std::initializer_list<std::string> parts) {

@@ -1,10 +1,11 @@
 // Records to publish and their DNS checks, against the fake resolver (zone text): ownership,
 // SPF evaluated through include chains, DKIM direct and delegated (CNAMEs), DMARC; transitions
 // (verification, rotation switch, DNS errors keep states); BIND zone output.
+#include "domain/check.hpp"
+
 #include <gtest/gtest.h>
 
 #include "dns/resolver.hpp"
-#include "domain/check.hpp"
 #include "domain/records.hpp"
 #include "domain/transition.hpp"
 #include "domain/zone.hpp"
@@ -58,15 +59,18 @@ const std::string kPlatformSpf =
     "spf.platform.test TXT \"v=spf1 ip4:192.0.2.0/24 include:spf6.platform.test -all\"\n"
     "spf6.platform.test TXT \"v=spf1 ip6:2001:db8::/32 -all\"\n";
 
-const std::string kGood =
-    kPlatformSpf +
-    "_tern.example.com TXT \"tern-verification=tok123\"\n"
-    "_tern.example.com TXT \"something else\"\n"
-    "example.com TXT \"v=spf1 include:spf.platform.test ~all\"\n"
-    "example.com TXT \"google-site-verification=xyz\"\n"
-    "tern1._domainkey.example.com TXT \"v=DKIM1; k=rsa; \" \"p=" + kKey1 + "\"\n"
-    "tern2._domainkey.example.com TXT \"v=DKIM1; p=" + kKey2 + "\"\n"
-    "_dmarc.example.com TXT \"v=DMARC1; p=reject\"\n";
+const std::string kGood = kPlatformSpf +
+                          "_tern.example.com TXT \"tern-verification=tok123\"\n"
+                          "_tern.example.com TXT \"something else\"\n"
+                          "example.com TXT \"v=spf1 include:spf.platform.test ~all\"\n"
+                          "example.com TXT \"google-site-verification=xyz\"\n"
+                          "tern1._domainkey.example.com TXT \"v=DKIM1; k=rsa; \" \"p=" +
+                          kKey1 +
+                          "\"\n"
+                          "tern2._domainkey.example.com TXT \"v=DKIM1; p=" +
+                          kKey2 +
+                          "\"\n"
+                          "_dmarc.example.com TXT \"v=DMARC1; p=reject\"\n";
 
 TEST(Records, DirectSetHasEveryRecordWithItsPurpose) {
   auto rs = expected_records(detail(), "abcd2345", {key(1, "rsa", kKey1), key(2, "rsa", kKey2)},
@@ -110,8 +114,9 @@ TEST(Records, SpfFromIpsWithoutIncludeAndNoneWithNeither) {
 TEST(Records, Ed25519AddsItsOwnSelectors) {
   auto d = detail();
   d.ed25519 = true;
-  auto rs = expected_records(d, "c", {key(1, "rsa", kKey1), key(1, "ed25519", "EDKEY"),
-                                      key(2, "rsa", kKey2), key(2, "ed25519", "EDKEY2")},
+  auto rs = expected_records(d, "c",
+                             {key(1, "rsa", kKey1), key(1, "ed25519", "EDKEY"),
+                              key(2, "rsa", kKey2), key(2, "ed25519", "EDKEY2")},
                              platform());
   EXPECT_EQ(by_id(rs, "dkim:tern1e").value, "v=DKIM1; k=ed25519; p=EDKEY");
   EXPECT_EQ(by_id(rs, "dkim:tern2e").name, "tern2e._domainkey.example.com");
@@ -131,14 +136,13 @@ TEST(Check, MissingRecords) {
 }
 
 TEST(Check, WrongRecordsSayWhatWasFound) {
-  const std::string zone =
-      kPlatformSpf +
-      "_tern.example.com TXT \"tern-verification=someoneelse\"\n"
-      "example.com TXT \"v=spf1 ip4:198.51.100.0/24 -all\"\n"
-      "tern1._domainkey.example.com TXT \"v=DKIM1; k=rsa; p=OTHERKEY\"\n"
-      "tern2._domainkey.example.com TXT \"v=DKIM1; k=rsa; p=\"\n"
-      "_dmarc.example.com TXT \"v=DMARC1; p=none\"\n"
-      "_dmarc.example.com TXT \"v=DMARC1; p=reject\"\n";
+  const std::string zone = kPlatformSpf +
+                           "_tern.example.com TXT \"tern-verification=someoneelse\"\n"
+                           "example.com TXT \"v=spf1 ip4:198.51.100.0/24 -all\"\n"
+                           "tern1._domainkey.example.com TXT \"v=DKIM1; k=rsa; p=OTHERKEY\"\n"
+                           "tern2._domainkey.example.com TXT \"v=DKIM1; k=rsa; p=\"\n"
+                           "_dmarc.example.com TXT \"v=DMARC1; p=none\"\n"
+                           "_dmarc.example.com TXT \"v=DMARC1; p=reject\"\n";
   auto rs = run(zone, detail());
   EXPECT_EQ(by_id(rs, "ownership").status, "wrong");
   EXPECT_NE(by_id(rs, "ownership").found.find("someoneelse"), std::string::npos);
@@ -159,9 +163,7 @@ TEST(Check, SpfIsEvaluatedNotStringMatched) {
   auto rs = run(kPlatformSpf + "example.com TXT \"v=spf1 -all include:spf.platform.test\"\n", d);
   EXPECT_EQ(by_id(rs, "spf").status, "wrong");
   // No include term at all, but the addresses pass through another route: ok.
-  rs = run(kPlatformSpf +
-               "example.com TXT \"v=spf1 ip4:192.0.2.10 ip6:2001:db8::/64 ~all\"\n",
-           d);
+  rs = run(kPlatformSpf + "example.com TXT \"v=spf1 ip4:192.0.2.10 ip6:2001:db8::/64 ~all\"\n", d);
   EXPECT_EQ(by_id(rs, "spf").status, "ok") << by_id(rs, "spf").found;
   // Only one of the two addresses passes: wrong, naming the one that did not.
   rs = run(kPlatformSpf + "example.com TXT \"v=spf1 ip4:192.0.2.10 ~all\"\n", d);
@@ -208,9 +210,9 @@ TEST(Check, PlatformAddressesFromTheIncludeHostWhenNoSendingIps) {
 
 TEST(Check, DkimKeyMatchIgnoresFoldingWhitespaceAndChecksAlgorithm) {
   const std::string half = kKey1.substr(0, 20), rest = kKey1.substr(20);
-  auto rs = run("tern1._domainkey.example.com TXT \"v=DKIM1;k=rsa;p=" + half + " \" \"  " + rest +
-                    " ;\"\n",
-                detail());
+  auto rs = run(
+      "tern1._domainkey.example.com TXT \"v=DKIM1;k=rsa;p=" + half + " \" \"  " + rest + " ;\"\n",
+      detail());
   EXPECT_EQ(by_id(rs, "dkim:tern1").status, "ok") << by_id(rs, "dkim:tern1").found;
   rs = run("tern1._domainkey.example.com TXT \"v=DKIM1; k=ed25519; p=" + kKey1 + "\"\n", detail());
   EXPECT_EQ(by_id(rs, "dkim:tern1").status, "wrong");
@@ -218,16 +220,21 @@ TEST(Check, DkimKeyMatchIgnoresFoldingWhitespaceAndChecksAlgorithm) {
   rs = run("tern1._domainkey.example.com TXT \"v=DKIM1; p=" + half + "\"\n", detail());
   EXPECT_EQ(by_id(rs, "dkim:tern1").status, "wrong");
   // Hostile values: no tags, stray semicolons, huge junk.
-  rs = run("tern1._domainkey.example.com TXT \";;;==;p\"\n"
-           "tern2._domainkey.example.com TXT \"" + std::string(3000, 'x') + "\"\n",
-           detail());
+  rs =
+      run("tern1._domainkey.example.com TXT \";;;==;p\"\n"
+          "tern2._domainkey.example.com TXT \"" +
+              std::string(3000, 'x') + "\"\n",
+          detail());
   EXPECT_EQ(by_id(rs, "dkim:tern1").status, "wrong");
   EXPECT_EQ(by_id(rs, "dkim:tern2").status, "wrong");
   // A direct record reached through the customer's own CNAME is fine.
-  rs = run("tern1._domainkey.example.com CNAME keys.example.net\n"
-           "keys.example.net TXT \"v=DKIM1; p=" + kKey1 + "\"\n"
-           "tern2._domainkey.example.com CNAME gone.example.net\n",
-           detail());
+  rs =
+      run("tern1._domainkey.example.com CNAME keys.example.net\n"
+          "keys.example.net TXT \"v=DKIM1; p=" +
+              kKey1 +
+              "\"\n"
+              "tern2._domainkey.example.com CNAME gone.example.net\n",
+          detail());
   EXPECT_EQ(by_id(rs, "dkim:tern1").status, "ok");
   EXPECT_EQ(by_id(rs, "dkim:tern2").status, "missing");
   EXPECT_NE(by_id(rs, "dkim:tern2").found.find("gone.example.net"), std::string::npos);
@@ -237,10 +244,11 @@ TEST(Check, DelegatedFollowsTheCnameToThePlatformKey) {
   const std::string platform_zone =
       "tern1-abcd2345._domainkey.dkim.platform.test TXT \"v=DKIM1; k=rsa; \" \"p=" + kKey1 + "\"\n";
   auto d = detail("delegated");
-  auto rs = run(platform_zone +
-                    "tern1._domainkey.example.com CNAME tern1-abcd2345._domainkey.dkim.platform.test.\n"
-                    "tern2._domainkey.example.com CNAME tern2-abcd2345._domainkey.dkim.platform.test\n",
-                d);
+  auto rs =
+      run(platform_zone +
+              "tern1._domainkey.example.com CNAME tern1-abcd2345._domainkey.dkim.platform.test.\n"
+              "tern2._domainkey.example.com CNAME tern2-abcd2345._domainkey.dkim.platform.test\n",
+          d);
   EXPECT_EQ(by_id(rs, "dkim:tern1").status, "ok") << by_id(rs, "dkim:tern1").found;
   // The CNAME is right but the platform has not published that key.
   EXPECT_EQ(by_id(rs, "dkim:tern2").status, "wrong");
@@ -249,7 +257,8 @@ TEST(Check, DelegatedFollowsTheCnameToThePlatformKey) {
 
   rs = run(platform_zone +
                "tern1._domainkey.example.com CNAME tern1-zzzz._domainkey.dkim.platform.test\n"
-               "tern2._domainkey.example.com TXT \"v=DKIM1; p=" + kKey2 + "\"\n",
+               "tern2._domainkey.example.com TXT \"v=DKIM1; p=" +
+               kKey2 + "\"\n",
            d);
   EXPECT_EQ(by_id(rs, "dkim:tern1").status, "wrong");
   EXPECT_NE(by_id(rs, "dkim:tern1").found.find("CNAME to tern1-zzzz._domainkey"),
@@ -258,22 +267,24 @@ TEST(Check, DelegatedFollowsTheCnameToThePlatformKey) {
   EXPECT_NE(by_id(rs, "dkim:tern2").found.find("TXT instead of CNAME"), std::string::npos);
 
   // The platform zone holds another key under the right name.
-  rs = run("tern1-abcd2345._domainkey.dkim.platform.test TXT \"v=DKIM1; p=STALE\"\n"
-           "tern1._domainkey.example.com CNAME tern1-abcd2345._domainkey.dkim.platform.test\n",
-           d);
+  rs =
+      run("tern1-abcd2345._domainkey.dkim.platform.test TXT \"v=DKIM1; p=STALE\"\n"
+          "tern1._domainkey.example.com CNAME tern1-abcd2345._domainkey.dkim.platform.test\n",
+          d);
   EXPECT_EQ(by_id(rs, "dkim:tern1").status, "wrong");
   EXPECT_NE(by_id(rs, "dkim:tern1").found.find("p=STALE"), std::string::npos);
   EXPECT_EQ(by_id(rs, "dkim:tern2").status, "missing");
 }
 
 TEST(Check, TemporaryDnsFailuresAreErrorsNotVerdicts) {
-  auto rs = run("_tern.example.com SERVFAIL\n"
-                "example.com SERVFAIL\n"
-                "tern1._domainkey.example.com SERVFAIL\n"
-                "tern2._domainkey.example.com CNAME loop.example.com\n"
-                "loop.example.com CNAME tern2._domainkey.example.com\n"
-                "_dmarc.example.com SERVFAIL\n",
-                detail());
+  auto rs =
+      run("_tern.example.com SERVFAIL\n"
+          "example.com SERVFAIL\n"
+          "tern1._domainkey.example.com SERVFAIL\n"
+          "tern2._domainkey.example.com CNAME loop.example.com\n"
+          "loop.example.com CNAME tern2._domainkey.example.com\n"
+          "_dmarc.example.com SERVFAIL\n",
+          detail());
   for (const auto& r : rs) EXPECT_EQ(r.status, "error") << r.id;
 }
 
@@ -293,9 +304,8 @@ Record rec(const std::string& id, const std::string& status, const std::string& 
 
 TEST(Transition, OwnershipVerifiesAndChangesAreListed) {
   auto d = with_states({{"ownership", "missing"}, {"dkim:tern1", "ok"}});
-  auto t = apply_check(d, {rec("ownership", "ok"), rec("dkim:tern1", "ok"),
-                           rec("dmarc", "missing")},
-                       5000);
+  auto t = apply_check(
+      d, {rec("ownership", "ok"), rec("dkim:tern1", "ok"), rec("dmarc", "missing")}, 5000);
   EXPECT_TRUE(t.update.verified);
   EXPECT_EQ(t.update.checked_ms, 5000);
   ASSERT_EQ(t.update.records.size(), 3u);

@@ -1,6 +1,7 @@
+#include "message/address_list.hpp"
+
 #include <gtest/gtest.h>
 
-#include "message/address_list.hpp"
 #include "message/date.hpp"
 #include "message/header.hpp"
 

@@ -1,10 +1,11 @@
+#include "message/compose.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "core/address.hpp"
 #include "core/base64.hpp"
-#include "message/compose.hpp"
 #include "message/header.hpp"
 
 using namespace tern::message;
@@ -65,8 +66,10 @@ void expect_wellformed(const std::string& m) {
       line = 0;
       continue;
     }
-    if (m[i] == '\r') ASSERT_TRUE(i + 1 < m.size() && m[i + 1] == '\n') << "bare CR at " << i;
-    else ASSERT_LE(++line, 998u);
+    if (m[i] == '\r')
+      ASSERT_TRUE(i + 1 < m.size() && m[i + 1] == '\n') << "bare CR at " << i;
+    else
+      ASSERT_LE(++line, 998u);
     ASSERT_NE(m[i], '\0');
   }
   ASSERT_TRUE(m.size() >= 2 && m.substr(m.size() - 2) == "\r\n");
@@ -176,7 +179,7 @@ TEST(Compose, RecipientsDeduplicatedBccHidden) {
   auto c = ok(in);
   expect_wellformed(c.message);
   EXPECT_EQ(c.recipients, (std::vector<std::string>{"bob@example.org", "carol@example.org",
-                                                     "dave@example.net", "eve@example.net"}));
+                                                    "dave@example.net", "eve@example.net"}));
   EXPECT_EQ(field(c.message, "To"), "bob@example.org, \"Carol\" <carol@example.org>");
   EXPECT_EQ(field(c.message, "Cc"), "bob@example.org, dave@example.net");
   EXPECT_EQ(field(c.message, "Reply-To"), "help@example.com");
@@ -282,8 +285,8 @@ TEST(Compose, QuotedFilenameEscapes) {
 
 TEST(Compose, CustomHeaders) {
   auto in = basic();
-  in.headers = {{"X-Campaign", "spring"}, {"List-Unsubscribe", "<mailto:u@example.com>"},
-                {"X-Note", "café"}};
+  in.headers = {
+      {"X-Campaign", "spring"}, {"List-Unsubscribe", "<mailto:u@example.com>"}, {"X-Note", "café"}};
   auto c = ok(in);
   EXPECT_EQ(field(c.message, "X-Campaign"), "spring");
   EXPECT_EQ(field(c.message, "List-Unsubscribe"), "<mailto:u@example.com>");

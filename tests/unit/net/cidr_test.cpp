@@ -1,6 +1,7 @@
+#include "net/cidr.hpp"
+
 #include <gtest/gtest.h>
 
-#include "net/cidr.hpp"
 #include "net/smtp_server.hpp"
 
 using tern::net::Cidr;
@@ -28,12 +29,14 @@ TEST(Cidr, V6AndHost) {
 }
 
 TEST(Cidr, RejectsBad) {
-  for (const char* s : {"", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0/8", "::1/129", "x/8", "10.0.0.0/8x"})
+  for (const char* s :
+       {"", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0/8", "::1/129", "x/8", "10.0.0.0/8x"})
     EXPECT_FALSE(Cidr::parse(s)) << s;
 }
 
 TEST(SplitHostPort, Forms) {
-  EXPECT_EQ(tern::net::split_host_port("127.0.0.1:2525"), (std::pair<std::string, uint16_t>{"127.0.0.1", 2525}));
+  EXPECT_EQ(tern::net::split_host_port("127.0.0.1:2525"),
+            (std::pair<std::string, uint16_t>{"127.0.0.1", 2525}));
   EXPECT_EQ(tern::net::split_host_port("[::1]:25"), (std::pair<std::string, uint16_t>{"::1", 25}));
   EXPECT_EQ(tern::net::split_host_port(":25").first, "0.0.0.0");
   EXPECT_THROW(tern::net::split_host_port("localhost"), std::invalid_argument);

@@ -172,8 +172,7 @@ class FakeHttpServer {
   }
   uint16_t port() const { return port_; }
   std::string url(const std::string& path = "/hook", const std::string& host = "127.0.0.1") const {
-    return std::string(tls_ ? "https" : "http") + "://" + host + ":" + std::to_string(port_) +
-           path;
+    return std::string(tls_ ? "https" : "http") + "://" + host + ":" + std::to_string(port_) + path;
   }
   void join() {
     stop_ = true;

@@ -109,8 +109,9 @@ TEST_F(ReportPipelineTest, AcceptedThenDeliveredAndBounced) {
 }
 
 TEST_F(ReportPipelineTest, IntermediateReportsAndAccountDefault) {
-  ASSERT_TRUE(store_->set_account_settings(acct_, {{"notify_url", "https://acct.example/n"},
-                                                   {"intermediate_report", "on"}})
+  ASSERT_TRUE(store_
+                  ->set_account_settings(acct_, {{"notify_url", "https://acct.example/n"},
+                                                 {"intermediate_report", "on"}})
                   .ok());
   rp_->accepted(message("Q2", "{}"));
   rp_->events({ev("Q2", "a@example.org", "deferred")});

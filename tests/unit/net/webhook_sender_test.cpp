@@ -9,14 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
-#include <atomic>
 #include <functional>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/clock.hpp"
 #include "dns/resolver.hpp"
@@ -57,8 +57,7 @@ class WebhookSenderTest : public ::testing::Test {
 
   void make_sender() {
     sender_ = std::make_unique<WebhookSender>(
-        io_, cfg_,
-        WebhookServices{outbox_.get(), store_.get(), resolver_.get(), &pool_, nullptr});
+        io_, cfg_, WebhookServices{outbox_.get(), store_.get(), resolver_.get(), &pool_, nullptr});
     sender_->start();
   }
   // Runs the sender's io_context until pred() holds (or 20 s pass).
@@ -353,7 +352,8 @@ TEST_F(WebhookSenderTest, ASlowReceiverDoesNotHoldUpAnotherHost) {
   }});
   FakeHttpServer a({[&](HttpConn& c) {
     if (!c.read_request()) return;
-    for (int i = 0; i < 300 && !b_got; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 300 && !b_got; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     a_saw_b = b_got;
     c.respond(200, "OK");
   }});
@@ -376,8 +376,8 @@ TEST(WebhookPolicy, ParsesAllowEntriesAndRefusesMalformedOnes) {
   EXPECT_EQ(p->allow[2].second, 32u);
   EXPECT_TRUE(report::check_address(*dns::IpAddr::parse("10.1.200.3"), *p).ok());
   EXPECT_FALSE(report::check_address(*dns::IpAddr::parse("10.2.0.1"), *p).ok());
-  for (const char* bad : {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/8x", "example.com/8", "", "::/129",
-                          "10.0.0.0/-1"}) {
+  for (const char* bad :
+       {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/8x", "example.com/8", "", "::/129", "10.0.0.0/-1"}) {
     auto r = webhook_policy(false, {bad});
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.error().message.find("[webhooks] allow"), std::string::npos);

@@ -1,14 +1,16 @@
+#include "pipeline/message_signer.hpp"
+
 #include <gtest/gtest.h>
 
 #include "dkim/signer.hpp"
-#include "pipeline/message_signer.hpp"
 
 using namespace tern;
 
 namespace {
 
 const std::string kHeaders =
-    "Received: from c (127.0.0.1) by mx.test (Tern) with ESMTPSA id X; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
+    "Received: from c (127.0.0.1) by mx.test (Tern) with ESMTPSA id X; Tue, 1 Jan 2030 00:00:00 "
+    "+0000\r\n"
     "From: \"Alice\" <alice@Example.COM>\r\n"
     "To: bob@dest.test\r\n"
     "Subject: hello\r\n"

@@ -1,12 +1,12 @@
 // Retry schedule: every step of the default table, expiry at the exact boundary, jitter
 // bounds and determinism, 2xx/5xx verdicts, final recipients untouched, schedule parsing.
+#include "queue/retry.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <set>
-
-#include "queue/retry.hpp"
 
 using namespace tern;
 using namespace tern::queue;
@@ -22,7 +22,7 @@ DeliveryOutcome temp451() {
 }
 
 Recipient rcpt(std::string address, RcptState state = RcptState::pending, int attempts = 0,
-                int64_t next_attempt_ms = 0, std::string last_reply = {}) {
+               int64_t next_attempt_ms = 0, std::string last_reply = {}) {
   Recipient r;
   r.address = std::move(address);
   r.state = state;
@@ -58,8 +58,8 @@ TEST(Outcome, FromReplyVerdicts) {
 }
 
 TEST(Outcome, SummaryIsOneLine) {
-  auto o = DeliveryOutcome::from_reply(550, "5.1.1", std::string("bad\r\nX-Evil: 1\0z", 17),
-                                       "rcpt");
+  auto o =
+      DeliveryOutcome::from_reply(550, "5.1.1", std::string("bad\r\nX-Evil: 1\0z", 17), "rcpt");
   std::string s = o.summary();
   EXPECT_EQ(s.find('\r'), std::string::npos);
   EXPECT_EQ(s.find('\n'), std::string::npos);
@@ -152,19 +152,20 @@ TEST(Retry, PermanentBouncesAtOnceAndSuccessDelivers) {
   EXPECT_EQ(ok.recipient.next_attempt_ms, 0);
 
   // Verdicts do not depend on age: a 2xx after max age still counts as delivered.
-  auto late = p.next(r, kT0, kT0 + 10 * D,
-                     DeliveryOutcome::from_reply(250, "2.0.0", "ok", "data-end"));
+  auto late =
+      p.next(r, kT0, kT0 + 10 * D, DeliveryOutcome::from_reply(250, "2.0.0", "ok", "data-end"));
   EXPECT_EQ(late.recipient.state, RcptState::delivered);
   // Local permanent verdicts (null MX) bounce too.
-  auto nmx = p.next(r, kT0, kT0, DeliveryOutcome::local(DeliveryOutcome::perm, "5.1.10", "null MX"));
+  auto nmx =
+      p.next(r, kT0, kT0, DeliveryOutcome::local(DeliveryOutcome::perm, "5.1.10", "null MX"));
   EXPECT_EQ(nmx.recipient.state, RcptState::bounced);
   EXPECT_EQ(nmx.recipient.last_reply, "5.1.10 null MX");
 }
 
 TEST(Retry, FinalRecipientsAreLeftAlone) {
   RetryPolicy p;
-  for (RcptState s : {RcptState::delivered, RcptState::bounced, RcptState::expired,
-                      RcptState::rejected}) {
+  for (RcptState s :
+       {RcptState::delivered, RcptState::bounced, RcptState::expired, RcptState::rejected}) {
     Recipient r = rcpt("a@example.net", s, 2, 0, "kept");
     auto d = p.next(r, kT0, kT0, temp451());
     EXPECT_EQ(d.recipient.state, s);
@@ -208,8 +209,7 @@ TEST(Retry, JitterStaysWithinBoundsAndIsDeterministic) {
 
 TEST(Retry, ZeroJitterIsExact) {
   RetryPolicy p = no_jitter();
-  for (int k = 0; k < 50; ++k)
-    EXPECT_EQ(p.delay_ms(1, "Q" + std::to_string(k), "a@b"), M);
+  for (int k = 0; k < 50; ++k) EXPECT_EQ(p.delay_ms(1, "Q" + std::to_string(k), "a@b"), M);
 }
 
 TEST(Retry, CheckRejectsBadPolicies) {
@@ -259,8 +259,7 @@ TEST(Retry, HostileValuesDoNotOverflowOrLoop) {
   // A huge remote reply is stored bounded, cut at a UTF-8 boundary.
   std::string text(5000, 'x');
   text.replace(995, 2, "\xc3\xa9");  // "451 " + text: é at bytes 999-1000, across the cut
-  auto huge = p.next(rcpt("a@b"), kT0, kT0,
-                     DeliveryOutcome::from_reply(451, "", text, "rcpt"));
+  auto huge = p.next(rcpt("a@b"), kT0, kT0, DeliveryOutcome::from_reply(451, "", text, "rcpt"));
   EXPECT_LE(huge.recipient.last_reply.size(), 1000u);
   EXPECT_GE(huge.recipient.last_reply.size(), 990u);
   unsigned char last = static_cast<unsigned char>(huge.recipient.last_reply.back());
@@ -273,9 +272,9 @@ TEST(RetryParse, Durations) {
   EXPECT_EQ(parse_duration_ms("2h").value(), 2 * H);
   EXPECT_EQ(parse_duration_ms("2d").value(), 2 * D);
   EXPECT_EQ(parse_duration_ms("365d").value(), 365 * D);
-  for (const char* bad : {"", "s", "5", "0s", "00m", "-5m", "+5m", "5 m", " 5m", "1.5h", "5M",
-                          "5ms", "5w", "366d", "8761h", "99999999999999999999999s", "m5",
-                          "5mm", "0x10s"})
+  for (const char* bad :
+       {"", "s", "5", "0s", "00m", "-5m", "+5m", "5 m", " 5m", "1.5h", "5M", "5ms", "5w", "366d",
+        "8761h", "99999999999999999999999s", "m5", "5mm", "0x10s"})
     EXPECT_FALSE(parse_duration_ms(bad).ok()) << bad;
 }
 
@@ -287,8 +286,7 @@ TEST(RetryParse, Schedules) {
   ASSERT_TRUE(spaced.ok());
   EXPECT_EQ(spaced.value(), (std::vector<int64_t>{1000, 2000, 3000}));
   EXPECT_EQ(parse_retry_schedule("1d").value(), std::vector<int64_t>{D});
-  for (const char* bad : {"", " ", ",", "1m,", ",1m", "1m,,5m", "1m;5m", "1m 5m", "1m,0s",
-                          "1m,x"})
+  for (const char* bad : {"", " ", ",", "1m,", ",1m", "1m,,5m", "1m;5m", "1m 5m", "1m,0s", "1m,x"})
     EXPECT_FALSE(parse_retry_schedule(bad).ok()) << bad;
   std::string many;
   for (int i = 0; i < 100; ++i) many += (i ? ",1s" : "1s");

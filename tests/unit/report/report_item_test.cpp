@@ -98,8 +98,7 @@ TEST(ReportItem, RefusesWhatToJsonCouldNotHaveWritten) {
             std::string::npos);
   EXPECT_NE(error_of(item_with("messageCount", 1.5)).find("messageCount not an integer"),
             std::string::npos);
-  EXPECT_NE(error_of(item_with("messageCount", 1e12)).find("not an integer"),
-            std::string::npos);
+  EXPECT_NE(error_of(item_with("messageCount", 1e12)).find("not an integer"), std::string::npos);
   EXPECT_NE(error_of(item_with("attempt", int64_t{1} << 40)).find("attempt out of range"),
             std::string::npos);
   EXPECT_NE(error_of(item_with("attempt", uint64_t{1} << 63)).find("attempt out of range"),

@@ -3,14 +3,14 @@
 // XML shape (parsed back with a strict little well-formedness checker here, and with Python's
 // expat when /usr/bin/python3 exists), batching, and hostile remote text (<, &, quotes,
 // control characters, invalid UTF-8) that must leave both bodies well formed.
+#include "report/report.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-
-#include "report/report.hpp"
 
 using namespace tern::report;
 using nlohmann::json;
@@ -94,8 +94,10 @@ bool python_parses_xml(const std::string& x) {
   if (fd < 0) return false;
   close(fd);
   { std::ofstream(path, std::ios::binary) << x; }
-  std::string cmd = std::string("/usr/bin/python3 -c 'import sys,xml.dom.minidom as m; "
-                                "m.parse(sys.argv[1])' ") + path + " 2>/dev/null";
+  std::string cmd = std::string(
+                        "/usr/bin/python3 -c 'import sys,xml.dom.minidom as m; "
+                        "m.parse(sys.argv[1])' ") +
+                    path + " 2>/dev/null";
   int rc = std::system(cmd.c_str());
   unlink(path);
   return rc == 0;
@@ -123,7 +125,14 @@ TEST(ReportTime, OutOfRangeRefused) {
 }
 
 TEST(ReportStatus, EveryEventMapsToItsGroup) {
-  struct Case { const char* event; int group; const char* group_name; int id; const char* name; bool perm; };
+  struct Case {
+    const char* event;
+    int group;
+    const char* group_name;
+    int id;
+    const char* name;
+    bool perm;
+  };
   const Case cases[] = {
       {"delivered", 3, "DELIVERED", 5, "DELIVERED_TO_HANDSET", false},
       {"deferred", 1, "PENDING", 3, "PENDING_WAITING_DELIVERY", false},
@@ -133,7 +142,10 @@ TEST(ReportStatus, EveryEventMapsToItsGroup) {
   };
   for (const Case& c : cases) {
     auto in = input(c.event);
-    if (std::string(c.event) != "delivered") { in.code = 550; in.enhanced = "5.1.1"; }
+    if (std::string(c.event) != "delivered") {
+      in.code = 550;
+      in.enhanced = "5.1.1";
+    }
     ReportResult r = result(in);
     EXPECT_EQ(r.status.group_id, c.group) << c.event;
     EXPECT_EQ(r.status.group_name, c.group_name) << c.event;
@@ -169,12 +181,19 @@ TEST(ReportError, DeliveredIsNoError) {
 }
 
 TEST(ReportError, ClassifiedByEnhancedStatus) {
-  struct Case { const char* event; int code; const char* enh; const char* phase; int group; int id; };
+  struct Case {
+    const char* event;
+    int code;
+    const char* enh;
+    const char* phase;
+    int group;
+    int id;
+  };
   const Case cases[] = {
       {"bounced", 550, "5.1.1", "rcpt", 1, 7001},
       {"bounced", 550, "5.1.2", "rcpt", 1, 7002},
       {"bounced", 0, "5.1.2", "dns", 1, 7002},
-      {"bounced", 0, "5.4.4", "dns", 1, 7002},       // dns phase without an address subject
+      {"bounced", 0, "5.4.4", "dns", 1, 7002},  // dns phase without an address subject
       {"deferred", 452, "4.2.2", "rcpt", 1, 7003},
       {"bounced", 550, "5.2.1", "rcpt", 1, 7004},
       {"bounced", 552, "5.3.4", "data-end", 2, 7006},
@@ -261,7 +280,7 @@ TEST(ReportHostile, RemoteTextKeepsJsonValid) {
   std::string reply = j["results"][0]["smtpReply"];
   EXPECT_NE(reply.find("<b>&amp;\"quote\" 'x'\r\nX-Evil: 1"), std::string::npos);
   EXPECT_NE(reply.find("\xef\xbf\xbd bad"), std::string::npos);  // U+FFFD for \xff
-  EXPECT_NE(reply.find("ok \xc3\xa9"), std::string::npos);        // valid UTF-8 survives
+  EXPECT_NE(reply.find("ok \xc3\xa9"), std::string::npos);       // valid UTF-8 survives
   EXPECT_EQ(reply.find("\xc0\xaf"), std::string::npos);
   EXPECT_EQ(reply.find("\xed\xa0\x80"), std::string::npos);
   EXPECT_EQ(j["results"][0]["mxHost"], "mx\"}]<x>");

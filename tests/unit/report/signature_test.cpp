@@ -2,9 +2,9 @@
 // header format, verification round trip, constant-time path verdicts for a wrong secret, a
 // changed body, stale and future timestamps, several v1 values (rotation), and hostile or
 // malformed headers, each refused with a clear error.
-#include <gtest/gtest.h>
-
 #include "report/signature.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace tern::report;
 
@@ -94,18 +94,18 @@ TEST(Signature, MalformedHeadersRefused) {
   const std::vector<std::string> bad = {
       "",
       "garbage",
-      "v1=" + kMac,                                  // no timestamp
-      "t=1700000000",                                // no signature
-      "t=1700000000,t=1700000000" + v1,              // repeated t
-      "t=-1700000000" + v1,                          // sign
+      "v1=" + kMac,                      // no timestamp
+      "t=1700000000",                    // no signature
+      "t=1700000000,t=1700000000" + v1,  // repeated t
+      "t=-1700000000" + v1,              // sign
       "t=+1700000000" + v1,
       "t=17e8" + v1,
       "t=" + v1,
-      "t=99999999999999999999999" + v1,              // overflow
-      "t=1700000000,v1=" + kMac.substr(0, 63),       // short
-      "t=1700000000,v1=" + kMac + "0",               // long
-      "t=1700000000,v1=" + kMac.substr(0, 63) + "g", // not hex
-      "t=1700000000" + v1 + ",",                     // trailing empty item
+      "t=99999999999999999999999" + v1,               // overflow
+      "t=1700000000,v1=" + kMac.substr(0, 63),        // short
+      "t=1700000000,v1=" + kMac + "0",                // long
+      "t=1700000000,v1=" + kMac.substr(0, 63) + "g",  // not hex
+      "t=1700000000" + v1 + ",",                      // trailing empty item
       "t=1700000000,," + kMac,
       "=1700000000" + v1,
       "t=1700000000" + v1 + "," + std::string(5000, 'x'),
@@ -113,6 +113,8 @@ TEST(Signature, MalformedHeadersRefused) {
   for (const std::string& h : bad) {
     auto r = verify(h, kSecret, kBody, kT);
     EXPECT_FALSE(r.ok()) << h;
-    if (!r.ok()) { EXPECT_FALSE(r.error().message.empty()); }
+    if (!r.ok()) {
+      EXPECT_FALSE(r.error().message.empty());
+    }
   }
 }

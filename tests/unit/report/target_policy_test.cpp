@@ -4,9 +4,9 @@
 // for every refused IPv4 and IPv6 range including IPv4 carried in mapped, compatible, NAT64 and
 // 6to4 forms, public addresses allowed, and the operator's allow-list (loopback for tests,
 // CIDR exceptions).
-#include <gtest/gtest.h>
-
 #include "report/target_policy.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace tern::report;
 using tern::dns::IpAddr;
@@ -68,7 +68,7 @@ TEST(TargetUrl, ParsesPartsAndDefaults) {
 TEST(TargetUrl, HostileUrlsRefused) {
   const std::vector<std::string> bad = {
       "",
-      "example.com/path",                      // no scheme
+      "example.com/path",  // no scheme
       "ftp://example.com/",
       "file:///etc/passwd",
       "gopher://127.0.0.1:25/",
@@ -76,7 +76,7 @@ TEST(TargetUrl, HostileUrlsRefused) {
       "http:/example.com/",
       "http://",
       "http:///path",
-      "http://user:pass@example.com/",         // userinfo
+      "http://user:pass@example.com/",  // userinfo
       "http://example.com@127.0.0.1/",
       "http://@example.com/",
       "http://exa mple.com/",
@@ -84,7 +84,7 @@ TEST(TargetUrl, HostileUrlsRefused) {
       "http://example.com/\r\nHost: evil",
       std::string("http://example.com/\0x", 20),
       "http://example.com\\@evil.com/",
-      "http://ex\xc3\xa4mple.com/",            // raw non-ASCII (IDN must come as punycode)
+      "http://ex\xc3\xa4mple.com/",  // raw non-ASCII (IDN must come as punycode)
       "http://example.com:/",
       "http://example.com:0/",
       "http://example.com:65536/",
@@ -96,12 +96,17 @@ TEST(TargetUrl, HostileUrlsRefused) {
       "http://exa_mple.com/",
       "http://exa%6dple.com/",
       "http://" + std::string(64, 'a') + ".com/",  // label > 63
-      "http://" + std::string(250, 'a').replace(50, 1, ".").replace(100, 1, ".")
-                   .replace(150, 1, ".").replace(200, 1, ".") + ".com/",  // name > 253
+      "http://" +
+          std::string(250, 'a')
+              .replace(50, 1, ".")
+              .replace(100, 1, ".")
+              .replace(150, 1, ".")
+              .replace(200, 1, ".") +
+          ".com/",                                     // name > 253
       "http://example.com/" + std::string(2100, 'a'),  // overlong
       "http://[::1/",
-      "http://[fe80::1%25eth0]/",              // zone id
-      "http://[127.0.0.1]/",                   // brackets around IPv4
+      "http://[fe80::1%25eth0]/",  // zone id
+      "http://[127.0.0.1]/",       // brackets around IPv4
       "http://[::1]x/",
       "http://[::1]:/",
       "http://[not:an:ip::zz]/",
@@ -121,23 +126,35 @@ TEST(TargetUrl, HostileUrlsRefused) {
   for (const std::string& u : bad) {
     auto r = parse_url(u);
     EXPECT_FALSE(r.ok()) << u;
-    if (!r.ok()) { EXPECT_EQ(r.error().message.rfind("refused URL: ", 0), 0u) << u; }
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().message.rfind("refused URL: ", 0), 0u) << u;
+    }
   }
 }
 
 TEST(TargetAddress, RefusedIpv4Ranges) {
   const std::vector<std::pair<const char*, const char*>> cases = {
-      {"0.0.0.0", "unspecified"},        {"0.1.2.3", "unspecified"},
-      {"10.0.0.1", "private"},           {"10.255.255.255", "private"},
-      {"172.16.0.1", "private"},         {"172.31.255.255", "private"},
-      {"192.168.1.1", "private"},        {"100.64.0.1", "shared address space (CGNAT)"},
+      {"0.0.0.0", "unspecified"},
+      {"0.1.2.3", "unspecified"},
+      {"10.0.0.1", "private"},
+      {"10.255.255.255", "private"},
+      {"172.16.0.1", "private"},
+      {"172.31.255.255", "private"},
+      {"192.168.1.1", "private"},
+      {"100.64.0.1", "shared address space (CGNAT)"},
       {"100.127.255.255", "shared address space (CGNAT)"},
-      {"127.0.0.1", "loopback"},         {"127.255.0.9", "loopback"},
-      {"169.254.169.254", "link-local"}, {"192.0.0.8", "IETF protocol assignment"},
-      {"192.0.2.1", "documentation"},    {"198.51.100.7", "documentation"},
-      {"203.0.113.9", "documentation"},  {"198.18.0.1", "benchmarking"},
-      {"198.19.255.255", "benchmarking"}, {"224.0.0.1", "multicast"},
-      {"239.255.255.250", "multicast"},  {"240.0.0.1", "reserved"},
+      {"127.0.0.1", "loopback"},
+      {"127.255.0.9", "loopback"},
+      {"169.254.169.254", "link-local"},
+      {"192.0.0.8", "IETF protocol assignment"},
+      {"192.0.2.1", "documentation"},
+      {"198.51.100.7", "documentation"},
+      {"203.0.113.9", "documentation"},
+      {"198.18.0.1", "benchmarking"},
+      {"198.19.255.255", "benchmarking"},
+      {"224.0.0.1", "multicast"},
+      {"239.255.255.250", "multicast"},
+      {"240.0.0.1", "reserved"},
       {"255.255.255.255", "broadcast"},
   };
   for (const auto& [a, why] : cases) {
@@ -146,15 +163,17 @@ TEST(TargetAddress, RefusedIpv4Ranges) {
     EXPECT_EQ(*r, why) << a;
     auto c = check_address(ip(a), {});
     EXPECT_FALSE(c.ok()) << a;
-    if (!c.ok()) { EXPECT_NE(c.error().message.find(a), std::string::npos); }
+    if (!c.ok()) {
+      EXPECT_NE(c.error().message.find(a), std::string::npos);
+    }
   }
 }
 
 TEST(TargetAddress, PublicAddressesAllowed) {
-  for (const char* a : {"8.8.8.8", "1.1.1.1", "172.15.255.255", "172.32.0.0", "100.63.255.255",
-                        "100.128.0.0", "11.0.0.1", "192.169.0.1", "223.255.255.255",
-                        "2001:4860:4860::8888", "2a00:1450:4001::1", "::8.8.8.8",
-                        "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"}) {
+  for (const char* a :
+       {"8.8.8.8", "1.1.1.1", "172.15.255.255", "172.32.0.0", "100.63.255.255", "100.128.0.0",
+        "11.0.0.1", "192.169.0.1", "223.255.255.255", "2001:4860:4860::8888", "2a00:1450:4001::1",
+        "::8.8.8.8", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"}) {
     EXPECT_FALSE(refusal(ip(a)).has_value()) << a << ": " << refusal(ip(a)).value_or("");
     EXPECT_TRUE(check_address(ip(a), {}).ok()) << a;
   }
@@ -194,15 +213,16 @@ TEST(TargetAddress, RefusedIpv6Ranges) {
 }
 
 TEST(TargetUrl, CheckUrlRefusesLiteralTargets) {
-  for (const char* u : {"http://127.0.0.1/", "http://127.0.0.1.:8080/", "http://10.1.2.3/",
-                        "http://169.254.169.254/latest/meta-data/", "http://[::1]/",
-                        "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/",
-                        "http://[0:0:0:0:0:ffff:a00:1]/", "http://[fd00::1]/",
-                        "http://[fe80::1]/", "http://[64:ff9b::127.0.0.1]/",
-                        "http://0.0.0.0/", "http://[::]/"}) {
+  for (const char* u :
+       {"http://127.0.0.1/", "http://127.0.0.1.:8080/", "http://10.1.2.3/",
+        "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://[::ffff:127.0.0.1]/",
+        "http://[::ffff:7f00:1]/", "http://[0:0:0:0:0:ffff:a00:1]/", "http://[fd00::1]/",
+        "http://[fe80::1]/", "http://[64:ff9b::127.0.0.1]/", "http://0.0.0.0/", "http://[::]/"}) {
     auto r = check_url(u, {});
     EXPECT_FALSE(r.ok()) << u;
-    if (!r.ok()) { EXPECT_EQ(r.error().message.rfind("refused target address", 0), 0u) << u; }
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().message.rfind("refused target address", 0), 0u) << u;
+    }
   }
   EXPECT_TRUE(check_url("https://8.8.8.8/hook", {}).ok());
   EXPECT_TRUE(check_url("https://hooks.example.com/hook", {}).ok());  // name: caller resolves
@@ -229,7 +249,7 @@ TEST(TargetPolicyAllow, OperatorPrefixes) {
   p.allow.push_back({ip("10.1.0.0"), 16});
   p.allow.push_back({ip("fd12:3456::"), 32});
   EXPECT_TRUE(check_address(ip("10.1.2.3"), p).ok());
-  EXPECT_TRUE(check_address(ip("::10.1.2.3"), p).ok());   // carried IPv4 matches too
+  EXPECT_TRUE(check_address(ip("::10.1.2.3"), p).ok());  // carried IPv4 matches too
   EXPECT_FALSE(check_address(ip("10.2.0.1"), p).ok());
   EXPECT_TRUE(check_address(ip("fd12:3456::1"), p).ok());
   EXPECT_FALSE(check_address(ip("fd12:3457::1"), p).ok());

@@ -1,20 +1,23 @@
-#include <gtest/gtest.h>
-
 #include "smtp/command.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace tern::smtp;
 
 namespace {
 Command ok(std::string_view line) {
   auto p = parse_command(line);
-  EXPECT_TRUE(std::holds_alternative<Command>(p)) << line << " -> "
-                                                  << (std::holds_alternative<tern::core::Status>(p) ? std::get<tern::core::Status>(p).line() : "");
+  EXPECT_TRUE(std::holds_alternative<Command>(p))
+      << line << " -> "
+      << (std::holds_alternative<tern::core::Status>(p) ? std::get<tern::core::Status>(p).line()
+                                                        : "");
   return std::holds_alternative<Command>(p) ? std::get<Command>(p) : Command{};
 }
 std::string err(std::string_view line) {
   auto p = parse_command(line);
   EXPECT_TRUE(std::holds_alternative<tern::core::Status>(p)) << line;
-  return std::holds_alternative<tern::core::Status>(p) ? std::get<tern::core::Status>(p).line() : "";
+  return std::holds_alternative<tern::core::Status>(p) ? std::get<tern::core::Status>(p).line()
+                                                       : "";
 }
 }  // namespace
 
@@ -45,8 +48,9 @@ TEST(Command, MailPathsAndParams) {
   EXPECT_EQ(err("MAIL FROM:<a@b.c> SIZE=99999999999999999999"), "501 5.5.4 Bad SIZE parameter");
   EXPECT_EQ(err("MAIL FROM:<a@b.c> BODY=BINARYMIME"), "501 5.5.4 Bad BODY parameter");
   EXPECT_EQ(err("MAIL FROM:<a@b.c> SMTPUTF8=yes"), "501 5.5.4 Bad SMTPUTF8 parameter");
-  for (const char* bad : {"MAIL FROM:a@b.c", "MAIL FROM:<a@b.c", "MAIL TO:<a@b.c>", "MAIL FROM:  <a@b.c>",
-                          "MAIL FROM:<a@b.c>SIZE=1", "MAIL", "RCPT TO:", "RCPT FROM:<a@b.c>"})
+  for (const char* bad :
+       {"MAIL FROM:a@b.c", "MAIL FROM:<a@b.c", "MAIL TO:<a@b.c>", "MAIL FROM:  <a@b.c>",
+        "MAIL FROM:<a@b.c>SIZE=1", "MAIL", "RCPT TO:", "RCPT FROM:<a@b.c>"})
     EXPECT_EQ(err(bad).substr(0, 9), "501 5.5.4") << bad;
   EXPECT_EQ(err("MAIL FROM:<a b@c.d>"), "501 5.5.4 Bad sender address syntax");
   EXPECT_EQ(err("RCPT TO:<>"), "501 5.5.4 Bad recipient address syntax");

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "smtp/data_decoder.hpp"
+
+#include <gtest/gtest.h>
 
 using tern::smtp::DataDecoder;
 
@@ -8,11 +8,13 @@ namespace {
 struct Out {
   std::string content;
   size_t consumed = 0;
-  bool done = false, bare_cr = false, bare_lf = false, nul = false, long_line = false, oversize = false;
+  bool done = false, bare_cr = false, bare_lf = false, nul = false, long_line = false,
+       oversize = false;
   bool operator==(const Out&) const = default;
 };
 
-Out decode_split(const std::string& in, size_t cut, uint64_t max_size = 1000, size_t max_line = 998) {
+Out decode_split(const std::string& in, size_t cut, uint64_t max_size = 1000,
+                 size_t max_line = 998) {
   DataDecoder d(max_size, max_line);
   Out o;
   o.consumed = d.push(std::string_view(in).substr(0, cut), o.content);
@@ -59,8 +61,9 @@ TEST(DataDecoder, DotUnstuffing) {
 }
 
 TEST(DataDecoder, SmugglingPayloadsDoNotEnd) {
-  for (const std::string& p : std::vector<std::string>{"\n.\n", "\n.\r\n", "\r.\r\n", "\r\n.\r", "\r\n.\rX", std::string("\r\n\0.\r\n", 6),
-                        "\r\n.\n", ".\n"}) {
+  for (const std::string& p :
+       std::vector<std::string>{"\n.\n", "\n.\r\n", "\r.\r\n", "\r\n.\r", "\r\n.\rX",
+                                std::string("\r\n\0.\r\n", 6), "\r\n.\n", ".\n"}) {
     auto o = decode("x" + p + "MAIL FROM:<a@b.c>\r\n");
     EXPECT_FALSE(o.done) << "payload must not end data";
     EXPECT_TRUE(o.bare_cr || o.bare_lf || o.nul);
@@ -80,7 +83,8 @@ TEST(DataDecoder, NulLongLineAndOversize) {
   EXPECT_TRUE(decode(std::string("a\0b\r\n.\r\n", 8)).nul);
   EXPECT_FALSE(decode(std::string(10, 'x') + "\r\n.\r\n", 1000, 10).long_line);
   EXPECT_TRUE(decode(std::string(11, 'x') + "\r\n.\r\n", 1000, 10).long_line);
-  EXPECT_FALSE(decode("." + std::string(10, 'x') + "\r\n.\r\n", 1000, 10).long_line);  // stuffing dot not counted
+  EXPECT_FALSE(decode("." + std::string(10, 'x') + "\r\n.\r\n", 1000, 10)
+                   .long_line);  // stuffing dot not counted
   auto big = decode(std::string(50, 'x') + "\r\n" + std::string(50, 'y') + "\r\n.\r\nNOOP\r\n", 60);
   EXPECT_TRUE(big.done);
   EXPECT_TRUE(big.oversize);

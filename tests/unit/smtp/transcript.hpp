@@ -4,9 +4,10 @@
 // and records everything as "S: <reply line>" / "A: <action>" lines with the random queue id
 // replaced by "QID".
 //
-// Script lines: "C: text" client line (+CRLF); "--" ends a write with no output expected; "R: text" raw client bytes with escapes
-// \r \n \0 \\ (no CRLF added); "S: text" expected reply line; "A: text" expected action.
-// Consecutive C/R lines form one client write (a step); each step may be fed split.
+// Script lines: "C: text" client line (+CRLF); "--" ends a write with no output expected; "R: text"
+// raw client bytes with escapes \r \n \0 \\ (no CRLF added); "S: text" expected reply line; "A:
+// text" expected action. Consecutive C/R lines form one client write (a step); each step may be fed
+// split.
 #pragma once
 #include <functional>
 #include <memory>
@@ -25,12 +26,19 @@ struct Step {
 inline std::string unescape(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\' || i + 1 == s.size()) { out += s[i]; continue; }
+    if (s[i] != '\\' || i + 1 == s.size()) {
+      out += s[i];
+      continue;
+    }
     char n = s[++i];
-    if (n == 'r') out += '\r';
-    else if (n == 'n') out += '\n';
-    else if (n == '0') out += '\0';
-    else out += n;
+    if (n == 'r')
+      out += '\r';
+    else if (n == 'n')
+      out += '\n';
+    else if (n == '0')
+      out += '\0';
+    else
+      out += n;
   }
   return out;
 }
@@ -79,7 +87,7 @@ struct Replay {
   std::vector<std::vector<std::string>> logs;  // per step
   std::vector<std::string> committed;          // content of committed messages
   std::vector<Envelope> envelopes;
-  std::vector<std::string> aborted;            // content handed out, then aborted
+  std::vector<std::string> aborted;  // content handed out, then aborted
 };
 
 enum class CommitMode { ok, disk_full, error };
@@ -106,7 +114,10 @@ struct Driver {
         size_t p = 0;
         while (p < b.size()) {
           size_t e = b.find("\r\n", p);
-          if (e == std::string::npos) { log->push_back("S: <unterminated> " + b.substr(p)); break; }
+          if (e == std::string::npos) {
+            log->push_back("S: <unterminated> " + b.substr(p));
+            break;
+          }
           log->push_back("S: " + fix(b.substr(p, e - p)));
           p = e + 2;
         }
@@ -158,9 +169,11 @@ struct Driver {
 };
 
 // Feeds every step; `split` returns the chunks one step's bytes are fed as.
-inline Replay replay(const std::vector<Step>& steps, const SessionConfig& cfg, const ConnectionInfo& conn,
-                  CommitMode mode, const std::function<std::vector<std::string>(size_t, const std::string&)>& split,
-                  std::shared_ptr<const policy::AccountContext> account = nullptr) {
+inline Replay replay(
+    const std::vector<Step>& steps, const SessionConfig& cfg, const ConnectionInfo& conn,
+    CommitMode mode,
+    const std::function<std::vector<std::string>(size_t, const std::string&)>& split,
+    std::shared_ptr<const policy::AccountContext> account = nullptr) {
   ServerSession s(cfg, conn, 1700000000);
   Driver d{s, mode, {}, {}, {}, false, nullptr};
   if (account) d.account = std::move(account);
@@ -169,8 +182,14 @@ inline Replay replay(const std::vector<Step>& steps, const SessionConfig& cfg, c
   if (steps.empty() || steps[0].client != "<early>\r\n") d.handle(s.start());
   for (size_t i = 0; i < steps.size(); ++i) {
     d.log = &d.run.logs[i];
-    if (steps[i].client == "<timeout>\r\n") { d.handle(s.on_timeout()); continue; }
-    if (steps[i].client == "<early>\r\n") { d.handle(s.early_talker()); continue; }
+    if (steps[i].client == "<timeout>\r\n") {
+      d.handle(s.on_timeout());
+      continue;
+    }
+    if (steps[i].client == "<early>\r\n") {
+      d.handle(s.early_talker());
+      continue;
+    }
     for (const auto& chunk : split(i, steps[i].client)) d.handle(s.feed(chunk));
     if (d.pending_tls) {
       d.pending_tls = false;

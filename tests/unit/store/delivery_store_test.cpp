@@ -107,16 +107,15 @@ TEST_F(DeliveryStoreTest, SettingsPersistAsRowsAndReopen) {
               {"bcc", "archive@example.org"},
               {"bounce_notices", "off"}});
   auto rows = raw_rows(acme_);
-  EXPECT_EQ(rows, (std::map<std::string, std::string>{
-                      {"route", "custom"},
-                      {"relay.host", "relay.example.net"},
-                      {"relay.port", "2525"},
-                      {"relay.security", "tls"},
-                      {"relay.username", "smtp-user"},
-                      {"mail_from", "Bounce@example.com"},
-                      {"cc", "a@example.com,b@example.com"},
-                      {"bcc", "archive@example.org"},
-                      {"bounce_notices", "off"}}));
+  EXPECT_EQ(rows, (std::map<std::string, std::string>{{"route", "custom"},
+                                                      {"relay.host", "relay.example.net"},
+                                                      {"relay.port", "2525"},
+                                                      {"relay.security", "tls"},
+                                                      {"relay.username", "smtp-user"},
+                                                      {"mail_from", "Bounce@example.com"},
+                                                      {"cc", "a@example.com,b@example.com"},
+                                                      {"bcc", "archive@example.org"},
+                                                      {"bounce_notices", "off"}}));
   store_.reset();
   store_ = open();
   AccountSettings s = settings(acme_);
@@ -141,7 +140,7 @@ TEST_F(DeliveryStoreTest, LaterCallsMergeAndEmptyResets) {
   EXPECT_EQ(settings(acme_).cc.size(), 1u);
   set(acme_, {{"cc", ""}, {"route", ""}});
   auto rows = raw_rows(acme_);
-  EXPECT_EQ(rows.count("cc"), 0u);     // absent = default
+  EXPECT_EQ(rows.count("cc"), 0u);  // absent = default
   EXPECT_EQ(rows.count("route"), 0u);
   EXPECT_EQ(rows.at("relay.host"), "relay.example.net");
   // Within one call, order does not matter for validate(); the last pair of a key wins.
@@ -288,21 +287,25 @@ TEST_F(DeliveryStoreTest, AccountContextCarriesDeliverySettings) {
 // --- suppression list ---
 
 TEST_F(DeliveryStoreTest, SuppressionAddRefreshListRemove) {
-  ASSERT_TRUE(store_->add_suppression({acme_, "gone@Example.COM", "550 5.1.1 no such user (mx.example.com)",
-                                       "Q1", 1000})
+  ASSERT_TRUE(store_
+                  ->add_suppression({acme_, "gone@Example.COM",
+                                     "550 5.1.1 no such user (mx.example.com)", "Q1", 1000})
                   .ok());
-  ASSERT_TRUE(store_->add_suppression({acme_, "full@example.net", "552 5.2.2 full", "Q2", 2000}).ok());
+  ASSERT_TRUE(
+      store_->add_suppression({acme_, "full@example.net", "552 5.2.2 full", "Q2", 2000}).ok());
   auto list = store_->list_suppressions(acme_);
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ(list->at(0).address, "full@example.net");  // newest first
-  EXPECT_EQ(list->at(1).address, "gone@example.com");   // domain lower-cased
+  EXPECT_EQ(list->at(1).address, "gone@example.com");  // domain lower-cased
   EXPECT_EQ(list->at(1).reason, "550 5.1.1 no such user (mx.example.com)");
   EXPECT_EQ(list->at(1).queue_id, "Q1");
   EXPECT_EQ(list->at(1).created_ms, 1000);
 
   // Same address again (domain in another case): refreshed, not duplicated.
-  ASSERT_TRUE(store_->add_suppression({acme_, "gone@EXAMPLE.com", "550 5.1.1 still gone", "Q3", 3000}).ok());
+  ASSERT_TRUE(
+      store_->add_suppression({acme_, "gone@EXAMPLE.com", "550 5.1.1 still gone", "Q3", 3000})
+          .ok());
   list = store_->list_suppressions(acme_);
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ(list->at(0).address, "gone@example.com");
@@ -382,8 +385,10 @@ TEST_F(DeliveryStoreTest, EventsRoundTripInOrder) {
   f.mx_host = "mx2.example.com";
   f.phase = "rcpt";
   // Recorded out of time order and in two batches, with another message's event between.
-  ASSERT_TRUE(store_->record_events({d, event(2000, "Q2", other_, "z@example.org", "bounced", 1)}).ok());
-  ASSERT_TRUE(store_->record_events({f, event(3000, "Q1", acme_, "b@example.com", "bounced", 1)}).ok());
+  ASSERT_TRUE(
+      store_->record_events({d, event(2000, "Q2", other_, "z@example.org", "bounced", 1)}).ok());
+  ASSERT_TRUE(
+      store_->record_events({f, event(3000, "Q1", acme_, "b@example.com", "bounced", 1)}).ok());
   auto ev = store_->events_for("Q1");
   ASSERT_TRUE(ev.ok()) << ev.error().message;
   ASSERT_EQ(ev->size(), 3u);
@@ -435,9 +440,9 @@ TEST_F(DeliveryStoreTest, ThousandEventBatch) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   auto r = store_->record_events(batch);
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   ASSERT_TRUE(r.ok()) << r.error().message;
   std::printf("[   INFO   ] record_events: 1000 events in one batch took %.2f ms\n", us / 1000.0);
   auto q7 = store_->events_for("Q7");

@@ -29,8 +29,7 @@ class OutboxTest : public ::testing::Test {
     return o.ok() ? std::move(o).value() : nullptr;
   }
   static OutboxItem item(int64_t account, std::string url, std::string mid,
-                         std::string kind = "report",
-                         std::string ct = "application/json") {
+                         std::string kind = "report", std::string ct = "application/json") {
     OutboxItem it;
     it.account_id = account;
     it.kind = std::move(kind);
@@ -110,7 +109,8 @@ TEST_F(OutboxTest, DueGroupsByAccountKindUrlAndContentTypeOldestFirst) {
 
 TEST_F(OutboxTest, DueHonoursBatchLimitsAndNeverReturnsAnItemTwice) {
   std::vector<OutboxItem> items;
-  for (int i = 0; i < 7; ++i) items.push_back(item(1, "https://a.example/", "m" + std::to_string(i)));
+  for (int i = 0; i < 7; ++i)
+    items.push_back(item(1, "https://a.example/", "m" + std::to_string(i)));
   items.push_back(item(1, "https://b.example/", "b"));
   enqueue(items);
   const int64_t t = now();

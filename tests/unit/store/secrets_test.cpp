@@ -1,8 +1,8 @@
+#include "store/secrets.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cctype>
-
-#include "store/secrets.hpp"
 
 // Generated passwords end up on command lines (swaks -ap ..., curl -u) and in client settings:
 // they must never start with '-' or contain characters that need quoting.

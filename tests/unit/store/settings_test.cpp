@@ -1,11 +1,11 @@
 // Account delivery settings, pure part (store/settings.hpp): every key with good and bad values,
 // injection of CR/LF/NUL, address normalization, list limits and de-duplication, resets to the
 // default, validate(), and the stored and displayed text forms.
+#include "store/settings.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
-
-#include "store/settings.hpp"
 
 namespace tern::store {
 namespace {
@@ -29,15 +29,16 @@ void expect_bad(std::string_view key, std::string_view value) {
   const std::string msg = apply(s, key, value);
   EXPECT_FALSE(msg.empty()) << key << "=" << value << " was accepted";
   EXPECT_TRUE(msg.starts_with(std::string(key) + ":")) << msg;
-  for (const auto& k : setting_keys()) EXPECT_EQ(setting_value(s, k), setting_value(before, k)) << k;
+  for (const auto& k : setting_keys())
+    EXPECT_EQ(setting_value(s, k), setting_value(before, k)) << k;
   EXPECT_EQ(s.relay_password_set, before.relay_password_set);
 }
 
 TEST(Settings, KeysInDisplayOrder) {
   EXPECT_EQ(setting_keys(),
             (std::vector<std::string>{"route", "relay.host", "relay.port", "relay.security",
-                                      "relay.username", "relay.password", "mail_from", "cc",
-                                      "bcc", "bounce_notices", "notify_url", "report_format",
+                                      "relay.username", "relay.password", "mail_from", "cc", "bcc",
+                                      "bounce_notices", "notify_url", "report_format",
                                       "intermediate_report", "tracking_url", "webhook_secret"}));
 }
 
@@ -152,8 +153,8 @@ TEST(Settings, RelayPort) {
   EXPECT_EQ(s.effective_relay_port(), 65535);
   EXPECT_EQ(apply(s, "relay.port", ""), "");
   EXPECT_EQ(s.relay_port, 0);
-  for (const char* bad : {"0", "65536", "-1", "+25", "25x", "x", " 25", "99999999999999999999",
-                          "2.5"})
+  for (const char* bad :
+       {"0", "65536", "-1", "+25", "25x", "x", " 25", "99999999999999999999", "2.5"})
     expect_bad("relay.port", bad);
 }
 
@@ -216,9 +217,9 @@ TEST(Settings, MailFrom) {
   EXPECT_EQ(setting_value(s, "mail_from"), "Bounces@example.com");
   EXPECT_EQ(apply(s, "mail_from", ""), "");
   EXPECT_EQ(s.mail_from, "");
-  for (const char* bad : {"no-at-sign", "@example.com", "a@", "<a@example.com>",
-                          "a@example.com,b@example.com", "a b@example.com", "a@exa mple.com",
-                          "Name <a@example.com>", "a@-example.com"})
+  for (const char* bad :
+       {"no-at-sign", "@example.com", "a@", "<a@example.com>", "a@example.com,b@example.com",
+        "a b@example.com", "a@exa mple.com", "Name <a@example.com>", "a@-example.com"})
     expect_bad("mail_from", bad);
 }
 
@@ -255,9 +256,9 @@ TEST(Settings, CcAndBccLists) {
   // Local parts are case-sensitive: "R0" is an 11th address.
   expect_bad("cc", many(10, "example.com") + ",R0@example.com");
 
-  for (const char* bad : {"a@example.com,", ",a@example.com", "a@example.com,,b@example.com",
-                          "a@example.com,bad", "a@example.com;b@example.com", "<a@example.com>",
-                          "\"unterminated@example.com"})
+  for (const char* bad :
+       {"a@example.com,", ",a@example.com", "a@example.com,,b@example.com", "a@example.com,bad",
+        "a@example.com;b@example.com", "<a@example.com>", "\"unterminated@example.com"})
     expect_bad("cc", bad);
   expect_bad("bcc", "a@example.com, b@");
 }
@@ -279,7 +280,8 @@ TEST(Settings, BounceNotices) {
 
 TEST(Settings, UnknownKeys) {
   AccountSettings s;
-  for (const char* k : {"routes", "Route", "relay", "relay.", "relay.pass", "cc ", "", "smtp.host"}) {
+  for (const char* k :
+       {"routes", "Route", "relay", "relay.", "relay.pass", "cc ", "", "smtp.host"}) {
     auto r = apply_setting(s, k, "x");
     ASSERT_FALSE(r.ok()) << k;
     EXPECT_NE(r.error().message.find("unknown setting"), std::string::npos) << r.error().message;

@@ -1,10 +1,10 @@
 // A private temporary directory per test, removed afterwards.
 #pragma once
+#include <stdlib.h>
+
 #include <filesystem>
 #include <stdexcept>
 #include <string>
-
-#include <stdlib.h>
 
 namespace tern::test {
 

@@ -6,7 +6,8 @@ namespace tern::tracking {
 namespace {
 
 TEST(ContentType, TypeAndParameters) {
-  auto ct = parse_content_type(" Multipart/Alternative ; Boundary=\"a \\\"b\\\" c\"; charset=UTF-8 (c)");
+  auto ct =
+      parse_content_type(" Multipart/Alternative ; Boundary=\"a \\\"b\\\" c\"; charset=UTF-8 (c)");
   EXPECT_EQ(ct.type, "multipart/alternative");
   EXPECT_EQ(ct.param("boundary").value_or("?"), "a \"b\" c");
   EXPECT_EQ(ct.param("charset").value_or("?"), "UTF-8");

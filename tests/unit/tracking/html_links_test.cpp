@@ -106,11 +106,11 @@ TEST(RewriteHtml, CommentsAndRawTextAreNotLinks) {
 }
 
 TEST(RewriteHtml, UnterminatedMarkupStopsRewritingAndKeepsTheRest) {
-  for (std::string tail : {std::string("<a href=\"https://x.example/"),
-                           std::string("<a href=https://x.example/"),
-                           std::string("<!-- <a href=\"https://x.example/\">"),
-                           std::string("<a href=\"https://x.example/\""),
-                           std::string("<a href="), std::string("<"), std::string("<a")}) {
+  for (std::string tail :
+       {std::string("<a href=\"https://x.example/"), std::string("<a href=https://x.example/"),
+        std::string("<!-- <a href=\"https://x.example/\">"),
+        std::string("<a href=\"https://x.example/\""), std::string("<a href="), std::string("<"),
+        std::string("<a")}) {
     Recorder rec;
     std::string in = "<a href=\"https://ok.example/\">ok</a>" + tail;
     auto r = rewrite_html(in, kPrefix, rec.fn(), kPixel);

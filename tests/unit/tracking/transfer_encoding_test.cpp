@@ -69,7 +69,11 @@ TEST(QuotedPrintable, RandomRoundTrip) {
     std::string s(rng() % 400, '\0');
     for (char& c : s) {
       int k = rng() % 10;
-      c = k < 6 ? static_cast<char>('a' + rng() % 26) : k < 7 ? ' ' : k < 8 ? '\r' : k < 9 ? '\n' : static_cast<char>(rng());
+      c = k < 6   ? static_cast<char>('a' + rng() % 26)
+          : k < 7 ? ' '
+          : k < 8 ? '\r'
+          : k < 9 ? '\n'
+                  : static_cast<char>(rng());
     }
     auto enc = qp_encode(s);
     expect_qp_lines_ok(enc);
