@@ -40,10 +40,7 @@ net::HttpResponse create(const Call& c) {
   if (!name) return bad_request(name.error().message);
   if (!*name) return bad_request("\"name\" is required");
   auto created = c.svc.store->create_account(**name);
-  if (!created) {
-    const bool exists = created.error().message.find("already exists") != std::string::npos;
-    return from_error(created.error(), exists ? 409 : 400, exists ? "conflict" : "bad_request");
-  }
+  if (!created) return from_error(created.error());
   return json_response(201, created_account_json(*created));
 }
 }  // namespace
@@ -60,7 +57,7 @@ net::HttpResponse handle_accounts(const Call& c) {
   if (m == "DELETE") {
     if (!c.who.is_operator) return operator_only();
     auto r = c.svc.store->delete_account(c.account.id);
-    if (!r) return from_error(r.error(), 404, "not_found");
+    if (!r) return from_error(r.error());
     return no_content();
   }
   return method_not_allowed("GET, DELETE");

@@ -34,7 +34,7 @@ std::variant<Principal, net::HttpResponse> authenticate(const ApiServices& svc,
   if (!svc.admin_token.empty() && secret_equals(token, svc.admin_token)) return Principal{true, 0};
   if (!token.starts_with(store::secrets::kApiKeyPrefix)) return unauthorized();
   auto acc = svc.store->verify_api_key(std::string(token));
-  if (!acc) return error_response(503, "unavailable", "the account store is unavailable");
+  if (!acc) return from_error(acc.error());
   if (!*acc) return unauthorized();
   return Principal{false, **acc};
 }

@@ -26,10 +26,7 @@ net::HttpResponse handle_credentials(const Call& c) {
         if (*u) username = **u;
       }
       auto created = c.svc.store->create_credential(id, username);
-      if (!created) {
-        const bool taken = created.error().message.find("taken") != std::string::npos;
-        return from_error(created.error(), taken ? 409 : 400, taken ? "conflict" : "bad_request");
-      }
+      if (!created) return from_error(created.error());
       return json_response(201, {{"username", created->username}, {"password", created->password}});
     }
     return method_not_allowed("GET, POST");
@@ -37,7 +34,7 @@ net::HttpResponse handle_credentials(const Call& c) {
   if (c.rest.size() != 1) return no_route();
   if (m != "DELETE") return method_not_allowed("DELETE");
   auto r = c.svc.store->delete_credential(id, c.rest[0]);
-  if (!r) return from_error(r.error(), 404, "not_found");
+  if (!r) return from_error(r.error());
   return no_content();
 }
 

@@ -68,8 +68,6 @@ net::HttpResponse add(const Call& c) {
   Service s(c.svc);
   o.max_unverified = c.svc.max_unverified_domains;
   auto rep = s.domains.add(c.account.name, **name, o);
-  if (!rep && rep.error().message.starts_with("quota:"))
-    return error_response(403, "quota_exceeded", rep.error().message);
   return answer(rep, *mine ? 200 : 201, false);
 }
 
@@ -124,7 +122,7 @@ net::HttpResponse handle_domains(const Call& c) {
   if (m == "GET") return answer(s.domains.records(name, me), 200, false);
   if (m == "DELETE") {
     auto r = c.svc.store->delete_domain(c.account.id, name);
-    if (!r) return from_error(r.error(), 404, "not_found");
+    if (!r) return from_error(r.error());
     return no_content();
   }
   return method_not_allowed("GET, DELETE");

@@ -37,7 +37,7 @@ net::HttpResponse handle_api_keys(const Call& c) {
   // A whole key given instead of its prefix still names it; never echo it back.
   std::string prefix = c.rest[0].substr(0, store::secrets::kApiKeyStoredPrefix);
   auto r = c.svc.store->revoke_api_key(id, prefix);
-  if (!r) return from_error(r.error(), 404, "not_found");
+  if (!r) return from_error(r.error());
   return no_content();
 }
 

@@ -135,14 +135,6 @@ net::HttpResponse bad_request(const std::string& message) {
 
 net::HttpResponse no_content() { return {204, "application/json", ""}; }
 
-net::HttpResponse from_error(const core::Error& e, int perm_status, const std::string& perm_code) {
-  if (e.temporary) {
-    spdlog::warn("api: {}", e.message);
-    return error_response(503, "unavailable", "temporarily unavailable; try again later");
-  }
-  return error_response(perm_status, perm_code, e.message);
-}
-
 net::HttpResponse handle(const ApiServices& svc, const net::HttpRequest& req) {
   std::string_view path = req.path();
   if (path.starts_with("/t/")) return handle_tracking(svc, req);

@@ -112,9 +112,7 @@ net::HttpResponse add(const Call& c) {
   auto token = c.svc.store->create_sender_verification(c.account.id, address, expires);
   if (!token) return from_error(token.error());
   if (auto r = send_link(c, address, *token); !r)
-    return error_response(r.error().temporary ? 503 : 400,
-                          r.error().temporary ? "unavailable" : "bad_request",
-                          "the verification email could not be sent: " + r.error().message);
+    return from_error(r.error().context("the verification email could not be sent"));
   nlohmann::json j = sender_json({c.account.id, address, false});
   j["verificationSent"] = true;
   j["verificationExpiresAt"] = iso_time(expires);
@@ -141,7 +139,7 @@ net::HttpResponse handle_senders(const Call& c) {
   }
   if (m == "DELETE") {
     auto r = c.svc.store->delete_sender(c.account.id, mb->str());
-    if (!r) return from_error(r.error(), 404, "not_found");
+    if (!r) return from_error(r.error());
     return no_content();
   }
   return method_not_allowed("GET, DELETE");

@@ -48,7 +48,7 @@ net::HttpResponse handle_suppressions(const Call& c) {
   if (m != "DELETE") return method_not_allowed("DELETE");
   if (!core::parse_mailbox(c.rest[0])) return not_found("suppression");
   auto r = c.svc.store->remove_suppression(id, c.rest[0]);
-  if (!r) return from_error(r.error(), 404, "not_found");
+  if (!r) return from_error(r.error());
   return no_content();
 }
 

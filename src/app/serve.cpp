@@ -313,8 +313,10 @@ int serve(const Config& cfg) {
     if (!from.empty() && !core::parse_mailbox(from))
       return net::TestSendResult{"error", 0, "", "invalid from address", "", false, ""};
     auto ctx = st->account_context(account_id);
-    if (!ctx)
-      return net::TestSendResult{"error", 0, "", "account: " + ctx.error().message, "", false, ""};
+    if (!ctx) {  // the store's text stays in the log: the reply goes to the tenant
+      spdlog::error("test email: account {}: {}", account_id, ctx.error().message);
+      return net::TestSendResult{"error", 0, "", "the account could not be loaded", "", false, ""};
+    }
     for (const auto& d : cfg.smtp.platform_domains) ctx->platform_domains.push_back(d);
     if (from.empty()) from = ctx->mail_from;
     if (!from.empty()) {

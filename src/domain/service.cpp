@@ -24,12 +24,12 @@ std::string Domains::owner_of(const store::DomainDetail& d) {
 core::Result<Report> Domains::load(const std::string& domain, int64_t account_id) {
   auto d = store_.find_domain(domain, account_id);
   if (!d) return d.error();
-  if (!*d) return core::Error::perm("no such domain: " + core::to_lower(domain));
+  if (!*d) return core::Error::not_found("no such domain: " + core::to_lower(domain));
   Report rep;
   rep.detail = std::move(**d);
   auto acc = store_.find_account(std::to_string(rep.detail.account_id));
   if (!acc) return acc.error();
-  if (!*acc) return core::Error::perm("domain without account");
+  if (!*acc) return core::Error::internal("domain without account");
   rep.account = **acc;
   if (rep.detail.dkim_mode == "delegated" && platform_.dkim_zone.empty())
     return core::Error::perm("delegated DKIM needs [platform] dkim_zone");
@@ -82,7 +82,7 @@ core::Result<Report> Domains::add(const std::string& account, const std::string&
     return core::Error::perm("delegated DKIM needs [platform] dkim_zone");
   auto acc = store_.find_account(account);
   if (!acc) return acc.error();
-  if (!*acc) return core::Error::perm("no such account: " + account);
+  if (!*acc) return core::Error::not_found("no such account: " + account);
   const int64_t account_id = (*acc)->id;
   auto existing = store_.find_domain(domain, account_id);
   if (!existing) return existing.error();
@@ -92,7 +92,7 @@ core::Result<Report> Domains::add(const std::string& account, const std::string&
     return r.error();
   auto d = store_.find_domain(domain, account_id);
   if (!d) return d.error();
-  if (!*d) return core::Error::perm("domain vanished while being added");
+  if (!*d) return core::Error::unavailable("domain vanished while being added");
   const std::string mode = o.dkim_mode.value_or((*d)->dkim_mode);
   const bool ed = o.ed25519.value_or((*d)->ed25519);
   if (mode != (*d)->dkim_mode || ed != (*d)->ed25519) {
@@ -175,7 +175,7 @@ core::Result<std::string> Domains::export_key(const std::string& domain,
   if (!keys) return keys.error();
   for (auto& k : *keys)
     if (k.selector == selector) return std::move(k.private_pem);
-  return core::Error::perm(fmt::format("{} has no selector {}", rep->detail.domain, selector));
+  return core::Error::not_found(fmt::format("{} has no selector {}", rep->detail.domain, selector));
 }
 
 core::Result<std::vector<ZoneEntry>> Domains::zone_entries() {

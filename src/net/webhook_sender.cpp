@@ -276,7 +276,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   void finished(Batch b, const std::string& host, HttpPostResult r) {
     const int64_t t = now();
     std::string reply = "POST " + url_for_log(b.front().url) + ": ";
-    if (r.ok() || r.error.starts_with("HTTP "))
+    if (r.ok() || r.status_error)
       reply += std::to_string(r.status) + (r.reason.empty() ? "" : " " + r.reason);
     else
       reply += r.error;

@@ -21,10 +21,10 @@ std::string seal(std::string_view key, std::string_view plain) {
 core::Result<std::string> open(std::string_view key, std::string_view stored) {
   if (!is_sealed(stored)) return std::string(stored);
   if (key.size() != kKeyBytes)
-    return core::Error::perm("DKIM private key is encrypted: configure master_key_file");
+    return core::Error::internal("DKIM private key is encrypted: configure master_key_file");
   auto raw = core::base64_decode(stored.substr(kPrefix.size()));
   if (!raw || raw->size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
-    return core::Error::perm("DKIM private key: damaged sealed value");
+    return core::Error::corrupt("DKIM private key: damaged sealed value");
   const auto* nonce = reinterpret_cast<const unsigned char*>(raw->data());
   const size_t clen = raw->size() - crypto_secretbox_NONCEBYTES;
   std::string plain(clen - crypto_secretbox_MACBYTES, '\0');
@@ -32,7 +32,7 @@ core::Result<std::string> open(std::string_view key, std::string_view stored) {
                                  nonce + crypto_secretbox_NONCEBYTES, clen, nonce,
                                  reinterpret_cast<const unsigned char*>(key.data())) != 0) {
     sodium_memzero(plain.data(), plain.size());
-    return core::Error::perm("DKIM private key: wrong master key or altered value");
+    return core::Error::corrupt("DKIM private key: wrong master key or altered value");
   }
   return plain;
 }

@@ -171,7 +171,7 @@ core::Result<bool> SqliteStore::account_exists(int64_t id) {
 core::Result<void> SqliteStore::require_account(int64_t id) {
   auto e = account_exists(id);
   if (!e) return e.error();
-  if (!*e) return core::Error::perm(fmt::format("no account with id {}", id));
+  if (!*e) return core::Error::not_found(fmt::format("no account with id {}", id));
   return core::ok();
 }
 
@@ -189,7 +189,7 @@ core::Result<CreatedAccount> SqliteStore::create_account(const std::string& name
   if (auto r = txn.begin_immediate(); !r) return r.error();
   auto existing = account_where("name = ?", std::string_view(name));
   if (!existing) return existing.error();
-  if (*existing) return core::Error::perm(fmt::format("account \"{}\" already exists", name));
+  if (*existing) return core::Error::conflict(fmt::format("account \"{}\" already exists", name));
 
   const int64_t now = now_ms();
   Account acc{0, name, {}, now};
@@ -263,7 +263,7 @@ core::Result<void> SqliteStore::revoke_api_key(int64_t account_id, const std::st
   s.bind(1, now_ms()).bind(2, account_id).bind(3, std::string_view(key_prefix));
   if (auto r = s.run("revoke API key"); !r) return r;
   if (db_.changes() == 0)
-    return core::Error::perm("no active API key of this account has that prefix");
+    return core::Error::not_found("no active API key of this account has that prefix");
   return core::ok();
 }
 
@@ -341,7 +341,7 @@ core::Result<void> SqliteStore::add_domain(int64_t account_id, const std::string
   holder.bind(1, std::string_view(d));
   int rc = holder.step();
   if (rc == SQLITE_ROW && holder.int64(0) != account_id)
-    return core::Error::perm(fmt::format("domain {} belongs to another account", d));
+    return core::Error::conflict(fmt::format("domain {} belongs to another account", d));
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return holder.error(rc, "find domain");
   Stmt mine(db_, "SELECT verified FROM domains WHERE domain = ? AND account_id = ?");
   mine.bind(1, std::string_view(d)).bind(2, account_id);
@@ -357,9 +357,11 @@ core::Result<void> SqliteStore::add_domain(int64_t account_id, const std::string
       n.bind(1, account_id);
       if (int nrc = n.step(); nrc != SQLITE_ROW) return n.error(nrc, "count domains");
       if (n.int64(0) >= max_unverified)
-        return core::Error::perm(fmt::format(
-            "quota: at most {} unverified domains per account; verify or remove one first",
-            max_unverified));
+        return core::Error::forbidden(
+                   fmt::format("quota: at most {} unverified domains per account; verify or "
+                               "remove one first",
+                               max_unverified))
+            .because(core::ErrorReason::quota_exceeded);
     }
     Stmt ins(db_,
              "INSERT INTO domains(account_id, domain, verified, created_ms, token) "
@@ -452,7 +454,7 @@ core::Result<policy::AccountContext> SqliteStore::account_context(int64_t accoun
   } end{db_};
   auto acc = account_where("id = ?", account_id);
   if (!acc) return acc.error();
-  if (!*acc) return core::Error::perm(fmt::format("no account with id {}", account_id));
+  if (!*acc) return core::Error::not_found(fmt::format("no account with id {}", account_id));
   policy::AccountContext ctx;
   ctx.id = account_id;
   ctx.name = (*acc)->name;
@@ -569,12 +571,12 @@ core::Result<void> SqliteStore::set_domain_dkim(const std::string& domain, const
   if (auto r = txn.begin_immediate(); !r) return r;
   auto claim = claim_of(d, account_id);
   if (!claim) return claim.error();
-  if (!*claim) return core::Error::perm(fmt::format("no such domain: {}", d));
+  if (!*claim) return core::Error::not_found(fmt::format("no such domain: {}", d));
   const int64_t acc = **claim;
   Stmt cur(db_, "SELECT dkim_mode FROM domains WHERE domain = ? AND account_id = ?");
   cur.bind(1, std::string_view(d)).bind(2, acc);
   int rc = cur.step();
-  if (rc == SQLITE_DONE) return core::Error::perm(fmt::format("no such domain: {}", d));
+  if (rc == SQLITE_DONE) return core::Error::not_found(fmt::format("no such domain: {}", d));
   if (rc != SQLITE_ROW) return cur.error(rc, "find domain");
   const bool changed = cur.text(0) != mode;
   Stmt up(db_, "UPDATE domains SET dkim_mode = ?, ed25519 = ? WHERE domain = ? AND account_id = ?");
@@ -605,13 +607,13 @@ core::Result<void> SqliteStore::save_domain_check(const DomainCheckUpdate& u) {
   if (auto r = txn.begin_immediate(); !r) return r;
   auto claim = claim_of(u.domain, u.account_id);
   if (!claim) return claim.error();
-  if (!*claim) return core::Error::perm(fmt::format("no such domain: {}", u.domain));
+  if (!*claim) return core::Error::not_found(fmt::format("no such domain: {}", u.domain));
   Stmt cur(db_,
            "SELECT account_id, dkim_mode, next_slot, verified FROM domains WHERE domain = ? AND "
            "account_id = ?");
   cur.bind(1, std::string_view(u.domain)).bind(2, **claim);
   int rc = cur.step();
-  if (rc == SQLITE_DONE) return core::Error::perm(fmt::format("no such domain: {}", u.domain));
+  if (rc == SQLITE_DONE) return core::Error::not_found(fmt::format("no such domain: {}", u.domain));
   if (rc != SQLITE_ROW) return cur.error(rc, "find domain");
   const int64_t account_id = cur.int64(0);
   const std::string owner = cur.text(1) == "delegated" ? std::string() : u.domain;
@@ -713,7 +715,7 @@ core::Result<std::vector<DkimKey>> SqliteStore::put_dkim_keys(int64_t account_id
     own.bind(1, std::string_view(owner)).bind(2, account_id);
     int rc = own.step();
     if (rc == SQLITE_DONE)
-      return core::Error::perm(fmt::format("domain {} is not this account's", owner));
+      return core::Error::not_found(fmt::format("domain {} is not this account's", owner));
     if (rc != SQLITE_ROW) return own.error(rc, "find domain");
   }
   // Domains whose selectors this key set stands behind.
@@ -833,13 +835,13 @@ core::Result<AccountSettings> SqliteStore::settings_of(int64_t account_id, bool 
       (relay ? out.relay_password_set : out.webhook_secret_set) = true;
       if (with_secrets) {
         auto plain = key_box::open(master_key_, s.text(1));
-        if (!plain) return core::Error::perm("store: " + key + ": " + plain.error().message);
+        if (!plain) return plain.error().context("store: " + key);
         (relay ? out.relay_password : out.webhook_secret) = std::move(plain).value();
       }
       continue;
     }
     if (auto r = apply_setting(out, key, s.text(1)); !r)
-      return core::Error::perm("store: stored setting invalid: " + r.error().message);
+      return core::Error::corrupt("store: stored setting invalid: " + r.error().message);
   }
   if (rc != SQLITE_DONE) return s.error(rc, "read settings");
   return out;
@@ -948,7 +950,7 @@ core::Result<void> SqliteStore::remove_suppression(int64_t account_id, const std
   del.bind(1, account_id).bind(2, std::string_view(*key));
   if (auto r = del.run("remove suppression"); !r) return r;
   if (db_.changes() == 0)
-    return core::Error::perm(fmt::format("{} is not on the account's suppression list", *key));
+    return core::Error::not_found(fmt::format("{} is not on the account's suppression list", *key));
   return core::ok();
 }
 
@@ -1105,7 +1107,7 @@ core::Result<CreatedCredential> SqliteStore::create_credential(int64_t account_i
   if (auto r = txn.begin_immediate(); !r) return r.error();
   auto acc = account_where("id = ?", account_id);
   if (!acc) return acc.error();
-  if (!*acc) return core::Error::perm(fmt::format("no account with id {}", account_id));
+  if (!*acc) return core::Error::not_found(fmt::format("no account with id {}", account_id));
   auto taken = [&](const std::string& name) -> core::Result<bool> {
     Stmt c(db_,
            "SELECT 1 FROM credentials WHERE username = ?1 UNION ALL "
@@ -1129,7 +1131,7 @@ core::Result<CreatedCredential> SqliteStore::create_credential(int64_t account_i
     auto t = taken(name);
     if (!t) return t.error();
     if (!*t) break;
-    if (!username.empty()) return core::Error::perm(fmt::format("username {} is taken", name));
+    if (!username.empty()) return core::Error::conflict(fmt::format("username {} is taken", name));
     if (attempt == 10) return core::Error::temp("store: could not pick a unique username");
   }
   Stmt ins(db_,
@@ -1151,7 +1153,8 @@ core::Result<void> SqliteStore::delete_credential(int64_t account_id, const std:
     Stmt del(db_, "DELETE FROM credentials WHERE account_id = ? AND username = ?");
     del.bind(1, account_id).bind(2, std::string_view(username));
     if (auto r = del.run("delete credential"); !r) return r;
-    if (db_.changes() == 0) return core::Error::perm("the account has no login with that username");
+    if (db_.changes() == 0)
+      return core::Error::not_found("the account has no login with that username");
   }
   cache_.forget(username);  // a cached verification must not outlive the login
   return core::ok();
@@ -1165,7 +1168,7 @@ core::Result<void> SqliteStore::delete_domain(int64_t account_id, const std::str
   Stmt del(db_, "DELETE FROM domains WHERE account_id = ? AND domain = ?");
   del.bind(1, account_id).bind(2, std::string_view(d));
   if (auto r = del.run("delete domain"); !r) return r;
-  if (db_.changes() == 0) return core::Error::perm(fmt::format("no such domain: {}", d));
+  if (db_.changes() == 0) return core::Error::not_found(fmt::format("no such domain: {}", d));
   // A direct domain owns its key set; delegated keys belong to the account and stay.
   Stmt keys(db_, "DELETE FROM dkim_keys WHERE account_id = ? AND owner = ?");
   keys.bind(1, account_id).bind(2, std::string_view(d));
@@ -1183,7 +1186,7 @@ core::Result<void> SqliteStore::delete_sender(int64_t account_id, const std::str
   Stmt del(db_, "DELETE FROM senders WHERE account_id = ? AND address = ?");
   del.bind(1, account_id).bind(2, std::string_view(a));
   if (auto r = del.run("delete sender"); !r) return r;
-  if (db_.changes() == 0) return core::Error::perm(fmt::format("no such sender: {}", a));
+  if (db_.changes() == 0) return core::Error::not_found(fmt::format("no such sender: {}", a));
   Stmt links(db_, "DELETE FROM sender_verifications WHERE account_id = ? AND address = ?");
   links.bind(1, account_id).bind(2, std::string_view(a));
   if (auto r = links.run("delete sender links"); !r) return r;
@@ -1204,7 +1207,7 @@ core::Result<std::string> SqliteStore::create_sender_verification(int64_t accoun
   Stmt has(db_, "SELECT 1 FROM senders WHERE account_id = ? AND address = ?");
   has.bind(1, account_id).bind(2, std::string_view(a));
   int rc = has.step();
-  if (rc == SQLITE_DONE) return core::Error::perm(fmt::format("no such sender: {}", a));
+  if (rc == SQLITE_DONE) return core::Error::not_found(fmt::format("no such sender: {}", a));
   if (rc != SQLITE_ROW) return has.error(rc, "find sender");
   // Links long expired are of no use to anyone: drop them as new ones are made.
   Stmt old(db_, "DELETE FROM sender_verifications WHERE expires_ms < ?");
@@ -1276,7 +1279,7 @@ core::Result<std::unique_ptr<Store>> Store::open_sqlite(const std::string& path,
     std::string mode = s.text(0);
     // In-memory databases cannot use WAL; files must, or CLI and server would block each other.
     if (mode != "wal" && mode != "memory")
-      return core::Error::perm(fmt::format("store: cannot enable WAL journal (got {})", mode));
+      return core::Error::internal(fmt::format("store: cannot enable WAL journal (got {})", mode));
   }
   // FULL: what a client was told (an account, a key, a suppression, a setting) survives a
   // power failure, not only a crash; these writes are rare (docs/performance.md).
