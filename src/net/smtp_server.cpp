@@ -238,7 +238,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   std::shared_ptr<const policy::AccountContext> trusted_account_context() {
     std::lock_guard lk(trusted_mu);
     if (trusted_ctx && Clock::now() - trusted_loaded < std::chrono::seconds(5)) return trusted_ctx;
-    auto acc = svc.store->find_account(cfg.trusted_account);
+    auto acc = svc.store->accounts.find(cfg.trusted_account);
     if (acc && acc.value()) {
       trusted_ctx = load_context(acc.value()->id);
       trusted_loaded = Clock::now();
@@ -286,7 +286,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     }
     // Argon2 and SQLite off the I/O threads.
     auto v = co_await offload(
-        *svc.blocking, [&] { return svc.store->verify_credentials(a.username, a.password); });
+        *svc.blocking, [&] { return svc.store->credentials.verify(a.username, a.password); });
     if (!v) {
       r.kind = smtp::AuthResult::Kind::temp_error;
       spdlog::error("auth: store error: {}", v.error().message);

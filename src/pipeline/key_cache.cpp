@@ -24,8 +24,9 @@ std::vector<SignerKey> KeyCache::get(int64_t account, const std::string& domain)
     spdlog::warn("dkim: keys for {} (account {}): {}", domain, account, specs.error().message);
   } else {
     for (const auto& s : specs.value()) {
-      const std::string id =
-          s.domain + "/" + s.selector + "/" + s.algorithm + "/" + std::to_string(s.version);
+      const std::string id = s.domain + "/" + s.selector + "/" +
+                             std::string(dkim::key_type(s.algorithm)) + "/" +
+                             std::to_string(s.version);
       std::shared_ptr<const dkim::PrivateKey> key;
       {
         std::lock_guard lk(mu_);

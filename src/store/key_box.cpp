@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "core/base64.hpp"
+#include "store/sealer.hpp"
 
 namespace tern::store::key_box {
 
@@ -38,3 +39,24 @@ core::Result<std::string> open(std::string_view key, std::string_view stored) {
 }
 
 }  // namespace tern::store::key_box
+
+namespace tern::store {
+
+void Sealer::set_key(std::string key32) {
+  std::lock_guard lock(mu_);
+  if (!key_.empty()) sodium_memzero(key_.data(), key_.size());
+  key_ = std::move(key32);
+}
+
+std::string Sealer::seal(std::string_view plain) const {
+  std::lock_guard lock(mu_);
+  if (plain.empty() || key_.empty()) return std::string(plain);
+  return key_box::seal(key_, plain);
+}
+
+core::Result<std::string> Sealer::open(std::string_view stored) const {
+  std::lock_guard lock(mu_);
+  return key_box::open(key_, stored);
+}
+
+}  // namespace tern::store

@@ -18,6 +18,7 @@
 #include "policy/auth_limiter.hpp"
 #include "queue/envelope.hpp"
 #include "queue/spool.hpp"
+#include "store/backend.hpp"
 #include "store/store.hpp"
 #include "unit/store/test_dir.hpp"
 
@@ -29,7 +30,8 @@ using tcp = asio::ip::tcp;
 
 struct Server {
   test::TempDir dir;
-  std::unique_ptr<store::Store> store;
+  store::Backend backend;
+  store::Store* store = nullptr;
   std::unique_ptr<queue::Spool> spool;
   core::SystemClock clock;
   policy::AuthLimiter limiter{clock};
@@ -40,10 +42,11 @@ struct Server {
   uint16_t port = 0;
 
   explicit Server(std::function<void(const queue::QueuedMessage&)> on_accepted) {
-    store = std::move(store::Store::open_sqlite(dir.file("tern.db"))).value();
-    auto acc = store->create_account("acme");
+    backend = std::move(store::open_backend("sqlite:" + dir.file("tern.db"))).value();
+    store = backend.store;
+    auto acc = store->accounts.create("acme");
     EXPECT_TRUE(acc.ok());
-    EXPECT_TRUE(store->add_domain(acc.value().account.id, "acme.test", true).ok());
+    EXPECT_TRUE(store->domains.add(acc.value().account.id, "acme.test", true).ok());
     spool = std::move(queue::Spool::open(dir.file("q"), {.sync = false})).value();
     SmtpServerConfig cfg;
     cfg.session.hostname = "mx.test";
@@ -51,7 +54,7 @@ struct Server {
     cfg.trusted_account = "acme";
     SmtpServices svc;
     svc.spool = spool.get();
-    svc.store = store.get();
+    svc.store = store;
     svc.limiter = &limiter;
     svc.blocking = &blocking;
     svc.on_accepted = std::move(on_accepted);

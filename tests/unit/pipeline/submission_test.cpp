@@ -79,7 +79,7 @@ struct SubmissionTest : ::testing::Test {
                  const std::string& domain) -> core::Result<std::vector<pipeline::KeySpec>> {
             if (acc != 7 || domain != "example.com") return std::vector<pipeline::KeySpec>{};
             return std::vector<pipeline::KeySpec>{
-                {"example.com", "tern1", "ed25519", key->to_pem(), 1}};
+                {"example.com", "tern1", dkim::Algorithm::ed25519_sha256, key->to_pem(), 1}};
           });
       svc.dkim_keys = keys.get();
     }
