@@ -84,6 +84,11 @@ class Submission {
   // failures (code disk_full when the disk is full, else unavailable).
   core::Result<SubmitResult> submit(SubmitRequest req);
 
+  // Whether a message with these options is rewritten per recipient (open/click tracking):
+  // a tracking URL, a tracking key and a public URL. The one predicate the SMTP driver asks
+  // before keeping a message whole instead of streaming it to the spool.
+  bool tracks(const policy::MessageOptions& options) const;
+
   // Messages made durable here since start: one per stored copy (a tracked submission stores
   // one per recipient), also the copies of a submission that failed later. For
   // tern_messages_accepted_total, with the SMTP driver's streamed messages.

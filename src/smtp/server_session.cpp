@@ -582,7 +582,8 @@ std::vector<Action> ServerSession::on_commit(const CommitResult& r) {
   if (r.ok)
     s.reply(250, "2.0.0", "Ok: queued as " + (r.queue_id.empty() ? s.queue_id : r.queue_id));
   else
-    s.reply(reply_for(r.error, "Error: queue file write error"));
+    s.reply(
+        reply_for(r.error, r.defer_text.empty() ? "Error: queue file write error" : r.defer_text));
   s.reset_tx();
   s.run();
   return s.take();

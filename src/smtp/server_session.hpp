@@ -105,6 +105,7 @@ struct CommitResult {
   std::string queue_id;  // when ok
   // When !ok: why, answered through smtp::reply_for (disk_full: 452 4.3.1, else 451 4.3.0).
   core::ErrorCode error = core::ErrorCode::unavailable;
+  std::string defer_text;  // when !ok and not disk_full: the reply's text ("" = write error)
 };
 
 class ServerSession {
