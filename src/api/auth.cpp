@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include "api/errors.hpp"
 #include "api/response.hpp"
 #include "store/secrets.hpp"
 #include "store/store.hpp"
@@ -33,8 +34,8 @@ std::variant<Principal, net::HttpResponse> authenticate(const ApiServices& svc,
   if (token.empty() || token.size() > 512) return unauthorized();
   if (!svc.admin_token.empty() && secret_equals(token, svc.admin_token)) return Principal{true, 0};
   if (!token.starts_with(store::secrets::kApiKeyPrefix)) return unauthorized();
-  auto acc = svc.store->verify_api_key(std::string(token));
-  if (!acc) return error_response(503, "unavailable", "the account store is unavailable");
+  auto acc = svc.store->api_keys.verify(std::string(token));
+  if (!acc) return from_error(acc.error());
   if (!*acc) return unauthorized();
   return Principal{false, **acc};
 }

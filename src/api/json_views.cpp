@@ -31,9 +31,10 @@ nlohmann::json domain_report_json(const domain::Report& rep, bool with_changes) 
       {"verified", d.verified},
       {"dkim", d.dkim_mode},
       {"ed25519", d.ed25519},
-      {"activeSelector", domain::selector_name(d.active_slot, "rsa")},
-      {"rotationSelector", d.next_slot ? nlohmann::json(domain::selector_name(d.next_slot, "rsa"))
-                                       : nlohmann::json(nullptr)},
+      {"activeSelector", domain::selector_name(d.active_slot, dkim::Algorithm::rsa_sha256)},
+      {"rotationSelector",
+       d.next_slot ? nlohmann::json(domain::selector_name(d.next_slot, dkim::Algorithm::rsa_sha256))
+                   : nlohmann::json(nullptr)},
       {"checkedAt",
        d.checked_ms ? nlohmann::json(iso_time(d.checked_ms)) : nlohmann::json(nullptr)},
       {"records", std::move(recs)}};
@@ -76,10 +77,10 @@ nlohmann::json settings_json(const store::AccountSettings& s) {
   return j;
 }
 
-nlohmann::json delivery_event_json(const store::Store::DeliveryEvent& e) {
+nlohmann::json delivery_event_json(const store::DeliveryEvent& e) {
   return {{"time", iso_time(e.time_ms)},
           {"recipient", e.recipient},
-          {"event", e.event},
+          {"event", core::to_string(e.event)},
           {"attempt", e.attempt},
           {"code", e.code},
           {"enhanced", e.enhanced},

@@ -9,7 +9,7 @@
 namespace tern::api {
 
 namespace {
-nlohmann::json suppression_json(const store::Store::Suppression& s) {
+nlohmann::json suppression_json(const store::Suppression& s) {
   return {{"address", s.address},
           {"reason", s.reason},
           {"queueId", s.queue_id},
@@ -22,7 +22,7 @@ net::HttpResponse handle_suppressions(const Call& c) {
   const int64_t id = c.account.id;
   if (c.rest.empty()) {
     if (m == "GET") {
-      return paged_list(c.req, c.svc.store->list_suppressions(id), [](const auto& s, size_t) {
+      return paged_list(c.req, c.svc.store->suppressions.list(id), [](const auto& s, size_t) {
         return std::pair<std::string, nlohmann::json>(s.address, suppression_json(s));
       });
     }
@@ -38,8 +38,8 @@ net::HttpResponse handle_suppressions(const Call& c) {
       if (!mb) return bad_request("\"address\" is not a valid email address");
       std::string why = *reason ? **reason : "added through the API";
       if (why.size() > 512) return bad_request("\"reason\" is longer than 512 bytes");
-      store::Store::Suppression s{id, mb->str(), why, "", c.now_ms()};
-      if (auto r = c.svc.store->add_suppression(s); !r) return from_error(r.error());
+      store::Suppression s{id, mb->str(), why, "", c.now_ms()};
+      if (auto r = c.svc.store->suppressions.add(s); !r) return from_error(r.error());
       return json_response(201, suppression_json(s));
     }
     return method_not_allowed("GET, POST");
@@ -47,8 +47,8 @@ net::HttpResponse handle_suppressions(const Call& c) {
   if (c.rest.size() != 1) return no_route();
   if (m != "DELETE") return method_not_allowed("DELETE");
   if (!core::parse_mailbox(c.rest[0])) return not_found("suppression");
-  auto r = c.svc.store->remove_suppression(id, c.rest[0]);
-  if (!r) return from_error(r.error(), 404, "not_found");
+  auto r = c.svc.store->suppressions.remove(id, c.rest[0]);
+  if (!r) return from_error(r.error());
   return no_content();
 }
 

@@ -30,8 +30,8 @@ Transition apply_check(const store::DomainDetail& d, const std::vector<Record>& 
     // Every key on the target slot the domain signs with must check ok: RSA, and Ed25519 when
     // the domain signs with it too.
     bool any = false, all_ok = true;
-    const std::string rsa = "dkim:" + selector_name(d.next_slot, "rsa");
-    const std::string ed = "dkim:" + selector_name(d.next_slot, "ed25519");
+    const std::string rsa = "dkim:" + selector_name(d.next_slot, dkim::Algorithm::rsa_sha256);
+    const std::string ed = "dkim:" + selector_name(d.next_slot, dkim::Algorithm::ed25519_sha256);
     for (const auto& r : checked) {
       if (r.id != rsa && !(d.ed25519 && r.id == ed)) continue;
       any = true;
@@ -39,8 +39,9 @@ Transition apply_check(const store::DomainDetail& d, const std::vector<Record>& 
     }
     if (any && all_ok) {
       if (d.next_slot != d.active_slot)
-        t.changes.push_back({"active selector", selector_name(d.active_slot, "rsa"),
-                             selector_name(d.next_slot, "rsa")});
+        t.changes.push_back({"active selector",
+                             selector_name(d.active_slot, dkim::Algorithm::rsa_sha256),
+                             selector_name(d.next_slot, dkim::Algorithm::rsa_sha256)});
       u.active_slot = d.next_slot;
       u.next_slot = 0;
     }

@@ -64,6 +64,13 @@ std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
 
 namespace {
 
+// A message that could not be kept was not refused: the client hears 452 4.3.1 when the disk
+// is full, else 451 4.3.0 (smtp::reply_for), whatever the spool or submission said.
+core::ErrorCode commit_error(const core::Error& e) {
+  return e.is(core::ErrorCode::disk_full) ? core::ErrorCode::disk_full
+                                          : core::ErrorCode::unavailable;
+}
+
 // One client connection: the socket, optional TLS layer and its current read deadline.
 struct Conn {
   explicit Conn(tcp::socket s) : sock(std::move(s)) {}
@@ -231,7 +238,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   std::shared_ptr<const policy::AccountContext> trusted_account_context() {
     std::lock_guard lk(trusted_mu);
     if (trusted_ctx && Clock::now() - trusted_loaded < std::chrono::seconds(5)) return trusted_ctx;
-    auto acc = svc.store->find_account(cfg.trusted_account);
+    auto acc = svc.store->accounts.find(cfg.trusted_account);
     if (acc && acc.value()) {
       trusted_ctx = load_context(acc.value()->id);
       trusted_loaded = Clock::now();
@@ -279,7 +286,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     }
     // Argon2 and SQLite off the I/O threads.
     auto v = co_await offload(
-        *svc.blocking, [&] { return svc.store->verify_credentials(a.username, a.password); });
+        *svc.blocking, [&] { return svc.store->credentials.verify(a.username, a.password); });
     if (!v) {
       r.kind = smtp::AuthResult::Kind::temp_error;
       spdlog::error("auth: store error: {}", v.error().message);
@@ -330,7 +337,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     if (r) {
       cr.ok = true;  // counted by Submission, one per stored copy
     } else {
-      cr.disk_full = queue::is_disk_full(r.error());
+      cr.error = commit_error(r.error());
       spdlog::error("tracked message {}: {}", e.queue_id, r.error().message);
     }
     co_return cr;
@@ -474,7 +481,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     std::unique_ptr<pipeline::MessageSigner> signer;
     // Tracked message (whole-message path): its content, kept in memory instead of streamed.
     std::optional<std::string> whole;
-    bool write_failed = false, disk_full = false, keys_failed = false;
+    bool write_failed = false, keys_failed = false;
+    core::ErrorCode write_error = core::ErrorCode::unavailable;
     Clock::time_point data_started{};
     uint64_t data_bytes = 0;
     bool was_in_data = false;
@@ -509,7 +517,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
           add(session.on_auth(ar));
         } else if (auto* b = std::get_if<smtp::BeginMessage>(&a)) {
           writer = svc.spool->begin(b->queue_id);
-          write_failed = disk_full = keys_failed = false;
+          write_failed = keys_failed = false;
           whole.reset();
           signer.reset();
           if (svc.dkim_keys && account) signer = std::make_unique<pipeline::MessageSigner>();
@@ -546,7 +554,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
             auto r = writer->append(d->bytes);
             if (!r) {
               write_failed = true;
-              disk_full = queue::is_disk_full(r.error());
+              write_error = commit_error(r.error());
               spdlog::error("spool write: {}", r.error().message);
             }
           }
@@ -566,7 +574,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                       .count());
           } else if (!writer || write_failed) {
             writer.reset();
-            cr.disk_full = disk_full;
+            cr.error = write_error;
             if (keys_failed) cr.defer_text = "Temporary failure: DKIM signing keys unavailable";
           } else {
             queue::QueuedMessage m = to_queued(cm->envelope, account, ip);
@@ -580,7 +588,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
               svc.on_accepted(*copy);
             }
             cr.ok = outcome.ok;
-            cr.disk_full = outcome.disk_full;
+            if (outcome.disk_full) cr.error = core::ErrorCode::disk_full;
             cr.queue_id = cm->envelope.queue_id;
             if (outcome.ok) {
               ++counters.accepted_messages;

@@ -9,16 +9,22 @@ core::Error to_error(sqlite3* db, int rc, std::string_view what) {
   const char* msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   std::string m = fmt::format("store: {}: {}", what, msg != nullptr ? msg : sqlite3_errstr(rc));
   switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return core::Error::disk_full(std::move(m));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_IOERR:
-    case SQLITE_FULL:
     case SQLITE_NOMEM:
     case SQLITE_CANTOPEN:
     case SQLITE_PROTOCOL:
-      return core::Error::temp(std::move(m));
+      return core::Error::unavailable(std::move(m));
+    case SQLITE_CONSTRAINT:
+      return core::Error::conflict(std::move(m));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return core::Error::corrupt(std::move(m));
     default:
-      return core::Error::perm(std::move(m));
+      return core::Error::internal(std::move(m));
   }
 }
 

@@ -15,7 +15,9 @@
 
 namespace tern::store::sqlite {
 
-// Busy/locked/I-O/full/no-memory are temporary (retry may succeed); the rest are permanent.
+// The one mapping of SQLite result codes onto error codes: full → disk_full; busy, locked,
+// I/O, no memory, cannot open, protocol → unavailable (temporary: a retry may succeed);
+// constraint → conflict; corrupt, not a database → corrupt; anything else → internal.
 core::Error to_error(sqlite3* db, int rc, std::string_view what);
 
 class Db {

@@ -19,8 +19,8 @@ const std::string kKey2 = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAkey2";
 store::DkimKey key(int slot, const std::string& alg, const std::string& pub) {
   store::DkimKey k;
   k.slot = slot;
-  k.algorithm = alg;
-  k.selector = selector_name(slot, alg);
+  k.algorithm = *dkim::parse_key_type(alg);
+  k.selector = selector_name(slot, k.algorithm);
   k.public_b64 = pub;
   return k;
 }
