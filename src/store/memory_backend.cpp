@@ -569,6 +569,7 @@ class MemoryTx final : public Tx {
     if (done_) return core::Error::internal("store: transaction already ended");
     done_ = true;
     if (conn_.mode == Mode::write) storage_->tables = std::move(work_);
+    lock_.unlock();  // the storage is free for the next Tx; this one is done
     return core::ok();
   }
 

@@ -209,7 +209,8 @@ class Tx {
   virtual SettingRepo& settings() = 0;
   virtual SuppressionRepo& suppressions() = 0;
   virtual EventRepo& events() = 0;
-  // Makes the writes durable and visible (a read Tx just ends). The Tx is done after it.
+  // Makes the writes durable and visible (a read Tx just ends) and lets the next Tx begin.
+  // The Tx and its repositories must not be used after it.
   virtual core::Result<void> commit() = 0;
 };
 

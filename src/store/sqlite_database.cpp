@@ -672,7 +672,9 @@ class SqliteTx final : public Tx {
   core::Result<void> commit() override {
     if (!open_) return core::Error::internal("store: transaction already ended");
     auto r = conn_.db.exec("COMMIT", "commit");
-    if (r) open_ = false;  // else the destructor rolls back
+    if (!r) return r;  // the destructor rolls back
+    open_ = false;
+    lock_.unlock();  // the connection is free for the next Tx; this one is done
     return r;
   }
 

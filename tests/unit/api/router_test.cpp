@@ -17,9 +17,9 @@
 #include "pipeline/submission.hpp"
 #include "queue/envelope.hpp"
 #include "queue/spool.hpp"
+#include "store/backend.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
-#include "store/backend.hpp"
 #include "store/store.hpp"
 #include "unit/store/test_dir.hpp"
 
@@ -34,9 +34,9 @@ class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string db = dir_.file("tern.db");
-    auto b = store::open_backend("sqlite:" + db);
-    ASSERT_TRUE(b.ok()) << b.error().message;
-    backend_ = std::move(b).value();
+    auto opened = store::open_backend("sqlite:" + db);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    backend_ = std::move(opened).value();
     store_ = backend_.store.get();
     log_ = backend_.messages.get();
     outbox_ = backend_.outbox.get();
@@ -618,7 +618,7 @@ TEST_F(RouterTest, MessagesSearchAndShowWithEventsAndWebhooks) {
   const int64_t t0 = clock_.now_ms();
   add_message(acme_, "QM1", "one@dest.test", "b1", t0);
   add_message(acme_, "QM2", "two@dest.test", "b2", t0 + 60'000);
-  ASSERT_TRUE(log_->update_status({{"QM2.0", "delivered", t0 + 61'000}}).ok());
+  ASSERT_TRUE(log_->update_status({{"QM2.0", core::MessageStatus::delivered, t0 + 61'000}}).ok());
   store::DeliveryEvent e;
   e.time_ms = t0 + 61'000;
   e.queue_id = "QM2";

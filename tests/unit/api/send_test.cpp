@@ -26,9 +26,9 @@ using nlohmann::json;
 class SendTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto b = store::open_backend("sqlite:" + dir_.file("tern.db"));
-    ASSERT_TRUE(b.ok()) << b.error().message;
-    backend_ = std::move(b).value();
+    auto opened = store::open_backend("sqlite:" + dir_.file("tern.db"));
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    backend_ = std::move(opened).value();
     store_ = backend_.store.get();
     queue::SpoolOptions so;
     so.sync = false;
@@ -152,10 +152,10 @@ TEST_F(SendTest, AcceptsAndAnswersPerRecipient) {
 }
 
 TEST_F(SendTest, OptionsValidatedAndMergedOverAccountDefaults) {
-  ASSERT_TRUE(store_
-                  ->settings.set(acme_, {{"notify_url", "https://hooks.acme.test/r"},
-                                                 {"intermediate_report", "on"}})
-                  .ok());
+  ASSERT_TRUE(
+      store_->settings
+          .set(acme_, {{"notify_url", "https://hooks.acme.test/r"}, {"intermediate_report", "on"}})
+          .ok());
   json j = base();
   j["bulkId"] = "spring-2026";
   j["callbackData"] = "cb-1";

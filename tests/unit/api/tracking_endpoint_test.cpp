@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
+#include "store/backend.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
-#include "store/backend.hpp"
 #include "store/store.hpp"
 #include "tracking/token.hpp"
 #include "unit/store/test_dir.hpp"
@@ -26,9 +26,9 @@ class TrackingEndpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string db = dir_.file("tern.db");
-    auto b = store::open_backend("sqlite:" + db);
-    ASSERT_TRUE(b.ok()) << b.error().message;
-    backend_ = std::move(b).value();
+    auto opened = store::open_backend("sqlite:" + db);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    backend_ = std::move(opened).value();
     store_ = backend_.store.get();
     log_ = backend_.messages.get();
     outbox_ = backend_.outbox.get();

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "dns/resolver.hpp"
+#include "store/backend.hpp"
 #include "unit/store/test_dir.hpp"
 
 namespace tern::domain {
@@ -14,9 +15,9 @@ namespace {
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto b = store::open_backend("sqlite:" + dir_.file("tern.db"));
-    ASSERT_TRUE(b.ok()) << b.error().message;
-    backend_ = std::move(b).value();
+    auto opened = store::open_backend("sqlite:" + dir_.file("tern.db"));
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    backend_ = std::move(opened).value();
     store_ = backend_.store.get();
     auto a = store_->accounts.create("acme");
     ASSERT_TRUE(a.ok());
@@ -146,7 +147,8 @@ TEST_F(ServiceTest, RotationSwitchesAfterTheNewRecordChecksOk) {
   auto c = check("example.com", published);
   EXPECT_EQ(by_id(c, "dkim:tern2").status, "wrong");
   EXPECT_EQ(c.detail.active_slot, 1);
-  EXPECT_EQ(store_->domains.signing_keys(acme_.id, "example.com").value().at(0).version, before.version);
+  EXPECT_EQ(store_->domains.signing_keys(acme_.id, "example.com").value().at(0).version,
+            before.version);
   // New record published: the check switches to tern2.
   c = check("example.com", zone_of(rot.records));
   EXPECT_EQ(c.detail.active_slot, 2);

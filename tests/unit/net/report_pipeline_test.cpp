@@ -11,9 +11,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "store/backend.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
-#include "store/backend.hpp"
 #include "store/store.hpp"
 
 namespace tern::net {
@@ -111,10 +111,10 @@ TEST_F(ReportPipelineTest, AcceptedThenDeliveredAndBounced) {
 }
 
 TEST_F(ReportPipelineTest, IntermediateReportsAndAccountDefault) {
-  ASSERT_TRUE(store_
-                  ->settings.set(acct_, {{"notify_url", "https://acct.example/n"},
-                                                 {"intermediate_report", "on"}})
-                  .ok());
+  ASSERT_TRUE(
+      store_->settings
+          .set(acct_, {{"notify_url", "https://acct.example/n"}, {"intermediate_report", "on"}})
+          .ok());
   rp_->accepted(message("Q2", "{}"));
   rp_->events({ev("Q2", "a@example.org", "deferred")});
   rp_->flush();

@@ -22,8 +22,8 @@
 #include "dns/resolver.hpp"
 #include "report/report.hpp"
 #include "report/signature.hpp"
-#include "store/outbox.hpp"
 #include "store/backend.hpp"
+#include "store/outbox.hpp"
 #include "store/store.hpp"
 #include "unit/net/fake_http_server.hpp"
 #include "unit/store/test_dir.hpp"
@@ -41,9 +41,9 @@ constexpr const char* kSecret = "whsec-0123456789abcdef";
 class WebhookSenderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto b = store::open_backend("sqlite:" + dir_.file("tern.db"));
-    ASSERT_TRUE(b.ok()) << b.error().message;
-    backend_ = std::move(b).value();
+    auto opened = store::open_backend("sqlite:" + dir_.file("tern.db"));
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    backend_ = std::move(opened).value();
     store_ = backend_.store.get();
     auto a = store_->accounts.create("acme");
     ASSERT_TRUE(a.ok());

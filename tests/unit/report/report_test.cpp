@@ -28,7 +28,7 @@ ReportInput input(std::string event) {
   in.sent_at_ms = kSent;
   in.done_at_ms = kDone;
   // Names that are no event kind stay "delivered" here; UnknownEventRefused uses kinds.
-  in.event = core::parse_event_kind(event).value_or(core::EventKind::delivered);
+  in.event = tern::core::parse_event_kind(event).value_or(tern::core::EventKind::delivered);
   in.callback_data = "cb";
   in.attempt = 2;
   in.mx_host = "mx.example.org";
@@ -158,13 +158,13 @@ TEST(ReportStatus, EveryEventMapsToItsGroup) {
 }
 
 TEST(ReportStatus, EventsThatAreNoOutcomeAreRefused) {
-  for (core::EventKind k : {core::EventKind::accepted, core::EventKind::opened,
-                            core::EventKind::clicked, core::EventKind::webhook}) {
+  for (tern::core::EventKind k : {tern::core::EventKind::accepted, tern::core::EventKind::opened,
+                                  tern::core::EventKind::clicked, tern::core::EventKind::webhook}) {
     auto in = input("delivered");
     in.event = k;
     auto r = make_result(in);
-    ASSERT_FALSE(r.ok()) << core::to_string(k);
-    EXPECT_TRUE(r.error().is(core::ErrorCode::invalid));
+    ASSERT_FALSE(r.ok()) << tern::core::to_string(k);
+    EXPECT_TRUE(r.error().is(tern::core::ErrorCode::invalid));
   }
 }
 
@@ -211,15 +211,15 @@ TEST(ReportError, ClassifiedByEnhancedStatus) {
       {"bounced", 554, "9.1.1", "rcpt", 3, 7009},      // no such class
   };
   for (const Case& c : cases) {
-    ErrorInfo e = classify_error(*core::parse_event_kind(c.event), c.code, c.enh,
-                                 *core::parse_phase(c.phase));
+    ErrorInfo e = classify_error(*tern::core::parse_event_kind(c.event), c.code, c.enh,
+                                 *tern::core::parse_phase(c.phase));
     EXPECT_EQ(e.group_id, c.group) << c.enh << " " << c.phase;
     EXPECT_EQ(e.id, c.id) << c.enh << " " << c.phase;
     EXPECT_FALSE(e.name.empty());
     EXPECT_FALSE(e.description.empty());
   }
-  using core::EventKind;
-  using core::Phase;
+  using tern::core::EventKind;
+  using tern::core::Phase;
   EXPECT_TRUE(classify_error(EventKind::bounced, 550, "5.1.1", Phase::rcpt).permanent);
   EXPECT_FALSE(classify_error(EventKind::deferred, 450, "4.2.0", Phase::rcpt).permanent);
   EXPECT_FALSE(classify_error(EventKind::expired, 450, "4.2.0", Phase::rcpt).permanent);

@@ -46,6 +46,18 @@ struct BackendNames {
 
 using KV = std::vector<std::pair<std::string, std::string>>;
 
+inline DeliveryEvent event(int64_t t, const std::string& q, int64_t acc, const std::string& rcpt,
+                           core::EventKind kind, int attempt = 0) {
+  DeliveryEvent e;
+  e.time_ms = t;
+  e.queue_id = q;
+  e.account_id = acc;
+  e.recipient = rcpt;
+  e.event = kind;
+  e.attempt = attempt;
+  return e;
+}
+
 template <class B>
 class Conformance : public ::testing::Test {
  protected:

@@ -30,8 +30,8 @@ class AccountsConformance : public Conformance<B> {
   size_t accounts() { return this->store_->accounts.list().value().size(); }
   size_t logins() {
     size_t n = 0;
-    for (const auto& a : this->store_->accounts.list().value())
-      n += this->store_->credentials.list(a.id).value().size();
+    const auto all = this->store_->accounts.list();
+    for (const auto& a : all.value()) n += this->store_->credentials.list(a.id).value().size();
     return n;
   }
 };
@@ -341,7 +341,8 @@ TYPED_TEST(AccountsConformance, DeleteAccountTakesEverythingItOwns) {
   ASSERT_TRUE(this->store_->suppressions.add({id, "gone@x.test", "r", "Q", 0}).ok());
   ASSERT_TRUE(this->store_->settings.set(id, {{"bounce_notices", "off"}}).ok());
   ASSERT_TRUE(
-      this->store_->events.record({{1, "Q1", id, "b@x.test", core::EventKind::delivered}}).ok());
+      this->store_->events.record({event(1, "Q1", id, "b@x.test", core::EventKind::delivered)})
+          .ok());
   auto key = this->store_->api_keys.create(id);
   ASSERT_TRUE(key.ok());
   EXPECT_EQ(this->verify(acme.username, acme.password), id);  // cached now

@@ -319,18 +319,6 @@ TYPED_TEST(DeliveryConformance, SuppressionLookUpForAWholeMessage) {
 
 // --- delivery events ---
 
-DeliveryEvent event(int64_t t, const std::string& q, int64_t acc, const std::string& rcpt,
-                    core::EventKind kind, int attempt) {
-  DeliveryEvent e;
-  e.time_ms = t;
-  e.queue_id = q;
-  e.account_id = acc;
-  e.recipient = rcpt;
-  e.event = kind;
-  e.attempt = attempt;
-  return e;
-}
-
 TYPED_TEST(DeliveryConformance, EventsRoundTripInTimeThenRecordingOrder) {
   using K = core::EventKind;
   auto& log = this->store_->events;

@@ -38,7 +38,8 @@ TYPED_TEST(TxConformance, ATransactionDroppedWithoutCommitLeavesNothing) {
     auto tx = this->backend_.db->begin(Mode::write);
     ASSERT_TRUE(tx.ok()) << tx.error().message;
     ASSERT_TRUE((*tx)->accounts().insert({0, "ghost", "code0003", 1}).ok());
-    ASSERT_TRUE((*tx)->events().append({{1, "Q1", 1, "a@x.test", core::EventKind::accepted}}).ok());
+    ASSERT_TRUE(
+        (*tx)->events().append({event(1, "Q1", 1, "a@x.test", core::EventKind::accepted)}).ok());
   }  // no commit
   EXPECT_TRUE(this->store_->accounts.list().value().empty());
   EXPECT_TRUE(this->store_->events.for_queue("Q1").value().empty());
@@ -60,14 +61,17 @@ TYPED_TEST(TxConformance, CommittedWritesAreSeenByAnotherInstance) {
 }
 
 TYPED_TEST(TxConformance, AReadTransactionRefusesWrites) {
-  auto tx = this->backend_.db->begin(Mode::read);
-  ASSERT_TRUE(tx.ok());
-  auto w = (*tx)->accounts().insert({0, "acme", "code0005", 1});
-  ASSERT_FALSE(w.ok());
-  EXPECT_TRUE(w.error().is(core::ErrorCode::internal));
-  EXPECT_FALSE((*tx)->settings().put(1, "cc", "x").ok());
-  EXPECT_FALSE((*tx)->events().append({{1, "Q", 1, "a@x.test", core::EventKind::accepted}}).ok());
-  EXPECT_TRUE((*tx)->commit().ok());
+  {
+    auto tx = this->backend_.db->begin(Mode::read);
+    ASSERT_TRUE(tx.ok());
+    auto w = (*tx)->accounts().insert({0, "acme", "code0005", 1});
+    ASSERT_FALSE(w.ok());
+    EXPECT_TRUE(w.error().is(core::ErrorCode::internal));
+    EXPECT_FALSE((*tx)->settings().put(1, "cc", "x").ok());
+    EXPECT_FALSE(
+        (*tx)->events().append({event(1, "Q", 1, "a@x.test", core::EventKind::accepted)}).ok());
+    EXPECT_TRUE((*tx)->commit().ok());
+  }
   EXPECT_TRUE(this->store_->accounts.list().value().empty());
 }
 
@@ -147,11 +151,10 @@ TYPED_TEST(TxConformance, RemovalsSayWhetherThereWasSomething) {
 TYPED_TEST(TxConformance, EventsOfOneTimeKeepTheirAppendOrderAcrossTransactions) {
   using K = core::EventKind;
   for (const char* r : {"c@x.test", "a@x.test", "b@x.test"})
-    ASSERT_TRUE(this->in(Mode::write,
-                         [&](Tx& tx) {
-                           return tx.events().append({{5, "Q", 1, r, K::deferred}});
-                         })
-                    .ok());
+    ASSERT_TRUE(
+        this->in(Mode::write,
+                 [&](Tx& tx) { return tx.events().append({event(5, "Q", 1, r, K::deferred)}); })
+            .ok());
   auto ev = this->store_->events.for_queue("Q").value();
   ASSERT_EQ(ev.size(), 3u);
   EXPECT_EQ(ev[0].recipient, "c@x.test");
