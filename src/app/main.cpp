@@ -58,7 +58,8 @@ Config load(const Globals& g) {
   return c;
 }
 
-// The data directory's store for one command (store/backend.hpp: the same bundle `serve` opens).
+// The store for one command ([store] url, default the data directory's tern.db; store/backend.hpp:
+// the same bundle `serve` opens), so every command works against SQLite and PostgreSQL alike.
 struct OpenStore {
   tern::store::Backend b;
   tern::store::Store* operator->() const { return b.store.get(); }
@@ -69,7 +70,7 @@ OpenStore open_store(const Config& c) {
   std::filesystem::create_directories(c.data_dir);
   tern::store::BackendOptions o;
   o.master_key = tern::app::read_master_key(c);
-  auto b = tern::store::open_backend("sqlite:" + c.data_dir + "/tern.db", o);
+  auto b = tern::store::open_backend(c.effective_store_url(), o);
   if (!b) throw Failure(b.error().message);
   return OpenStore{std::move(b).value()};
 }

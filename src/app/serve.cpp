@@ -138,9 +138,15 @@ int serve(const Config& cfg) {
   if (!budget) throw std::runtime_error(budget.error().message);
   if (!budget->warning.empty()) spdlog::warn("{}", budget->warning);
 
-  const std::string db_path = cfg.data_dir + "/tern.db";
-  if (auto lost = store::db_guard::check(db_path); !lost && cfg.force_db)
-    spdlog::warn("{} (--force: going on with the database as it is)", lost.error().message);
+  // The store: sqlite:<data>/tern.db by default, or a PostgreSQL shared by a region.
+  const std::string store_url = cfg.effective_store_url();
+  const bool sqlite = cfg.store_is_sqlite();
+  // The db_guard marker is about a SQLite file's WAL; PostgreSQL keeps its own journal.
+  const std::string db_path = sqlite ? store_url.substr(std::string_view("sqlite:").size()) : "";
+  if (sqlite) {
+    if (auto lost = store::db_guard::check(db_path); !lost && cfg.force_db)
+      spdlog::warn("{} (--force: going on with the database as it is)", lost.error().message);
+  }
   // Declared before the store: removed (clean stop) only after every connection closed.
   struct RunMarker {
     std::string path;
@@ -156,11 +162,13 @@ int serve(const Config& cfg) {
   store::BackendOptions backend_opt;
   backend_opt.force = cfg.force_db;
   backend_opt.master_key = read_master_key(cfg);  // secrets sealed at rest
-  auto backend = store::open_backend("sqlite:" + db_path, backend_opt);
+  auto backend = store::open_backend(store_url, backend_opt);
   if (!backend) throw std::runtime_error(backend.error().message);
-  if (auto r = store::db_guard::mark_running(db_path); !r)
-    throw std::runtime_error(r.error().message);
-  run_marker.armed = true;
+  if (sqlite) {
+    if (auto r = store::db_guard::mark_running(db_path); !r)
+      throw std::runtime_error(r.error().message);
+    run_marker.armed = true;
+  }
   store::Store* const st = backend->store.get();
   queue::SpoolOptions spool_opt;
   spool_opt.reserve_bytes = cfg.spool_reserve_mb << 20;

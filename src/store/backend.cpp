@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "store/memory_backend.hpp"
+#include "store/pg_backend.hpp"
 #include "store/sqlite_backend.hpp"
 
 namespace tern::store {
@@ -53,7 +54,14 @@ core::Result<Backend> open_backend(const std::string& url, const BackendOptions&
     if (!outbox) return outbox.error();
     return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(), opt);
   }
-  return core::Error::invalid("unknown store URL \"" + url + "\" (sqlite:PATH or memory:)");
+  if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    auto parts = open_pg_backend(url, PgOptions{.node_id = opt.node_id});
+    if (!parts) return parts.error();
+    return finish(std::move(parts->db), std::move(parts->messages), std::move(parts->outbox), opt);
+  }
+  // The URL is not echoed: a postgres URL may carry a password.
+  return core::Error::invalid(
+      "unknown store URL scheme (sqlite:PATH, postgres://user@host:port/db or memory:)");
 }
 
 }  // namespace tern::store

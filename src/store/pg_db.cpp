@@ -8,6 +8,8 @@
 #include <cstring>
 #include <optional>
 
+#include "core/utf8.hpp"
+
 namespace tern::store::pg {
 
 namespace {
@@ -49,9 +51,22 @@ Failure failure_for_sqlstate(std::string_view s) {
 
 // --- Params ---
 
+std::string storable_text(std::string_view s) {
+  if (s.find('\0') == std::string_view::npos && core::valid_utf8(s)) return std::string(s);
+  std::string out = core::to_valid_utf8(s);
+  std::string clean;
+  clean.reserve(out.size());
+  for (char ch : out) {
+    if (ch == '\0')
+      clean += "\xEF\xBF\xBD";
+    else
+      clean += ch;
+  }
+  return clean;
+}
+
 Params& Params::add(std::string_view v) {
-  if (v.find('\0') != std::string_view::npos) has_nul_ = true;
-  values_.emplace_back(v);
+  values_.push_back(storable_text(v));
   null_.push_back(false);
   return *this;
 }
@@ -184,11 +199,6 @@ core::Error Conn::fail_conn(std::string_view what) {
 }
 
 core::Result<Rows> Conn::exec(const std::string& sql, const Params& params, std::string_view what) {
-  if (params.has_nul()) {
-    failure_ = Failure::other;
-    sqlstate_.clear();
-    return core::Error::invalid(fmt::format("store: {}: text with a NUL byte", what));
-  }
   if (c_ == nullptr) return fail_conn(what);
   auto ptrs = params.pointers();
   PGresult* r = PQexecParams(c_, sql.c_str(), static_cast<int>(ptrs.size()), nullptr, ptrs.data(),
@@ -227,12 +237,6 @@ core::Result<std::vector<Rows>> Conn::pipeline(const std::vector<Stmt>& stmts,
     ok();
     return out;
   }
-  for (const auto& s : stmts)
-    if (s.params.has_nul()) {
-      failure_ = Failure::other;
-      sqlstate_.clear();
-      return core::Error::invalid(fmt::format("store: {}: text with a NUL byte", what));
-    }
   if (c_ == nullptr) return fail_conn(what);
   // Non-blocking: the output buffer grows instead of blocking while the server's results
   // pile up unread (the deadlock libpq's documentation warns about).

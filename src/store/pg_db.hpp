@@ -5,8 +5,12 @@
 //  - Every statement is sent with PQexecParams / PQsendQueryParams: an unnamed prepared
 //    statement, parameters out of band (never spliced into SQL text), text format. Unnamed
 //    statements work through pgbouncer in transaction mode.
-//  - Text parameters are length-checked: a value with a NUL byte is refused (invalid) before
-//    anything is sent, never silently cut at the NUL as a C string would be.
+//  - PostgreSQL text holds UTF-8 without NUL bytes. A text parameter that is not (a NUL, a
+//    byte that is not part of well-formed UTF-8: a remote server's reply, a raw header) is
+//    sent with U+FFFD in place of each such byte (storable_text): the row is kept, readable
+//    and valid for JSON, never cut at the NUL as a C string would be, never refused. Every
+//    key Tern looks rows up by (names, addresses, ids, hashes) is validated UTF-8 before it
+//    gets here, so the replacement only ever touches free text.
 //  - A Txn that was not committed rolls back when it goes out of scope.
 //  - After a failed call, failure() says whether a retry may succeed: serialization failures
 //    (40001), deadlocks (40P01) and lost connections are temporary (code unavailable); a
@@ -35,6 +39,10 @@ enum class Failure : uint8_t {
 };
 
 core::ErrorCode code_for_sqlstate(std::string_view sqlstate);
+
+// s as PostgreSQL text can hold it: unchanged when it is well-formed UTF-8 without NUL,
+// else with U+FFFD in place of every NUL and every byte outside a well-formed sequence.
+std::string storable_text(std::string_view s);
 Failure failure_for_sqlstate(std::string_view sqlstate);
 
 // Statement parameters, all sent as text ($1, $2, ... in the order added).
@@ -58,14 +66,12 @@ class Params {
   }
   Params& add_null();
   size_t size() const { return values_.size(); }
-  bool has_nul() const { return has_nul_; }
   // Pointers for libpq, valid while this Params lives and is not changed.
   std::vector<const char*> pointers() const;
 
  private:
   std::vector<std::string> values_;
   std::vector<bool> null_;
-  bool has_nul_ = false;
 };
 
 // The rows (or the command status) of one statement.

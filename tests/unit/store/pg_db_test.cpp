@@ -1,7 +1,7 @@
 // The libpq layer against a real PostgreSQL 15 (tests/unit/store/pg_test_server.hpp): parameters
-// out of band (NUL bytes refused, not cut), results, SQLSTATEs mapped to error codes and retry
-// classes, transactions rolled back at scope exit, an aborted transaction's COMMIT reported,
-// pipelined batches all-or-nothing with the failing statement named.
+// out of band (what text cannot hold replaced, never cut), results, SQLSTATEs mapped to error codes
+// and retry classes, transactions rolled back at scope exit, an aborted transaction's COMMIT
+// reported, pipelined batches all-or-nothing with the failing statement named.
 #include "store/pg_db.hpp"
 
 #include <gtest/gtest.h>
@@ -78,26 +78,41 @@ TEST_F(PgDbTest, ParametersAndResults) {
   EXPECT_EQ(c_.failure(), Failure::none);
 }
 
-TEST_F(PgDbTest, TextWithNulIsRefusedNotCut) {
-  const std::string v("ab\0cd", 5);
-  auto r = c_.exec("INSERT INTO t VALUES(1, $1, 0)", Params::of(v), "insert");
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, core::ErrorCode::invalid);
-  EXPECT_EQ(count(), 0);  // nothing was sent, not "ab"
-  std::vector<Stmt> batch{{"INSERT INTO t VALUES(1, 'a', 0)", {}},
-                          {"INSERT INTO t VALUES(2, $1, 0)", Params::of(v)}};
-  auto b = c_.pipeline(batch, "batch");
-  ASSERT_FALSE(b.ok());
-  EXPECT_EQ(b.error().code, core::ErrorCode::invalid);
-  EXPECT_EQ(count(), 0);
+TEST(PgText, WhatTextCannotHoldBecomesReplacementCharacters) {
+  EXPECT_EQ(storable_text("plain ascii"), "plain ascii");
+  EXPECT_EQ(storable_text("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");
+  EXPECT_EQ(storable_text(std::string("a\0b", 3)),
+            "a\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(storable_text("x\xff\xfey"), "x\xef\xbf\xbd\xef\xbf\xbdy");
+  EXPECT_EQ(storable_text("\xc3"), "\xef\xbf\xbd");  // truncated sequence
+  EXPECT_EQ(storable_text(""), "");
 }
 
-TEST_F(PgDbTest, InvalidUtf8IsInvalid) {
-  auto r = c_.exec("INSERT INTO t VALUES(1, $1, 0)", Params::of(std::string("\xff\xfe")), "insert");
+TEST_F(PgDbTest, TextWithNulOrBadUtf8IsStoredReplacedNeitherCutNorRefused) {
+  const std::string nul("ab\0cd", 5), bad("r\xe9ply");  // Latin-1 from a remote server
+  ASSERT_TRUE(
+      c_.exec("INSERT INTO t VALUES(1, $1, 0), (2, $2, 0)", Params::of(nul, bad), "insert").ok());
+  auto r = c_.exec("SELECT name FROM t ORDER BY id", "select");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->text(0, 0),
+            "ab\xef\xbf\xbd"
+            "cd");  // not "ab"
+  EXPECT_EQ(r->text(1, 0), "r\xef\xbf\xbdply");
+  std::vector<Stmt> batch{{"INSERT INTO t VALUES(3, $1, 0)", Params::of(nul)}};
+  ASSERT_TRUE(c_.pipeline(batch, "batch").ok());
+  EXPECT_EQ(count(), 3);
+}
+
+TEST_F(PgDbTest, DataErrorsAreInvalid) {
+  auto r = c_.exec("SELECT $1::bigint", Params::of("twelve"), "cast");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, core::ErrorCode::invalid);
-  EXPECT_EQ(c_.sqlstate(), "22021");
+  EXPECT_EQ(c_.sqlstate(), "22P02");
   EXPECT_EQ(c_.failure(), Failure::other);
+  auto n = c_.exec("INSERT INTO t VALUES(NULL, 'x', 0)", "null key");
+  ASSERT_FALSE(n.ok());
+  EXPECT_EQ(n.error().code, core::ErrorCode::invalid);
 }
 
 TEST_F(PgDbTest, UniqueViolationIsConflictAndNotRetryable) {

@@ -2,7 +2,8 @@
 // be compared (pg_schema_test.cpp): tables with their columns (type class, NOT NULL), primary
 // keys, unique constraints and indexes (columns, uniqueness, partial predicate, and the name of
 // explicitly created indexes), foreign keys (columns, target, ON DELETE). Defaults and CHECK
-// constraints are not compared. schema_version is bookkeeping, different by design.
+// constraints are not compared. schema_version is bookkeeping, different by design; a
+// PostgreSQL column named rowid stands in for SQLite's implicit one.
 #pragma once
 #include <algorithm>
 #include <cctype>
@@ -139,6 +140,8 @@ inline SchemaShape pg_shape(store::pg::Conn& c) {
       "columns"));
   for (int i = 0; i < cols.size(); ++i) {
     out.insert("table " + cols.text(i, 0));
+    // PostgreSQL's stand-in for SQLite's implicit rowid (pg_schema.cpp).
+    if (cols.view(i, 1) == "rowid") continue;
     out.insert("column " + cols.text(i, 0) + "." + cols.text(i, 1) + " " +
                shape_type(cols.text(i, 2)) + (cols.view(i, 3) == "NO" ? " not null" : ""));
   }
