@@ -151,18 +151,22 @@ json schemas() {
                      {{"address", str()},
                       {"verified", {{"type", "boolean"}, {"description", "operator only"}}}}}};
   // Settings: every key of store/settings.hpp, as GET shows it and as PATCH takes it.
-  json on_off = {{"oneOf", {boolean, {{"type", "string"}, {"enum", {"on", "off"}}}}}};
+  // null resets a key: each property is nullable (for a oneOf, its first branch: OpenAPI 3.0
+  // allows "nullable" only beside "type").
+  json on_off = {{"oneOf", {nullable(boolean), {{"type", "string"}, {"enum", {"on", "off"}}}}}};
+  json one_or_many_or_null = {{"oneOf", {nullable(str()), strings}},
+                              {"description", "One address, or a list of addresses"}};
   json patch_props = {
       {"route", {{"type", "string"}, {"enum", {"platform", "custom", ""}}}},
       {"relay.host", str()},
       {"relay.port",
-       {{"oneOf", {{{"type", "integer"}, {"minimum", 1}, {"maximum", 65535}}, str()}}}},
+       {{"oneOf", {nullable({{"type", "integer"}, {"minimum", 1}, {"maximum", 65535}}), str()}}}},
       {"relay.security", {{"type", "string"}, {"enum", {"none", "starttls", "tls", ""}}}},
       {"relay.username", str()},
       {"relay.password", {{"type", "string"}, {"description", "write only"}}},
       {"mail_from", str()},
-      {"cc", one_or_many},
-      {"bcc", one_or_many},
+      {"cc", one_or_many_or_null},
+      {"bcc", one_or_many_or_null},
       {"bounce_notices", on_off},
       {"notify_url", str()},
       {"report_format", {{"type", "string"}, {"enum", {"json", "xml", ""}}}},
@@ -173,7 +177,8 @@ json schemas() {
         {"description",
          "16 to 256 characters, write only; the old secret keeps signing too "
          "for [webhooks] secret_grace_s"}}}};
-  for (auto& [k, v] : patch_props.items()) v["nullable"] = true;  // null resets
+  for (auto& [k, v] : patch_props.items())
+    if (v.contains("type")) v["nullable"] = true;
   s["SettingsPatch"] = {{"type", "object"},
                         {"description", "Keys to change; null or \"\" resets a key."},
                         {"minProperties", 1},
@@ -323,9 +328,11 @@ json schemas() {
   detail["events"] = {{"type", "array"}, {"items", ref("DeliveryEvent")}};
   detail["webhooks"] = {{"type", "array"}, {"items", ref("WebhookAttempts")}};
   s["MessageDetail"] = record(detail);
-  s["OpenApiDocument"] = {{"type", "object"},
-                          {"required", {"openapi", "info", "paths"}},
-                          {"properties", {{"openapi", str()}}}};
+  s["OpenApiDocument"] = {
+      {"type", "object"},
+      {"required", {"openapi", "info", "paths"}},
+      {"properties",
+       {{"openapi", str()}, {"info", {{"type", "object"}}}, {"paths", {{"type", "object"}}}}}};
   return s;
 }
 
@@ -363,7 +370,7 @@ json error_answer(const char* description) {
 const char* error_text(int status) {
   switch (status) {
     case 400:
-      return "Bad request: the message names the field";
+      return "Bad request: the message names the field (also a malformed HTTP request)";
     case 401:
       return "No or unknown bearer token";
     case 403:
@@ -470,7 +477,8 @@ void add_public_routes(json& paths) {
        {{"200",
          {{"description", "The pixel"},
           {"content", {{"image/gif", {{"schema", {{"type", "string"}, {"format", "binary"}}}}}}}}},
-        {"404", error_answer("Unknown or forged token")}}}};
+        {"404", error_answer("Unknown or forged token")},
+        {"default", error_answer("Any other error (503 unavailable, 500 internal)")}}}};
   paths["/t/c/{token}"]["get"] = {
       {"summary", "Click-tracking redirect: records a click, redirects to the link"},
       {"operationId", "trackClick"},
@@ -483,7 +491,8 @@ void add_public_routes(json& paths) {
            {{"Location",
              {{"description", "The link the recipient clicked"},
               {"schema", {{"type", "string"}, {"format", "uri"}}}}}}}}},
-        {"404", error_answer("Unknown or forged token, or an unsafe link")}}}};
+        {"404", error_answer("Unknown or forged token, or an unsafe link")},
+        {"default", error_answer("Any other error (503 unavailable, 500 internal)")}}}};
 }
 }  // namespace
 
@@ -501,15 +510,13 @@ nlohmann::json openapi_document(const std::string& public_url) {
   }
   paths["/api/v1/openapi.json"]["get"] =
       operation({"/openapi.json", "get", "This document", 200, nullptr, false, "OpenApiDocument",
-                 "", "getOpenApiDocument"},
+                 "400", "getOpenApiDocument"},
                 "/api/v1/openapi.json", false, false);
   add_public_routes(paths);
   json doc{{"openapi", "3.0.3"},
            {"info",
             {{"title", "Tern API"},
              {"version", "1"},
-             // The API a Tern operator exposes is theirs to license: Tern's document names none.
-             {"license", {{"name", "Set by the operator of this installation"}}},
              {"description",
               "Tern's REST API. Authenticate with 'Authorization: Bearer <token>': the operator "
               "token (every account) or an account's API key (its own account only). Lists "

@@ -22,7 +22,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$TERN_BIN" openapi >"$work/openapi.json"
 # Exit status 1 with errors only; the JSON report counts warnings too.
-npx --no-install redocly lint "$work/openapi.json" --extends recommended --format json \
+npx --no-install redocly lint "$work/openapi.json" --config "$here/redocly.yaml" --format json \
   --max-problems 10000 >"$work/report.json" 2>"$work/stderr" || true
 /usr/bin/python3 - "$work/report.json" "$work/stderr" <<'PY'
 import json, sys

@@ -76,6 +76,8 @@ TEST(PlatformNames, ResolveWritesBackAndIsIdempotent) {
 
 TEST(PlatformNames, MachineFqdnIsAValidNameOrEmpty) {
   const std::string fqdn = tern::app::machine_fqdn();
-  if (!fqdn.empty()) EXPECT_TRUE(tern::core::valid_domain(fqdn)) << fqdn;
+  if (!fqdn.empty()) {
+    EXPECT_TRUE(tern::core::valid_domain(fqdn)) << fqdn;
+  }
   for (char ch : fqdn) EXPECT_FALSE(ch >= 'A' && ch <= 'Z') << fqdn;
 }
