@@ -12,6 +12,12 @@ if [ ! -x "$TERN_BIN" ]; then echo "openapi-lint: $TERN_BIN is missing: build it
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "openapi-lint: $tool is missing (make deps)" >&2; exit 1; }
 done
+# @redocly/cli 2.77.0 declares node ">=20.19.0 <21 || >=22.12.0"; say so rather than fail oddly.
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);
+  process.exit((a===20&&b>=19)||a>22||(a===22&&b>=12)?0:1)'; then
+  echo "openapi-lint: @redocly/cli 2.77.0 needs Node.js 20.19+ or 22.12+, not $(node --version)" >&2
+  exit 1
+fi
 
 cd "$here"
 npm ci --no-audit --no-fund --loglevel=error >/dev/null
