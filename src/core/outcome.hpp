@@ -23,15 +23,15 @@ struct DeliveryOutcome {
   enum Kind { delivered, temp, perm };
 
   Kind kind = temp;
-  int code = 0;          // remote SMTP reply code; 0 = no reply (network, DNS, local)
-  std::string enhanced;  // RFC 3463, e.g. "5.1.1"; may be empty for a remote without it
-  std::string text;      // reply text (lines joined by ' ') or the local reason
-  std::string phase;     // where: "dns", "connect", "greeting", "ehlo", "starttls", "auth",
-                         // "mail", "rcpt", "data", "data-end", "local"
-  std::string mx_host;   // the host that answered (or failed); empty before one was chosen
-  bool tls = false;      // the session was encrypted when the outcome arose
-  std::string local_ip;  // our address on the connection that produced it ("" without one):
-                         // the report's sendingIp
+  int code = 0;               // remote SMTP reply code; 0 = no reply (network, DNS, local)
+  std::string enhanced;       // RFC 3463, e.g. "5.1.1"; may be empty for a remote without it
+  std::string text;           // reply text (lines joined by ' ') or the local reason
+  std::string phase;          // where: "dns", "connect", "greeting", "ehlo", "starttls", "auth",
+                              // "mail", "rcpt", "data", "data-end", "local"
+  std::string mx_host;        // the host that answered (or failed); empty before one was chosen
+  bool tls = false;           // the session was encrypted when the outcome arose
+  std::string local_ip = {};  // our address on the connection that produced it ("" without one):
+                              // the report's sendingIp
 
   // Verdict from a remote reply (RFC 5321 §4.2.1: the first digit decides).
   static DeliveryOutcome from_reply(int code, std::string enhanced, std::string text,

@@ -37,7 +37,7 @@ struct ReportPipelineServices {
   store::Outbox* outbox = nullptr;
   std::function<void()> poke;  // after items were enqueued (may be empty)
   int batch_delay_ms = 100;
-  report::Price price;  // every report's price ([webhooks] price_per_message, currency)
+  report::Price price = {};  // every report's price ([webhooks] price_per_message, currency)
 };
 
 struct ReportPipelineCounters {

@@ -325,7 +325,8 @@ struct Reader {
     if (it == o.end()) return fail(key, "missing");
     if (!it->is_number()) return fail(key, "not a number");
     out = it->get<double>();
-    return true;
+    // JSON has no infinity (1e400 parses to one and would be written back as null).
+    return std::isfinite(out) ? true : fail(key, "out of range");
   }
   bool boolean(const char* key, bool& out, bool required = true) {
     auto it = o.find(key);

@@ -78,7 +78,7 @@ struct ReportInput {
   int attempt = 0;
   bool tls = false;
   std::string callback_data;
-  std::string sending_ip;        // "" = no connection was made
+  std::string sending_ip = {};   // "" = no connection was made
   int64_t first_attempt_ms = 0;  // 0 = no attempt
 };
 
@@ -119,7 +119,7 @@ struct ReportResult {
   ErrorInfo error;
   std::string channel = "EMAIL";
   std::string callback_data;              // "" = absent
-  std::string sending_ip;                 // "" = absent
+  std::string sending_ip = {};            // "" = absent
   int64_t time_to_first_attempt_ms = -1;  // < 0 = absent
   std::string smtp_reply;                 // "550 5.1.1 text"; empty when there was none
   std::string mx_host;

@@ -66,7 +66,7 @@ struct AccountSettings {
   // signed with both during [webhooks] secret_grace_s after webhook_secret_changed_ms. Filled
   // only when read with secrets; empty when there was none or the secret was removed. Set by
   // the store whenever webhook_secret changes, never by a key of its own.
-  std::string webhook_secret_previous;
+  std::string webhook_secret_previous = {};
   int64_t webhook_secret_changed_ms = 0;  // 0 = never changed since this was introduced
 
   int effective_relay_port() const {

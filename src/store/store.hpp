@@ -291,7 +291,7 @@ class Store {
     // For reports only (carried in memory from the engine to the report pipeline; not stored
     // in delivery_events): our address on the delivery connection ("" without one) and when
     // the recipient's first attempt ended (0 = none).
-    std::string sending_ip;
+    std::string sending_ip = {};
     int64_t first_attempt_ms = 0;
   };
   // All in one transaction, one prepared statement (the delivery hot path); an unknown event

@@ -165,6 +165,10 @@ TEST(ReportItem, VendorFieldsRoundTrip) {
   EXPECT_EQ(to_json({back.value()}), to_json({r}));
   EXPECT_EQ(to_xml({back.value()}), to_xml({r}));
   EXPECT_NE(error_of(item_with("price", "free")).find("price not an object"), std::string::npos);
+  json o = json::parse(result_to_json_item(r));
+  std::string huge = o.dump();
+  huge.replace(huge.find("0.5"), 3, "1e400");  // parses to infinity: not a JSON number back
+  EXPECT_NE(error_of(huge).find("price.pricePerMessage out of range"), std::string::npos);
   EXPECT_NE(error_of(item_with("timeToFirstAttempt", "1")).find("not an integer"),
             std::string::npos);
 }
