@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "queue/spool_core.hpp"
@@ -269,7 +270,9 @@ struct Core::ScanState {
           if (j.is_discarded()) throw std::runtime_error("not JSON");
           m.msg = j.at("envelope").get<QueuedMessage>();
           m.expect_hash = j.at("content_blake2b").get<std::string>();
-          m.expect_records = j.at("data_records").get<uint64_t>();
+          if (!j.contains("data_records")) throw std::runtime_error("no data_records");
+          m.expect_records = static_cast<uint64_t>(
+              int_field(j, "data_records", 0, std::numeric_limits<int64_t>::max(), 0));
           if (m.msg->id != p.id) m.problem = "commit record names another id";
         } catch (const std::exception& e) {
           m.problem = std::string("unreadable commit record: ") + e.what();

@@ -14,8 +14,8 @@
 // The first byte's low bit opens the spool read-only (the CLI's offline view).
 // Invariants:
 //  - never a crash, a hang or UB; open() either fails with an error or succeeds;
-//  - every listed message has a valid id, appears once, and its content reads back in full
-//    (content_size bytes);
+//  - every listed message has a valid id, appears once, and its stored bytes read back in full
+//    (prepend + content_size bytes);
 //  - recovery is idempotent: opening the result again lists the same messages, quarantines
 //    nothing more and cuts no more torn bytes (not checked read-only, which writes nothing);
 //  - when not read-only, every quarantined message has its .json report.
@@ -107,7 +107,7 @@ Listing open_and_check(const fs::path& dir, bool read_only) {
     if (!out.sizes.emplace(m.id, m.content_size).second) std::abort();  // listed twice
     uint64_t got = 0;
     auto r = (*sp)->read_content(m.id, [&](std::string_view piece) { got += piece.size(); });
-    if (!r.ok() || got != m.content_size) std::abort();
+    if (!r.ok() || got != m.prepend.size() + m.content_size) std::abort();
     auto g = (*sp)->get(m.id);
     if (!g || g->id != m.id) std::abort();
   }

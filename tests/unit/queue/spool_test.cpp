@@ -417,6 +417,37 @@ TEST(Spool, DamagedCommitRecordQuarantinesWithRecoveredContent) {
   EXPECT_EQ(read_file(dir.path / "quarantine" / (b + ".eml")), cb);
 }
 
+// Found by spool_fuzz / envelope_fuzz: a COMMIT whose tag is intact but whose envelope holds a
+// number its field cannot (attempts = 1e10) was decoded with undefined behaviour (a double
+// converted to int). Such a commit is unreadable: the message is quarantined, content kept.
+TEST(Spool, CommitWithOutOfRangeNumberIsQuarantined) {
+  TempDir dir;
+  const std::string id = core::new_queue_id();
+  const std::string content = "Subject: n\r\n\r\nbody\r\n";
+  nlohmann::json env = make_msg(id);
+  env["recipients"][0]["attempts"] = 1e10;
+  env["size"] = content.size();
+  record::ContentHash hash;
+  hash.update(content);
+  const nlohmann::json commit = {
+      {"envelope", env}, {"content_blake2b", hash.hex_final()}, {"data_records", 1}};
+  std::string seg;
+  auto add = [&](record::Type t, const std::string& payload) {
+    auto h = record::encode_header(t, id, payload);
+    seg.append(reinterpret_cast<const char*>(h.data()), h.size());
+    seg += id;
+    seg += payload;
+  };
+  add(record::Type::data, content);
+  add(record::Type::commit, commit.dump());
+  fs::create_directories(dir.path / "spool");
+  write_file(dir.path / "spool" / "seg-0000000000000001.log", seg);
+  auto s = open_ok(dir.str());
+  EXPECT_TRUE(s->list().empty());
+  EXPECT_EQ(s->stats().quarantined, 1u);
+  EXPECT_EQ(read_file(dir.path / "quarantine" / (id + ".eml")), content);
+}
+
 TEST(Spool, EnospcOnAppendFailsCommitAndLeavesNoTrace) {
   TempDir dir;
   auto ops = std::make_shared<FaultyOps>();
