@@ -118,7 +118,8 @@ Listing open_and_check(const fs::path& dir, bool read_only) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  spdlog::set_level(spdlog::level::off);  // recovery logs every damaged record
+  // Recovery logs every damaged record; SPOOL_FUZZ_LOG=1 keeps the log (replaying a finding).
+  if (!std::getenv("SPOOL_FUZZ_LOG")) spdlog::set_level(spdlog::level::off);
   return 0;
 }
 

@@ -13,6 +13,14 @@ using namespace tern;
 using namespace tern::queue;
 using namespace tern::queue::test;
 
+namespace {
+// One well-formed record (valid tag), as the spool writes it.
+std::string record_bytes(record::Type t, const std::string& id, const std::string& payload) {
+  auto h = record::encode_header(t, id, payload);
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size()) + id + payload;
+}
+}  // namespace
+
 TEST(Spool, CommitReopenRecoversMessageAndExactContent) {
   TempDir dir;
   // Binary content with NULs and the record magic inside, larger than one DATA record.
@@ -431,21 +439,35 @@ TEST(Spool, CommitWithOutOfRangeNumberIsQuarantined) {
   hash.update(content);
   const nlohmann::json commit = {
       {"envelope", env}, {"content_blake2b", hash.hex_final()}, {"data_records", 1}};
-  std::string seg;
-  auto add = [&](record::Type t, const std::string& payload) {
-    auto h = record::encode_header(t, id, payload);
-    seg.append(reinterpret_cast<const char*>(h.data()), h.size());
-    seg += id;
-    seg += payload;
-  };
-  add(record::Type::data, content);
-  add(record::Type::commit, commit.dump());
   fs::create_directories(dir.path / "spool");
-  write_file(dir.path / "spool" / "seg-0000000000000001.log", seg);
+  write_file(dir.path / "spool" / "seg-0000000000000001.log",
+             record_bytes(record::Type::data, id, content) +
+                 record_bytes(record::Type::commit, id, commit.dump()));
   auto s = open_ok(dir.str());
   EXPECT_TRUE(s->list().empty());
   EXPECT_EQ(s->stats().quarantined, 1u);
   EXPECT_EQ(read_file(dir.path / "quarantine" / (id + ".eml")), content);
+}
+
+// Found by spool_fuzz: a record that follows its message's ABORT/DONE in a later segment (a
+// well-tagged stray) was ignored at the first open, but the segment holding the ABORT was then
+// reclaimed, so the next open saw the stray alone and quarantined a message that was dead.
+// Recovery is idempotent: the second open finds the same (nothing).
+TEST(Spool, RecordAfterDeathInALaterSegmentStaysDead) {
+  TempDir dir;
+  const std::string id = core::new_queue_id();
+  fs::create_directories(dir.path / "spool");
+  write_file(dir.path / "spool" / "seg-0000000000000001.log",
+             record_bytes(record::Type::data, id, "Subject: x\r\n\r\nbody\r\n") +
+                 record_bytes(record::Type::abort, id, ""));
+  write_file(dir.path / "spool" / "seg-0000000000000002.log",
+             record_bytes(record::Type::commit, id, "not json"));
+  for (int open = 1; open <= 2; ++open) {
+    auto s = open_ok(dir.str());
+    EXPECT_TRUE(s->list().empty()) << "open " << open;
+    EXPECT_EQ(s->stats().quarantined, 0u) << "open " << open;
+  }
+  EXPECT_FALSE(fs::exists(dir.path / "quarantine" / (id + ".json")));
 }
 
 TEST(Spool, EnospcOnAppendFailsCommitAndLeavesNoTrace) {
