@@ -161,7 +161,8 @@ def main():
     base = peers.make_temp()
     pf = peers.PostfixInstance(base)
     tn = peers.TernInstance(base, tern_bin)
-    results = {"cells": [], "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    results = {"cells": [], "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+               "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     t_start = time.monotonic()
     try:
         pf.start()
@@ -187,6 +188,7 @@ def main():
         pf.stop()
         shutil.rmtree(base, ignore_errors=True)
     results["minutes"] = round((time.monotonic() - t_start) / 60, 1)
+    results["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results["machine"] = machine()
     os.makedirs(RESULTS_DIR, exist_ok=True)
     with open(os.path.join(RESULTS_DIR, "last.json"), "w") as f:
@@ -200,7 +202,11 @@ def render(r):
     L = []
     L.append("Command: `sudo bench/accept/run.sh build/tern` (as root; "
              f"RUNS={RUNS} N_SMALL={N_SMALL} N_LARGE={N_LARGE} IDLE_N={IDLE_N}).  ")
-    L.append(f"Run {r['started']}, {r['minutes']} min, {r['machine']}.  ")
+    load = ""
+    if "loadavg_before" in r:
+        load = (f"; load average (1/5/15 min) {'/'.join(str(x) for x in r['loadavg_before'])} "
+                f"before, {'/'.join(str(x) for x in r['loadavg_after'])} after")
+    L.append(f"Run {r['started']}, {r['minutes']} min, {r['machine']}{load}.  ")
     L.append("Client: `smtp-source -s S -m N -l SIZE [-d] -f bench@bench.test -t "
              "sink@bench.test -M bench.test 127.0.0.1:PORT`; each run starts with an empty "
              f"queue; the value is the median of {RUNS} runs; every run was checked to have "
