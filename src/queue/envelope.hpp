@@ -49,6 +49,13 @@ struct QueuedMessage {
   uint64_t content_size = 0;  // octets of streamed content (DATA records), without prepend
 };
 
+// Reads a whole-number field of a stored JSON object strictly: absent → fallback; present but
+// not an integer within [lo, hi] (a fraction, 1e10 for an int, a string, a negative count)
+// → throws a nlohmann::json exception (a corrupt record, refused like any other), never a
+// silently converted number.
+int64_t int_field(const nlohmann::json& j, const char* key, int64_t lo, int64_t hi,
+                  int64_t fallback);
+
 void to_json(nlohmann::json& j, const Recipient& r);
 void from_json(const nlohmann::json& j, Recipient& r);
 void to_json(nlohmann::json& j, const QueuedMessage& m);
