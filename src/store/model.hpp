@@ -123,6 +123,11 @@ struct DeliveryEvent {
   std::string mx_host;
   bool tls = false;
   core::Phase phase = core::Phase::none;  // where it happened
+  // For reports only (carried in memory from the engine to the report pipeline; not stored
+  // in delivery_events): our address on the delivery connection ("" without one) and when
+  // the recipient's first attempt ended (0 = none).
+  std::string sending_ip = {};
+  int64_t first_attempt_ms = 0;
 };
 
 // An SMTP login of an account (the account name is the first; more can be made for the API).

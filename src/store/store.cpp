@@ -18,7 +18,7 @@ Store::Store(Database& db, const core::Clock& clock)
       api_keys(db, clock),
       domains(db, clock, sealer_),
       senders(db, clock),
-      settings(db, sealer_),
+      settings(db, clock, sealer_),
       suppressions(db, clock),
       events(db) {}
 
