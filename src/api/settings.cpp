@@ -1,6 +1,6 @@
 // /settings: the account's delivery and report settings (store/settings.hpp keys).
 //   GET                      every key with defaults filled in; secrets as "set" / "not set"
-//   PATCH {key: value, ...}  all or nothing (Store::set_account_settings); 400 names the key;
+//   PATCH {key: value, ...}  all or nothing (store::SettingsService::set); 400 names the key;
 //                            mail_from, relay.host, notify_url and tracking_url must pass
 //                            report::check_settings (the account's identities, SSRF rules);
 //                            strings, numbers, booleans (on/off) or arrays of strings (cc, bcc);

@@ -113,8 +113,8 @@ void print_report(const tern::domain::Report& rep, bool as_json, bool with_chang
                             : std::string())
             << ")\n\nPublish these DNS records:\n";
   for (const auto& r : rep.records) {
-    std::cout << "\n  [" << r.status << "] " << r.purpose << "\n  " << r.name << ". IN " << r.type
-              << " ";
+    std::cout << "\n  [" << to_string(r.status) << "] " << r.purpose << "\n  " << r.name << ". IN "
+              << r.type << " ";
     if (r.type == "TXT" && r.value.size() > 255) {
       for (const auto& piece : tern::domain::split_txt(r.value))
         std::cout << "\"" << piece << "\" ";
@@ -597,7 +597,7 @@ int main(int argc, char** argv) {
             arr.push_back(tern::api::domain_summary_json(d, &rep.detail));
           } else {
             size_t ok = 0;
-            for (const auto& r : rep.records) ok += r.status == "ok";
+            for (const auto& r : rep.records) ok += r.status == tern::store::RecordStatus::ok;
             std::cout << d.domain << "\t" << (d.verified ? "verified" : "unverified") << "\t"
                       << rep.detail.dkim_mode << "\t" << ok << "/" << rep.records.size()
                       << " records ok\n";

@@ -523,7 +523,7 @@ int serve(const Config& given) {
                             spdlog::info("domain {}: {} {} -> {}", name, c.what, c.from, c.to);
                           if (r->dns_error)
                             for (const auto& rec : r->records)
-                              if (rec.status == "error")
+                              if (rec.status == store::RecordStatus::error)
                                 spdlog::warn("domain {}: {}: {}", name, rec.id, rec.found);
                         });
     }

@@ -301,6 +301,8 @@ class Domains final : public DomainRepo {
   core::Result<void> put_record(int64_t account_id, std::string_view domain,
                                 const RecordState& r) override {
     if (auto w = c_.writable(); !w) return w;
+    if (r.status == RecordStatus::error)
+      return core::Error::invalid("store: a record state without a verdict (error) is not kept");
     for (auto& x : c_.t.domains) {
       if (x.d.domain != domain || x.d.account_id != account_id) continue;
       auto& recs = x.d.records;

@@ -4,6 +4,7 @@
 // request).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,10 +59,37 @@ struct DkimKey {
 };
 
 // The last definitive DNS check of one record ("ownership", "spf", "dkim:tern1", "dmarc").
+// A DNS record's check result, by name only at the edges (stored rows, JSON, the CLI):
+// parse_record_status(to_string(v)) == v; anything else is nullopt. error (DNS failed for now:
+// no verdict) is a check's answer only, never stored.
+enum class RecordStatus : uint8_t { pending, ok, missing, wrong, error };
+
+constexpr std::string_view to_string(RecordStatus s) {
+  switch (s) {
+    case RecordStatus::pending:
+      return "pending";
+    case RecordStatus::ok:
+      return "ok";
+    case RecordStatus::missing:
+      return "missing";
+    case RecordStatus::wrong:
+      return "wrong";
+    case RecordStatus::error:
+      return "error";
+  }
+  return "pending";
+}
+constexpr std::optional<RecordStatus> parse_record_status(std::string_view s) {
+  for (RecordStatus v : {RecordStatus::pending, RecordStatus::ok, RecordStatus::missing,
+                         RecordStatus::wrong, RecordStatus::error})
+    if (to_string(v) == s) return v;
+  return std::nullopt;
+}
+
 struct RecordState {
   std::string id;
-  std::string status;  // "pending", "ok", "missing", "wrong"
-  std::string found;   // what DNS held when not ok
+  RecordStatus status = RecordStatus::pending;  // pending, ok, missing, wrong (never error)
+  std::string found;                            // what DNS held when not ok
   int64_t checked_ms = 0;
 };
 

@@ -117,7 +117,8 @@ class DomainRepo {
   virtual core::Result<void> update(const DomainDetail& d) = 0;
   // The claim with its record states; false when there was none.
   virtual core::Result<bool> remove(std::string_view domain, int64_t account_id) = 0;
-  // Inserts or replaces the state of record r.id of the claim.
+  // Inserts or replaces the state of record r.id of the claim; a status of error (no
+  // verdict) is invalid.
   virtual core::Result<void> put_record(int64_t account_id, std::string_view domain,
                                         const RecordState& r) = 0;
 

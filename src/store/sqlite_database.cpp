@@ -285,6 +285,8 @@ class Domains final : public DomainRepo {
   core::Result<void> put_record(int64_t account_id, std::string_view domain,
                                 const RecordState& r) override {
     if (auto w = c_.writable(); !w) return w;
+    if (r.status == RecordStatus::error)
+      return core::Error::invalid("store: a record state without a verdict (error) is not kept");
     Stmt s(c_.cache,
            "INSERT INTO domain_records(account_id, domain, id, status, found, checked_ms) "
            "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(account_id, domain, id) DO UPDATE SET "
@@ -292,7 +294,7 @@ class Domains final : public DomainRepo {
     s.bind(1, account_id)
         .bind(2, domain)
         .bind(3, std::string_view(r.id))
-        .bind(4, std::string_view(r.status))
+        .bind(4, to_string(r.status))
         .bind(5, std::string_view(r.found))
         .bind(6, r.checked_ms);
     return s.run("save record state");
@@ -387,11 +389,14 @@ class Domains final : public DomainRepo {
     for (auto& d : out) {
       s.reset();
       s.bind(1, d.account_id).bind(2, std::string_view(d.domain));
-      auto recs = rows_of<RecordState>(s, "read domain records", [](const Stmt& r) {
-        return RecordState{r.text(0), r.text(1), r.text(2), r.int64(3)};
-      });
-      if (!recs) return recs.error();
-      d.records = std::move(recs).value();
+      int rc;
+      while ((rc = s.step()) == SQLITE_ROW) {
+        const auto status = parse_record_status(s.text(1));
+        if (!status || *status == RecordStatus::error)
+          return core::Error::corrupt("store: record state of unknown status " + s.text(1));
+        d.records.push_back({s.text(0), *status, s.text(2), s.int64(3)});
+      }
+      if (rc != SQLITE_DONE) return s.error(rc, "read domain records");
     }
     return out;
   }

@@ -198,7 +198,7 @@ TEST_F(WebhookSenderTest, ASecretChangeSignsTheNextReport) {
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
   EXPECT_EQ(seen1.header("x-tern-signature"), "");  // no secret yet
 
-  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", kSecret}}).ok());
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", kSecret}}).ok());
   enqueue({report_item(srv.url(), result("m2", "delivered"))});
   sender_->poke();
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 2; }));
@@ -208,7 +208,7 @@ TEST_F(WebhookSenderTest, ASecretChangeSignsTheNextReport) {
   EXPECT_EQ(sig2.find(",v1=", sig2.find(",v1=") + 1), std::string::npos);  // one v1: no old one
 
   const std::string rotated = "whsec-rotated-fedcba9876543210";
-  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", rotated}}).ok());
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", rotated}}).ok());
   enqueue({report_item(srv.url(), result("m3", "delivered"))});
   sender_->poke();
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 3; }));
@@ -225,9 +225,9 @@ TEST_F(WebhookSenderTest, AfterTheGracePeriodOnlyTheNewSecretSigns) {
   cfg_.secret_grace_ms = 0;  // the window is already over
   Request seen;
   FakeHttpServer srv({answer(200, "OK", &seen)});
-  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", kSecret}}).ok());
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", kSecret}}).ok());
   const std::string rotated = "whsec-rotated-fedcba9876543210";
-  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", rotated}}).ok());
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", rotated}}).ok());
   enqueue({report_item(srv.url(), result("m1", "delivered"))});
   make_sender();
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));

@@ -316,7 +316,7 @@ TEST(Retry, FirstAttemptTimeIsKeptAcrossRetries) {
   auto d2 = p.next(d1.recipient, kT0, kT0 + 10 * M, temp451());
   EXPECT_EQ(d2.recipient.first_attempt_ms, kT0 + 1500);
   auto ok = p.next(d2.recipient, kT0, kT0 + 20 * M,
-                   DeliveryOutcome::from_reply(250, "2.0.0", "ok", "data-end"));
+                   DeliveryOutcome::from_reply(250, "2.0.0", "ok", core::Phase::data_end));
   EXPECT_EQ(ok.recipient.state, RcptState::delivered);
   EXPECT_EQ(ok.recipient.first_attempt_ms, kT0 + 1500);
 }
