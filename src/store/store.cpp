@@ -11,7 +11,6 @@ const core::Clock& Store::system_clock() {
 
 Store::Store(Database& db, const core::Clock& clock)
     : db_(db),
-      clock_(clock),
       cache_(clock),
       accounts(db, clock, cache_),
       credentials(db, clock, cache_),

@@ -44,7 +44,6 @@ namespace tern::store {
 class Store {
  private:
   Database& db_;
-  const core::Clock& clock_;
   Sealer sealer_;
   VerifyCache cache_;
 
