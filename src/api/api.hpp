@@ -4,6 +4,7 @@
 //   /api/v1/openapi.json  OpenAPI 3 document (no auth)
 //   /t/o/<token>, /t/c/<token>   open pixel and click redirect (tracking_endpoint.hpp)
 //   /v/<token>            registered-sender verification link
+//   /, /console/...       the web console, embedded at build time (console_assets.hpp)
 //
 // Errors are JSON {"error":{"code","message"}}; list endpoints page with ?limit= and ?cursor=
 // and answer {"items":[...],"nextCursor":"..."}. The operator token reaches every account; an
@@ -82,7 +83,7 @@ struct ApiServices {
   std::function<void()> webhooks_enqueued;
 };
 
-// Everything under /api/v1, /t/ and /v/; 404 JSON for anything else.
+// Everything under /api/v1, /t/, /v/ and /console/; 404 JSON for anything else.
 net::HttpResponse handle(const ApiServices& svc, const net::HttpRequest& req);
 
 }  // namespace tern::api

@@ -2,6 +2,7 @@
 // path, authenticates, scopes the call to one account, and dispatches to a resource file.
 //   /t/...                         tracking (tracking_endpoint.cpp), no auth
 //   /v/<token>                     sender verification (verify.cpp), no auth
+//   /, /console/...                the web console (console_assets.cpp), no auth
 //   /api/v1/openapi.json           the OpenAPI document, no auth
 //   /api/v1/accounts[/{id}]        operator (an API key sees only its own account)
 //   /api/v1/accounts/{id}/<res>/.. operator, or an API key of that account
@@ -13,6 +14,7 @@
 
 #include <set>
 
+#include "api/console_assets.hpp"
 #include "api/request.hpp"
 #include "api/resources.hpp"
 #include "api/send.hpp"
@@ -145,6 +147,7 @@ net::HttpResponse from_error(const core::Error& e, int perm_status, const std::s
 
 net::HttpResponse handle(const ApiServices& svc, const net::HttpRequest& req) {
   std::string_view path = req.path();
+  if (is_console_path(path)) return handle_console(req);
   if (path.starts_with("/t/")) return handle_tracking(svc, req);
   if (path.starts_with("/v/")) return handle_verify(svc, req);
   if (path != "/api/v1" && !path.starts_with("/api/v1/")) return no_route();

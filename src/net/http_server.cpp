@@ -183,6 +183,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       res.keep_alive(req.keep_alive());
       res.body() = std::move(out.body);
       res.prepare_payload();
+      // HEAD: the headers of the GET (Content-Length included), no body.
+      if (req.method() == http::verb::head) res.body().clear();
       stream.expires_after(std::chrono::seconds(opts.read_timeout_s));
       auto [wec, wn] = co_await http::async_write(stream, res, kTuple);
       if (wec || !res.keep_alive()) break;

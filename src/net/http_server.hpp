@@ -12,6 +12,8 @@
 // - Connections are capped in total and per client (IPv4 address, IPv6 /64); over a cap the
 //   client gets 503 and the connection is closed. accept() failures (EMFILE) back off.
 // - Each read has a deadline (idle keep-alive and slow requests alike).
+// - HEAD gets the headers the handler's answer would have for GET (Content-Length included)
+//   and no body; handlers answer HEAD like GET.
 #pragma once
 #include <atomic>
 #include <cstdint>

@@ -162,6 +162,25 @@ TEST_F(Fixture, BlockingHandlerLeavesTheIoThreadFree) {
   EXPECT_NE(blocker.read_response().find("ok 127.0.0.1"), std::string::npos);
 }
 
+TEST_F(Fixture, HeadGetsTheHeadersOfGetAndNoBody) {
+  start(opts());
+  Client c(port, 3000);
+  // HEAD then GET on one connection: the GET's status line must follow the HEAD's header
+  // section at once (a body after the HEAD's headers would come first).
+  ASSERT_TRUE(
+      c.send_all("HEAD /x HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  const std::string all = c.read_all();
+  const std::string body = "ok 127.0.0.1\n";
+  const auto first_end = all.find("\r\n\r\n");
+  ASSERT_NE(first_end, std::string::npos) << all;
+  const std::string head = all.substr(0, first_end);
+  EXPECT_NE(head.find("HTTP/1.1 200 OK"), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(body.size())), std::string::npos) << head;
+  EXPECT_EQ(all.substr(first_end + 4, 15), "HTTP/1.1 200 OK") << all;
+  EXPECT_TRUE(all.ends_with("\r\n\r\n" + body)) << all;
+}
+
 TEST_F(Fixture, SlowRequestsCannotExhaustTheMainPool) {
   start(opts());
   Client s1(port), s2(port), s3(port);
