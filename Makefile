@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: deps deps-build configure build run test unit integration fuzz bench clean format format-check
+.PHONY: deps deps-build configure build console console-test run test unit integration fuzz bench clean format format-check
 
 deps:
 	@bash scripts/install-deps.sh
@@ -16,22 +16,33 @@ $(BUILD)/build.ninja:
 
 configure: $(BUILD)/build.ninja
 
-build: deps-build configure
+build: deps-build configure console
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The web console (console/): npm ci with the committed lock file, then the Vite build into
+# console/dist, which the C++ build embeds in tern (without Node: a placeholder page).
+console:
+	@bash scripts/build-console.sh
 
 run: deps build
 	@bash scripts/run-demo.sh $(BUILD)/tern
 
+# make test runs the browser suite: the console must really be built (no placeholder).
+test: export TERN_CONSOLE_REQUIRED := 1
 test: deps format-check build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@bash tests/fuzz/run.sh
 	@bash tests/integration/run.sh $(BUILD)/tern
+	@bash console/test/run.sh $(BUILD)/tern
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 integration: build
 	@bash tests/integration/run.sh $(BUILD)/tern
+
+console-test: build
+	@bash console/test/run.sh $(BUILD)/tern
 
 fuzz: deps-build
 	@bash tests/fuzz/run.sh
@@ -46,4 +57,4 @@ format:
 	@bash scripts/check-format.sh --fix
 
 clean:
-	rm -rf $(BUILD) build-fuzz
+	rm -rf $(BUILD) build-fuzz console/dist

@@ -17,13 +17,32 @@ import { DomainsPage } from './pages/Domains';
 import { SendersPage } from './pages/Senders';
 import { MessagesPage } from './pages/Messages';
 import { SuppressionsPage } from './pages/Suppressions';
-import { DashboardPage } from './pages/Dashboard';
 import { WebhooksPage } from './pages/Webhooks';
 import { KeysPage } from './pages/Keys';
 import { AccountsPage } from './pages/Accounts';
 import { QueuePage } from './pages/Queue';
 import { PlatformPage } from './pages/Platform';
 import { NoAccount } from './pages/NoAccount';
+import { Loading } from './components/ui';
+
+// A page loaded only when first opened (the dashboard's chart library stays out of the first
+// page's bytes).
+function lazyPage(load: () => Promise<ComponentType>): ComponentType {
+  let loaded: ComponentType | null = null;
+  return function LazyPage() {
+    const [, setReady] = useState(false);
+    useEffect(() => {
+      if (!loaded)
+        void load().then((c) => {
+          loaded = c;
+          setReady(true);
+        });
+    }, []);
+    const C = loaded;
+    return C ? <C /> : <Loading />;
+  };
+}
+const DashboardPage = lazyPage(() => import('./pages/Dashboard').then((m) => m.DashboardPage));
 
 interface NavItem {
   path: string;

@@ -4,7 +4,12 @@
 import type { components } from './schema';
 
 type S = components['schemas'];
-type Req<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
+// Tern always sends every property it documents (null where the schema says nullable).
+type Req<T> = T extends (infer U)[]
+  ? Req<U>[]
+  : T extends object
+    ? { [K in keyof T]-?: Req<Exclude<T[K], undefined>> }
+    : T;
 
 export type Account = Req<S['Account']> & { suspended?: boolean; suspendedReason?: string };
 export type Credential = Req<S['Credential']>;
