@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { startEnv, startBrowser, watchedPage, login, go, bearer, assertAccessible, assertScreenshot, until, HERE } from './lib.mjs';
 import { schemaText } from '../scripts/schema-text.mjs';
@@ -52,8 +52,18 @@ test('the console is embedded and served with its security headers', async () =>
   assert.equal(again.status, 304);
   const deep = await fetch(env.base + '/console/domains/example.com');
   assert.equal(await deep.text(), html, 'SPA fallback');
-  const trav = await fetch(env.base + '/console/%2e%2e/api/v1/accounts');
-  assert.equal(trav.status, 400);
+  // A raw request (fetch would normalise the dots away before sending).
+  for (const path of ['/console/%2e%2e/api/v1/accounts', '/console/../api/v1/accounts', '/console/assets/..%2f..%2fetc%2fpasswd']) {
+    const status = await new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: env.http, path }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 400, path);
+  }
 });
 
 test('the first page stays within 120 KB gzipped', async () => {
@@ -113,7 +123,7 @@ test('the operator creates an account and switches into it', async () => {
   assert.ok((await secret.textContent()).length >= 16, 'password shown once');
   await page.getByRole('button', { name: 'I have copied it' }).click();
   assert.equal(await secret.count(), 0, 'the password is gone once acknowledged');
-  await page.getByRole('button', { name: 'Act as account shop' }).click();
+  await page.getByRole('button', { name: 'Switch to shop' }).click();
   await page.getByText('Acting as account shop').waitFor();
   await page.getByRole('heading', { name: 'Sending', level: 1 }).waitFor();
   assert.equal(await page.locator('#account-switcher').inputValue(), 'shop');
@@ -282,7 +292,7 @@ test('every page passes axe-core in light and dark, with no console error or CSP
 test('screenshots of the main pages match their baselines', async () => {
   await page.emulateMedia({ colorScheme: 'light' });
   await go(page, env, 'domains/shop.test');
-  await assertScreenshot(page, 'domain', [page.locator('.record code'), page.locator('.tile code')]);
+  await assertScreenshot(page, 'domain');
   await go(page, env, 'messages');
   await assertScreenshot(page, 'messages', [page.locator('main tbody')]);
   await page.emulateMedia({ colorScheme: 'dark' });

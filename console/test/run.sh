@@ -17,4 +17,4 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 if [ ! -d node_modules ]; then npm ci --no-audit --no-fund --loglevel=error; fi
 export TERN_BIN
-exec node --test --test-concurrency=1 --test-timeout=600000 test/
+exec node --test --test-concurrency=1 --test-timeout=600000 test/*.test.mjs

@@ -86,8 +86,9 @@ export function CopyButton(props: { text: string; label: string }) {
     window.setTimeout(() => setDone(false), 1500);
   };
   return (
-    <button type="button" class="btn btn-ghost btn-small copy" onClick={copy} aria-label={t('copy.label', { what: props.label })}>
+    <button type="button" class="btn btn-ghost btn-small copy" onClick={copy}>
       {done ? t('copy.done') : t('copy.button')}
+      <span class="sr-only">{t('copy.what', { what: props.label })}</span>
     </button>
   );
 }

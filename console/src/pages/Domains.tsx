@@ -197,12 +197,14 @@ function DomainDetail(props: { name: string }) {
                   <div class="record-line">
                     <span class="record-label">{t('domains.recName')}</span>
                     <code class="break">{r.name}</code>
-                    <CopyButton text={r.name} label={t('domains.copyName', { purpose: r.purpose })} />
+                    <CopyButton text={r.name} label={t('domains.copyName', { record: r.id })} />
                   </div>
                   <div class="record-line">
                     <span class="record-label">{t('domains.expected')}</span>
-                    <code class="break">{r.value}</code>
-                    <CopyButton text={r.value} label={t('domains.copyValue', { purpose: r.purpose })} />
+                    <code class="break" data-volatile={r.id === 'ownership' || r.id.startsWith('dkim') ? '' : undefined}>
+                      {r.value}
+                    </code>
+                    <CopyButton text={r.value} label={t('domains.copyValue', { record: r.id })} />
                   </div>
                   {r.status !== 'ok' && r.status !== 'pending' && (
                     <div class="record-line">

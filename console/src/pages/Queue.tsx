@@ -90,7 +90,7 @@ export function QueuePage() {
               <caption class="sr-only">{t('queue.groups')}</caption>
               <thead>
                 <tr>
-                  <th scope="col">
+                  <th scope="col" class="check">
                     <input type="checkbox" checked={allOn} aria-label={t('queue.selectAll')} onChange={() => setSelected(allOn ? new Set() : new Set(groups.map((g) => g.key)))} />
                   </th>
                   <th scope="col">{t(`queue.by.${by}`)}</th>
@@ -104,7 +104,7 @@ export function QueuePage() {
               <tbody>
                 {groups.map((g) => (
                   <tr key={g.key}>
-                    <td>
+                    <td class="check">
                       <input type="checkbox" checked={selected.has(g.key)} onChange={() => toggle(g.key)} aria-label={t('queue.selectFor', { key: g.key })} />
                     </td>
                     <td><code>{g.key}</code></td>

@@ -154,7 +154,7 @@ export function SuppressionsPage() {
               <caption class="sr-only">{t('supp.listTitle')}</caption>
               <thead>
                 <tr>
-                  <th scope="col"><span class="sr-only">{t('common.select')}</span></th>
+                  <th scope="col" class="check"><span class="sr-only">{t('common.select')}</span></th>
                   <th scope="col">{t('supp.address')}</th>
                   <th scope="col">{t('supp.reason')}</th>
                   <th scope="col">{t('supp.date')}</th>
@@ -164,7 +164,7 @@ export function SuppressionsPage() {
               <tbody>
                 {items.map((s) => (
                   <tr key={s.address}>
-                    <td>
+                    <td class="check">
                       <input type="checkbox" checked={selected.has(s.address)} onChange={() => toggle(s.address)} aria-label={t('supp.selectFor', { address: s.address })} />
                     </td>
                     <td>{s.address}</td>
