@@ -16,7 +16,7 @@ function Config(props: { settings: Settings; reload: () => void }) {
   const [notify, setNotify] = useState(String(s.notify_url ?? ''));
   const [tracking, setTracking] = useState(String(s.tracking_url ?? ''));
   const [format, setFormat] = useState(String(s.report_format ?? 'json'));
-  const [inter, setInter] = useState(Boolean(s.intermediate_report));
+  const [inter, setInter] = useState(s.intermediate_report === 'on' || s.intermediate_report === true);
   const [busy, setBusy] = useState('');
   const [error, setError] = useState('');
   const [secret, setSecret] = useState('');
@@ -63,7 +63,7 @@ function Config(props: { settings: Settings; reload: () => void }) {
     <>
       <Section title={t('webhooks.configTitle')}>
         <form class="form" onSubmit={save}>
-          <div class="grid">
+          <div class="grid grid-2">
             <Field label={t('webhooks.notifyUrl')} id="wh-notify" hint={t('webhooks.notifyHint')}>
               <input id="wh-notify" type="url" value={notify} placeholder="https://hooks.example.com/tern" onInput={(e) => setNotify(e.currentTarget.value)} aria-describedby="wh-notify-hint" />
             </Field>
