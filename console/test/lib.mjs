@@ -112,7 +112,11 @@ export async function watchedPage(context) {
   const page = await context.newPage();
   const problems = [];
   page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    // A failed load is logged by the browser without its URL: the response below names it.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console error: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.request().method()} ${r.url().replace(/^https?:\/\/[^/]+/, '')}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   await page.addInitScript(() => {
@@ -136,8 +140,8 @@ export async function login(page, env, token = env.admin) {
   await page.getByLabel('Operator token or API key').fill(token);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('button', { name: 'Log out' }).waitFor();
-  // Logged out, the console's first GET /api/v1/session is answered 401 (the browser logs it).
-  page.allowProblems(/status of 401/);
+  // Logged out, the console's first GET /api/v1/session is answered 401.
+  page.allowProblems(/^HTTP 401 GET \/api\/v1\/session$/);
 }
 
 export async function go(page, env, path) {
