@@ -113,6 +113,29 @@ test('login with a wrong token is refused; the operator logs in and out', async 
   page.assertClean('login/logout');
 });
 
+test('a one-time login link logs the operator in once and leaves the address bar', async () => {
+  const out = await env.cmd({ cmd: 'cli', args: ['console', 'link'] });
+  assert.equal(out.rc, 0, out.stderr);
+  const code = out.stdout.trim().match(/#login=([A-Za-z0-9_-]+)$/)?.[1];
+  assert.ok(code, out.stdout);
+  const link = `${env.base}/console/#login=${code}`;
+  await page.goto('about:blank'); // a full load, not a fragment change of the current page
+  await page.goto(link);
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  assert.equal(await page.evaluate(() => location.hash), '', 'the code is removed from the URL');
+  assert.doesNotMatch(await page.evaluate(() => location.href), /login=/);
+  page.allowProblems(/^HTTP 401 GET \/api\/v1\/session$/);
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('button', { name: 'Log in' }).waitFor();
+  // The same link a second time: refused, said so, and the login form is there.
+  await page.goto('about:blank');
+  await page.goto(link);
+  await page.getByText('The login link did not work').waitFor();
+  assert.equal(await page.evaluate(() => location.hash), '');
+  page.allowProblems(/^HTTP 401 (GET|POST) \/api\/v1\/session$/);
+  page.assertClean('login link');
+});
+
 test('the operator creates an account and switches into it', async () => {
   await login(page, env);
   await go(page, env, 'accounts');

@@ -137,6 +137,9 @@ export const en = {
   'captured.raw': 'Download .eml',
   'captured.htmlFrame': 'HTML part of the message (scripts and remote content blocked)',
   'captured.noText': '(no text part)',
+  'captured.attachments': 'Attachments',
+  'captured.unnamed': '(unnamed)',
+  'captured.truncated': 'This message has more parts than the console shows; download the .eml for all of it.',
 
   'domains.title': 'Domains',
   'domains.intro': 'Domains you send from. Publish their DNS records, then check: Tern signs with DKIM once they are in place.',

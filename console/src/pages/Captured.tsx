@@ -31,7 +31,22 @@ function CapturedOne(props: { id: string }) {
             <div class="kv-row"><dt>{t('captured.to')}</dt><dd>{m.to.join(', ')}</dd></div>
             <div class="kv-row"><dt>{t('captured.at')}</dt><dd>{time(m.capturedAt)}</dd></div>
             <div class="kv-row"><dt>{t('captured.size')}</dt><dd>{bytes(m.size)}</dd></div>
+            {m.attachments.length > 0 && (
+              <div class="kv-row">
+                <dt>{t('captured.attachments')}</dt>
+                <dd>
+                  <ul class="plain">
+                    {m.attachments.map((a, i) => (
+                      <li key={i}>
+                        {a.filename || t('captured.unnamed')} <span class="muted">({a.contentType}, {bytes(a.size)})</span>
+                      </li>
+                    ))}
+                  </ul>
+                </dd>
+              </div>
+            )}
           </dl>
+          {m.truncated && <Notice tone="warn">{t('captured.truncated')}</Notice>}
           <div role="tablist" class="tabs" aria-label={t('captured.views')}>
             {tabs.map((x) => (
               <button

@@ -5,7 +5,7 @@ import { t } from '../lib/i18n';
 import { api, errorText } from '../lib/api';
 import { useLoad } from '../lib/poll';
 import { time, num } from '../lib/format';
-import type { QueueGroup } from '../api/types';
+import type { QueueActionResult, QueueGroups } from '../api/types';
 import { Button, Empty, ErrorNotice, Loading, Notice, PageHeader, Section } from '../components/ui';
 import { confirmTyped } from '../components/confirm';
 import { toast } from '../components/toast';
@@ -15,7 +15,7 @@ type Action = 'retry' | 'hold' | 'release' | 'delete';
 
 export function QueuePage() {
   const [by, setBy] = useState<By>('destination');
-  const list = useLoad(() => api.get<{ groups: QueueGroup[] }>(`/api/v1/queue?by=${by}`), [by], 5000);
+  const list = useLoad(() => api.get<QueueGroups>(`/api/v1/queue?by=${by}`), [by], 5000);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [error, setError] = useState('');
   const [busy, setBusy] = useState('');
@@ -33,7 +33,7 @@ export function QueuePage() {
     try {
       let count = 0;
       for (const key of keys) {
-        const r = await api.post<{ count: number }>('/api/v1/queue/actions', { action, [by]: key });
+        const r = await api.post<QueueActionResult>('/api/v1/queue/actions', { action, [by]: key });
         count += r.count;
       }
       toast(t('queue.done', { action: t(`queue.action.${action}`), n: count }));
