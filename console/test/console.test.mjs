@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { startEnv, startBrowser, watchedPage, login, go, bearer, assertAccessible, assertScreenshot, until, HERE } from './lib.mjs';
+import { startEnv, startBrowser, watchedPage, login, go, bearer, assertAccessible, assertScreenshot, docShot, HERE } from './lib.mjs';
 import { schemaText } from '../scripts/schema-text.mjs';
 
 let env;
@@ -199,7 +199,9 @@ test('own SMTP server: save the route, send a test email, read the remote reply;
   assert.match(await result.textContent(), /127\.0\.0\.1/);
   const sink = await env.cmd({ cmd: 'sink' });
   assert.ok(sink.messages.some((m) => m.to.includes('jane@example.net')), 'the sink got the test email');
-  await assertScreenshot(page, 'sending', [page.locator('.kv code'), page.locator('#relay-port')]);
+  await docShot(page, 'sending');
+  await result.scrollIntoViewIfNeeded();
+  await assertScreenshot(page, 'sending', [page.locator('.kv code:not(.reply)'), page.locator('#relay-port')]);
 
   await page.getByLabel('Port', { exact: true }).fill(String(env.closedPort));
   await page.getByRole('button', { name: 'Save' }).click();
@@ -321,11 +323,18 @@ test('screenshots of the main pages match their baselines', async () => {
   await page.emulateMedia({ colorScheme: 'light' });
   await go(page, env, 'domains/shop.test');
   await assertScreenshot(page, 'domain');
-  await go(page, env, 'messages');
-  await assertScreenshot(page, 'messages', [page.locator('main tbody')]);
+  await docShot(page, 'domain');
+  await go(page, env, 'messages?recipient=jane%40example.net');
+  await page.locator('main tbody tr').first().waitFor();
+  await assertScreenshot(page, 'messages');
+  await page.locator('main tbody a').first().click();
+  await page.locator('.timeline .tl').first().waitFor();
+  await assertScreenshot(page, 'timeline', [page.locator('.kv code'), page.locator('.page-header .intro')]);
+  await docShot(page, 'timeline');
   await page.emulateMedia({ colorScheme: 'dark' });
   await go(page, env, 'accounts');
-  await assertScreenshot(page, 'accounts-dark', [page.locator('main tbody td.nowrap')]);
+  await assertScreenshot(page, 'accounts-dark');
+  await docShot(page, 'accounts-dark');
   await page.emulateMedia({ colorScheme: 'light' });
 });
 

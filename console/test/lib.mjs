@@ -171,7 +171,7 @@ export async function assertScreenshot(page, name, mask = []) {
     fullPage: false,
     animations: 'disabled',
     caret: 'hide',
-    mask: [page.locator('time'), page.locator('[data-volatile]'), ...mask],
+    mask: [page.locator('time'), page.locator('[data-volatile]'), page.locator('.toasts'), ...mask],
     maskColor: '#8a8f98',
   });
   const base = join(SHOTS, `${name}.png`);
@@ -192,6 +192,14 @@ export async function assertScreenshot(page, name, mask = []) {
     writeFileSync(join(OUT, `${name}.diff.png`), PNG.sync.write(diff));
     assert.fail(`${name}: ${n} pixels (${(ratio * 100).toFixed(2)}%) differ from the baseline; see console/test/.out/${name}.diff.png (UPDATE_SCREENSHOTS=1 to accept)`);
   }
+}
+
+// With UPDATE_SCREENSHOTS=1, also a full-page picture for docs/console.md (not compared).
+export async function docShot(page, name) {
+  if (process.env.UPDATE_SCREENSHOTS !== '1') return;
+  const dir = join(HERE, '..', '..', 'docs', 'console');
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
 }
 
 // Polls f until it returns a truthy value (bounded).

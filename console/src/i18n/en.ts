@@ -114,6 +114,7 @@ export const en = {
   'sending.outcome.deferred': 'Deferred: the remote server answered with a temporary failure.',
   'sending.outcome.bounced': 'Bounced: the remote server refused the message.',
   'sending.outcome.error': 'Not delivered: no server accepted the connection.',
+  'sending.outcome.noAnswer': 'Not delivered: no server answered (see the reason below).',
   'sending.outcome.captured': 'Captured in the sandbox.',
   'sending.remoteReply': 'Remote reply',
   'sending.remoteHost': 'Host',

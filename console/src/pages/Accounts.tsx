@@ -1,12 +1,12 @@
 // Accounts (operator): create (the first SMTP login shown once), switch into one, suspend with
 // a reason or lift it, delete after typing the name.
 import { useState } from 'preact/hooks';
+import { Time } from '../components/time';
 import { t } from '../lib/i18n';
 import { api, enc, errorText } from '../lib/api';
 import { actAs, actingAs } from '../lib/session';
 import { useLoad } from '../lib/poll';
 import { navigate } from '../lib/router';
-import { time } from '../lib/format';
 import type { Account, CreatedAccount, Page } from '../api/types';
 import { Badge, Button, Empty, ErrorNotice, Field, Loading, Notice, PageHeader, SecretOnce, Section } from '../components/ui';
 import { confirmTyped } from '../components/confirm';
@@ -128,7 +128,7 @@ export function AccountsPage() {
                         <Badge status="active" />
                       )}
                     </td>
-                    <td class="nowrap">{time(a.createdAt)}</td>
+                    <td class="nowrap"><Time iso={a.createdAt} /></td>
                     <td class="row-actions">
                       <Button class="btn-small" variant="primary" onClick={() => switchTo(a)} aria-label={t('accounts.switchFor', { name: a.name })}>
                         {t('accounts.switch')}

@@ -2,12 +2,13 @@
 // instead of delivered. The list polls; one message shows its headers, text, and HTML in a
 // sandboxed frame (the API serves that HTML under its own strict CSP, scripts off).
 import { useState } from 'preact/hooks';
+import { Time } from '../components/time';
 import { t } from '../lib/i18n';
 import { api, enc } from '../lib/api';
 import { scoped } from '../lib/session';
 import { useLoad } from '../lib/poll';
 import { route, href } from '../lib/router';
-import { bytes, time } from '../lib/format';
+import { bytes } from '../lib/format';
 import type { Captured, CapturedSummary, Page } from '../api/types';
 import { Empty, Loading, Notice, PageHeader, Section } from '../components/ui';
 
@@ -29,7 +30,7 @@ function CapturedOne(props: { id: string }) {
           <dl class="kv">
             <div class="kv-row"><dt>{t('captured.from')}</dt><dd>{m.from}</dd></div>
             <div class="kv-row"><dt>{t('captured.to')}</dt><dd>{m.to.join(', ')}</dd></div>
-            <div class="kv-row"><dt>{t('captured.at')}</dt><dd>{time(m.capturedAt)}</dd></div>
+            <div class="kv-row"><dt>{t('captured.at')}</dt><dd><Time iso={m.capturedAt} /></dd></div>
             <div class="kv-row"><dt>{t('captured.size')}</dt><dd>{bytes(m.size)}</dd></div>
             {m.attachments.length > 0 && (
               <div class="kv-row">
@@ -134,7 +135,7 @@ export function CapturedPage() {
                   </td>
                   <td>{m.from}</td>
                   <td>{m.to.join(', ')}</td>
-                  <td class="nowrap">{time(m.capturedAt)}</td>
+                  <td class="nowrap"><Time iso={m.capturedAt} /></td>
                   <td class="num">{bytes(m.size)}</td>
                 </tr>
               ))}

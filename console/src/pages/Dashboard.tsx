@@ -4,11 +4,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { Time } from '../components/time';
 import { t, type MessageKey } from '../lib/i18n';
 import { api, qs } from '../lib/api';
 import { scoped } from '../lib/session';
 import { useLoad } from '../lib/poll';
-import { num, percent, time } from '../lib/format';
+import { num, percent } from '../lib/format';
 import { theme, utc } from '../lib/prefs';
 import type { Stats } from '../api/types';
 import { Loading, Notice, PageHeader, Section } from '../components/ui';
@@ -130,7 +131,7 @@ export function DashboardPage() {
                   <tbody>
                     {s.series.map((p) => (
                       <tr key={p.t}>
-                        <th scope="row" class="nowrap">{time(p.t)}</th>
+                        <th scope="row" class="nowrap"><Time iso={p.t} /></th>
                         {(['accepted', ...SERIES] as const).map((k) => (
                           <td class="num" key={k}>
                             {num(p[k])}

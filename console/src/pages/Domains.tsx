@@ -2,12 +2,12 @@
 // what DNS answered, the state of each, "check now", last checked, the temporary-DNS-error
 // state, direct or delegated DKIM, and key rotation.
 import { useState } from 'preact/hooks';
+import { Time } from '../components/time';
 import { t } from '../lib/i18n';
 import { api, enc, errorText } from '../lib/api';
 import { scoped } from '../lib/session';
 import { useLoad } from '../lib/poll';
 import { route, href, navigate } from '../lib/router';
-import { time } from '../lib/format';
 import type { Domain, DomainSummary, Page } from '../api/types';
 import { Badge, Button, CopyButton, Empty, ErrorNotice, Field, Loading, Notice, PageHeader, Section } from '../components/ui';
 import { confirmTyped } from '../components/confirm';
@@ -91,7 +91,7 @@ function DomainList() {
                     <td>{d.verified ? <Badge status="verified" /> : <Badge status="unverified" />}</td>
                     <td>{d.dkim}</td>
                     <td>{t('domains.recordsOk', { ok: d.recordsOk, total })}</td>
-                    <td class="nowrap">{time(d.checkedAt)}</td>
+                    <td class="nowrap"><Time iso={d.checkedAt} /></td>
                   </tr>
                 );
               })}
@@ -179,7 +179,7 @@ function DomainDetail(props: { name: string }) {
             </div>
             <div class="tile">
               <span class="tile-label">{t('domains.checkedAt')}</span>
-              <span class="tile-value">{time(d.checkedAt)}</span>
+              <span class="tile-value"><Time iso={d.checkedAt} /></span>
             </div>
           </div>
           {d.dnsError && <Notice tone="warn">{t('domains.dnsError')}</Notice>}

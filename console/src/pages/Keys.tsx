@@ -1,6 +1,7 @@
 // Keys and credentials: API keys (for the REST API) and SMTP logins (for AUTH), each created
 // with its secret shown once, and revoked or deleted after typing its name.
 import { useState } from 'preact/hooks';
+import { Time } from '../components/time';
 import { t } from '../lib/i18n';
 import { api, enc, errorText } from '../lib/api';
 import { scoped } from '../lib/session';
@@ -68,7 +69,7 @@ function ApiKeys() {
               {list.data.items.map((k) => (
                 <tr key={k.prefix}>
                   <td><code>{k.prefix}…</code></td>
-                  <td class="nowrap">{time(k.createdAt)}</td>
+                  <td class="nowrap"><Time iso={k.createdAt} /></td>
                   <td>{k.active ? <Badge status="active" /> : <Badge status="revoked" label={t('keys.revokedAt', { at: time(k.revokedAt) })} />}</td>
                   <td class="row-actions">
                     {k.active && (
@@ -148,7 +149,7 @@ function Credentials() {
               {list.data.items.map((c) => (
                 <tr key={c.username}>
                   <td><code>{c.username}</code></td>
-                  <td class="nowrap">{time(c.createdAt)}</td>
+                  <td class="nowrap"><Time iso={c.createdAt} /></td>
                   <td class="row-actions">
                     <Button class="btn-small" variant="danger" onClick={() => void remove(c.username)} aria-label={t('creds.deleteFor', { username: c.username })}>
                       {t('common.delete')}

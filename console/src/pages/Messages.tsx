@@ -2,12 +2,13 @@
 // search can be shared or reloaded), and one recipient's timeline: every attempt with the
 // remote reply, MX host and TLS, opens and clicks, and the webhook attempts.
 import { useState } from 'preact/hooks';
+import { Time } from '../components/time';
 import { t } from '../lib/i18n';
 import { api, enc, qs } from '../lib/api';
 import { scoped } from '../lib/session';
 import { useLoad } from '../lib/poll';
 import { route, href, navigate } from '../lib/router';
-import { fromInputTime, time, toInputTime } from '../lib/format';
+import { fromInputTime, toInputTime } from '../lib/format';
 import type { Message, MessageDetail, Page } from '../api/types';
 import { Badge, Button, Empty, Field, KeyValue, Loading, Notice, PageHeader, Section } from '../components/ui';
 
@@ -95,7 +96,7 @@ function Results() {
               <tbody>
                 {list.data.items.map((m) => (
                   <tr key={m.messageId}>
-                    <td class="nowrap">{time(m.createdAt)}</td>
+                    <td class="nowrap"><Time iso={m.createdAt} /></td>
                     <td>
                       <a href={href(`messages/${m.messageId}`)}>{m.to}</a>
                     </td>
@@ -143,8 +144,8 @@ function Timeline(props: { id: string }) {
                 ['messages.status', <Badge status={m.status} />],
                 ['messages.queueId', <code>{m.queueId}</code>],
                 ['messages.bulkId', m.bulkId || '—'],
-                ['messages.created', time(m.createdAt)],
-                ['messages.updated', time(m.updatedAt)],
+                ['messages.created', <Time iso={m.createdAt} />],
+                ['messages.updated', <Time iso={m.updatedAt} />],
               ]}
             />
           </Section>
@@ -154,7 +155,7 @@ function Timeline(props: { id: string }) {
                 <li key={i} class={`tl tl-${e.event}`}>
                   <div class="tl-head">
                     <Badge status={e.event} />
-                    <time dateTime={e.time}>{time(e.time)}</time>
+                    <Time iso={e.time} />
                     {e.attempt ? <span class="muted">{t('messages.attempt', { n: e.attempt })}</span> : null}
                   </div>
                   {(e.code || e.reply) && (
@@ -196,7 +197,7 @@ function Timeline(props: { id: string }) {
                         <td><Badge status={w.state} /></td>
                         <td class="num">{w.attempts}</td>
                         <td class="break">{w.lastError || '—'}</td>
-                        <td class="nowrap">{time(w.nextAttemptAt)}</td>
+                        <td class="nowrap"><Time iso={w.nextAttemptAt} /></td>
                       </tr>
                     ))}
                   </tbody>

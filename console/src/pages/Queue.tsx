@@ -1,10 +1,11 @@
 // Queue (operator): what waits for delivery, grouped by destination or by account, with retry
 // now / hold / release / delete for the groups ticked (delete asks to type the count).
 import { useState } from 'preact/hooks';
+import { Time } from '../components/time';
 import { t } from '../lib/i18n';
 import { api, errorText } from '../lib/api';
 import { useLoad } from '../lib/poll';
-import { time, num } from '../lib/format';
+import { num } from '../lib/format';
 import type { QueueActionResult, QueueGroups } from '../api/types';
 import { Button, Empty, ErrorNotice, Loading, Notice, PageHeader, Section } from '../components/ui';
 import { confirmTyped } from '../components/confirm';
@@ -111,8 +112,8 @@ export function QueuePage() {
                     <td class="num">{num(g.messages)}</td>
                     <td class="num">{num(g.recipients)}</td>
                     <td class="num">{num(g.held)}</td>
-                    <td class="nowrap">{time(g.oldestAt)}</td>
-                    <td class="nowrap">{time(g.nextAttemptAt)}</td>
+                    <td class="nowrap"><Time iso={g.oldestAt} /></td>
+                    <td class="nowrap"><Time iso={g.nextAttemptAt} /></td>
                   </tr>
                 ))}
               </tbody>

@@ -2,7 +2,7 @@
 // route switch (platform, the account's own SMTP/SMTPS server, or the sandbox), the default
 // Mail-From, CC and BCC, and a test email whose outcome, remote reply, host and TLS show inline.
 import { useEffect, useState } from 'preact/hooks';
-import { t } from '../lib/i18n';
+import { t, type MessageKey } from '../lib/i18n';
 import { api, errorText, ApiError } from '../lib/api';
 import { scoped } from '../lib/session';
 import { useLoad } from '../lib/poll';
@@ -209,7 +209,9 @@ function TestEmail(props: { settings: Settings }) {
           <div class={`test-result tone-${tone}`} data-testid="test-result">
             <div class="test-result-head">
               <Badge status={result.outcome} />
-              <span>{t(`sending.outcome.${result.outcome}` as never) || result.outcome}</span>
+              <span>
+                {result.outcome !== 'delivered' && !result.code ? t('sending.outcome.noAnswer') : t(`sending.outcome.${result.outcome}` as MessageKey)}
+              </span>
             </div>
             <KeyValue
               rows={[

@@ -1,12 +1,12 @@
 // Suppressions: the addresses Tern will not send to, with reason and date; search, add one,
 // remove one, and bulk add or remove (pasted list, or the rows ticked).
 import { useState } from 'preact/hooks';
+import { Time } from '../components/time';
 import { t } from '../lib/i18n';
 import { api, enc, errorText, qs } from '../lib/api';
 import { scoped } from '../lib/session';
 import { useLoad } from '../lib/poll';
 import { route, href, navigate } from '../lib/router';
-import { time } from '../lib/format';
 import type { BulkResult, Page, Suppression } from '../api/types';
 import { Button, Empty, ErrorNotice, Field, Loading, Notice, PageHeader, Section } from '../components/ui';
 import { confirmTyped } from '../components/confirm';
@@ -169,7 +169,7 @@ export function SuppressionsPage() {
                     </td>
                     <td>{s.address}</td>
                     <td>{s.reason || '—'}</td>
-                    <td class="nowrap">{time(s.createdAt)}</td>
+                    <td class="nowrap"><Time iso={s.createdAt} /></td>
                     <td class="row-actions">
                       <Button class="btn-small" onClick={() => void remove(s.address)} aria-label={t('supp.removeFor', { address: s.address })}>
                         {t('common.remove')}

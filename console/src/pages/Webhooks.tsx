@@ -2,11 +2,11 @@
 // intermediate reports), the signing secret (set / not set; a new one shown once), the
 // delivery history with response code and next retry, and "send a test report".
 import { useState } from 'preact/hooks';
+import { Time } from '../components/time';
 import { t } from '../lib/i18n';
 import { api, enc, errorText } from '../lib/api';
 import { scoped } from '../lib/session';
 import { useLoad } from '../lib/poll';
-import { time } from '../lib/format';
 import type { Page, Settings, WebhookDelivery, WebhookTest } from '../api/types';
 import { Badge, Button, Empty, ErrorNotice, Field, Loading, Notice, PageHeader, SecretOnce, Section } from '../components/ui';
 import { toast } from '../components/toast';
@@ -155,7 +155,7 @@ function Deliveries() {
             <tbody>
               {list.data.items.map((d) => (
                 <tr key={d.id}>
-                  <td class="nowrap">{time(d.createdAt)}</td>
+                  <td class="nowrap"><Time iso={d.createdAt} /></td>
                   <td>{d.kind}</td>
                   <td class="break">{d.url}</td>
                   <td>
@@ -164,7 +164,7 @@ function Deliveries() {
                   </td>
                   <td class="num">{d.lastCode || '—'}</td>
                   <td class="num">{d.attempts}</td>
-                  <td class="nowrap">{d.status === 'pending' ? time(d.nextAttemptAt) : '—'}</td>
+                  <td class="nowrap">{d.status === 'pending' || d.status === 'failed' ? <Time iso={d.nextAttemptAt} /> : '—'}</td>
                   <td class="row-actions">
                     {d.status !== 'sent' && (
                       <Button class="btn-small" onClick={() => void retry(d.id)}>
