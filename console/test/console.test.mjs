@@ -175,6 +175,15 @@ test('a domain: records published in DNS turn ok after "check now"', async () =>
   page.assertClean('domains');
 });
 
+// Saves the Sending form and waits for the server's answer (a toast of an earlier save may
+// still be on screen).
+async function save(p) {
+  const answered = p.waitForResponse((r) => /\/settings$/.test(r.url()) && r.request().method() === 'PATCH');
+  await p.getByRole('button', { name: 'Save' }).click();
+  const r = await answered;
+  assert.equal(r.status(), 200, await r.text());
+}
+
 test('own SMTP server: save the route, send a test email, read the remote reply; a wrong port shows the error', async () => {
   await go(page, env, 'sending');
   await page.getByLabel('Your own SMTP server').check();
@@ -182,8 +191,7 @@ test('own SMTP server: save the route, send a test email, read the remote reply;
   await page.getByLabel('Port', { exact: true }).fill(String(env.sinkPort));
   await page.getByLabel('Security').selectOption('none');
   await page.getByLabel('Default Mail-From').fill('hello@shop.test');
-  await page.getByRole('button', { name: 'Save' }).click();
-  await page.locator('.toast', { hasText: 'Saved' }).waitFor();
+  await save(page);
   const saved = (await bearer(env, 'GET', '/api/v1/accounts/shop/settings')).body;
   assert.equal(saved.route, 'custom');
   assert.equal(saved['relay.host'], '127.0.0.1');
@@ -204,8 +212,7 @@ test('own SMTP server: save the route, send a test email, read the remote reply;
   await assertScreenshot(page, 'sending', [page.locator('.kv code:not(.reply)'), page.locator('#relay-port')]);
 
   await page.getByLabel('Port', { exact: true }).fill(String(env.closedPort));
-  await page.getByRole('button', { name: 'Save' }).click();
-  await page.locator('.toast', { hasText: 'Saved' }).last().waitFor();
+  await save(page);
   await page.getByRole('button', { name: 'Send test email' }).click();
   await result.getByText('Not delivered').waitFor({ timeout: 30000 });
   const err = await result.locator('code.reply').textContent();
@@ -216,8 +223,7 @@ test('own SMTP server: save the route, send a test email, read the remote reply;
 test('sandbox: a test email is captured and readable in the console', async () => {
   await go(page, env, 'sending');
   await page.getByLabel('Sandbox').check();
-  await page.getByRole('button', { name: 'Save' }).click();
-  await page.locator('.toast', { hasText: 'Saved' }).last().waitFor();
+  await save(page);
   await page.getByLabel('To', { exact: true }).fill('first@example.org');
   await page.getByRole('button', { name: 'Send test email' }).click();
   await page.getByTestId('test-result').waitFor({ timeout: 30000 });

@@ -199,7 +199,10 @@ export async function docShot(page, name) {
   if (process.env.UPDATE_SCREENSHOTS !== '1') return;
   const dir = join(HERE, '..', '..', 'docs', 'console');
   mkdirSync(dir, { recursive: true });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.locator('.toasts').evaluate((el) => (el.hidden = true));
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
+  await page.locator('.toasts').evaluate((el) => (el.hidden = false));
 }
 
 // Polls f until it returns a truthy value (bounded).
