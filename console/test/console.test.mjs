@@ -208,12 +208,16 @@ test('own SMTP server: save the route, send a test email, read the remote reply;
   const sink = await env.cmd({ cmd: 'sink' });
   assert.ok(sink.messages.some((m) => m.to.includes('jane@example.net')), 'the sink got the test email');
   await docShot(page, 'sending');
-  await result.scrollIntoViewIfNeeded();
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await result.evaluate((el) => el.scrollIntoView({ block: 'end' }));
   await assertScreenshot(page, 'sending', [page.locator('.kv code:not(.reply)'), page.locator('#relay-port')]);
 
   await page.getByLabel('Port', { exact: true }).fill(String(env.closedPort));
   await save(page);
+  const answered = page.waitForResponse((r) => /\/settings\/test-email$/.test(r.url()));
   await page.getByRole('button', { name: 'Send test email' }).click();
+  const answer = await (await answered).json();
+  assert.notEqual(answer.outcome, 'delivered', JSON.stringify(answer));
   await result.getByText('Not delivered').waitFor({ timeout: 30000 });
   const err = await result.locator('code.reply').textContent();
   assert.match(err, /refused|connect/i, err);
