@@ -189,7 +189,8 @@ void console_schemas(json& s) {
   auto arr = [](json items) { return json{{"type", "array"}, {"items", std::move(items)}}; };
   s["Session"] =
       record({{"kind", {{"type", "string"}, {"enum", {"operator", "account"}}}},
-              {"account", {{"allOf", json::array({ref("Account")})}, {"nullable", true}}},
+              {"account",
+               {{"type", "object"}, {"nullable", true}, {"allOf", json::array({ref("Account")})}}},
               {"csrf", str()},
               {"idleExpiresAt", time},
               {"expiresAt", time}});
