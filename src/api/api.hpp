@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -158,5 +159,8 @@ struct ApiServices {
 
 // Everything under /api/v1, /t/, /v/ and /console/; 404 JSON for anything else.
 net::HttpResponse handle(const ApiServices& svc, const net::HttpRequest& req);
+
+// The OpenAPI document GET /api/v1/openapi.json answers (`tern openapi` prints it).
+nlohmann::json openapi_document(const std::string& public_url);
 
 }  // namespace tern::api

@@ -84,6 +84,7 @@ core::DeliveryOutcome convert(const smtp::client::Outcome& o, const ClientPeer& 
   d.phase = o.phase == smtp::client::Phase::dot ? "data-end" : smtp::client::phase_name(o.phase);
   d.mx_host = peer.host;
   d.tls = o.tls;
+  d.local_ip = peer.local_addr;
   return d;
 }
 
@@ -514,6 +515,8 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     e.mx_host = o.mx_host;
     e.tls = o.tls;
     e.phase = o.phase;
+    e.sending_ip = o.local_ip;
+    e.first_attempt_ms = r.first_attempt_ms;
     spdlog::info("{}: to=<{}> status={} attempt={} {}", m.id, r.address, e.event, r.attempts,
                  o.summary());
     events.push_back(std::move(e));

@@ -26,6 +26,11 @@ std::string encode_cursor(std::string_view tag, int64_t number, std::string_view
 std::optional<std::pair<int64_t, std::string>> decode_cursor(std::string_view tag,
                                                              std::string_view cursor) {
   if (cursor.empty() || cursor.size() > kMaxCursor) return std::nullopt;
+  // The alphabet first: libsodium's decoder maps some bytes outside it (0xff) to values.
+  for (char c : cursor)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_'))
+      return std::nullopt;
   std::string raw(cursor.size(), '\0');
   size_t len = 0;
   const char* end = nullptr;
@@ -42,6 +47,7 @@ std::optional<std::pair<int64_t, std::string>> decode_cursor(std::string_view ta
   if (colon == std::string_view::npos || colon == 0 || colon > 19) return std::nullopt;
   for (char c : rest.substr(0, colon))
     if (c < '0' || c > '9') return std::nullopt;
+  if (colon > 1 && rest[0] == '0') return std::nullopt;  // only the form encode makes
   int64_t n = 0;
   auto [p, ec] = std::from_chars(rest.data(), rest.data() + colon, n);
   if (ec != std::errc() || p != rest.data() + colon) return std::nullopt;

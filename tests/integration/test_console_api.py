@@ -23,7 +23,7 @@ from urllib.parse import quote
 import harness
 from mail_peers import Receiver
 from test_api import Api
-from test_delivery import submit
+from test_delivery import find, submit
 from test_reports import HookReceiver
 
 WAIT_S = 40
@@ -290,10 +290,8 @@ class SandboxTests(unittest.TestCase):
         self.assertEqual(got[0][1]["status"]["groupName"], "DELIVERED")
         # Positive marker: beta's mail through a real relay arrives; acme's never did.
         submit_as(self.server, "beta", "b@beta.test", ["peer@example.com"], "sandbox-marker-1")
-        self.rx.wait_for(1)
-        subjects = [t.data for t in self.rx.messages]
-        self.assertTrue(any(b"sandbox-marker-1" in d for d in subjects))
-        self.assertFalse(any(b"sandbox-smtp-1" in d for d in subjects))
+        self.assertEqual(len(find(self.rx, "sandbox-marker-1")), 1)
+        self.assertFalse(any(b"sandbox-smtp-1" in t.data for t in self.rx.transactions))
         # Beta cannot see acme's capture; beta's own list is empty (it is not on sandbox).
         for sfx in ("", "/raw", "/html"):
             self.assertEqual(self.api.call("GET", f"/api/v1/captured/{item['id']}{sfx}",
@@ -495,26 +493,34 @@ class SuspendTests(unittest.TestCase):
         self.assertEqual(ok.cmd("MAIL FROM:<a@acme.test>").code, 250)
         ok.close()
 
+    def auth_until(self, code):
+        """AUTH as acme until the reply has this code (the CLI's change reaching the running
+        server's SMTP side, which reloads suspensions every 5 s); the last reply."""
+        s = self.server
+        deadline = time.monotonic() + 15
+        while True:
+            c = harness.RawSMTP(s.port("submission"))
+            c.cmd("EHLO client.test")
+            c.starttls()
+            c.cmd("EHLO client.test")
+            r = c.auth_plain(s.username, s.password)
+            c.close()
+            if r.code == code:
+                return r
+            self.assertLess(time.monotonic(), deadline, r)
+            time.sleep(0.5)
+
     def test_cli_suspension_reaches_smtp_within_seconds(self):
         s = self.server
         s.cli("account", "suspend", "acme", "--reason", "cli says no")
         try:
             self.assertIn("cli says no", json.dumps(s.cli_json("account", "list")))
-            deadline = time.monotonic() + 15
-            while True:
-                c = harness.RawSMTP(s.port("submission"))
-                c.cmd("EHLO client.test")
-                c.starttls()
-                c.cmd("EHLO client.test")
-                r = c.auth_plain(s.username, s.password)
-                c.close()
-                if r.code == 550:
-                    break
-                self.assertLess(time.monotonic(), deadline, r)
-                time.sleep(0.5)
-            self.assertIn("cli says no", r.text)
+            # The API reads the database: at once.
+            self.assertEqual(self.api.call("GET", "/api/v1/domains", self.key)[0], 403)
+            self.assertIn("cli says no", self.auth_until(550).text)
         finally:
             s.cli("account", "unsuspend", "acme")
+        self.auth_until(235)
 
 
 class QueueTests(unittest.TestCase):
@@ -595,7 +601,7 @@ class TestEmailBoundTests(unittest.TestCase):
     def setUpClass(cls):
         cls.closers = []
         try:
-            cls.slow = Receiver("127.0.0.1", data_delay=3.0)
+            cls.slow = Receiver("127.0.0.1", data_delay=4.0)
             cls.closers.append(cls.slow.start())
             cls.server = harness.TernServer({"delivery": {"connect_timeout_s": 5}})
             cls.closers.append(cls.server)
@@ -625,12 +631,13 @@ class TestEmailBoundTests(unittest.TestCase):
                                              {"to": "me@example.com",
                                               "from": "postmaster@acme.test"})
 
+        before = self.slow.sessions
         t = threading.Thread(target=first)
         t.start()
         try:
-            # Wait until the relay has the test message (it holds the end of DATA 3 s).
+            # Wait until the relay has the test message (it holds the end of DATA 4 s).
             deadline = time.monotonic() + 10
-            while self.slow.sessions == 0:
+            while self.slow.sessions == before:
                 self.assertLess(time.monotonic(), deadline)
                 time.sleep(0.05)
             status, err, hdrs = self.api.call("POST", "/api/v1/settings/test-email", self.key,
@@ -649,6 +656,46 @@ class TestEmailBoundTests(unittest.TestCase):
         # Free again.
         self.assertEqual(self.api.call("POST", "/api/v1/settings/test-email", self.key,
                                        {"to": "me@example.com"})[0], 200)
+
+    def test_more_test_emails_in_flight_than_the_api_has_threads(self):
+        """10 accounts' test emails wait on the relay at the same time: more than the slow
+        pool's 8 threads (and the main pool's 4), so none of them holds a thread."""
+        s = self.server
+        keys = []
+        for i in range(10):
+            s.create_account(f"many{i}", f"many{i}.test")
+            k = new_key(s, f"many{i}")
+            self.api.ok("PATCH", "/api/v1/settings", k,
+                        {"route": "custom", "relay.host": "127.0.0.1",
+                         "relay.port": self.slow.port, "relay.security": "none"})
+            keys.append(k)
+        before = self.slow.sessions
+        results = []
+        lock = threading.Lock()
+
+        def one(k, i):
+            r = self.api.call("POST", "/api/v1/settings/test-email", k,
+                              {"to": "me@example.com", "from": f"postmaster@many{i}.test"})
+            with lock:
+                results.append(r)
+
+        threads = [threading.Thread(target=one, args=(k, i)) for i, k in enumerate(keys)]
+        for t in threads:
+            t.start()
+        try:
+            deadline = time.monotonic() + 10
+            while self.slow.sessions - before < 10:
+                self.assertLess(time.monotonic(), deadline,
+                                f"only {self.slow.sessions - before} at the relay")
+                time.sleep(0.05)
+            with lock:
+                self.assertEqual(results, [])  # all ten still waiting on the relay at once
+        finally:
+            for t in threads:
+                t.join(30)
+        self.assertEqual(len(results), 10)
+        for status, r, _ in results:
+            self.assertEqual((status, r["outcome"]), (200, "delivered"), r)
 
 
 if __name__ == "__main__":

@@ -615,7 +615,7 @@ TEST_F(ConsoleApiTest, CapturedMailIsScopedAndItsHtmlSandboxed) {
   EXPECT_EQ(raw.body, m.raw);
   EXPECT_TRUE(header(raw, "Content-Disposition").starts_with("attachment"));
   // Another account: not found, in every form; the operator reaches it by the long form.
-  for (const std::string& sfx : {"", "/raw", "/html"})
+  for (const char* sfx : {"", "/raw", "/html"})
     EXPECT_EQ(call("GET", "/api/v1/captured/" + id + sfx, {key_b_, "", ""}).status, 404) << sfx;
   EXPECT_TRUE(ok("GET", "/api/v1/captured", {key_b_, "", ""})["items"].empty());
   ok("GET", "/api/v1/accounts/acme/captured/" + id, {kAdmin, "", ""});

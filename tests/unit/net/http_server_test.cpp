@@ -15,6 +15,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -274,15 +275,15 @@ namespace {
 TEST_F(Fixture, LaterResponsesHoldNoThread) {
   port = free_port();
   std::mutex mu;
-  std::vector<HttpCompletion> waiting;
+  std::map<std::string, HttpCompletion> waiting;  // by the request's query
   srv = std::make_unique<HttpServer>(
       io,
       [&](const HttpRequest& r) -> HttpResponse {
         if (r.path() == "/later") {
           HttpResponse out;
-          out.later = [&](HttpCompletion done) {
+          out.later = [&, q = std::string(r.query())](HttpCompletion done) {
             std::lock_guard lk(mu);
-            waiting.push_back(std::move(done));
+            waiting[q] = std::move(done);
           };
           return out;
         }
@@ -302,7 +303,8 @@ TEST_F(Fixture, LaterResponsesHoldNoThread) {
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < 5; ++i) {  // the pool has 2 threads
     clients.push_back(std::make_unique<Client>(port));
-    ASSERT_TRUE(clients.back()->send_all("GET /later HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(clients.back()->send_all("GET /later?" + std::to_string(i) +
+                                         " HTTP/1.1\r\nHost: t\r\n\r\n"));
   }
   for (int i = 0; i < 500; ++i) {
     {
@@ -319,13 +321,13 @@ TEST_F(Fixture, LaterResponsesHoldNoThread) {
   ASSERT_TRUE(now.send_all("GET /x HTTP/1.1\r\nHost: t\r\n\r\n"));
   EXPECT_NE(now.read_response().find("now"), std::string::npos);
   // Complete them from this thread, in reverse order.
-  std::vector<HttpCompletion> done;
+  std::map<std::string, HttpCompletion> done;
   {
     std::lock_guard lk(mu);
     done.swap(waiting);
   }
   for (int i = 4; i >= 0; --i)
-    done[static_cast<size_t>(i)]({200, "text/plain", "answer " + std::to_string(i) + "\n"});
+    done.at(std::to_string(i))({200, "text/plain", "answer " + std::to_string(i) + "\n"});
   for (int i = 0; i < 5; ++i)
     EXPECT_NE(clients[static_cast<size_t>(i)]->read_response().find("answer " + std::to_string(i)),
               std::string::npos)

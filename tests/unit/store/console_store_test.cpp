@@ -446,6 +446,11 @@ TEST(CursorTest, RoundTripAndRefusals) {
   EXPECT_FALSE(decode_cursor("c1:", std::string(600, 'a')));
   EXPECT_FALSE(decode_cursor("c1:", encode_cursor("c1:", 1, "")));
   EXPECT_FALSE(decode_cursor("c1:", encode_cursor("c1:", -1, "x")));
+  EXPECT_FALSE(decode_cursor("c1:", "YzE6MDAwMDphYmM"));  // "c1:0000:abc": not encode's form
+  EXPECT_TRUE(decode_cursor("c1:", encode_cursor("c1:", 0, "abc")));
+  // Bytes outside the alphabet (libsodium alone would decode 0xff to something).
+  EXPECT_FALSE(decode_cursor(
+      "c1:", std::string("YzE6MTc5NTM0ODgwMDAwMDpzE6MT\xff\xff\xff\xedM0ODgwMDhYmM")));
 }
 
 }  // namespace
