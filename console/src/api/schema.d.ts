@@ -11,7 +11,7 @@ export interface paths {
         get: operations["listAccounts"];
         put?: never;
         /** Create an account (operator); SMTP password shown once */
-        post: operations["createAccount"];
+        post: operations["postAccounts"];
         delete?: never;
         options?: never;
         head?: never;
@@ -26,11 +26,11 @@ export interface paths {
             cookie?: never;
         };
         /** One account */
-        get: operations["getAccount"];
+        get: operations["getAccountsByAccountId"];
         put?: never;
         post?: never;
         /** Delete an account and all it owns (operator) */
-        delete: operations["deleteAccount"];
+        delete: operations["deleteAccountsByAccountId"];
         options?: never;
         head?: never;
         patch?: never;
@@ -44,10 +44,10 @@ export interface paths {
             cookie?: never;
         };
         /** List API keys (prefixes only) */
-        get: operations["listApiKeysForAccount"];
+        get: operations["listAccountsByAccountIdApiKeys"];
         put?: never;
         /** Create an API key; the key is shown once */
-        post: operations["createApiKeyForAccount"];
+        post: operations["postAccountsByAccountIdApiKeys"];
         delete?: never;
         options?: never;
         head?: never;
@@ -65,7 +65,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Revoke an API key by its 12-character prefix (its console sessions end too) */
-        delete: operations["revokeApiKeyForAccount"];
+        delete: operations["deleteAccountsByAccountIdApiKeysByPrefix"];
         options?: never;
         head?: never;
         patch?: never;
@@ -79,7 +79,7 @@ export interface paths {
             cookie?: never;
         };
         /** Mail kept by the sandbox route, newest first */
-        get: operations["listCapturedForAccount"];
+        get: operations["listAccountsByAccountIdCaptured"];
         put?: never;
         post?: never;
         delete?: never;
@@ -96,7 +96,7 @@ export interface paths {
             cookie?: never;
         };
         /** A captured message: headers, text, HTML, attachments */
-        get: operations["getCapturedForAccount"];
+        get: operations["getAccountsByAccountIdCapturedByCapturedId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -113,7 +113,7 @@ export interface paths {
             cookie?: never;
         };
         /** A captured message's HTML part under a sandboxing CSP (for an <iframe sandbox>) */
-        get: operations["getCapturedHtmlForAccount"];
+        get: operations["getAccountsByAccountIdCapturedByCapturedIdHtml"];
         put?: never;
         post?: never;
         delete?: never;
@@ -130,7 +130,7 @@ export interface paths {
             cookie?: never;
         };
         /** A captured message as sent (message/rfc822 download) */
-        get: operations["getCapturedRawForAccount"];
+        get: operations["getAccountsByAccountIdCapturedByCapturedIdRaw"];
         put?: never;
         post?: never;
         delete?: never;
@@ -147,10 +147,10 @@ export interface paths {
             cookie?: never;
         };
         /** List the account's SMTP logins */
-        get: operations["listCredentialsForAccount"];
+        get: operations["listAccountsByAccountIdCredentials"];
         put?: never;
         /** Create an SMTP login; the password is shown once */
-        post: operations["createCredentialForAccount"];
+        post: operations["postAccountsByAccountIdCredentials"];
         delete?: never;
         options?: never;
         head?: never;
@@ -168,7 +168,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Delete an SMTP login */
-        delete: operations["deleteCredentialForAccount"];
+        delete: operations["deleteAccountsByAccountIdCredentialsByUsername"];
         options?: never;
         head?: never;
         patch?: never;
@@ -182,10 +182,10 @@ export interface paths {
             cookie?: never;
         };
         /** List sending domains */
-        get: operations["listDomainsForAccount"];
+        get: operations["listAccountsByAccountIdDomains"];
         put?: never;
         /** Add a sending domain (answers the DNS records to publish) */
-        post: operations["addDomainForAccount"];
+        post: operations["postAccountsByAccountIdDomains"];
         delete?: never;
         options?: never;
         head?: never;
@@ -200,11 +200,11 @@ export interface paths {
             cookie?: never;
         };
         /** A domain with its records and their check states */
-        get: operations["getDomainForAccount"];
+        get: operations["getAccountsByAccountIdDomainsByDomain"];
         put?: never;
         post?: never;
         /** Remove a sending domain */
-        delete: operations["deleteDomainForAccount"];
+        delete: operations["deleteAccountsByAccountIdDomainsByDomain"];
         options?: never;
         head?: never;
         patch?: never;
@@ -220,7 +220,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Check the domain's records in DNS now */
-        post: operations["checkDomainForAccount"];
+        post: operations["postAccountsByAccountIdDomainsByDomainCheck"];
         delete?: never;
         options?: never;
         head?: never;
@@ -237,7 +237,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Rotate the DKIM key (new selector) */
-        post: operations["rotateDomainKeyForAccount"];
+        post: operations["postAccountsByAccountIdDomainsByDomainRotate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -252,10 +252,10 @@ export interface paths {
             cookie?: never;
         };
         /** Search messages (recipient, bulkId, status, from, to) */
-        get: operations["searchMessagesForAccount"];
+        get: operations["listAccountsByAccountIdMessages"];
         put?: never;
         /** Send a message (JSON) */
-        post: operations["sendMessageForAccount"];
+        post: operations["postAccountsByAccountIdMessages"];
         delete?: never;
         options?: never;
         head?: never;
@@ -270,7 +270,7 @@ export interface paths {
             cookie?: never;
         };
         /** A message with its events and webhook attempts */
-        get: operations["getMessageForAccount"];
+        get: operations["getAccountsByAccountIdMessagesByMessageId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -287,10 +287,10 @@ export interface paths {
             cookie?: never;
         };
         /** List registered senders */
-        get: operations["listSendersForAccount"];
+        get: operations["listAccountsByAccountIdSenders"];
         put?: never;
         /** Register a sender; a verification link is emailed to it */
-        post: operations["addSenderForAccount"];
+        post: operations["postAccountsByAccountIdSenders"];
         delete?: never;
         options?: never;
         head?: never;
@@ -305,11 +305,11 @@ export interface paths {
             cookie?: never;
         };
         /** One registered sender */
-        get: operations["getSenderForAccount"];
+        get: operations["getAccountsByAccountIdSendersByAddress"];
         put?: never;
         post?: never;
         /** Remove a registered sender */
-        delete: operations["deleteSenderForAccount"];
+        delete: operations["deleteAccountsByAccountIdSendersByAddress"];
         options?: never;
         head?: never;
         patch?: never;
@@ -323,14 +323,14 @@ export interface paths {
             cookie?: never;
         };
         /** Delivery and report settings (secrets as set / not set) */
-        get: operations["getSettingsForAccount"];
+        get: operations["getAccountsByAccountIdSettings"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
         /** Change settings, all or nothing */
-        patch: operations["patchSettingsForAccount"];
+        patch: operations["patchAccountsByAccountIdSettings"];
         trace?: never;
     };
     "/api/v1/accounts/{accountId}/settings/test-email": {
@@ -343,7 +343,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Send a test email now (one at a time per account); the outcome is data */
-        post: operations["sendTestEmailForAccount"];
+        post: operations["postAccountsByAccountIdSettingsTestEmail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -360,7 +360,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Generate a webhook signing secret (shown once) */
-        post: operations["newWebhookSecretForAccount"];
+        post: operations["postAccountsByAccountIdSettingsWebhookSecret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -375,7 +375,7 @@ export interface paths {
             cookie?: never;
         };
         /** Delivery counters per hour or day (operator: /api/v1/stats = every account) */
-        get: operations["getStatsForAccount"];
+        get: operations["getAccountsByAccountIdStats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -392,10 +392,10 @@ export interface paths {
             cookie?: never;
         };
         /** List suppressed recipients by address (q: address contains, reason: reason contains) */
-        get: operations["listSuppressionsForAccount"];
+        get: operations["listAccountsByAccountIdSuppressions"];
         put?: never;
         /** Suppress a recipient */
-        post: operations["addSuppressionForAccount"];
+        post: operations["postAccountsByAccountIdSuppressions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -412,7 +412,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Add and remove up to 1000 addresses in one transaction */
-        post: operations["bulkSuppressionsForAccount"];
+        post: operations["postAccountsByAccountIdSuppressionsBulk"];
         delete?: never;
         options?: never;
         head?: never;
@@ -430,7 +430,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Remove a recipient from the suppression list */
-        delete: operations["deleteSuppressionForAccount"];
+        delete: operations["deleteAccountsByAccountIdSuppressionsByAddress"];
         options?: never;
         head?: never;
         patch?: never;
@@ -446,7 +446,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Suspend an account (operator): SMTP 550 5.7.1 and HTTP 403 for its own keys */
-        post: operations["suspendAccount"];
+        post: operations["postAccountsByAccountIdSuspend"];
         delete?: never;
         options?: never;
         head?: never;
@@ -463,7 +463,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Lift an account's suspension (operator) */
-        post: operations["unsuspendAccount"];
+        post: operations["postAccountsByAccountIdUnsuspend"];
         delete?: never;
         options?: never;
         head?: never;
@@ -478,7 +478,7 @@ export interface paths {
             cookie?: never;
         };
         /** The account's webhook deliveries (reports, tracking events), newest first */
-        get: operations["listWebhookDeliveriesForAccount"];
+        get: operations["listAccountsByAccountIdWebhooksDeliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -495,7 +495,7 @@ export interface paths {
             cookie?: never;
         };
         /** One webhook delivery */
-        get: operations["getWebhookDeliveryForAccount"];
+        get: operations["getAccountsByAccountIdWebhooksDeliveriesByDeliveryId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -514,7 +514,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Send a webhook delivery again now (a given-up one is pending again) */
-        post: operations["retryWebhookDeliveryForAccount"];
+        post: operations["postAccountsByAccountIdWebhooksDeliveriesByDeliveryIdRetry"];
         delete?: never;
         options?: never;
         head?: never;
@@ -531,7 +531,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** One signed sample POST to the account's notify or tracking URL, now; the outcome is data */
-        post: operations["testWebhookForAccount"];
+        post: operations["postAccountsByAccountIdWebhooksTest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -555,7 +555,7 @@ export interface paths {
          * Create an API key; the key is shown once
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["createApiKey"];
+        post: operations["postApiKeys"];
         delete?: never;
         options?: never;
         head?: never;
@@ -576,7 +576,7 @@ export interface paths {
          * Revoke an API key by its 12-character prefix (its console sessions end too)
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        delete: operations["revokeApiKey"];
+        delete: operations["deleteApiKeysByPrefix"];
         options?: never;
         head?: never;
         patch?: never;
@@ -613,7 +613,7 @@ export interface paths {
          * A captured message: headers, text, HTML, attachments
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        get: operations["getCaptured"];
+        get: operations["getCapturedByCapturedId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -633,7 +633,7 @@ export interface paths {
          * A captured message's HTML part under a sandboxing CSP (for an <iframe sandbox>)
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        get: operations["getCapturedHtml"];
+        get: operations["getCapturedByCapturedIdHtml"];
         put?: never;
         post?: never;
         delete?: never;
@@ -653,7 +653,7 @@ export interface paths {
          * A captured message as sent (message/rfc822 download)
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        get: operations["getCapturedRaw"];
+        get: operations["getCapturedByCapturedIdRaw"];
         put?: never;
         post?: never;
         delete?: never;
@@ -679,7 +679,7 @@ export interface paths {
          * Create an SMTP login; the password is shown once
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["createCredential"];
+        post: operations["postCredentials"];
         delete?: never;
         options?: never;
         head?: never;
@@ -700,7 +700,7 @@ export interface paths {
          * Delete an SMTP login
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        delete: operations["deleteCredential"];
+        delete: operations["deleteCredentialsByUsername"];
         options?: never;
         head?: never;
         patch?: never;
@@ -723,7 +723,7 @@ export interface paths {
          * Add a sending domain (answers the DNS records to publish)
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["addDomain"];
+        post: operations["postDomains"];
         delete?: never;
         options?: never;
         head?: never;
@@ -741,14 +741,14 @@ export interface paths {
          * A domain with its records and their check states
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        get: operations["getDomain"];
+        get: operations["getDomainsByDomain"];
         put?: never;
         post?: never;
         /**
          * Remove a sending domain
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        delete: operations["deleteDomain"];
+        delete: operations["deleteDomainsByDomain"];
         options?: never;
         head?: never;
         patch?: never;
@@ -767,7 +767,7 @@ export interface paths {
          * Check the domain's records in DNS now
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["checkDomain"];
+        post: operations["postDomainsByDomainCheck"];
         delete?: never;
         options?: never;
         head?: never;
@@ -787,7 +787,7 @@ export interface paths {
          * Rotate the DKIM key (new selector)
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["rotateDomainKey"];
+        post: operations["postDomainsByDomainRotate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -805,13 +805,13 @@ export interface paths {
          * Search messages (recipient, bulkId, status, from, to)
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        get: operations["searchMessages"];
+        get: operations["listMessages"];
         put?: never;
         /**
          * Send a message (JSON)
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["sendMessage"];
+        post: operations["postMessages"];
         delete?: never;
         options?: never;
         head?: never;
@@ -829,7 +829,7 @@ export interface paths {
          * A message with its events and webhook attempts
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        get: operations["getMessage"];
+        get: operations["getMessagesByMessageId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -846,7 +846,7 @@ export interface paths {
             cookie?: never;
         };
         /** This document */
-        get: operations["getOpenApi"];
+        get: operations["getOpenApiDocument"];
         put?: never;
         post?: never;
         delete?: never;
@@ -880,7 +880,7 @@ export interface paths {
             cookie?: never;
         };
         /** The delivery queue by destination or account (operator) */
-        get: operations["getQueueGroups"];
+        get: operations["getQueue"];
         put?: never;
         post?: never;
         delete?: never;
@@ -899,7 +899,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Retry, hold, release or delete queued messages in bulk (operator) */
-        post: operations["queueAction"];
+        post: operations["postQueueActions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -940,7 +940,7 @@ export interface paths {
          * Register a sender; a verification link is emailed to it
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["addSender"];
+        post: operations["postSenders"];
         delete?: never;
         options?: never;
         head?: never;
@@ -958,14 +958,14 @@ export interface paths {
          * One registered sender
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        get: operations["getSender"];
+        get: operations["getSendersByAddress"];
         put?: never;
         post?: never;
         /**
          * Remove a registered sender
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        delete: operations["deleteSender"];
+        delete: operations["deleteSendersByAddress"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1036,7 +1036,7 @@ export interface paths {
          * Send a test email now (one at a time per account); the outcome is data
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["sendTestEmail"];
+        post: operations["postSettingsTestEmail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1056,7 +1056,7 @@ export interface paths {
          * Generate a webhook signing secret (shown once)
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["newWebhookSecret"];
+        post: operations["postSettingsWebhookSecret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1100,7 +1100,7 @@ export interface paths {
          * Suppress a recipient
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["addSuppression"];
+        post: operations["postSuppressions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1120,7 +1120,7 @@ export interface paths {
          * Add and remove up to 1000 addresses in one transaction
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["bulkSuppressions"];
+        post: operations["postSuppressionsBulk"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1141,7 +1141,7 @@ export interface paths {
          * Remove a recipient from the suppression list
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        delete: operations["deleteSuppression"];
+        delete: operations["deleteSuppressionsByAddress"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1158,7 +1158,7 @@ export interface paths {
          * The account's webhook deliveries (reports, tracking events), newest first
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        get: operations["listWebhookDeliveries"];
+        get: operations["listWebhooksDeliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1178,7 +1178,7 @@ export interface paths {
          * One webhook delivery
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        get: operations["getWebhookDelivery"];
+        get: operations["getWebhooksDeliveriesByDeliveryId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1200,7 +1200,7 @@ export interface paths {
          * Send a webhook delivery again now (a given-up one is pending again)
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["retryWebhookDelivery"];
+        post: operations["postWebhooksDeliveriesByDeliveryIdRetry"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1220,7 +1220,7 @@ export interface paths {
          * One signed sample POST to the account's notify or tracking URL, now; the outcome is data
          * @description Short form for an API key (its own account). The operator token uses /api/v1/accounts/{accountId}/... instead.
          */
-        post: operations["testWebhook"];
+        post: operations["postWebhooksTest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1234,7 +1234,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Click-tracking redirect (302) */
+        /** Click-tracking redirect: records a click, redirects to the link */
         get: operations["trackClick"];
         put?: never;
         post?: never;
@@ -1251,7 +1251,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Open-tracking pixel (GIF) */
+        /** Open-tracking pixel: records an open, answers a 1x1 GIF */
         get: operations["trackOpen"];
         put?: never;
         post?: never;
@@ -1268,7 +1268,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Sender verification link (HTML; 404 unknown, 410 expired) */
+        /** Sender verification link: verifies the sender and answers a page */
         get: operations["verifySender"];
         put?: never;
         post?: never;
@@ -1283,121 +1283,135 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         Account: {
-            code?: string;
+            code: string;
             /** Format: date-time */
-            createdAt?: string;
-            id?: number;
-            name?: string;
-            suspended?: boolean;
+            createdAt: string;
+            id: number;
+            name: string;
+            suspended: boolean;
             /** Format: date-time */
-            suspendedAt?: string | null;
-            suspendedReason?: string | null;
+            suspendedAt: string | null;
+            suspendedReason: string | null;
         };
         ApiKey: {
-            active?: boolean;
+            active: boolean;
             /** Format: date-time */
-            createdAt?: string;
-            prefix?: string;
+            createdAt: string;
+            prefix: string;
             /** Format: date-time */
-            revokedAt?: string | null;
+            revokedAt: string | null;
         };
         CapturedDetail: {
-            attachments?: {
-                contentType?: string;
-                filename?: string;
-                size?: number;
+            attachments: {
+                contentType: string;
+                filename: string;
+                size: number;
             }[];
             /** Format: date-time */
-            capturedAt?: string;
-            from?: string;
-            headers?: {
-                name?: string;
-                value?: string;
+            capturedAt: string;
+            from: string;
+            headers: {
+                name: string;
+                value: string;
             }[];
-            html?: string | null;
-            id?: string;
-            messageId?: string;
-            queueId?: string;
-            sender?: string;
-            size?: number;
-            subject?: string;
-            text?: string | null;
-            to?: string[];
-            truncated?: boolean;
+            html: string | null;
+            id: string;
+            messageId: string;
+            queueId: string;
+            sender: string;
+            size: number;
+            subject: string;
+            text: string | null;
+            to: string[];
+            truncated: boolean;
         };
         CapturedMessage: {
             /** Format: date-time */
-            capturedAt?: string;
-            from?: string;
-            id?: string;
-            messageId?: string;
-            queueId?: string;
-            sender?: string;
-            size?: number;
-            subject?: string;
-            to?: string[];
+            capturedAt: string;
+            from: string;
+            id: string;
+            messageId: string;
+            queueId: string;
+            sender: string;
+            size: number;
+            subject: string;
+            to: string[];
         };
         CreatedAccount: {
-            account?: components["schemas"]["Account"];
-            password?: string;
-            username?: string;
+            account: components["schemas"]["Account"];
+            password: string;
+            username: string;
         };
         CreatedApiKey: {
-            key?: string;
-            prefix?: string;
+            key: string;
+            prefix: string;
         };
         CreatedCredential: {
-            password?: string;
-            username?: string;
+            password: string;
+            username: string;
         };
         Credential: {
             /** Format: date-time */
-            createdAt?: string;
-            username?: string;
+            createdAt: string;
+            username: string;
+        };
+        DeliveryEvent: {
+            attempt: number;
+            code: number;
+            enhanced: string;
+            event: string;
+            mxHost: string;
+            recipient: string;
+            reply: string;
+            /** Format: date-time */
+            time: string;
+            tls: boolean;
+        };
+        DnsRecord: {
+            found?: string;
+            id: string;
+            name: string;
+            purpose: string;
+            /** @enum {string} */
+            status: "pending" | "ok" | "missing" | "wrong" | "error";
+            type: string;
+            value: string;
         };
         Domain: {
-            account?: string;
-            activeSelector?: string;
+            account: string;
+            activeSelector: string;
             changes?: {
-                from?: string;
-                to?: string;
-                what?: string;
+                from: string;
+                to: string;
+                what: string;
             }[];
             /** Format: date-time */
-            checkedAt?: string | null;
-            dkim?: string;
+            checkedAt: string | null;
+            dkim: string;
             dnsError?: boolean;
-            domain?: string;
-            ed25519?: boolean;
-            records?: {
-                found?: string;
-                id?: string;
-                name?: string;
-                purpose?: string;
-                /** @enum {string} */
-                status?: "pending" | "ok" | "missing" | "wrong" | "error";
-                type?: string;
-                value?: string;
-            }[];
-            rotationSelector?: string | null;
-            verified?: boolean;
+            domain: string;
+            ed25519: boolean;
+            records: components["schemas"]["DnsRecord"][];
+            rotationSelector: string | null;
+            verified: boolean;
         };
         DomainSummary: {
             /** Format: date-time */
             checkedAt?: string | null;
             dkim?: string;
-            domain?: string;
+            domain: string;
             ed25519?: boolean;
             recordsOk?: number;
             states?: {
                 [key: string]: string;
             };
-            verified?: boolean;
+            verified: boolean;
         };
         Error: {
             error: {
-                /** @enum {string} */
-                code: "bad_request" | "sender_not_authorized" | "unauthorized" | "forbidden" | "csrf" | "suspended" | "quota_exceeded" | "not_found" | "conflict" | "method_not_allowed" | "payload_too_large" | "rate_limited" | "too_many_requests" | "unavailable" | "internal";
+                /** @description Machine-readable: bad_request, unauthorized, forbidden, not_found, conflict, method_not_allowed, payload_too_large, quota_exceeded, rate_limited, sender_not_authorized, too_many_requests, too_many_connections, unavailable, internal; the console's: csrf, suspended. */
+                code: string;
+                /** @description For people; may change. */
                 message: string;
             };
         };
@@ -1407,58 +1421,45 @@ export interface components {
             token?: string;
         };
         Message: {
-            bulkId?: string;
-            callbackData?: string;
+            bulkId: string;
+            callbackData: string;
             /** Format: date-time */
-            createdAt?: string;
-            from?: string;
-            messageId?: string;
-            queueId?: string;
-            sender?: string;
-            status?: string;
-            subject?: string;
-            to?: string;
+            createdAt: string;
+            from: string;
+            messageId: string;
+            queueId: string;
+            sender: string;
+            /** @enum {string} */
+            status: "accepted" | "deferred" | "delivered" | "bounced" | "expired" | "rejected";
+            subject: string;
+            to: string;
             /** Format: date-time */
-            updatedAt?: string;
+            updatedAt: string;
         };
         MessageDetail: {
-            bulkId?: string;
-            callbackData?: string;
+            bulkId: string;
+            callbackData: string;
             /** Format: date-time */
-            createdAt?: string;
-            events?: {
-                attempt?: number;
-                code?: number;
-                enhanced?: string;
-                event?: string;
-                mxHost?: string;
-                recipient?: string;
-                reply?: string;
-                /** Format: date-time */
-                time?: string;
-                tls?: boolean;
-            }[];
-            from?: string;
-            messageId?: string;
-            queueId?: string;
-            sender?: string;
-            status?: string;
-            subject?: string;
-            to?: string;
+            createdAt: string;
+            events: components["schemas"]["DeliveryEvent"][];
+            from: string;
+            messageId: string;
+            queueId: string;
+            sender: string;
+            /** @enum {string} */
+            status: "accepted" | "deferred" | "delivered" | "bounced" | "expired" | "rejected";
+            subject: string;
+            to: string;
             /** Format: date-time */
-            updatedAt?: string;
-            webhooks?: {
-                attempts?: number;
-                contentType?: string;
-                /** Format: date-time */
-                createdAt?: string;
-                kind?: string;
-                lastError?: string;
-                /** Format: date-time */
-                nextAttemptAt?: string;
-                state?: string;
-                url?: string;
-            }[];
+            updatedAt: string;
+            webhooks: components["schemas"]["WebhookAttempts"][];
+        };
+        MessageStatus: {
+            description: string;
+            groupId: number;
+            groupName: string;
+            id: number;
+            name: string;
         };
         NewAccount: {
             name: string;
@@ -1483,37 +1484,42 @@ export interface components {
             address: string;
             reason?: string;
         };
+        OpenApiDocument: {
+            info: Record<string, never>;
+            openapi: string;
+            paths: Record<string, never>;
+        };
         Platform: {
-            authMethods?: string[];
-            dkimZone?: string;
-            hostname?: string;
-            limits?: {
-                capturedMaxAgeSeconds?: number;
-                capturedPerAccount?: number;
-                maxMessageSize?: number;
-                maxRecipients?: number;
-                maxUnverifiedDomains?: number;
-                testEmailsPerMinute?: number;
+            authMethods: string[];
+            dkimZone: string;
+            hostname: string;
+            limits: {
+                capturedMaxAgeSeconds: number;
+                capturedPerAccount: number;
+                maxMessageSize: number;
+                maxRecipients: number;
+                maxUnverifiedDomains: number;
+                testEmailsPerMinute: number;
             };
-            listeners?: {
-                address?: string;
-                name?: string;
-                port?: number;
+            listeners: {
+                address: string;
+                name: string;
+                port: number;
                 /** @enum {string} */
-                tls?: "starttls" | "implicit" | "none";
+                tls: "starttls" | "implicit" | "none";
             }[];
-            plaintextAuth?: boolean;
-            platformDomains?: string[];
-            platformRoute?: {
+            plaintextAuth: boolean;
+            platformDomains: string[];
+            platformRoute: {
                 host?: string;
                 /** @enum {string} */
-                kind?: "mx" | "smarthost";
+                kind: "mx" | "smarthost";
                 port?: number;
                 security?: string;
             };
-            publicUrl?: string;
-            spfInclude?: string;
-            version?: string;
+            publicUrl: string;
+            spfInclude: string;
+            version: string;
         };
         /** @description action and exactly one of ids, destination, account. */
         QueueAction: {
@@ -1525,171 +1531,190 @@ export interface components {
             ids?: string[];
         };
         QueueActionResult: {
-            action?: string;
-            count?: number;
+            action: string;
+            count: number;
         };
         QueueGroups: {
             /** @enum {string} */
-            by?: "destination" | "account";
-            groups?: {
+            by: "destination" | "account";
+            groups: {
                 accountId?: number;
-                held?: number;
-                key?: string;
-                messages?: number;
+                held: number;
+                key: string;
+                messages: number;
                 /** Format: date-time */
-                nextAttemptAt?: string | null;
+                nextAttemptAt: string | null;
                 /** Format: date-time */
-                oldestAt?: string | null;
-                recipients?: number;
+                oldestAt: string | null;
+                recipients: number;
             }[];
         };
         QueueMessage: {
-            account?: string;
-            accountId?: number;
+            account: string;
+            accountId: number;
             /** Format: date-time */
-            createdAt?: string;
-            from?: string;
-            held?: boolean;
-            id?: string;
-            recipients?: {
-                attempts?: number;
-                destination?: string;
-                lastReply?: string;
+            createdAt: string;
+            from: string;
+            held: boolean;
+            id: string;
+            recipients: {
+                attempts: number;
+                destination: string;
+                lastReply: string;
                 /** Format: date-time */
-                nextAttemptAt?: string | null;
-                state?: string;
-                to?: string;
+                nextAttemptAt: string | null;
+                state: string;
+                to: string;
             }[];
         };
         SendMessage: {
             attachments?: {
                 /** Format: byte */
-                content?: string;
+                content: string;
                 contentType?: string;
                 filename?: string;
             }[];
-            bcc?: string[];
+            /** @description One address, or a list of addresses */
+            bcc?: string | string[];
             bulkId?: string;
             callbackData?: string;
-            cc?: string[];
+            /** @description One address, or a list of addresses */
+            cc?: string | string[];
             from: string;
             headers?: {
                 [key: string]: string;
             };
             html?: string;
             intermediateReport?: boolean;
-            notifyContentType?: string;
+            /** @enum {string} */
+            notifyContentType?: "application/json" | "application/xml";
             notifyUrl?: string;
             replyTo?: string;
             subject?: string;
             text?: string;
-            to: string[];
+            /** @description One address, or a list of addresses */
+            to: string | string[];
             trackingUrl?: string;
         };
         SendResult: {
-            bulkId?: string;
-            messages?: {
-                messageId?: string;
-                status?: Record<string, never>;
-                to?: string;
+            bulkId: string;
+            messages: {
+                messageId: string;
+                status: components["schemas"]["MessageStatus"];
+                to: string;
             }[];
         };
         Sender: {
-            address?: string;
+            address: string;
             /** Format: date-time */
             verificationExpiresAt?: string;
             verificationSent?: boolean;
-            verified?: boolean;
+            verified: boolean;
         };
         Session: {
-            account?: components["schemas"]["Account"] | null;
-            csrf?: string;
+            account: components["schemas"]["Account"] | null;
+            csrf: string;
             /** Format: date-time */
-            expiresAt?: string;
+            expiresAt: string;
             /** Format: date-time */
-            idleExpiresAt?: string;
+            idleExpiresAt: string;
             /** @enum {string} */
-            kind?: "operator" | "account";
+            kind: "operator" | "account";
         };
-        /** @description Keys to change; null or "" resets a key. */
         Settings: {
-            bcc?: (string | number | boolean | string[]) | null;
-            bounce_notices?: (string | number | boolean | string[]) | null;
-            cc?: (string | number | boolean | string[]) | null;
-            intermediate_report?: (string | number | boolean | string[]) | null;
-            mail_from?: (string | number | boolean | string[]) | null;
-            notify_url?: (string | number | boolean | string[]) | null;
-            "relay.host"?: (string | number | boolean | string[]) | null;
-            "relay.password"?: (string | number | boolean | string[]) | null;
-            "relay.port"?: (string | number | boolean | string[]) | null;
-            /** @enum {string|null} */
-            "relay.security"?: "none" | "starttls" | "tls" | "" | null;
-            "relay.username"?: (string | number | boolean | string[]) | null;
-            /** @enum {string|null} */
-            report_format?: "json" | "xml" | "" | null;
-            /** @enum {string|null} */
-            route?: "platform" | "custom" | "sandbox" | "" | null;
-            tracking_url?: (string | number | boolean | string[]) | null;
-            webhook_secret?: (string | number | boolean | string[]) | null;
-        };
-        /** @description Every key with defaults filled in, as text; secrets as "set" or "not set". */
-        SettingsView: {
+            /** @description The value, or its default */
             bcc: string;
+            /** @description The value, or its default */
             bounce_notices: string;
+            /** @description The value, or its default */
             cc: string;
+            /** @description The value, or its default */
             intermediate_report: string;
+            /** @description The value, or its default */
             mail_from: string;
+            /** @description The value, or its default */
             notify_url: string;
+            /** @description The value, or its default */
             "relay.host": string;
             /** @enum {string} */
             "relay.password": "set" | "not set";
+            /** @description The value, or its default */
             "relay.port": string;
+            /** @description The value, or its default */
             "relay.security": string;
+            /** @description The value, or its default */
             "relay.username": string;
+            /** @description The value, or its default */
             report_format: string;
-            /** @enum {string} */
-            route: "platform" | "custom" | "sandbox";
+            /** @description The value, or its default */
+            route: string;
+            /** @description The value, or its default */
             tracking_url: string;
             /** @enum {string} */
             webhook_secret: "set" | "not set";
         };
+        /** @description Keys to change; null or "" resets a key. */
+        SettingsPatch: {
+            /** @description One address, or a list of addresses */
+            bcc?: (string | null) | string[];
+            bounce_notices?: (boolean | null) | ("on" | "off");
+            /** @description One address, or a list of addresses */
+            cc?: (string | null) | string[];
+            intermediate_report?: (boolean | null) | ("on" | "off");
+            mail_from?: string | null;
+            notify_url?: string | null;
+            "relay.host"?: string | null;
+            /** @description write only */
+            "relay.password"?: string | null;
+            "relay.port"?: (number | null) | string;
+            /** @enum {string|null} */
+            "relay.security"?: "none" | "starttls" | "tls" | "" | null;
+            "relay.username"?: string | null;
+            /** @enum {string|null} */
+            report_format?: "json" | "xml" | "" | null;
+            /** @enum {string|null} */
+            route?: "platform" | "custom" | "sandbox" | "" | null;
+            tracking_url?: string | null;
+            /** @description 16 to 256 characters, write only; the old secret keeps signing too for [webhooks] secret_grace_s */
+            webhook_secret?: string | null;
+        };
         Stats: {
-            bounceRate?: number | null;
+            bounceRate: number | null;
             /** Format: date-time */
-            from?: string;
-            series?: {
-                accepted?: number;
-                bounced?: number;
-                clicked?: number;
-                deferred?: number;
-                delivered?: number;
-                expired?: number;
-                opened?: number;
-                rejected?: number;
+            from: string;
+            series: {
+                accepted: number;
+                bounced: number;
+                clicked: number;
+                deferred: number;
+                delivered: number;
+                expired: number;
+                opened: number;
+                rejected: number;
                 /** Format: date-time */
-                t?: string;
+                t: string;
             }[];
             /** @enum {string} */
-            step?: "hour" | "day";
+            step: "hour" | "day";
             /** Format: date-time */
-            to?: string;
-            totals?: {
-                accepted?: number;
-                bounced?: number;
-                clicked?: number;
-                deferred?: number;
-                delivered?: number;
-                expired?: number;
-                opened?: number;
-                rejected?: number;
+            to: string;
+            totals: {
+                accepted: number;
+                bounced: number;
+                clicked: number;
+                deferred: number;
+                delivered: number;
+                expired: number;
+                opened: number;
+                rejected: number;
             };
         };
         Suppression: {
-            address?: string;
+            address: string;
             /** Format: date-time */
-            createdAt?: string;
-            queueId?: string;
-            reason?: string;
+            createdAt: string;
+            queueId: string;
+            reason: string;
         };
         SuppressionBulk: {
             add?: string[];
@@ -1697,9 +1722,9 @@ export interface components {
             remove?: string[];
         };
         SuppressionBulkResult: {
-            added?: number;
-            invalid?: string[];
-            removed?: number;
+            added: number;
+            invalid: string[];
+            removed: number;
         };
         Suspension: {
             reason: string;
@@ -1709,47 +1734,59 @@ export interface components {
             to: string;
         };
         TestEmailResult: {
-            code?: number;
-            enhanced?: string;
-            host?: string;
+            code: number;
+            enhanced: string;
+            host: string;
             /** @enum {string} */
-            outcome?: "delivered" | "deferred" | "bounced" | "error";
-            reply?: string;
+            outcome: "delivered" | "deferred" | "bounced" | "error";
+            reply: string;
+            route: string;
+            tls: boolean;
+        };
+        WebhookAttempts: {
+            attempts: number;
+            contentType: string;
+            /** Format: date-time */
+            createdAt: string;
             /** @enum {string} */
-            route?: "platform" | "smarthost" | "custom" | "sandbox";
-            tls?: boolean;
+            kind: "report" | "tracking";
+            lastError: string;
+            /** Format: date-time */
+            nextAttemptAt: string;
+            state: string;
+            url: string;
         };
         WebhookDelivery: {
-            attempts?: number;
+            attempts: number;
             /** Format: date-time */
-            createdAt?: string;
-            id?: string;
+            createdAt: string;
+            id: string;
             /** @enum {string} */
-            kind?: "report" | "tracking";
-            lastCode?: number | null;
-            lastError?: string | null;
-            messageId?: string;
+            kind: "report" | "tracking";
+            lastCode: number | null;
+            lastError: string | null;
+            messageId: string;
             /** Format: date-time */
             nextAttemptAt?: string | null;
-            recipient?: string;
+            recipient: string;
             /** Format: date-time */
             sentAt?: string | null;
             /** @enum {string} */
-            status?: "pending" | "failed" | "given_up" | "sent";
-            url?: string;
+            status: "pending" | "failed" | "given_up" | "sent";
+            url: string;
         };
         WebhookSecret: {
-            webhookSecret?: string;
+            webhookSecret: string;
         };
         WebhookTest: {
             /** @enum {string} */
             kind?: "report" | "tracking";
         };
         WebhookTestResult: {
-            error?: string;
-            ok?: boolean;
-            status?: number;
-            url?: string;
+            error: string;
+            ok: boolean;
+            status: number;
+            url: string;
         };
     };
     responses: never;
@@ -1779,12 +1816,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["Account"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["Account"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1795,7 +1850,7 @@ export interface operations {
             };
         };
     };
-    createAccount: {
+    postAccounts: {
         parameters: {
             query?: never;
             header?: never;
@@ -1817,7 +1872,52 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedAccount"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1828,7 +1928,7 @@ export interface operations {
             };
         };
     };
-    getAccount: {
+    getAccountsByAccountId: {
         parameters: {
             query?: never;
             header?: never;
@@ -1848,7 +1948,34 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1859,7 +1986,7 @@ export interface operations {
             };
         };
     };
-    deleteAccount: {
+    deleteAccountsByAccountId: {
         parameters: {
             query?: never;
             header?: never;
@@ -1877,7 +2004,43 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1888,7 +2051,7 @@ export interface operations {
             };
         };
     };
-    listApiKeysForAccount: {
+    listAccountsByAccountIdApiKeys: {
         parameters: {
             query?: {
                 limit?: number;
@@ -1909,12 +2072,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["ApiKey"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["ApiKey"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1925,7 +2115,7 @@ export interface operations {
             };
         };
     };
-    createApiKeyForAccount: {
+    postAccountsByAccountIdApiKeys: {
         parameters: {
             query?: never;
             header?: never;
@@ -1945,7 +2135,34 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1956,7 +2173,7 @@ export interface operations {
             };
         };
     };
-    revokeApiKeyForAccount: {
+    deleteAccountsByAccountIdApiKeysByPrefix: {
         parameters: {
             query?: never;
             header?: never;
@@ -1975,7 +2192,34 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1986,7 +2230,7 @@ export interface operations {
             };
         };
     };
-    listCapturedForAccount: {
+    listAccountsByAccountIdCaptured: {
         parameters: {
             query?: {
                 limit?: number;
@@ -2007,12 +2251,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["CapturedMessage"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["CapturedMessage"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2023,7 +2294,7 @@ export interface operations {
             };
         };
     };
-    getCapturedForAccount: {
+    getAccountsByAccountIdCapturedByCapturedId: {
         parameters: {
             query?: never;
             header?: never;
@@ -2044,7 +2315,34 @@ export interface operations {
                     "application/json": components["schemas"]["CapturedDetail"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2055,7 +2353,7 @@ export interface operations {
             };
         };
     };
-    getCapturedHtmlForAccount: {
+    getAccountsByAccountIdCapturedByCapturedIdHtml: {
         parameters: {
             query?: never;
             header?: never;
@@ -2076,7 +2374,34 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2087,7 +2412,7 @@ export interface operations {
             };
         };
     };
-    getCapturedRawForAccount: {
+    getAccountsByAccountIdCapturedByCapturedIdRaw: {
         parameters: {
             query?: never;
             header?: never;
@@ -2108,7 +2433,34 @@ export interface operations {
                     "message/rfc822": string;
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2119,7 +2471,7 @@ export interface operations {
             };
         };
     };
-    listCredentialsForAccount: {
+    listAccountsByAccountIdCredentials: {
         parameters: {
             query?: {
                 limit?: number;
@@ -2140,12 +2492,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["Credential"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["Credential"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2156,7 +2535,7 @@ export interface operations {
             };
         };
     };
-    createCredentialForAccount: {
+    postAccountsByAccountIdCredentials: {
         parameters: {
             query?: never;
             header?: never;
@@ -2180,7 +2559,52 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedCredential"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2191,7 +2615,7 @@ export interface operations {
             };
         };
     };
-    deleteCredentialForAccount: {
+    deleteAccountsByAccountIdCredentialsByUsername: {
         parameters: {
             query?: never;
             header?: never;
@@ -2210,7 +2634,34 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2221,7 +2672,7 @@ export interface operations {
             };
         };
     };
-    listDomainsForAccount: {
+    listAccountsByAccountIdDomains: {
         parameters: {
             query?: {
                 limit?: number;
@@ -2242,12 +2693,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["DomainSummary"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["DomainSummary"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2258,7 +2736,7 @@ export interface operations {
             };
         };
     };
-    addDomainForAccount: {
+    postAccountsByAccountIdDomains: {
         parameters: {
             query?: never;
             header?: never;
@@ -2282,7 +2760,70 @@ export interface operations {
                     "application/json": components["schemas"]["Domain"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: slow calls per account, or a per-minute limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2293,7 +2834,7 @@ export interface operations {
             };
         };
     };
-    getDomainForAccount: {
+    getAccountsByAccountIdDomainsByDomain: {
         parameters: {
             query?: never;
             header?: never;
@@ -2314,7 +2855,34 @@ export interface operations {
                     "application/json": components["schemas"]["Domain"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2325,7 +2893,7 @@ export interface operations {
             };
         };
     };
-    deleteDomainForAccount: {
+    deleteAccountsByAccountIdDomainsByDomain: {
         parameters: {
             query?: never;
             header?: never;
@@ -2344,7 +2912,34 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2355,7 +2950,7 @@ export interface operations {
             };
         };
     };
-    checkDomainForAccount: {
+    postAccountsByAccountIdDomainsByDomainCheck: {
         parameters: {
             query?: never;
             header?: never;
@@ -2376,7 +2971,43 @@ export interface operations {
                     "application/json": components["schemas"]["Domain"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: slow calls per account, or a per-minute limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2387,7 +3018,7 @@ export interface operations {
             };
         };
     };
-    rotateDomainKeyForAccount: {
+    postAccountsByAccountIdDomainsByDomainRotate: {
         parameters: {
             query?: never;
             header?: never;
@@ -2408,7 +3039,43 @@ export interface operations {
                     "application/json": components["schemas"]["Domain"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: slow calls per account, or a per-minute limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2419,7 +3086,7 @@ export interface operations {
             };
         };
     };
-    searchMessagesForAccount: {
+    listAccountsByAccountIdMessages: {
         parameters: {
             query?: {
                 limit?: number;
@@ -2445,12 +3112,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["Message"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["Message"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2461,7 +3155,7 @@ export interface operations {
             };
         };
     };
-    sendMessageForAccount: {
+    postAccountsByAccountIdMessages: {
         parameters: {
             query?: never;
             header?: never;
@@ -2485,7 +3179,43 @@ export interface operations {
                     "application/json": components["schemas"]["SendResult"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2496,7 +3226,7 @@ export interface operations {
             };
         };
     };
-    getMessageForAccount: {
+    getAccountsByAccountIdMessagesByMessageId: {
         parameters: {
             query?: never;
             header?: never;
@@ -2517,7 +3247,34 @@ export interface operations {
                     "application/json": components["schemas"]["MessageDetail"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2528,7 +3285,7 @@ export interface operations {
             };
         };
     };
-    listSendersForAccount: {
+    listAccountsByAccountIdSenders: {
         parameters: {
             query?: {
                 limit?: number;
@@ -2549,12 +3306,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["Sender"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["Sender"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2565,7 +3349,7 @@ export interface operations {
             };
         };
     };
-    addSenderForAccount: {
+    postAccountsByAccountIdSenders: {
         parameters: {
             query?: never;
             header?: never;
@@ -2589,7 +3373,61 @@ export interface operations {
                     "application/json": components["schemas"]["Sender"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2600,7 +3438,7 @@ export interface operations {
             };
         };
     };
-    getSenderForAccount: {
+    getAccountsByAccountIdSendersByAddress: {
         parameters: {
             query?: never;
             header?: never;
@@ -2621,7 +3459,34 @@ export interface operations {
                     "application/json": components["schemas"]["Sender"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2632,7 +3497,7 @@ export interface operations {
             };
         };
     };
-    deleteSenderForAccount: {
+    deleteAccountsByAccountIdSendersByAddress: {
         parameters: {
             query?: never;
             header?: never;
@@ -2651,7 +3516,34 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2662,7 +3554,7 @@ export interface operations {
             };
         };
     };
-    getSettingsForAccount: {
+    getAccountsByAccountIdSettings: {
         parameters: {
             query?: never;
             header?: never;
@@ -2679,10 +3571,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SettingsView"];
+                    "application/json": components["schemas"]["Settings"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2693,7 +3612,7 @@ export interface operations {
             };
         };
     };
-    patchSettingsForAccount: {
+    patchAccountsByAccountIdSettings: {
         parameters: {
             query?: never;
             header?: never;
@@ -2704,7 +3623,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Settings"];
+                "application/json": components["schemas"]["SettingsPatch"];
             };
         };
         responses: {
@@ -2714,10 +3633,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SettingsView"];
+                    "application/json": components["schemas"]["Settings"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2728,7 +3683,7 @@ export interface operations {
             };
         };
     };
-    sendTestEmailForAccount: {
+    postAccountsByAccountIdSettingsTestEmail: {
         parameters: {
             query?: never;
             header?: never;
@@ -2752,7 +3707,52 @@ export interface operations {
                     "application/json": components["schemas"]["TestEmailResult"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: slow calls per account, or a per-minute limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2763,7 +3763,7 @@ export interface operations {
             };
         };
     };
-    newWebhookSecretForAccount: {
+    postAccountsByAccountIdSettingsWebhookSecret: {
         parameters: {
             query?: never;
             header?: never;
@@ -2783,7 +3783,34 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2794,7 +3821,7 @@ export interface operations {
             };
         };
     };
-    getStatsForAccount: {
+    getAccountsByAccountIdStats: {
         parameters: {
             query?: {
                 from?: string;
@@ -2818,7 +3845,34 @@ export interface operations {
                     "application/json": components["schemas"]["Stats"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2829,7 +3883,7 @@ export interface operations {
             };
         };
     };
-    listSuppressionsForAccount: {
+    listAccountsByAccountIdSuppressions: {
         parameters: {
             query?: {
                 limit?: number;
@@ -2852,12 +3906,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["Suppression"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["Suppression"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2868,7 +3949,7 @@ export interface operations {
             };
         };
     };
-    addSuppressionForAccount: {
+    postAccountsByAccountIdSuppressions: {
         parameters: {
             query?: never;
             header?: never;
@@ -2892,7 +3973,43 @@ export interface operations {
                     "application/json": components["schemas"]["Suppression"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2903,7 +4020,7 @@ export interface operations {
             };
         };
     };
-    bulkSuppressionsForAccount: {
+    postAccountsByAccountIdSuppressionsBulk: {
         parameters: {
             query?: never;
             header?: never;
@@ -2927,7 +4044,43 @@ export interface operations {
                     "application/json": components["schemas"]["SuppressionBulkResult"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2938,7 +4091,7 @@ export interface operations {
             };
         };
     };
-    deleteSuppressionForAccount: {
+    deleteAccountsByAccountIdSuppressionsByAddress: {
         parameters: {
             query?: never;
             header?: never;
@@ -2957,7 +4110,34 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2968,7 +4148,7 @@ export interface operations {
             };
         };
     };
-    suspendAccount: {
+    postAccountsByAccountIdSuspend: {
         parameters: {
             query?: never;
             header?: never;
@@ -2992,7 +4172,52 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3003,7 +4228,7 @@ export interface operations {
             };
         };
     };
-    unsuspendAccount: {
+    postAccountsByAccountIdUnsuspend: {
         parameters: {
             query?: never;
             header?: never;
@@ -3023,7 +4248,43 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3034,7 +4295,7 @@ export interface operations {
             };
         };
     };
-    listWebhookDeliveriesForAccount: {
+    listAccountsByAccountIdWebhooksDeliveries: {
         parameters: {
             query?: {
                 limit?: number;
@@ -3055,12 +4316,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["WebhookDelivery"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["WebhookDelivery"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3071,7 +4359,7 @@ export interface operations {
             };
         };
     };
-    getWebhookDeliveryForAccount: {
+    getAccountsByAccountIdWebhooksDeliveriesByDeliveryId: {
         parameters: {
             query?: never;
             header?: never;
@@ -3092,7 +4380,34 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3103,7 +4418,7 @@ export interface operations {
             };
         };
     };
-    retryWebhookDeliveryForAccount: {
+    postAccountsByAccountIdWebhooksDeliveriesByDeliveryIdRetry: {
         parameters: {
             query?: never;
             header?: never;
@@ -3124,7 +4439,43 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3135,7 +4486,7 @@ export interface operations {
             };
         };
     };
-    testWebhookForAccount: {
+    postAccountsByAccountIdWebhooksTest: {
         parameters: {
             query?: never;
             header?: never;
@@ -3159,7 +4510,52 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookTestResult"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: slow calls per account, or a per-minute limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3189,12 +4585,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["ApiKey"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["ApiKey"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3205,7 +4619,7 @@ export interface operations {
             };
         };
     };
-    createApiKey: {
+    postApiKeys: {
         parameters: {
             query?: never;
             header?: never;
@@ -3223,7 +4637,16 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
-            /** @description Error */
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3234,7 +4657,7 @@ export interface operations {
             };
         };
     };
-    revokeApiKey: {
+    deleteApiKeysByPrefix: {
         parameters: {
             query?: never;
             header?: never;
@@ -3252,7 +4675,34 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3282,12 +4732,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["CapturedMessage"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["CapturedMessage"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3298,7 +4766,7 @@ export interface operations {
             };
         };
     };
-    getCaptured: {
+    getCapturedByCapturedId: {
         parameters: {
             query?: never;
             header?: never;
@@ -3318,7 +4786,34 @@ export interface operations {
                     "application/json": components["schemas"]["CapturedDetail"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3329,7 +4824,7 @@ export interface operations {
             };
         };
     };
-    getCapturedHtml: {
+    getCapturedByCapturedIdHtml: {
         parameters: {
             query?: never;
             header?: never;
@@ -3349,7 +4844,34 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3360,7 +4882,7 @@ export interface operations {
             };
         };
     };
-    getCapturedRaw: {
+    getCapturedByCapturedIdRaw: {
         parameters: {
             query?: never;
             header?: never;
@@ -3380,7 +4902,34 @@ export interface operations {
                     "message/rfc822": string;
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3410,12 +4959,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["Credential"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["Credential"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3426,7 +4993,7 @@ export interface operations {
             };
         };
     };
-    createCredential: {
+    postCredentials: {
         parameters: {
             query?: never;
             header?: never;
@@ -3448,7 +5015,43 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedCredential"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3459,7 +5062,7 @@ export interface operations {
             };
         };
     };
-    deleteCredential: {
+    deleteCredentialsByUsername: {
         parameters: {
             query?: never;
             header?: never;
@@ -3477,7 +5080,34 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3507,12 +5137,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["DomainSummary"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["DomainSummary"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3523,7 +5171,7 @@ export interface operations {
             };
         };
     };
-    addDomain: {
+    postDomains: {
         parameters: {
             query?: never;
             header?: never;
@@ -3545,7 +5193,61 @@ export interface operations {
                     "application/json": components["schemas"]["Domain"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: slow calls per account, or a per-minute limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3556,7 +5258,7 @@ export interface operations {
             };
         };
     };
-    getDomain: {
+    getDomainsByDomain: {
         parameters: {
             query?: never;
             header?: never;
@@ -3576,7 +5278,34 @@ export interface operations {
                     "application/json": components["schemas"]["Domain"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3587,7 +5316,7 @@ export interface operations {
             };
         };
     };
-    deleteDomain: {
+    deleteDomainsByDomain: {
         parameters: {
             query?: never;
             header?: never;
@@ -3605,7 +5334,34 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3616,7 +5372,7 @@ export interface operations {
             };
         };
     };
-    checkDomain: {
+    postDomainsByDomainCheck: {
         parameters: {
             query?: never;
             header?: never;
@@ -3636,7 +5392,43 @@ export interface operations {
                     "application/json": components["schemas"]["Domain"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: slow calls per account, or a per-minute limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3647,7 +5439,7 @@ export interface operations {
             };
         };
     };
-    rotateDomainKey: {
+    postDomainsByDomainRotate: {
         parameters: {
             query?: never;
             header?: never;
@@ -3667,7 +5459,43 @@ export interface operations {
                     "application/json": components["schemas"]["Domain"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: slow calls per account, or a per-minute limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3678,7 +5506,7 @@ export interface operations {
             };
         };
     };
-    searchMessages: {
+    listMessages: {
         parameters: {
             query?: {
                 limit?: number;
@@ -3702,12 +5530,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["Message"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["Message"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3718,7 +5564,7 @@ export interface operations {
             };
         };
     };
-    sendMessage: {
+    postMessages: {
         parameters: {
             query?: never;
             header?: never;
@@ -3740,7 +5586,34 @@ export interface operations {
                     "application/json": components["schemas"]["SendResult"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3751,7 +5624,7 @@ export interface operations {
             };
         };
     };
-    getMessage: {
+    getMessagesByMessageId: {
         parameters: {
             query?: never;
             header?: never;
@@ -3771,7 +5644,34 @@ export interface operations {
                     "application/json": components["schemas"]["MessageDetail"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3782,7 +5682,7 @@ export interface operations {
             };
         };
     };
-    getOpenApi: {
+    getOpenApiDocument: {
         parameters: {
             query?: never;
             header?: never;
@@ -3797,10 +5697,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["OpenApiDocument"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3829,7 +5738,16 @@ export interface operations {
                     "application/json": components["schemas"]["Platform"];
                 };
             };
-            /** @description Error */
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3840,7 +5758,7 @@ export interface operations {
             };
         };
     };
-    getQueueGroups: {
+    getQueue: {
         parameters: {
             query?: {
                 by?: string;
@@ -3860,7 +5778,34 @@ export interface operations {
                     "application/json": components["schemas"]["QueueGroups"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3871,7 +5816,7 @@ export interface operations {
             };
         };
     };
-    queueAction: {
+    postQueueActions: {
         parameters: {
             query?: never;
             header?: never;
@@ -3893,7 +5838,43 @@ export interface operations {
                     "application/json": components["schemas"]["QueueActionResult"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3926,12 +5907,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["QueueMessage"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["QueueMessage"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3961,12 +5969,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["Sender"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["Sender"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3977,7 +6003,7 @@ export interface operations {
             };
         };
     };
-    addSender: {
+    postSenders: {
         parameters: {
             query?: never;
             header?: never;
@@ -3999,7 +6025,52 @@ export interface operations {
                     "application/json": components["schemas"]["Sender"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4010,7 +6081,7 @@ export interface operations {
             };
         };
     };
-    getSender: {
+    getSendersByAddress: {
         parameters: {
             query?: never;
             header?: never;
@@ -4030,7 +6101,34 @@ export interface operations {
                     "application/json": components["schemas"]["Sender"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4041,7 +6139,7 @@ export interface operations {
             };
         };
     };
-    deleteSender: {
+    deleteSendersByAddress: {
         parameters: {
             query?: never;
             header?: never;
@@ -4059,7 +6157,34 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4088,7 +6213,16 @@ export interface operations {
                     "application/json": components["schemas"]["Session"];
                 };
             };
-            /** @description Error */
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4121,7 +6255,52 @@ export interface operations {
                     "application/json": components["schemas"]["Session"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: slow calls per account, or a per-minute limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4148,7 +6327,16 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Not allowed for this principal, or over a quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4174,10 +6362,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SettingsView"];
+                    "application/json": components["schemas"]["Settings"];
                 };
             };
-            /** @description Error */
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4197,7 +6394,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Settings"];
+                "application/json": components["schemas"]["SettingsPatch"];
             };
         };
         responses: {
@@ -4207,10 +6404,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SettingsView"];
+                    "application/json": components["schemas"]["Settings"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4221,7 +6445,7 @@ export interface operations {
             };
         };
     };
-    sendTestEmail: {
+    postSettingsTestEmail: {
         parameters: {
             query?: never;
             header?: never;
@@ -4243,7 +6467,43 @@ export interface operations {
                     "application/json": components["schemas"]["TestEmailResult"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: slow calls per account, or a per-minute limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4254,7 +6514,7 @@ export interface operations {
             };
         };
     };
-    newWebhookSecret: {
+    postSettingsWebhookSecret: {
         parameters: {
             query?: never;
             header?: never;
@@ -4272,7 +6532,16 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
-            /** @description Error */
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4305,7 +6574,25 @@ export interface operations {
                     "application/json": components["schemas"]["Stats"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4337,12 +6624,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["Suppression"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["Suppression"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4353,7 +6658,7 @@ export interface operations {
             };
         };
     };
-    addSuppression: {
+    postSuppressions: {
         parameters: {
             query?: never;
             header?: never;
@@ -4375,7 +6680,34 @@ export interface operations {
                     "application/json": components["schemas"]["Suppression"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4386,7 +6718,7 @@ export interface operations {
             };
         };
     };
-    bulkSuppressions: {
+    postSuppressionsBulk: {
         parameters: {
             query?: never;
             header?: never;
@@ -4408,7 +6740,34 @@ export interface operations {
                     "application/json": components["schemas"]["SuppressionBulkResult"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4419,7 +6778,7 @@ export interface operations {
             };
         };
     };
-    deleteSuppression: {
+    deleteSuppressionsByAddress: {
         parameters: {
             query?: never;
             header?: never;
@@ -4437,7 +6796,34 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4448,7 +6834,7 @@ export interface operations {
             };
         };
     };
-    listWebhookDeliveries: {
+    listWebhooksDeliveries: {
         parameters: {
             query?: {
                 limit?: number;
@@ -4467,12 +6853,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items?: components["schemas"]["WebhookDelivery"][];
-                        nextCursor?: string | null;
+                        items: components["schemas"]["WebhookDelivery"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4483,7 +6887,7 @@ export interface operations {
             };
         };
     };
-    getWebhookDelivery: {
+    getWebhooksDeliveriesByDeliveryId: {
         parameters: {
             query?: never;
             header?: never;
@@ -4503,7 +6907,34 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4514,7 +6945,7 @@ export interface operations {
             };
         };
     };
-    retryWebhookDelivery: {
+    postWebhooksDeliveriesByDeliveryIdRetry: {
         parameters: {
             query?: never;
             header?: never;
@@ -4534,7 +6965,43 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (also another account's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4545,7 +7012,7 @@ export interface operations {
             };
         };
     };
-    testWebhook: {
+    postWebhooksTest: {
         parameters: {
             query?: never;
             header?: never;
@@ -4567,7 +7034,43 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookTestResult"];
                 };
             };
-            /** @description Error */
+            /** @description Bad request: the message names the field (also a malformed HTTP request) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or unknown bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: slow calls per account, or a per-minute limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4583,22 +7086,32 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Signed token from the email */
                 token: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Redirect to the original link */
             302: {
+                headers: {
+                    /** @description The link the recipient clicked */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown or forged token, or an unsafe link */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error */
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4614,13 +7127,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Signed token from the email */
                 token: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description The pixel */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4629,7 +7143,16 @@ export interface operations {
                     "image/gif": string;
                 };
             };
-            /** @description Error */
+            /** @description Unknown or forged token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (503 unavailable, 500 internal) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4645,13 +7168,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Signed token from the email */
                 token: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Verified (HTML page) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4660,13 +7184,22 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description Error */
-            default: {
+            /** @description Unknown, used or forged link (HTML page) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "text/html": string;
+                };
+            };
+            /** @description Expired link (HTML page) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
                 };
             };
         };
