@@ -200,9 +200,10 @@ export async function docShot(page, name) {
   const dir = join(HERE, '..', '..', 'docs', 'console');
   mkdirSync(dir, { recursive: true });
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.locator('.toasts').evaluate((el) => (el.hidden = true));
+  // An inline style: the stylesheet's `.toasts { display: flex }` would beat the hidden attribute.
+  await page.locator('.toasts').evaluate((el) => (el.style.display = 'none'));
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
-  await page.locator('.toasts').evaluate((el) => (el.hidden = false));
+  await page.locator('.toasts').evaluate((el) => (el.style.display = ''));
 }
 
 // Polls f until it returns a truthy value (bounded).
