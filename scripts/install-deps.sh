@@ -20,7 +20,9 @@ TEST_PKGS=(
 
 # The web console's browser suite (console/test): Debian's Chromium and a font for stable
 # screenshots.
-CONSOLE_TEST_PKGS=(chromium fonts-dejavu-core)
+CONSOLE_TEST_PKGS=(
+  chromium fonts-dejavu-core
+)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" != "--build-only" ]; then want+=("${TEST_PKGS[@]}" "${CONSOLE_TEST_PKGS[@]}"); fi
