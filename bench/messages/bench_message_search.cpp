@@ -6,7 +6,6 @@
 // authentication, the query, the JSON answer of a 50-row page. Repetitions report the median.
 //   BM_Search/<filter>   0 none (newest page), 1 recipient, 2 status, 3 bulkId, 4 one day,
 //                        5 recipient+status, 6 the second page (cursor) of a status search
-//   BM_OperatorSearch    the operator token over every account, by recipient
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
@@ -138,21 +137,6 @@ void BM_Search(benchmark::State& state) {
 }
 BENCHMARK(BM_Search)
     ->DenseRange(0, 6)
-    ->Unit(benchmark::kMillisecond)
-    ->Repetitions(5)
-    ->ReportAggregatesOnly(true);
-
-void BM_OperatorSearch(benchmark::State& state) {
-  World& w = world();
-  size_t items = 0;
-  for (auto _ : state) {
-    auto r = w.get("/api/v1/messages?recipient=user7@example.com", kAdmin);
-    if (r.status != 200) return state.SkipWithError(("status " + std::to_string(r.status)).c_str());
-    items = nlohmann::json::parse(r.body)["items"].size();
-  }
-  state.counters["items"] = static_cast<double>(items);
-}
-BENCHMARK(BM_OperatorSearch)
     ->Unit(benchmark::kMillisecond)
     ->Repetitions(5)
     ->ReportAggregatesOnly(true);
