@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "core/clock.hpp"
+#include "store/cursor.hpp"
 #include "store/sqlite_db.hpp"
 
 namespace tern::store {
@@ -27,7 +28,7 @@ constexpr int64_t kLeaseMs = 120'000;
 
 constexpr const char* kColumns =
     "id, account_id, kind, url, content_type, message_id, queue_id, recipient, item, created_ms, "
-    "next_attempt_ms, attempts, last_error, state";
+    "next_attempt_ms, attempts, last_error, state, last_code";
 
 OutboxItem read_item(const Stmt& s) {
   OutboxItem it;
@@ -45,6 +46,7 @@ OutboxItem read_item(const Stmt& s) {
   it.attempts = static_cast<int>(s.int64(11));
   it.last_error = s.text(12);
   it.state = s.text(13);
+  it.last_code = static_cast<int>(s.int64(14));
   return it;
 }
 
@@ -147,7 +149,7 @@ core::Result<std::vector<std::vector<OutboxItem>>> Outbox::due(int64_t now_ms, s
   return out;
 }
 
-core::Result<void> Outbox::mark_sent(const std::vector<int64_t>& ids, int64_t now_ms) {
+core::Result<void> Outbox::mark_sent(const std::vector<int64_t>& ids, int64_t now_ms, int code) {
   if (ids.empty()) return core::ok();
   std::lock_guard lock(impl_->mu);
   Txn txn(impl_->db);
@@ -156,15 +158,15 @@ core::Result<void> Outbox::mark_sent(const std::vector<int64_t>& ids, int64_t no
     // next_attempt_ms keeps the time it went out (the message log shows it).
     Stmt s(impl_->db,
            "UPDATE webhook_outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
-           "next_attempt_ms = ? WHERE id = ? AND state = 'pending'");
-    s.bind(1, now_ms).bind(2, id);
+           "next_attempt_ms = ?, last_code = ? WHERE id = ? AND state = 'pending'");
+    s.bind(1, now_ms).bind(2, int64_t{code}).bind(3, id);
     if (auto r = s.run("mark webhook item sent"); !r) return r;
   }
   return txn.commit();
 }
 
 core::Result<void> Outbox::mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
-                                       const std::string& error, bool give_up) {
+                                       const std::string& error, bool give_up, int code) {
   if (ids.empty()) return core::ok();
   std::lock_guard lock(impl_->mu);
   Txn txn(impl_->db);
@@ -172,11 +174,12 @@ core::Result<void> Outbox::mark_failed(const std::vector<int64_t>& ids, int64_t 
   for (int64_t id : ids) {
     Stmt s(impl_->db,
            "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?, "
-           "next_attempt_ms = ?, state = ? WHERE id = ? AND state = 'pending'");
+           "next_attempt_ms = ?, state = ?, last_code = ? WHERE id = ? AND state = 'pending'");
     s.bind(1, error)
         .bind(2, next_attempt_ms)
         .bind(3, give_up ? std::string_view("failed") : std::string_view("pending"))
-        .bind(4, id);
+        .bind(4, int64_t{code})
+        .bind(5, id);
     if (auto r = s.run("mark webhook item failed"); !r) return r;
   }
   return txn.commit();
@@ -208,6 +211,53 @@ core::Result<std::vector<OutboxItem>> Outbox::for_message(const std::string& mes
   while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_item(s));
   if (rc != SQLITE_DONE) return s.error(rc, "read webhook items of a message");
   return out;
+}
+
+core::Result<OutboxPage> Outbox::list(int64_t account_id, size_t limit, const std::string& cursor) {
+  if (limit < 1 || limit > 1000) return core::Error::perm("limit must be 1..1000");
+  std::optional<int64_t> before;
+  if (!cursor.empty()) {
+    auto c = decode_cursor("w1:", cursor);
+    if (!c || c->second != "i") return core::Error::perm("invalid cursor");
+    before = c->first;
+  }
+  OutboxPage page;
+  std::lock_guard lock(impl_->mu);
+  Stmt s(impl_->db, fmt::format("SELECT {} FROM webhook_outbox WHERE account_id = ?1 {} "
+                                "ORDER BY id DESC LIMIT ?2",
+                                kColumns, before ? "AND id < ?3" : ""));
+  s.bind(1, account_id).bind(2, static_cast<int64_t>(limit + 1));
+  if (before) s.bind(3, *before);
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) page.items.push_back(read_item(s));
+  if (rc != SQLITE_DONE) return s.error(rc, "list webhook items");
+  if (page.items.size() > limit) {
+    page.items.resize(limit);
+    page.next_cursor = encode_cursor("w1:", page.items.back().id, "i");
+  }
+  return page;
+}
+
+core::Result<std::optional<OutboxItem>> Outbox::find(int64_t account_id, int64_t id) {
+  using R = std::optional<OutboxItem>;
+  std::lock_guard lock(impl_->mu);
+  Stmt s(impl_->db,
+         fmt::format("SELECT {} FROM webhook_outbox WHERE account_id = ? AND id = ?", kColumns));
+  s.bind(1, account_id).bind(2, id);
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return R();
+  if (rc != SQLITE_ROW) return s.error(rc, "read webhook item");
+  return R(read_item(s));
+}
+
+core::Result<bool> Outbox::retry_now(int64_t account_id, int64_t id, int64_t now_ms) {
+  std::lock_guard lock(impl_->mu);
+  Stmt s(impl_->db,
+         "UPDATE webhook_outbox SET state = 'pending', next_attempt_ms = ? "
+         "WHERE account_id = ? AND id = ? AND state IN ('pending', 'failed')");
+  s.bind(1, now_ms).bind(2, account_id).bind(3, id);
+  if (auto r = s.run("retry webhook item"); !r) return r.error();
+  return impl_->db.changes() == 1;
 }
 
 }  // namespace tern::store

@@ -14,6 +14,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,12 @@ struct OutboxItem {
   int attempts = 0;
   std::string last_error;
   std::string state = "pending";
+  int last_code = 0;  // HTTP status of the last attempt, 0 = none
+};
+
+struct OutboxPage {
+  std::vector<OutboxItem> items;
+  std::string next_cursor;  // "" on the last page
 };
 
 class Outbox {
@@ -50,15 +57,25 @@ class Outbox {
   // Pending items with next_attempt_ms <= now_ms, grouped into batches (see invariants).
   core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,
                                                          size_t max_per_batch);
-  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms);
+  // code: the HTTP status the attempt got (kept as last_code).
+  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms, int code = 0);
   // attempts+1, last_error = error; state "failed" when give_up, else next_attempt_ms.
   core::Result<void> mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
-                                 const std::string& error, bool give_up);
+                                 const std::string& error, bool give_up, int code = 0);
   core::Result<uint64_t> backlog();  // pending items
   // Earliest next_attempt_ms of a pending item, 0 when none (the sender's sleep).
   core::Result<int64_t> next_due_ms();
   // Every item of a message (any state), oldest first: the message log shows webhook attempts.
   core::Result<std::vector<OutboxItem>> for_message(const std::string& message_id);
+
+  // --- The account's webhook history (console, issue 13) ---
+  // Newest first (by id); limit 1..1000; a cursor not from this list is "invalid cursor".
+  core::Result<OutboxPage> list(int64_t account_id, size_t limit, const std::string& cursor);
+  core::Result<std::optional<OutboxItem>> find(int64_t account_id, int64_t id);
+  // Sends the item again now: a pending item becomes due at once, a given-up ("failed") one
+  // pending again with its attempts kept. false when the account has no such item or it was
+  // already sent.
+  core::Result<bool> retry_now(int64_t account_id, int64_t id, int64_t now_ms);
 
  private:
   struct Impl;

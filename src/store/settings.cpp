@@ -179,10 +179,10 @@ core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::
   if (key == "route") {
     if (value.empty()) {
       s.route = defaults.route;
-    } else if (value == "platform" || value == "custom") {
+    } else if (value == "platform" || value == "custom" || value == "sandbox") {
       s.route = std::string(value);
     } else {
-      return bad(key, "must be platform or custom");
+      return bad(key, "must be platform, custom or sandbox");
     }
   } else if (key == "relay.host") {
     if (value.empty()) {

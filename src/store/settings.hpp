@@ -3,7 +3,8 @@
 // rows of the `settings` table (one row per key, absent = default).
 //
 // Keys (`tern account set ACCOUNT KEY=VALUE…`, and later the REST API):
-//   route=platform|custom            platform: direct to MX or the operator's smarthost
+//   route=platform|custom|sandbox    platform: direct to MX or the operator's smarthost;
+//                                    sandbox: kept in Tern's capture store, never sent (SPEC §9)
 //   relay.host=HOST                  DNS name or IP literal, no port
 //   relay.port=1..65535              default by security: none 25, starttls 587, tls 465
 //   relay.security=none|starttls|tls starttls (default): STARTTLS required, certificate verified;
@@ -45,7 +46,7 @@
 namespace tern::store {
 
 struct AccountSettings {
-  std::string route = "platform";  // "platform" | "custom"
+  std::string route = "platform";  // "platform" | "custom" | "sandbox"
   std::string relay_host;
   int relay_port = 0;                       // 0 = default for relay_security (effective_relay_port)
   std::string relay_security = "starttls";  // "none" | "starttls" | "tls"
