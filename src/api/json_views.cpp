@@ -4,8 +4,14 @@
 
 namespace tern::api {
 
-nlohmann::json account_json(const store::Account& a) {
-  return {{"id", a.id}, {"name", a.name}, {"code", a.code}, {"createdAt", iso_time(a.created_ms)}};
+nlohmann::json account_json(const store::Account& a, const store::Suspension* s) {
+  return {{"id", a.id},
+          {"name", a.name},
+          {"code", a.code},
+          {"createdAt", iso_time(a.created_ms)},
+          {"suspended", s != nullptr},
+          {"suspendedReason", s ? nlohmann::json(s->reason) : nlohmann::json(nullptr)},
+          {"suspendedAt", s ? nlohmann::json(iso_time(s->since_ms)) : nlohmann::json(nullptr)}};
 }
 
 nlohmann::json created_account_json(const store::CreatedAccount& c) {

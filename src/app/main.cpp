@@ -37,7 +37,9 @@
 #include "queue/spool.hpp"
 #include "report/settings_guard.hpp"
 #include "store/backend.hpp"
+#include "store/sessions.hpp"
 #include "store/store.hpp"
+#include "store/suspensions.hpp"
 
 namespace {
 
@@ -293,6 +295,24 @@ int main(int argc, char** argv) {
                            "postmaster@<hostname>)");
   add_common(account_test, g);
 
+  auto* account_suspend = account->add_subcommand(
+      "suspend", "stop an account from sending and from using its API keys, with a reason");
+  std::string su_reason;
+  account_suspend->add_option("ACCOUNT", as_account)->required();
+  account_suspend->add_option("--reason", su_reason, "shown to the account (SMTP 550, HTTP 403)")
+      ->required();
+  add_common(account_suspend, g);
+  auto* account_unsuspend = account->add_subcommand("unsuspend", "lift an account's suspension");
+  account_unsuspend->add_option("ACCOUNT", as_account)->required();
+  add_common(account_unsuspend, g);
+
+  // console
+  auto* console_cmd = app.add_subcommand("console", "the web console");
+  console_cmd->require_subcommand(1);
+  auto* console_link = console_cmd->add_subcommand(
+      "link", "print a one-time operator login link (valid 10 minutes, works once)");
+  add_common(console_link, g, false);
+
   // apikey
   auto* apikey = app.add_subcommand("apikey", "manage API keys");
   apikey->require_subcommand(1);
@@ -473,14 +493,45 @@ int main(int argc, char** argv) {
     } else if (*account_list) {
       auto store = open_store(c);
       auto list = check(store->accounts.list());
+      auto sus = check(tern::store::Suspensions::open(c.data_dir + "/tern.db"));
+      std::map<int64_t, tern::store::Suspension> suspended;
+      for (auto& x : check(sus->all())) suspended[x.account_id] = x;
       json arr = json::array();
       for (const auto& a : list) {
+        auto it = suspended.find(a.id);
+        const tern::store::Suspension* s = it == suspended.end() ? nullptr : &it->second;
         if (g.json)
-          arr.push_back(tern::api::account_json(a));
+          arr.push_back(tern::api::account_json(a, s));
         else
-          std::cout << a.id << "\t" << a.name << "\t" << fmt_time(a.created_ms) << "\n";
+          std::cout << a.id << "\t" << a.name << "\t" << fmt_time(a.created_ms)
+                    << (s ? "\tsuspended: " + one_line(s->reason) : std::string()) << "\n";
       }
       if (g.json) std::cout << arr.dump() << "\n";
+    } else if (*account_suspend || *account_unsuspend) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, as_account);
+      auto sus = check(tern::store::Suspensions::open(c.data_dir + "/tern.db"));
+      std::optional<tern::store::Suspension> now;
+      if (*account_suspend)
+        now = check(sus->suspend(acc.id, su_reason, tern::core::SystemClock().now_ms()));
+      else
+        check(sus->unsuspend(acc.id));
+      if (g.json)
+        std::cout << dump(tern::api::account_json(acc, now ? &*now : nullptr)) << "\n";
+      else
+        std::cout << "account " << acc.name
+                  << (now ? " suspended: " + one_line(now->reason) : std::string(" not suspended"))
+                  << " (a running server applies it within 5 s)\n";
+    } else if (*console_link) {
+      // The code goes into the database the running server reads (WAL: shared), so the link
+      // works on it; only the code's SHA-256 is stored.
+      auto store = open_store(c);
+      auto sessions = check(tern::store::Sessions::open(c.data_dir + "/tern.db"));
+      auto code =
+          check(sessions->create_login_code(tern::core::SystemClock().now_ms(), 10 * 60 * 1000));
+      std::string base = c.effective_public_url();
+      while (!base.empty() && base.back() == '/') base.pop_back();
+      std::cout << base << "/console/#login=" << code << "\n";
     } else if (*account_set) {
       auto store = open_store(c);
       auto acc = need_account(*store, as_account);

@@ -307,7 +307,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     if (sent) {
       std::vector<int64_t> ids;
       for (const auto& i : items) ids.push_back(i.id);
-      if (auto m = svc.outbox->mark_sent(ids, t); !m)
+      if (auto m = svc.outbox->mark_sent(ids, t, code); !m)
         spdlog::error("webhooks: marking {} item(s) sent: {}", ids.size(), m.error().message);
       c_sent += ids.size();
     } else {
@@ -315,7 +315,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       for (const auto& i : items)
         by_next[give_up ? t : t + webhook_backoff_ms(i.attempts + 1)].push_back(i.id);
       for (const auto& [next, ids] : by_next)
-        if (auto m = svc.outbox->mark_failed(ids, next, reply, give_up); !m)
+        if (auto m = svc.outbox->mark_failed(ids, next, reply, give_up, code); !m)
           spdlog::error("webhooks: marking {} item(s) failed: {}", ids.size(), m.error().message);
       if (give_up) c_given_up += items.size();
     }
@@ -380,6 +380,84 @@ void WebhookSender::poke() {
   asio::post(impl_->io, [self = impl_] {
     self->poke_pending = false;
     self->pump();
+  });
+}
+
+void WebhookSender::test_post(int64_t account_id, const std::string& kind,
+                              std::function<void(WebhookTest)> done) {
+  asio::post(impl_->io, [self = impl_, account_id, kind, done = std::move(done)]() mutable {
+    WebhookTest out;
+    auto s = self->svc.store->settings.get(account_id, true);
+    if (!s) {
+      out.error = "account settings: " + s.error().message;
+      return done(std::move(out));
+    }
+    const bool report = kind == "report";
+    out.url = report ? s->notify_url : s->tracking_url;
+    if (out.url.empty()) {
+      out.configured = false;
+      out.error =
+          report ? "the account has no notify_url set" : "the account has no tracking_url set";
+      return done(std::move(out));
+    }
+    const int64_t t = self->now();
+    auto time = report::format_time(t);
+    HttpPost req;
+    req.url = out.url;
+    req.timeout_s = self->cfg.timeout_s;
+    if (report) {
+      report::ReportInput in;
+      in.bulk_id = "tern-webhook-test";
+      in.message_id = "tern-webhook-test";
+      in.to = "test@example.invalid";
+      in.sent_at_ms = t;
+      in.done_at_ms = t;
+      in.event = core::EventKind::delivered;
+      in.code = 250;
+      in.enhanced = "2.0.0";
+      in.reply = "test report sent from the Tern console";
+      in.mx_host = "example.invalid";
+      in.attempt = 1;
+      in.callback_data = "tern-webhook-test";
+      auto r = report::make_result(in);
+      if (!r) {
+        out.error = r.error().message;
+        return done(std::move(out));
+      }
+      const bool xml = s->report_format == store::ReportFormat::xml;
+      req.content_type = xml ? "application/xml" : "application/json";
+      req.body = xml ? report::to_xml({*r}) : report::to_json({*r});
+    } else {
+      req.content_type = "application/json";
+      nlohmann::json ev = {{"type", "OPENED"},
+                           {"messageId", "tern-webhook-test"},
+                           {"bulkId", "tern-webhook-test"},
+                           {"recipient", "test@example.invalid"},
+                           {"url", ""},
+                           {"time", time ? time.value() : std::string()},
+                           {"userAgent", "Tern console test"},
+                           {"ip", ""},
+                           {"callbackData", "tern-webhook-test"}};
+      req.body = nlohmann::json{{"events", nlohmann::json::array({ev})}}.dump();
+    }
+    const int64_t ts = t / 1000;
+    req.headers.emplace_back("X-Tern-Timestamp", std::to_string(ts));
+    req.headers.emplace_back("X-Tern-Test", "1");
+    if (!s->webhook_secret.empty()) {
+      auto sig = report::signature_header(s->webhook_secret, ts, req.body);
+      if (!sig) {
+        out.error = "cannot sign: " + sig.error().message;
+        return done(std::move(out));
+      }
+      req.headers.emplace_back("X-Tern-Signature", sig.value());
+    }
+    start_http_post(self->io, self->http, std::move(req),
+                    [self, out, done = std::move(done)](HttpPostResult r) mutable {
+                      out.status = r.status;
+                      out.ok = r.ok();
+                      out.error = r.error;
+                      done(std::move(out));
+                    });
   });
 }
 

@@ -26,6 +26,7 @@
 
 #include "core/result.hpp"
 #include "policy/account_context.hpp"
+#include "policy/suspended_accounts.hpp"
 
 namespace tern::smtp {
 
@@ -43,6 +44,9 @@ struct SessionConfig {
   bool implicit_tls = false;           // connection is already TLS (port 465)
   bool allow_plaintext_auth = false;   // AUTH before TLS (operator opt-in, e.g. loopback)
   bool require_header_rcpts = true;    // operator switch for the To/Cc-in-RCPT rule
+  // Suspended accounts (issue 13): AUTH as one, or MAIL from one, is answered
+  // 550 5.7.1 "Account suspended: <reason>". null: none is.
+  const policy::SuspendedAccounts* suspended = nullptr;
 };
 
 struct ConnectionInfo {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "store/cursor.hpp"
 #include "store/message_log_rules.hpp"
 
 namespace tern::store {
@@ -706,6 +707,7 @@ class MemoryOutbox final : public Outbox {
       if (row.next_attempt_ms == 0) row.next_attempt_ms = now_ms;
       row.attempts = 0;
       row.last_error.clear();
+      row.last_code = 0;
       row.state = OutboxState::pending;
       s_->outbox.push_back(std::move(row));
     }
@@ -741,7 +743,7 @@ class MemoryOutbox final : public Outbox {
     }
     return out;
   }
-  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms) override {
+  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms, int code) override {
     std::lock_guard lock(s_->outbox_mu);
     for (int64_t id : ids)
       if (auto* i = pending(id)) {
@@ -749,16 +751,18 @@ class MemoryOutbox final : public Outbox {
         ++i->attempts;
         i->last_error.clear();
         i->next_attempt_ms = now_ms;
+        i->last_code = code;
       }
     return core::ok();
   }
   core::Result<void> mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
-                                 const std::string& error, bool give_up) override {
+                                 const std::string& error, bool give_up, int code) override {
     std::lock_guard lock(s_->outbox_mu);
     for (int64_t id : ids)
       if (auto* i = pending(id)) {
         ++i->attempts;
         i->last_error = error;
+        i->last_code = code;
         i->next_attempt_ms = next_attempt_ms;
         if (give_up) i->state = OutboxState::failed;
       }
@@ -784,6 +788,45 @@ class MemoryOutbox final : public Outbox {
     for (const auto& i : s_->outbox)
       if (i.message_id == message_id) out.push_back(i);
     return out;
+  }
+
+  core::Result<OutboxPage> list(int64_t account_id, size_t limit,
+                                const std::string& cursor) override {
+    if (limit < 1 || limit > 1000) return core::Error::invalid("limit must be 1..1000");
+    std::optional<int64_t> before;
+    if (!cursor.empty()) {
+      auto c = decode_cursor("w1:", cursor);
+      if (!c || c->second != "i") return core::Error::invalid("invalid cursor");
+      before = c->first;
+    }
+    std::lock_guard lock(s_->outbox_mu);
+    OutboxPage page;
+    // Newest first: the rows are in ascending id order.
+    for (auto i = s_->outbox.rbegin(); i != s_->outbox.rend(); ++i) {
+      if (i->account_id != account_id || (before && i->id >= *before)) continue;
+      if (page.items.size() == limit) {
+        page.next_cursor = encode_cursor("w1:", page.items.back().id, "i");
+        break;
+      }
+      page.items.push_back(*i);
+    }
+    return page;
+  }
+  core::Result<std::optional<OutboxItem>> find(int64_t account_id, int64_t id) override {
+    std::lock_guard lock(s_->outbox_mu);
+    for (const auto& i : s_->outbox)
+      if (i.id == id && i.account_id == account_id) return std::optional<OutboxItem>(i);
+    return std::optional<OutboxItem>();
+  }
+  core::Result<bool> retry_now(int64_t account_id, int64_t id, int64_t now_ms) override {
+    std::lock_guard lock(s_->outbox_mu);
+    for (auto& i : s_->outbox)
+      if (i.id == id && i.account_id == account_id && i.state != OutboxState::sent) {
+        i.state = OutboxState::pending;
+        i.next_attempt_ms = now_ms;
+        return true;
+      }
+    return false;
   }
 
  private:

@@ -3,7 +3,8 @@
 // rows of the `settings` table (one row per key, absent = default).
 //
 // Keys (`tern account set ACCOUNT KEY=VALUE…`, and later the REST API):
-//   route=platform|custom            platform: direct to MX or the operator's smarthost
+//   route=platform|custom|sandbox    platform: direct to MX or the operator's smarthost;
+//                                    sandbox: kept in Tern's capture store, never sent (SPEC §9)
 //   relay.host=HOST                  DNS name or IP literal, no port
 //   relay.port=1..65535              default by security: none 25, starttls 587, tls 465
 //   relay.security=none|starttls|tls starttls (default): STARTTLS required, certificate verified;
@@ -47,14 +48,17 @@ namespace tern::store {
 
 // The setting vocabularies, by name only at the edges (stored rows, the CLI, JSON):
 // parse_x(to_string(v)) == v; anything else is nullopt.
-enum class Route : uint8_t { platform, custom };
+enum class Route : uint8_t { platform, custom, sandbox };
 enum class RelaySecurity : uint8_t { none, starttls, tls };
 enum class ReportFormat : uint8_t { json, xml };
 
-constexpr std::string_view to_string(Route r) { return r == Route::custom ? "custom" : "platform"; }
+constexpr std::string_view to_string(Route r) {
+  return r == Route::custom ? "custom" : r == Route::sandbox ? "sandbox" : "platform";
+}
 constexpr std::optional<Route> parse_route(std::string_view s) {
   if (s == "platform") return Route::platform;
   if (s == "custom") return Route::custom;
+  if (s == "sandbox") return Route::sandbox;
   return std::nullopt;
 }
 constexpr std::string_view to_string(RelaySecurity r) {
