@@ -27,7 +27,7 @@ class Store;
 class MessageLog;
 class Outbox;
 class Sessions;
-class Suspensions;
+class SuspensionService;
 class Stats;
 class Captured;
 class SuppressionList;
@@ -130,7 +130,7 @@ struct ApiServices {
 
   // --- The console (issue 13) ---
   store::Sessions* sessions = nullptr;  // null: no cookie sessions (POST /session → 503)
-  store::Suspensions* suspensions = nullptr;
+  store::SuspensionService* suspensions = nullptr;
   store::Stats* stats = nullptr;
   store::Captured* captured = nullptr;
   store::SuppressionList* suppression_list = nullptr;

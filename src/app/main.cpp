@@ -493,7 +493,7 @@ int main(int argc, char** argv) {
     } else if (*account_list) {
       auto store = open_store(c);
       auto list = check(store->accounts.list());
-      auto sus = check(tern::store::Suspensions::open(c.data_dir + "/tern.db"));
+      auto* sus = &store->suspensions;
       std::map<int64_t, tern::store::Suspension> suspended;
       for (auto& x : check(sus->all())) suspended[x.account_id] = x;
       json arr = json::array();
@@ -510,7 +510,7 @@ int main(int argc, char** argv) {
     } else if (*account_suspend || *account_unsuspend) {
       auto store = open_store(c);
       auto acc = need_account(*store, as_account);
-      auto sus = check(tern::store::Suspensions::open(c.data_dir + "/tern.db"));
+      auto* sus = &store->suspensions;
       std::optional<tern::store::Suspension> now;
       if (*account_suspend)
         now = check(sus->suspend(acc.id, su_reason, tern::core::SystemClock().now_ms()));

@@ -298,8 +298,6 @@ int serve(const Config& given) {
   // suppression search. Each has a connection of its own to the same file.
   auto sessions = store::Sessions::open(db_path);
   if (!sessions) throw std::runtime_error("sessions: " + sessions.error().message);
-  auto suspensions = store::Suspensions::open(db_path);
-  if (!suspensions) throw std::runtime_error("suspensions: " + suspensions.error().message);
   auto stats = store::Stats::open(db_path);
   if (!stats) throw std::runtime_error("stats: " + stats.error().message);
   auto captured =
@@ -312,7 +310,7 @@ int serve(const Config& given) {
   // Suspended accounts for the SMTP path, in memory: loaded now, refreshed by the upkeep
   // thread below (CLI changes), updated at once by the API.
   policy::SuspendedAccounts suspended;
-  auto load_suspended = [&suspended, sus = suspensions.value().get()] {
+  auto load_suspended = [&suspended, sus = &st->suspensions] {
     auto all = sus->all();
     if (!all) return spdlog::warn("suspensions: {}", all.error().message);
     std::map<int64_t, std::string> m;
@@ -567,7 +565,7 @@ int serve(const Config& given) {
     });
   };
   api_svc.sessions = sessions.value().get();
-  api_svc.suspensions = suspensions.value().get();
+  api_svc.suspensions = &st->suspensions;
   api_svc.stats = stats.value().get();
   api_svc.captured = captured.value().get();
   api_svc.suppression_list = suppression_list.value().get();

@@ -49,6 +49,7 @@ struct Tables {
   std::vector<SenderLink> links;
   std::map<std::pair<int64_t, std::string>, std::string> settings;
   std::vector<Suppression> suppressions;
+  std::vector<Suspension> suspensions;  // ascending account_id
   struct Event {
     int64_t seq;
     DeliveryEvent e;
@@ -132,6 +133,7 @@ class Accounts final : public AccountRepo {
     std::erase_if(t.links, [&](const auto& x) { return x.account_id == id; });
     std::erase_if(t.settings, [&](const auto& kv) { return kv.first.first == id; });
     std::erase_if(t.suppressions, [&](const auto& x) { return x.account_id == id; });
+    std::erase_if(t.suspensions, [&](const auto& x) { return x.account_id == id; });
     return core::ok();
   }
 
@@ -514,6 +516,36 @@ class Suppressions final : public SuppressionRepo {
 
 // --- delivery events ---
 
+class Suspensions final : public SuspensionRepo {
+ public:
+  explicit Suspensions(Conn c) : c_(c) {}
+  core::Result<void> put(const Suspension& s) override {
+    if (auto w = c_.writable(); !w) return w;
+    auto& v = c_.t.suspensions;
+    auto it = std::lower_bound(v.begin(), v.end(), s.account_id,
+                               [](const Suspension& x, int64_t id) { return x.account_id < id; });
+    if (it != v.end() && it->account_id == s.account_id)
+      *it = s;
+    else
+      v.insert(it, s);
+    return core::ok();
+  }
+  core::Result<bool> remove(int64_t account_id) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    return std::erase_if(c_.t.suspensions,
+                         [&](const Suspension& x) { return x.account_id == account_id; }) > 0;
+  }
+  core::Result<std::optional<Suspension>> of_account(int64_t account_id) override {
+    for (const auto& x : c_.t.suspensions)
+      if (x.account_id == account_id) return std::optional<Suspension>(x);
+    return std::optional<Suspension>();
+  }
+  core::Result<std::vector<Suspension>> all() override { return c_.t.suspensions; }
+
+ private:
+  Conn c_;
+};
+
 class Events final : public EventRepo {
  public:
   explicit Events(Conn c) : c_(c) {}
@@ -559,6 +591,7 @@ class MemoryTx final : public Tx {
         senders_(conn_),
         settings_(conn_),
         suppressions_(conn_),
+        suspensions_(conn_),
         events_(conn_) {}
   AccountRepo& accounts() override { return accounts_; }
   CredentialRepo& credentials() override { return credentials_; }
@@ -567,6 +600,7 @@ class MemoryTx final : public Tx {
   SenderRepo& senders() override { return senders_; }
   SettingRepo& settings() override { return settings_; }
   SuppressionRepo& suppressions() override { return suppressions_; }
+  SuspensionRepo& suspensions() override { return suspensions_; }
   EventRepo& events() override { return events_; }
   core::Result<void> commit() override {
     if (done_) return core::Error::internal("store: transaction already ended");
@@ -589,6 +623,7 @@ class MemoryTx final : public Tx {
   Senders senders_;
   Settings settings_;
   Suppressions suppressions_;
+  Suspensions suspensions_;
   Events events_;
 };
 

@@ -177,6 +177,14 @@ struct SenderVerification {
 };
 
 // An address an account will not send to again (a hard bounce, or added by the customer).
+// An account's suspension (issue 13): while it exists the account cannot send or use the API
+// with its own keys; the reason is shown to it.
+struct Suspension {
+  int64_t account_id = 0;
+  std::string reason;
+  int64_t since_ms = 0;  // when the suspension began (a new reason keeps it)
+};
+
 struct Suppression {
   int64_t account_id = 0;
   std::string address;   // as the recipient was given (domain lower-case)

@@ -188,6 +188,19 @@ class SuppressionRepo {
       int64_t account_id, const std::vector<std::string>& addresses) = 0;
 };
 
+// Account suspensions (issue 13). A row goes with its account.
+class SuspensionRepo {
+ public:
+  virtual ~SuspensionRepo() = default;
+  // Sets the account's suspension (replacing reason and since_ms of the one there).
+  virtual core::Result<void> put(const Suspension& s) = 0;
+  // False when the account was not suspended.
+  virtual core::Result<bool> remove(int64_t account_id) = 0;
+  virtual core::Result<std::optional<Suspension>> of_account(int64_t account_id) = 0;
+  // Every suspension, by account id.
+  virtual core::Result<std::vector<Suspension>> all() = 0;
+};
+
 class EventRepo {
  public:
   virtual ~EventRepo() = default;
@@ -209,6 +222,7 @@ class Tx {
   virtual SenderRepo& senders() = 0;
   virtual SettingRepo& settings() = 0;
   virtual SuppressionRepo& suppressions() = 0;
+  virtual SuspensionRepo& suspensions() = 0;
   virtual EventRepo& events() = 0;
   // Makes the writes durable and visible (a read Tx just ends) and lets the next Tx begin.
   // The Tx and its repositories must not be used after it.

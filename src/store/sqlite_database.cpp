@@ -572,6 +572,48 @@ class Suppressions final : public SuppressionRepo {
 
 // --- delivery events ---
 
+class Suspensions final : public SuspensionRepo {
+ public:
+  explicit Suspensions(Conn c) : c_(c) {}
+  core::Result<void> put(const Suspension& s) override {
+    if (auto w = c_.writable(); !w) return w;
+    Stmt up(c_.cache,
+            "INSERT INTO account_suspensions(account_id, reason, since_ms) VALUES(?, ?, ?) "
+            "ON CONFLICT(account_id) DO UPDATE SET reason = excluded.reason, "
+            "since_ms = excluded.since_ms");
+    up.bind(1, s.account_id).bind(2, std::string_view(s.reason)).bind(3, s.since_ms);
+    return up.run("suspend account");
+  }
+  core::Result<bool> remove(int64_t account_id) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    Stmt del(c_.cache, "DELETE FROM account_suspensions WHERE account_id = ?");
+    del.bind(1, account_id);
+    if (auto r = del.run("unsuspend account"); !r) return r.error();
+    return c_.db.changes() > 0;
+  }
+  core::Result<std::optional<Suspension>> of_account(int64_t account_id) override {
+    Stmt s(c_.cache,
+           "SELECT account_id, reason, since_ms FROM account_suspensions WHERE account_id = ?");
+    s.bind(1, account_id);
+    auto rows = rows_of<Suspension>(s, "read suspension", [](const Stmt& r) {
+      return Suspension{r.int64(0), r.text(1), r.int64(2)};
+    });
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<Suspension>();
+    return std::optional<Suspension>(std::move(rows->front()));
+  }
+  core::Result<std::vector<Suspension>> all() override {
+    Stmt s(c_.cache,
+           "SELECT account_id, reason, since_ms FROM account_suspensions ORDER BY account_id");
+    return rows_of<Suspension>(s, "read suspensions", [](const Stmt& r) {
+      return Suspension{r.int64(0), r.text(1), r.int64(2)};
+    });
+  }
+
+ private:
+  Conn c_;
+};
+
 class Events final : public EventRepo {
  public:
   explicit Events(Conn c) : c_(c) {}
@@ -656,6 +698,7 @@ class SqliteTx final : public Tx {
         senders_(conn_),
         settings_(conn_),
         suppressions_(conn_),
+        suspensions_(conn_),
         events_(conn_) {}
   ~SqliteTx() override {
     if (open_) (void)Stmt(conn_.cache, "ROLLBACK").run("roll back");
@@ -667,6 +710,7 @@ class SqliteTx final : public Tx {
   SenderRepo& senders() override { return senders_; }
   SettingRepo& settings() override { return settings_; }
   SuppressionRepo& suppressions() override { return suppressions_; }
+  SuspensionRepo& suspensions() override { return suspensions_; }
   EventRepo& events() override { return events_; }
   core::Result<void> commit() override {
     if (!open_) return core::Error::internal("store: transaction already ended");
@@ -688,6 +732,7 @@ class SqliteTx final : public Tx {
   Senders senders_;
   Settings settings_;
   Suppressions suppressions_;
+  Suspensions suspensions_;
   Events events_;
 };
 

@@ -19,6 +19,7 @@ Store::Store(Database& db, const core::Clock& clock)
       senders(db, clock),
       settings(db, clock, sealer_),
       suppressions(db, clock),
+      suspensions(db),
       events(db) {}
 
 core::Result<policy::AccountContext> Store::account_context(int64_t account_id) {

@@ -174,7 +174,6 @@ class ConsoleApiTest : public ::testing::Test {
     store_ = backend_.store.get();
     outbox_ = backend_.outbox.get();
     sessions_ = must(store::Sessions::open(db));
-    suspensions_ = must(store::Suspensions::open(db));
     stats_ = must(store::Stats::open(db));
     captured_ = must(store::Captured::open(db));
     suppressions_ = must(store::SuppressionList::open(db));
@@ -192,7 +191,7 @@ class ConsoleApiTest : public ::testing::Test {
     svc_.dkim_zone = "dkim.platform.test";
     svc_.platform_domains = {"platform.test"};
     svc_.sessions = sessions_.get();
-    svc_.suspensions = suspensions_.get();
+    svc_.suspensions = &store_->suspensions;
     svc_.stats = stats_.get();
     svc_.captured = captured_.get();
     svc_.suppression_list = suppressions_.get();
@@ -290,7 +289,6 @@ class ConsoleApiTest : public ::testing::Test {
   store::Store* store_ = nullptr;
   store::Outbox* outbox_ = nullptr;
   std::unique_ptr<store::Sessions> sessions_;
-  std::unique_ptr<store::Suspensions> suspensions_;
   std::unique_ptr<store::Stats> stats_;
   std::unique_ptr<store::Captured> captured_;
   std::unique_ptr<store::SuppressionList> suppressions_;

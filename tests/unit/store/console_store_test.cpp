@@ -1,7 +1,7 @@
 // The console's stores (issue 13) over a real SQLite file: Sessions (only the hash stored,
 // idle and absolute limits, the once-a-minute touch, a revoked key or deleted account ends
 // its sessions, a new operator token ends operator sessions, the per-principal cap, one-time
-// login codes), Suspensions, Stats (counters kept by the trigger with the events, per account
+// login codes), Stats (counters kept by the trigger with the events, per account
 // and for all), Captured (scoped, idempotent, retention by count and age, cursor pages),
 // SuppressionList (search with escapes, cursor, bulk in one transaction, isolation), and the
 // Outbox's history (list, find, retry_now, last_code).
@@ -17,7 +17,6 @@
 #include "store/stats.hpp"
 #include "store/store.hpp"
 #include "store/suppression_list.hpp"
-#include "store/suspensions.hpp"
 #include "unit/store/test_dir.hpp"
 
 namespace tern::store {
@@ -194,30 +193,6 @@ TEST_F(ConsoleStoreTest, LoginCodesWorkOnceAndExpire) {
   auto other = must(Sessions::open(path_));
   const std::string shared = must(other->create_login_code(kT0, 10 * kMin));
   EXPECT_TRUE(must(s->consume_login_code(shared, kT0 + 1)));
-}
-
-// --- Suspensions ----------------------------------------------------------------------------
-
-TEST_F(ConsoleStoreTest, Suspensions) {
-  auto s = must(Suspensions::open(path_));
-  EXPECT_FALSE(must(s->get(acme_)));
-  auto x = must(s->suspend(acme_, "unpaid invoice", kT0));
-  EXPECT_EQ(x.reason, "unpaid invoice");
-  auto y = must(s->suspend(acme_, "spam complaints", kT0 + 5));
-  EXPECT_EQ(y.since_ms, kT0);  // a new reason keeps the start
-  EXPECT_EQ(must(s->get(acme_))->reason, "spam complaints");
-  EXPECT_FALSE(must(s->get(beta_)));
-  EXPECT_EQ(must(s->all()).size(), 1u);
-  EXPECT_FALSE(s->suspend(acme_, "", kT0).ok());
-  EXPECT_FALSE(s->suspend(acme_, "line\r\nbreak", kT0).ok());
-  EXPECT_FALSE(s->suspend(acme_, std::string(201, 'x'), kT0).ok());
-  EXPECT_FALSE(s->suspend(acme_, "\xff\xfe", kT0).ok());
-  EXPECT_FALSE(s->suspend(9999, "nobody", kT0).ok());
-  EXPECT_TRUE(must(s->unsuspend(acme_)));
-  EXPECT_FALSE(must(s->unsuspend(acme_)));
-  must(s->suspend(beta_, "gone", kT0));
-  must(store_->accounts.remove(beta_));
-  EXPECT_TRUE(must(s->all()).empty());
 }
 
 // --- Stats ----------------------------------------------------------------------------------
