@@ -28,9 +28,9 @@ class MessageLog;
 class Outbox;
 class Sessions;
 class SuspensionService;
+class SuppressionService;
 class Stats;
 class Captured;
-class SuppressionList;
 }  // namespace tern::store
 namespace tern::policy {
 class AuthLimiter;
@@ -133,7 +133,7 @@ struct ApiServices {
   store::SuspensionService* suspensions = nullptr;
   store::Stats* stats = nullptr;
   store::Captured* captured = nullptr;
-  store::SuppressionList* suppression_list = nullptr;
+  store::SuppressionService* suppression_list = nullptr;
   // Failed console logins per client address (like SMTP AUTH); null: unlimited (unit tests).
   policy::AuthLimiter* login_limiter = nullptr;
   // A suspension changed (reason, or nullopt: lifted): the SMTP side's cache follows at once.

@@ -1,6 +1,6 @@
 // /suppressions: the account's suppression list (hard bounces; SPEC §4). List (by address;
 // ?q= a substring of the address, ?reason= a substring of the reason, both case-insensitive,
-// paged by ?limit&cursor through store::SuppressionList), add {"address","reason"?} (e.g. an
+// paged by ?limit&cursor through store::SuppressionService), add {"address","reason"?} (e.g. an
 // address the customer knows is dead), remove one (404 when it is not listed), and
 // POST /suppressions/bulk {"add":[...],"remove":[...],"reason"?} (at most 1000 addresses, one
 // transaction) → {"added","removed","invalid":[...]}.
@@ -8,7 +8,7 @@
 #include "api/request.hpp"
 #include "api/resources.hpp"
 #include "core/address.hpp"
-#include "store/suppression_list.hpp"
+#include "store/suppression_service.hpp"
 
 namespace tern::api {
 
@@ -67,7 +67,7 @@ net::HttpResponse bulk(const Call& c) {
   if (!reason) return bad_request(reason.error().message);
   const std::string why = *reason ? **reason : "added through the API";
   if (why.size() > 512) return bad_request("\"reason\" is longer than 512 bytes");
-  if (add->size() + remove->size() > store::SuppressionList::kMaxBulk)
+  if (add->size() + remove->size() > store::SuppressionService::kMaxBulk)
     return bad_request("at most 1000 addresses at once");
   if (add->empty() && remove->empty()) return bad_request("nothing to add or remove");
   auto r = c.svc.suppression_list->bulk(c.account.id, *add, *remove, why, c.now_ms());

@@ -55,7 +55,6 @@
 #include "store/sessions.hpp"
 #include "store/stats.hpp"
 #include "store/store.hpp"
-#include "store/suppression_list.hpp"
 #include "store/suspensions.hpp"
 
 namespace tern::app {
@@ -303,9 +302,6 @@ int serve(const Config& given) {
   auto captured =
       store::Captured::open(db_path, {cfg.sandbox_max_messages, cfg.sandbox_max_age_s * 1000});
   if (!captured) throw std::runtime_error("captured mail: " + captured.error().message);
-  auto suppression_list = store::SuppressionList::open(db_path);
-  if (!suppression_list)
-    throw std::runtime_error("suppression list: " + suppression_list.error().message);
   StoreCaptureSink capture_sink(*captured.value());
   // Suspended accounts for the SMTP path, in memory: loaded now, refreshed by the upkeep
   // thread below (CLI changes), updated at once by the API.
@@ -568,7 +564,7 @@ int serve(const Config& given) {
   api_svc.suspensions = &st->suspensions;
   api_svc.stats = stats.value().get();
   api_svc.captured = captured.value().get();
-  api_svc.suppression_list = suppression_list.value().get();
+  api_svc.suppression_list = &st->suppressions;
   api_svc.queue = engine;
   // Console logins are limited per client address like SMTP AUTH ([auth] limits), in a table
   // of their own.

@@ -509,6 +509,30 @@ class Suppressions final : public SuppressionRepo {
     }
     return out;
   }
+  core::Result<std::vector<Suppression>> search(int64_t account_id, std::string_view after,
+                                                std::string_view q, std::string_view reason,
+                                                size_t limit) override {
+    // ASCII case-insensitive substring (SQLite's LIKE).
+    auto has = [](std::string_view text, std::string_view part) {
+      if (part.empty()) return true;
+      auto lower = [](std::string_view v) {
+        std::string o(v);
+        for (char& c : o)
+          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        return o;
+      };
+      return lower(text).find(lower(part)) != std::string::npos;
+    };
+    std::vector<Suppression> out;
+    for (const auto& x : c_.t.suppressions)
+      if (x.account_id == account_id && (after.empty() || x.address > after) && has(x.address, q) &&
+          has(x.reason, reason))
+        out.push_back(x);
+    std::sort(out.begin(), out.end(),
+              [](const Suppression& a, const Suppression& b) { return a.address < b.address; });
+    if (out.size() > limit) out.resize(limit);
+    return out;
+  }
 
  private:
   Conn c_;

@@ -186,6 +186,13 @@ class SuppressionRepo {
   // order given, each once.
   virtual core::Result<std::vector<std::string>> listed(
       int64_t account_id, const std::vector<std::string>& addresses) = 0;
+  // The console's search (issue 13): the account's entries with an address after `after`
+  // ("" = from the start), ordered by address (bytes), at most limit; q and reason are
+  // substrings of the address and of the reason, ASCII case-insensitive, taken literally
+  // ("" = any).
+  virtual core::Result<std::vector<Suppression>> search(int64_t account_id, std::string_view after,
+                                                        std::string_view q, std::string_view reason,
+                                                        size_t limit) = 0;
 };
 
 // Account suspensions (issue 13). A row goes with its account.

@@ -516,6 +516,16 @@ class Settings final : public SettingRepo {
 
 // --- suppressions ---
 
+// A LIKE pattern matching s anywhere, with LIKE's wildcards in s escaped.
+std::string contains_pattern(std::string_view s) {
+  std::string out = "%";
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "%";
+}
+
 class Suppressions final : public SuppressionRepo {
  public:
   explicit Suppressions(Conn c) : c_(c) {}
@@ -564,6 +574,28 @@ class Suppressions final : public SuppressionRepo {
         return s.error(rc, "read suppression");
     }
     return out;
+  }
+
+  core::Result<std::vector<Suppression>> search(int64_t account_id, std::string_view after,
+                                                std::string_view q, std::string_view reason,
+                                                size_t limit) override {
+    std::string sql =
+        "SELECT account_id, address, reason, queue_id, created_ms FROM suppressions "
+        "WHERE account_id = ?1";
+    if (!after.empty()) sql += " AND address > ?2";
+    if (!q.empty()) sql += " AND address LIKE ?3 ESCAPE '\\'";
+    if (!reason.empty()) sql += " AND reason LIKE ?4 ESCAPE '\\'";
+    sql += " ORDER BY address LIMIT ?5";
+    Stmt s(c_.cache, sql);
+    s.bind(1, account_id);
+    if (!after.empty()) s.bind(2, after);
+    const std::string qp = contains_pattern(q), rp = contains_pattern(reason);
+    if (!q.empty()) s.bind(3, std::string_view(qp));
+    if (!reason.empty()) s.bind(4, std::string_view(rp));
+    s.bind(5, static_cast<int64_t>(limit));
+    return rows_of<Suppression>(s, "search suppressions", [](const Stmt& r) {
+      return Suppression{r.int64(0), r.text(1), r.text(2), r.text(3), r.int64(4)};
+    });
   }
 
  private:

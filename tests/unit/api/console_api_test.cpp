@@ -23,7 +23,6 @@
 #include "store/sessions.hpp"
 #include "store/stats.hpp"
 #include "store/store.hpp"
-#include "store/suppression_list.hpp"
 #include "store/suspensions.hpp"
 #include "unit/store/test_dir.hpp"
 
@@ -176,7 +175,6 @@ class ConsoleApiTest : public ::testing::Test {
     sessions_ = must(store::Sessions::open(db));
     stats_ = must(store::Stats::open(db));
     captured_ = must(store::Captured::open(db));
-    suppressions_ = must(store::SuppressionList::open(db));
     acme_ = must(store_->accounts.create("acme")).account.id;
     beta_ = must(store_->accounts.create("beta")).account.id;
     key_a_ = must(store_->api_keys.create(acme_));
@@ -194,7 +192,7 @@ class ConsoleApiTest : public ::testing::Test {
     svc_.suspensions = &store_->suspensions;
     svc_.stats = stats_.get();
     svc_.captured = captured_.get();
-    svc_.suppression_list = suppressions_.get();
+    svc_.suppression_list = &store_->suppressions;
     svc_.login_limiter = &limiter_;
     svc_.queue = &queue_;
     svc_.test_email_gate = &test_gate_;
@@ -291,7 +289,6 @@ class ConsoleApiTest : public ::testing::Test {
   std::unique_ptr<store::Sessions> sessions_;
   std::unique_ptr<store::Stats> stats_;
   std::unique_ptr<store::Captured> captured_;
-  std::unique_ptr<store::SuppressionList> suppressions_;
   policy::AuthLimiter limiter_{clock_, {3, 3, 300'000, 300'000}};
   FakeQueue queue_;
   SlowGate test_gate_{1}, webhook_gate_{1};

@@ -3,7 +3,7 @@
 // its sessions, a new operator token ends operator sessions, the per-principal cap, one-time
 // login codes), Stats (counters kept by the trigger with the events, per account
 // and for all), Captured (scoped, idempotent, retention by count and age, cursor pages),
-// SuppressionList (search with escapes, cursor, bulk in one transaction, isolation), and the
+// and the
 // Outbox's history (list, find, retry_now, last_code).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -16,7 +16,6 @@
 #include "store/sessions.hpp"
 #include "store/stats.hpp"
 #include "store/store.hpp"
-#include "store/suppression_list.hpp"
 #include "unit/store/test_dir.hpp"
 
 namespace tern::store {
@@ -339,52 +338,6 @@ TEST_F(ConsoleStoreTest, CapturedRetentionByCountAndAge) {
 }
 
 // --- Suppression search and bulk ------------------------------------------------------------
-
-TEST_F(ConsoleStoreTest, SuppressionSearchAndBulk) {
-  auto l = must(SuppressionList::open(path_));
-  auto r = must(l->bulk(acme_, {"a@x.test", "b@X.TEST", "100%_@x.test", "not an address"},
-                        {"nobody@x.test"}, "imported", kT0));
-  EXPECT_EQ(r.added, 3u);
-  EXPECT_EQ(r.removed, 0u);
-  EXPECT_EQ(r.invalid, std::vector<std::string>{"not an address"});
-  must(l->bulk(beta_, {"a@x.test", "secret@beta.test"}, {}, "beta's", kT0));
-  must(store_->suppressions.add({acme_, "hard@y.test", "550 5.1.1 gone", "Q1", kT0}));
-  auto all = must(l->search({acme_, "", "", 50, ""}));
-  ASSERT_EQ(all.items.size(), 4u);
-  EXPECT_EQ(all.items[0].address, "100%_@x.test");
-  EXPECT_EQ(all.items[2].address, "b@x.test");  // domain lower-cased
-  EXPECT_TRUE(all.next_cursor.empty());
-  // Substrings, case-insensitive; LIKE's wildcards are literal.
-  EXPECT_EQ(must(l->search({acme_, "X.TEST", "", 50, ""})).items.size(), 3u);
-  auto pct = must(l->search({acme_, "%_", "", 50, ""}));
-  ASSERT_EQ(pct.items.size(), 1u);
-  EXPECT_EQ(pct.items[0].address, "100%_@x.test");
-  auto reason = must(l->search({acme_, "", "5.1.1", 50, ""}));
-  ASSERT_EQ(reason.items.size(), 1u);
-  EXPECT_EQ(reason.items[0].queue_id, "Q1");
-  // Never another account's rows.
-  EXPECT_TRUE(must(l->search({acme_, "beta", "", 50, ""})).items.empty());
-  // Pages of one.
-  std::vector<std::string> seen;
-  std::string cursor;
-  for (int guard = 0; guard < 10; ++guard) {
-    auto p = must(l->search({acme_, "", "", 1, cursor}));
-    for (const auto& s : p.items) seen.push_back(s.address);
-    if (p.next_cursor.empty()) break;
-    cursor = p.next_cursor;
-  }
-  EXPECT_EQ(seen.size(), 4u);
-  EXPECT_FALSE(l->search({acme_, "", "", 1, "zz"}).ok());
-  // Remove: only what is listed, only in this account.
-  auto rm = must(l->bulk(acme_, {}, {"a@x.test", "secret@beta.test", "A@x.test"}, "", kT0));
-  EXPECT_EQ(rm.removed, 1u);
-  EXPECT_TRUE(must(store_->suppressions.contains(beta_, "secret@beta.test")));
-  EXPECT_TRUE(must(store_->suppressions.contains(beta_, "a@x.test")));
-  EXPECT_FALSE(must(store_->suppressions.contains(acme_, "a@x.test")));
-  std::vector<std::string> many(1001, "x@y.test");
-  EXPECT_FALSE(l->bulk(acme_, many, {}, "", kT0).ok());
-  EXPECT_FALSE(l->bulk(9999, {"x@y.test"}, {}, "", kT0).ok());
-}
 
 // --- Outbox history -------------------------------------------------------------------------
 
