@@ -19,6 +19,7 @@
 
 #include "api/api.hpp"
 #include "core/clock.hpp"
+#include "store/backend.hpp"
 #include "store/message_log.hpp"
 #include "store/store.hpp"
 
@@ -32,13 +33,17 @@ constexpr int kAccounts = 20;
 constexpr int kRecipients = 50'000;
 constexpr int kBulks = 1'000;
 constexpr const char* kAdmin = "tern_admin_abcdefghijklmnopqrstuvwxyz234567";
-const char* const kStatuses[] = {"delivered", "delivered", "delivered", "delivered", "accepted",
-                                 "deferred",  "bounced",   "expired",   "rejected"};
+using core::MessageStatus;
+const MessageStatus kStatuses[] = {
+    MessageStatus::delivered, MessageStatus::delivered, MessageStatus::delivered,
+    MessageStatus::delivered, MessageStatus::accepted,  MessageStatus::deferred,
+    MessageStatus::bounced,   MessageStatus::expired,   MessageStatus::rejected};
 
 struct World {
   std::string dir;
-  std::unique_ptr<store::Store> store;
-  std::unique_ptr<store::MessageLog> log;
+  store::Backend backend;
+  store::Store* store = nullptr;
+  store::MessageLog* log = nullptr;
   core::FakeClock clock{kT0 + 31 * kDay};
   api::ApiServices svc;
   std::string key;  // an API key of account 1
@@ -50,12 +55,13 @@ struct World {
     if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp");
     dir = tmpl;
     const std::string db = dir + "/tern.db";
-    store = std::move(store::Store::open_sqlite(db)).value();
-    log = std::move(store::MessageLog::open(db)).value();
+    backend = std::move(store::open_backend("sqlite:" + db)).value();
+    store = backend.store.get();
+    log = backend.messages.get();
     std::vector<int64_t> ids;
     for (int a = 0; a < kAccounts; ++a)
-      ids.push_back(store->create_account("acct" + std::to_string(a))->account.id);
-    key = store->create_api_key(ids[0]).value();
+      ids.push_back(store->accounts.create("acct" + std::to_string(a))->account.id);
+    key = store->api_keys.create(ids[0]).value();
     const char* n = getenv("MESSAGES");
     rows = n ? std::atoll(n) : 1'000'000;
     const auto start = std::chrono::steady_clock::now();
@@ -84,8 +90,8 @@ struct World {
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::fprintf(stderr, "filled %lld messages in %.1f s\n", static_cast<long long>(rows), s);
-    svc.store = store.get();
-    svc.messages = log.get();
+    svc.store = store;
+    svc.messages = log;
     svc.clock = &clock;
     svc.admin_token = kAdmin;
     svc.public_url = "https://tern.test";

@@ -1,6 +1,6 @@
 // bench_stats: what the statistics counters (issue 13) cost where they are kept and where they
 // are read.
-//   BM_RecordEvents/<trigger 0|1>/<batch>  Store::record_events batches (the delivery engine's
+//   BM_RecordEvents/<trigger 0|1>/<batch>  EventLog::record batches (the delivery engine's
 //       hot path) on a database with and without the stats_hourly trigger; the difference is
 //       the counters' cost per event (items_per_second). The file lives in $BENCH_DIR (default
 //       /dev/shm, so fsync does not hide the CPU cost; on a disk the fsync per batch dominates).
@@ -14,13 +14,16 @@
 #include <string>
 #include <vector>
 
+#include "store/backend.hpp"
 #include "store/stats.hpp"
 #include "store/store.hpp"
 
 namespace {
 
+using tern::store::DeliveryEvent;
+using tern::store::open_backend;
 using tern::store::Stats;
-using tern::store::Store;
+namespace core = tern::core;
 
 constexpr int64_t kT0 = 1'795'348'800'000;
 
@@ -36,21 +39,21 @@ struct TempDb {
   ~TempDb() { std::filesystem::remove_all(dir); }
 };
 
-std::vector<Store::DeliveryEvent> batch(size_t n, int64_t t, int64_t accounts) {
-  std::vector<Store::DeliveryEvent> out(n);
+std::vector<DeliveryEvent> batch(size_t n, int64_t t, int64_t accounts) {
+  std::vector<DeliveryEvent> out(n);
   for (size_t i = 0; i < n; ++i) {
     auto& e = out[i];
     e.time_ms = t + static_cast<int64_t>(i);
     e.queue_id = "0KHX3V2QJ8M4ZC9T1A5B";
     e.account_id = 1 + static_cast<int64_t>(i) % accounts;
     e.recipient = "someone" + std::to_string(i) + "@example.com";
-    e.event = i % 5 == 0 ? "deferred" : "delivered";
+    e.event = i % 5 == 0 ? core::EventKind::deferred : core::EventKind::delivered;
     e.attempt = 1;
     e.code = 250;
     e.enhanced = "2.0.0";
     e.reply = "Ok: queued as 4F3A2B";
     e.mx_host = "mx1.example.com";
-    e.phase = "data-end";
+    e.phase = core::Phase::data_end;
   }
   return out;
 }
@@ -59,7 +62,7 @@ void BM_RecordEvents(benchmark::State& state) {
   const bool trigger = state.range(0) != 0;
   const size_t n = static_cast<size_t>(state.range(1));
   TempDb db;
-  auto store = Store::open_sqlite(db.path);
+  auto store = open_backend("sqlite:" + db.path);
   if (!store) return state.SkipWithError(store.error().message.c_str());
   if (!trigger) {
     sqlite3* raw = nullptr;
@@ -71,7 +74,7 @@ void BM_RecordEvents(benchmark::State& state) {
   for (auto _ : state) {
     auto b = batch(n, t, 20);
     t += 60'000;
-    if (auto r = store.value()->record_events(b); !r)
+    if (auto r = store->store->events.record(b); !r)
       return state.SkipWithError(r.error().message.c_str());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
@@ -81,12 +84,12 @@ BENCHMARK(BM_RecordEvents)->ArgsProduct({{0, 1}, {100, 2000}})->Unit(benchmark::
 void BM_StatsDay(benchmark::State& state) {
   const int64_t events = state.range(0);
   TempDb db;
-  auto store = Store::open_sqlite(db.path);
+  auto store = open_backend("sqlite:" + db.path);
   if (!store) return state.SkipWithError(store.error().message.c_str());
   const int64_t span = 30LL * 24 * 3'600'000;
   for (int64_t done = 0; done < events; done += 2000) {
     auto b = batch(2000, kT0 + span * done / events, 20);
-    if (auto r = store.value()->record_events(b); !r)
+    if (auto r = store->store->events.record(b); !r)
       return state.SkipWithError(r.error().message.c_str());
   }
   auto stats = Stats::open(db.path);

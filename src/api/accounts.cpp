@@ -30,12 +30,12 @@ net::HttpResponse list(const Call& c) {
   if (!page) return bad_request(page.error().message);
   std::vector<std::pair<std::string, nlohmann::json>> keyed;
   if (c.who.is_operator) {
-    auto all = c.svc.store->list_accounts();
+    auto all = c.svc.store->accounts.list();
     if (!all) return from_error(all.error());
     for (const auto& a : *all)
       keyed.emplace_back(fmt::format("{:020}", a.id), account_view(c.svc, a));
   } else {
-    auto own = c.svc.store->find_account(std::to_string(c.who.account_id));
+    auto own = c.svc.store->accounts.find(std::to_string(c.who.account_id));
     if (!own) return from_error(own.error());
     if (*own) keyed.emplace_back(fmt::format("{:020}", (*own)->id), account_view(c.svc, **own));
   }
@@ -51,11 +51,8 @@ net::HttpResponse create(const Call& c) {
   auto name = string_member(*body, "name");
   if (!name) return bad_request(name.error().message);
   if (!*name) return bad_request("\"name\" is required");
-  auto created = c.svc.store->create_account(**name);
-  if (!created) {
-    const bool exists = created.error().message.find("already exists") != std::string::npos;
-    return from_error(created.error(), exists ? 409 : 400, exists ? "conflict" : "bad_request");
-  }
+  auto created = c.svc.store->accounts.create(**name);
+  if (!created) return from_error(created.error());
   return json_response(201, created_account_json(*created));
 }
 
@@ -71,7 +68,7 @@ net::HttpResponse suspend(const Call& c, bool on) {
     if (auto ok = store::check_suspension_reason(**reason); !ok)
       return bad_request(ok.error().message);
     auto s = c.svc.suspensions->suspend(c.account.id, **reason, c.now_ms());
-    if (!s) return from_error(s.error(), 404, "not_found");
+    if (!s) return from_error(s.error());
     if (c.svc.suspension_changed) c.svc.suspension_changed(c.account.id, s->reason);
   } else {
     auto s = c.svc.suspensions->unsuspend(c.account.id);
@@ -98,8 +95,8 @@ net::HttpResponse handle_accounts(const Call& c) {
   if (m == "GET") return json_response(200, account_view(c.svc, c.account));
   if (m == "DELETE") {
     if (!c.who.is_operator) return operator_only();
-    auto r = c.svc.store->delete_account(c.account.id);
-    if (!r) return from_error(r.error(), 404, "not_found");
+    auto r = c.svc.store->accounts.remove(c.account.id);
+    if (!r) return from_error(r.error());
     return no_content();
   }
   return method_not_allowed("GET, DELETE");

@@ -27,10 +27,10 @@ class Store;
 class MessageLog;
 class Outbox;
 class Sessions;
-class Suspensions;
+class SuspensionService;
+class SuppressionService;
 class Stats;
 class Captured;
-class SuppressionList;
 }  // namespace tern::store
 namespace tern::policy {
 class AuthLimiter;
@@ -130,10 +130,10 @@ struct ApiServices {
 
   // --- The console (issue 13) ---
   store::Sessions* sessions = nullptr;  // null: no cookie sessions (POST /session → 503)
-  store::Suspensions* suspensions = nullptr;
+  store::SuspensionService* suspensions = nullptr;
   store::Stats* stats = nullptr;
   store::Captured* captured = nullptr;
-  store::SuppressionList* suppression_list = nullptr;
+  store::SuppressionService* suppression_list = nullptr;
   // Failed console logins per client address (like SMTP AUTH); null: unlimited (unit tests).
   policy::AuthLimiter* login_limiter = nullptr;
   // A suspension changed (reason, or nullopt: lifted): the SMTP side's cache follows at once.

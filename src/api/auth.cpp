@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "api/console_auth.hpp"
+#include "api/errors.hpp"
 #include "api/response.hpp"
 #include "core/clock.hpp"
 #include "store/secrets.hpp"
@@ -66,8 +67,8 @@ std::variant<Principal, net::HttpResponse> authenticate(const ApiServices& svc,
     return p;
   }
   if (!token.starts_with(store::secrets::kApiKeyPrefix)) return unauthorized();
-  auto acc = svc.store->verify_api_key(std::string(token));
-  if (!acc) return error_response(503, "unavailable", "the account store is unavailable");
+  auto acc = svc.store->api_keys.verify(std::string(token));
+  if (!acc) return from_error(acc.error());
   if (!*acc) return unauthorized();
   Principal p;
   p.account_id = **acc;

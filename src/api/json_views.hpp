@@ -26,6 +26,6 @@ nlohmann::json domain_summary_json(const store::Domain& d, const store::DomainDe
 // An account's settings in setting_keys() order; secrets only as "set" / "not set".
 nlohmann::json settings_json(const store::AccountSettings& s);
 // One delivery event: time, recipient, event, attempt, code, enhanced, reply, mxHost, tls.
-nlohmann::json delivery_event_json(const store::Store::DeliveryEvent& e);
+nlohmann::json delivery_event_json(const store::DeliveryEvent& e);
 
 }  // namespace tern::api

@@ -39,7 +39,7 @@ nlohmann::json message_json(const delivery::QueueMessageView& m) {
 // An account given by id or name; 0 with an error response when unknown.
 std::variant<int64_t, net::HttpResponse> account_param(const ApiServices& svc,
                                                        const std::string& v) {
-  auto a = svc.store->find_account(v);
+  auto a = svc.store->accounts.find(v);
   if (!a) return from_error(a.error());
   if (!*a) return bad_request("no such account: " + quote_short(v));
   return (*a)->id;

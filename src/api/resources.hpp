@@ -11,6 +11,7 @@
 
 #include "api/api.hpp"
 #include "api/auth.hpp"
+#include "api/errors.hpp"
 #include "api/pagination.hpp"
 #include "api/response.hpp"
 #include "core/result.hpp"
@@ -58,9 +59,7 @@ net::HttpResponse not_found(const std::string& what);            // 404 "<what> 
 net::HttpResponse method_not_allowed(const std::string& allow);  // 405 + Allow
 net::HttpResponse bad_request(const std::string& message);       // 400
 net::HttpResponse no_content();                                  // 204
-// A store/service error: temporary → 503 unavailable; permanent → perm_status with perm_code.
-net::HttpResponse from_error(const core::Error& e, int perm_status = 400,
-                             const std::string& perm_code = "bad_request");
+// A failed store or service call: from_error (api/errors.hpp), the one mapping.
 
 // The list endpoints' shape: a whole list from the store, each element turned into (sort key,
 // JSON) by item(element, index), answered as one page of ?limit=&cursor= (400 for a bad page

@@ -123,7 +123,7 @@ net::HttpResponse handle_api(const ApiServices& svc, const net::HttpRequest& req
   store::Account account;
   if (segs[0] == "accounts") {
     if (segs.size() >= 2) {
-      auto found = svc.store->find_account(segs[1]);
+      auto found = svc.store->accounts.find(segs[1]);
       if (!found) return from_error(found.error());
       // An API key reaches its own account only: any other is "not found", like a missing one.
       if (!*found || (!who.is_operator && (*found)->id != who.account_id))
@@ -142,7 +142,7 @@ net::HttpResponse handle_api(const ApiServices& svc, const net::HttpRequest& req
     if (who.is_operator)
       return bad_request(
           "the operator token has no account of its own: use /api/v1/accounts/{id}/" + segs[0]);
-    auto found = svc.store->find_account(std::to_string(who.account_id));
+    auto found = svc.store->accounts.find(std::to_string(who.account_id));
     if (!found) return from_error(found.error());
     if (!*found) return error_response(401, "unauthorized", "missing or invalid bearer token");
     account = **found;
@@ -189,14 +189,6 @@ net::HttpResponse bad_request(const std::string& message) {
 }
 
 net::HttpResponse no_content() { return {204, "application/json", ""}; }
-
-net::HttpResponse from_error(const core::Error& e, int perm_status, const std::string& perm_code) {
-  if (e.temporary) {
-    spdlog::warn("api: {}", e.message);
-    return error_response(503, "unavailable", "temporarily unavailable; try again later");
-  }
-  return error_response(perm_status, perm_code, e.message);
-}
 
 net::HttpResponse handle(const ApiServices& svc, const net::HttpRequest& req) {
   std::string_view path = req.path();

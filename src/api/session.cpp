@@ -38,9 +38,9 @@ core::Result<nlohmann::json> session_body(const ApiServices& svc, bool is_operat
                                           int64_t idle_expires_ms, int64_t expires_ms) {
   nlohmann::json account = nullptr;
   if (!is_operator) {
-    auto a = svc.store->find_account(std::to_string(account_id));
+    auto a = svc.store->accounts.by_id(account_id);
     if (!a) return a.error();
-    if (!*a) return core::Error::perm("account gone");
+    if (!*a) return core::Error::not_found("account gone");
     account = account_view(svc, **a);
   }
   return nlohmann::json{{"kind", is_operator ? "operator" : "account"},
@@ -92,7 +92,7 @@ net::HttpResponse login(const ApiServices& svc, const net::HttpRequest& req) {
     made = std::move(*s);
   } else {
     // An API key: its account must exist and not be suspended.
-    auto acc = svc.store->verify_api_key(given);
+    auto acc = svc.store->api_keys.verify(given);
     if (!acc) return from_error(acc.error());
     if (!*acc) return failed();
     if (svc.suspensions) {
@@ -148,7 +148,11 @@ net::HttpResponse handle_session(const ApiServices& svc, const net::HttpRequest&
   const auto& p = std::get<Principal>(who);
   auto out =
       session_body(svc, p.is_operator, p.account_id, p.csrf, p.idle_expires_ms, p.expires_ms);
-  if (!out) return no_store(from_error(out.error(), 401, "unauthorized"));
+  if (!out) {  // the account is gone: the session is, too; a store failure stays a 503
+    if (out.error().code == core::ErrorCode::not_found)
+      return no_store(error_response(401, "unauthorized", "no console session"));
+    return no_store(from_error(out.error()));
+  }
   return no_store(json_response(200, *out));
 }
 

@@ -1,6 +1,6 @@
 // /settings: the account's delivery and report settings (store/settings.hpp keys).
 //   GET                      every key with defaults filled in; secrets as "set" / "not set"
-//   PATCH {key: value, ...}  all or nothing (Store::set_account_settings); 400 names the key;
+//   PATCH {key: value, ...}  all or nothing (store::SettingsService::set); 400 names the key;
 //                            mail_from, relay.host, notify_url and tracking_url must pass
 //                            report::check_settings (the account's identities, SSRF rules);
 //                            strings, numbers, booleans (on/off) or arrays of strings (cc, bcc);
@@ -30,7 +30,7 @@ namespace tern::api {
 namespace {
 
 net::HttpResponse show(const Call& c) {
-  auto s = c.svc.store->account_settings(c.account.id, false);
+  auto s = c.svc.store->settings.get(c.account.id, false);
   if (!s) return from_error(s.error());
   return json_response(200, settings_json(*s));
 }
@@ -72,15 +72,14 @@ net::HttpResponse patch(const Call& c) {
       std::move(ctx).value(), c.svc.webhook_policy, c.svc.relay_policy, {c.svc.hostname}};
   for (const auto& d : c.svc.platform_domains) guard.identity.platform_domains.push_back(d);
   if (auto r = report::check_settings(kv, guard); !r) return bad_request(r.error().message);
-  if (auto r = c.svc.store->set_account_settings(c.account.id, kv); !r)
-    return from_error(r.error());
+  if (auto r = c.svc.store->settings.set(c.account.id, kv); !r) return from_error(r.error());
   return show(c);
 }
 
 net::HttpResponse new_webhook_secret(const Call& c) {
   // 256 random bits, base32: "whsec_" + 52 characters.
   std::string secret = "whsec_" + store::secrets::random_token() + store::secrets::random_token();
-  if (auto r = c.svc.store->set_account_settings(c.account.id, {{"webhook_secret", secret}}); !r)
+  if (auto r = c.svc.store->settings.set(c.account.id, {{"webhook_secret", secret}}); !r)
     return from_error(r.error());
   return json_response(200, {{"webhookSecret", secret}});
 }

@@ -1,6 +1,6 @@
 // /suppressions: the account's suppression list (hard bounces; SPEC §4). List (by address;
 // ?q= a substring of the address, ?reason= a substring of the reason, both case-insensitive,
-// paged by ?limit&cursor through store::SuppressionList), add {"address","reason"?} (e.g. an
+// paged by ?limit&cursor through store::SuppressionService), add {"address","reason"?} (e.g. an
 // address the customer knows is dead), remove one (404 when it is not listed), and
 // POST /suppressions/bulk {"add":[...],"remove":[...],"reason"?} (at most 1000 addresses, one
 // transaction) → {"added","removed","invalid":[...]}.
@@ -8,12 +8,12 @@
 #include "api/request.hpp"
 #include "api/resources.hpp"
 #include "core/address.hpp"
-#include "store/suppression_list.hpp"
+#include "store/suppression_service.hpp"
 
 namespace tern::api {
 
 namespace {
-nlohmann::json suppression_json(const store::Store::Suppression& s) {
+nlohmann::json suppression_json(const store::Suppression& s) {
   return {{"address", s.address},
           {"reason", s.reason},
           {"queueId", s.queue_id},
@@ -67,7 +67,7 @@ net::HttpResponse bulk(const Call& c) {
   if (!reason) return bad_request(reason.error().message);
   const std::string why = *reason ? **reason : "added through the API";
   if (why.size() > 512) return bad_request("\"reason\" is longer than 512 bytes");
-  if (add->size() + remove->size() > store::SuppressionList::kMaxBulk)
+  if (add->size() + remove->size() > store::SuppressionService::kMaxBulk)
     return bad_request("at most 1000 addresses at once");
   if (add->empty() && remove->empty()) return bad_request("nothing to add or remove");
   auto r = c.svc.suppression_list->bulk(c.account.id, *add, *remove, why, c.now_ms());
@@ -84,7 +84,7 @@ net::HttpResponse handle_suppressions(const Call& c) {
   if (c.rest.empty()) {
     if (m == "GET") {
       if (!c.svc.suppression_list)
-        return paged_list(c.req, c.svc.store->list_suppressions(id), [](const auto& s, size_t) {
+        return paged_list(c.req, c.svc.store->suppressions.list(id), [](const auto& s, size_t) {
           return std::pair<std::string, nlohmann::json>(s.address, suppression_json(s));
         });
       return search(c);
@@ -101,8 +101,8 @@ net::HttpResponse handle_suppressions(const Call& c) {
       if (!mb) return bad_request("\"address\" is not a valid email address");
       std::string why = *reason ? **reason : "added through the API";
       if (why.size() > 512) return bad_request("\"reason\" is longer than 512 bytes");
-      store::Store::Suppression s{id, mb->str(), why, "", c.now_ms()};
-      if (auto r = c.svc.store->add_suppression(s); !r) return from_error(r.error());
+      store::Suppression s{id, mb->str(), why, "", c.now_ms()};
+      if (auto r = c.svc.store->suppressions.add(s); !r) return from_error(r.error());
       return json_response(201, suppression_json(s));
     }
     return method_not_allowed("GET, POST");
@@ -114,8 +114,8 @@ net::HttpResponse handle_suppressions(const Call& c) {
   }
   if (m != "DELETE") return method_not_allowed("DELETE");
   if (!core::parse_mailbox(c.rest[0])) return not_found("suppression");
-  auto r = c.svc.store->remove_suppression(id, c.rest[0]);
-  if (!r) return from_error(r.error(), 404, "not_found");
+  auto r = c.svc.store->suppressions.remove(id, c.rest[0]);
+  if (!r) return from_error(r.error());
   return no_content();
 }
 

@@ -23,8 +23,8 @@ namespace tern::api {
 namespace {
 
 std::string status_of(const store::OutboxItem& i) {
-  if (i.state == "sent") return "sent";
-  if (i.state == "failed") return "given_up";
+  if (i.state == store::OutboxState::sent) return "sent";
+  if (i.state == store::OutboxState::failed) return "given_up";
   return i.attempts > 0 ? "failed" : "pending";
 }
 
@@ -32,7 +32,7 @@ nlohmann::json item_json(const store::OutboxItem& i) {
   const std::string st = status_of(i);
   return {
       {"id", std::to_string(i.id)},
-      {"kind", i.kind},
+      {"kind", std::string(store::to_string(i.kind))},
       {"url", i.url},
       {"status", st},
       {"attempts", i.attempts},
@@ -131,7 +131,7 @@ net::HttpResponse handle_webhooks(const Call& c) {
   auto it = c.svc.outbox->find(c.account.id, *id);
   if (!it) return from_error(it.error());
   if (!*it) return not_found("webhook delivery");
-  if ((*it)->state == "sent")
+  if ((*it)->state == store::OutboxState::sent)
     return error_response(409, "conflict", "this webhook delivery was sent already");
   auto ok = c.svc.outbox->retry_now(c.account.id, *id, c.now_ms());
   if (!ok) return from_error(ok.error());

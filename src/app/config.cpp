@@ -200,9 +200,11 @@ Config load_config(const std::string& path) {
     d.mx_port = static_cast<uint16_t>(mx_port);
     std::string smarthost;
     get(*t, "delivery", "smarthost", smarthost);
-    get(*t, "delivery", "smarthost_security", d.smarthost.security);
-    if (d.smarthost.security != "none" && d.smarthost.security != "starttls" &&
-        d.smarthost.security != "tls")
+    std::string security(store::to_string(d.smarthost.security));
+    get(*t, "delivery", "smarthost_security", security);
+    if (auto sec = store::parse_relay_security(security))
+      d.smarthost.security = *sec;
+    else
       bad("delivery.smarthost_security", "must be none, starttls or tls");
     if (!smarthost.empty()) {
       try {

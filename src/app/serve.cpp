@@ -47,6 +47,7 @@
 #include "policy/sender.hpp"
 #include "policy/suspended_accounts.hpp"
 #include "queue/spool.hpp"
+#include "store/backend.hpp"
 #include "store/captured.hpp"
 #include "store/db_guard.hpp"
 #include "store/message_log.hpp"
@@ -54,7 +55,6 @@
 #include "store/sessions.hpp"
 #include "store/stats.hpp"
 #include "store/store.hpp"
-#include "store/suppression_list.hpp"
 #include "store/suspensions.hpp"
 
 namespace tern::app {
@@ -166,7 +166,7 @@ api::PlatformInfo platform_info(const Config& cfg) {
     p.route_kind = "smarthost";
     p.route_host = cfg.delivery.smarthost.host;
     p.route_port = cfg.delivery.smarthost.port;
-    p.route_security = cfg.delivery.smarthost.security;
+    p.route_security = std::string(store::to_string(cfg.delivery.smarthost.security));
   }
   p.max_message_size = cfg.smtp.session.max_message_size;
   p.max_recipients = cfg.smtp.session.max_recipients;
@@ -235,12 +235,18 @@ int serve(const Config& given) {
       if (auto r = store::db_guard::mark_clean(path); !r) spdlog::error("{}", r.error().message);
     }
   } run_marker{db_path};
-  auto store = store::Store::open_sqlite(db_path, {cfg.force_db});
-  if (!store) throw std::runtime_error(store.error().message);
+  // Everything persistent in one bundle (store/backend.hpp): the services over the
+  // repositories, the message log and the webhook outbox. Declared before everything that uses
+  // it, so it is closed last (the engine's last event batch is handled on the way down).
+  store::BackendOptions backend_opt;
+  backend_opt.force = cfg.force_db;
+  backend_opt.master_key = read_master_key(cfg);  // secrets sealed at rest
+  auto backend = store::open_backend("sqlite:" + db_path, backend_opt);
+  if (!backend) throw std::runtime_error(backend.error().message);
   if (auto r = store::db_guard::mark_running(db_path); !r)
     throw std::runtime_error(r.error().message);
   run_marker.armed = true;
-  store.value()->set_master_key(read_master_key(cfg));  // DKIM private keys sealed at rest
+  store::Store* const st = backend->store.get();
   queue::SpoolOptions spool_opt;
   spool_opt.reserve_bytes = cfg.spool_reserve_mb << 20;
   auto spool = queue::Spool::open(cfg.data_dir, spool_opt);
@@ -274,11 +280,10 @@ int serve(const Config& given) {
   scfg.max_connections = budget->smtp_max_connections;
   // DKIM: keys per (account, From domain), parsed once, refreshed every 30 s so a selector that
   // just checked ok (or a rotation) takes effect without a restart.
-  auto* st = store.value().get();
   pipeline::KeyCache dkim_keys(
       [st](int64_t account,
            const std::string& domain) -> core::Result<std::vector<pipeline::KeySpec>> {
-        auto keys = st->signing_keys(account, domain);
+        auto keys = st->domains.signing_keys(account, domain);
         if (!keys) return keys.error();
         std::vector<pipeline::KeySpec> out;
         for (auto& k : keys.value())
@@ -288,29 +293,20 @@ int serve(const Config& given) {
   // --- Reports (issue 5): message log rows for accepted mail, report items into the webhook
   // outbox for the engine's events. Created before the engine (its events come here) and
   // destroyed after it (the engine's last event batch is handled on the way down).
-  auto message_log = store::MessageLog::open(cfg.data_dir + "/tern.db");
-  if (!message_log) throw std::runtime_error("message log: " + message_log.error().message);
-  auto report_outbox = store::Outbox::open(cfg.data_dir + "/tern.db");
-  if (!report_outbox) throw std::runtime_error("outbox: " + report_outbox.error().message);
   // The console's stores (issue 13): sessions, suspensions, statistics, captured sandbox mail,
   // suppression search. Each has a connection of its own to the same file.
   auto sessions = store::Sessions::open(db_path);
   if (!sessions) throw std::runtime_error("sessions: " + sessions.error().message);
-  auto suspensions = store::Suspensions::open(db_path);
-  if (!suspensions) throw std::runtime_error("suspensions: " + suspensions.error().message);
   auto stats = store::Stats::open(db_path);
   if (!stats) throw std::runtime_error("stats: " + stats.error().message);
   auto captured =
       store::Captured::open(db_path, {cfg.sandbox_max_messages, cfg.sandbox_max_age_s * 1000});
   if (!captured) throw std::runtime_error("captured mail: " + captured.error().message);
-  auto suppression_list = store::SuppressionList::open(db_path);
-  if (!suppression_list)
-    throw std::runtime_error("suppression list: " + suppression_list.error().message);
   StoreCaptureSink capture_sink(*captured.value());
   // Suspended accounts for the SMTP path, in memory: loaded now, refreshed by the upkeep
   // thread below (CLI changes), updated at once by the API.
   policy::SuspendedAccounts suspended;
-  auto load_suspended = [&suspended, sus = suspensions.value().get()] {
+  auto load_suspended = [&suspended, sus = &st->suspensions] {
     auto all = sus->all();
     if (!all) return spdlog::warn("suspensions: {}", all.error().message);
     std::map<int64_t, std::string> m;
@@ -332,9 +328,8 @@ int serve(const Config& given) {
       if (f) f();
     }
   } poke_webhooks;
-  net::ReportPipeline reports({store.value().get(), message_log.value().get(),
-                               report_outbox.value().get(), [&poke_webhooks] { poke_webhooks(); },
-                               100,
+  net::ReportPipeline reports({st, backend->messages.get(), backend->outbox.get(),
+                               [&poke_webhooks] { poke_webhooks(); }, 100,
                                report::Price{cfg.report_price_per_message, cfg.report_currency}});
 
   // --- Delivery (SPEC §4): one engine thread; DNS and store work on a pool of its own, so a
@@ -350,7 +345,7 @@ int serve(const Config& given) {
     mx_resolver = dns::make_unbound_resolver(cfg.dns_resolver);
     net::DeliveryServices dsvc;
     dsvc.spool = spool.value().get();
-    dsvc.store = store.value().get();
+    dsvc.store = st;
     dsvc.resolver = mx_resolver.get();
     dsvc.blocking = &delivery_blocking;
     dsvc.hostname = cfg.hostname;
@@ -381,7 +376,7 @@ int serve(const Config& given) {
   // --- Webhooks (SPEC §5): the sender POSTs what the outbox holds (reports, tracking events)
   // from a thread of its own; look-ups of receivers' names on a small pool of its own. The
   // outbox is durable: what was pending before a restart goes out after it.
-  store::Outbox* outbox = report_outbox.value().get();
+  store::Outbox* outbox = backend->outbox.get();
   asio::io_context webhook_io(1);
   asio::thread_pool webhook_blocking(2);
   auto webhook_resolver = dns::make_unbound_resolver(cfg.dns_resolver);
@@ -397,8 +392,7 @@ int serve(const Config& given) {
     throw std::runtime_error(p.error().message);
   auto webhook_sender = std::make_unique<net::WebhookSender>(
       webhook_io, wcfg,
-      net::WebhookServices{outbox, store.value().get(), webhook_resolver.get(), &webhook_blocking,
-                           nullptr});
+      net::WebhookServices{outbox, st, webhook_resolver.get(), &webhook_blocking, nullptr});
   webhook_sender->start();
   poke_webhooks.set([ws = webhook_sender.get()] { ws->poke(); });
   std::thread webhook_thread([&webhook_io] {
@@ -426,15 +420,17 @@ int serve(const Config& given) {
   policy::RateLimiter test_limiter(clock, {cfg.test_emails_per_minute, cfg.test_emails_per_minute});
   // The checks before any attempt: an answer to give at once (nothing sent), or the from to
   // send with.
-  auto test_precheck = [st = store.value().get(), &cfg, &test_limiter](
+  auto test_precheck = [st, &cfg, &test_limiter](
                            int64_t account_id,
                            std::string from) -> std::variant<net::TestSendResult, std::string> {
     // Syntax first (the engine's own answers), then the account's policy.
     if (!from.empty() && !core::parse_mailbox(from))
       return net::TestSendResult{"error", 0, "", "invalid from address", "", false, ""};
     auto ctx = st->account_context(account_id);
-    if (!ctx)
-      return net::TestSendResult{"error", 0, "", "account: " + ctx.error().message, "", false, ""};
+    if (!ctx) {  // the store's text stays in the log: the reply goes to the tenant
+      spdlog::error("test email: account {}: {}", account_id, ctx.error().message);
+      return net::TestSendResult{"error", 0, "", "the account could not be loaded", "", false, ""};
+    }
     for (const auto& d : cfg.smtp.platform_domains) ctx->platform_domains.push_back(d);
     if (from.empty()) from = ctx->mail_from;
     if (!from.empty()) {
@@ -488,23 +484,15 @@ int serve(const Config& given) {
         if (cmd == "release") return engine->release(id);
         return engine->remove(id);
       },
-      [test_send, st = store.value().get()](const std::string& account, const std::string& from,
-                                            const std::string& to) {
-        auto a = st->find_account(account);
+      [test_send, st](const std::string& account, const std::string& from, const std::string& to) {
+        auto a = st->accounts.find(account);
         if (!a || !a.value())
           return net::TestSendResult{"error", 0, "", "no such account: " + account, "", false, ""};
         return test_send(a.value()->id, from, to);
       });
 
-  net::SmtpServices svc{spool.value().get(),
-                        store.value().get(),
-                        &limiter,
-                        tls,
-                        &blocking,
-                        &dkim_keys,
-                        nullptr,
-                        nullptr,
-                        {}};
+  net::SmtpServices svc{spool.value().get(), st,      &limiter, tls, &blocking,
+                        &dkim_keys,          nullptr, nullptr,  {}};
   // The message log first: its rows must exist before the engine reports the first outcome.
   svc.on_accepted = [engine, &reports](const queue::QueuedMessage& m) {
     reports.accepted(m);
@@ -543,9 +531,9 @@ int serve(const Config& given) {
   spdlog::info("api: {}/api/v1, operator token {} {}", cfg.effective_public_url(),
                token_created ? "created in" : "in", admin_token_file);
   api::ApiServices api_svc;
-  api_svc.store = store.value().get();
-  api_svc.messages = message_log.value().get();
-  api_svc.outbox = report_outbox.value().get();
+  api_svc.store = st;
+  api_svc.messages = backend->messages.get();
+  api_svc.outbox = backend->outbox.get();
   api_svc.submission = &submission;
   api_svc.clock = &clock;
   api_svc.admin_token = admin_token;
@@ -573,10 +561,10 @@ int serve(const Config& given) {
     });
   };
   api_svc.sessions = sessions.value().get();
-  api_svc.suspensions = suspensions.value().get();
+  api_svc.suspensions = &st->suspensions;
   api_svc.stats = stats.value().get();
   api_svc.captured = captured.value().get();
-  api_svc.suppression_list = suppression_list.value().get();
+  api_svc.suppression_list = &st->suppressions;
   api_svc.queue = engine;
   // Console logins are limited per client address like SMTP AUTH ([auth] limits), in a table
   // of their own.
@@ -664,7 +652,7 @@ int serve(const Config& given) {
     bool stop = false;
     std::thread thread;
   } recheck;
-  recheck.thread = std::thread([&cfg, &recheck, &clock, st = store.value().get()] {
+  recheck.thread = std::thread([&cfg, &recheck, &clock, st] {
     domain::Domains domains(*st, {cfg.dkim_zone, cfg.spf_include, cfg.sending_ips},
                             domain::dkim_key_generator(), clock);
     auto stopping = [&recheck] {
@@ -693,7 +681,7 @@ int serve(const Config& given) {
                             spdlog::info("domain {}: {} {} -> {}", name, c.what, c.from, c.to);
                           if (r->dns_error)
                             for (const auto& rec : r->records)
-                              if (rec.status == "error")
+                              if (rec.status == store::RecordStatus::error)
                                 spdlog::warn("domain {}: {}: {}", name, rec.id, rec.found);
                         });
     }

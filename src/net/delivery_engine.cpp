@@ -81,7 +81,7 @@ core::DeliveryOutcome convert(const smtp::client::Outcome& o, const ClientPeer& 
   d.enhanced = o.enhanced;
   d.text = o.remote ? reply_text(o.text, o.enhanced) : o.text;
   // core::DeliveryOutcome names the reply to the final dot "data-end" (the client says "dot").
-  d.phase = o.phase == smtp::client::Phase::dot ? "data-end" : smtp::client::phase_name(o.phase);
+  d.phase = smtp::client::core_phase(o.phase);
   d.mx_host = peer.host;
   d.tls = o.tls;
   d.local_ip = peer.local_addr;
@@ -131,7 +131,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   std::unordered_map<std::string, CachedTarget> targets;
   std::unordered_map<std::string, size_t> waiting;   // dest → reserved slots awaiting a target
   std::unordered_map<std::string, int64_t> backoff;  // dest → no new connection before
-  std::vector<store::Store::DeliveryEvent> events;
+  std::vector<store::DeliveryEvent> events;
 
   std::atomic<uint64_t> c_delivered{0}, c_deferred{0}, c_bounced{0}, c_expired{0}, c_rejected{0},
       c_connections{0}, c_notices{0}, c_queued{0};
@@ -173,7 +173,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     for (size_t i = 0; i < M.m.recipients.size(); ++i) {
       auto& r = M.m.recipients[i];
       if (r.state != queue::RcptState::pending || r.attempts != 0) continue;
-      auto s = svc.store->is_suppressed(M.m.account_id, r.address);
+      auto s = svc.store->suppressions.contains(M.m.account_id, r.address);
       if (!s || !s.value()) continue;
       auto o = core::DeliveryOutcome::local(
           core::DeliveryOutcome::perm, "5.1.1",
@@ -248,7 +248,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
       c.fetched_ms = now;
       return &c.s;
     }
-    auto r = svc.store->account_settings(account, true);
+    auto r = svc.store->settings.get(account, true);
     if (!r) return r.error();
     auto& c = settings[account];
     c.s = std::move(r.value());
@@ -352,7 +352,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
                                             "relay host " + rt.host + " (" + ip->to_string() +
                                                 " port " + std::to_string(rt.port) +
                                                 ") is Tern itself: mail would loop",
-                                            "connect");
+                                            core::Phase::connect);
       if (customer) {
         if (auto ok = report::check_address(*ip, cfg.relay_policy); !ok) {
           if (refused.empty()) refused = ok.error().message;
@@ -365,19 +365,20 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
       return core::DeliveryOutcome::local(
           core::DeliveryOutcome::perm, "5.4.4",
           "relay host " + rt.host + ": " + refused + " (the operator's [delivery] relay_allow)",
-          "connect");
+          core::Phase::connect);
     if (t.endpoints.empty())
       return core::DeliveryOutcome::local(
           core::DeliveryOutcome::temp, temp ? "4.4.3" : "4.4.4",
-          "relay host " + rt.host + (temp ? ": DNS lookup failed" : " has no address"), "dns");
+          "relay host " + rt.host + (temp ? ": DNS lookup failed" : " has no address"),
+          core::Phase::dns);
     t.session.loop_names = {svc.hostname, cfg.helo_name};
     t.session.username = rt.username;
     t.session.password = rt.password;
-    if (rt.security == "none") {
+    if (rt.security == store::RelaySecurity::none) {
       t.session.tls = smtp::client::TlsPolicy::none;
     } else {
       t.session.tls = smtp::client::TlsPolicy::required;
-      t.session.implicit_tls = rt.security == "tls";
+      t.session.implicit_tls = rt.security == store::RelaySecurity::tls;
       t.verify_peer = true;
       t.verify_name = rt.host;
     }
@@ -502,12 +503,12 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
 
   void record(const queue::QueuedMessage& m, const queue::Recipient& r,
               const core::DeliveryOutcome& o) {
-    store::Store::DeliveryEvent e;
+    store::DeliveryEvent e;
     e.time_ms = now_ms();
     e.queue_id = m.id;
     e.account_id = m.account_id;
     e.recipient = r.address;
-    e.event = queue::to_string(r.state);
+    e.event = queue::event_of(r.state);
     e.attempt = r.attempts;
     e.code = o.code;
     e.enhanced = o.enhanced;
@@ -517,8 +518,8 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     e.phase = o.phase;
     e.sending_ip = o.local_ip;
     e.first_attempt_ms = r.first_attempt_ms;
-    spdlog::info("{}: to=<{}> status={} attempt={} {}", m.id, r.address, e.event, r.attempts,
-                 o.summary());
+    spdlog::info("{}: to=<{}> status={} attempt={} {}", m.id, r.address, core::to_string(e.event),
+                 r.attempts, o.summary());
     events.push_back(std::move(e));
     if (events.size() >= kEventBatch) return flush_events();
     if (!events_armed) {
@@ -534,7 +535,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   void flush_events() {
     if (events.empty()) return;
     asio::post(events_strand, [st = svc.store, on = svc.on_events, batch = std::move(events)] {
-      if (auto r = st->record_events(batch); !r)
+      if (auto r = st->events.record(batch); !r)
         spdlog::error("delivery: recording {} events: {}", batch.size(), r.error().message);
       // Reports follow even when the store write failed: the outcome happened either way.
       if (on) on(batch);
@@ -544,9 +545,9 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
 
   void suppress(const queue::QueuedMessage& m, const std::string& addr, std::string reason) {
     if (m.account_id == 0) return;
-    store::Store::Suppression s{m.account_id, addr, std::move(reason), m.id, now_ms()};
+    store::Suppression s{m.account_id, addr, std::move(reason), m.id, now_ms()};
     asio::post(*svc.blocking, [st = svc.store, s = std::move(s)] {
-      if (auto r = st->add_suppression(s); !r)
+      if (auto r = st->suppressions.add(s); !r)
         spdlog::error("suppression {}: {}", s.address, r.error().message);
     });
   }
@@ -781,7 +782,8 @@ struct DeliveryEngine::Impl::Conn final : ClientDelegate {
     // Jobs still held (cannot happen by the driver's contract) are put back as deferred.
     for (auto& [tag, job] : jobs) {
       std::vector<core::DeliveryOutcome> outs(
-          job.rcpts.size(), core::DeliveryOutcome::network("connection ended", "data", peer.host));
+          job.rcpts.size(),
+          core::DeliveryOutcome::network("connection ended", core::Phase::data, peer.host));
       e->apply(job, outs, true);
     }
     jobs.clear();
@@ -1066,7 +1068,7 @@ void DeliveryEngine::test_send_async(int64_t account_id, const std::string& from
     };
     store::AccountSettings s;
     if (account_id != 0) {
-      auto got = self->svc.store->account_settings(account_id, true);
+      auto got = self->svc.store->settings.get(account_id, true);
       if (!got) {
         TestSendResult r;
         r.outcome = "error";

@@ -80,7 +80,7 @@ struct DeliveryServices {
   std::vector<std::pair<std::string, uint16_t>> own_listeners;
   // After each batch of events is recorded in the store (a blocking-pool thread; must not
   // block): every recipient outcome, deferrals included (the reports component).
-  std::function<void(const std::vector<store::Store::DeliveryEvent>&)> on_events;
+  std::function<void(const std::vector<store::DeliveryEvent>&)> on_events;
   // Each message the spool gives back at start() (engine thread; must not block).
   std::function<void(const queue::QueuedMessage&)> on_recovered;
   // route=sandbox (SPEC §9): where such mail goes instead of out (net/capture_delivery.hpp),

@@ -165,7 +165,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   // Read for every POST, never cached: a new or rotated secret signs the very next webhook
   // (one indexed read and an unseal per POST; POSTs are batches, at most max_concurrent at once).
   core::Result<std::vector<std::string>> secrets_for(int64_t account, int64_t t) {
-    auto s = svc.store->account_settings(account, true);
+    auto s = svc.store->settings.get(account, true);
     if (!s) return s.error();
     auto out = report::signing_secrets(s->webhook_secret, s->webhook_secret_previous,
                                        s->webhook_secret_changed_ms, t, cfg.secret_grace_ms);
@@ -179,9 +179,9 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
                      std::string& content_type) {
     Batch good;
     std::string body;
-    const std::string kind = items.front().kind;
+    const store::OutboxKind kind = items.front().kind;
     const bool xml = items.front().content_type.find("xml") != std::string::npos;
-    if (kind == "report") {
+    if (kind == store::OutboxKind::report) {
       std::vector<report::ReportResult> results;
       for (auto& i : items) {
         auto r = report::result_from_json(i.item);
@@ -194,7 +194,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       }
       content_type = xml ? "application/xml" : "application/json";
       body = xml ? report::to_xml(results) : report::to_json(results);
-    } else if (kind == "tracking") {
+    } else {  // OutboxKind::tracking
       auto arr = nlohmann::json::array();
       for (auto& i : items) {
         auto j = nlohmann::json::parse(i.item, nullptr, false);
@@ -208,8 +208,6 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       content_type = "application/json";
       body = nlohmann::json{{"events", std::move(arr)}}.dump(
           -1, ' ', false, nlohmann::json::error_handler_t::replace);
-    } else {
-      for (auto& i : items) bad.emplace_back(std::move(i), "unknown webhook kind");
     }
     items = std::move(good);
     return body;
@@ -225,7 +223,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     std::string content_type;
     std::string body = render(b, bad, content_type);
     if (!bad.empty()) {
-      std::vector<store::Store::DeliveryEvent> events;
+      std::vector<store::DeliveryEvent> events;
       for (auto& [item, why] : bad) {
         ++c_failed;
         spdlog::warn("webhooks: item {} of message {} given up: {}", item.id, item.message_id, why);
@@ -273,11 +271,11 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   void finished(Batch b, const std::string& host, HttpPostResult r) {
     const int64_t t = now();
     std::string reply = "POST " + url_for_log(b.front().url) + ": ";
-    if (r.ok() || r.error.starts_with("HTTP "))
+    if (r.ok() || r.status_error)
       reply += std::to_string(r.status) + (r.reason.empty() ? "" : " " + r.reason);
     else
       reply += r.error;
-    std::vector<store::Store::DeliveryEvent> events;
+    std::vector<store::DeliveryEvent> events;
     if (r.ok()) {
       settle(b, t, true, false, reply, r.status, events);
     } else {
@@ -304,7 +302,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
 
   // Marks items and adds their attempt events.
   void settle(const Batch& items, int64_t t, bool sent, bool give_up, const std::string& reply,
-              int code, std::vector<store::Store::DeliveryEvent>& events) {
+              int code, std::vector<store::DeliveryEvent>& events) {
     if (items.empty()) return;
     if (sent) {
       std::vector<int64_t> ids;
@@ -323,12 +321,12 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     }
     for (const auto& i : items) {
       held.erase(i.id);
-      store::Store::DeliveryEvent e;
+      store::DeliveryEvent e;
       e.time_ms = t;
       e.queue_id = i.queue_id;
       e.account_id = i.account_id;
       e.recipient = i.recipient;
-      e.event = "webhook";
+      e.event = core::EventKind::webhook;
       e.attempt = i.attempts + 1;
       e.code = code;
       e.reply = give_up ? reply + " (given up)" : reply;
@@ -336,9 +334,9 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     }
   }
 
-  void record(const std::vector<store::Store::DeliveryEvent>& events) {
+  void record(const std::vector<store::DeliveryEvent>& events) {
     if (events.empty() || !svc.store) return;
-    if (auto r = svc.store->record_events(events); !r)
+    if (auto r = svc.store->events.record(events); !r)
       spdlog::error("webhooks: recording {} attempt event(s): {}", events.size(),
                     r.error().message);
   }
@@ -389,7 +387,7 @@ void WebhookSender::test_post(int64_t account_id, const std::string& kind,
                               std::function<void(WebhookTest)> done) {
   asio::post(impl_->io, [self = impl_, account_id, kind, done = std::move(done)]() mutable {
     WebhookTest out;
-    auto s = self->svc.store->account_settings(account_id, true);
+    auto s = self->svc.store->settings.get(account_id, true);
     if (!s) {
       out.error = "account settings: " + s.error().message;
       return done(std::move(out));
@@ -414,7 +412,7 @@ void WebhookSender::test_post(int64_t account_id, const std::string& kind,
       in.to = "test@example.invalid";
       in.sent_at_ms = t;
       in.done_at_ms = t;
-      in.event = "delivered";
+      in.event = core::EventKind::delivered;
       in.code = 250;
       in.enhanced = "2.0.0";
       in.reply = "test report sent from the Tern console";
@@ -426,7 +424,7 @@ void WebhookSender::test_post(int64_t account_id, const std::string& kind,
         out.error = r.error().message;
         return done(std::move(out));
       }
-      const bool xml = s->report_format == "xml";
+      const bool xml = s->report_format == store::ReportFormat::xml;
       req.content_type = xml ? "application/xml" : "application/json";
       req.body = xml ? report::to_xml({*r}) : report::to_json({*r});
     } else {

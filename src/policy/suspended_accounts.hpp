@@ -1,5 +1,5 @@
 // The suspended accounts, in memory (issue 13), for the SMTP path: AUTH and MAIL ask it for
-// every session without touching the database. The server fills it from store::Suspensions at
+// every session without touching the database. The server fills it from store::SuspensionService at
 // start and every few seconds (so `tern` CLI changes apply), and the API updates it at once
 // when the operator suspends or lifts a suspension. Thread-safe (readers share a lock).
 // Invariant: reply_text() is what an SMTP reply may carry: printable ASCII only (anything else

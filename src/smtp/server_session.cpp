@@ -647,10 +647,9 @@ std::vector<Action> ServerSession::on_commit(const CommitResult& r) {
   s.wait = Impl::Wait::none;
   if (r.ok)
     s.reply(250, "2.0.0", "Ok: queued as " + (r.queue_id.empty() ? s.queue_id : r.queue_id));
-  else if (r.disk_full)
-    s.reply(452, "4.3.1", "Insufficient system storage");
   else
-    s.reply(451, "4.3.0", r.defer_text.empty() ? "Error: queue file write error" : r.defer_text);
+    s.reply(
+        reply_for(r.error, r.defer_text.empty() ? "Error: queue file write error" : r.defer_text));
   s.reset_tx();
   s.run();
   return s.take();

@@ -318,7 +318,7 @@ core::Result<void> migrate(const Db& db) {
     auto v = current_version(db);
     if (!v) return v.error();
     if (*v > newest)
-      return core::Error::perm(
+      return core::Error::conflict(
           fmt::format("store: database schema version {} is newer than this program supports ({})",
                       *v, newest));
     if (*v >= target) continue;  // Txn rolls back the empty transaction
@@ -333,7 +333,7 @@ core::Result<void> migrate(const Db& db) {
   auto v = current_version(db);
   if (!v) return v.error();
   if (*v > newest)
-    return core::Error::perm(fmt::format(
+    return core::Error::conflict(fmt::format(
         "store: database schema version {} is newer than this program supports ({})", *v, newest));
   return core::ok();
 }

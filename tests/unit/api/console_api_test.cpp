@@ -17,12 +17,12 @@
 #include "core/clock.hpp"
 #include "delivery/queue_view.hpp"
 #include "policy/auth_limiter.hpp"
+#include "store/backend.hpp"
 #include "store/captured.hpp"
 #include "store/outbox.hpp"
 #include "store/sessions.hpp"
 #include "store/stats.hpp"
 #include "store/store.hpp"
-#include "store/suppression_list.hpp"
 #include "store/suspensions.hpp"
 #include "unit/store/test_dir.hpp"
 
@@ -169,20 +169,19 @@ class ConsoleApiTest : public ::testing::Test {
   }
   void SetUp() override {
     const std::string db = dir_.file("tern.db");
-    store_ = must(store::Store::open_sqlite(db));
-    outbox_ = must(store::Outbox::open(db));
+    backend_ = must(store::open_backend("sqlite:" + db));
+    store_ = backend_.store.get();
+    outbox_ = backend_.outbox.get();
     sessions_ = must(store::Sessions::open(db));
-    suspensions_ = must(store::Suspensions::open(db));
     stats_ = must(store::Stats::open(db));
     captured_ = must(store::Captured::open(db));
-    suppressions_ = must(store::SuppressionList::open(db));
-    acme_ = must(store_->create_account("acme")).account.id;
-    beta_ = must(store_->create_account("beta")).account.id;
-    key_a_ = must(store_->create_api_key(acme_));
-    key_b_ = must(store_->create_api_key(beta_));
+    acme_ = must(store_->accounts.create("acme")).account.id;
+    beta_ = must(store_->accounts.create("beta")).account.id;
+    key_a_ = must(store_->api_keys.create(acme_));
+    key_b_ = must(store_->api_keys.create(beta_));
 
-    svc_.store = store_.get();
-    svc_.outbox = outbox_.get();
+    svc_.store = store_;
+    svc_.outbox = outbox_;
     svc_.clock = &clock_;
     svc_.admin_token = kAdmin;
     svc_.public_url = kOrigin;
@@ -190,10 +189,10 @@ class ConsoleApiTest : public ::testing::Test {
     svc_.dkim_zone = "dkim.platform.test";
     svc_.platform_domains = {"platform.test"};
     svc_.sessions = sessions_.get();
-    svc_.suspensions = suspensions_.get();
+    svc_.suspensions = &store_->suspensions;
     svc_.stats = stats_.get();
     svc_.captured = captured_.get();
-    svc_.suppression_list = suppressions_.get();
+    svc_.suppression_list = &store_->suppressions;
     svc_.login_limiter = &limiter_;
     svc_.queue = &queue_;
     svc_.test_email_gate = &test_gate_;
@@ -284,13 +283,12 @@ class ConsoleApiTest : public ::testing::Test {
 
   test::TempDir dir_;
   core::FakeClock clock_{1'795'348'800'000};
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::Outbox> outbox_;
+  store::Backend backend_;
+  store::Store* store_ = nullptr;
+  store::Outbox* outbox_ = nullptr;
   std::unique_ptr<store::Sessions> sessions_;
-  std::unique_ptr<store::Suspensions> suspensions_;
   std::unique_ptr<store::Stats> stats_;
   std::unique_ptr<store::Captured> captured_;
-  std::unique_ptr<store::SuppressionList> suppressions_;
   policy::AuthLimiter limiter_{clock_, {3, 3, 300'000, 300'000}};
   FakeQueue queue_;
   SlowGate test_gate_{1}, webhook_gate_{1};
@@ -345,7 +343,7 @@ TEST_F(ConsoleApiTest, CookieWritesNeedCsrfBearerWritesDoNot) {
   auto cross = call("POST", "/api/v1/accounts", {"", op.cookie, ""}, body,
                     {{"x-tern-csrf", op.csrf}, {"sec-fetch-site", "cross-site"}});
   EXPECT_EQ(code(cross), "csrf");
-  EXPECT_FALSE(must(store_->find_account("gamma")));
+  EXPECT_FALSE(must(store_->accounts.find("gamma")));
   // With both: done.
   ok("POST", "/api/v1/accounts", op, body, 201);
   // Bearer auth is unchanged: no CSRF rules (no ambient credential).
@@ -499,8 +497,8 @@ TEST_F(ConsoleApiTest, PlatformShowsHowToConnectWithoutSecrets) {
 
 TEST_F(ConsoleApiTest, StatsPerAccountAndForTheOperator) {
   const int64_t t = clock_.now_ms() - 3'600'000;  // the previous hour
-  auto ev = [](int64_t account, int64_t time, const char* what) {
-    store::Store::DeliveryEvent e;
+  auto ev = [](int64_t account, int64_t time, core::EventKind what) {
+    store::DeliveryEvent e;
     e.time_ms = time;
     e.queue_id = "Q";
     e.account_id = account;
@@ -508,10 +506,13 @@ TEST_F(ConsoleApiTest, StatsPerAccountAndForTheOperator) {
     e.event = what;
     return e;
   };
-  ASSERT_TRUE(store_
-                  ->record_events({ev(acme_, t, "accepted"), ev(acme_, t, "delivered"),
-                                   ev(acme_, t + 1, "delivered"), ev(acme_, t + 2, "bounced"),
-                                   ev(acme_, t + 3, "webhook"), ev(beta_, t, "bounced")})
+  ASSERT_TRUE(store_->events
+                  .record({ev(acme_, t, core::EventKind::accepted),
+                           ev(acme_, t, core::EventKind::delivered),
+                           ev(acme_, t + 1, core::EventKind::delivered),
+                           ev(acme_, t + 2, core::EventKind::bounced),
+                           ev(acme_, t + 3, core::EventKind::webhook),
+                           ev(beta_, t, core::EventKind::bounced)})
                   .ok());
   auto s = ok("GET", "/api/v1/stats", {key_a_, "", ""});
   EXPECT_EQ(s["step"], "hour");
@@ -564,7 +565,7 @@ TEST_F(ConsoleApiTest, SuppressionSearchAndBulkAreScoped) {
   auto rm = ok("POST", "/api/v1/suppressions/bulk", {key_a_, "", ""},
                R"({"remove":["a@x.test","beta@x.test"]})");
   EXPECT_EQ(rm["removed"], 1);  // beta's address is not acme's to remove
-  EXPECT_TRUE(must(store_->is_suppressed(beta_, "beta@x.test")));
+  EXPECT_TRUE(must(store_->suppressions.contains(beta_, "beta@x.test")));
   EXPECT_EQ(call("POST", "/api/v1/suppressions/bulk", {key_a_, "", ""}, "{}").status, 400);
   EXPECT_EQ(call("POST", "/api/v1/suppressions/bulk", {key_a_, "", ""}, R"({"add":"a@x"})").status,
             400);
@@ -627,14 +628,14 @@ TEST_F(ConsoleApiTest, CapturedMailIsScopedAndItsHtmlSandboxed) {
 TEST_F(ConsoleApiTest, WebhookHistoryRetryAndTest) {
   store::OutboxItem it;
   it.account_id = acme_;
-  it.kind = "report";
+  it.kind = store::OutboxKind::report;
   it.url = "https://hooks.example.com/r";
   it.content_type = "application/json";
   it.message_id = "Q.0";
   it.item = "{}";
-  ASSERT_TRUE(outbox_->enqueue({it}).ok());
+  ASSERT_TRUE(outbox_->enqueue({it}, clock_.now_ms()).ok());
   it.account_id = beta_;
-  ASSERT_TRUE(outbox_->enqueue({it}).ok());
+  ASSERT_TRUE(outbox_->enqueue({it}, clock_.now_ms()).ok());
   auto mine = ok("GET", "/api/v1/webhooks/deliveries", {key_a_, "", ""});
   ASSERT_EQ(mine["items"].size(), 1u);
   const std::string id = mine["items"][0]["id"];
