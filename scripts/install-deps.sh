@@ -15,10 +15,25 @@ BUILD_PKGS=(
 TEST_PKGS=(
   swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl python3 python3-dkim python3-dnspython python3-aiosmtpd
   postfix nsd unbound opendkim opendkim-tools strace procps psmisc postgresql
+  testssl.sh python3-jsonschema
+)
+
+# The web console's browser suite (console/test): Debian's Chromium and a font for stable
+# screenshots.
+CONSOLE_TEST_PKGS=(
+  chromium fonts-dejavu-core
 )
 
 want=("${BUILD_PKGS[@]}")
-if [ "${1:-}" != "--build-only" ]; then want+=("${TEST_PKGS[@]}"); fi
+if [ "${1:-}" != "--build-only" ]; then want+=("${TEST_PKGS[@]}" "${CONSOLE_TEST_PKGS[@]}"); fi
+# Node.js and npm build the web console (console/, also for `make build`) and run the OpenAPI
+# lint (tests/openapi: @redocly/cli). Only when missing: a Node.js from another source
+# (nodesource's nodejs ships its own npm) is kept as it is.
+if ! command -v node >/dev/null 2>&1; then
+  want+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  want+=(npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do

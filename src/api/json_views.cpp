@@ -4,8 +4,14 @@
 
 namespace tern::api {
 
-nlohmann::json account_json(const store::Account& a) {
-  return {{"id", a.id}, {"name", a.name}, {"code", a.code}, {"createdAt", iso_time(a.created_ms)}};
+nlohmann::json account_json(const store::Account& a, const store::Suspension* s) {
+  return {{"id", a.id},
+          {"name", a.name},
+          {"code", a.code},
+          {"createdAt", iso_time(a.created_ms)},
+          {"suspended", s != nullptr},
+          {"suspendedReason", s ? nlohmann::json(s->reason) : nlohmann::json(nullptr)},
+          {"suspendedAt", s ? nlohmann::json(iso_time(s->since_ms)) : nlohmann::json(nullptr)}};
 }
 
 nlohmann::json created_account_json(const store::CreatedAccount& c) {
@@ -20,7 +26,7 @@ nlohmann::json domain_report_json(const domain::Report& rep, bool with_changes) 
   nlohmann::json recs = nlohmann::json::array();
   for (const auto& r : rep.records) {
     nlohmann::json j{{"id", r.id},       {"type", r.type},       {"name", r.name},
-                     {"value", r.value}, {"purpose", r.purpose}, {"status", r.status}};
+                     {"value", r.value}, {"purpose", r.purpose}, {"status", to_string(r.status)}};
     if (!r.found.empty()) j["found"] = r.found;
     recs.push_back(std::move(j));
   }
@@ -56,8 +62,8 @@ nlohmann::json domain_summary_json(const store::Domain& d, const store::DomainDe
   size_t ok = 0;
   nlohmann::json states = nlohmann::json::object();
   for (const auto& r : detail->records) {
-    ok += r.status == "ok";
-    states[r.id] = r.status;
+    ok += r.status == store::RecordStatus::ok;
+    states[r.id] = to_string(r.status);
   }
   j["recordsOk"] = ok;
   j["states"] = std::move(states);

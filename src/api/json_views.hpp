@@ -7,10 +7,12 @@
 #include "domain/service.hpp"
 #include "store/settings.hpp"
 #include "store/store.hpp"
+#include "store/suspensions.hpp"
 
 namespace tern::api {
 
-nlohmann::json account_json(const store::Account& a);
+// suspended / suspendedReason / suspendedAt come from s (null: not suspended).
+nlohmann::json account_json(const store::Account& a, const store::Suspension* s = nullptr);
 // {"account": account_json, "username", "password"}: the password is shown once.
 nlohmann::json created_account_json(const store::CreatedAccount& c);
 nlohmann::json sender_json(const store::Sender& s);

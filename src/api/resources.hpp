@@ -37,11 +37,21 @@ net::HttpResponse handle_senders(const Call& c);
 net::HttpResponse handle_settings(const Call& c);
 net::HttpResponse handle_suppressions(const Call& c);
 net::HttpResponse handle_messages(const Call& c);
+// The console's resources (issue 13).
+net::HttpResponse handle_captured(const Call& c);
+net::HttpResponse handle_webhooks(const Call& c);
+net::HttpResponse handle_queue(const Call& c);                      // operator only
+net::HttpResponse handle_stats(const Call& c, int64_t account_id);  // 0: every account
+net::HttpResponse handle_platform(const ApiServices& svc, const net::HttpRequest& req);
+// /api/v1/session: its own authentication (cookie or login body).
+net::HttpResponse handle_session(const ApiServices& svc, const net::HttpRequest& req,
+                                 const std::vector<std::string>& rest);
+// An account as the API shows it: account_json plus suspended / suspendedReason.
+nlohmann::json account_view(const ApiServices& svc, const store::Account& a);
 // GET /v/<token> (no auth): HTML.
 net::HttpResponse handle_verify(const ApiServices& svc, const net::HttpRequest& req);
 // GET /api/v1/openapi.json (no auth).
 net::HttpResponse handle_openapi(const ApiServices& svc);
-nlohmann::json openapi_document(const std::string& public_url);
 
 // Shared responses.
 net::HttpResponse no_route();                                    // 404 "no such endpoint"

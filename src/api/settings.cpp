@@ -1,6 +1,6 @@
 // /settings: the account's delivery and report settings (store/settings.hpp keys).
 //   GET                      every key with defaults filled in; secrets as "set" / "not set"
-//   PATCH {key: value, ...}  all or nothing (Store::set_account_settings); 400 names the key;
+//   PATCH {key: value, ...}  all or nothing (store::SettingsService::set); 400 names the key;
 //                            mail_from, relay.host, notify_url and tracking_url must pass
 //                            report::check_settings (the account's identities, SSRF rules);
 //                            strings, numbers, booleans (on/off) or arrays of strings (cc, bcc);
@@ -10,7 +10,9 @@
 //                            route; 200 with the outcome as data (a remote's refusal is not an
 //                            HTTP error). A from (or the stored mail_from) the account may not
 //                            use: 400 sender_not_authorized, nothing sent; more than
-//                            [limits] test_emails_per_minute: 429 rate_limited.
+//                            [limits] test_emails_per_minute: 429 rate_limited. At most one
+//                            at a time per account (429 too_many_requests); answered through
+//                            HttpResponse::later, so no API thread waits for the remote.
 #include "store/settings.hpp"
 
 #include <fmt/format.h>
@@ -18,6 +20,7 @@
 #include "api/json_views.hpp"
 #include "api/request.hpp"
 #include "api/resources.hpp"
+#include "api/slow_calls.hpp"
 #include "core/address.hpp"
 #include "report/settings_guard.hpp"
 #include "store/secrets.hpp"
@@ -81,6 +84,18 @@ net::HttpResponse new_webhook_secret(const Call& c) {
   return json_response(200, {{"webhookSecret", secret}});
 }
 
+net::HttpResponse test_email_answer(const TestEmailResult& r) {
+  if (r.outcome == "refused") return error_response(400, "sender_not_authorized", r.reply);
+  if (r.outcome == "rate_limited") return error_response(429, "rate_limited", r.reply);
+  return json_response(200, {{"outcome", r.outcome},
+                             {"code", r.code},
+                             {"enhanced", r.enhanced},
+                             {"reply", r.reply},
+                             {"host", r.host},
+                             {"tls", r.tls},
+                             {"route", r.route}});
+}
+
 net::HttpResponse test_email(const Call& c) {
   auto body = json_object_body(c.req);
   if (!body) return bad_request(body.error().message);
@@ -101,18 +116,33 @@ net::HttpResponse test_email(const Call& c) {
     if (!mb) return bad_request("\"from\" is not a valid email address");
     from_addr = mb->str();
   }
-  if (!c.svc.test_email)
+  if (!c.svc.test_email && !c.svc.test_email_async)
     return error_response(503, "unavailable", "test email needs delivery to be enabled");
-  TestEmailResult r = c.svc.test_email(c.account.id, from_addr, to_mb->str());
-  if (r.outcome == "refused") return error_response(400, "sender_not_authorized", r.reply);
-  if (r.outcome == "rate_limited") return error_response(429, "rate_limited", r.reply);
-  return json_response(200, {{"outcome", r.outcome},
-                             {"code", r.code},
-                             {"enhanced", r.enhanced},
-                             {"reply", r.reply},
-                             {"host", r.host},
-                             {"tls", r.tls},
-                             {"route", r.route}});
+  if (!c.svc.test_email_async)
+    return test_email_answer(c.svc.test_email(c.account.id, from_addr, to_mb->str()));
+  // One at a time per account, and no thread waits for the remote server: the answer is
+  // written when the attempt ends (the engine bounds it in time).
+  std::optional<SlowGate::Ticket> ticket;
+  if (c.svc.test_email_gate) {
+    ticket = c.svc.test_email_gate->enter(c.account.id);
+    if (!ticket) {
+      auto r = error_response(429, "too_many_requests",
+                              "a test email of this account is still being sent; wait for its "
+                              "outcome");
+      r.headers.emplace_back("Retry-After", "5");
+      return r;
+    }
+  }
+  net::HttpResponse r;
+  auto held = std::make_shared<std::optional<SlowGate::Ticket>>(std::move(ticket));
+  r.later = [start = c.svc.test_email_async, account = c.account.id, from_addr, to = to_mb->str(),
+             held](net::HttpCompletion done) {
+    start(account, from_addr, to, [done, held](TestEmailResult t) {
+      held->reset();
+      done(test_email_answer(t));
+    });
+  };
+  return r;
 }
 
 }  // namespace

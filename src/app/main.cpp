@@ -22,9 +22,11 @@
 #include <string_view>
 #include <vector>
 
+#include "api/api.hpp"
 #include "api/json_views.hpp"
 #include "app/config.hpp"
 #include "app/control.hpp"
+#include "app/platform_names.hpp"
 #include "app/serve.hpp"
 #include "core/address.hpp"
 #include "core/clock.hpp"
@@ -35,7 +37,9 @@
 #include "queue/spool.hpp"
 #include "report/settings_guard.hpp"
 #include "store/backend.hpp"
+#include "store/sessions.hpp"
 #include "store/store.hpp"
+#include "store/suspensions.hpp"
 
 namespace {
 
@@ -45,6 +49,7 @@ using json = nlohmann::json;
 struct Globals {
   std::string config_path;
   std::string data_dir;
+  std::string hostname;
   bool json = false;
 };
 
@@ -52,10 +57,20 @@ class Failure : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-Config load(const Globals& g) {
+// The configuration with the flags over it and every platform name derived (one place for the
+// server and the CLI: app/platform_names.hpp).
+Config load(const Globals& g, tern::app::PlatformNames* names = nullptr) {
   Config c = tern::app::load_config(g.config_path);
   if (!g.data_dir.empty()) c.data_dir = g.data_dir;
+  if (!g.hostname.empty()) c.hostname = g.hostname;
+  auto n = tern::app::resolve_platform_names(c);
+  if (names) *names = std::move(n);
   return c;
+}
+
+// Commands that print platform names (domain records, the DKIM zone) say what is wrong with them.
+void warn_platform_names(const tern::app::PlatformNames& n) {
+  for (const auto& w : n.warnings) std::fprintf(stderr, "tern: warning: %s\n", w.c_str());
 }
 
 // The store for one command ([store] url, default the data directory's tern.db; store/backend.hpp:
@@ -76,7 +91,7 @@ OpenStore open_store(const Config& c) {
 }
 
 tern::domain::Platform platform_of(const Config& c) {
-  return {c.effective_dkim_zone(), c.spf_include, c.sending_ips};
+  return {c.dkim_zone, c.spf_include, c.sending_ips};
 }
 
 // Exit status of `domain check` when some look-up failed temporarily (sysexits EX_TEMPFAIL):
@@ -101,8 +116,8 @@ void print_report(const tern::domain::Report& rep, bool as_json, bool with_chang
                             : std::string())
             << ")\n\nPublish these DNS records:\n";
   for (const auto& r : rep.records) {
-    std::cout << "\n  [" << r.status << "] " << r.purpose << "\n  " << r.name << ". IN " << r.type
-              << " ";
+    std::cout << "\n  [" << to_string(r.status) << "] " << r.purpose << "\n  " << r.name << ". IN "
+              << r.type << " ";
     if (r.type == "TXT" && r.value.size() > 255) {
       for (const auto& piece : tern::domain::split_txt(r.value))
         std::cout << "\"" << piece << "\" ";
@@ -209,6 +224,9 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_pairs(
 void add_common(CLI::App* cmd, Globals& g, bool with_json = true) {
   cmd->add_option("--config", g.config_path, "TOML configuration file");
   cmd->add_option("--data", g.data_dir, "data directory (default ./tern-data)");
+  cmd->add_option("--hostname", g.hostname,
+                  "the platform's host name: greetings, Received, the DKIM zone dkim.<hostname> "
+                  "(default: hostname in the config, else the machine's FQDN)");
   if (with_json) cmd->add_flag("--json", g.json, "print JSON");
 }
 
@@ -230,12 +248,11 @@ int main(int argc, char** argv) {
   // serve
   auto* serve = app.add_subcommand("serve", "run the server");
   add_common(serve, g, false);
-  std::string o_smtp, o_sub, o_subs, o_http, o_host;
+  std::string o_smtp, o_sub, o_subs, o_http;
   serve->add_option("--smtp", o_smtp, "smtp listener address (127.0.0.1:2525)");
   serve->add_option("--submission", o_sub, "submission listener (127.0.0.1:2587)");
   serve->add_option("--submissions", o_subs, "implicit-TLS submission listener (127.0.0.1:2465)");
   serve->add_option("--http", o_http, "HTTP listener (127.0.0.1:8025)");
-  serve->add_option("--hostname", o_host, "name used in greetings and Received headers");
   std::string log_level = "info";
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error");
   bool o_force = false;
@@ -278,6 +295,24 @@ int main(int argc, char** argv) {
                            "sender address (default: the account's mail_from, else "
                            "postmaster@<hostname>)");
   add_common(account_test, g);
+
+  auto* account_suspend = account->add_subcommand(
+      "suspend", "stop an account from sending and from using its API keys, with a reason");
+  std::string su_reason;
+  account_suspend->add_option("ACCOUNT", as_account)->required();
+  account_suspend->add_option("--reason", su_reason, "shown to the account (SMTP 550, HTTP 403)")
+      ->required();
+  add_common(account_suspend, g);
+  auto* account_unsuspend = account->add_subcommand("unsuspend", "lift an account's suspension");
+  account_unsuspend->add_option("ACCOUNT", as_account)->required();
+  add_common(account_unsuspend, g);
+
+  // console
+  auto* console_cmd = app.add_subcommand("console", "the web console");
+  console_cmd->require_subcommand(1);
+  auto* console_link = console_cmd->add_subcommand(
+      "link", "print a one-time operator login link (valid 10 minutes, works once)");
+  add_common(console_link, g, false);
 
   // apikey
   auto* apikey = app.add_subcommand("apikey", "manage API keys");
@@ -326,6 +361,11 @@ int main(int argc, char** argv) {
   dns_cmd->require_subcommand(1);
   auto* dns_zone = dns_cmd->add_subcommand("zone", "print the platform DKIM zone (BIND format)");
   add_common(dns_zone, g);
+
+  // openapi
+  auto* openapi_cmd = app.add_subcommand(
+      "openapi", "print the REST API's OpenAPI document (as GET /api/v1/openapi.json answers it)");
+  add_common(openapi_cmd, g, false);
 
   // dkim
   auto* dkim_cmd = app.add_subcommand("dkim", "DKIM keys");
@@ -434,13 +474,15 @@ int main(int argc, char** argv) {
       if (!o_sub.empty()) c.listen_submission = o_sub;
       if (!o_subs.empty()) c.listen_submissions = o_subs;
       if (!o_http.empty()) c.listen_http = o_http;
-      if (!o_host.empty()) c.hostname = o_host;
       c.force_db = o_force;
       return tern::app::serve(c);
     }
     spdlog::set_level(spdlog::level::warn);
-    Config c = load(g);
-    if (*account_create) {
+    tern::app::PlatformNames names;
+    Config c = load(g, &names);
+    if (*openapi_cmd) {
+      std::cout << dump(tern::api::openapi_document(c.effective_public_url())) << "\n";
+    } else if (*account_create) {
       auto store = open_store(c);
       auto created = check(store->accounts.create(a_name));
       if (g.json) {
@@ -452,14 +494,45 @@ int main(int argc, char** argv) {
     } else if (*account_list) {
       auto store = open_store(c);
       auto list = check(store->accounts.list());
+      auto* sus = &store->suspensions;
+      std::map<int64_t, tern::store::Suspension> suspended;
+      for (auto& x : check(sus->all())) suspended[x.account_id] = x;
       json arr = json::array();
       for (const auto& a : list) {
+        auto it = suspended.find(a.id);
+        const tern::store::Suspension* s = it == suspended.end() ? nullptr : &it->second;
         if (g.json)
-          arr.push_back(tern::api::account_json(a));
+          arr.push_back(tern::api::account_json(a, s));
         else
-          std::cout << a.id << "\t" << a.name << "\t" << fmt_time(a.created_ms) << "\n";
+          std::cout << a.id << "\t" << a.name << "\t" << fmt_time(a.created_ms)
+                    << (s ? "\tsuspended: " + one_line(s->reason) : std::string()) << "\n";
       }
       if (g.json) std::cout << arr.dump() << "\n";
+    } else if (*account_suspend || *account_unsuspend) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, as_account);
+      auto* sus = &store->suspensions;
+      std::optional<tern::store::Suspension> now;
+      if (*account_suspend)
+        now = check(sus->suspend(acc.id, su_reason, tern::core::SystemClock().now_ms()));
+      else
+        check(sus->unsuspend(acc.id));
+      if (g.json)
+        std::cout << dump(tern::api::account_json(acc, now ? &*now : nullptr)) << "\n";
+      else
+        std::cout << "account " << acc.name
+                  << (now ? " suspended: " + one_line(now->reason) : std::string(" not suspended"))
+                  << " (a running server applies it within 5 s)\n";
+    } else if (*console_link) {
+      // The code goes into the database the running server reads (WAL: shared), so the link
+      // works on it; only the code's SHA-256 is stored.
+      auto store = open_store(c);
+      auto sessions = check(tern::store::Sessions::open(c.data_dir + "/tern.db"));
+      auto code =
+          check(sessions->create_login_code(tern::core::SystemClock().now_ms(), 10 * 60 * 1000));
+      std::string base = c.effective_public_url();
+      while (!base.empty() && base.back() == '/') base.pop_back();
+      std::cout << base << "/console/#login=" << code << "\n";
     } else if (*account_set) {
       auto store = open_store(c);
       auto acc = need_account(*store, as_account);
@@ -548,6 +621,7 @@ int main(int argc, char** argv) {
       if (g.json) std::cout << json{{"revoked", k_prefix}}.dump() << "\n";
     } else if (*domain_add || *domain_records || *domain_check || *domain_list || *dns_zone ||
                *dkim_rotate || *dkim_export) {
+      warn_platform_names(names);
       auto store = open_store(c);
       tern::core::SystemClock clock;
       tern::domain::Domains domains(*store, platform_of(c), tern::domain::dkim_key_generator(),
@@ -575,7 +649,7 @@ int main(int argc, char** argv) {
             arr.push_back(tern::api::domain_summary_json(d, &rep.detail));
           } else {
             size_t ok = 0;
-            for (const auto& r : rep.records) ok += r.status == "ok";
+            for (const auto& r : rep.records) ok += r.status == tern::store::RecordStatus::ok;
             std::cout << d.domain << "\t" << (d.verified ? "verified" : "unverified") << "\t"
                       << rep.detail.dkim_mode << "\t" << ok << "/" << rep.records.size()
                       << " records ok\n";
@@ -591,9 +665,9 @@ int main(int argc, char** argv) {
                            {"type", "TXT"},
                            {"value", e.value},
                            {"strings", tern::domain::split_txt(e.value)}});
-          std::cout << json{{"zone", c.effective_dkim_zone()}, {"records", arr}}.dump() << "\n";
+          std::cout << json{{"zone", c.dkim_zone}, {"records", arr}}.dump() << "\n";
         } else {
-          std::cout << tern::domain::render_zone(c.effective_dkim_zone(), entries);
+          std::cout << tern::domain::render_zone(c.dkim_zone, entries);
         }
       } else if (*dkim_rotate) {
         print_report(check(domains.rotate(d_domain)), g.json, false);

@@ -15,19 +15,25 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
+#include <variant>
 
 #include "api/api.hpp"
 #include "api/slow_calls.hpp"
 #include "app/control.hpp"
 #include "app/fd_budget.hpp"
+#include "app/platform_names.hpp"
 #include "app/secret_files.hpp"
 #include "core/address.hpp"
 #include "core/clock.hpp"
 #include "core/histogram.hpp"
 #include "dns/resolver.hpp"
 #include "domain/service.hpp"
+#include "message/encoded_words.hpp"
+#include "message/header.hpp"
+#include "net/capture_delivery.hpp"
 #include "net/delivery_engine.hpp"
 #include "net/http_server.hpp"
 #include "net/report_pipeline.hpp"
@@ -39,12 +45,17 @@
 #include "policy/auth_limiter.hpp"
 #include "policy/rate_limiter.hpp"
 #include "policy/sender.hpp"
+#include "policy/suspended_accounts.hpp"
 #include "queue/spool.hpp"
 #include "store/backend.hpp"
+#include "store/captured.hpp"
 #include "store/db_guard.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
+#include "store/sessions.hpp"
+#include "store/stats.hpp"
 #include "store/store.hpp"
+#include "store/suspensions.hpp"
 
 namespace tern::app {
 
@@ -127,10 +138,84 @@ std::string metrics_text(const net::SmtpServer& smtp, const pipeline::Submission
   return out;
 }
 
+// What GET /api/v1/platform shows: how to connect, from the configuration, without secrets.
+api::PlatformInfo platform_info(const Config& cfg) {
+  api::PlatformInfo p;
+  p.hostname = cfg.hostname;
+#ifdef TERN_VERSION
+  p.version = TERN_VERSION;
+#endif
+  p.public_url = cfg.effective_public_url();
+  p.dkim_zone = cfg.dkim_zone;  // resolved by resolve_platform_names in serve()
+  const struct {
+    const char* name;
+    const std::string* addr;
+    const char* tls;
+  } ls[] = {{"smtp", &cfg.listen_smtp, "starttls"},
+            {"submission", &cfg.listen_submission, "starttls"},
+            {"submissions", &cfg.listen_submissions, "implicit"}};
+  for (const auto& l : ls) {
+    if (l.addr->empty()) continue;
+    auto [host, port] = net::split_host_port(*l.addr);
+    p.listeners.push_back({l.name, host, port, l.tls});
+  }
+  p.auth_methods = {"PLAIN", "LOGIN"};
+  p.plaintext_auth = cfg.smtp.session.allow_plaintext_auth;
+  p.platform_domains = cfg.smtp.platform_domains;
+  if (!cfg.delivery.smarthost.host.empty()) {
+    p.route_kind = "smarthost";
+    p.route_host = cfg.delivery.smarthost.host;
+    p.route_port = cfg.delivery.smarthost.port;
+    p.route_security = std::string(store::to_string(cfg.delivery.smarthost.security));
+  }
+  p.max_message_size = cfg.smtp.session.max_message_size;
+  p.max_recipients = cfg.smtp.session.max_recipients;
+  p.test_emails_per_minute = cfg.test_emails_per_minute;
+  p.max_unverified_domains = cfg.max_unverified_domains;
+  p.captured_per_account = cfg.sandbox_max_messages;
+  p.captured_max_age_s = cfg.sandbox_max_age_s;
+  return p;
+}
+
+// route=sandbox (SPEC §9): the engine's capture sink, into the captured-mail store, with the
+// header fields the console lists (From, Subject, Message-ID) read from the message itself.
+class StoreCaptureSink final : public net::CaptureSink {
+ public:
+  explicit StoreCaptureSink(store::Captured& c) : c_(c) {}
+  core::Result<void> capture(net::CaptureItem item) override {
+    store::CapturedMessage m;
+    m.account_id = item.account_id;
+    m.queue_id = item.queue_id;
+    m.recipients = std::move(item.recipients);
+    m.sender = std::move(item.sender);
+    const auto hs = message::parse_header_section(
+        std::string_view(item.raw).substr(0, std::min<size_t>(item.raw.size(), 256 * 1024)));
+    for (const auto& f : hs.fields) {
+      const std::string name = core::to_lower(f.name);
+      if (name == "from" && m.header_from.empty())
+        m.header_from = message::decode_display_text(f.value(), 998);
+      else if (name == "subject" && m.subject.empty())
+        m.subject = message::decode_display_text(f.value(), 998);
+      else if (name == "message-id" && m.message_id.empty())
+        m.message_id = message::decode_display_text(f.value(), 998);
+    }
+    m.raw = std::move(item.raw);
+    auto r = c_.add(std::move(m), core::SystemClock().now_ms());
+    if (!r) return r.error();
+    return core::ok();
+  }
+
+ private:
+  store::Captured& c_;
+};
+
 }  // namespace
 
-int serve(const Config& cfg) {
+int serve(const Config& given) {
   namespace fs = std::filesystem;
+  // Every platform name from the one place the CLI uses too (idempotent after main's load).
+  Config cfg = given;
+  for (const auto& w : resolve_platform_names(cfg).warnings) spdlog::warn("{}", w);
   fs::create_directories(cfg.data_dir);
   const uint64_t fd_limit = raise_fd_limit();
   auto budget = plan_fd_budget(fd_limit, cfg.smtp.max_connections, cfg.http_max_connections,
@@ -216,6 +301,27 @@ int serve(const Config& cfg) {
   // --- Reports (issue 5): message log rows for accepted mail, report items into the webhook
   // outbox for the engine's events. Created before the engine (its events come here) and
   // destroyed after it (the engine's last event batch is handled on the way down).
+  // The console's stores (issue 13): sessions, suspensions, statistics, captured sandbox mail,
+  // suppression search. Each has a connection of its own to the same file.
+  auto sessions = store::Sessions::open(db_path);
+  if (!sessions) throw std::runtime_error("sessions: " + sessions.error().message);
+  auto stats = store::Stats::open(db_path);
+  if (!stats) throw std::runtime_error("stats: " + stats.error().message);
+  auto captured =
+      store::Captured::open(db_path, {cfg.sandbox_max_messages, cfg.sandbox_max_age_s * 1000});
+  if (!captured) throw std::runtime_error("captured mail: " + captured.error().message);
+  StoreCaptureSink capture_sink(*captured.value());
+  // Suspended accounts for the SMTP path, in memory: loaded now, refreshed by the upkeep
+  // thread below (CLI changes), updated at once by the API.
+  policy::SuspendedAccounts suspended;
+  auto load_suspended = [&suspended, sus = &st->suspensions] {
+    auto all = sus->all();
+    if (!all) return spdlog::warn("suspensions: {}", all.error().message);
+    std::map<int64_t, std::string> m;
+    for (const auto& x : *all) m[x.account_id] = x.reason;
+    suspended.replace(std::move(m));
+  };
+  load_suspended();
   // Wakes the webhook sender after reports were enqueued: its wiring sets the function
   // (poke_webhooks.set(...)); until then the sender finds the items on its own timer.
   struct Poke {
@@ -231,12 +337,16 @@ int serve(const Config& cfg) {
     }
   } poke_webhooks;
   net::ReportPipeline reports({st, backend->messages.get(), backend->outbox.get(),
-                               [&poke_webhooks] { poke_webhooks(); }, 100});
+                               [&poke_webhooks] { poke_webhooks(); }, 100,
+                               report::Price{cfg.report_price_per_message, cfg.report_currency}});
 
   // --- Delivery (SPEC §4): one engine thread; DNS and store work on a pool of its own, so a
-  // slow resolver never holds the SMTP path's pool.
-  asio::io_context delivery_io(1);
+  // slow resolver never holds the SMTP path's pool. The pool is declared before the
+  // io_context: the engine's state (which holds a strand on the pool) can be owned by a
+  // handler still queued on the io_context at shutdown, and is destroyed with it; the pool's
+  // services must still exist then (UBSan in the sanitizer run found the opposite order).
   asio::thread_pool delivery_blocking(4);
+  asio::io_context delivery_io(1);
   std::unique_ptr<dns::Resolver> mx_resolver;
   std::unique_ptr<net::DeliveryEngine> delivery;
   if (cfg.delivery.enabled) {
@@ -252,6 +362,7 @@ int serve(const Config& cfg) {
       if (!l->empty()) dsvc.own_listeners.push_back(net::split_host_port(*l));
     dsvc.on_events = [&reports](const auto& batch) { reports.events(batch); };
     dsvc.on_recovered = [&reports](const queue::QueuedMessage& m) { reports.recovered(m); };
+    dsvc.capture = &capture_sink;
     delivery = std::make_unique<net::DeliveryEngine>(delivery_io, cfg.delivery, std::move(dsvc));
     delivery->start();
   }
@@ -281,6 +392,7 @@ int serve(const Config& cfg) {
   wcfg.timeout_s = cfg.webhook_timeout_s;
   wcfg.max_age_ms = static_cast<int64_t>(cfg.webhook_max_age_s) * 1000;
   wcfg.batch = static_cast<size_t>(cfg.webhook_batch);
+  wcfg.secret_grace_ms = static_cast<int64_t>(cfg.webhook_secret_grace_s) * 1000;
   wcfg.ca_file = cfg.delivery.ca_file;
   if (auto p = net::webhook_policy(cfg.webhook_allow_loopback, cfg.webhook_allow))
     wcfg.policy = std::move(p.value());
@@ -314,9 +426,11 @@ int serve(const Config& cfg) {
   // pass the account's sender policy (issue 10 item 2), and each account gets a few per
   // minute ([limits] test_emails_per_minute): the remote's reply is shown to the tenant.
   policy::RateLimiter test_limiter(clock, {cfg.test_emails_per_minute, cfg.test_emails_per_minute});
-  auto test_send = [engine, st, &cfg, &test_limiter](int64_t account_id, std::string from,
-                                                     const std::string& to) {
-    if (!engine) return net::TestSendResult{"error", 0, "", "delivery is disabled", "", false, ""};
+  // The checks before any attempt: an answer to give at once (nothing sent), or the from to
+  // send with.
+  auto test_precheck = [st, &cfg, &test_limiter](
+                           int64_t account_id,
+                           std::string from) -> std::variant<net::TestSendResult, std::string> {
     // Syntax first (the engine's own answers), then the account's policy.
     if (!from.empty() && !core::parse_mailbox(from))
       return net::TestSendResult{"error", 0, "", "invalid from address", "", false, ""};
@@ -342,12 +456,32 @@ int serve(const Config& cfg) {
                                  "",
                                  false,
                                  ""};
-    return engine->test_send(account_id, from, to);
+    return from;
   };
-  auto test_email = [test_send](int64_t account_id, const std::string& from,
-                                const std::string& to) {
-    const net::TestSendResult t = test_send(account_id, from, to);
+  // Blocking form (the control socket's thread: `tern account test-email`).
+  auto test_send = [engine, test_precheck](int64_t account_id, std::string from,
+                                           const std::string& to) {
+    if (!engine) return net::TestSendResult{"error", 0, "", "delivery is disabled", "", false, ""};
+    auto p = test_precheck(account_id, std::move(from));
+    if (auto* r = std::get_if<net::TestSendResult>(&p)) return *r;
+    return engine->test_send(account_id, std::get<std::string>(p), to);
+  };
+  auto to_api = [](const net::TestSendResult& t) {
     return api::TestEmailResult{t.outcome, t.code, t.enhanced, t.reply, t.host, t.tls, t.route};
+  };
+  auto test_email = [test_send, to_api](int64_t account_id, const std::string& from,
+                                        const std::string& to) {
+    return to_api(test_send(account_id, from, to));
+  };
+  // The API's form: no thread waits for the remote (issue 13).
+  auto test_email_async = [engine, test_precheck, to_api](
+                              int64_t account_id, const std::string& from, const std::string& to,
+                              std::function<void(api::TestEmailResult)> done) {
+    if (!engine) return done(to_api({"error", 0, "", "delivery is disabled", "", false, ""}));
+    auto p = test_precheck(account_id, from);
+    if (auto* r = std::get_if<net::TestSendResult>(&p)) return done(to_api(*r));
+    engine->test_send_async(account_id, std::get<std::string>(p), to,
+                            [done, to_api](net::TestSendResult t) { done(to_api(t)); });
   };
   ControlServer control(
       cfg.data_dir + "/control.sock",
@@ -388,6 +522,7 @@ int serve(const Config& cfg) {
   svc.submission = &submission;
   asio::thread_pool submission_pool(2);  // tracked SMTP mail, apart from AUTH's pool
   svc.submission_pool = &submission_pool;
+  scfg.session.suspended = &suspended;
   net::SmtpServer smtp(workers, scfg, svc);
   if (!cfg.listen_smtp.empty()) smtp.listen("smtp", cfg.listen_smtp, false);
   if (!cfg.listen_submission.empty()) smtp.listen("submission", cfg.listen_submission, false);
@@ -414,7 +549,7 @@ int serve(const Config& cfg) {
   api_svc.hostname = cfg.hostname;
   api_svc.tracking_secret = tracking_secret;
   api_svc.dns_resolver = cfg.dns_resolver;
-  api_svc.dkim_zone = cfg.effective_dkim_zone();
+  api_svc.dkim_zone = cfg.dkim_zone;
   api_svc.spf_include = cfg.spf_include;
   api_svc.sending_ips = cfg.sending_ips;
   api_svc.platform_domains = cfg.smtp.platform_domains;
@@ -422,6 +557,38 @@ int serve(const Config& cfg) {
   api_svc.relay_policy = cfg.delivery.relay_policy;
   api_svc.max_unverified_domains = cfg.max_unverified_domains;
   api_svc.test_email = test_email;
+  api_svc.test_email_async = test_email_async;
+  api::SlowGate test_email_gate(1), webhook_test_gate(1);
+  api_svc.test_email_gate = &test_email_gate;
+  api_svc.webhook_test_gate = &webhook_test_gate;
+  api_svc.webhook_test = [ws = webhook_sender.get()](
+                             int64_t account_id, const std::string& kind,
+                             std::function<void(api::WebhookTestResult)> done) {
+    ws->test_post(account_id, kind, [done](net::WebhookTest t) {
+      done(api::WebhookTestResult{t.ok, t.status, t.error, t.url, t.configured});
+    });
+  };
+  api_svc.sessions = sessions.value().get();
+  api_svc.suspensions = &st->suspensions;
+  api_svc.stats = stats.value().get();
+  api_svc.captured = captured.value().get();
+  api_svc.suppression_list = &st->suppressions;
+  api_svc.queue = engine;
+  // Console logins are limited per client address like SMTP AUTH ([auth] limits), in a table
+  // of their own.
+  policy::AuthLimiter login_limiter(
+      clock, policy::AuthLimiter::Limits{static_cast<int>(cfg.auth_max_failures_per_ip),
+                                         static_cast<int>(cfg.auth_max_failures_per_user),
+                                         static_cast<int64_t>(cfg.auth_window_s) * 1000,
+                                         static_cast<int64_t>(cfg.auth_window_s) * 1000});
+  api_svc.login_limiter = &login_limiter;
+  api_svc.suspension_changed = [&suspended](int64_t id, const std::optional<std::string>& why) {
+    if (why)
+      suspended.set(id, *why);
+    else
+      suspended.clear(id);
+  };
+  api_svc.platform = platform_info(cfg);
   api_svc.webhooks_enqueued = [&poke_webhooks] { poke_webhooks(); };
   // Handlers block (SQLite, a spool fsync): they run on a pool of their own, never on an I/O
   // thread. Calls that wait on the outside world or burn CPU (a test email to the account's
@@ -494,7 +661,7 @@ int serve(const Config& cfg) {
     std::thread thread;
   } recheck;
   recheck.thread = std::thread([&cfg, &recheck, &clock, st] {
-    domain::Domains domains(*st, {cfg.effective_dkim_zone(), cfg.spf_include, cfg.sending_ips},
+    domain::Domains domains(*st, {cfg.dkim_zone, cfg.spf_include, cfg.sending_ips},
                             domain::dkim_key_generator(), clock);
     auto stopping = [&recheck] {
       std::lock_guard lk(recheck.mu);
@@ -522,7 +689,7 @@ int serve(const Config& cfg) {
                             spdlog::info("domain {}: {} {} -> {}", name, c.what, c.from, c.to);
                           if (r->dns_error)
                             for (const auto& rec : r->records)
-                              if (rec.status == "error")
+                              if (rec.status == store::RecordStatus::error)
                                 spdlog::warn("domain {}: {}: {}", name, rec.id, rec.found);
                         });
     }
@@ -538,6 +705,48 @@ int serve(const Config& cfg) {
       if (r.thread.joinable()) r.thread.join();
     }
   } stop_recheck{recheck};
+
+  // --- Console upkeep: suspensions changed by the CLI reach the SMTP path within 5 s; captured
+  // sandbox mail older than [sandbox] max_age_s goes even when nothing new is captured.
+  struct Upkeep {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool stop = false;
+    std::thread thread;
+  } upkeep;
+  upkeep.thread = std::thread([&upkeep, &load_suspended, cap = captured.value().get()] {
+    for (int round = 1;; ++round) {
+      {
+        std::unique_lock lk(upkeep.mu);
+        if (upkeep.cv.wait_for(lk, std::chrono::seconds(5), [&upkeep] { return upkeep.stop; }))
+          return;
+      }
+      load_suspended();
+      if (round % 720 == 0)  // hourly
+        if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
+          spdlog::warn("captured mail: {}", r.error().message);
+    }
+  });
+  struct StopUpkeep {
+    Upkeep& u;
+    ~StopUpkeep() {
+      {
+        std::lock_guard lk(u.mu);
+        u.stop = true;
+      }
+      u.cv.notify_all();
+      if (u.thread.joinable()) u.thread.join();
+    }
+  } stop_upkeep{upkeep};
+  if (cfg.effective_public_url().starts_with("http://") &&
+      !cfg.effective_public_url().starts_with("http://127.") &&
+      !cfg.effective_public_url().starts_with("http://localhost") &&
+      !cfg.effective_public_url().starts_with("http://[::1]"))
+    spdlog::warn(
+        "[http] public_url {} is plain http on a non-loopback address: browsers keep the "
+        "console's Secure session cookie only over https (put a TLS proxy in front and set "
+        "public_url to its https address)",
+        cfg.effective_public_url());
 
   spdlog::info("tern ready: hostname {}, data {}, {} I/O threads", cfg.hostname, cfg.data_dir,
                n_threads);

@@ -95,6 +95,8 @@ struct DeliveryOutcome {
   Phase phase = Phase::none;  // where it arose
   std::string mx_host;        // the host that answered (or failed); empty before one was chosen
   bool tls = false;           // the session was encrypted when the outcome arose
+  std::string local_ip = {};  // our address on the connection that produced it ("" without one):
+                              // the report's sendingIp
 
   // Verdict from a remote reply (RFC 5321 §4.2.1: the first digit decides).
   static DeliveryOutcome from_reply(int code, std::string enhanced, std::string text, Phase phase,
@@ -104,7 +106,7 @@ struct DeliveryOutcome {
       k = delivered;
     else if (code >= 500 && code <= 599)
       k = perm;
-    return {k, code, std::move(enhanced), std::move(text), phase, std::move(mx_host), tls};
+    return {k, code, std::move(enhanced), std::move(text), phase, std::move(mx_host), tls, {}};
   }
 
   // A connection that failed, timed out or broke mid-session: always temporary (RFC 5321
@@ -112,13 +114,13 @@ struct DeliveryOutcome {
   // 4.4.2 bad connection (dropped after it was established).
   static DeliveryOutcome network(std::string text, Phase phase, std::string mx_host = {},
                                  std::string enhanced = "4.4.1", bool tls = false) {
-    return {temp, 0, std::move(enhanced), std::move(text), phase, std::move(mx_host), tls};
+    return {temp, 0, std::move(enhanced), std::move(text), phase, std::move(mx_host), tls, {}};
   }
 
   // A verdict reached without a remote reply (DNS answers, suppression, local limits).
   static DeliveryOutcome local(Kind k, std::string enhanced, std::string text,
                                Phase phase = Phase::local) {
-    return {k, 0, std::move(enhanced), std::move(text), phase, {}, false};
+    return {k, 0, std::move(enhanced), std::move(text), phase, {}, false, {}};
   }
 
   bool is_delivered() const { return kind == delivered; }

@@ -30,13 +30,13 @@ std::vector<Record> expected_records(const store::DomainDetail& d, const std::st
                                      const std::vector<store::DkimKey>& keys, const Platform& p) {
   std::vector<Record> out;
   out.push_back({"ownership", "TXT", "_tern." + d.domain, kOwnershipPrefix + d.token,
-                 "ownership: proves the domain is yours; verifies it for sending", "pending", "",
-                 ""});
+                 "ownership: proves the domain is yours; verifies it for sending",
+                 store::RecordStatus::pending, "", ""});
   if (auto spf = spf_record(p); !spf.empty())
     out.push_back({"spf", "TXT", d.domain, spf,
                    "SPF: authorizes the platform's servers (merge into an existing v=spf1 "
                    "record: a domain may have only one)",
-                   "pending", "", ""});
+                   store::RecordStatus::pending, "", ""});
   const bool delegated = d.dkim_mode == "delegated";
   for (int slot : {1, 2}) {
     for (dkim::Algorithm alg : dkim::kAlgorithms) {
@@ -69,7 +69,7 @@ std::vector<Record> expected_records(const store::DomainDetail& d, const std::st
   out.push_back({"dmarc", "TXT", "_dmarc." + d.domain,
                  fmt::format("v=DMARC1; p=none; rua=mailto:dmarc@{}", d.domain),
                  "DMARC (suggestion): reports on mail using the domain; tighten p= later",
-                 "pending", "", ""});
+                 store::RecordStatus::pending, "", ""});
   for (auto& r : out) {
     if (const auto* st = d.record(r.id)) {
       r.status = st->status;

@@ -25,8 +25,8 @@ struct Record {
   std::string name;
   std::string value;  // TXT text, or CNAME target
   std::string purpose;
-  std::string status = "pending";  // "pending", "ok", "missing", "wrong" ("error": DNS failed)
-  std::string found;               // what DNS held, when not ok
+  store::RecordStatus status = store::RecordStatus::pending;  // error: DNS failed (for now)
+  std::string found;                                          // what DNS held, when not ok
   std::string key_txt;  // DKIM: the TXT that must hold the key (at name, or the CNAME target)
 };
 

@@ -124,8 +124,8 @@ core::Result<Report> Domains::check(const std::string& domain, dns::Resolver& re
   // Stored states for the record list, with this run's DNS errors shown as such.
   for (auto& r : after->records)
     for (const auto& c : checked)
-      if (c.id == r.id && c.status == "error") {
-        r.status = "error";
+      if (c.id == r.id && c.status == store::RecordStatus::error) {
+        r.status = store::RecordStatus::error;
         r.found = c.found;
         after->dns_error = true;
       }

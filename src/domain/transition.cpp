@@ -16,12 +16,14 @@ Transition apply_check(const store::DomainDetail& d, const std::vector<Record>& 
   u.next_slot = d.next_slot;
   u.checked_ms = now_ms;
   for (const auto& r : checked) {
-    if (r.status == "error") continue;
+    if (r.status == store::RecordStatus::error) continue;
     const auto* old = d.record(r.id);
-    const std::string before = old ? old->status : "pending";
-    if (before != r.status) t.changes.push_back({label(r.id), before, r.status});
+    const store::RecordStatus before = old ? old->status : store::RecordStatus::pending;
+    if (before != r.status)
+      t.changes.push_back(
+          {label(r.id), std::string(to_string(before)), std::string(to_string(r.status))});
     u.records.push_back({r.id, r.status, r.found, now_ms});
-    if (r.id == "ownership" && r.status == "ok" && !d.verified) {
+    if (r.id == "ownership" && r.status == store::RecordStatus::ok && !d.verified) {
       u.verified = true;
       t.changes.push_back({"verified", "no", "yes"});
     }
@@ -35,7 +37,7 @@ Transition apply_check(const store::DomainDetail& d, const std::vector<Record>& 
     for (const auto& r : checked) {
       if (r.id != rsa && !(d.ed25519 && r.id == ed)) continue;
       any = true;
-      all_ok &= r.status == "ok";
+      all_ok &= r.status == store::RecordStatus::ok;
     }
     if (any && all_ok) {
       if (d.next_slot != d.active_slot)

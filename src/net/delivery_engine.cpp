@@ -25,6 +25,7 @@
 #include "dns/mx.hpp"
 #include "dns/resolver.hpp"
 #include "message/date.hpp"
+#include "net/capture_delivery.hpp"
 #include "net/smtp_client.hpp"
 #include "queue/spool.hpp"
 #include "store/store.hpp"
@@ -83,6 +84,7 @@ core::DeliveryOutcome convert(const smtp::client::Outcome& o, const ClientPeer& 
   d.phase = smtp::client::core_phase(o.phase);
   d.mx_host = peer.host;
   d.tls = o.tls;
+  d.local_ip = peer.local_addr;
   return d;
 }
 
@@ -286,6 +288,10 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
       sched.connection_closed(dest);
       return;
     }
+    // route=sandbox: no look-up, no socket; the capture sink takes the messages.
+    if (auto rt = routes.find(dest);
+        rt != routes.end() && rt->second.kind == delivery::Route::Kind::sandbox)
+      return launch_capture(dest, rt->second.account_id);
     auto t = targets.find(dest);
     if (t != targets.end() && now < t->second.expires_ms) return launch(dest, t->second.t);
     if (waiting[dest]++ > 0) return;  // a look-up is under way; it launches for all waiting
@@ -418,6 +424,10 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
 
   struct Conn;
   void launch(const std::string& dest, const ClientTarget& t);
+  void launch_capture(const std::string& dest, int64_t account_id);
+  asio::thread_pool& capture_pool() const {
+    return svc.capture_pool ? *svc.capture_pool : *svc.blocking;
+  }
 
   // ---------------------------------------------------------------- outcomes
 
@@ -506,6 +516,8 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     e.mx_host = o.mx_host;
     e.tls = o.tls;
     e.phase = o.phase;
+    e.sending_ip = o.local_ip;
+    e.first_attempt_ms = r.first_attempt_ms;
     spdlog::info("{}: to=<{}> status={} attempt={} {}", m.id, r.address, core::to_string(e.event),
                  r.attempts, o.summary());
     events.push_back(std::move(e));
@@ -625,6 +637,89 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     pump();
     return rep;
   }
+
+  // Runs f on the engine thread and waits for its result (callers: any other thread).
+  template <class F>
+  auto on_engine_thread(F f) -> decltype(f()) {
+    std::promise<decltype(f())> p;
+    auto fut = p.get_future();
+    asio::post(io, [&p, &f] { p.set_value(f()); });
+    return fut.get();
+  }
+
+  // ------------------------------------------------------------ queue view (issue 13)
+
+  // The destination a live recipient's next attempt goes to (as schedule() would pick).
+  std::string destination_of(const Msg& M, const queue::Recipient& r) {
+    auto s = settings_for(M.m.account_id);
+    if (!s) return "unknown";
+    return delivery::route_for(M.m.account_id, *s.value(), cfg.smarthost, domain_of(r.address),
+                               cfg.mx_port)
+        .dest;
+  }
+
+  delivery::QueueMessageView view_of(const Msg& M) {
+    delivery::QueueMessageView v;
+    v.id = M.m.id;
+    v.account_id = M.m.account_id;
+    v.account_name = M.m.account_name;
+    v.sender = M.m.sender;
+    v.received_ms = M.m.received_ms;
+    v.held = M.m.held;
+    for (const auto& r : M.m.recipients) {
+      if (queue::is_final(r.state)) continue;
+      v.recipients.push_back({r.address, queue::to_string(r.state), r.attempts, r.next_attempt_ms,
+                              r.last_reply, destination_of(M, r)});
+    }
+    return v;
+  }
+
+  std::vector<std::string> select(const delivery::QueueSelector& s) {
+    std::vector<std::string> ids;
+    if (!s.ids.empty()) {
+      for (const auto& id : s.ids)
+        if (msgs.count(id)) ids.push_back(id);
+      return ids;
+    }
+    for (auto& [id, M] : msgs) {
+      if (s.account_id != 0) {
+        if (M.m.account_id == s.account_id) ids.push_back(id);
+        continue;
+      }
+      for (const auto& r : M.m.recipients)
+        if (!queue::is_final(r.state) && destination_of(M, r) == s.destination) {
+          ids.push_back(id);
+          break;
+        }
+    }
+    return ids;
+  }
+
+  // The operator's commands on one message (engine thread); true when it changed.
+  bool retry_one(Msg& M) { return sched.expedite(M.m.id, now_ms()) > 0; }
+  bool hold_one(Msg& M) {
+    if (M.m.held) return false;
+    M.m.held = true;
+    sched.remove(M.m.id);
+    M.busy = M.inflight;  // jobs in flight finish; nothing new starts
+    svc.spool->update_async(M.m, [](core::Result<void>) {});
+    return true;
+  }
+  bool release_one(Msg& M) {
+    if (!M.m.held) return false;
+    M.m.held = false;
+    svc.spool->update_async(M.m, [](core::Result<void>) {});
+    schedule(M, 0);
+    return true;
+  }
+  void remove_ids(const std::vector<std::string>& gone) {
+    for (const auto& g : gone) {
+      sched.remove(g);
+      svc.spool->finish_async(g, [](core::Result<void>) {});
+      msgs.erase(g);
+    }
+    c_queued = msgs.size();
+  }
 };
 
 // One delivery connection: pulls jobs of its destination from the scheduler.
@@ -663,6 +758,7 @@ struct DeliveryEngine::Impl::Conn final : ClientDelegate {
       cm.envelope.eightbit = M.m.eightbit;
       cm.content = std::move(reader.value());
       cm.tag = next_tag++;
+      cm.queue_id = M.m.id;
       jobs.emplace(cm.tag, std::move(*job));
       ++handed;
       return cm;
@@ -750,10 +846,22 @@ TestSendResult test_result(const core::DeliveryOutcome& o, std::string route) {
   return r;
 }
 
+// The caller's callback, called exactly once: by the attempt's outcome or by the time limit,
+// whichever comes first.
+struct TestOnce {
+  std::atomic<bool> fired{false};
+  std::function<void(TestSendResult)> done;
+  void fire(TestSendResult r) {
+    if (fired.exchange(true)) return;
+    auto f = std::move(done);
+    f(std::move(r));
+  }
+};
+
 // One message on one connection; the first outcome (message_done, else done's failure) is the
-// answer. The promise is set exactly once.
+// answer.
 struct TestConn final : ClientDelegate {
-  std::shared_ptr<std::promise<TestSendResult>> p;
+  std::shared_ptr<TestOnce> once;
   std::optional<ClientMessage> msg;
   std::string route;
   bool answered = false;
@@ -768,18 +876,18 @@ struct TestConn final : ClientDelegate {
                     const ClientPeer& peer) override {
     if (answered || outs.empty()) return;
     answered = true;
-    p->set_value(test_result(convert(outs.front(), peer), route));
+    once->fire(test_result(convert(outs.front(), peer), route));
   }
   void done(std::optional<smtp::client::Outcome> failure, const ClientPeer& peer) override {
     if (answered) return;
     answered = true;
-    if (failure) return p->set_value(test_result(convert(*failure, peer), route));
+    if (failure) return once->fire(test_result(convert(*failure, peer), route));
     TestSendResult r;
     r.outcome = "error";
     r.reply = "the connection ended without an answer";
     r.host = peer.host;
     r.route = route;
-    p->set_value(std::move(r));
+    once->fire(std::move(r));
   }
 };
 
@@ -788,6 +896,11 @@ struct TestConn final : ClientDelegate {
 void DeliveryEngine::Impl::launch(const std::string& dest, const ClientTarget& t) {
   ++c_connections;
   start_delivery(io, tls, t, std::make_shared<Conn>(shared_from_this(), dest));
+}
+
+void DeliveryEngine::Impl::launch_capture(const std::string& dest, int64_t account_id) {
+  start_capture(io, capture_pool(), svc.capture, account_id,
+                std::make_shared<Conn>(shared_from_this(), dest));
 }
 
 // ------------------------------------------------------------------ public
@@ -831,35 +944,18 @@ ControlReply DeliveryEngine::retry(const std::string& id) {
     // with fresh look-ups.
     e.backoff.clear();
     e.targets.clear();
-    return e.each(id, [&](Impl::Msg& M) { return e.sched.expedite(M.m.id, now_ms()) > 0; });
+    return e.each(id, [&](Impl::Msg& M) { return e.retry_one(M); });
   });
 }
 
 ControlReply DeliveryEngine::hold(const std::string& id) {
   auto& e = *impl_;
-  return e.on_engine([&] {
-    return e.each(id, [&](Impl::Msg& M) {
-      if (M.m.held) return false;
-      M.m.held = true;
-      e.sched.remove(M.m.id);
-      M.busy = M.inflight;  // jobs in flight finish; nothing new starts
-      e.svc.spool->update_async(M.m, [](core::Result<void>) {});
-      return true;
-    });
-  });
+  return e.on_engine([&] { return e.each(id, [&](Impl::Msg& M) { return e.hold_one(M); }); });
 }
 
 ControlReply DeliveryEngine::release(const std::string& id) {
   auto& e = *impl_;
-  return e.on_engine([&] {
-    return e.each(id, [&](Impl::Msg& M) {
-      if (!M.m.held) return false;
-      M.m.held = false;
-      e.svc.spool->update_async(M.m, [](core::Result<void>) {});
-      e.schedule(M, 0);
-      return true;
-    });
-  });
+  return e.on_engine([&] { return e.each(id, [&](Impl::Msg& M) { return e.release_one(M); }); });
 }
 
 ControlReply DeliveryEngine::remove(const std::string& id) {
@@ -867,40 +963,109 @@ ControlReply DeliveryEngine::remove(const std::string& id) {
   return e.on_engine([&] {
     std::vector<std::string> gone;
     auto rep = e.each(id, [&](Impl::Msg& M) {
-      e.sched.remove(M.m.id);
       gone.push_back(M.m.id);
       return true;
     });
-    for (const auto& g : gone) {
-      e.svc.spool->finish_async(g, [](core::Result<void>) {});
-      e.msgs.erase(g);
-    }
-    e.c_queued = e.msgs.size();
+    e.remove_ids(gone);
     return rep;
+  });
+}
+
+std::vector<delivery::QueueMessageView> DeliveryEngine::queue_snapshot(
+    const delivery::QueueFilter& f) {
+  auto& e = *impl_;
+  return e.on_engine_thread([&] {
+    std::vector<delivery::QueueMessageView> out;
+    for (auto& [id, M] : e.msgs) {
+      if (f.account_id != 0 && M.m.account_id != f.account_id) continue;
+      auto v = e.view_of(M);
+      if (delivery::queue_matches(v, f)) out.push_back(std::move(v));
+    }
+    return out;
+  });
+}
+
+delivery::QueueActionResult DeliveryEngine::queue_action(delivery::QueueAction a,
+                                                         const delivery::QueueSelector& s) {
+  auto& e = *impl_;
+  return e.on_engine_thread([&] {
+    delivery::QueueActionResult r;
+    const auto ids = e.select(s);
+    if (a == delivery::QueueAction::retry) {
+      e.backoff.clear();
+      e.targets.clear();
+    }
+    std::vector<std::string> gone;
+    for (const auto& id : ids) {
+      auto it = e.msgs.find(id);
+      if (it == e.msgs.end()) continue;
+      bool changed = false;
+      switch (a) {
+        case delivery::QueueAction::retry:
+          changed = e.retry_one(it->second);
+          break;
+        case delivery::QueueAction::hold:
+          changed = e.hold_one(it->second);
+          break;
+        case delivery::QueueAction::release:
+          changed = e.release_one(it->second);
+          break;
+        case delivery::QueueAction::remove:
+          gone.push_back(id);
+          changed = true;
+          break;
+      }
+      if (changed) ++r.count;
+    }
+    e.remove_ids(gone);
+    e.pump();
+    return r;
   });
 }
 
 TestSendResult DeliveryEngine::test_send(int64_t account_id, const std::string& from,
                                          const std::string& to) {
+  auto p = std::make_shared<std::promise<TestSendResult>>();
+  auto fut = p->get_future();
+  test_send_async(account_id, from, to, [p](TestSendResult r) { p->set_value(std::move(r)); });
+  return fut.get();  // bounded: test_send_async answers within its time limit
+}
+
+void DeliveryEngine::test_send_async(int64_t account_id, const std::string& from,
+                                     const std::string& to,
+                                     std::function<void(TestSendResult)> done) {
   TestSendResult err;
   err.outcome = "error";
   auto from_mb = core::parse_mailbox(from);
   auto to_mb = core::parse_mailbox(to);
   if (!from_mb || !to_mb) {
     err.reply = !from_mb ? "invalid from address" : "invalid to address";
-    return err;
+    return done(std::move(err));
   }
   auto& e = *impl_;
   if (!e.cfg.enabled) {
     err.reply = "delivery is disabled";
-    return err;
+    return done(std::move(err));
   }
-  auto p = std::make_shared<std::promise<TestSendResult>>();
-  auto fut = p->get_future();
+  auto once = std::make_shared<TestOnce>();
+  once->done = std::move(done);
+  // Whatever the relay does, the caller hears within a minute: every endpoint may time out in
+  // turn, so the attempt itself may last longer (its outcome is then dropped).
+  auto limit = std::make_shared<asio::steady_timer>(e.io, std::chrono::seconds(60));
+  limit->async_wait([once, limit](const boost::system::error_code&) {
+    TestSendResult r;
+    r.outcome = "error";
+    r.reply = "no outcome within 60 seconds";
+    once->fire(std::move(r));
+  });
   // Settings (with the relay password) and the route's look-up on the blocking pool; the
   // connection on the engine's io.
-  asio::post(*e.svc.blocking, [self = impl_, p, account_id, from = from_mb->str(),
+  asio::post(*e.svc.blocking, [self = impl_, once, limit, account_id, from = from_mb->str(),
                                to = to_mb->str(), seed = now_ms()] {
+    auto finish = [&](TestSendResult r) {
+      once->fire(std::move(r));
+      asio::post(self->io, [limit] { limit->cancel(); });
+    };
     store::AccountSettings s;
     if (account_id != 0) {
       auto got = self->svc.store->settings.get(account_id, true);
@@ -908,25 +1073,18 @@ TestSendResult DeliveryEngine::test_send(int64_t account_id, const std::string& 
         TestSendResult r;
         r.outcome = "error";
         r.reply = "account settings: " + got.error().message;
-        return p->set_value(std::move(r));
+        return finish(std::move(r));
       }
       s = std::move(got).value();
     }
     delivery::Route rt =
         delivery::route_for(account_id, s, self->cfg.smarthost, domain_of(to), self->cfg.mx_port);
-    const std::string route = rt.kind == delivery::Route::Kind::mx ? "platform"
-                              : rt.dest == "smarthost"             ? "smarthost"
-                                                                   : "custom";
-    auto target = self->resolve(rt, static_cast<uint64_t>(seed));
-    if (auto* o = std::get_if<core::DeliveryOutcome>(&target))
-      return p->set_value(test_result(*o, route));
-    ClientTarget t = std::get<ClientTarget>(std::move(target));
-    // A person is waiting: shorter deadlines than queued mail gets.
-    t.connect_timeout_s = std::min(t.connect_timeout_s, 15);
-    t.command_timeout_s = std::min(t.command_timeout_s, 30);
-    t.data_timeout_s = std::min(t.data_timeout_s, 30);
+    const std::string route = rt.kind == delivery::Route::Kind::sandbox ? "sandbox"
+                              : rt.kind == delivery::Route::Kind::mx    ? "platform"
+                              : rt.dest == "smarthost"                  ? "smarthost"
+                                                                        : "custom";
     auto conn = std::make_shared<TestConn>();
-    conn->p = p;
+    conn->once = once;
     conn->route = route;
     ClientMessage cm;
     cm.envelope.sender = from;
@@ -936,21 +1094,27 @@ TestSendResult DeliveryEngine::test_send(int64_t account_id, const std::string& 
     cm.envelope.size = content->size();
     cm.content = std::move(content);
     cm.tag = 1;
+    cm.queue_id = core::new_queue_id();
     conn->msg = std::move(cm);
+    if (rt.kind == delivery::Route::Kind::sandbox) {
+      asio::post(self->io, [self, conn, account_id] {
+        start_capture(self->io, self->capture_pool(), self->svc.capture, account_id, conn);
+      });
+      return;
+    }
+    auto target = self->resolve(rt, static_cast<uint64_t>(seed));
+    if (auto* o = std::get_if<core::DeliveryOutcome>(&target))
+      return finish(test_result(*o, route));
+    ClientTarget t = std::get<ClientTarget>(std::move(target));
+    // A person is waiting: shorter deadlines than queued mail gets.
+    t.connect_timeout_s = std::min(t.connect_timeout_s, 15);
+    t.command_timeout_s = std::min(t.command_timeout_s, 30);
+    t.data_timeout_s = std::min(t.data_timeout_s, 30);
     asio::post(self->io, [self, t = std::move(t), conn]() mutable {
       ++self->c_connections;
       start_delivery(self->io, self->tls, std::move(t), conn);
     });
   });
-  // Every endpoint may time out in turn; beyond this the caller gets an answer anyway (the
-  // connection goes on and its outcome is dropped).
-  // Bounded: the caller (an API thread, the control socket) gets its thread back within a
-  // minute whatever the relay does.
-  if (fut.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-    err.reply = "no outcome within 60 seconds";
-    return err;
-  }
-  return fut.get();
 }
 
 DeliveryCounters DeliveryEngine::counters() const {

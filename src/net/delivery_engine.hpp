@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "delivery/queue_view.hpp"
 #include "delivery/route.hpp"
 #include "delivery/scheduler.hpp"
 #include "queue/envelope.hpp"
@@ -45,6 +46,8 @@ class Resolver;
 }
 
 namespace tern::net {
+
+class CaptureSink;
 
 struct DeliveryConfig {
   bool enabled = true;
@@ -80,6 +83,10 @@ struct DeliveryServices {
   std::function<void(const std::vector<store::DeliveryEvent>&)> on_events;
   // Each message the spool gives back at start() (engine thread; must not block).
   std::function<void(const queue::QueuedMessage&)> on_recovered;
+  // route=sandbox (SPEC §9): where such mail goes instead of out (net/capture_delivery.hpp),
+  // called on capture_pool (null: blocking). A null sink defers sandbox mail (451 4.3.0).
+  CaptureSink* capture = nullptr;
+  boost::asio::thread_pool* capture_pool = nullptr;
 };
 
 struct DeliveryCounters {
@@ -110,10 +117,10 @@ struct TestSendResult {
   std::string route;  // "platform", "smarthost" or "custom"
 };
 
-class DeliveryEngine {
+class DeliveryEngine : public delivery::QueueControl {
  public:
   DeliveryEngine(boost::asio::io_context& io, DeliveryConfig cfg, DeliveryServices svc);
-  ~DeliveryEngine();
+  ~DeliveryEngine() override;
   DeliveryEngine(const DeliveryEngine&) = delete;
   DeliveryEngine& operator=(const DeliveryEngine&) = delete;
 
@@ -139,6 +146,19 @@ class DeliveryEngine {
   // outcome (any thread except the engine's); the engine thread never waits: settings and DNS
   // are read on the blocking pool, the connection runs as a coroutine on the engine's io.
   TestSendResult test_send(int64_t account_id, const std::string& from, const std::string& to);
+  // The same without blocking anyone (the API's test email, issue 13): done runs exactly once,
+  // on the engine's thread or its pool, within 60 s (after that: outcome "error", "no outcome
+  // within 60 seconds"; the connection goes on and its outcome is dropped). Call from any
+  // thread. An account on route=sandbox gets its test email captured like any of its mail.
+  void test_send_async(int64_t account_id, const std::string& from, const std::string& to,
+                       std::function<void(TestSendResult)> done);
+
+  // delivery::QueueControl (the operator's queue page, issue 13): run on the engine thread,
+  // the caller waits (any thread except the engine's). The snapshot holds the messages
+  // matching the filter's account, state and destination (paging is the caller's).
+  std::vector<delivery::QueueMessageView> queue_snapshot(const delivery::QueueFilter& f) override;
+  delivery::QueueActionResult queue_action(delivery::QueueAction a,
+                                           const delivery::QueueSelector& s) override;
 
  private:
   struct Impl;

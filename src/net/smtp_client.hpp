@@ -69,14 +69,16 @@ struct ClientTarget {
 struct ClientMessage {
   smtp::client::OutgoingMessage envelope;
   std::unique_ptr<queue::Spool::ContentReader> content;
-  uint64_t tag = 0;  // the delegate's handle, given back in message_done
+  uint64_t tag = 0;      // the delegate's handle, given back in message_done
+  std::string queue_id;  // for logs and the sandbox's capture store
 };
 
 // What the connection learned, for outcomes and logs.
 struct ClientPeer {
   std::string host;  // the endpoint's host name ("" before any connect)
   std::string addr;
-  bool tls = false;  // TLS was active
+  bool tls = false;             // TLS was active
+  std::string local_addr = {};  // our end of the connection ("" before one was made)
 };
 
 class ClientDelegate {

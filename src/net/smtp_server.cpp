@@ -80,6 +80,8 @@ struct Conn {
   // Applies only while the listeners are under stress (near max_connections).
   Clock::time_point stress_deadline = Clock::time_point::max();
   bool timed_out = false;
+  bool stress_cut =
+      false;              // cut by the stress timeout (counted in Impl::stress_cuts until it ends)
   bool in_data = false;   // receiving message content: a shutdown waits for its end
   bool shutdown = false;  // the server is stopping: the cancelled read means 421 4.3.2
   std::string out;
@@ -151,18 +153,21 @@ class Sweeper {
   Handle add(Conn* c) { return conns_.insert(conns_.end(), c); }
   void remove(Handle h) { conns_.erase(h); }
 
-  // Runs until its io_context stops (after the server's shutdown grace). stressed(): whether
-  // the shorter stress deadlines apply now.
-  awaitable<void> run(std::function<bool()> stressed) {
+  // Runs until its io_context stops (after the server's shutdown grace). claim_stress_cut():
+  // whether one more connection past its stress deadline may be cut now (true while the load,
+  // less the cuts not yet ended, is still at the stress threshold), so stress cuts the oldest
+  // idle connections until the load is below the threshold, not every idle one at once.
+  awaitable<void> run(std::function<bool()> claim_stress_cut) {
     asio::steady_timer t(co_await asio::this_coro::executor);
     for (;;) {
       t.expires_after(kSweepInterval);
       auto [ec] = co_await t.async_wait(kTuple);
       if (ec) co_return;
       const auto now = Clock::now();
-      const bool stress = stressed();
-      for (Conn* c : conns_) {
-        if (c->deadline <= now || (stress && c->stress_deadline <= now)) {
+      for (Conn* c : conns_) {  // oldest first
+        bool cut = c->deadline <= now;
+        if (!cut && c->stress_deadline <= now && claim_stress_cut()) cut = c->stress_cut = true;
+        if (cut) {
           c->timed_out = true;
           c->deadline = c->stress_deadline = Clock::time_point::max();
           boost::system::error_code ignored;
@@ -211,6 +216,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   SmtpServerConfig cfg;
   SmtpServices svc;
   SmtpCounters counters;
+  std::atomic<uint64_t> stress_cuts{0};  // stress cuts whose sessions have not ended yet
   ConnectionRegistry registry;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::atomic<size_t> next_worker{0};
@@ -430,6 +436,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
       Sweeper& sweeper;
       Sweeper::Handle h;
       ~Leave() {
+        if ((*h)->stress_cut) --self->stress_cuts;
         sweeper.remove(h);
         self->registry.leave(ip);
         --self->counters.active;
@@ -712,11 +719,17 @@ SmtpServer::SmtpServer(std::vector<asio::io_context*> workers, SmtpServerConfig 
     // workers, which stop before the server is destroyed. (A named std::function, not a
     // temporary lambda as the coroutine's argument: g++ 12 mishandles those.)
     Impl* raw = impl_.get();
-    std::function<bool()> stressed = [raw] {
-      return raw->counters.active * 100 >=
-             raw->cfg.max_connections * static_cast<size_t>(raw->cfg.stress_pct);
+    std::function<bool()> claim_stress_cut = [raw] {
+      const uint64_t threshold =
+          raw->cfg.max_connections * static_cast<uint64_t>(raw->cfg.stress_pct);
+      uint64_t pending = raw->stress_cuts.load();
+      for (;;) {
+        const uint64_t active = raw->counters.active.load();
+        if ((active - std::min(pending, active)) * 100 < threshold) return false;
+        if (raw->stress_cuts.compare_exchange_weak(pending, pending + 1)) return true;
+      }
     };
-    asio::co_spawn(*w, impl_->sweepers.back()->run(std::move(stressed)), asio::detached);
+    asio::co_spawn(*w, impl_->sweepers.back()->run(std::move(claim_stress_cut)), asio::detached);
   }
 }
 

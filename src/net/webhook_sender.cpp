@@ -10,6 +10,7 @@
 //  - Every item taken is marked (sent or failed) unless the process stops first.
 #include "net/webhook_sender.hpp"
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -55,7 +56,6 @@ core::Result<report::TargetPolicy> webhook_policy(bool allow_loopback,
 
 namespace {
 
-constexpr int64_t kSettingsTtlMs = 30'000;
 constexpr int64_t kRetryOnStoreErrorMs = 5'000;
 
 using Batch = std::vector<store::OutboxItem>;
@@ -75,11 +75,6 @@ std::string url_for_log(const std::string& url) {
 }  // namespace
 
 struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
-  struct CachedSecret {
-    std::string secret;
-    int64_t fetched_ms = 0;
-  };
-
   asio::io_context& io;
   WebhookConfig cfg;
   WebhookServices svc;
@@ -93,7 +88,6 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   std::unordered_set<std::string> busy_hosts;
   std::unordered_map<std::string, std::deque<Batch>> waiting;
   size_t running = 0, queued = 0;
-  std::unordered_map<int64_t, CachedSecret> secrets;
 
   std::atomic<uint64_t> c_sent{0}, c_failed{0}, c_given_up{0}, c_backlog{0}, c_in_flight{0};
 
@@ -168,14 +162,16 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
 
   // ---------------------------------------------------------------- one POST
 
-  core::Result<std::string> secret_for(int64_t account) {
-    const int64_t t = now();
-    auto it = secrets.find(account);
-    if (it != secrets.end() && t - it->second.fetched_ms < kSettingsTtlMs) return it->second.secret;
+  // Read for every POST, never cached: a new or rotated secret signs the very next webhook
+  // (one indexed read and an unseal per POST; POSTs are batches, at most max_concurrent at once).
+  core::Result<std::vector<std::string>> secrets_for(int64_t account, int64_t t) {
     auto s = svc.store->settings.get(account, true);
     if (!s) return s.error();
-    secrets[account] = {s->webhook_secret, t};
-    return s->webhook_secret;
+    auto out = report::signing_secrets(s->webhook_secret, s->webhook_secret_previous,
+                                       s->webhook_secret_changed_ms, t, cfg.secret_grace_ms);
+    sodium_memzero(s->webhook_secret.data(), s->webhook_secret.size());
+    sodium_memzero(s->webhook_secret_previous.data(), s->webhook_secret_previous.size());
+    return out;
   }
 
   // Renders the body; items that cannot be rendered are moved to `bad` with the reason.
@@ -247,16 +243,17 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     req.body = std::move(body);
     const int64_t ts = t / 1000;
     req.headers.emplace_back("X-Tern-Timestamp", std::to_string(ts));
-    auto secret = secret_for(b.front().account_id);
+    auto secrets = secrets_for(b.front().account_id, t);
     std::string local_error;
-    if (!secret) {
-      local_error = "account settings: " + secret.error().message;
-    } else if (!secret->empty()) {
-      auto sig = report::signature_header(*secret, ts, req.body);
+    if (!secrets) {
+      local_error = "account settings: " + secrets.error().message;
+    } else if (!secrets->empty()) {
+      auto sig = report::signature_header(*secrets, ts, req.body);
       if (sig)
         req.headers.emplace_back("X-Tern-Signature", sig.value());
       else
         local_error = "cannot sign: " + sig.error().message;
+      for (auto& k : *secrets) sodium_memzero(k.data(), k.size());
     }
     if (!local_error.empty()) {
       HttpPostResult r;
@@ -310,7 +307,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     if (sent) {
       std::vector<int64_t> ids;
       for (const auto& i : items) ids.push_back(i.id);
-      if (auto m = svc.outbox->mark_sent(ids, t); !m)
+      if (auto m = svc.outbox->mark_sent(ids, t, code); !m)
         spdlog::error("webhooks: marking {} item(s) sent: {}", ids.size(), m.error().message);
       c_sent += ids.size();
     } else {
@@ -318,7 +315,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       for (const auto& i : items)
         by_next[give_up ? t : t + webhook_backoff_ms(i.attempts + 1)].push_back(i.id);
       for (const auto& [next, ids] : by_next)
-        if (auto m = svc.outbox->mark_failed(ids, next, reply, give_up); !m)
+        if (auto m = svc.outbox->mark_failed(ids, next, reply, give_up, code); !m)
           spdlog::error("webhooks: marking {} item(s) failed: {}", ids.size(), m.error().message);
       if (give_up) c_given_up += items.size();
     }
@@ -383,6 +380,84 @@ void WebhookSender::poke() {
   asio::post(impl_->io, [self = impl_] {
     self->poke_pending = false;
     self->pump();
+  });
+}
+
+void WebhookSender::test_post(int64_t account_id, const std::string& kind,
+                              std::function<void(WebhookTest)> done) {
+  asio::post(impl_->io, [self = impl_, account_id, kind, done = std::move(done)]() mutable {
+    WebhookTest out;
+    auto s = self->svc.store->settings.get(account_id, true);
+    if (!s) {
+      out.error = "account settings: " + s.error().message;
+      return done(std::move(out));
+    }
+    const bool report = kind == "report";
+    out.url = report ? s->notify_url : s->tracking_url;
+    if (out.url.empty()) {
+      out.configured = false;
+      out.error =
+          report ? "the account has no notify_url set" : "the account has no tracking_url set";
+      return done(std::move(out));
+    }
+    const int64_t t = self->now();
+    auto time = report::format_time(t);
+    HttpPost req;
+    req.url = out.url;
+    req.timeout_s = self->cfg.timeout_s;
+    if (report) {
+      report::ReportInput in;
+      in.bulk_id = "tern-webhook-test";
+      in.message_id = "tern-webhook-test";
+      in.to = "test@example.invalid";
+      in.sent_at_ms = t;
+      in.done_at_ms = t;
+      in.event = core::EventKind::delivered;
+      in.code = 250;
+      in.enhanced = "2.0.0";
+      in.reply = "test report sent from the Tern console";
+      in.mx_host = "example.invalid";
+      in.attempt = 1;
+      in.callback_data = "tern-webhook-test";
+      auto r = report::make_result(in);
+      if (!r) {
+        out.error = r.error().message;
+        return done(std::move(out));
+      }
+      const bool xml = s->report_format == store::ReportFormat::xml;
+      req.content_type = xml ? "application/xml" : "application/json";
+      req.body = xml ? report::to_xml({*r}) : report::to_json({*r});
+    } else {
+      req.content_type = "application/json";
+      nlohmann::json ev = {{"type", "OPENED"},
+                           {"messageId", "tern-webhook-test"},
+                           {"bulkId", "tern-webhook-test"},
+                           {"recipient", "test@example.invalid"},
+                           {"url", ""},
+                           {"time", time ? time.value() : std::string()},
+                           {"userAgent", "Tern console test"},
+                           {"ip", ""},
+                           {"callbackData", "tern-webhook-test"}};
+      req.body = nlohmann::json{{"events", nlohmann::json::array({ev})}}.dump();
+    }
+    const int64_t ts = t / 1000;
+    req.headers.emplace_back("X-Tern-Timestamp", std::to_string(ts));
+    req.headers.emplace_back("X-Tern-Test", "1");
+    if (!s->webhook_secret.empty()) {
+      auto sig = report::signature_header(s->webhook_secret, ts, req.body);
+      if (!sig) {
+        out.error = "cannot sign: " + sig.error().message;
+        return done(std::move(out));
+      }
+      req.headers.emplace_back("X-Tern-Signature", sig.value());
+    }
+    start_http_post(self->io, self->http, std::move(req),
+                    [self, out, done = std::move(done)](HttpPostResult r) mutable {
+                      out.status = r.status;
+                      out.ok = r.ok();
+                      out.error = r.error;
+                      done(std::move(out));
+                    });
   });
 }
 

@@ -25,8 +25,10 @@ struct Recipient {
   std::string address;
   RcptState state = RcptState::pending;
   int attempts = 0;
-  int64_t next_attempt_ms = 0;  // when a deferred recipient is due
-  std::string last_reply;       // remote reply or local reason of the last attempt
+  int64_t next_attempt_ms = 0;   // when a deferred recipient is due
+  std::string last_reply;        // remote reply or local reason of the last attempt
+  int64_t first_attempt_ms = 0;  // when the first attempt's outcome arrived (0 = none yet):
+                                 // the report's timeToFirstAttempt
 };
 
 struct QueuedMessage {
@@ -51,6 +53,13 @@ struct QueuedMessage {
   std::string prepend;
   uint64_t content_size = 0;  // octets of streamed content (DATA records), without prepend
 };
+
+// Reads a whole-number field of a stored JSON object strictly: absent → fallback; present but
+// not an integer within [lo, hi] (a fraction, 1e10 for an int, a string, a negative count)
+// → throws a nlohmann::json exception (a corrupt record, refused like any other), never a
+// silently converted number.
+int64_t int_field(const nlohmann::json& j, const char* key, int64_t lo, int64_t hi,
+                  int64_t fallback);
 
 void to_json(nlohmann::json& j, const Recipient& r);
 void from_json(const nlohmann::json& j, Recipient& r);

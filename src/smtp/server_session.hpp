@@ -26,6 +26,7 @@
 
 #include "core/result.hpp"
 #include "policy/account_context.hpp"
+#include "policy/suspended_accounts.hpp"
 
 namespace tern::smtp {
 
@@ -43,6 +44,9 @@ struct SessionConfig {
   bool implicit_tls = false;           // connection is already TLS (port 465)
   bool allow_plaintext_auth = false;   // AUTH before TLS (operator opt-in, e.g. loopback)
   bool require_header_rcpts = true;    // operator switch for the To/Cc-in-RCPT rule
+  // Suspended accounts (issue 13): AUTH as one, or MAIL from one, is answered
+  // 550 5.7.1 "Account suspended: <reason>". null: none is.
+  const policy::SuspendedAccounts* suspended = nullptr;
 };
 
 struct ConnectionInfo {
@@ -107,6 +111,10 @@ struct CommitResult {
   core::ErrorCode error = core::ErrorCode::unavailable;
   std::string defer_text;  // when !ok and not disk_full: the reply's text ("" = write error)
 };
+
+// The 552 text for a message over the size limit: the limit, and what it leaves for attachments
+// after base64 (57 octets per 78 on the wire: 20 MiB allow about 14.6 MiB).
+std::string size_limit_text(size_t max_message_size);
 
 class ServerSession {
  public:

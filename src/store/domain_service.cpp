@@ -136,7 +136,9 @@ core::Result<void> DomainService::set_dkim(const std::string& domain, const std:
       // Another key set now stands behind the selectors: what was checked no longer holds.
       for (const auto& r : c.records)
         if (r.id.starts_with("dkim:"))
-          if (auto w = tx.domains().put_record(c.account_id, d, {r.id, "pending", "", 0}); !w)
+          if (auto w =
+                  tx.domains().put_record(c.account_id, d, {r.id, RecordStatus::pending, "", 0});
+              !w)
             return w;
       c.next_slot = 0;
     }
@@ -232,7 +234,7 @@ core::Result<std::vector<DkimKey>> DomainService::put_keys(int64_t account_id,
       k.created_ms = now;
       for (const auto& d : users)
         if (auto w = tx.domains().put_record(account_id, d.domain,
-                                             {"dkim:" + k.selector, "pending", "", 0});
+                                             {"dkim:" + k.selector, RecordStatus::pending, "", 0});
             !w)
           return w;
     }
@@ -300,7 +302,7 @@ core::Result<std::vector<SigningKey>> DomainService::signing_keys(int64_t accoun
   const DomainDetail& d = (*found)->detail;
   auto checked_ok = [&](const StoredKey& k) {
     const RecordState* r = d.record("dkim:" + k.selector);
-    return r && r->status == "ok";
+    return r && r->status == RecordStatus::ok;
   };
   // RSA is what every receiver verifies: nothing signs until its record checks ok. Ed25519
   // (RFC 8463) is a second signature, added when asked for and its own record checks ok.

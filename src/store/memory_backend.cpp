@@ -12,6 +12,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "store/cursor.hpp"
 #include "store/message_log_rules.hpp"
 
 namespace tern::store {
@@ -48,6 +49,7 @@ struct Tables {
   std::vector<SenderLink> links;
   std::map<std::pair<int64_t, std::string>, std::string> settings;
   std::vector<Suppression> suppressions;
+  std::vector<Suspension> suspensions;  // ascending account_id
   struct Event {
     int64_t seq;
     DeliveryEvent e;
@@ -131,6 +133,7 @@ class Accounts final : public AccountRepo {
     std::erase_if(t.links, [&](const auto& x) { return x.account_id == id; });
     std::erase_if(t.settings, [&](const auto& kv) { return kv.first.first == id; });
     std::erase_if(t.suppressions, [&](const auto& x) { return x.account_id == id; });
+    std::erase_if(t.suspensions, [&](const auto& x) { return x.account_id == id; });
     return core::ok();
   }
 
@@ -301,6 +304,8 @@ class Domains final : public DomainRepo {
   core::Result<void> put_record(int64_t account_id, std::string_view domain,
                                 const RecordState& r) override {
     if (auto w = c_.writable(); !w) return w;
+    if (r.status == RecordStatus::error)
+      return core::Error::invalid("store: a record state without a verdict (error) is not kept");
     for (auto& x : c_.t.domains) {
       if (x.d.domain != domain || x.d.account_id != account_id) continue;
       auto& recs = x.d.records;
@@ -504,12 +509,66 @@ class Suppressions final : public SuppressionRepo {
     }
     return out;
   }
+  core::Result<std::vector<Suppression>> search(int64_t account_id, std::string_view after,
+                                                std::string_view q, std::string_view reason,
+                                                size_t limit) override {
+    // ASCII case-insensitive substring (SQLite's LIKE).
+    auto has = [](std::string_view text, std::string_view part) {
+      if (part.empty()) return true;
+      auto lower = [](std::string_view v) {
+        std::string o(v);
+        for (char& c : o)
+          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        return o;
+      };
+      return lower(text).find(lower(part)) != std::string::npos;
+    };
+    std::vector<Suppression> out;
+    for (const auto& x : c_.t.suppressions)
+      if (x.account_id == account_id && (after.empty() || x.address > after) && has(x.address, q) &&
+          has(x.reason, reason))
+        out.push_back(x);
+    std::sort(out.begin(), out.end(),
+              [](const Suppression& a, const Suppression& b) { return a.address < b.address; });
+    if (out.size() > limit) out.resize(limit);
+    return out;
+  }
 
  private:
   Conn c_;
 };
 
 // --- delivery events ---
+
+class Suspensions final : public SuspensionRepo {
+ public:
+  explicit Suspensions(Conn c) : c_(c) {}
+  core::Result<void> put(const Suspension& s) override {
+    if (auto w = c_.writable(); !w) return w;
+    auto& v = c_.t.suspensions;
+    auto it = std::lower_bound(v.begin(), v.end(), s.account_id,
+                               [](const Suspension& x, int64_t id) { return x.account_id < id; });
+    if (it != v.end() && it->account_id == s.account_id)
+      *it = s;
+    else
+      v.insert(it, s);
+    return core::ok();
+  }
+  core::Result<bool> remove(int64_t account_id) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    return std::erase_if(c_.t.suspensions,
+                         [&](const Suspension& x) { return x.account_id == account_id; }) > 0;
+  }
+  core::Result<std::optional<Suspension>> of_account(int64_t account_id) override {
+    for (const auto& x : c_.t.suspensions)
+      if (x.account_id == account_id) return std::optional<Suspension>(x);
+    return std::optional<Suspension>();
+  }
+  core::Result<std::vector<Suspension>> all() override { return c_.t.suspensions; }
+
+ private:
+  Conn c_;
+};
 
 class Events final : public EventRepo {
  public:
@@ -556,6 +615,7 @@ class MemoryTx final : public Tx {
         senders_(conn_),
         settings_(conn_),
         suppressions_(conn_),
+        suspensions_(conn_),
         events_(conn_) {}
   AccountRepo& accounts() override { return accounts_; }
   CredentialRepo& credentials() override { return credentials_; }
@@ -564,6 +624,7 @@ class MemoryTx final : public Tx {
   SenderRepo& senders() override { return senders_; }
   SettingRepo& settings() override { return settings_; }
   SuppressionRepo& suppressions() override { return suppressions_; }
+  SuspensionRepo& suspensions() override { return suspensions_; }
   EventRepo& events() override { return events_; }
   core::Result<void> commit() override {
     if (done_) return core::Error::internal("store: transaction already ended");
@@ -586,6 +647,7 @@ class MemoryTx final : public Tx {
   Senders senders_;
   Settings settings_;
   Suppressions suppressions_;
+  Suspensions suspensions_;
   Events events_;
 };
 
@@ -704,6 +766,7 @@ class MemoryOutbox final : public Outbox {
       if (row.next_attempt_ms == 0) row.next_attempt_ms = now_ms;
       row.attempts = 0;
       row.last_error.clear();
+      row.last_code = 0;
       row.state = OutboxState::pending;
       s_->outbox.push_back(std::move(row));
     }
@@ -739,7 +802,7 @@ class MemoryOutbox final : public Outbox {
     }
     return out;
   }
-  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms) override {
+  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms, int code) override {
     std::lock_guard lock(s_->outbox_mu);
     for (int64_t id : ids)
       if (auto* i = pending(id)) {
@@ -747,16 +810,18 @@ class MemoryOutbox final : public Outbox {
         ++i->attempts;
         i->last_error.clear();
         i->next_attempt_ms = now_ms;
+        i->last_code = code;
       }
     return core::ok();
   }
   core::Result<void> mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
-                                 const std::string& error, bool give_up) override {
+                                 const std::string& error, bool give_up, int code) override {
     std::lock_guard lock(s_->outbox_mu);
     for (int64_t id : ids)
       if (auto* i = pending(id)) {
         ++i->attempts;
         i->last_error = error;
+        i->last_code = code;
         i->next_attempt_ms = next_attempt_ms;
         if (give_up) i->state = OutboxState::failed;
       }
@@ -782,6 +847,45 @@ class MemoryOutbox final : public Outbox {
     for (const auto& i : s_->outbox)
       if (i.message_id == message_id) out.push_back(i);
     return out;
+  }
+
+  core::Result<OutboxPage> list(int64_t account_id, size_t limit,
+                                const std::string& cursor) override {
+    if (limit < 1 || limit > 1000) return core::Error::invalid("limit must be 1..1000");
+    std::optional<int64_t> before;
+    if (!cursor.empty()) {
+      auto c = decode_cursor("w1:", cursor);
+      if (!c || c->second != "i") return core::Error::invalid("invalid cursor");
+      before = c->first;
+    }
+    std::lock_guard lock(s_->outbox_mu);
+    OutboxPage page;
+    // Newest first: the rows are in ascending id order.
+    for (auto i = s_->outbox.rbegin(); i != s_->outbox.rend(); ++i) {
+      if (i->account_id != account_id || (before && i->id >= *before)) continue;
+      if (page.items.size() == limit) {
+        page.next_cursor = encode_cursor("w1:", page.items.back().id, "i");
+        break;
+      }
+      page.items.push_back(*i);
+    }
+    return page;
+  }
+  core::Result<std::optional<OutboxItem>> find(int64_t account_id, int64_t id) override {
+    std::lock_guard lock(s_->outbox_mu);
+    for (const auto& i : s_->outbox)
+      if (i.id == id && i.account_id == account_id) return std::optional<OutboxItem>(i);
+    return std::optional<OutboxItem>();
+  }
+  core::Result<bool> retry_now(int64_t account_id, int64_t id, int64_t now_ms) override {
+    std::lock_guard lock(s_->outbox_mu);
+    for (auto& i : s_->outbox)
+      if (i.id == id && i.account_id == account_id && i.state != OutboxState::sent) {
+        i.state = OutboxState::pending;
+        i.next_attempt_ms = now_ms;
+        return true;
+      }
+    return false;
   }
 
  private:

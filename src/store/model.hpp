@@ -4,6 +4,7 @@
 // request).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,10 +59,37 @@ struct DkimKey {
 };
 
 // The last definitive DNS check of one record ("ownership", "spf", "dkim:tern1", "dmarc").
+// A DNS record's check result, by name only at the edges (stored rows, JSON, the CLI):
+// parse_record_status(to_string(v)) == v; anything else is nullopt. error (DNS failed for now:
+// no verdict) is a check's answer only, never stored.
+enum class RecordStatus : uint8_t { pending, ok, missing, wrong, error };
+
+constexpr std::string_view to_string(RecordStatus s) {
+  switch (s) {
+    case RecordStatus::pending:
+      return "pending";
+    case RecordStatus::ok:
+      return "ok";
+    case RecordStatus::missing:
+      return "missing";
+    case RecordStatus::wrong:
+      return "wrong";
+    case RecordStatus::error:
+      return "error";
+  }
+  return "pending";
+}
+constexpr std::optional<RecordStatus> parse_record_status(std::string_view s) {
+  for (RecordStatus v : {RecordStatus::pending, RecordStatus::ok, RecordStatus::missing,
+                         RecordStatus::wrong, RecordStatus::error})
+    if (to_string(v) == s) return v;
+  return std::nullopt;
+}
+
 struct RecordState {
   std::string id;
-  std::string status;  // "pending", "ok", "missing", "wrong"
-  std::string found;   // what DNS held when not ok
+  RecordStatus status = RecordStatus::pending;  // pending, ok, missing, wrong (never error)
+  std::string found;                            // what DNS held when not ok
   int64_t checked_ms = 0;
 };
 
@@ -123,6 +151,11 @@ struct DeliveryEvent {
   std::string mx_host;
   bool tls = false;
   core::Phase phase = core::Phase::none;  // where it happened
+  // For reports only (carried in memory from the engine to the report pipeline; not stored
+  // in delivery_events): our address on the delivery connection ("" without one) and when
+  // the recipient's first attempt ended (0 = none).
+  std::string sending_ip = {};
+  int64_t first_attempt_ms = 0;
 };
 
 // An SMTP login of an account (the account name is the first; more can be made for the API).
@@ -144,6 +177,14 @@ struct SenderVerification {
 };
 
 // An address an account will not send to again (a hard bounce, or added by the customer).
+// An account's suspension (issue 13): while it exists the account cannot send or use the API
+// with its own keys; the reason is shown to it.
+struct Suspension {
+  int64_t account_id = 0;
+  std::string reason;
+  int64_t since_ms = 0;  // when the suspension began (a new reason keeps it)
+};
+
 struct Suppression {
   int64_t account_id = 0;
   std::string address;   // as the recipient was given (domain lower-case)

@@ -66,6 +66,12 @@ struct OutboxItem {
   int attempts = 0;
   std::string last_error;
   OutboxState state = OutboxState::pending;
+  int last_code = 0;  // HTTP status of the last attempt, 0 = none
+};
+
+struct OutboxPage {
+  std::vector<OutboxItem> items;
+  std::string next_cursor;  // "" on the last page
 };
 
 class Outbox {
@@ -79,16 +85,30 @@ class Outbox {
   // batches of at most max_per_batch (see invariants).
   virtual core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,
                                                                  size_t max_per_batch) = 0;
-  // attempts+1, last_error cleared, next_attempt_ms = now_ms (the time it went out).
-  virtual core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms) = 0;
-  // attempts+1, last_error = error; state failed when give_up, else due at next_attempt_ms.
+  // attempts+1, last_error cleared, next_attempt_ms = now_ms (the time it went out);
+  // code: the HTTP status the attempt got (kept as last_code).
+  virtual core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms,
+                                       int code = 0) = 0;
+  // attempts+1, last_error = error, last_code = code; state failed when give_up, else due at
+  // next_attempt_ms.
   virtual core::Result<void> mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
-                                         const std::string& error, bool give_up) = 0;
+                                         const std::string& error, bool give_up, int code = 0) = 0;
   virtual core::Result<uint64_t> backlog() = 0;  // pending items
   // Earliest next_attempt_ms of a pending item, 0 when none (the sender's sleep).
   virtual core::Result<int64_t> next_due_ms() = 0;
   // Every item of a message (any state), by id: the message log shows webhook attempts.
   virtual core::Result<std::vector<OutboxItem>> for_message(const std::string& message_id) = 0;
+
+  // --- The account's webhook history (console, issue 13) ---
+  // Newest first (by id); limit 1..1000 else invalid; a cursor not from this list is invalid
+  // ("invalid cursor"). Only the account's own items.
+  virtual core::Result<OutboxPage> list(int64_t account_id, size_t limit,
+                                        const std::string& cursor) = 0;
+  virtual core::Result<std::optional<OutboxItem>> find(int64_t account_id, int64_t id) = 0;
+  // Sends the item again now: a pending item becomes due at once, a given-up (failed) one
+  // pending again with its attempts kept. false when the account has no such item or it was
+  // already sent.
+  virtual core::Result<bool> retry_now(int64_t account_id, int64_t id, int64_t now_ms) = 0;
 };
 
 }  // namespace tern::store

@@ -251,11 +251,13 @@ class Domains final : public DomainRepo {
   core::Result<void> put_record(int64_t account_id, std::string_view domain,
                                 const RecordState& r) override {
     if (auto w = c_.writable(); !w) return w;
-    return done(
-        c_.run("INSERT INTO domain_records(account_id, domain, id, status, found, checked_ms) "
-               "VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(account_id, domain, id) DO UPDATE SET "
-               "status = excluded.status, found = excluded.found, checked_ms = excluded.checked_ms",
-               "save record state", account_id, domain, r.id, r.status, r.found, r.checked_ms));
+    if (r.status == RecordStatus::error)
+      return core::Error::invalid("store: a record state without a verdict (error) is not kept");
+    return done(c_.run(
+        "INSERT INTO domain_records(account_id, domain, id, status, found, checked_ms) "
+        "VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(account_id, domain, id) DO UPDATE SET "
+        "status = excluded.status, found = excluded.found, checked_ms = excluded.checked_ms",
+        "save record state", account_id, domain, r.id, to_string(r.status), r.found, r.checked_ms));
   }
   core::Result<std::vector<StoredKey>> keys(int64_t account_id, std::string_view owner) override {
     auto r = c_.run(
@@ -347,9 +349,13 @@ class Domains final : public DomainRepo {
                            p, "read domain records");
     if (!recs) return recs.error();
     std::map<std::pair<int64_t, std::string>, std::vector<RecordState>> by_claim;
-    for (int i = 0; i < recs->size(); ++i)
+    for (int i = 0; i < recs->size(); ++i) {
+      const auto status = parse_record_status(recs->view(i, 3));
+      if (!status || *status == RecordStatus::error)
+        return core::Error::corrupt("store: record state of unknown status " + recs->text(i, 3));
       by_claim[{recs->int64(i, 0), recs->text(i, 1)}].push_back(
-          {recs->text(i, 2), recs->text(i, 3), recs->text(i, 4), recs->int64(i, 5)});
+          {recs->text(i, 2), *status, recs->text(i, 4), recs->int64(i, 5)});
+    }
     for (auto& x : out)
       if (auto it = by_claim.find({x.account_id, x.domain}); it != by_claim.end())
         x.records = it->second;
@@ -500,6 +506,91 @@ class Suppressions final : public SuppressionRepo {
       if (!(*r)[i].empty()) out.push_back(unique[i]);
     return out;
   }
+  core::Result<std::vector<Suppression>> search(int64_t account_id, std::string_view after,
+                                                std::string_view q, std::string_view reason,
+                                                size_t limit) override {
+    // ASCII case-insensitive as on SQLite (LIKE there): both sides folded with translate(),
+    // never lower(), whose folding depends on the database's locale.
+    std::string sql =
+        "SELECT account_id, address, reason, queue_id, created_ms FROM suppressions "
+        "WHERE account_id = $1";
+    Params p;
+    p.add(account_id);
+    if (!after.empty()) {
+      p.add(after);
+      sql += fmt::format(" AND address > ${}", p.size());
+    }
+    const std::string qp = contains_pattern(q), rp = contains_pattern(reason);
+    if (!q.empty()) {
+      p.add(qp);
+      sql += fmt::format(" AND {} LIKE ${} ESCAPE '\\'", kFoldAddress, p.size());
+    }
+    if (!reason.empty()) {
+      p.add(rp);
+      sql += fmt::format(" AND {} LIKE ${} ESCAPE '\\'", kFoldReason, p.size());
+    }
+    p.add(static_cast<int64_t>(limit));
+    sql += fmt::format(" ORDER BY address LIMIT ${}", p.size());
+    return all_rows<Suppression>(c_.c->exec(sql, p, "search suppressions"), [](const Rows& r,
+                                                                               int i) {
+      return Suppression{r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.int64(i, 4)};
+    });
+  }
+
+ private:
+  static constexpr std::string_view kFoldAddress =
+      "translate(address, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')";
+  static constexpr std::string_view kFoldReason =
+      "translate(reason, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')";
+
+  // A LIKE pattern matching s anywhere (ASCII lower-cased), LIKE's wildcards in s escaped.
+  static std::string contains_pattern(std::string_view s) {
+    std::string out = "%";
+    for (char c : s) {
+      if (c == '%' || c == '_' || c == '\\') out += '\\';
+      out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    return out + "%";
+  }
+
+  TxConn c_;
+};
+
+// --- suspensions ---
+
+Suspension suspension_row(const Rows& r, int i) {
+  return {r.int64(i, 0), r.text(i, 1), r.int64(i, 2)};
+}
+
+class Suspensions final : public SuspensionRepo {
+ public:
+  explicit Suspensions(TxConn c) : c_(c) {}
+  core::Result<void> put(const Suspension& s) override {
+    if (auto w = c_.writable(); !w) return w;
+    return done(
+        c_.run("INSERT INTO account_suspensions(account_id, reason, since_ms) VALUES($1, $2, $3) "
+               "ON CONFLICT(account_id) DO UPDATE SET reason = excluded.reason, "
+               "since_ms = excluded.since_ms",
+               "suspend account", s.account_id, s.reason, s.since_ms));
+  }
+  core::Result<bool> remove(int64_t account_id) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    return changed(c_.run("DELETE FROM account_suspensions WHERE account_id = $1",
+                          "unsuspend account", account_id));
+  }
+  core::Result<std::optional<Suspension>> of_account(int64_t account_id) override {
+    return first_row<Suspension>(
+        c_.run("SELECT account_id, reason, since_ms FROM account_suspensions WHERE "
+               "account_id = $1",
+               "read suspension", account_id),
+        suspension_row);
+  }
+  core::Result<std::vector<Suspension>> all() override {
+    return all_rows<Suspension>(c_.run("SELECT account_id, reason, since_ms FROM "
+                                       "account_suspensions ORDER BY account_id",
+                                       "read suspensions"),
+                                suspension_row);
+  }
 
  private:
   TxConn c_;
@@ -580,6 +671,7 @@ class PgTx final : public Tx {
         senders_(conn_),
         settings_(conn_),
         suppressions_(conn_),
+        suspensions_(conn_),
         events_(conn_) {}
   ~PgTx() override {
     // A broken connection rolled back by itself (the server ends the transaction).
@@ -593,6 +685,7 @@ class PgTx final : public Tx {
   SenderRepo& senders() override { return senders_; }
   SettingRepo& settings() override { return settings_; }
   SuppressionRepo& suppressions() override { return suppressions_; }
+  SuspensionRepo& suspensions() override { return suspensions_; }
   EventRepo& events() override { return events_; }
   core::Result<void> commit() override {
     if (!open_) return core::Error::internal("store: transaction already ended");
@@ -618,6 +711,7 @@ class PgTx final : public Tx {
   Senders senders_;
   Settings settings_;
   Suppressions suppressions_;
+  Suspensions suspensions_;
   Events events_;
 };
 

@@ -147,6 +147,10 @@ core::Result<Conn> Conn::connect(const std::string& url) {
   if (parsed == nullptr) {
     std::string m = trimmed(perr != nullptr ? perr : "out of memory");
     if (perr != nullptr) PQfreemem(perr);
+    // libpq quotes the URL or parts of it (a password too) in its parse errors: what it
+    // quotes is never echoed.
+    if (const auto q = m.find('"'); q != std::string::npos) m.resize(q);
+    while (!m.empty() && (m.back() == ' ' || m.back() == ':')) m.pop_back();
     return core::Error::invalid("store: invalid PostgreSQL URL: " + m);
   }
   PQconninfoFree(parsed);

@@ -5,6 +5,7 @@
 // UPDATE over the id set. enqueue is one pipelined round trip (one implicit transaction).
 #include <fmt/format.h>
 
+#include "store/cursor.hpp"
 #include "store/pg_parts.hpp"
 
 namespace tern::store::pg {
@@ -13,7 +14,7 @@ namespace {
 
 constexpr const char* kColumns =
     "id, account_id, kind, url, content_type, message_id, queue_id, recipient, item, created_ms, "
-    "next_attempt_ms, attempts, last_error, state";
+    "next_attempt_ms, attempts, last_error, state, last_code";
 
 core::Result<OutboxItem> read_item(const Rows& s, int i) {
   OutboxItem it;
@@ -35,6 +36,7 @@ core::Result<OutboxItem> read_item(const Rows& s, int i) {
   const auto state = parse_outbox_state(s.view(i, 13));
   if (!state) return core::Error::corrupt("outbox: item in unknown state " + s.text(i, 13));
   it.state = *state;
+  it.last_code = static_cast<int>(s.int64(i, 14));
   return it;
 }
 
@@ -117,32 +119,33 @@ class PgOutbox final : public Outbox {
     });
   }
 
-  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms) override {
+  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms, int code) override {
     if (ids.empty()) return core::ok();
     // next_attempt_ms keeps the time it went out (the message log shows it).
     return pool_->with([&](Conn& c) -> core::Result<void> {
       auto r = c.exec(
           "UPDATE webhook_outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
-          "next_attempt_ms = $1 WHERE id = ANY($2::bigint[]) AND state = 'pending'",
-          Params::of(now_ms, int_array(ids)), "mark webhook items sent");
+          "next_attempt_ms = $1, last_code = $3 WHERE id = ANY($2::bigint[]) AND "
+          "state = 'pending'",
+          Params::of(now_ms, int_array(ids), int64_t{code}), "mark webhook items sent");
       if (!r) return r.error();
       return core::ok();
     });
   }
 
   core::Result<void> mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
-                                 const std::string& error, bool give_up) override {
+                                 const std::string& error, bool give_up, int code) override {
     if (ids.empty()) return core::ok();
     // Not idempotent (attempts + 1): an unknown commit outcome is reported, not resent.
     return pool_->with(
         [&](Conn& c) -> core::Result<void> {
           auto r = c.exec(
               "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = $1, "
-              "next_attempt_ms = $2, state = $3 WHERE id = ANY($4::bigint[]) AND state = "
-              "'pending'",
+              "next_attempt_ms = $2, state = $3, last_code = $5 WHERE id = ANY($4::bigint[]) "
+              "AND state = 'pending'",
               Params::of(error, next_attempt_ms,
                          to_string(give_up ? OutboxState::failed : OutboxState::pending),
-                         int_array(ids)),
+                         int_array(ids), int64_t{code}),
               "mark webhook items failed");
           if (!r) return r.error();
           return core::ok();
@@ -178,6 +181,60 @@ class PgOutbox final : public Outbox {
       if (auto x = read_items(*r, out); !x) return x.error();
       return out;
     });
+  }
+
+  core::Result<OutboxPage> list(int64_t account_id, size_t limit,
+                                const std::string& cursor) override {
+    if (limit < 1 || limit > 1000) return core::Error::invalid("limit must be 1..1000");
+    std::optional<int64_t> before;
+    if (!cursor.empty()) {
+      auto c = decode_cursor("w1:", cursor);
+      if (!c || c->second != "i") return core::Error::invalid("invalid cursor");
+      before = c->first;
+    }
+    return pool_->with([&](Conn& c) -> core::Result<OutboxPage> {
+      OutboxPage page;
+      Params p = Params::of(account_id, static_cast<int64_t>(limit + 1));
+      if (before) p.add(*before);
+      auto r = c.exec(fmt::format("SELECT {} FROM webhook_outbox WHERE account_id = $1 {} "
+                                  "ORDER BY id DESC LIMIT $2",
+                                  kColumns, before ? "AND id < $3" : ""),
+                      p, "list webhook items");
+      if (!r) return r.error();
+      if (auto x = read_items(*r, page.items); !x) return x.error();
+      if (page.items.size() > limit) {
+        page.items.resize(limit);
+        page.next_cursor = encode_cursor("w1:", page.items.back().id, "i");
+      }
+      return page;
+    });
+  }
+
+  core::Result<std::optional<OutboxItem>> find(int64_t account_id, int64_t id) override {
+    using R = std::optional<OutboxItem>;
+    return pool_->with([&](Conn& c) -> core::Result<R> {
+      auto r = c.exec(
+          fmt::format("SELECT {} FROM webhook_outbox WHERE account_id = $1 AND id = $2", kColumns),
+          Params::of(account_id, id), "read webhook item");
+      if (!r) return r.error();
+      std::vector<OutboxItem> out;
+      if (auto x = read_items(*r, out); !x) return x.error();
+      if (out.empty()) return R();
+      return R(std::move(out.front()));
+    });
+  }
+
+  core::Result<bool> retry_now(int64_t account_id, int64_t id, int64_t now_ms) override {
+    return pool_->with(
+        [&](Conn& c) -> core::Result<bool> {
+          auto r = c.exec(
+              "UPDATE webhook_outbox SET state = 'pending', next_attempt_ms = $1 "
+              "WHERE account_id = $2 AND id = $3 AND state IN ('pending', 'failed')",
+              Params::of(now_ms, account_id, id), "retry webhook item");
+          if (!r) return r.error();
+          return r->affected() == 1;
+        },
+        false);
   }
 
  private:

@@ -150,14 +150,90 @@ CREATE TABLE sender_verifications(
   created_ms BIGINT NOT NULL);
 )sql";
 
+// 8: the web console (issue 13; sqlite_schema.cpp migration 8 says what each table is for).
+// The SQLite triggers become plpgsql functions with the same effect in the same transaction.
+constexpr const char* kConsole8 = R"sql(
+CREATE TABLE console_sessions(
+  id_hash TEXT COLLATE "C" PRIMARY KEY,
+  account_id BIGINT REFERENCES accounts(id) ON DELETE CASCADE,
+  api_key_id BIGINT REFERENCES api_keys(id) ON DELETE CASCADE,
+  operator_hash TEXT COLLATE "C" NOT NULL DEFAULT '',
+  created_ms BIGINT NOT NULL,
+  last_seen_ms BIGINT NOT NULL,
+  expires_ms BIGINT NOT NULL);
+CREATE INDEX console_sessions_account ON console_sessions(account_id);
+CREATE INDEX console_sessions_key ON console_sessions(api_key_id);
+CREATE FUNCTION tern_console_key_revoked() RETURNS trigger LANGUAGE plpgsql
+  SET search_path FROM CURRENT AS $$
+BEGIN
+  DELETE FROM console_sessions WHERE api_key_id = NEW.id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER console_sessions_key_revoked AFTER UPDATE OF revoked_ms ON api_keys
+  FOR EACH ROW WHEN (NEW.revoked_ms IS NOT NULL) EXECUTE FUNCTION tern_console_key_revoked();
+CREATE TABLE console_login_codes(
+  code_hash TEXT COLLATE "C" PRIMARY KEY,
+  created_ms BIGINT NOT NULL,
+  expires_ms BIGINT NOT NULL);
+CREATE TABLE account_suspensions(
+  account_id BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+  reason TEXT COLLATE "C" NOT NULL,
+  since_ms BIGINT NOT NULL);
+CREATE TABLE stats_hourly(
+  account_id BIGINT NOT NULL,
+  hour_ms BIGINT NOT NULL,
+  event TEXT COLLATE "C" NOT NULL,
+  n BIGINT NOT NULL,
+  PRIMARY KEY(account_id, hour_ms, event));
+CREATE INDEX stats_hourly_time ON stats_hourly(hour_ms);
+INSERT INTO stats_hourly(account_id, hour_ms, event, n)
+  SELECT account_id, time_ms - time_ms % 3600000, event, COUNT(*) FROM delivery_events
+  GROUP BY 1, 2, 3;
+CREATE FUNCTION tern_stats_count() RETURNS trigger LANGUAGE plpgsql
+  SET search_path FROM CURRENT AS $$
+BEGIN
+  INSERT INTO stats_hourly(account_id, hour_ms, event, n)
+    VALUES(NEW.account_id, NEW.time_ms - NEW.time_ms % 3600000, NEW.event, 1)
+    ON CONFLICT(account_id, hour_ms, event) DO UPDATE SET n = stats_hourly.n + 1;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER stats_hourly_count AFTER INSERT ON delivery_events
+  FOR EACH ROW EXECUTE FUNCTION tern_stats_count();
+CREATE FUNCTION tern_stats_account_gone() RETURNS trigger LANGUAGE plpgsql
+  SET search_path FROM CURRENT AS $$
+BEGIN
+  DELETE FROM stats_hourly WHERE account_id = OLD.id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER stats_hourly_account_gone AFTER DELETE ON accounts
+  FOR EACH ROW EXECUTE FUNCTION tern_stats_account_gone();
+CREATE TABLE captured(
+  id TEXT COLLATE "C" PRIMARY KEY,
+  account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  queue_id TEXT COLLATE "C" NOT NULL,
+  recipients TEXT COLLATE "C" NOT NULL,
+  sender TEXT COLLATE "C" NOT NULL DEFAULT '',
+  header_from TEXT COLLATE "C" NOT NULL DEFAULT '',
+  subject TEXT COLLATE "C" NOT NULL DEFAULT '',
+  message_id TEXT COLLATE "C" NOT NULL DEFAULT '',
+  size BIGINT NOT NULL,
+  captured_ms BIGINT NOT NULL,
+  raw BYTEA NOT NULL,
+  UNIQUE(queue_id, recipients));
+CREATE INDEX captured_account_time ON captured(account_id, captured_ms, id);
+CREATE INDEX captured_time ON captured(captured_ms);
+CREATE INDEX webhook_outbox_account ON webhook_outbox(account_id, id);
+ALTER TABLE webhook_outbox ADD COLUMN last_code BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 constexpr const char* kFolded = "-- folded into migration 1 (this backend starts at 7)";
 
-// 8: several nodes on one database (sqlite_schema.cpp has the same tables). Here also the
+// 9: several nodes on one database (sqlite_schema.cpp has the same tables). Here also the
 // change feed's triggers: every write to a table nodes cache (logins, API keys, accounts,
 // domains, DKIM keys, senders, settings) appends a change_log row in the same transaction,
 // whoever wrote it (a node, the CLI, an operator's psql), and NOTIFY tern_change wakes the
 // pollers early. auth_failures is UNLOGGED: counts are lost on a server crash, never wrong.
-constexpr const char* kCluster8 = R"sql(
+constexpr const char* kCluster9 = R"sql(
 CREATE TABLE cluster_nodes(
   node_id TEXT COLLATE "C" PRIMARY KEY,
   instance TEXT COLLATE "C" NOT NULL,
@@ -223,7 +299,7 @@ CREATE TRIGGER settings_change AFTER INSERT OR UPDATE OR DELETE ON settings
   FOR EACH ROW EXECUTE FUNCTION tern_change('settings', 'account_id');
 )sql";
 
-constexpr std::array<Migration, 8> kMigrations = {{
+constexpr std::array<Migration, 9> kMigrations = {{
     {kSchema7, 7},
     {kFolded, 7},
     {kFolded, 7},
@@ -231,7 +307,8 @@ constexpr std::array<Migration, 8> kMigrations = {{
     {kFolded, 7},
     {kFolded, 7},
     {kFolded, 7},
-    {kCluster8, 7},  // expand only: a binary of version 7 keeps working
+    {kConsole8, 7},  // expand only: a binary of version 7 keeps working
+    {kCluster9, 7},  // expand only
 }};
 
 // Serializes migrations of one schema across every node (other schemas are independent).

@@ -117,7 +117,8 @@ class DomainRepo {
   virtual core::Result<void> update(const DomainDetail& d) = 0;
   // The claim with its record states; false when there was none.
   virtual core::Result<bool> remove(std::string_view domain, int64_t account_id) = 0;
-  // Inserts or replaces the state of record r.id of the claim.
+  // Inserts or replaces the state of record r.id of the claim; a status of error (no
+  // verdict) is invalid.
   virtual core::Result<void> put_record(int64_t account_id, std::string_view domain,
                                         const RecordState& r) = 0;
 
@@ -185,6 +186,26 @@ class SuppressionRepo {
   // order given, each once.
   virtual core::Result<std::vector<std::string>> listed(
       int64_t account_id, const std::vector<std::string>& addresses) = 0;
+  // The console's search (issue 13): the account's entries with an address after `after`
+  // ("" = from the start), ordered by address (bytes), at most limit; q and reason are
+  // substrings of the address and of the reason, ASCII case-insensitive, taken literally
+  // ("" = any).
+  virtual core::Result<std::vector<Suppression>> search(int64_t account_id, std::string_view after,
+                                                        std::string_view q, std::string_view reason,
+                                                        size_t limit) = 0;
+};
+
+// Account suspensions (issue 13). A row goes with its account.
+class SuspensionRepo {
+ public:
+  virtual ~SuspensionRepo() = default;
+  // Sets the account's suspension (replacing reason and since_ms of the one there).
+  virtual core::Result<void> put(const Suspension& s) = 0;
+  // False when the account was not suspended.
+  virtual core::Result<bool> remove(int64_t account_id) = 0;
+  virtual core::Result<std::optional<Suspension>> of_account(int64_t account_id) = 0;
+  // Every suspension, by account id.
+  virtual core::Result<std::vector<Suspension>> all() = 0;
 };
 
 class EventRepo {
@@ -208,6 +229,7 @@ class Tx {
   virtual SenderRepo& senders() = 0;
   virtual SettingRepo& settings() = 0;
   virtual SuppressionRepo& suppressions() = 0;
+  virtual SuspensionRepo& suspensions() = 0;
   virtual EventRepo& events() = 0;
   // Makes the writes durable and visible (a read Tx just ends) and lets the next Tx begin.
   // The Tx and its repositories must not be used after it.

@@ -182,7 +182,7 @@ core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::
     } else if (auto r = parse_route(value)) {
       s.route = *r;
     } else {
-      return bad(key, "must be platform or custom");
+      return bad(key, "must be platform, custom or sandbox");
     }
   } else if (key == "relay.host") {
     if (value.empty()) {

@@ -3,7 +3,8 @@
 // rows of the `settings` table (one row per key, absent = default).
 //
 // Keys (`tern account set ACCOUNT KEY=VALUE…`, and later the REST API):
-//   route=platform|custom            platform: direct to MX or the operator's smarthost
+//   route=platform|custom|sandbox    platform: direct to MX or the operator's smarthost;
+//                                    sandbox: kept in Tern's capture store, never sent (SPEC §9)
 //   relay.host=HOST                  DNS name or IP literal, no port
 //   relay.port=1..65535              default by security: none 25, starttls 587, tls 465
 //   relay.security=none|starttls|tls starttls (default): STARTTLS required, certificate verified;
@@ -47,14 +48,17 @@ namespace tern::store {
 
 // The setting vocabularies, by name only at the edges (stored rows, the CLI, JSON):
 // parse_x(to_string(v)) == v; anything else is nullopt.
-enum class Route : uint8_t { platform, custom };
+enum class Route : uint8_t { platform, custom, sandbox };
 enum class RelaySecurity : uint8_t { none, starttls, tls };
 enum class ReportFormat : uint8_t { json, xml };
 
-constexpr std::string_view to_string(Route r) { return r == Route::custom ? "custom" : "platform"; }
+constexpr std::string_view to_string(Route r) {
+  return r == Route::custom ? "custom" : r == Route::sandbox ? "sandbox" : "platform";
+}
 constexpr std::optional<Route> parse_route(std::string_view s) {
   if (s == "platform") return Route::platform;
   if (s == "custom") return Route::custom;
+  if (s == "sandbox") return Route::sandbox;
   return std::nullopt;
 }
 constexpr std::string_view to_string(RelaySecurity r) {
@@ -93,6 +97,12 @@ struct AccountSettings {
   std::string tracking_url;
   std::string webhook_secret;  // filled only when read with secrets; else empty
   bool webhook_secret_set = false;
+  // The secret webhook_secret replaced, kept so receivers can rotate (issue 14): reports are
+  // signed with both during [webhooks] secret_grace_s after webhook_secret_changed_ms. Filled
+  // only when read with secrets; empty when there was none or the secret was removed. Set by
+  // the store whenever webhook_secret changes, never by a key of its own.
+  std::string webhook_secret_previous = {};
+  int64_t webhook_secret_changed_ms = 0;  // 0 = never changed since this was introduced
 
   int effective_relay_port() const {
     if (relay_port) return relay_port;

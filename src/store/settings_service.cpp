@@ -4,6 +4,9 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
+#include <string_view>
 
 namespace tern::store {
 
@@ -13,12 +16,47 @@ using Mode = Database::Mode;
 
 constexpr std::string_view kPasswordKey = "relay.password";
 constexpr std::string_view kWebhookSecretKey = "webhook_secret";
+// Rows kept beside webhook_secret for its rotation window (not keys a user sets): the replaced
+// secret, sealed like it, and when it was replaced (unix ms).
+constexpr std::string_view kPreviousSecretKey = "webhook_secret.previous";
+constexpr std::string_view kSecretChangedKey = "webhook_secret.changed_ms";
 
 core::Result<void> require_account(Tx& tx, int64_t id) {
   auto a = tx.accounts().by_id(id);
   if (!a) return a.error();
   if (!*a) return core::Error::not_found(fmt::format("no account with id {}", id));
   return core::ok();
+}
+
+std::optional<int64_t> parse_int64(std::string_view s) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+template <typename Write>
+core::Result<void> rotate_webhook_secret(
+    const Sealer& sealer, const core::Clock& clock,
+    const std::vector<std::pair<std::string, std::string>>& rows, const std::string& next,
+    const Write& write) {
+  // Before the new webhook_secret is written, in the same Tx: a different secret makes the
+  // stored (sealed) one the previous secret, changed now; a removed secret drops the previous
+  // one as well (reports go out unsigned); the same secret again changes nothing.
+  std::string_view stored;
+  for (const auto& [key, value] : rows)
+    if (key == kWebhookSecretKey) stored = value;
+  if (!stored.empty()) {
+    auto current = sealer.open(stored);
+    if (!current) return current.error().context("store: webhook_secret");
+    const bool same = *current == next;
+    sodium_memzero(current->data(), current->size());
+    if (same) return core::ok();
+  } else if (next.empty()) {
+    return core::ok();
+  }
+  if (auto r = write(kPreviousSecretKey, next.empty() ? std::string_view() : stored); !r) return r;
+  return write(kSecretChangedKey, std::to_string(clock.now_ms()));
 }
 
 }  // namespace
@@ -28,6 +66,20 @@ core::Result<AccountSettings> SettingsService::merge(
   AccountSettings out;
   const auto& keys = setting_keys();
   for (const auto& [key, value] : rows) {
+    if (key == kSecretChangedKey) {
+      auto ms = parse_int64(value);
+      if (!ms) return core::Error::corrupt("store: stored " + key + " is not a number");
+      out.webhook_secret_changed_ms = *ms;
+      continue;
+    }
+    if (key == kPreviousSecretKey) {
+      if (open_secrets) {
+        auto plain = open_secrets->open(value);
+        if (!plain) return plain.error().context("store: " + key);
+        out.webhook_secret_previous = std::move(plain).value();
+      }
+      continue;
+    }
     // Other subjects may keep rows in this table too (message option defaults): skip them.
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) continue;
     if (is_secret_key(key)) {
@@ -91,8 +143,11 @@ core::Result<void> SettingsService::set(
     };
     if (password_given)
       if (auto r = write_secret(kPasswordKey, s.relay_password); !r) return r;
-    if (secret_given)
+    if (secret_given) {
+      if (auto r = rotate_webhook_secret(sealer_, clock_, *rows, s.webhook_secret, write); !r)
+        return r;
       if (auto r = write_secret(kWebhookSecretKey, s.webhook_secret); !r) return r;
+    }
     return core::ok();
   });
 }

@@ -4,6 +4,11 @@
 // `set` from another process is never lost), and seals the secret keys (relay.password,
 // webhook_secret) with the master key (Sealer). Rows of keys it does not know (other subjects
 // may keep rows in the table) are left alone and ignored.
+// Webhook secret rotation (issue 14): when webhook_secret changes, the replaced value is kept
+// (sealed like it) in the row "webhook_secret.previous" and the time of the change in
+// "webhook_secret.changed_ms", so reports can be signed with both during the grace window;
+// setting the same secret again changes nothing; removing the secret drops the previous one.
+// These rows are no keys a user sets.
 // Errors: unknown account → not_found; a bad key or value → invalid, naming the key; a stored
 // value that no longer parses → corrupt.
 #pragma once
@@ -12,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/result.hpp"
 #include "store/repositories.hpp"
 #include "store/sealer.hpp"
@@ -21,7 +27,8 @@ namespace tern::store {
 
 class SettingsService {
  public:
-  SettingsService(Database& db, const Sealer& sealer) : db_(db), sealer_(sealer) {}
+  SettingsService(Database& db, const core::Clock& clock, const Sealer& sealer)
+      : db_(db), clock_(clock), sealer_(sealer) {}
   // with_secrets: relay_password and webhook_secret decrypted (an error when sealed and no
   // master key is set); else they stay empty and only their *_set flags say whether they are.
   core::Result<AccountSettings> get(int64_t account_id, bool with_secrets);
@@ -35,6 +42,7 @@ class SettingsService {
 
  private:
   Database& db_;
+  const core::Clock& clock_;
   const Sealer& sealer_;
 };
 

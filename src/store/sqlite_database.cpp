@@ -4,7 +4,8 @@
 // writer writes; busy_timeout makes writers queue instead of failing; a write Tx is one
 // BEGIN IMMEDIATE transaction (the write lock up front: no SQLITE_BUSY on lock upgrade), a read
 // Tx one deferred BEGIN (one snapshot). Foreign keys cascade what an account owns.
-// Delivery events are written through one prepared statement per batch, bound without copies.
+// Statements are prepared once per connection (sqlite::StmtCache) and reused; delivery events
+// are written through one statement per batch, bound without copies.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -44,6 +45,7 @@ core::Result<void> create_private_file(const std::string& path) {
 // What every repository of a Tx shares: the connection and whether writes are allowed.
 struct Conn {
   const Db& db;
+  sqlite::StmtCache& cache;  // statements are prepared once per connection
   Mode mode;
   core::Result<void> writable() const {
     if (mode == Mode::write) return core::ok();
@@ -79,34 +81,34 @@ class Accounts final : public AccountRepo {
   explicit Accounts(Conn c) : c_(c) {}
   core::Result<int64_t> insert(const Account& a) override {
     if (auto w = c_.writable(); !w) return w.error();
-    Stmt s(c_.db, "INSERT INTO accounts(name, code, created_ms) VALUES(?, ?, ?)");
+    Stmt s(c_.cache, "INSERT INTO accounts(name, code, created_ms) VALUES(?, ?, ?)");
     s.bind(1, std::string_view(a.name)).bind(2, std::string_view(a.code)).bind(3, a.created_ms);
     if (auto r = s.run("insert account"); !r) return r.error();
     return c_.db.last_insert_rowid();
   }
   core::Result<std::optional<Account>> by_id(int64_t id) override {
-    Stmt s(c_.db, "SELECT id, name, code, created_ms FROM accounts WHERE id = ?");
+    Stmt s(c_.cache, "SELECT id, name, code, created_ms FROM accounts WHERE id = ?");
     s.bind(1, id);
     return row_of<Account>(s, "find account", account_row);
   }
   core::Result<std::optional<Account>> by_name(std::string_view name) override {
-    Stmt s(c_.db, "SELECT id, name, code, created_ms FROM accounts WHERE name = ?");
+    Stmt s(c_.cache, "SELECT id, name, code, created_ms FROM accounts WHERE name = ?");
     s.bind(1, name);
     return row_of<Account>(s, "find account", account_row);
   }
   core::Result<std::optional<Account>> by_code(std::string_view code) override {
-    Stmt s(c_.db, "SELECT id, name, code, created_ms FROM accounts WHERE code = ?");
+    Stmt s(c_.cache, "SELECT id, name, code, created_ms FROM accounts WHERE code = ?");
     s.bind(1, code);
     return row_of<Account>(s, "find account", account_row);
   }
   core::Result<std::vector<Account>> list() override {
-    Stmt s(c_.db, "SELECT id, name, code, created_ms FROM accounts ORDER BY id");
+    Stmt s(c_.cache, "SELECT id, name, code, created_ms FROM accounts ORDER BY id");
     return rows_of<Account>(s, "list accounts", account_row);
   }
   core::Result<void> remove(int64_t id) override {
     if (auto w = c_.writable(); !w) return w;
     // Foreign keys cascade to everything the account owns (domain records via domains).
-    Stmt del(c_.db, "DELETE FROM accounts WHERE id = ?");
+    Stmt del(c_.cache, "DELETE FROM accounts WHERE id = ?");
     del.bind(1, id);
     if (auto r = del.run("delete account"); !r) return r;
     if (c_.db.changes() == 0)
@@ -129,7 +131,7 @@ class Credentials final : public CredentialRepo {
   explicit Credentials(Conn c) : c_(c) {}
   core::Result<void> insert(const CredentialRow& c) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "INSERT INTO credentials(account_id, username, password_hash, created_ms) "
            "VALUES(?, ?, ?, ?)");
     s.bind(1, c.account_id)
@@ -139,14 +141,14 @@ class Credentials final : public CredentialRepo {
     return s.run("insert credential");
   }
   core::Result<std::optional<CredentialRow>> by_username(std::string_view username) override {
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "SELECT account_id, username, password_hash, created_ms FROM credentials "
            "WHERE username = ?");
     s.bind(1, username);
     return row_of<CredentialRow>(s, "verify credentials", credential_row);
   }
   core::Result<std::vector<CredentialRow>> of_account(int64_t account_id) override {
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "SELECT account_id, username, password_hash, created_ms FROM credentials "
            "WHERE account_id = ? ORDER BY id");
     s.bind(1, account_id);
@@ -154,7 +156,7 @@ class Credentials final : public CredentialRepo {
   }
   core::Result<bool> remove(int64_t account_id, std::string_view username) override {
     if (auto w = c_.writable(); !w) return w.error();
-    Stmt del(c_.db, "DELETE FROM credentials WHERE account_id = ? AND username = ?");
+    Stmt del(c_.cache, "DELETE FROM credentials WHERE account_id = ? AND username = ?");
     del.bind(1, account_id).bind(2, username);
     if (auto r = del.run("delete credential"); !r) return r.error();
     return c_.db.changes() > 0;
@@ -169,7 +171,8 @@ class ApiKeys final : public ApiKeyRepo {
   explicit ApiKeys(Conn c) : c_(c) {}
   core::Result<void> insert(const ApiKeyRow& k) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt s(c_.db, "INSERT INTO api_keys(account_id, prefix, hash, created_ms) VALUES(?, ?, ?, ?)");
+    Stmt s(c_.cache,
+           "INSERT INTO api_keys(account_id, prefix, hash, created_ms) VALUES(?, ?, ?, ?)");
     s.bind(1, k.key.account_id)
         .bind(2, std::string_view(k.key.prefix))
         .bind(3, std::string_view(k.hash))
@@ -177,12 +180,12 @@ class ApiKeys final : public ApiKeyRepo {
     return s.run("insert API key");
   }
   core::Result<std::optional<int64_t>> active_account(std::string_view hash) override {
-    Stmt s(c_.db, "SELECT account_id FROM api_keys WHERE hash = ? AND revoked_ms IS NULL");
+    Stmt s(c_.cache, "SELECT account_id FROM api_keys WHERE hash = ? AND revoked_ms IS NULL");
     s.bind(1, hash);
     return row_of<int64_t>(s, "verify API key", [](const Stmt& r) { return r.int64(0); });
   }
   core::Result<std::vector<ApiKey>> of_account(int64_t account_id) override {
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "SELECT account_id, prefix, created_ms, COALESCE(revoked_ms, 0) FROM api_keys "
            "WHERE account_id = ? ORDER BY id");
     s.bind(1, account_id);
@@ -192,7 +195,7 @@ class ApiKeys final : public ApiKeyRepo {
   }
   core::Result<int> revoke(int64_t account_id, std::string_view prefix, int64_t now_ms) override {
     if (auto w = c_.writable(); !w) return w.error();
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "UPDATE api_keys SET revoked_ms = ? "
            "WHERE account_id = ? AND prefix = ? AND revoked_ms IS NULL");
     s.bind(1, now_ms).bind(2, account_id).bind(3, prefix);
@@ -228,7 +231,7 @@ class Domains final : public DomainRepo {
     return where("WHERE account_id = ?2", {}, account_id, "domain");
   }
   core::Result<std::vector<std::string>> verified_names(int64_t account_id) override {
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "SELECT domain FROM domains WHERE account_id = ? AND verified = 1 ORDER BY domain");
     s.bind(1, account_id);
     return rows_of<std::string>(s, "read domains", [](const Stmt& r) { return r.text(0); });
@@ -238,7 +241,7 @@ class Domains final : public DomainRepo {
   }
   core::Result<void> insert(const DomainDetail& d) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "INSERT INTO domains(account_id, domain, verified, dkim_mode, ed25519, token, "
            "active_slot, next_slot, checked_ms, created_ms) VALUES(?,?,?,?,?,?,?,?,?,?)");
     s.bind(1, d.account_id)
@@ -255,7 +258,7 @@ class Domains final : public DomainRepo {
   }
   core::Result<void> update(const DomainDetail& d) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "UPDATE domains SET verified = ?, dkim_mode = ?, ed25519 = ?, active_slot = ?, "
            "next_slot = ?, checked_ms = ? WHERE domain = ? AND account_id = ?");
     s.bind(1, int64_t{d.verified})
@@ -274,7 +277,7 @@ class Domains final : public DomainRepo {
   core::Result<bool> remove(std::string_view domain, int64_t account_id) override {
     if (auto w = c_.writable(); !w) return w.error();
     // Its record states go by the foreign key's cascade.
-    Stmt del(c_.db, "DELETE FROM domains WHERE account_id = ? AND domain = ?");
+    Stmt del(c_.cache, "DELETE FROM domains WHERE account_id = ? AND domain = ?");
     del.bind(1, account_id).bind(2, domain);
     if (auto r = del.run("delete domain"); !r) return r.error();
     return c_.db.changes() > 0;
@@ -282,20 +285,22 @@ class Domains final : public DomainRepo {
   core::Result<void> put_record(int64_t account_id, std::string_view domain,
                                 const RecordState& r) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt s(c_.db,
+    if (r.status == RecordStatus::error)
+      return core::Error::invalid("store: a record state without a verdict (error) is not kept");
+    Stmt s(c_.cache,
            "INSERT INTO domain_records(account_id, domain, id, status, found, checked_ms) "
            "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(account_id, domain, id) DO UPDATE SET "
            "status = excluded.status, found = excluded.found, checked_ms = excluded.checked_ms");
     s.bind(1, account_id)
         .bind(2, domain)
         .bind(3, std::string_view(r.id))
-        .bind(4, std::string_view(r.status))
+        .bind(4, to_string(r.status))
         .bind(5, std::string_view(r.found))
         .bind(6, r.checked_ms);
     return s.run("save record state");
   }
   core::Result<std::vector<StoredKey>> keys(int64_t account_id, std::string_view owner) override {
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "SELECT version, slot, selector, algorithm, public_b64, private_key, created_ms "
            "FROM dkim_keys WHERE account_id = ? AND owner = ? ORDER BY slot, algorithm DESC");
     s.bind(1, account_id).bind(2, owner);
@@ -321,7 +326,7 @@ class Domains final : public DomainRepo {
   }
   core::Result<int64_t> put_key(const StoredKey& k, int64_t now_ms) override {
     if (auto w = c_.writable(); !w) return w.error();
-    Stmt del(c_.db,
+    Stmt del(c_.cache,
              "DELETE FROM dkim_keys WHERE account_id = ? AND owner = ? AND slot = ? AND "
              "algorithm = ?");
     del.bind(1, k.account_id)
@@ -330,7 +335,7 @@ class Domains final : public DomainRepo {
         .bind(4, dkim::key_type(k.algorithm));
     if (auto r = del.run("replace DKIM key"); !r) return r.error();
     // version: AUTOINCREMENT, so a version is never given twice.
-    Stmt ins(c_.db,
+    Stmt ins(c_.cache,
              "INSERT INTO dkim_keys(account_id, owner, slot, selector, algorithm, public_b64, "
              "private_key, created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
     ins.bind(1, k.account_id)
@@ -346,7 +351,7 @@ class Domains final : public DomainRepo {
   }
   core::Result<void> remove_keys(int64_t account_id, std::string_view owner) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt del(c_.db, "DELETE FROM dkim_keys WHERE account_id = ? AND owner = ?");
+    Stmt del(c_.cache, "DELETE FROM dkim_keys WHERE account_id = ? AND owner = ?");
     del.bind(1, account_id).bind(2, owner);
     return del.run("delete DKIM keys");
   }
@@ -357,7 +362,7 @@ class Domains final : public DomainRepo {
                                                 int64_t account_id, std::string_view order) {
     std::vector<DomainDetail> out;
     {
-      Stmt s(c_.db,
+      Stmt s(c_.cache,
              fmt::format("SELECT {} FROM domains {} ORDER BY {}", kDomainColumns, clause, order));
       if (clause.find("?1") != std::string_view::npos) s.bind(1, domain);
       if (clause.find("?2") != std::string_view::npos) s.bind(2, account_id);
@@ -378,17 +383,20 @@ class Domains final : public DomainRepo {
       }
       if (rc != SQLITE_DONE) return s.error(rc, "read domains");
     }
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "SELECT id, status, found, checked_ms FROM domain_records WHERE account_id = ? AND "
            "domain = ? ORDER BY id");
     for (auto& d : out) {
       s.reset();
       s.bind(1, d.account_id).bind(2, std::string_view(d.domain));
-      auto recs = rows_of<RecordState>(s, "read domain records", [](const Stmt& r) {
-        return RecordState{r.text(0), r.text(1), r.text(2), r.int64(3)};
-      });
-      if (!recs) return recs.error();
-      d.records = std::move(recs).value();
+      int rc;
+      while ((rc = s.step()) == SQLITE_ROW) {
+        const auto status = parse_record_status(s.text(1));
+        if (!status || *status == RecordStatus::error)
+          return core::Error::corrupt("store: record state of unknown status " + s.text(1));
+        d.records.push_back({s.text(0), *status, s.text(2), s.int64(3)});
+      }
+      if (rc != SQLITE_DONE) return s.error(rc, "read domain records");
     }
     return out;
   }
@@ -403,7 +411,7 @@ class Senders final : public SenderRepo {
   explicit Senders(Conn c) : c_(c) {}
   core::Result<void> upsert(const Sender& s, int64_t now_ms) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt st(c_.db,
+    Stmt st(c_.cache,
             "INSERT INTO senders(account_id, address, verified, created_ms) VALUES(?, ?, ?, ?) "
             "ON CONFLICT(account_id, address) DO UPDATE SET verified = excluded.verified");
     st.bind(1, s.account_id)
@@ -413,7 +421,7 @@ class Senders final : public SenderRepo {
     return st.run("insert sender");
   }
   core::Result<std::vector<Sender>> of_account(int64_t account_id) override {
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "SELECT account_id, address, verified FROM senders WHERE account_id = ? "
            "ORDER BY address");
     s.bind(1, account_id);
@@ -423,14 +431,14 @@ class Senders final : public SenderRepo {
   }
   core::Result<bool> set_verified(int64_t account_id, std::string_view address) override {
     if (auto w = c_.writable(); !w) return w.error();
-    Stmt up(c_.db, "UPDATE senders SET verified = 1 WHERE account_id = ? AND address = ?");
+    Stmt up(c_.cache, "UPDATE senders SET verified = 1 WHERE account_id = ? AND address = ?");
     up.bind(1, account_id).bind(2, address);
     if (auto r = up.run("verify sender"); !r) return r.error();
     return c_.db.changes() > 0;
   }
   core::Result<bool> remove(int64_t account_id, std::string_view address) override {
     if (auto w = c_.writable(); !w) return w.error();
-    Stmt del(c_.db, "DELETE FROM senders WHERE account_id = ? AND address = ?");
+    Stmt del(c_.cache, "DELETE FROM senders WHERE account_id = ? AND address = ?");
     del.bind(1, account_id).bind(2, address);
     if (auto r = del.run("delete sender"); !r) return r.error();
     if (c_.db.changes() == 0) return false;
@@ -439,7 +447,7 @@ class Senders final : public SenderRepo {
   }
   core::Result<void> insert_link(const SenderLink& l) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt ins(c_.db,
+    Stmt ins(c_.cache,
              "INSERT INTO sender_verifications(token_hash, account_id, address, expires_ms, "
              "created_ms) VALUES(?, ?, ?, ?, ?)");
     ins.bind(1, std::string_view(l.token_hash))
@@ -450,7 +458,7 @@ class Senders final : public SenderRepo {
     return ins.run("store verification link");
   }
   core::Result<std::optional<SenderLink>> link(std::string_view token_hash) override {
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "SELECT token_hash, account_id, address, expires_ms, created_ms "
            "FROM sender_verifications WHERE token_hash = ?");
     s.bind(1, token_hash);
@@ -460,13 +468,13 @@ class Senders final : public SenderRepo {
   }
   core::Result<void> remove_links(int64_t account_id, std::string_view address) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt del(c_.db, "DELETE FROM sender_verifications WHERE account_id = ? AND address = ?");
+    Stmt del(c_.cache, "DELETE FROM sender_verifications WHERE account_id = ? AND address = ?");
     del.bind(1, account_id).bind(2, address);
     return del.run("delete verification links");
   }
   core::Result<void> remove_links_expired_before(int64_t t) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt del(c_.db, "DELETE FROM sender_verifications WHERE expires_ms < ?");
+    Stmt del(c_.cache, "DELETE FROM sender_verifications WHERE expires_ms < ?");
     del.bind(1, t);
     return del.run("drop old links");
   }
@@ -481,7 +489,7 @@ class Settings final : public SettingRepo {
  public:
   explicit Settings(Conn c) : c_(c) {}
   core::Result<std::vector<std::pair<std::string, std::string>>> rows(int64_t account_id) override {
-    Stmt s(c_.db, "SELECT key, value FROM settings WHERE account_id = ? ORDER BY key");
+    Stmt s(c_.cache, "SELECT key, value FROM settings WHERE account_id = ? ORDER BY key");
     s.bind(1, account_id);
     return rows_of<std::pair<std::string, std::string>>(
         s, "read settings", [](const Stmt& r) { return std::pair(r.text(0), r.text(1)); });
@@ -489,7 +497,7 @@ class Settings final : public SettingRepo {
   core::Result<void> put(int64_t account_id, std::string_view key,
                          std::string_view value) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt up(c_.db,
+    Stmt up(c_.cache,
             "INSERT INTO settings(account_id, key, value) VALUES(?, ?, ?) "
             "ON CONFLICT(account_id, key) DO UPDATE SET value = excluded.value");
     up.bind(1, account_id).bind(2, key).bind(3, value);
@@ -497,7 +505,7 @@ class Settings final : public SettingRepo {
   }
   core::Result<void> remove(int64_t account_id, std::string_view key) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt del(c_.db, "DELETE FROM settings WHERE account_id = ? AND key = ?");
+    Stmt del(c_.cache, "DELETE FROM settings WHERE account_id = ? AND key = ?");
     del.bind(1, account_id).bind(2, key);
     return del.run("reset setting");
   }
@@ -508,12 +516,22 @@ class Settings final : public SettingRepo {
 
 // --- suppressions ---
 
+// A LIKE pattern matching s anywhere, with LIKE's wildcards in s escaped.
+std::string contains_pattern(std::string_view s) {
+  std::string out = "%";
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "%";
+}
+
 class Suppressions final : public SuppressionRepo {
  public:
   explicit Suppressions(Conn c) : c_(c) {}
   core::Result<void> upsert(const Suppression& s) override {
     if (auto w = c_.writable(); !w) return w;
-    Stmt up(c_.db,
+    Stmt up(c_.cache,
             "INSERT INTO suppressions(account_id, address, reason, queue_id, created_ms) "
             "VALUES(?, ?, ?, ?, ?) ON CONFLICT(account_id, address) DO UPDATE SET "
             "reason = excluded.reason, queue_id = excluded.queue_id, "
@@ -526,7 +544,7 @@ class Suppressions final : public SuppressionRepo {
     return up.run("add suppression");
   }
   core::Result<std::vector<Suppression>> of_account(int64_t account_id) override {
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "SELECT account_id, address, reason, queue_id, created_ms FROM suppressions "
            "WHERE account_id = ? ORDER BY created_ms DESC, address");
     s.bind(1, account_id);
@@ -536,7 +554,7 @@ class Suppressions final : public SuppressionRepo {
   }
   core::Result<bool> remove(int64_t account_id, std::string_view address) override {
     if (auto w = c_.writable(); !w) return w.error();
-    Stmt del(c_.db, "DELETE FROM suppressions WHERE account_id = ? AND address = ?");
+    Stmt del(c_.cache, "DELETE FROM suppressions WHERE account_id = ? AND address = ?");
     del.bind(1, account_id).bind(2, address);
     if (auto r = del.run("remove suppression"); !r) return r.error();
     return c_.db.changes() > 0;
@@ -544,7 +562,7 @@ class Suppressions final : public SuppressionRepo {
   core::Result<std::vector<std::string>> listed(
       int64_t account_id, const std::vector<std::string>& addresses) override {
     std::vector<std::string> out;
-    Stmt s(c_.db, "SELECT 1 FROM suppressions WHERE account_id = ? AND address = ?");
+    Stmt s(c_.cache, "SELECT 1 FROM suppressions WHERE account_id = ? AND address = ?");
     for (const auto& a : addresses) {
       if (std::find(out.begin(), out.end(), a) != out.end()) continue;
       s.reset();
@@ -558,11 +576,75 @@ class Suppressions final : public SuppressionRepo {
     return out;
   }
 
+  core::Result<std::vector<Suppression>> search(int64_t account_id, std::string_view after,
+                                                std::string_view q, std::string_view reason,
+                                                size_t limit) override {
+    std::string sql =
+        "SELECT account_id, address, reason, queue_id, created_ms FROM suppressions "
+        "WHERE account_id = ?1";
+    if (!after.empty()) sql += " AND address > ?2";
+    if (!q.empty()) sql += " AND address LIKE ?3 ESCAPE '\\'";
+    if (!reason.empty()) sql += " AND reason LIKE ?4 ESCAPE '\\'";
+    sql += " ORDER BY address LIMIT ?5";
+    Stmt s(c_.cache, sql);
+    s.bind(1, account_id);
+    if (!after.empty()) s.bind(2, after);
+    const std::string qp = contains_pattern(q), rp = contains_pattern(reason);
+    if (!q.empty()) s.bind(3, std::string_view(qp));
+    if (!reason.empty()) s.bind(4, std::string_view(rp));
+    s.bind(5, static_cast<int64_t>(limit));
+    return rows_of<Suppression>(s, "search suppressions", [](const Stmt& r) {
+      return Suppression{r.int64(0), r.text(1), r.text(2), r.text(3), r.int64(4)};
+    });
+  }
+
  private:
   Conn c_;
 };
 
 // --- delivery events ---
+
+class Suspensions final : public SuspensionRepo {
+ public:
+  explicit Suspensions(Conn c) : c_(c) {}
+  core::Result<void> put(const Suspension& s) override {
+    if (auto w = c_.writable(); !w) return w;
+    Stmt up(c_.cache,
+            "INSERT INTO account_suspensions(account_id, reason, since_ms) VALUES(?, ?, ?) "
+            "ON CONFLICT(account_id) DO UPDATE SET reason = excluded.reason, "
+            "since_ms = excluded.since_ms");
+    up.bind(1, s.account_id).bind(2, std::string_view(s.reason)).bind(3, s.since_ms);
+    return up.run("suspend account");
+  }
+  core::Result<bool> remove(int64_t account_id) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    Stmt del(c_.cache, "DELETE FROM account_suspensions WHERE account_id = ?");
+    del.bind(1, account_id);
+    if (auto r = del.run("unsuspend account"); !r) return r.error();
+    return c_.db.changes() > 0;
+  }
+  core::Result<std::optional<Suspension>> of_account(int64_t account_id) override {
+    Stmt s(c_.cache,
+           "SELECT account_id, reason, since_ms FROM account_suspensions WHERE account_id = ?");
+    s.bind(1, account_id);
+    auto rows = rows_of<Suspension>(s, "read suspension", [](const Stmt& r) {
+      return Suspension{r.int64(0), r.text(1), r.int64(2)};
+    });
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<Suspension>();
+    return std::optional<Suspension>(std::move(rows->front()));
+  }
+  core::Result<std::vector<Suspension>> all() override {
+    Stmt s(c_.cache,
+           "SELECT account_id, reason, since_ms FROM account_suspensions ORDER BY account_id");
+    return rows_of<Suspension>(s, "read suspensions", [](const Stmt& r) {
+      return Suspension{r.int64(0), r.text(1), r.int64(2)};
+    });
+  }
+
+ private:
+  Conn c_;
+};
 
 class Events final : public EventRepo {
  public:
@@ -570,44 +652,35 @@ class Events final : public EventRepo {
   core::Result<void> append(const std::vector<DeliveryEvent>& events) override {
     if (auto w = c_.writable(); !w) return w;
     if (events.empty()) return core::ok();
-    // One statement prepared once and reset per row, values bound without copies: the batch
-    // costs one parse, not one per event.
-    sqlite3* db = c_.db.get();
-    sqlite3_stmt* raw = nullptr;
-    int rc = sqlite3_prepare_v2(
-        db,
-        "INSERT INTO delivery_events(time_ms, queue_id, account_id, recipient, event, attempt, "
-        "code, enhanced, reply, mx_host, tls, phase) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        -1, &raw, nullptr);
-    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st(raw, sqlite3_finalize);
-    if (rc != SQLITE_OK) return sqlite::to_error(db, rc, "prepare event insert");
-    auto text = [&](int idx, std::string_view v) {
-      return sqlite3_bind_text64(st.get(), idx, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
-    };
+    // One statement, prepared once per connection and reset per row, values bound without
+    // copies: the batch costs no parse at all.
+    Stmt st(c_.cache,
+            "INSERT INTO delivery_events(time_ms, queue_id, account_id, recipient, event, "
+            "attempt, code, enhanced, reply, mx_host, tls, phase) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (const auto& e : events) {
       // Checked row by row inside the transaction: a bad row fails the Tx after the rows
       // before it were written, and the caller drops it (all or nothing).
       if (e.queue_id.empty()) return core::Error::invalid("delivery event without a queue id");
-      rc = sqlite3_bind_int64(st.get(), 1, e.time_ms);
-      if (rc == SQLITE_OK) rc = text(2, e.queue_id);
-      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st.get(), 3, e.account_id);
-      if (rc == SQLITE_OK) rc = text(4, e.recipient);
-      if (rc == SQLITE_OK) rc = text(5, core::to_string(e.event));
-      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st.get(), 6, e.attempt);
-      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st.get(), 7, e.code);
-      if (rc == SQLITE_OK) rc = text(8, e.enhanced);
-      if (rc == SQLITE_OK) rc = text(9, e.reply);
-      if (rc == SQLITE_OK) rc = text(10, e.mx_host);
-      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st.get(), 11, e.tls ? 1 : 0);
-      if (rc == SQLITE_OK) rc = text(12, core::to_string(e.phase));
-      if (rc == SQLITE_OK) rc = sqlite3_step(st.get());
-      if (rc != SQLITE_DONE) return sqlite::to_error(db, rc, "record delivery event");
-      sqlite3_reset(st.get());
+      st.reset();
+      st.bind(1, e.time_ms)
+          .bind_static(2, e.queue_id)
+          .bind(3, e.account_id)
+          .bind_static(4, e.recipient)
+          .bind_static(5, core::to_string(e.event))
+          .bind(6, int64_t{e.attempt})
+          .bind(7, int64_t{e.code})
+          .bind_static(8, e.enhanced)
+          .bind_static(9, e.reply)
+          .bind_static(10, e.mx_host)
+          .bind(11, int64_t{e.tls ? 1 : 0})
+          .bind_static(12, core::to_string(e.phase));
+      if (auto r = st.run("record delivery event"); !r) return r;
     }
     return core::ok();
   }
   core::Result<std::vector<DeliveryEvent>> of_queue(std::string_view queue_id) override {
-    Stmt s(c_.db,
+    Stmt s(c_.cache,
            "SELECT time_ms, queue_id, account_id, recipient, event, attempt, code, enhanced, "
            "reply, mx_host, tls, phase FROM delivery_events WHERE queue_id = ? ORDER BY time_ms, "
            "id");
@@ -647,9 +720,9 @@ class Events final : public EventRepo {
 
 class SqliteTx final : public Tx {
  public:
-  SqliteTx(std::unique_lock<std::mutex> lock, const Db& db, Mode mode)
+  SqliteTx(std::unique_lock<std::mutex> lock, const Db& db, sqlite::StmtCache& cache, Mode mode)
       : lock_(std::move(lock)),
-        conn_{db, mode},
+        conn_{db, cache, mode},
         accounts_(conn_),
         credentials_(conn_),
         api_keys_(conn_),
@@ -657,9 +730,10 @@ class SqliteTx final : public Tx {
         senders_(conn_),
         settings_(conn_),
         suppressions_(conn_),
+        suspensions_(conn_),
         events_(conn_) {}
   ~SqliteTx() override {
-    if (open_) (void)conn_.db.exec("ROLLBACK", "roll back");
+    if (open_) (void)Stmt(conn_.cache, "ROLLBACK").run("roll back");
   }
   AccountRepo& accounts() override { return accounts_; }
   CredentialRepo& credentials() override { return credentials_; }
@@ -668,10 +742,11 @@ class SqliteTx final : public Tx {
   SenderRepo& senders() override { return senders_; }
   SettingRepo& settings() override { return settings_; }
   SuppressionRepo& suppressions() override { return suppressions_; }
+  SuspensionRepo& suspensions() override { return suspensions_; }
   EventRepo& events() override { return events_; }
   core::Result<void> commit() override {
     if (!open_) return core::Error::internal("store: transaction already ended");
-    auto r = conn_.db.exec("COMMIT", "commit");
+    auto r = Stmt(conn_.cache, "COMMIT").run("commit");
     if (!r) return r;  // the destructor rolls back
     open_ = false;
     lock_.unlock();  // the connection is free for the next Tx; this one is done
@@ -689,22 +764,24 @@ class SqliteTx final : public Tx {
   Senders senders_;
   Settings settings_;
   Suppressions suppressions_;
+  Suspensions suspensions_;
   Events events_;
 };
 
 class SqliteDatabase final : public Database {
  public:
-  explicit SqliteDatabase(Db db) : db_(std::move(db)) {}
+  explicit SqliteDatabase(Db db) : db_(std::move(db)), cache_(db_) {}
   core::Result<std::unique_ptr<Tx>> begin(Mode mode) override {
     std::unique_lock lock(mu_);
-    if (auto r = db_.exec(mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN", "begin"); !r)
+    if (auto r = Stmt(cache_, mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN").run("begin"); !r)
       return r.error();
-    return std::unique_ptr<Tx>(std::make_unique<SqliteTx>(std::move(lock), db_, mode));
+    return std::unique_ptr<Tx>(std::make_unique<SqliteTx>(std::move(lock), db_, cache_, mode));
   }
 
  private:
   std::mutex mu_;
   Db db_;
+  sqlite::StmtCache cache_;  // after db_: destroyed (statements finalized) before it closes
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <mutex>
 
+#include "store/cursor.hpp"
 #include "store/sqlite_backend.hpp"
 #include "store/sqlite_db.hpp"
 
@@ -21,7 +22,7 @@ using sqlite::Txn;
 
 constexpr const char* kColumns =
     "id, account_id, kind, url, content_type, message_id, queue_id, recipient, item, created_ms, "
-    "next_attempt_ms, attempts, last_error, state";
+    "next_attempt_ms, attempts, last_error, state, last_code";
 
 core::Result<OutboxItem> read_item(const Stmt& s) {
   OutboxItem it;
@@ -43,6 +44,7 @@ core::Result<OutboxItem> read_item(const Stmt& s) {
   const auto state = parse_outbox_state(s.text(13));
   if (!state) return core::Error::corrupt("outbox: item in unknown state " + s.text(13));
   it.state = *state;
+  it.last_code = static_cast<int>(s.int64(14));
   return it;
 }
 
@@ -139,7 +141,7 @@ class SqliteOutbox final : public Outbox {
     return out;
   }
 
-  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms) override {
+  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms, int code) override {
     if (ids.empty()) return core::ok();
     std::lock_guard lock(mu_);
     Txn txn(db_);
@@ -147,30 +149,31 @@ class SqliteOutbox final : public Outbox {
     // next_attempt_ms keeps the time it went out (the message log shows it).
     Stmt s(db_,
            "UPDATE webhook_outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
-           "next_attempt_ms = ? WHERE id = ? AND state = 'pending'");
+           "next_attempt_ms = ?, last_code = ? WHERE id = ? AND state = 'pending'");
     for (int64_t id : ids) {
       s.reset();
-      s.bind(1, now_ms).bind(2, id);
+      s.bind(1, now_ms).bind(2, int64_t{code}).bind(3, id);
       if (auto r = s.run("mark webhook item sent"); !r) return r;
     }
     return txn.commit();
   }
 
   core::Result<void> mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
-                                 const std::string& error, bool give_up) override {
+                                 const std::string& error, bool give_up, int code) override {
     if (ids.empty()) return core::ok();
     std::lock_guard lock(mu_);
     Txn txn(db_);
     if (auto r = txn.begin_immediate(); !r) return r;
     Stmt s(db_,
            "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?, "
-           "next_attempt_ms = ?, state = ? WHERE id = ? AND state = 'pending'");
+           "next_attempt_ms = ?, state = ?, last_code = ? WHERE id = ? AND state = 'pending'");
     for (int64_t id : ids) {
       s.reset();
       s.bind(1, error)
           .bind(2, next_attempt_ms)
           .bind(3, to_string(give_up ? OutboxState::failed : OutboxState::pending))
-          .bind(4, id);
+          .bind(4, int64_t{code})
+          .bind(5, id);
       if (auto r = s.run("mark webhook item failed"); !r) return r;
     }
     return txn.commit();
@@ -200,6 +203,52 @@ class SqliteOutbox final : public Outbox {
     s.bind(1, message_id);
     if (auto r = read_items(s, out, "read webhook items of a message"); !r) return r.error();
     return out;
+  }
+
+  core::Result<OutboxPage> list(int64_t account_id, size_t limit,
+                                const std::string& cursor) override {
+    if (limit < 1 || limit > 1000) return core::Error::invalid("limit must be 1..1000");
+    std::optional<int64_t> before;
+    if (!cursor.empty()) {
+      auto c = decode_cursor("w1:", cursor);
+      if (!c || c->second != "i") return core::Error::invalid("invalid cursor");
+      before = c->first;
+    }
+    OutboxPage page;
+    std::lock_guard lock(mu_);
+    Stmt s(db_, fmt::format("SELECT {} FROM webhook_outbox WHERE account_id = ?1 {} "
+                            "ORDER BY id DESC LIMIT ?2",
+                            kColumns, before ? "AND id < ?3" : ""));
+    s.bind(1, account_id).bind(2, static_cast<int64_t>(limit + 1));
+    if (before) s.bind(3, *before);
+    if (auto r = read_items(s, page.items, "list webhook items"); !r) return r.error();
+    if (page.items.size() > limit) {
+      page.items.resize(limit);
+      page.next_cursor = encode_cursor("w1:", page.items.back().id, "i");
+    }
+    return page;
+  }
+
+  core::Result<std::optional<OutboxItem>> find(int64_t account_id, int64_t id) override {
+    using R = std::optional<OutboxItem>;
+    std::lock_guard lock(mu_);
+    std::vector<OutboxItem> out;
+    Stmt s(db_,
+           fmt::format("SELECT {} FROM webhook_outbox WHERE account_id = ? AND id = ?", kColumns));
+    s.bind(1, account_id).bind(2, id);
+    if (auto r = read_items(s, out, "read webhook item"); !r) return r.error();
+    if (out.empty()) return R();
+    return R(std::move(out.front()));
+  }
+
+  core::Result<bool> retry_now(int64_t account_id, int64_t id, int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_,
+           "UPDATE webhook_outbox SET state = 'pending', next_attempt_ms = ? "
+           "WHERE account_id = ? AND id = ? AND state IN ('pending', 'failed')");
+    s.bind(1, now_ms).bind(2, account_id).bind(3, id);
+    if (auto r = s.run("retry webhook item"); !r) return r.error();
+    return db_.changes() == 1;
   }
 
  private:

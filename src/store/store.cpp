@@ -11,15 +11,15 @@ const core::Clock& Store::system_clock() {
 
 Store::Store(Database& db, const core::Clock& clock)
     : db_(db),
-      clock_(clock),
       cache_(clock),
       accounts(db, clock, cache_),
       credentials(db, clock, cache_),
       api_keys(db, clock),
       domains(db, clock, sealer_),
       senders(db, clock),
-      settings(db, sealer_),
+      settings(db, clock, sealer_),
       suppressions(db, clock),
+      suspensions(db),
       events(db) {}
 
 core::Result<policy::AccountContext> Store::account_context(int64_t account_id) {

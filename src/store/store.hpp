@@ -19,6 +19,7 @@
 //          ├─ senders       SenderService         (sender_service.hpp)
 //          ├─ settings      SettingsService       (settings_service.hpp)
 //          ├─ suppressions  SuppressionService    (suppression_service.hpp)
+//          ├─ suspensions   SuspensionService     (suspensions.hpp)
 //          └─ events        EventLog              (event_log.hpp)
 //   each service ─► Database::begin() ─► Tx ─► AccountRepo, DomainRepo, ... (one backend)
 #pragma once
@@ -37,6 +38,7 @@
 #include "store/sender_service.hpp"
 #include "store/settings_service.hpp"
 #include "store/suppression_service.hpp"
+#include "store/suspensions.hpp"
 #include "store/verify_cache.hpp"
 
 namespace tern::store {
@@ -44,7 +46,6 @@ namespace tern::store {
 class Store {
  private:
   Database& db_;
-  const core::Clock& clock_;
   Sealer sealer_;
   VerifyCache cache_;
 
@@ -72,6 +73,7 @@ class Store {
   SenderService senders;
   SettingsService settings;
   SuppressionService suppressions;
+  SuspensionService suspensions;
   EventLog events;
 
  private:

@@ -692,7 +692,28 @@ TEST_F(RouterTest, OpenApiListsEveryRouteAndEveryListedRouteExists) {
       {"get", "/api/v1/accounts/{accountId}/messages/{messageId}"},
       {"delete", "/api/v1/accounts/{accountId}/suppressions/{address}"},
       {"get", "/v/{token}"},
-      {"get", "/t/c/{token}"}};
+      {"get", "/t/c/{token}"},
+      // the console's (issue 13)
+      {"post", "/api/v1/session"},
+      {"get", "/api/v1/session"},
+      {"delete", "/api/v1/session"},
+      {"get", "/api/v1/platform"},
+      {"get", "/api/v1/stats"},
+      {"get", "/api/v1/accounts/{accountId}/stats"},
+      {"get", "/api/v1/queue"},
+      {"get", "/api/v1/queue/messages"},
+      {"post", "/api/v1/queue/actions"},
+      {"post", "/api/v1/accounts/{accountId}/suspend"},
+      {"post", "/api/v1/accounts/{accountId}/unsuspend"},
+      {"get", "/api/v1/suppressions"},
+      {"post", "/api/v1/suppressions/bulk"},
+      {"get", "/api/v1/captured"},
+      {"get", "/api/v1/captured/{capturedId}"},
+      {"get", "/api/v1/captured/{capturedId}/raw"},
+      {"get", "/api/v1/captured/{capturedId}/html"},
+      {"get", "/api/v1/webhooks/deliveries"},
+      {"post", "/api/v1/webhooks/deliveries/{deliveryId}/retry"},
+      {"post", "/api/v1/webhooks/test"}};
   for (const auto& [m, p] : served) {
     ASSERT_TRUE(paths.contains(p)) << p;
     EXPECT_TRUE(paths[p].contains(m)) << m << " " << p;
@@ -736,6 +757,14 @@ TEST_F(RouterTest, OpenApiListsEveryRouteAndEveryListedRouteExists) {
     }
   }
   EXPECT_GT(refs, 50);
+  // Every operation has a unique operationId (clients generate method names from them).
+  std::set<std::string> ids;
+  for (auto& [path, ops] : paths.items())
+    for (auto& [method, op] : ops.items()) {
+      ASSERT_TRUE(op.contains("operationId")) << method << " " << path;
+      EXPECT_TRUE(ids.insert(op["operationId"].get<std::string>()).second)
+          << "duplicate " << op["operationId"] << " at " << method << " " << path;
+    }
 }
 
 // --- request helpers ---------------------------------------------------------------------------

@@ -98,14 +98,15 @@ TEST_F(ServiceTest, AddDirectThenCheckVerifiesAndStartsSigning) {
 
   // Nothing published: all missing, still unverified.
   auto c = check("example.com", "");
-  for (const auto& r : c.records) EXPECT_EQ(r.status, "missing") << r.id;
+  for (const auto& r : c.records) EXPECT_EQ(r.status, store::RecordStatus::missing) << r.id;
   EXPECT_FALSE(c.detail.verified);
   EXPECT_FALSE(c.dns_error);
   EXPECT_EQ(c.detail.checked_ms, clock_.now_ms());
 
   // Everything published: all ok, verified, signing with tern1.
   c = check("example.com", zone_of(rep.records));
-  for (const auto& r : c.records) EXPECT_EQ(r.status, "ok") << r.id << " " << r.found;
+  for (const auto& r : c.records)
+    EXPECT_EQ(r.status, store::RecordStatus::ok) << r.id << " " << r.found;
   EXPECT_TRUE(c.detail.verified);
   EXPECT_FALSE(c.changes.empty());
   auto keys = store_->domains.signing_keys(acme_.id, "example.com");
@@ -115,20 +116,21 @@ TEST_F(ServiceTest, AddDirectThenCheckVerifiesAndStartsSigning) {
   EXPECT_EQ(keys.value()[0].private_pem, "PEM-rsa-1");
   // The stored states come back from records() without DNS.
   auto later = must(svc_->records("example.com"));
-  EXPECT_EQ(by_id(later, "dkim:tern1").status, "ok");
+  EXPECT_EQ(by_id(later, "dkim:tern1").status, store::RecordStatus::ok);
 
   // The selector record goes away: missing, signing stops; a DNS outage changes nothing.
   c = check("example.com", zone_of(rep.records, "dkim:tern1"));
-  EXPECT_EQ(by_id(c, "dkim:tern1").status, "missing");
+  EXPECT_EQ(by_id(c, "dkim:tern1").status, store::RecordStatus::missing);
   EXPECT_TRUE(store_->domains.signing_keys(acme_.id, "example.com").value().empty());
   c = check("example.com", zone_of(rep.records));
   EXPECT_EQ(store_->domains.signing_keys(acme_.id, "example.com").value().size(), 1u);
   c = check("example.com",
             "tern1._domainkey.example.com SERVFAIL\n" + zone_of(rep.records, "dkim:tern1"));
   EXPECT_TRUE(c.dns_error);
-  EXPECT_EQ(by_id(c, "dkim:tern1").status, "error");
+  EXPECT_EQ(by_id(c, "dkim:tern1").status, store::RecordStatus::error);
   EXPECT_EQ(store_->domains.signing_keys(acme_.id, "example.com").value().size(), 1u);
-  EXPECT_EQ(by_id(must(svc_->records("example.com")), "dkim:tern1").status, "ok");
+  EXPECT_EQ(by_id(must(svc_->records("example.com")), "dkim:tern1").status,
+            store::RecordStatus::ok);
 }
 
 TEST_F(ServiceTest, RotationSwitchesAfterTheNewRecordChecksOk) {
@@ -142,10 +144,10 @@ TEST_F(ServiceTest, RotationSwitchesAfterTheNewRecordChecksOk) {
   EXPECT_EQ(rot.detail.active_slot, 1);
   EXPECT_EQ(rot.detail.next_slot, 2);
   EXPECT_EQ(by_id(rot, "dkim:tern2").value, "v=DKIM1; k=rsa; p=PUB3");
-  EXPECT_EQ(by_id(rot, "dkim:tern2").status, "pending");
+  EXPECT_EQ(by_id(rot, "dkim:tern2").status, store::RecordStatus::pending);
   // Old DNS still holds the old tern2 key: wrong, signing stays on tern1.
   auto c = check("example.com", published);
-  EXPECT_EQ(by_id(c, "dkim:tern2").status, "wrong");
+  EXPECT_EQ(by_id(c, "dkim:tern2").status, store::RecordStatus::wrong);
   EXPECT_EQ(c.detail.active_slot, 1);
   EXPECT_EQ(store_->domains.signing_keys(acme_.id, "example.com").value().at(0).version,
             before.version);
@@ -163,7 +165,7 @@ TEST_F(ServiceTest, RotationSwitchesAfterTheNewRecordChecksOk) {
   // The next rotation goes to the now idle tern1.
   rot = must(svc_->rotate("example.com"));
   EXPECT_EQ(rot.detail.next_slot, 1);
-  EXPECT_EQ(by_id(rot, "dkim:tern1").status, "pending");
+  EXPECT_EQ(by_id(rot, "dkim:tern1").status, store::RecordStatus::pending);
   EXPECT_EQ(store_->domains.signing_keys(acme_.id, "example.com").value().at(0).selector, "tern2");
 }
 
@@ -185,9 +187,9 @@ TEST_F(ServiceTest, DelegatedDomainsShareTheAccountKeysInThePlatformZone) {
   EXPECT_EQ(entries.value()[0].value, "v=DKIM1; k=rsa; p=PUB1");
   // CNAME published, platform zone not yet: wrong, saying so.
   auto c = check("a.example", zone_of(a.records));
-  EXPECT_EQ(by_id(c, "dkim:tern1").status, "wrong");
+  EXPECT_EQ(by_id(c, "dkim:tern1").status, store::RecordStatus::wrong);
   c = check("a.example", zone_of(a.records) + platform_zone());
-  EXPECT_EQ(by_id(c, "dkim:tern1").status, "ok") << by_id(c, "dkim:tern1").found;
+  EXPECT_EQ(by_id(c, "dkim:tern1").status, store::RecordStatus::ok) << by_id(c, "dkim:tern1").found;
   EXPECT_TRUE(c.detail.verified);
   auto keys = store_->domains.signing_keys(acme_.id, "a.example").value();
   ASSERT_EQ(keys.size(), 1u);

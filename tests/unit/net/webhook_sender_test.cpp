@@ -70,13 +70,6 @@ class WebhookSenderTest : public ::testing::Test {
     return pred();
   }
 
-  void run_for_ms(int ms) {
-    io_.restart();  // an earlier run may have left it stopped (out of work)
-    auto work = asio::make_work_guard(io_);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (std::chrono::steady_clock::now() < until) io_.run_one_for(std::chrono::milliseconds(20));
-  }
-
   static report::ReportResult result(const std::string& mid, const std::string& event) {
     report::ReportInput in;
     in.bulk_id = "bulk-7";
@@ -193,6 +186,57 @@ TEST_F(WebhookSenderTest, XmlReportIsUnsignedWithoutASecret) {
   EXPECT_FALSE(seen.header("x-tern-timestamp").empty());
 }
 
+// Issue 14: a secret set or rotated signs the very next report (no settings cache), and during
+// the rotation window the report carries a v1 for the new secret and one for the old.
+TEST_F(WebhookSenderTest, ASecretChangeSignsTheNextReport) {
+  Request seen1, seen2, seen3;
+  FakeHttpServer srv(
+      {answer(200, "OK", &seen1), answer(200, "OK", &seen2), answer(200, "OK", &seen3)});
+  make_sender();
+  enqueue({report_item(srv.url(), result("m1", "delivered"))});
+  sender_->poke();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
+  EXPECT_EQ(seen1.header("x-tern-signature"), "");  // no secret yet
+
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", kSecret}}).ok());
+  enqueue({report_item(srv.url(), result("m2", "delivered"))});
+  sender_->poke();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 2; }));
+  const std::string sig2 = seen2.header("x-tern-signature");
+  ASSERT_FALSE(sig2.empty()) << "the first secret must sign the next report at once";
+  EXPECT_TRUE(report::verify(sig2, kSecret, seen2.body, now_ms() / 1000).ok());
+  EXPECT_EQ(sig2.find(",v1=", sig2.find(",v1=") + 1), std::string::npos);  // one v1: no old one
+
+  const std::string rotated = "whsec-rotated-fedcba9876543210";
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", rotated}}).ok());
+  enqueue({report_item(srv.url(), result("m3", "delivered"))});
+  sender_->poke();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 3; }));
+  srv.join();
+  const std::string sig3 = seen3.header("x-tern-signature");
+  const std::string ts = seen3.header("x-tern-timestamp");
+  EXPECT_EQ(sig3, "t=" + ts + ",v1=" + report::sign(rotated, std::stoll(ts), seen3.body).value() +
+                      ",v1=" + report::sign(kSecret, std::stoll(ts), seen3.body).value());
+  EXPECT_TRUE(report::verify(sig3, rotated, seen3.body, now_ms() / 1000).ok());
+  EXPECT_TRUE(report::verify(sig3, kSecret, seen3.body, now_ms() / 1000).ok());
+}
+
+TEST_F(WebhookSenderTest, AfterTheGracePeriodOnlyTheNewSecretSigns) {
+  cfg_.secret_grace_ms = 0;  // the window is already over
+  Request seen;
+  FakeHttpServer srv({answer(200, "OK", &seen)});
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", kSecret}}).ok());
+  const std::string rotated = "whsec-rotated-fedcba9876543210";
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", rotated}}).ok());
+  enqueue({report_item(srv.url(), result("m1", "delivered"))});
+  make_sender();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
+  srv.join();
+  const std::string sig = seen.header("x-tern-signature");
+  EXPECT_TRUE(report::verify(sig, rotated, seen.body, now_ms() / 1000).ok());
+  EXPECT_FALSE(report::verify(sig, kSecret, seen.body, now_ms() / 1000).ok());
+}
+
 TEST_F(WebhookSenderTest, TrackingEventsGoOutAsAnEventsArray) {
   Request seen;
   FakeHttpServer srv({answer(200, "OK", &seen)});
@@ -301,10 +345,15 @@ TEST_F(WebhookSenderTest, PokeWakesAnIdleSender) {
   Request seen;
   FakeHttpServer srv({answer(200, "OK", &seen)});
   make_sender();
-  run_for_ms(300);  // nothing due: the sender sleeps without a timer
+  // Nothing due: the sender arms no timer, so its io_context runs out of work and stops.
+  io_.restart();
+  io_.run_for(std::chrono::seconds(20));
+  ASSERT_TRUE(io_.stopped()) << "an idle sender keeps work (a timer) on its io_context";
   enqueue({report_item(srv.url(), result("m1", "delivered"))});
-  run_for_ms(500);
-  EXPECT_EQ(sender_->counters().sent, 0u);  // nobody told it
+  // Nobody told it: not one handler is pending, so nothing can send the item.
+  io_.restart();
+  EXPECT_EQ(io_.poll(), 0u);
+  EXPECT_EQ(sender_->counters().sent, 0u);
   sender_->poke();
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
   srv.join();
@@ -314,17 +363,17 @@ TEST_F(WebhookSenderTest, PokeWakesAnIdleSender) {
 TEST_F(WebhookSenderTest, AnItemInFlightIsNotSentAgainWhenItsLeaseRunsOut) {
   core::FakeClock clock(now_ms());
   std::atomic<bool> got{false};
-  std::atomic<int> second{0};
+  std::atomic<bool> lease_ran_out{false};
+  Request second;
   FakeHttpServer srv({[&](HttpConn& c) {
                         if (!c.read_request()) return;
                         got = true;
-                        std::this_thread::sleep_for(std::chrono::milliseconds(800));
+                        // Answers only once the lease ran out and the sender was poked.
+                        for (int i = 0; i < 2000 && !lease_ran_out; ++i)
+                          std::this_thread::sleep_for(std::chrono::milliseconds(10));
                         c.respond(200, "OK");
                       },
-                      [&](HttpConn& c) {
-                        if (c.read_request()) ++second;
-                        c.respond(200, "OK");
-                      }});
+                      answer(200, "OK", &second)});
   auto item = report_item(srv.url(), result("m1", "delivered"));
   item.created_ms = item.next_attempt_ms = clock.now_ms();
   enqueue({item});
@@ -334,12 +383,22 @@ TEST_F(WebhookSenderTest, AnItemInFlightIsNotSentAgainWhenItsLeaseRunsOut) {
   ASSERT_TRUE(run_until([&] { return got.load(); }));
   clock.advance_ms(180'000);  // the outbox lease (2 min) runs out while the POST is in flight
   sender_->poke();
+  io_.restart();
+  io_.poll();  // runs the poke: pump() finds m1 due again in the outbox while it is in flight
+  lease_ran_out = true;
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
-  run_for_ms(300);
+  // Positive marker: an item enqueued now is the next POST the receiver gets; m1 is not.
+  auto marker = report_item(srv.url(), result("m2", "delivered"));
+  marker.created_ms = marker.next_attempt_ms = clock.now_ms();
+  enqueue({marker});
+  sender_->poke();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 2; }));
   srv.join();
-  EXPECT_EQ(second.load(), 0);
-  EXPECT_EQ(srv.accepted(), 1u);
+  EXPECT_EQ(srv.accepted(), 2u);
+  EXPECT_NE(second.body.find("\"m2\""), std::string::npos) << second.body;
+  EXPECT_EQ(second.body.find("\"m1\""), std::string::npos) << second.body;
   EXPECT_EQ(stored("m1").state, store::OutboxState::sent);
+  EXPECT_EQ(stored("m2").state, store::OutboxState::sent);
 }
 
 TEST_F(WebhookSenderTest, ASlowReceiverDoesNotHoldUpAnotherHost) {

@@ -218,6 +218,51 @@ TYPED_TEST(DeliveryConformance, WebhookSecretSealedAndSeparateFromRelayPassword)
   EXPECT_EQ(this->rows(this->acme_).at("webhook_secret"), rows.at("webhook_secret"));
 }
 
+// Issue 14: a rotation keeps the replaced secret (sealed like it) and when it was replaced, so
+// the sender can sign with both during the grace window; the same secret again is no rotation;
+// removing the secret drops the old one too; other keys never touch the rotation rows.
+TYPED_TEST(DeliveryConformance, WebhookSecretRotationKeepsThePreviousSecret) {
+  this->store_->set_master_key(this->master_key());
+  const int64_t t0 = this->clock_.now_ms();
+  this->set(this->acme_, {{"webhook_secret", "whsec-first-0123456789"}});
+  AccountSettings first = this->settings(this->acme_, true);
+  EXPECT_EQ(first.webhook_secret_previous, "");  // nothing replaced
+  EXPECT_EQ(first.webhook_secret_changed_ms, t0);
+
+  this->clock_.advance_ms(5000);
+  this->set(this->acme_, {{"webhook_secret", "whsec-second-0123456789"}});
+  AccountSettings second = this->settings(this->acme_, true);
+  EXPECT_EQ(second.webhook_secret, "whsec-second-0123456789");
+  EXPECT_EQ(second.webhook_secret_previous, "whsec-first-0123456789");
+  EXPECT_EQ(second.webhook_secret_changed_ms, t0 + 5000);
+  EXPECT_TRUE(this->rows(this->acme_).at("webhook_secret.previous").starts_with("sbx1:"));
+  AccountSettings without = this->settings(this->acme_, false);
+  EXPECT_EQ(without.webhook_secret_previous, "");  // never without secrets
+  EXPECT_EQ(without.webhook_secret_changed_ms, t0 + 5000);
+
+  // The same secret again: no rotation (previous and time kept).
+  this->clock_.advance_ms(5000);
+  this->set(this->acme_, {{"webhook_secret", "whsec-second-0123456789"}, {"notify_url", ""}});
+  AccountSettings again = this->settings(this->acme_, true);
+  EXPECT_EQ(again.webhook_secret_previous, "whsec-first-0123456789");
+  EXPECT_EQ(again.webhook_secret_changed_ms, t0 + 5000);
+
+  this->set(this->acme_, {{"webhook_secret", ""}});
+  AccountSettings removed = this->settings(this->acme_, true);
+  EXPECT_FALSE(removed.webhook_secret_set);
+  EXPECT_EQ(removed.webhook_secret_previous, "");
+  EXPECT_EQ(this->rows(this->acme_).count("webhook_secret.previous"), 0u);
+  this->set(this->acme_, {{"notify_url", "https://hooks.example.com/x"}});
+  EXPECT_EQ(this->settings(this->acme_, true).webhook_secret_previous, "");
+}
+
+TYPED_TEST(DeliveryConformance, CorruptRotationTimeIsCorrupt) {
+  this->put_row(this->acme_, "webhook_secret.changed_ms", "1e10");
+  auto r = this->store_->settings.get(this->acme_, false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, core::ErrorCode::corrupt);
+}
+
 // --- suppression list ---
 
 TYPED_TEST(DeliveryConformance, SuppressionAddRefreshListRemove) {

@@ -45,7 +45,8 @@ class DomainsConformance : public Conformance<B> {
     u.active_slot = active;
     u.next_slot = next;
     u.checked_ms = 1000;
-    for (auto& [id, st] : states) u.records.push_back({id, st, st == "ok" ? "" : "x", 1000});
+    for (auto& [id, st] : states)
+      u.records.push_back({id, *parse_record_status(st), st == "ok" ? "" : "x", 1000});
     auto r = domains().save_check(u);
     ASSERT_TRUE(r.ok()) << r.error().message;
   }
@@ -212,7 +213,7 @@ TYPED_TEST(DomainsConformance, SigningNeedsVerifiedDomainKeysAndOkRecord) {
   // Freshly stored keys start pending.
   auto x = this->detail("example.com");
   ASSERT_NE(x.record("dkim:tern1"), nullptr);
-  EXPECT_EQ(x.record("dkim:tern1")->status, "pending");
+  EXPECT_EQ(x.record("dkim:tern1")->status, RecordStatus::pending);
   EXPECT_TRUE(this->signing(this->acme_, "example.com").empty());
 
   this->mark("example.com", {{"dkim:tern1", "ok"}});  // record ok, domain not verified
@@ -257,7 +258,7 @@ TYPED_TEST(DomainsConformance, ReplacingAKeyResetsItsStateAndChangesVersion) {
   auto second = d.put_keys(this->acme_, "example.com", {key(1, "rsa", "NEW")}, false);
   ASSERT_TRUE(second.ok());
   EXPECT_GT(second.value()[0].version, first.value()[0].version);
-  EXPECT_EQ(this->detail("example.com").record("dkim:tern1")->status, "pending");
+  EXPECT_EQ(this->detail("example.com").record("dkim:tern1")->status, RecordStatus::pending);
   EXPECT_TRUE(this->signing(this->acme_, "example.com").empty());
   this->mark("example.com", {{"dkim:tern1", "ok"}});
   auto keys = this->signing(this->acme_, "example.com");
@@ -328,9 +329,9 @@ TYPED_TEST(DomainsConformance, DelegatedDomainsShareTheAccountKeySet) {
   this->mark("direct.example", {{"dkim:tern1", "ok"}});
   ASSERT_TRUE(d.put_keys(this->acme_, "", {key(1, "rsa", "S1"), key(2, "rsa", "S2")}, false).ok());
   // Both delegated domains got pending selector states; the direct one kept its state.
-  EXPECT_EQ(this->detail("a.example").record("dkim:tern2")->status, "pending");
-  EXPECT_EQ(this->detail("b.example").record("dkim:tern1")->status, "pending");
-  EXPECT_EQ(this->detail("direct.example").record("dkim:tern1")->status, "ok");
+  EXPECT_EQ(this->detail("a.example").record("dkim:tern2")->status, RecordStatus::pending);
+  EXPECT_EQ(this->detail("b.example").record("dkim:tern1")->status, RecordStatus::pending);
+  EXPECT_EQ(this->detail("direct.example").record("dkim:tern1")->status, RecordStatus::ok);
   this->mark("a.example", {{"dkim:tern1", "ok"}});
   auto keys = this->signing(this->acme_, "a.example");
   ASSERT_EQ(keys.size(), 1u);
@@ -344,12 +345,13 @@ TYPED_TEST(DomainsConformance, DelegatedDomainsShareTheAccountKeySet) {
   EXPECT_EQ(this->detail("a.example").next_slot, 2);
   EXPECT_EQ(this->detail("b.example").next_slot, 2);
   EXPECT_EQ(this->detail("direct.example").next_slot, 0);
-  EXPECT_EQ(this->detail("a.example").record("dkim:tern1")->status, "ok");  // untouched slot
+  EXPECT_EQ(this->detail("a.example").record("dkim:tern1")->status,
+            RecordStatus::ok);  // untouched slot
   EXPECT_EQ(this->signing(this->acme_, "a.example").at(0).private_pem, "S1");
 
   // Switching a domain's form resets what was checked behind its selectors.
   ASSERT_TRUE(d.set_dkim("a.example", "direct", false).ok());
-  EXPECT_EQ(this->detail("a.example").record("dkim:tern1")->status, "pending");
+  EXPECT_EQ(this->detail("a.example").record("dkim:tern1")->status, RecordStatus::pending);
   EXPECT_EQ(this->detail("a.example").next_slot, 0);
   EXPECT_TRUE(this->signing(this->acme_, "a.example").empty());
 }
@@ -368,24 +370,26 @@ TYPED_TEST(DomainsConformance, ACheckNeverOverwritesARotationOrKeyCommittedMeanw
   u.checked_ms = 7;
   u.seen_next_slot = 0;
   u.key_versions = {{"tern1", keys.value()[0].version}, {"tern2", keys.value()[1].version}};
-  u.records = {{"dkim:tern1", "ok", "", 7}, {"dkim:tern2", "ok", "", 7}, {"dmarc", "ok", "", 7}};
+  u.records = {{"dkim:tern1", RecordStatus::ok, "", 7},
+               {"dkim:tern2", RecordStatus::ok, "", 7},
+               {"dmarc", RecordStatus::ok, "", 7}};
   // ... then a rotation (another instance: the CLI) replaced tern2 before the check saved.
   Backend cli = this->open_again();
   ASSERT_TRUE(
       cli.store->domains.put_keys(this->acme_, "example.com", {key(2, "rsa", "K2new")}, true).ok());
   ASSERT_TRUE(d.save_check(u).ok());
   auto x = this->detail("example.com");
-  EXPECT_EQ(x.next_slot, 2);                             // rotation kept
-  EXPECT_EQ(x.record("dkim:tern2")->status, "pending");  // old key's result not saved
-  EXPECT_EQ(x.record("dkim:tern1")->status, "ok");       // unchanged key: saved
-  EXPECT_EQ(x.record("dmarc")->status, "ok");
+  EXPECT_EQ(x.next_slot, 2);                                         // rotation kept
+  EXPECT_EQ(x.record("dkim:tern2")->status, RecordStatus::pending);  // old key's result not saved
+  EXPECT_EQ(x.record("dkim:tern1")->status, RecordStatus::ok);       // unchanged key: saved
+  EXPECT_EQ(x.record("dmarc")->status, RecordStatus::ok);
   EXPECT_EQ(x.checked_ms, 7);
   // A check that saw the rotation may switch.
   u.seen_next_slot = 2;
   u.active_slot = 2;
   u.next_slot = 0;
   u.key_versions = {{"tern2", d.keys(this->acme_, "example.com", false).value()[1].version}};
-  u.records = {{"dkim:tern2", "ok", "", 8}};
+  u.records = {{"dkim:tern2", RecordStatus::ok, "", 8}};
   ASSERT_TRUE(d.save_check(u).ok());
   x = this->detail("example.com");
   EXPECT_EQ(x.active_slot, 2);
@@ -423,6 +427,18 @@ TYPED_TEST(DomainsConformance, KeysAndChecksRefuseBadInputAndOtherAccounts) {
   EXPECT_TRUE(d.save_check(u).error().is(core::ErrorCode::invalid));
   u.active_slot = 0;
   EXPECT_FALSE(d.save_check(u).ok());
+  // A check's "error" (DNS failed, no verdict) is never kept as a record state.
+  u.active_slot = 1;
+  u.records = {{"spf", RecordStatus::error, "SERVFAIL", 9}};
+  EXPECT_TRUE(d.save_check(u).error().is(core::ErrorCode::invalid));
+}
+
+TEST(RecordStatusNames, RoundTripAndNothingElseParses) {
+  for (RecordStatus s : {RecordStatus::pending, RecordStatus::ok, RecordStatus::missing,
+                         RecordStatus::wrong, RecordStatus::error})
+    EXPECT_EQ(parse_record_status(to_string(s)), s);
+  EXPECT_EQ(to_string(RecordStatus::missing), "missing");
+  for (const char* bad : {"", "OK", "okay", "pending "}) EXPECT_FALSE(parse_record_status(bad));
 }
 
 TYPED_TEST(DomainsConformance, MasterKeySealsPrivateKeysAtRest) {

@@ -295,5 +295,83 @@ TYPED_TEST(OutboxConformance, IdsGrowAcrossInstancesAndEnqueues) {
   EXPECT_EQ(batch[1].message_id, "x2");
 }
 
+// --- The account's webhook history (console, issue 13) ---
+
+TYPED_TEST(OutboxConformance, HistoryListsTheAccountsItemsNewestFirstInPages) {
+  this->enqueue({item(1, "https://a.example/", "m1"), item(1, "https://a.example/", "m2"),
+                 item(2, "https://b.example/", "b1"), item(1, "https://a.example/", "m3")});
+  auto page = this->outbox_->list(1, 2, "");
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->items[0].message_id, "m3");  // newest (highest id) first
+  EXPECT_EQ(page->items[1].message_id, "m2");
+  ASSERT_FALSE(page->next_cursor.empty());
+  auto rest = this->outbox_->list(1, 2, page->next_cursor);
+  ASSERT_TRUE(rest.ok()) << rest.error().message;
+  ASSERT_EQ(rest->items.size(), 1u);
+  EXPECT_EQ(rest->items[0].message_id, "m1");  // beta's b1 never shows
+  EXPECT_TRUE(rest->next_cursor.empty());
+  // Exactly a page full: no cursor to an empty page.
+  auto full = this->outbox_->list(1, 3, "");
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->items.size(), 3u);
+  EXPECT_TRUE(full->next_cursor.empty());
+  auto other = this->outbox_->list(2, 10, "");
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->items.size(), 1u);
+  EXPECT_EQ(other->items[0].message_id, "b1");
+  // Bad limits and cursors are invalid.
+  for (size_t limit : {size_t{0}, size_t{1001}}) {
+    auto bad = this->outbox_->list(1, limit, "");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, core::ErrorCode::invalid);
+  }
+  auto bogus = this->outbox_->list(1, 2, "bogus");
+  ASSERT_FALSE(bogus.ok());
+  EXPECT_EQ(bogus.error().code, core::ErrorCode::invalid);
+}
+
+TYPED_TEST(OutboxConformance, HistoryFindAndRetryAreScopedAndKeepCodes) {
+  this->enqueue({item(1, "https://a.example/", "m1"), item(2, "https://b.example/", "b1")});
+  const int64_t t = this->now();
+  auto mine = this->outbox_->list(1, 10, "");
+  auto theirs = this->outbox_->list(2, 10, "");
+  ASSERT_TRUE(mine.ok() && theirs.ok());
+  const int64_t m1 = mine->items.at(0).id, b1 = theirs->items.at(0).id;
+  auto none = this->outbox_->find(1, b1);  // another account's item is not found
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none);
+  EXPECT_EQ(this->outbox_->find(1, m1).value()->last_code, 0);
+
+  // Given up with a code; retried: pending, due at once, attempts kept.
+  ASSERT_TRUE(this->outbox_->mark_failed({m1}, t + 1000, "POST: 500", true, 500).ok());
+  auto gave = this->outbox_->find(1, m1).value();
+  ASSERT_TRUE(gave);
+  EXPECT_EQ(gave->state, OutboxState::failed);
+  EXPECT_EQ(gave->last_code, 500);
+  EXPECT_FALSE(this->outbox_->retry_now(2, m1, t).value());  // not beta's to retry
+  EXPECT_EQ(this->outbox_->find(1, m1).value()->state, OutboxState::failed);
+  EXPECT_TRUE(this->outbox_->retry_now(1, m1, t + 5).value());
+  auto again = this->outbox_->find(1, m1).value();
+  EXPECT_EQ(again->state, OutboxState::pending);
+  EXPECT_EQ(again->next_attempt_ms, t + 5);
+  EXPECT_EQ(again->attempts, 1);
+  auto due = this->due(t + 5);
+  ASSERT_EQ(due.size(), 2u);  // m1 again, and beta's first attempt
+  // Sent with a code: kept; a sent item cannot be retried.
+  ASSERT_TRUE(this->outbox_->mark_sent({m1}, t + 6, 204).ok());
+  EXPECT_EQ(this->outbox_->find(1, m1).value()->last_code, 204);
+  EXPECT_EQ(this->outbox_->find(1, m1).value()->state, OutboxState::sent);
+  EXPECT_FALSE(this->outbox_->retry_now(1, m1, t + 7).value());
+  EXPECT_EQ(this->outbox_->find(1, m1).value()->state, OutboxState::sent);
+  // A pending item not yet due becomes due now.
+  ASSERT_TRUE(this->outbox_->mark_failed({b1}, t + 60'000, "timeout", false, 0).ok());
+  EXPECT_TRUE(this->due(t + 10).empty());
+  EXPECT_TRUE(this->outbox_->retry_now(2, b1, t + 10).value());
+  auto now_due = this->due(t + 10);
+  ASSERT_EQ(now_due.size(), 1u);
+  EXPECT_EQ(now_due[0][0].id, b1);
+}
+
 }  // namespace
 }  // namespace tern::store::conformance

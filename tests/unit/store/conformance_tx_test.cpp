@@ -113,10 +113,11 @@ TYPED_TEST(TxConformance, UniqueKeysAreConflictsAndMissingRowsNotFound) {
   DomainDetail nobody = d;
   nobody.domain = "nobody.example";
   EXPECT_EQ(code([&](Tx& tx) { return tx.domains().update(nobody); }), ErrorCode::not_found);
-  EXPECT_EQ(code([&](Tx& tx) {
-              return tx.domains().put_record(acme, "nobody.example", {"spf", "ok", "", 1});
-            }),
-            ErrorCode::conflict);  // a state of no claim
+  EXPECT_EQ(
+      code([&](Tx& tx) {
+        return tx.domains().put_record(acme, "nobody.example", {"spf", RecordStatus::ok, "", 1});
+      }),
+      ErrorCode::conflict);  // a state of no claim
   EXPECT_EQ(code([&](Tx& tx) { return tx.accounts().remove(424242); }), ErrorCode::not_found);
   EXPECT_EQ(code([&](Tx& tx) {
               return tx.api_keys().insert({{acme, "tern_aaaaaaa", 1, 0}, "h"});

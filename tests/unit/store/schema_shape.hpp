@@ -21,6 +21,7 @@ using SchemaShape = std::set<std::string>;
 inline std::string shape_type(std::string t) {
   std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
   if (t == "integer" || t == "bigint") return "integer";
+  if (t == "blob" || t == "bytea") return "blob";
   return t;
 }
 

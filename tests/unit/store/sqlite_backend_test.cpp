@@ -92,6 +92,69 @@ TEST(SqliteBackend, RefusesSchemaFromNewerProgram) {
   EXPECT_NE(s.error().message.find("newer"), std::string::npos);
 }
 
+// Vocabularies are parsed at the column: a record state of a status Tern never writes is
+// corrupt data, not a guess.
+TEST(SqliteBackend, StoredUnknownRecordStatusIsCorrupt) {
+  test::TempDir dir;
+  const std::string path = dir.file("tern.db");
+  {
+    Backend b = open_or_fail(path);
+    auto acc = b.store->accounts.create("acme");
+    ASSERT_TRUE(acc.ok());
+    ASSERT_TRUE(b.store->domains.add(acc->account.id, "example.com", false).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "INSERT INTO domain_records(account_id, domain, id, status, found, "
+                         "checked_ms) VALUES(1, 'example.com', 'spf', 'okay', '', 1)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Backend b = open_or_fail(path);
+  auto d = b.store->domains.find("example.com");
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(d.error().is(core::ErrorCode::corrupt));
+}
+
+// Cached statements (sqlite::StmtCache): the same SQL twice at once gets two statements, each
+// goes back reset and without its bindings; a statement that does not prepare is not kept.
+TEST(StmtCache, ReuseIsResetAndNestedUseIsSeparate) {
+  auto db = sqlite::Db::open(":memory:");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(
+      db->exec("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES(1), (2), (3)", "seed").ok());
+  sqlite::StmtCache cache(*db);
+  const char* sql = "SELECT x FROM t WHERE x >= ? ORDER BY x";
+  {
+    sqlite::Stmt a(cache, sql);
+    a.bind(1, int64_t{2});
+    ASSERT_EQ(a.step(), SQLITE_ROW);
+    EXPECT_EQ(a.int64(0), 2);
+    sqlite::Stmt b(cache, sql);  // while a is mid-way
+    b.bind(1, int64_t{1});
+    ASSERT_EQ(b.step(), SQLITE_ROW);
+    EXPECT_EQ(b.int64(0), 1);
+    ASSERT_EQ(a.step(), SQLITE_ROW);
+    EXPECT_EQ(a.int64(0), 3);  // a was not disturbed
+  }
+  for (int round = 0; round < 3; ++round) {
+    sqlite::Stmt c(cache, sql);        // from the cache: starts from the first row, no old binding
+    ASSERT_EQ(c.step(), SQLITE_DONE);  // x >= NULL: nothing
+    sqlite::Stmt d(cache, sql);
+    d.bind(1, int64_t{3});
+    ASSERT_EQ(d.step(), SQLITE_ROW);
+    EXPECT_EQ(d.int64(0), 3);
+  }
+  {
+    sqlite::Stmt bad(cache, "SELECT nope FROM nowhere");
+    EXPECT_EQ(bad.step(), SQLITE_ERROR);
+  }
+  ASSERT_TRUE(db->exec("CREATE TABLE nowhere(nope INTEGER)", "create").ok());
+  sqlite::Stmt good(cache, "SELECT nope FROM nowhere");  // prepared again, now it works
+  EXPECT_EQ(good.step(), SQLITE_DONE);
+}
+
 TEST(SqliteBackend, ResultCodesBecomeErrorCodes) {
   struct Case {
     int rc;
@@ -278,7 +341,7 @@ TEST(DomainMigration, SchemaFiveDomainsBecomeClaims) {
   EXPECT_TRUE(d.value()->verified);
   EXPECT_EQ(d.value()->token, "tok1");
   ASSERT_NE(d.value()->record("ownership"), nullptr);
-  EXPECT_EQ(d.value()->record("ownership")->status, "ok");
+  EXPECT_EQ(d.value()->record("ownership")->status, RecordStatus::ok);
   auto d2 = st.domains.find("two.example", 1);
   ASSERT_TRUE(d2.ok());
   ASSERT_TRUE(d2.value().has_value());
