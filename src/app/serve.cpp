@@ -24,6 +24,7 @@
 #include "api/slow_calls.hpp"
 #include "app/control.hpp"
 #include "app/fd_budget.hpp"
+#include "app/node_id.hpp"
 #include "app/platform_names.hpp"
 #include "app/secret_files.hpp"
 #include "core/address.hpp"
@@ -53,6 +54,7 @@
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
 #include "store/sessions.hpp"
+#include "store/sqlite_backend.hpp"
 #include "store/stats.hpp"
 #include "store/store.hpp"
 #include "store/suspensions.hpp"
@@ -244,7 +246,12 @@ int serve(const Config& given) {
   // Everything persistent in one bundle (store/backend.hpp): the services over the
   // repositories, the message log and the webhook outbox. Declared before everything that uses
   // it, so it is closed last (the engine's last event batch is handled on the way down).
+  // This node's id ([cluster] node_id or <data>/node.id): one live process per data dir.
+  auto node = NodeId::claim(cfg.data_dir, cfg.node_id);
+  if (!node) throw std::runtime_error(node.error().message);
+  spdlog::info("node {} on a {} store", node->id(), sqlite ? "SQLite" : "PostgreSQL");
   store::BackendOptions backend_opt;
+  backend_opt.node_id = node->id();
   backend_opt.force = cfg.force_db;
   backend_opt.master_key = read_master_key(cfg);  // secrets sealed at rest
   auto backend = store::open_backend(store_url, backend_opt);
@@ -303,12 +310,23 @@ int serve(const Config& given) {
   // destroyed after it (the engine's last event batch is handled on the way down).
   // The console's stores (issue 13): sessions, suspensions, statistics, captured sandbox mail,
   // suppression search. Each has a connection of its own to the same file.
-  auto sessions = store::Sessions::open(db_path);
+  // Not yet on the store contract (branch store-finish moves them): on PostgreSQL they live
+  // in a node-local SQLite file for now (docs/cluster.md: console sessions, statistics and
+  // captured sandbox mail are per node until then).
+  std::string console_db = db_path;
+  if (!sqlite) {
+    console_db = cfg.data_dir + "/node-local.db";
+    auto local = store::open_sqlite_database(console_db, {cfg.force_db});
+    if (!local) throw std::runtime_error("node-local store: " + local.error().message);
+    spdlog::warn("console sessions, statistics and captured sandbox mail are node-local ({})",
+                 console_db);
+  }
+  auto sessions = store::Sessions::open(console_db);
   if (!sessions) throw std::runtime_error("sessions: " + sessions.error().message);
-  auto stats = store::Stats::open(db_path);
+  auto stats = store::Stats::open(console_db);
   if (!stats) throw std::runtime_error("stats: " + stats.error().message);
   auto captured =
-      store::Captured::open(db_path, {cfg.sandbox_max_messages, cfg.sandbox_max_age_s * 1000});
+      store::Captured::open(console_db, {cfg.sandbox_max_messages, cfg.sandbox_max_age_s * 1000});
   if (!captured) throw std::runtime_error("captured mail: " + captured.error().message);
   StoreCaptureSink capture_sink(*captured.value());
   // Suspended accounts for the SMTP path, in memory: loaded now, refreshed by the upkeep
@@ -336,9 +354,9 @@ int serve(const Config& given) {
       if (f) f();
     }
   } poke_webhooks;
-  net::ReportPipeline reports({st, backend->messages.get(), backend->outbox.get(),
-                               [&poke_webhooks] { poke_webhooks(); }, 100,
-                               report::Price{cfg.report_price_per_message, cfg.report_currency}});
+  net::ReportPipeline reports(
+      {st, backend->messages.get(), backend->outbox.get(), [&poke_webhooks] { poke_webhooks(); },
+       100, report::Price{cfg.report_price_per_message, cfg.report_currency}, node->id()});
 
   // --- Delivery (SPEC §4): one engine thread; DNS and store work on a pool of its own, so a
   // slow resolver never holds the SMTP path's pool. The pool is declared before the

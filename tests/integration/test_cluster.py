@@ -1,0 +1,90 @@
+"""A Tern node on PostgreSQL (issue 12, docs/cluster.md): a private PostgreSQL 15
+(pg_harness.PgServer, a fresh schema) and one `tern serve` whose [store] url points at it. An
+account and an API key are made through the API, a sending domain with the CLI (same flags as on
+SQLite), a message is sent over submission with SMTP AUTH, and GET /api/v1/messages finds it
+with the node that accepted it. The rows are read back with psql, so the test fails if anything
+of it stayed in a SQLite file.
+"""
+import json
+import os
+import time
+import unittest
+import urllib.error
+import urllib.request
+from urllib.parse import quote
+
+import harness
+import pg_harness
+from test_delivery import submit
+
+WAIT_S = 20
+
+
+def call(server, method, path, token, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://127.0.0.1:{server.port('http')}{path}", data=data,
+                                 method=method)
+    req.add_header("Authorization", "Bearer " + token)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+class NodeOnPostgres(unittest.TestCase):
+    def setUp(self):
+        self.pg = pg_harness.PgServer()
+        self.addCleanup(self.pg.close)
+        self.schema, url = self.pg.new_schema()
+        self.server = harness.TernServer({"store": {"url": url},
+                                          "cluster": {"node_id": "node-a"}}, account=False)
+        self.addCleanup(self.server.close)
+
+    def rows(self, sql):
+        return self.pg.psql(f"SET search_path TO {self.schema}; {sql}")
+
+    def test_account_key_smtp_and_message_search(self):
+        s = self.server
+        self.assertIn(b"node node-a on a PostgreSQL store", s.log())
+        with open(os.path.join(s.data, "admin.token")) as f:
+            admin = f.read().strip()
+        code, made = call(s, "POST", "/api/v1/accounts", admin, {"name": "pgco"})
+        self.assertEqual(code, 201, made)
+        code, key = call(s, "POST", "/api/v1/accounts/pgco/api-keys", admin)
+        self.assertEqual(code, 201, key)
+        # The CLI with the same flags as on SQLite: it reads [store] url from the config.
+        s.cli("domain", "add", "pgco", "pgco.test", "--verified")
+        self.assertEqual(self.rows("SELECT domain, verified FROM domains"), [["pgco.test", "1"]])
+        self.assertEqual(self.rows("SELECT name FROM accounts"), [["pgco"]])
+        self.assertFalse(os.path.exists(os.path.join(s.data, "tern.db")))
+
+        s.username, s.password = made["username"], made["password"]
+        qid = submit(s, "news@pgco.test", ["reader@dest.test"], "on postgres")
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            code, page = call(s, "GET", "/api/v1/messages?recipient=" + quote("reader@dest.test"),
+                              key["key"])
+            self.assertEqual(code, 200, page)
+            items = [m for m in page["items"] if m["queueId"] == qid]
+            if items or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(items), 1, page)
+        self.assertEqual(items[0]["node"], "node-a")
+        self.assertEqual(items[0]["status"], "accepted")  # delivery is off in this test
+        self.assertEqual(self.rows(f"SELECT node_id, recipient FROM messages "
+                                   f"WHERE queue_id = '{qid}'"), [["node-a", "reader@dest.test"]])
+        # Another account's key does not see it.
+        code, other = call(s, "POST", "/api/v1/accounts", admin, {"name": "other"})
+        self.assertEqual(code, 201, other)
+        code, okey = call(s, "POST", "/api/v1/accounts/other/api-keys", admin)
+        self.assertEqual(code, 201, okey)
+        code, page = call(s, "GET", "/api/v1/messages", okey["key"])
+        self.assertEqual((code, page["items"]), (200, []))
+
+
+if __name__ == "__main__":
+    unittest.main()
