@@ -724,25 +724,47 @@ int serve(const Config& given) {
     }
   } stop_recheck{recheck};
 
-  // --- Console upkeep: suspensions changed by the CLI reach the SMTP path within 5 s; captured
-  // sandbox mail older than [sandbox] max_age_s goes even when nothing new is captured.
+  // --- Upkeep: suspensions changed by the CLI reach the SMTP path within 5 s; captured
+  // sandbox mail older than [sandbox] max_age_s goes even when nothing new is captured (hourly);
+  // the node's heartbeat into the registry every [cluster] heartbeat_s.
   struct Upkeep {
     std::mutex mu;
     std::condition_variable cv;
     bool stop = false;
     std::thread thread;
   } upkeep;
-  upkeep.thread = std::thread([&upkeep, &load_suspended, cap = captured.value().get()] {
-    for (int round = 1;; ++round) {
+  // The node registry (`tern node list`): a heartbeat at start and every [cluster] heartbeat_s.
+  store::Cluster* const cluster = backend->cluster.get();
+  if (auto r = cluster->heartbeat(core::SystemClock().now_ms()); !r)
+    spdlog::warn("node registry: {}", r.error().message);
+  upkeep.thread = std::thread([&upkeep, &load_suspended, cap = captured.value().get(), cluster,
+                               beat_s = cfg.cluster_heartbeat_s] {
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    auto next_beat = start + std::chrono::seconds(beat_s);
+    auto next_work = start + std::chrono::seconds(5);
+    auto next_prune = start + std::chrono::hours(1);
+    for (;;) {
       {
         std::unique_lock lk(upkeep.mu);
-        if (upkeep.cv.wait_for(lk, std::chrono::seconds(5), [&upkeep] { return upkeep.stop; }))
+        if (upkeep.cv.wait_until(lk, std::min(next_beat, next_work),
+                                 [&upkeep] { return upkeep.stop; }))
           return;
       }
+      const auto now = Clock::now();
+      if (now >= next_beat) {
+        next_beat = now + std::chrono::seconds(beat_s);
+        if (auto r = cluster->heartbeat(core::SystemClock().now_ms()); !r)
+          spdlog::warn("node registry: {}", r.error().message);
+      }
+      if (now < next_work) continue;
+      next_work = now + std::chrono::seconds(5);
       load_suspended();
-      if (round % 720 == 0)  // hourly
+      if (now >= next_prune) {
+        next_prune = now + std::chrono::hours(1);
         if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
           spdlog::warn("captured mail: {}", r.error().message);
+      }
     }
   });
   struct StopUpkeep {

@@ -21,6 +21,7 @@ core::Result<PgParts> open_pg_backend(const std::string& url, const PgOptions& o
   parts.db = pg::make_database(shared);
   parts.messages = pg::make_message_log(shared);
   parts.outbox = pg::make_outbox(shared);
+  parts.cluster = pg::make_cluster(shared, opt.node_id);
   return parts;
 }
 

@@ -34,6 +34,7 @@ struct PgParts {
   std::unique_ptr<Database> db;
   std::unique_ptr<MessageLog> messages;
   std::unique_ptr<Outbox> outbox;
+  std::unique_ptr<Cluster> cluster;  // the region's registry, leases and change feed
 };
 
 // Connects (unavailable when the server cannot be reached; invalid for a malformed URL),

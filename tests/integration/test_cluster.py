@@ -2,7 +2,7 @@
 (pg_harness.PgServer, a fresh schema) and one `tern serve` whose [store] url points at it. An
 account and an API key are made through the API, a sending domain with the CLI (same flags as on
 SQLite), a message is sent over submission with SMTP AUTH, and GET /api/v1/messages finds it
-with the node that accepted it. The rows are read back with psql, so the test fails if anything
+with the node that accepted it; `tern node list` shows the node's heartbeat. The rows are read back with psql, so the test fails if anything
 of it stayed in a SQLite file.
 """
 import json
@@ -77,6 +77,10 @@ class NodeOnPostgres(unittest.TestCase):
         self.assertEqual(items[0]["status"], "accepted")  # delivery is off in this test
         self.assertEqual(self.rows(f"SELECT node_id, recipient FROM messages "
                                    f"WHERE queue_id = '{qid}'"), [["node-a", "reader@dest.test"]])
+        # The node registry: the serving node heartbeats into PostgreSQL; the CLI lists it.
+        nodes = s.cli_json("node", "list")
+        self.assertEqual([(n["id"], n["alive"]) for n in nodes], [("node-a", True)])
+        self.assertEqual(self.rows("SELECT node_id FROM cluster_nodes"), [["node-a"]])
         # Another account's key does not see it.
         code, other = call(s, "POST", "/api/v1/accounts", admin, {"name": "other"})
         self.assertEqual(code, 201, other)
