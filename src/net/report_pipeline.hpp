@@ -39,7 +39,7 @@ struct ReportPipelineServices {
   std::function<void()> poke;  // after items were enqueued (may be empty)
   int batch_delay_ms = 100;
   report::Price price = {};  // every report's price ([webhooks] price_per_message, currency)
-  std::string node_id;       // recorded on every message-log row (the node that holds it)
+  std::string node_id = {};  // recorded on every message-log row (the node that holds it)
 };
 
 struct ReportPipelineCounters {
