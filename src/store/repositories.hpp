@@ -14,7 +14,9 @@
 //   tests never depend on storage order.
 // - Errors carry codes: a unique key taken → conflict; addressing a row that is not there
 //   where a method says so → not_found; busy/locked/I-O → unavailable; no space → disk_full;
-//   damaged rows → corrupt.
+//   damaged rows → corrupt. The text of a conflict (shown to HTTP clients with the 409) is
+//   the backend's own fixed wording: never the database engine's message (table, column or
+//   constraint names, SQL).
 // - Strings are stored as given (the services normalise before): comparisons are exact, byte
 //   for byte, and orders are byte orders.
 // - Removing an account removes everything it owns (credentials, API keys, domain claims with
