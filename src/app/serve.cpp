@@ -181,7 +181,7 @@ api::PlatformInfo platform_info(const Config& cfg) {
 // header fields the console lists (From, Subject, Message-ID) read from the message itself.
 class StoreCaptureSink final : public net::CaptureSink {
  public:
-  explicit StoreCaptureSink(store::Captured& c) : c_(c) {}
+  explicit StoreCaptureSink(store::CaptureService& c) : c_(c) {}
   core::Result<void> capture(net::CaptureItem item) override {
     store::CapturedMessage m;
     m.account_id = item.account_id;
@@ -206,7 +206,7 @@ class StoreCaptureSink final : public net::CaptureSink {
   }
 
  private:
-  store::Captured& c_;
+  store::CaptureService& c_;
 };
 
 }  // namespace
@@ -293,16 +293,10 @@ int serve(const Config& given) {
   // --- Reports (issue 5): message log rows for accepted mail, report items into the webhook
   // outbox for the engine's events. Created before the engine (its events come here) and
   // destroyed after it (the engine's last event batch is handled on the way down).
-  // The console's stores (issue 13): sessions, suspensions, statistics, captured sandbox mail,
-  // suppression search. Each has a connection of its own to the same file.
-  auto sessions = store::Sessions::open(db_path);
-  if (!sessions) throw std::runtime_error("sessions: " + sessions.error().message);
-  auto stats = store::Stats::open(db_path);
-  if (!stats) throw std::runtime_error("stats: " + stats.error().message);
-  auto captured =
-      store::Captured::open(db_path, {cfg.sandbox_max_messages, cfg.sandbox_max_age_s * 1000});
-  if (!captured) throw std::runtime_error("captured mail: " + captured.error().message);
-  StoreCaptureSink capture_sink(*captured.value());
+  // The console's stores (issue 13) are services of the Store: sessions, suspensions,
+  // statistics, captured sandbox mail (bounded by [sandbox]), suppression search.
+  st->captured.set_retention({cfg.sandbox_max_messages, cfg.sandbox_max_age_s * 1000});
+  StoreCaptureSink capture_sink(st->captured);
   // Suspended accounts for the SMTP path, in memory: loaded now, refreshed by the upkeep
   // thread below (CLI changes), updated at once by the API.
   policy::SuspendedAccounts suspended;
@@ -560,10 +554,10 @@ int serve(const Config& given) {
       done(api::WebhookTestResult{t.ok, t.status, t.error, t.url, t.configured});
     });
   };
-  api_svc.sessions = sessions.value().get();
+  api_svc.sessions = &st->sessions;
   api_svc.suspensions = &st->suspensions;
-  api_svc.stats = stats.value().get();
-  api_svc.captured = captured.value().get();
+  api_svc.stats = &st->stats;
+  api_svc.captured = &st->captured;
   api_svc.suppression_list = &st->suppressions;
   api_svc.queue = engine;
   // Console logins are limited per client address like SMTP AUTH ([auth] limits), in a table
@@ -706,7 +700,7 @@ int serve(const Config& given) {
     bool stop = false;
     std::thread thread;
   } upkeep;
-  upkeep.thread = std::thread([&upkeep, &load_suspended, cap = captured.value().get()] {
+  upkeep.thread = std::thread([&upkeep, &load_suspended, cap = &st->captured] {
     for (int round = 1;; ++round) {
       {
         std::unique_lock lk(upkeep.mu);
