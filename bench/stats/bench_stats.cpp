@@ -4,8 +4,12 @@
 //       hot path) on a database with and without the stats_hourly trigger; the difference is
 //       the counters' cost per event (items_per_second). The file lives in $BENCH_DIR (default
 //       /dev/shm, so fsync does not hide the CPU cost; on a disk the fsync per batch dominates).
-//   BM_StatsDay/<events>  Stats::hourly for one account over 24 hours after <events> events
-//       were recorded over 30 days: constant, whatever the size of the log.
+//   BM_StatsDay/<events>  StatsService::hourly for one account over 24 hours after <events>
+//       events were recorded over 30 days: constant, whatever the size of the log.
+//   BM_SessionFind/<touch>  SessionService::find, what every console API request does first
+//       (one read transaction on the store's connection, statements from its cache); touch 1:
+//       every call is a minute later, so each also writes last_seen (the at-most-once-a-minute
+//       write, here every time: its worst case).
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -15,14 +19,13 @@
 #include <vector>
 
 #include "store/backend.hpp"
-#include "store/stats.hpp"
+#include "store/secrets.hpp"
 #include "store/store.hpp"
 
 namespace {
 
 using tern::store::DeliveryEvent;
 using tern::store::open_backend;
-using tern::store::Stats;
 namespace core = tern::core;
 
 constexpr int64_t kT0 = 1'795'348'800'000;
@@ -92,14 +95,39 @@ void BM_StatsDay(benchmark::State& state) {
     if (auto r = store->store->events.record(b); !r)
       return state.SkipWithError(r.error().message.c_str());
   }
-  auto stats = Stats::open(db.path);
-  if (!stats) return state.SkipWithError(stats.error().message.c_str());
+  auto& stats = store->store->stats;
   for (auto _ : state) {
-    auto rows = stats.value()->hourly(3, kT0 + span - 24 * 3'600'000, kT0 + span);
+    auto rows = stats.hourly(3, kT0 + span - 24 * 3'600'000, kT0 + span);
     benchmark::DoNotOptimize(rows);
   }
 }
 BENCHMARK(BM_StatsDay)->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+
+void BM_SessionFind(benchmark::State& state) {
+  const bool touch = state.range(0) != 0;
+  TempDb db;
+  auto store = open_backend("sqlite:" + db.path);
+  if (!store) return state.SkipWithError(store.error().message.c_str());
+  auto& sessions = store->store->sessions;
+  tern::store::SessionLimits limits;
+  limits.idle_ms = 1LL << 50;  // the clock below runs fast; the session must stay valid
+  limits.absolute_ms = 1LL << 50;
+  sessions.set_limits(limits);
+  const std::string op = tern::store::secrets::sha256_hex("tern_admin_bench");
+  // Other sessions beside it, as on a busy console.
+  for (int i = 0; i < 19; ++i) (void)sessions.create_operator(op, kT0);
+  auto made = sessions.create_operator(op, kT0);
+  if (!made) return state.SkipWithError(made.error().message.c_str());
+  int64_t now = kT0;
+  for (auto _ : state) {
+    if (touch) now += 60'000;
+    auto s = sessions.find(made->secret, op, now);
+    if (!s || !*s) return state.SkipWithError("session not found");
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SessionFind)->Arg(0)->Arg(1);
 
 }  // namespace
 

@@ -26,11 +26,11 @@ namespace tern::store {
 class Store;
 class MessageLog;
 class Outbox;
-class Sessions;
+class SessionService;
 class SuspensionService;
 class SuppressionService;
-class Stats;
-class Captured;
+class StatsService;
+class CaptureService;
 }  // namespace tern::store
 namespace tern::policy {
 class AuthLimiter;
@@ -129,10 +129,10 @@ struct ApiServices {
   std::function<void()> webhooks_enqueued;
 
   // --- The console (issue 13) ---
-  store::Sessions* sessions = nullptr;  // null: no cookie sessions (POST /session → 503)
+  store::SessionService* sessions = nullptr;  // null: no cookie sessions (POST /session → 503)
   store::SuspensionService* suspensions = nullptr;
-  store::Stats* stats = nullptr;
-  store::Captured* captured = nullptr;
+  store::StatsService* stats = nullptr;
+  store::CaptureService* captured = nullptr;
   store::SuppressionService* suppression_list = nullptr;
   // Failed console logins per client address (like SMTP AUTH); null: unlimited (unit tests).
   policy::AuthLimiter* login_limiter = nullptr;

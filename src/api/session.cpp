@@ -76,7 +76,7 @@ net::HttpResponse login(const ApiServices& svc, const net::HttpRequest& req) {
     return error_response(401, "unauthorized", "wrong token or login code");
   };
   const int64_t now = now_of(svc);
-  std::optional<store::Sessions::Created> made;
+  std::optional<store::SessionService::Created> made;
   if (*code) {
     auto ok = svc.sessions->consume_login_code(given, now);
     if (!ok) return from_error(ok.error());

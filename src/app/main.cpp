@@ -549,9 +549,8 @@ int main(int argc, char** argv) {
       // The code goes into the database the running server reads (WAL: shared), so the link
       // works on it; only the code's SHA-256 is stored.
       auto store = open_store(c);
-      auto sessions = check(tern::store::Sessions::open(c.data_dir + "/tern.db"));
-      auto code =
-          check(sessions->create_login_code(tern::core::SystemClock().now_ms(), 10 * 60 * 1000));
+      auto code = check(
+          store->sessions.create_login_code(tern::core::SystemClock().now_ms(), 10 * 60 * 1000));
       std::string base = c.effective_public_url();
       while (!base.empty() && base.back() == '/') base.pop_back();
       std::cout << base << "/console/#login=" << code << "\n";

@@ -183,7 +183,7 @@ api::PlatformInfo platform_info(const Config& cfg) {
 // header fields the console lists (From, Subject, Message-ID) read from the message itself.
 class StoreCaptureSink final : public net::CaptureSink {
  public:
-  explicit StoreCaptureSink(store::Captured& c) : c_(c) {}
+  explicit StoreCaptureSink(store::CaptureService& c) : c_(c) {}
   core::Result<void> capture(net::CaptureItem item) override {
     store::CapturedMessage m;
     m.account_id = item.account_id;
@@ -208,7 +208,7 @@ class StoreCaptureSink final : public net::CaptureSink {
   }
 
  private:
-  store::Captured& c_;
+  store::CaptureService& c_;
 };
 
 }  // namespace
@@ -308,27 +308,10 @@ int serve(const Config& given) {
   // --- Reports (issue 5): message log rows for accepted mail, report items into the webhook
   // outbox for the engine's events. Created before the engine (its events come here) and
   // destroyed after it (the engine's last event batch is handled on the way down).
-  // The console's stores (issue 13): sessions, suspensions, statistics, captured sandbox mail,
-  // suppression search. Each has a connection of its own to the same file.
-  // Not yet on the store contract (branch store-finish moves them): on PostgreSQL they live
-  // in a node-local SQLite file for now (docs/cluster.md: console sessions, statistics and
-  // captured sandbox mail are per node until then).
-  std::string console_db = db_path;
-  if (!sqlite) {
-    console_db = cfg.data_dir + "/node-local.db";
-    auto local = store::open_sqlite_database(console_db, {cfg.force_db});
-    if (!local) throw std::runtime_error("node-local store: " + local.error().message);
-    spdlog::warn("console sessions, statistics and captured sandbox mail are node-local ({})",
-                 console_db);
-  }
-  auto sessions = store::Sessions::open(console_db);
-  if (!sessions) throw std::runtime_error("sessions: " + sessions.error().message);
-  auto stats = store::Stats::open(console_db);
-  if (!stats) throw std::runtime_error("stats: " + stats.error().message);
-  auto captured =
-      store::Captured::open(console_db, {cfg.sandbox_max_messages, cfg.sandbox_max_age_s * 1000});
-  if (!captured) throw std::runtime_error("captured mail: " + captured.error().message);
-  StoreCaptureSink capture_sink(*captured.value());
+  // The console's stores (issue 13) are services of the Store: sessions, suspensions,
+  // statistics, captured sandbox mail (bounded by [sandbox]), suppression search.
+  st->captured.set_retention({cfg.sandbox_max_messages, cfg.sandbox_max_age_s * 1000});
+  StoreCaptureSink capture_sink(st->captured);
   // Suspended accounts for the SMTP path, in memory: loaded now, refreshed by the upkeep
   // thread below (CLI changes), updated at once by the API.
   policy::SuspendedAccounts suspended;
@@ -586,10 +569,10 @@ int serve(const Config& given) {
       done(api::WebhookTestResult{t.ok, t.status, t.error, t.url, t.configured});
     });
   };
-  api_svc.sessions = sessions.value().get();
+  api_svc.sessions = &st->sessions;
   api_svc.suspensions = &st->suspensions;
-  api_svc.stats = stats.value().get();
-  api_svc.captured = captured.value().get();
+  api_svc.stats = &st->stats;
+  api_svc.captured = &st->captured;
   api_svc.suppression_list = &st->suppressions;
   api_svc.queue = engine;
   // Console logins are limited per client address like SMTP AUTH ([auth] limits), in a table
@@ -737,36 +720,36 @@ int serve(const Config& given) {
   store::Cluster* const cluster = backend->cluster.get();
   if (auto r = cluster->heartbeat(core::SystemClock().now_ms()); !r)
     spdlog::warn("node registry: {}", r.error().message);
-  upkeep.thread = std::thread([&upkeep, &load_suspended, cap = captured.value().get(), cluster,
-                               beat_s = cfg.cluster_heartbeat_s] {
-    using Clock = std::chrono::steady_clock;
-    const auto start = Clock::now();
-    auto next_beat = start + std::chrono::seconds(beat_s);
-    auto next_work = start + std::chrono::seconds(5);
-    auto next_prune = start + std::chrono::hours(1);
-    for (;;) {
-      {
-        std::unique_lock lk(upkeep.mu);
-        if (upkeep.cv.wait_until(lk, std::min(next_beat, next_work),
-                                 [&upkeep] { return upkeep.stop; }))
-          return;
-      }
-      const auto now = Clock::now();
-      if (now >= next_beat) {
-        next_beat = now + std::chrono::seconds(beat_s);
-        if (auto r = cluster->heartbeat(core::SystemClock().now_ms()); !r)
-          spdlog::warn("node registry: {}", r.error().message);
-      }
-      if (now < next_work) continue;
-      next_work = now + std::chrono::seconds(5);
-      load_suspended();
-      if (now >= next_prune) {
-        next_prune = now + std::chrono::hours(1);
-        if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
-          spdlog::warn("captured mail: {}", r.error().message);
-      }
-    }
-  });
+  upkeep.thread = std::thread(
+      [&upkeep, &load_suspended, cap = &st->captured, cluster, beat_s = cfg.cluster_heartbeat_s] {
+        using Clock = std::chrono::steady_clock;
+        const auto start = Clock::now();
+        auto next_beat = start + std::chrono::seconds(beat_s);
+        auto next_work = start + std::chrono::seconds(5);
+        auto next_prune = start + std::chrono::hours(1);
+        for (;;) {
+          {
+            std::unique_lock lk(upkeep.mu);
+            if (upkeep.cv.wait_until(lk, std::min(next_beat, next_work),
+                                     [&upkeep] { return upkeep.stop; }))
+              return;
+          }
+          const auto now = Clock::now();
+          if (now >= next_beat) {
+            next_beat = now + std::chrono::seconds(beat_s);
+            if (auto r = cluster->heartbeat(core::SystemClock().now_ms()); !r)
+              spdlog::warn("node registry: {}", r.error().message);
+          }
+          if (now < next_work) continue;
+          next_work = now + std::chrono::seconds(5);
+          load_suspended();
+          if (now >= next_prune) {
+            next_prune = now + std::chrono::hours(1);
+            if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
+              spdlog::warn("captured mail: {}", r.error().message);
+          }
+        }
+      });
   struct StopUpkeep {
     Upkeep& u;
     ~StopUpkeep() {

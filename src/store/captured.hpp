@@ -1,6 +1,6 @@
 // Captured mail of the sandbox route (SPEC §9, issue 13): messages of accounts on
-// route=sandbox are kept here instead of being delivered, in the `captured` table (migration 8;
-// open the Store first), raw bytes included (as signed and spooled).
+// route=sandbox are kept instead of being delivered, raw bytes included (as signed and
+// spooled). The backend-neutral rules over CaptureRepo. Store::captured.
 //
 // Invariants:
 //  - Scoped: every read names the account; another account's id is "not found".
@@ -8,35 +8,23 @@
 //  - add() is idempotent per (queue id, recipients): a delivery replayed after a crash (the
 //    engine is at-least-once) keeps one copy.
 //  - Retention is bounded: add() keeps at most max_per_account messages of the account (the
-//    oldest go) and drops every message older than max_age_ms; prune() does the age part.
+//    oldest go) and drops every message older than max_age_ms, in its transaction; prune()
+//    does the age part.
 //  - Lists are newest first (captured_ms, id) with an opaque cursor; a page is one index range.
 #pragma once
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/result.hpp"
+#include "store/model.hpp"
+#include "store/repositories.hpp"
 
 namespace tern::store {
 
-struct CapturedMessage {
-  std::string id;  // assigned by add()
-  int64_t account_id = 0;
-  std::string queue_id;
-  std::vector<std::string> recipients;
-  std::string sender;       // envelope sender
-  std::string header_from;  // From header, for display
-  std::string subject;      // decoded for display
-  std::string message_id;   // Message-ID header
-  int64_t size = 0;
-  int64_t captured_ms = 0;
-  std::string raw;  // only when asked for
-};
-
 struct CaptureRetention {
-  size_t max_per_account = 1000;
+  size_t max_per_account = 1000;  // at least 1
   int64_t max_age_ms = 7LL * 24 * 3'600'000;
 };
 
@@ -45,17 +33,18 @@ struct CapturedPage {
   std::string next_cursor;             // "" on the last page
 };
 
-class Captured {
+class CaptureService {
  public:
-  static core::Result<std::unique_ptr<Captured>> open(const std::string& db_path,
-                                                      CaptureRetention retention = {});
-  ~Captured();
-  Captured(const Captured&) = delete;
-  Captured& operator=(const Captured&) = delete;
+  explicit CaptureService(Database& db) : db_(db) {}
 
-  // Stores m (id and captured_ms 0 = now are filled in); the id of the stored copy.
+  // Set by the composition root before the service is used.
+  void set_retention(const CaptureRetention& r);
+  const CaptureRetention& retention() const { return retention_; }
+
+  // Stores m (id, size and captured_ms 0 = now are filled in); the id of the stored copy.
+  // invalid without an account; not_found when the account does not exist.
   core::Result<std::string> add(CapturedMessage m, int64_t now_ms);
-  // limit 1..1000; a cursor not from list() is a permanent error ("invalid cursor").
+  // limit 1..1000; a cursor not from list() is invalid ("invalid cursor").
   core::Result<CapturedPage> list(int64_t account_id, size_t limit, const std::string& cursor);
   core::Result<std::optional<CapturedMessage>> get(int64_t account_id, const std::string& id,
                                                    bool with_raw);
@@ -63,9 +52,8 @@ class Captured {
   core::Result<size_t> prune(int64_t now_ms);
 
  private:
-  struct Impl;
-  explicit Captured(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  Database& db_;
+  CaptureRetention retention_;
 };
 
 }  // namespace tern::store

@@ -50,6 +50,11 @@ struct Tables {
   std::map<std::pair<int64_t, std::string>, std::string> settings;
   std::vector<Suppression> suppressions;
   std::vector<Suspension> suspensions;  // ascending account_id
+  std::vector<SessionRow> sessions;
+  std::vector<LoginCodeRow> login_codes;
+  // Hourly counters: (account_id, hour_ms, event) → n, kept by Events::append.
+  std::map<std::tuple<int64_t, int64_t, std::string>, int64_t> stats;
+  std::vector<CapturedMessage> captured;
   struct Event {
     int64_t seq;
     DeliveryEvent e;
@@ -134,6 +139,9 @@ class Accounts final : public AccountRepo {
     std::erase_if(t.settings, [&](const auto& kv) { return kv.first.first == id; });
     std::erase_if(t.suppressions, [&](const auto& x) { return x.account_id == id; });
     std::erase_if(t.suspensions, [&](const auto& x) { return x.account_id == id; });
+    std::erase_if(t.sessions, [&](const auto& x) { return x.account_id == id; });
+    std::erase_if(t.stats, [&](const auto& kv) { return std::get<0>(kv.first) == id; });
+    std::erase_if(t.captured, [&](const auto& x) { return x.account_id == id; });
     return core::ok();
   }
 
@@ -214,6 +222,10 @@ class ApiKeys final : public ApiKeyRepo {
           x.row.key.revoked_ms == 0) {
         x.row.key.revoked_ms = now_ms;
         ++n;
+        // The console sessions the key made end with it (SQLite: a trigger).
+        std::erase_if(c_.t.sessions, [&](const SessionRow& r) {
+          return r.account_id == account_id && r.api_key_hash == x.row.hash;
+        });
       }
     return n;
   }
@@ -538,7 +550,7 @@ class Suppressions final : public SuppressionRepo {
   Conn c_;
 };
 
-// --- delivery events ---
+// --- suspensions ---
 
 class Suspensions final : public SuspensionRepo {
  public:
@@ -570,6 +582,196 @@ class Suspensions final : public SuspensionRepo {
   Conn c_;
 };
 
+// --- console sessions and login codes ---
+
+class Sessions final : public SessionRepo {
+ public:
+  explicit Sessions(Conn c) : c_(c) {}
+  core::Result<void> insert(const SessionRow& r) override {
+    if (auto w = c_.writable(); !w) return w;
+    for (const auto& x : c_.t.sessions)
+      if (x.id_hash == r.id_hash) return core::Error::conflict("store: insert session: hash taken");
+    if (r.account_id != 0 && !account_exists(r.account_id))
+      return core::Error::conflict("store: insert session: no such account");
+    c_.t.sessions.push_back(r);
+    return core::ok();
+  }
+  core::Result<std::optional<SessionRow>> find(std::string_view id_hash) override {
+    for (const auto& x : c_.t.sessions) {
+      if (x.id_hash != id_hash) continue;
+      if (x.account_id != 0 && !key_active(x)) break;
+      return std::optional<SessionRow>(x);
+    }
+    return std::optional<SessionRow>();
+  }
+  core::Result<void> touch(std::string_view id_hash, int64_t last_seen_ms) override {
+    if (auto w = c_.writable(); !w) return w;
+    for (auto& x : c_.t.sessions)
+      if (x.id_hash == id_hash) x.last_seen_ms = std::max(x.last_seen_ms, last_seen_ms);
+    return core::ok();
+  }
+  core::Result<void> remove(std::string_view id_hash) override {
+    if (auto w = c_.writable(); !w) return w;
+    std::erase_if(c_.t.sessions, [&](const SessionRow& x) { return x.id_hash == id_hash; });
+    return core::ok();
+  }
+  core::Result<std::vector<SessionRow>> of_principal(int64_t account_id) override {
+    std::vector<SessionRow> out;
+    for (const auto& x : c_.t.sessions)
+      if (x.account_id == account_id) out.push_back(x);
+    std::sort(out.begin(), out.end(), [](const SessionRow& a, const SessionRow& b) {
+      return std::tie(b.created_ms, b.id_hash) < std::tie(a.created_ms, a.id_hash);
+    });
+    return out;
+  }
+  core::Result<void> remove_stale(int64_t ended_by, int64_t seen_by) override {
+    if (auto w = c_.writable(); !w) return w;
+    std::erase_if(c_.t.sessions, [&](const SessionRow& x) {
+      return x.expires_ms <= ended_by || x.last_seen_ms <= seen_by;
+    });
+    return core::ok();
+  }
+  core::Result<void> insert_code(const LoginCodeRow& r) override {
+    if (auto w = c_.writable(); !w) return w;
+    for (const auto& x : c_.t.login_codes)
+      if (x.code_hash == r.code_hash)
+        return core::Error::conflict("store: insert login code: hash taken");
+    c_.t.login_codes.push_back(r);
+    return core::ok();
+  }
+  core::Result<std::optional<LoginCodeRow>> code(std::string_view code_hash) override {
+    for (const auto& x : c_.t.login_codes)
+      if (x.code_hash == code_hash) return std::optional<LoginCodeRow>(x);
+    return std::optional<LoginCodeRow>();
+  }
+  core::Result<bool> remove_code(std::string_view code_hash) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    return std::erase_if(c_.t.login_codes,
+                         [&](const LoginCodeRow& x) { return x.code_hash == code_hash; }) > 0;
+  }
+  core::Result<void> remove_codes_expired(int64_t t) override {
+    if (auto w = c_.writable(); !w) return w;
+    std::erase_if(c_.t.login_codes, [&](const LoginCodeRow& x) { return x.expires_ms <= t; });
+    return core::ok();
+  }
+
+ private:
+  bool account_exists(int64_t id) const {
+    return std::any_of(c_.t.accounts.begin(), c_.t.accounts.end(),
+                       [&](const Account& a) { return a.id == id; });
+  }
+  // The API key that made an account's session is active and the account's.
+  bool key_active(const SessionRow& s) const {
+    return std::any_of(c_.t.api_keys.begin(), c_.t.api_keys.end(), [&](const auto& k) {
+      return k.row.hash == s.api_key_hash && k.row.key.revoked_ms == 0 &&
+             k.row.key.account_id == s.account_id;
+    });
+  }
+  Conn c_;
+};
+
+// --- hourly counters (kept by Events::append) ---
+
+class Stats final : public StatsRepo {
+ public:
+  explicit Stats(Conn c) : c_(c) {}
+  core::Result<std::vector<StatsCount>> hourly(int64_t account_id, int64_t from_ms,
+                                               int64_t to_ms) override {
+    // By hour, then event: a map keyed so, summed over accounts when account_id is 0.
+    std::map<std::pair<int64_t, std::string>, int64_t> sum;
+    for (const auto& [k, n] : c_.t.stats) {
+      const auto& [acc, hour, event] = k;
+      if ((account_id != 0 && acc != account_id) || hour < from_ms || hour >= to_ms) continue;
+      sum[{hour, event}] += n;
+    }
+    std::vector<StatsCount> out;
+    for (const auto& [k, n] : sum) out.push_back({k.first, k.second, n});
+    return out;
+  }
+
+ private:
+  Conn c_;
+};
+
+// --- captured sandbox mail ---
+
+class Captures final : public CaptureRepo {
+ public:
+  explicit Captures(Conn c) : c_(c) {}
+  core::Result<void> insert(const CapturedMessage& m) override {
+    if (auto w = c_.writable(); !w) return w;
+    for (const auto& x : c_.t.captured)
+      if (x.id == m.id || (x.queue_id == m.queue_id && x.recipients == m.recipients))
+        return core::Error::conflict("store: store captured message: id or delivery taken");
+    if (std::none_of(c_.t.accounts.begin(), c_.t.accounts.end(),
+                     [&](const Account& a) { return a.id == m.account_id; }))
+      return core::Error::conflict("store: store captured message: no such account");
+    c_.t.captured.push_back(m);
+    return core::ok();
+  }
+  core::Result<std::optional<std::string>> by_delivery(
+      std::string_view queue_id, const std::vector<std::string>& recipients) override {
+    for (const auto& x : c_.t.captured)
+      if (x.queue_id == queue_id && x.recipients == recipients)
+        return std::optional<std::string>(x.id);
+    return std::optional<std::string>();
+  }
+  core::Result<std::vector<CapturedMessage>> page(
+      int64_t account_id, const std::optional<std::pair<int64_t, std::string>>& after,
+      size_t limit) override {
+    std::vector<CapturedMessage> out;
+    for (const auto& x : newest_first(account_id)) {
+      if (after && std::tie(x->captured_ms, x->id) >= std::tie(after->first, after->second))
+        continue;
+      if (out.size() == limit) break;
+      CapturedMessage m = *x;
+      m.raw.clear();
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+  core::Result<std::optional<CapturedMessage>> get(int64_t account_id, std::string_view id,
+                                                   bool with_raw) override {
+    for (const auto& x : c_.t.captured)
+      if (x.account_id == account_id && x.id == id) {
+        CapturedMessage m = x;
+        if (!with_raw) m.raw.clear();
+        return std::optional<CapturedMessage>(std::move(m));
+      }
+    return std::optional<CapturedMessage>();
+  }
+  core::Result<size_t> trim(int64_t account_id, size_t keep) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    auto order = newest_first(account_id);
+    std::vector<std::string> gone;
+    for (size_t i = keep; i < order.size(); ++i) gone.push_back(order[i]->id);
+    std::erase_if(c_.t.captured, [&](const CapturedMessage& x) {
+      return std::find(gone.begin(), gone.end(), x.id) != gone.end();
+    });
+    return gone.size();
+  }
+  core::Result<size_t> remove_before(int64_t t) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    return std::erase_if(c_.t.captured,
+                         [&](const CapturedMessage& x) { return x.captured_ms < t; });
+  }
+
+ private:
+  // The account's messages: captured_ms descending, then id descending.
+  std::vector<const CapturedMessage*> newest_first(int64_t account_id) const {
+    std::vector<const CapturedMessage*> out;
+    for (const auto& x : c_.t.captured)
+      if (x.account_id == account_id) out.push_back(&x);
+    std::sort(out.begin(), out.end(), [](auto* a, auto* b) {
+      return std::tie(b->captured_ms, b->id) < std::tie(a->captured_ms, a->id);
+    });
+    return out;
+  }
+  Conn c_;
+};
+
+// --- delivery events ---
+
 class Events final : public EventRepo {
  public:
   explicit Events(Conn c) : c_(c) {}
@@ -580,6 +782,9 @@ class Events final : public EventRepo {
       // the caller then drops.
       if (e.queue_id.empty()) return core::Error::invalid("delivery event without a queue id");
       c_.t.events.push_back({++c_.t.seq, e});
+      // The hourly counter, like SQLite's trigger (% truncates toward zero in both).
+      ++c_.t.stats[{e.account_id, e.time_ms - e.time_ms % 3'600'000,
+                    std::string(core::to_string(e.event))}];
     }
     return core::ok();
   }
@@ -616,6 +821,9 @@ class MemoryTx final : public Tx {
         settings_(conn_),
         suppressions_(conn_),
         suspensions_(conn_),
+        sessions_(conn_),
+        stats_(conn_),
+        captured_(conn_),
         events_(conn_) {}
   AccountRepo& accounts() override { return accounts_; }
   CredentialRepo& credentials() override { return credentials_; }
@@ -625,6 +833,9 @@ class MemoryTx final : public Tx {
   SettingRepo& settings() override { return settings_; }
   SuppressionRepo& suppressions() override { return suppressions_; }
   SuspensionRepo& suspensions() override { return suspensions_; }
+  SessionRepo& sessions() override { return sessions_; }
+  StatsRepo& stats() override { return stats_; }
+  CaptureRepo& captured() override { return captured_; }
   EventRepo& events() override { return events_; }
   core::Result<void> commit() override {
     if (done_) return core::Error::internal("store: transaction already ended");
@@ -648,6 +859,9 @@ class MemoryTx final : public Tx {
   Settings settings_;
   Suppressions suppressions_;
   Suspensions suspensions_;
+  Sessions sessions_;
+  Stats stats_;
+  Captures captured_;
   Events events_;
 };
 

@@ -176,7 +176,6 @@ struct SenderVerification {
   Sender sender;  // set when verified or expired
 };
 
-// An address an account will not send to again (a hard bounce, or added by the customer).
 // An account's suspension (issue 13): while it exists the account cannot send or use the API
 // with its own keys; the reason is shown to it.
 struct Suspension {
@@ -185,6 +184,47 @@ struct Suspension {
   int64_t since_ms = 0;  // when the suspension began (a new reason keeps it)
 };
 
+// A console cookie session as stored (issue 13): the SHA-256 of its secret, never the secret.
+struct SessionRow {
+  std::string id_hash;        // SHA-256 (hex) of the cookie value
+  int64_t account_id = 0;     // 0: an operator session
+  std::string api_key_hash;   // an account's session: SHA-256 of the API key that made it
+  std::string operator_hash;  // an operator session: SHA-256 of the operator token then
+  int64_t created_ms = 0;
+  int64_t last_seen_ms = 0;
+  int64_t expires_ms = 0;  // the absolute end
+};
+
+// A one-time operator login code as stored (its SHA-256, never the code).
+struct LoginCodeRow {
+  std::string code_hash;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;
+};
+
+// One hourly delivery counter (issue 13): how many events of a kind an account had in an hour.
+struct StatsCount {
+  int64_t hour_ms = 0;  // start of the UTC hour
+  std::string event;    // the event kind as core::to_string(EventKind) spells it
+  int64_t n = 0;
+};
+
+// A message of the sandbox route, kept instead of delivered (SPEC §9, issue 13).
+struct CapturedMessage {
+  std::string id;  // random (128 bits, base32), assigned when stored
+  int64_t account_id = 0;
+  std::string queue_id;
+  std::vector<std::string> recipients;
+  std::string sender;       // envelope sender
+  std::string header_from;  // From header, for display
+  std::string subject;      // decoded for display
+  std::string message_id;   // Message-ID header
+  int64_t size = 0;
+  int64_t captured_ms = 0;
+  std::string raw;  // only when asked for
+};
+
+// An address an account will not send to again (a hard bounce, or added by the customer).
 struct Suppression {
   int64_t account_id = 0;
   std::string address;   // as the recipient was given (domain lower-case)

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "store/pg_parts.hpp"
@@ -596,6 +597,263 @@ class Suspensions final : public SuspensionRepo {
   TxConn c_;
 };
 
+// --- console sessions and login codes ---
+
+SessionRow session_row(const Rows& r, int i) {
+  return {r.text(i, 0),  r.int64(i, 1), r.text(i, 2), r.text(i, 3),
+          r.int64(i, 4), r.int64(i, 5), r.int64(i, 6)};
+}
+
+class Sessions final : public SessionRepo {
+ public:
+  explicit Sessions(TxConn c) : c_(c) {}
+  core::Result<void> insert(const SessionRow& r) override {
+    if (auto w = c_.writable(); !w) return w;
+    // An account's session names its key by id (the trigger on api_keys and the cascade end
+    // it); an unknown hash leaves api_key_id NULL, which find() never answers.
+    constexpr const char* kSql =
+        "INSERT INTO console_sessions(id_hash, account_id, api_key_id, operator_hash, "
+        "created_ms, last_seen_ms, expires_ms) VALUES($1, $2::bigint, (SELECT id FROM api_keys "
+        "WHERE hash = $3::text), $4, $5, $6, $7)";
+    Params p;
+    p.add(r.id_hash);
+    if (r.account_id != 0) {
+      p.add(r.account_id).add(r.api_key_hash);
+    } else {
+      p.add_null().add_null();
+    }
+    p.add(r.operator_hash).add(r.created_ms).add(r.last_seen_ms).add(r.expires_ms);
+    return done(c_.c->exec(kSql, p, "insert session"));
+  }
+  core::Result<std::optional<SessionRow>> find(std::string_view id_hash) override {
+    // An account's session only while its key is active (the trigger deletes the rows of a
+    // revoked key; the join is the second line of defence).
+    return first_row<SessionRow>(
+        c_.run("SELECT s.id_hash, COALESCE(s.account_id, 0), COALESCE(k.hash, ''), "
+               "s.operator_hash, s.created_ms, s.last_seen_ms, s.expires_ms FROM "
+               "console_sessions s LEFT JOIN api_keys k ON k.id = s.api_key_id WHERE "
+               "s.id_hash = $1 AND (s.account_id IS NULL OR (k.revoked_ms IS NULL AND k.id IS "
+               "NOT NULL AND k.account_id = s.account_id))",
+               "find session", id_hash),
+        session_row);
+  }
+  core::Result<void> touch(std::string_view id_hash, int64_t last_seen_ms) override {
+    if (auto w = c_.writable(); !w) return w;
+    return done(c_.run(
+        "UPDATE console_sessions SET last_seen_ms = $1 WHERE id_hash = $2 AND last_seen_ms < $1",
+        "touch session", last_seen_ms, id_hash));
+  }
+  core::Result<void> remove(std::string_view id_hash) override {
+    if (auto w = c_.writable(); !w) return w;
+    return done(
+        c_.run("DELETE FROM console_sessions WHERE id_hash = $1", "delete session", id_hash));
+  }
+  core::Result<std::vector<SessionRow>> of_principal(int64_t account_id) override {
+    if (account_id == 0)
+      return all_rows<SessionRow>(
+          c_.run("SELECT s.id_hash, 0, '', s.operator_hash, s.created_ms, s.last_seen_ms, "
+                 "s.expires_ms FROM console_sessions s WHERE s.account_id IS NULL "
+                 "ORDER BY s.created_ms DESC, s.id_hash DESC",
+                 "list sessions"),
+          session_row);
+    return all_rows<SessionRow>(
+        c_.run("SELECT s.id_hash, s.account_id, COALESCE(k.hash, ''), s.operator_hash, "
+               "s.created_ms, s.last_seen_ms, s.expires_ms FROM console_sessions s "
+               "LEFT JOIN api_keys k ON k.id = s.api_key_id WHERE s.account_id = $1 "
+               "ORDER BY s.created_ms DESC, s.id_hash DESC",
+               "list sessions", account_id),
+        session_row);
+  }
+  core::Result<void> remove_stale(int64_t ended_by, int64_t seen_by) override {
+    if (auto w = c_.writable(); !w) return w;
+    return done(c_.run("DELETE FROM console_sessions WHERE expires_ms <= $1 OR last_seen_ms <= $2",
+                       "prune sessions", ended_by, seen_by));
+  }
+  core::Result<void> insert_code(const LoginCodeRow& r) override {
+    if (auto w = c_.writable(); !w) return w;
+    return done(c_.run(
+        "INSERT INTO console_login_codes(code_hash, created_ms, expires_ms) VALUES($1, $2, $3)",
+        "insert login code", r.code_hash, r.created_ms, r.expires_ms));
+  }
+  core::Result<std::optional<LoginCodeRow>> code(std::string_view code_hash) override {
+    return first_row<LoginCodeRow>(
+        c_.run("SELECT code_hash, created_ms, expires_ms FROM console_login_codes WHERE "
+               "code_hash = $1",
+               "find login code", code_hash),
+        [](const Rows& r, int i) {
+          return LoginCodeRow{r.text(i, 0), r.int64(i, 1), r.int64(i, 2)};
+        });
+  }
+  core::Result<bool> remove_code(std::string_view code_hash) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    return changed(c_.run("DELETE FROM console_login_codes WHERE code_hash = $1",
+                          "consume login code", code_hash));
+  }
+  core::Result<void> remove_codes_expired(int64_t t) override {
+    if (auto w = c_.writable(); !w) return w;
+    return done(
+        c_.run("DELETE FROM console_login_codes WHERE expires_ms <= $1", "prune login codes", t));
+  }
+
+ private:
+  TxConn c_;
+};
+
+// --- hourly counters (written by the trigger stats_hourly_count on delivery_events) ---
+
+class Stats final : public StatsRepo {
+ public:
+  explicit Stats(TxConn c) : c_(c) {}
+  core::Result<std::vector<StatsCount>> hourly(int64_t account_id, int64_t from_ms,
+                                               int64_t to_ms) override {
+    const auto row = [](const Rows& r, int i) {
+      return StatsCount{r.int64(i, 0), r.text(i, 1), r.int64(i, 2)};
+    };
+    // A range of the table's key (one account) or of its hour index (every account).
+    if (account_id != 0)
+      return all_rows<StatsCount>(
+          c_.run("SELECT hour_ms, event, n FROM stats_hourly WHERE account_id = $3 AND "
+                 "hour_ms >= $1 AND hour_ms < $2 ORDER BY hour_ms, event",
+                 "read statistics", from_ms, to_ms, account_id),
+          row);
+    return all_rows<StatsCount>(
+        c_.run("SELECT hour_ms, event, SUM(n)::bigint FROM stats_hourly WHERE hour_ms >= $1 AND "
+               "hour_ms < $2 GROUP BY hour_ms, event ORDER BY hour_ms, event",
+               "read statistics", from_ms, to_ms),
+        row);
+  }
+
+ private:
+  TxConn c_;
+};
+
+// --- captured sandbox mail ---
+
+// Recipients are stored as a JSON array of strings (one column; the delivery's identity), the
+// same text as on SQLite.
+std::string recipients_json(const std::vector<std::string>& r) {
+  return nlohmann::json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Raw bytes travel as bytea's hex text ("\x..." in, encode(raw, 'hex') out): parameters are text.
+std::string bytea_hex(std::string_view raw) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 + raw.size() * 2);
+  out += "\\x";
+  for (unsigned char ch : raw) {
+    out += kHex[ch >> 4];
+    out += kHex[ch & 0xf];
+  }
+  return out;
+}
+
+std::string from_hex(std::string_view hex) {
+  const auto nibble = [](char ch) -> int {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return 0;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out += static_cast<char>((nibble(hex[i]) << 4) | nibble(hex[i + 1]));
+  return out;
+}
+
+constexpr std::string_view kCapturedColumns =
+    "id, account_id, queue_id, recipients, sender, header_from, subject, message_id, size, "
+    "captured_ms";
+
+CapturedMessage captured_row(const Rows& r, int i) {
+  CapturedMessage m;
+  m.id = r.text(i, 0);
+  m.account_id = r.int64(i, 1);
+  m.queue_id = r.text(i, 2);
+  auto j = nlohmann::json::parse(r.view(i, 3), nullptr, false);
+  if (j.is_array())
+    for (const auto& e : j)
+      if (e.is_string()) m.recipients.push_back(e.get<std::string>());
+  m.sender = r.text(i, 4);
+  m.header_from = r.text(i, 5);
+  m.subject = r.text(i, 6);
+  m.message_id = r.text(i, 7);
+  m.size = r.int64(i, 8);
+  m.captured_ms = r.int64(i, 9);
+  return m;
+}
+
+class Captures final : public CaptureRepo {
+ public:
+  explicit Captures(TxConn c) : c_(c) {}
+  core::Result<void> insert(const CapturedMessage& m) override {
+    if (auto w = c_.writable(); !w) return w;
+    return done(c_.run(fmt::format("INSERT INTO captured({}, raw) VALUES($1, $2, $3, $4, $5, $6, "
+                                   "$7, $8, $9, $10, $11::bytea)",
+                                   kCapturedColumns),
+                       "store captured message", m.id, m.account_id, m.queue_id,
+                       recipients_json(m.recipients), m.sender, m.header_from, m.subject,
+                       m.message_id, m.size, m.captured_ms, bytea_hex(m.raw)));
+  }
+  core::Result<std::optional<std::string>> by_delivery(
+      std::string_view queue_id, const std::vector<std::string>& recipients) override {
+    return first_row<std::string>(
+        c_.run("SELECT id FROM captured WHERE queue_id = $1 AND recipients = $2",
+               "find captured message", queue_id, recipients_json(recipients)),
+        [](const Rows& r, int i) { return r.text(i, 0); });
+  }
+  core::Result<std::vector<CapturedMessage>> page(
+      int64_t account_id, const std::optional<std::pair<int64_t, std::string>>& after,
+      size_t limit) override {
+    const auto lim = static_cast<int64_t>(limit);
+    if (after)
+      return all_rows<CapturedMessage>(
+          c_.run(fmt::format("SELECT {} FROM captured WHERE account_id = $1 AND "
+                             "(captured_ms, id) < ($3::bigint, $4::text) ORDER BY captured_ms "
+                             "DESC, id DESC LIMIT $2",
+                             kCapturedColumns),
+                 "list captured mail", account_id, lim, after->first, after->second),
+          captured_row);
+    return all_rows<CapturedMessage>(
+        c_.run(fmt::format("SELECT {} FROM captured WHERE account_id = $1 ORDER BY captured_ms "
+                           "DESC, id DESC LIMIT $2",
+                           kCapturedColumns),
+               "list captured mail", account_id, lim),
+        captured_row);
+  }
+  core::Result<std::optional<CapturedMessage>> get(int64_t account_id, std::string_view id,
+                                                   bool with_raw) override {
+    return first_row<CapturedMessage>(
+        c_.run(fmt::format("SELECT {}{} FROM captured WHERE account_id = $1 AND id = $2",
+                           kCapturedColumns, with_raw ? ", encode(raw, 'hex')" : ""),
+               "read captured message", account_id, id),
+        [with_raw](const Rows& r, int i) {
+          CapturedMessage m = captured_row(r, i);
+          if (with_raw) m.raw = from_hex(r.view(i, 10));
+          return m;
+        });
+  }
+  core::Result<size_t> trim(int64_t account_id, size_t keep) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    auto r = c_.run(
+        "DELETE FROM captured WHERE id IN (SELECT id FROM captured WHERE account_id = $1 "
+        "ORDER BY captured_ms DESC, id DESC OFFSET $2)",
+        "cap captured mail", account_id, static_cast<int64_t>(keep));
+    if (!r) return r.error();
+    return static_cast<size_t>(r->affected());
+  }
+  core::Result<size_t> remove_before(int64_t t) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    auto r = c_.run("DELETE FROM captured WHERE captured_ms < $1", "expire captured mail", t);
+    if (!r) return r.error();
+    return static_cast<size_t>(r->affected());
+  }
+
+ private:
+  TxConn c_;
+};
+
 // --- delivery events ---
 
 class Events final : public EventRepo {
@@ -672,6 +930,9 @@ class PgTx final : public Tx {
         settings_(conn_),
         suppressions_(conn_),
         suspensions_(conn_),
+        sessions_(conn_),
+        stats_(conn_),
+        captured_(conn_),
         events_(conn_) {}
   ~PgTx() override {
     // A broken connection rolled back by itself (the server ends the transaction).
@@ -686,6 +947,9 @@ class PgTx final : public Tx {
   SettingRepo& settings() override { return settings_; }
   SuppressionRepo& suppressions() override { return suppressions_; }
   SuspensionRepo& suspensions() override { return suspensions_; }
+  SessionRepo& sessions() override { return sessions_; }
+  StatsRepo& stats() override { return stats_; }
+  CaptureRepo& captured() override { return captured_; }
   EventRepo& events() override { return events_; }
   core::Result<void> commit() override {
     if (!open_) return core::Error::internal("store: transaction already ended");
@@ -712,6 +976,9 @@ class PgTx final : public Tx {
   Settings settings_;
   Suppressions suppressions_;
   Suspensions suspensions_;
+  Sessions sessions_;
+  Stats stats_;
+  Captures captured_;
   Events events_;
 };
 

@@ -31,7 +31,9 @@ core::ErrorCode code_for_sqlstate(std::string_view s) {
   using core::ErrorCode;
   if (s.size() != 5) return ErrorCode::unavailable;  // no SQLSTATE: the connection failed
   if (s == "23505" || s == "23503" || s == "23P01") return ErrorCode::conflict;
-  if (starts(s, "23") || starts(s, "22")) return ErrorCode::invalid;
+  // Other integrity violations (NOT NULL, CHECK) are bugs of ours, as on SQLite.
+  if (starts(s, "23")) return ErrorCode::internal;
+  if (starts(s, "22")) return ErrorCode::invalid;
   if (s == "40001" || s == "40P01") return ErrorCode::unavailable;
   if (starts(s, "08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "57014")
     return ErrorCode::unavailable;
@@ -191,6 +193,12 @@ core::Error Conn::fail(const PGresult* r, std::string_view what) {
   std::string msg = primary != nullptr ? trimmed(primary) : trimmed(PQerrorMessage(c_));
   core::ErrorCode code =
       failure_ == Failure::connection ? core::ErrorCode::unavailable : code_for_sqlstate(sqlstate_);
+  // A conflict's text reaches clients (HTTP 409), and PostgreSQL's names constraints, tables and
+  // columns: conflicts get the same fixed texts as on SQLite (sqlite::to_error).
+  if (code == core::ErrorCode::conflict)
+    return core::Error::conflict(
+        sqlstate_ == "23503" ? fmt::format("store: {}: what it refers to does not exist", what)
+                             : fmt::format("store: {}: it exists already", what));
   return core::Error::of(code, fmt::format("store: {}: {}{}", what, msg,
                                            sqlstate_.empty() ? "" : " (" + sqlstate_ + ")"));
 }

@@ -14,12 +14,15 @@
 //   tests never depend on storage order.
 // - Errors carry codes: a unique key taken → conflict; addressing a row that is not there
 //   where a method says so → not_found; busy/locked/I-O → unavailable; no space → disk_full;
-//   damaged rows → corrupt.
+//   damaged rows → corrupt. The text of a conflict (shown to HTTP clients with the 409) is
+//   the backend's own fixed wording: never the database engine's message (table, column or
+//   constraint names, SQL).
 // - Strings are stored as given (the services normalise before): comparisons are exact, byte
 //   for byte, and orders are byte orders.
 // - Removing an account removes everything it owns (credentials, API keys, domain claims with
-//   their record states, DKIM keys, senders and their links, settings, suppressions); the
-//   delivery events stay (a log, not owned data).
+//   their record states, DKIM keys, senders and their links, settings, suppressions,
+//   suspension, console sessions, hourly counters, captured mail); the delivery events stay
+//   (a log, not owned data).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -208,11 +211,80 @@ class SuspensionRepo {
   virtual core::Result<std::vector<Suspension>> all() = 0;
 };
 
+// Console cookie sessions and one-time operator login codes (issue 13), by the SHA-256 of their
+// secrets. An account's session lives only while the API key that made it is active: revoking
+// the key (ApiKeyRepo::revoke) or removing the account removes it.
+class SessionRepo {
+ public:
+  virtual ~SessionRepo() = default;
+  // conflict when the id_hash is stored already.
+  virtual core::Result<void> insert(const SessionRow& s) = 0;
+  // The session with this id_hash; an account's session only while its API key (api_key_hash)
+  // is active and the account's. The hot path of every console request: one look-up.
+  virtual core::Result<std::optional<SessionRow>> find(std::string_view id_hash) = 0;
+  // Sets last_seen_ms, never backwards (a later value stays).
+  virtual core::Result<void> touch(std::string_view id_hash, int64_t last_seen_ms) = 0;
+  // No error when there is none.
+  virtual core::Result<void> remove(std::string_view id_hash) = 0;
+  // The sessions of one principal (an account; 0 = the operator's), newest first: created_ms
+  // descending, then id_hash descending.
+  virtual core::Result<std::vector<SessionRow>> of_principal(int64_t account_id) = 0;
+  // Removes every session with expires_ms <= ended_by or last_seen_ms <= seen_by.
+  virtual core::Result<void> remove_stale(int64_t ended_by, int64_t seen_by) = 0;
+
+  // conflict when the code_hash is stored already.
+  virtual core::Result<void> insert_code(const LoginCodeRow& c) = 0;
+  virtual core::Result<std::optional<LoginCodeRow>> code(std::string_view code_hash) = 0;
+  // False when there was none.
+  virtual core::Result<bool> remove_code(std::string_view code_hash) = 0;
+  // Removes every code with expires_ms <= t.
+  virtual core::Result<void> remove_codes_expired(int64_t t) = 0;
+};
+
+// Hourly delivery counters (issue 13). They are written by EventRepo::append, never directly.
+class StatsRepo {
+ public:
+  virtual ~StatsRepo() = default;
+  // The counters of the hours in [from_ms, to_ms), by hour_ms then event (bytes); one account,
+  // or (account_id 0) every account's summed per hour and event. Counters are never 0.
+  virtual core::Result<std::vector<StatsCount>> hourly(int64_t account_id, int64_t from_ms,
+                                                       int64_t to_ms) = 0;
+};
+
+// Mail captured by the sandbox route (issue 13), raw bytes included. A message goes with its
+// account.
+class CaptureRepo {
+ public:
+  virtual ~CaptureRepo() = default;
+  // Stores m as given (id, captured_ms, size and raw included); conflict when the id, or the
+  // delivery (queue_id with exactly these recipients), is stored already, or when the account
+  // does not exist.
+  virtual core::Result<void> insert(const CapturedMessage& m) = 0;
+  // The id of the stored copy of a delivery (queue_id and recipients, exactly), if any.
+  virtual core::Result<std::optional<std::string>> by_delivery(
+      std::string_view queue_id, const std::vector<std::string>& recipients) = 0;
+  // The account's messages without raw, newest first (captured_ms descending, then id
+  // descending), only those after `after` (a (captured_ms, id) of that order) when given; at
+  // most limit.
+  virtual core::Result<std::vector<CapturedMessage>> page(
+      int64_t account_id, const std::optional<std::pair<int64_t, std::string>>& after,
+      size_t limit) = 0;
+  // The account's message with this id (raw only when with_raw).
+  virtual core::Result<std::optional<CapturedMessage>> get(int64_t account_id, std::string_view id,
+                                                           bool with_raw) = 0;
+  // Removes the account's messages beyond the newest keep (page's order); how many.
+  virtual core::Result<size_t> trim(int64_t account_id, size_t keep) = 0;
+  // Removes every message (of any account) captured before t; how many.
+  virtual core::Result<size_t> remove_before(int64_t t) = 0;
+};
+
 class EventRepo {
  public:
   virtual ~EventRepo() = default;
   // In order; an event without a queue id is invalid, and (like any failure) the Tx is then
   // to be dropped: nothing of it stays. The delivery hot path: one statement, prepared once.
+  // In the same Tx, each event adds 1 to the hourly counter (StatsRepo) of (account_id, hour
+  // = time_ms - time_ms % 3600000, event kind): counters never drift from the events.
   virtual core::Result<void> append(const std::vector<DeliveryEvent>& events) = 0;
   // A message's events by time_ms, then in the order they were appended.
   virtual core::Result<std::vector<DeliveryEvent>> of_queue(std::string_view queue_id) = 0;
@@ -230,6 +302,9 @@ class Tx {
   virtual SettingRepo& settings() = 0;
   virtual SuppressionRepo& suppressions() = 0;
   virtual SuspensionRepo& suspensions() = 0;
+  virtual SessionRepo& sessions() = 0;
+  virtual StatsRepo& stats() = 0;
+  virtual CaptureRepo& captured() = 0;
   virtual EventRepo& events() = 0;
   // Makes the writes durable and visible (a read Tx just ends) and lets the next Tx begin.
   // The Tx and its repositories must not be used after it.

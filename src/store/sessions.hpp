@@ -1,26 +1,29 @@
-// Console sessions and one-time login codes (issue 13), in the `console_sessions` and
-// `console_login_codes` tables of the store's SQLite file (migration 8; open the Store first).
-// Its own connection, so the API's session look-ups never queue behind other writers.
+// Console sessions and one-time login codes (issue 13): the backend-neutral rules over
+// SessionRepo (and ApiKeyRepo, for the key a session is made with). Store::sessions.
 //
 // Invariants:
 //  - A session secret (the cookie value: 256 random bits, 52 base32 characters) and a login
-//    code (128 bits) are returned once and never stored: only their SHA-256.
+//    code (128 bits, 26 characters) are returned once and never stored: only their SHA-256.
+//    Anything else offered as a secret or a code is refused before any look-up.
 //  - find() answers a session only while it is valid: less than `idle_ms` since it was last
 //    seen, less than `absolute_ms` since it was made; for an account, while the API key that
-//    made it is active (revoking the key deletes its sessions by a trigger, deleting the
-//    account cascades); for the operator, while the operator token is the one it was made with.
-//  - last_seen is written at most once a minute per session (the idle limit is exact to the
-//    minute), so browsing does not turn every API call into a database write.
-//  - A login code works once (consumed in one transaction) and only before it expires.
+//    made it is active (revoking the key or removing the account removes its sessions); for
+//    the operator, while the operator token is the one it was made with.
+//  - last_seen is written at most once per `touch_every_ms` per session (the idle limit is
+//    exact to that), so browsing does not turn every API call into a database write: find()
+//    is one read transaction, plus a write one at most once a minute.
+//  - A login code works once (looked up and deleted in one write transaction) and only before
+//    it expires.
 //  - At most max_per_principal sessions per account / for the operator: making one more ends
-//    the oldest. Expired rows are deleted when new ones are made.
+//    the oldest. Expired sessions and codes are deleted when new ones are made.
 #pragma once
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 
 #include "core/result.hpp"
+#include "store/model.hpp"
+#include "store/repositories.hpp"
 
 namespace tern::store {
 
@@ -37,24 +40,23 @@ struct SessionLimits {
   int64_t idle_ms = 30 * 60'000;
   int64_t absolute_ms = 12 * 3'600'000;
   int64_t touch_every_ms = 60'000;
-  size_t max_per_principal = 20;
+  size_t max_per_principal = 20;  // at least 1
 };
 
-class Sessions {
+class SessionService {
  public:
-  static core::Result<std::unique_ptr<Sessions>> open(const std::string& db_path,
-                                                      SessionLimits limits = {});
-  ~Sessions();
-  Sessions(const Sessions&) = delete;
-  Sessions& operator=(const Sessions&) = delete;
+  explicit SessionService(Database& db) : db_(db) {}
 
-  const SessionLimits& limits() const;
+  // Set by the composition root before the service is used.
+  void set_limits(const SessionLimits& l);
+  const SessionLimits& limits() const { return limits_; }
 
   struct Created {
     std::string secret;  // the cookie value, shown once
     ConsoleSession session;
   };
-  // An operator session; operator_hash = SHA-256 (hex) of the operator token in force.
+  // An operator session; operator_hash = SHA-256 (hex) of the operator token in force
+  // (invalid when "").
   core::Result<Created> create_operator(const std::string& operator_hash, int64_t now_ms);
   // A session of the account owning the active API key `api_key`; nullopt when the key is
   // unknown or revoked.
@@ -74,9 +76,10 @@ class Sessions {
   core::Result<bool> consume_login_code(const std::string& code, int64_t now_ms);
 
  private:
-  struct Impl;
-  explicit Sessions(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  core::Result<Created> insert(Tx& tx, int64_t account_id, const std::string& api_key_hash,
+                               const std::string& operator_hash, int64_t now_ms);
+  Database& db_;
+  SessionLimits limits_;
 };
 
 }  // namespace tern::store

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "store/db_guard.hpp"
 #include "store/secrets.hpp"
@@ -602,7 +603,7 @@ class Suppressions final : public SuppressionRepo {
   Conn c_;
 };
 
-// --- delivery events ---
+// --- suspensions ---
 
 class Suspensions final : public SuspensionRepo {
  public:
@@ -645,6 +646,237 @@ class Suspensions final : public SuspensionRepo {
  private:
   Conn c_;
 };
+
+// --- console sessions and login codes ---
+
+class Sessions final : public SessionRepo {
+ public:
+  explicit Sessions(Conn c) : c_(c) {}
+  core::Result<void> insert(const SessionRow& r) override {
+    if (auto w = c_.writable(); !w) return w;
+    // An account's session names its key by id (the trigger on api_keys and the cascade end
+    // it); an unknown hash leaves api_key_id NULL, which find() never answers.
+    Stmt s(c_.cache,
+           "INSERT INTO console_sessions(id_hash, account_id, api_key_id, operator_hash, "
+           "created_ms, last_seen_ms, expires_ms) VALUES(?1, ?2, (SELECT id FROM api_keys "
+           "WHERE hash = ?3), ?4, ?5, ?6, ?7)");
+    s.bind(1, std::string_view(r.id_hash));
+    if (r.account_id != 0) {
+      s.bind(2, r.account_id).bind(3, std::string_view(r.api_key_hash));
+    } else {
+      s.bind_null(2).bind_null(3);
+    }
+    s.bind(4, std::string_view(r.operator_hash))
+        .bind(5, r.created_ms)
+        .bind(6, r.last_seen_ms)
+        .bind(7, r.expires_ms);
+    return s.run("insert session");
+  }
+  core::Result<std::optional<SessionRow>> find(std::string_view id_hash) override {
+    // An account's session only while its key is active (the trigger deletes the rows of a
+    // revoked key; the join is the second line of defence).
+    Stmt s(c_.cache,
+           "SELECT s.id_hash, COALESCE(s.account_id, 0), COALESCE(k.hash, ''), s.operator_hash, "
+           "s.created_ms, s.last_seen_ms, s.expires_ms FROM console_sessions s "
+           "LEFT JOIN api_keys k ON k.id = s.api_key_id WHERE s.id_hash = ? AND "
+           "(s.account_id IS NULL OR (k.revoked_ms IS NULL AND k.id IS NOT NULL AND "
+           "k.account_id = s.account_id))");
+    s.bind(1, id_hash);
+    return row_of<SessionRow>(s, "find session", session_row);
+  }
+  core::Result<void> touch(std::string_view id_hash, int64_t last_seen_ms) override {
+    if (auto w = c_.writable(); !w) return w;
+    Stmt s(c_.cache,
+           "UPDATE console_sessions SET last_seen_ms = ?1 WHERE id_hash = ?2 AND "
+           "last_seen_ms < ?1");
+    s.bind(1, last_seen_ms).bind(2, id_hash);
+    return s.run("touch session");
+  }
+  core::Result<void> remove(std::string_view id_hash) override {
+    if (auto w = c_.writable(); !w) return w;
+    Stmt s(c_.cache, "DELETE FROM console_sessions WHERE id_hash = ?");
+    s.bind(1, id_hash);
+    return s.run("delete session");
+  }
+  core::Result<std::vector<SessionRow>> of_principal(int64_t account_id) override {
+    Stmt s(c_.cache,
+           account_id == 0
+               ? "SELECT s.id_hash, 0, '', s.operator_hash, s.created_ms, s.last_seen_ms, "
+                 "s.expires_ms FROM console_sessions s WHERE s.account_id IS NULL "
+                 "ORDER BY s.created_ms DESC, s.id_hash DESC"
+               : "SELECT s.id_hash, s.account_id, COALESCE(k.hash, ''), s.operator_hash, "
+                 "s.created_ms, s.last_seen_ms, s.expires_ms FROM console_sessions s "
+                 "LEFT JOIN api_keys k ON k.id = s.api_key_id WHERE s.account_id = ?1 "
+                 "ORDER BY s.created_ms DESC, s.id_hash DESC");
+    if (account_id != 0) s.bind(1, account_id);
+    return rows_of<SessionRow>(s, "list sessions", session_row);
+  }
+  core::Result<void> remove_stale(int64_t ended_by, int64_t seen_by) override {
+    if (auto w = c_.writable(); !w) return w;
+    Stmt s(c_.cache, "DELETE FROM console_sessions WHERE expires_ms <= ? OR last_seen_ms <= ?");
+    s.bind(1, ended_by).bind(2, seen_by);
+    return s.run("prune sessions");
+  }
+  core::Result<void> insert_code(const LoginCodeRow& r) override {
+    if (auto w = c_.writable(); !w) return w;
+    Stmt s(c_.cache,
+           "INSERT INTO console_login_codes(code_hash, created_ms, expires_ms) VALUES(?, ?, ?)");
+    s.bind(1, std::string_view(r.code_hash)).bind(2, r.created_ms).bind(3, r.expires_ms);
+    return s.run("insert login code");
+  }
+  core::Result<std::optional<LoginCodeRow>> code(std::string_view code_hash) override {
+    Stmt s(c_.cache,
+           "SELECT code_hash, created_ms, expires_ms FROM console_login_codes WHERE code_hash = ?");
+    s.bind(1, code_hash);
+    return row_of<LoginCodeRow>(s, "find login code", [](const Stmt& r) {
+      return LoginCodeRow{r.text(0), r.int64(1), r.int64(2)};
+    });
+  }
+  core::Result<bool> remove_code(std::string_view code_hash) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    Stmt s(c_.cache, "DELETE FROM console_login_codes WHERE code_hash = ?");
+    s.bind(1, code_hash);
+    if (auto r = s.run("consume login code"); !r) return r.error();
+    return c_.db.changes() > 0;
+  }
+  core::Result<void> remove_codes_expired(int64_t t) override {
+    if (auto w = c_.writable(); !w) return w;
+    Stmt s(c_.cache, "DELETE FROM console_login_codes WHERE expires_ms <= ?");
+    s.bind(1, t);
+    return s.run("prune login codes");
+  }
+
+ private:
+  static SessionRow session_row(const Stmt& r) {
+    return {r.text(0), r.int64(1), r.text(2), r.text(3), r.int64(4), r.int64(5), r.int64(6)};
+  }
+  Conn c_;
+};
+
+// --- hourly counters (written by the trigger stats_hourly_count on delivery_events) ---
+
+class Stats final : public StatsRepo {
+ public:
+  explicit Stats(Conn c) : c_(c) {}
+  core::Result<std::vector<StatsCount>> hourly(int64_t account_id, int64_t from_ms,
+                                               int64_t to_ms) override {
+    // A range of the table's key (one account) or of its hour index (every account).
+    Stmt s(c_.cache, account_id != 0
+                         ? "SELECT hour_ms, event, n FROM stats_hourly WHERE account_id = ?3 AND "
+                           "hour_ms >= ?1 AND hour_ms < ?2 ORDER BY hour_ms, event"
+                         : "SELECT hour_ms, event, SUM(n) FROM stats_hourly WHERE hour_ms >= ?1 "
+                           "AND hour_ms < ?2 GROUP BY hour_ms, event ORDER BY hour_ms, event");
+    s.bind(1, from_ms).bind(2, to_ms);
+    if (account_id != 0) s.bind(3, account_id);
+    return rows_of<StatsCount>(s, "read statistics", [](const Stmt& r) {
+      return StatsCount{r.int64(0), r.text(1), r.int64(2)};
+    });
+  }
+
+ private:
+  Conn c_;
+};
+
+// --- captured sandbox mail ---
+
+// Recipients are stored as a JSON array of strings (one column; the delivery's identity).
+std::string recipients_json(const std::vector<std::string>& r) {
+  return nlohmann::json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+constexpr std::string_view kCapturedColumns =
+    "id, account_id, queue_id, recipients, sender, header_from, subject, message_id, size, "
+    "captured_ms";
+
+class Captures final : public CaptureRepo {
+ public:
+  explicit Captures(Conn c) : c_(c) {}
+  core::Result<void> insert(const CapturedMessage& m) override {
+    if (auto w = c_.writable(); !w) return w;
+    Stmt s(c_.cache, fmt::format("INSERT INTO captured({}, raw) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                                 kCapturedColumns));
+    const std::string rcpts = recipients_json(m.recipients);
+    s.bind(1, std::string_view(m.id))
+        .bind(2, m.account_id)
+        .bind(3, std::string_view(m.queue_id))
+        .bind(4, std::string_view(rcpts))
+        .bind(5, std::string_view(m.sender))
+        .bind(6, std::string_view(m.header_from))
+        .bind(7, std::string_view(m.subject))
+        .bind(8, std::string_view(m.message_id))
+        .bind(9, m.size)
+        .bind(10, m.captured_ms)
+        .bind(11, std::string_view(m.raw));
+    return s.run("store captured message");
+  }
+  core::Result<std::optional<std::string>> by_delivery(
+      std::string_view queue_id, const std::vector<std::string>& recipients) override {
+    Stmt s(c_.cache, "SELECT id FROM captured WHERE queue_id = ? AND recipients = ?");
+    const std::string rcpts = recipients_json(recipients);
+    s.bind(1, queue_id).bind(2, std::string_view(rcpts));
+    return row_of<std::string>(s, "find captured message", [](const Stmt& r) { return r.text(0); });
+  }
+  core::Result<std::vector<CapturedMessage>> page(
+      int64_t account_id, const std::optional<std::pair<int64_t, std::string>>& after,
+      size_t limit) override {
+    Stmt s(c_.cache,
+           fmt::format("SELECT {} FROM captured WHERE account_id = ?1 {} "
+                       "ORDER BY captured_ms DESC, id DESC LIMIT ?2",
+                       kCapturedColumns, after ? "AND (captured_ms, id) < (?3, ?4)" : ""));
+    s.bind(1, account_id).bind(2, static_cast<int64_t>(limit));
+    if (after) s.bind(3, after->first).bind(4, std::string_view(after->second));
+    return rows_of<CapturedMessage>(s, "list captured mail", captured_row);
+  }
+  core::Result<std::optional<CapturedMessage>> get(int64_t account_id, std::string_view id,
+                                                   bool with_raw) override {
+    Stmt s(c_.cache, fmt::format("SELECT {}{} FROM captured WHERE account_id = ? AND id = ?",
+                                 kCapturedColumns, with_raw ? ", raw" : ""));
+    s.bind(1, account_id).bind(2, id);
+    return row_of<CapturedMessage>(s, "read captured message", [&](const Stmt& r) {
+      CapturedMessage m = captured_row(r);
+      if (with_raw) m.raw = r.text(10);
+      return m;
+    });
+  }
+  core::Result<size_t> trim(int64_t account_id, size_t keep) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    Stmt s(c_.cache,
+           "DELETE FROM captured WHERE id IN (SELECT id FROM captured WHERE account_id = ? "
+           "ORDER BY captured_ms DESC, id DESC LIMIT -1 OFFSET ?)");
+    s.bind(1, account_id).bind(2, static_cast<int64_t>(keep));
+    if (auto r = s.run("cap captured mail"); !r) return r.error();
+    return static_cast<size_t>(c_.db.changes());
+  }
+  core::Result<size_t> remove_before(int64_t t) override {
+    if (auto w = c_.writable(); !w) return w.error();
+    Stmt s(c_.cache, "DELETE FROM captured WHERE captured_ms < ?");
+    s.bind(1, t);
+    if (auto r = s.run("expire captured mail"); !r) return r.error();
+    return static_cast<size_t>(c_.db.changes());
+  }
+
+ private:
+  static CapturedMessage captured_row(const Stmt& s) {
+    CapturedMessage m;
+    m.id = s.text(0);
+    m.account_id = s.int64(1);
+    m.queue_id = s.text(2);
+    auto j = nlohmann::json::parse(s.text(3), nullptr, false);
+    if (j.is_array())
+      for (const auto& e : j)
+        if (e.is_string()) m.recipients.push_back(e.get<std::string>());
+    m.sender = s.text(4);
+    m.header_from = s.text(5);
+    m.subject = s.text(6);
+    m.message_id = s.text(7);
+    m.size = s.int64(8);
+    m.captured_ms = s.int64(9);
+    return m;
+  }
+  Conn c_;
+};
+
+// --- delivery events ---
 
 class Events final : public EventRepo {
  public:
@@ -731,6 +963,9 @@ class SqliteTx final : public Tx {
         settings_(conn_),
         suppressions_(conn_),
         suspensions_(conn_),
+        sessions_(conn_),
+        stats_(conn_),
+        captured_(conn_),
         events_(conn_) {}
   ~SqliteTx() override {
     if (open_) (void)Stmt(conn_.cache, "ROLLBACK").run("roll back");
@@ -743,6 +978,9 @@ class SqliteTx final : public Tx {
   SettingRepo& settings() override { return settings_; }
   SuppressionRepo& suppressions() override { return suppressions_; }
   SuspensionRepo& suspensions() override { return suspensions_; }
+  SessionRepo& sessions() override { return sessions_; }
+  StatsRepo& stats() override { return stats_; }
+  CaptureRepo& captured() override { return captured_; }
   EventRepo& events() override { return events_; }
   core::Result<void> commit() override {
     if (!open_) return core::Error::internal("store: transaction already ended");
@@ -765,6 +1003,9 @@ class SqliteTx final : public Tx {
   Settings settings_;
   Suppressions suppressions_;
   Suspensions suspensions_;
+  Sessions sessions_;
+  Stats stats_;
+  Captures captured_;
   Events events_;
 };
 

@@ -6,6 +6,17 @@
 namespace tern::store::sqlite {
 
 core::Error to_error(sqlite3* db, int rc, std::string_view what) {
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    // A conflict's text reaches clients (HTTP 409), and SQLite's names tables and columns
+    // ("UNIQUE constraint failed: accounts.name"): conflicts get a fixed text of ours. Other
+    // constraints (NOT NULL, CHECK, a trigger's RAISE) are bugs: internal, never shown.
+    const int ext = db != nullptr ? sqlite3_extended_errcode(db) : rc;
+    if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+      return core::Error::conflict(fmt::format("store: {}: it exists already", what));
+    if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+      return core::Error::conflict(
+          fmt::format("store: {}: what it refers to does not exist", what));
+  }
   const char* msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   std::string m = fmt::format("store: {}: {}", what, msg != nullptr ? msg : sqlite3_errstr(rc));
   switch (rc & 0xff) {
@@ -18,8 +29,6 @@ core::Error to_error(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_CANTOPEN:
     case SQLITE_PROTOCOL:
       return core::Error::unavailable(std::move(m));
-    case SQLITE_CONSTRAINT:
-      return core::Error::conflict(std::move(m));
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return core::Error::corrupt(std::move(m));

@@ -19,7 +19,10 @@ namespace tern::store::sqlite {
 
 // The one mapping of SQLite result codes onto error codes: full → disk_full; busy, locked,
 // I/O, no memory, cannot open, protocol → unavailable (temporary: a retry may succeed);
-// constraint → conflict; corrupt, not a database → corrupt; anything else → internal.
+// a unique or primary key taken, a foreign key to nothing → conflict, with a fixed text of
+// ours (never SQLite's, which names tables and columns: a conflict's text reaches HTTP
+// clients); other constraints (NOT NULL, CHECK, RAISE) → internal; corrupt, not a database →
+// corrupt; anything else → internal.
 core::Error to_error(sqlite3* db, int rc, std::string_view what);
 
 class Db {

@@ -20,6 +20,9 @@ Store::Store(Database& db, const core::Clock& clock)
       settings(db, clock, sealer_),
       suppressions(db, clock),
       suspensions(db),
+      sessions(db),
+      stats(db),
+      captured(db),
       events(db) {}
 
 core::Result<policy::AccountContext> Store::account_context(int64_t account_id) {

@@ -1,5 +1,6 @@
 // The store as callers use it (SPEC §2–5): accounts, logins, API keys, sending domains with
-// their DKIM keys, registered senders, settings, suppressions and delivery events, as
+// their DKIM keys, registered senders, settings, suppressions, delivery events and the
+// console's suspensions, sessions, statistics and captured mail, as
 // backend-neutral services over one Database (repositories.hpp). The services hold every
 // business rule (names, normalisation, secret generation and hashing, claim rules, signing-key
 // selection, the settings merge, the policy AccountContext); a backend only stores rows.
@@ -20,6 +21,9 @@
 //          ├─ settings      SettingsService       (settings_service.hpp)
 //          ├─ suppressions  SuppressionService    (suppression_service.hpp)
 //          ├─ suspensions   SuspensionService     (suspensions.hpp)
+//          ├─ sessions      SessionService        (sessions.hpp)   console cookies, login codes
+//          ├─ stats         StatsService          (stats.hpp)      hourly delivery counters
+//          ├─ captured      CaptureService        (captured.hpp)   sandbox-captured mail
 //          └─ events        EventLog              (event_log.hpp)
 //   each service ─► Database::begin() ─► Tx ─► AccountRepo, DomainRepo, ... (one backend)
 #pragma once
@@ -30,13 +34,16 @@
 #include "core/result.hpp"
 #include "policy/account_context.hpp"
 #include "store/accounts.hpp"
+#include "store/captured.hpp"
 #include "store/domain_service.hpp"
 #include "store/event_log.hpp"
 #include "store/model.hpp"
 #include "store/repositories.hpp"
 #include "store/sealer.hpp"
 #include "store/sender_service.hpp"
+#include "store/sessions.hpp"
 #include "store/settings_service.hpp"
+#include "store/stats.hpp"
 #include "store/suppression_service.hpp"
 #include "store/suspensions.hpp"
 #include "store/verify_cache.hpp"
@@ -74,6 +81,9 @@ class Store {
   SettingsService settings;
   SuppressionService suppressions;
   SuspensionService suspensions;
+  SessionService sessions;
+  StatsService stats;
+  CaptureService captured;
   EventLog events;
 
  private:

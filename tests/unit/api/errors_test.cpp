@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/backend.hpp"
+#include "unit/store/test_dir.hpp"
+
 namespace tern::api {
 namespace {
 
@@ -68,6 +71,35 @@ TEST(HttpErrors, TemporaryWinsOverThePermanentCodes) {
   Error e = Error::invalid("x");
   e.temporary = true;
   EXPECT_EQ(http_error_kind(e).status, 503);
+}
+
+}  // namespace
+}  // namespace tern::api
+
+namespace tern::api {
+namespace {
+
+// A unique key taken in the SQLite store (a race the services' checks cannot see) answers a
+// 409 whose text is the store's fixed wording: no SQLite message, table or column reaches the
+// client.
+TEST(HttpErrors, AConstraintConflictOfTheStoreAnswersAFixedText) {
+  test::TempDir dir;
+  auto b = store::open_backend("sqlite:" + dir.file("tern.db"));
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_TRUE(b->store->accounts.create("acme").ok());
+  auto taken =
+      store::in_tx(*b->db, store::Database::Mode::write, [](store::Tx& tx) -> core::Result<void> {
+        auto id = tx.accounts().insert({0, "acme", "codeXXXX", 1});
+        if (!id) return id.error();
+        return core::ok();
+      });
+  ASSERT_FALSE(taken.ok());
+  const net::HttpResponse r = from_error(taken.error());
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(body(r)["error"]["code"], "conflict");
+  EXPECT_EQ(body(r)["error"]["message"], "store: insert account: it exists already");
+  for (const char* leak : {"UNIQUE", "constraint", "accounts.name", "accounts.code"})
+    EXPECT_EQ(r.body.find(leak), std::string::npos) << leak << " in " << r.body;
 }
 
 }  // namespace

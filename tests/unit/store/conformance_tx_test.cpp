@@ -211,3 +211,43 @@ TYPED_TEST(TxConformance, WriteTransactionsOfTwoInstancesTakeTurns) {
 
 }  // namespace
 }  // namespace tern::store::conformance
+
+namespace tern::store::conformance {
+namespace {
+
+// The engine's own words must not be in a conflict's text: it reaches HTTP clients (409).
+void expect_fixed_conflict_text(const core::Error& e) {
+  EXPECT_TRUE(e.is(core::ErrorCode::conflict)) << e.message;
+  for (const char* leak : {"constraint", "UNIQUE", "FOREIGN", "PRIMARY", "accounts.",
+                           "credentials.", "captured.", "console_", "sqlite", "SQL"})
+    EXPECT_EQ(e.message.find(leak), std::string::npos) << leak << " in: " << e.message;
+}
+
+template <class B>
+class ConflictTextConformance : public Conformance<B> {};
+TYPED_TEST_SUITE(ConflictTextConformance, Backends, BackendNames);
+
+TYPED_TEST(ConflictTextConformance, ATakenKeyOrAReferenceToNothingIsAConflictWithOurOwnText) {
+  using Mode = Database::Mode;
+  const int64_t acme = this->account("acme");
+  auto taken_name = this->in(Mode::write, [](Tx& tx) -> core::Result<void> {
+    auto id = tx.accounts().insert({0, "acme", "codeXXXX", 1});
+    if (!id) return id.error();
+    return core::ok();
+  });
+  ASSERT_FALSE(taken_name.ok());
+  expect_fixed_conflict_text(taken_name.error());
+  auto taken_login = this->in(Mode::write, [&](Tx& tx) -> core::Result<void> {
+    if (auto r = tx.credentials().insert({acme, "login", "h", 1}); !r) return r;
+    return tx.credentials().insert({acme, "login", "h", 1});
+  });
+  ASSERT_FALSE(taken_login.ok());
+  expect_fixed_conflict_text(taken_login.error());
+  SessionRow orphan{"h", acme + 1000, "", "", 1, 1, 2};  // a session of no account
+  auto to_nothing = this->in(Mode::write, [&](Tx& tx) { return tx.sessions().insert(orphan); });
+  ASSERT_FALSE(to_nothing.ok());
+  expect_fixed_conflict_text(to_nothing.error());
+}
+
+}  // namespace
+}  // namespace tern::store::conformance

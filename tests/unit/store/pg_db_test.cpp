@@ -34,7 +34,7 @@ TEST(PgSqlstate, MapsToCodesAndRetryClasses) {
   using core::ErrorCode;
   EXPECT_EQ(code_for_sqlstate("23505"), ErrorCode::conflict);
   EXPECT_EQ(code_for_sqlstate("23503"), ErrorCode::conflict);
-  EXPECT_EQ(code_for_sqlstate("23502"), ErrorCode::invalid);
+  EXPECT_EQ(code_for_sqlstate("23502"), ErrorCode::internal);
   EXPECT_EQ(code_for_sqlstate("22021"), ErrorCode::invalid);
   EXPECT_EQ(code_for_sqlstate("40001"), ErrorCode::unavailable);
   EXPECT_EQ(code_for_sqlstate("40P01"), ErrorCode::unavailable);
@@ -104,7 +104,9 @@ TEST_F(PgDbTest, TextWithNulOrBadUtf8IsStoredReplacedNeitherCutNorRefused) {
   EXPECT_EQ(count(), 3);
 }
 
-TEST_F(PgDbTest, DataErrorsAreInvalid) {
+// A malformed value is invalid; a NOT NULL or CHECK violation is a bug of ours: internal (as
+// on SQLite, sqlite::to_error), never shown.
+TEST_F(PgDbTest, DataErrorsAreInvalidOtherIntegrityViolationsInternal) {
   auto r = c_.exec("SELECT $1::bigint", Params::of("twelve"), "cast");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, core::ErrorCode::invalid);
@@ -112,7 +114,8 @@ TEST_F(PgDbTest, DataErrorsAreInvalid) {
   EXPECT_EQ(c_.failure(), Failure::other);
   auto n = c_.exec("INSERT INTO t VALUES(NULL, 'x', 0)", "null key");
   ASSERT_FALSE(n.ok());
-  EXPECT_EQ(n.error().code, core::ErrorCode::invalid);
+  EXPECT_EQ(n.error().code, core::ErrorCode::internal);
+  EXPECT_EQ(c_.sqlstate(), "23502");
 }
 
 TEST_F(PgDbTest, UniqueViolationIsConflictAndNotRetryable) {
@@ -123,6 +126,7 @@ TEST_F(PgDbTest, UniqueViolationIsConflictAndNotRetryable) {
   EXPECT_FALSE(r.error().temporary);
   EXPECT_EQ(c_.sqlstate(), "23505");
   EXPECT_EQ(c_.failure(), Failure::other);
+  EXPECT_EQ(r.error().message, "store: insert again: it exists already");
   EXPECT_NE(r.error().message.find("insert again"), std::string::npos);
   // The connection stays usable, and a success clears the failure.
   EXPECT_EQ(count(), 1);

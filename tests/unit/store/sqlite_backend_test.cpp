@@ -119,6 +119,40 @@ TEST(SqliteBackend, StoredUnknownRecordStatusIsCorrupt) {
 
 // Cached statements (sqlite::StmtCache): the same SQL twice at once gets two statements, each
 // goes back reset and without its bindings; a statement that does not prepare is not kept.
+// Constraint failures: a conflict's text is ours (it reaches HTTP clients with a 409), never
+// SQLite's ("UNIQUE constraint failed: t.k"); other constraints are bugs (internal, not shown).
+TEST(SqliteErrors, ConstraintFailuresGetAFixedTextAndTheRightCode) {
+  auto db = sqlite::Db::open(":memory:");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db->exec("PRAGMA foreign_keys = ON; CREATE TABLE p(k TEXT PRIMARY KEY); "
+                       "CREATE TABLE t(k TEXT UNIQUE, n INTEGER NOT NULL CHECK(n > 0), "
+                       "p TEXT REFERENCES p(k)); INSERT INTO t VALUES('a', 1, NULL)",
+                       "seed")
+                  .ok());
+  struct Case {
+    const char* sql;
+    core::ErrorCode code;
+    const char* text;  // "" = not checked (not shown to clients)
+  };
+  for (const Case& c :
+       {Case{"INSERT INTO t VALUES('a', 1, NULL)", core::ErrorCode::conflict,
+             "store: add row: it exists already"},
+        Case{"INSERT INTO p VALUES('x'), ('x')", core::ErrorCode::conflict,
+             "store: add row: it exists already"},
+        Case{"INSERT INTO t VALUES('b', 1, 'nowhere')", core::ErrorCode::conflict,
+             "store: add row: what it refers to does not exist"},
+        Case{"INSERT INTO t VALUES('c', NULL, NULL)", core::ErrorCode::internal, ""},
+        Case{"INSERT INTO t VALUES('d', -1, NULL)", core::ErrorCode::internal, ""}}) {
+    sqlite::Stmt st(*db, c.sql);
+    auto r = st.run("add row");
+    ASSERT_FALSE(r.ok()) << c.sql;
+    EXPECT_EQ(r.error().code, c.code) << c.sql << ": " << r.error().message;
+    if (*c.text) {
+      EXPECT_EQ(r.error().message, c.text) << c.sql;
+    }
+  }
+}
+
 TEST(StmtCache, ReuseIsResetAndNestedUseIsSeparate) {
   auto db = sqlite::Db::open(":memory:");
   ASSERT_TRUE(db.ok());
