@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import harness
 import pg_harness
+from test_console_api import Browser
 from test_delivery import submit
 
 WAIT_S = 20
@@ -88,6 +89,45 @@ class NodeOnPostgres(unittest.TestCase):
         self.assertEqual(code, 201, okey)
         code, page = call(s, "GET", "/api/v1/messages", okey["key"])
         self.assertEqual((code, page["items"]), (200, []))
+
+    def test_console_login_stats_and_key_revocation_on_postgres(self):
+        # The console's stores are in PostgreSQL (no node-local file): an account logs in to the
+        # console with its API key, its statistics count its mail, and revoking the key in the
+        # CLI (another process, same database) ends the session at once.
+        s = self.server
+        with open(os.path.join(s.data, "admin.token")) as f:
+            admin = f.read().strip()
+        code, made = call(s, "POST", "/api/v1/accounts", admin, {"name": "pgco"})
+        self.assertEqual(code, 201, made)
+        code, key = call(s, "POST", "/api/v1/accounts/pgco/api-keys", admin)
+        self.assertEqual(code, 201, key)
+        s.cli("domain", "add", "pgco", "pgco.test", "--verified")
+        b = Browser(s)
+        status, body, _, _ = b.login(token=key["key"])
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["kind"], "account")
+        self.assertEqual(b.request("GET", "/api/v1/domains")[0], 200)
+        self.assertEqual(self.rows("SELECT count(*) FROM console_sessions "
+                                   "WHERE account_id IS NOT NULL"), [["1"]])
+        self.assertFalse(os.path.exists(os.path.join(s.data, "node-local.db")))
+
+        s.username, s.password = made["username"], made["password"]
+        submit(s, "news@pgco.test", ["a@dest.test", "b@dest.test"], "counted on postgres")
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            status, st, _, _ = b.request("GET", "/api/v1/stats")
+            self.assertEqual(status, 200, st)
+            if st["totals"]["accepted"] >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(st["totals"]["accepted"], 2, st["totals"])
+        self.assertEqual(self.rows("SELECT sum(n) FROM stats_hourly WHERE event = 'accepted'"),
+                         [["2"]])
+
+        s.cli("apikey", "revoke", "pgco", key["key"][:12])
+        self.assertEqual(b.request("GET", "/api/v1/domains")[0], 401)
+        self.assertEqual(b.request("GET", "/api/v1/session")[0], 401)
+        self.assertEqual(self.rows("SELECT count(*) FROM console_sessions"), [["0"]])
 
 
 if __name__ == "__main__":
