@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -242,7 +243,13 @@ int serve(const Config& cfg) {
          {&cfg.listen_smtp, &cfg.listen_submission, &cfg.listen_submissions, &cfg.listen_http})
       if (!l->empty()) dsvc.own_listeners.push_back(net::split_host_port(*l));
     dsvc.on_events = [&reports](const auto& batch) { reports.events(batch); };
-    dsvc.on_recovered = [&reports](const queue::QueuedMessage& m) { reports.recovered(m); };
+    // A pool thread, possibly for a million messages at start: every 1,000 the reports are
+    // let catch up, so their queue never holds the whole spool.
+    dsvc.on_recovered = [&reports, n = std::make_shared<std::atomic<uint64_t>>(0)](
+                            const queue::QueuedMessage& m) {
+      reports.recovered(m);
+      if (n->fetch_add(1) % 1000 == 999) reports.flush();
+    };
     delivery = std::make_unique<net::DeliveryEngine>(delivery_io, cfg.delivery, std::move(dsvc));
     delivery->start();
   }

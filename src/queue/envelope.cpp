@@ -2,6 +2,8 @@
 // them and integration tests parse them, and the spool's COMMIT records store them.
 #include "queue/envelope.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 namespace tern::queue {
@@ -38,6 +40,18 @@ bool parse_rcpt_state(std::string_view s, RcptState& out) {
     }
   }
   return false;
+}
+
+QueueEntry summarize(const QueuedMessage& m) {
+  QueueEntry e;
+  e.id = m.id;
+  e.account_id = m.account_id;
+  e.received_ms = m.received_ms;
+  e.held = m.held;
+  e.due_ms = INT64_MAX;
+  for (const auto& r : m.recipients)
+    if (!is_final(r.state)) e.due_ms = std::min(e.due_ms, std::max<int64_t>(0, r.next_attempt_ms));
+  return e;
 }
 
 void to_json(nlohmann::json& j, const Recipient& r) {

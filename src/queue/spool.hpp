@@ -82,6 +82,9 @@ class Spool {
 
   // Live (committed, not done) messages, oldest first.
   virtual std::vector<QueuedMessage> list() const = 0;
+  // The compact entries of the live messages, oldest first (what the delivery engine indexes
+  // at start; no envelope is copied).
+  virtual std::vector<QueueEntry> index() const = 0;
   virtual std::optional<QueuedMessage> get(const std::string& id) const = 0;
   // The exact content bytes of a live message, streamed to sink in pieces.
   virtual core::Result<void> read_content(
@@ -98,6 +101,18 @@ class Spool {
   };
   virtual core::Result<std::unique_ptr<ContentReader>> open_content(
       const std::string& id) const = 0;
+  // Where a live message's bytes lie, taken once (off the delivery thread) so that readers
+  // can be made later without touching the spool's index: reader() only copies positions.
+  // Thread-safe; it keeps the segments open like a ContentReader.
+  class ContentSource {
+   public:
+    virtual ~ContentSource() = default;
+    virtual std::unique_ptr<ContentReader> reader() const = 0;
+    virtual uint64_t size() const = 0;
+  };
+  // m: the live message's envelope (its id and prepend).
+  virtual core::Result<std::shared_ptr<const ContentSource>> content_source(
+      const QueuedMessage& m) const = 0;
 
   // Asynchronous update/finish for the delivery engine: the record is written now (so the
   // in-memory state changes at once, in call order) and done runs on the spool's sync thread

@@ -58,12 +58,35 @@ struct Extent {
   uint32_t len = 0;
 };
 
+// A live message as the index keeps it: what the delivery engine needs to schedule it and
+// where its records lie; the envelope stays on disk (COMMIT payload, latest STATE payload) and
+// is decoded by get(). About 250 bytes, whatever the envelope's size.
 struct LiveMessage {
-  QueuedMessage msg;
+  int64_t account_id = 0;
+  int64_t received_ms = 0;
+  int64_t due_ms = 0;  // earliest next attempt of a recipient that is not final
+  bool held = false;
+  bool has_state = false;
+  uint32_t state_seq = 0;  // STATE records written for it by this process
+  Extent commit;           // payload of its COMMIT record
+  Extent state;            // payload of its latest STATE record (when has_state)
   std::vector<Extent> data;
   std::set<uint64_t> segs;
   uint64_t order = 0;
+  void summarize(const QueuedMessage& m);  // account, arrival, due, held
 };
+
+// Envelope codec of COMMIT and STATE payloads (spool_core.cpp), shared with recovery.
+struct CommitInfo {
+  QueuedMessage msg;
+  std::string content_hash;
+  uint64_t data_records = 0;
+};
+core::Result<CommitInfo> decode_commit(std::string_view payload);
+// Applies a STATE payload (recipients, held) to an envelope.
+core::Result<void> apply_state(std::string_view payload, QueuedMessage& m);
+// Reads a record payload (exactly e.len bytes at e.off).
+core::Result<std::string> read_extent(int fd, const Extent& e);
 
 // What a Writer accumulates; owned by the Writer, mutated under Core::mu_.
 struct WriterState {
@@ -96,6 +119,7 @@ class Core : public std::enable_shared_from_this<Core> {
   void commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOutcome)> done);
 
   std::vector<QueuedMessage> list() const;
+  std::vector<QueueEntry> index() const;
   std::optional<QueuedMessage> get(const std::string& id) const;
   core::Result<void> read_content(const std::string& id,
                                   const std::function<void(std::string_view)>& sink) const;
@@ -104,7 +128,7 @@ class Core : public std::enable_shared_from_this<Core> {
   void update_async(const QueuedMessage& msg, std::function<void(core::Result<void>)> done);
   void finish_async(const std::string& id, std::function<void(core::Result<void>)> done);
   // The segments and extents holding a live message (for Spool::ContentReader).
-  core::Result<void> content_parts(const std::string& id, std::string& prepend,
+  core::Result<void> content_parts(const std::string& id,
                                    std::vector<std::pair<SegmentPtr, Extent>>& parts) const;
   Spool::Stats stats() const;
 
@@ -115,12 +139,14 @@ class Core : public std::enable_shared_from_this<Core> {
     std::function<void(CommitOutcome)> cb;
     std::optional<CommitOutcome> preset;           // already decided (failed before any sync)
     std::unique_ptr<LiveMessage> pending;          // a commit: becomes live once durable
+    std::string pending_id;
     std::shared_ptr<std::promise<int>> sync_done;  // update/finish waiting for a sync
     std::function<void(int)> on_sync;  // async update/finish: errno or 0, after the sync
   };
   struct Unwritten {
     bool done = false;
     std::string state;        // the STATE payload (when !done)
+    uint32_t seq = 0;         // the message's state_seq it was written as
     std::set<uint64_t> segs;  // done: the finished message's segments, still referenced
   };
   struct SyncSet {
@@ -155,10 +181,12 @@ class Core : public std::enable_shared_from_this<Core> {
   // On the sync thread itself (a callback): syncs now; lk held on entry, held on return only
   // after a failure (to poison).
   int sync_inline(std::unique_lock<std::mutex>& lk);  // queue a sync; cb(errno or 0) after it
-  core::Result<void> write_update(const QueuedMessage& msg);  // the STATE record, no sync
+  // The STATE record, no sync; seq: the state_seq it was written as.
+  core::Result<void> write_update(const QueuedMessage& msg, uint32_t& seq);
   core::Result<void> write_finish(const std::string& id);     // the DONE record, no sync
   void poison_locked(const SyncSet& s);
-  void after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg);
+  void after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg,
+                         uint32_t seq);
   static std::string state_payload(const QueuedMessage& msg);
 
   // --- recovery (spool_recovery.cpp) ---

@@ -58,9 +58,55 @@ struct Parsed {
   std::optional<std::string> suspect;  // id named by a bad record, when readable
 };
 
-ReadResult read_record(int fd, uint64_t off, uint64_t size, std::string& buf, Parsed& out) {
+// Sequential reads of a segment through one large buffer: recovery reads every record once,
+// front to back, so two system calls per record (header, body) become one per few MiB.
+class Window {
+ public:
+  explicit Window(int fd) : fd_(fd) {}
+  // n bytes at off (off + n <= size), or nullptr on a read error. Valid until the next call.
+  const uint8_t* at(uint64_t off, size_t n, uint64_t size) {
+    if (off >= start_ && off + n <= start_ + len_) return data() + (off - start_);
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(std::max(n, kChunk), size - off));
+    if (buf_.size() < want) buf_.resize(want);
+    if (!pread_full(fd_, buf_.data(), want, off)) {
+      len_ = 0;
+      return nullptr;
+    }
+    start_ = off;
+    len_ = want;
+    return data();
+  }
+
+ private:
+  static constexpr size_t kChunk = 4 << 20;
+  const uint8_t* data() const { return reinterpret_cast<const uint8_t*>(buf_.data()); }
+  int fd_;
+  std::string buf_;
+  uint64_t start_ = 0;
+  size_t len_ = 0;
+};
+
+ReadResult read_record(int fd, uint64_t off, uint64_t size, std::string& buf, Parsed& out,
+                       Window* win = nullptr) {
   out.suspect.reset();
   if (size - off < record::kHeaderSize) return ReadResult::bad;
+  if (win) {
+    // Fast path: the whole record from the window (the slow path below handles damage).
+    const uint8_t* hp = win->at(off, record::kHeaderSize, size);
+    if (!hp) return ReadResult::io_error;
+    auto hdr = record::parse_header(hp);
+    if (hdr && off + hdr->total() <= size) {
+      const uint8_t* rp = win->at(off, hdr->total(), size);
+      if (!rp) return ReadResult::io_error;
+      std::string_view all(reinterpret_cast<const char*>(rp) + record::kHeaderSize,
+                           hdr->id_len + static_cast<size_t>(hdr->len));
+      out.hdr = *hdr;
+      out.id = all.substr(0, hdr->id_len);
+      out.payload = all.substr(hdr->id_len);
+      if (record::tag_matches(rp, out.id, out.payload) && record::valid_id(out.id))
+        return ReadResult::ok;
+    }
+  }
   uint8_t h[record::kHeaderSize];
   if (!pread_full(fd, h, sizeof h, off)) return ReadResult::io_error;
   auto hdr = record::parse_header(h);
@@ -217,7 +263,9 @@ struct Core::ScanState {
     bool committed = false;
     bool dead = false;
     uint64_t dead_seg = 0;
-    std::optional<QueuedMessage> msg;
+    bool have_env = false;  // its COMMIT decoded: the fields below are known
+    LiveMessage live;       // summary, commit and state positions
+    uint64_t content_size = 0;
     std::string expect_hash;
     uint64_t expect_records = 0;
     Pos first{UINT64_MAX, 0};
@@ -264,32 +312,37 @@ struct Core::ScanState {
         }
         m.committed = true;
         m.order = ++order;
-        auto j = nlohmann::json::parse(p.payload, nullptr, false);
-        try {
-          if (j.is_discarded()) throw std::runtime_error("not JSON");
-          m.msg = j.at("envelope").get<QueuedMessage>();
-          m.expect_hash = j.at("content_blake2b").get<std::string>();
-          m.expect_records = j.at("data_records").get<uint64_t>();
-          if (m.msg->id != p.id) m.problem = "commit record names another id";
-        } catch (const std::exception& e) {
-          m.problem = std::string("unreadable commit record: ") + e.what();
+        auto info = decode_commit(p.payload);
+        if (!info) {
+          m.problem = "unreadable commit record: " + info.error().message;
+          return;
         }
+        // Only the summary is kept: the envelope is decoded again when it is needed.
+        m.have_env = true;
+        m.live.summarize(info.value().msg);
+        m.live.commit = Extent{seq, off + record::kHeaderSize + p.hdr.id_len, p.hdr.len};
+        m.content_size = info.value().msg.content_size;
+        m.expect_hash = std::move(info.value().content_hash);
+        m.expect_records = info.value().data_records;
+        if (info.value().msg.id != p.id) m.problem = "commit record names another id";
         return;
       }
       case record::Type::state: {
-        if (!m.committed || !m.msg) {
+        if (!m.committed || !m.have_env) {
           if (!m.committed) m.problem = "state record before commit";
           return;
         }
-        auto j = nlohmann::json::parse(p.payload, nullptr, false);
-        try {
-          if (j.is_discarded()) throw std::runtime_error("not JSON");
-          auto rcpts = j.at("recipients").get<std::vector<Recipient>>();
-          m.msg->recipients = std::move(rcpts);
-          m.msg->held = j.value("held", m.msg->held);
-        } catch (const std::exception& e) {
-          m.problem = std::string("unreadable state record: ") + e.what();
+        QueuedMessage t;
+        t.held = m.live.held;
+        if (auto r = apply_state(p.payload, t); !r) {
+          m.problem = "unreadable state record: " + r.error().message;
+          return;
         }
+        t.account_id = m.live.account_id;
+        t.received_ms = m.live.received_ms;
+        m.live.summarize(t);
+        m.live.state = Extent{seq, off + record::kHeaderSize + p.hdr.id_len, p.hdr.len};
+        m.live.has_state = true;
         return;
       }
       case record::Type::done:
@@ -298,7 +351,7 @@ struct Core::ScanState {
         m.dead_seg = seq;
         m.data.clear();
         m.hash.reset();
-        m.msg.reset();
+        m.have_env = false;
         return;
     }
   }
@@ -309,8 +362,9 @@ core::Result<void> Core::scan_segment(const SegmentPtr& seg, bool newest, ScanSt
   uint64_t off = 0;
   std::string buf;
   Parsed p;
+  Window win(seg->fd);
   while (off < size) {
-    ReadResult r = read_record(seg->fd, off, size, buf, p);
+    ReadResult r = read_record(seg->fd, off, size, buf, p, &win);
     if (r == ReadResult::io_error)
       return core::Error::temp("spool: read error in " + seg->path + ": " + std::strerror(errno));
     if (r == ReadResult::ok) {
@@ -468,7 +522,7 @@ core::Result<void> Core::recover() {
         why = m.problem;
       else if (st.suspects.count(id))
         why = "a damaged record names this message";
-      else if (m.bytes != m.msg->content_size || m.data.size() != m.expect_records ||
+      else if (m.bytes != m.content_size || m.data.size() != m.expect_records ||
                m.hash->hex_final() != m.expect_hash)
         why = "content does not match its commit record";
     } else {
@@ -487,8 +541,7 @@ core::Result<void> Core::recover() {
       quarantine_list.push_back({id, why});
       continue;
     }
-    LiveMessage lm;
-    lm.msg = std::move(*m.msg);
+    LiveMessage lm = std::move(m.live);
     lm.data = std::move(m.data);
     lm.order = m.order;
     for (uint64_t s : m.segs) ref_locked(lm.segs, s);
@@ -505,7 +558,19 @@ core::Result<void> Core::recover() {
       spdlog::error("spool: message {} is damaged ({}); not listed (read-only)", q.id, q.reason);
       continue;
     }
-    std::optional<QueuedMessage> env = m.msg;
+    std::optional<QueuedMessage> env;
+    if (m.have_env) {  // read back for the report (the scan kept only its position)
+      auto seg = segments_.find(m.live.commit.seg);
+      if (seg != segments_.end())
+        if (auto payload = read_extent(seg->second->fd, m.live.commit))
+          if (auto info = decode_commit(payload.value())) env = std::move(info.value().msg);
+      if (env && m.live.has_state) {
+        auto sseg = segments_.find(m.live.state.seg);
+        if (sseg != segments_.end())
+          if (auto st = read_extent(sseg->second->fd, m.live.state))
+            (void)apply_state(st.value(), *env);
+      }
+    }
     std::string reason = q.reason;
     if (!env && st.damaged_envelopes.count(q.id)) {
       env = st.damaged_envelopes[q.id];
