@@ -26,6 +26,7 @@ test: deps format-check build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@bash tests/fuzz/run.sh
 	@bash tests/integration/run.sh $(BUILD)/tern
+	@bash bench/queue/run.sh --smoke $(BUILD)/tern
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

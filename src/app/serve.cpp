@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -313,37 +314,45 @@ int serve(const Config& cfg) {
   // pass the account's sender policy (issue 10 item 2), and each account gets a few per
   // minute ([limits] test_emails_per_minute): the remote's reply is shown to the tenant.
   policy::RateLimiter test_limiter(clock, {cfg.test_emails_per_minute, cfg.test_emails_per_minute});
-  auto test_send = [engine, st = store.value().get(), &cfg, &test_limiter](
-                       int64_t account_id, std::string from, const std::string& to) {
-    if (!engine) return net::TestSendResult{"error", 0, "", "delivery is disabled", "", false, ""};
+  // Asynchronous: the checks run on the caller's thread, the delivery attempt completes `done`
+  // (at most one per account at a time, within the test email's time limit).
+  auto test_send_async = [engine, st = store.value().get(), &cfg, &test_limiter](
+                             int64_t account_id, std::string from, const std::string& to,
+                             std::function<void(net::TestSendResult)> done) {
+    if (!engine)
+      return done(net::TestSendResult{"error", 0, "", "delivery is disabled", "", false, ""});
     // Syntax first (the engine's own answers), then the account's policy.
     if (!from.empty() && !core::parse_mailbox(from))
-      return net::TestSendResult{"error", 0, "", "invalid from address", "", false, ""};
+      return done(net::TestSendResult{"error", 0, "", "invalid from address", "", false, ""});
     auto ctx = st->account_context(account_id);
     if (!ctx)
-      return net::TestSendResult{"error", 0, "", "account: " + ctx.error().message, "", false, ""};
+      return done(
+          net::TestSendResult{"error", 0, "", "account: " + ctx.error().message, "", false, ""});
     for (const auto& d : cfg.smtp.platform_domains) ctx->platform_domains.push_back(d);
     if (from.empty()) from = ctx->mail_from;
     if (!from.empty()) {
       const core::Status s = policy::authorize_sender(*ctx, from);
-      if (!s.ok()) return net::TestSendResult{"refused", s.code, s.enhanced, s.text, "", false, ""};
+      if (!s.ok())
+        return done(net::TestSendResult{"refused", s.code, s.enhanced, s.text, "", false, ""});
     } else {
       from = "postmaster@" + cfg.hostname;
     }
     if (int64_t wait_ms = test_limiter.take(account_id))
-      return net::TestSendResult{"rate_limited",
-                                 0,
-                                 "",
-                                 fmt::format("at most {} test emails per minute; retry in {} s",
-                                             cfg.test_emails_per_minute, (wait_ms + 999) / 1000),
-                                 "",
-                                 false,
-                                 ""};
-    return engine->test_send(account_id, from, to);
+      return done(net::TestSendResult{
+          "rate_limited", 0, "",
+          fmt::format("at most {} test emails per minute; retry in {} s",
+                      cfg.test_emails_per_minute, (wait_ms + 999) / 1000),
+          "", false, ""});
+    engine->test_send_async(account_id, from, to, std::move(done));
   };
-  auto test_email = [test_send](int64_t account_id, const std::string& from,
-                                const std::string& to) {
-    const net::TestSendResult t = test_send(account_id, from, to);
+  // The API's handler still waits (on its slow-call pool thread) for the answer.
+  auto test_email = [test_send_async](int64_t account_id, const std::string& from,
+                                      const std::string& to) {
+    auto p = std::make_shared<std::promise<net::TestSendResult>>();
+    auto f = p->get_future();
+    test_send_async(account_id, from, to,
+                    [p](net::TestSendResult r) { p->set_value(std::move(r)); });
+    const net::TestSendResult t = f.get();
     return api::TestEmailResult{t.outcome, t.code, t.enhanced, t.reply, t.host, t.tls, t.route};
   };
   ControlServer control(
@@ -355,12 +364,14 @@ int serve(const Config& cfg) {
         if (cmd == "release") return engine->release(id);
         return engine->remove(id);
       },
-      [test_send, st = store.value().get()](const std::string& account, const std::string& from,
-                                            const std::string& to) {
+      [test_send_async, st = store.value().get()](
+          const std::string& account, const std::string& from, const std::string& to,
+          std::function<void(net::TestSendResult)> done) {
         auto a = st->find_account(account);
         if (!a || !a.value())
-          return net::TestSendResult{"error", 0, "", "no such account: " + account, "", false, ""};
-        return test_send(a.value()->id, from, to);
+          return done(
+              net::TestSendResult{"error", 0, "", "no such account: " + account, "", false, ""});
+        test_send_async(a.value()->id, from, to, std::move(done));
       });
 
   net::SmtpServices svc{spool.value().get(),

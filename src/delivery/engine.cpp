@@ -47,12 +47,22 @@ std::optional<int64_t> Engine::next_wakeup_ms() const {
   if (!events_.empty()) at = std::min(at, events_due_);
   if (!stopped_) {
     if (auto d = sched_.next_due_ms()) at = std::min(at, *d);
-    if (index_.active_count() < cfg_.max_active_messages)
+    if (can_load())
       if (auto d = index_.next_due_ms()) at = std::min(at, *d);
     for (const auto& [dest, until] : backoff_) at = std::min(at, until);
   }
   if (at == std::numeric_limits<int64_t>::max()) return std::nullopt;
   return at;
+}
+
+// Loads go in batches: while envelopes are in memory, wait until a batch's worth of room is
+// free (one pool task per batch, not one per finished message).
+bool Engine::can_load() const {
+  const size_t active = index_.active_count();
+  if (active >= cfg_.max_active_messages) return false;
+  const size_t batch =
+      std::min(cfg_.load_batch, std::max<size_t>(1, cfg_.max_active_messages / 4));
+  return active == 0 || cfg_.max_active_messages - active >= batch;
 }
 
 // ------------------------------------------------------------------ messages in
@@ -83,7 +93,7 @@ void Engine::submitted(queue::QueuedMessage m, std::shared_ptr<const ContentSour
 
 void Engine::activate_due(int64_t now) {
   if (stopped_) return;
-  while (index_.active_count() < cfg_.max_active_messages) {
+  while (can_load()) {
     size_t room = cfg_.max_active_messages - index_.active_count();
     auto ids = index_.take_due(now, std::min(room, cfg_.load_batch));
     if (ids.empty()) break;
@@ -250,9 +260,11 @@ void Engine::review(const std::string& id) {
     actions_.push_back(Finish{id});
     active_.erase(it);
     index_.erase(id);
-    if (index_.size() == 0) {
+    if (index_.size() == 0) {  // drained: what grew with the queue is given back
       index_.shrink_if_empty();
       std::unordered_map<std::string, Active>().swap(active_);
+      std::unordered_map<std::string, Route>().swap(routes_);
+      std::unordered_map<std::string, int64_t>().swap(target_until_);
     }
     return;
   }
@@ -290,7 +302,6 @@ void Engine::pump() {
   if (!events_.empty() && (t >= events_due_ || stopped_)) flush_events();
   if (stopped_) return;
   std::erase_if(backoff_, [t](const auto& kv) { return kv.second <= t; });
-  std::erase_if(target_until_, [t](const auto& kv) { return kv.second <= t; });
   activate_due(t);
   sched_.tick(t);
   for (auto& dest : sched_.connections_to_open()) open(dest, t);
@@ -301,8 +312,10 @@ void Engine::open(const std::string& dest, int64_t t) {
     sched_.connection_closed(dest);
     return;
   }
-  if (auto tu = target_until_.find(dest); tu != target_until_.end() && t < tu->second)
-    return connect(dest);
+  if (auto tu = target_until_.find(dest); tu != target_until_.end()) {
+    if (t < tu->second) return connect(dest);
+    target_until_.erase(tu);  // stale: look the hosts up again
+  }
   if (resolving_[dest]++ > 0) return;  // a look-up is under way; it connects for all waiting
   auto rt = routes_.find(dest);
   if (rt == routes_.end()) {  // cannot happen: every job's dest got a route in schedule()

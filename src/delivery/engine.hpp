@@ -114,6 +114,7 @@ class Engine {
   int64_t now() const { return clock_.now_ms(); }
   void pump();
   void activate_due(int64_t now);
+  bool can_load() const;
   // An envelope arrives (loaded or submitted): suppression queries go to `queries`.
   void activate(queue::QueuedMessage m, std::shared_ptr<const ContentSource> content,
                 std::string error, std::vector<SuppressionQuery>& queries);

@@ -6,6 +6,8 @@
 //  - release: the message waits for its next due time again (now, if it was due).
 //  - delete: the message is finished (DONE) without further attempts; outcomes of jobs in
 //    flight are dropped.
+#include <algorithm>
+
 #include "delivery/engine.hpp"
 
 namespace tern::delivery {

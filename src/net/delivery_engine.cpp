@@ -161,6 +161,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     c_active = c.active_messages;
     if (c.queued_messages == 0 && !trimmed) {
       trimmed = true;
+      targets.clear();
       // The queue drained: give the freed heap back to the system (glibc keeps it otherwise).
       asio::post(*svc.blocking, [] { ::malloc_trim(0); });
     } else if (c.queued_messages > 0) {
@@ -252,11 +253,12 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   void act(delivery::RecordEvents& a) {
     asio::post(events_strand, [self = shared_from_this(), batch = std::move(a.events)] {
       self->on_pool();
-      for (const auto& e : batch)
-        spdlog::info("{}: to=<{}> status={} attempt={} {}{}{}{}", e.queue_id, e.recipient, e.event,
-                     e.attempt, e.code ? std::to_string(e.code) + " " : "",
-                     e.enhanced.empty() ? "" : e.enhanced + " ", e.reply,
-                     e.mx_host.empty() ? "" : " (" + e.mx_host + ")");
+      for (const auto& e : batch) {
+        const core::DeliveryOutcome o{core::DeliveryOutcome::temp, e.code, e.enhanced, e.reply,
+                                      e.phase, e.mx_host, e.tls};
+        spdlog::info("{}: to=<{}> status={} attempt={} {}", e.queue_id, e.recipient, e.event,
+                     e.attempt, o.summary());
+      }
       if (auto r = self->svc.store->record_events(batch); !r)
         spdlog::error("delivery: recording {} events: {}", batch.size(), r.error().message);
       // Reports follow even when the store write failed: the outcome happened either way.

@@ -1,6 +1,8 @@
 #include "net/test_send.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <optional>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -173,19 +175,21 @@ void TestSender::send_async(int64_t account_id, const std::string& from, const s
   }
   auto answer = std::make_shared<Answer>();
   answer->done = std::move(done);
-  // The time limit runs from now, on the io thread.
+  // The time limit runs from now; the timer is only touched on the io thread.
   auto limit = std::make_shared<asio::steady_timer>(*impl_->svc.io);
-  limit->expires_after(std::chrono::seconds(impl_->svc.time_limit_s));
-  limit->async_wait([answer, secs = impl_->svc.time_limit_s](const boost::system::error_code& ec) {
-    if (ec) return;
-    (*answer)(error_result("no outcome within " + std::to_string(secs) + " seconds"));
+  asio::post(*impl_->svc.io, [limit, answer, secs = impl_->svc.time_limit_s] {
+    limit->expires_after(std::chrono::seconds(secs));
+    limit->async_wait([answer, secs](const boost::system::error_code& ec) {
+      if (ec) return;
+      (*answer)(error_result("no outcome within " + std::to_string(secs) + " seconds"));
+    });
   });
   // Settings (with the relay password) and the route's look-up on the pool; the connection on
   // the io.
   asio::post(*impl_->svc.pool, [self = impl_, answer, limit, account_id, from = from_mb->str(),
                                 to = to_mb->str(), seed = now_ms()] {
     auto fail = [&](TestSendResult r) {
-      limit->cancel();
+      asio::post(*self->svc.io, [limit] { limit->cancel(); });
       self->release(account_id);
       (*answer)(std::move(r));
     };

@@ -75,8 +75,9 @@ class TestSender {
   // Blocks until the answer (at most the time limit); not on the delivery io thread.
   TestSendResult send(int64_t account_id, const std::string& from, const std::string& to);
 
+  struct Impl;  // (public only so the connection delegate in test_send.cpp can name it)
+
  private:
-  struct Impl;
   std::shared_ptr<Impl> impl_;
 };
 
