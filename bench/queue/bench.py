@@ -18,7 +18,7 @@ Steps (one Tern, a fresh data dir):
 Invariants: the sink must count exactly N (no loss, no duplicates), every step has a deadline.
 
 Usage: bench.py TERN_BIN   env: N (100000), SESSIONS (20), SIZE (1024), SMOKE=1 (N=200, short
-deadlines: the same code path for `make test`). Prints a table; writes results/last.json
+deadlines: the same code path for `make test`), KEEP=1 (keep the data dir). Prints a table; writes results/last.json
 (results/smoke.json in smoke mode).
 """
 import json
@@ -285,7 +285,10 @@ def main():
     finally:
         tern.stop()
         sink.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        if os.environ.get("KEEP") == "1":  # for profiling: the data dir stays (drained)
+            log(f"bench/queue: kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "smoke.json" if SMOKE else "last.json"), "w") as f:
         json.dump(res, f, indent=2)

@@ -246,6 +246,10 @@ int serve(const Config& cfg) {
     dsvc.on_events = [&reports](const auto& batch) { reports.events(batch); };
     // A pool thread, possibly for a million messages at start: every 1,000 the reports are
     // let catch up, so their queue never holds the whole spool.
+    dsvc.recovered_known = [log = message_log.value().get()](const std::string& id) {
+      auto r = log->for_queue(id);
+      return !r || !r->empty();  // on a read error, assume known: never log twice
+    };
     dsvc.on_recovered = [&reports, n = std::make_shared<std::atomic<uint64_t>>(0)](
                             const queue::QueuedMessage& m) {
       reports.recovered(m);

@@ -452,9 +452,11 @@ void DeliveryEngine::start() {
     // delivery does not wait for them.
     if (!ids.empty()) {
       asio::post(*self->svc.blocking, [self, ids = std::move(ids)] {
-        for (const auto& id : ids)
+        for (const auto& id : ids) {
+          if (self->svc.recovered_known && self->svc.recovered_known(id)) continue;
           if (self->recovered.claim(id))
             if (auto m = self->svc.spool->get(id)) self->svc.on_recovered(*m);
+        }
         std::lock_guard lk(self->recovered.mu);
         self->recovered.ids = {};
         self->recovered.done = {};

@@ -84,6 +84,9 @@ struct DeliveryServices {
   // Each message the spool gives back at start(), read in the background on a pool thread
   // (it may block briefly: the reports component uses it to catch up its message log).
   std::function<void(const queue::QueuedMessage&)> on_recovered;
+  // Whether the reports know a recovered message already (pool thread): the background pass
+  // reads only the envelopes of those they do not (empty = read every one).
+  std::function<bool(const std::string& queue_id)> recovered_known;
 };
 
 using DeliveryCounters = delivery::Counters;

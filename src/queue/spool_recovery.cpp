@@ -17,6 +17,7 @@
 //    known), then a durable DONE so the next open does not quarantine it again.
 //  - read_only never writes: torn tails are ignored, damaged messages are only logged.
 #include <fcntl.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,7 +28,9 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
+#include "queue/envelope_scan.hpp"
 #include "queue/spool_core.hpp"
 
 namespace tern::queue::detail {
@@ -258,7 +261,8 @@ struct Core::ScanState {
   struct Msg {
     std::vector<Extent> data;
     uint64_t bytes = 0;
-    std::unique_ptr<record::ContentHash> hash = std::make_unique<record::ContentHash>();
+    std::unique_ptr<record::ContentHash> hash;  // of its DATA so far; dropped at its COMMIT
+    bool content_ok = false;                    // at COMMIT: size, count and hash match
     std::set<uint64_t> segs;
     bool committed = false;
     bool dead = false;
@@ -272,7 +276,7 @@ struct Core::ScanState {
     uint64_t order = 0;
     std::string problem;
   };
-  std::map<std::string, Msg> msgs;
+  std::unordered_map<std::string, Msg> msgs;
   std::vector<Pos> bad;
   std::set<std::string> suspects;
   uint64_t order = 0;
@@ -303,6 +307,7 @@ struct Core::ScanState {
         }
         m.data.push_back(Extent{seq, off + record::kHeaderSize + p.hdr.id_len, p.hdr.len});
         m.bytes += p.hdr.len;
+        if (!m.hash) m.hash = std::make_unique<record::ContentHash>();
         m.hash->update(p.payload);
         return;
       case record::Type::commit: {
@@ -312,19 +317,39 @@ struct Core::ScanState {
         }
         m.committed = true;
         m.order = ++order;
-        auto info = decode_commit(p.payload);
-        if (!info) {
-          m.problem = "unreadable commit record: " + info.error().message;
-          return;
+        // Only the summary is kept: the envelope is decoded again when it is needed. The fast
+        // scan reads just those fields; what it is not sure of is decoded in full.
+        CommitScan cs;
+        if (scan_commit(p.payload, cs)) {
+          m.live.account_id = cs.account_id;
+          m.live.received_ms = cs.received_ms;
+          m.live.held = cs.held;
+          m.live.due_ms = cs.due_ms;
+          m.content_size = cs.content_size;
+          m.expect_hash = std::move(cs.content_hash);
+          m.expect_records = cs.data_records;
+          if (cs.id != p.id) m.problem = "commit record names another id";
+        } else {
+          auto info = decode_commit(p.payload);
+          if (!info) {
+            m.problem = "unreadable commit record: " + info.error().message;
+            m.hash.reset();
+            return;
+          }
+          m.live.summarize(info.value().msg);
+          m.content_size = info.value().msg.content_size;
+          m.expect_hash = std::move(info.value().content_hash);
+          m.expect_records = info.value().data_records;
+          if (info.value().msg.id != p.id) m.problem = "commit record names another id";
         }
-        // Only the summary is kept: the envelope is decoded again when it is needed.
         m.have_env = true;
-        m.live.summarize(info.value().msg);
         m.live.commit = Extent{seq, off + record::kHeaderSize + p.hdr.id_len, p.hdr.len};
-        m.content_size = info.value().msg.content_size;
-        m.expect_hash = std::move(info.value().content_hash);
-        m.expect_records = info.value().data_records;
-        if (info.value().msg.id != p.id) m.problem = "commit record names another id";
+        // Every DATA record comes before its COMMIT (a later one is a problem), so the
+        // content can be judged now and the hash state freed.
+        if (!m.hash) m.hash = std::make_unique<record::ContentHash>();
+        m.content_ok = m.bytes == m.content_size && m.data.size() == m.expect_records &&
+                       m.hash->hex_final() == m.expect_hash;
+        m.hash.reset();
         return;
       }
       case record::Type::state: {
@@ -332,15 +357,21 @@ struct Core::ScanState {
           if (!m.committed) m.problem = "state record before commit";
           return;
         }
-        QueuedMessage t;
-        t.held = m.live.held;
-        if (auto r = apply_state(p.payload, t); !r) {
-          m.problem = "unreadable state record: " + r.error().message;
-          return;
+        StateScan ss;
+        if (scan_state(p.payload, m.live.held, ss)) {
+          m.live.held = ss.held;
+          m.live.due_ms = ss.due_ms;
+        } else {
+          QueuedMessage t;
+          t.held = m.live.held;
+          if (auto r = apply_state(p.payload, t); !r) {
+            m.problem = "unreadable state record: " + r.error().message;
+            return;
+          }
+          t.account_id = m.live.account_id;
+          t.received_ms = m.live.received_ms;
+          m.live.summarize(t);
         }
-        t.account_id = m.live.account_id;
-        t.received_ms = m.live.received_ms;
-        m.live.summarize(t);
         m.live.state = Extent{seq, off + record::kHeaderSize + p.hdr.id_len, p.hdr.len};
         m.live.has_state = true;
         return;
@@ -522,8 +553,7 @@ core::Result<void> Core::recover() {
         why = m.problem;
       else if (st.suspects.count(id))
         why = "a damaged record names this message";
-      else if (m.bytes != m.content_size || m.data.size() != m.expect_records ||
-               m.hash->hex_final() != m.expect_hash)
+      else if (!m.content_ok)
         why = "content does not match its commit record";
     } else {
       // (a copy, not the structured binding: clang 14, used for the fuzz build, cannot capture one)
@@ -593,6 +623,10 @@ core::Result<void> Core::recover() {
     if (int err = do_sync(s)) return io_error("spool sync", err);
   }
   reclaim_locked();
+  { ScanState gone = std::move(st); }
+  // The scan's bookkeeping (a few hundred bytes per record) is gone: give it back now rather
+  // than carry it as RSS for the life of the process.
+  ::malloc_trim(0);
   return core::ok();
 }
 
