@@ -178,13 +178,12 @@ Config load_config(const std::string& path) {
   }
   if (auto* t = section(root, "delivery")) {
     auto& d = c.delivery;
-    check_keys(
-        *t, "delivery",
-        {"enabled", "helo_name", "mx_port", "smarthost", "smarthost_security", "smarthost_username",
-         "smarthost_password", "ca_file", "max_connections", "max_connections_per_destination",
-         "max_messages_per_connection", "max_active_messages", "retry_schedule", "max_age",
-         "connect_timeout_s",
-         "command_timeout_s", "data_timeout_s", "reject_loopback_mx", "relay_allow"});
+    check_keys(*t, "delivery",
+               {"enabled", "helo_name", "mx_port", "smarthost", "smarthost_security",
+                "smarthost_username", "smarthost_password", "ca_file", "max_connections",
+                "max_connections_per_destination", "max_messages_per_connection",
+                "max_active_messages", "retry_schedule", "max_age", "connect_timeout_s",
+                "command_timeout_s", "data_timeout_s", "reject_loopback_mx", "relay_allow"});
     get(*t, "delivery", "enabled", d.enabled);
     get(*t, "delivery", "helo_name", d.helo_name);
     int64_t mx_port = d.mx_port;

@@ -28,8 +28,8 @@ class ControlServer {
   // "error" and ok=false in the reply when the request itself failed.
   // done may be called on any thread, once.
   using TestEmailHandler =
-      std::function<void(const std::string& account, const std::string& from,
-                         const std::string& to, std::function<void(net::TestSendResult)> done)>;
+      std::function<void(const std::string& account, const std::string& from, const std::string& to,
+                         std::function<void(net::TestSendResult)> done)>;
   // Binds path (replacing a stale socket file) and serves until destroyed. Throws
   // std::runtime_error when it cannot bind.
   ControlServer(std::string path, Handler handler, TestEmailHandler test_email = {});

@@ -368,7 +368,8 @@ int main(int argc, char** argv) {
   size_t ql_limit = 0;
   std::string ql_after;
   queue_list->add_option("--limit", ql_limit, "at most this many messages (0 = all)");
-  queue_list->add_option("--after", ql_after, "start after this queue id (the previous page's last)");
+  queue_list->add_option("--after", ql_after,
+                         "start after this queue id (the previous page's last)");
   add_common(queue_list, g);
   auto* queue_show = queue->add_subcommand("show", "show one message");
   std::string q_id;
@@ -651,8 +652,9 @@ int main(int argc, char** argv) {
           std::cout << list.size() << " message(s)\n";
         else
           std::cout << list.size() << " of " << index.size() << " message(s)"
-                    << (end < index.size() && !list.empty() ? "; next page: --after " + list.back().id
-                                                             : std::string())
+                    << (end < index.size() && !list.empty()
+                            ? "; next page: --after " + list.back().id
+                            : std::string())
                     << "\n";
         print_quarantine(c.data_dir);
       }

@@ -250,11 +250,11 @@ int serve(const Config& cfg) {
       auto r = log->for_queue(id);
       return !r || !r->empty();  // on a read error, assume known: never log twice
     };
-    dsvc.on_recovered = [&reports, n = std::make_shared<std::atomic<uint64_t>>(0)](
-                            const queue::QueuedMessage& m) {
-      reports.recovered(m);
-      if (n->fetch_add(1) % 1000 == 999) reports.flush();
-    };
+    dsvc.on_recovered =
+        [&reports, n = std::make_shared<std::atomic<uint64_t>>(0)](const queue::QueuedMessage& m) {
+          reports.recovered(m);
+          if (n->fetch_add(1) % 1000 == 999) reports.flush();
+        };
     delivery = std::make_unique<net::DeliveryEngine>(delivery_io, cfg.delivery, std::move(dsvc));
     delivery->start();
   }
@@ -342,11 +342,11 @@ int serve(const Config& cfg) {
       from = "postmaster@" + cfg.hostname;
     }
     if (int64_t wait_ms = test_limiter.take(account_id))
-      return done(net::TestSendResult{
-          "rate_limited", 0, "",
-          fmt::format("at most {} test emails per minute; retry in {} s",
-                      cfg.test_emails_per_minute, (wait_ms + 999) / 1000),
-          "", false, ""});
+      return done(
+          net::TestSendResult{"rate_limited", 0, "",
+                              fmt::format("at most {} test emails per minute; retry in {} s",
+                                          cfg.test_emails_per_minute, (wait_ms + 999) / 1000),
+                              "", false, ""});
     engine->test_send_async(account_id, from, to, std::move(done));
   };
   // The API's handler still waits (on its slow-call pool thread) for the answer.
@@ -368,9 +368,9 @@ int serve(const Config& cfg) {
         if (cmd == "release") return engine->release(id);
         return engine->remove(id);
       },
-      [test_send_async, st = store.value().get()](
-          const std::string& account, const std::string& from, const std::string& to,
-          std::function<void(net::TestSendResult)> done) {
+      [test_send_async, st = store.value().get()](const std::string& account,
+                                                  const std::string& from, const std::string& to,
+                                                  std::function<void(net::TestSendResult)> done) {
         auto a = st->find_account(account);
         if (!a || !a.value())
           return done(

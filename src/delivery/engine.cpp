@@ -60,8 +60,7 @@ std::optional<int64_t> Engine::next_wakeup_ms() const {
 bool Engine::can_load() const {
   const size_t active = index_.active_count();
   if (active >= cfg_.max_active_messages) return false;
-  const size_t batch =
-      std::min(cfg_.load_batch, std::max<size_t>(1, cfg_.max_active_messages / 4));
+  const size_t batch = std::min(cfg_.load_batch, std::max<size_t>(1, cfg_.max_active_messages / 4));
   return active == 0 || cfg_.max_active_messages - active >= batch;
 }
 
@@ -168,9 +167,9 @@ void Engine::suppression_checked(std::vector<SuppressionQuery> answers) {
     auto it = active_.find(id);
     if (it == active_.end()) continue;
     it->second.checking = false;
-    const bool all_final = std::all_of(it->second.m.recipients.begin(),
-                                       it->second.m.recipients.end(),
-                                       [](const auto& r) { return queue::is_final(r.state); });
+    const bool all_final =
+        std::all_of(it->second.m.recipients.begin(), it->second.m.recipients.end(),
+                    [](const auto& r) { return queue::is_final(r.state); });
     if (changed[id] && !all_final) persist(it->second);
     advance(id);
   }
@@ -213,6 +212,12 @@ bool Engine::schedule(const std::string& id) {
   if (a.m.held || a.parked) return !a.parked;
   auto* e = index_.find(id);
   const int64_t t = now();
+  const bool expedite = e && e->expedite;
+  const bool any = std::any_of(a.m.recipients.begin(), a.m.recipients.end(), [&](const auto& r) {
+    const size_t i = static_cast<size_t>(&r - a.m.recipients.data());
+    return !queue::is_final(r.state) && !a.busy[i] && (expedite || r.next_attempt_ms <= t);
+  });
+  if (!any) return true;  // nothing to send now: no settings needed
   bool need = false;
   const store::AccountSettings* s = settings_.get(a.m.account_id, t, need);
   if (need) actions_.push_back(LoadSettings{a.m.account_id});
@@ -225,7 +230,6 @@ bool Engine::schedule(const std::string& id) {
     }
     return false;
   }
-  const bool expedite = e && e->expedite;
   if (e) e->expedite = false;
   std::unordered_map<std::string, Job> jobs;
   for (size_t i = 0; i < a.m.recipients.size(); ++i) {
@@ -277,9 +281,8 @@ void Engine::review(const std::string& id) {
   if (e && e->expedite) {  // `queue retry` while it was busy: everything is due now
     schedule(id);
     auto again = active_.find(id);
-    if (again != active_.end() &&
-        std::any_of(again->second.busy.begin(), again->second.busy.end(),
-                    [](uint8_t b) { return b != 0; }))
+    if (again != active_.end() && std::any_of(again->second.busy.begin(), again->second.busy.end(),
+                                              [](uint8_t b) { return b != 0; }))
       return;
   }
   deactivate(id, due);
@@ -367,10 +370,10 @@ std::optional<Handout> Engine::next_message(uint64_t conn) {
     if (!a.content) {
       std::vector<core::DeliveryOutcome> outs(
           job->rcpts.size(),
-          core::DeliveryOutcome::local(core::DeliveryOutcome::temp, "4.3.0",
-                                       "spool: " + (a.content_error.empty()
-                                                        ? std::string("content unavailable")
-                                                        : a.content_error)));
+          core::DeliveryOutcome::local(
+              core::DeliveryOutcome::temp, "4.3.0",
+              "spool: " + (a.content_error.empty() ? std::string("content unavailable")
+                                                   : a.content_error)));
       apply(*job, outs, false);
       continue;
     }

@@ -87,9 +87,9 @@ struct SpoolBounce {
   queue::QueuedMessage notice;
 };
 
-using Action = std::variant<LoadEnvelopes, LoadSettings, CheckSuppression, Resolve, Connect,
-                            RecordEvents, AddSuppression, PersistState, PersistHeld, Finish,
-                            SpoolBounce>;
+using Action =
+    std::variant<LoadEnvelopes, LoadSettings, CheckSuppression, Resolve, Connect, RecordEvents,
+                 AddSuppression, PersistState, PersistHeld, Finish, SpoolBounce>;
 
 // ---------------------------------------------------------------- inputs' payloads
 

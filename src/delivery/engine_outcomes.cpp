@@ -92,8 +92,7 @@ void Engine::flush_events() {
   events_.clear();
 }
 
-void Engine::suppress(const queue::QueuedMessage& m, const std::string& addr,
-                      std::string reason) {
+void Engine::suppress(const queue::QueuedMessage& m, const std::string& addr, std::string reason) {
   if (m.account_id == 0) return;
   actions_.push_back(AddSuppression{m.account_id, addr, std::move(reason), m.id, now()});
 }

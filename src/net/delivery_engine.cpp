@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -13,11 +14,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <future>
 #include <limits>
 #include <mutex>
-#include <algorithm>
 #include <thread>
 #include <unordered_map>
 
@@ -87,10 +88,13 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   // the reports before any of its events; a background pass catches up the rest.
   struct Recovered {
     std::mutex mu;
+    std::condition_variable cv;
+    bool ready = true;             // false while the set is being built (at start)
     std::vector<std::string> ids;  // sorted
     std::vector<bool> done;
     bool claim(const std::string& id) {
-      std::lock_guard lk(mu);
+      std::unique_lock lk(mu);
+      cv.wait(lk, [this] { return ready; });
       auto it = std::lower_bound(ids.begin(), ids.end(), id);
       if (it == ids.end() || *it != id) return false;
       const size_t i = static_cast<size_t>(it - ids.begin());
@@ -225,26 +229,30 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
       self->on_pool();
       for (auto& q : qs) {
         auto s = self->svc.store->is_suppressed(q.account_id, q.address);
-        if (!s) spdlog::error("delivery {}: suppression look-up: {}", q.queue_id, s.error().message);
+        if (!s)
+          spdlog::error("delivery {}: suppression look-up: {}", q.queue_id, s.error().message);
         q.suppressed = s && s.value();
       }
-      self->on_engine(
-          [qs = std::move(qs)](delivery::Engine& e) mutable { e.suppression_checked(std::move(qs)); });
+      self->on_engine([qs = std::move(qs)](delivery::Engine& e) mutable {
+        e.suppression_checked(std::move(qs));
+      });
     });
   }
 
   void act(delivery::Resolve& a) {
-    asio::post(*svc.blocking, [self = shared_from_this(), route = std::move(a.route), seed = a.seed] {
-      auto target = resolve_target(self->target_ctx, route, seed);
-      self->on_engine([self, dest = route.dest, target = std::move(target)](delivery::Engine& e) mutable {
-        if (auto* t = std::get_if<ClientTarget>(&target)) {
-          self->targets[dest] = std::move(*t);
-          e.resolved(dest, std::nullopt);
-        } else {
-          e.resolved(dest, std::get<core::DeliveryOutcome>(std::move(target)));
-        }
-      });
-    });
+    asio::post(
+        *svc.blocking, [self = shared_from_this(), route = std::move(a.route), seed = a.seed] {
+          auto target = resolve_target(self->target_ctx, route, seed);
+          self->on_engine(
+              [self, dest = route.dest, target = std::move(target)](delivery::Engine& e) mutable {
+                if (auto* t = std::get_if<ClientTarget>(&target)) {
+                  self->targets[dest] = std::move(*t);
+                  e.resolved(dest, std::nullopt);
+                } else {
+                  e.resolved(dest, std::get<core::DeliveryOutcome>(std::move(target)));
+                }
+              });
+        });
   }
 
   struct Conn;
@@ -254,8 +262,8 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     asio::post(events_strand, [self = shared_from_this(), batch = std::move(a.events)] {
       self->on_pool();
       for (const auto& e : batch) {
-        const core::DeliveryOutcome o{core::DeliveryOutcome::temp, e.code, e.enhanced, e.reply,
-                                      e.phase, e.mx_host, e.tls};
+        const core::DeliveryOutcome o{
+            core::DeliveryOutcome::temp, e.code, e.enhanced, e.reply, e.phase, e.mx_host, e.tls};
         spdlog::info("{}: to=<{}> status={} attempt={} {}", e.queue_id, e.recipient, e.event,
                      e.attempt, o.summary());
       }
@@ -443,11 +451,21 @@ void DeliveryEngine::start() {
       ids.reserve(entries.size());
       for (const auto& e : entries) ids.push_back(e.id);
       std::lock_guard lk(self->recovered.mu);
-      self->recovered.ids = ids;
-      std::sort(self->recovered.ids.begin(), self->recovered.ids.end());
-      self->recovered.done.assign(ids.size(), false);
+      self->recovered.ready = false;  // loads wait for the set (built below, after the engine
+                                      // has its index: readiness does not wait for the sort)
     }
     self->on_engine([entries = std::move(entries)](delivery::Engine& e) { e.start(entries); });
+    if (self->svc.on_recovered) {
+      std::vector<std::string> sorted = ids;
+      std::sort(sorted.begin(), sorted.end());
+      {
+        std::lock_guard lk(self->recovered.mu);
+        self->recovered.done.assign(sorted.size(), false);
+        self->recovered.ids = std::move(sorted);
+        self->recovered.ready = true;
+      }
+      self->recovered.cv.notify_all();
+    }
     // The reports catch up in the background, oldest first (messages not due for hours too);
     // delivery does not wait for them.
     if (!ids.empty()) {

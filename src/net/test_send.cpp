@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <optional>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,6 +10,7 @@
 #include <cstring>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "core/address.hpp"
@@ -199,8 +199,8 @@ void TestSender::send_async(int64_t account_id, const std::string& from, const s
       if (!got) return fail(error_result("account settings: " + got.error().message));
       s = std::move(got).value();
     }
-    delivery::Route rt = delivery::route_for(account_id, s, self->svc.smarthost, domain_of(to),
-                                             self->svc.mx_port);
+    delivery::Route rt =
+        delivery::route_for(account_id, s, self->svc.smarthost, domain_of(to), self->svc.mx_port);
     const std::string route = rt.kind == delivery::Route::Kind::mx ? "platform"
                               : rt.dest == "smarthost"             ? "smarthost"
                                                                    : "custom";
@@ -220,8 +220,8 @@ void TestSender::send_async(int64_t account_id, const std::string& from, const s
     ClientMessage cm;
     cm.envelope.sender = from;
     cm.envelope.recipients.push_back(to);
-    auto content =
-        std::make_unique<StringContent>(test_message(from, to, self->svc.target.hostname, now_ms()));
+    auto content = std::make_unique<StringContent>(
+        test_message(from, to, self->svc.target.hostname, now_ms()));
     cm.envelope.size = content->size();
     cm.content = std::move(content);
     cm.tag = 1;

@@ -55,15 +55,32 @@ class Cursor {
       if (c == '\\') {
         if (++p_ >= s_.size()) return fail();
         switch (s_[p_]) {
-          case '"': d = '"'; break;
-          case '\\': d = '\\'; break;
-          case '/': d = '/'; break;
-          case 'b': d = '\b'; break;
-          case 'f': d = '\f'; break;
-          case 'n': d = '\n'; break;
-          case 'r': d = '\r'; break;
-          case 't': d = '\t'; break;
-          default: return fail();  // \u and the rest: the full decoder decides
+          case '"':
+            d = '"';
+            break;
+          case '\\':
+            d = '\\';
+            break;
+          case '/':
+            d = '/';
+            break;
+          case 'b':
+            d = '\b';
+            break;
+          case 'f':
+            d = '\f';
+            break;
+          case 'n':
+            d = '\n';
+            break;
+          case 'r':
+            d = '\r';
+            break;
+          case 't':
+            d = '\t';
+            break;
+          default:
+            return fail();  // \u and the rest: the full decoder decides
         }
       }
       if (out) out->push_back(d);
@@ -244,8 +261,8 @@ bool scan_commit(std::string_view payload, CommitScan& out) {
         bool b;
         return c.boolean(b);
       }
-      if (f == "account" || f == "sender" || f == "client_ip" || f == "helo" ||
-          f == "message_id" || f == "header_from" || f == "subject")
+      if (f == "account" || f == "sender" || f == "client_ip" || f == "helo" || f == "message_id" ||
+          f == "header_from" || f == "subject")
         return c.string();
       if (f == "prepend") return c.string(nullptr, &prepend);
       if (f == "size") return c.integer(size) && size >= 0;

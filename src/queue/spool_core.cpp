@@ -499,8 +499,7 @@ void Core::sync_loop() {
           outs[i] = failed_outcome(err, "spool sync");
           if (w.pending) {
             if (!bury_locked(record::Type::abort, w.pending_id, w.pending->segs))
-              spdlog::error("spool: cannot write ABORT for {} after a failed sync",
-                            w.pending_id);
+              spdlog::error("spool: cannot write ABORT for {} after a failed sync", w.pending_id);
             unref_all_locked(w.pending->segs);
           }
         }
@@ -773,8 +772,8 @@ std::string Core::state_payload(const QueuedMessage& msg) {
 void Core::keep_unwritten_locked(const std::string& id, Unwritten u) {
   if (!u.done) {
     auto lv = live_.find(id);
-    if (lv == live_.end()) return;                 // finished meanwhile
-    if (lv->second.state_seq != u.seq) return;     // a newer state supersedes it
+    if (lv == live_.end()) return;              // finished meanwhile
+    if (lv->second.state_seq != u.seq) return;  // a newer state supersedes it
   }
   auto [it, fresh] = unwritten_.try_emplace(id, std::move(u));
   if (!fresh && u.done && !it->second.done) it->second = std::move(u);

@@ -137,8 +137,8 @@ class Core : public std::enable_shared_from_this<Core> {
  private:
   struct Waiter {
     std::function<void(CommitOutcome)> cb;
-    std::optional<CommitOutcome> preset;           // already decided (failed before any sync)
-    std::unique_ptr<LiveMessage> pending;          // a commit: becomes live once durable
+    std::optional<CommitOutcome> preset;   // already decided (failed before any sync)
+    std::unique_ptr<LiveMessage> pending;  // a commit: becomes live once durable
     std::string pending_id;
     std::shared_ptr<std::promise<int>> sync_done;  // update/finish waiting for a sync
     std::function<void(int)> on_sync;  // async update/finish: errno or 0, after the sync
@@ -183,10 +183,9 @@ class Core : public std::enable_shared_from_this<Core> {
   int sync_inline(std::unique_lock<std::mutex>& lk);  // queue a sync; cb(errno or 0) after it
   // The STATE record, no sync; seq: the state_seq it was written as.
   core::Result<void> write_update(const QueuedMessage& msg, uint32_t& seq);
-  core::Result<void> write_finish(const std::string& id);     // the DONE record, no sync
+  core::Result<void> write_finish(const std::string& id);  // the DONE record, no sync
   void poison_locked(const SyncSet& s);
-  void after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg,
-                         uint32_t seq);
+  void after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg, uint32_t seq);
   static std::string state_payload(const QueuedMessage& msg);
 
   // --- recovery (spool_recovery.cpp) ---

@@ -269,9 +269,6 @@ struct Core::ScanState {
     uint64_t dead_seg = 0;
     bool have_env = false;  // its COMMIT decoded: the fields below are known
     LiveMessage live;       // summary, commit and state positions
-    uint64_t content_size = 0;
-    std::string expect_hash;
-    uint64_t expect_records = 0;
     Pos first{UINT64_MAX, 0};
     uint64_t order = 0;
     std::string problem;
@@ -319,15 +316,17 @@ struct Core::ScanState {
         m.order = ++order;
         // Only the summary is kept: the envelope is decoded again when it is needed. The fast
         // scan reads just those fields; what it is not sure of is decoded in full.
+        uint64_t content_size = 0, expect_records = 0;
+        std::string expect_hash;
         CommitScan cs;
         if (scan_commit(p.payload, cs)) {
           m.live.account_id = cs.account_id;
           m.live.received_ms = cs.received_ms;
           m.live.held = cs.held;
           m.live.due_ms = cs.due_ms;
-          m.content_size = cs.content_size;
-          m.expect_hash = std::move(cs.content_hash);
-          m.expect_records = cs.data_records;
+          content_size = cs.content_size;
+          expect_hash = std::move(cs.content_hash);
+          expect_records = cs.data_records;
           if (cs.id != p.id) m.problem = "commit record names another id";
         } else {
           auto info = decode_commit(p.payload);
@@ -337,9 +336,9 @@ struct Core::ScanState {
             return;
           }
           m.live.summarize(info.value().msg);
-          m.content_size = info.value().msg.content_size;
-          m.expect_hash = std::move(info.value().content_hash);
-          m.expect_records = info.value().data_records;
+          content_size = info.value().msg.content_size;
+          expect_hash = std::move(info.value().content_hash);
+          expect_records = info.value().data_records;
           if (info.value().msg.id != p.id) m.problem = "commit record names another id";
         }
         m.have_env = true;
@@ -347,8 +346,8 @@ struct Core::ScanState {
         // Every DATA record comes before its COMMIT (a later one is a problem), so the
         // content can be judged now and the hash state freed.
         if (!m.hash) m.hash = std::make_unique<record::ContentHash>();
-        m.content_ok = m.bytes == m.content_size && m.data.size() == m.expect_records &&
-                       m.hash->hex_final() == m.expect_hash;
+        m.content_ok = m.bytes == content_size && m.data.size() == expect_records &&
+                       m.hash->hex_final() == expect_hash;
         m.hash.reset();
         return;
       }

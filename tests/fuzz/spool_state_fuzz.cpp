@@ -35,8 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string again = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     auto c2 = detail::decode_commit(again);
     if (!c2) std::abort();
-    if (nlohmann::json(c2.value().msg).dump(-1, ' ', false,
-                                            nlohmann::json::error_handler_t::replace) !=
+    if (nlohmann::json(c2.value().msg)
+            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) !=
         nlohmann::json(m).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
       std::abort();
   }

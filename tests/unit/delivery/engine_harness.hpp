@@ -245,8 +245,8 @@ struct World {
   // Runs only the connections open now to dest, handing out at most `max` messages each.
   void run_connection(uint64_t conn, const std::string& dest, size_t max = SIZE_MAX) {
     if (down.count(dest)) {
-      e().connection_done(conn, core::DeliveryOutcome::network("connection refused", "connect",
-                                                               "mx." + dest));
+      e().connection_done(
+          conn, core::DeliveryOutcome::network("connection refused", "connect", "mx." + dest));
       pump();
       return;
     }
@@ -298,8 +298,7 @@ struct World {
       return "connect #" + std::to_string(x->conn) + " " + x->dest;
     if (auto* x = std::get_if<RecordEvents>(&a)) {
       std::string s = "record-events";
-      for (const auto& ev : x->events)
-        s += " " + ev.queue_id + "/" + ev.recipient + ":" + ev.event;
+      for (const auto& ev : x->events) s += " " + ev.queue_id + "/" + ev.recipient + ":" + ev.event;
       return s;
     }
     if (auto* x = std::get_if<AddSuppression>(&a))

@@ -102,9 +102,7 @@ TEST(TestSend, OneAtATimePerAccountAndTheTimeLimitAnswers) {
   SmtpRecord rec1, rec2;
   SmtpBehavior stall, normal;
   stall.stall_on = "MAIL";  // no answer after MAIL; the server closes 5 s after the last byte
-  FakeServer srv({[&](FakeConn& c) {
-                    serve_smtp(c, stall, rec1);
-                  },
+  FakeServer srv({[&](FakeConn& c) { serve_smtp(c, stall, rec1); },
                   [&](FakeConn& c) { serve_smtp(c, normal, rec2); }});
   Rig rig(srv.port(), /*time_limit_s=*/1);
   auto first = rig.send("a@acme.test", "b@dest.test");
