@@ -13,8 +13,8 @@ Steps (one Tern, a fresh data dir):
            (VmHWM) so far.
   list     `tern queue list --limit 100 --json` against the running server's data dir: wall time.
   drain    smtp-sink starts on SINK; `tern queue retry --all`; drain rate = N / (retry .. the sink
-           counted N). RSS after the drain (2 s later: the engine gives memory back when the
-           queue empties).
+           counted N). RSS 2 s and 15 s after the queue emptied (the engine gives memory back
+           when the queue empties, and again 10 s later when the drain's events are written).
 Invariants: the sink must count exactly N (no loss, no duplicates), every step has a deadline.
 
 Usage: bench.py TERN_BIN   env: N (100000), SESSIONS (20), SIZE (1024), SMOKE=1 (N=200, short
@@ -276,6 +276,9 @@ def main():
         st = proc_status(tern.proc.pid)
         res["rss_after_drain"] = st.get("VmRSS")
         res["rss_peak"] = st.get("VmHWM")
+        if not SMOKE:  # the events and reports of the drain are written by then
+            time.sleep(13)
+            res["rss_15s_after_drain"] = proc_status(tern.proc.pid).get("VmRSS")
         res["ok"] = True
     except Exception as e:  # noqa: BLE001 (reported, exit 1)
         res["ok"] = False
@@ -302,7 +305,8 @@ def main():
                           ("list_all_s", "queue list (all; no paging), s", str),
                           ("drain_s", "drain to smtp-sink, s", str),
                           ("drain_msgs_per_s", "drain, msg/s", str),
-                          ("rss_after_drain", "RSS after the drain", mib),
+                          ("rss_after_drain", "RSS 2 s after the drain", mib),
+                          ("rss_15s_after_drain", "RSS 15 s after the drain", mib),
                           ("rss_peak", "peak RSS", mib)]:
         if k in res:
             print(f"  {label:36} {fmt(res[k])}")

@@ -166,8 +166,16 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     if (c.queued_messages == 0 && !trimmed) {
       trimmed = true;
       targets.clear();
-      // The queue drained: give the freed heap back to the system (glibc keeps it otherwise).
+      // The queue drained: give the freed heap back to the system (glibc keeps it otherwise),
+      // now and again when the last events and reports of the drain have been written.
       asio::post(*svc.blocking, [] { ::malloc_trim(0); });
+      for (int s : {10, 60}) {
+        auto t = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(s));
+        t->async_wait([self = shared_from_this(), t](const boost::system::error_code& ec) {
+          if (ec || self->c_queued != 0) return;
+          asio::post(*self->svc.blocking, [] { ::malloc_trim(0); });
+        });
+      }
     } else if (c.queued_messages > 0) {
       trimmed = false;
     }
@@ -454,7 +462,12 @@ void DeliveryEngine::start() {
       self->recovered.ready = false;  // loads wait for the set (built below, after the engine
                                       // has its index: readiness does not wait for the sort)
     }
-    self->on_engine([entries = std::move(entries)](delivery::Engine& e) { e.start(entries); });
+    self->on_engine([self, entries = std::move(entries)](delivery::Engine& e) mutable {
+      e.start(entries);
+      std::vector<queue::QueueEntry>().swap(entries);
+      // What the start copied around is freed: give it back (the queue may be a million).
+      asio::post(*self->svc.blocking, [] { ::malloc_trim(0); });
+    });
     if (self->svc.on_recovered) {
       std::vector<std::string> sorted = ids;
       std::sort(sorted.begin(), sorted.end());

@@ -273,7 +273,12 @@ struct Core::ScanState {
     uint64_t order = 0;
     std::string problem;
   };
-  std::unordered_map<std::string, Msg> msgs;
+  // Looked up by the record's id without a string made per record (heterogeneous lookup).
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Msg, IdHash, std::equal_to<>> msgs;
   std::vector<Pos> bad;
   std::set<std::string> suspects;
   uint64_t order = 0;
@@ -292,7 +297,9 @@ struct Core::ScanState {
   }
 
   void apply(uint64_t seq, uint64_t off, const Parsed& p) {
-    Msg& m = msgs[std::string(p.id)];
+    auto found = msgs.find(p.id);
+    if (found == msgs.end()) found = msgs.try_emplace(std::string(p.id)).first;
+    Msg& m = found->second;
     if (m.dead) return;
     if (m.first.first == UINT64_MAX) m.first = {seq, off};
     m.segs.insert(seq);
@@ -513,6 +520,16 @@ core::Result<void> Core::recover() {
 
   std::lock_guard lk(mu_);
   ScanState st;
+  {
+    // A message takes at least ~1 KiB of records: size the tables once instead of rehashing
+    // a million entries several times.
+    uint64_t bytes = 0;
+    for (const auto& f : files) {
+      struct stat fsb;
+      if (::stat(f.second.c_str(), &fsb) == 0) bytes += static_cast<uint64_t>(fsb.st_size);
+    }
+    st.msgs.reserve(static_cast<size_t>(std::min<uint64_t>(bytes / 1024, 50'000'000)));
+  }
   for (size_t i = 0; i < files.size(); ++i) {
     int fd = ::open(files[i].second.c_str(), (opt_.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0) {
@@ -533,6 +550,7 @@ core::Result<void> Core::recover() {
   }
   if (!opt_.read_only && !segments_.empty()) active_ = segments_.rbegin()->second;
 
+  live_.reserve(st.msgs.size());
   struct Verdict {
     std::string id;
     std::string reason;
