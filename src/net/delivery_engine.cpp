@@ -454,10 +454,11 @@ void DeliveryEngine::start() {
     self->on_pool();
     auto entries = self->svc.spool->index();
     spdlog::info("delivery: {} queued messages to deliver", entries.size());
-    std::vector<std::string> ids;
-    if (self->svc.on_recovered) {
-      ids.reserve(entries.size());
-      for (const auto& e : entries) ids.push_back(e.id);
+    std::vector<std::string> sorted;
+    const bool catch_up = self->svc.on_recovered && !entries.empty();
+    if (catch_up) {
+      sorted.reserve(entries.size());
+      for (const auto& e : entries) sorted.push_back(e.id);
       std::lock_guard lk(self->recovered.mu);
       self->recovered.ready = false;  // loads wait for the set (built below, after the engine
                                       // has its index: readiness does not wait for the sort)
@@ -468,31 +469,32 @@ void DeliveryEngine::start() {
       // What the start copied around is freed: give it back (the queue may be a million).
       asio::post(*self->svc.blocking, [] { ::malloc_trim(0); });
     });
-    if (self->svc.on_recovered) {
-      std::vector<std::string> sorted = ids;
-      std::sort(sorted.begin(), sorted.end());
-      {
-        std::lock_guard lk(self->recovered.mu);
-        self->recovered.done.assign(sorted.size(), false);
-        self->recovered.ids = std::move(sorted);
-        self->recovered.ready = true;
-      }
-      self->recovered.cv.notify_all();
+    if (!catch_up) return;
+    std::sort(sorted.begin(), sorted.end());
+    {
+      std::lock_guard lk(self->recovered.mu);
+      self->recovered.done.assign(sorted.size(), false);
+      self->recovered.ids = std::move(sorted);
+      self->recovered.ready = true;
     }
-    // The reports catch up in the background, oldest first (messages not due for hours too);
-    // delivery does not wait for them.
-    if (!ids.empty()) {
-      asio::post(*self->svc.blocking, [self, ids = std::move(ids)] {
-        for (const auto& id : ids) {
-          if (self->svc.recovered_known && self->svc.recovered_known(id)) continue;
-          if (self->recovered.claim(id))
-            if (auto m = self->svc.spool->get(id)) self->svc.on_recovered(*m);
-        }
+    self->recovered.cv.notify_all();
+    // The reports catch up in the background (messages not due for hours too); delivery does
+    // not wait for them. recovered.ids does not change until this pass ends (only done[] does,
+    // under the lock), so it is read here without the lock.
+    asio::post(*self->svc.blocking, [self] {
+      const auto& ids = self->recovered.ids;
+      for (const auto& id : ids) {
+        if (self->svc.recovered_known && self->svc.recovered_known(id)) continue;
+        if (self->recovered.claim(id))
+          if (auto m = self->svc.spool->get(id)) self->svc.on_recovered(*m);
+      }
+      {
         std::lock_guard lk(self->recovered.mu);
         self->recovered.ids = {};
         self->recovered.done = {};
-      });
-    }
+      }
+      ::malloc_trim(0);
+    });
   });
 }
 

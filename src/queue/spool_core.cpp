@@ -491,8 +491,8 @@ void Core::sync_loop() {
           if (w.pending) {
             LiveMessage& lm = *w.pending;
             lm.order = next_order_++;
-            order_[lm.order] = w.pending_id;
-            live_[w.pending_id] = std::move(lm);
+            auto [it, fresh] = live_.insert_or_assign(w.pending_id, std::move(lm));
+            order_[it->second.order] = &it->first;
             ++stats_.commits;
           }
         } else {
@@ -569,7 +569,7 @@ std::vector<QueuedMessage> Core::list() const {
   {
     std::lock_guard lk(mu_);
     ids.reserve(order_.size());
-    for (const auto& [o, id] : order_) ids.push_back(id);
+    for (const auto& [o, id] : order_) ids.push_back(*id);
   }
   std::vector<QueuedMessage> out;
   out.reserve(ids.size());
@@ -583,8 +583,8 @@ std::vector<QueueEntry> Core::index() const {
   std::vector<QueueEntry> out;
   out.reserve(order_.size());
   for (const auto& [o, id] : order_) {
-    const LiveMessage& lm = live_.at(id);
-    out.push_back(QueueEntry{id, lm.account_id, lm.received_ms, lm.due_ms, lm.held});
+    const LiveMessage& lm = live_.at(*id);
+    out.push_back(QueueEntry{*id, lm.account_id, lm.received_ms, lm.due_ms, lm.held});
   }
   return out;
 }

@@ -216,7 +216,8 @@ class Core : public std::enable_shared_from_this<Core> {
   std::map<std::string, Unwritten> unwritten_;
   bool low_space_ = false;  // an append met ENOSPC or the reserve: roll dead segments early
   std::unordered_map<std::string, LiveMessage> live_;
-  std::map<uint64_t, std::string> order_;  // commit order -> id
+  // Commit order -> id (the key of its live_ entry: erased from here before it leaves live_).
+  std::map<uint64_t, const std::string*> order_;
   uint64_t next_order_ = 1;
   Spool::Stats stats_;
   std::atomic<uint64_t> fsyncs_{0};

@@ -589,12 +589,12 @@ core::Result<void> Core::recover() {
       continue;
     }
     LiveMessage lm = std::move(m.live);
-    lm.data = std::move(m.data);
+    lm.data = m.data;  // a fresh copy: the scan's heap is given back whole after it
     lm.order = m.order;
     for (uint64_t s : m.segs) ref_locked(lm.segs, s);
-    order_[lm.order] = id;
     next_order_ = std::max(next_order_, lm.order + 1);
-    live_[id] = std::move(lm);
+    auto [it, fresh] = live_.insert_or_assign(id, std::move(lm));
+    order_[it->second.order] = &it->first;
   }
 
   bool buried = false;
