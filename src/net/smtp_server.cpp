@@ -297,7 +297,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   }
 
   // Keys to sign a message from `domain` with: from the cache, or loaded on the blocking pool.
-  awaitable<std::vector<pipeline::SignerKey>> signing_keys(int64_t account_id, std::string domain) {
+  awaitable<core::Result<std::vector<pipeline::SignerKey>>> signing_keys(int64_t account_id,
+                                                                         std::string domain) {
     if (domain.empty()) co_return std::vector<pipeline::SignerKey>{};
     if (auto c = svc.dkim_keys->cached(account_id, domain)) co_return std::move(*c);
     co_return co_await offload(*svc.blocking,
@@ -473,7 +474,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     std::unique_ptr<pipeline::MessageSigner> signer;
     // Tracked message (whole-message path): its content, kept in memory instead of streamed.
     std::optional<std::string> whole;
-    bool write_failed = false, disk_full = false;
+    bool write_failed = false, disk_full = false, keys_failed = false;
     Clock::time_point data_started{};
     uint64_t data_bytes = 0;
     bool was_in_data = false;
@@ -508,13 +509,13 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
           add(session.on_auth(ar));
         } else if (auto* b = std::get_if<smtp::BeginMessage>(&a)) {
           writer = svc.spool->begin(b->queue_id);
-          write_failed = disk_full = false;
+          write_failed = disk_full = keys_failed = false;
           whole.reset();
           signer.reset();
           if (svc.dkim_keys && account) signer = std::make_unique<pipeline::MessageSigner>();
           session.set_now(now_s());
         } else if (auto* d = std::get_if<smtp::MessageData>(&a)) {
-          if (d->options && svc.submission && !d->options->tracking_url.empty()) {
+          if (d->options && svc.submission && svc.submission->tracks(*d->options)) {
             // Open/click tracking rewrites each recipient's copy, so the message is needed
             // whole: nothing is streamed (the empty writer is dropped), Submission stores it.
             whole.emplace();
@@ -528,7 +529,18 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
           if (signer) {
             const bool first = !signer->headers_seen();
             signer->add(d->bytes);
-            if (first) signer->enable(co_await signing_keys(account->id, signer->from_domain()));
+            if (first) {
+              auto keys = co_await signing_keys(account->id, signer->from_domain());
+              if (keys) {
+                signer->enable(std::move(keys.value()));
+              } else {
+                // Never unsigned: without the keys the message is deferred (451 4.3.0), and
+                // nothing more of it is written (the spooled part is given back at once).
+                keys_failed = true;
+                writer.reset();
+                signer.reset();
+              }
+            }
           }
           if (writer && !write_failed) {
             auto r = writer->append(d->bytes);
@@ -555,6 +567,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
           } else if (!writer || write_failed) {
             writer.reset();
             cr.disk_full = disk_full;
+            if (keys_failed) cr.defer_text = "Temporary failure: DKIM signing keys unavailable";
           } else {
             queue::QueuedMessage m = to_queued(cm->envelope, account, ip);
             if (signer) m.prepend = signer->finish(now_s());

@@ -1,6 +1,15 @@
 // Parsed DKIM signing keys per (account, From domain), cached so a message costs no database
 // read and no PEM parse. Entries (also "no keys") expire after a TTL so a domain whose selector
 // just checked ok starts signing, and a rotated key is picked up, within that time.
+//
+// Invariants:
+// - A failed load (database away, a sealed key without the master key, an unreadable PEM) is an
+//   error to the caller and is never cached: the message is deferred (451 4.3.0 / HTTP 503),
+//   never sent unsigned, and the next message asks the loader again (Postfix's rule: when a
+//   decision cannot be made because of a temporary error, defer).
+// - Parsed keys are shared between entries by (domain, selector, algorithm, version) and are
+//   dropped once no fresh entry uses them (a rotated selector's old key does not live forever);
+//   expired entries are dropped on the next load.
 // Thread-safe; the loader runs outside the lock (it may block: call get() off the I/O threads
 // when cached() misses).
 #pragma once
@@ -27,22 +36,32 @@ class KeyCache {
  public:
   using Loader =
       std::function<core::Result<std::vector<KeySpec>>(int64_t account, const std::string& domain)>;
-  explicit KeyCache(Loader loader, std::chrono::milliseconds ttl = std::chrono::seconds(30));
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  explicit KeyCache(Loader loader, std::chrono::milliseconds ttl = std::chrono::seconds(30),
+                    Clock clock = {});
 
   // Cached keys if fresh, else nullopt (then call get()).
   std::optional<std::vector<SignerKey>> cached(int64_t account, const std::string& domain);
-  // Loads (through the loader) when not fresh. A load error yields no keys (the message is
-  // sent unsigned rather than refused) and is logged; it is retried on the next message.
-  std::vector<SignerKey> get(int64_t account, const std::string& domain);
+  // Loads (through the loader) when not fresh. Empty keys = the domain is not signed (not the
+  // account's, not verified, selector not checked ok yet). An error (temporary) means the keys
+  // could not be read now: defer the message; nothing is cached.
+  core::Result<std::vector<SignerKey>> get(int64_t account, const std::string& domain);
+
+  size_t parsed_keys() const;  // parsed keys held (tests)
+  size_t entries() const;      // (account, domain) entries held (tests)
 
  private:
   struct Entry {
     std::vector<SignerKey> keys;
     std::chrono::steady_clock::time_point loaded;
   };
+  std::chrono::steady_clock::time_point now() const;
+  void sweep(std::chrono::steady_clock::time_point now);  // under mu_
+
   Loader loader_;
   std::chrono::milliseconds ttl_;
-  std::mutex mu_;
+  Clock clock_;
+  mutable std::mutex mu_;
   std::map<std::pair<int64_t, std::string>, Entry> entries_;
   // Parsed keys by "domain/selector/algorithm/version": a reload that finds the same version
   // reuses the parsed key (RSA PEM parsing is the expensive part).

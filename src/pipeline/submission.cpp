@@ -68,6 +68,11 @@ struct Pending {
 Submission::Submission(SubmissionServices svc) : svc_(std::move(svc)) {}
 Submission::~Submission() = default;
 
+bool Submission::tracks(const policy::MessageOptions& options) const {
+  return !options.tracking_url.empty() &&
+         svc_.tracking_secret.size() >= tracking::kMinSecretBytes && !svc_.public_url.empty();
+}
+
 core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
   if (!svc_.spool) return Error::temp("submission: no spool");
   const auto now = std::chrono::system_clock::now();
@@ -163,12 +168,13 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
     auto mb = core::parse_mailbox(header_from);
     return mb ? mb->domain : std::string();
   }();
-  if (svc_.dkim_keys && req.account && !from_domain.empty())
-    keys = svc_.dkim_keys->get(req.account->id, from_domain);
+  if (svc_.dkim_keys && req.account && !from_domain.empty()) {
+    auto loaded = svc_.dkim_keys->get(req.account->id, from_domain);
+    if (!loaded) return loaded.error();  // temporary: defer, never send unsigned
+    keys = std::move(loaded.value());
+  }
 
-  bool tracked = !options.tracking_url.empty() &&
-                 svc_.tracking_secret.size() >= tracking::kMinSecretBytes &&
-                 !svc_.public_url.empty();
+  bool tracked = tracks(options);
 
   SubmitResult result;
   result.bulk_id = options.bulk_id;

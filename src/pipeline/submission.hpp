@@ -83,6 +83,11 @@ class Submission {
   // messages; temporary: spool failures ("disk full" marked as queue::is_disk_full).
   core::Result<SubmitResult> submit(SubmitRequest req);
 
+  // Whether a message with these options is rewritten per recipient (open/click tracking):
+  // a tracking URL, a tracking key and a public URL. The one predicate the SMTP driver asks
+  // before keeping a message whole instead of streaming it to the spool.
+  bool tracks(const policy::MessageOptions& options) const;
+
   // Messages made durable here since start: one per stored copy (a tracked submission stores
   // one per recipient), also the copies of a submission that failed later. For
   // tern_messages_accepted_total, with the SMTP driver's streamed messages.

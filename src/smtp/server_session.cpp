@@ -584,7 +584,7 @@ std::vector<Action> ServerSession::on_commit(const CommitResult& r) {
   else if (r.disk_full)
     s.reply(452, "4.3.1", "Insufficient system storage");
   else
-    s.reply(451, "4.3.0", "Error: queue file write error");
+    s.reply(451, "4.3.0", r.defer_text.empty() ? "Error: queue file write error" : r.defer_text);
   s.reset_tx();
   s.run();
   return s.take();

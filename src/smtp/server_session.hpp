@@ -103,6 +103,7 @@ struct CommitResult {
   bool ok = false;
   std::string queue_id;    // when ok
   bool disk_full = false;  // when !ok: 452 4.3.1 if true, else 451 4.3.0
+  std::string defer_text;  // when !ok and !disk_full: the 451 4.3.0 text ("" = write error)
 };
 
 class ServerSession {

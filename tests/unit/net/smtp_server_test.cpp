@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,10 +12,13 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
 #include "core/clock.hpp"
+#include "dkim/signer.hpp"
+#include "pipeline/key_cache.hpp"
 #include "policy/auth_limiter.hpp"
 #include "queue/envelope.hpp"
 #include "queue/spool.hpp"
@@ -39,7 +43,10 @@ struct Server {
   std::thread thread;
   uint16_t port = 0;
 
-  explicit Server(std::function<void(const queue::QueuedMessage&)> on_accepted) {
+  std::unique_ptr<pipeline::KeyCache> keys;
+
+  explicit Server(std::function<void(const queue::QueuedMessage&)> on_accepted,
+                  pipeline::KeyCache::Loader key_loader = {}) {
     store = std::move(store::Store::open_sqlite(dir.file("tern.db"))).value();
     auto acc = store->create_account("acme");
     EXPECT_TRUE(acc.ok());
@@ -55,6 +62,10 @@ struct Server {
     svc.limiter = &limiter;
     svc.blocking = &blocking;
     svc.on_accepted = std::move(on_accepted);
+    if (key_loader) {
+      keys = std::make_unique<pipeline::KeyCache>(std::move(key_loader));
+      svc.dkim_keys = keys.get();
+    }
     // Pick a free port, then listen on it (the kernel's choice; small race accepted).
     {
       tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -85,6 +96,54 @@ std::string reply(tcp::socket& s, asio::streambuf& buf) {
     all += line + "\n";
     if (line.size() < 4 || line[3] == ' ') return all;
   }
+}
+
+// One message on a fresh connection; returns the reply to the final dot.
+std::string send_one(uint16_t port) {
+  asio::io_context cio;
+  tcp::socket s(cio);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  asio::streambuf buf;
+  if (reply(s, buf).substr(0, 3) != "220") return "no greeting";
+  auto say = [&](const std::string& line) {
+    asio::write(s, asio::buffer(line + "\r\n"));
+    return reply(s, buf);
+  };
+  if (say("EHLO c.test").substr(0, 3) != "250") return "EHLO refused";
+  if (say("MAIL FROM:<a@acme.test>").substr(0, 3) != "250") return "MAIL refused";
+  if (say("RCPT TO:<b@example.org>").substr(0, 3) != "250") return "RCPT refused";
+  if (say("DATA").substr(0, 3) != "354") return "DATA refused";
+  return say("From: a@acme.test\r\nTo: b@example.org\r\nSubject: x\r\n\r\nhello\r\n.");
+}
+
+// A DKIM key that cannot be loaded (database away) defers the message (451 4.3.0): it is never
+// accepted unsigned, and the failure is not cached: the next message asks again and is signed.
+TEST(SmtpServer, SigningKeysUnavailableDefersNeverUnsigned) {
+  std::atomic<int> loads{0};
+  std::atomic<bool> fail{true};
+  std::mutex mu;
+  std::vector<queue::QueuedMessage> accepted;
+  const std::string pem = dkim::PrivateKey::generate(dkim::Algorithm::ed25519_sha256)->to_pem();
+  Server srv(
+      [&](const queue::QueuedMessage& m) {
+        std::lock_guard lk(mu);
+        accepted.push_back(m);
+      },
+      [&](int64_t, const std::string& domain) -> core::Result<std::vector<pipeline::KeySpec>> {
+        ++loads;
+        if (fail) return core::Error::temp("database is locked");
+        return std::vector<pipeline::KeySpec>{{domain, "tern1", "ed25519", pem, 1}};
+      });
+  const std::string first = send_one(srv.port);
+  EXPECT_EQ(first.substr(0, 9), "451 4.3.0") << first;
+  EXPECT_NE(first.find("DKIM"), std::string::npos) << first;
+  fail = false;
+  const std::string second = send_one(srv.port);
+  EXPECT_EQ(second.substr(0, 3), "250") << second;
+  EXPECT_EQ(loads.load(), 2);
+  std::lock_guard lk(mu);
+  ASSERT_EQ(accepted.size(), 1u);  // only the second, and it is signed
+  EXPECT_NE(accepted[0].prepend.find("DKIM-Signature:"), std::string::npos);
 }
 
 TEST(SmtpServer, ExceptionInSessionEndsWithReplyNotSilence) {

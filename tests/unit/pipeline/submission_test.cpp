@@ -373,6 +373,45 @@ TEST_F(SubmissionTest, SignsEachCopyOverItsOwnBody) {
   EXPECT_EQ(hashes.size(), 3u);  // each copy's body differs (its tokens)
 }
 
+// A key that cannot be loaded is a temporary error: nothing is stored (never unsigned), and
+// the next submission asks the loader again.
+TEST_F(SubmissionTest, SigningKeysUnavailableDefersAndIsNotCached) {
+  int loads = 0;
+  bool fail = true;
+  keys = std::make_unique<pipeline::KeyCache>(
+      [&](int64_t, const std::string& domain) -> core::Result<std::vector<pipeline::KeySpec>> {
+        ++loads;
+        if (fail) return core::Error::temp("database is locked");
+        return std::vector<pipeline::KeySpec>{{domain, "tern1", "ed25519", key->to_pem(), 1}};
+      });
+  auto svc = services();
+  svc.dkim_keys = keys.get();
+  pipeline::Submission sub(svc);
+  auto r = sub.submit(request(kPlain, {"bob@dest.test", "carol@dest.test", "dave@dest.test"}));
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().temporary);
+  EXPECT_TRUE(accepted.empty());
+  fail = false;
+  auto again = sub.submit(request(kPlain, {"bob@dest.test", "carol@dest.test", "dave@dest.test"}));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(loads, 2);
+  EXPECT_EQ(stored(again->recipients[0].queue_id).rfind("DKIM-Signature:", 0), 0u);
+}
+
+// The SMTP driver keeps a message whole only when Submission would really track it.
+TEST_F(SubmissionTest, TracksOnlyWithUrlSecretAndPublicUrl) {
+  policy::MessageOptions o;
+  EXPECT_FALSE(pipeline::Submission(services()).tracks(o));
+  o.tracking_url = "https://hooks.example.com/track";
+  EXPECT_TRUE(pipeline::Submission(services()).tracks(o));
+  auto no_secret = services();
+  no_secret.tracking_secret.clear();
+  EXPECT_FALSE(pipeline::Submission(no_secret).tracks(o));
+  auto no_url = services();
+  no_url.public_url.clear();
+  EXPECT_FALSE(pipeline::Submission(no_url).tracks(o));
+}
+
 TEST_F(SubmissionTest, OwnMailWithoutAccountSkipsPolicy) {
   pipeline::Submission sub(services(true));
   auto req =

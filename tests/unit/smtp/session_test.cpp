@@ -537,7 +537,7 @@ TEST(Session, StateQueries) {
   EXPECT_FALSE(s.in_data());
   ASSERT_TRUE(std::holds_alternative<CommitMessage>(acts.back()));
   EXPECT_FALSE(s.closed());  // QUIT waits for the commit result
-  s.on_commit({true, "Q1", false});
+  s.on_commit({true, "Q1", false, ""});
   s.feed("QUIT\r\n");
   EXPECT_TRUE(s.closed());
   EXPECT_TRUE(s.feed("NOOP\r\n").empty());

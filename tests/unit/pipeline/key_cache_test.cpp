@@ -1,0 +1,85 @@
+// KeyCache: failures are errors and never cached; parsed keys of rotated selectors are evicted.
+#include "pipeline/key_cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include "dkim/signer.hpp"
+
+namespace tern::pipeline {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct KeyCacheTest : ::testing::Test {
+  std::chrono::steady_clock::time_point now{std::chrono::hours(1)};
+  std::string pem1 = dkim::PrivateKey::generate(dkim::Algorithm::ed25519_sha256)->to_pem();
+  std::string pem2 = dkim::PrivateKey::generate(dkim::Algorithm::ed25519_sha256)->to_pem();
+  int loads = 0;
+  bool fail = false;
+  int64_t version = 1;
+
+  KeyCache make() {
+    return KeyCache(
+        [this](int64_t, const std::string& d) -> core::Result<std::vector<KeySpec>> {
+          ++loads;
+          if (fail) return core::Error::temp("database is locked");
+          const bool first = version == 1;
+          return std::vector<KeySpec>{
+              {d, first ? "tern1" : "tern2", "ed25519", first ? pem1 : pem2, version}};
+        },
+        30s, [this] { return now; });
+  }
+};
+
+TEST_F(KeyCacheTest, LoadErrorIsAnErrorAndIsNotCached) {
+  auto cache = make();
+  fail = true;
+  auto r = cache.get(1, "example.com");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().temporary);
+  EXPECT_FALSE(cache.cached(1, "example.com"));
+  fail = false;
+  auto again = cache.get(1, "example.com");
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ(loads, 2);
+  EXPECT_TRUE(cache.cached(1, "example.com"));
+}
+
+TEST_F(KeyCacheTest, UnreadableKeyIsAnError) {
+  pem1 = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n";
+  auto cache = make();
+  auto r = cache.get(1, "example.com");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().temporary);
+  EXPECT_EQ(cache.entries(), 0u);
+}
+
+TEST_F(KeyCacheTest, FreshEntriesAreServedWithoutLoading) {
+  auto cache = make();
+  ASSERT_TRUE(cache.get(1, "example.com"));
+  now += 10s;
+  ASSERT_TRUE(cache.get(1, "example.com"));
+  EXPECT_EQ(loads, 1);
+  now += 25s;  // past the TTL
+  ASSERT_TRUE(cache.get(1, "example.com"));
+  EXPECT_EQ(loads, 2);
+  EXPECT_EQ(cache.parsed_keys(), 1u);  // same version: the parsed key is reused
+}
+
+TEST_F(KeyCacheTest, RotatedKeysAndExpiredEntriesAreEvicted) {
+  auto cache = make();
+  ASSERT_TRUE(cache.get(1, "example.com"));
+  ASSERT_TRUE(cache.get(2, "other.example"));
+  EXPECT_EQ(cache.parsed_keys(), 2u);  // one parsed key per (domain, selector, version)
+  now += 31s;
+  version = 2;  // rotation: a new selector and key
+  auto r = cache.get(1, "example.com");
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)[0].selector, "tern2");
+  EXPECT_EQ(cache.entries(), 1u);      // other.example expired and went
+  EXPECT_EQ(cache.parsed_keys(), 1u);  // the old tern1 keys went with it
+}
+
+}  // namespace
+}  // namespace tern::pipeline
