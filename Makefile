@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: deps deps-build configure build run test unit integration fuzz bench clean format format-check
+.PHONY: deps deps-build configure build run test unit integration openapi-lint fuzz bench clean format format-check
 
 deps:
 	@bash scripts/install-deps.sh
@@ -24,6 +24,7 @@ run: deps build
 
 test: deps format-check build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@bash tests/openapi/lint.sh $(BUILD)/tern
 	@bash tests/fuzz/run.sh
 	@bash tests/integration/run.sh $(BUILD)/tern
 	@bash bench/queue/run.sh --smoke $(BUILD)/tern
@@ -33,6 +34,9 @@ unit: build
 
 integration: build
 	@bash tests/integration/run.sh $(BUILD)/tern
+
+openapi-lint: build
+	@bash tests/openapi/lint.sh $(BUILD)/tern
 
 fuzz: deps-build
 	@bash tests/fuzz/run.sh

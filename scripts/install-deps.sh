@@ -15,10 +15,16 @@ BUILD_PKGS=(
 TEST_PKGS=(
   swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl python3 python3-dkim python3-dnspython python3-aiosmtpd
   postfix nsd unbound opendkim opendkim-tools strace procps psmisc
+  testssl.sh python3-jsonschema
 )
 
 want=("${BUILD_PKGS[@]}")
-if [ "${1:-}" != "--build-only" ]; then want+=("${TEST_PKGS[@]}"); fi
+if [ "${1:-}" != "--build-only" ]; then
+  want+=("${TEST_PKGS[@]}")
+  # The OpenAPI lint (tests/openapi) runs @redocly/cli under Node.js with npm. A machine that
+  # has both (e.g. Node.js 20 from elsewhere) keeps them; otherwise Debian's packages.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then want+=(nodejs npm); fi
+fi
 
 missing=()
 for p in "${want[@]}"; do

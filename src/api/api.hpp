@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -84,5 +85,8 @@ struct ApiServices {
 
 // Everything under /api/v1, /t/ and /v/; 404 JSON for anything else.
 net::HttpResponse handle(const ApiServices& svc, const net::HttpRequest& req);
+
+// The OpenAPI document GET /api/v1/openapi.json answers (`tern openapi` prints it).
+nlohmann::json openapi_document(const std::string& public_url);
 
 }  // namespace tern::api

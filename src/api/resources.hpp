@@ -40,7 +40,6 @@ net::HttpResponse handle_messages(const Call& c);
 net::HttpResponse handle_verify(const ApiServices& svc, const net::HttpRequest& req);
 // GET /api/v1/openapi.json (no auth).
 net::HttpResponse handle_openapi(const ApiServices& svc);
-nlohmann::json openapi_document(const std::string& public_url);
 
 // Shared responses.
 net::HttpResponse no_route();                                    // 404 "no such endpoint"

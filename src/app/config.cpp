@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -33,6 +35,11 @@ void get(const toml::table& t, const char* section, const char* key, T& out) {
   } else if constexpr (std::is_same_v<T, bool>) {
     auto v = n->value<bool>();
     if (!v) bad(full, "expected true or false");
+    out = *v;
+  } else if constexpr (std::is_same_v<T, double>) {
+    auto v = n->value<double>();  // integers are accepted as numbers too
+    if (!v) bad(full, "expected a number");
+    if (*v < 0) bad(full, "must not be negative");
     out = *v;
   } else {
     auto v = n->value<int64_t>();
@@ -259,12 +266,23 @@ Config load_config(const std::string& path) {
       bad("http", "public_url must start with http:// or https://");
   }
   if (auto* t = section(root, "webhooks")) {
-    check_keys(*t, "webhooks", {"allow_loopback", "allow", "timeout_s", "max_age_s", "batch"});
+    check_keys(*t, "webhooks",
+               {"allow_loopback", "allow", "timeout_s", "max_age_s", "batch", "secret_grace_s",
+                "price_per_message", "currency"});
     get(*t, "webhooks", "allow_loopback", c.webhook_allow_loopback);
     c.webhook_allow = get_list(*t, "webhooks", "allow");
     get(*t, "webhooks", "timeout_s", c.webhook_timeout_s);
     get(*t, "webhooks", "max_age_s", c.webhook_max_age_s);
     get(*t, "webhooks", "batch", c.webhook_batch);
+    get(*t, "webhooks", "secret_grace_s", c.webhook_secret_grace_s);
+    get(*t, "webhooks", "price_per_message", c.report_price_per_message);
+    get(*t, "webhooks", "currency", c.report_currency);
+    if (!std::isfinite(c.report_price_per_message) || c.report_price_per_message > 1e9)
+      bad("webhooks.price_per_message", "must be a number from 0 to 1e9");
+    if (c.report_currency.size() != 3 ||
+        !std::all_of(c.report_currency.begin(), c.report_currency.end(),
+                     [](char ch) { return ch >= 'A' && ch <= 'Z'; }))
+      bad("webhooks.currency", "must be an ISO 4217 code: three capital letters, e.g. EUR");
     if (c.webhook_timeout_s <= 0) bad("webhooks", "timeout_s must be positive");
     if (c.webhook_max_age_s < 86400) bad("webhooks", "max_age_s must be at least 86400 (24 h)");
     if (c.webhook_batch < 1 || c.webhook_batch > 1000) bad("webhooks", "batch must be 1..1000");

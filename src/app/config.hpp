@@ -10,7 +10,9 @@
 namespace tern::app {
 
 struct Config {
-  std::string hostname = "localhost";
+  // "" = the machine's fully qualified name; resolve_platform_names (app/platform_names.hpp)
+  // fills it, and dkim_zone, before anything uses them.
+  std::string hostname;
   std::string data_dir = "./tern-data";
   std::string listen_smtp = "127.0.0.1:2525";
   std::string listen_submission = "127.0.0.1:2587";
@@ -28,7 +30,7 @@ struct Config {
   int auth_window_s = 300;
   // Sending domains (SPEC §3).
   std::string master_key_file;           // 32 raw bytes: DKIM private keys sealed at rest
-  std::string dkim_zone;                 // [platform]; "" = "dkim." + hostname
+  std::string dkim_zone;                 // [platform]; "" = "dkim." + hostname (resolved)
   std::string spf_include;               // [platform] host customers include in their SPF
   std::vector<std::string> sending_ips;  // [platform] outbound addresses (SPF evaluation)
   std::string dns_resolver;              // [dns] resolver: "" = system, "IP" or "IP:PORT"
@@ -45,6 +47,13 @@ struct Config {
   int webhook_timeout_s = 10;              // one POST, connect to last byte
   int webhook_max_age_s = 172800;          // retry this long (at least 86400), then give up
   int webhook_batch = 50;                  // results per POST at most
+  // After a webhook_secret change, reports carry a v1 signature with the old secret too, this
+  // long (issue 14; Stripe's rotation window).
+  int webhook_secret_grace_s = 86400;
+  // The reports' price object: what the operator charges per message (0 = nothing) and in
+  // which ISO 4217 currency.
+  double report_price_per_message = 0;
+  std::string report_currency = "EUR";
   // [tracking]
   std::string tracking_secret_file;  // "" = <data>/tracking.key (made on first start)
   // [limits]: per-account quotas (issue 10).
@@ -60,10 +69,6 @@ struct Config {
   }
   std::string effective_tracking_secret_file() const {
     return tracking_secret_file.empty() ? data_dir + "/tracking.key" : tracking_secret_file;
-  }
-
-  std::string effective_dkim_zone() const {
-    return dkim_zone.empty() ? "dkim." + hostname : dkim_zone;
   }
 };
 

@@ -22,9 +22,11 @@
 #include <string_view>
 #include <vector>
 
+#include "api/api.hpp"
 #include "api/json_views.hpp"
 #include "app/config.hpp"
 #include "app/control.hpp"
+#include "app/platform_names.hpp"
 #include "app/serve.hpp"
 #include "core/address.hpp"
 #include "core/clock.hpp"
@@ -44,6 +46,7 @@ using json = nlohmann::json;
 struct Globals {
   std::string config_path;
   std::string data_dir;
+  std::string hostname;
   bool json = false;
 };
 
@@ -51,10 +54,20 @@ class Failure : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-Config load(const Globals& g) {
+// The configuration with the flags over it and every platform name derived (one place for the
+// server and the CLI: app/platform_names.hpp).
+Config load(const Globals& g, tern::app::PlatformNames* names = nullptr) {
   Config c = tern::app::load_config(g.config_path);
   if (!g.data_dir.empty()) c.data_dir = g.data_dir;
+  if (!g.hostname.empty()) c.hostname = g.hostname;
+  auto n = tern::app::resolve_platform_names(c);
+  if (names) *names = std::move(n);
   return c;
+}
+
+// Commands that print platform names (domain records, the DKIM zone) say what is wrong with them.
+void warn_platform_names(const tern::app::PlatformNames& n) {
+  for (const auto& w : n.warnings) std::fprintf(stderr, "tern: warning: %s\n", w.c_str());
 }
 
 std::unique_ptr<tern::store::Store> open_store(const Config& c) {
@@ -66,7 +79,7 @@ std::unique_ptr<tern::store::Store> open_store(const Config& c) {
 }
 
 tern::domain::Platform platform_of(const Config& c) {
-  return {c.effective_dkim_zone(), c.spf_include, c.sending_ips};
+  return {c.dkim_zone, c.spf_include, c.sending_ips};
 }
 
 // Exit status of `domain check` when some look-up failed temporarily (sysexits EX_TEMPFAIL):
@@ -197,6 +210,9 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_pairs(
 void add_common(CLI::App* cmd, Globals& g, bool with_json = true) {
   cmd->add_option("--config", g.config_path, "TOML configuration file");
   cmd->add_option("--data", g.data_dir, "data directory (default ./tern-data)");
+  cmd->add_option("--hostname", g.hostname,
+                  "the platform's host name: greetings, Received, the DKIM zone dkim.<hostname> "
+                  "(default: hostname in the config, else the machine's FQDN)");
   if (with_json) cmd->add_flag("--json", g.json, "print JSON");
 }
 
@@ -218,12 +234,11 @@ int main(int argc, char** argv) {
   // serve
   auto* serve = app.add_subcommand("serve", "run the server");
   add_common(serve, g, false);
-  std::string o_smtp, o_sub, o_subs, o_http, o_host;
+  std::string o_smtp, o_sub, o_subs, o_http;
   serve->add_option("--smtp", o_smtp, "smtp listener address (127.0.0.1:2525)");
   serve->add_option("--submission", o_sub, "submission listener (127.0.0.1:2587)");
   serve->add_option("--submissions", o_subs, "implicit-TLS submission listener (127.0.0.1:2465)");
   serve->add_option("--http", o_http, "HTTP listener (127.0.0.1:8025)");
-  serve->add_option("--hostname", o_host, "name used in greetings and Received headers");
   std::string log_level = "info";
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error");
   bool o_force = false;
@@ -314,6 +329,11 @@ int main(int argc, char** argv) {
   dns_cmd->require_subcommand(1);
   auto* dns_zone = dns_cmd->add_subcommand("zone", "print the platform DKIM zone (BIND format)");
   add_common(dns_zone, g);
+
+  // openapi
+  auto* openapi_cmd = app.add_subcommand(
+      "openapi", "print the REST API's OpenAPI document (as GET /api/v1/openapi.json answers it)");
+  add_common(openapi_cmd, g, false);
 
   // dkim
   auto* dkim_cmd = app.add_subcommand("dkim", "DKIM keys");
@@ -427,13 +447,15 @@ int main(int argc, char** argv) {
       if (!o_sub.empty()) c.listen_submission = o_sub;
       if (!o_subs.empty()) c.listen_submissions = o_subs;
       if (!o_http.empty()) c.listen_http = o_http;
-      if (!o_host.empty()) c.hostname = o_host;
       c.force_db = o_force;
       return tern::app::serve(c);
     }
     spdlog::set_level(spdlog::level::warn);
-    Config c = load(g);
-    if (*account_create) {
+    tern::app::PlatformNames names;
+    Config c = load(g, &names);
+    if (*openapi_cmd) {
+      std::cout << dump(tern::api::openapi_document(c.effective_public_url())) << "\n";
+    } else if (*account_create) {
       auto store = open_store(c);
       auto created = check(store->create_account(a_name));
       if (g.json) {
@@ -541,6 +563,7 @@ int main(int argc, char** argv) {
       if (g.json) std::cout << json{{"revoked", k_prefix}}.dump() << "\n";
     } else if (*domain_add || *domain_records || *domain_check || *domain_list || *dns_zone ||
                *dkim_rotate || *dkim_export) {
+      warn_platform_names(names);
       auto store = open_store(c);
       tern::core::SystemClock clock;
       tern::domain::Domains domains(*store, platform_of(c), tern::domain::dkim_key_generator(),
@@ -584,9 +607,9 @@ int main(int argc, char** argv) {
                            {"type", "TXT"},
                            {"value", e.value},
                            {"strings", tern::domain::split_txt(e.value)}});
-          std::cout << json{{"zone", c.effective_dkim_zone()}, {"records", arr}}.dump() << "\n";
+          std::cout << json{{"zone", c.dkim_zone}, {"records", arr}}.dump() << "\n";
         } else {
-          std::cout << tern::domain::render_zone(c.effective_dkim_zone(), entries);
+          std::cout << tern::domain::render_zone(c.dkim_zone, entries);
         }
       } else if (*dkim_rotate) {
         print_report(check(domains.rotate(d_domain)), g.json, false);

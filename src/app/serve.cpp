@@ -24,6 +24,7 @@
 #include "api/slow_calls.hpp"
 #include "app/control.hpp"
 #include "app/fd_budget.hpp"
+#include "app/platform_names.hpp"
 #include "app/secret_files.hpp"
 #include "core/address.hpp"
 #include "core/clock.hpp"
@@ -130,8 +131,11 @@ std::string metrics_text(const net::SmtpServer& smtp, const pipeline::Submission
 
 }  // namespace
 
-int serve(const Config& cfg) {
+int serve(const Config& given) {
   namespace fs = std::filesystem;
+  // Every platform name from the one place the CLI uses too (idempotent after main's load).
+  Config cfg = given;
+  for (const auto& w : resolve_platform_names(cfg).warnings) spdlog::warn("{}", w);
   fs::create_directories(cfg.data_dir);
   const uint64_t fd_limit = raise_fd_limit();
   auto budget = plan_fd_budget(fd_limit, cfg.smtp.max_connections, cfg.http_max_connections,
@@ -224,7 +228,8 @@ int serve(const Config& cfg) {
   } poke_webhooks;
   net::ReportPipeline reports({store.value().get(), message_log.value().get(),
                                report_outbox.value().get(), [&poke_webhooks] { poke_webhooks(); },
-                               100});
+                               100,
+                               report::Price{cfg.report_price_per_message, cfg.report_currency}});
 
   // --- Delivery (SPEC §4): one engine thread; DNS and store work on a pool of its own, so a
   // slow resolver never holds the SMTP path's pool.
@@ -284,6 +289,7 @@ int serve(const Config& cfg) {
   wcfg.timeout_s = cfg.webhook_timeout_s;
   wcfg.max_age_ms = static_cast<int64_t>(cfg.webhook_max_age_s) * 1000;
   wcfg.batch = static_cast<size_t>(cfg.webhook_batch);
+  wcfg.secret_grace_ms = static_cast<int64_t>(cfg.webhook_secret_grace_s) * 1000;
   wcfg.ca_file = cfg.delivery.ca_file;
   if (auto p = net::webhook_policy(cfg.webhook_allow_loopback, cfg.webhook_allow))
     wcfg.policy = std::move(p.value());
@@ -434,7 +440,7 @@ int serve(const Config& cfg) {
   api_svc.hostname = cfg.hostname;
   api_svc.tracking_secret = tracking_secret;
   api_svc.dns_resolver = cfg.dns_resolver;
-  api_svc.dkim_zone = cfg.effective_dkim_zone();
+  api_svc.dkim_zone = cfg.dkim_zone;
   api_svc.spf_include = cfg.spf_include;
   api_svc.sending_ips = cfg.sending_ips;
   api_svc.platform_domains = cfg.smtp.platform_domains;
@@ -514,7 +520,7 @@ int serve(const Config& cfg) {
     std::thread thread;
   } recheck;
   recheck.thread = std::thread([&cfg, &recheck, &clock, st = store.value().get()] {
-    domain::Domains domains(*st, {cfg.effective_dkim_zone(), cfg.spf_include, cfg.sending_ips},
+    domain::Domains domains(*st, {cfg.dkim_zone, cfg.spf_include, cfg.sending_ips},
                             domain::dkim_key_generator(), clock);
     auto stopping = [&recheck] {
       std::lock_guard lk(recheck.mu);

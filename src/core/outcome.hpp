@@ -23,13 +23,15 @@ struct DeliveryOutcome {
   enum Kind { delivered, temp, perm };
 
   Kind kind = temp;
-  int code = 0;          // remote SMTP reply code; 0 = no reply (network, DNS, local)
-  std::string enhanced;  // RFC 3463, e.g. "5.1.1"; may be empty for a remote without it
-  std::string text;      // reply text (lines joined by ' ') or the local reason
-  std::string phase;     // where: "dns", "connect", "greeting", "ehlo", "starttls", "auth",
-                         // "mail", "rcpt", "data", "data-end", "local"
-  std::string mx_host;   // the host that answered (or failed); empty before one was chosen
-  bool tls = false;      // the session was encrypted when the outcome arose
+  int code = 0;               // remote SMTP reply code; 0 = no reply (network, DNS, local)
+  std::string enhanced;       // RFC 3463, e.g. "5.1.1"; may be empty for a remote without it
+  std::string text;           // reply text (lines joined by ' ') or the local reason
+  std::string phase;          // where: "dns", "connect", "greeting", "ehlo", "starttls", "auth",
+                              // "mail", "rcpt", "data", "data-end", "local"
+  std::string mx_host;        // the host that answered (or failed); empty before one was chosen
+  bool tls = false;           // the session was encrypted when the outcome arose
+  std::string local_ip = {};  // our address on the connection that produced it ("" without one):
+                              // the report's sendingIp
 
   // Verdict from a remote reply (RFC 5321 §4.2.1: the first digit decides).
   static DeliveryOutcome from_reply(int code, std::string enhanced, std::string text,
@@ -39,8 +41,8 @@ struct DeliveryOutcome {
       k = delivered;
     else if (code >= 500 && code <= 599)
       k = perm;
-    return {k,  code, std::move(enhanced), std::move(text), std::move(phase), std::move(mx_host),
-            tls};
+    return {k,   code, std::move(enhanced), std::move(text), std::move(phase), std::move(mx_host),
+            tls, {}};
   }
 
   // A connection that failed, timed out or broke mid-session: always temporary (RFC 5321
@@ -49,13 +51,13 @@ struct DeliveryOutcome {
   static DeliveryOutcome network(std::string text, std::string phase, std::string mx_host = {},
                                  std::string enhanced = "4.4.1", bool tls = false) {
     return {temp, 0, std::move(enhanced), std::move(text), std::move(phase), std::move(mx_host),
-            tls};
+            tls,  {}};
   }
 
   // A verdict reached without a remote reply (DNS answers, suppression, local limits).
   static DeliveryOutcome local(Kind k, std::string enhanced, std::string text,
                                std::string phase = "local") {
-    return {k, 0, std::move(enhanced), std::move(text), std::move(phase), {}, false};
+    return {k, 0, std::move(enhanced), std::move(text), std::move(phase), {}, false, {}};
   }
 
   bool is_delivered() const { return kind == delivered; }

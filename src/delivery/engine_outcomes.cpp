@@ -81,6 +81,8 @@ void Engine::record(const queue::QueuedMessage& m, const queue::Recipient& r,
   e.mx_host = o.mx_host;
   e.tls = o.tls;
   e.phase = o.phase;
+  e.sending_ip = o.local_ip;
+  e.first_attempt_ms = r.first_attempt_ms;
   if (events_.empty()) events_due_ = e.time_ms + cfg_.events_delay_ms;
   events_.push_back(std::move(e));
   if (events_.size() >= cfg_.events_batch) flush_events();

@@ -63,6 +63,7 @@ core::DeliveryOutcome to_outcome(const smtp::client::Outcome& o, const ClientPee
   d.phase = o.phase == smtp::client::Phase::dot ? "data-end" : smtp::client::phase_name(o.phase);
   d.mx_host = peer.host;
   d.tls = o.tls;
+  d.local_ip = peer.local_addr;
   return d;
 }
 

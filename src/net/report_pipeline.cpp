@@ -188,7 +188,7 @@ struct ReportPipeline::Impl {
       const store::MessageRecord* rec = report::record_for_event(it->second, e);
       if (!rec) continue;
       updates.push_back({rec->message_id, e.event, e.time_ms});
-      auto item = report::report_for(e, *rec, defaults_for(rec->account_id));
+      auto item = report::report_for(e, *rec, defaults_for(rec->account_id), svc.price);
       if (!item) {
         spdlog::error("reports: {} {}: {}", rec->message_id, e.event, item.error().message);
         continue;

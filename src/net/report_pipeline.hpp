@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "queue/envelope.hpp"
+#include "report/report.hpp"
 #include "store/store.hpp"
 
 namespace tern::store {
@@ -36,6 +37,7 @@ struct ReportPipelineServices {
   store::Outbox* outbox = nullptr;
   std::function<void()> poke;  // after items were enqueued (may be empty)
   int batch_delay_ms = 100;
+  report::Price price = {};  // every report's price ([webhooks] price_per_message, currency)
 };
 
 struct ReportPipelineCounters {

@@ -210,7 +210,7 @@ struct Delivery {
   awaitable<Attempt> attempt(const ClientEndpoint& ep, smtp::client::Config cfg) {
     using namespace smtp::client;
     Attempt result;
-    peer = ClientPeer{ep.host, ep.addr, false};
+    peer = ClientPeer{ep.host, ep.addr, false, {}};
     smtp::ClientSession session(cfg);
     std::deque<Action> todo;
     auto add = [&](std::vector<Action> v) {
@@ -236,6 +236,8 @@ struct Delivery {
                         : ec.message()));
       } else {
         c.sock.set_option(tcp::no_delay(true), ec);
+        if (auto local = c.sock.local_endpoint(ec); !ec)
+          peer.local_addr = local.address().to_string();
         if (cfg.implicit_tls && !co_await handshake(c, ep)) {
           add(session.on_connect_failed("TLS handshake failed"));
         } else {

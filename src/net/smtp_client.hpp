@@ -76,7 +76,8 @@ struct ClientMessage {
 struct ClientPeer {
   std::string host;  // the endpoint's host name ("" before any connect)
   std::string addr;
-  bool tls = false;  // TLS was active
+  bool tls = false;             // TLS was active
+  std::string local_addr = {};  // our end of the connection ("" before one was made)
 };
 
 class ClientDelegate {

@@ -15,6 +15,11 @@ namespace tern::net {
 
 namespace fs = std::filesystem;
 
+const char* const kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 namespace {
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error("tls: " + what); }
 
@@ -83,6 +88,12 @@ std::shared_ptr<boost::asio::ssl::context> make_server_context(const TlsFiles& f
                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                    ssl::context::single_dh_use);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  // The server picks the suite from its own order (issue 14: testssl.sh), and TLS 1.2 offers
+  // only forward-secret AEAD suites: no CBC (LUCKY13 and the other padding oracles), no static
+  // RSA key exchange. TLS 1.3 suites are all AEAD; OpenSSL's defaults stay.
+  SSL_CTX_set_options(ctx->native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_cipher_list(ctx->native_handle(), kTls12Ciphers) != 1)
+    fail("cipher list refused by OpenSSL");
   // Small per-connection footprint: release read/write buffers while idle.
   SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   ctx->use_certificate_chain_file(files.cert);

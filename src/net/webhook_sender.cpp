@@ -10,6 +10,7 @@
 //  - Every item taken is marked (sent or failed) unless the process stops first.
 #include "net/webhook_sender.hpp"
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -55,7 +56,6 @@ core::Result<report::TargetPolicy> webhook_policy(bool allow_loopback,
 
 namespace {
 
-constexpr int64_t kSettingsTtlMs = 30'000;
 constexpr int64_t kRetryOnStoreErrorMs = 5'000;
 
 using Batch = std::vector<store::OutboxItem>;
@@ -75,11 +75,6 @@ std::string url_for_log(const std::string& url) {
 }  // namespace
 
 struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
-  struct CachedSecret {
-    std::string secret;
-    int64_t fetched_ms = 0;
-  };
-
   asio::io_context& io;
   WebhookConfig cfg;
   WebhookServices svc;
@@ -93,7 +88,6 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   std::unordered_set<std::string> busy_hosts;
   std::unordered_map<std::string, std::deque<Batch>> waiting;
   size_t running = 0, queued = 0;
-  std::unordered_map<int64_t, CachedSecret> secrets;
 
   std::atomic<uint64_t> c_sent{0}, c_failed{0}, c_given_up{0}, c_backlog{0}, c_in_flight{0};
 
@@ -168,14 +162,16 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
 
   // ---------------------------------------------------------------- one POST
 
-  core::Result<std::string> secret_for(int64_t account) {
-    const int64_t t = now();
-    auto it = secrets.find(account);
-    if (it != secrets.end() && t - it->second.fetched_ms < kSettingsTtlMs) return it->second.secret;
+  // Read for every POST, never cached: a new or rotated secret signs the very next webhook
+  // (one indexed read and an unseal per POST; POSTs are batches, at most max_concurrent at once).
+  core::Result<std::vector<std::string>> secrets_for(int64_t account, int64_t t) {
     auto s = svc.store->account_settings(account, true);
     if (!s) return s.error();
-    secrets[account] = {s->webhook_secret, t};
-    return s->webhook_secret;
+    auto out = report::signing_secrets(s->webhook_secret, s->webhook_secret_previous,
+                                       s->webhook_secret_changed_ms, t, cfg.secret_grace_ms);
+    sodium_memzero(s->webhook_secret.data(), s->webhook_secret.size());
+    sodium_memzero(s->webhook_secret_previous.data(), s->webhook_secret_previous.size());
+    return out;
   }
 
   // Renders the body; items that cannot be rendered are moved to `bad` with the reason.
@@ -249,16 +245,17 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     req.body = std::move(body);
     const int64_t ts = t / 1000;
     req.headers.emplace_back("X-Tern-Timestamp", std::to_string(ts));
-    auto secret = secret_for(b.front().account_id);
+    auto secrets = secrets_for(b.front().account_id, t);
     std::string local_error;
-    if (!secret) {
-      local_error = "account settings: " + secret.error().message;
-    } else if (!secret->empty()) {
-      auto sig = report::signature_header(*secret, ts, req.body);
+    if (!secrets) {
+      local_error = "account settings: " + secrets.error().message;
+    } else if (!secrets->empty()) {
+      auto sig = report::signature_header(*secrets, ts, req.body);
       if (sig)
         req.headers.emplace_back("X-Tern-Signature", sig.value());
       else
         local_error = "cannot sign: " + sig.error().message;
+      for (auto& k : *secrets) sodium_memzero(k.data(), k.size());
     }
     if (!local_error.empty()) {
       HttpPostResult r;

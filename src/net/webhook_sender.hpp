@@ -8,7 +8,9 @@
 //    row) is given up at once with the reason; the rest of the batch goes out.
 //  - headers: Content-Type, User-Agent "Tern-Webhooks/1", X-Tern-Timestamp (unix seconds)
 //    and, when the account has a webhook_secret, X-Tern-Signature = report::signature_header(
-//    secret, timestamp, body).
+//    secrets, timestamp, body): the secret read for this very POST (no cache: a new or rotated
+//    secret signs the next webhook), plus the replaced one during secret_grace_ms after a
+//    rotation (report::signing_secrets).
 //  - 2xx → mark_sent. Anything else → mark_failed, next attempt after 30 s, 1 m, 2 m, 5 m,
 //    10 m, 20 m, 30 m, then every hour (by the item's attempt count); an item is given up
 //    (state "failed") when it is older than max_age_ms, or at once when the failure is
@@ -51,12 +53,13 @@ class Clock;
 namespace tern::net {
 
 struct WebhookConfig {
-  int timeout_s = 10;                    // one POST, redirects included
-  int64_t max_age_ms = 172800LL * 1000;  // retry this long, then give up
-  size_t batch = 50;                     // items per POST at most
-  size_t max_concurrent = 8;             // POSTs in flight at most
-  std::string ca_file;                   // extra CAs for https receivers
-  report::TargetPolicy policy;           // SSRF rules
+  int timeout_s = 10;                        // one POST, redirects included
+  int64_t max_age_ms = 172800LL * 1000;      // retry this long, then give up
+  size_t batch = 50;                         // items per POST at most
+  size_t max_concurrent = 8;                 // POSTs in flight at most
+  std::string ca_file;                       // extra CAs for https receivers
+  report::TargetPolicy policy;               // SSRF rules
+  int64_t secret_grace_ms = 86400LL * 1000;  // old secret signs too this long after a rotation
 };
 
 struct WebhookServices {

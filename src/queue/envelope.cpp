@@ -55,11 +55,9 @@ QueueEntry summarize(const QueuedMessage& m) {
 }
 
 void to_json(nlohmann::json& j, const Recipient& r) {
-  j = nlohmann::json{{"address", r.address},
-                     {"state", to_string(r.state)},
-                     {"attempts", r.attempts},
-                     {"next_attempt_ms", r.next_attempt_ms},
-                     {"last_reply", r.last_reply}};
+  j = nlohmann::json{{"address", r.address},       {"state", to_string(r.state)},
+                     {"attempts", r.attempts},     {"next_attempt_ms", r.next_attempt_ms},
+                     {"last_reply", r.last_reply}, {"first_attempt_ms", r.first_attempt_ms}};
 }
 
 void from_json(const nlohmann::json& j, Recipient& r) {
@@ -72,6 +70,7 @@ void from_json(const nlohmann::json& j, Recipient& r) {
   r.attempts = j.value("attempts", 0);
   r.next_attempt_ms = j.value("next_attempt_ms", int64_t{0});
   r.last_reply = j.value("last_reply", std::string());
+  r.first_attempt_ms = j.value("first_attempt_ms", int64_t{0});
 }
 
 void to_json(nlohmann::json& j, const QueuedMessage& m) {

@@ -20,8 +20,10 @@ struct Recipient {
   std::string address;
   RcptState state = RcptState::pending;
   int attempts = 0;
-  int64_t next_attempt_ms = 0;  // when a deferred recipient is due
-  std::string last_reply;       // remote reply or local reason of the last attempt
+  int64_t next_attempt_ms = 0;   // when a deferred recipient is due
+  std::string last_reply;        // remote reply or local reason of the last attempt
+  int64_t first_attempt_ms = 0;  // when the first attempt's outcome arrived (0 = none yet):
+                                 // the report's timeToFirstAttempt
 };
 
 struct QueuedMessage {

@@ -189,7 +189,7 @@ class Cursor {
 };
 
 // recipients: [{"address": s, "state": s, "attempts": i, "next_attempt_ms": i,
-// "last_reply": s}, ...] → the earliest due time of those not final.
+// "last_reply": s, "first_attempt_ms": i}, ...] → the earliest due time of those not final.
 bool recipients_due(Cursor& c, int64_t& due) {
   due = std::numeric_limits<int64_t>::max();
   return c.array([&] {
@@ -213,6 +213,10 @@ bool recipients_due(Cursor& c, int64_t& due) {
       }
       if (k == "next_attempt_ms") return c.integer(next);
       if (k == "last_reply") return c.string();
+      if (k == "first_attempt_ms") {
+        int64_t v;
+        return c.integer(v);
+      }
       return c.skip();
     });
     if (!ok || !has_address) return false;

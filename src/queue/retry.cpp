@@ -96,6 +96,7 @@ RetryDecision RetryPolicy::next(const Recipient& r, int64_t received_ms, int64_t
                                                                                  : r.attempts + 1);
   out.last_reply = bounded(outcome.summary());
   out.next_attempt_ms = 0;
+  if (out.first_attempt_ms == 0) out.first_attempt_ms = now_ms;
   switch (outcome.kind) {
     case core::DeliveryOutcome::delivered:
       out.state = RcptState::delivered;

@@ -78,7 +78,8 @@ const store::MessageRecord* record_for_event(const std::vector<store::MessageRec
 
 core::Result<std::optional<store::OutboxItem>> report_for(const store::Store::DeliveryEvent& e,
                                                           const store::MessageRecord& rec,
-                                                          const AccountReportDefaults& account) {
+                                                          const AccountReportDefaults& account,
+                                                          const Price& price) {
   const bool final_event = is_final_event(e.event);
   if (!final_event && e.event != "deferred") return std::optional<store::OutboxItem>();
   const Options o = parse_options(rec.options_json);
@@ -105,7 +106,9 @@ core::Result<std::optional<store::OutboxItem>> report_for(const store::Store::De
   in.tls = e.tls;
   in.phase = e.phase;
   in.callback_data = rec.callback_data;
-  auto result = make_result(in);
+  in.sending_ip = e.sending_ip;
+  in.first_attempt_ms = e.first_attempt_ms;
+  auto result = make_result(in, price);
   if (!result) return result.error();
 
   store::OutboxItem item;

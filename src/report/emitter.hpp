@@ -18,6 +18,7 @@
 
 #include "core/result.hpp"
 #include "queue/envelope.hpp"
+#include "report/report.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
 #include "store/store.hpp"
@@ -42,8 +43,10 @@ const store::MessageRecord* record_for_event(const std::vector<store::MessageRec
 // The outbox item for the event, nullopt when no report is due (no notify URL, an event that
 // is not reported, a deferral without intermediate reports). An error only for what
 // make_result refuses (times out of range). created_ms and next_attempt_ms are left 0 (now).
+// `price` is the operator's per-message price ([webhooks] price_per_message, currency).
 core::Result<std::optional<store::OutboxItem>> report_for(const store::Store::DeliveryEvent& e,
                                                           const store::MessageRecord& rec,
-                                                          const AccountReportDefaults& account);
+                                                          const AccountReportDefaults& account,
+                                                          const Price& price = {});
 
 }  // namespace tern::report

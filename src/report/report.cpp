@@ -1,7 +1,10 @@
 #include "report/report.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace tern::report {
@@ -196,7 +199,7 @@ ErrorInfo classify_error(const std::string& event, int code, const std::string& 
   return e;
 }
 
-core::Result<ReportResult> make_result(const ReportInput& in) {
+core::Result<ReportResult> make_result(const ReportInput& in, const Price& price) {
   const Row* row = nullptr;
   for (const Row& r : kRows)
     if (in.event == r.event) row = &r;
@@ -213,6 +216,7 @@ core::Result<ReportResult> make_result(const ReportInput& in) {
   r.sent_at = std::move(sent.value());
   r.done_at = std::move(done.value());
   r.message_count = in.message_count;
+  r.price = price;
   r.status = row->status;
   r.error = classify_error(in.event, in.code, in.enhanced, in.phase);
   r.callback_data = in.callback_data;
@@ -223,6 +227,9 @@ core::Result<ReportResult> make_result(const ReportInput& in) {
   r.mx_host = in.mx_host;
   r.attempt = in.attempt;
   r.tls = in.tls;
+  r.sending_ip = in.sending_ip;
+  if (in.first_attempt_ms > 0)
+    r.time_to_first_attempt_ms = std::max<int64_t>(0, in.first_attempt_ms - in.sent_at_ms);
   return r;
 }
 
@@ -237,7 +244,10 @@ nlohmann::json result_object(const ReportResult& r) {
   o["to"] = s(r.to);
   o["sentAt"] = r.sent_at;
   o["doneAt"] = r.done_at;
+  o["smsCount"] = r.message_count;
   o["messageCount"] = r.message_count;
+  if (r.price)
+    o["price"] = {{"pricePerMessage", r.price->per_message}, {"currency", s(r.price->currency)}};
   o["status"] = {{"groupId", r.status.group_id},
                  {"groupName", r.status.group_name},
                  {"id", r.status.id},
@@ -250,7 +260,10 @@ nlohmann::json result_object(const ReportResult& r) {
                 {"description", r.error.description},
                 {"permanent", r.error.permanent}};
   o["channel"] = r.channel;
-  o["callbackData"] = s(r.callback_data);
+  if (!r.callback_data.empty()) o["callbackData"] = s(r.callback_data);
+  if (!r.sending_ip.empty()) o["sendingIp"] = s(r.sending_ip);
+  o["attemptCount"] = r.attempt;
+  if (r.time_to_first_attempt_ms >= 0) o["timeToFirstAttempt"] = r.time_to_first_attempt_ms;
   o["smtpReply"] = s(r.smtp_reply);
   o["mxHost"] = s(r.mx_host);
   o["attempt"] = r.attempt;
@@ -298,6 +311,23 @@ struct Reader {
     out = static_cast<int>(v);
     return true;
   }
+  bool num64(const char* key, int64_t& out) {  // optional
+    auto it = o.find(key);
+    if (it == o.end()) return true;
+    if (!it->is_number_integer()) return fail(key, "not an integer");
+    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      return fail(key, "out of range");
+    out = it->get<int64_t>();
+    return true;
+  }
+  bool number(const char* key, double& out) {
+    auto it = o.find(key);
+    if (it == o.end()) return fail(key, "missing");
+    if (!it->is_number()) return fail(key, "not a number");
+    out = it->get<double>();
+    // JSON has no infinity (1e400 parses to one and would be written back as null).
+    return std::isfinite(out) ? true : fail(key, "out of range");
+  }
   bool boolean(const char* key, bool& out, bool required = true) {
     auto it = o.find(key);
     if (it == o.end()) {
@@ -339,10 +369,20 @@ core::Result<ReportResult> result_from_json(std::string_view item) {
   bool good = top.str("bulkId", r.bulk_id) && top.str("messageId", r.message_id) &&
               top.str("to", r.to) && top.time("sentAt", r.sent_at) &&
               top.time("doneAt", r.done_at) && top.num("messageCount", r.message_count) &&
-              top.str("channel", r.channel) && top.str("callbackData", r.callback_data) &&
+              top.str("channel", r.channel) && top.str("callbackData", r.callback_data, false) &&
+              top.str("sendingIp", r.sending_ip, false) &&
+              top.num64("timeToFirstAttempt", r.time_to_first_attempt_ms) &&
               top.str("smtpReply", r.smtp_reply, false) && top.str("mxHost", r.mx_host, false) &&
               top.num("attempt", r.attempt, false) && top.boolean("tls", r.tls, false);
   if (!good) return core::Error::perm(top.error);
+  if (auto it = o.find("price"); it != o.end()) {
+    if (!it->is_object()) return core::Error::perm("report result: price not an object");
+    Reader pr{*it, "price.", ""};
+    Price p;
+    if (!(pr.number("pricePerMessage", p.per_message) && pr.str("currency", p.currency)))
+      return core::Error::perm(pr.error);
+    r.price = std::move(p);
+  }
   for (const char* key : {"status", "error"}) {
     auto it = o.find(key);
     if (it == o.end() || !it->is_object())
@@ -368,6 +408,19 @@ std::string to_json(const std::vector<ReportResult>& results) {
   return dump(nlohmann::json{{"results", std::move(arr)}});
 }
 
+namespace {
+// A price as XML text: the shortest form that reads back as the same double ("0", "0.0012").
+std::string format_price(double v) {
+  if (!std::isfinite(v)) return "0";
+  char buf[32];
+  for (int prec = 1; prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+}  // namespace
+
 std::string to_xml(const std::vector<ReportResult>& results) {
   std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><reportResponse><results>";
   auto el = [&x](const char* name, std::string_view value) {
@@ -387,7 +440,14 @@ std::string to_xml(const std::vector<ReportResult>& results) {
     el("to", r.to);
     el("sentAt", r.sent_at);
     el("doneAt", r.done_at);
+    num("smsCount", r.message_count);
     num("messageCount", r.message_count);
+    if (r.price) {
+      x += "<price>";
+      el("pricePerMessage", format_price(r.price->per_message));
+      el("currency", r.price->currency);
+      x += "</price>";
+    }
     x += "<status>";
     num("groupId", r.status.group_id);
     el("groupName", r.status.group_name);
@@ -403,7 +463,10 @@ std::string to_xml(const std::vector<ReportResult>& results) {
     el("permanent", r.error.permanent ? "true" : "false");
     x += "</error>";
     el("channel", r.channel);
-    el("callbackData", r.callback_data);
+    if (!r.callback_data.empty()) el("callbackData", r.callback_data);
+    if (!r.sending_ip.empty()) el("sendingIp", r.sending_ip);
+    num("attemptCount", r.attempt);
+    if (r.time_to_first_attempt_ms >= 0) num("timeToFirstAttempt", r.time_to_first_attempt_ms);
     el("smtpReply", r.smtp_reply);
     el("mxHost", r.mx_host);
     num("attempt", r.attempt);

@@ -1,13 +1,23 @@
-// Delivery reports (SPEC §5, issue 5): one result per recipient event, in the shape handlers
-// written for the seed's vendor (Infobip email) expect, and the JSON and XML bodies that carry
-// one or more results. Pure: no I/O, no clock (callers pass times).
+// Delivery reports (SPEC §5, issues 5 and 14): one result per recipient event, with the field
+// names and types of the seed's vendor's email delivery-report webhook (its published API
+// clients' EmailWebhookDeliveryReport / DeliveryReport models), so handlers written for it work
+// unchanged, and the JSON and XML bodies that carry one or more results. Pure: no I/O, no clock
+// (callers pass times).
 //
-// JSON body: {"results":[{"bulkId","messageId","to","sentAt","doneAt","messageCount",
-//   "status":{"groupId","groupName","id","name","description"},
-//   "error":{"groupId","groupName","id","name","description","permanent"},
-//   "channel":"EMAIL","callbackData", extras: "smtpReply","mxHost","attempt","tls"}]}
-// XML body: <?xml ...?><reportResponse><results><result> the same fields as elements, status
-//   and error as nested elements </result>...</results></reportResponse>
+// JSON body: {"results":[{
+//   vendor fields: "bulkId","messageId","to","sentAt","doneAt","smsCount" (integer, always 1:
+//     one email per result),"price":{"pricePerMessage" (number),"currency" (string)},
+//     "status":{"groupId","groupName","id","name","description"},
+//     "error":{"groupId","groupName","id","name","description","permanent"},
+//     "sendingIp" (our address on the delivery connection; absent when no connection was made),
+//     "callbackData" (absent when the message gave none), "attemptCount" (integer),
+//     "timeToFirstAttempt" (integer ms from sentAt until the first attempt's outcome; absent
+//     when there was no attempt, e.g. a suppressed recipient),
+//   Tern's extras: "channel":"EMAIL","messageCount" (= smsCount),"smtpReply","mxHost",
+//     "attempt" (= attemptCount),"tls"}]}
+// XML body: <?xml ...?><reportResponse><results><result> the same fields as elements, status,
+//   error and price as nested elements, absent fields absent </result>...</results>
+//   </reportResponse>
 //
 // Status table (groups and ids are the vendor's documented general status codes):
 //   event      group              id  name
@@ -41,6 +51,7 @@
 //   unknown event names are refused with an error, never guessed.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +78,16 @@ struct ReportInput {
   int attempt = 0;
   bool tls = false;
   std::string callback_data;
+  std::string sending_ip = {};   // "" = no connection was made
+  int64_t first_attempt_ms = 0;  // 0 = no attempt
+};
+
+// The vendor's per-message price. A self-hosted installation charges nothing per message by
+// default: the operator configures a flat price and its currency ([webhooks] price_per_message,
+// currency; docs/webhooks.md).
+struct Price {
+  double per_message = 0;
+  std::string currency = "EUR";  // ISO 4217
 };
 
 struct Status {
@@ -92,14 +113,17 @@ struct ReportResult {
   std::string to;
   std::string sent_at;  // vendor time format
   std::string done_at;
-  int message_count = 1;
+  int message_count = 1;       // smsCount and messageCount
+  std::optional<Price> price;  // absent only in items queued by an older version
   Status status;
   ErrorInfo error;
   std::string channel = "EMAIL";
-  std::string callback_data;
-  std::string smtp_reply;  // "550 5.1.1 text"; empty when there was none
+  std::string callback_data;              // "" = absent
+  std::string sending_ip = {};            // "" = absent
+  int64_t time_to_first_attempt_ms = -1;  // < 0 = absent
+  std::string smtp_reply;                 // "550 5.1.1 text"; empty when there was none
   std::string mx_host;
-  int attempt = 0;
+  int attempt = 0;  // attemptCount and attempt
   bool tls = false;
 };
 
@@ -107,7 +131,7 @@ struct ReportResult {
 core::Result<std::string> format_time(int64_t unix_ms);
 
 // One result for one event; an error for an unknown event or an unformattable time.
-core::Result<ReportResult> make_result(const ReportInput& in);
+core::Result<ReportResult> make_result(const ReportInput& in, const Price& price = {});
 
 // The error object for an outcome (the table above); `event` decides "permanent".
 ErrorInfo classify_error(const std::string& event, int code, const std::string& enhanced,
@@ -120,8 +144,10 @@ std::string to_xml(const std::vector<ReportResult>& results);
 // One element of to_json's "results" as a JSON object (the webhook outbox stores results this
 // way and renders them as JSON or XML when it sends), and its inverse. result_from_json refuses
 // anything to_json could not have written: not an object, a missing or mistyped field, a time
-// not in the vendor format, numbers outside int, more than 1 MiB; extras (smtpReply, mxHost,
-// attempt, tls) may be absent.
+// not in the vendor format, numbers outside int, more than 1 MiB. Fields added after the first
+// release (smsCount, price, sendingIp, attemptCount, timeToFirstAttempt, callbackData when
+// empty) and the extras (smtpReply, mxHost, attempt, tls) may be absent: items queued by an
+// older version still render.
 std::string result_to_json_item(const ReportResult& r);
 core::Result<ReportResult> result_from_json(std::string_view item);
 

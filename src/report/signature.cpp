@@ -47,6 +47,30 @@ core::Result<std::string> signature_header(std::string_view secret, int64_t unix
   return "t=" + std::to_string(unix_s) + ",v1=" + mac.value();
 }
 
+core::Result<std::string> signature_header(const std::vector<std::string>& secrets, int64_t unix_s,
+                                           std::string_view body) {
+  if (secrets.empty()) return core::Error::perm("no webhook secret to sign with");
+  std::string out = "t=" + std::to_string(unix_s);
+  for (const auto& secret : secrets) {
+    auto mac = sign(secret, unix_s, body);
+    if (!mac) return mac.error();
+    out += ",v1=" + mac.value();
+  }
+  return out;
+}
+
+std::vector<std::string> signing_secrets(const std::string& current, const std::string& previous,
+                                         int64_t changed_ms, int64_t now_ms, int64_t grace_ms) {
+  std::vector<std::string> out;
+  if (current.empty()) return out;
+  out.push_back(current);
+  // A change stamped in the future (a clock stepped back) counts as just made.
+  const bool open =
+      changed_ms > 0 && grace_ms > 0 && (now_ms < changed_ms || now_ms - changed_ms < grace_ms);
+  if (open && !previous.empty() && previous != current) out.push_back(previous);
+  return out;
+}
+
 core::Result<void> verify(std::string_view header, std::string_view secret, std::string_view body,
                           int64_t now_s, int64_t tolerance_s) {
   if (header.size() > 4096) return core::Error::perm("signature header too long");

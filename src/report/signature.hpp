@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -27,6 +28,17 @@ core::Result<std::string> sign(std::string_view secret, int64_t unix_s, std::str
 // "t=<unix_s>,v1=<hex>".
 core::Result<std::string> signature_header(std::string_view secret, int64_t unix_s,
                                            std::string_view body);
+
+// "t=<unix_s>,v1=<hex>,v1=<hex>...": one v1 per secret, in the order given (the new secret
+// first during a rotation, as Stripe sends several v1). At least one secret; each as sign().
+core::Result<std::string> signature_header(const std::vector<std::string>& secrets, int64_t unix_s,
+                                           std::string_view body);
+
+// Secret rotation (issue 14): the secrets that sign a webhook at now_ms. The current secret
+// alone; plus the previous one while now_ms < changed_ms + grace_ms. None when there is no
+// current secret (reports go out unsigned). A previous equal to the current is not repeated.
+std::vector<std::string> signing_secrets(const std::string& current, const std::string& previous,
+                                         int64_t changed_ms, int64_t now_ms, int64_t grace_ms);
 
 core::Result<void> verify(std::string_view header, std::string_view secret, std::string_view body,
                           int64_t now_s, int64_t tolerance_s = 300);

@@ -346,6 +346,11 @@ struct ClientSession::Impl {
       all(local(553, "5.1.7", "sender address not usable on the wire", Phase::mail));
     else if (msg.smtputf8 && !caps.smtputf8)
       all(local(550, "5.6.7", "SMTPUTF8 required but not offered by the server", Phase::mail));
+    else if (msg.eightbit && !caps.eightbitmime)
+      all(local(554, "5.6.3",
+                "8-bit message and the server does not offer 8BITMIME (RFC 6152); Tern does "
+                "not convert it to 7-bit, which would break its DKIM signature",
+                Phase::mail));
     else if (caps.size > 0 && msg.size > caps.size)
       all(local(552, "5.3.4",
                 "message size " + std::to_string(msg.size) + " exceeds the server's limit " +

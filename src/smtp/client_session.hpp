@@ -46,8 +46,11 @@
 // Decisions (why):
 //  - 4xx and 5xx at the greeting both set try_next_mx (another MX may take the mail; the
 //    outcome keeps the server's severity for when no MX is left — the scheduler decides).
-//  - 8-bit content to a server without 8BITMIME is sent as is (what Postfix does); a
-//    downgrade would rewrite signed content. SMTPUTF8 cannot be faked: 550 5.6.7.
+//  - 8-bit content to a server without 8BITMIME (RFC 6152 §3: convert or return it): 554 5.6.3
+//    for every recipient, without a transaction; never sent as is. No 7-bit conversion: the
+//    message is DKIM-signed over its 8-bit form at submission, and converting it (what
+//    Postfix does by default) breaks that signature (Postfix advises turning conversion off
+//    when signing: disable_mime_output_conversion). SMTPUTF8 cannot be faked: 550 5.6.7.
 //  - A known SIZE limit smaller than the message → 552 5.3.4 without sending it.
 //  - Credentials configured but no usable AUTH (not offered, only other mechanisms, or no TLS
 //    where TLS is required for AUTH) → temporary failure, never mail sent unauthenticated.
@@ -116,7 +119,7 @@ struct OutgoingMessage {
   std::string sender;                   // reverse-path, "" for <>
   std::vector<std::string> recipients;  // forward-paths
   uint64_t size = 0;                    // content octets for SIZE= (0: not sent)
-  bool eightbit = false;                // BODY=8BITMIME when offered (sent as is otherwise)
+  bool eightbit = false;                // BODY=8BITMIME; not offered → 554 5.6.3 for all
   bool smtputf8 = false;                // needs SMTPUTF8: not offered → 550 5.6.7 for all
 };
 

@@ -21,6 +21,7 @@ void DataDecoder::text(char c, std::string& out) {
   }
   if (c == '\n') bare_lf_ = true;
   if (c == '\0') nul_ = true;
+  if (static_cast<unsigned char>(c) >= 0x80) eight_bit_ = true;
   if (++line_len_ > max_line_) long_line_ = true;
   emit(c, out);
   state_ = State::mid;

@@ -13,7 +13,8 @@
 //  - Once more than max_size content octets were seen, nothing more is output, but scanning
 //    for the terminator continues (read and discard, SPEC §1).
 //  - Flags report what the session rejects at the end: bare CR, bare LF, NUL, a line longer
-//    than max_line octets (excluding CRLF, after unstuffing), size overflow.
+//    than max_line octets (excluding CRLF, after unstuffing), size overflow; and whether the
+//    content holds 8-bit octets (it is then relayed as 8BITMIME).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +36,8 @@ class DataDecoder {
   bool bare_lf() const { return bare_lf_; }
   bool nul() const { return nul_; }
   bool long_line() const { return long_line_; }
+  // An octet above 127 was seen (RFC 6152: 8-bit content, whatever BODY= said).
+  bool eight_bit() const { return eight_bit_; }
   bool oversize() const { return seen_ > max_size_; }
   uint64_t content_size() const { return seen_; }  // octets of content, including discarded
 
@@ -49,7 +52,7 @@ class DataDecoder {
   State state_ = State::line_start;
   uint64_t seen_ = 0;
   size_t line_len_ = 0;
-  bool bare_cr_ = false, bare_lf_ = false, nul_ = false, long_line_ = false;
+  bool bare_cr_ = false, bare_lf_ = false, nul_ = false, long_line_ = false, eight_bit_ = false;
 };
 
 }  // namespace tern::smtp

@@ -4,12 +4,14 @@
 #include "smtp/server_session.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <set>
 
 #include "core/address.hpp"
 #include "core/base64.hpp"
 #include "core/ids.hpp"
+#include "core/utf8.hpp"
 #include "message/date.hpp"
 #include "message/encoded_words.hpp"
 #include "message/header.hpp"
@@ -30,6 +32,34 @@ bool ascii(std::string_view s) {
     if (static_cast<unsigned char>(c) >= 0x80) return false;
   return true;
 }
+
+// RFC 5321 §4.4 TCP-info: the client's address as an address literal, "[192.0.2.1]" or
+// "[IPv6:2001:db8::1]".
+std::string address_literal(const std::string& ip) {
+  if (ip.empty()) return "unknown";
+  return ip.find(':') != std::string::npos ? "[IPv6:" + ip + "]" : "[" + ip + "]";
+}
+
+}  // namespace
+
+std::string size_limit_text(size_t max_message_size) {
+  auto human = [](double octets) {
+    char buf[48];
+    if (octets >= 1024.0 * 1024.0)
+      std::snprintf(buf, sizeof buf, "%.1f MiB", octets / (1024.0 * 1024.0));
+    else if (octets >= 1024.0)
+      std::snprintf(buf, sizeof buf, "%.1f KiB", octets / 1024.0);
+    else
+      std::snprintf(buf, sizeof buf, "%.0f octets", octets);
+    return std::string(buf);
+  };
+  // Base64 turns each 57 octets of an attachment into a 76-character line and its CRLF.
+  const double limit = static_cast<double>(max_message_size);
+  return "Message size exceeds fixed limit of " + human(limit) + " (about " +
+         human(limit * 57.0 / 78.0) + " of attachments once base64-encoded)";
+}
+
+namespace {
 
 bool looks_like_http(std::string_view buf) {
   for (const char* m : {"GET ", "POST ", "HEAD ", "PUT ", "CONNECT ", "OPTIONS "})
@@ -331,7 +361,16 @@ struct ServerSession::Impl {
     size_t b = a == std::string::npos ? a : d->find('\0', a + 1);
     if (b == std::string::npos || d->find('\0', b + 1) != std::string::npos || b == a + 1)
       return bad({501, "5.5.4", "Invalid authentication data"});
-    authenticate({"PLAIN", d->substr(0, a), d->substr(a + 1, b - a - 1), d->substr(b + 1)});
+    std::string authzid = d->substr(0, a), authcid = d->substr(a + 1, b - a - 1);
+    // RFC 4616 §2: an authorization identity the server cannot honour fails the exchange. Tern
+    // has no proxy rights: only an empty one or the login itself is honoured. Counted like bad
+    // credentials, without checking the password (nothing to learn from it).
+    if (!authzid.empty() && authzid != authcid) {
+      return auth_result({AuthResult::Kind::bad_credentials, nullptr},
+                         "Authorization identity differs from the authentication identity; "
+                         "acting as another user is not supported");
+    }
+    authenticate({"PLAIN", std::move(authzid), std::move(authcid), d->substr(b + 1)});
   }
 
   void authenticate(Authenticate a) {
@@ -339,7 +378,7 @@ struct ServerSession::Impl {
     wait = Wait::auth;
   }
 
-  void auth_result(const AuthResult& r) {
+  void auth_result(const AuthResult& r, std::string why = "Authentication credentials invalid") {
     using K = AuthResult::Kind;
     if (r.kind == K::ok && r.account) {
       account = r.account;
@@ -349,7 +388,7 @@ struct ServerSession::Impl {
       return reply(454, "4.7.0", "Too many failed authentication attempts, try again later");
     if (r.kind != K::bad_credentials)
       return reply(454, "4.7.0", "Temporary authentication failure");
-    reply(535, "5.7.8", "Authentication credentials invalid");
+    reply(535, "5.7.8", std::move(why));
     if (++auth_failures >= cfg.max_auth_failures) {
       reply(421, "4.7.0", "Too many authentication failures");
       close();
@@ -364,9 +403,14 @@ struct ServerSession::Impl {
     if (!a) return reply(530, "5.7.0", "Authentication required");
     if (c.has_params && !esmtp) return bad({555, "5.5.4", "Unsupported parameter"});
     if (c.size && *c.size > cfg.max_message_size)
-      return reply(552, "5.3.4", "Message size exceeds fixed limit");
+      return reply(552, "5.3.4", size_limit_text(cfg.max_message_size));
     if (!c.smtputf8 && !ascii(c.address))
       return reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+    // RFC 6531 §3.3: under SMTPUTF8 a mailbox is UTF-8 (RFC 3629); other octets are no address
+    // at all, so this is an address syntax error (RFC 3463 X.1.7), not 5.6.7 "non-ASCII not
+    // permitted": non-ASCII is permitted here.
+    if (!core::valid_utf8(c.address))
+      return reply(553, "5.1.7", "Sender address is not valid UTF-8");
     core::Status s = policy::authorize_sender(*a, c.address);
     if (!s.ok()) return reply(s);
     has_mail = true;
@@ -381,6 +425,8 @@ struct ServerSession::Impl {
     if (!has_mail) return bad({503, "5.5.1", "Error: need MAIL command"});
     if (!smtputf8 && !ascii(c.address))
       return reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+    if (!core::valid_utf8(c.address))
+      return reply(553, "5.1.3", "Recipient address is not valid UTF-8");
     // Addresses come lower-cased in the domain from the parser: equal strings are duplicates.
     for (const auto& r : rcpts)
       if (r == c.address) return reply(250, "2.1.5", "Recipient address accepted");
@@ -462,11 +508,9 @@ struct ServerSession::Impl {
       return;
     }
     std::string date = message::rfc5322_date(now);
-    std::string proto = esmtp ? "ESMTP" : "SMTP";
-    if (esmtp && tls) proto += 'S';
-    if (esmtp && account) proto += 'A';
-    std::string head = "Received: from " + helo + " (" + conn.remote_ip + ") by " + cfg.hostname +
-                       " (Tern) with " + proto + " id " + queue_id + "; " + date + "\r\n";
+    std::string head = "Received: from " + helo + " (" + address_literal(conn.remote_ip) + ") by " +
+                       cfg.hostname + " (Tern) with " + with_protocol() + " id " + queue_id + "; " +
+                       date + "\r\n";
     head += fields;
     if (!has_date) head += "Date: " + date + "\r\n";
     if (env.message_id.empty()) {
@@ -480,12 +524,22 @@ struct ServerSession::Impl {
     act(MessageData{std::move(head), env.options});
   }
 
+  // RFC 3848 / RFC 6531 §4.3 "with" types: ESMTP, S = over TLS, A = authenticated; UTF8SMTP
+  // in place of ESMTP when the transaction used SMTPUTF8.
+  std::string with_protocol() const {
+    if (!esmtp) return "SMTP";
+    std::string proto = smtputf8 ? "UTF8SMTP" : "ESMTP";
+    if (tls) proto += 'S';
+    if (account) proto += 'A';
+    return proto;
+  }
+
   void end_of_data() {
     mode = Mode::command;
     if (!hdr_done && !hdr_overflow) header_section(hdr.size());
     std::optional<core::Status> verdict;
     if (dec->oversize())
-      verdict = core::Status{552, "5.3.4", "Message size exceeds fixed limit"};
+      verdict = core::Status{552, "5.3.4", size_limit_text(cfg.max_message_size)};
     else if (hdr_overflow)
       verdict = core::Status{552, "5.3.4", "Message header size exceeds limit"};
     else if (dec->bare_cr() || dec->bare_lf())
@@ -498,6 +552,9 @@ struct ServerSession::Impl {
           "Message contains a line longer than " + std::to_string(cfg.max_text_line) + " octets"};
     else if (reject)
       verdict = reject;
+    // RFC 6152: 8-bit octets make the message 8BITMIME whether or not MAIL said BODY=8BITMIME
+    // (clients often do not), so it is declared onward and never sent to a 7-bit-only hop.
+    if (dec->eight_bit()) eightbit = true;
     dec.reset();
     hdr.clear();
     if (verdict) {

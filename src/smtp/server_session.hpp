@@ -106,6 +106,10 @@ struct CommitResult {
   std::string defer_text;  // when !ok and !disk_full: the 451 4.3.0 text ("" = write error)
 };
 
+// The 552 text for a message over the size limit: the limit, and what it leaves for attachments
+// after base64 (57 octets per 78 on the wire: 20 MiB allow about 14.6 MiB).
+std::string size_limit_text(size_t max_message_size);
+
 class ServerSession {
  public:
   ServerSession(SessionConfig cfg, ConnectionInfo conn, int64_t now_unix_seconds);

@@ -62,6 +62,12 @@ struct AccountSettings {
   std::string tracking_url;
   std::string webhook_secret;  // filled only when read with secrets; else empty
   bool webhook_secret_set = false;
+  // The secret webhook_secret replaced, kept so receivers can rotate (issue 14): reports are
+  // signed with both during [webhooks] secret_grace_s after webhook_secret_changed_ms. Filled
+  // only when read with secrets; empty when there was none or the secret was removed. Set by
+  // the store whenever webhook_secret changes, never by a key of its own.
+  std::string webhook_secret_previous = {};
+  int64_t webhook_secret_changed_ms = 0;  // 0 = never changed since this was introduced
 
   int effective_relay_port() const {
     if (relay_port) return relay_port;

@@ -13,7 +13,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -137,6 +139,9 @@ class SqliteStore final : public Store {
   core::Result<void> require_account(int64_t id);
   // The account's settings rows applied over the defaults. Callers hold mu_.
   core::Result<AccountSettings> settings_of(int64_t account_id, bool with_secrets);
+  core::Result<void> rotate_webhook_secret(
+      int64_t account_id, const std::string& next,
+      const std::function<core::Result<void>(std::string_view, std::string_view)>& write);
 
   std::mutex mu_;
   std::string master_key_;  // empty: keys stored as PEM
@@ -817,6 +822,10 @@ core::Result<std::vector<Store::SigningKey>> SqliteStore::signing_keys(int64_t a
 // --- Delivery settings, suppression list, delivery events ---
 
 constexpr std::string_view kPasswordKey = "relay.password";
+// Rows of the settings table kept beside webhook_secret for its rotation window (not keys a
+// user sets): the replaced secret, sealed like it, and when it was replaced (unix ms).
+constexpr std::string_view kPreviousSecretKey = "webhook_secret.previous";
+constexpr std::string_view kSecretChangedKey = "webhook_secret.changed_ms";
 
 core::Result<AccountSettings> SqliteStore::settings_of(int64_t account_id, bool with_secrets) {
   AccountSettings out;
@@ -826,6 +835,18 @@ core::Result<AccountSettings> SqliteStore::settings_of(int64_t account_id, bool 
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     const std::string key = s.text(0);
+    if (key == kSecretChangedKey) {
+      out.webhook_secret_changed_ms = std::strtoll(s.text(1).c_str(), nullptr, 10);
+      continue;
+    }
+    if (key == kPreviousSecretKey) {
+      if (with_secrets) {
+        auto plain = key_box::open(master_key_, s.text(1));
+        if (!plain) return core::Error::perm("store: " + key + ": " + plain.error().message);
+        out.webhook_secret_previous = std::move(plain).value();
+      }
+      continue;
+    }
     // Other subjects may keep rows in this table too (message option defaults): skip them.
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) continue;
     if (is_secret_key(key)) {
@@ -851,6 +872,31 @@ core::Result<AccountSettings> SqliteStore::account_settings(int64_t account_id, 
   return settings_of(account_id, with_secrets);
 }
 
+// Called inside set_account_settings' transaction before a new webhook_secret is written:
+// when it differs from the stored one, the stored (sealed) value becomes the previous secret
+// and the change time is now; a removed secret drops the previous one as well (reports go out
+// unsigned). Setting the same secret again changes nothing.
+core::Result<void> SqliteStore::rotate_webhook_secret(
+    int64_t account_id, const std::string& next,
+    const std::function<core::Result<void>(std::string_view, std::string_view)>& write) {
+  Stmt s(db_, "SELECT value FROM settings WHERE account_id = ? AND key = 'webhook_secret'");
+  s.bind(1, account_id);
+  int rc = s.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return s.error(rc, "read webhook secret");
+  const std::string stored = rc == SQLITE_ROW ? s.text(0) : std::string();
+  if (!stored.empty()) {
+    auto current = key_box::open(master_key_, stored);
+    if (!current) return core::Error::perm("store: webhook_secret: " + current.error().message);
+    const bool same = *current == next;
+    sodium_memzero(current->data(), current->size());
+    if (same) return core::ok();
+  } else if (next.empty()) {
+    return core::ok();
+  }
+  if (auto r = write(kPreviousSecretKey, next.empty() ? std::string_view() : stored); !r) return r;
+  return write(kSecretChangedKey, std::to_string(now_ms()));
+}
+
 core::Result<void> SqliteStore::set_account_settings(
     int64_t account_id, const std::vector<std::pair<std::string, std::string>>& kv) {
   std::lock_guard lock(mu_);
@@ -870,7 +916,8 @@ core::Result<void> SqliteStore::set_account_settings(
   }
   if (auto r = validate(s); !r) return r;
 
-  auto write = [&](std::string_view key, std::string_view value) -> core::Result<void> {
+  std::function<core::Result<void>(std::string_view, std::string_view)> write =
+      [&](std::string_view key, std::string_view value) -> core::Result<void> {
     if (value.empty()) {  // absent = default
       Stmt del(db_, "DELETE FROM settings WHERE account_id = ? AND key = ?");
       del.bind(1, account_id).bind(2, key);
@@ -896,8 +943,10 @@ core::Result<void> SqliteStore::set_account_settings(
   };
   if (password_given)
     if (auto r = write_secret(kPasswordKey, s.relay_password); !r) return r;
-  if (secret_given)
+  if (secret_given) {
+    if (auto r = rotate_webhook_secret(account_id, s.webhook_secret, write); !r) return r;
     if (auto r = write_secret("webhook_secret", s.webhook_secret); !r) return r;
+  }
   return txn.commit();
 }
 

@@ -288,6 +288,11 @@ class Store {
     std::string mx_host;
     bool tls = false;
     std::string phase;  // where it happened: "dns", "connect", "rcpt", "data-end", ...
+    // For reports only (carried in memory from the engine to the report pipeline; not stored
+    // in delivery_events): our address on the delivery connection ("" without one) and when
+    // the recipient's first attempt ended (0 = none).
+    std::string sending_ip = {};
+    int64_t first_attempt_ms = 0;
   };
   // All in one transaction, one prepared statement (the delivery hot path); an unknown event
   // name fails the whole batch.

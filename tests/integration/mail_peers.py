@@ -200,6 +200,9 @@ class _Handler:
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname  # aiosmtpd leaves this to a handler that has the hook
         self.peer._new_connection(server)
+        if self.peer.no_8bitmime:  # a 7-bit-only hop (RFC 6152): the keyword is not offered
+            responses = [r for r in responses if r[4:].upper() != "8BITMIME"]
+            responses[-1] = "250 " + responses[-1][4:]
         return responses
 
     async def handle_HELO(self, server, session, envelope, hostname):
@@ -235,7 +238,7 @@ class _AioPeer:
 
     def __init__(self, host=LOOPBACK, port=None, rcpt_replies=None, tempfail_first=0,
                  tempfail_reply="451 4.3.0 Try again later", data_delay=0.0, name="rx.test",
-                 data_size_limit=0):
+                 data_size_limit=0, no_8bitmime=False):
         self.host = check_host(host)
         self.port = int(port) if port else free_port(self.host)
         if not 0 < self.port < 65536:
@@ -253,6 +256,7 @@ class _AioPeer:
         self.data_delay = float(data_delay)
         self.name = check_domain(name)
         self.data_size_limit = int(data_size_limit)
+        self.no_8bitmime = bool(no_8bitmime)
         self.transactions = []   # every transaction that reached the end of DATA
         self.messages = []       # the accepted ones (2xx at the end of DATA)
         self.sessions = 0

@@ -172,7 +172,49 @@ class SharedServerTests(unittest.TestCase):
         r = s.cmd(f"MAIL FROM:<{SENDER}> SIZE=30000000")
         self.assertEqual(r.code, 552, r)
         self.assertIn("5.3.4", r.text)
+        # Issue 14.12: the text says what the 20 MiB leave for attachments after base64.
+        self.assertIn("20.0 MiB (about 14.6 MiB of attachments once base64-encoded)", r.text)
         self.assertEqual(s.cmd(f"MAIL FROM:<{SENDER}> SIZE=1000").code, 250)
+
+    def test_authzid_other_than_the_login_is_refused(self):
+        import base64
+        s = RawSMTP(self.server.port("submission"))
+        self.addCleanup(s.close)
+        s.cmd("EHLO client.test")
+        s.starttls()
+        s.cmd("EHLO client.test")
+        u, p = self.server.username, self.server.password
+
+        def plain(authzid):
+            tok = base64.b64encode(f"{authzid}\0{u}\0{p}".encode()).decode()
+            return s.cmd("AUTH PLAIN " + tok)
+
+        r = plain("someone-else")  # RFC 4616: an identity Tern cannot act as
+        self.assertEqual(r.code, 535, r)
+        self.assertIn("5.7.8", r.text)
+        self.assertIn("Authorization identity", r.text)
+        self.assertEqual(plain(u).code, 235)  # the login itself as authzid is fine
+
+    def test_received_has_an_address_literal_and_utf8smtpsa(self):
+        s = self.session("submissions")
+        self.assertEqual(s.cmd(f"MAIL FROM:<{SENDER}> SMTPUTF8").code, 250)
+        self.assertEqual(s.cmd("RCPT TO:<m\u00fcller@dest.test>").code, 250)
+        self.assertEqual(s.cmd("DATA").code, 354)
+        s.send(f"From: <{SENDER}>\r\nSubject: utf8smtp\r\n\r\nx\r\n.\r\n".encode())
+        r = s.reply()
+        self.assertEqual(r.code, 250, r)
+        raw = self.server.raw(r.text.rsplit(" ", 1)[-1])
+        self.assertRegex(raw, rb"Received: from client\.test \(\[127\.0\.0\.1\]\) by mx\.test "
+                              rb"\(Tern\) with UTF8SMTPSA id ")
+
+    def test_invalid_utf8_address_under_smtputf8_is_553(self):
+        s = self.session()
+        self.assertEqual(s.cmd(f"MAIL FROM:<{SENDER}> SMTPUTF8").code, 250)
+        s.send(b"RCPT TO:<m\xfcller@dest.test>\r\n")  # Latin-1, not UTF-8
+        r = s.reply()
+        self.assertEqual(r.code, 553, r)
+        self.assertIn("5.1.3", r.text)
+        self.assertEqual(s.cmd(f"RCPT TO:<{RCPT}>").code, 250)
 
     def test_data_over_limit_is_552_after_dot(self):
         s = self.session()

@@ -105,17 +105,33 @@ def xml_result(el):
     return d
 
 
-def verify_signature(test, req):
+def signature_parts(req):
+    """(t, [v1, ...]) of the request's X-Tern-Signature (several v1 during a secret rotation)."""
     sig = req["headers"].get("x-tern-signature")
-    test.assertIsNotNone(sig, req["headers"])
-    parts = dict(p.split("=", 1) for p in sig.split(","))
-    t = parts["t"]
-    want = hmac.new(SECRET.encode(), t.encode() + b"." + req["body"], hashlib.sha256).hexdigest()
-    test.assertTrue(hmac.compare_digest(want, parts["v1"]), (sig, want))
+    if sig is None:
+        return None, []
+    t, v1 = None, []
+    for part in sig.split(","):
+        k, _, v = part.partition("=")
+        if k == "t":
+            t = v
+        elif k == "v1":
+            v1.append(v)
+    return t, v1
+
+
+def mac(secret, t, body):
+    return hmac.new(secret.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(test, req, secret=SECRET):
+    t, v1 = signature_parts(req)
+    test.assertIsNotNone(t, req["headers"])
+    want = mac(secret, t, req["body"])
+    test.assertTrue(any(hmac.compare_digest(want, v) for v in v1), (v1, want))
     test.assertLess(abs(int(t) - time.time()), 300)
     # A tampered body does not verify.
-    bad = hmac.new(SECRET.encode(), t.encode() + b"." + req["body"] + b" ", hashlib.sha256)
-    test.assertNotEqual(bad.hexdigest(), parts["v1"])
+    test.assertNotIn(mac(secret, t, req["body"] + b" "), v1)
 
 
 class ReportTests(unittest.TestCase):
@@ -185,6 +201,19 @@ class ReportTests(unittest.TestCase):
         self.assertEqual(res["callbackData"], "{\"order\":42}")
         self.assertEqual(res["channel"], "EMAIL")
         self.assertEqual(res["messageCount"], 1)
+        # The vendor's fields and types (issue 14): handlers written for it read these.
+        self.assertIs(type(res["smsCount"]), int)
+        self.assertEqual(res["smsCount"], 1)
+        self.assertIs(type(res["attemptCount"]), int)
+        self.assertEqual(res["attemptCount"], 1)
+        self.assertEqual(set(res["price"]), {"pricePerMessage", "currency"})
+        self.assertIn(type(res["price"]["pricePerMessage"]), (int, float))
+        self.assertEqual(res["price"]["pricePerMessage"], 0)
+        self.assertEqual(res["price"]["currency"], "EUR")
+        self.assertEqual(res["sendingIp"], "127.0.0.1")  # our end of the loopback connection
+        self.assertIs(type(res["timeToFirstAttempt"]), int)
+        self.assertGreaterEqual(res["timeToFirstAttempt"], 0)
+        self.assertLess(res["timeToFirstAttempt"], WAIT_S * 1000)
         for k in ("sentAt", "doneAt"):
             self.assertRegex(res[k], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
         verify_signature(self, req)
@@ -206,7 +235,18 @@ class ReportTests(unittest.TestCase):
         self.assertEqual(res["status"]["name"], "DELIVERED_TO_HANDSET")
         self.assertEqual(res["callbackData"], "cx")
         self.assertEqual(res["bulkId"], qid)  # no X-IB-bulk-id: one per submission
+        self.assertEqual(res["smsCount"], "1")
+        self.assertEqual(res["attemptCount"], "1")
+        self.assertEqual(res["price"], {"pricePerMessage": "0", "currency": "EUR"})
+        self.assertEqual(res["sendingIp"], "127.0.0.1")
+        self.assertRegex(res["timeToFirstAttempt"], r"^\d+$")
         verify_signature(self, req)
+
+    def test_no_callback_data_means_no_callback_data_field(self):
+        qid = self.send(["dora@ok.test"], "rep-nocb", "/nocb")
+        (req, res), = self.hooks.wait("/nocb", lambda r: r["messageId"] == qid + ".0")
+        self.assertNotIn("callbackData", res)  # the vendor omits it; Tern used to send ""
+        self.assertEqual(res["smsCount"], 1)
 
     def test_deferred_intermediate_then_delivered(self):
         qid = self.send(["dan@flaky.test"], "rep-deferred", "/deferred",
@@ -251,6 +291,13 @@ class ReportTests(unittest.TestCase):
         self.assertEqual(res2["status"]["groupId"], 5)
         self.assertEqual(res2["status"]["groupName"], "REJECTED")
         self.assertTrue(res2["error"]["permanent"])
+        # Rejected before any attempt: no connection, no first attempt; and the reply is what
+        # docs/webhooks.md shows for a rejected report.
+        self.assertNotIn("sendingIp", res2)
+        self.assertNotIn("timeToFirstAttempt", res2)
+        self.assertEqual(res2["smtpReply"],
+                         "5.1.1 recipient is on the account's suppression list after a hard "
+                         "bounce (tern suppression remove allows it again)")
 
     def test_test_email_cli(self):
         before = len(self.rx.messages)
@@ -329,6 +376,54 @@ class ReportTests(unittest.TestCase):
             self.assertIsNotNone(inf, text)
             self.assertEqual(int(inf.group(1)), counts[name])
             self.assertRegex(text, rf"(?m)^{name}_sum \d+\.\d+$")
+
+
+class SecretRotationTests(unittest.TestCase):
+    """A webhook secret set or rotated over the API signs the very next report (there was a 30 s
+    settings cache: a first secret left reports unsigned, a rotated one signed with the old);
+    during the grace period the report carries v1 for the new secret and for the old one."""
+
+    def test_new_and_rotated_secret_sign_the_next_report(self):
+        port = port_free_everywhere(["127.0.0.1"])
+        with Receiver("127.0.0.1", port) as rx, \
+                mail_dns({"ok.test": [(10, "127.0.0.1")]}) as d:
+            hooks = HookReceiver()
+            self.addCleanup(hooks.close)
+            server = harness.TernServer({
+                "dns": {"resolver": d.resolver_addr},
+                "delivery": {"mx_port": port, "retry_schedule": "1s"},
+                "webhooks": {"allow_loopback": True},
+            })
+            self.addCleanup(server.close)
+            with open(server.data + "/admin.token") as f:
+                admin = f.read().strip()
+
+            def api(method, path, body=None):
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{server.port('http')}/api/v1/accounts/acme{path}",
+                    data=None if body is None else json.dumps(body).encode(), method=method,
+                    headers={"Authorization": "Bearer " + admin,
+                             "Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    return json.loads(r.read())
+
+            def report(subject):
+                qid = submit(server, "a@acme.test", ["rot@ok.test"], subject,
+                             extra_headers=[f"X-IB-notify-url: {hooks.url('/rot')}"])
+                (req, _), = hooks.wait("/rot", lambda r: r["messageId"] == qid + ".0")
+                return req
+
+            first = report("rot-unsigned")
+            self.assertIsNone(first["headers"].get("x-tern-signature"))
+            api("PATCH", "/settings", {"webhook_secret": SECRET})
+            signed = report("rot-first-secret")
+            verify_signature(self, signed, SECRET)
+            self.assertEqual(len(signature_parts(signed)[1]), 1)
+            rotated = api("POST", "/settings/webhook-secret")["webhookSecret"]
+            both = report("rot-rotated")
+            t, v1 = signature_parts(both)
+            self.assertEqual(v1, [mac(rotated, t, both["body"]), mac(SECRET, t, both["body"])])
+            rx.wait_for(3, timeout=WAIT_S)
 
 
 class ReceiverDownTests(unittest.TestCase):

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "app/config.hpp"
+#include "app/platform_names.hpp"
 
 namespace {
 std::string write_tmp(const std::string& text, mode_t mode = 0600) {
@@ -34,7 +35,8 @@ std::string error_of(const std::string& toml) {
 
 TEST(ConfigDomains, DefaultsAndValues) {
   auto c = tern::app::load_config("");
-  EXPECT_EQ(c.effective_dkim_zone(), "dkim.localhost");
+  EXPECT_EQ(c.hostname, "");  // the machine's FQDN, filled by resolve_platform_names
+  EXPECT_EQ(c.dkim_zone, "");
   EXPECT_EQ(c.dns_resolver, "");
   EXPECT_EQ(c.dns_check_interval_s, 3600);
   EXPECT_EQ(tern::app::read_master_key(c), "");
@@ -51,7 +53,7 @@ check_interval_s = 2
 )");
   c = tern::app::load_config(p);
   std::remove(p.c_str());
-  EXPECT_EQ(c.effective_dkim_zone(), "dkim.platform.test");
+  EXPECT_EQ(tern::app::resolve_platform_names(c).dkim_zone, "dkim.platform.test");
   EXPECT_EQ(c.spf_include, "spf.platform.test");
   EXPECT_EQ(c.sending_ips, (std::vector<std::string>{"192.0.2.10", "2001:db8::10"}));
   EXPECT_EQ(c.dns_resolver, "127.0.0.1:5353");
@@ -60,7 +62,8 @@ check_interval_s = 2
   EXPECT_THROW(tern::app::read_master_key(c), std::runtime_error);
   tern::app::Config d;
   d.hostname = "mx.example.org";
-  EXPECT_EQ(d.effective_dkim_zone(), "dkim.mx.example.org");
+  EXPECT_EQ(tern::app::resolve_platform_names(d).dkim_zone, "dkim.mx.example.org");
+  EXPECT_EQ(d.dkim_zone, "dkim.mx.example.org");
 }
 
 TEST(ConfigDomains, BadValuesAreErrors) {

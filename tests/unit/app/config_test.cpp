@@ -97,3 +97,32 @@ max_connections_per_destination = 4
     std::remove(q.c_str());
   }
 }
+
+// Issue 14: the reports' price and the webhook secret's rotation window.
+TEST(Config, WebhookPriceCurrencyAndSecretGrace) {
+  auto d = tern::app::load_config("");
+  EXPECT_EQ(d.report_price_per_message, 0.0);
+  EXPECT_EQ(d.report_currency, "EUR");
+  EXPECT_EQ(d.webhook_secret_grace_s, 86400);
+  auto p = write_tmp(R"(
+[webhooks]
+price_per_message = 0.0015
+currency = "USD"
+secret_grace_s = 3600
+)");
+  auto c = tern::app::load_config(p);
+  std::remove(p.c_str());
+  EXPECT_DOUBLE_EQ(c.report_price_per_message, 0.0015);
+  EXPECT_EQ(c.report_currency, "USD");
+  EXPECT_EQ(c.webhook_secret_grace_s, 3600);
+  for (const char* bad :
+       {"[webhooks]\ncurrency = \"usd\"\n", "[webhooks]\ncurrency = \"EURO\"\n",
+        "[webhooks]\nprice_per_message = -1\n", "[webhooks]\nprice_per_message = \"free\"\n"}) {
+    auto q = write_tmp(bad);
+    EXPECT_THROW(tern::app::load_config(q), std::runtime_error) << bad;
+    std::remove(q.c_str());
+  }
+  auto q = write_tmp("[webhooks]\nprice_per_message = 2\n");  // an integer is a number too
+  EXPECT_EQ(tern::app::load_config(q).report_price_per_message, 2.0);
+  std::remove(q.c_str());
+}

@@ -475,3 +475,35 @@ TEST(Engine, StopOpensNothingNewAndFlushesEvents) {
   w.submit(message("q2", 0, "", {"b@y.test"}, w.clock.now_ms()));
   EXPECT_EQ(count_lines(w, "connect"), 1u);
 }
+
+// Issue 14: each event carries the local address of the connection that produced it (the
+// report's sendingIp) and the recipient's first-attempt time, which later attempts keep.
+TEST(Engine, EventsCarryTheSendingIpAndTheFirstAttemptTime) {
+  World w;
+  no_jitter(w);
+  int calls = 0;
+  w.remotes["mx:y.test"] = [&calls](const std::string&) {
+    auto o = ++calls == 1
+                 ? core::DeliveryOutcome::from_reply(451, "4.3.0", "later", "rcpt", "mx.y.test")
+                 : core::DeliveryOutcome::from_reply(250, "2.0.0", "ok", "data-end", "mx.y.test");
+    o.local_ip = calls == 1 ? "192.0.2.7" : "2001:db8::7";
+    return o;
+  };
+  const int64_t t0 = w.clock.now_ms();
+  w.submit(message("q1", 1, "a@acct.test", {"b@y.test"}, t0));
+  w.run_connections();
+  w.advance(100);
+  ASSERT_EQ(w.events.size(), 1u);
+  EXPECT_EQ(w.events[0].event, "deferred");
+  EXPECT_EQ(w.events[0].sending_ip, "192.0.2.7");
+  const int64_t first = w.events[0].first_attempt_ms;
+  EXPECT_GE(first, t0);
+  w.advance(kMin);
+  w.run_connections();
+  w.advance(100);
+  ASSERT_EQ(w.events.size(), 2u);
+  EXPECT_EQ(w.events[1].event, "delivered");
+  EXPECT_EQ(w.events[1].sending_ip, "2001:db8::7");
+  EXPECT_EQ(w.events[1].first_attempt_ms, first) << "the first attempt's time is kept";
+  EXPECT_GT(w.clock.now_ms(), first + kMin - 1);
+}

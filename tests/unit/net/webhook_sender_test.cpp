@@ -192,6 +192,57 @@ TEST_F(WebhookSenderTest, XmlReportIsUnsignedWithoutASecret) {
   EXPECT_FALSE(seen.header("x-tern-timestamp").empty());
 }
 
+// Issue 14: a secret set or rotated signs the very next report (no settings cache), and during
+// the rotation window the report carries a v1 for the new secret and one for the old.
+TEST_F(WebhookSenderTest, ASecretChangeSignsTheNextReport) {
+  Request seen1, seen2, seen3;
+  FakeHttpServer srv(
+      {answer(200, "OK", &seen1), answer(200, "OK", &seen2), answer(200, "OK", &seen3)});
+  make_sender();
+  enqueue({report_item(srv.url(), result("m1", "delivered"))});
+  sender_->poke();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
+  EXPECT_EQ(seen1.header("x-tern-signature"), "");  // no secret yet
+
+  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", kSecret}}).ok());
+  enqueue({report_item(srv.url(), result("m2", "delivered"))});
+  sender_->poke();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 2; }));
+  const std::string sig2 = seen2.header("x-tern-signature");
+  ASSERT_FALSE(sig2.empty()) << "the first secret must sign the next report at once";
+  EXPECT_TRUE(report::verify(sig2, kSecret, seen2.body, now_ms() / 1000).ok());
+  EXPECT_EQ(sig2.find(",v1=", sig2.find(",v1=") + 1), std::string::npos);  // one v1: no old one
+
+  const std::string rotated = "whsec-rotated-fedcba9876543210";
+  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", rotated}}).ok());
+  enqueue({report_item(srv.url(), result("m3", "delivered"))});
+  sender_->poke();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 3; }));
+  srv.join();
+  const std::string sig3 = seen3.header("x-tern-signature");
+  const std::string ts = seen3.header("x-tern-timestamp");
+  EXPECT_EQ(sig3, "t=" + ts + ",v1=" + report::sign(rotated, std::stoll(ts), seen3.body).value() +
+                      ",v1=" + report::sign(kSecret, std::stoll(ts), seen3.body).value());
+  EXPECT_TRUE(report::verify(sig3, rotated, seen3.body, now_ms() / 1000).ok());
+  EXPECT_TRUE(report::verify(sig3, kSecret, seen3.body, now_ms() / 1000).ok());
+}
+
+TEST_F(WebhookSenderTest, AfterTheGracePeriodOnlyTheNewSecretSigns) {
+  cfg_.secret_grace_ms = 0;  // the window is already over
+  Request seen;
+  FakeHttpServer srv({answer(200, "OK", &seen)});
+  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", kSecret}}).ok());
+  const std::string rotated = "whsec-rotated-fedcba9876543210";
+  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", rotated}}).ok());
+  enqueue({report_item(srv.url(), result("m1", "delivered"))});
+  make_sender();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
+  srv.join();
+  const std::string sig = seen.header("x-tern-signature");
+  EXPECT_TRUE(report::verify(sig, rotated, seen.body, now_ms() / 1000).ok());
+  EXPECT_FALSE(report::verify(sig, kSecret, seen.body, now_ms() / 1000).ok());
+}
+
 TEST_F(WebhookSenderTest, TrackingEventsGoOutAsAnEventsArray) {
   Request seen;
   FakeHttpServer srv({answer(200, "OK", &seen)});

@@ -48,7 +48,7 @@ TEST(Envelope, ExactFieldNames) {
   std::set<std::string> rkeys;
   for (auto& [k, v] : j["recipients"][1].items()) rkeys.insert(k);
   EXPECT_EQ(rkeys, (std::set<std::string>{"address", "state", "attempts", "next_attempt_ms",
-                                          "last_reply"}));
+                                          "last_reply", "first_attempt_ms"}));
   EXPECT_EQ(j["recipients"][1]["state"], "deferred");
   EXPECT_EQ(j["recipients"][0]["state"], "pending");
 }
@@ -104,4 +104,16 @@ TEST(Envelope, HostileJson) {
   EXPECT_EQ(min.id, "X");
   EXPECT_TRUE(min.recipients.empty());
   EXPECT_EQ(min.options_json, "{}");
+}
+
+// Issue 14: the first attempt's time survives the spool; records written before it existed read
+// as "no attempt yet".
+TEST(Envelope, FirstAttemptTimeRoundTripsAndDefaultsToNone) {
+  QueuedMessage m = sample();
+  m.recipients[1].first_attempt_ms = 1700000050000;
+  QueuedMessage back = json(m).get<QueuedMessage>();
+  EXPECT_EQ(back.recipients[1].first_attempt_ms, 1700000050000);
+  json old = json(m);
+  old["recipients"][1].erase("first_attempt_ms");
+  EXPECT_EQ(old.get<QueuedMessage>().recipients[1].first_attempt_ms, 0);
 }

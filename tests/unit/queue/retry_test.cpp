@@ -298,3 +298,16 @@ TEST(RetryParse, Schedules) {
   EXPECT_NE(e.error().message.find("7x"), std::string::npos);
   EXPECT_FALSE(e.error().temporary);
 }
+
+// Issue 14 (timeToFirstAttempt): the first outcome stamps the attempt time; later ones keep it.
+TEST(Retry, FirstAttemptTimeIsKeptAcrossRetries) {
+  RetryPolicy p = no_jitter();
+  auto d1 = p.next(rcpt("a@x.org"), kT0, kT0 + 1500, temp451());
+  EXPECT_EQ(d1.recipient.first_attempt_ms, kT0 + 1500);
+  auto d2 = p.next(d1.recipient, kT0, kT0 + 10 * M, temp451());
+  EXPECT_EQ(d2.recipient.first_attempt_ms, kT0 + 1500);
+  auto ok = p.next(d2.recipient, kT0, kT0 + 20 * M,
+                   DeliveryOutcome::from_reply(250, "2.0.0", "ok", "data-end"));
+  EXPECT_EQ(ok.recipient.state, RcptState::delivered);
+  EXPECT_EQ(ok.recipient.first_attempt_ms, kT0 + 1500);
+}

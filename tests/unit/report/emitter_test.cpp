@@ -232,3 +232,21 @@ TEST(Emitter, UnformattableTimeIsAnError) {
 }
 
 }  // namespace
+
+// Issue 14: the engine's sending address and first-attempt time, and the operator's price, reach
+// the report item in the vendor's fields.
+TEST(Emitter, SendingIpFirstAttemptAndPriceReachTheItem) {
+  auto recs = report::records_for(message(kOpts));
+  auto e = event("delivered", "bob@example.org");
+  e.sending_ip = "203.0.113.9";
+  e.first_attempt_ms = 1795341600000 + 2500;  // 2.5 s after acceptance
+  auto item = report::report_for(e, recs[1], {}, report::Price{0.25, "USD"});
+  ASSERT_TRUE(item.ok() && item->has_value());
+  json j = json::parse((*item)->item);
+  EXPECT_EQ(j["sendingIp"], "203.0.113.9");
+  EXPECT_EQ(j["timeToFirstAttempt"], 2500);
+  EXPECT_EQ(j["attemptCount"], 2);
+  EXPECT_EQ(j["smsCount"], 1);
+  EXPECT_EQ(j["price"]["currency"], "USD");
+  EXPECT_DOUBLE_EQ(j["price"]["pricePerMessage"].get<double>(), 0.25);
+}

@@ -134,3 +134,41 @@ TEST(ReportItem, RefusesInvalidUtf8HugeAndDeepInput) {
 }
 
 }  // namespace
+
+// Issue 14: items queued by a version without the vendor fields still render (smsCount from
+// messageCount, no price), and the new fields survive a round trip.
+TEST(ReportItem, OldItemsWithoutVendorFieldsStillRender) {
+  json o = json::parse(result_to_json_item(sample("delivered")));
+  for (const char* k : {"smsCount", "price", "sendingIp", "attemptCount", "timeToFirstAttempt"})
+    o.erase(k);
+  o["callbackData"] = "";  // what older versions wrote when none was given
+  auto r = result_from_json(o.dump());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  json body = json::parse(to_json({r.value()}))["results"][0];
+  EXPECT_EQ(body["smsCount"], 1);
+  EXPECT_EQ(body["attemptCount"], 3);
+  EXPECT_FALSE(body.contains("price"));
+  EXPECT_FALSE(body.contains("callbackData"));
+}
+
+TEST(ReportItem, VendorFieldsRoundTrip) {
+  auto r = sample("deferred");
+  r.sending_ip = "198.51.100.7";
+  r.time_to_first_attempt_ms = 123456;
+  r.price = Price{0.5, "GBP"};
+  auto back = result_from_json(result_to_json_item(r));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->sending_ip, "198.51.100.7");
+  EXPECT_EQ(back->time_to_first_attempt_ms, 123456);
+  ASSERT_TRUE(back->price.has_value());
+  EXPECT_EQ(back->price->currency, "GBP");
+  EXPECT_EQ(to_json({back.value()}), to_json({r}));
+  EXPECT_EQ(to_xml({back.value()}), to_xml({r}));
+  EXPECT_NE(error_of(item_with("price", "free")).find("price not an object"), std::string::npos);
+  json o = json::parse(result_to_json_item(r));
+  std::string huge = o.dump();
+  huge.replace(huge.find("0.5"), 3, "1e400");  // no finite double: refused, never inf
+  EXPECT_NE(error_of(huge), "");
+  EXPECT_NE(error_of(item_with("timeToFirstAttempt", "1")).find("not an integer"),
+            std::string::npos);
+}

@@ -297,15 +297,18 @@ TEST(ReportXml, ShapeAndValues) {
   EXPECT_EQ(x.find("<?xml version=\"1.0\" encoding=\"UTF-8\"?><reportResponse><results><result>"
                    "<bulkId>bulk-1</bulkId><messageId>msg-1</messageId>"
                    "<to>rcpt@example.org</to><sentAt>2026-11-22T10:00:00.000+0000</sentAt>"
-                   "<doneAt>2026-11-22T10:01:01.234+0000</doneAt><messageCount>1</messageCount>"
-                   "<status><groupId>3</groupId><groupName>DELIVERED</groupName><id>5</id>"
+                   "<doneAt>2026-11-22T10:01:01.234+0000</doneAt><smsCount>1</smsCount>"
+                   "<messageCount>1</messageCount><price><pricePerMessage>0</pricePerMessage>"
+                   "<currency>EUR</currency></price><status><groupId>3</"
+                   "groupId><groupName>DELIVERED</groupName><id>5</id>"
                    "<name>DELIVERED_TO_HANDSET</name>"),
             0u);
   EXPECT_NE(x.find("<error><groupId>0</groupId><groupName>OK</groupName><id>0</id>"
                    "<name>NO_ERROR</name>"),
             std::string::npos);
   EXPECT_NE(x.find("<permanent>false</permanent></error><channel>EMAIL</channel>"
-                   "<callbackData>cb</callbackData><smtpReply>250 ok</smtpReply>"),
+                   "<callbackData>cb</callbackData><attemptCount>2</attemptCount>"
+                   "<smtpReply>250 ok</smtpReply>"),
             std::string::npos);
   EXPECT_NE(x.find("</result><result>"), std::string::npos);  // two results in one body
   EXPECT_NE(x.find("<groupName>EXPIRED</groupName>"), std::string::npos);
@@ -346,4 +349,74 @@ TEST(ReportEscape, Utf8Validation) {
   EXPECT_EQ(valid_utf8("a\xe2\x82"), "a\xef\xbf\xbd\xef\xbf\xbd");  // truncated at the end
   EXPECT_EQ(xml_escape("\t\n"), "\t\n");
   EXPECT_EQ(xml_escape("\x08"), "\xef\xbf\xbd");
+}
+
+// Issue 14: the vendor's field names and types (its published clients' EmailWebhookDeliveryReport
+// and DeliveryReport models), with Tern's extras kept.
+TEST(ReportVendorFields, JsonNamesAndTypes) {
+  auto in = input("delivered");
+  in.code = 250;
+  in.sending_ip = "192.0.2.25";
+  in.first_attempt_ms = kSent + 1500;
+  auto r = make_result(in, Price{0.0012, "USD"});
+  ASSERT_TRUE(r.ok());
+  json j = json::parse(to_json({r.value()}))["results"][0];
+  ASSERT_TRUE(j["smsCount"].is_number_integer());
+  EXPECT_EQ(j["smsCount"], 1);
+  ASSERT_TRUE(j["attemptCount"].is_number_integer());
+  EXPECT_EQ(j["attemptCount"], 2);
+  ASSERT_TRUE(j["price"].is_object());
+  ASSERT_TRUE(j["price"]["pricePerMessage"].is_number());
+  EXPECT_DOUBLE_EQ(j["price"]["pricePerMessage"].get<double>(), 0.0012);
+  EXPECT_EQ(j["price"]["currency"], "USD");
+  EXPECT_EQ(j["sendingIp"], "192.0.2.25");
+  ASSERT_TRUE(j["timeToFirstAttempt"].is_number_integer());
+  EXPECT_EQ(j["timeToFirstAttempt"], 1500);
+  // Tern's extras stay.
+  EXPECT_EQ(j["messageCount"], 1);
+  EXPECT_EQ(j["attempt"], 2);
+  EXPECT_EQ(j["channel"], "EMAIL");
+  EXPECT_TRUE(j.contains("smtpReply"));
+}
+
+TEST(ReportVendorFields, AbsentWhenThereIsNothingToSay) {
+  auto in = input("rejected");  // suppressed: no connection, no attempt
+  in.callback_data = "";
+  json j = json::parse(to_json({result(in)}))["results"][0];
+  EXPECT_FALSE(j.contains("callbackData")) << j.dump();  // the vendor omits it; "" was wrong
+  EXPECT_FALSE(j.contains("sendingIp"));
+  EXPECT_FALSE(j.contains("timeToFirstAttempt"));
+  EXPECT_EQ(j["price"]["pricePerMessage"], 0);  // self-hosted default: free, in EUR
+  EXPECT_EQ(j["price"]["currency"], "EUR");
+  std::string x = to_xml({result(in)});
+  EXPECT_EQ(xml_problem(x), "");
+  EXPECT_EQ(x.find("callbackData"), std::string::npos);
+  EXPECT_EQ(x.find("sendingIp"), std::string::npos);
+  EXPECT_EQ(x.find("timeToFirstAttempt"), std::string::npos);
+}
+
+TEST(ReportVendorFields, XmlCarriesTheSameFields) {
+  auto in = input("bounced");
+  in.code = 550;
+  in.sending_ip = "2001:db8::25";
+  in.first_attempt_ms = kSent + 42;
+  auto r = make_result(in, Price{2.5, "CHF"});
+  ASSERT_TRUE(r.ok());
+  std::string x = to_xml({r.value()});
+  EXPECT_EQ(xml_problem(x), "") << x;
+  EXPECT_TRUE(python_parses_xml(x));
+  EXPECT_NE(x.find("<smsCount>1</smsCount>"), std::string::npos) << x;
+  EXPECT_NE(x.find("<price><pricePerMessage>2.5</pricePerMessage><currency>CHF</currency>"
+                   "</price>"),
+            std::string::npos);
+  EXPECT_NE(x.find("<sendingIp>2001:db8::25</sendingIp><attemptCount>2</attemptCount>"
+                   "<timeToFirstAttempt>42</timeToFirstAttempt>"),
+            std::string::npos);
+}
+
+TEST(ReportVendorFields, FirstAttemptBeforeAcceptanceIsZeroNotNegative) {
+  auto in = input("delivered");
+  in.first_attempt_ms = kSent - 5;  // clocks of two nodes
+  json j = json::parse(to_json({result(in)}))["results"][0];
+  EXPECT_EQ(j["timeToFirstAttempt"], 0);
 }

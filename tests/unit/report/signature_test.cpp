@@ -118,3 +118,31 @@ TEST(Signature, MalformedHeadersRefused) {
     }
   }
 }
+
+// Issue 14: secret rotation. During the grace period both secrets sign (new first), as Stripe
+// sends several v1; a receiver holding either secret verifies the same header.
+TEST(Signature, RotationSignsWithBothSecretsInTheWindow) {
+  const std::string next = "whsec_the_new_secret";
+  auto header = signature_header(std::vector<std::string>{next, kSecret}, kT, kBody);
+  ASSERT_TRUE(header.ok());
+  EXPECT_EQ(header.value(), "t=1700000000,v1=" + sign(next, kT, kBody).value() + ",v1=" + kMac);
+  EXPECT_TRUE(verify(header.value(), next, kBody, kT).ok());
+  EXPECT_TRUE(verify(header.value(), kSecret, kBody, kT).ok());
+  EXPECT_FALSE(verify(header.value(), "whsec_a_third_secret", kBody, kT).ok());
+  EXPECT_FALSE(signature_header(std::vector<std::string>{}, kT, kBody).ok());
+  EXPECT_FALSE(signature_header(std::vector<std::string>{next, ""}, kT, kBody).ok());
+}
+
+TEST(Signature, SigningSecretsFollowTheWindow) {
+  using V = std::vector<std::string>;
+  const int64_t changed = 1'000'000, grace = 86'400'000;
+  EXPECT_EQ(signing_secrets("new", "old", changed, changed, grace), (V{"new", "old"}));
+  EXPECT_EQ(signing_secrets("new", "old", changed, changed + grace - 1, grace), (V{"new", "old"}));
+  EXPECT_EQ(signing_secrets("new", "old", changed, changed + grace, grace), (V{"new"}));
+  EXPECT_EQ(signing_secrets("new", "old", changed, changed - 5000, grace), (V{"new", "old"}));
+  EXPECT_EQ(signing_secrets("new", "old", changed, changed, 0), (V{"new"}));   // no grace
+  EXPECT_EQ(signing_secrets("new", "", changed, changed, grace), (V{"new"}));  // first secret
+  EXPECT_EQ(signing_secrets("same", "same", changed, changed, grace), (V{"same"}));
+  EXPECT_EQ(signing_secrets("", "old", changed, changed, grace), V{});      // removed: unsigned
+  EXPECT_EQ(signing_secrets("new", "old", 0, changed, grace), (V{"new"}));  // no change time
+}

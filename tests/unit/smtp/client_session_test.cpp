@@ -289,11 +289,35 @@ std::vector<Case> cases() {
        "S: 250 ok\nC: RCPT TO:<b@x.org>\nS: 250 ok\nC: DATA\nS: 354 go\n" +
            kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
        cfg_none(),
-       {[] {
-         Msg m = msg({"b@x.org"}, "Subject: t\r\n\r\nhi\r\n", 20);
-         m.m.eightbit = true;  // no 8BITMIME after HELO: sent without BODY=
-         return m;
-       }()}});
+       {msg({"b@x.org"}, "Subject: t\r\n\r\nhi\r\n", 20)}});
+
+  // RFC 6152 §3: an 8-bit message is never sent to a server without 8BITMIME (not after HELO,
+  // not when EHLO does not offer it): 554 5.6.3 for its recipients, no transaction; a 7-bit
+  // message on the same connection still goes.
+  v.push_back({"eightbit_to_a_server_without_8bitmime_is_554_5_6_3",
+               "S: 220 old.test\nC: EHLO out.tern.test\nS: 250-old.test\nS: 250 PIPELINING\n"
+               "A: Message 1\nA: Result 554/5.6.3/mail/perm 554/5.6.3/mail/perm\nA: Message 2\n"
+               "C: MAIL FROM:<a@example.com>\nC: RCPT TO:<d@x.org>\nC: DATA\nS: 250 ok\nS: 250 ok\n"
+               "S: 354 go\n" +
+                   kBody + "S: 250 ok\nA: Result 250//dot/ok\n" + kQuit,
+               cfg_none(),
+               {[] {
+                  Msg m = msg({"b@x.org", "c@x.org"}, "Subject: t\r\n\r\nhi\r\n", 20);
+                  m.m.eightbit = true;
+                  return m;
+                }(),
+                msg({"d@x.org"})}});
+  v.push_back({"eightbit_after_helo_fallback_is_554_5_6_3",
+               "S: 220 old.test\nC: EHLO out.tern.test\nS: 502 5.5.2 command not recognized\n"
+               "C: HELO out.tern.test\nS: 250 old.test\nA: Message 1\n"
+               "A: Result 554/5.6.3/mail/perm\n" +
+                   kQuit,
+               cfg_none(),
+               {[] {
+                 Msg m = msg({"b@x.org"}, "Subject: t\r\n\r\nhi\r\n", 20);
+                 m.m.eightbit = true;
+                 return m;
+               }()}});
 
   v.push_back({"ehlo_500_falls_back_ehlo_550_does_not",
                "S: 220 x\nC: EHLO out.tern.test\nS: 550 5.7.1 go away\n"

@@ -9,7 +9,7 @@ struct Out {
   std::string content;
   size_t consumed = 0;
   bool done = false, bare_cr = false, bare_lf = false, nul = false, long_line = false,
-       oversize = false;
+       oversize = false, eight_bit = false;
   bool operator==(const Out&) const = default;
 };
 
@@ -25,6 +25,7 @@ Out decode_split(const std::string& in, size_t cut, uint64_t max_size = 1000,
   o.nul = d.nul();
   o.long_line = d.long_line();
   o.oversize = d.oversize();
+  o.eight_bit = d.eight_bit();
   return o;
 }
 
@@ -91,4 +92,14 @@ TEST(DataDecoder, NulLongLineAndOversize) {
   EXPECT_EQ(big.content.size(), 60u);  // nothing stored past the limit
   EXPECT_FALSE(decode(std::string(58, 'x') + "\r\n.\r\n", 60).oversize);
   EXPECT_TRUE(decode(std::string(59, 'x') + "\r\n.\r\n", 60).oversize);
+}
+
+// RFC 6152: any octet above 127 in the content marks it 8-bit, wherever it is (header, body, a
+// line start after a stuffing dot); the terminator and what follows it do not count.
+TEST(DataDecoder, EightBitOctetsAreNoticed) {
+  EXPECT_FALSE(decode("Subject: x\r\n\r\nplain\r\n.\r\n").eight_bit);
+  EXPECT_TRUE(decode("Subject: M\xfcller\r\n\r\nx\r\n.\r\n").eight_bit);
+  EXPECT_TRUE(decode("x\r\n\xc3\xa9\r\n.\r\n").eight_bit);
+  EXPECT_TRUE(decode("x\r\n.\xe9\r\n.\r\n").eight_bit);
+  EXPECT_FALSE(decode("x\r\n.\r\n\xe9\xe9").eight_bit);  // after the end: not content
 }

@@ -42,7 +42,7 @@ const std::string kEnvelope =
 const std::string kDataStart = "C: DATA\nS: 354 Continue\nA: Begin\n";
 const std::string kDate = "Tue, 14 Nov 2023 22:13:20 +0000";
 const std::string kReceived =
-    "Received: from client (192.0.2.1) by mail.test (Tern) with ESMTPA id QID; " + kDate + "\r\n";
+    "Received: from client ([192.0.2.1]) by mail.test (Tern) with ESMTPA id QID; " + kDate + "\r\n";
 const std::string kQueued = "A: Commit <a@example.com> b@x.org\nS: 250 2.0.0 Ok: queued as QID\n";
 
 // A message with the given raw DATA bytes (R: escapes) rejected with `reply`.
@@ -138,15 +138,16 @@ std::vector<Case> cases() {
   c.max_message_size = 100;
   std::string small_login = kLogin;
   small_login.replace(small_login.find("SIZE 20971520"), 13, "SIZE 100");
-  v.push_back({"size_param_and_oversize_data",
-               small_login +
-                   "C: MAIL FROM:<a@example.com> SIZE=101\nS: 552 5.3.4 Message size exceeds fixed "
-                   "limit\n" +
-                   kEnvelope + kDataStart +
-                   "C: From: a@example.com\nC: \nC: " + std::string(200, 'x') +
-                   "\nC: .\nA: Abort\n"
-                   "S: 552 5.3.4 Message size exceeds fixed limit\nC: NOOP\nS: 250 2.0.0 Ok\n",
-               c});
+  v.push_back(
+      {"size_param_and_oversize_data",
+       small_login +
+           "C: MAIL FROM:<a@example.com> SIZE=101\nS: 552 5.3.4 Message size exceeds fixed "
+           "limit of 100 octets (about 73 octets of attachments once base64-encoded)\n" +
+           kEnvelope + kDataStart + "C: From: a@example.com\nC: \nC: " + std::string(200, 'x') +
+           "\nC: .\nA: Abort\n"
+           "S: 552 5.3.4 Message size exceeds fixed limit of 100 octets (about 73 octets of "
+           "attachments once base64-encoded)\nC: NOOP\nS: 250 2.0.0 Ok\n",
+       c});
 
   c = base_cfg();
   c.max_recipients = 2;
@@ -202,7 +203,7 @@ std::vector<Case> cases() {
            "C: From: a@example.com\nC: .\n"
            "A: Commit <a@example.com> b@x.org\nS: 250 2.0.0 Ok: queued as QID\n",
        c,
-       {"Received: from client (192.0.2.1) by mail.test (Tern) with ESMTPSA id QID; " + kDate +
+       {"Received: from client ([192.0.2.1]) by mail.test (Tern) with ESMTPSA id QID; " + kDate +
         "\r\nFrom: a@example.com\r\nDate: " + kDate + "\r\nMessage-ID: <QID@mail.test>\r\n"}});
 
   v.push_back(
@@ -219,7 +220,12 @@ std::vector<Case> cases() {
            "S: 454 4.7.0 Too many failed authentication attempts, try again later\n"
            "C: AUTH PLAIN AHRlbXAAeA==\nA: Auth PLAIN /temp/x\nS: 454 4.7.0 Temporary "
            "authentication failure\n"
-           "C: AUTH PLAIN\nS: 334 \nC: YWRtaW4AdXNlcgBwYXNz\nA: Auth PLAIN admin/user/pass\n"
+           // RFC 4616: an authzid other than the login cannot be honoured: 535, no check made.
+           "C: AUTH PLAIN\nS: 334 \nC: YWRtaW4AdXNlcgBwYXNz\n"
+           "S: 535 5.7.8 Authorization identity differs from the authentication identity; "
+           "acting as another user is not supported\n"
+           // The login itself as authzid is the same as none.
+           "C: AUTH PLAIN\nS: 334 \nC: dXNlcgB1c2VyAHBhc3M=\nA: Auth PLAIN user/user/pass\n"
            "S: 235 2.7.0 Authentication successful\n"
            "C: AUTH PLAIN AHVzZXIAcGFzcw==\nS: 503 5.5.1 Already authenticated\n"});
 
@@ -381,11 +387,36 @@ std::vector<Case> cases() {
                kGreet + "C: HELO relay\nS: 250 mail.test\n" + kEnvelope + kDataStart +
                    "C: From: a@example.com\nC: \nC: x\nC: .\n" + kQueued,
                c,
-               {"Received: from relay (192.0.2.1) by mail.test (Tern) with SMTP id QID; " + kDate +
-                "\r\nFrom: a@example.com\r\nDate: " + kDate +
+               {"Received: from relay ([192.0.2.1]) by mail.test (Tern) with SMTP id QID; " +
+                kDate + "\r\nFrom: a@example.com\r\nDate: " + kDate +
                 "\r\nMessage-ID: <QID@mail.test>\r\n\r\nx\r\n"},
                CommitMode::ok,
                true});
+  // RFC 6531 §3.3: under SMTPUTF8 an address must be UTF-8; other octets are no address.
+  v.push_back(
+      {"smtputf8_invalid_utf8_address",
+       kLogin +
+           "C: MAIL FROM:<p\xe9@example.com> SMTPUTF8\nS: 553 5.1.7 Sender address is not valid "
+           "UTF-8\n"
+           "C: MAIL FROM:<a@example.com> SMTPUTF8\nS: 250 2.1.0 Sender address accepted\n"
+           "C: RCPT TO:<m\xfcller@x.org>\nS: 553 5.1.3 Recipient address is not valid UTF-8\n"
+           "C: RCPT TO:<m\xc3\xbcller@x.org>\nS: 250 2.1.5 Recipient address accepted\n"
+           "C: RCPT TO:<\xc0\xafx@x.org>\nS: 553 5.1.3 Recipient address is not valid UTF-8\n"});
+
+  // RFC 5321 §4.4 address literal in TCP-info; RFC 6531 §4.3 UTF8SMTPSA with-type.
+  c = base_cfg();
+  c.implicit_tls = true;
+  std::string tls_login = kLogin;
+  tls_login.erase(tls_login.find("S: 250-STARTTLS\n"), 16);
+  v.push_back(
+      {"received_utf8smtpsa",
+       tls_login +
+           "C: MAIL FROM:<a@example.com> SMTPUTF8\nS: 250 2.1.0 Sender address accepted\n"
+           "C: RCPT TO:<b@x.org>\nS: 250 2.1.5 Recipient address accepted\n" +
+           kDataStart + "C: From: a@example.com\nC: .\n" + kQueued,
+       c,
+       {"Received: from client ([192.0.2.1]) by mail.test (Tern) with UTF8SMTPSA id QID; " + kDate +
+        "\r\nFrom: a@example.com\r\nDate: " + kDate + "\r\nMessage-ID: <QID@mail.test>\r\n"}});
   return v;
 }
 
@@ -600,4 +631,33 @@ TEST(Session, SessionLimitAbortsAMessageInDataAndCloses) {
   auto [text, close] = reply_and_close(acts);
   EXPECT_EQ(text, "421 4.4.2 mail.test Error: session time limit exceeded\r\n");
   EXPECT_TRUE(close);
+}
+
+// RFC 6152: 8-bit octets make the message 8BITMIME even when MAIL said nothing (or 7BIT), so it
+// is declared onward; a 7-bit message stays 7-bit.
+TEST(Session, EightBitContentMarksTheMessage8BitMime) {
+  auto one = [](size_t, const std::string& s) { return std::vector<std::string>{s}; };
+  ConnectionInfo conn;
+  auto run = [&](const std::string& mail, const std::string& body) {
+    const std::string script = kLogin + "C: " + mail +
+                               "\nS: 250 2.1.0 Sender address accepted\n"
+                               "C: RCPT TO:<b@x.org>\nS: 250 2.1.5 Recipient address accepted\n" +
+                               kDataStart + "C: From: a@example.com\nC: \nC: " + body + "\nC: .\n" +
+                               kQueued;
+    Replay r = replay(parse_script(script), base_cfg(), conn, CommitMode::ok, one);
+    EXPECT_EQ(r.envelopes.size(), 1u) << mail << " / " << body;
+    return r.envelopes.empty() ? false : r.envelopes[0].eightbit;
+  };
+  EXPECT_TRUE(run("MAIL FROM:<a@example.com>",
+                  "Gr\xc3\xbc\xc3\x9f"
+                  "e"));
+  EXPECT_TRUE(run("MAIL FROM:<a@example.com> BODY=7BIT", "M\xfcller"));
+  EXPECT_TRUE(run("MAIL FROM:<a@example.com> BODY=8BITMIME", "plain"));  // as declared
+  EXPECT_FALSE(run("MAIL FROM:<a@example.com>", "plain ascii"));
+}
+
+TEST(Session, SizeLimitTextSaysWhatFitsAfterBase64) {
+  EXPECT_EQ(size_limit_text(20971520),
+            "Message size exceeds fixed limit of 20.0 MiB (about 14.6 MiB of attachments once "
+            "base64-encoded)");
 }

@@ -250,6 +250,38 @@ TEST_F(DeliveryStoreTest, WebhookSecretSealedAndSeparateFromRelayPassword) {
   EXPECT_EQ(raw_rows(acme_).at("webhook_secret"), rows.at("webhook_secret"));
 }
 
+// Issue 14: a rotation keeps the replaced secret (sealed like it) and when it was replaced, so
+// the sender can sign with both during the grace period; the same secret again is no rotation;
+// removing the secret drops the old one too.
+TEST_F(DeliveryStoreTest, WebhookSecretRotationKeepsThePreviousSecret) {
+  store_->set_master_key(master_key());
+  set(acme_, {{"webhook_secret", "whsec-first-0123456789"}});
+  auto first = settings(acme_, true);
+  EXPECT_EQ(first.webhook_secret_previous, "");  // nothing replaced
+  EXPECT_GT(first.webhook_secret_changed_ms, 0);
+
+  set(acme_, {{"webhook_secret", "whsec-second-0123456789"}});
+  auto second = settings(acme_, true);
+  EXPECT_EQ(second.webhook_secret, "whsec-second-0123456789");
+  EXPECT_EQ(second.webhook_secret_previous, "whsec-first-0123456789");
+  EXPECT_GE(second.webhook_secret_changed_ms, first.webhook_secret_changed_ms);
+  auto rows = raw_rows(acme_);
+  EXPECT_TRUE(rows.at("webhook_secret.previous").starts_with("sbx1:"));  // sealed at rest
+  EXPECT_EQ(settings(acme_, false).webhook_secret_previous, "");         // never without secrets
+
+  set(acme_, {{"webhook_secret", "whsec-second-0123456789"}, {"notify_url", ""}});
+  EXPECT_EQ(settings(acme_, true).webhook_secret_previous, "whsec-first-0123456789");
+
+  set(acme_, {{"webhook_secret", ""}});
+  auto removed = settings(acme_, true);
+  EXPECT_FALSE(removed.webhook_secret_set);
+  EXPECT_EQ(removed.webhook_secret_previous, "");
+  EXPECT_EQ(raw_rows(acme_).count("webhook_secret.previous"), 0u);
+  // Other keys' changes never touch the rotation rows.
+  set(acme_, {{"notify_url", "https://hooks.example.com/x"}});
+  EXPECT_EQ(settings(acme_, true).webhook_secret_previous, "");
+}
+
 TEST_F(DeliveryStoreTest, AccountContextCarriesReportDefaults) {
   set(acme_, {{"notify_url", "https://hooks.example.com/r"},
               {"tracking_url", "https://hooks.example.com/t"},
