@@ -3,7 +3,8 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: deps deps-build configure build run test unit integration openapi-lint fuzz bench clean format format-check
+.PHONY: deps deps-build configure build run test unit integration openapi-lint fuzz bench clean format format-check \
+	sanitize tsan bench-smoke
 
 deps:
 	@bash scripts/install-deps.sh
@@ -25,9 +26,11 @@ run: deps build
 test: deps format-check build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@bash tests/openapi/lint.sh $(BUILD)/tern
-	@bash tests/fuzz/run.sh
 	@bash tests/integration/run.sh $(BUILD)/tern
-	@bash bench/queue/run.sh --smoke $(BUILD)/tern
+	@bash scripts/bench-smoke.sh $(BUILD)
+	@bash tests/fuzz/run.sh
+	@bash tests/sanitize/run.sh asan
+	@bash tests/sanitize/run.sh tsan
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -44,6 +47,18 @@ fuzz: deps-build
 bench: deps build
 	@bash bench/accept/run.sh $(BUILD)/tern
 
+# Each benchmark's smoke mode: tiny counts, both peers, the full run's code path.
+bench-smoke: deps build
+	@bash scripts/bench-smoke.sh $(BUILD)
+
+# ASan + UBSan (build-fuzz/, shared with the fuzz targets) and ThreadSanitizer (build-tsan/):
+# every unit test and an integration subset under a sanitized tern (tests/sanitize/run.sh).
+sanitize: deps
+	@bash tests/sanitize/run.sh asan
+
+tsan: deps
+	@bash tests/sanitize/run.sh tsan
+
 format-check: deps-build
 	@bash scripts/check-format.sh
 
@@ -51,4 +66,4 @@ format:
 	@bash scripts/check-format.sh --fix
 
 clean:
-	rm -rf $(BUILD) build-fuzz
+	rm -rf $(BUILD) build-fuzz build-tsan

@@ -29,6 +29,11 @@ RUNS = int(os.environ.get("RUNS", "3"))
 N_SMALL = int(os.environ.get("N_SMALL", "2000"))   # messages per run, 1 KiB
 N_LARGE = int(os.environ.get("N_LARGE", "500"))    # messages per run, 100 KiB
 IDLE_N = int(os.environ.get("IDLE_N", "10000"))
+FSYNC_N = int(os.environ.get("FSYNC_N", "1000"))      # messages per strace run
+LATENCY_N = int(os.environ.get("LATENCY_N", "2000"))  # messages of the latency run
+IDLE_PF = min(100, IDLE_N)  # Postfix serves at most default_process_limit = 100 sessions
+# Where the raw numbers go (SMOKE=1 in run.sh points this at a temp dir).
+RESULTS_DIR = os.environ.get("BENCH_RESULTS_DIR") or os.path.join(HERE, "results")
 SESSIONS = [int(x) for x in os.environ.get("SESSIONS", "1,20,100").split(",")]
 SIZES = [1024, 102400]
 SENDER, RCPT = "bench@bench.test", "sink@bench.test"
@@ -106,7 +111,7 @@ def strace_fsyncs(server, sessions, count, size):
             "calls": calls, "count": count, "sessions": sessions}
 
 
-def latency(server, sessions=20, count=2000, size=1024):
+def latency(server, sessions=20, count=LATENCY_N, size=1024):
     server.reset()
     r = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "latency.py"), str(server.port),
                         str(sessions), str(count), str(size)],
@@ -156,7 +161,8 @@ def main():
     base = peers.make_temp()
     pf = peers.PostfixInstance(base)
     tn = peers.TernInstance(base, tern_bin)
-    results = {"cells": [], "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    results = {"cells": [], "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+               "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     t_start = time.monotonic()
     try:
         pf.start()
@@ -170,21 +176,22 @@ def main():
                         row[srv.name] = run_cell(srv, s, size, reuse)
                     log("  ", json.dumps(row))
                     results["cells"].append(row)
-        results["fsync"] = {srv.name: [strace_fsyncs(srv, s, 1000, 1024) for s in (1, 20)]
+        results["fsync"] = {srv.name: [strace_fsyncs(srv, s, FSYNC_N, 1024) for s in (1, 20)]
                             for srv in (tn, pf)}
         log("fsync", json.dumps(results["fsync"]))
         results["latency"] = {srv.name: latency(srv) for srv in (tn, pf)}
         log("latency", json.dumps(results["latency"]))
-        results["idle"] = {tn.name: idle(tn, IDLE_N), pf.name: idle(pf, 100)}
+        results["idle"] = {tn.name: idle(tn, IDLE_N), pf.name: idle(pf, IDLE_PF)}
         log("idle", json.dumps(results["idle"]))
     finally:
         tn.stop()
         pf.stop()
         shutil.rmtree(base, ignore_errors=True)
     results["minutes"] = round((time.monotonic() - t_start) / 60, 1)
+    results["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results["machine"] = machine()
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "last.json"), "w") as f:
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    with open(os.path.join(RESULTS_DIR, "last.json"), "w") as f:
         json.dump(results, f, indent=1)  # raw numbers; `bench.py --render FILE OUT_MD` redraws
     md = render(results)
     print(md)
@@ -195,7 +202,11 @@ def render(r):
     L = []
     L.append("Command: `sudo bench/accept/run.sh build/tern` (as root; "
              f"RUNS={RUNS} N_SMALL={N_SMALL} N_LARGE={N_LARGE} IDLE_N={IDLE_N}).  ")
-    L.append(f"Run {r['started']}, {r['minutes']} min, {r['machine']}.  ")
+    load = ""
+    if "loadavg_before" in r:
+        load = (f"; load average (1/5/15 min) {'/'.join(str(x) for x in r['loadavg_before'])} "
+                f"before, {'/'.join(str(x) for x in r['loadavg_after'])} after")
+    L.append(f"Run {r['started']}, {r['minutes']} min, {r['machine']}{load}.  ")
     L.append("Client: `smtp-source -s S -m N -l SIZE [-d] -f bench@bench.test -t "
              "sink@bench.test -M bench.test 127.0.0.1:PORT`; each run starts with an empty "
              f"queue; the value is the median of {RUNS} runs; every run was checked to have "
@@ -217,12 +228,12 @@ def render(r):
              "Postfix is configured for acceptance only (`defer_transports = smtp`, "
              "`in_flow_delay = 0s`), but its CPU still includes qmgr and the error/defer "
              "daemons marking each message deferred and postlogd writing the mail log; Tern "
-             "does no delivery work at accept time in this version. Both answer 250 only after "
+             "runs with delivery off (`[delivery] enabled = false`). Both answer 250 only after "
              "the message is on disk (Postfix: fsync of the queue file; Tern: fdatasync of the "
              "spool, which concurrent commits may share: the fsync table shows how often). CPU figures come from 100 Hz tick counters, so "
              "values under ~0.5 ms/msg are coarse.")
     L.append("")
-    L.append("Durability cost, separate runs under `strace -c -f` (1 KiB, 1,000 messages, new "
+    L.append(f"Durability cost, separate runs under `strace -c -f` (1 KiB, {FSYNC_N:,} messages, new "
              "connection per message; throughput of these runs is not reported):")
     L.append("")
     L.append("| server | sessions | fsync+fdatasync per message | calls seen |")
@@ -233,7 +244,7 @@ def render(r):
             L.append(f"| {name} | {f['sessions']} | {f['per_msg']:.3f} | {calls} |")
     L.append("")
     L.append("Commit latency, final `.` to `250` (bench/accept/latency.py: 20 sessions, "
-             "connections reused, 2,000 messages of 1 KiB; Python asyncio client):")
+             f"connections reused, {LATENCY_N:,} messages of 1 KiB; Python asyncio client):")
     L.append("")
     L.append("| server | p50 ms | p99 ms | max ms | msgs/s in this run |")
     L.append("|---|---:|---:|---:|---:|")

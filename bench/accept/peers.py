@@ -4,7 +4,8 @@ PostfixInstance: its own config dir, queue_directory and data_directory under a 
 (`postfix -c DIR`), smtpd on a loopback port, delivery held (`defer_transports = smtp`,
 relayhost set) so only acceptance is measured; the queue stays durable (Postfix fsyncs each
 queue file before its 250). TernInstance: `tern serve` with a fresh data dir, loopback trusted
-as account `bench` (smtp-source cannot AUTH), per-IP cap raised.
+as account `bench` (smtp-source cannot AUTH), per-IP cap raised, delivery off
+(`[delivery] enabled = false`) unless extra_toml configures [delivery] (bench/relay).
 
 Invariants: both listen on 127.0.0.1 only; stop() kills what start() started (by pid); CPU is
 read as utime+stime(+cutime+cstime) of the server's whole process tree, so Postfix's short-lived
@@ -214,6 +215,10 @@ max_connections_per_ip = 20000
 trusted_networks = ["127.0.0.1/32"]
 trusted_account = "bench"
 """ + extra_toml)
+            if "[delivery]" not in extra_toml:
+                # Acceptance only, like Postfix's defer_transports: delivery would empty the
+                # queue this benchmark counts (and measure delivery work too).
+                f.write("[delivery]\nenabled = false\n")
         self.proc = None
         self.data = None
         self.generation = 0

@@ -209,8 +209,8 @@ def main(tern_bin, out_md):
     results["minutes"] = round((time.monotonic() - t_start) / 60, 1)
     results["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results["machine"] = bench.machine()
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "last-sign.json"), "w") as f:
+    os.makedirs(bench.RESULTS_DIR, exist_ok=True)
+    with open(os.path.join(bench.RESULTS_DIR, "last-sign.json"), "w") as f:
         json.dump(results, f, indent=1)  # `bench.py --render-sign FILE OUT_MD` redraws
     print(write(out_md, results))
 
@@ -256,7 +256,9 @@ def render(r):
     L.append("")
     deltas = [c[SIGNED]["cpu_ms"] - c[UNSIGNED]["cpu_ms"] for c in r["cells"]]
     kept = [c[SIGNED]["msgs_s"] / c[UNSIGNED]["msgs_s"] for c in r["cells"]]
-    cpu_ratio = [c[UNSIGNED]["cpu_ms"] / c[SIGNED]["cpu_ms"] for c in r["cells"]]
+    # (a CPU figure can be 0 in a smoke run: 100 Hz ticks over a handful of messages)
+    cpu_ratio = [c[UNSIGNED]["cpu_ms"] / c[SIGNED]["cpu_ms"] if c[SIGNED]["cpu_ms"] else
+                 float("nan") for c in r["cells"]]
     top = max(max(busy(c[SIGNED]), busy(c[UNSIGNED])) for c in r["cells"])
     L.append(f"The cost of signing: {min(deltas):+.2f} to {max(deltas):+.2f} ms of CPU per "
              f"message; throughput with signing on was {min(kept):.2f} to {max(kept):.2f} of "

@@ -66,7 +66,9 @@ CELL_TIMEOUT = env_int("CELL_TIMEOUT", 180 + (N + FLOW_N) // 25, 10, 7 * 86400)
 SERVERS = [s.strip() for s in os.environ.get("SERVERS", "postfix,tern").split(",") if s.strip()]
 if not SERVERS or set(SERVERS) - {"postfix", "tern"}:
     sys.exit(f"bench/relay: SERVERS={os.environ.get('SERVERS')!r}: a list of postfix, tern")
-RESULTS = os.path.join(HERE, "results", "last.json")
+# SMOKE=1 in run.sh points BENCH_RESULTS_DIR at a temp dir.
+RESULTS = os.path.join(os.environ.get("BENCH_RESULTS_DIR") or os.path.join(HERE, "results"),
+                       "last.json")
 
 
 def log(*a):

@@ -5,8 +5,15 @@
 #   env: N=100000 (drain queue size; N=2000 for a quick run)  FLOW_N  SESSIONS=20  SIZE=1024
 #        RUNS=1  CELL_TIMEOUT (seconds per cell)  SERVERS=postfix,tern (SERVERS=postfix: no Tern)
 # Writes bench/relay/results/last.json and prints a table. Exit 1 when any cell failed.
+#        SMOKE=1 bench/relay/run.sh [TERN_BIN]  the same code path with N=FLOW_N=20, both relays
+#                                               (make bench-smoke); writes nothing under results/
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+if [ "${SMOKE:-0}" = 1 ]; then
+  smoke_dir=$(mktemp -d)
+  trap 'rm -rf "$smoke_dir"' EXIT
+  export N=20 FLOW_N=20 RUNS=1 CELL_TIMEOUT=120 SERVERS=postfix,tern BENCH_RESULTS_DIR=$smoke_dir
+fi
 TERN_BIN=$(realpath -m "${1:-build/tern}")
 [ "$(id -u)" = 0 ] || { echo "bench/relay: run as root (private Postfix, smtp-sink -u postfix)" >&2; exit 1; }
 for t in postfix postqueue postsuper smtp-source smtp-sink opendkim opendkim-genkey openssl \
@@ -28,4 +35,16 @@ N=${N:-100000}; FLOW_N=${FLOW_N:-$(( N < 20000 ? N : 20000 ))}
 # Whole-run guard on top of the per-cell deadlines: 4 cells per run plus start-up and probes.
 CELL=${CELL_TIMEOUT:-$(( 180 + (N + FLOW_N) / 25 ))}
 LIMIT=$(( (4 * ${RUNS:-1} + 4) * CELL + 600 ))
-exec timeout --kill-after=30 "$LIMIT" /usr/bin/python3 bench/relay/bench.py "$TERN_BIN"
+if [ "${SMOKE:-0}" != 1 ]; then
+  exec timeout --kill-after=30 "$LIMIT" /usr/bin/python3 bench/relay/bench.py "$TERN_BIN"
+fi
+# bench.py exits 1 when any cell or probe failed; both relays must have run both cells.
+timeout --kill-after=30 600 /usr/bin/python3 bench/relay/bench.py "$TERN_BIN"
+/usr/bin/python3 - "$smoke_dir/last.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for key in ("postfix", "tern"):
+    med = r["relays"][key]["median"]
+    assert med["flow"].get("delivered_msgs_s") and med["drain"].get("drain_msgs_s"), (key, med)
+print("bench/relay smoke: ok")
+PY

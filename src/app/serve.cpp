@@ -232,9 +232,12 @@ int serve(const Config& given) {
                                report::Price{cfg.report_price_per_message, cfg.report_currency}});
 
   // --- Delivery (SPEC §4): one engine thread; DNS and store work on a pool of its own, so a
-  // slow resolver never holds the SMTP path's pool.
-  asio::io_context delivery_io(1);
+  // slow resolver never holds the SMTP path's pool. The pool is declared before the
+  // io_context: the engine's state (which holds a strand on the pool) can be owned by a
+  // handler still queued on the io_context at shutdown, and is destroyed with it; the pool's
+  // services must still exist then (UBSan in the sanitizer run found the opposite order).
   asio::thread_pool delivery_blocking(4);
+  asio::io_context delivery_io(1);
   std::unique_ptr<dns::Resolver> mx_resolver;
   std::unique_ptr<net::DeliveryEngine> delivery;
   if (cfg.delivery.enabled) {

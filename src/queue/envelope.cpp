@@ -4,9 +4,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace tern::queue {
+
+namespace {
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+}  // namespace
 
 const char* to_string(RcptState s) {
   switch (s) {
@@ -54,6 +59,26 @@ QueueEntry summarize(const QueuedMessage& m) {
   return e;
 }
 
+int64_t int_field(const nlohmann::json& j, const char* key, int64_t lo, int64_t hi,
+                  int64_t fallback) {
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  bool fits = false;
+  int64_t v = 0;
+  if (it->is_number_unsigned()) {
+    const auto u = it->get<uint64_t>();
+    fits = u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    v = static_cast<int64_t>(u);
+  } else if (it->is_number_integer()) {
+    fits = true;
+    v = it->get<int64_t>();
+  }
+  if (!fits || v < lo || v > hi)
+    throw nlohmann::json::other_error::create(
+        501, std::string(key) + ": not a whole number in range: " + it->dump(), &j);
+  return v;
+}
+
 void to_json(nlohmann::json& j, const Recipient& r) {
   j = nlohmann::json{{"address", r.address},       {"state", to_string(r.state)},
                      {"attempts", r.attempts},     {"next_attempt_ms", r.next_attempt_ms},
@@ -67,10 +92,10 @@ void from_json(const nlohmann::json& j, Recipient& r) {
   // An unknown state is a corrupt or foreign record; refuse it rather than guess.
   if (!parse_rcpt_state(st, r.state))
     throw nlohmann::json::other_error::create(501, "unknown recipient state: " + st, &j);
-  r.attempts = j.value("attempts", 0);
-  r.next_attempt_ms = j.value("next_attempt_ms", int64_t{0});
+  r.attempts = static_cast<int>(int_field(j, "attempts", 0, std::numeric_limits<int>::max(), 0));
+  r.next_attempt_ms = int_field(j, "next_attempt_ms", 0, kMax, 0);
   r.last_reply = j.value("last_reply", std::string());
-  r.first_attempt_ms = j.value("first_attempt_ms", int64_t{0});
+  r.first_attempt_ms = int_field(j, "first_attempt_ms", 0, kMax, 0);
 }
 
 void to_json(nlohmann::json& j, const QueuedMessage& m) {
@@ -103,12 +128,12 @@ void to_json(nlohmann::json& j, const QueuedMessage& m) {
 void from_json(const nlohmann::json& j, QueuedMessage& m) {
   m = QueuedMessage{};
   m.id = j.at("id").get<std::string>();
-  m.account_id = j.value("account_id", int64_t{0});
+  m.account_id = int_field(j, "account_id", 0, kMax, 0);
   m.account_name = j.value("account", std::string());
   m.sender = j.value("sender", std::string());
   if (auto it = j.find("recipients"); it != j.end())
     m.recipients = it->get<std::vector<Recipient>>();
-  m.received_ms = j.value("received_ms", int64_t{0});
+  m.received_ms = int_field(j, "received_ms", 0, kMax, 0);
   m.client_ip = j.value("client_ip", std::string());
   m.helo = j.value("helo", std::string());
   m.message_id = j.value("message_id", std::string());
@@ -122,7 +147,7 @@ void from_json(const nlohmann::json& j, QueuedMessage& m) {
   else
     m.options_json = "{}";
   m.prepend = j.value("prepend", std::string());
-  const uint64_t size = j.value("size", uint64_t{0});
+  const auto size = static_cast<uint64_t>(int_field(j, "size", 0, kMax, 0));
   m.content_size = size >= m.prepend.size() ? size - m.prepend.size() : 0;
 }
 

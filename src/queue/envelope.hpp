@@ -61,6 +61,13 @@ struct QueueEntry {
 // The entry of a message; due_ms is INT64_MAX when every recipient is final.
 QueueEntry summarize(const QueuedMessage& m);
 
+// Reads a whole-number field of a stored JSON object strictly: absent → fallback; present but
+// not an integer within [lo, hi] (a fraction, 1e10 for an int, a string, a negative count)
+// → throws a nlohmann::json exception (a corrupt record, refused like any other), never a
+// silently converted number.
+int64_t int_field(const nlohmann::json& j, const char* key, int64_t lo, int64_t hi,
+                  int64_t fallback);
+
 void to_json(nlohmann::json& j, const Recipient& r);
 void from_json(const nlohmann::json& j, Recipient& r);
 void to_json(nlohmann::json& j, const QueuedMessage& m);

@@ -208,14 +208,13 @@ bool recipients_due(Cursor& c, int64_t& due) {
       if (k == "attempts") {
         int64_t a;
         // from_json reads it as an int: outside int's range is the full decoder's question.
-        return c.integer(a) && a >= std::numeric_limits<int>::min() &&
-               a <= std::numeric_limits<int>::max();
+        return c.integer(a) && a >= 0 && a <= std::numeric_limits<int>::max();
       }
-      if (k == "next_attempt_ms") return c.integer(next);
+      if (k == "next_attempt_ms") return c.integer(next) && next >= 0;
       if (k == "last_reply") return c.string();
       if (k == "first_attempt_ms") {
         int64_t v;
-        return c.integer(v);
+        return c.integer(v) && v >= 0;
       }
       return c.skip();
     });
@@ -258,8 +257,8 @@ bool scan_commit(std::string_view payload, CommitScan& out) {
         have_id = true;
         return c.string(&out.id);
       }
-      if (f == "account_id") return c.integer(out.account_id);
-      if (f == "received_ms") return c.integer(out.received_ms);
+      if (f == "account_id") return c.integer(out.account_id) && out.account_id >= 0;
+      if (f == "received_ms") return c.integer(out.received_ms) && out.received_ms >= 0;
       if (f == "held") return c.boolean(out.held);
       if (f == "smtputf8" || f == "eightbit") {
         bool b;

@@ -6,7 +6,8 @@
 // nlohmann, queue::detail::decode_commit / apply_state) would give for those fields, or says
 // "not sure" (false) and the caller decodes fully. It is deliberately stricter than the full
 // decoder: anything outside the shape Tern writes — a byte >= 0x80 or a \u escape in a string,
-// a number that is not a plain integer, a known key with another type, nesting deeper than
+// a number that is not a plain integer (or is negative where the decoder wants a whole number
+// >= 0), a known key with another type, nesting deeper than
 // needed — is "not sure", never a guess. Unknown keys are skipped as the full decoder ignores
 // them; a repeated key counts last, as there. The fuzz target spool_state_fuzz checks the
 // contract against the full decoder.

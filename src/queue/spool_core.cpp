@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace tern::queue::detail {
@@ -853,7 +854,9 @@ core::Result<CommitInfo> decode_commit(std::string_view payload) {
     CommitInfo c;
     c.msg = j.at("envelope").get<QueuedMessage>();
     c.content_hash = j.at("content_blake2b").get<std::string>();
-    c.data_records = j.at("data_records").get<uint64_t>();
+    if (!j.contains("data_records")) return core::Error::perm("no data_records");
+    c.data_records = static_cast<uint64_t>(
+        int_field(j, "data_records", 0, std::numeric_limits<int64_t>::max(), 0));
     return c;
   } catch (const std::exception& e) {
     return core::Error::perm(e.what());

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -300,9 +301,13 @@ struct Core::ScanState {
     auto found = msgs.find(p.id);
     if (found == msgs.end()) found = msgs.try_emplace(std::string(p.id)).first;
     Msg& m = found->second;
+    // A record after the message's DONE/ABORT is ignored, but its segment still counts as the
+    // message's: the tombstone in the death's segment then keeps that segment until this one
+    // is gone, so reclaiming it never brings the record back to life at the next open (found
+    // by spool_fuzz: a COMMIT after an ABORT quarantined the message one open later).
+    m.segs.insert(seq);
     if (m.dead) return;
     if (m.first.first == UINT64_MAX) m.first = {seq, off};
-    m.segs.insert(seq);
     switch (p.hdr.type) {
       case record::Type::data:
         if (m.committed) {

@@ -30,6 +30,8 @@ import subprocess
 import tempfile
 import time
 
+import ports
+
 import dns.message
 import dns.query
 import dns.rcode
@@ -52,18 +54,8 @@ atexit.register(_close_all_at_exit)
 
 
 def free_udp_tcp_port():
-    """A port free right now for both UDP and TCP on 127.0.0.1 (small race accepted)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind((LOOPBACK, 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind((LOOPBACK, port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free UDP+TCP port on 127.0.0.1")
+    """A port free right now for both UDP and TCP on 127.0.0.1, never handed out before (ports.py)."""
+    return ports.free_port(LOOPBACK, udp=True)
 
 
 def query(server_port, name, rdtype, timeout=1.0):

@@ -21,6 +21,8 @@ import subprocess
 import tempfile
 import time
 
+import ports
+
 TERN_BIN = os.environ.get("TERN_BIN", "")
 LOOPBACK = "127.0.0.1"
 READY_TIMEOUT_S = 30
@@ -40,10 +42,8 @@ atexit.register(_kill_all_at_exit)
 
 
 def free_port():
-    """A port free right now on 127.0.0.1 (the kernel picks it; small race accepted)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+    """A port free right now on 127.0.0.1, never handed out before in this process (ports.py)."""
+    return ports.free_port(LOOPBACK)
 
 
 def _toml_value(v):

@@ -49,6 +49,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
+import ports
+
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -89,10 +91,8 @@ def check_host(host):
 
 
 def free_port(host=LOOPBACK):
-    """A TCP port free right now on host (the kernel picks it; small race accepted)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((check_host(host), 0))
-        return s.getsockname()[1]
+    """A TCP port free right now on host, never handed out before in this process (ports.py)."""
+    return ports.free_port(check_host(host))
 
 
 def check_domain(d):

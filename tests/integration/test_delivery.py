@@ -237,8 +237,12 @@ class DeliveryTests(unittest.TestCase):
         qid2 = submit(self.server, "a@acme.test", ["nobody@dest.test"], "suppressed")
         ev2 = wait_events(self.server, qid2, lambda ev: len(ev) == 1)
         self.assertEqual(ev2[0]["event"], "rejected")
-        time.sleep(1)
+        # Positive marker: a message submitted after the rejection arrives; the suppressed one,
+        # finished before it was even submitted, must not have arrived before (or with) it.
+        submit(self.server, "a@acme.test", ["ok@dest.test"], "after-suppressed")
+        self.assertEqual(len(find(self.rx, "after-suppressed")), 1)
         self.assertFalse(any(b"Subject: suppressed" in t.data for t in self.rx.transactions[before:]))
+        self.assertNotIn(qid2, [m["id"] for m in self.server.queue()])
         self.server.cli("suppression", "remove", "acme", "nobody@dest.test")
         self.assertNotIn("nobody@dest.test", self.server.cli("suppression", "list", "acme"))
 

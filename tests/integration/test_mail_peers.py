@@ -84,8 +84,11 @@ class ReceiverTest(unittest.TestCase):
         with Receiver(rcpt_replies={"nobody@dest.test": "550 5.1.1 No such user"}) as rx:
             with self.assertRaises(smtplib.SMTPRecipientsRefused):
                 send(rx.host, rx.port, ["nobody@dest.test"])
-            time.sleep(0.2)
-            self.assertEqual(rx.transactions, [])
+            # Positive marker: a later transaction is recorded, and it is the only one.
+            send(rx.host, rx.port, ["b@dest.test"])
+            [t] = rx.wait_for(1, timeout=10)
+            self.assertEqual(t.rcpt_tos, ["b@dest.test"])
+            self.assertEqual(len(rx.transactions), 1)
 
     def test_tempfail_first_n_then_accept(self):
         with Receiver(tempfail_first=2) as rx:

@@ -40,9 +40,14 @@ class SsrfAtSendTime(unittest.TestCase):
             cls.closers.append(cls.dns)
             cls.hooks = HookReceiver()
             cls.closers.append(cls.hooks)
+            # The positive marker: 127.0.0.2 is let through by the operator's allow list, so a
+            # report to it arrives, and everything enqueued before it was handled by then.
+            cls.marker_hooks = HookReceiver(host="127.0.0.2")
+            cls.closers.append(cls.marker_hooks)
             cls.server = harness.TernServer({
                 "dns": {"resolver": cls.dns.resolver_addr},
                 "delivery": {"mx_port": cls.port},
+                "webhooks": {"allow": ["127.0.0.2/32"]},
             })
             cls.closers.append(cls.server)
         except BaseException:
@@ -74,7 +79,7 @@ class SsrfAtSendTime(unittest.TestCase):
         self.assertEqual(m.get("tern_webhooks_sent_total"), 0, m)
         self.assertEqual(m.get("tern_webhook_backlog"), 0, m)
         self.assertIn("tern_webhook_failures_total", m)
-        time.sleep(0.5)
+        self.wait_marker("marker-1")
         self.assertEqual([r for r in self.hooks.requests if r["path"] == "/refused"], [])
         self.assertIn(b"refused target address 127.0.0.1: loopback", self.server.log())
         # The message's log has the refused attempt as a "webhook" event.
@@ -95,8 +100,16 @@ class SsrfAtSendTime(unittest.TestCase):
         self.assertTrue(rows, "no webhook event recorded")
         self.assertEqual(rows[0][1],
                          f"POST {url}: refused target address 127.0.0.1: loopback (given up)")
-        time.sleep(0.5)
+        self.wait_marker("marker-2")
         self.assertEqual([r for r in self.hooks.requests if r["path"] == "/named"], [])
+
+    def wait_marker(self, name):
+        """Sends a message whose report goes to the allowed 127.0.0.2 and waits until it is
+        POSTed: the refused items were enqueued and given up before it."""
+        path = "/" + name
+        submit(self.server, "a@acme.test", ["m@ok.test"], name,
+               extra_headers=[f"X-IB-notify-url: {self.marker_hooks.url(path)}"])
+        self.marker_hooks.wait(path, lambda r: True, timeout=WAIT_S)
 
     def wait_webhook_events(self, qid):
         deadline = time.monotonic() + WAIT_S

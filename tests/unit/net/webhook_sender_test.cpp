@@ -70,13 +70,6 @@ class WebhookSenderTest : public ::testing::Test {
     return pred();
   }
 
-  void run_for_ms(int ms) {
-    io_.restart();  // an earlier run may have left it stopped (out of work)
-    auto work = asio::make_work_guard(io_);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (std::chrono::steady_clock::now() < until) io_.run_one_for(std::chrono::milliseconds(20));
-  }
-
   static report::ReportResult result(const std::string& mid, const std::string& event) {
     report::ReportInput in;
     in.bulk_id = "bulk-7";
@@ -351,10 +344,15 @@ TEST_F(WebhookSenderTest, PokeWakesAnIdleSender) {
   Request seen;
   FakeHttpServer srv({answer(200, "OK", &seen)});
   make_sender();
-  run_for_ms(300);  // nothing due: the sender sleeps without a timer
+  // Nothing due: the sender arms no timer, so its io_context runs out of work and stops.
+  io_.restart();
+  io_.run_for(std::chrono::seconds(20));
+  ASSERT_TRUE(io_.stopped()) << "an idle sender keeps work (a timer) on its io_context";
   enqueue({report_item(srv.url(), result("m1", "delivered"))});
-  run_for_ms(500);
-  EXPECT_EQ(sender_->counters().sent, 0u);  // nobody told it
+  // Nobody told it: not one handler is pending, so nothing can send the item.
+  io_.restart();
+  EXPECT_EQ(io_.poll(), 0u);
+  EXPECT_EQ(sender_->counters().sent, 0u);
   sender_->poke();
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
   srv.join();
@@ -364,17 +362,17 @@ TEST_F(WebhookSenderTest, PokeWakesAnIdleSender) {
 TEST_F(WebhookSenderTest, AnItemInFlightIsNotSentAgainWhenItsLeaseRunsOut) {
   core::FakeClock clock(now_ms());
   std::atomic<bool> got{false};
-  std::atomic<int> second{0};
+  std::atomic<bool> lease_ran_out{false};
+  Request second;
   FakeHttpServer srv({[&](HttpConn& c) {
                         if (!c.read_request()) return;
                         got = true;
-                        std::this_thread::sleep_for(std::chrono::milliseconds(800));
+                        // Answers only once the lease ran out and the sender was poked.
+                        for (int i = 0; i < 2000 && !lease_ran_out; ++i)
+                          std::this_thread::sleep_for(std::chrono::milliseconds(10));
                         c.respond(200, "OK");
                       },
-                      [&](HttpConn& c) {
-                        if (c.read_request()) ++second;
-                        c.respond(200, "OK");
-                      }});
+                      answer(200, "OK", &second)});
   auto item = report_item(srv.url(), result("m1", "delivered"));
   item.created_ms = item.next_attempt_ms = clock.now_ms();
   enqueue({item});
@@ -384,12 +382,22 @@ TEST_F(WebhookSenderTest, AnItemInFlightIsNotSentAgainWhenItsLeaseRunsOut) {
   ASSERT_TRUE(run_until([&] { return got.load(); }));
   clock.advance_ms(180'000);  // the outbox lease (2 min) runs out while the POST is in flight
   sender_->poke();
+  io_.restart();
+  io_.poll();  // runs the poke: pump() finds m1 due again in the outbox while it is in flight
+  lease_ran_out = true;
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
-  run_for_ms(300);
+  // Positive marker: an item enqueued now is the next POST the receiver gets; m1 is not.
+  auto marker = report_item(srv.url(), result("m2", "delivered"));
+  marker.created_ms = marker.next_attempt_ms = clock.now_ms();
+  enqueue({marker});
+  sender_->poke();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 2; }));
   srv.join();
-  EXPECT_EQ(second.load(), 0);
-  EXPECT_EQ(srv.accepted(), 1u);
+  EXPECT_EQ(srv.accepted(), 2u);
+  EXPECT_NE(second.body.find("\"m2\""), std::string::npos) << second.body;
+  EXPECT_EQ(second.body.find("\"m1\""), std::string::npos) << second.body;
   EXPECT_EQ(stored("m1").state, "sent");
+  EXPECT_EQ(stored("m2").state, "sent");
 }
 
 TEST_F(WebhookSenderTest, ASlowReceiverDoesNotHoldUpAnotherHost) {

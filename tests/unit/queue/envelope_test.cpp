@@ -117,3 +117,36 @@ TEST(Envelope, FirstAttemptTimeRoundTripsAndDefaultsToNone) {
   old["recipients"][1].erase("first_attempt_ms");
   EXPECT_EQ(old.get<QueuedMessage>().recipients[1].first_attempt_ms, 0);
 }
+
+// Found by envelope_fuzz: a number the field's type cannot hold (1e10 attempts, a fraction, a
+// negative size) was converted silently (undefined behaviour for 1e10 → int). Such an
+// envelope is corrupt: decoding refuses it, so recovery quarantines the message.
+TEST(Envelope, NumbersOutOfRangeOrNotWholeAreRefused) {
+  const json good = sample();
+  for (const auto& [path, bad] :
+       std::vector<std::pair<std::string, json>>{{"/recipients/0/attempts", 1e10},
+                                                 {"/recipients/0/attempts", 2.5},
+                                                 {"/recipients/0/attempts", -1},
+                                                 {"/recipients/0/attempts", 4294967296LL},
+                                                 {"/recipients/1/next_attempt_ms", "5"},
+                                                 {"/recipients/1/next_attempt_ms", 1.7e12},
+                                                 {"/recipients/1/first_attempt_ms", -1},
+                                                 {"/recipients/1/first_attempt_ms", "0"},
+                                                 {"/account_id", 18446744073709551615ULL},
+                                                 {"/received_ms", -1},
+                                                 {"/size", -5},
+                                                 {"/size", 1e300}}) {
+    json j = good;
+    j[json::json_pointer(path)] = bad;
+    EXPECT_THROW(j.get<QueuedMessage>(), json::exception) << path << " = " << bad.dump();
+  }
+  // Whole numbers in range (and absent fields) still decode.
+  json j = good;
+  j["recipients"][0]["attempts"] = 2147483647;
+  j["account_id"] = 9223372036854775807LL;
+  j.erase("received_ms");
+  QueuedMessage m = j.get<QueuedMessage>();
+  EXPECT_EQ(m.recipients[0].attempts, 2147483647);
+  EXPECT_EQ(m.account_id, 9223372036854775807LL);
+  EXPECT_EQ(m.received_ms, 0);
+}

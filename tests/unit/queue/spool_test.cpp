@@ -13,6 +13,14 @@ using namespace tern;
 using namespace tern::queue;
 using namespace tern::queue::test;
 
+namespace {
+// One well-formed record (valid tag), as the spool writes it.
+std::string record_bytes(record::Type t, const std::string& id, const std::string& payload) {
+  auto h = record::encode_header(t, id, payload);
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size()) + id + payload;
+}
+}  // namespace
+
 TEST(Spool, CommitReopenRecoversMessageAndExactContent) {
   TempDir dir;
   // Binary content with NULs and the record magic inside, larger than one DATA record.
@@ -415,6 +423,51 @@ TEST(Spool, DamagedCommitRecordQuarantinesWithRecoveredContent) {
   EXPECT_EQ(s->list().size(), 2u);
   EXPECT_FALSE(s->get(b));
   EXPECT_EQ(read_file(dir.path / "quarantine" / (b + ".eml")), cb);
+}
+
+// Found by spool_fuzz / envelope_fuzz: a COMMIT whose tag is intact but whose envelope holds a
+// number its field cannot (attempts = 1e10) was decoded with undefined behaviour (a double
+// converted to int). Such a commit is unreadable: the message is quarantined, content kept.
+TEST(Spool, CommitWithOutOfRangeNumberIsQuarantined) {
+  TempDir dir;
+  const std::string id = core::new_queue_id();
+  const std::string content = "Subject: n\r\n\r\nbody\r\n";
+  nlohmann::json env = make_msg(id);
+  env["recipients"][0]["attempts"] = 1e10;
+  env["size"] = content.size();
+  record::ContentHash hash;
+  hash.update(content);
+  const nlohmann::json commit = {
+      {"envelope", env}, {"content_blake2b", hash.hex_final()}, {"data_records", 1}};
+  fs::create_directories(dir.path / "spool");
+  write_file(dir.path / "spool" / "seg-0000000000000001.log",
+             record_bytes(record::Type::data, id, content) +
+                 record_bytes(record::Type::commit, id, commit.dump()));
+  auto s = open_ok(dir.str());
+  EXPECT_TRUE(s->list().empty());
+  EXPECT_EQ(s->stats().quarantined, 1u);
+  EXPECT_EQ(read_file(dir.path / "quarantine" / (id + ".eml")), content);
+}
+
+// Found by spool_fuzz: a record that follows its message's ABORT/DONE in a later segment (a
+// well-tagged stray) was ignored at the first open, but the segment holding the ABORT was then
+// reclaimed, so the next open saw the stray alone and quarantined a message that was dead.
+// Recovery is idempotent: the second open finds the same (nothing).
+TEST(Spool, RecordAfterDeathInALaterSegmentStaysDead) {
+  TempDir dir;
+  const std::string id = core::new_queue_id();
+  fs::create_directories(dir.path / "spool");
+  write_file(dir.path / "spool" / "seg-0000000000000001.log",
+             record_bytes(record::Type::data, id, "Subject: x\r\n\r\nbody\r\n") +
+                 record_bytes(record::Type::abort, id, ""));
+  write_file(dir.path / "spool" / "seg-0000000000000002.log",
+             record_bytes(record::Type::commit, id, "not json"));
+  for (int open = 1; open <= 2; ++open) {
+    auto s = open_ok(dir.str());
+    EXPECT_TRUE(s->list().empty()) << "open " << open;
+    EXPECT_EQ(s->stats().quarantined, 0u) << "open " << open;
+  }
+  EXPECT_FALSE(fs::exists(dir.path / "quarantine" / (id + ".json")));
 }
 
 TEST(Spool, EnospcOnAppendFailsCommitAndLeavesNoTrace) {
