@@ -139,6 +139,7 @@ void check(tern::core::Result<void> r) {
 std::unique_ptr<tern::queue::Spool> open_spool_ro(const Config& c) {
   tern::queue::SpoolOptions o;
   o.read_only = true;
+  o.checkpoint = true;  // read, never written, here: the server's checkpoint and the log after it
   auto s = tern::queue::Spool::open(c.data_dir, o);
   if (!s) throw Failure("spool: " + s.error().message);
   return std::move(s.value());

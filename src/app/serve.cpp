@@ -163,9 +163,11 @@ int serve(const Config& given) {
   store.value()->set_master_key(read_master_key(cfg));  // DKIM private keys sealed at rest
   queue::SpoolOptions spool_opt;
   spool_opt.reserve_bytes = cfg.spool_reserve_mb << 20;
+  spool_opt.checkpoint = true;  // a restart reads the index checkpoint and the log after it
   auto spool = queue::Spool::open(cfg.data_dir, spool_opt);
   if (!spool) throw std::runtime_error("spool: " + spool.error().message);
-  spdlog::info("spool: {} queued messages recovered", spool.value()->list().size());
+  // (a count: list() would decode every envelope, a million of them after a backlog)
+  spdlog::info("spool: {} queued messages recovered", spool.value()->stats().live);
 
   net::TlsFiles files{cfg.tls_cert, cfg.tls_key};
   if (files.cert.empty() || files.key.empty())

@@ -139,6 +139,7 @@ class LogSpool final : public Spool {
   core::Result<void> update(const QueuedMessage& msg) override { return core_->update(msg); }
   core::Result<void> finish(const std::string& id) override { return core_->finish(id); }
   Stats stats() const override { return core_->stats(); }
+  core::Result<void> checkpoint() override { return core_->checkpoint_now(); }
 
  private:
   std::shared_ptr<detail::Core> core_;

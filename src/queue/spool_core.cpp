@@ -72,21 +72,29 @@ core::Error Core::io_error(const char* what, int err) const {
 void Core::start() {
   if (opt_.read_only) return;
   sync_thread_ = std::thread([this] { sync_loop(); });
+  if (opt_.checkpoint) ckpt_thread_ = std::thread([this] { checkpoint_loop(); });
 }
 
 void Core::shutdown() {
   {
     std::lock_guard lk(mu_);
     if (stopped_) return;
+    ckpt_stop_ = true;
+  }
+  ckpt_cv_.notify_all();
+  if (ckpt_thread_.joinable()) ckpt_thread_.join();  // (it may wait for a sync: first)
+  {
+    std::lock_guard lk(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
-  std::lock_guard lk(mu_);
+  std::unique_lock lk(mu_);
   // Make ABORT/DONE records written since the last sync durable, so a clean restart never
   // resurrects a message whose commit failed; a last try for records still unwritten.
   if (!opt_.read_only) (void)flush_unwritten_locked();
   stopped_ = true;
+  int final_err = 0;
   if (!opt_.read_only) {
     if (!unwritten_.empty())
       spdlog::error(
@@ -94,7 +102,19 @@ void Core::shutdown() {
           "messages may be delivered again after the restart",
           unwritten_.size());
     SyncSet s = take_sync_set_locked();
-    if (int err = do_sync(s)) spdlog::error("spool: final sync failed: {}", std::strerror(err));
+    final_err = do_sync(s);
+    if (final_err) spdlog::error("spool: final sync failed: {}", std::strerror(final_err));
+  }
+  // A clean stop leaves a checkpoint of the index: the next open reads it instead of the log.
+  // Everything is synced above, so it is installed without another sync.
+  if (opt_.checkpoint && !opt_.read_only && !final_err) {
+    std::string bytes = snapshot_locked();
+    const uint64_t failures = sync_failures_;
+    if (!bytes.empty()) {
+      lk.unlock();
+      if (auto r = install_checkpoint(bytes, failures, false); !r)
+        spdlog::warn("spool: index checkpoint at shutdown not written: {}", r.error().message);
+    }
   }
 }
 
@@ -174,6 +194,7 @@ int Core::append_locked(record::Type t, std::string_view id, std::string_view pa
     return err;
   }
   active_->size += total;
+  log_bytes_ += total;
   if (where)
     *where =
         Extent{active_->seq, off + h.size() + id.size(), static_cast<uint32_t>(payload.size())};
@@ -298,6 +319,7 @@ core::Result<void> Core::append_data(WriterState& w, std::string_view bytes) {
       }
       w.run_end = e.off + e.len;
       w.data.push_back(e);
+      if (w.data.size() == 1) writers_.insert(&w);
       ref_locked(w.segs, e.seg);
       w.size += piece.size();
     }
@@ -310,12 +332,16 @@ core::Result<void> Core::append_data(WriterState& w, std::string_view bytes) {
 void Core::abort_writer_locked(WriterState& w) {
   if (w.closed) return;
   w.closed = true;
+  writers_.erase(&w);
   // Content that is the tail of the active segment is cut off: a rejected message (bad line,
   // aborted DATA) gives its bytes back at once. Otherwise an ABORT marker: without it
   // recovery would still drop the content (no COMMIT); it makes that explicit and lets
   // damage checks skip it.
+  // (never below a checkpoint's position: the scan after the checkpoint starts there)
+  const bool above_floor =
+      w.run_seg > floor_seg_ || (w.run_seg == floor_seg_ && w.run_start >= floor_off_);
   const bool tail = !w.data.empty() && w.one_run && active_ && active_->seq == w.run_seg &&
-                    active_->size == w.run_end && w.segs.size() == 1 &&
+                    active_->size == w.run_end && w.segs.size() == 1 && above_floor &&
                     ops_->ftruncate(active_->fd, static_cast<off_t>(w.run_start)) == 0;
   if (tail)
     active_->size = w.run_start;
@@ -378,6 +404,7 @@ void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOu
         pending->segs = std::move(w.segs);
         w.segs.clear();
         w.closed = true;
+        writers_.erase(&w);
       }
     }
   }
@@ -430,6 +457,7 @@ int Core::do_sync(const SyncSet& s) {
 void Core::poison_locked(const SyncSet& s) {
   // After a failed fsync the kernel may have dropped the dirty pages and marked them clean,
   // so a later fsync of the same file proves nothing: stop writing there.
+  ++sync_failures_;
   if (s.active) s.active->poisoned = true;
   for (const auto& seg : s.rolled) seg->poisoned = true;
   if (s.dir) dir_dirty_ = true;
@@ -462,6 +490,7 @@ void Core::sync_loop() {
         continue;
       }
       batch.swap(waiters_);
+      inflight_ = &batch;  // a checkpoint taken meanwhile sees its pending commits
       need_sync = !retried.empty();
       for (const auto& w : batch)
         if (!w.preset) need_sync = true;
@@ -472,6 +501,7 @@ void Core::sync_loop() {
     std::vector<CommitOutcome> outs(batch.size());
     {
       std::lock_guard lk(mu_);
+      inflight_ = nullptr;
       if (err) poison_locked(set);
       for (auto& [id, u] : retried) {
         if (err) {
@@ -893,6 +923,7 @@ Spool::Stats Core::stats() const {
   s.fsyncs = fsyncs_.load();
   s.segments = segments_.size();
   s.unwritten = unwritten_.size();
+  s.live = live_.size();
   return s;
 }
 

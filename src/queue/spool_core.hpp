@@ -29,6 +29,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "queue/file_ops.hpp"
@@ -131,6 +132,7 @@ class Core : public std::enable_shared_from_this<Core> {
   core::Result<void> content_parts(const std::string& id,
                                    std::vector<std::pair<SegmentPtr, Extent>>& parts) const;
   Spool::Stats stats() const;
+  core::Result<void> checkpoint_now();  // spool_checkpoint.cpp
 
   const SpoolOptions& options() const { return opt_; }
 
@@ -190,7 +192,24 @@ class Core : public std::enable_shared_from_this<Core> {
 
   // --- recovery (spool_recovery.cpp) ---
   struct ScanState;
-  core::Result<void> scan_segment(const SegmentPtr& seg, bool newest, ScanState& st);
+  core::Result<void> scan_segment(const SegmentPtr& seg, bool newest, ScanState& st,
+                                  uint64_t from = 0);
+  // Everything the scan and the checkpoint put in memory, gone (before a full scan).
+  void reset_index_locked();
+
+  // --- checkpoint (spool_checkpoint.cpp; loading in spool_recovery.cpp) ---
+  // Reads index.ckpt into live_/order_, segment tombs and refs, and st (open writers); pos
+  // gets the log position it covers, must_die the live messages that lost a segment. False
+  // (and nothing loaded) when there is none or it is not usable.
+  bool load_checkpoint_locked(ScanState& st, std::pair<uint64_t, uint64_t>& pos,
+                              std::vector<std::string>& must_die);
+  // The checkpoint's bytes at the current log position (empty when one cannot be taken now).
+  std::string snapshot_locked();
+  // Writes bytes as index.ckpt: tmp file, fsync, the log synced (so what it covers is
+  // durable), rename, directory fsync. failures: sync_failures_ when the snapshot was taken.
+  core::Result<void> install_checkpoint(const std::string& bytes, uint64_t failures, bool sync_log);
+  void checkpoint_loop();
+  bool checkpoint_due_locked() const;
   bool quarantine(const std::string& id, const std::string& reason,
                   const std::optional<QueuedMessage>& msg, const std::vector<Extent>& data);
 
@@ -223,6 +242,24 @@ class Core : public std::enable_shared_from_this<Core> {
   std::atomic<uint64_t> fsyncs_{0};
   std::thread sync_thread_;
   std::thread::id sync_tid_;
+
+  // Checkpoint bookkeeping (mu_).
+  uint64_t log_bytes_ = 0;       // bytes appended by this process
+  uint64_t ckpt_log_bytes_ = 0;  // log_bytes_ at the last checkpoint's snapshot
+  uint64_t ckpt_size_ = 0;       // the last checkpoint's size
+  int64_t ckpt_time_ms_ = 0;     // steady clock, the last snapshot
+  bool ckpt_soon_ = false;       // after a recovery: write one without waiting for bytes
+  bool ckpt_busy_ = false;       // a snapshot is being written
+  uint64_t sync_failures_ = 0;
+  // Never truncate the log below a position a checkpoint was taken at (an aborted message at
+  // the tail is otherwise cut away): the tail scan starts there.
+  uint64_t floor_seg_ = 0, floor_off_ = 0;
+  std::unordered_set<WriterState*> writers_;      // open writers with records
+  const std::deque<Waiter>* inflight_ = nullptr;  // the batch the sync thread is syncing
+  std::mutex ckpt_mu_;  // one checkpoint written at a time (taken before mu_)
+  std::condition_variable ckpt_cv_;
+  bool ckpt_stop_ = false;
+  std::thread ckpt_thread_;
 };
 
 }  // namespace tern::queue::detail

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "queue/checkpoint.hpp"
 #include "queue/envelope_scan.hpp"
 #include "queue/spool_core.hpp"
 
@@ -297,9 +299,16 @@ struct Core::ScanState {
     }
   }
 
+  // After a checkpoint: a record of a message the checkpoint has as live takes it over from
+  // the live index (as the scan would have it after its COMMIT), so it is judged again.
+  std::function<void(const std::string&, Msg&)> adopt;
+
   void apply(uint64_t seq, uint64_t off, const Parsed& p) {
     auto found = msgs.find(p.id);
-    if (found == msgs.end()) found = msgs.try_emplace(std::string(p.id)).first;
+    if (found == msgs.end()) {
+      found = msgs.try_emplace(std::string(p.id)).first;
+      if (adopt) adopt(found->first, found->second);
+    }
     Msg& m = found->second;
     // A record after the message's DONE/ABORT is ignored, but its segment still counts as the
     // message's: the tombstone in the death's segment then keeps that segment until this one
@@ -399,9 +408,110 @@ struct Core::ScanState {
   }
 };
 
-core::Result<void> Core::scan_segment(const SegmentPtr& seg, bool newest, ScanState& st) {
+void Core::reset_index_locked() {
+  live_.clear();
+  order_.clear();
+  next_order_ = 1;
+  for (auto& [seq, seg] : segments_) {
+    seg->refs = 0;
+    seg->tombs.clear();
+  }
+}
+
+bool Core::load_checkpoint_locked(ScanState& st, std::pair<uint64_t, uint64_t>& pos,
+                                  std::vector<std::string>& must_die) {
+  const std::string path = spool_dir_ + "/index.ckpt";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat sb;
+  if (::fstat(fd, &sb) != 0 || sb.st_size <= 0) {
+    ::close(fd);
+    return false;
+  }
+  const size_t size = static_cast<size_t>(sb.st_size);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return false;
+  (void)::madvise(map, size, MADV_SEQUENTIAL);
+  std::string_view file(static_cast<const char*>(map), size);
+
+  live_.reserve(static_cast<size_t>(size / 100));
+  auto head = decode_checkpoint(file, [&](CheckpointLive& c) {
+    LiveMessage lm;
+    lm.account_id = c.account_id;
+    lm.received_ms = c.received_ms;
+    lm.due_ms = c.due_ms;
+    lm.held = c.held;
+    lm.has_state = c.has_state;
+    lm.commit = c.commit;
+    lm.state = c.state;
+    lm.data = std::move(c.data);
+    lm.order = c.order;
+    bool lost = false;
+    for (uint64_t s : c.segs) {
+      auto it = segments_.find(s);
+      if (it == segments_.end())
+        lost = true;
+      else
+        ++it->second->refs;
+      lm.segs.insert(lm.segs.end(), s);
+    }
+    auto [it, fresh] = live_.try_emplace(c.id, std::move(lm));
+    if (!fresh) return false;  // an id twice
+    auto [o, ofresh] = order_.try_emplace(it->second.order, &it->first);
+    if (!ofresh) return false;  // an order twice
+    if (lost) must_die.push_back(c.id);
+    return true;
+  });
+  ::munmap(map, size);
+  auto fail = [&](const std::string& why) {
+    spdlog::warn("spool: index checkpoint not used ({}): scanning the whole log", why);
+    reset_index_locked();
+    st = ScanState{};
+    must_die.clear();
+    return false;
+  };
+  if (!head) return fail(head.error().message);
+  CheckpointHead& h = head.value();
+  if (auto s = segments_.find(h.pos_seg); s != segments_.end() && s->second->size < h.pos_off)
+    return fail("the log is shorter than its position");
+  for (auto& cs : h.segments)
+    if (auto s = segments_.find(cs.seq); s != segments_.end())
+      s->second->tombs = std::move(cs.tombs);
+  // Open writers: their content so far, hashed again from disk for the COMMIT that may follow.
+  std::string buf;
+  for (auto& w : h.writers) {
+    auto [it, fresh] = st.msgs.try_emplace(w.id);
+    if (!fresh || live_.count(w.id)) return fail("a writer named twice");
+    ScanState::Msg& m = it->second;
+    m.hash = std::make_unique<record::ContentHash>();
+    m.bytes = w.bytes;
+    m.first = w.data.empty() ? Pos{h.pos_seg, h.pos_off} : Pos{w.data[0].seg, w.data[0].off};
+    for (uint64_t s : w.segs) m.segs.insert(s);
+    bool lost = false;
+    for (const Extent& e : w.data) {
+      auto s = segments_.find(e.seg);
+      if (s == segments_.end()) {
+        lost = true;
+        continue;
+      }
+      buf.resize(e.len);
+      if (!pread_full(s->second->fd, buf.data(), e.len, e.off)) return fail("a read error");
+      m.hash->update(buf);
+    }
+    if (lost) must_die.push_back(w.id);
+    m.data = std::move(w.data);
+  }
+  next_order_ = std::max<uint64_t>(h.next_order, 1);
+  pos = {h.pos_seg, h.pos_off};
+  return true;
+}
+
+core::Result<void> Core::scan_segment(const SegmentPtr& seg, bool newest, ScanState& st,
+                                      uint64_t from) {
   uint64_t size = seg->size;
-  uint64_t off = 0;
+  uint64_t off = from;
+  if (size > from) stats_.bytes_scanned += size - from;
   std::string buf;
   Parsed p;
   Window win(seg->fd);
@@ -524,17 +634,7 @@ core::Result<void> Core::recover() {
   std::sort(files.begin(), files.end());
 
   std::lock_guard lk(mu_);
-  ScanState st;
-  {
-    // A message takes at least ~1 KiB of records: size the tables once instead of rehashing
-    // a million entries several times.
-    uint64_t bytes = 0;
-    for (const auto& f : files) {
-      struct stat fsb;
-      if (::stat(f.second.c_str(), &fsb) == 0) bytes += static_cast<uint64_t>(fsb.st_size);
-    }
-    st.msgs.reserve(static_cast<size_t>(std::min<uint64_t>(bytes / 1024, 50'000'000)));
-  }
+  std::vector<SegmentPtr> segs;
   for (size_t i = 0; i < files.size(); ++i) {
     int fd = ::open(files[i].second.c_str(), (opt_.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0) {
@@ -549,57 +649,127 @@ core::Result<void> Core::recover() {
     struct stat sb;
     if (::fstat(fd, &sb) != 0) return core::Error::temp("spool: cannot stat " + seg->path);
     seg->size = static_cast<uint64_t>(sb.st_size);
-    if (auto r = scan_segment(seg, i + 1 == files.size(), st); !r) return r;
     segments_[seg->seq] = seg;
-    next_seq_ = seg->seq + 1;
+    segs.push_back(std::move(seg));
+    next_seq_ = files[i].first + 1;
   }
   if (!opt_.read_only && !segments_.empty()) active_ = segments_.rbegin()->second;
 
-  live_.reserve(st.msgs.size());
   struct Verdict {
     std::string id;
     std::string reason;
   };
   std::vector<Verdict> quarantine_list;
-  for (auto& [id, m] : st.msgs) {
-    if (m.dead) {
-      std::vector<uint64_t> others;
-      for (uint64_t s : m.segs)
-        if (s != m.dead_seg) others.push_back(s);
-      if (!others.empty()) segments_[m.dead_seg]->tombs.push_back(std::move(others));
-      continue;
+  // One verdict per message the scan saw: live (into live_), dead (tombstones), dropped, or
+  // to be quarantined.
+  auto judge = [&](ScanState& st) {
+    for (auto& [id, m] : st.msgs) {
+      if (m.dead) {
+        std::vector<uint64_t> others;
+        for (uint64_t s : m.segs)
+          if (s != m.dead_seg) others.push_back(s);
+        if (!others.empty()) segments_[m.dead_seg]->tombs.push_back(std::move(others));
+        continue;
+      }
+      std::string why;
+      if (m.committed) {
+        if (!m.problem.empty())
+          why = m.problem;
+        else if (st.suspects.count(id))
+          why = "a damaged record names this message";
+        else if (!m.content_ok)
+          why = "content does not match its commit record";
+      } else {
+        // (a copy, not the structured binding: clang 14, used for the fuzz build, cannot
+        // capture one)
+        const Pos first = m.first;
+        bool damage_after =
+            std::any_of(st.bad.begin(), st.bad.end(), [first](const Pos& b) { return b > first; });
+        if (st.suspects.count(id))
+          why = "a damaged record names this uncommitted message";
+        else if (damage_after)
+          why = "damage follows its content; its commit record may be lost";
+        else
+          continue;  // never committed: a receipt interrupted by a crash
+      }
+      if (!why.empty()) {
+        quarantine_list.push_back({id, why});
+        continue;
+      }
+      LiveMessage lm = std::move(m.live);
+      lm.data = m.data;  // a fresh copy: the scan's heap is given back whole after it
+      lm.order = m.order;
+      for (uint64_t s : m.segs) ref_locked(lm.segs, s);
+      next_order_ = std::max(next_order_, lm.order + 1);
+      auto [it, fresh] = live_.insert_or_assign(id, std::move(lm));
+      order_[it->second.order] = &it->first;
     }
-    std::string why;
-    if (m.committed) {
-      if (!m.problem.empty())
-        why = m.problem;
-      else if (st.suspects.count(id))
-        why = "a damaged record names this message";
-      else if (!m.content_ok)
-        why = "content does not match its commit record";
-    } else {
-      // (a copy, not the structured binding: clang 14, used for the fuzz build, cannot capture one)
-      const Pos first = m.first;
-      bool damage_after =
-          std::any_of(st.bad.begin(), st.bad.end(), [first](const Pos& b) { return b > first; });
-      if (st.suspects.count(id))
-        why = "a damaged record names this uncommitted message";
-      else if (damage_after)
-        why = "damage follows its content; its commit record may be lost";
-      else
-        continue;  // never committed: a receipt interrupted by a crash
+  };
+
+  ScanState st;
+  bool from_ckpt = false;
+  if (opt_.checkpoint) {
+    std::pair<uint64_t, uint64_t> pos;
+    std::vector<std::string> must_die;
+    if (load_checkpoint_locked(st, pos, must_die)) {
+      st.order = next_order_ - 1;
+      st.adopt = [this](const std::string& id, ScanState::Msg& m) {
+        auto it = live_.find(id);
+        if (it == live_.end()) return;
+        LiveMessage& lm = it->second;
+        m.committed = m.content_ok = m.have_env = true;
+        m.order = lm.order;
+        m.first = {lm.commit.seg, lm.commit.off};
+        m.segs = lm.segs;
+        m.data = std::move(lm.data);
+        unref_all_locked(lm.segs);
+        lm.segs.clear();
+        order_.erase(lm.order);
+        m.live = std::move(lm);
+        live_.erase(it);
+      };
+      for (size_t i = 0; i < segs.size(); ++i) {
+        if (segs[i]->seq < pos.first) continue;
+        const uint64_t from = segs[i]->seq == pos.first ? pos.second : 0;
+        if (auto r = scan_segment(segs[i], i + 1 == segs.size(), st, from); !r) return r;
+      }
+      st.adopt = nullptr;
+      judge(st);
+      std::set<std::string> quarantined;
+      for (const auto& q : quarantine_list) quarantined.insert(q.id);
+      std::string lost;
+      for (const auto& id : must_die)
+        if (live_.count(id) || quarantined.count(id)) lost = id;
+      if (lost.empty()) {
+        from_ckpt = true;
+        stats_.from_checkpoint = true;
+        spdlog::info("spool: index checkpoint read; {} bytes of log scanned after it",
+                     stats_.bytes_scanned);
+      } else {
+        spdlog::warn(
+            "spool: index checkpoint not used (message {} lost a segment and the log after "
+            "it does not finish it): scanning the whole log",
+            lost);
+        reset_index_locked();
+        st = ScanState{};
+        quarantine_list.clear();
+      }
     }
-    if (!why.empty()) {
-      quarantine_list.push_back({id, why});
-      continue;
-    }
-    LiveMessage lm = std::move(m.live);
-    lm.data = m.data;  // a fresh copy: the scan's heap is given back whole after it
-    lm.order = m.order;
-    for (uint64_t s : m.segs) ref_locked(lm.segs, s);
-    next_order_ = std::max(next_order_, lm.order + 1);
-    auto [it, fresh] = live_.insert_or_assign(id, std::move(lm));
-    order_[it->second.order] = &it->first;
+  }
+  if (!from_ckpt) {
+    // A message takes at least ~1 KiB of records: size the tables once instead of rehashing
+    // a million entries several times.
+    uint64_t bytes = 0;
+    for (const auto& seg : segs) bytes += seg->size;
+    st.msgs.reserve(static_cast<size_t>(std::min<uint64_t>(bytes / 1024, 50'000'000)));
+    stats_.bytes_scanned = 0;
+    for (size_t i = 0; i < segs.size(); ++i)
+      if (auto r = scan_segment(segs[i], i + 1 == segs.size(), st); !r) return r;
+    live_.reserve(st.msgs.size());
+    judge(st);
+    ckpt_soon_ = true;  // the next open need not do this again
+  } else if (stats_.bytes_scanned >= opt_.checkpoint_min_bytes) {
+    ckpt_soon_ = true;
   }
 
   bool buried = false;
