@@ -733,6 +733,14 @@ core::Result<void> Core::recover() {
         const uint64_t from = segs[i]->seq == pos.first ? pos.second : 0;
         if (auto r = scan_segment(segs[i], i + 1 == segs.size(), st, from); !r) return r;
       }
+      // A damaged record after the position that names a message the checkpoint has as
+      // live, with no readable record of it after the position: judged like the rest, so it
+      // is quarantined as a full scan would.
+      for (const auto& id : st.suspects)
+        if (!st.msgs.count(id) && live_.count(id)) {
+          auto [it, fresh] = st.msgs.try_emplace(id);
+          st.adopt(it->first, it->second);
+        }
       st.adopt = nullptr;
       judge(st);
       std::set<std::string> quarantined;
