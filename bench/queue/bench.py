@@ -244,6 +244,12 @@ def main():
         res["rss_ready"] = st.get("VmRSS")
         res["rss_peak_ready"] = st.get("VmHWM")
         log(f"bench/queue: ready in {res['ready_s']} s, RSS {res['rss_ready'] / 2**20:.0f} MiB")
+        # Whether recovery read the spool's index checkpoint, and how much log it scanned after.
+        with open(tern.logf, errors="replace") as f:
+            found = re.findall(r"index checkpoint read; (\d+) bytes of log scanned", f.read())
+        res["from_checkpoint"] = bool(found)
+        if found:
+            res["log_bytes_scanned_after_checkpoint"] = int(found[-1])
         t = time.monotonic()
         try:
             out = tern.cli("queue", "list", "--limit", "100", "--json")
@@ -301,6 +307,9 @@ def main():
                           ("ready_s", "ready after kill -9, s", str),
                           ("rss_ready", "RSS when ready", mib),
                           ("rss_peak_ready", "peak RSS up to ready", mib),
+                          ("from_checkpoint", "recovered from the index checkpoint", str),
+                          ("log_bytes_scanned_after_checkpoint", "log scanned after it, bytes",
+                           str),
                           ("list_page_s", "queue list --limit 100, s", str),
                           ("list_all_s", "queue list (all; no paging), s", str),
                           ("drain_s", "drain to smtp-sink, s", str),
