@@ -100,6 +100,11 @@ class Reader {
       if (i > 0 && v[i] <= v[i - 1]) fail();
     }
   }
+  void bytes(uint8_t* out, size_t n) {
+    if (!need(n)) return;
+    std::memcpy(out, s_.data() + p_, n);
+    p_ += n;
+  }
   void fail() { ok_ = false; }
 
  private:
@@ -116,13 +121,17 @@ class Reader {
 };
 
 std::array<uint8_t, kCheckpointChecksum> checksum(std::string_view bytes) {
-  std::array<uint8_t, kCheckpointChecksum> out;
+  return checkpoint_hash(bytes);
+}
+
+}  // namespace
+
+std::array<uint8_t, 32> checkpoint_hash(std::string_view bytes) {
+  std::array<uint8_t, 32> out;
   crypto_generichash(out.data(), out.size(), reinterpret_cast<const uint8_t*>(bytes.data()),
                      bytes.size(), nullptr, 0);
   return out;
 }
-
-}  // namespace
 
 CheckpointEncoder::CheckpointEncoder(const CheckpointHead& h, size_t reserve) {
   buf_.reserve(reserve + 4096);
@@ -134,6 +143,8 @@ CheckpointEncoder::CheckpointEncoder(const CheckpointHead& h, size_t reserve) {
   put32(buf_, static_cast<uint32_t>(h.segments.size()));
   for (const auto& s : h.segments) {
     put64(buf_, s.seq);
+    put32(buf_, s.prefix_len);
+    buf_.append(reinterpret_cast<const char*>(s.prefix_hash.data()), s.prefix_hash.size());
     put32(buf_, static_cast<uint32_t>(s.tombs.size()));
     for (const auto& t : s.tombs) put_seqs(buf_, t);
   }
@@ -217,11 +228,14 @@ core::Result<CheckpointHead> decode_checkpoint_body(
   h.pos_seg = r.u64();
   h.pos_off = r.u64();
   h.next_order = r.u64();
-  h.segments.resize(r.count(r.u32(), 12));
+  h.segments.resize(r.count(r.u32(), 8 + 4 + 32 + 4));
   for (size_t i = 0; i < h.segments.size() && r.ok(); ++i) {
     auto& s = h.segments[i];
     s.seq = r.u64();
     if (i > 0 && s.seq <= h.segments[i - 1].seq) r.fail();
+    s.prefix_len = r.u32();
+    if (s.prefix_len > kCheckpointPrefix) r.fail();
+    r.bytes(s.prefix_hash.data(), s.prefix_hash.size());
     s.tombs.resize(r.count(r.u32(), 4));
     for (auto& t : s.tombs) r.seqs(t);
   }

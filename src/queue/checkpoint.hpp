@@ -6,7 +6,9 @@
 // Body (integers little-endian, fixed width):
 //   pos_seg u64, pos_off u64        the log position it covers: every record before it
 //   next_order u64
-//   segments: count u32, each: seq u64 (ascending), tombs count u32, each: count u32, seq u64s
+//   segments: count u32, each: seq u64 (ascending), prefix_len u32, prefix_hash (32 bytes:
+//     BLAKE2b-256 of the segment's first prefix_len bytes, min(4096, its size)), tombs count
+//     u32, each: count u32, seq u64s
 //   writers (open, uncommitted): count u32, each: id, bytes u64, extents, segs
 //   live messages: count u64, each: id, account_id i64, received_ms i64, due_ms i64,
 //     flags u8 (1 held, 2 has_state), commit extent, state extent, extents, segs, order u64
@@ -19,6 +21,7 @@
 // never a partial result the caller could mistake for a whole one. Fuzzed (checkpoint_fuzz:
 // arbitrary bodies, and decode → encode round trips).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -30,10 +33,19 @@
 
 namespace tern::queue::detail {
 
+// A segment as the checkpoint saw it. Segments are append-only and nothing before the
+// checkpoint's position is ever cut, so the first prefix_len bytes of the segment with this
+// seq never change: recovery compares them to tell its own log from another spool's (a stale
+// index.ckpt left beside new segments), and ignores a checkpoint that does not match.
 struct CheckpointSegment {
   uint64_t seq = 0;
   std::vector<std::vector<uint64_t>> tombs;
+  uint32_t prefix_len = 0;
+  std::array<uint8_t, 32> prefix_hash{};
 };
+inline constexpr uint32_t kCheckpointPrefix = 4096;
+// BLAKE2b-256 of bytes (the checksum and the segment prefixes).
+std::array<uint8_t, 32> checkpoint_hash(std::string_view bytes);
 
 struct CheckpointWriter {
   std::string id;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -45,6 +46,18 @@ bool write_all_fd(int fd, std::string_view s) {
   return true;
 }
 
+// Reads exactly n bytes at off (false on an error or a short file).
+bool pread_all(int fd, char* buf, size_t n, uint64_t off) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(off + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    got += static_cast<size_t>(r);
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string Core::snapshot_locked() {
@@ -54,7 +67,15 @@ std::string Core::snapshot_locked() {
   h.pos_seg = active_->seq;
   h.pos_off = active_->size;
   h.segments.reserve(segments_.size());
-  for (const auto& [seq, seg] : segments_) h.segments.push_back({seq, seg->tombs});
+  std::string prefix;
+  for (const auto& [seq, seg] : segments_) {
+    CheckpointSegment cs{seq, seg->tombs};
+    cs.prefix_len = static_cast<uint32_t>(std::min<uint64_t>(kCheckpointPrefix, seg->size));
+    prefix.resize(cs.prefix_len);
+    if (!pread_all(seg->fd, prefix.data(), prefix.size(), 0)) return {};
+    cs.prefix_hash = checkpoint_hash(prefix);
+    h.segments.push_back(std::move(cs));
+  }
   for (const WriterState* w : writers_) {
     if (w->closed || w->data.empty()) continue;
     h.writers.push_back({w->id, w->size, w->data, {w->segs.begin(), w->segs.end()}});

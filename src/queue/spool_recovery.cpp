@@ -475,6 +475,26 @@ bool Core::load_checkpoint_locked(ScanState& st, std::pair<uint64_t, uint64_t>& 
   CheckpointHead& h = head.value();
   if (auto s = segments_.find(h.pos_seg); s != segments_.end() && s->second->size < h.pos_off)
     return fail("the log is shorter than its position");
+  // Its own log, not another spool's (a stale index.ckpt beside new segments): the log goes
+  // on to its position's segment at least, every segment up to there is one it saw, and the
+  // first bytes of each, which never change, are those it saw.
+  if (segments_.empty() || segments_.rbegin()->first < h.pos_seg)
+    return fail("the log ends before its position");
+  {
+    std::map<uint64_t, const CheckpointSegment*> seen;
+    for (const auto& cs : h.segments) seen[cs.seq] = &cs;
+    std::string prefix;
+    for (const auto& [seq, seg] : segments_) {
+      if (seq > h.pos_seg) break;
+      auto it = seen.find(seq);
+      if (it == seen.end()) return fail("a segment it does not know");
+      const CheckpointSegment& cs = *it->second;
+      prefix.resize(cs.prefix_len);
+      if (seg->size < cs.prefix_len || !pread_full(seg->fd, prefix.data(), prefix.size(), 0) ||
+          checkpoint_hash(prefix) != cs.prefix_hash)
+        return fail("a segment is not the one it saw");
+    }
+  }
   for (auto& cs : h.segments)
     if (auto s = segments_.find(cs.seq); s != segments_.end())
       s->second->tombs = std::move(cs.tombs);

@@ -249,3 +249,35 @@ TEST(SpoolCheckpoint, ReadOnlyOpenReadsItAndNeverWritesOne) {
   s.reset();
   EXPECT_EQ(snapshot(dir.path), files);
 }
+
+TEST(SpoolCheckpoint, AnotherSpoolsCheckpointIsIgnored) {
+  // A stale index.ckpt beside another log (segment files replaced, the checkpoint left): its
+  // positions would point into bytes of other messages. Recovery sees that the segments are
+  // not the ones it saw (their first bytes), or that the log ends before its position.
+  SpoolOptions o = with_checkpoint();
+  o.segment_bytes = 8 * 1024;
+  TempDir old_dir, small, big;
+  {
+    auto s = open_ok(old_dir.str(), o);
+    for (int i = 0; i < 12; ++i) put(*s, content(3000, static_cast<uint32_t>(i)));
+  }
+  const std::string stale = read_file(old_dir.path / "spool" / "index.ckpt");
+  for (TempDir* d : {&small, &big}) {
+    std::vector<std::string> want;
+    {
+      SpoolOptions plain = o;
+      plain.checkpoint = false;
+      auto s = open_ok(d->str(), plain);
+      const int n = d == &small ? 1 : 20;
+      for (int i = 0; i < n; ++i)
+        want.push_back(put(*s, content(3000, 500 + static_cast<uint32_t>(i))));
+    }
+    write_file(d->path / "spool" / "index.ckpt", stale);
+    auto s = open_ok(d->str(), o);
+    EXPECT_FALSE(s->stats().from_checkpoint) << (d == &small ? "small" : "big");
+    EXPECT_EQ(ids(*s), want);
+    for (size_t i = 0; i < want.size(); ++i)
+      EXPECT_EQ(content_of(*s, want[i]), content(3000, 500 + static_cast<uint32_t>(i)));
+    EXPECT_EQ(s->stats().quarantined, 0u);
+  }
+}
