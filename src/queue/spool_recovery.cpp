@@ -799,6 +799,12 @@ core::Result<void> Core::recover() {
   } else if (stats_.bytes_scanned >= opt_.checkpoint_min_bytes) {
     ckpt_soon_ = true;
   }
+  // That checkpoint comes one interval after the open, not at once: encoding a million
+  // entries holds the spool's lock and a core for seconds, which the server's start (the
+  // delivery engine reading this index) needs first.
+  ckpt_time_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
 
   bool buried = false;
   for (const auto& q : quarantine_list) {
