@@ -121,7 +121,9 @@ struct TestSender::Impl : std::enable_shared_from_this<Impl> {
 namespace {
 
 // One message on one connection; the first outcome (message_done, else done's failure) is the
-// answer. The account's slot is given back when the connection is over.
+// answer. The account's slot is given back just before the answer (so the caller may send the
+// next one at once; the per-minute limit still bounds them), or when the connection is over,
+// once: never a slot that a later test email of the account has claimed since.
 struct TestConn final : ClientDelegate {
   std::shared_ptr<TestSender::Impl> owner;
   int64_t account = 0;
@@ -130,7 +132,13 @@ struct TestConn final : ClientDelegate {
   std::optional<ClientMessage> msg;
   std::string route;
   bool answered = false;
+  bool released = false;
 
+  void give_back() {
+    if (released) return;
+    released = true;
+    owner->release(account);
+  }
   std::optional<ClientMessage> next_message() override {
     if (!msg) return std::nullopt;
     auto m = std::move(msg);
@@ -141,11 +149,12 @@ struct TestConn final : ClientDelegate {
                     const ClientPeer& peer) override {
     if (answered || outs.empty()) return;
     answered = true;
+    give_back();
     (*answer)(result_of(to_outcome(outs.front(), peer), route));
   }
   void done(std::optional<smtp::client::Outcome> failure, const ClientPeer& peer) override {
     limit->cancel();
-    owner->release(account);
+    give_back();
     if (answered) return;
     answered = true;
     if (failure) return (*answer)(result_of(to_outcome(*failure, peer), route));
