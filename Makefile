@@ -3,8 +3,8 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: deps deps-build configure build run test unit integration openapi-lint fuzz bench clean format format-check \
-	sanitize tsan bench-smoke
+.PHONY: deps deps-build configure build console console-test run test unit integration openapi-lint fuzz bench \
+	clean format format-check sanitize tsan bench-smoke
 
 deps:
 	@bash scripts/install-deps.sh
@@ -17,16 +17,24 @@ $(BUILD)/build.ninja:
 
 configure: $(BUILD)/build.ninja
 
-build: deps-build configure
+build: deps-build configure console
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The web console (console/): npm ci with the committed lock file, then the Vite build into
+# console/dist, which the C++ build embeds in tern (without Node: a placeholder page).
+console:
+	@bash scripts/build-console.sh
 
 run: deps build
 	@bash scripts/run-demo.sh $(BUILD)/tern
 
+# make test runs the browser suite: the console must really be built (no placeholder).
+test: export TERN_CONSOLE_REQUIRED := 1
 test: deps format-check build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@bash tests/openapi/lint.sh $(BUILD)/tern
 	@bash tests/integration/run.sh $(BUILD)/tern
+	@bash console/test/run.sh $(BUILD)/tern
 	@bash scripts/bench-smoke.sh $(BUILD)
 	@bash tests/fuzz/run.sh
 	@bash tests/sanitize/run.sh asan
@@ -37,6 +45,9 @@ unit: build
 
 integration: build
 	@bash tests/integration/run.sh $(BUILD)/tern
+
+console-test: build
+	@bash console/test/run.sh $(BUILD)/tern
 
 openapi-lint: build
 	@bash tests/openapi/lint.sh $(BUILD)/tern
@@ -66,4 +77,4 @@ format:
 	@bash scripts/check-format.sh --fix
 
 clean:
-	rm -rf $(BUILD) build-fuzz build-tsan
+	rm -rf $(BUILD) build-fuzz build-tsan console/dist

@@ -6,11 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-for b in "accept" "accept SIGN=1" "relay" "dkim" "queue"; do
+for b in "accept" "accept SIGN=1" "relay" "dkim" "queue" "store"; do
   set -- $b
   t0=$SECONDS
   arg="$BUILD/tern"
-  [ "$1" = dkim ] && arg=$BUILD
+  [ "$1" = dkim ] || [ "$1" = store ] && arg=$BUILD
   env SMOKE=1 ${2:-} bash "bench/$1/run.sh" "$arg"
   echo "bench-smoke: $b in $((SECONDS - t0)) s"
 done

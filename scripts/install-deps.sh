@@ -18,12 +18,21 @@ TEST_PKGS=(
   testssl.sh python3-jsonschema
 )
 
+# The web console's browser suite (console/test): Debian's Chromium and a font for stable
+# screenshots.
+CONSOLE_TEST_PKGS=(
+  chromium fonts-dejavu-core
+)
+
 want=("${BUILD_PKGS[@]}")
-if [ "${1:-}" != "--build-only" ]; then
-  want+=("${TEST_PKGS[@]}")
-  # The OpenAPI lint (tests/openapi) runs @redocly/cli under Node.js with npm. A machine that
-  # has both (e.g. Node.js 20 from elsewhere) keeps them; otherwise Debian's packages.
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then want+=(nodejs npm); fi
+if [ "${1:-}" != "--build-only" ]; then want+=("${TEST_PKGS[@]}" "${CONSOLE_TEST_PKGS[@]}"); fi
+# Node.js and npm build the web console (console/, also for `make build`) and run the OpenAPI
+# lint (tests/openapi: @redocly/cli). Only when missing: a Node.js from another source
+# (nodesource's nodejs ships its own npm) is kept as it is.
+if ! command -v node >/dev/null 2>&1; then
+  want+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  want+=(npm)
 fi
 
 missing=()

@@ -4,6 +4,7 @@
 //   /api/v1/openapi.json  OpenAPI 3 document (no auth)
 //   /t/o/<token>, /t/c/<token>   open pixel and click redirect (tracking_endpoint.hpp)
 //   /v/<token>            registered-sender verification link
+//   /, /console/...       the web console, embedded at build time (console_assets.hpp)
 //
 // Errors are JSON {"error":{"code","message"}}; list endpoints page with ?limit= and ?cursor=
 // and answer {"items":[...],"nextCursor":"..."}. The operator token reaches every account; an
@@ -14,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +26,18 @@ namespace tern::store {
 class Store;
 class MessageLog;
 class Outbox;
+class Sessions;
+class SuspensionService;
+class SuppressionService;
+class Stats;
+class Captured;
 }  // namespace tern::store
+namespace tern::policy {
+class AuthLimiter;
+}
+namespace tern::delivery {
+class QueueControl;
+}
 namespace tern::pipeline {
 class Submission;
 }
@@ -50,6 +63,39 @@ struct TestEmailResult {
   std::string host;      // the server that answered
   bool tls = false;
   std::string route;  // "platform", "smarthost" or "custom"
+};
+
+// What GET /api/v1/platform shows (CONSOLE.md, the seed page): how to connect, never a secret.
+struct PlatformInfo {
+  struct Listener {
+    std::string name;     // "smtp", "submission", "submissions"
+    std::string address;  // as configured ("127.0.0.1")
+    int port = 0;
+    std::string tls;  // "starttls", "implicit" or "none"
+  };
+  std::string hostname, version, public_url, dkim_zone;
+  std::vector<Listener> listeners;
+  std::vector<std::string> auth_methods;
+  bool plaintext_auth = false;  // AUTH allowed before TLS
+  std::vector<std::string> platform_domains;
+  // The platform route: "mx" (direct) or "smarthost" with host, port, security (no username,
+  // no password).
+  std::string route_kind = "mx";
+  std::string route_host, route_security;
+  int route_port = 0;
+  size_t max_message_size = 0, max_recipients = 0;
+  int test_emails_per_minute = 0, max_unverified_domains = 0;
+  size_t captured_per_account = 0;
+  int64_t captured_max_age_s = 0;
+};
+
+// The outcome of POST /webhooks/test: one signed POST to the account's URL, made now.
+struct WebhookTestResult {
+  bool ok = false;
+  int status = 0;          // HTTP status, 0 = none
+  std::string error;       // "" when 2xx
+  std::string url;         // where it went ("" when the account has none)
+  bool configured = true;  // false: the account has no URL of that kind (error says which)
 };
 
 struct ApiServices {
@@ -81,9 +127,36 @@ struct ApiServices {
   SlowGate* slow_gate = nullptr;
   // Wakes the webhook sender after tracking events were enqueued (may be empty).
   std::function<void()> webhooks_enqueued;
+
+  // --- The console (issue 13) ---
+  store::Sessions* sessions = nullptr;  // null: no cookie sessions (POST /session → 503)
+  store::SuspensionService* suspensions = nullptr;
+  store::Stats* stats = nullptr;
+  store::Captured* captured = nullptr;
+  store::SuppressionService* suppression_list = nullptr;
+  // Failed console logins per client address (like SMTP AUTH); null: unlimited (unit tests).
+  policy::AuthLimiter* login_limiter = nullptr;
+  // A suspension changed (reason, or nullopt: lifted): the SMTP side's cache follows at once.
+  std::function<void(int64_t account_id, const std::optional<std::string>& reason)>
+      suspension_changed;
+  PlatformInfo platform;
+  // The test email without holding a thread: starts the attempt and calls done (any thread,
+  // exactly once, within the engine's time limit; outcome "busy" while the account's previous
+  // one is under way). When set, POST /settings/test-email uses it (answering through
+  // HttpResponse::later) instead of test_email.
+  std::function<void(int64_t account_id, const std::string& from, const std::string& to,
+                     std::function<void(TestEmailResult)> done)>
+      test_email_async;
+  // At most one webhook test of an account at a time; null: unbounded.
+  SlowGate* webhook_test_gate = nullptr;
+  // One signed test POST to the account's report or tracking URL; done once (any thread).
+  std::function<void(int64_t account_id, const std::string& kind,
+                     std::function<void(WebhookTestResult)> done)>
+      webhook_test;
+  delivery::QueueControl* queue = nullptr;  // the operator's queue view and actions
 };
 
-// Everything under /api/v1, /t/ and /v/; 404 JSON for anything else.
+// Everything under /api/v1, /t/, /v/ and /console/; 404 JSON for anything else.
 net::HttpResponse handle(const ApiServices& svc, const net::HttpRequest& req);
 
 // The OpenAPI document GET /api/v1/openapi.json answers (`tern openapi` prints it).

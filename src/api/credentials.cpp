@@ -11,7 +11,7 @@ net::HttpResponse handle_credentials(const Call& c) {
   const int64_t id = c.account.id;
   if (c.rest.empty()) {
     if (m == "GET") {
-      return paged_list(c.req, c.svc.store->list_credentials(id), [](const auto& cr, size_t) {
+      return paged_list(c.req, c.svc.store->credentials.list(id), [](const auto& cr, size_t) {
         return std::pair<std::string, nlohmann::json>(
             cr.username, {{"username", cr.username}, {"createdAt", iso_time(cr.created_ms)}});
       });
@@ -25,19 +25,16 @@ net::HttpResponse handle_credentials(const Call& c) {
         if (!u) return bad_request(u.error().message);
         if (*u) username = **u;
       }
-      auto created = c.svc.store->create_credential(id, username);
-      if (!created) {
-        const bool taken = created.error().message.find("taken") != std::string::npos;
-        return from_error(created.error(), taken ? 409 : 400, taken ? "conflict" : "bad_request");
-      }
+      auto created = c.svc.store->credentials.create(id, username);
+      if (!created) return from_error(created.error());
       return json_response(201, {{"username", created->username}, {"password", created->password}});
     }
     return method_not_allowed("GET, POST");
   }
   if (c.rest.size() != 1) return no_route();
   if (m != "DELETE") return method_not_allowed("DELETE");
-  auto r = c.svc.store->delete_credential(id, c.rest[0]);
-  if (!r) return from_error(r.error(), 404, "not_found");
+  auto r = c.svc.store->credentials.remove(id, c.rest[0]);
+  if (!r) return from_error(r.error());
   return no_content();
 }
 

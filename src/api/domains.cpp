@@ -59,28 +59,26 @@ net::HttpResponse add(const Call& c) {
   }
   // Verified by another account: refuse before the service touches anything. Another
   // account's unverified claim blocks nothing (the first to verify wins).
-  auto holder = c.svc.store->find_domain(**name);
+  auto holder = c.svc.store->domains.find(**name);
   if (!holder) return from_error(holder.error());
   if (*holder && (*holder)->verified && (*holder)->account_id != c.account.id)
     return error_response(409, "conflict", "this domain belongs to another account");
-  auto mine = c.svc.store->find_domain(**name, c.account.id);
+  auto mine = c.svc.store->domains.find(**name, c.account.id);
   if (!mine) return from_error(mine.error());
   Service s(c.svc);
   o.max_unverified = c.svc.max_unverified_domains;
   auto rep = s.domains.add(c.account.name, **name, o);
-  if (!rep && rep.error().message.starts_with("quota:"))
-    return error_response(403, "quota_exceeded", rep.error().message);
   return answer(rep, *mine ? 200 : 201, false);
 }
 
 net::HttpResponse list(const Call& c) {
   auto page = page_request(c.req);
   if (!page) return bad_request(page.error().message);
-  auto list = c.svc.store->list_domains(c.account.id);
+  auto list = c.svc.store->domains.list(c.account.id);
   if (!list) return from_error(list.error());
   std::vector<std::pair<std::string, nlohmann::json>> keyed;
   for (const auto& d : *list) {
-    auto detail = c.svc.store->find_domain(d.domain, c.account.id);
+    auto detail = c.svc.store->domains.find(d.domain, c.account.id);
     if (!detail) return from_error(detail.error());
     nlohmann::json j = domain_summary_json(d, *detail ? &**detail : nullptr);
     keyed.emplace_back(d.domain, std::move(j));
@@ -103,7 +101,7 @@ net::HttpResponse handle_domains(const Call& c) {
   const std::string name = core::to_lower(c.rest[0]);
   const std::string action = c.rest.size() == 2 ? c.rest[1] : "";
   if (!action.empty() && action != "check" && action != "rotate") return no_route();
-  auto d = c.svc.store->find_domain(name, c.account.id);
+  auto d = c.svc.store->domains.find(name, c.account.id);
   if (!d) return from_error(d.error());
   if (!*d || (*d)->account_id != c.account.id) return not_found("domain");
   const int64_t me = c.account.id;
@@ -123,8 +121,8 @@ net::HttpResponse handle_domains(const Call& c) {
   }
   if (m == "GET") return answer(s.domains.records(name, me), 200, false);
   if (m == "DELETE") {
-    auto r = c.svc.store->delete_domain(c.account.id, name);
-    if (!r) return from_error(r.error(), 404, "not_found");
+    auto r = c.svc.store->domains.remove(c.account.id, name);
+    if (!r) return from_error(r.error());
     return no_content();
   }
   return method_not_allowed("GET, DELETE");

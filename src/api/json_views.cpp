@@ -4,8 +4,14 @@
 
 namespace tern::api {
 
-nlohmann::json account_json(const store::Account& a) {
-  return {{"id", a.id}, {"name", a.name}, {"code", a.code}, {"createdAt", iso_time(a.created_ms)}};
+nlohmann::json account_json(const store::Account& a, const store::Suspension* s) {
+  return {{"id", a.id},
+          {"name", a.name},
+          {"code", a.code},
+          {"createdAt", iso_time(a.created_ms)},
+          {"suspended", s != nullptr},
+          {"suspendedReason", s ? nlohmann::json(s->reason) : nlohmann::json(nullptr)},
+          {"suspendedAt", s ? nlohmann::json(iso_time(s->since_ms)) : nlohmann::json(nullptr)}};
 }
 
 nlohmann::json created_account_json(const store::CreatedAccount& c) {
@@ -20,7 +26,7 @@ nlohmann::json domain_report_json(const domain::Report& rep, bool with_changes) 
   nlohmann::json recs = nlohmann::json::array();
   for (const auto& r : rep.records) {
     nlohmann::json j{{"id", r.id},       {"type", r.type},       {"name", r.name},
-                     {"value", r.value}, {"purpose", r.purpose}, {"status", r.status}};
+                     {"value", r.value}, {"purpose", r.purpose}, {"status", to_string(r.status)}};
     if (!r.found.empty()) j["found"] = r.found;
     recs.push_back(std::move(j));
   }
@@ -31,9 +37,10 @@ nlohmann::json domain_report_json(const domain::Report& rep, bool with_changes) 
       {"verified", d.verified},
       {"dkim", d.dkim_mode},
       {"ed25519", d.ed25519},
-      {"activeSelector", domain::selector_name(d.active_slot, "rsa")},
-      {"rotationSelector", d.next_slot ? nlohmann::json(domain::selector_name(d.next_slot, "rsa"))
-                                       : nlohmann::json(nullptr)},
+      {"activeSelector", domain::selector_name(d.active_slot, dkim::Algorithm::rsa_sha256)},
+      {"rotationSelector",
+       d.next_slot ? nlohmann::json(domain::selector_name(d.next_slot, dkim::Algorithm::rsa_sha256))
+                   : nlohmann::json(nullptr)},
       {"checkedAt",
        d.checked_ms ? nlohmann::json(iso_time(d.checked_ms)) : nlohmann::json(nullptr)},
       {"records", std::move(recs)}};
@@ -55,8 +62,8 @@ nlohmann::json domain_summary_json(const store::Domain& d, const store::DomainDe
   size_t ok = 0;
   nlohmann::json states = nlohmann::json::object();
   for (const auto& r : detail->records) {
-    ok += r.status == "ok";
-    states[r.id] = r.status;
+    ok += r.status == store::RecordStatus::ok;
+    states[r.id] = to_string(r.status);
   }
   j["recordsOk"] = ok;
   j["states"] = std::move(states);
@@ -76,10 +83,10 @@ nlohmann::json settings_json(const store::AccountSettings& s) {
   return j;
 }
 
-nlohmann::json delivery_event_json(const store::Store::DeliveryEvent& e) {
+nlohmann::json delivery_event_json(const store::DeliveryEvent& e) {
   return {{"time", iso_time(e.time_ms)},
           {"recipient", e.recipient},
-          {"event", e.event},
+          {"event", core::to_string(e.event)},
           {"attempt", e.attempt},
           {"code", e.code},
           {"enhanced", e.enhanced},

@@ -7,10 +7,12 @@
 #include "domain/service.hpp"
 #include "store/settings.hpp"
 #include "store/store.hpp"
+#include "store/suspensions.hpp"
 
 namespace tern::api {
 
-nlohmann::json account_json(const store::Account& a);
+// suspended / suspendedReason / suspendedAt come from s (null: not suspended).
+nlohmann::json account_json(const store::Account& a, const store::Suspension* s = nullptr);
 // {"account": account_json, "username", "password"}: the password is shown once.
 nlohmann::json created_account_json(const store::CreatedAccount& c);
 nlohmann::json sender_json(const store::Sender& s);
@@ -24,6 +26,6 @@ nlohmann::json domain_summary_json(const store::Domain& d, const store::DomainDe
 // An account's settings in setting_keys() order; secrets only as "set" / "not set".
 nlohmann::json settings_json(const store::AccountSettings& s);
 // One delivery event: time, recipient, event, attempt, code, enhanced, reply, mxHost, tls.
-nlohmann::json delivery_event_json(const store::Store::DeliveryEvent& e);
+nlohmann::json delivery_event_json(const store::DeliveryEvent& e);
 
 }  // namespace tern::api

@@ -15,7 +15,7 @@ net::HttpResponse handle_api_keys(const Call& c) {
   if (c.rest.empty()) {
     if (m == "GET") {
       // Oldest first (the store's order), stable across pages.
-      return paged_list(c.req, c.svc.store->list_api_keys(id), [](const auto& k, size_t n) {
+      return paged_list(c.req, c.svc.store->api_keys.list(id), [](const auto& k, size_t n) {
         nlohmann::json j{{"prefix", k.prefix},
                          {"createdAt", iso_time(k.created_ms)},
                          {"active", k.revoked_ms == 0},
@@ -25,7 +25,7 @@ net::HttpResponse handle_api_keys(const Call& c) {
       });
     }
     if (m == "POST") {
-      auto key = c.svc.store->create_api_key(id);
+      auto key = c.svc.store->api_keys.create(id);
       if (!key) return from_error(key.error());
       return json_response(
           201, {{"key", *key}, {"prefix", key->substr(0, store::secrets::kApiKeyStoredPrefix)}});
@@ -36,8 +36,8 @@ net::HttpResponse handle_api_keys(const Call& c) {
   if (m != "DELETE") return method_not_allowed("DELETE");
   // A whole key given instead of its prefix still names it; never echo it back.
   std::string prefix = c.rest[0].substr(0, store::secrets::kApiKeyStoredPrefix);
-  auto r = c.svc.store->revoke_api_key(id, prefix);
-  if (!r) return from_error(r.error(), 404, "not_found");
+  auto r = c.svc.store->api_keys.revoke(id, prefix);
+  if (!r) return from_error(r.error());
   return no_content();
 }
 

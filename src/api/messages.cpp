@@ -22,16 +22,10 @@ nlohmann::json message_json(const store::MessageRecord& m) {
           {"to", m.recipient},
           {"from", m.header_from},
           {"subject", m.subject},
-          {"status", m.status},
+          {"status", core::to_string(m.status)},
           {"callbackData", m.callback_data},
           {"createdAt", iso_time(m.created_ms)},
           {"updatedAt", iso_time(m.updated_ms)}};
-}
-
-bool known_status(const std::string& s) {
-  for (const char* k : {"accepted", "deferred", "delivered", "bounced", "expired", "rejected"})
-    if (s == k) return true;
-  return false;
 }
 
 net::HttpResponse search(const Call& c) {
@@ -54,11 +48,11 @@ net::HttpResponse search(const Call& c) {
     } else if (n == "bulkId") {
       q.bulk_id = s;
     } else if (n == "status") {
-      if (!known_status(s))
+      q.status = core::parse_message_status(s);
+      if (!q.status)
         return bad_request(
             "status must be one of accepted, deferred, delivered, bounced, "
             "expired, rejected");
-      q.status = s;
     } else {
       auto t = parse_time(s);
       if (!t)
@@ -85,7 +79,7 @@ net::HttpResponse show(const Call& c, const std::string& id) {
   if (!m) return from_error(m.error());
   if (!*m || (*m)->account_id != c.account.id) return not_found("message");
   nlohmann::json j = message_json(**m);
-  auto events = c.svc.store->events_for((*m)->queue_id);
+  auto events = c.svc.store->events.for_queue((*m)->queue_id);
   if (!events) return from_error(events.error());
   nlohmann::json ev = nlohmann::json::array();
   for (const auto& e : *events) {
@@ -98,10 +92,10 @@ net::HttpResponse show(const Call& c, const std::string& id) {
     auto items = c.svc.outbox->for_message(id);
     if (!items) return from_error(items.error());
     for (const auto& o : *items)
-      hooks.push_back({{"kind", o.kind},
+      hooks.push_back({{"kind", store::to_string(o.kind)},
                        {"url", o.url},
                        {"contentType", o.content_type},
-                       {"state", o.state},
+                       {"state", store::to_string(o.state)},
                        {"attempts", o.attempts},
                        {"lastError", o.last_error},
                        {"createdAt", iso_time(o.created_ms)},

@@ -35,6 +35,8 @@ struct Op {
   // e.g. "403 409".
   const char* errors = "";
   const char* operation_id = nullptr;  // nullptr: derived from method and path
+  const char* query = nullptr;         // other query parameters, comma-separated
+  const char* media = nullptr;         // a success body that is not JSON ("message/rfc822")
 };
 
 // Routes of one account (both forms).
@@ -46,7 +48,8 @@ const Op kAccountOps[] = {
     {"/api-keys", "get", "List API keys (prefixes only)", 200, nullptr, true, "ApiKey"},
     {"/api-keys", "post", "Create an API key; the key is shown once", 201, nullptr, false,
      "CreatedApiKey"},
-    {"/api-keys/{prefix}", "delete", "Revoke an API key by its 12-character prefix", 204, nullptr},
+    {"/api-keys/{prefix}", "delete",
+     "Revoke an API key by its 12-character prefix (its console sessions end too)", 204, nullptr},
     {"/domains", "get", "List sending domains", 200, nullptr, true, "DomainSummary"},
     {"/domains", "post", "Add a sending domain (answers the DNS records to publish)", 201,
      "NewDomain", false, "Domain", "403 409 429"},
@@ -68,10 +71,15 @@ const Op kAccountOps[] = {
      "Settings"},
     {"/settings/webhook-secret", "post", "Generate a webhook signing secret (shown once)", 200,
      nullptr, false, "WebhookSecret"},
-    {"/settings/test-email", "post", "Send a test email now; the outcome is data", 200, "TestEmail",
+    {"/settings/test-email", "post",
+     "Send a test email now (one at a time per account); the outcome is data", 200, "TestEmail",
      false, "TestEmailResult", "429"},
-    {"/suppressions", "get", "List suppressed recipients", 200, nullptr, true, "Suppression"},
+    {"/suppressions", "get",
+     "List suppressed recipients by address (q: address contains, reason: reason contains)", 200,
+     nullptr, true, "Suppression", "", nullptr, "q,reason"},
     {"/suppressions", "post", "Suppress a recipient", 201, "NewSuppression", false, "Suppression"},
+    {"/suppressions/bulk", "post", "Add and remove up to 1000 addresses in one transaction", 200,
+     "SuppressionBulk", false, "SuppressionBulkResult"},
     {"/suppressions/{address}", "delete", "Remove a recipient from the suppression list", 204,
      nullptr},
     {"/messages", "get", "Search messages (recipient, bulkId, status, from, to)", 200, nullptr,
@@ -79,6 +87,28 @@ const Op kAccountOps[] = {
     {"/messages", "post", "Send a message (JSON)", 200, "SendMessage", false, "SendResult"},
     {"/messages/{messageId}", "get", "A message with its events and webhook attempts", 200, nullptr,
      false, "MessageDetail"},
+    {"/stats", "get", "Delivery counters per hour or day (operator: /api/v1/stats = every account)",
+     200, nullptr, false, "Stats", "", nullptr, "from,to,step"},
+    {"/captured", "get", "Mail kept by the sandbox route, newest first", 200, nullptr, true,
+     "CapturedMessage"},
+    {"/captured/{capturedId}", "get", "A captured message: headers, text, HTML, attachments", 200,
+     nullptr, false, "CapturedDetail"},
+    {"/captured/{capturedId}/raw", "get", "A captured message as sent (message/rfc822 download)",
+     200, nullptr, false, nullptr, "", nullptr, nullptr, "message/rfc822"},
+    {"/captured/{capturedId}/html", "get",
+     "A captured message's HTML part under a sandboxing CSP (for an <iframe sandbox>)", 200,
+     nullptr, false, nullptr, "", nullptr, nullptr, "text/html"},
+    {"/webhooks/deliveries", "get",
+     "The account's webhook deliveries (reports, tracking events), newest first", 200, nullptr,
+     true, "WebhookDelivery"},
+    {"/webhooks/deliveries/{deliveryId}", "get", "One webhook delivery", 200, nullptr, false,
+     "WebhookDelivery"},
+    {"/webhooks/deliveries/{deliveryId}/retry", "post",
+     "Send a webhook delivery again now (a given-up one is pending again)", 202, nullptr, false,
+     "WebhookDelivery", "409"},
+    {"/webhooks/test", "post",
+     "One signed sample POST to the account's notify or tracking URL, now; the outcome is data",
+     200, "WebhookTest", false, "WebhookTestResult", "429"},
 };
 
 const Op kGlobalOps[] = {
@@ -89,6 +119,32 @@ const Op kGlobalOps[] = {
     {"/accounts/{accountId}", "get", "One account", 200, nullptr, false, "Account"},
     {"/accounts/{accountId}", "delete", "Delete an account and all it owns (operator)", 204,
      nullptr, false, nullptr, "403"},
+    {"/accounts/{accountId}/suspend", "post",
+     "Suspend an account (operator): SMTP 550 5.7.1 and HTTP 403 for its own keys", 200,
+     "Suspension", false, "Account", "403"},
+    {"/accounts/{accountId}/unsuspend", "post", "Lift an account's suspension (operator)", 200,
+     nullptr, false, "Account", "403"},
+    {"/platform", "get",
+     "How to connect: host, listeners, AUTH methods, platform domains and route, limits", 200,
+     nullptr, false, "Platform"},
+    {"/queue", "get", "The delivery queue by destination or account (operator)", 200, nullptr,
+     false, "QueueGroups", "403", nullptr, "by"},
+    {"/queue/messages", "get", "Queued messages, oldest first (operator)", 200, nullptr, true,
+     "QueueMessage", "403", nullptr, "destination,account,state"},
+    {"/queue/actions", "post", "Retry, hold, release or delete queued messages in bulk (operator)",
+     200, "QueueAction", false, "QueueActionResult", "403"},
+};
+
+// The console's login: authenticated by its body or by the cookie, not by a bearer token.
+const Op kSessionOps[] = {
+    {"/session", "post",
+     "Log in to the console with the operator token, an API key or a one-time login code: sets "
+     "the __Host-tern_session cookie",
+     201, "Login", false, "Session", "401 403 429", "createSession"},
+    {"/session", "get", "The console session of the cookie (csrf included)", 200, nullptr, false,
+     "Session", "401", "getSession"},
+    {"/session", "delete", "Log out: end the session, clear the cookie", 204, nullptr, false,
+     nullptr, "403", "deleteSession"},
 };
 
 json str() { return {{"type", "string"}}; }
@@ -119,8 +175,115 @@ json error_schema() {
                    "Machine-readable: bad_request, unauthorized, forbidden, not_found, conflict, "
                    "method_not_allowed, payload_too_large, quota_exceeded, rate_limited, "
                    "sender_not_authorized, too_many_requests, too_many_connections, "
-                   "unavailable, internal."}}},
+                   "unavailable, internal; the console's: csrf, suspended."}}},
                 {"message", {{"type", "string"}, {"description", "For people; may change."}}}})}});
+}
+
+// The console's answers (issue 13).
+void console_schemas(json& s) {
+  json time = {{"type", "string"}, {"format", "date-time"}};
+  json ntime = nullable(time);
+  json boolean = {{"type", "boolean"}};
+  json integer = {{"type", "integer"}};
+  json nstr = nullable(str());
+  auto arr = [](json items) { return json{{"type", "array"}, {"items", std::move(items)}}; };
+  s["Session"] =
+      record({{"kind", {{"type", "string"}, {"enum", {"operator", "account"}}}},
+              {"account",
+               {{"type", "object"}, {"nullable", true}, {"allOf", json::array({ref("Account")})}}},
+              {"csrf", str()},
+              {"idleExpiresAt", time},
+              {"expiresAt", time}});
+  s["Platform"] = record(
+      {{"hostname", str()},
+       {"version", str()},
+       {"publicUrl", str()},
+       {"listeners",
+        arr(record({{"name", str()},
+                    {"address", str()},
+                    {"port", integer},
+                    {"tls", {{"type", "string"}, {"enum", {"starttls", "implicit", "none"}}}}}))},
+       {"authMethods", arr(str())},
+       {"plaintextAuth", boolean},
+       {"platformDomains", arr(str())},
+       {"platformRoute", object({{"kind", {{"type", "string"}, {"enum", {"mx", "smarthost"}}}},
+                                 {"host", str()},
+                                 {"port", integer},
+                                 {"security", str()}},
+                                {"kind"})},
+       {"dkimZone", str()},
+       {"spfInclude", str()},
+       {"limits", record({{"maxMessageSize", integer},
+                          {"maxRecipients", integer},
+                          {"testEmailsPerMinute", integer},
+                          {"maxUnverifiedDomains", integer},
+                          {"capturedPerAccount", integer},
+                          {"capturedMaxAgeSeconds", integer}})}});
+  json counts = {{"accepted", integer}, {"delivered", integer}, {"deferred", integer},
+                 {"bounced", integer},  {"expired", integer},   {"rejected", integer},
+                 {"opened", integer},   {"clicked", integer}};
+  json bucket = counts;
+  bucket["t"] = time;
+  s["Stats"] = record({{"step", {{"type", "string"}, {"enum", {"hour", "day"}}}},
+                       {"from", time},
+                       {"to", time},
+                       {"series", arr(record(bucket))},
+                       {"totals", record(counts)},
+                       {"bounceRate", {{"type", "number"}, {"nullable", true}}}});
+  s["QueueGroups"] = record({{"by", {{"type", "string"}, {"enum", {"destination", "account"}}}},
+                             {"groups", arr(object({{"key", str()},
+                                                    {"accountId", integer},
+                                                    {"messages", integer},
+                                                    {"recipients", integer},
+                                                    {"held", integer},
+                                                    {"oldestAt", ntime},
+                                                    {"nextAttemptAt", ntime}},
+                                                   {"key", "messages", "recipients", "held",
+                                                    "oldestAt", "nextAttemptAt"}))}});
+  s["QueueMessage"] = record({{"id", str()},
+                              {"account", str()},
+                              {"accountId", integer},
+                              {"from", str()},
+                              {"recipients", arr(record({{"to", str()},
+                                                         {"state", str()},
+                                                         {"attempts", integer},
+                                                         {"nextAttemptAt", ntime},
+                                                         {"lastReply", str()},
+                                                         {"destination", str()}}))},
+                              {"createdAt", time},
+                              {"held", boolean}});
+  s["QueueActionResult"] = record({{"action", str()}, {"count", integer}});
+  s["WebhookDelivery"] =
+      object({{"id", str()},
+              {"kind", {{"type", "string"}, {"enum", {"report", "tracking"}}}},
+              {"url", str()},
+              {"status", {{"type", "string"}, {"enum", {"pending", "failed", "given_up", "sent"}}}},
+              {"attempts", integer},
+              {"lastCode", nullable(integer)},
+              {"lastError", nstr},
+              {"nextAttemptAt", ntime},
+              {"createdAt", time},
+              {"sentAt", ntime},
+              {"messageId", str()},
+              {"recipient", str()}},
+             {"id", "kind", "url", "status", "attempts", "lastCode", "lastError", "createdAt",
+              "messageId", "recipient"});
+  s["WebhookTestResult"] =
+      record({{"ok", boolean}, {"status", integer}, {"error", str()}, {"url", str()}});
+  s["SuppressionBulkResult"] =
+      record({{"added", integer}, {"removed", integer}, {"invalid", arr(str())}});
+  json captured = {{"id", str()},      {"queueId", str()},   {"messageId", str()},
+                   {"from", str()},    {"sender", str()},    {"to", arr(str())},
+                   {"subject", str()}, {"capturedAt", time}, {"size", integer}};
+  s["CapturedMessage"] = record(captured);
+  json cdetail = captured;
+  cdetail["headers"] = arr(record({{"name", str()}, {"value", str()}}));
+  cdetail["text"] = nstr;
+  cdetail["html"] = nstr;
+  cdetail["attachments"] =
+      arr(record({{"filename", str()}, {"contentType", str()}, {"size", integer}}));
+  cdetail["truncated"] = boolean;
+  s["CapturedDetail"] = record(cdetail);
 }
 
 json schemas() {
@@ -157,7 +320,7 @@ json schemas() {
   json one_or_many_or_null = {{"oneOf", {nullable(str()), strings}},
                               {"description", "One address, or a list of addresses"}};
   json patch_props = {
-      {"route", {{"type", "string"}, {"enum", {"platform", "custom", ""}}}},
+      {"route", {{"type", "string"}, {"enum", {"platform", "custom", "sandbox", ""}}}},
       {"relay.host", str()},
       {"relay.port",
        {{"oneOf", {nullable({{"type", "integer"}, {"minimum", 1}, {"maximum", 65535}}), str()}}}},
@@ -224,9 +387,39 @@ json schemas() {
                         {"trackingUrl", str()},
                         {"callbackData", str()},
                         {"intermediateReport", boolean}}}};
+  s["Suspension"] = {{"type", "object"},
+                     {"required", {"reason"}},
+                     {"properties", {{"reason", {{"type", "string"}, {"maxLength", 200}}}}}};
+  s["Login"] = {{"type", "object"},
+                {"description", "Exactly one of token (operator token or API key) and code."},
+                {"properties", {{"token", str()}, {"code", str()}}}};
+  s["SuppressionBulk"] = {{"type", "object"},
+                          {"properties",
+                           {{"add", {{"type", "array"}, {"items", str()}, {"maxItems", 1000}}},
+                            {"remove", {{"type", "array"}, {"items", str()}, {"maxItems", 1000}}},
+                            {"reason", str()}}}};
+  s["QueueAction"] = {
+      {"type", "object"},
+      {"required", {"action"}},
+      {"description", "action and exactly one of ids, destination, account."},
+      {"properties",
+       {{"action", {{"type", "string"}, {"enum", {"retry", "hold", "release", "delete"}}}},
+        {"ids", {{"type", "array"}, {"items", str()}, {"maxItems", 1000}}},
+        {"destination", str()},
+        {"account",
+         {{"description", "account id or name"}, {"oneOf", {str(), {{"type", "integer"}}}}}}}}};
+  s["WebhookTest"] = {
+      {"type", "object"},
+      {"properties", {{"kind", {{"type", "string"}, {"enum", {"report", "tracking"}}}}}}};
 
   // Answers.
-  s["Account"] = record({{"id", integer}, {"name", str()}, {"code", str()}, {"createdAt", time}});
+  s["Account"] = record({{"id", integer},
+                         {"name", str()},
+                         {"code", str()},
+                         {"createdAt", time},
+                         {"suspended", boolean},
+                         {"suspendedReason", nullable(str())},
+                         {"suspendedAt", ntime}});
   s["CreatedAccount"] =
       record({{"account", ref("Account")}, {"username", str()}, {"password", str()}});
   s["Credential"] = record({{"username", str()}, {"createdAt", time}});
@@ -328,6 +521,7 @@ json schemas() {
   detail["events"] = {{"type", "array"}, {"items", ref("DeliveryEvent")}};
   detail["webhooks"] = {{"type", "array"}, {"items", ref("WebhookAttempts")}};
   s["MessageDetail"] = record(detail);
+  console_schemas(s);
   s["OpenApiDocument"] = {
       {"type", "object"},
       {"required", {"openapi", "info", "paths"}},
@@ -414,6 +608,15 @@ json operation(const Op& op, const std::string& full_path, bool auth, bool scope
     for (const char* q : {"recipient", "bulkId", "status", "from", "to"})
       params.push_back({{"name", q}, {"in", "query"}, {"schema", str()}});
   }
+  if (op.query) {
+    std::string_view q = op.query;
+    while (!q.empty()) {
+      const size_t comma = q.find(',');
+      params.push_back(
+          {{"name", std::string(q.substr(0, comma))}, {"in", "query"}, {"schema", str()}});
+      q = comma == std::string_view::npos ? std::string_view{} : q.substr(comma + 1);
+    }
+  }
   if (!params.empty()) o["parameters"] = params;
   if (op.body)
     o["requestBody"] = {{"required", true},
@@ -421,7 +624,9 @@ json operation(const Op& op, const std::string& full_path, bool auth, bool scope
   json responses;
   const std::string code = std::to_string(op.success);
   responses[code] = {{"description", op.success == 204 ? "Done" : "OK"}};
-  if (op.success != 204) {
+  if (op.media) {
+    responses[code]["content"] = {{op.media, {{"schema", str()}}}};
+  } else if (op.success != 204) {
     json schema = op.result ? ref(op.result) : json{{"type", "object"}};
     if (op.list)
       schema = record(
@@ -502,6 +707,15 @@ nlohmann::json openapi_document(const std::string& public_url) {
     std::string p = std::string("/api/v1") + op.path;
     paths[p][op.method] = operation(op, p, true, false);
   }
+  for (const auto& op : kSessionOps) {
+    std::string p = std::string("/api/v1") + op.path;
+    json o = operation(op, p, false, false);
+    o["description"] =
+        "The console's cookie login (issue 13). Cookie requests that change state need "
+        "X-Tern-CSRF (the session's csrf) and Sec-Fetch-Site: same-origin (or an Origin of this "
+        "server); otherwise 403 csrf. Logins are rate limited per client address (429).";
+    paths[p][op.method] = std::move(o);
+  }
   for (const auto& op : kAccountOps) {
     std::string scoped = std::string("/api/v1/accounts/{accountId}") + op.path;
     paths[scoped][op.method] = operation(op, scoped, true, false);
@@ -513,21 +727,25 @@ nlohmann::json openapi_document(const std::string& public_url) {
                  "400", "getOpenApiDocument"},
                 "/api/v1/openapi.json", false, false);
   add_public_routes(paths);
-  json doc{{"openapi", "3.0.3"},
-           {"info",
-            {{"title", "Tern API"},
-             {"version", "1"},
-             {"description",
-              "Tern's REST API. Authenticate with 'Authorization: Bearer <token>': the operator "
-              "token (every account) or an account's API key (its own account only). Lists "
-              "page with ?limit= and ?cursor= and answer {\"items\":[...],\"nextCursor\":...}. "
-              "Errors answer {\"error\":{\"code\",\"message\"}}."}}},
-           {"servers", json::array({{{"url", public_url.empty() ? "/" : public_url}}})},
-           {"security", json::array({{{"bearer", json::array()}}})},
-           {"paths", paths},
-           {"components",
-            {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}},
-             {"schemas", schemas()}}}};
+  json doc{
+      {"openapi", "3.0.3"},
+      {"info",
+       {{"title", "Tern API"},
+        {"version", "1"},
+        {"description",
+         "Tern's REST API. Authenticate with 'Authorization: Bearer <token>': the operator "
+         "token (every account) or an account's API key (its own account only); the web "
+         "console uses a session cookie from POST /api/v1/session instead. Lists page with ?limit= "
+         "and ?cursor= and answer {\"items\":[...],\"nextCursor\":...}. "
+         "Errors answer {\"error\":{\"code\",\"message\"}}."}}},
+      {"servers", json::array({{{"url", public_url.empty() ? "/" : public_url}}})},
+      {"security", json::array({{{"bearer", json::array()}}, {{"session", json::array()}}})},
+      {"paths", paths},
+      {"components",
+       {{"securitySchemes",
+         {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}},
+          {"session", {{"type", "apiKey"}, {"in", "cookie"}, {"name", "__Host-tern_session"}}}}},
+        {"schemas", schemas()}}}};
   return doc;
 }
 

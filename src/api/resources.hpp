@@ -11,6 +11,7 @@
 
 #include "api/api.hpp"
 #include "api/auth.hpp"
+#include "api/errors.hpp"
 #include "api/pagination.hpp"
 #include "api/response.hpp"
 #include "core/result.hpp"
@@ -36,6 +37,17 @@ net::HttpResponse handle_senders(const Call& c);
 net::HttpResponse handle_settings(const Call& c);
 net::HttpResponse handle_suppressions(const Call& c);
 net::HttpResponse handle_messages(const Call& c);
+// The console's resources (issue 13).
+net::HttpResponse handle_captured(const Call& c);
+net::HttpResponse handle_webhooks(const Call& c);
+net::HttpResponse handle_queue(const Call& c);                      // operator only
+net::HttpResponse handle_stats(const Call& c, int64_t account_id);  // 0: every account
+net::HttpResponse handle_platform(const ApiServices& svc, const net::HttpRequest& req);
+// /api/v1/session: its own authentication (cookie or login body).
+net::HttpResponse handle_session(const ApiServices& svc, const net::HttpRequest& req,
+                                 const std::vector<std::string>& rest);
+// An account as the API shows it: account_json plus suspended / suspendedReason.
+nlohmann::json account_view(const ApiServices& svc, const store::Account& a);
 // GET /v/<token> (no auth): HTML.
 net::HttpResponse handle_verify(const ApiServices& svc, const net::HttpRequest& req);
 // GET /api/v1/openapi.json (no auth).
@@ -47,9 +59,7 @@ net::HttpResponse not_found(const std::string& what);            // 404 "<what> 
 net::HttpResponse method_not_allowed(const std::string& allow);  // 405 + Allow
 net::HttpResponse bad_request(const std::string& message);       // 400
 net::HttpResponse no_content();                                  // 204
-// A store/service error: temporary → 503 unavailable; permanent → perm_status with perm_code.
-net::HttpResponse from_error(const core::Error& e, int perm_status = 400,
-                             const std::string& perm_code = "bad_request");
+// A failed store or service call: from_error (api/errors.hpp), the one mapping.
 
 // The list endpoints' shape: a whole list from the store, each element turned into (sort key,
 // JSON) by item(element, index), answered as one page of ?limit=&cursor= (400 for a bad page

@@ -6,13 +6,12 @@
 // the same values.
 #include "api/send.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
+#include "api/errors.hpp"
 #include "api/response.hpp"
 #include "core/clock.hpp"
 #include "core/ids.hpp"
@@ -115,13 +114,8 @@ policy::MessageOptions options(const json& body, policy::MessageOptions opts) {
     else
       throw BadRequest{std::string(key) + ": must be a " +
                        (std::string_view(key) == "intermediateReport" ? "boolean" : "string")};
-    core::Status s = policy::apply_option(opts, seen, header, value);
-    if (!s.ok()) {
-      // "Invalid X-IB-bulk-id header: must be ..." → "bulkId: must be ..."
-      auto colon = s.text.find(": ");
-      throw BadRequest{std::string(key) + ": " +
-                       (colon == std::string::npos ? s.text : s.text.substr(colon + 2))};
-    }
+    const policy::OptionVerdict v = policy::set_option(opts, seen, header, value);
+    if (v.problem) throw BadRequest{std::string(key) + ": " + v.problem};
   }
   return opts;
 }
@@ -149,12 +143,7 @@ net::HttpResponse handle_send(const ApiServices& svc, int64_t account_id,
   if (!body.is_object()) return error_response(400, "bad_request", "body must be a JSON object");
 
   auto ctx = svc.store->account_context(account_id);
-  if (!ctx) {
-    spdlog::error("send: account {}: {}", account_id, ctx.error().message);
-    return error_response(ctx.error().temporary ? 503 : 500,
-                          ctx.error().temporary ? "unavailable" : "internal",
-                          "cannot load the account");
-  }
+  if (!ctx) return from_error(ctx.error());
   auto account = std::make_shared<policy::AccountContext>(std::move(ctx.value()));
   for (const auto& d : svc.platform_domains) account->platform_domains.push_back(d);
 
@@ -191,16 +180,7 @@ net::HttpResponse handle_send(const ApiServices& svc, int64_t account_id,
   sr.smtputf8 = composed->smtputf8;
   sr.queue_id = co.id;
   auto r = svc.submission->submit(std::move(sr));
-  if (!r) {
-    const auto& e = r.error();
-    if (e.temporary) {
-      spdlog::error("send: account {}: {}", account_id, e.message);
-      return error_response(503, "unavailable", "the message could not be queued: " + e.message);
-    }
-    if (e.message.find("Sender not authorized") != std::string::npos)
-      return error_response(400, "sender_not_authorized", e.message);
-    return error_response(400, "bad_request", e.message);
-  }
+  if (!r) return from_error(r.error());
   json messages = json::array();
   for (const auto& rc : r->recipients)
     messages.push_back({{"to", rc.to}, {"messageId", rc.message_id}, {"status", pending_status()}});

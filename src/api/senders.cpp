@@ -21,16 +21,13 @@ namespace tern::api {
 namespace {
 constexpr int64_t kLinkLifetimeMs = 48LL * 3600 * 1000;
 
-std::optional<store::Sender> find_sender(const Call& c, const std::string& address,
-                                         core::Error* err) {
-  auto list = c.svc.store->list_senders(c.account.id);
-  if (!list) {
-    *err = list.error();
-    return std::nullopt;
-  }
+// The account's registered sender with this (normalised) address, nullopt when there is none.
+core::Result<std::optional<store::Sender>> find_sender(const Call& c, const std::string& address) {
+  auto list = c.svc.store->senders.list(c.account.id);
+  if (!list) return list.error();
   for (const auto& s : *list)
-    if (s.address == address) return s;
-  return std::nullopt;
+    if (s.address == address) return std::optional<store::Sender>(s);
+  return std::optional<store::Sender>();
 }
 
 // The verification email, composed like any API message (message::compose) and submitted as
@@ -69,7 +66,7 @@ core::Result<void> send_link(const Call& c, const std::string& address, const st
 }
 
 net::HttpResponse list(const Call& c) {
-  return paged_list(c.req, c.svc.store->list_senders(c.account.id), [](const auto& s, size_t) {
+  return paged_list(c.req, c.svc.store->senders.list(c.account.id), [](const auto& s, size_t) {
     return std::pair<std::string, nlohmann::json>(s.address, sender_json(s));
   });
 }
@@ -94,27 +91,25 @@ net::HttpResponse add(const Call& c) {
   }
   // Another account's verified domain is that account's identity: nobody else may even ask
   // its mailboxes to vouch for them (issue 10 item 3). Nothing is stored or sent.
-  if (auto d = c.svc.store->find_domain(mb->domain); !d) {
+  if (auto d = c.svc.store->domains.find(mb->domain); !d) {
     return from_error(d.error());
   } else if (*d && (*d)->verified && (*d)->account_id != c.account.id) {
     return error_response(409, "conflict",
                           "\"address\": " + mb->domain + " is a sending domain of another account");
   }
-  core::Error err;
-  auto existing = find_sender(c, address, &err);
-  if (!existing && !err.message.empty()) return from_error(err);
+  auto found = find_sender(c, address);
+  if (!found) return from_error(found.error());
+  const std::optional<store::Sender>& existing = *found;
   if (existing && existing->verified) return json_response(200, sender_json(*existing));
-  if (auto r = c.svc.store->add_sender(c.account.id, address, verified_now); !r)
+  if (auto r = c.svc.store->senders.add(c.account.id, address, verified_now); !r)
     return from_error(r.error());
   if (verified_now)
     return json_response(existing ? 200 : 201, sender_json({c.account.id, address, true}));
   const int64_t expires = c.now_ms() + kLinkLifetimeMs;
-  auto token = c.svc.store->create_sender_verification(c.account.id, address, expires);
+  auto token = c.svc.store->senders.create_verification(c.account.id, address, expires);
   if (!token) return from_error(token.error());
   if (auto r = send_link(c, address, *token); !r)
-    return error_response(r.error().temporary ? 503 : 400,
-                          r.error().temporary ? "unavailable" : "bad_request",
-                          "the verification email could not be sent: " + r.error().message);
+    return from_error(r.error().context("the verification email could not be sent"));
   nlohmann::json j = sender_json({c.account.id, address, false});
   j["verificationSent"] = true;
   j["verificationExpiresAt"] = iso_time(expires);
@@ -133,15 +128,14 @@ net::HttpResponse handle_senders(const Call& c) {
   auto mb = core::parse_mailbox(c.rest[0]);
   if (!mb) return not_found("sender");
   if (m == "GET") {
-    core::Error err;
-    auto s = find_sender(c, mb->str(), &err);
-    if (!s && !err.message.empty()) return from_error(err);
-    if (!s) return not_found("sender");
-    return json_response(200, sender_json(*s));
+    auto s = find_sender(c, mb->str());
+    if (!s) return from_error(s.error());
+    if (!*s) return not_found("sender");
+    return json_response(200, sender_json(**s));
   }
   if (m == "DELETE") {
-    auto r = c.svc.store->delete_sender(c.account.id, mb->str());
-    if (!r) return from_error(r.error(), 404, "not_found");
+    auto r = c.svc.store->senders.remove(c.account.id, mb->str());
+    if (!r) return from_error(r.error());
     return no_content();
   }
   return method_not_allowed("GET, DELETE");

@@ -1,6 +1,6 @@
 // /settings: the account's delivery and report settings (store/settings.hpp keys).
 //   GET                      every key with defaults filled in; secrets as "set" / "not set"
-//   PATCH {key: value, ...}  all or nothing (Store::set_account_settings); 400 names the key;
+//   PATCH {key: value, ...}  all or nothing (store::SettingsService::set); 400 names the key;
 //                            mail_from, relay.host, notify_url and tracking_url must pass
 //                            report::check_settings (the account's identities, SSRF rules);
 //                            strings, numbers, booleans (on/off) or arrays of strings (cc, bcc);
@@ -10,7 +10,9 @@
 //                            route; 200 with the outcome as data (a remote's refusal is not an
 //                            HTTP error). A from (or the stored mail_from) the account may not
 //                            use: 400 sender_not_authorized, nothing sent; more than
-//                            [limits] test_emails_per_minute: 429 rate_limited.
+//                            [limits] test_emails_per_minute: 429 rate_limited. At most one
+//                            at a time per account (429 too_many_requests); answered through
+//                            HttpResponse::later, so no API thread waits for the remote.
 #include "store/settings.hpp"
 
 #include <fmt/format.h>
@@ -18,6 +20,7 @@
 #include "api/json_views.hpp"
 #include "api/request.hpp"
 #include "api/resources.hpp"
+#include "api/slow_calls.hpp"
 #include "core/address.hpp"
 #include "report/settings_guard.hpp"
 #include "store/secrets.hpp"
@@ -27,7 +30,7 @@ namespace tern::api {
 namespace {
 
 net::HttpResponse show(const Call& c) {
-  auto s = c.svc.store->account_settings(c.account.id, false);
+  auto s = c.svc.store->settings.get(c.account.id, false);
   if (!s) return from_error(s.error());
   return json_response(200, settings_json(*s));
 }
@@ -69,17 +72,33 @@ net::HttpResponse patch(const Call& c) {
       std::move(ctx).value(), c.svc.webhook_policy, c.svc.relay_policy, {c.svc.hostname}};
   for (const auto& d : c.svc.platform_domains) guard.identity.platform_domains.push_back(d);
   if (auto r = report::check_settings(kv, guard); !r) return bad_request(r.error().message);
-  if (auto r = c.svc.store->set_account_settings(c.account.id, kv); !r)
-    return from_error(r.error());
+  if (auto r = c.svc.store->settings.set(c.account.id, kv); !r) return from_error(r.error());
   return show(c);
 }
 
 net::HttpResponse new_webhook_secret(const Call& c) {
   // 256 random bits, base32: "whsec_" + 52 characters.
   std::string secret = "whsec_" + store::secrets::random_token() + store::secrets::random_token();
-  if (auto r = c.svc.store->set_account_settings(c.account.id, {{"webhook_secret", secret}}); !r)
+  if (auto r = c.svc.store->settings.set(c.account.id, {{"webhook_secret", secret}}); !r)
     return from_error(r.error());
   return json_response(200, {{"webhookSecret", secret}});
+}
+
+net::HttpResponse test_email_answer(const TestEmailResult& r) {
+  if (r.outcome == "refused") return error_response(400, "sender_not_authorized", r.reply);
+  if (r.outcome == "rate_limited") return error_response(429, "rate_limited", r.reply);
+  if (r.outcome == "busy") {  // the account's previous test email is still under way
+    auto e = error_response(429, "too_many_requests", r.reply);
+    e.headers.emplace_back("Retry-After", "5");
+    return e;
+  }
+  return json_response(200, {{"outcome", r.outcome},
+                             {"code", r.code},
+                             {"enhanced", r.enhanced},
+                             {"reply", r.reply},
+                             {"host", r.host},
+                             {"tls", r.tls},
+                             {"route", r.route}});
 }
 
 net::HttpResponse test_email(const Call& c) {
@@ -102,18 +121,18 @@ net::HttpResponse test_email(const Call& c) {
     if (!mb) return bad_request("\"from\" is not a valid email address");
     from_addr = mb->str();
   }
-  if (!c.svc.test_email)
+  if (!c.svc.test_email && !c.svc.test_email_async)
     return error_response(503, "unavailable", "test email needs delivery to be enabled");
-  TestEmailResult r = c.svc.test_email(c.account.id, from_addr, to_mb->str());
-  if (r.outcome == "refused") return error_response(400, "sender_not_authorized", r.reply);
-  if (r.outcome == "rate_limited") return error_response(429, "rate_limited", r.reply);
-  return json_response(200, {{"outcome", r.outcome},
-                             {"code", r.code},
-                             {"enhanced", r.enhanced},
-                             {"reply", r.reply},
-                             {"host", r.host},
-                             {"tls", r.tls},
-                             {"route", r.route}});
+  if (!c.svc.test_email_async)
+    return test_email_answer(c.svc.test_email(c.account.id, from_addr, to_mb->str()));
+  // No thread waits for the remote server: the answer is written when the attempt ends. The
+  // engine bounds it (net/test_send.hpp): one at a time per account ("busy" → 429), in time.
+  net::HttpResponse r;
+  r.later = [start = c.svc.test_email_async, account = c.account.id, from_addr,
+             to = to_mb->str()](net::HttpCompletion done) {
+    start(account, from_addr, to, [done](TestEmailResult t) { done(test_email_answer(t)); });
+  };
+  return r;
 }
 
 }  // namespace

@@ -101,14 +101,14 @@ void record(const ApiServices& svc, const tracking::TokenFields& t, const net::H
   std::string ua(req.header("user-agent").substr(0, kMaxUserAgent));
 
   if (svc.store) {
-    store::Store::DeliveryEvent ev;
+    store::DeliveryEvent ev;
     ev.time_ms = now_ms;
     ev.queue_id = m.queue_id;
     ev.account_id = m.account_id;
     ev.recipient = m.recipient;
-    ev.event = click ? "clicked" : "opened";
+    ev.event = click ? core::EventKind::clicked : core::EventKind::opened;
     ev.reply = click ? t.url : ua;
-    if (auto r = svc.store->record_events({ev}); !r)
+    if (auto r = svc.store->events.record({ev}); !r)
       spdlog::warn("tracking {}: event: {}", message_id, r.error().message);
   }
 
@@ -125,7 +125,7 @@ void record(const ApiServices& svc, const tracking::TokenFields& t, const net::H
                          {"callbackData", m.callback_data}};
   store::OutboxItem o;
   o.account_id = m.account_id;
-  o.kind = "tracking";
+  o.kind = store::OutboxKind::tracking;
   o.url = m.tracking_url;
   o.content_type = "application/json";
   o.message_id = m.message_id;
@@ -133,7 +133,7 @@ void record(const ApiServices& svc, const tracking::TokenFields& t, const net::H
   o.recipient = m.recipient;
   o.item = item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   o.created_ms = now_ms;
-  if (auto r = svc.outbox->enqueue({o}); !r) {
+  if (auto r = svc.outbox->enqueue({o}, now_ms); !r) {
     spdlog::warn("tracking {}: outbox: {}", message_id, r.error().message);
     return;
   }

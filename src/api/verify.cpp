@@ -59,7 +59,7 @@ net::HttpResponse handle_verify(const ApiServices& svc, const net::HttpRequest& 
   for (char c : token) shape = shape && ((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'));
   if (!shape) return page(404, "Link not found", "This verification link is not valid.");
   const int64_t now = svc.clock ? svc.clock->now_ms() : core::SystemClock().now_ms();
-  auto r = svc.store->consume_sender_verification(std::string(token), now);
+  auto r = svc.store->senders.consume_verification(std::string(token), now);
   if (!r) return page(503, "Try again later", "The link could not be checked right now.");
   using S = store::SenderVerification::Status;
   switch (r->status) {

@@ -92,7 +92,8 @@ Config load_config(const std::string& path) {
   }
   check_keys(root, "",
              {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth", "platform", "dns",
-              "delivery", "http", "webhooks", "tracking", "limits", "spool", "master_key_file"});
+              "delivery", "http", "webhooks", "tracking", "limits", "spool", "master_key_file",
+              "sandbox"});
   get(root, "", "master_key_file", c.master_key_file);
   get(root, "", "hostname", c.hostname);
   get(root, "", "data_dir", c.data_dir);
@@ -199,9 +200,11 @@ Config load_config(const std::string& path) {
     d.mx_port = static_cast<uint16_t>(mx_port);
     std::string smarthost;
     get(*t, "delivery", "smarthost", smarthost);
-    get(*t, "delivery", "smarthost_security", d.smarthost.security);
-    if (d.smarthost.security != "none" && d.smarthost.security != "starttls" &&
-        d.smarthost.security != "tls")
+    std::string security(store::to_string(d.smarthost.security));
+    get(*t, "delivery", "smarthost_security", security);
+    if (auto sec = store::parse_relay_security(security))
+      d.smarthost.security = *sec;
+    else
       bad("delivery.smarthost_security", "must be none, starttls or tls");
     if (!smarthost.empty()) {
       try {
@@ -295,6 +298,16 @@ Config load_config(const std::string& path) {
     check_keys(*t, "limits", {"test_emails_per_minute", "max_unverified_domains"});
     get(*t, "limits", "test_emails_per_minute", c.test_emails_per_minute);
     get(*t, "limits", "max_unverified_domains", c.max_unverified_domains);
+  }
+  if (auto* t = section(root, "sandbox")) {
+    check_keys(*t, "sandbox", {"max_messages", "max_age_s"});
+    int64_t max_messages = static_cast<int64_t>(c.sandbox_max_messages);
+    get(*t, "sandbox", "max_messages", max_messages);
+    get(*t, "sandbox", "max_age_s", c.sandbox_max_age_s);
+    if (max_messages < 1 || max_messages > 1'000'000)
+      bad("sandbox", "max_messages must be 1..1000000");
+    if (c.sandbox_max_age_s < 60) bad("sandbox", "max_age_s must be at least 60");
+    c.sandbox_max_messages = static_cast<size_t>(max_messages);
   }
   return c;
 }

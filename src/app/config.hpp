@@ -59,6 +59,10 @@ struct Config {
   // [limits]: per-account quotas (issue 10).
   int test_emails_per_minute = 5;   // POST /settings/test-email, tern account test-email; 0 = off
   int max_unverified_domains = 10;  // domains an account may hold unverified at once
+  // [sandbox]: mail of accounts on route=sandbox is kept, not sent (SPEC §9); per account at
+  // most max_messages (the oldest go first), none older than max_age_s.
+  size_t sandbox_max_messages = 1000;
+  int64_t sandbox_max_age_s = 7 * 86400;
 
   std::string effective_public_url() const {
     if (!public_url.empty()) return public_url;

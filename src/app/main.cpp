@@ -36,7 +36,10 @@
 #include "net/webhook_sender.hpp"
 #include "queue/spool.hpp"
 #include "report/settings_guard.hpp"
+#include "store/backend.hpp"
+#include "store/sessions.hpp"
 #include "store/store.hpp"
+#include "store/suspensions.hpp"
 
 namespace {
 
@@ -70,12 +73,20 @@ void warn_platform_names(const tern::app::PlatformNames& n) {
   for (const auto& w : n.warnings) std::fprintf(stderr, "tern: warning: %s\n", w.c_str());
 }
 
-std::unique_ptr<tern::store::Store> open_store(const Config& c) {
+// The data directory's store for one command (store/backend.hpp: the same bundle `serve` opens).
+struct OpenStore {
+  tern::store::Backend b;
+  tern::store::Store* operator->() const { return b.store.get(); }
+  tern::store::Store& operator*() const { return *b.store; }
+};
+
+OpenStore open_store(const Config& c) {
   std::filesystem::create_directories(c.data_dir);
-  auto s = tern::store::Store::open_sqlite(c.data_dir + "/tern.db");
-  if (!s) throw Failure(s.error().message);
-  s.value()->set_master_key(tern::app::read_master_key(c));
-  return std::move(s.value());
+  tern::store::BackendOptions o;
+  o.master_key = tern::app::read_master_key(c);
+  auto b = tern::store::open_backend("sqlite:" + c.data_dir + "/tern.db", o);
+  if (!b) throw Failure(b.error().message);
+  return OpenStore{std::move(b).value()};
 }
 
 tern::domain::Platform platform_of(const Config& c) {
@@ -97,13 +108,15 @@ void print_report(const tern::domain::Report& rep, bool as_json, bool with_chang
   const auto& d = rep.detail;
   std::cout << "domain " << d.domain << " (account " << rep.account.name << ", "
             << (d.verified ? "verified" : "not verified") << ", DKIM " << d.dkim_mode
-            << ", signing selector " << tern::domain::selector_name(d.active_slot, "rsa")
-            << (d.next_slot ? ", rotating to " + tern::domain::selector_name(d.next_slot, "rsa")
+            << ", signing selector "
+            << tern::domain::selector_name(d.active_slot, tern::dkim::Algorithm::rsa_sha256)
+            << (d.next_slot ? ", rotating to " + tern::domain::selector_name(
+                                                     d.next_slot, tern::dkim::Algorithm::rsa_sha256)
                             : std::string())
             << ")\n\nPublish these DNS records:\n";
   for (const auto& r : rep.records) {
-    std::cout << "\n  [" << r.status << "] " << r.purpose << "\n  " << r.name << ". IN " << r.type
-              << " ";
+    std::cout << "\n  [" << to_string(r.status) << "] " << r.purpose << "\n  " << r.name << ". IN "
+              << r.type << " ";
     if (r.type == "TXT" && r.value.size() > 255) {
       for (const auto& piece : tern::domain::split_txt(r.value))
         std::cout << "\"" << piece << "\" ";
@@ -121,7 +134,7 @@ void print_report(const tern::domain::Report& rep, bool as_json, bool with_chang
 }
 
 tern::store::Account need_account(tern::store::Store& s, const std::string& name) {
-  auto a = s.find_account(name);
+  auto a = s.accounts.find(name);
   if (!a) throw Failure(a.error().message);
   if (!a.value()) throw Failure("no such account: " + name);
   return *a.value();
@@ -282,6 +295,24 @@ int main(int argc, char** argv) {
                            "sender address (default: the account's mail_from, else "
                            "postmaster@<hostname>)");
   add_common(account_test, g);
+
+  auto* account_suspend = account->add_subcommand(
+      "suspend", "stop an account from sending and from using its API keys, with a reason");
+  std::string su_reason;
+  account_suspend->add_option("ACCOUNT", as_account)->required();
+  account_suspend->add_option("--reason", su_reason, "shown to the account (SMTP 550, HTTP 403)")
+      ->required();
+  add_common(account_suspend, g);
+  auto* account_unsuspend = account->add_subcommand("unsuspend", "lift an account's suspension");
+  account_unsuspend->add_option("ACCOUNT", as_account)->required();
+  add_common(account_unsuspend, g);
+
+  // console
+  auto* console_cmd = app.add_subcommand("console", "the web console");
+  console_cmd->require_subcommand(1);
+  auto* console_link = console_cmd->add_subcommand(
+      "link", "print a one-time operator login link (valid 10 minutes, works once)");
+  add_common(console_link, g, false);
 
   // apikey
   auto* apikey = app.add_subcommand("apikey", "manage API keys");
@@ -458,7 +489,7 @@ int main(int argc, char** argv) {
       std::cout << dump(tern::api::openapi_document(c.effective_public_url())) << "\n";
     } else if (*account_create) {
       auto store = open_store(c);
-      auto created = check(store->create_account(a_name));
+      auto created = check(store->accounts.create(a_name));
       if (g.json) {
         std::cout << dump(tern::api::created_account_json(created)) << "\n";
       } else {
@@ -467,15 +498,46 @@ int main(int argc, char** argv) {
       }
     } else if (*account_list) {
       auto store = open_store(c);
-      auto list = check(store->list_accounts());
+      auto list = check(store->accounts.list());
+      auto* sus = &store->suspensions;
+      std::map<int64_t, tern::store::Suspension> suspended;
+      for (auto& x : check(sus->all())) suspended[x.account_id] = x;
       json arr = json::array();
       for (const auto& a : list) {
+        auto it = suspended.find(a.id);
+        const tern::store::Suspension* s = it == suspended.end() ? nullptr : &it->second;
         if (g.json)
-          arr.push_back(tern::api::account_json(a));
+          arr.push_back(tern::api::account_json(a, s));
         else
-          std::cout << a.id << "\t" << a.name << "\t" << fmt_time(a.created_ms) << "\n";
+          std::cout << a.id << "\t" << a.name << "\t" << fmt_time(a.created_ms)
+                    << (s ? "\tsuspended: " + one_line(s->reason) : std::string()) << "\n";
       }
       if (g.json) std::cout << arr.dump() << "\n";
+    } else if (*account_suspend || *account_unsuspend) {
+      auto store = open_store(c);
+      auto acc = need_account(*store, as_account);
+      auto* sus = &store->suspensions;
+      std::optional<tern::store::Suspension> now;
+      if (*account_suspend)
+        now = check(sus->suspend(acc.id, su_reason, tern::core::SystemClock().now_ms()));
+      else
+        check(sus->unsuspend(acc.id));
+      if (g.json)
+        std::cout << dump(tern::api::account_json(acc, now ? &*now : nullptr)) << "\n";
+      else
+        std::cout << "account " << acc.name
+                  << (now ? " suspended: " + one_line(now->reason) : std::string(" not suspended"))
+                  << " (a running server applies it within 5 s)\n";
+    } else if (*console_link) {
+      // The code goes into the database the running server reads (WAL: shared), so the link
+      // works on it; only the code's SHA-256 is stored.
+      auto store = open_store(c);
+      auto sessions = check(tern::store::Sessions::open(c.data_dir + "/tern.db"));
+      auto code =
+          check(sessions->create_login_code(tern::core::SystemClock().now_ms(), 10 * 60 * 1000));
+      std::string base = c.effective_public_url();
+      while (!base.empty() && base.back() == '/') base.pop_back();
+      std::cout << base << "/console/#login=" << code << "\n";
     } else if (*account_set) {
       auto store = open_store(c);
       auto acc = need_account(*store, as_account);
@@ -493,9 +555,9 @@ int main(int argc, char** argv) {
       guard.relays = c.delivery.relay_policy;
       guard.own_names = {c.hostname};
       check(tern::report::check_settings(as_kv, guard));
-      check(store->set_account_settings(acc.id, as_kv));
+      check(store->settings.set(acc.id, as_kv));
       for (auto& [k, v] : as_kv) sodium_memzero(v.data(), v.size());
-      print_settings(check(store->account_settings(acc.id, false)), g.json);
+      print_settings(check(store->settings.get(acc.id, false)), g.json);
     } else if (*account_test) {
       auto t = check(
           tern::app::control_test_email(c.data_dir + "/control.sock", as_account, at_from, at_to));
@@ -521,11 +583,11 @@ int main(int argc, char** argv) {
     } else if (*account_show) {
       auto store = open_store(c);
       auto acc = need_account(*store, as_account);
-      print_settings(check(store->account_settings(acc.id, false)), g.json);
+      print_settings(check(store->settings.get(acc.id, false)), g.json);
     } else if (*suppression_list) {
       auto store = open_store(c);
       auto acc = need_account(*store, sp_account);
-      auto list = check(store->list_suppressions(acc.id));
+      auto list = check(store->suppressions.list(acc.id));
       if (g.json) {
         json arr = json::array();
         for (const auto& e : list)
@@ -543,7 +605,7 @@ int main(int argc, char** argv) {
     } else if (*suppression_remove) {
       auto store = open_store(c);
       auto acc = need_account(*store, sp_account);
-      check(store->remove_suppression(acc.id, sp_address));
+      check(store->suppressions.remove(acc.id, sp_address));
       if (g.json)
         std::cout << dump(json{{"removed", sp_address}, {"account", acc.name}}) << "\n";
       else
@@ -552,7 +614,7 @@ int main(int argc, char** argv) {
     } else if (*apikey_create) {
       auto store = open_store(c);
       auto acc = need_account(*store, k_account);
-      auto key = check(store->create_api_key(acc.id));
+      auto key = check(store->api_keys.create(acc.id));
       if (g.json)
         std::cout << json{{"key", key}}.dump() << "\n";
       else
@@ -560,7 +622,7 @@ int main(int argc, char** argv) {
     } else if (*apikey_revoke) {
       auto store = open_store(c);
       auto acc = need_account(*store, k_account);
-      check(store->revoke_api_key(acc.id, k_prefix));
+      check(store->api_keys.revoke(acc.id, k_prefix));
       if (g.json) std::cout << json{{"revoked", k_prefix}}.dump() << "\n";
     } else if (*domain_add || *domain_records || *domain_check || *domain_list || *dns_zone ||
                *dkim_rotate || *dkim_export) {
@@ -584,7 +646,7 @@ int main(int argc, char** argv) {
         if (rep.dns_error) return kExitDnsTempFail;
       } else if (*domain_list) {
         auto acc = need_account(*store, d_account);
-        auto list = check(store->list_domains(acc.id));
+        auto list = check(store->domains.list(acc.id));
         json arr = json::array();
         for (const auto& d : list) {
           auto rep = check(domains.records(d.domain, acc.id));
@@ -592,7 +654,7 @@ int main(int argc, char** argv) {
             arr.push_back(tern::api::domain_summary_json(d, &rep.detail));
           } else {
             size_t ok = 0;
-            for (const auto& r : rep.records) ok += r.status == "ok";
+            for (const auto& r : rep.records) ok += r.status == tern::store::RecordStatus::ok;
             std::cout << d.domain << "\t" << (d.verified ? "verified" : "unverified") << "\t"
                       << rep.detail.dkim_mode << "\t" << ok << "/" << rep.records.size()
                       << " records ok\n";
@@ -639,7 +701,7 @@ int main(int argc, char** argv) {
       if (!s_verified)
         throw Failure(
             "verification emails are not available yet: add --verified (operator override)");
-      check(store->add_sender(acc.id, s_address, s_verified));
+      check(store->senders.add(acc.id, s_address, s_verified));
       if (g.json)
         std::cout << dump(tern::api::sender_json({acc.id, s_address, s_verified})) << "\n";
       else
@@ -684,15 +746,15 @@ int main(int argc, char** argv) {
       }
     } else if (*queue_events) {
       auto store = open_store(c);
-      auto list = check(store->events_for(q_id));
+      auto list = check(store->events.for_queue(q_id));
       if (g.json) {
         json arr = json::array();
         for (const auto& e : list) arr.push_back(tern::api::delivery_event_json(e));
         std::cout << dump(arr) << "\n";
       } else {
         for (const auto& e : list)
-          std::cout << fmt_time(e.time_ms) << "  " << one_line(e.recipient) << "  " << e.event
-                    << "  attempt " << e.attempt << "  "
+          std::cout << fmt_time(e.time_ms) << "  " << one_line(e.recipient) << "  "
+                    << tern::core::to_string(e.event) << "  attempt " << e.attempt << "  "
                     << (e.code ? std::to_string(e.code) + " " : "") << one_line(e.enhanced) << " "
                     << one_line(e.reply)
                     << (e.mx_host.empty() ? "" : "  (" + one_line(e.mx_host) + ")")

@@ -17,8 +17,10 @@
 #include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
+#include <variant>
 
 #include "api/api.hpp"
 #include "api/slow_calls.hpp"
@@ -31,6 +33,9 @@
 #include "core/histogram.hpp"
 #include "dns/resolver.hpp"
 #include "domain/service.hpp"
+#include "message/encoded_words.hpp"
+#include "message/header.hpp"
+#include "net/capture_delivery.hpp"
 #include "net/delivery_engine.hpp"
 #include "net/http_server.hpp"
 #include "net/report_pipeline.hpp"
@@ -42,11 +47,17 @@
 #include "policy/auth_limiter.hpp"
 #include "policy/rate_limiter.hpp"
 #include "policy/sender.hpp"
+#include "policy/suspended_accounts.hpp"
 #include "queue/spool.hpp"
+#include "store/backend.hpp"
+#include "store/captured.hpp"
 #include "store/db_guard.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
+#include "store/sessions.hpp"
+#include "store/stats.hpp"
 #include "store/store.hpp"
+#include "store/suspensions.hpp"
 
 namespace tern::app {
 
@@ -129,6 +140,77 @@ std::string metrics_text(const net::SmtpServer& smtp, const pipeline::Submission
   return out;
 }
 
+// What GET /api/v1/platform shows: how to connect, from the configuration, without secrets.
+api::PlatformInfo platform_info(const Config& cfg) {
+  api::PlatformInfo p;
+  p.hostname = cfg.hostname;
+#ifdef TERN_VERSION
+  p.version = TERN_VERSION;
+#endif
+  p.public_url = cfg.effective_public_url();
+  p.dkim_zone = cfg.dkim_zone;  // resolved by resolve_platform_names in serve()
+  const struct {
+    const char* name;
+    const std::string* addr;
+    const char* tls;
+  } ls[] = {{"smtp", &cfg.listen_smtp, "starttls"},
+            {"submission", &cfg.listen_submission, "starttls"},
+            {"submissions", &cfg.listen_submissions, "implicit"}};
+  for (const auto& l : ls) {
+    if (l.addr->empty()) continue;
+    auto [host, port] = net::split_host_port(*l.addr);
+    p.listeners.push_back({l.name, host, port, l.tls});
+  }
+  p.auth_methods = {"PLAIN", "LOGIN"};
+  p.plaintext_auth = cfg.smtp.session.allow_plaintext_auth;
+  p.platform_domains = cfg.smtp.platform_domains;
+  if (!cfg.delivery.smarthost.host.empty()) {
+    p.route_kind = "smarthost";
+    p.route_host = cfg.delivery.smarthost.host;
+    p.route_port = cfg.delivery.smarthost.port;
+    p.route_security = std::string(store::to_string(cfg.delivery.smarthost.security));
+  }
+  p.max_message_size = cfg.smtp.session.max_message_size;
+  p.max_recipients = cfg.smtp.session.max_recipients;
+  p.test_emails_per_minute = cfg.test_emails_per_minute;
+  p.max_unverified_domains = cfg.max_unverified_domains;
+  p.captured_per_account = cfg.sandbox_max_messages;
+  p.captured_max_age_s = cfg.sandbox_max_age_s;
+  return p;
+}
+
+// route=sandbox (SPEC §9): the engine's capture sink, into the captured-mail store, with the
+// header fields the console lists (From, Subject, Message-ID) read from the message itself.
+class StoreCaptureSink final : public net::CaptureSink {
+ public:
+  explicit StoreCaptureSink(store::Captured& c) : c_(c) {}
+  core::Result<void> capture(net::CaptureItem item) override {
+    store::CapturedMessage m;
+    m.account_id = item.account_id;
+    m.queue_id = item.queue_id;
+    m.recipients = std::move(item.recipients);
+    m.sender = std::move(item.sender);
+    const auto hs = message::parse_header_section(
+        std::string_view(item.raw).substr(0, std::min<size_t>(item.raw.size(), 256 * 1024)));
+    for (const auto& f : hs.fields) {
+      const std::string name = core::to_lower(f.name);
+      if (name == "from" && m.header_from.empty())
+        m.header_from = message::decode_display_text(f.value(), 998);
+      else if (name == "subject" && m.subject.empty())
+        m.subject = message::decode_display_text(f.value(), 998);
+      else if (name == "message-id" && m.message_id.empty())
+        m.message_id = message::decode_display_text(f.value(), 998);
+    }
+    m.raw = std::move(item.raw);
+    auto r = c_.add(std::move(m), core::SystemClock().now_ms());
+    if (!r) return r.error();
+    return core::ok();
+  }
+
+ private:
+  store::Captured& c_;
+};
+
 }  // namespace
 
 int serve(const Config& given) {
@@ -155,12 +237,18 @@ int serve(const Config& given) {
       if (auto r = store::db_guard::mark_clean(path); !r) spdlog::error("{}", r.error().message);
     }
   } run_marker{db_path};
-  auto store = store::Store::open_sqlite(db_path, {cfg.force_db});
-  if (!store) throw std::runtime_error(store.error().message);
+  // Everything persistent in one bundle (store/backend.hpp): the services over the
+  // repositories, the message log and the webhook outbox. Declared before everything that uses
+  // it, so it is closed last (the engine's last event batch is handled on the way down).
+  store::BackendOptions backend_opt;
+  backend_opt.force = cfg.force_db;
+  backend_opt.master_key = read_master_key(cfg);  // secrets sealed at rest
+  auto backend = store::open_backend("sqlite:" + db_path, backend_opt);
+  if (!backend) throw std::runtime_error(backend.error().message);
   if (auto r = store::db_guard::mark_running(db_path); !r)
     throw std::runtime_error(r.error().message);
   run_marker.armed = true;
-  store.value()->set_master_key(read_master_key(cfg));  // DKIM private keys sealed at rest
+  store::Store* const st = backend->store.get();
   queue::SpoolOptions spool_opt;
   spool_opt.reserve_bytes = cfg.spool_reserve_mb << 20;
   spool_opt.checkpoint = true;  // a restart reads the index checkpoint and the log after it
@@ -196,11 +284,10 @@ int serve(const Config& given) {
   scfg.max_connections = budget->smtp_max_connections;
   // DKIM: keys per (account, From domain), parsed once, refreshed every 30 s so a selector that
   // just checked ok (or a rotation) takes effect without a restart.
-  auto* st = store.value().get();
   pipeline::KeyCache dkim_keys(
       [st](int64_t account,
            const std::string& domain) -> core::Result<std::vector<pipeline::KeySpec>> {
-        auto keys = st->signing_keys(account, domain);
+        auto keys = st->domains.signing_keys(account, domain);
         if (!keys) return keys.error();
         std::vector<pipeline::KeySpec> out;
         for (auto& k : keys.value())
@@ -210,10 +297,27 @@ int serve(const Config& given) {
   // --- Reports (issue 5): message log rows for accepted mail, report items into the webhook
   // outbox for the engine's events. Created before the engine (its events come here) and
   // destroyed after it (the engine's last event batch is handled on the way down).
-  auto message_log = store::MessageLog::open(cfg.data_dir + "/tern.db");
-  if (!message_log) throw std::runtime_error("message log: " + message_log.error().message);
-  auto report_outbox = store::Outbox::open(cfg.data_dir + "/tern.db");
-  if (!report_outbox) throw std::runtime_error("outbox: " + report_outbox.error().message);
+  // The console's stores (issue 13): sessions, suspensions, statistics, captured sandbox mail,
+  // suppression search. Each has a connection of its own to the same file.
+  auto sessions = store::Sessions::open(db_path);
+  if (!sessions) throw std::runtime_error("sessions: " + sessions.error().message);
+  auto stats = store::Stats::open(db_path);
+  if (!stats) throw std::runtime_error("stats: " + stats.error().message);
+  auto captured =
+      store::Captured::open(db_path, {cfg.sandbox_max_messages, cfg.sandbox_max_age_s * 1000});
+  if (!captured) throw std::runtime_error("captured mail: " + captured.error().message);
+  StoreCaptureSink capture_sink(*captured.value());
+  // Suspended accounts for the SMTP path, in memory: loaded now, refreshed by the upkeep
+  // thread below (CLI changes), updated at once by the API.
+  policy::SuspendedAccounts suspended;
+  auto load_suspended = [&suspended, sus = &st->suspensions] {
+    auto all = sus->all();
+    if (!all) return spdlog::warn("suspensions: {}", all.error().message);
+    std::map<int64_t, std::string> m;
+    for (const auto& x : *all) m[x.account_id] = x.reason;
+    suspended.replace(std::move(m));
+  };
+  load_suspended();
   // Wakes the webhook sender after reports were enqueued: its wiring sets the function
   // (poke_webhooks.set(...)); until then the sender finds the items on its own timer.
   struct Poke {
@@ -228,9 +332,8 @@ int serve(const Config& given) {
       if (f) f();
     }
   } poke_webhooks;
-  net::ReportPipeline reports({store.value().get(), message_log.value().get(),
-                               report_outbox.value().get(), [&poke_webhooks] { poke_webhooks(); },
-                               100,
+  net::ReportPipeline reports({st, backend->messages.get(), backend->outbox.get(),
+                               [&poke_webhooks] { poke_webhooks(); }, 100,
                                report::Price{cfg.report_price_per_message, cfg.report_currency}});
 
   // --- Delivery (SPEC §4): one engine thread; DNS and store work on a pool of its own, so a
@@ -246,7 +349,7 @@ int serve(const Config& given) {
     mx_resolver = dns::make_unbound_resolver(cfg.dns_resolver);
     net::DeliveryServices dsvc;
     dsvc.spool = spool.value().get();
-    dsvc.store = store.value().get();
+    dsvc.store = st;
     dsvc.resolver = mx_resolver.get();
     dsvc.blocking = &delivery_blocking;
     dsvc.hostname = cfg.hostname;
@@ -256,7 +359,7 @@ int serve(const Config& given) {
     dsvc.on_events = [&reports](const auto& batch) { reports.events(batch); };
     // A pool thread, possibly for a million messages at start: every 1,000 the reports are
     // let catch up, so their queue never holds the whole spool.
-    dsvc.recovered_known = [log = message_log.value().get()](const std::string& id) {
+    dsvc.recovered_known = [log = backend->messages.get()](const std::string& id) {
       auto r = log->for_queue(id);
       return !r || !r->empty();  // on a read error, assume known: never log twice
     };
@@ -265,6 +368,7 @@ int serve(const Config& given) {
           reports.recovered(m);
           if (n->fetch_add(1) % 1000 == 999) reports.flush();
         };
+    dsvc.capture = &capture_sink;
     delivery = std::make_unique<net::DeliveryEngine>(delivery_io, cfg.delivery, std::move(dsvc));
     delivery->start();
   }
@@ -286,7 +390,7 @@ int serve(const Config& given) {
   // --- Webhooks (SPEC §5): the sender POSTs what the outbox holds (reports, tracking events)
   // from a thread of its own; look-ups of receivers' names on a small pool of its own. The
   // outbox is durable: what was pending before a restart goes out after it.
-  store::Outbox* outbox = report_outbox.value().get();
+  store::Outbox* outbox = backend->outbox.get();
   asio::io_context webhook_io(1);
   asio::thread_pool webhook_blocking(2);
   auto webhook_resolver = dns::make_unbound_resolver(cfg.dns_resolver);
@@ -302,8 +406,7 @@ int serve(const Config& given) {
     throw std::runtime_error(p.error().message);
   auto webhook_sender = std::make_unique<net::WebhookSender>(
       webhook_io, wcfg,
-      net::WebhookServices{outbox, store.value().get(), webhook_resolver.get(), &webhook_blocking,
-                           nullptr});
+      net::WebhookServices{outbox, st, webhook_resolver.get(), &webhook_blocking, nullptr});
   webhook_sender->start();
   poke_webhooks.set([ws = webhook_sender.get()] { ws->poke(); });
   std::thread webhook_thread([&webhook_io] {
@@ -323,52 +426,65 @@ int serve(const Config& given) {
     }
   } stop_webhooks{poke_webhooks, webhook_io, webhook_thread, webhook_blocking};
   auto* engine = delivery.get();
-  // Test email (seed 000): one delivery now through the account's route. Blocks the caller
-  // (an HTTP pool thread or the control socket's thread). from "" = the account's mail_from,
+  // Test email (seed 000): one delivery now through the account's route, holding no thread
+  // while the remote answers (net/test_send.hpp). from "" = the account's mail_from,
   // else postmaster@hostname. Like any submission, a given from (or the stored mail_from) must
   // pass the account's sender policy (issue 10 item 2), and each account gets a few per
   // minute ([limits] test_emails_per_minute): the remote's reply is shown to the tenant.
   policy::RateLimiter test_limiter(clock, {cfg.test_emails_per_minute, cfg.test_emails_per_minute});
-  // Asynchronous: the checks run on the caller's thread, the delivery attempt completes `done`
-  // (at most one per account at a time, within the test email's time limit).
-  auto test_send_async = [engine, st = store.value().get(), &cfg, &test_limiter](
-                             int64_t account_id, std::string from, const std::string& to,
-                             std::function<void(net::TestSendResult)> done) {
-    if (!engine)
-      return done(net::TestSendResult{"error", 0, "", "delivery is disabled", "", false, ""});
+  // The checks before any attempt: an answer to give at once (nothing sent), or the from to
+  // send with.
+  auto test_precheck = [st, &cfg, &test_limiter](
+                           int64_t account_id,
+                           std::string from) -> std::variant<net::TestSendResult, std::string> {
     // Syntax first (the engine's own answers), then the account's policy.
     if (!from.empty() && !core::parse_mailbox(from))
-      return done(net::TestSendResult{"error", 0, "", "invalid from address", "", false, ""});
+      return net::TestSendResult{"error", 0, "", "invalid from address", "", false, ""};
     auto ctx = st->account_context(account_id);
-    if (!ctx)
-      return done(
-          net::TestSendResult{"error", 0, "", "account: " + ctx.error().message, "", false, ""});
+    if (!ctx) {  // the store's text stays in the log: the reply goes to the tenant
+      spdlog::error("test email: account {}: {}", account_id, ctx.error().message);
+      return net::TestSendResult{"error", 0, "", "the account could not be loaded", "", false, ""};
+    }
     for (const auto& d : cfg.smtp.platform_domains) ctx->platform_domains.push_back(d);
     if (from.empty()) from = ctx->mail_from;
     if (!from.empty()) {
       const core::Status s = policy::authorize_sender(*ctx, from);
-      if (!s.ok())
-        return done(net::TestSendResult{"refused", s.code, s.enhanced, s.text, "", false, ""});
+      if (!s.ok()) return net::TestSendResult{"refused", s.code, s.enhanced, s.text, "", false, ""};
     } else {
       from = "postmaster@" + cfg.hostname;
     }
     if (int64_t wait_ms = test_limiter.take(account_id))
-      return done(
-          net::TestSendResult{"rate_limited", 0, "",
-                              fmt::format("at most {} test emails per minute; retry in {} s",
-                                          cfg.test_emails_per_minute, (wait_ms + 999) / 1000),
-                              "", false, ""});
-    engine->test_send_async(account_id, from, to, std::move(done));
+      return net::TestSendResult{"rate_limited",
+                                 0,
+                                 "",
+                                 fmt::format("at most {} test emails per minute; retry in {} s",
+                                             cfg.test_emails_per_minute, (wait_ms + 999) / 1000),
+                                 "",
+                                 false,
+                                 ""};
+    return from;
   };
-  // The API's handler still waits (on its slow-call pool thread) for the answer.
-  auto test_email = [test_send_async](int64_t account_id, const std::string& from,
-                                      const std::string& to) {
-    auto p = std::make_shared<std::promise<net::TestSendResult>>();
-    auto f = p->get_future();
-    test_send_async(account_id, from, to,
-                    [p](net::TestSendResult r) { p->set_value(std::move(r)); });
-    const net::TestSendResult t = f.get();
+  // Asynchronous (net/test_send.hpp): the checks run on the caller's thread, the attempt
+  // completes `done` — at most one per account at a time, within the time limit; no thread
+  // waits for the remote. The API, the console and the control socket all use it.
+  auto test_send_async = [engine, test_precheck](int64_t account_id, std::string from,
+                                                 const std::string& to,
+                                                 std::function<void(net::TestSendResult)> done) {
+    if (!engine)
+      return done(net::TestSendResult{"error", 0, "", "delivery is disabled", "", false, ""});
+    auto p = test_precheck(account_id, std::move(from));
+    if (auto* r = std::get_if<net::TestSendResult>(&p)) return done(std::move(*r));
+    engine->test_send_async(account_id, std::get<std::string>(p), to, std::move(done));
+  };
+  auto to_api = [](const net::TestSendResult& t) {
     return api::TestEmailResult{t.outcome, t.code, t.enhanced, t.reply, t.host, t.tls, t.route};
+  };
+  // The API's form (issue 13): answered through HttpResponse::later.
+  auto test_email_async = [test_send_async, to_api](
+                              int64_t account_id, const std::string& from, const std::string& to,
+                              std::function<void(api::TestEmailResult)> done) {
+    test_send_async(account_id, from, to,
+                    [done, to_api](net::TestSendResult t) { done(to_api(t)); });
   };
   ControlServer control(
       cfg.data_dir + "/control.sock",
@@ -379,25 +495,17 @@ int serve(const Config& given) {
         if (cmd == "release") return engine->release(id);
         return engine->remove(id);
       },
-      [test_send_async, st = store.value().get()](const std::string& account,
-                                                  const std::string& from, const std::string& to,
-                                                  std::function<void(net::TestSendResult)> done) {
-        auto a = st->find_account(account);
+      [test_send_async, st](const std::string& account, const std::string& from,
+                            const std::string& to, std::function<void(net::TestSendResult)> done) {
+        auto a = st->accounts.find(account);
         if (!a || !a.value())
           return done(
               net::TestSendResult{"error", 0, "", "no such account: " + account, "", false, ""});
         test_send_async(a.value()->id, from, to, std::move(done));
       });
 
-  net::SmtpServices svc{spool.value().get(),
-                        store.value().get(),
-                        &limiter,
-                        tls,
-                        &blocking,
-                        &dkim_keys,
-                        nullptr,
-                        nullptr,
-                        {}};
+  net::SmtpServices svc{spool.value().get(), st,      &limiter, tls, &blocking,
+                        &dkim_keys,          nullptr, nullptr,  {}};
   // The message log first: its rows must exist before the engine reports the first outcome.
   svc.on_accepted = [engine, &reports](const queue::QueuedMessage& m) {
     reports.accepted(m);
@@ -419,6 +527,7 @@ int serve(const Config& given) {
   svc.submission = &submission;
   asio::thread_pool submission_pool(2);  // tracked SMTP mail, apart from AUTH's pool
   svc.submission_pool = &submission_pool;
+  scfg.session.suspended = &suspended;
   net::SmtpServer smtp(workers, scfg, svc);
   if (!cfg.listen_smtp.empty()) smtp.listen("smtp", cfg.listen_smtp, false);
   if (!cfg.listen_submission.empty()) smtp.listen("submission", cfg.listen_submission, false);
@@ -435,9 +544,9 @@ int serve(const Config& given) {
   spdlog::info("api: {}/api/v1, operator token {} {}", cfg.effective_public_url(),
                token_created ? "created in" : "in", admin_token_file);
   api::ApiServices api_svc;
-  api_svc.store = store.value().get();
-  api_svc.messages = message_log.value().get();
-  api_svc.outbox = report_outbox.value().get();
+  api_svc.store = st;
+  api_svc.messages = backend->messages.get();
+  api_svc.outbox = backend->outbox.get();
   api_svc.submission = &submission;
   api_svc.clock = &clock;
   api_svc.admin_token = admin_token;
@@ -452,7 +561,37 @@ int serve(const Config& given) {
   api_svc.webhook_policy = wcfg.policy;
   api_svc.relay_policy = cfg.delivery.relay_policy;
   api_svc.max_unverified_domains = cfg.max_unverified_domains;
-  api_svc.test_email = test_email;
+  api_svc.test_email_async = test_email_async;
+  api::SlowGate webhook_test_gate(1);
+  api_svc.webhook_test_gate = &webhook_test_gate;
+  api_svc.webhook_test = [ws = webhook_sender.get()](
+                             int64_t account_id, const std::string& kind,
+                             std::function<void(api::WebhookTestResult)> done) {
+    ws->test_post(account_id, kind, [done](net::WebhookTest t) {
+      done(api::WebhookTestResult{t.ok, t.status, t.error, t.url, t.configured});
+    });
+  };
+  api_svc.sessions = sessions.value().get();
+  api_svc.suspensions = &st->suspensions;
+  api_svc.stats = stats.value().get();
+  api_svc.captured = captured.value().get();
+  api_svc.suppression_list = &st->suppressions;
+  api_svc.queue = engine;
+  // Console logins are limited per client address like SMTP AUTH ([auth] limits), in a table
+  // of their own.
+  policy::AuthLimiter login_limiter(
+      clock, policy::AuthLimiter::Limits{static_cast<int>(cfg.auth_max_failures_per_ip),
+                                         static_cast<int>(cfg.auth_max_failures_per_user),
+                                         static_cast<int64_t>(cfg.auth_window_s) * 1000,
+                                         static_cast<int64_t>(cfg.auth_window_s) * 1000});
+  api_svc.login_limiter = &login_limiter;
+  api_svc.suspension_changed = [&suspended](int64_t id, const std::optional<std::string>& why) {
+    if (why)
+      suspended.set(id, *why);
+    else
+      suspended.clear(id);
+  };
+  api_svc.platform = platform_info(cfg);
   api_svc.webhooks_enqueued = [&poke_webhooks] { poke_webhooks(); };
   // Handlers block (SQLite, a spool fsync): they run on a pool of their own, never on an I/O
   // thread. Calls that wait on the outside world or burn CPU (a test email to the account's
@@ -524,7 +663,7 @@ int serve(const Config& given) {
     bool stop = false;
     std::thread thread;
   } recheck;
-  recheck.thread = std::thread([&cfg, &recheck, &clock, st = store.value().get()] {
+  recheck.thread = std::thread([&cfg, &recheck, &clock, st] {
     domain::Domains domains(*st, {cfg.dkim_zone, cfg.spf_include, cfg.sending_ips},
                             domain::dkim_key_generator(), clock);
     auto stopping = [&recheck] {
@@ -553,7 +692,7 @@ int serve(const Config& given) {
                             spdlog::info("domain {}: {} {} -> {}", name, c.what, c.from, c.to);
                           if (r->dns_error)
                             for (const auto& rec : r->records)
-                              if (rec.status == "error")
+                              if (rec.status == store::RecordStatus::error)
                                 spdlog::warn("domain {}: {}: {}", name, rec.id, rec.found);
                         });
     }
@@ -569,6 +708,48 @@ int serve(const Config& given) {
       if (r.thread.joinable()) r.thread.join();
     }
   } stop_recheck{recheck};
+
+  // --- Console upkeep: suspensions changed by the CLI reach the SMTP path within 5 s; captured
+  // sandbox mail older than [sandbox] max_age_s goes even when nothing new is captured.
+  struct Upkeep {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool stop = false;
+    std::thread thread;
+  } upkeep;
+  upkeep.thread = std::thread([&upkeep, &load_suspended, cap = captured.value().get()] {
+    for (int round = 1;; ++round) {
+      {
+        std::unique_lock lk(upkeep.mu);
+        if (upkeep.cv.wait_for(lk, std::chrono::seconds(5), [&upkeep] { return upkeep.stop; }))
+          return;
+      }
+      load_suspended();
+      if (round % 720 == 0)  // hourly
+        if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
+          spdlog::warn("captured mail: {}", r.error().message);
+    }
+  });
+  struct StopUpkeep {
+    Upkeep& u;
+    ~StopUpkeep() {
+      {
+        std::lock_guard lk(u.mu);
+        u.stop = true;
+      }
+      u.cv.notify_all();
+      if (u.thread.joinable()) u.thread.join();
+    }
+  } stop_upkeep{upkeep};
+  if (cfg.effective_public_url().starts_with("http://") &&
+      !cfg.effective_public_url().starts_with("http://127.") &&
+      !cfg.effective_public_url().starts_with("http://localhost") &&
+      !cfg.effective_public_url().starts_with("http://[::1]"))
+    spdlog::warn(
+        "[http] public_url {} is plain http on a non-loopback address: browsers keep the "
+        "console's Secure session cookie only over https (put a TLS proxy in front and set "
+        "public_url to its https address)",
+        cfg.effective_public_url());
 
   spdlog::info("tern ready: hostname {}, data {}, {} I/O threads", cfg.hostname, cfg.data_dir,
                n_threads);

@@ -325,11 +325,12 @@ std::optional<Enhanced> parse_enhanced(std::string_view s) {
 
 }  // namespace
 
-bool is_hard_bounce(int code, const std::string& enhanced, const std::string& phase) {
+bool is_hard_bounce(int code, const std::string& enhanced, core::Phase phase) {
+  using core::Phase;
   // Only outcomes about the recipient address itself. Session-level phases (connect, greeting,
   // ehlo, starttls, auth) and MAIL (about our sender) say nothing about the address.
-  if (phase != "rcpt" && phase != "data" && phase != "data-end" && phase != "dns" &&
-      phase != "local")
+  if (phase != Phase::rcpt && phase != Phase::data && phase != Phase::data_end &&
+      phase != Phase::dns && phase != Phase::local)
     return false;
   if (code != 0 && (code < 500 || code > 599)) return false;  // not permanent
   auto st = parse_enhanced(enhanced);
@@ -340,11 +341,11 @@ bool is_hard_bounce(int code, const std::string& enhanced, const std::string& ph
     if (st->subject == 2 && st->detail == 1) return true;  // mailbox disabled
     // 5.0.0 "other" from RCPT is how some servers say "no such user".
     if (st->subject == 0 && st->detail == 0)
-      return phase == "rcpt" && (code == 550 || code == 551 || code == 553);
+      return phase == Phase::rcpt && (code == 550 || code == 551 || code == 553);
     return false;  // 5.2.2 full, 5.3.x system, 5.4.x routing, 5.5.x protocol, 5.6/5.7 policy
   }
   // No (valid) enhanced status: only a remote 550/551/553 to RCPT names the mailbox.
-  return phase == "rcpt" && (code == 550 || code == 551 || code == 553);
+  return phase == Phase::rcpt && (code == 550 || code == 551 || code == 553);
 }
 
 }  // namespace tern::delivery

@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/outcome.hpp"
+
 namespace tern::delivery {
 
 struct FailedRecipient {
@@ -66,6 +68,6 @@ std::string header_section_of(std::string_view stored, size_t max = 64 * 1024);
 // phases are about us); a 5.1.x status is hard except 5.1.7/5.1.8 (the *sender's* address),
 // and 5.2.1 (mailbox disabled); 5.0.0 or no/malformed status is hard only as 550/551/553 to
 // RCPT; a status class other than 5, or a reply code that is not 5xx, is never hard.
-bool is_hard_bounce(int code, const std::string& enhanced, const std::string& phase);
+bool is_hard_bounce(int code, const std::string& enhanced, core::Phase phase);
 
 }  // namespace tern::delivery

@@ -417,7 +417,7 @@ void Engine::connection_done(uint64_t conn, std::optional<core::DeliveryOutcome>
   // connection: deferred.
   for (auto& [handle, job] : cn.jobs) {
     std::vector<core::DeliveryOutcome> outs(
-        job.rcpts.size(), core::DeliveryOutcome::network("connection ended", "data",
+        job.rcpts.size(), core::DeliveryOutcome::network("connection ended", core::Phase::data,
                                                          failure ? failure->mx_host : ""));
     apply(job, outs, true);
   }

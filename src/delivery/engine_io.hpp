@@ -20,7 +20,7 @@
 namespace tern::delivery {
 
 using ContentSource = queue::Spool::ContentSource;
-using DeliveryEvent = store::Store::DeliveryEvent;
+using DeliveryEvent = store::DeliveryEvent;
 
 // ---------------------------------------------------------------- actions
 

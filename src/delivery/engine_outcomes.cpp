@@ -73,7 +73,7 @@ void Engine::record(const queue::QueuedMessage& m, const queue::Recipient& r,
   e.queue_id = m.id;
   e.account_id = m.account_id;
   e.recipient = r.address;
-  e.event = queue::to_string(r.state);
+  e.event = queue::event_of(r.state);
   e.attempt = r.attempts;
   e.code = o.code;
   e.enhanced = o.enhanced;

@@ -7,6 +7,8 @@
 //  - route=platform with a smarthost configured: every message of every platform account goes
 //    through it ("smarthost").
 //  - route=platform without: direct to the recipient domain's MX hosts ("mx:<domain>").
+//  - route=sandbox: nowhere outside; the engine hands the message to its capture sink
+//    ("sandbox:<account id>", one destination per account; SPEC §9).
 // Security → session policy: none = plaintext (AUTH allowed), starttls = STARTTLS required and
 // the certificate verified, tls = implicit TLS (SMTPS) verified. MX delivery is opportunistic
 // STARTTLS without verification (RFC 7435).
@@ -22,24 +24,33 @@ namespace tern::delivery {
 struct RelayConfig {  // the operator's smarthost ([delivery] smarthost*)
   std::string host;   // "" = none: direct MX delivery
   uint16_t port = 587;
-  std::string security = "starttls";
+  store::RelaySecurity security = store::RelaySecurity::starttls;
   std::string username, password;
 };
 
 struct Route {
-  enum class Kind { mx, relay } kind = Kind::mx;
+  enum class Kind { mx, relay, sandbox } kind = Kind::mx;
   std::string dest;  // destination key for the scheduler
   std::string host;  // relay host; for mx the recipient domain
   uint16_t port = 25;
-  std::string security;  // relay: none | starttls | tls; mx: "opportunistic"
+  // relay: as configured; mx: unused (opportunistic STARTTLS without verification).
+  store::RelaySecurity security = store::RelaySecurity::starttls;
   std::string username, password;
+  int64_t account_id = 0;  // sandbox: whose capture store
 };
 
 inline Route route_for(int64_t account_id, const store::AccountSettings& s,
                        const RelayConfig& smarthost, std::string_view rcpt_domain,
                        uint16_t mx_port) {
   Route r;
-  if (s.route == "custom" && !s.relay_host.empty()) {
+  if (s.route == store::Route::sandbox) {
+    r.kind = Route::Kind::sandbox;
+    r.dest = "sandbox:" + std::to_string(account_id);
+    r.account_id = account_id;
+    r.host = "sandbox";
+    r.port = 0;
+    r.security = store::RelaySecurity::none;
+  } else if (s.route == store::Route::custom && !s.relay_host.empty()) {
     r.kind = Route::Kind::relay;
     r.dest = "relay:" + std::to_string(account_id);
     r.host = s.relay_host;
@@ -60,7 +71,6 @@ inline Route route_for(int64_t account_id, const store::AccountSettings& s,
     r.dest = "mx:" + std::string(rcpt_domain);
     r.host = std::string(rcpt_domain);
     r.port = mx_port;
-    r.security = "opportunistic";
   }
   return r;
 }

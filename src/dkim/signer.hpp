@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-namespace tern::dkim {
+#include "dkim/algorithm.hpp"
 
-enum class Algorithm { rsa_sha256, ed25519_sha256 };
+namespace tern::dkim {
 
 // A parsed private key, cached (parsing PEM per message is wasteful).
 class PrivateKey {

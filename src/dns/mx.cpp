@@ -31,7 +31,7 @@ namespace {
 using core::DeliveryOutcome;
 
 DeliveryOutcome fail(DeliveryOutcome::Kind k, const char* enhanced, std::string text) {
-  return DeliveryOutcome::local(k, enhanced, std::move(text), "dns");
+  return DeliveryOutcome::local(k, enhanced, std::move(text), core::Phase::dns);
 }
 
 // RFC 5321 §2.3.5: a host name is letters, digits and hyphens; '_' is tolerated because

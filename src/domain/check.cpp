@@ -45,14 +45,14 @@ std::string quoted(const std::vector<std::string>& v) {
   return join(q);
 }
 
-void set(Record& r, const char* status, std::string found = {}) {
+void set(Record& r, store::RecordStatus status, std::string found = {}) {
   r.status = status;
   r.found = std::move(found);
 }
 
 bool temp(const Answer& a, Record& r) {
   if (a.status != Answer::Status::temp_error) return false;
-  set(r, "error",
+  set(r, store::RecordStatus::error,
       "DNS lookup failed: " + (a.error.empty() ? std::string("temporary error") : a.error));
   return true;
 }
@@ -60,14 +60,15 @@ bool temp(const Answer& a, Record& r) {
 void check_ownership(dns::Resolver& res, Record& r) {
   Answer a = res.query(r.name, RType::TXT);
   if (temp(a, r)) return;
-  if (!a.found()) return set(r, "missing");
+  if (!a.found()) return set(r, store::RecordStatus::missing);
   std::vector<std::string> ours;
   for (const auto& t : a.txt) {
-    if (t == r.value) return set(r, "ok");
+    if (t == r.value) return set(r, store::RecordStatus::ok);
     if (t.starts_with(kOwnershipPrefix)) ours.push_back(t);
   }
-  if (ours.empty()) return set(r, "missing", a.txt.empty() ? "" : "other TXT: " + quoted(a.txt));
-  set(r, "wrong", quoted(ours));
+  if (ours.empty())
+    return set(r, store::RecordStatus::missing, a.txt.empty() ? "" : "other TXT: " + quoted(a.txt));
+  set(r, store::RecordStatus::wrong, quoted(ours));
 }
 
 void check_spf(dns::Resolver& res, const std::string& domain, Record& r, const Platform& p,
@@ -77,11 +78,11 @@ void check_spf(dns::Resolver& res, const std::string& domain, Record& r, const P
   std::vector<std::string> spf;
   for (const auto& t : a.txt)
     if (starts_with_tag(t, "v=spf1")) spf.push_back(t);
-  if (spf.empty()) return set(r, "missing");
+  if (spf.empty()) return set(r, store::RecordStatus::missing);
   if (spf.size() > 1)
-    return set(r, "wrong",
+    return set(r, store::RecordStatus::wrong,
                fmt::format("{} SPF records (only one is allowed): {}", spf.size(), quoted(spf)));
-  if (ips.temp_error) return set(r, "error", ips.error);
+  if (ips.temp_error) return set(r, store::RecordStatus::error, ips.error);
   if (ips.ips.empty()) {
     // Nothing to evaluate with: the include term itself is what we asked for.
     const std::string want = "include:" + lower(p.spf_include);
@@ -89,12 +90,14 @@ void check_spf(dns::Resolver& res, const std::string& domain, Record& r, const P
     for (size_t pos = 0; (pos = rec.find(want, pos)) != std::string::npos; pos += want.size()) {
       const bool start_ok = pos == 0 || rec[pos - 1] == ' ' || rec[pos - 1] == '+';
       const size_t end = pos + want.size();
-      if (start_ok && (end == rec.size() || rec[end] == ' ')) return set(r, "ok");
+      if (start_ok && (end == rec.size() || rec[end] == ' '))
+        return set(r, store::RecordStatus::ok);
     }
-    return set(r, "wrong", "\"" + spf.front() + "\" does not include " + p.spf_include);
+    return set(r, store::RecordStatus::wrong,
+               "\"" + spf.front() + "\" does not include " + p.spf_include);
   }
   auto verdict = dns::evaluate_platform(res, domain, ips.ips);
-  if (verdict.all_pass) return set(r, "ok");
+  if (verdict.all_pass) return set(r, store::RecordStatus::ok);
   std::vector<std::string> why;
   bool any_temp = false;
   for (const auto& ir : verdict.results) {
@@ -104,8 +107,8 @@ void check_spf(dns::Resolver& res, const std::string& domain, Record& r, const P
         fmt::format("{}: {}{}", ir.ip, dns::to_string(ir.result.outcome),
                     ir.result.explanation.empty() ? "" : " (" + ir.result.explanation + ")"));
   }
-  if (any_temp) return set(r, "error", join(why, "; "));
-  set(r, "wrong", "\"" + spf.front() + "\": " + join(why, "; "));
+  if (any_temp) return set(r, store::RecordStatus::error, join(why, "; "));
+  set(r, store::RecordStatus::wrong, "\"" + spf.front() + "\": " + join(why, "; "));
 }
 
 // Does one of the TXT strings hold the key? ok / wrong with the reason.
@@ -118,13 +121,15 @@ void match_key(const std::vector<std::string>& txt, const std::string& expected,
     Tag p = dkim_tag(t, "p");
     Tag k = dkim_tag(t, "k");
     const std::string alg = k.present ? lower(k.value) : "rsa";  // RFC 6376 §3.6.1: default rsa
-    if (p.present && p.value == want_p.value && alg == lower(want_k.value)) return set(r, "ok");
+    if (p.present && p.value == want_p.value && alg == lower(want_k.value))
+      return set(r, store::RecordStatus::ok);
     if (p.present && p.value.empty())
       seen.push_back("revoked key (empty p=): \"" + t + "\"");
     else
       seen.push_back("\"" + t + "\"");
   }
-  set(r, "wrong", where + (seen.empty() ? "no DKIM key" : "another key: " + join(seen)));
+  set(r, store::RecordStatus::wrong,
+      where + (seen.empty() ? "no DKIM key" : "another key: " + join(seen)));
 }
 
 void check_dkim_direct(dns::Resolver& res, Record& r) {
@@ -132,8 +137,9 @@ void check_dkim_direct(dns::Resolver& res, Record& r) {
   if (temp(a, r)) return;
   if (!a.found() || a.txt.empty()) {
     if (!a.cnames.empty())
-      return set(r, "missing", "CNAME to " + a.cnames.back() + " which has no TXT record");
-    return set(r, "missing");
+      return set(r, store::RecordStatus::missing,
+                 "CNAME to " + a.cnames.back() + " which has no TXT record");
+    return set(r, store::RecordStatus::missing);
   }
   match_key(a.txt, r.key_txt, r, "");
 }
@@ -150,14 +156,15 @@ void check_dkim_delegated(dns::Resolver& res, Record& r, const std::string& expe
     if (chain.empty() && c.found() && !c.canonical_name.empty() &&
         strip_dot(c.canonical_name) != strip_dot(r.name))
       chain.push_back(c.canonical_name);
-    if (chain.empty()) return set(r, "missing");
+    if (chain.empty()) return set(r, store::RecordStatus::missing);
   }
   if (chain.empty())
-    return set(r, "wrong", "TXT instead of CNAME to " + r.value + ": " + quoted(a.txt));
+    return set(r, store::RecordStatus::wrong,
+               "TXT instead of CNAME to " + r.value + ": " + quoted(a.txt));
   if (strip_dot(chain.front()) != strip_dot(r.value))
-    return set(r, "wrong", "CNAME to " + strip_dot(chain.front()));
+    return set(r, store::RecordStatus::wrong, "CNAME to " + strip_dot(chain.front()));
   if (!a.found() || a.txt.empty())
-    return set(r, "wrong",
+    return set(r, store::RecordStatus::wrong,
                "CNAME ok, but " + r.value + " has no TXT record (publish `tern dns zone`)");
   match_key(a.txt, expected_txt, r, "CNAME ok, but " + r.value + " holds ");
 }
@@ -168,10 +175,12 @@ void check_dmarc(dns::Resolver& res, Record& r) {
   std::vector<std::string> dmarc;
   for (const auto& t : a.txt)
     if (starts_with_tag(t, "v=DMARC1")) dmarc.push_back(t);
-  if (dmarc.empty()) return set(r, "missing", a.txt.empty() ? "" : "other TXT: " + quoted(a.txt));
+  if (dmarc.empty())
+    return set(r, store::RecordStatus::missing, a.txt.empty() ? "" : "other TXT: " + quoted(a.txt));
   if (dmarc.size() > 1)
-    return set(r, "wrong", "several DMARC records (receivers ignore them all): " + quoted(dmarc));
-  set(r, "ok");
+    return set(r, store::RecordStatus::wrong,
+               "several DMARC records (receivers ignore them all): " + quoted(dmarc));
+  set(r, store::RecordStatus::ok);
 }
 
 // The addresses authorized by an SPF policy's own ip4/ip6 terms, following include: and

@@ -5,9 +5,8 @@
 namespace tern::domain {
 
 KeyGenerator dkim_key_generator() {
-  return [](const std::string& algorithm) -> core::Result<GeneratedKey> {
-    auto key = dkim::PrivateKey::generate(algorithm == "ed25519" ? dkim::Algorithm::ed25519_sha256
-                                                                 : dkim::Algorithm::rsa_sha256);
+  return [](dkim::Algorithm algorithm) -> core::Result<GeneratedKey> {
+    auto key = dkim::PrivateKey::generate(algorithm);
     if (!key) return core::Error::temp("DKIM key generation failed");
     return GeneratedKey{key->to_pem(), key->public_key_b64()};
   };

@@ -4,8 +4,8 @@
 
 namespace tern::domain {
 
-std::string selector_name(int slot, const std::string& algorithm) {
-  return fmt::format("tern{}{}", slot, algorithm == "ed25519" ? "e" : "");
+std::string selector_name(int slot, dkim::Algorithm algorithm) {
+  return fmt::format("tern{}{}", slot, algorithm == dkim::Algorithm::ed25519_sha256 ? "e" : "");
 }
 
 std::string delegated_target(const std::string& selector, const std::string& account_code,
@@ -13,8 +13,8 @@ std::string delegated_target(const std::string& selector, const std::string& acc
   return fmt::format("{}-{}._domainkey.{}", selector, account_code, zone);
 }
 
-std::string dkim_txt(const std::string& algorithm, const std::string& public_b64) {
-  return fmt::format("v=DKIM1; k={}; p={}", algorithm == "ed25519" ? "ed25519" : "rsa", public_b64);
+std::string dkim_txt(dkim::Algorithm algorithm, const std::string& public_b64) {
+  return fmt::format("v=DKIM1; k={}; p={}", dkim::key_type(algorithm), public_b64);
 }
 
 std::string spf_record(const Platform& p) {
@@ -30,17 +30,17 @@ std::vector<Record> expected_records(const store::DomainDetail& d, const std::st
                                      const std::vector<store::DkimKey>& keys, const Platform& p) {
   std::vector<Record> out;
   out.push_back({"ownership", "TXT", "_tern." + d.domain, kOwnershipPrefix + d.token,
-                 "ownership: proves the domain is yours; verifies it for sending", "pending", "",
-                 ""});
+                 "ownership: proves the domain is yours; verifies it for sending",
+                 store::RecordStatus::pending, "", ""});
   if (auto spf = spf_record(p); !spf.empty())
     out.push_back({"spf", "TXT", d.domain, spf,
                    "SPF: authorizes the platform's servers (merge into an existing v=spf1 "
                    "record: a domain may have only one)",
-                   "pending", "", ""});
+                   store::RecordStatus::pending, "", ""});
   const bool delegated = d.dkim_mode == "delegated";
   for (int slot : {1, 2}) {
-    for (const char* alg : {"rsa", "ed25519"}) {
-      if (std::string(alg) == "ed25519" && !d.ed25519) continue;
+    for (dkim::Algorithm alg : dkim::kAlgorithms) {
+      if (alg == dkim::Algorithm::ed25519_sha256 && !d.ed25519) continue;
       const store::DkimKey* k = nullptr;
       for (const auto& c : keys)
         if (c.slot == slot && c.algorithm == alg) k = &c;
@@ -51,8 +51,9 @@ std::vector<Record> expected_records(const store::DomainDetail& d, const std::st
       Record r;
       r.id = "dkim:" + k->selector;
       r.name = k->selector + "._domainkey." + d.domain;
-      r.purpose = fmt::format("DKIM {} selector {} ({})",
-                              alg == std::string("rsa") ? "RSA" : "Ed25519", k->selector, role);
+      r.purpose =
+          fmt::format("DKIM {} selector {} ({})",
+                      alg == dkim::Algorithm::rsa_sha256 ? "RSA" : "Ed25519", k->selector, role);
       r.key_txt = dkim_txt(k->algorithm, k->public_b64);
       if (delegated) {
         r.type = "CNAME";
@@ -68,7 +69,7 @@ std::vector<Record> expected_records(const store::DomainDetail& d, const std::st
   out.push_back({"dmarc", "TXT", "_dmarc." + d.domain,
                  fmt::format("v=DMARC1; p=none; rua=mailto:dmarc@{}", d.domain),
                  "DMARC (suggestion): reports on mail using the domain; tighten p= later",
-                 "pending", "", ""});
+                 store::RecordStatus::pending, "", ""});
   for (auto& r : out) {
     if (const auto* st = d.record(r.id)) {
       r.status = st->status;

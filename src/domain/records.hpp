@@ -25,20 +25,20 @@ struct Record {
   std::string name;
   std::string value;  // TXT text, or CNAME target
   std::string purpose;
-  std::string status = "pending";  // "pending", "ok", "missing", "wrong" ("error": DNS failed)
-  std::string found;               // what DNS held, when not ok
+  store::RecordStatus status = store::RecordStatus::pending;  // error: DNS failed (for now)
+  std::string found;                                          // what DNS held, when not ok
   std::string key_txt;  // DKIM: the TXT that must hold the key (at name, or the CNAME target)
 };
 
 constexpr const char* kOwnershipPrefix = "tern-verification=";
 
 // "tern1" / "tern2"; Ed25519 keys: "tern1e" / "tern2e".
-std::string selector_name(int slot, const std::string& algorithm);
+std::string selector_name(int slot, dkim::Algorithm algorithm);
 // Delegated DKIM CNAME target: "<selector>-<account code>._domainkey.<zone>".
 std::string delegated_target(const std::string& selector, const std::string& account_code,
                              const std::string& zone);
 // The DKIM TXT value: "v=DKIM1; k=rsa; p=<b64>" (k=ed25519 for Ed25519, RFC 8463 §4.2).
-std::string dkim_txt(const std::string& algorithm, const std::string& public_b64);
+std::string dkim_txt(dkim::Algorithm algorithm, const std::string& public_b64);
 // The SPF record to publish; empty when the platform configures neither include nor IPs.
 std::string spf_record(const Platform& p);
 

@@ -26,8 +26,8 @@ struct GeneratedKey {
   std::string private_pem;
   std::string public_b64;
 };
-// algorithm: "rsa" (2048 bits) or "ed25519".
-using KeyGenerator = std::function<core::Result<GeneratedKey>(const std::string& algorithm)>;
+// RSA (2048 bits) or Ed25519.
+using KeyGenerator = std::function<core::Result<GeneratedKey>(dkim::Algorithm algorithm)>;
 KeyGenerator dkim_key_generator();
 
 struct Report {
@@ -75,8 +75,8 @@ class Domains {
  private:
   core::Result<Report> load(const std::string& domain, int64_t account_id);
   core::Result<void> ensure_keys(const store::DomainDetail& d);
-  // A freshly generated key for one selector slot and algorithm ("rsa" / "ed25519").
-  core::Result<store::DkimKey> new_key(int slot, const std::string& algorithm);
+  // A freshly generated key for one selector slot and algorithm.
+  core::Result<store::DkimKey> new_key(int slot, dkim::Algorithm algorithm);
   static std::string owner_of(const store::DomainDetail& d);
 
   store::Store& store_;

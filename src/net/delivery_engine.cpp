@@ -21,10 +21,13 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "core/address.hpp"
 #include "core/clock.hpp"
 #include "delivery/bounce.hpp"
 #include "delivery/engine.hpp"
+#include "net/capture_delivery.hpp"
 #include "net/delivery_target.hpp"
 #include "net/smtp_client.hpp"
 #include "queue/spool.hpp"
@@ -76,6 +79,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   int64_t timer_at = std::numeric_limits<int64_t>::max();
   asio::strand<asio::thread_pool::executor_type> spool_strand, events_strand;
   std::unordered_map<std::string, ClientTarget> targets;  // dest → endpoints of its last Resolve
+  std::unordered_map<std::string, int64_t> sandboxes;     // dest → account (route=sandbox)
   std::atomic<std::thread::id> engine_tid{};
   std::unique_ptr<TestSender> tester;
   // Published after every input, for counters() from any thread.
@@ -122,6 +126,8 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     ts.target = target_ctx;
     ts.smarthost = cfg.smarthost;
     ts.mx_port = cfg.mx_port;
+    ts.capture = svc.capture;
+    ts.capture_pool = svc.capture_pool;
     tester = std::make_unique<TestSender>(std::move(ts));
   }
 
@@ -224,7 +230,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   void act(delivery::LoadSettings& a) {
     asio::post(*svc.blocking, [self = shared_from_this(), account = a.account_id] {
       self->on_pool();
-      auto r = self->svc.store->account_settings(account, true);
+      auto r = self->svc.store->settings.get(account, true);
       if (!r) spdlog::error("delivery: account {} settings: {}", account, r.error().message);
       self->on_engine([account, r = std::move(r)](delivery::Engine& e) mutable {
         e.settings_loaded(account, std::move(r));
@@ -235,11 +241,21 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   void act(delivery::CheckSuppression& a) {
     asio::post(*svc.blocking, [self = shared_from_this(), qs = std::move(a.queries)]() mutable {
       self->on_pool();
-      for (auto& q : qs) {
-        auto s = self->svc.store->is_suppressed(q.account_id, q.address);
-        if (!s)
-          spdlog::error("delivery {}: suppression look-up: {}", q.queue_id, s.error().message);
-        q.suppressed = s && s.value();
+      // One look-up per account for the whole batch.
+      std::unordered_map<int64_t, std::vector<size_t>> by_account;
+      for (size_t i = 0; i < qs.size(); ++i) by_account[qs[i].account_id].push_back(i);
+      for (const auto& [account, idx] : by_account) {
+        std::vector<std::string> addrs;
+        addrs.reserve(idx.size());
+        for (size_t i : idx) addrs.push_back(qs[i].address);
+        auto listed = self->svc.store->suppressions.listed(account, addrs);
+        if (!listed) {
+          spdlog::error("delivery: suppression look-up (account {}, {} addresses): {}", account,
+                        addrs.size(), listed.error().message);
+          continue;  // not suppressed: a failed look-up never loses mail
+        }
+        const std::unordered_set<std::string> on(listed->begin(), listed->end());
+        for (size_t i : idx) qs[i].suppressed = on.count(qs[i].address) > 0;
       }
       self->on_engine([qs = std::move(qs)](delivery::Engine& e) mutable {
         e.suppression_checked(std::move(qs));
@@ -248,6 +264,12 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void act(delivery::Resolve& a) {
+    if (a.route.kind == delivery::Route::Kind::sandbox) {
+      // route=sandbox: no look-up; Connect hands the messages to the capture sink.
+      sandboxes[a.route.dest] = a.route.account_id;
+      on_engine([dest = a.route.dest](delivery::Engine& e) { e.resolved(dest, std::nullopt); });
+      return;
+    }
     asio::post(
         *svc.blocking, [self = shared_from_this(), route = std::move(a.route), seed = a.seed] {
           auto target = resolve_target(self->target_ctx, route, seed);
@@ -272,10 +294,10 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
       for (const auto& e : batch) {
         const core::DeliveryOutcome o{
             core::DeliveryOutcome::temp, e.code, e.enhanced, e.reply, e.phase, e.mx_host, e.tls};
-        spdlog::info("{}: to=<{}> status={} attempt={} {}", e.queue_id, e.recipient, e.event,
-                     e.attempt, o.summary());
+        spdlog::info("{}: to=<{}> status={} attempt={} {}", e.queue_id, e.recipient,
+                     core::to_string(e.event), e.attempt, o.summary());
       }
-      if (auto r = self->svc.store->record_events(batch); !r)
+      if (auto r = self->svc.store->events.record(batch); !r)
         spdlog::error("delivery: recording {} events: {}", batch.size(), r.error().message);
       // Reports follow even when the store write failed: the outcome happened either way.
       if (self->svc.on_events) self->svc.on_events(batch);
@@ -283,11 +305,10 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void act(delivery::AddSuppression& a) {
-    store::Store::Suppression s{a.account_id, a.address, std::move(a.reason), a.queue_id,
-                                a.time_ms};
+    store::Suppression s{a.account_id, a.address, std::move(a.reason), a.queue_id, a.time_ms};
     asio::post(*svc.blocking, [self = shared_from_this(), s = std::move(s)] {
       self->on_pool();
-      if (auto r = self->svc.store->add_suppression(s); !r)
+      if (auto r = self->svc.store->suppressions.add(s); !r)
         spdlog::error("suppression {}: {}", s.address, r.error().message);
     });
   }
@@ -377,18 +398,79 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  ControlReply command(delivery::Command c) {
-    // The reply waits for the engine, then for the spool strand to have written what the
-    // command caused (a `tern queue list` right after `hold` sees the message held).
+  ControlReply command(delivery::Command c) { return commands(c.kind, {std::move(c.id)}, false); }
+
+  // Runs one command per id on the engine thread; the reply waits for the engine, then for
+  // the spool strand to have written what the commands caused (a `tern queue list` right after
+  // `hold` sees the message held). skip_unknown: ids no longer queued are not errors (a bulk
+  // action on a snapshot taken a moment ago).
+  ControlReply commands(delivery::Command::Kind kind, std::vector<std::string> ids,
+                        bool skip_unknown) {
     auto p = std::make_shared<std::promise<ControlReply>>();
     auto fut = p->get_future();
-    asio::post(io, [self = shared_from_this(), c = std::move(c), p] {
+    asio::post(io, [self = shared_from_this(), kind, ids = std::move(ids), skip_unknown, p] {
       self->engine_tid.store(std::this_thread::get_id(), std::memory_order_relaxed);
-      ControlReply rep = self->core.command(c);
+      ControlReply rep;
+      rep.ok = true;
+      for (const auto& id : ids) {
+        ControlReply one = self->core.command({kind, id});
+        if (!one.ok && !skip_unknown) {
+          rep = one;
+          break;
+        }
+        rep.count += one.count;
+      }
       self->run();
       asio::post(self->spool_strand, [p, rep] { p->set_value(rep); });
     });
     return fut.get();
+  }
+
+  // The operator's queue view (QueueControl): every live envelope from the spool, each
+  // recipient's destination from its account's route (settings read once per account).
+  // Caller's thread (an API worker): never the connection thread.
+  std::vector<delivery::QueueMessageView> snapshot(int64_t account_filter) {
+    on_pool();
+    std::vector<delivery::QueueMessageView> out;
+    std::unordered_map<int64_t, std::optional<store::AccountSettings>> settings;
+    auto settings_of = [&](int64_t account) -> const store::AccountSettings* {
+      auto it = settings.find(account);
+      if (it == settings.end()) {
+        std::optional<store::AccountSettings> got;
+        if (account == 0) {
+          got.emplace();
+        } else if (auto r = svc.store->settings.get(account, false)) {
+          got = std::move(r).value();
+        }
+        it = settings.emplace(account, std::move(got)).first;
+      }
+      return it->second ? &*it->second : nullptr;
+    };
+    for (auto& m : svc.spool->list()) {
+      if (account_filter != 0 && m.account_id != account_filter) continue;
+      delivery::QueueMessageView v;
+      v.id = m.id;
+      v.account_id = m.account_id;
+      v.account_name = m.account_name;
+      v.sender = m.sender;
+      v.received_ms = m.received_ms;
+      v.held = m.held;
+      const auto* s = settings_of(m.account_id);
+      for (const auto& r : m.recipients) {
+        if (queue::is_final(r.state)) continue;
+        const auto at = r.address.rfind('@');
+        const std::string domain =
+            core::to_lower(at == std::string::npos ? std::string_view{}
+                                                   : std::string_view(r.address).substr(at + 1));
+        const std::string dest =
+            s ? delivery::route_for(m.account_id, *s, cfg.smarthost, domain, cfg.mx_port).dest
+              : std::string("unknown");
+        v.recipients.push_back({r.address, queue::to_string(r.state), r.attempts, r.next_attempt_ms,
+                                r.last_reply, dest});
+      }
+      if (!v.recipients.empty()) out.push_back(std::move(v));
+    }
+    return out;
   }
 };
 
@@ -432,11 +514,17 @@ struct DeliveryEngine::Impl::Conn final : ClientDelegate {
 };
 
 void DeliveryEngine::Impl::act(delivery::Connect& a) {
+  if (auto sb = sandboxes.find(a.dest); sb != sandboxes.end()) {
+    auto& pool = svc.capture_pool ? *svc.capture_pool : *svc.blocking;
+    start_capture(io, pool, svc.capture, sb->second,
+                  std::make_shared<Conn>(shared_from_this(), a.conn));
+    return;
+  }
   auto t = targets.find(a.dest);
   if (t == targets.end()) {  // cannot happen: Connect follows a successful Resolve
-    core.connection_done(a.conn,
-                         core::DeliveryOutcome::local(core::DeliveryOutcome::temp, "4.4.4",
-                                                      "no endpoints for " + a.dest, "connect"));
+    core.connection_done(
+        a.conn, core::DeliveryOutcome::local(core::DeliveryOutcome::temp, "4.4.4",
+                                             "no endpoints for " + a.dest, core::Phase::connect));
     return;
   }
   start_delivery(io, tls, t->second, std::make_shared<Conn>(shared_from_this(), a.conn));
@@ -556,6 +644,49 @@ TestSendResult DeliveryEngine::test_send(int64_t account_id, const std::string& 
     return r;
   }
   return impl_->tester->send(account_id, from, to);
+}
+
+}  // namespace tern::net
+
+namespace tern::net {
+
+std::vector<delivery::QueueMessageView> DeliveryEngine::queue_snapshot(
+    const delivery::QueueFilter& f) {
+  auto all = impl_->snapshot(f.account_id);
+  std::vector<delivery::QueueMessageView> out;
+  for (auto& v : all)
+    if (delivery::queue_matches(v, f)) out.push_back(std::move(v));
+  return out;
+}
+
+delivery::QueueActionResult DeliveryEngine::queue_action(delivery::QueueAction a,
+                                                         const delivery::QueueSelector& s) {
+  std::vector<std::string> ids = s.ids;
+  if (ids.empty()) {
+    for (const auto& v : impl_->snapshot(s.account_id)) {
+      if (s.account_id != 0) {
+        ids.push_back(v.id);
+        continue;
+      }
+      for (const auto& r : v.recipients)
+        if (r.destination == s.destination) {
+          ids.push_back(v.id);
+          break;
+        }
+    }
+  }
+  using K = delivery::Command::Kind;
+  const K kind = a == delivery::QueueAction::retry     ? K::retry
+                 : a == delivery::QueueAction::hold    ? K::hold
+                 : a == delivery::QueueAction::release ? K::release
+                                                       : K::remove;
+  delivery::QueueActionResult r;
+  if (ids.empty()) return r;  // nothing matches: nothing changes (not "every message")
+  auto rep = impl_->commands(kind, std::move(ids), true);
+  r.ok = rep.ok;
+  r.count = rep.count;
+  r.message = rep.message;
+  return r;
 }
 
 }  // namespace tern::net

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "delivery/engine_io.hpp"
+#include "delivery/queue_view.hpp"
 #include "delivery/route.hpp"
 #include "delivery/scheduler.hpp"
 #include "net/test_send.hpp"
@@ -80,22 +81,26 @@ struct DeliveryServices {
   std::vector<std::pair<std::string, uint16_t>> own_listeners;
   // After each batch of events is recorded in the store (a blocking-pool thread; must not
   // block): every recipient outcome, deferrals included (the reports component).
-  std::function<void(const std::vector<store::Store::DeliveryEvent>&)> on_events;
+  std::function<void(const std::vector<store::DeliveryEvent>&)> on_events;
   // Each message the spool gives back at start(), read in the background on a pool thread
   // (it may block briefly: the reports component uses it to catch up its message log).
   std::function<void(const queue::QueuedMessage&)> on_recovered;
   // Whether the reports know a recovered message already (pool thread): the background pass
   // reads only the envelopes of those they do not (empty = read every one).
   std::function<bool(const std::string& queue_id)> recovered_known;
+  // route=sandbox (SPEC §9): where such mail goes instead of out (net/capture_delivery.hpp),
+  // called on capture_pool (null: blocking). A null sink defers sandbox mail (451 4.3.0).
+  CaptureSink* capture = nullptr;
+  boost::asio::thread_pool* capture_pool = nullptr;
 };
 
 using DeliveryCounters = delivery::Counters;
 using ControlReply = delivery::ControlReply;
 
-class DeliveryEngine {
+class DeliveryEngine : public delivery::QueueControl {
  public:
   DeliveryEngine(boost::asio::io_context& io, DeliveryConfig cfg, DeliveryServices svc);
-  ~DeliveryEngine();
+  ~DeliveryEngine() override;
   DeliveryEngine(const DeliveryEngine&) = delete;
   DeliveryEngine& operator=(const DeliveryEngine&) = delete;
 
@@ -120,6 +125,16 @@ class DeliveryEngine {
                        std::function<void(TestSendResult)> done);
   // The same, blocking the caller until the answer (not on the engine thread).
   TestSendResult test_send(int64_t account_id, const std::string& from, const std::string& to);
+
+  // delivery::QueueControl (the operator's queue page, issue 13); any thread except the
+  // engine's, the caller waits. The snapshot is read from the spool (every live envelope) and
+  // the store (each account's route, for the destinations) on the caller's thread — the
+  // engine keeps envelopes of active messages only. An action picks its messages from such a
+  // snapshot (ids: as given) and runs as operator commands do: it returns once the engine has
+  // applied it and the spool records it caused are written.
+  std::vector<delivery::QueueMessageView> queue_snapshot(const delivery::QueueFilter& f) override;
+  delivery::QueueActionResult queue_action(delivery::QueueAction a,
+                                           const delivery::QueueSelector& s) override;
 
  private:
   struct Impl;

@@ -59,8 +59,7 @@ core::DeliveryOutcome to_outcome(const smtp::client::Outcome& o, const ClientPee
   d.code = o.remote ? o.code : 0;
   d.enhanced = o.enhanced;
   d.text = o.remote ? reply_text(o.text, o.enhanced) : o.text;
-  // core::DeliveryOutcome names the reply to the final dot "data-end" (the client says "dot").
-  d.phase = o.phase == smtp::client::Phase::dot ? "data-end" : smtp::client::phase_name(o.phase);
+  d.phase = smtp::client::core_phase(o.phase);
   d.mx_host = peer.host;
   d.tls = o.tls;
   d.local_ip = peer.local_addr;
@@ -110,7 +109,7 @@ std::variant<ClientTarget, core::DeliveryOutcome> resolve_target(const TargetCon
                                           "relay host " + rt.host + " (" + ip->to_string() +
                                               " port " + std::to_string(rt.port) +
                                               ") is Tern itself: mail would loop",
-                                          "connect");
+                                          core::Phase::connect);
     if (customer) {
       if (auto ok = report::check_address(*ip, ctx.relay_policy); !ok) {
         if (refused.empty()) refused = ok.error().message;
@@ -123,19 +122,20 @@ std::variant<ClientTarget, core::DeliveryOutcome> resolve_target(const TargetCon
     return core::DeliveryOutcome::local(
         core::DeliveryOutcome::perm, "5.4.4",
         "relay host " + rt.host + ": " + refused + " (the operator's [delivery] relay_allow)",
-        "connect");
+        core::Phase::connect);
   if (t.endpoints.empty())
     return core::DeliveryOutcome::local(
         core::DeliveryOutcome::temp, temp ? "4.4.3" : "4.4.4",
-        "relay host " + rt.host + (temp ? ": DNS lookup failed" : " has no address"), "dns");
+        "relay host " + rt.host + (temp ? ": DNS lookup failed" : " has no address"),
+        core::Phase::dns);
   t.session.loop_names = {ctx.hostname, ctx.helo_name};
   t.session.username = rt.username;
   t.session.password = rt.password;
-  if (rt.security == "none") {
+  if (rt.security == store::RelaySecurity::none) {
     t.session.tls = smtp::client::TlsPolicy::none;
   } else {
     t.session.tls = smtp::client::TlsPolicy::required;
-    t.session.implicit_tls = rt.security == "tls";
+    t.session.implicit_tls = rt.security == store::RelaySecurity::tls;
     t.verify_peer = true;
     t.verify_name = rt.host;
   }

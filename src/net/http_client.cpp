@@ -291,6 +291,7 @@ awaitable<HttpPostResult> run(asio::io_context& io, const HttpClientServices& sv
     if (x.status >= 300 && x.status < 400)
       co_return fail("redirected (" + std::to_string(x.status) + ") to " +
                      printable(x.location, 200) + ", not followed (only 307/308 keep the POST)");
+    res.status_error = true;
     co_return fail("HTTP " + std::to_string(x.status) + (res.reason.empty() ? "" : " ") +
                    res.reason);
   }

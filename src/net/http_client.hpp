@@ -54,12 +54,13 @@ struct HttpPost {
 };
 
 struct HttpPostResult {
-  int status = 0;          // final HTTP status; 0 = no response
-  std::string reason;      // the status line's reason phrase (remote text, printable)
-  std::string error;       // "" when 2xx
-  bool permanent = false;  // retrying cannot help (bad URL, refused target)
-  std::string url;         // the URL that answered (after redirects)
-  std::string body;        // at most the first 64 KiB of the response body
+  int status = 0;             // final HTTP status; 0 = no response
+  std::string reason;         // the status line's reason phrase (remote text, printable)
+  std::string error;          // "" when 2xx
+  bool status_error = false;  // the error is the final status itself ("HTTP 500 reason")
+  bool permanent = false;     // retrying cannot help (bad URL, refused target)
+  std::string url;            // the URL that answered (after redirects)
+  std::string body;           // at most the first 64 KiB of the response body
   int redirects = 0;
   bool ok() const { return status >= 200 && status < 300; }
 };

@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "net/connection_registry.hpp"
@@ -42,6 +43,51 @@ http::response<http::string_body> transport_error(http::status st, const char* c
   res.keep_alive(false);
   res.prepare_payload();
   return res;
+}
+
+// Waits, without holding a thread, for the completion a `later` response hands out. The
+// completion may run on any thread; the coroutine resumes on its own executor. A completion
+// dropped without being called (a bug, or work abandoned at shutdown) answers 503.
+asio::awaitable<HttpResponse> wait_later(std::function<void(HttpCompletion)> later) {
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(HttpResponse)>(
+      [&later](auto handler) {
+        using Handler = decltype(handler);
+        auto home = asio::get_associated_executor(handler);
+        struct State {
+          std::optional<Handler> h;
+          decltype(home) ex;
+          std::mutex mu;
+          State(Handler&& hh, decltype(home) e) : h(std::move(hh)), ex(std::move(e)) {}
+          void finish(HttpResponse r) {
+            std::optional<Handler> mine;
+            {
+              std::lock_guard lk(mu);
+              if (!h) return;
+              mine.emplace(std::move(*h));
+              h.reset();
+            }
+            asio::post(ex, [h = std::move(*mine), r = std::move(r)]() mutable {
+              std::move(h)(std::move(r));
+            });
+          }
+          ~State() {
+            if (h)
+              finish({503,
+                      kJson,
+                      R"({"error":{"code":"unavailable","message":"no answer; try again later"}})"
+                      "\n",
+                      {}});
+          }
+        };
+        auto st = std::make_shared<State>(std::move(handler), home);
+        HttpCompletion done = [st](HttpResponse r) { st->finish(std::move(r)); };
+        try {
+          later(std::move(done));
+        } catch (const std::exception& e) {
+          spdlog::error("http: deferred handler: {}", e.what());
+        }
+      },
+      asio::use_awaitable);
 }
 
 bool is_parse_error(const beast::error_code& ec) {
@@ -176,6 +222,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         out = co_await offload(*pool, std::move(job));
       } else
         out = call(r);
+      if (out.later) {
+        auto later = std::move(out.later);
+        out = co_await wait_later(std::move(later));
+      }
       http::response<http::string_body> res{static_cast<http::status>(out.status), req.version()};
       res.set(http::field::server, "Tern");
       res.set(http::field::content_type, out.content_type);
@@ -183,6 +233,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       res.keep_alive(req.keep_alive());
       res.body() = std::move(out.body);
       res.prepare_payload();
+      // HEAD: the headers of the GET (Content-Length included), no body.
+      if (req.method() == http::verb::head) res.body().clear();
       stream.expires_after(std::chrono::seconds(opts.read_timeout_s));
       auto [wec, wn] = co_await http::async_write(stream, res, kTuple);
       if (wec || !res.keep_alive()) break;

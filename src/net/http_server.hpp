@@ -2,8 +2,10 @@
 // the REST API (/api/v1), tracking (/t/...) and sender verification (/v/...). Routing is a plain
 // function supplied by the composition root, so this file holds only the transport.
 // Invariants:
-// - Handlers may block (SQLite, DNS checks, a test delivery): they run on `pool` (or
-//   `slow_pool` for the requests `is_slow` picks), never on the I/O thread (net::offload).
+// - Handlers may block (SQLite, DNS checks): they run on `pool` (or `slow_pool` for the
+//   requests `is_slow` picks), never on the I/O thread (net::offload). A handler that waits on
+//   the outside world for long (a test email) answers with HttpResponse::later instead, so no
+//   thread waits with it.
 // - Every request that gets a reply gets a readable one: a header section over 8 KiB → 431, a
 //   body over max_body → 413, a request Beast cannot parse (Content-Length with
 //   Transfer-Encoding, a bad Content-Length, HTTP/0.9, bare LF, ...) → 400; each is answered,
@@ -12,6 +14,8 @@
 // - Connections are capped in total and per client (IPv4 address, IPv6 /64); over a cap the
 //   client gets 503 and the connection is closed. accept() failures (EMFILE) back off.
 // - Each read has a deadline (idle keep-alive and slow requests alike).
+// - HEAD gets the headers the handler's answer would have for GET (Content-Length included)
+//   and no body; handlers answer HEAD like GET.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -51,6 +55,8 @@ struct HttpRequest {
     return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
   }
 };
+struct HttpResponse;
+using HttpCompletion = std::function<void(HttpResponse)>;
 struct HttpResponse {
   HttpResponse() = default;
   HttpResponse(int s, std::string ct, std::string b,
@@ -60,6 +66,11 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra (Location, Cache-Control)
+  // Set by a handler that answers later (a test email waits on a remote server): the
+  // transport calls it once (on its I/O thread: it must only start work, never block) with a
+  // completion, and writes the response the completion is given (from any thread, once). No
+  // thread is held meanwhile. A completion destroyed without being called answers 503.
+  std::function<void(HttpCompletion)> later;
 };
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 

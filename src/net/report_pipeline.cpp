@@ -50,7 +50,7 @@ struct ReportPipeline::Impl {
     bool recovered = false;
   };
   struct Events {
-    std::vector<store::Store::DeliveryEvent> batch;
+    std::vector<store::DeliveryEvent> batch;
   };
   struct Flush {
     std::promise<void>* done;
@@ -108,20 +108,20 @@ struct ReportPipeline::Impl {
 
   void handle(std::deque<Item>& work) {
     std::vector<store::MessageRecord> records;
-    std::vector<store::Store::DeliveryEvent> accepted_events;
-    std::vector<store::Store::DeliveryEvent> events;
+    std::vector<store::DeliveryEvent> accepted_events;
+    std::vector<store::DeliveryEvent> events;
     std::vector<std::promise<void>*> flushes;
     for (auto& it : work) {
       if (auto* a = std::get_if<Accepted>(&it)) {
         if (a->recovered && known(a->m.id)) continue;
         auto recs = report::records_for(a->m);
         for (size_t i = 0; i < a->m.recipients.size(); ++i) {
-          store::Store::DeliveryEvent e;
+          store::DeliveryEvent e;
           e.time_ms = a->m.received_ms;
           e.queue_id = a->m.id;
           e.account_id = a->m.account_id;
           e.recipient = a->m.recipients[i].address;
-          e.event = "accepted";
+          e.event = core::EventKind::accepted;
           accepted_events.push_back(std::move(e));
         }
         records.insert(records.end(), std::make_move_iterator(recs.begin()),
@@ -139,7 +139,7 @@ struct ReportPipeline::Impl {
       if (!with_retries("message log", [&] { return svc.log->record_accepted(records); }))
         ++c_errors;
       if (!with_retries("accepted events",
-                        [&] { return svc.store->record_events(accepted_events); }))
+                        [&] { return svc.store->events.record(accepted_events); }))
         ++c_errors;
     }
     if (!events.empty()) handle_events(events);
@@ -158,7 +158,7 @@ struct ReportPipeline::Impl {
     auto& c = defaults[account];
     c.fetched_ms = now;
     if (account == 0) return c.d;
-    if (auto s = svc.store->account_settings(account, false)) {
+    if (auto s = svc.store->settings.get(account, false)) {
       c.d.notify_url = s->notify_url;
       c.d.report_format = s->report_format;
       c.d.intermediate_report = s->intermediate_report;
@@ -168,14 +168,14 @@ struct ReportPipeline::Impl {
     return c.d;
   }
 
-  void handle_events(const std::vector<store::Store::DeliveryEvent>& events) {
+  void handle_events(const std::vector<store::DeliveryEvent>& events) {
     std::unordered_map<std::string, std::vector<store::MessageRecord>> rows;  // by queue id
     std::vector<store::MessageLog::StatusUpdate> updates;
     std::vector<store::OutboxItem> items;
     for (const auto& e : events) {
-      if (e.event == "accepted" || e.event == "opened" || e.event == "clicked" ||
-          e.event == "webhook")
-        continue;
+      // Only delivery outcomes move a recipient's status and give reports.
+      const auto status = core::status_of(e.event);
+      if (!status || *status == core::MessageStatus::accepted) continue;
       auto [it, fresh] = rows.try_emplace(e.queue_id);
       if (fresh) {
         auto r = svc.log->for_queue(e.queue_id);
@@ -187,10 +187,11 @@ struct ReportPipeline::Impl {
       // Bounce notices and other internal mail have no rows: no report, no status.
       const store::MessageRecord* rec = report::record_for_event(it->second, e);
       if (!rec) continue;
-      updates.push_back({rec->message_id, e.event, e.time_ms});
+      updates.push_back({rec->message_id, *status, e.time_ms});
       auto item = report::report_for(e, *rec, defaults_for(rec->account_id), svc.price);
       if (!item) {
-        spdlog::error("reports: {} {}: {}", rec->message_id, e.event, item.error().message);
+        spdlog::error("reports: {} {}: {}", rec->message_id, core::to_string(e.event),
+                      item.error().message);
         continue;
       }
       if (item->has_value()) items.push_back(std::move(**item));
@@ -199,7 +200,8 @@ struct ReportPipeline::Impl {
         !with_retries("message status", [&] { return svc.log->update_status(updates); }))
       ++c_errors;
     if (items.empty()) return;
-    if (!with_retries("outbox", [&] { return svc.outbox->enqueue(items); })) {
+    const int64_t now = now_ms();
+    if (!with_retries("outbox", [&] { return svc.outbox->enqueue(items, now); })) {
       ++c_errors;
       return;
     }
@@ -221,7 +223,7 @@ void ReportPipeline::recovered(const queue::QueuedMessage& m) {
   impl_->push(Impl::Accepted{m, true});
 }
 
-void ReportPipeline::events(const std::vector<store::Store::DeliveryEvent>& batch) {
+void ReportPipeline::events(const std::vector<store::DeliveryEvent>& batch) {
   if (!batch.empty()) impl_->push(Impl::Events{batch});
 }
 

@@ -55,7 +55,7 @@ class ReportPipeline {
 
   void accepted(const queue::QueuedMessage& m);
   void recovered(const queue::QueuedMessage& m);
-  void events(const std::vector<store::Store::DeliveryEvent>& batch);
+  void events(const std::vector<store::DeliveryEvent>& batch);
   // Handles what is queued, then ends the thread. Later calls are dropped (logged).
   void stop();
   // Blocks until everything queued before the call is handled (tests).

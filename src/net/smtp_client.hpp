@@ -69,7 +69,8 @@ struct ClientTarget {
 struct ClientMessage {
   smtp::client::OutgoingMessage envelope;
   std::unique_ptr<queue::Spool::ContentReader> content;
-  uint64_t tag = 0;  // the delegate's handle, given back in message_done
+  uint64_t tag = 0;      // the delegate's handle, given back in message_done
+  std::string queue_id;  // for logs and the sandbox's capture store
 };
 
 // What the connection learned, for outcomes and logs.

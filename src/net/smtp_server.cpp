@@ -64,6 +64,13 @@ std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
 
 namespace {
 
+// A message that could not be kept was not refused: the client hears 452 4.3.1 when the disk
+// is full, else 451 4.3.0 (smtp::reply_for), whatever the spool or submission said.
+core::ErrorCode commit_error(const core::Error& e) {
+  return e.is(core::ErrorCode::disk_full) ? core::ErrorCode::disk_full
+                                          : core::ErrorCode::unavailable;
+}
+
 // One client connection: the socket, optional TLS layer and its current read deadline.
 struct Conn {
   explicit Conn(tcp::socket s) : sock(std::move(s)) {}
@@ -73,6 +80,8 @@ struct Conn {
   // Applies only while the listeners are under stress (near max_connections).
   Clock::time_point stress_deadline = Clock::time_point::max();
   bool timed_out = false;
+  bool stress_cut =
+      false;              // cut by the stress timeout (counted in Impl::stress_cuts until it ends)
   bool in_data = false;   // receiving message content: a shutdown waits for its end
   bool shutdown = false;  // the server is stopping: the cancelled read means 421 4.3.2
   std::string out;
@@ -144,18 +153,21 @@ class Sweeper {
   Handle add(Conn* c) { return conns_.insert(conns_.end(), c); }
   void remove(Handle h) { conns_.erase(h); }
 
-  // Runs until its io_context stops (after the server's shutdown grace). stressed(): whether
-  // the shorter stress deadlines apply now.
-  awaitable<void> run(std::function<bool()> stressed) {
+  // Runs until its io_context stops (after the server's shutdown grace). claim_stress_cut():
+  // whether one more connection past its stress deadline may be cut now (true while the load,
+  // less the cuts not yet ended, is still at the stress threshold), so stress cuts the oldest
+  // idle connections until the load is below the threshold, not every idle one at once.
+  awaitable<void> run(std::function<bool()> claim_stress_cut) {
     asio::steady_timer t(co_await asio::this_coro::executor);
     for (;;) {
       t.expires_after(kSweepInterval);
       auto [ec] = co_await t.async_wait(kTuple);
       if (ec) co_return;
       const auto now = Clock::now();
-      const bool stress = stressed();
-      for (Conn* c : conns_) {
-        if (c->deadline <= now || (stress && c->stress_deadline <= now)) {
+      for (Conn* c : conns_) {  // oldest first
+        bool cut = c->deadline <= now;
+        if (!cut && c->stress_deadline <= now && claim_stress_cut()) cut = c->stress_cut = true;
+        if (cut) {
           c->timed_out = true;
           c->deadline = c->stress_deadline = Clock::time_point::max();
           boost::system::error_code ignored;
@@ -204,6 +216,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   SmtpServerConfig cfg;
   SmtpServices svc;
   SmtpCounters counters;
+  std::atomic<uint64_t> stress_cuts{0};  // stress cuts whose sessions have not ended yet
   ConnectionRegistry registry;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::atomic<size_t> next_worker{0};
@@ -231,7 +244,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   std::shared_ptr<const policy::AccountContext> trusted_account_context() {
     std::lock_guard lk(trusted_mu);
     if (trusted_ctx && Clock::now() - trusted_loaded < std::chrono::seconds(5)) return trusted_ctx;
-    auto acc = svc.store->find_account(cfg.trusted_account);
+    auto acc = svc.store->accounts.find(cfg.trusted_account);
     if (acc && acc.value()) {
       trusted_ctx = load_context(acc.value()->id);
       trusted_loaded = Clock::now();
@@ -279,7 +292,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     }
     // Argon2 and SQLite off the I/O threads.
     auto v = co_await offload(
-        *svc.blocking, [&] { return svc.store->verify_credentials(a.username, a.password); });
+        *svc.blocking, [&] { return svc.store->credentials.verify(a.username, a.password); });
     if (!v) {
       r.kind = smtp::AuthResult::Kind::temp_error;
       spdlog::error("auth: store error: {}", v.error().message);
@@ -330,7 +343,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     if (r) {
       cr.ok = true;  // counted by Submission, one per stored copy
     } else {
-      cr.disk_full = queue::is_disk_full(r.error());
+      cr.error = commit_error(r.error());
       spdlog::error("tracked message {}: {}", e.queue_id, r.error().message);
     }
     co_return cr;
@@ -423,6 +436,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
       Sweeper& sweeper;
       Sweeper::Handle h;
       ~Leave() {
+        if ((*h)->stress_cut) --self->stress_cuts;
         sweeper.remove(h);
         self->registry.leave(ip);
         --self->counters.active;
@@ -474,7 +488,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     std::unique_ptr<pipeline::MessageSigner> signer;
     // Tracked message (whole-message path): its content, kept in memory instead of streamed.
     std::optional<std::string> whole;
-    bool write_failed = false, disk_full = false, keys_failed = false;
+    bool write_failed = false, keys_failed = false;
+    core::ErrorCode write_error = core::ErrorCode::unavailable;
     Clock::time_point data_started{};
     uint64_t data_bytes = 0;
     bool was_in_data = false;
@@ -509,7 +524,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
           add(session.on_auth(ar));
         } else if (auto* b = std::get_if<smtp::BeginMessage>(&a)) {
           writer = svc.spool->begin(b->queue_id);
-          write_failed = disk_full = keys_failed = false;
+          write_failed = keys_failed = false;
           whole.reset();
           signer.reset();
           if (svc.dkim_keys && account) signer = std::make_unique<pipeline::MessageSigner>();
@@ -546,7 +561,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
             auto r = writer->append(d->bytes);
             if (!r) {
               write_failed = true;
-              disk_full = queue::is_disk_full(r.error());
+              write_error = commit_error(r.error());
               spdlog::error("spool write: {}", r.error().message);
             }
           }
@@ -566,7 +581,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
                       .count());
           } else if (!writer || write_failed) {
             writer.reset();
-            cr.disk_full = disk_full;
+            cr.error = write_error;
             if (keys_failed) cr.defer_text = "Temporary failure: DKIM signing keys unavailable";
           } else {
             queue::QueuedMessage m = to_queued(cm->envelope, account, ip);
@@ -580,7 +595,7 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
               svc.on_accepted(*copy);
             }
             cr.ok = outcome.ok;
-            cr.disk_full = outcome.disk_full;
+            if (outcome.disk_full) cr.error = core::ErrorCode::disk_full;
             cr.queue_id = cm->envelope.queue_id;
             if (outcome.ok) {
               ++counters.accepted_messages;
@@ -704,11 +719,17 @@ SmtpServer::SmtpServer(std::vector<asio::io_context*> workers, SmtpServerConfig 
     // workers, which stop before the server is destroyed. (A named std::function, not a
     // temporary lambda as the coroutine's argument: g++ 12 mishandles those.)
     Impl* raw = impl_.get();
-    std::function<bool()> stressed = [raw] {
-      return raw->counters.active * 100 >=
-             raw->cfg.max_connections * static_cast<size_t>(raw->cfg.stress_pct);
+    std::function<bool()> claim_stress_cut = [raw] {
+      const uint64_t threshold =
+          raw->cfg.max_connections * static_cast<uint64_t>(raw->cfg.stress_pct);
+      uint64_t pending = raw->stress_cuts.load();
+      for (;;) {
+        const uint64_t active = raw->counters.active.load();
+        if ((active - std::min(pending, active)) * 100 < threshold) return false;
+        if (raw->stress_cuts.compare_exchange_weak(pending, pending + 1)) return true;
+      }
     };
-    asio::co_spawn(*w, impl_->sweepers.back()->run(std::move(stressed)), asio::detached);
+    asio::co_spawn(*w, impl_->sweepers.back()->run(std::move(claim_stress_cut)), asio::detached);
   }
 }
 

@@ -16,6 +16,7 @@
 #include "core/address.hpp"
 #include "core/ids.hpp"
 #include "message/date.hpp"
+#include "net/capture_delivery.hpp"
 #include "store/store.hpp"
 
 namespace tern::net {
@@ -178,8 +179,8 @@ void TestSender::send_async(int64_t account_id, const std::string& from, const s
     return done(error_result(!from_mb ? "invalid from address" : "invalid to address"));
   if (!impl_->claim(account_id)) {
     TestSendResult r;
-    r.outcome = "rate_limited";
-    r.reply = "a test email of this account is being sent; one at a time";
+    r.outcome = "busy";
+    r.reply = "a test email of this account is still being sent; wait for its outcome";
     return done(std::move(r));
   }
   auto answer = std::make_shared<Answer>();
@@ -204,22 +205,16 @@ void TestSender::send_async(int64_t account_id, const std::string& from, const s
     };
     store::AccountSettings s;
     if (account_id != 0) {
-      auto got = self->svc.store->account_settings(account_id, true);
+      auto got = self->svc.store->settings.get(account_id, true);
       if (!got) return fail(error_result("account settings: " + got.error().message));
       s = std::move(got).value();
     }
     delivery::Route rt =
         delivery::route_for(account_id, s, self->svc.smarthost, domain_of(to), self->svc.mx_port);
-    const std::string route = rt.kind == delivery::Route::Kind::mx ? "platform"
-                              : rt.dest == "smarthost"             ? "smarthost"
-                                                                   : "custom";
-    auto target = resolve_target(self->svc.target, rt, static_cast<uint64_t>(seed));
-    if (auto* o = std::get_if<core::DeliveryOutcome>(&target)) return fail(result_of(*o, route));
-    ClientTarget t = std::get<ClientTarget>(std::move(target));
-    // A person is waiting: shorter deadlines than queued mail gets.
-    t.connect_timeout_s = std::min(t.connect_timeout_s, 15);
-    t.command_timeout_s = std::min(t.command_timeout_s, 30);
-    t.data_timeout_s = std::min(t.data_timeout_s, 30);
+    const std::string route = rt.kind == delivery::Route::Kind::sandbox ? "sandbox"
+                              : rt.kind == delivery::Route::Kind::mx    ? "platform"
+                              : rt.dest == "smarthost"                  ? "smarthost"
+                                                                        : "custom";
     auto conn = std::make_shared<TestConn>();
     conn->owner = self;
     conn->account = account_id;
@@ -234,7 +229,23 @@ void TestSender::send_async(int64_t account_id, const std::string& from, const s
     cm.envelope.size = content->size();
     cm.content = std::move(content);
     cm.tag = 1;
+    cm.queue_id = core::new_queue_id();
     conn->msg = std::move(cm);
+    if (rt.kind == delivery::Route::Kind::sandbox) {
+      // No look-up, no socket: the capture store takes it (on the capture pool).
+      asio::post(*self->svc.io, [self, conn, account_id] {
+        auto& pool = self->svc.capture_pool ? *self->svc.capture_pool : *self->svc.pool;
+        start_capture(*self->svc.io, pool, self->svc.capture, account_id, conn);
+      });
+      return;
+    }
+    auto target = resolve_target(self->svc.target, rt, static_cast<uint64_t>(seed));
+    if (auto* o = std::get_if<core::DeliveryOutcome>(&target)) return fail(result_of(*o, route));
+    ClientTarget t = std::get<ClientTarget>(std::move(target));
+    // A person is waiting: shorter deadlines than queued mail gets.
+    t.connect_timeout_s = std::min(t.connect_timeout_s, 15);
+    t.command_timeout_s = std::min(t.command_timeout_s, 30);
+    t.data_timeout_s = std::min(t.data_timeout_s, 30);
     asio::post(*self->svc.io, [self, t = std::move(t), conn]() mutable {
       start_delivery(*self->svc.io, self->svc.tls, std::move(t), conn);
     });

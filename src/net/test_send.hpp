@@ -1,11 +1,13 @@
 // The test email (seed 000): one small message ("Tern test email": From, To, Date,
 // Message-ID) delivered now through the account's route — route_for, resolve_target and
-// start_delivery as for queued mail — but not through the spool or the scheduler, and never
-// retried.
+// start_delivery as for queued mail (route=sandbox: start_capture, into the account's capture
+// store) — but not through the spool or the scheduler, and never retried.
 //
 // Bounded (a tenant cannot use it to tie up the server):
 //  - at most one test email per account at a time: a second while the first's connection is
-//    alive is answered "rate_limited" at once (the caller's per-minute limit comes on top);
+//    alive is answered "busy" at once (the API: 429 too_many_requests; the caller's per-minute
+//    limit comes on top). This is the one such bound: the API, the console and the control
+//    socket all go through it;
 //  - a time limit (time_limit_s, 60 by default): the answer comes by then whatever the
 //    remote does ("error", "no outcome within N seconds"); the connection then ends by its own
 //    deadlines and only after that may the account send another;
@@ -15,7 +17,7 @@
 //    callers that have a thread to spare.
 // Threads: settings (with the relay password) and DNS are read on the pool; the connection
 // runs on the delivery io_context. Outcomes: "delivered", "deferred" (temporary failure),
-// "bounced" (permanent), "error" (bad input, no answer in time), "rate_limited" (one at a time).
+// "bounced" (permanent), "error" (bad input, no answer in time), "busy" (one at a time).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -38,9 +40,12 @@ class Store;
 
 namespace tern::net {
 
+class CaptureSink;
+
 // One test message's answer: outcome (above), the remote reply (or the local reason), the host
-// that answered, TLS, and the route ("platform", "smarthost" or "custom"). Before the engine is
-// asked, the caller may answer "refused" (sender policy) or "rate_limited" (nothing was sent).
+// that answered, TLS, and the route ("platform", "smarthost", "custom" or "sandbox"). Before the
+// engine is asked, the caller may answer "refused" (sender policy) or "rate_limited" (nothing was
+// sent).
 struct TestSendResult {
   std::string outcome;
   int code = 0;
@@ -60,6 +65,10 @@ struct TestSendServices {
   delivery::RelayConfig smarthost;
   uint16_t mx_port = 25;
   int time_limit_s = 60;
+  // route=sandbox: the test email is captured like any of the account's mail (null sink:
+  // 451 4.3.0), on capture_pool.
+  CaptureSink* capture = nullptr;
+  boost::asio::thread_pool* capture_pool = nullptr;
 };
 
 class TestSender {

@@ -165,7 +165,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   // Read for every POST, never cached: a new or rotated secret signs the very next webhook
   // (one indexed read and an unseal per POST; POSTs are batches, at most max_concurrent at once).
   core::Result<std::vector<std::string>> secrets_for(int64_t account, int64_t t) {
-    auto s = svc.store->account_settings(account, true);
+    auto s = svc.store->settings.get(account, true);
     if (!s) return s.error();
     auto out = report::signing_secrets(s->webhook_secret, s->webhook_secret_previous,
                                        s->webhook_secret_changed_ms, t, cfg.secret_grace_ms);
@@ -179,9 +179,9 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
                      std::string& content_type) {
     Batch good;
     std::string body;
-    const std::string kind = items.front().kind;
+    const store::OutboxKind kind = items.front().kind;
     const bool xml = items.front().content_type.find("xml") != std::string::npos;
-    if (kind == "report") {
+    if (kind == store::OutboxKind::report) {
       std::vector<report::ReportResult> results;
       for (auto& i : items) {
         auto r = report::result_from_json(i.item);
@@ -194,7 +194,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       }
       content_type = xml ? "application/xml" : "application/json";
       body = xml ? report::to_xml(results) : report::to_json(results);
-    } else if (kind == "tracking") {
+    } else {  // OutboxKind::tracking
       auto arr = nlohmann::json::array();
       for (auto& i : items) {
         auto j = nlohmann::json::parse(i.item, nullptr, false);
@@ -208,8 +208,6 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       content_type = "application/json";
       body = nlohmann::json{{"events", std::move(arr)}}.dump(
           -1, ' ', false, nlohmann::json::error_handler_t::replace);
-    } else {
-      for (auto& i : items) bad.emplace_back(std::move(i), "unknown webhook kind");
     }
     items = std::move(good);
     return body;
@@ -225,7 +223,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     std::string content_type;
     std::string body = render(b, bad, content_type);
     if (!bad.empty()) {
-      std::vector<store::Store::DeliveryEvent> events;
+      std::vector<store::DeliveryEvent> events;
       for (auto& [item, why] : bad) {
         ++c_failed;
         spdlog::warn("webhooks: item {} of message {} given up: {}", item.id, item.message_id, why);
@@ -273,11 +271,11 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   void finished(Batch b, const std::string& host, HttpPostResult r) {
     const int64_t t = now();
     std::string reply = "POST " + url_for_log(b.front().url) + ": ";
-    if (r.ok() || r.error.starts_with("HTTP "))
+    if (r.ok() || r.status_error)
       reply += std::to_string(r.status) + (r.reason.empty() ? "" : " " + r.reason);
     else
       reply += r.error;
-    std::vector<store::Store::DeliveryEvent> events;
+    std::vector<store::DeliveryEvent> events;
     if (r.ok()) {
       settle(b, t, true, false, reply, r.status, events);
     } else {
@@ -304,12 +302,12 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
 
   // Marks items and adds their attempt events.
   void settle(const Batch& items, int64_t t, bool sent, bool give_up, const std::string& reply,
-              int code, std::vector<store::Store::DeliveryEvent>& events) {
+              int code, std::vector<store::DeliveryEvent>& events) {
     if (items.empty()) return;
     if (sent) {
       std::vector<int64_t> ids;
       for (const auto& i : items) ids.push_back(i.id);
-      if (auto m = svc.outbox->mark_sent(ids, t); !m)
+      if (auto m = svc.outbox->mark_sent(ids, t, code); !m)
         spdlog::error("webhooks: marking {} item(s) sent: {}", ids.size(), m.error().message);
       c_sent += ids.size();
     } else {
@@ -317,18 +315,18 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       for (const auto& i : items)
         by_next[give_up ? t : t + webhook_backoff_ms(i.attempts + 1)].push_back(i.id);
       for (const auto& [next, ids] : by_next)
-        if (auto m = svc.outbox->mark_failed(ids, next, reply, give_up); !m)
+        if (auto m = svc.outbox->mark_failed(ids, next, reply, give_up, code); !m)
           spdlog::error("webhooks: marking {} item(s) failed: {}", ids.size(), m.error().message);
       if (give_up) c_given_up += items.size();
     }
     for (const auto& i : items) {
       held.erase(i.id);
-      store::Store::DeliveryEvent e;
+      store::DeliveryEvent e;
       e.time_ms = t;
       e.queue_id = i.queue_id;
       e.account_id = i.account_id;
       e.recipient = i.recipient;
-      e.event = "webhook";
+      e.event = core::EventKind::webhook;
       e.attempt = i.attempts + 1;
       e.code = code;
       e.reply = give_up ? reply + " (given up)" : reply;
@@ -336,9 +334,9 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     }
   }
 
-  void record(const std::vector<store::Store::DeliveryEvent>& events) {
+  void record(const std::vector<store::DeliveryEvent>& events) {
     if (events.empty() || !svc.store) return;
-    if (auto r = svc.store->record_events(events); !r)
+    if (auto r = svc.store->events.record(events); !r)
       spdlog::error("webhooks: recording {} attempt event(s): {}", events.size(),
                     r.error().message);
   }
@@ -382,6 +380,84 @@ void WebhookSender::poke() {
   asio::post(impl_->io, [self = impl_] {
     self->poke_pending = false;
     self->pump();
+  });
+}
+
+void WebhookSender::test_post(int64_t account_id, const std::string& kind,
+                              std::function<void(WebhookTest)> done) {
+  asio::post(impl_->io, [self = impl_, account_id, kind, done = std::move(done)]() mutable {
+    WebhookTest out;
+    auto s = self->svc.store->settings.get(account_id, true);
+    if (!s) {
+      out.error = "account settings: " + s.error().message;
+      return done(std::move(out));
+    }
+    const bool report = kind == "report";
+    out.url = report ? s->notify_url : s->tracking_url;
+    if (out.url.empty()) {
+      out.configured = false;
+      out.error =
+          report ? "the account has no notify_url set" : "the account has no tracking_url set";
+      return done(std::move(out));
+    }
+    const int64_t t = self->now();
+    auto time = report::format_time(t);
+    HttpPost req;
+    req.url = out.url;
+    req.timeout_s = self->cfg.timeout_s;
+    if (report) {
+      report::ReportInput in;
+      in.bulk_id = "tern-webhook-test";
+      in.message_id = "tern-webhook-test";
+      in.to = "test@example.invalid";
+      in.sent_at_ms = t;
+      in.done_at_ms = t;
+      in.event = core::EventKind::delivered;
+      in.code = 250;
+      in.enhanced = "2.0.0";
+      in.reply = "test report sent from the Tern console";
+      in.mx_host = "example.invalid";
+      in.attempt = 1;
+      in.callback_data = "tern-webhook-test";
+      auto r = report::make_result(in);
+      if (!r) {
+        out.error = r.error().message;
+        return done(std::move(out));
+      }
+      const bool xml = s->report_format == store::ReportFormat::xml;
+      req.content_type = xml ? "application/xml" : "application/json";
+      req.body = xml ? report::to_xml({*r}) : report::to_json({*r});
+    } else {
+      req.content_type = "application/json";
+      nlohmann::json ev = {{"type", "OPENED"},
+                           {"messageId", "tern-webhook-test"},
+                           {"bulkId", "tern-webhook-test"},
+                           {"recipient", "test@example.invalid"},
+                           {"url", ""},
+                           {"time", time ? time.value() : std::string()},
+                           {"userAgent", "Tern console test"},
+                           {"ip", ""},
+                           {"callbackData", "tern-webhook-test"}};
+      req.body = nlohmann::json{{"events", nlohmann::json::array({ev})}}.dump();
+    }
+    const int64_t ts = t / 1000;
+    req.headers.emplace_back("X-Tern-Timestamp", std::to_string(ts));
+    req.headers.emplace_back("X-Tern-Test", "1");
+    if (!s->webhook_secret.empty()) {
+      auto sig = report::signature_header(s->webhook_secret, ts, req.body);
+      if (!sig) {
+        out.error = "cannot sign: " + sig.error().message;
+        return done(std::move(out));
+      }
+      req.headers.emplace_back("X-Tern-Signature", sig.value());
+    }
+    start_http_post(self->io, self->http, std::move(req),
+                    [self, out, done = std::move(done)](HttpPostResult r) mutable {
+                      out.status = r.status;
+                      out.ok = r.ok();
+                      out.error = r.error;
+                      done(std::move(out));
+                    });
   });
 }
 

@@ -28,6 +28,7 @@
 // database delays webhooks only); DNS look-ups run on the blocking pool.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,6 +84,15 @@ struct WebhookCounters {
 core::Result<report::TargetPolicy> webhook_policy(bool allow_loopback,
                                                   const std::vector<std::string>& allow);
 
+// The outcome of WebhookSender::test_post.
+struct WebhookTest {
+  bool configured = true;  // false: the account has no such URL (error says which setting)
+  bool ok = false;         // 2xx
+  int status = 0;          // HTTP status, 0 = none
+  std::string error;       // "" when ok
+  std::string url;
+};
+
 // The backoff after the n-th failed attempt (n >= 1): 30 s, 1 m, 2 m, 5 m, 10 m, 20 m, 30 m,
 // then 1 h.
 int64_t webhook_backoff_ms(int failed_attempts);
@@ -94,9 +104,17 @@ class WebhookSender {
   WebhookSender(const WebhookSender&) = delete;
   WebhookSender& operator=(const WebhookSender&) = delete;
 
-  void start();                      // first look at the outbox; call once
-  void stop();                       // no new POSTs; those in flight end with the io_context
-  void poke();                       // new items were enqueued (any thread)
+  void start();  // first look at the outbox; call once
+  void stop();   // no new POSTs; those in flight end with the io_context
+  void poke();   // new items were enqueued (any thread)
+  // One POST now, outside the outbox (the console's "send a test report", issue 13): a sample
+  // report (kind "report": the account's notify_url and report_format) or tracking event
+  // ("tracking": tracking_url), with every field saying it is a test (messageId
+  // "tern-webhook-test"), signed with the account's secret, under the same SSRF rules and
+  // timeout. Not retried, not recorded. done runs once on the sender's thread (any thread may
+  // call this).
+  void test_post(int64_t account_id, const std::string& kind,
+                 std::function<void(WebhookTest)> done);
   WebhookCounters counters() const;  // any thread
 
  private:

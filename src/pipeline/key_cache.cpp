@@ -32,8 +32,9 @@ core::Result<std::vector<SignerKey>> KeyCache::get(int64_t account, const std::s
   Entry fresh;
   std::vector<std::string> ids;
   for (const auto& s : specs.value()) {
-    const std::string id =
-        s.domain + "/" + s.selector + "/" + s.algorithm + "/" + std::to_string(s.version);
+    const std::string id = s.domain + "/" + s.selector + "/" +
+                           std::string(dkim::key_type(s.algorithm)) + "/" +
+                           std::to_string(s.version);
     std::shared_ptr<const dkim::PrivateKey> key;
     {
       std::lock_guard lk(mu_);

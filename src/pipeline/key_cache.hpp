@@ -28,7 +28,9 @@
 namespace tern::pipeline {
 
 struct KeySpec {
-  std::string domain, selector, algorithm, private_pem;
+  std::string domain, selector;
+  dkim::Algorithm algorithm = dkim::Algorithm::rsa_sha256;
+  std::string private_pem;
   int64_t version = 0;
 };
 

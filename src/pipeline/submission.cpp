@@ -36,7 +36,12 @@ namespace {
 
 using core::Error;
 
-Error refused(const core::Status& s) { return Error::perm(s.line()); }
+// A policy refusal: its SMTP line is the text (the API answers it as is).
+Error refused(const core::Status& s) { return Error::invalid(s.line()); }
+// The sender policy's refusal, which clients tell apart (HTTP 400 sender_not_authorized).
+Error sender_refused(const core::Status& s) {
+  return refused(s).because(core::ErrorReason::sender_not_authorized);
+}
 
 // Bare CR, bare LF or NUL: never in a message Tern stores (the SMTP path refuses them too).
 bool malformed(std::string_view m) {
@@ -105,13 +110,13 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
     auto hs = message::parse_header_section(req.message);
     if (req.account) {
       core::Status s = policy::authorize_sender(*req.account, sender);
-      if (!s.ok()) return refused(s);
+      if (!s.ok()) return sender_refused(s);
     }
     policy::HeaderRules rules;
     rules.authserv_id = svc_.hostname;
     policy::HeaderVerdict v =
         policy::apply_header_rules(req.account.get(), hs.fields, rcpts, rules, options);
-    if (!v.status.ok()) return refused(v.status);
+    if (!v.status.ok()) return v.sender_refused ? sender_refused(v.status) : refused(v.status);
     header_from = std::move(v.header_from);
     options = std::move(v.options);
     message_id = std::move(v.message_id);
@@ -212,7 +217,7 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
     }
     auto w = svc_.spool->begin(qid);
     if (auto r = w->append(content); !r) {
-      failure = Error::temp(r.error().message);
+      failure = r.error();
       return false;
     }
     m.content_size = content.size();
@@ -267,9 +272,8 @@ core::Result<SubmitResult> Submission::submit(SubmitRequest req) {
       accepted_.fetch_add(1, std::memory_order_relaxed);
       if (svc_.on_accepted) svc_.on_accepted(p.msg);
     } else if (!failure) {
-      failure =
-          Error::temp((o.disk_full ? std::string(queue::kDiskFullPrefix) + ": " : std::string()) +
-                      "spool commit failed: " + o.error);
+      failure = Error::of(o.disk_full ? core::ErrorCode::disk_full : core::ErrorCode::unavailable,
+                          "spool commit failed: " + o.error);
     }
   }
   if (failure) {

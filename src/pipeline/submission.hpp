@@ -80,7 +80,8 @@ class Submission {
   explicit Submission(SubmissionServices svc);
   ~Submission();
   // Permanent errors: policy refusals ("550 5.7.1 Sender not authorized: a@b"), malformed
-  // messages; temporary: spool failures ("disk full" marked as queue::is_disk_full).
+  // messages (the sender policy's with reason sender_not_authorized); temporary: spool
+  // failures (code disk_full when the disk is full, else unavailable).
   core::Result<SubmitResult> submit(SubmitRequest req);
 
   // Whether a message with these options is rewritten per recipient (open/click tracking):

@@ -44,20 +44,24 @@ bool listed(const std::vector<std::string>& list, std::string_view d) {
   return false;
 }
 
-// Every mailbox of an identity field must be the account's to use.
-core::Status check_identity(const AccountContext& ctx, const message::HeaderField& f) {
+// Every mailbox of an identity field must be the account's to use. *policy is set when the
+// refusal is the sender policy's.
+core::Status check_identity(const AccountContext& ctx, const message::HeaderField& f,
+                            bool* policy) {
   auto list = message::parse_address_list(f.value());
   if (!list || list->empty()) return {550, "5.6.0", "Invalid address in " + f.name + " header"};
   for (const auto& nm : *list) {
     auto s = authorize_sender(ctx, nm.mailbox.str());
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      *policy = true;
+      return s;
+    }
   }
   return kOk;
 }
-}  // namespace
 
 core::Status check_from(const AccountContext& ctx, const std::vector<message::HeaderField>& fields,
-                        std::string& header_from) {
+                        std::string& header_from, bool* policy) {
   const message::HeaderField* from = nullptr;
   for (const auto& f : fields) {
     if (!core::iequals(f.name, "From")) continue;
@@ -69,10 +73,20 @@ core::Status check_from(const AccountContext& ctx, const std::vector<message::He
   if (!list || list->empty()) return {550, "5.6.0", "Invalid address in From header"};
   for (const auto& nm : *list) {
     auto s = authorize_sender(ctx, nm.mailbox.str());
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      *policy = true;
+      return s;
+    }
   }
   header_from = list->front().mailbox.str();
   return kOk;
+}
+}  // namespace
+
+core::Status check_from(const AccountContext& ctx, const std::vector<message::HeaderField>& fields,
+                        std::string& header_from) {
+  bool policy = false;
+  return check_from(ctx, fields, header_from, &policy);
 }
 
 core::Status check_header_recipients(const std::vector<message::HeaderField>& fields,
@@ -148,11 +162,21 @@ HeaderVerdict apply_header_rules(const AccountContext* account,
   if (hops >= rules.max_hops) fail({554, "5.4.6", "Too many hops"});
 
   if (account) {
-    fail(check_from(*account, fields, v.header_from));
+    // Only the first refusal counts: whether it was the sender policy's goes with it.
+    auto fail_identity = [&](core::Status s, bool policy) {
+      if (v.status.ok() && !s.ok()) v.sender_refused = policy;
+      fail(std::move(s));
+    };
+    bool policy = false;
+    core::Status from = check_from(*account, fields, v.header_from, &policy);
+    fail_identity(std::move(from), policy);
     for (const auto& f : fields)
       if (core::iequals(f.name, "Sender") || core::iequals(f.name, "Resent-From") ||
-          core::iequals(f.name, "Resent-Sender"))
-        fail(check_identity(*account, f));
+          core::iequals(f.name, "Resent-Sender")) {
+        policy = false;
+        core::Status s = check_identity(*account, f, &policy);
+        fail_identity(std::move(s), policy);
+      }
     if (rules.require_header_rcpts && account->require_header_rcpts)
       fail(check_header_recipients(fields, rcpts));
   } else {

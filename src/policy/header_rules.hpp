@@ -55,6 +55,9 @@ struct HeaderVerdict {
   std::string header_from;
   std::string message_id;  // the first Message-ID field's value, "" when none
   bool has_date = false;
+  // The refusal in status is the sender policy's (authorize_sender on From, Sender,
+  // Resent-From or Resent-Sender), not a malformed field.
+  bool sender_refused = false;
 };
 
 // `account` null = Tern's own mail: no sender or recipient checks, DKIM-Signature kept.

@@ -53,20 +53,20 @@ bool is_http_url(std::string_view url) {
   return true;
 }
 
-core::Status apply_option(MessageOptions& o, std::set<std::string>& seen, std::string_view name,
-                          std::string_view v) {
+OptionVerdict set_option(MessageOptions& o, std::set<std::string>& seen, std::string_view name,
+                         std::string_view v) {
   static const char* const kNames[] = {
       "X-IB-bulk-id",    "X-IB-tracking-url",        "X-IB-intermediate-report",
       "X-IB-notify-url", "X-IB-notify-content-type", "X-IB-callback-data"};
   const char* canon = nullptr;
   for (const char* n : kNames)
     if (core::iequals(name, n)) canon = n;
-  if (!canon) return {250, "2.0.0", "Ok"};  // unknown X-IB-*: removed, ignored
-  if (!seen.insert(canon).second) return invalid(canon, "must appear at most once");
+  if (!canon) return {};  // unknown X-IB-*: removed, ignored
+  if (!seen.insert(canon).second) return {canon, "must appear at most once"};
   std::string_view c = canon;
-  if (!core::valid_utf8(v)) return invalid(canon, "must be valid UTF-8");
+  if (!core::valid_utf8(v)) return {canon, "must be valid UTF-8"};
   if (c == "X-IB-tracking-url" || c == "X-IB-notify-url") {
-    if (!is_http_url(v)) return invalid(canon, "must be an http(s) URL");
+    if (!is_http_url(v)) return {canon, "must be an http(s) URL"};
     (c == "X-IB-tracking-url" ? o.tracking_url : o.notify_url) = std::string(v);
   } else if (c == "X-IB-intermediate-report") {
     if (core::iequals(v, "true"))
@@ -74,23 +74,30 @@ core::Status apply_option(MessageOptions& o, std::set<std::string>& seen, std::s
     else if (core::iequals(v, "false"))
       o.intermediate_report = false;
     else
-      return invalid(canon, "must be true or false");
+      return {canon, "must be true or false"};
   } else if (c == "X-IB-notify-content-type") {
     if (core::iequals(v, "application/json"))
       o.notify_content_type = "application/json";
     else if (core::iequals(v, "application/xml"))
       o.notify_content_type = "application/xml";
     else
-      return invalid(canon, "must be application/json or application/xml");
+      return {canon, "must be application/json or application/xml"};
   } else if (c == "X-IB-bulk-id") {
     if (v.empty() || v.size() > 255 || !printable(v))
-      return invalid(canon, "must be 1-255 printable characters");
+      return {canon, "must be 1-255 printable characters"};
     o.bulk_id = std::string(v);
   } else {
     if (v.size() > kMaxText || !printable(v))
-      return invalid(canon, "must be at most 4096 printable characters");
+      return {canon, "must be at most 4096 printable characters"};
     o.callback_data = std::string(v);
   }
+  return {canon, nullptr};
+}
+
+core::Status apply_option(MessageOptions& o, std::set<std::string>& seen, std::string_view name,
+                          std::string_view v) {
+  const OptionVerdict r = set_option(o, seen, name, v);
+  if (r.problem) return invalid(r.canonical, r.problem);
   return {250, "2.0.0", "Ok"};
 }
 

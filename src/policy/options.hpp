@@ -23,7 +23,16 @@ bool is_option_header(std::string_view name);  // any X-IB-* field
 bool is_http_url(std::string_view url);
 
 // Applies one X-IB-* field (value already unfolded). `seen` tracks canonical names for the
-// duplicate check. Returns 250 or the 550 5.6.0 rejection.
+// duplicate check. canonical: the field's canonical name (null for an unknown X-IB-* field,
+// which is ignored); problem: null when applied, else why the value is refused
+// ("must be an http(s) URL").
+struct OptionVerdict {
+  const char* canonical = nullptr;
+  const char* problem = nullptr;
+};
+OptionVerdict set_option(MessageOptions& opts, std::set<std::string>& seen, std::string_view name,
+                         std::string_view value);
+// set_option as an SMTP verdict: 250, or "550 5.6.0 Invalid <canonical> header: <problem>".
 core::Status apply_option(MessageOptions& opts, std::set<std::string>& seen, std::string_view name,
                           std::string_view value);
 

@@ -31,6 +31,23 @@ const char* to_string(RcptState s) {
   return "pending";
 }
 
+core::EventKind event_of(RcptState s) {
+  switch (s) {
+    case RcptState::delivered:
+      return core::EventKind::delivered;
+    case RcptState::bounced:
+      return core::EventKind::bounced;
+    case RcptState::expired:
+      return core::EventKind::expired;
+    case RcptState::rejected:
+      return core::EventKind::rejected;
+    case RcptState::pending:
+    case RcptState::deferred:
+      break;
+  }
+  return core::EventKind::deferred;
+}
+
 bool is_final(RcptState s) {
   return s == RcptState::delivered || s == RcptState::bounced || s == RcptState::expired ||
          s == RcptState::rejected;

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/events.hpp"
+
 namespace tern::queue {
 
 enum class RcptState { pending, delivered, deferred, bounced, expired, rejected };
@@ -15,6 +17,9 @@ const char* to_string(RcptState s);
 bool is_final(RcptState s);  // delivered, bounced, expired, rejected
 // Inverse of to_string; false for an unknown name.
 bool parse_rcpt_state(std::string_view s, RcptState& out);
+// The event an attempt that left a recipient in state s records (pending: deferred, the
+// recipient waits for another attempt).
+core::EventKind event_of(RcptState s);
 
 struct Recipient {
   std::string address;

@@ -164,11 +164,4 @@ class Spool {
   virtual core::Result<void> checkpoint() = 0;
 };
 
-// Errors from Writer::append / update / finish caused by ENOSPC carry this marker, so the
-// session can answer 452 4.3.1 instead of a generic 451.
-inline constexpr std::string_view kDiskFullPrefix = "disk full";
-inline bool is_disk_full(const core::Error& e) {
-  return std::string_view(e.message).substr(0, kDiskFullPrefix.size()) == kDiskFullPrefix;
-}
-
 }  // namespace tern::queue

@@ -30,7 +30,7 @@ CommitOutcome failed_outcome(int err, const std::string& what) {
   CommitOutcome o;
   o.ok = false;
   o.disk_full = err == ENOSPC;
-  o.error = (err == ENOSPC ? std::string(kDiskFullPrefix) + ": " : std::string()) + what + ": " +
+  o.error = (err == ENOSPC ? std::string("disk full: ") : std::string()) + what + ": " +
             std::strerror(err);
   return o;
 }
@@ -63,8 +63,7 @@ Core::~Core() {
 
 core::Error Core::io_error(const char* what, int err) const {
   if (err == ENOSPC)
-    return core::Error::temp(std::string(kDiskFullPrefix) + ": " + what + ": " +
-                             std::strerror(err));
+    return core::Error::disk_full(std::string("disk full: ") + what + ": " + std::strerror(err));
   if (err == EROFS) return core::Error::perm(std::string(what) + ": spool is read-only");
   return core::Error::temp(std::string(what) + ": " + std::strerror(err));
 }
@@ -299,9 +298,9 @@ core::Result<void> Core::append_data(WriterState& w, std::string_view bytes) {
       int64_t free = 0;
       if (!space_for_content_locked(piece.size(), free)) {
         ++stats_.reserve_refusals;
-        w.failed = core::Error::temp(std::string(kDiskFullPrefix) + ": spool free space " +
-                                     std::to_string(free >> 10) + " KiB is below the reserve of " +
-                                     std::to_string(opt_.reserve_bytes >> 10) + " KiB");
+        w.failed = core::Error::disk_full(
+            "disk full: spool free space " + std::to_string(free >> 10) +
+            " KiB is below the reserve of " + std::to_string(opt_.reserve_bytes >> 10) + " KiB");
         return *w.failed;
       }
       Extent e;
@@ -375,7 +374,7 @@ void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOu
   } else if (msg.id != w.id) {
     early = CommitOutcome{false, false, "envelope id does not match the writer"};
   } else if (w.failed) {
-    early = CommitOutcome{false, is_disk_full(*w.failed), w.failed->message};
+    early = CommitOutcome{false, w.failed->is(core::ErrorCode::disk_full), w.failed->message};
   } else {
     bool poisoned = false;
     for (uint64_t s : w.segs) {

@@ -14,8 +14,9 @@ std::string canonical(const std::string& addr) {
   return mb ? mb->str() : addr;
 }
 
-bool is_final_event(const std::string& e) {
-  return e == "delivered" || e == "bounced" || e == "expired" || e == "rejected";
+bool is_final_event(core::EventKind e) {
+  const auto s = core::status_of(e);
+  return s && core::is_final(*s);
 }
 
 // The report-related X-IB options of a message (policy::to_json's keys); malformed JSON or
@@ -58,7 +59,7 @@ std::vector<store::MessageRecord> records_for(const queue::QueuedMessage& m) {
     r.recipient = m.recipients[i].address;
     r.header_from = m.header_from;
     r.subject = m.subject;
-    r.status = "accepted";
+    r.status = core::MessageStatus::accepted;
     r.callback_data = o.callback_data;
     r.options_json = m.options_json.empty() ? "{}" : m.options_json;
     r.created_ms = m.received_ms;
@@ -69,27 +70,29 @@ std::vector<store::MessageRecord> records_for(const queue::QueuedMessage& m) {
 }
 
 const store::MessageRecord* record_for_event(const std::vector<store::MessageRecord>& records,
-                                             const store::Store::DeliveryEvent& e) {
+                                             const store::DeliveryEvent& e) {
   const std::string want = canonical(e.recipient);
   for (const auto& r : records)
     if (r.queue_id == e.queue_id && canonical(r.recipient) == want) return &r;
   return nullptr;
 }
 
-core::Result<std::optional<store::OutboxItem>> report_for(const store::Store::DeliveryEvent& e,
+core::Result<std::optional<store::OutboxItem>> report_for(const store::DeliveryEvent& e,
                                                           const store::MessageRecord& rec,
                                                           const AccountReportDefaults& account,
                                                           const Price& price) {
   const bool final_event = is_final_event(e.event);
-  if (!final_event && e.event != "deferred") return std::optional<store::OutboxItem>();
+  if (!final_event && e.event != core::EventKind::deferred)
+    return std::optional<store::OutboxItem>();
   const Options o = parse_options(rec.options_json);
-  if (e.event == "deferred" && !o.intermediate.value_or(account.intermediate_report))
+  if (e.event == core::EventKind::deferred && !o.intermediate.value_or(account.intermediate_report))
     return std::optional<store::OutboxItem>();
   const std::string url = o.notify_url.empty() ? account.notify_url : o.notify_url;
   if (url.empty()) return std::optional<store::OutboxItem>();
   std::string content_type = o.notify_content_type;
   if (content_type != "application/json" && content_type != "application/xml")
-    content_type = account.report_format == "xml" ? "application/xml" : "application/json";
+    content_type =
+        account.report_format == store::ReportFormat::xml ? "application/xml" : "application/json";
 
   ReportInput in;
   in.bulk_id = rec.bulk_id;
@@ -113,7 +116,7 @@ core::Result<std::optional<store::OutboxItem>> report_for(const store::Store::De
 
   store::OutboxItem item;
   item.account_id = rec.account_id;
-  item.kind = "report";
+  item.kind = store::OutboxKind::report;
   item.url = url;
   item.content_type = content_type;
   item.message_id = rec.message_id;

@@ -29,7 +29,7 @@ namespace tern::report {
 // intermediate_report).
 struct AccountReportDefaults {
   std::string notify_url;
-  std::string report_format = "json";  // "json" | "xml"
+  store::ReportFormat report_format = store::ReportFormat::json;
   bool intermediate_report = false;
 };
 
@@ -38,13 +38,13 @@ std::vector<store::MessageRecord> records_for(const queue::QueuedMessage& m);
 // The row of `records` the event is about (same queue id, same recipient with the domain
 // compared case-insensitively); null when there is none.
 const store::MessageRecord* record_for_event(const std::vector<store::MessageRecord>& records,
-                                             const store::Store::DeliveryEvent& e);
+                                             const store::DeliveryEvent& e);
 
 // The outbox item for the event, nullopt when no report is due (no notify URL, an event that
 // is not reported, a deferral without intermediate reports). An error only for what
 // make_result refuses (times out of range). created_ms and next_attempt_ms are left 0 (now).
 // `price` is the operator's per-message price ([webhooks] price_per_message, currency).
-core::Result<std::optional<store::OutboxItem>> report_for(const store::Store::DeliveryEvent& e,
+core::Result<std::optional<store::OutboxItem>> report_for(const store::DeliveryEvent& e,
                                                           const store::MessageRecord& rec,
                                                           const AccountReportDefaults& account,
                                                           const Price& price = {});

@@ -53,27 +53,27 @@ bool xml_char(uint32_t cp) {
 }
 
 struct Row {
-  const char* event;
+  core::EventKind event;
   Status status;
   bool permanent;
 };
 
 const Row kRows[] = {
-    {"delivered",
+    {core::EventKind::delivered,
      {3, "DELIVERED", 5, "DELIVERED_TO_HANDSET",
       "Message delivered to the recipient's mail server"},
      false},
-    {"deferred",
+    {core::EventKind::deferred,
      {1, "PENDING", 3, "PENDING_WAITING_DELIVERY",
       "Delivery deferred by a temporary failure; it will be retried"},
      false},
-    {"bounced",
+    {core::EventKind::bounced,
      {2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED", "Message could not be delivered"},
      true},
-    {"expired",
+    {core::EventKind::expired,
      {4, "EXPIRED", 15, "EXPIRED_EXPIRED", "Message expired before it could be delivered"},
      false},
-    {"rejected",
+    {core::EventKind::rejected,
      {5, "REJECTED", 14, "REJECTED_DESTINATION", "Message rejected before a delivery attempt"},
      true},
 };
@@ -165,9 +165,9 @@ core::Result<std::string> format_time(int64_t unix_ms) {
   return std::string(buf);
 }
 
-ErrorInfo classify_error(const std::string& event, int code, const std::string& enhanced,
-                         const std::string& phase) {
-  if (event == "delivered") return err(0, 0, "NO_ERROR", "No error");
+ErrorInfo classify_error(core::EventKind event, int code, const std::string& enhanced,
+                         core::Phase phase) {
+  if (event == core::EventKind::delivered) return err(0, 0, "NO_ERROR", "No error");
   ErrorInfo e;
   int subject = -1, detail = -1;
   bool has = split_enhanced(enhanced, subject, detail);
@@ -187,7 +187,7 @@ ErrorInfo classify_error(const std::string& event, int code, const std::string& 
             "Refused by the recipient's policy (spam, authentication, reputation)");
   else if (has && subject == 6)
     e = err(2, 7007, "EC_CONTENT_REJECTED", "The message content was refused");
-  else if (phase == "dns")
+  else if (phase == core::Phase::dns)
     e = err(1, 7002, "EC_DOMAIN_UNKNOWN",
             "The recipient's domain does not exist or accepts no mail");
   else if ((has && subject == 4) || code == 0)
@@ -203,7 +203,8 @@ core::Result<ReportResult> make_result(const ReportInput& in, const Price& price
   const Row* row = nullptr;
   for (const Row& r : kRows)
     if (in.event == r.event) row = &r;
-  if (!row) return core::Error::perm("unknown delivery event: " + valid_utf8(in.event));
+  if (!row)
+    return core::Error::invalid("not a delivery outcome: " + std::string(to_string(in.event)));
   auto sent = format_time(in.sent_at_ms);
   if (!sent) return sent.error();
   auto done = format_time(in.done_at_ms);

@@ -56,6 +56,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/events.hpp"
+#include "core/outcome.hpp"
 #include "core/result.hpp"
 
 namespace tern::report {
@@ -69,11 +71,11 @@ struct ReportInput {
   int64_t sent_at_ms = 0;  // when the message was accepted
   int64_t done_at_ms = 0;  // when this event happened
   int message_count = 1;
-  std::string event;     // "delivered", "deferred", "bounced", "expired", "rejected"
-  int code = 0;          // remote reply code, 0 = none
-  std::string enhanced;  // "5.1.1"
-  std::string reply;     // remote reply text or local reason
-  std::string phase;     // optional: "dns", "connect", "rcpt", ...
+  core::EventKind event = core::EventKind::delivered;  // delivered .. rejected
+  int code = 0;                                        // remote reply code, 0 = none
+  std::string enhanced;                                // "5.1.1"
+  std::string reply;                                   // remote reply text or local reason
+  core::Phase phase = core::Phase::none;
   std::string mx_host;
   int attempt = 0;
   bool tls = false;
@@ -130,12 +132,13 @@ struct ReportResult {
 // "2026-11-22T10:00:00.000+0000"; an error outside 1970-01-01 .. 9999-12-31.
 core::Result<std::string> format_time(int64_t unix_ms);
 
-// One result for one event; an error for an unknown event or an unformattable time.
+// One result for one event; an error for an event that is not a delivery outcome (accepted,
+// opened, clicked, webhook) or an unformattable time.
 core::Result<ReportResult> make_result(const ReportInput& in, const Price& price = {});
 
 // The error object for an outcome (the table above); `event` decides "permanent".
-ErrorInfo classify_error(const std::string& event, int code, const std::string& enhanced,
-                         const std::string& phase);
+ErrorInfo classify_error(core::EventKind event, int code, const std::string& enhanced,
+                         core::Phase phase);
 
 // Bodies holding every result given, in order (an empty list gives an empty "results").
 std::string to_json(const std::vector<ReportResult>& results);

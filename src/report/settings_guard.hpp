@@ -1,6 +1,6 @@
 // Which account settings a tenant may store (issue 10 items 3, 4 and 14): the values that name
 // an identity or a network target are checked against the account and the operator's target
-// policies before Store::set_account_settings, by the REST API (PATCH /settings) and
+// policies before store::SettingsService::set, by the REST API (PATCH /settings) and
 // `tern account set` alike. Pure: the caller gathers the account's snapshot and the policies.
 //
 //  - mail_from: must pass policy::authorize_sender for the account (its verified domains, its

@@ -27,6 +27,7 @@ struct Range {
   IpAddr net;
   unsigned prefix;
   const char* reason;
+  bool loopback = false;
 };
 
 const std::vector<Range>& v4_ranges() {
@@ -34,7 +35,7 @@ const std::vector<Range>& v4_ranges() {
       {v4(0, 0, 0, 0), 8, "unspecified"},
       {v4(10, 0, 0, 0), 8, "private"},
       {v4(100, 64, 0, 0), 10, "shared address space (CGNAT)"},
-      {v4(127, 0, 0, 0), 8, "loopback"},
+      {v4(127, 0, 0, 0), 8, "loopback", true},
       {v4(169, 254, 0, 0), 16, "link-local"},
       {v4(172, 16, 0, 0), 12, "private"},
       {v4(192, 0, 0, 0), 24, "IETF protocol assignment"},
@@ -53,7 +54,7 @@ const std::vector<Range>& v4_ranges() {
 const std::vector<Range>& v6_ranges() {
   static const std::vector<Range> r = {
       {v6({}), 128, "unspecified"},
-      {v6({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), 128, "loopback"},
+      {v6({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), 128, "loopback", true},
       {v6({0xfc}), 7, "unique-local"},
       {v6({0xfe, 0x80}), 10, "link-local"},
       {v6({0xfe, 0xc0}), 10, "site-local"},
@@ -88,58 +89,68 @@ bool all_digits(std::string_view s) {
   return true;
 }
 
-core::Result<std::string> check_hostname(std::string host) {
+// Lower-cases host in place; nullptr when it is an acceptable DNS name, else why not.
+const char* hostname_problem(std::string& host) {
   for (char& c : host) {
     if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
     if (!((c >= 'a' && c <= 'z') || is_digit(c) || c == '-' || c == '.'))
-      return bad("host has a character not allowed in a DNS name");
+      return "host has a character not allowed in a DNS name";
   }
-  if (host.size() > 253) return bad("host name longer than 253 characters");
+  if (host.size() > 253) return "host name longer than 253 characters";
   size_t start = 0;
   std::string_view last;
   while (true) {
     size_t dot = host.find('.', start);
     std::string_view label = std::string_view(host).substr(
         start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (label.empty()) return bad("host has an empty label");
-    if (label.size() > 63) return bad("host label longer than 63 characters");
-    if (label.front() == '-' || label.back() == '-')
-      return bad("host label starts or ends with '-'");
+    if (label.empty()) return "host has an empty label";
+    if (label.size() > 63) return "host label longer than 63 characters";
+    if (label.front() == '-' || label.back() == '-') return "host label starts or ends with '-'";
     last = label;
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
   if (all_digits(last) || last.substr(0, 2) == "0x")
-    return bad("numeric host that is not a dotted-quad IPv4 address");
-  return host;
+    return "numeric host that is not a dotted-quad IPv4 address";
+  return nullptr;
+}
+
+// Why an address is refused, and whether that is because it is a loopback address (which
+// allow_loopback lets through).
+struct Refusal {
+  std::string reason;
+  bool loopback = false;
+};
+
+std::optional<Refusal> classify(const IpAddr& a) {
+  const auto& ranges = a.v6 ? v6_ranges() : v4_ranges();
+  for (const Range& r : ranges)
+    if (dns::in_prefix(a, r.net, r.prefix)) return Refusal{r.reason, r.loopback};
+  if (auto e = embedded_v4(a)) {
+    if (auto inner = classify(e->first))
+      return Refusal{inner->reason + " (" + e->second + ")", inner->loopback};
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
 std::optional<std::string> refusal(const IpAddr& a) {
-  if (!a.v6) {
-    for (const Range& r : v4_ranges())
-      if (dns::in_prefix(a, r.net, r.prefix)) return std::string(r.reason);
-    return std::nullopt;
-  }
-  for (const Range& r : v6_ranges())
-    if (dns::in_prefix(a, r.net, r.prefix)) return std::string(r.reason);
-  if (auto e = embedded_v4(a)) {
-    if (auto why = refusal(e->first)) return *why + " (" + e->second + ")";
-  }
-  return std::nullopt;
+  auto r = classify(a);
+  if (!r) return std::nullopt;
+  return std::move(r->reason);
 }
 
 core::Result<void> check_address(const IpAddr& a, const TargetPolicy& policy) {
-  auto why = refusal(a);
+  auto why = classify(a);
   if (!why) return core::ok();
   auto e = embedded_v4(a);
   for (const auto& [net, prefix] : policy.allow) {
     if (dns::in_prefix(a, net, prefix)) return core::ok();
     if (e && dns::in_prefix(e->first, net, prefix)) return core::ok();
   }
-  if (policy.allow_loopback && why->rfind("loopback", 0) == 0) return core::ok();
-  return core::Error::perm("refused target address " + a.to_string() + ": " + *why);
+  if (policy.allow_loopback && why->loopback) return core::ok();
+  return core::Error::invalid("refused target address " + a.to_string() + ": " + why->reason);
 }
 
 core::Result<TargetUrl> parse_url(std::string_view url) {
@@ -207,9 +218,8 @@ core::Result<TargetUrl> parse_url(std::string_view url) {
       t.ip = *ip;
       t.host = ip->to_string();
     } else {
-      auto name = check_hostname(std::move(h));
-      if (!name) return name.error();
-      t.host = std::move(name.value());
+      if (const char* why = hostname_problem(h)) return bad(why);
+      t.host = std::move(h);
     }
   }
 
@@ -240,13 +250,9 @@ core::Result<std::optional<IpAddr>> check_host(std::string_view host, const Targ
   std::string h(host);
   if (!h.empty() && h.back() == '.') h.pop_back();
   if (h.empty()) return core::Error::perm("refused host: empty");
-  auto name = check_hostname(std::move(h));
-  if (!name) {
-    std::string why = name.error().message;
-    if (why.rfind("refused URL: ", 0) == 0) why.erase(0, 13);
-    return core::Error::perm("refused host: " + why);
-  }
-  const std::string& n = name.value();
+  if (const char* why = hostname_problem(h))
+    return core::Error::invalid(std::string("refused host: ") + why);
+  const std::string& n = h;
   const std::string_view suffix = ".localhost";
   if (n == "localhost" || (n.size() > suffix.size() &&
                            n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)) {

@@ -13,6 +13,32 @@ namespace tern::smtp {
 
 using namespace client;
 
+core::Phase client::core_phase(Phase p) {
+  switch (p) {
+    case Phase::connect:
+      return core::Phase::connect;
+    case Phase::greeting:
+      return core::Phase::greeting;
+    case Phase::ehlo:
+      return core::Phase::ehlo;
+    case Phase::starttls:
+      return core::Phase::starttls;
+    case Phase::auth:
+      return core::Phase::auth;
+    case Phase::mail:
+      return core::Phase::mail;
+    case Phase::rcpt:
+      return core::Phase::rcpt;
+    case Phase::data:
+      return core::Phase::data;
+    case Phase::dot:
+      return core::Phase::data_end;
+    case Phase::quit:
+      return core::Phase::quit;
+  }
+  return core::Phase::none;
+}
+
 const char* client::phase_name(Phase p) {
   switch (p) {
     case Phase::connect:

@@ -62,6 +62,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/outcome.hpp"
 #include "core/status.hpp"
 
 namespace tern::smtp {
@@ -93,6 +94,8 @@ struct Config {
 
 enum class Phase { connect, greeting, ehlo, starttls, auth, mail, rcpt, data, dot, quit };
 const char* phase_name(Phase p);
+// The phase as a delivery outcome names it (dot: data_end, the reply to the final dot).
+core::Phase core_phase(Phase p);
 
 struct Outcome {
   int code = 0;

@@ -2,6 +2,26 @@
 
 namespace tern::smtp {
 
+core::Status reply_for(core::ErrorCode code, std::string text) {
+  using core::ErrorCode;
+  switch (code) {
+    case ErrorCode::disk_full:
+      return {452, "4.3.1", "Insufficient system storage"};
+    case ErrorCode::invalid:
+      return {550, "5.6.0", std::move(text)};
+    case ErrorCode::not_found:
+      return {550, "5.1.1", std::move(text)};
+    case ErrorCode::forbidden:
+      return {550, "5.7.1", std::move(text)};
+    case ErrorCode::unavailable:
+    case ErrorCode::conflict:
+    case ErrorCode::corrupt:
+    case ErrorCode::internal:
+      break;
+  }
+  return {451, "4.3.0", std::move(text)};
+}
+
 std::string encode_reply(const core::Status& s) { return s.line() + "\r\n"; }
 
 std::string encode_multiline(int code, std::string_view enhanced,

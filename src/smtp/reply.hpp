@@ -24,11 +24,20 @@
 #include <variant>
 #include <vector>
 
+#include "core/result.hpp"
 #include "core/status.hpp"
 
 namespace tern::smtp {
 
 std::string encode_reply(const core::Status& s);
+
+// The one mapping of a failed local step's error code onto an SMTP reply (RFC 3463):
+//   disk_full                      → 452 4.3.1 "Insufficient system storage"
+//   unavailable, internal, corrupt, conflict → 451 4.3.0 `text` (local trouble: try again)
+//   invalid → 550 5.6.0, not_found → 550 5.1.1, forbidden → 550 5.7.1, each with `text`
+// `text` is what the server says it was doing ("Error: queue file write error"); the error's
+// own text is never put in a reply (it is logged).
+core::Status reply_for(core::ErrorCode code, std::string text);
 // Lines after the first get the enhanced code only when `enhanced` is non-empty (the EHLO
 // reply has none, RFC 2034 §3 notes the EHLO response is exempt).
 std::string encode_multiline(int code, std::string_view enhanced,

@@ -381,6 +381,8 @@ struct ServerSession::Impl {
   void auth_result(const AuthResult& r, std::string why = "Authentication credentials invalid") {
     using K = AuthResult::Kind;
     if (r.kind == K::ok && r.account) {
+      if (auto why = suspended(r.account->id))
+        return reply(550, "5.7.1", policy::SuspendedAccounts::reply_text(*why));
       account = r.account;
       return reply(235, "2.7.0", "Authentication successful");
     }
@@ -395,12 +397,19 @@ struct ServerSession::Impl {
     }
   }
 
+  std::optional<std::string> suspended(int64_t account_id) const {
+    if (!cfg.suspended) return std::nullopt;
+    return cfg.suspended->reason(account_id);
+  }
+
   // --- transaction ------------------------------------------------------------------------------
   void mail(const Command& c) {
     if (!greeted) return bad({503, "5.5.1", "Error: send HELO/EHLO first"});
     if (has_mail) return bad({503, "5.5.1", "Error: nested MAIL command"});
     const policy::AccountContext* a = ctx();
     if (!a) return reply(530, "5.7.0", "Authentication required");
+    if (auto why = suspended(a->id))
+      return reply(550, "5.7.1", policy::SuspendedAccounts::reply_text(*why));
     if (c.has_params && !esmtp) return bad({555, "5.5.4", "Unsupported parameter"});
     if (c.size && *c.size > cfg.max_message_size)
       return reply(552, "5.3.4", size_limit_text(cfg.max_message_size));
@@ -638,10 +647,9 @@ std::vector<Action> ServerSession::on_commit(const CommitResult& r) {
   s.wait = Impl::Wait::none;
   if (r.ok)
     s.reply(250, "2.0.0", "Ok: queued as " + (r.queue_id.empty() ? s.queue_id : r.queue_id));
-  else if (r.disk_full)
-    s.reply(452, "4.3.1", "Insufficient system storage");
   else
-    s.reply(451, "4.3.0", r.defer_text.empty() ? "Error: queue file write error" : r.defer_text);
+    s.reply(
+        reply_for(r.error, r.defer_text.empty() ? "Error: queue file write error" : r.defer_text));
   s.reset_tx();
   s.run();
   return s.take();

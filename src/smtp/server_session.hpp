@@ -24,7 +24,9 @@
 #include <variant>
 #include <vector>
 
+#include "core/result.hpp"
 #include "policy/account_context.hpp"
+#include "policy/suspended_accounts.hpp"
 
 namespace tern::smtp {
 
@@ -42,6 +44,9 @@ struct SessionConfig {
   bool implicit_tls = false;           // connection is already TLS (port 465)
   bool allow_plaintext_auth = false;   // AUTH before TLS (operator opt-in, e.g. loopback)
   bool require_header_rcpts = true;    // operator switch for the To/Cc-in-RCPT rule
+  // Suspended accounts (issue 13): AUTH as one, or MAIL from one, is answered
+  // 550 5.7.1 "Account suspended: <reason>". null: none is.
+  const policy::SuspendedAccounts* suspended = nullptr;
 };
 
 struct ConnectionInfo {
@@ -101,9 +106,10 @@ struct AuthResult {
 };
 struct CommitResult {
   bool ok = false;
-  std::string queue_id;    // when ok
-  bool disk_full = false;  // when !ok: 452 4.3.1 if true, else 451 4.3.0
-  std::string defer_text;  // when !ok and !disk_full: the 451 4.3.0 text ("" = write error)
+  std::string queue_id;  // when ok
+  // When !ok: why, answered through smtp::reply_for (disk_full: 452 4.3.1, else 451 4.3.0).
+  core::ErrorCode error = core::ErrorCode::unavailable;
+  std::string defer_text;  // when !ok and not disk_full: the reply's text ("" = write error)
 };
 
 // The 552 text for a message over the size limit: the limit, and what it leaves for attachments

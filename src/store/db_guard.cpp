@@ -48,7 +48,7 @@ core::Result<void> check(const std::string& db_path) {
   const std::string wal = db_path + "-wal";
   if (judge(exists(db_path), exists(marker_path(db_path)), exists(wal)) == Verdict::ok)
     return core::ok();
-  return core::Error::perm(
+  return core::Error::corrupt(
       "store: " + db_path + " looks truncated: the server did not stop cleanly (" +
       marker_path(db_path) + " exists) and its write-ahead log " + wal +
       " is missing, so the most recent accounts, API keys, suppressions and settings may be "

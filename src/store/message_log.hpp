@@ -1,8 +1,7 @@
 // The message log (SPEC §5 "every message keeps a log", issue 5): one row per recipient of every
-// accepted message in the `messages` table (migration 4; open the Store first), with its
-// per-recipient message id, bulk id, callback data and latest status. Reports, the API's
-// message search and tracking read it; the delivery events themselves stay in
-// `delivery_events` (Store::record_events / events_for).
+// accepted message, with its per-recipient message id, bulk id, callback data and latest
+// status. Reports, the API's message search and tracking read it; the delivery events
+// themselves stay in the event log (Store::events).
 //
 // Message ids: "<queue_id>.<rcpt_index>" — stable, unique, and the queue id is recoverable.
 //
@@ -13,6 +12,8 @@
 //    account's rows are ever returned.
 //  - Pagination is by an opaque cursor (newest first: created_ms DESC, message_id DESC); a
 //    cursor from one query used with another filter gives no row of another account.
+//  - Recipients are kept and searched in canonical form (domain lower-case; local part as
+//    given), so a recipient search is exact on the local part and case-blind on the domain.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/events.hpp"
 #include "core/result.hpp"
 
 namespace tern::store {
@@ -34,7 +36,7 @@ struct MessageRecord {
   std::string recipient;
   std::string header_from;
   std::string subject;
-  std::string status = "accepted";  // accepted deferred delivered bounced expired rejected
+  core::MessageStatus status = core::MessageStatus::accepted;
   std::string callback_data;
   std::string options_json = "{}";  // the message's X-IB options (notify URL, format, ...)
   int64_t created_ms = 0;
@@ -47,7 +49,7 @@ struct MessageQuery {
   int64_t account_id = 0;  // 0 = all accounts (operator only)
   std::string recipient;   // exact (domain case-insensitive)
   std::string bulk_id;
-  std::string status;
+  std::optional<core::MessageStatus> status;
   std::string queue_id;
   int64_t from_ms = 0;  // created_ms >= from_ms (0 = no bound)
   int64_t to_ms = 0;    // created_ms < to_ms (0 = no bound)
@@ -60,35 +62,30 @@ struct MessagePage {
   std::string next_cursor;  // "" when this is the last page
 };
 
-// The SQL MessageLog::search runs for q (placeholders unbound), for query-plan tests: every
-// filter the API offers must be an index range (migration 7), never a scan.
-std::string message_search_sql(const MessageQuery& q);
-
+// The message log's contract; backends: SQLite (sqlite_backend.hpp), memory (memory_backend.hpp).
+// Every method is thread-safe and is one atomic step (a batch is all or nothing).
 class MessageLog {
  public:
-  static core::Result<std::unique_ptr<MessageLog>> open(const std::string& db_path);
-  ~MessageLog();
-  MessageLog(const MessageLog&) = delete;
-  MessageLog& operator=(const MessageLog&) = delete;
+  virtual ~MessageLog() = default;
 
-  // All in one transaction; existing message ids are left as they are. Thread-safe.
-  core::Result<void> record_accepted(const std::vector<MessageRecord>& records);
+  // All in one transaction; existing message ids are left as they are (a replay adds nothing).
+  // A row with an empty or overlong message id (message_log_rules.hpp) is invalid and fails
+  // the batch.
+  virtual core::Result<void> record_accepted(const std::vector<MessageRecord>& records) = 0;
   struct StatusUpdate {
     std::string message_id;
-    std::string status;
+    core::MessageStatus status = core::MessageStatus::accepted;
     int64_t time_ms = 0;
   };
-  core::Result<void> update_status(const std::vector<StatusUpdate>& updates);
-  core::Result<std::optional<MessageRecord>> find(const std::string& message_id);
+  // In order, in one transaction. A final status is never replaced and "accepted" never
+  // replaces "deferred" (status_may_move); updated_ms only grows; unknown ids are skipped.
+  virtual core::Result<void> update_status(const std::vector<StatusUpdate>& updates) = 0;
+  virtual core::Result<std::optional<MessageRecord>> find(const std::string& message_id) = 0;
   // Every recipient row of a queue id, by rcpt_index.
-  core::Result<std::vector<MessageRecord>> for_queue(const std::string& queue_id);
-  // A cursor that is not one of ours is a permanent error ("invalid cursor").
-  core::Result<MessagePage> search(const MessageQuery& q);
-
- private:
-  struct Impl;
-  explicit MessageLog(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  virtual core::Result<std::vector<MessageRecord>> for_queue(const std::string& queue_id) = 0;
+  // Newest first (created_ms DESC, message_id DESC), limit rows, next_cursor when more. A
+  // limit outside 1..1000 or a cursor that is not one of ours is invalid.
+  virtual core::Result<MessagePage> search(const MessageQuery& q) = 0;
 };
 
 }  // namespace tern::store

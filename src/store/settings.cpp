@@ -179,10 +179,10 @@ core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::
   if (key == "route") {
     if (value.empty()) {
       s.route = defaults.route;
-    } else if (value == "platform" || value == "custom") {
-      s.route = std::string(value);
+    } else if (auto r = parse_route(value)) {
+      s.route = *r;
     } else {
-      return bad(key, "must be platform or custom");
+      return bad(key, "must be platform, custom or sandbox");
     }
   } else if (key == "relay.host") {
     if (value.empty()) {
@@ -206,8 +206,8 @@ core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::
   } else if (key == "relay.security") {
     if (value.empty()) {
       s.relay_security = defaults.relay_security;
-    } else if (value == "none" || value == "starttls" || value == "tls") {
-      s.relay_security = std::string(value);
+    } else if (auto r = parse_relay_security(value)) {
+      s.relay_security = *r;
     } else {
       return bad(key, "must be none, starttls or tls");
     }
@@ -249,9 +249,9 @@ core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::
     (key == "notify_url" ? s.notify_url : s.tracking_url) = std::string(value);
   } else if (key == "report_format") {
     if (value.empty() || value == "json" || value == "application/json") {
-      s.report_format = "json";
+      s.report_format = ReportFormat::json;
     } else if (value == "xml" || value == "application/xml") {
-      s.report_format = "xml";
+      s.report_format = ReportFormat::xml;
     } else {
       return bad(key, "must be json or xml");
     }
@@ -265,17 +265,19 @@ core::Result<void> apply_setting(AccountSettings& s, std::string_view key, std::
 }
 
 core::Result<void> validate(const AccountSettings& s) {
-  if (s.route == "custom" && s.relay_host.empty()) return bad("route", "custom needs relay.host");
+  if (s.route == Route::custom && s.relay_host.empty())
+    return bad("route", "custom needs relay.host");
   return core::ok();
 }
 
 std::string setting_value(const AccountSettings& s, std::string_view key) {
   const AccountSettings defaults;
-  if (key == "route") return s.route == defaults.route ? "" : s.route;
+  if (key == "route") return s.route == defaults.route ? "" : std::string(to_string(s.route));
   if (key == "relay.host") return s.relay_host;
   if (key == "relay.port") return s.relay_port ? std::to_string(s.relay_port) : "";
   if (key == "relay.security")
-    return s.relay_security == defaults.relay_security ? "" : s.relay_security;
+    return s.relay_security == defaults.relay_security ? ""
+                                                       : std::string(to_string(s.relay_security));
   if (key == "relay.username") return s.relay_username;
   if (key == "mail_from") return s.mail_from;
   if (key == "cc") return join(s.cc);
@@ -284,7 +286,8 @@ std::string setting_value(const AccountSettings& s, std::string_view key) {
   if (key == "intermediate_report") return s.intermediate_report ? "on" : "";
   if (key == "notify_url") return s.notify_url;
   if (key == "tracking_url") return s.tracking_url;
-  if (key == "report_format") return s.report_format == "json" ? "" : s.report_format;
+  if (key == "report_format")
+    return s.report_format == ReportFormat::json ? "" : std::string(to_string(s.report_format));
   return "";
 }
 
@@ -293,11 +296,11 @@ std::vector<std::pair<std::string, std::string>> display_settings(const AccountS
   for (const auto& key : setting_keys()) {
     std::string v;
     if (key == "route") {
-      v = s.route;
+      v = to_string(s.route);
     } else if (key == "relay.port") {
       v = std::to_string(s.effective_relay_port());
     } else if (key == "relay.security") {
-      v = s.relay_security;
+      v = to_string(s.relay_security);
     } else if (key == "relay.password") {
       v = s.relay_password_set ? "(set)" : "(not set)";
     } else if (key == "webhook_secret") {
@@ -307,7 +310,7 @@ std::vector<std::pair<std::string, std::string>> display_settings(const AccountS
     } else if (key == "intermediate_report") {
       v = s.intermediate_report ? "on" : "off";
     } else if (key == "report_format") {
-      v = s.report_format;
+      v = to_string(s.report_format);
     } else {
       v = setting_value(s, key);
     }

@@ -3,7 +3,8 @@
 // rows of the `settings` table (one row per key, absent = default).
 //
 // Keys (`tern account set ACCOUNT KEY=VALUE…`, and later the REST API):
-//   route=platform|custom            platform: direct to MX or the operator's smarthost
+//   route=platform|custom|sandbox    platform: direct to MX or the operator's smarthost;
+//                                    sandbox: kept in Tern's capture store, never sent (SPEC §9)
 //   relay.host=HOST                  DNS name or IP literal, no port
 //   relay.port=1..65535              default by security: none 25, starttls 587, tls 465
 //   relay.security=none|starttls|tls starttls (default): STARTTLS required, certificate verified;
@@ -35,6 +36,7 @@
 // relay.username or relay.password value.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,11 +46,44 @@
 
 namespace tern::store {
 
+// The setting vocabularies, by name only at the edges (stored rows, the CLI, JSON):
+// parse_x(to_string(v)) == v; anything else is nullopt.
+enum class Route : uint8_t { platform, custom, sandbox };
+enum class RelaySecurity : uint8_t { none, starttls, tls };
+enum class ReportFormat : uint8_t { json, xml };
+
+constexpr std::string_view to_string(Route r) {
+  return r == Route::custom ? "custom" : r == Route::sandbox ? "sandbox" : "platform";
+}
+constexpr std::optional<Route> parse_route(std::string_view s) {
+  if (s == "platform") return Route::platform;
+  if (s == "custom") return Route::custom;
+  if (s == "sandbox") return Route::sandbox;
+  return std::nullopt;
+}
+constexpr std::string_view to_string(RelaySecurity r) {
+  return r == RelaySecurity::none ? "none" : r == RelaySecurity::tls ? "tls" : "starttls";
+}
+constexpr std::optional<RelaySecurity> parse_relay_security(std::string_view s) {
+  if (s == "none") return RelaySecurity::none;
+  if (s == "starttls") return RelaySecurity::starttls;
+  if (s == "tls") return RelaySecurity::tls;
+  return std::nullopt;
+}
+constexpr std::string_view to_string(ReportFormat f) {
+  return f == ReportFormat::xml ? "xml" : "json";
+}
+constexpr std::optional<ReportFormat> parse_report_format(std::string_view s) {
+  if (s == "json") return ReportFormat::json;
+  if (s == "xml") return ReportFormat::xml;
+  return std::nullopt;
+}
+
 struct AccountSettings {
-  std::string route = "platform";  // "platform" | "custom"
+  Route route = Route::platform;
   std::string relay_host;
-  int relay_port = 0;                       // 0 = default for relay_security (effective_relay_port)
-  std::string relay_security = "starttls";  // "none" | "starttls" | "tls"
+  int relay_port = 0;  // 0 = default for relay_security (effective_relay_port)
+  RelaySecurity relay_security = RelaySecurity::starttls;
   std::string relay_username;
   std::string relay_password;  // filled only when read with secrets; else empty
   bool relay_password_set = false;
@@ -57,7 +92,7 @@ struct AccountSettings {
   std::vector<std::string> bcc;
   bool bounce_notices = true;
   std::string notify_url;
-  std::string report_format = "json";  // "json" | "xml"
+  ReportFormat report_format = ReportFormat::json;
   bool intermediate_report = false;
   std::string tracking_url;
   std::string webhook_secret;  // filled only when read with secrets; else empty
@@ -71,7 +106,9 @@ struct AccountSettings {
 
   int effective_relay_port() const {
     if (relay_port) return relay_port;
-    return relay_security == "tls" ? 465 : relay_security == "none" ? 25 : 587;
+    return relay_security == RelaySecurity::tls    ? 465
+           : relay_security == RelaySecurity::none ? 25
+                                                   : 587;
   }
 };
 

@@ -9,16 +9,22 @@ core::Error to_error(sqlite3* db, int rc, std::string_view what) {
   const char* msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   std::string m = fmt::format("store: {}: {}", what, msg != nullptr ? msg : sqlite3_errstr(rc));
   switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return core::Error::disk_full(std::move(m));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_IOERR:
-    case SQLITE_FULL:
     case SQLITE_NOMEM:
     case SQLITE_CANTOPEN:
     case SQLITE_PROTOCOL:
-      return core::Error::temp(std::move(m));
+      return core::Error::unavailable(std::move(m));
+    case SQLITE_CONSTRAINT:
+      return core::Error::conflict(std::move(m));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return core::Error::corrupt(std::move(m));
     default:
-      return core::Error::perm(std::move(m));
+      return core::Error::internal(std::move(m));
   }
 }
 
@@ -63,7 +69,38 @@ Stmt::Stmt(const Db& db, std::string_view sql) : db_(db.get()) {
   prepare_rc_ = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &st_, nullptr);
 }
 
-Stmt::~Stmt() { sqlite3_finalize(st_); }
+Stmt::Stmt(StmtCache& cache, std::string_view sql) : db_(cache.db_.get()) {
+  auto it = cache.idle_.find(sql);
+  if (it == cache.idle_.end()) it = cache.idle_.emplace(std::string(sql), StmtCache::Slot{}).first;
+  slot_ = &it->second;
+  if (!slot_->empty()) {
+    st_ = slot_->back();
+    slot_->pop_back();
+    return;
+  }
+  prepare_rc_ = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                   SQLITE_PREPARE_PERSISTENT, &st_, nullptr);
+  if (prepare_rc_ != SQLITE_OK) {
+    sqlite3_finalize(st_);
+    st_ = nullptr;
+    slot_ = nullptr;
+  }
+}
+
+Stmt::~Stmt() {
+  if (slot_ != nullptr && st_ != nullptr) {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+    slot_->push_back(st_);
+    return;
+  }
+  sqlite3_finalize(st_);
+}
+
+StmtCache::~StmtCache() {
+  for (auto& [sql, slot] : idle_)
+    for (sqlite3_stmt* st : slot) sqlite3_finalize(st);
+}
 
 Stmt& Stmt::bind(int idx, int64_t v) {
   if (st_ != nullptr && bind_rc_ == SQLITE_OK) bind_rc_ = sqlite3_bind_int64(st_, idx, v);
@@ -73,6 +110,12 @@ Stmt& Stmt::bind(int idx, int64_t v) {
 Stmt& Stmt::bind(int idx, std::string_view v) {
   if (st_ != nullptr && bind_rc_ == SQLITE_OK)
     bind_rc_ = sqlite3_bind_text64(st_, idx, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  return *this;
+}
+
+Stmt& Stmt::bind_static(int idx, std::string_view v) {
+  if (st_ != nullptr && bind_rc_ == SQLITE_OK)
+    bind_rc_ = sqlite3_bind_text64(st_, idx, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
   return *this;
 }
 

@@ -10,12 +10,16 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "core/result.hpp"
 
 namespace tern::store::sqlite {
 
-// Busy/locked/I-O/full/no-memory are temporary (retry may succeed); the rest are permanent.
+// The one mapping of SQLite result codes onto error codes: full → disk_full; busy, locked,
+// I/O, no memory, cannot open, protocol → unavailable (temporary: a retry may succeed);
+// constraint → conflict; corrupt, not a database → corrupt; anything else → internal.
 core::Error to_error(sqlite3* db, int rc, std::string_view what);
 
 class Db {
@@ -50,9 +54,33 @@ class Db {
   sqlite3* db_ = nullptr;
 };
 
+// Prepared statements of one connection kept for reuse, by SQL text: a statement the hot paths
+// run again and again is parsed once per connection, not once per call. Not thread-safe: used
+// under the same serialization as its connection. Destroy it before the Db.
+class StmtCache {
+ public:
+  explicit StmtCache(const Db& db) : db_(db) {}
+  ~StmtCache();
+  StmtCache(const StmtCache&) = delete;
+  StmtCache& operator=(const StmtCache&) = delete;
+  const Db& db() const { return db_; }
+
+ private:
+  friend class Stmt;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  using Slot = std::vector<sqlite3_stmt*>;  // idle statements of one SQL text
+  const Db& db_;
+  std::unordered_map<std::string, Slot, Hash, std::equal_to<>> idle_;
+};
+
 class Stmt {
  public:
   Stmt(const Db& db, std::string_view sql);
+  // From the cache (prepared on first use); reset and given back to it on destruction.
+  Stmt(StmtCache& cache, std::string_view sql);
   ~Stmt();
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -60,6 +88,8 @@ class Stmt {
   // Preparation errors are reported by the first step(), so call sites stay linear.
   Stmt& bind(int idx, int64_t v);
   Stmt& bind(int idx, std::string_view v);  // length-delimited: embedded NULs stay data
+  // Without a copy: v must stay valid until the statement is reset or destroyed.
+  Stmt& bind_static(int idx, std::string_view v);
   Stmt& bind_null(int idx);
 
   // SQLITE_ROW, SQLITE_DONE, or an error code.
@@ -79,6 +109,7 @@ class Stmt {
  private:
   sqlite3* db_;
   sqlite3_stmt* st_ = nullptr;
+  StmtCache::Slot* slot_ = nullptr;  // where a cached statement goes back
   int prepare_rc_ = SQLITE_OK;
   int bind_rc_ = SQLITE_OK;
 };

@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -216,6 +216,81 @@ CREATE INDEX messages_account_recipient_time ON messages(account_id, recipient, 
 CREATE INDEX messages_account_bulk_time ON messages(account_id, bulk_id, created_ms, message_id);
 CREATE INDEX messages_account_status_time ON messages(account_id, status, created_ms, message_id);
 )sql",
+    // 8: the web console (issue 13).
+    // console_sessions: cookie sessions; only the SHA-256 of the cookie is kept. An account's
+    // session names the API key that made it: revoking the key (trigger) or deleting the
+    // account (cascade) ends it. An operator session keeps the SHA-256 of the operator token it
+    // was made with, so a new token ends the old sessions.
+    // console_login_codes: one-time operator login codes (SHA-256), short-lived.
+    // account_suspensions: a row = the account is suspended, with the reason shown to it.
+    // stats_hourly: per-account per-hour counters of delivery events, kept by a trigger in the
+    // transaction that writes the event rows (so they can never drift from them, and a restart
+    // neither loses nor doubles a count); backfilled once from the events already recorded.
+    // captured: mail of accounts on route=sandbox (raw message kept; bounded by count and age).
+    // webhook_outbox_account: an account's webhook history, newest first, without a scan;
+    // last_code: the HTTP status of the last attempt (0 = none).
+    R"sql(
+CREATE TABLE console_sessions(
+  id_hash TEXT PRIMARY KEY,
+  account_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+  api_key_id INTEGER REFERENCES api_keys(id) ON DELETE CASCADE,
+  operator_hash TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL);
+CREATE INDEX console_sessions_account ON console_sessions(account_id);
+CREATE INDEX console_sessions_key ON console_sessions(api_key_id);
+CREATE TRIGGER console_sessions_key_revoked AFTER UPDATE OF revoked_ms ON api_keys
+  WHEN NEW.revoked_ms IS NOT NULL
+BEGIN
+  DELETE FROM console_sessions WHERE api_key_id = NEW.id;
+END;
+CREATE TABLE console_login_codes(
+  code_hash TEXT PRIMARY KEY,
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL);
+CREATE TABLE account_suspensions(
+  account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+  reason TEXT NOT NULL,
+  since_ms INTEGER NOT NULL);
+CREATE TABLE stats_hourly(
+  account_id INTEGER NOT NULL,
+  hour_ms INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY(account_id, hour_ms, event)) WITHOUT ROWID;
+CREATE INDEX stats_hourly_time ON stats_hourly(hour_ms);
+INSERT INTO stats_hourly(account_id, hour_ms, event, n)
+  SELECT account_id, time_ms - time_ms % 3600000, event, COUNT(*) FROM delivery_events
+  GROUP BY 1, 2, 3;
+CREATE TRIGGER stats_hourly_count AFTER INSERT ON delivery_events
+BEGIN
+  INSERT INTO stats_hourly(account_id, hour_ms, event, n)
+    VALUES(NEW.account_id, NEW.time_ms - NEW.time_ms % 3600000, NEW.event, 1)
+    ON CONFLICT(account_id, hour_ms, event) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER stats_hourly_account_gone AFTER DELETE ON accounts
+BEGIN
+  DELETE FROM stats_hourly WHERE account_id = OLD.id;
+END;
+CREATE TABLE captured(
+  id TEXT PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  queue_id TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  sender TEXT NOT NULL DEFAULT '',
+  header_from TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL DEFAULT '',
+  message_id TEXT NOT NULL DEFAULT '',
+  size INTEGER NOT NULL,
+  captured_ms INTEGER NOT NULL,
+  raw BLOB NOT NULL,
+  UNIQUE(queue_id, recipients));
+CREATE INDEX captured_account_time ON captured(account_id, captured_ms, id);
+CREATE INDEX captured_time ON captured(captured_ms);
+CREATE INDEX webhook_outbox_account ON webhook_outbox(account_id, id);
+ALTER TABLE webhook_outbox ADD COLUMN last_code INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 core::Result<int64_t> current_version(const Db& db) {
@@ -243,7 +318,7 @@ core::Result<void> migrate(const Db& db) {
     auto v = current_version(db);
     if (!v) return v.error();
     if (*v > newest)
-      return core::Error::perm(
+      return core::Error::conflict(
           fmt::format("store: database schema version {} is newer than this program supports ({})",
                       *v, newest));
     if (*v >= target) continue;  // Txn rolls back the empty transaction
@@ -258,7 +333,7 @@ core::Result<void> migrate(const Db& db) {
   auto v = current_version(db);
   if (!v) return v.error();
   if (*v > newest)
-    return core::Error::perm(fmt::format(
+    return core::Error::conflict(fmt::format(
         "store: database schema version {} is newer than this program supports ({})", *v, newest));
   return core::ok();
 }

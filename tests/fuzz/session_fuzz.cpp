@@ -44,7 +44,7 @@ struct Fake {
           if (content[i] == '\r' && (i + 1 >= content.size() || content[i + 1] != '\n'))
             __builtin_trap();
         }
-        handle(s.on_commit({true, cm->envelope.queue_id, false, ""}));
+        handle(s.on_commit({true, cm->envelope.queue_id, tern::core::ErrorCode::unavailable, ""}));
       } else if (std::get_if<Close>(&a)) {
         closed = true;
       }

@@ -17,6 +17,7 @@
 #include "pipeline/submission.hpp"
 #include "queue/envelope.hpp"
 #include "queue/spool.hpp"
+#include "store/backend.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
 #include "store/store.hpp"
@@ -33,15 +34,12 @@ class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string db = dir_.file("tern.db");
-    auto s = store::Store::open_sqlite(db);
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(s).value();
-    auto ml = store::MessageLog::open(db);
-    ASSERT_TRUE(ml.ok()) << ml.error().message;
-    log_ = std::move(ml).value();
-    auto ob = store::Outbox::open(db);
-    ASSERT_TRUE(ob.ok()) << ob.error().message;
-    outbox_ = std::move(ob).value();
+    auto opened = store::open_backend("sqlite:" + db);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    backend_ = std::move(opened).value();
+    store_ = backend_.store.get();
+    log_ = backend_.messages.get();
+    outbox_ = backend_.outbox.get();
     auto sp = queue::Spool::open(dir_.file("spool"));
     ASSERT_TRUE(sp.ok()) << sp.error().message;
     spool_ = std::move(sp).value();
@@ -55,21 +53,21 @@ class RouterTest : public ::testing::Test {
     };
     submission_ = std::make_unique<pipeline::Submission>(ss);
 
-    auto a = store_->create_account("acme");
+    auto a = store_->accounts.create("acme");
     ASSERT_TRUE(a.ok());
     acme_ = a->account.id;
-    auto b = store_->create_account("beta");
+    auto b = store_->accounts.create("beta");
     ASSERT_TRUE(b.ok());
     beta_ = b->account.id;
-    auto ka = store_->create_api_key(acme_);
-    auto kb = store_->create_api_key(beta_);
+    auto ka = store_->api_keys.create(acme_);
+    auto kb = store_->api_keys.create(beta_);
     ASSERT_TRUE(ka.ok() && kb.ok());
     key_a_ = *ka;
     key_b_ = *kb;
 
-    svc_.store = store_.get();
-    svc_.messages = log_.get();
-    svc_.outbox = outbox_.get();
+    svc_.store = store_;
+    svc_.messages = log_;
+    svc_.outbox = outbox_;
     svc_.submission = submission_.get();
     svc_.clock = &clock_;
     svc_.admin_token = kAdmin;
@@ -139,9 +137,10 @@ class RouterTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::MessageLog> log_;
-  std::unique_ptr<store::Outbox> outbox_;
+  store::Backend backend_;
+  store::Store* store_ = nullptr;
+  store::MessageLog* log_ = nullptr;
+  store::Outbox* outbox_ = nullptr;
   std::unique_ptr<queue::Spool> spool_;
   std::unique_ptr<pipeline::Submission> submission_;
   std::mutex mu_;
@@ -177,7 +176,7 @@ TEST_F(RouterTest, NoTokenWrongTokenRevokedKeyAre401) {
   EXPECT_EQ(wrong.body.find("secretsecret"), std::string::npos);
 
   EXPECT_EQ(call("GET", "/api/v1/domains", key_a_).status, 200);
-  ASSERT_TRUE(store_->revoke_api_key(acme_, key_a_.substr(0, 12)).ok());
+  ASSERT_TRUE(store_->api_keys.revoke(acme_, key_a_.substr(0, 12)).ok());
   EXPECT_EQ(call("GET", "/api/v1/domains", key_a_).status, 401);
 }
 
@@ -219,9 +218,9 @@ TEST_F(RouterTest, AccountsCreateShowDelete) {
 // --- isolation ------------------------------------------------------------------------------
 
 TEST_F(RouterTest, AnotherAccountsResourcesAre404) {
-  ASSERT_TRUE(store_->add_domain(beta_, "beta.test", true).ok());
-  ASSERT_TRUE(store_->add_sender(beta_, "b@beta.test", true).ok());
-  ASSERT_TRUE(store_->add_suppression({beta_, "gone@x.test", "550", "Q1", 0}).ok());
+  ASSERT_TRUE(store_->domains.add(beta_, "beta.test", true).ok());
+  ASSERT_TRUE(store_->senders.add(beta_, "b@beta.test", true).ok());
+  ASSERT_TRUE(store_->suppressions.add({beta_, "gone@x.test", "550", "Q1", 0}).ok());
   add_message(beta_, "QBETA1", "r@x.test", "bulk-b", clock_.now_ms());
 
   // Short form with acme's key: beta's things do not exist.
@@ -242,7 +241,7 @@ TEST_F(RouterTest, AnotherAccountsResourcesAre404) {
       404);
   // Adding beta's domain to acme is refused (conflict) and changes nothing.
   EXPECT_EQ(call("POST", "/api/v1/domains", key_a_, R"({"domain":"beta.test"})").status, 409);
-  auto d = store_->find_domain("beta.test");
+  auto d = store_->domains.find("beta.test");
   ASSERT_TRUE(d.ok() && d->has_value());
   EXPECT_EQ((*d)->account_id, beta_);
   // Everything of beta is still there for beta.
@@ -330,7 +329,7 @@ TEST_F(RouterTest, HostileInputGetsClearErrors) {
 }
 
 TEST_F(RouterTest, PercentDecodedSegments) {
-  ASSERT_TRUE(store_->add_sender(acme_, "a+b@acme.test", true).ok());
+  ASSERT_TRUE(store_->senders.add(acme_, "a+b@acme.test", true).ok());
   call_json("GET", "/api/v1/senders/a%2Bb%40acme.test", key_a_, "", 200);
   EXPECT_EQ(call("DELETE", "/api/v1/senders/a%2Bb%40acme.test", key_a_).status, 204);
   EXPECT_EQ(call("GET", "/api/v1/senders/a%2Bb%40acme.test", key_a_).status, 404);
@@ -341,7 +340,7 @@ TEST_F(RouterTest, PercentDecodedSegments) {
 TEST_F(RouterTest, PaginationWalksEveryItemOnce) {
   for (int i = 0; i < 7; ++i)
     ASSERT_TRUE(
-        store_->add_suppression({acme_, "u" + std::to_string(i) + "@x.test", "", "", 0}).ok());
+        store_->suppressions.add({acme_, "u" + std::to_string(i) + "@x.test", "", "", 0}).ok());
   std::set<std::string> seen;
   std::string cursor;
   int pages = 0;
@@ -377,7 +376,7 @@ TEST_F(RouterTest, CredentialsAndApiKeys) {
   auto created = call_json("POST", "/api/v1/credentials", key_a_, "", 201);
   const std::string user = created["username"];
   EXPECT_TRUE(user.starts_with("acme.")) << user;
-  auto ok = store_->verify_credentials(user, created["password"]);
+  auto ok = store_->credentials.verify(user, created["password"]);
   ASSERT_TRUE(ok.ok() && ok->has_value());
   auto list = call_json("GET", "/api/v1/credentials", key_a_, "", 200);
   EXPECT_EQ(list["items"].size(), 2u);
@@ -573,7 +572,7 @@ TEST_F(RouterTest, SettingsGetPatchSecretTestEmail) {
   const std::string ws = secret["webhookSecret"];
   EXPECT_TRUE(ws.starts_with("whsec_"));
   EXPECT_EQ(ws.size(), 58u);
-  auto stored = store_->account_settings(acme_, true);
+  auto stored = store_->settings.get(acme_, true);
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->webhook_secret, ws);
   auto after = call_json("GET", "/api/v1/settings", key_a_, "", 200);
@@ -619,25 +618,25 @@ TEST_F(RouterTest, MessagesSearchAndShowWithEventsAndWebhooks) {
   const int64_t t0 = clock_.now_ms();
   add_message(acme_, "QM1", "one@dest.test", "b1", t0);
   add_message(acme_, "QM2", "two@dest.test", "b2", t0 + 60'000);
-  ASSERT_TRUE(log_->update_status({{"QM2.0", "delivered", t0 + 61'000}}).ok());
-  store::Store::DeliveryEvent e;
+  ASSERT_TRUE(log_->update_status({{"QM2.0", core::MessageStatus::delivered, t0 + 61'000}}).ok());
+  store::DeliveryEvent e;
   e.time_ms = t0 + 61'000;
   e.queue_id = "QM2";
   e.account_id = acme_;
   e.recipient = "two@dest.test";
-  e.event = "delivered";
+  e.event = core::EventKind::delivered;
   e.attempt = 1;
   e.code = 250;
   e.enhanced = "2.0.0";
   e.reply = "ok queued";
   e.mx_host = "mx.dest.test";
   e.tls = true;
-  store::Store::DeliveryEvent other = e;
+  store::DeliveryEvent other = e;
   other.recipient = "someone-else@dest.test";
-  ASSERT_TRUE(store_->record_events({e, other}).ok());
+  ASSERT_TRUE(store_->events.record({e, other}).ok());
   store::OutboxItem o;
   o.account_id = acme_;
-  o.kind = "report";
+  o.kind = store::OutboxKind::report;
   o.url = "https://hooks.acme.test/r";
   o.content_type = "application/json";
   o.message_id = "QM2.0";
@@ -645,7 +644,7 @@ TEST_F(RouterTest, MessagesSearchAndShowWithEventsAndWebhooks) {
   o.recipient = "two@dest.test";
   o.item = "{}";
   o.created_ms = t0 + 61'000;
-  ASSERT_TRUE(outbox_->enqueue({o}).ok());
+  ASSERT_TRUE(outbox_->enqueue({o}, 1795341600000).ok());
 
   auto by_rcpt = call_json("GET", "/api/v1/messages?recipient=one%40dest.test", key_a_, "", 200);
   ASSERT_EQ(by_rcpt["items"].size(), 1u);
@@ -693,7 +692,28 @@ TEST_F(RouterTest, OpenApiListsEveryRouteAndEveryListedRouteExists) {
       {"get", "/api/v1/accounts/{accountId}/messages/{messageId}"},
       {"delete", "/api/v1/accounts/{accountId}/suppressions/{address}"},
       {"get", "/v/{token}"},
-      {"get", "/t/c/{token}"}};
+      {"get", "/t/c/{token}"},
+      // the console's (issue 13)
+      {"post", "/api/v1/session"},
+      {"get", "/api/v1/session"},
+      {"delete", "/api/v1/session"},
+      {"get", "/api/v1/platform"},
+      {"get", "/api/v1/stats"},
+      {"get", "/api/v1/accounts/{accountId}/stats"},
+      {"get", "/api/v1/queue"},
+      {"get", "/api/v1/queue/messages"},
+      {"post", "/api/v1/queue/actions"},
+      {"post", "/api/v1/accounts/{accountId}/suspend"},
+      {"post", "/api/v1/accounts/{accountId}/unsuspend"},
+      {"get", "/api/v1/suppressions"},
+      {"post", "/api/v1/suppressions/bulk"},
+      {"get", "/api/v1/captured"},
+      {"get", "/api/v1/captured/{capturedId}"},
+      {"get", "/api/v1/captured/{capturedId}/raw"},
+      {"get", "/api/v1/captured/{capturedId}/html"},
+      {"get", "/api/v1/webhooks/deliveries"},
+      {"post", "/api/v1/webhooks/deliveries/{deliveryId}/retry"},
+      {"post", "/api/v1/webhooks/test"}};
   for (const auto& [m, p] : served) {
     ASSERT_TRUE(paths.contains(p)) << p;
     EXPECT_TRUE(paths[p].contains(m)) << m << " " << p;
@@ -737,6 +757,14 @@ TEST_F(RouterTest, OpenApiListsEveryRouteAndEveryListedRouteExists) {
     }
   }
   EXPECT_GT(refs, 50);
+  // Every operation has a unique operationId (clients generate method names from them).
+  std::set<std::string> ids;
+  for (auto& [path, ops] : paths.items())
+    for (auto& [method, op] : ops.items()) {
+      ASSERT_TRUE(op.contains("operationId")) << method << " " << path;
+      EXPECT_TRUE(ids.insert(op["operationId"].get<std::string>()).second)
+          << "duplicate " << op["operationId"] << " at " << method << " " << path;
+    }
 }
 
 // --- request helpers ---------------------------------------------------------------------------

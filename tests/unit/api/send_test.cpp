@@ -14,6 +14,7 @@
 #include "policy/options.hpp"
 #include "queue/envelope.hpp"
 #include "queue/spool.hpp"
+#include "store/backend.hpp"
 #include "store/store.hpp"
 #include "unit/store/test_dir.hpp"
 
@@ -25,9 +26,10 @@ using nlohmann::json;
 class SendTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = store::Store::open_sqlite(dir_.file("tern.db"));
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(s).value();
+    auto opened = store::open_backend("sqlite:" + dir_.file("tern.db"));
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    backend_ = std::move(opened).value();
+    store_ = backend_.store.get();
     queue::SpoolOptions so;
     so.sync = false;
     auto sp = queue::Spool::open(dir_.file("spool"), so);
@@ -43,11 +45,11 @@ class SendTest : public ::testing::Test {
       accepted_.push_back(m);
     };
     submission_ = std::make_unique<pipeline::Submission>(ss);
-    auto a = store_->create_account("acme");
+    auto a = store_->accounts.create("acme");
     ASSERT_TRUE(a.ok());
     acme_ = a->account.id;
-    ASSERT_TRUE(store_->add_domain(acme_, "acme.test", true).ok());
-    svc_.store = store_.get();
+    ASSERT_TRUE(store_->domains.add(acme_, "acme.test", true).ok());
+    svc_.store = store_;
     svc_.submission = submission_.get();
     svc_.clock = &clock_;
     svc_.hostname = "mx.test";
@@ -90,7 +92,8 @@ class SendTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
+  store::Backend backend_;
+  store::Store* store_ = nullptr;
   std::unique_ptr<queue::Spool> spool_;
   std::unique_ptr<pipeline::Submission> submission_;
   core::FakeClock clock_;
@@ -149,10 +152,10 @@ TEST_F(SendTest, AcceptsAndAnswersPerRecipient) {
 }
 
 TEST_F(SendTest, OptionsValidatedAndMergedOverAccountDefaults) {
-  ASSERT_TRUE(store_
-                  ->set_account_settings(acme_, {{"notify_url", "https://hooks.acme.test/r"},
-                                                 {"intermediate_report", "on"}})
-                  .ok());
+  ASSERT_TRUE(
+      store_->settings
+          .set(acme_, {{"notify_url", "https://hooks.acme.test/r"}, {"intermediate_report", "on"}})
+          .ok());
   json j = base();
   j["bulkId"] = "spring-2026";
   j["callbackData"] = "cb-1";

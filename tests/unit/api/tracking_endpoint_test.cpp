@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
+#include "store/backend.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
 #include "store/store.hpp"
@@ -25,16 +26,13 @@ class TrackingEndpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string db = dir_.file("tern.db");
-    auto s = store::Store::open_sqlite(db);
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(s).value();
-    auto ml = store::MessageLog::open(db);
-    ASSERT_TRUE(ml.ok()) << ml.error().message;
-    log_ = std::move(ml).value();
-    auto ob = store::Outbox::open(db);
-    ASSERT_TRUE(ob.ok()) << ob.error().message;
-    outbox_ = std::move(ob).value();
-    auto a = store_->create_account("acme");
+    auto opened = store::open_backend("sqlite:" + db);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    backend_ = std::move(opened).value();
+    store_ = backend_.store.get();
+    log_ = backend_.messages.get();
+    outbox_ = backend_.outbox.get();
+    auto a = store_->accounts.create("acme");
     ASSERT_TRUE(a.ok());
     acme_ = a->account.id;
 
@@ -56,9 +54,9 @@ class TrackingEndpointTest : public ::testing::Test {
     m.options_json = R"({"bulkId":"bulk-2","intermediateReport":false})";
     ASSERT_TRUE(log_->record_accepted({m}).ok());
 
-    svc_.store = store_.get();
-    svc_.messages = log_.get();
-    svc_.outbox = outbox_.get();
+    svc_.store = store_;
+    svc_.messages = log_;
+    svc_.outbox = outbox_;
     svc_.clock = &clock_;
     svc_.tracking_secret = kSecret;
     svc_.webhooks_enqueued = [this] { ++wakeups_; };
@@ -92,10 +90,10 @@ class TrackingEndpointTest : public ::testing::Test {
     return "<none>";
   }
 
-  std::vector<store::Store::DeliveryEvent> events(const std::string& qid) {
-    auto e = store_->events_for(qid);
+  std::vector<store::DeliveryEvent> events(const std::string& qid) {
+    auto e = store_->events.for_queue(qid);
     EXPECT_TRUE(e.ok());
-    return e.ok() ? e.value() : std::vector<store::Store::DeliveryEvent>{};
+    return e.ok() ? e.value() : std::vector<store::DeliveryEvent>{};
   }
 
   std::vector<store::OutboxItem> outbox(const std::string& mid) {
@@ -105,9 +103,10 @@ class TrackingEndpointTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::MessageLog> log_;
-  std::unique_ptr<store::Outbox> outbox_;
+  store::Backend backend_;
+  store::Store* store_ = nullptr;
+  store::MessageLog* log_ = nullptr;
+  store::Outbox* outbox_ = nullptr;
   core::FakeClock clock_{1795348800000};
   ApiServices svc_;
   int64_t acme_ = 0;
@@ -123,14 +122,14 @@ TEST_F(TrackingEndpointTest, ClickRedirectsRecordsAndEnqueues) {
 
   auto ev = events("QTRACK");
   ASSERT_EQ(ev.size(), 1u);
-  EXPECT_EQ(ev[0].event, "clicked");
+  EXPECT_EQ(ev[0].event, core::EventKind::clicked);
   EXPECT_EQ(ev[0].recipient, "bob@dest.test");
   EXPECT_EQ(ev[0].reply, url);
   EXPECT_EQ(ev[0].account_id, acme_);
 
   auto items = outbox("QTRACK.0");
   ASSERT_EQ(items.size(), 1u);
-  EXPECT_EQ(items[0].kind, "tracking");
+  EXPECT_EQ(items[0].kind, store::OutboxKind::tracking);
   EXPECT_EQ(items[0].url, "https://hooks.acme.test/t");
   EXPECT_EQ(items[0].account_id, acme_);
   EXPECT_EQ(items[0].recipient, "bob@dest.test");
@@ -156,7 +155,7 @@ TEST_F(TrackingEndpointTest, OpenServesPixelRecordsAndEnqueues) {
   EXPECT_NE(header(r, "Cache-Control").find("no-store"), std::string::npos);
   auto ev = events("QTRACK");
   ASSERT_EQ(ev.size(), 1u);
-  EXPECT_EQ(ev[0].event, "opened");
+  EXPECT_EQ(ev[0].event, core::EventKind::opened);
   EXPECT_EQ(ev[0].reply, "Mozilla/5.0 (Test)");
   auto items = outbox("QTRACK.0");
   ASSERT_EQ(items.size(), 1u);
@@ -210,7 +209,7 @@ TEST_F(TrackingEndpointTest, ClickWithContextTokenCountsWithoutALogRow) {
   EXPECT_EQ(r.status, 302);
   auto ev = events("QFRESH");
   ASSERT_EQ(ev.size(), 1u);
-  EXPECT_EQ(ev[0].event, "clicked");
+  EXPECT_EQ(ev[0].event, core::EventKind::clicked);
   EXPECT_EQ(ev[0].recipient, "carol@dest.test");
   EXPECT_EQ(ev[0].account_id, acme_);
   auto items = outbox("QFRESH.0");

@@ -82,7 +82,7 @@ max_connections_per_destination = 4
   EXPECT_EQ(d.mx_port, 2526);
   EXPECT_EQ(d.smarthost.host, "relay.example.net");
   EXPECT_EQ(d.smarthost.port, 587);
-  EXPECT_EQ(d.smarthost.security, "tls");
+  EXPECT_EQ(d.smarthost.security, tern::store::RelaySecurity::tls);
   EXPECT_EQ(d.retry.delays_ms, (std::vector<int64_t>{10000, 60000}));
   EXPECT_EQ(d.retry.max_age_ms, 3 * 3600 * 1000LL);
   EXPECT_EQ(d.limits.max_connections_per_dest, 4u);

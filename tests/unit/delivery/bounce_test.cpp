@@ -522,44 +522,46 @@ TEST(HeaderSection, OverTheLimitCutsAtALineEnd) {
 }
 
 TEST(HardBounce, AddressFailuresAreHard) {
-  EXPECT_TRUE(is_hard_bounce(550, "5.1.1", "rcpt"));
-  EXPECT_TRUE(is_hard_bounce(550, "", "rcpt"));
-  EXPECT_TRUE(is_hard_bounce(551, "", "rcpt"));
-  EXPECT_TRUE(is_hard_bounce(553, "5.1.3", "rcpt"));
-  EXPECT_TRUE(is_hard_bounce(550, "5.0.0", "rcpt"));
-  EXPECT_TRUE(is_hard_bounce(550, "5.2.1", "rcpt"));  // mailbox disabled
-  EXPECT_TRUE(is_hard_bounce(550, "5.1.1", "data-end"));
-  EXPECT_TRUE(is_hard_bounce(0, "5.1.10", "dns"));  // null MX
-  EXPECT_TRUE(is_hard_bounce(0, "5.1.2", "dns"));   // no such domain
+  EXPECT_TRUE(is_hard_bounce(550, "5.1.1", tern::core::Phase::rcpt));
+  EXPECT_TRUE(is_hard_bounce(550, "", tern::core::Phase::rcpt));
+  EXPECT_TRUE(is_hard_bounce(551, "", tern::core::Phase::rcpt));
+  EXPECT_TRUE(is_hard_bounce(553, "5.1.3", tern::core::Phase::rcpt));
+  EXPECT_TRUE(is_hard_bounce(550, "5.0.0", tern::core::Phase::rcpt));
+  EXPECT_TRUE(is_hard_bounce(550, "5.2.1", tern::core::Phase::rcpt));  // mailbox disabled
+  EXPECT_TRUE(is_hard_bounce(550, "5.1.1", tern::core::Phase::data_end));
+  EXPECT_TRUE(is_hard_bounce(0, "5.1.10", tern::core::Phase::dns));  // null MX
+  EXPECT_TRUE(is_hard_bounce(0, "5.1.2", tern::core::Phase::dns));   // no such domain
 }
 
 TEST(HardBounce, OtherFailuresAreNot) {
-  EXPECT_FALSE(is_hard_bounce(450, "4.1.1", "rcpt"));      // temporary
-  EXPECT_FALSE(is_hard_bounce(0, "4.4.7", "local"));       // expired
-  EXPECT_FALSE(is_hard_bounce(552, "5.3.4", "data-end"));  // too big
-  EXPECT_FALSE(is_hard_bounce(554, "5.7.1", "data-end"));  // content policy
-  EXPECT_FALSE(is_hard_bounce(550, "5.7.1", "rcpt"));      // policy (our IP), not the address
-  EXPECT_FALSE(is_hard_bounce(552, "5.2.2", "rcpt"));      // mailbox full
-  EXPECT_FALSE(is_hard_bounce(552, "", "rcpt"));
-  EXPECT_FALSE(is_hard_bounce(554, "", "rcpt"));
-  EXPECT_FALSE(is_hard_bounce(500, "5.5.2", "rcpt"));  // our syntax error
-  EXPECT_FALSE(is_hard_bounce(550, "5.0.0", "data-end"));
-  EXPECT_FALSE(is_hard_bounce(550, "5.1.8", "rcpt"));  // sender's domain
-  EXPECT_FALSE(is_hard_bounce(553, "5.1.7", "rcpt"));  // sender's address syntax
-  EXPECT_FALSE(is_hard_bounce(550, "5.1.1", "mail"));  // about the sender
-  EXPECT_FALSE(is_hard_bounce(554, "", "greeting"));
-  EXPECT_FALSE(is_hard_bounce(550, "5.1.1", "connect"));
-  EXPECT_FALSE(is_hard_bounce(550, "4.1.1", "rcpt"));  // classes disagree: not sure enough
-  EXPECT_FALSE(is_hard_bounce(0, "", "local"));
-  EXPECT_FALSE(is_hard_bounce(250, "2.1.5", "rcpt"));
+  EXPECT_FALSE(is_hard_bounce(450, "4.1.1", tern::core::Phase::rcpt));      // temporary
+  EXPECT_FALSE(is_hard_bounce(0, "4.4.7", tern::core::Phase::local));       // expired
+  EXPECT_FALSE(is_hard_bounce(552, "5.3.4", tern::core::Phase::data_end));  // too big
+  EXPECT_FALSE(is_hard_bounce(554, "5.7.1", tern::core::Phase::data_end));  // content policy
+  EXPECT_FALSE(
+      is_hard_bounce(550, "5.7.1", tern::core::Phase::rcpt));  // policy (our IP), not the address
+  EXPECT_FALSE(is_hard_bounce(552, "5.2.2", tern::core::Phase::rcpt));  // mailbox full
+  EXPECT_FALSE(is_hard_bounce(552, "", tern::core::Phase::rcpt));
+  EXPECT_FALSE(is_hard_bounce(554, "", tern::core::Phase::rcpt));
+  EXPECT_FALSE(is_hard_bounce(500, "5.5.2", tern::core::Phase::rcpt));  // our syntax error
+  EXPECT_FALSE(is_hard_bounce(550, "5.0.0", tern::core::Phase::data_end));
+  EXPECT_FALSE(is_hard_bounce(550, "5.1.8", tern::core::Phase::rcpt));  // sender's domain
+  EXPECT_FALSE(is_hard_bounce(553, "5.1.7", tern::core::Phase::rcpt));  // sender's address syntax
+  EXPECT_FALSE(is_hard_bounce(550, "5.1.1", tern::core::Phase::mail));  // about the sender
+  EXPECT_FALSE(is_hard_bounce(554, "", tern::core::Phase::greeting));
+  EXPECT_FALSE(is_hard_bounce(550, "5.1.1", tern::core::Phase::connect));
+  EXPECT_FALSE(
+      is_hard_bounce(550, "4.1.1", tern::core::Phase::rcpt));  // classes disagree: not sure enough
+  EXPECT_FALSE(is_hard_bounce(0, "", tern::core::Phase::local));
+  EXPECT_FALSE(is_hard_bounce(250, "2.1.5", tern::core::Phase::rcpt));
 }
 
 TEST(HardBounce, MalformedEnhancedCodeIsIgnored) {
-  EXPECT_FALSE(is_hard_bounce(0, "5.1", "dns"));
-  EXPECT_FALSE(is_hard_bounce(0, "5.1.1 x", "dns"));
-  EXPECT_FALSE(is_hard_bounce(0, "5.1.1234", "dns"));
-  EXPECT_FALSE(is_hard_bounce(0, "9.1.1", "dns"));
+  EXPECT_FALSE(is_hard_bounce(0, "5.1", tern::core::Phase::dns));
+  EXPECT_FALSE(is_hard_bounce(0, "5.1.1 x", tern::core::Phase::dns));
+  EXPECT_FALSE(is_hard_bounce(0, "5.1.1234", tern::core::Phase::dns));
+  EXPECT_FALSE(is_hard_bounce(0, "9.1.1", tern::core::Phase::dns));
   // With a bad enhanced code, a 550 to RCPT still decides.
-  EXPECT_TRUE(is_hard_bounce(550, "5.1", "rcpt"));
-  EXPECT_FALSE(is_hard_bounce(554, "5.1", "rcpt"));
+  EXPECT_TRUE(is_hard_bounce(550, "5.1", tern::core::Phase::rcpt));
+  EXPECT_FALSE(is_hard_bounce(554, "5.1", tern::core::Phase::rcpt));
 }

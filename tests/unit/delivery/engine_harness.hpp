@@ -70,10 +70,10 @@ using Remote = std::function<core::DeliveryOutcome(const std::string& rcpt)>;
 
 inline Remote accept_all() {
   return [](const std::string&) {
-    return core::DeliveryOutcome::from_reply(250, "2.0.0", "ok", "data-end", "mx.test");
+    return core::DeliveryOutcome::from_reply(250, "2.0.0", "ok", core::Phase::data_end, "mx.test");
   };
 }
-inline Remote reply(int code, std::string enhanced, std::string phase = "rcpt") {
+inline Remote reply(int code, std::string enhanced, core::Phase phase = core::Phase::rcpt) {
   return [=](const std::string&) {
     return core::DeliveryOutcome::from_reply(code, enhanced, "remote says " + std::to_string(code),
                                              phase, "mx.test");
@@ -245,8 +245,8 @@ struct World {
   // Runs only the connections open now to dest, handing out at most `max` messages each.
   void run_connection(uint64_t conn, const std::string& dest, size_t max = SIZE_MAX) {
     if (down.count(dest)) {
-      e().connection_done(
-          conn, core::DeliveryOutcome::network("connection refused", "connect", "mx." + dest));
+      e().connection_done(conn, core::DeliveryOutcome::network("connection refused",
+                                                               core::Phase::connect, "mx." + dest));
       pump();
       return;
     }
@@ -269,7 +269,8 @@ struct World {
   std::vector<std::string> events_of(const std::string& id) const {
     std::vector<std::string> out;
     for (const auto& ev : events)
-      if (ev.queue_id == id) out.push_back(ev.recipient + ":" + ev.event);
+      if (ev.queue_id == id)
+        out.push_back(ev.recipient + ":" + std::string(core::to_string(ev.event)));
     return out;
   }
 
@@ -298,7 +299,8 @@ struct World {
       return "connect #" + std::to_string(x->conn) + " " + x->dest;
     if (auto* x = std::get_if<RecordEvents>(&a)) {
       std::string s = "record-events";
-      for (const auto& ev : x->events) s += " " + ev.queue_id + "/" + ev.recipient + ":" + ev.event;
+      for (const auto& ev : x->events)
+        s += " " + ev.queue_id + "/" + ev.recipient + ":" + std::string(core::to_string(ev.event));
       return s;
     }
     if (auto* x = std::get_if<AddSuppression>(&a))

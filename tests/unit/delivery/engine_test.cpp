@@ -86,7 +86,7 @@ TEST(Engine, RetriesOnTheSchedule) {
 TEST(Engine, ExpiresAtMaxAgeWithANotice) {
   World w;
   no_jitter(w, {4 * kMin}, 10 * kMin);
-  w.remotes["mx:y.test"] = reply(451, "4.2.2", "data-end");
+  w.remotes["mx:y.test"] = reply(451, "4.2.2", core::Phase::data_end);
   const int64_t t0 = w.clock.now_ms();
   w.submit(message("q1", 1, "a@acct.test", {"b@y.test"}, t0));
   w.run_connections();  // t0: deferred to 4m
@@ -245,13 +245,13 @@ TEST(Engine, DestinationDownDefersItsReadyJobsAndRests) {
 TEST(Engine, DnsFailureDefersTheDestination) {
   World w;
   no_jitter(w);
-  w.dns_fail["mx:nowhere.test"] = core::DeliveryOutcome::local(core::DeliveryOutcome::temp, "4.4.3",
-                                                               "DNS lookup failed", "dns");
+  w.dns_fail["mx:nowhere.test"] = core::DeliveryOutcome::local(
+      core::DeliveryOutcome::temp, "4.4.3", "DNS lookup failed", core::Phase::dns);
   w.submit(message("q1", 1, "a@acct.test", {"r@nowhere.test"}, w.clock.now_ms()));
   EXPECT_EQ(count_lines(w, "connect"), 0u);
   w.advance(100);
   EXPECT_THAT(w.events_of("q1"), ElementsAre("r@nowhere.test:deferred"));
-  EXPECT_EQ(w.events[0].phase, "dns");
+  EXPECT_EQ(w.events[0].phase, core::Phase::dns);
 }
 
 TEST(Engine, RecoveryAfterRestartRebuildsFromTheSpool) {
@@ -444,7 +444,7 @@ TEST(Engine, SettingsAreRefreshedInTheBackground) {
 
 TEST(Engine, CustomRouteGoesToTheAccountsRelay) {
   World w;
-  w.settings[4].route = "custom";
+  w.settings[4].route = store::Route::custom;
   w.settings[4].relay_host = "relay.customer.test";
   w.submit(message("q1", 4, "a@acct.test", {"x@one.test", "y@two.test"}, w.clock.now_ms()));
   EXPECT_EQ(count_lines(w, "resolve relay:4"), 1u);
@@ -483,9 +483,10 @@ TEST(Engine, EventsCarryTheSendingIpAndTheFirstAttemptTime) {
   no_jitter(w);
   int calls = 0;
   w.remotes["mx:y.test"] = [&calls](const std::string&) {
-    auto o = ++calls == 1
-                 ? core::DeliveryOutcome::from_reply(451, "4.3.0", "later", "rcpt", "mx.y.test")
-                 : core::DeliveryOutcome::from_reply(250, "2.0.0", "ok", "data-end", "mx.y.test");
+    auto o = ++calls == 1 ? core::DeliveryOutcome::from_reply(451, "4.3.0", "later",
+                                                              core::Phase::rcpt, "mx.y.test")
+                          : core::DeliveryOutcome::from_reply(250, "2.0.0", "ok",
+                                                              core::Phase::data_end, "mx.y.test");
     o.local_ip = calls == 1 ? "192.0.2.7" : "2001:db8::7";
     return o;
   };
@@ -494,7 +495,7 @@ TEST(Engine, EventsCarryTheSendingIpAndTheFirstAttemptTime) {
   w.run_connections();
   w.advance(100);
   ASSERT_EQ(w.events.size(), 1u);
-  EXPECT_EQ(w.events[0].event, "deferred");
+  EXPECT_EQ(w.events[0].event, core::EventKind::deferred);
   EXPECT_EQ(w.events[0].sending_ip, "192.0.2.7");
   const int64_t first = w.events[0].first_attempt_ms;
   EXPECT_GE(first, t0);
@@ -502,7 +503,7 @@ TEST(Engine, EventsCarryTheSendingIpAndTheFirstAttemptTime) {
   w.run_connections();
   w.advance(100);
   ASSERT_EQ(w.events.size(), 2u);
-  EXPECT_EQ(w.events[1].event, "delivered");
+  EXPECT_EQ(w.events[1].event, core::EventKind::delivered);
   EXPECT_EQ(w.events[1].sending_ip, "2001:db8::7");
   EXPECT_EQ(w.events[1].first_attempt_ms, first) << "the first attempt's time is kept";
   EXPECT_GT(w.clock.now_ms(), first + kMin - 1);

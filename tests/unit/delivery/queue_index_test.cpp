@@ -59,17 +59,17 @@ TEST(SettingsCache, LoadsAheadAndKeepsACopyThroughFailures) {
   EXPECT_EQ(c.get(5, 1, need), nullptr);
   EXPECT_FALSE(need) << "one load at a time";
   store::AccountSettings s;
-  s.route = "custom";
+  s.route = store::Route::custom;
   EXPECT_TRUE(c.loaded(5, s, 10));
   const store::AccountSettings* got = c.get(5, 20, need);
   ASSERT_NE(got, nullptr);
-  EXPECT_EQ(got->route, "custom");
+  EXPECT_EQ(got->route, store::Route::custom);
   EXPECT_FALSE(need);
   got = c.get(5, 30'010, need);  // old: used, and reloaded beside
   ASSERT_NE(got, nullptr);
   EXPECT_TRUE(need);
   EXPECT_TRUE(c.loaded(5, core::Error::temp("locked"), 30'020)) << "the copy stays";
-  EXPECT_EQ(c.get(5, 30'030, need)->route, "custom");
+  EXPECT_EQ(c.get(5, 30'030, need)->route, store::Route::custom);
   EXPECT_FALSE(need) << "after a failure: wait before the next load";
   c.get(5, 90'020, need);
   EXPECT_TRUE(need);

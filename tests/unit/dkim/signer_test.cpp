@@ -346,3 +346,17 @@ TEST(PrivateKey, GenerateAndPemRoundTrip) {
 
 }  // namespace
 }  // namespace tern::dkim
+
+namespace tern::dkim {
+namespace {
+
+TEST(KeyType, RoundTripsThroughTheTagName) {
+  for (Algorithm a : kAlgorithms) EXPECT_EQ(parse_key_type(key_type(a)), a);
+  EXPECT_EQ(key_type(Algorithm::rsa_sha256), "rsa");
+  EXPECT_EQ(key_type(Algorithm::ed25519_sha256), "ed25519");
+  EXPECT_FALSE(parse_key_type("RSA"));
+  EXPECT_FALSE(parse_key_type("ed448"));
+}
+
+}  // namespace
+}  // namespace tern::dkim

@@ -192,7 +192,7 @@ TEST_F(MxTest, ImplicitMxOnlyWithAddresses) {
   ASSERT_FALSE(p.ok());
   EXPECT_TRUE(p.error->is_perm());
   EXPECT_EQ(p.error->enhanced, "5.4.4");
-  EXPECT_EQ(p.error->phase, "dns");
+  EXPECT_EQ(p.error->phase, core::Phase::dns);
   EXPECT_TRUE(p.hosts.empty());
 
   // An empty non-terminal ("parent.test" only has names below it) is nodata: same.

@@ -19,8 +19,8 @@ const std::string kKey2 = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAkey2";
 store::DkimKey key(int slot, const std::string& alg, const std::string& pub) {
   store::DkimKey k;
   k.slot = slot;
-  k.algorithm = alg;
-  k.selector = selector_name(slot, alg);
+  k.algorithm = *dkim::parse_key_type(alg);
+  k.selector = selector_name(slot, k.algorithm);
   k.public_b64 = pub;
   return k;
 }
@@ -86,7 +86,7 @@ TEST(Records, DirectSetHasEveryRecordWithItsPurpose) {
   EXPECT_NE(by_id(rs, "dkim:tern2").purpose.find("standby"), std::string::npos);
   EXPECT_EQ(by_id(rs, "dmarc").value, "v=DMARC1; p=none; rua=mailto:dmarc@example.com");
   for (const auto& r : rs) {
-    EXPECT_EQ(r.status, "pending") << r.id;
+    EXPECT_EQ(r.status, store::RecordStatus::pending) << r.id;
     EXPECT_FALSE(r.purpose.empty()) << r.id;
   }
 }
@@ -124,15 +124,16 @@ TEST(Records, Ed25519AddsItsOwnSelectors) {
 
 TEST(Check, AllPublishedRecordsAreOk) {
   auto rs = run(kGood, detail());
-  for (const auto& r : rs) EXPECT_EQ(r.status, "ok") << r.id << ": " << r.found;
+  for (const auto& r : rs) EXPECT_EQ(r.status, store::RecordStatus::ok) << r.id << ": " << r.found;
 }
 
 TEST(Check, MissingRecords) {
   auto rs = run(kPlatformSpf + "example.com A 192.0.2.99\n", detail());
-  for (const auto& r : rs) EXPECT_EQ(r.status, "missing") << r.id << ": " << r.found;
+  for (const auto& r : rs)
+    EXPECT_EQ(r.status, store::RecordStatus::missing) << r.id << ": " << r.found;
   // The zone not existing at all is the same.
   rs = run(kPlatformSpf, detail());
-  for (const auto& r : rs) EXPECT_EQ(r.status, "missing") << r.id;
+  for (const auto& r : rs) EXPECT_EQ(r.status, store::RecordStatus::missing) << r.id;
 }
 
 TEST(Check, WrongRecordsSayWhatWasFound) {
@@ -144,30 +145,30 @@ TEST(Check, WrongRecordsSayWhatWasFound) {
                            "_dmarc.example.com TXT \"v=DMARC1; p=none\"\n"
                            "_dmarc.example.com TXT \"v=DMARC1; p=reject\"\n";
   auto rs = run(zone, detail());
-  EXPECT_EQ(by_id(rs, "ownership").status, "wrong");
+  EXPECT_EQ(by_id(rs, "ownership").status, store::RecordStatus::wrong);
   EXPECT_NE(by_id(rs, "ownership").found.find("someoneelse"), std::string::npos);
-  EXPECT_EQ(by_id(rs, "spf").status, "wrong");
+  EXPECT_EQ(by_id(rs, "spf").status, store::RecordStatus::wrong);
   EXPECT_NE(by_id(rs, "spf").found.find("192.0.2.10: fail"), std::string::npos)
       << by_id(rs, "spf").found;
   EXPECT_NE(by_id(rs, "spf").found.find("2001:db8::10: fail"), std::string::npos);
-  EXPECT_EQ(by_id(rs, "dkim:tern1").status, "wrong");
+  EXPECT_EQ(by_id(rs, "dkim:tern1").status, store::RecordStatus::wrong);
   EXPECT_NE(by_id(rs, "dkim:tern1").found.find("p=OTHERKEY"), std::string::npos);
-  EXPECT_EQ(by_id(rs, "dkim:tern2").status, "wrong");
+  EXPECT_EQ(by_id(rs, "dkim:tern2").status, store::RecordStatus::wrong);
   EXPECT_NE(by_id(rs, "dkim:tern2").found.find("revoked"), std::string::npos);
-  EXPECT_EQ(by_id(rs, "dmarc").status, "wrong");
+  EXPECT_EQ(by_id(rs, "dmarc").status, store::RecordStatus::wrong);
 }
 
 TEST(Check, SpfIsEvaluatedNotStringMatched) {
   auto d = detail();
   // The include is there, but a -all placed before it means nothing passes.
   auto rs = run(kPlatformSpf + "example.com TXT \"v=spf1 -all include:spf.platform.test\"\n", d);
-  EXPECT_EQ(by_id(rs, "spf").status, "wrong");
+  EXPECT_EQ(by_id(rs, "spf").status, store::RecordStatus::wrong);
   // No include term at all, but the addresses pass through another route: ok.
   rs = run(kPlatformSpf + "example.com TXT \"v=spf1 ip4:192.0.2.10 ip6:2001:db8::/64 ~all\"\n", d);
-  EXPECT_EQ(by_id(rs, "spf").status, "ok") << by_id(rs, "spf").found;
+  EXPECT_EQ(by_id(rs, "spf").status, store::RecordStatus::ok) << by_id(rs, "spf").found;
   // Only one of the two addresses passes: wrong, naming the one that did not.
   rs = run(kPlatformSpf + "example.com TXT \"v=spf1 ip4:192.0.2.10 ~all\"\n", d);
-  EXPECT_EQ(by_id(rs, "spf").status, "wrong");
+  EXPECT_EQ(by_id(rs, "spf").status, store::RecordStatus::wrong);
   EXPECT_NE(by_id(rs, "spf").found.find("2001:db8::10: softfail"), std::string::npos)
       << by_id(rs, "spf").found;
   EXPECT_EQ(by_id(rs, "spf").found.find("192.0.2.10:"), std::string::npos);
@@ -175,11 +176,11 @@ TEST(Check, SpfIsEvaluatedNotStringMatched) {
   rs = run(kPlatformSpf + "example.com TXT \"v=spf1 include:spf.platform.test ~all\"\n" +
                "example.com TXT \"v=spf1 -all\"\n",
            d);
-  EXPECT_EQ(by_id(rs, "spf").status, "wrong");
+  EXPECT_EQ(by_id(rs, "spf").status, store::RecordStatus::wrong);
   EXPECT_NE(by_id(rs, "spf").found.find("2 SPF records"), std::string::npos);
   // "v=spf10" is not an SPF record.
   rs = run(kPlatformSpf + "example.com TXT \"v=spf10 include:spf.platform.test\"\n", d);
-  EXPECT_EQ(by_id(rs, "spf").status, "missing");
+  EXPECT_EQ(by_id(rs, "spf").status, store::RecordStatus::missing);
 }
 
 TEST(Check, PlatformAddressesFromTheIncludeHostWhenNoSendingIps) {
@@ -190,9 +191,9 @@ TEST(Check, PlatformAddressesFromTheIncludeHostWhenNoSendingIps) {
   EXPECT_FALSE(ips.temp_error);
   EXPECT_EQ(ips.ips, (std::vector<std::string>{"192.0.2.0", "2001:db8::"}));
   auto rs = run(kGood, detail(), p);
-  EXPECT_EQ(by_id(rs, "spf").status, "ok") << by_id(rs, "spf").found;
+  EXPECT_EQ(by_id(rs, "spf").status, store::RecordStatus::ok) << by_id(rs, "spf").found;
   rs = run(kPlatformSpf + "example.com TXT \"v=spf1 ip4:192.0.2.0/24 ~all\"\n", detail(), p);
-  EXPECT_EQ(by_id(rs, "spf").status, "wrong");  // the IPv6 range does not pass
+  EXPECT_EQ(by_id(rs, "spf").status, store::RecordStatus::wrong);  // the IPv6 range does not pass
   // A looping include chain ends; a SERVFAIL on the include host is a DNS error, not "wrong".
   auto loop = dns::make_fake_resolver(
       "spf.platform.test TXT \"v=spf1 ip4:192.0.2.1 include:spf.platform.test\"\n");
@@ -200,12 +201,12 @@ TEST(Check, PlatformAddressesFromTheIncludeHostWhenNoSendingIps) {
   auto down = dns::make_fake_resolver("spf.platform.test SERVFAIL\n");
   EXPECT_TRUE(platform_addresses(*down, p).temp_error);
   rs = run("spf.platform.test SERVFAIL\n" + kGood.substr(kPlatformSpf.size()), detail(), p);
-  EXPECT_EQ(by_id(rs, "spf").status, "error");
+  EXPECT_EQ(by_id(rs, "spf").status, store::RecordStatus::error);
   // Neither IPs nor a readable include policy: the include term itself is checked.
   rs = run(kGood.substr(kPlatformSpf.size()), detail(), p);
-  EXPECT_EQ(by_id(rs, "spf").status, "ok");
+  EXPECT_EQ(by_id(rs, "spf").status, store::RecordStatus::ok);
   rs = run("example.com TXT \"v=spf1 include:spf.platform.test.evil ~all\"\n", detail(), p);
-  EXPECT_EQ(by_id(rs, "spf").status, "wrong");
+  EXPECT_EQ(by_id(rs, "spf").status, store::RecordStatus::wrong);
 }
 
 TEST(Check, DkimKeyMatchIgnoresFoldingWhitespaceAndChecksAlgorithm) {
@@ -213,20 +214,21 @@ TEST(Check, DkimKeyMatchIgnoresFoldingWhitespaceAndChecksAlgorithm) {
   auto rs = run(
       "tern1._domainkey.example.com TXT \"v=DKIM1;k=rsa;p=" + half + " \" \"  " + rest + " ;\"\n",
       detail());
-  EXPECT_EQ(by_id(rs, "dkim:tern1").status, "ok") << by_id(rs, "dkim:tern1").found;
+  EXPECT_EQ(by_id(rs, "dkim:tern1").status, store::RecordStatus::ok)
+      << by_id(rs, "dkim:tern1").found;
   rs = run("tern1._domainkey.example.com TXT \"v=DKIM1; k=ed25519; p=" + kKey1 + "\"\n", detail());
-  EXPECT_EQ(by_id(rs, "dkim:tern1").status, "wrong");
+  EXPECT_EQ(by_id(rs, "dkim:tern1").status, store::RecordStatus::wrong);
   // A prefix of the key is not the key.
   rs = run("tern1._domainkey.example.com TXT \"v=DKIM1; p=" + half + "\"\n", detail());
-  EXPECT_EQ(by_id(rs, "dkim:tern1").status, "wrong");
+  EXPECT_EQ(by_id(rs, "dkim:tern1").status, store::RecordStatus::wrong);
   // Hostile values: no tags, stray semicolons, huge junk.
   rs =
       run("tern1._domainkey.example.com TXT \";;;==;p\"\n"
           "tern2._domainkey.example.com TXT \"" +
               std::string(3000, 'x') + "\"\n",
           detail());
-  EXPECT_EQ(by_id(rs, "dkim:tern1").status, "wrong");
-  EXPECT_EQ(by_id(rs, "dkim:tern2").status, "wrong");
+  EXPECT_EQ(by_id(rs, "dkim:tern1").status, store::RecordStatus::wrong);
+  EXPECT_EQ(by_id(rs, "dkim:tern2").status, store::RecordStatus::wrong);
   // A direct record reached through the customer's own CNAME is fine.
   rs =
       run("tern1._domainkey.example.com CNAME keys.example.net\n"
@@ -235,8 +237,8 @@ TEST(Check, DkimKeyMatchIgnoresFoldingWhitespaceAndChecksAlgorithm) {
               "\"\n"
               "tern2._domainkey.example.com CNAME gone.example.net\n",
           detail());
-  EXPECT_EQ(by_id(rs, "dkim:tern1").status, "ok");
-  EXPECT_EQ(by_id(rs, "dkim:tern2").status, "missing");
+  EXPECT_EQ(by_id(rs, "dkim:tern1").status, store::RecordStatus::ok);
+  EXPECT_EQ(by_id(rs, "dkim:tern2").status, store::RecordStatus::missing);
   EXPECT_NE(by_id(rs, "dkim:tern2").found.find("gone.example.net"), std::string::npos);
 }
 
@@ -249,9 +251,10 @@ TEST(Check, DelegatedFollowsTheCnameToThePlatformKey) {
               "tern1._domainkey.example.com CNAME tern1-abcd2345._domainkey.dkim.platform.test.\n"
               "tern2._domainkey.example.com CNAME tern2-abcd2345._domainkey.dkim.platform.test\n",
           d);
-  EXPECT_EQ(by_id(rs, "dkim:tern1").status, "ok") << by_id(rs, "dkim:tern1").found;
+  EXPECT_EQ(by_id(rs, "dkim:tern1").status, store::RecordStatus::ok)
+      << by_id(rs, "dkim:tern1").found;
   // The CNAME is right but the platform has not published that key.
-  EXPECT_EQ(by_id(rs, "dkim:tern2").status, "wrong");
+  EXPECT_EQ(by_id(rs, "dkim:tern2").status, store::RecordStatus::wrong);
   EXPECT_NE(by_id(rs, "dkim:tern2").found.find("CNAME ok"), std::string::npos);
   EXPECT_NE(by_id(rs, "dkim:tern2").found.find("tern dns zone"), std::string::npos);
 
@@ -260,10 +263,11 @@ TEST(Check, DelegatedFollowsTheCnameToThePlatformKey) {
                "tern2._domainkey.example.com TXT \"v=DKIM1; p=" +
                kKey2 + "\"\n",
            d);
-  EXPECT_EQ(by_id(rs, "dkim:tern1").status, "wrong");
+  EXPECT_EQ(by_id(rs, "dkim:tern1").status, store::RecordStatus::wrong);
   EXPECT_NE(by_id(rs, "dkim:tern1").found.find("CNAME to tern1-zzzz._domainkey"),
             std::string::npos);
-  EXPECT_EQ(by_id(rs, "dkim:tern2").status, "wrong");  // a TXT where a CNAME belongs
+  EXPECT_EQ(by_id(rs, "dkim:tern2").status,
+            store::RecordStatus::wrong);  // a TXT where a CNAME belongs
   EXPECT_NE(by_id(rs, "dkim:tern2").found.find("TXT instead of CNAME"), std::string::npos);
 
   // The platform zone holds another key under the right name.
@@ -271,9 +275,9 @@ TEST(Check, DelegatedFollowsTheCnameToThePlatformKey) {
       run("tern1-abcd2345._domainkey.dkim.platform.test TXT \"v=DKIM1; p=STALE\"\n"
           "tern1._domainkey.example.com CNAME tern1-abcd2345._domainkey.dkim.platform.test\n",
           d);
-  EXPECT_EQ(by_id(rs, "dkim:tern1").status, "wrong");
+  EXPECT_EQ(by_id(rs, "dkim:tern1").status, store::RecordStatus::wrong);
   EXPECT_NE(by_id(rs, "dkim:tern1").found.find("p=STALE"), std::string::npos);
-  EXPECT_EQ(by_id(rs, "dkim:tern2").status, "missing");
+  EXPECT_EQ(by_id(rs, "dkim:tern2").status, store::RecordStatus::missing);
 }
 
 TEST(Check, TemporaryDnsFailuresAreErrorsNotVerdicts) {
@@ -285,19 +289,19 @@ TEST(Check, TemporaryDnsFailuresAreErrorsNotVerdicts) {
           "loop.example.com CNAME tern2._domainkey.example.com\n"
           "_dmarc.example.com SERVFAIL\n",
           detail());
-  for (const auto& r : rs) EXPECT_EQ(r.status, "error") << r.id;
+  for (const auto& r : rs) EXPECT_EQ(r.status, store::RecordStatus::error) << r.id;
 }
 
 store::DomainDetail with_states(std::vector<std::pair<std::string, std::string>> s) {
   auto d = detail();
-  for (auto& [id, st] : s) d.records.push_back({id, st, "", 1});
+  for (auto& [id, st] : s) d.records.push_back({id, *store::parse_record_status(st), "", 1});
   return d;
 }
 
 Record rec(const std::string& id, const std::string& status, const std::string& found = "") {
   Record r;
   r.id = id;
-  r.status = status;
+  r.status = *store::parse_record_status(status);
   r.found = found;
   return r;
 }

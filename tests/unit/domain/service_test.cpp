@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "dns/resolver.hpp"
+#include "store/backend.hpp"
 #include "unit/store/test_dir.hpp"
 
 namespace tern::domain {
@@ -14,13 +15,14 @@ namespace {
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = store::Store::open_sqlite(dir_.file("tern.db"));
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(s).value();
-    auto a = store_->create_account("acme");
+    auto opened = store::open_backend("sqlite:" + dir_.file("tern.db"));
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    backend_ = std::move(opened).value();
+    store_ = backend_.store.get();
+    auto a = store_->accounts.create("acme");
     ASSERT_TRUE(a.ok());
     acme_ = a.value().account;
-    auto b = store_->create_account("beta");
+    auto b = store_->accounts.create("beta");
     ASSERT_TRUE(b.ok());
     beta_ = b.value().account;
     Platform p;
@@ -29,10 +31,11 @@ class ServiceTest : public ::testing::Test {
     p.sending_ips = {"192.0.2.10"};
     svc_ = std::make_unique<Domains>(
         *store_, p,
-        [this](const std::string& alg) -> core::Result<GeneratedKey> {
+        [this](dkim::Algorithm alg) -> core::Result<GeneratedKey> {
           ++generated_;
-          return GeneratedKey{"PEM-" + alg + "-" + std::to_string(generated_),
-                              "PUB" + std::to_string(generated_)};
+          return GeneratedKey{
+              "PEM-" + std::string(dkim::key_type(alg)) + "-" + std::to_string(generated_),
+              "PUB" + std::to_string(generated_)};
         },
         clock_);
   }
@@ -72,7 +75,8 @@ class ServiceTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
+  store::Backend backend_;
+  store::Store* store_ = nullptr;
   store::Account acme_, beta_;
   core::FakeClock clock_;
   std::unique_ptr<Domains> svc_;
@@ -90,60 +94,63 @@ TEST_F(ServiceTest, AddDirectThenCheckVerifiesAndStartsSigning) {
   auto again = must(svc_->add("acme", "example.com", {}));
   EXPECT_EQ(generated_, 2);
   EXPECT_EQ(again.detail.token, rep.detail.token);
-  EXPECT_TRUE(store_->signing_keys(acme_.id, "example.com").value().empty());
+  EXPECT_TRUE(store_->domains.signing_keys(acme_.id, "example.com").value().empty());
 
   // Nothing published: all missing, still unverified.
   auto c = check("example.com", "");
-  for (const auto& r : c.records) EXPECT_EQ(r.status, "missing") << r.id;
+  for (const auto& r : c.records) EXPECT_EQ(r.status, store::RecordStatus::missing) << r.id;
   EXPECT_FALSE(c.detail.verified);
   EXPECT_FALSE(c.dns_error);
   EXPECT_EQ(c.detail.checked_ms, clock_.now_ms());
 
   // Everything published: all ok, verified, signing with tern1.
   c = check("example.com", zone_of(rep.records));
-  for (const auto& r : c.records) EXPECT_EQ(r.status, "ok") << r.id << " " << r.found;
+  for (const auto& r : c.records)
+    EXPECT_EQ(r.status, store::RecordStatus::ok) << r.id << " " << r.found;
   EXPECT_TRUE(c.detail.verified);
   EXPECT_FALSE(c.changes.empty());
-  auto keys = store_->signing_keys(acme_.id, "example.com");
+  auto keys = store_->domains.signing_keys(acme_.id, "example.com");
   ASSERT_TRUE(keys.ok());
   ASSERT_EQ(keys.value().size(), 1u);
   EXPECT_EQ(keys.value()[0].selector, "tern1");
   EXPECT_EQ(keys.value()[0].private_pem, "PEM-rsa-1");
   // The stored states come back from records() without DNS.
   auto later = must(svc_->records("example.com"));
-  EXPECT_EQ(by_id(later, "dkim:tern1").status, "ok");
+  EXPECT_EQ(by_id(later, "dkim:tern1").status, store::RecordStatus::ok);
 
   // The selector record goes away: missing, signing stops; a DNS outage changes nothing.
   c = check("example.com", zone_of(rep.records, "dkim:tern1"));
-  EXPECT_EQ(by_id(c, "dkim:tern1").status, "missing");
-  EXPECT_TRUE(store_->signing_keys(acme_.id, "example.com").value().empty());
+  EXPECT_EQ(by_id(c, "dkim:tern1").status, store::RecordStatus::missing);
+  EXPECT_TRUE(store_->domains.signing_keys(acme_.id, "example.com").value().empty());
   c = check("example.com", zone_of(rep.records));
-  EXPECT_EQ(store_->signing_keys(acme_.id, "example.com").value().size(), 1u);
+  EXPECT_EQ(store_->domains.signing_keys(acme_.id, "example.com").value().size(), 1u);
   c = check("example.com",
             "tern1._domainkey.example.com SERVFAIL\n" + zone_of(rep.records, "dkim:tern1"));
   EXPECT_TRUE(c.dns_error);
-  EXPECT_EQ(by_id(c, "dkim:tern1").status, "error");
-  EXPECT_EQ(store_->signing_keys(acme_.id, "example.com").value().size(), 1u);
-  EXPECT_EQ(by_id(must(svc_->records("example.com")), "dkim:tern1").status, "ok");
+  EXPECT_EQ(by_id(c, "dkim:tern1").status, store::RecordStatus::error);
+  EXPECT_EQ(store_->domains.signing_keys(acme_.id, "example.com").value().size(), 1u);
+  EXPECT_EQ(by_id(must(svc_->records("example.com")), "dkim:tern1").status,
+            store::RecordStatus::ok);
 }
 
 TEST_F(ServiceTest, RotationSwitchesAfterTheNewRecordChecksOk) {
   auto rep = must(svc_->add("acme", "example.com", {}));
   auto published = zone_of(rep.records);
   check("example.com", published);
-  const auto before = store_->signing_keys(acme_.id, "example.com").value().at(0);
+  const auto before = store_->domains.signing_keys(acme_.id, "example.com").value().at(0);
 
   auto rot = must(svc_->rotate("example.com"));
   EXPECT_EQ(generated_, 3);
   EXPECT_EQ(rot.detail.active_slot, 1);
   EXPECT_EQ(rot.detail.next_slot, 2);
   EXPECT_EQ(by_id(rot, "dkim:tern2").value, "v=DKIM1; k=rsa; p=PUB3");
-  EXPECT_EQ(by_id(rot, "dkim:tern2").status, "pending");
+  EXPECT_EQ(by_id(rot, "dkim:tern2").status, store::RecordStatus::pending);
   // Old DNS still holds the old tern2 key: wrong, signing stays on tern1.
   auto c = check("example.com", published);
-  EXPECT_EQ(by_id(c, "dkim:tern2").status, "wrong");
+  EXPECT_EQ(by_id(c, "dkim:tern2").status, store::RecordStatus::wrong);
   EXPECT_EQ(c.detail.active_slot, 1);
-  EXPECT_EQ(store_->signing_keys(acme_.id, "example.com").value().at(0).version, before.version);
+  EXPECT_EQ(store_->domains.signing_keys(acme_.id, "example.com").value().at(0).version,
+            before.version);
   // New record published: the check switches to tern2.
   c = check("example.com", zone_of(rot.records));
   EXPECT_EQ(c.detail.active_slot, 2);
@@ -151,15 +158,15 @@ TEST_F(ServiceTest, RotationSwitchesAfterTheNewRecordChecksOk) {
   bool switched = false;
   for (const auto& ch : c.changes) switched |= ch.what == "active selector" && ch.to == "tern2";
   EXPECT_TRUE(switched);
-  auto now = store_->signing_keys(acme_.id, "example.com").value().at(0);
+  auto now = store_->domains.signing_keys(acme_.id, "example.com").value().at(0);
   EXPECT_EQ(now.selector, "tern2");
   EXPECT_EQ(now.private_pem, "PEM-rsa-3");
   EXPECT_NE(now.version, before.version);
   // The next rotation goes to the now idle tern1.
   rot = must(svc_->rotate("example.com"));
   EXPECT_EQ(rot.detail.next_slot, 1);
-  EXPECT_EQ(by_id(rot, "dkim:tern1").status, "pending");
-  EXPECT_EQ(store_->signing_keys(acme_.id, "example.com").value().at(0).selector, "tern2");
+  EXPECT_EQ(by_id(rot, "dkim:tern1").status, store::RecordStatus::pending);
+  EXPECT_EQ(store_->domains.signing_keys(acme_.id, "example.com").value().at(0).selector, "tern2");
 }
 
 TEST_F(ServiceTest, DelegatedDomainsShareTheAccountKeysInThePlatformZone) {
@@ -180,11 +187,11 @@ TEST_F(ServiceTest, DelegatedDomainsShareTheAccountKeysInThePlatformZone) {
   EXPECT_EQ(entries.value()[0].value, "v=DKIM1; k=rsa; p=PUB1");
   // CNAME published, platform zone not yet: wrong, saying so.
   auto c = check("a.example", zone_of(a.records));
-  EXPECT_EQ(by_id(c, "dkim:tern1").status, "wrong");
+  EXPECT_EQ(by_id(c, "dkim:tern1").status, store::RecordStatus::wrong);
   c = check("a.example", zone_of(a.records) + platform_zone());
-  EXPECT_EQ(by_id(c, "dkim:tern1").status, "ok") << by_id(c, "dkim:tern1").found;
+  EXPECT_EQ(by_id(c, "dkim:tern1").status, store::RecordStatus::ok) << by_id(c, "dkim:tern1").found;
   EXPECT_TRUE(c.detail.verified);
-  auto keys = store_->signing_keys(acme_.id, "a.example").value();
+  auto keys = store_->domains.signing_keys(acme_.id, "a.example").value();
   ASSERT_EQ(keys.size(), 1u);
   EXPECT_EQ(keys[0].domain, "a.example");
   // beta's key published under acme's name would not do: the CNAME names the account code.
@@ -198,7 +205,7 @@ TEST_F(ServiceTest, DelegatedDomainsShareTheAccountKeysInThePlatformZone) {
   EXPECT_EQ(must(svc_->records("beta.example")).detail.next_slot, 0);
   c = check("a.example", zone_of(a.records) + platform_zone());
   EXPECT_EQ(c.detail.active_slot, 2);
-  EXPECT_EQ(store_->signing_keys(acme_.id, "a.example").value().at(0).selector, "tern2");
+  EXPECT_EQ(store_->domains.signing_keys(acme_.id, "a.example").value().at(0).selector, "tern2");
 }
 
 TEST_F(ServiceTest, Ed25519OptionAddsSelectorsAndASecondKey) {
@@ -208,10 +215,10 @@ TEST_F(ServiceTest, Ed25519OptionAddsSelectorsAndASecondKey) {
   EXPECT_EQ(generated_, 4);
   EXPECT_EQ(by_id(rep, "dkim:tern1e").value.substr(0, 19), "v=DKIM1; k=ed25519;");
   check("example.com", zone_of(rep.records));
-  auto keys = store_->signing_keys(acme_.id, "example.com").value();
+  auto keys = store_->domains.signing_keys(acme_.id, "example.com").value();
   ASSERT_EQ(keys.size(), 2u);
-  EXPECT_EQ(keys[0].algorithm, "ed25519");
-  EXPECT_EQ(keys[1].algorithm, "rsa");
+  EXPECT_EQ(keys[0].algorithm, dkim::Algorithm::ed25519_sha256);
+  EXPECT_EQ(keys[1].algorithm, dkim::Algorithm::rsa_sha256);
   auto pem = svc_->export_key("example.com", "tern1e");
   ASSERT_TRUE(pem.ok());
   EXPECT_EQ(pem.value(), "PEM-ed25519-2");
@@ -236,18 +243,16 @@ TEST_F(ServiceTest, BadRequests) {
   // Key generation failing leaves an error, not a half-set.
   Domains failing(
       *store_, svc_->platform(),
-      [](const std::string&) -> core::Result<GeneratedKey> {
-        return core::Error::temp("no entropy");
-      },
+      [](dkim::Algorithm) -> core::Result<GeneratedKey> { return core::Error::temp("no entropy"); },
       clock_);
   auto r = failing.add("acme", "other.example", {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "no entropy");
-  EXPECT_TRUE(store_->dkim_keys(acme_.id, "other.example", false).value().empty());
+  EXPECT_TRUE(store_->domains.keys(acme_.id, "other.example", false).value().empty());
   // Delegated without a platform zone is refused.
   Domains nozone(
       *store_, Platform{},
-      [](const std::string&) -> core::Result<GeneratedKey> {
+      [](dkim::Algorithm) -> core::Result<GeneratedKey> {
         return GeneratedKey{"x", "y"};
       },
       clock_);
@@ -266,15 +271,16 @@ TEST_F(ServiceTest, VerifiedOverrideIsKeptWhenAddedAgain) {
 
 TEST_F(ServiceTest, RealKeyGeneratorMakesMatchingKeys) {
   auto gen = dkim_key_generator();
-  for (const char* alg : {"rsa", "ed25519"}) {
+  for (dkim::Algorithm alg : dkim::kAlgorithms) {
     auto k = gen(alg);
-    ASSERT_TRUE(k.ok()) << alg;
+    ASSERT_TRUE(k.ok()) << dkim::key_type(alg);
     EXPECT_NE(k.value().private_pem.find("PRIVATE KEY"), std::string::npos);
     EXPECT_FALSE(k.value().public_b64.empty());
     auto again = gen(alg);
     EXPECT_NE(again.value().public_b64, k.value().public_b64);
   }
-  EXPECT_EQ(gen("ed25519").value().public_b64.size(), 44u);  // 32 raw bytes (RFC 8463 §4.2)
+  EXPECT_EQ(gen(dkim::Algorithm::ed25519_sha256).value().public_b64.size(),
+            44u);  // 32 raw bytes (RFC 8463 §4.2)
 }
 
 }  // namespace
@@ -295,15 +301,15 @@ TEST_F(ServiceTest, UnverifiedClaimsDoNotBlockAndTheFirstToVerifyWins) {
   // Only the real owner can publish its token: its check verifies it, beta's claim is gone.
   auto res = dns::make_fake_resolver(zone_of(real.records));
   EXPECT_TRUE(must(svc_->check("example.com", *res, acme_.id)).detail.verified);
-  auto gone = store_->find_domain("example.com", beta_.id);
+  auto gone = store_->domains.find("example.com", beta_.id);
   ASSERT_TRUE(gone.ok());
   EXPECT_FALSE(gone->has_value());
-  EXPECT_TRUE(store_->dkim_keys(beta_.id, "example.com", false).value().empty());
-  EXPECT_TRUE(store_->list_domains(beta_.id).value().empty());
+  EXPECT_TRUE(store_->domains.keys(beta_.id, "example.com", false).value().empty());
+  EXPECT_TRUE(store_->domains.list(beta_.id).value().empty());
   // Now the domain is acme's: beta can no longer claim it, and signing works for acme only.
   EXPECT_FALSE(svc_->add("beta", "example.com", {}).ok());
-  EXPECT_FALSE(store_->signing_keys(acme_.id, "example.com").value().empty());
-  EXPECT_TRUE(store_->signing_keys(beta_.id, "example.com").value().empty());
+  EXPECT_FALSE(store_->domains.signing_keys(acme_.id, "example.com").value().empty());
+  EXPECT_TRUE(store_->domains.signing_keys(beta_.id, "example.com").value().empty());
   EXPECT_EQ(must(svc_->records("example.com")).detail.account_id, acme_.id);
 }
 
@@ -313,7 +319,7 @@ TEST_F(ServiceTest, OperatorVerifiedAddWinsOverUnverifiedClaims) {
   op.verified = true;
   auto rep = must(svc_->add("acme", "example.com", op));
   EXPECT_TRUE(rep.detail.verified);
-  EXPECT_TRUE(store_->list_domains(beta_.id).value().empty());
+  EXPECT_TRUE(store_->domains.list(beta_.id).value().empty());
   // A check of the periodic round visits each claim once; the removed one is skipped.
   auto res = dns::make_fake_resolver("");
   int reports = 0;
@@ -335,7 +341,7 @@ TEST_F(ServiceTest, UnverifiedClaimsHaveAQuota) {
   auto r = svc_->add("beta", "c.example", o);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.error().message.starts_with("quota:")) << r.error().message;
-  EXPECT_EQ(store_->list_domains(beta_.id).value().size(), 2u);
+  EXPECT_EQ(store_->domains.list(beta_.id).value().size(), 2u);
   AddOptions op = o;
   op.verified = true;  // the operator's verified add is not an unverified claim
   must(svc_->add("beta", "c.example", op));

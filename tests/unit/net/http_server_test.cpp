@@ -15,6 +15,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <future>
+#include <map>
+#include <mutex>
 #include <thread>
 
 namespace tern::net {
@@ -162,6 +164,25 @@ TEST_F(Fixture, BlockingHandlerLeavesTheIoThreadFree) {
   EXPECT_NE(blocker.read_response().find("ok 127.0.0.1"), std::string::npos);
 }
 
+TEST_F(Fixture, HeadGetsTheHeadersOfGetAndNoBody) {
+  start(opts());
+  Client c(port, 3000);
+  // HEAD then GET on one connection: the GET's status line must follow the HEAD's header
+  // section at once (a body after the HEAD's headers would come first).
+  ASSERT_TRUE(
+      c.send_all("HEAD /x HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  const std::string all = c.read_all();
+  const std::string body = "ok 127.0.0.1\n";
+  const auto first_end = all.find("\r\n\r\n");
+  ASSERT_NE(first_end, std::string::npos) << all;
+  const std::string head = all.substr(0, first_end);
+  EXPECT_NE(head.find("HTTP/1.1 200 OK"), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(body.size())), std::string::npos) << head;
+  EXPECT_EQ(all.substr(first_end + 4, 15), "HTTP/1.1 200 OK") << all;
+  EXPECT_TRUE(all.ends_with("\r\n\r\n" + body)) << all;
+}
+
 TEST_F(Fixture, SlowRequestsCannotExhaustTheMainPool) {
   start(opts());
   Client s1(port), s2(port), s3(port);
@@ -239,6 +260,82 @@ TEST_F(Fixture, OversizedBodyGetsAReadable413WhileTheClientKeepsSending) {
   sender.join();
   EXPECT_EQ(r.rfind("HTTP/1.1 413 Payload Too Large\r\n", 0), 0u) << r.substr(0, 200);
   EXPECT_NE(r.find("payload_too_large"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tern::net
+
+namespace tern::net {
+namespace {
+
+// A handler that answers later (issue 13: the test email) holds no thread while it waits:
+// more of them than the pool has threads are pending at once, the rest of the API still
+// answers, and each gets the response its completion is given, from another thread. A
+// completion dropped unanswered gives 503.
+TEST_F(Fixture, LaterResponsesHoldNoThread) {
+  port = free_port();
+  std::mutex mu;
+  std::map<std::string, HttpCompletion> waiting;  // by the request's query
+  srv = std::make_unique<HttpServer>(
+      io,
+      [&](const HttpRequest& r) -> HttpResponse {
+        if (r.path() == "/later") {
+          HttpResponse out;
+          out.later = [&, q = std::string(r.query())](HttpCompletion done) {
+            std::lock_guard lk(mu);
+            waiting[q] = std::move(done);
+          };
+          return out;
+        }
+        if (r.path() == "/drop") {
+          HttpResponse out;
+          out.later = [](HttpCompletion) {};  // forgets to answer
+          return out;
+        }
+        return {200, "text/plain", "now\n"};
+      },
+      opts());
+  srv->listen("127.0.0.1:" + std::to_string(port));
+  runner = std::thread([this] {
+    auto guard = asio::make_work_guard(io);
+    io.run();
+  });
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 5; ++i) {  // the pool has 2 threads
+    clients.push_back(std::make_unique<Client>(port));
+    ASSERT_TRUE(clients.back()->send_all("GET /later?" + std::to_string(i) +
+                                         " HTTP/1.1\r\nHost: t\r\n\r\n"));
+  }
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lk(mu);
+      if (waiting.size() == 5) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  {
+    std::lock_guard lk(mu);
+    ASSERT_EQ(waiting.size(), 5u);
+  }
+  Client now(port, 3000);
+  ASSERT_TRUE(now.send_all("GET /x HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_NE(now.read_response().find("now"), std::string::npos);
+  // Complete them from this thread, in reverse order.
+  std::map<std::string, HttpCompletion> done;
+  {
+    std::lock_guard lk(mu);
+    done.swap(waiting);
+  }
+  for (int i = 4; i >= 0; --i)
+    done.at(std::to_string(i))({200, "text/plain", "answer " + std::to_string(i) + "\n"});
+  for (int i = 0; i < 5; ++i)
+    EXPECT_NE(clients[static_cast<size_t>(i)]->read_response().find("answer " + std::to_string(i)),
+              std::string::npos)
+        << i;
+  Client dropped(port, 3000);
+  ASSERT_TRUE(dropped.send_all("GET /drop HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const std::string r = dropped.read_response();
+  EXPECT_NE(r.find("503"), std::string::npos) << r;
 }
 
 }  // namespace

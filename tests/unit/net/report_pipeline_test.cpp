@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "store/backend.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
 #include "store/store.hpp"
@@ -26,11 +27,12 @@ class ReportPipelineTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
     const std::string db = (dir_ / "tern.db").string();
-    store_ = std::move(store::Store::open_sqlite(db)).value();
-    acct_ = store_->create_account("acme").value().account.id;
-    log_ = std::move(store::MessageLog::open(db)).value();
-    outbox_ = std::move(store::Outbox::open(db)).value();
-    ReportPipelineServices svc{store_.get(), log_.get(), outbox_.get(), [this] { ++pokes_; }, 20};
+    backend_ = std::move(store::open_backend("sqlite:" + db)).value();
+    store_ = backend_.store.get();
+    acct_ = store_->accounts.create("acme").value().account.id;
+    log_ = backend_.messages.get();
+    outbox_ = backend_.outbox.get();
+    ReportPipelineServices svc{store_, log_, outbox_, [this] { ++pokes_; }, 20};
     rp_ = std::make_unique<ReportPipeline>(svc);
   }
   void TearDown() override {
@@ -51,14 +53,13 @@ class ReportPipelineTest : public ::testing::Test {
     }
     return m;
   }
-  store::Store::DeliveryEvent ev(const std::string& q, const std::string& rcpt,
-                                 const std::string& name) {
-    store::Store::DeliveryEvent e;
+  store::DeliveryEvent ev(const std::string& q, const std::string& rcpt, const std::string& name) {
+    store::DeliveryEvent e;
     e.time_ms = 1795341601000;
     e.queue_id = q;
     e.account_id = acct_;
     e.recipient = rcpt;
-    e.event = name;
+    e.event = *core::parse_event_kind(name);
     e.attempt = 1;
     e.code = name == "delivered" ? 250 : name == "deferred" ? 451 : 550;
     e.enhanced = name == "delivered" ? "2.0.0" : name == "deferred" ? "4.0.0" : "5.1.1";
@@ -70,9 +71,10 @@ class ReportPipelineTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::MessageLog> log_;
-  std::unique_ptr<store::Outbox> outbox_;
+  store::Backend backend_;
+  store::Store* store_ = nullptr;
+  store::MessageLog* log_ = nullptr;
+  store::Outbox* outbox_ = nullptr;
   std::unique_ptr<ReportPipeline> rp_;
   std::atomic<int> pokes_{0};
   int64_t acct_ = 0;
@@ -84,16 +86,16 @@ TEST_F(ReportPipelineTest, AcceptedThenDeliveredAndBounced) {
   rp_->flush();
   auto rows = log_->for_queue("Q1").value();
   ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[0].status, "delivered");
-  EXPECT_EQ(rows[1].status, "deferred");
-  auto evs = store_->events_for("Q1").value();
+  EXPECT_EQ(rows[0].status, core::MessageStatus::delivered);
+  EXPECT_EQ(rows[1].status, core::MessageStatus::deferred);
+  auto evs = store_->events.for_queue("Q1").value();
   int accepted = 0;
-  for (auto& e : evs) accepted += e.event == "accepted";
+  for (auto& e : evs) accepted += e.event == core::EventKind::accepted;
   EXPECT_EQ(accepted, 2);
   auto a = items("Q1.0");
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0].url, "http://h.example/r");
-  EXPECT_EQ(a[0].kind, "report");
+  EXPECT_EQ(a[0].kind, store::OutboxKind::report);
   auto j = nlohmann::json::parse(a[0].item);
   EXPECT_EQ(j["status"]["groupId"], 3);
   EXPECT_EQ(j["callbackData"], "cb");
@@ -101,7 +103,7 @@ TEST_F(ReportPipelineTest, AcceptedThenDeliveredAndBounced) {
   EXPECT_GE(pokes_.load(), 1);
   rp_->events({ev("Q1", "b@example.org", "bounced")});
   rp_->flush();
-  EXPECT_EQ(log_->find("Q1.1").value()->status, "bounced");
+  EXPECT_EQ(log_->find("Q1.1").value()->status, core::MessageStatus::bounced);
   ASSERT_EQ(items("Q1.1").size(), 1u);
   EXPECT_EQ(nlohmann::json::parse(items("Q1.1")[0].item)["status"]["groupId"], 2);
   EXPECT_EQ(rp_->counters().reports, 2u);
@@ -109,10 +111,10 @@ TEST_F(ReportPipelineTest, AcceptedThenDeliveredAndBounced) {
 }
 
 TEST_F(ReportPipelineTest, IntermediateReportsAndAccountDefault) {
-  ASSERT_TRUE(store_
-                  ->set_account_settings(acct_, {{"notify_url", "https://acct.example/n"},
-                                                 {"intermediate_report", "on"}})
-                  .ok());
+  ASSERT_TRUE(
+      store_->settings
+          .set(acct_, {{"notify_url", "https://acct.example/n"}, {"intermediate_report", "on"}})
+          .ok());
   rp_->accepted(message("Q2", "{}"));
   rp_->events({ev("Q2", "a@example.org", "deferred")});
   rp_->flush();
@@ -130,8 +132,8 @@ TEST_F(ReportPipelineTest, RecoveredIsLoggedOnceAndUnknownMessagesIgnored) {
   rp_->events({ev("NOTICE", "s@example.com", "delivered")});
   rp_->flush();
   int accepted = 0;
-  const auto q3 = store_->events_for("Q3").value();
-  for (const auto& e : q3) accepted += e.event == "accepted";
+  const auto q3 = store_->events.for_queue("Q3").value();
+  for (const auto& e : q3) accepted += e.event == core::EventKind::accepted;
   EXPECT_EQ(accepted, 2);
   EXPECT_EQ(log_->for_queue("Q4").value().size(), 2u);
   EXPECT_TRUE(log_->for_queue("NOTICE").value().empty());

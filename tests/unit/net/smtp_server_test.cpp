@@ -22,6 +22,7 @@
 #include "policy/auth_limiter.hpp"
 #include "queue/envelope.hpp"
 #include "queue/spool.hpp"
+#include "store/backend.hpp"
 #include "store/store.hpp"
 #include "unit/store/test_dir.hpp"
 
@@ -33,7 +34,8 @@ using tcp = asio::ip::tcp;
 
 struct Server {
   test::TempDir dir;
-  std::unique_ptr<store::Store> store;
+  store::Backend backend;
+  store::Store* store = nullptr;
   std::unique_ptr<queue::Spool> spool;
   core::SystemClock clock;
   policy::AuthLimiter limiter{clock};
@@ -47,10 +49,11 @@ struct Server {
 
   explicit Server(std::function<void(const queue::QueuedMessage&)> on_accepted,
                   pipeline::KeyCache::Loader key_loader = {}) {
-    store = std::move(store::Store::open_sqlite(dir.file("tern.db"))).value();
-    auto acc = store->create_account("acme");
+    backend = std::move(store::open_backend("sqlite:" + dir.file("tern.db"))).value();
+    store = backend.store.get();
+    auto acc = store->accounts.create("acme");
     EXPECT_TRUE(acc.ok());
-    EXPECT_TRUE(store->add_domain(acc.value().account.id, "acme.test", true).ok());
+    EXPECT_TRUE(store->domains.add(acc.value().account.id, "acme.test", true).ok());
     spool = std::move(queue::Spool::open(dir.file("q"), {.sync = false})).value();
     SmtpServerConfig cfg;
     cfg.session.hostname = "mx.test";
@@ -58,7 +61,7 @@ struct Server {
     cfg.trusted_account = "acme";
     SmtpServices svc;
     svc.spool = spool.get();
-    svc.store = store.get();
+    svc.store = store;
     svc.limiter = &limiter;
     svc.blocking = &blocking;
     svc.on_accepted = std::move(on_accepted);
@@ -132,7 +135,8 @@ TEST(SmtpServer, SigningKeysUnavailableDefersNeverUnsigned) {
       [&](int64_t, const std::string& domain) -> core::Result<std::vector<pipeline::KeySpec>> {
         ++loads;
         if (fail) return core::Error::temp("database is locked");
-        return std::vector<pipeline::KeySpec>{{domain, "tern1", "ed25519", pem, 1}};
+        return std::vector<pipeline::KeySpec>{
+            {domain, "tern1", dkim::Algorithm::ed25519_sha256, pem, 1}};
       });
   const std::string first = send_one(srv.port);
   EXPECT_EQ(first.substr(0, 9), "451 4.3.0") << first;

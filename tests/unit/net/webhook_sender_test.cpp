@@ -22,6 +22,7 @@
 #include "dns/resolver.hpp"
 #include "report/report.hpp"
 #include "report/signature.hpp"
+#include "store/backend.hpp"
 #include "store/outbox.hpp"
 #include "store/store.hpp"
 #include "unit/net/fake_http_server.hpp"
@@ -40,15 +41,14 @@ constexpr const char* kSecret = "whsec-0123456789abcdef";
 class WebhookSenderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = store::Store::open_sqlite(dir_.file("tern.db"));
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(s).value();
-    auto a = store_->create_account("acme");
+    auto opened = store::open_backend("sqlite:" + dir_.file("tern.db"));
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    backend_ = std::move(opened).value();
+    store_ = backend_.store.get();
+    auto a = store_->accounts.create("acme");
     ASSERT_TRUE(a.ok());
     acme_ = a->account.id;
-    auto o = store::Outbox::open(dir_.file("tern.db"));
-    ASSERT_TRUE(o.ok()) << o.error().message;
-    outbox_ = std::move(o).value();
+    outbox_ = backend_.outbox.get();
     resolver_ = dns::make_fake_resolver("hooks.test A 127.0.0.1\n");
     cfg_.timeout_s = 5;
     cfg_.policy.allow_loopback = true;
@@ -57,7 +57,7 @@ class WebhookSenderTest : public ::testing::Test {
 
   void make_sender() {
     sender_ = std::make_unique<WebhookSender>(
-        io_, cfg_, WebhookServices{outbox_.get(), store_.get(), resolver_.get(), &pool_, nullptr});
+        io_, cfg_, WebhookServices{outbox_, store_, resolver_.get(), &pool_, nullptr});
     sender_->start();
   }
   // Runs the sender's io_context until pred() holds (or 20 s pass).
@@ -77,7 +77,7 @@ class WebhookSenderTest : public ::testing::Test {
     in.to = mid + "@example.org";
     in.sent_at_ms = 1795341600000;
     in.done_at_ms = 1795341661234;
-    in.event = event;
+    in.event = *core::parse_event_kind(event);
     in.code = event == "delivered" ? 250 : 550;
     in.enhanced = event == "delivered" ? "2.0.0" : "5.1.1";
     in.reply = "ok <&>";
@@ -88,7 +88,7 @@ class WebhookSenderTest : public ::testing::Test {
                                 const std::string& ct = "application/json") {
     store::OutboxItem i;
     i.account_id = acme_;
-    i.kind = "report";
+    i.kind = store::OutboxKind::report;
     i.url = url;
     i.content_type = ct;
     i.message_id = r.message_id;
@@ -98,7 +98,7 @@ class WebhookSenderTest : public ::testing::Test {
     return i;
   }
   void enqueue(const std::vector<store::OutboxItem>& items) {
-    auto r = outbox_->enqueue(items);
+    auto r = outbox_->enqueue(items, core::SystemClock().now_ms());
     ASSERT_TRUE(r.ok()) << r.error().message;
   }
   store::OutboxItem stored(const std::string& mid) {
@@ -106,10 +106,10 @@ class WebhookSenderTest : public ::testing::Test {
     EXPECT_TRUE(r.ok() && r->size() == 1);
     return r.ok() && !r->empty() ? r->front() : store::OutboxItem{};
   }
-  std::vector<store::Store::DeliveryEvent> events(const std::string& queue_id) {
-    auto r = store_->events_for(queue_id);
+  std::vector<store::DeliveryEvent> events(const std::string& queue_id) {
+    auto r = store_->events.for_queue(queue_id);
     EXPECT_TRUE(r.ok());
-    return r.ok() ? r.value() : std::vector<store::Store::DeliveryEvent>{};
+    return r.ok() ? r.value() : std::vector<store::DeliveryEvent>{};
   }
   static FakeHttpServer::Script answer(int status, std::string reason, Request* seen) {
     return [=](HttpConn& c) {
@@ -122,8 +122,9 @@ class WebhookSenderTest : public ::testing::Test {
   static int64_t now_ms() { return core::SystemClock().now_ms(); }
 
   test::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::Outbox> outbox_;
+  store::Backend backend_;
+  store::Store* store_ = nullptr;
+  store::Outbox* outbox_ = nullptr;
   std::unique_ptr<dns::Resolver> resolver_;
   int64_t acme_ = 0;
   asio::io_context io_;
@@ -133,7 +134,7 @@ class WebhookSenderTest : public ::testing::Test {
 };
 
 TEST_F(WebhookSenderTest, ReportBatchIsPostedSignedAndMarkedSent) {
-  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", kSecret}}).ok());
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", kSecret}}).ok());
   Request seen;
   FakeHttpServer srv({answer(200, "OK", &seen)});
   auto r1 = result("m1", "delivered"), r2 = result("m2", "bounced");
@@ -157,11 +158,11 @@ TEST_F(WebhookSenderTest, ReportBatchIsPostedSignedAndMarkedSent) {
   EXPECT_FALSE(report::verify(sig, "another-secret-0123456", seen.body, now_ms() / 1000).ok());
   EXPECT_FALSE(report::verify(sig, kSecret, seen.body + " ", now_ms() / 1000).ok());
 
-  EXPECT_EQ(stored("m1").state, "sent");
-  EXPECT_EQ(stored("m2").state, "sent");
+  EXPECT_EQ(stored("m1").state, store::OutboxState::sent);
+  EXPECT_EQ(stored("m2").state, store::OutboxState::sent);
   auto ev = events("Qm1");
   ASSERT_EQ(ev.size(), 1u);
-  EXPECT_EQ(ev[0].event, "webhook");
+  EXPECT_EQ(ev[0].event, core::EventKind::webhook);
   EXPECT_EQ(ev[0].code, 200);
   EXPECT_EQ(ev[0].attempt, 1);
   EXPECT_EQ(ev[0].recipient, "m1@example.org");
@@ -197,7 +198,7 @@ TEST_F(WebhookSenderTest, ASecretChangeSignsTheNextReport) {
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
   EXPECT_EQ(seen1.header("x-tern-signature"), "");  // no secret yet
 
-  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", kSecret}}).ok());
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", kSecret}}).ok());
   enqueue({report_item(srv.url(), result("m2", "delivered"))});
   sender_->poke();
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 2; }));
@@ -207,7 +208,7 @@ TEST_F(WebhookSenderTest, ASecretChangeSignsTheNextReport) {
   EXPECT_EQ(sig2.find(",v1=", sig2.find(",v1=") + 1), std::string::npos);  // one v1: no old one
 
   const std::string rotated = "whsec-rotated-fedcba9876543210";
-  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", rotated}}).ok());
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", rotated}}).ok());
   enqueue({report_item(srv.url(), result("m3", "delivered"))});
   sender_->poke();
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 3; }));
@@ -224,9 +225,9 @@ TEST_F(WebhookSenderTest, AfterTheGracePeriodOnlyTheNewSecretSigns) {
   cfg_.secret_grace_ms = 0;  // the window is already over
   Request seen;
   FakeHttpServer srv({answer(200, "OK", &seen)});
-  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", kSecret}}).ok());
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", kSecret}}).ok());
   const std::string rotated = "whsec-rotated-fedcba9876543210";
-  ASSERT_TRUE(store_->set_account_settings(acme_, {{"webhook_secret", rotated}}).ok());
+  ASSERT_TRUE(store_->settings.set(acme_, {{"webhook_secret", rotated}}).ok());
   enqueue({report_item(srv.url(), result("m1", "delivered"))});
   make_sender();
   ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 1; }));
@@ -241,7 +242,7 @@ TEST_F(WebhookSenderTest, TrackingEventsGoOutAsAnEventsArray) {
   FakeHttpServer srv({answer(200, "OK", &seen)});
   store::OutboxItem i;
   i.account_id = acme_;
-  i.kind = "tracking";
+  i.kind = store::OutboxKind::tracking;
   i.url = srv.url("/events");
   i.content_type = "application/json";
   i.message_id = "m1";
@@ -271,7 +272,7 @@ TEST_F(WebhookSenderTest, ServerErrorSchedulesARetryAfter30Seconds) {
   ASSERT_TRUE(run_until([&] { return sender_->counters().failed_attempts == 1; }));
   srv.join();
   auto it = stored("m1");
-  EXPECT_EQ(it.state, "pending");
+  EXPECT_EQ(it.state, store::OutboxState::pending);
   EXPECT_EQ(it.attempts, 1);
   EXPECT_GE(it.next_attempt_ms, before + 30'000);
   EXPECT_LE(it.next_attempt_ms, now_ms() + 30'000);
@@ -296,7 +297,7 @@ TEST_F(WebhookSenderTest, ItemOlderThanMaxAgeIsGivenUpAfterAFailure) {
   ASSERT_TRUE(run_until([&] { return sender_->counters().given_up == 1; }));
   srv.join();
   auto it = stored("m1");
-  EXPECT_EQ(it.state, "failed");
+  EXPECT_EQ(it.state, store::OutboxState::failed);
   EXPECT_EQ(it.attempts, 1);
   auto ev = events("Qm1");
   ASSERT_EQ(ev.size(), 1u);
@@ -314,7 +315,7 @@ TEST_F(WebhookSenderTest, RefusedTargetIsGivenUpAtOnce) {
   srv.join();
   EXPECT_EQ(srv.accepted(), 0u);
   auto it = stored("m1");
-  EXPECT_EQ(it.state, "failed");
+  EXPECT_EQ(it.state, store::OutboxState::failed);
   EXPECT_NE(it.last_error.find("127.0.0.1: loopback"), std::string::npos) << it.last_error;
   auto ev = events("Qm1");
   ASSERT_EQ(ev.size(), 1u);
@@ -335,7 +336,7 @@ TEST_F(WebhookSenderTest, DamagedItemIsGivenUpAndTheRestIsSent) {
   }));
   srv.join();
   EXPECT_EQ(seen.body, report::to_json({good}));
-  EXPECT_EQ(stored("m2").state, "failed");
+  EXPECT_EQ(stored("m2").state, store::OutboxState::failed);
   EXPECT_NE(stored("m2").last_error.find("not sent: report result:"), std::string::npos)
       << stored("m2").last_error;
 }
@@ -377,7 +378,7 @@ TEST_F(WebhookSenderTest, AnItemInFlightIsNotSentAgainWhenItsLeaseRunsOut) {
   item.created_ms = item.next_attempt_ms = clock.now_ms();
   enqueue({item});
   sender_ = std::make_unique<WebhookSender>(
-      io_, cfg_, WebhookServices{outbox_.get(), store_.get(), resolver_.get(), &pool_, &clock});
+      io_, cfg_, WebhookServices{outbox_, store_, resolver_.get(), &pool_, &clock});
   sender_->start();
   ASSERT_TRUE(run_until([&] { return got.load(); }));
   clock.advance_ms(180'000);  // the outbox lease (2 min) runs out while the POST is in flight
@@ -396,8 +397,8 @@ TEST_F(WebhookSenderTest, AnItemInFlightIsNotSentAgainWhenItsLeaseRunsOut) {
   EXPECT_EQ(srv.accepted(), 2u);
   EXPECT_NE(second.body.find("\"m2\""), std::string::npos) << second.body;
   EXPECT_EQ(second.body.find("\"m1\""), std::string::npos) << second.body;
-  EXPECT_EQ(stored("m1").state, "sent");
-  EXPECT_EQ(stored("m2").state, "sent");
+  EXPECT_EQ(stored("m1").state, store::OutboxState::sent);
+  EXPECT_EQ(stored("m2").state, store::OutboxState::sent);
 }
 
 TEST_F(WebhookSenderTest, ASlowReceiverDoesNotHoldUpAnotherHost) {

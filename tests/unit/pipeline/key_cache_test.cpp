@@ -24,8 +24,9 @@ struct KeyCacheTest : ::testing::Test {
           ++loads;
           if (fail) return core::Error::temp("database is locked");
           const bool first = version == 1;
-          return std::vector<KeySpec>{
-              {d, first ? "tern1" : "tern2", "ed25519", first ? pem1 : pem2, version}};
+          return std::vector<KeySpec>{{d, first ? "tern1" : "tern2",
+                                       dkim::Algorithm::ed25519_sha256, first ? pem1 : pem2,
+                                       version}};
         },
         30s, [this] { return now; });
   }

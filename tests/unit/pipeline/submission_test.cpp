@@ -79,7 +79,7 @@ struct SubmissionTest : ::testing::Test {
                  const std::string& domain) -> core::Result<std::vector<pipeline::KeySpec>> {
             if (acc != 7 || domain != "example.com") return std::vector<pipeline::KeySpec>{};
             return std::vector<pipeline::KeySpec>{
-                {"example.com", "tern1", "ed25519", key->to_pem(), 1}};
+                {"example.com", "tern1", dkim::Algorithm::ed25519_sha256, key->to_pem(), 1}};
           });
       svc.dkim_keys = keys.get();
     }
@@ -382,7 +382,8 @@ TEST_F(SubmissionTest, SigningKeysUnavailableDefersAndIsNotCached) {
       [&](int64_t, const std::string& domain) -> core::Result<std::vector<pipeline::KeySpec>> {
         ++loads;
         if (fail) return core::Error::temp("database is locked");
-        return std::vector<pipeline::KeySpec>{{domain, "tern1", "ed25519", key->to_pem(), 1}};
+        return std::vector<pipeline::KeySpec>{
+            {domain, "tern1", dkim::Algorithm::ed25519_sha256, key->to_pem(), 1}};
       });
   auto svc = services();
   svc.dkim_keys = keys.get();

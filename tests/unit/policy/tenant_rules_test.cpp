@@ -124,3 +124,29 @@ TEST(RateLimiter, BurstThenSteadyPerKey) {
   RateLimiter off(clock, {0, 0});
   for (int i = 0; i < 100; ++i) EXPECT_EQ(off.take(1), 0);
 }
+
+// Only the sender policy's refusals are marked as such (the HTTP API answers them with
+// sender_not_authorized); a malformed identity field or a recipient rule is not.
+TEST(HeaderRulesTenant, SenderRefusedMarksOnlyThePolicysRefusal) {
+  auto c = ctx();
+  auto v = apply_header_rules(&c, fields("From: ceo@bank.test\r\n"), {}, rules(), {});
+  EXPECT_EQ(v.status.enhanced, "5.7.1");
+  EXPECT_TRUE(v.sender_refused);
+  v = apply_header_rules(&c, fields("From: a@acme.test\r\nSender: x@evil.test\r\n"), {}, rules(),
+                         {});
+  EXPECT_TRUE(v.sender_refused);
+  v = apply_header_rules(&c, fields("From: garbage\r\n"), {}, rules(), {});
+  EXPECT_EQ(v.status.enhanced, "5.6.0");
+  EXPECT_FALSE(v.sender_refused);
+  auto r = rules();
+  r.require_header_rcpts = true;
+  c.require_header_rcpts = true;
+  v = apply_header_rules(&c, fields("From: a@acme.test\r\nTo: z@else.test\r\n"), {"y@else.test"}, r,
+                         {});
+  EXPECT_EQ(v.status.enhanced, "5.7.1");
+  EXPECT_FALSE(v.sender_refused);
+  // The first refusal decides: a malformed From before a foreign Sender is not the policy's.
+  v = apply_header_rules(&c, fields("From: garbage\r\nSender: x@evil.test\r\n"), {}, rules(), {});
+  EXPECT_FALSE(v.sender_refused);
+  EXPECT_TRUE(apply_header_rules(&c, fields("From: a@acme.test\r\n"), {}, rules(), {}).status.ok());
+}

@@ -18,7 +18,8 @@ constexpr int64_t kT0 = 1700000000000;
 constexpr int64_t M = RetryPolicy::kMinute, H = RetryPolicy::kHour, D = RetryPolicy::kDay;
 
 DeliveryOutcome temp451() {
-  return DeliveryOutcome::from_reply(451, "4.3.0", "try later", "rcpt", "mx1.example.com");
+  return DeliveryOutcome::from_reply(451, "4.3.0", "try later", core::Phase::rcpt,
+                                     "mx1.example.com");
 }
 
 Recipient rcpt(std::string address, RcptState state = RcptState::pending, int attempts = 0,
@@ -41,25 +42,30 @@ RetryPolicy no_jitter() {
 }  // namespace
 
 TEST(Outcome, FromReplyVerdicts) {
-  EXPECT_EQ(DeliveryOutcome::from_reply(250, "2.0.0", "ok", "data-end").kind,
+  EXPECT_EQ(DeliveryOutcome::from_reply(250, "2.0.0", "ok", core::Phase::data_end).kind,
             DeliveryOutcome::delivered);
-  EXPECT_EQ(DeliveryOutcome::from_reply(251, "", "ok", "rcpt").kind, DeliveryOutcome::delivered);
-  EXPECT_EQ(DeliveryOutcome::from_reply(421, "4.7.0", "busy", "greeting").kind,
+  EXPECT_EQ(DeliveryOutcome::from_reply(251, "", "ok", core::Phase::rcpt).kind,
+            DeliveryOutcome::delivered);
+  EXPECT_EQ(DeliveryOutcome::from_reply(421, "4.7.0", "busy", core::Phase::greeting).kind,
             DeliveryOutcome::temp);
-  EXPECT_EQ(DeliveryOutcome::from_reply(550, "5.1.1", "no", "rcpt").kind, DeliveryOutcome::perm);
-  EXPECT_EQ(DeliveryOutcome::from_reply(599, "", "no", "rcpt").kind, DeliveryOutcome::perm);
+  EXPECT_EQ(DeliveryOutcome::from_reply(550, "5.1.1", "no", core::Phase::rcpt).kind,
+            DeliveryOutcome::perm);
+  EXPECT_EQ(DeliveryOutcome::from_reply(599, "", "no", core::Phase::rcpt).kind,
+            DeliveryOutcome::perm);
   // Protocol violations are retried, never delivered or bounced.
   for (int c : {0, 199, 220 + 1000, 354, 300, 600, 999, -250})
-    EXPECT_EQ(DeliveryOutcome::from_reply(c, "", "odd", "rcpt").kind, DeliveryOutcome::temp) << c;
-  auto n = DeliveryOutcome::network("connection refused", "connect", "mx1.example.com");
+    EXPECT_EQ(DeliveryOutcome::from_reply(c, "", "odd", core::Phase::rcpt).kind,
+              DeliveryOutcome::temp)
+        << c;
+  auto n = DeliveryOutcome::network("connection refused", core::Phase::connect, "mx1.example.com");
   EXPECT_TRUE(n.is_temp());
   EXPECT_EQ(n.code, 0);
   EXPECT_EQ(n.summary(), "4.4.1 connection refused (mx1.example.com)");
 }
 
 TEST(Outcome, SummaryIsOneLine) {
-  auto o =
-      DeliveryOutcome::from_reply(550, "5.1.1", std::string("bad\r\nX-Evil: 1\0z", 17), "rcpt");
+  auto o = DeliveryOutcome::from_reply(550, "5.1.1", std::string("bad\r\nX-Evil: 1\0z", 17),
+                                       core::Phase::rcpt);
   std::string s = o.summary();
   EXPECT_EQ(s.find('\r'), std::string::npos);
   EXPECT_EQ(s.find('\n'), std::string::npos);
@@ -137,23 +143,25 @@ TEST(Retry, ExpiryExactlyAtTheBoundary) {
 TEST(Retry, PermanentBouncesAtOnceAndSuccessDelivers) {
   RetryPolicy p;
   Recipient r = rcpt("a@example.net", RcptState::deferred, 3, kT0 + 5 * M, "old");
-  auto b = p.next(r, kT0, kT0 + 5 * M,
-                  DeliveryOutcome::from_reply(550, "5.1.1", "no such user", "rcpt", "mx"));
+  auto b =
+      p.next(r, kT0, kT0 + 5 * M,
+             DeliveryOutcome::from_reply(550, "5.1.1", "no such user", core::Phase::rcpt, "mx"));
   EXPECT_EQ(b.recipient.state, RcptState::bounced);
   EXPECT_EQ(b.recipient.attempts, 4);
   EXPECT_EQ(b.recipient.next_attempt_ms, 0);
   EXPECT_EQ(b.recipient.last_reply, "550 5.1.1 no such user (mx)");
   EXPECT_EQ(b.recipient.address, "a@example.net");
 
-  auto ok = p.next(r, kT0, kT0 + 5 * M,
-                   DeliveryOutcome::from_reply(250, "2.0.0", "queued as X", "data-end", "mx"));
+  auto ok =
+      p.next(r, kT0, kT0 + 5 * M,
+             DeliveryOutcome::from_reply(250, "2.0.0", "queued as X", core::Phase::data_end, "mx"));
   EXPECT_EQ(ok.recipient.state, RcptState::delivered);
   EXPECT_EQ(ok.recipient.attempts, 4);
   EXPECT_EQ(ok.recipient.next_attempt_ms, 0);
 
   // Verdicts do not depend on age: a 2xx after max age still counts as delivered.
-  auto late =
-      p.next(r, kT0, kT0 + 10 * D, DeliveryOutcome::from_reply(250, "2.0.0", "ok", "data-end"));
+  auto late = p.next(r, kT0, kT0 + 10 * D,
+                     DeliveryOutcome::from_reply(250, "2.0.0", "ok", core::Phase::data_end));
   EXPECT_EQ(late.recipient.state, RcptState::delivered);
   // Local permanent verdicts (null MX) bounce too.
   auto nmx =
@@ -259,7 +267,8 @@ TEST(Retry, HostileValuesDoNotOverflowOrLoop) {
   // A huge remote reply is stored bounded, cut at a UTF-8 boundary.
   std::string text(5000, 'x');
   text.replace(995, 2, "\xc3\xa9");  // "451 " + text: é at bytes 999-1000, across the cut
-  auto huge = p.next(rcpt("a@b"), kT0, kT0, DeliveryOutcome::from_reply(451, "", text, "rcpt"));
+  auto huge =
+      p.next(rcpt("a@b"), kT0, kT0, DeliveryOutcome::from_reply(451, "", text, core::Phase::rcpt));
   EXPECT_LE(huge.recipient.last_reply.size(), 1000u);
   EXPECT_GE(huge.recipient.last_reply.size(), 990u);
   unsigned char last = static_cast<unsigned char>(huge.recipient.last_reply.back());
@@ -307,7 +316,7 @@ TEST(Retry, FirstAttemptTimeIsKeptAcrossRetries) {
   auto d2 = p.next(d1.recipient, kT0, kT0 + 10 * M, temp451());
   EXPECT_EQ(d2.recipient.first_attempt_ms, kT0 + 1500);
   auto ok = p.next(d2.recipient, kT0, kT0 + 20 * M,
-                   DeliveryOutcome::from_reply(250, "2.0.0", "ok", "data-end"));
+                   DeliveryOutcome::from_reply(250, "2.0.0", "ok", core::Phase::data_end));
   EXPECT_EQ(ok.recipient.state, RcptState::delivered);
   EXPECT_EQ(ok.recipient.first_attempt_ms, kT0 + 1500);
 }

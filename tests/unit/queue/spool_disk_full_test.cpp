@@ -59,7 +59,8 @@ TEST(SpoolDiskFull, ReserveRefusesNewContentWhileStateRecordsStillFit) {
   auto r = w->append("new mail");
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.error().temporary);
-  EXPECT_TRUE(is_disk_full(r.error())) << r.error().message;  // 452 4.3.1 at the session
+  EXPECT_TRUE(r.error().is(core::ErrorCode::disk_full))
+      << r.error().message;  // 452 4.3.1 at the session
   EXPECT_EQ(s->stats().reserve_refusals, 1u);
   w.reset();
   // What the reserve is for: the accepted message's state and DONE records still go down.
@@ -86,7 +87,7 @@ TEST(SpoolDiskFull, FailedDoneAndStateStayPendingAndAreRewrittenWhenSpaceReturns
     ops->write_errno = ENOSPC;
     auto r = finish_wait(*s, a);
     ASSERT_FALSE(r.ok());
-    EXPECT_TRUE(is_disk_full(r.error())) << r.error().message;
+    EXPECT_TRUE(r.error().is(core::ErrorCode::disk_full)) << r.error().message;
     // Finished for this process all the same: never handed out (redelivered) again.
     EXPECT_FALSE(s->get(a));
     EXPECT_EQ(ids(*s), (std::vector<std::string>{b}));

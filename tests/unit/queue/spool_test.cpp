@@ -484,7 +484,7 @@ TEST(Spool, EnospcOnAppendFailsCommitAndLeavesNoTrace) {
     auto r = w->append(random_bytes(5000, 3));
     ASSERT_FALSE(r.ok());
     EXPECT_TRUE(r.error().temporary);
-    EXPECT_TRUE(is_disk_full(r.error())) << r.error().message;
+    EXPECT_TRUE(r.error().is(core::ErrorCode::disk_full)) << r.error().message;
     ops->write_errno = 0;
     // Sticky: the content has a hole even though the disk recovered.
     EXPECT_FALSE(w->append("more").ok());

@@ -30,13 +30,13 @@ queue::QueuedMessage message(const std::string& options_json) {
   return m;
 }
 
-store::Store::DeliveryEvent event(const std::string& name, const std::string& rcpt) {
-  store::Store::DeliveryEvent e;
+store::DeliveryEvent event(const std::string& name, const std::string& rcpt) {
+  store::DeliveryEvent e;
   e.time_ms = 1795341661234;
   e.queue_id = "QID1";
   e.account_id = 7;
   e.recipient = rcpt;
-  e.event = name;
+  e.event = *core::parse_event_kind(name);
   e.attempt = 2;
   if (name == "delivered") {
     e.code = 250;
@@ -75,7 +75,7 @@ TEST(Emitter, RecordsPerRecipient) {
   EXPECT_EQ(recs[0].header_from, "Shop <shop@example.com>");
   EXPECT_EQ(recs[0].subject, "Sale: 20 % off");  // issue 14.3: was always ""
   EXPECT_EQ(recs[1].subject, "Sale: 20 % off");
-  EXPECT_EQ(recs[0].status, "accepted");
+  EXPECT_EQ(recs[0].status, core::MessageStatus::accepted);
   EXPECT_EQ(recs[0].options_json, kOpts);
   EXPECT_EQ(recs[0].created_ms, 1795341600000);
   // Without X-IB-bulk-id the bulk id is the queue id (stable when the spool replays).
@@ -106,7 +106,7 @@ TEST(Emitter, DeliveredItemHasExactFields) {
   ASSERT_TRUE(item.ok()) << item.error().message;
   ASSERT_TRUE(item->has_value());
   const store::OutboxItem& it = **item;
-  EXPECT_EQ(it.kind, "report");
+  EXPECT_EQ(it.kind, store::OutboxKind::report);
   EXPECT_EQ(it.account_id, 7);
   EXPECT_EQ(it.url, "https://hooks.example.net/r");
   EXPECT_EQ(it.content_type, "application/json");
@@ -162,12 +162,12 @@ TEST(Emitter, PhaseOfTheOutcomeChoosesTheErrorClass) {
   e.enhanced = "";
   e.reply = "example.org: no such domain";
   e.mx_host = "";
-  e.phase = "dns";
+  e.phase = core::Phase::dns;
   auto dns = report::report_for(e, recs[0], {});
   ASSERT_TRUE(dns.ok() && dns->has_value());
   EXPECT_EQ(json::parse((*dns)->item)["error"]["id"], 7002);
   e.code = 550;
-  e.phase = "rcpt";
+  e.phase = core::Phase::rcpt;
   auto rcpt = report::report_for(e, recs[0], {});
   ASSERT_TRUE(rcpt.ok() && rcpt->has_value());
   EXPECT_EQ(json::parse((*rcpt)->item)["error"]["id"], 7009);
@@ -190,7 +190,7 @@ TEST(Emitter, AccountDefaultsFillWhatTheMessageDoesNotSay) {
   auto recs = report::records_for(message(R"({"callbackData":"x"})"));
   report::AccountReportDefaults acct;
   acct.notify_url = "http://acct.example.net/n";
-  acct.report_format = "xml";
+  acct.report_format = store::ReportFormat::xml;
   acct.intermediate_report = true;
   auto item = report::report_for(event("delivered", "ann@example.org"), recs[0], acct);
   ASSERT_TRUE(item.ok() && item->has_value());

@@ -22,7 +22,7 @@ ReportResult sample(const std::string& event) {
   in.to = "rcpt@example.org";
   in.sent_at_ms = 1795341600000;
   in.done_at_ms = 1795341661234;
-  in.event = event;
+  in.event = *tern::core::parse_event_kind(event);
   in.code = event == "delivered" ? 250 : 550;
   in.enhanced = event == "delivered" ? "2.0.0" : "5.1.1";
   in.reply = "text with \"quotes\" <and> & \xC3\xA9";

@@ -392,6 +392,28 @@ std::vector<Case> cases() {
                 "\r\nMessage-ID: <QID@mail.test>\r\n\r\nx\r\n"},
                CommitMode::ok,
                true});
+
+  // A suspended account (issue 13): AUTH is answered 550 5.7.1 with the reason (the session
+  // stays unauthenticated); from a trusted network MAIL is refused the same way. Non-ASCII in
+  // the reason never reaches the wire.
+  static tern::policy::SuspendedAccounts suspended;
+  suspended.set(7, "unpaid invoice \xc3\xa9");
+  c = base_cfg();
+  c.suspended = &suspended;
+  v.push_back({"suspended_account_auth",
+               kGreet + "C: EHLO client\n" + kEhloReply +
+                   "C: AUTH PLAIN AHVzZXIAcGFzcw==\nA: Auth PLAIN /user/pass\n"
+                   "S: 550 5.7.1 Account suspended: unpaid invoice ??\n"
+                   "C: MAIL FROM:<a@example.com>\nS: 530 5.7.0 Authentication required\n",
+               c});
+  v.push_back({"suspended_account_trusted_mail",
+               kGreet + "C: HELO relay\nS: 250 mail.test\n" +
+                   "C: MAIL FROM:<a@example.com>\n"
+                   "S: 550 5.7.1 Account suspended: unpaid invoice ??\n",
+               c,
+               {},
+               CommitMode::ok,
+               true});
   // RFC 6531 §3.3: under SMTPUTF8 an address must be UTF-8; other octets are no address.
   v.push_back(
       {"smtputf8_invalid_utf8_address",
@@ -568,7 +590,7 @@ TEST(Session, StateQueries) {
   EXPECT_FALSE(s.in_data());
   ASSERT_TRUE(std::holds_alternative<CommitMessage>(acts.back()));
   EXPECT_FALSE(s.closed());  // QUIT waits for the commit result
-  s.on_commit({true, "Q1", false, ""});
+  s.on_commit({true, "Q1", tern::core::ErrorCode::unavailable, ""});
   s.feed("QUIT\r\n");
   EXPECT_TRUE(s.closed());
   EXPECT_TRUE(s.feed("NOOP\r\n").empty());

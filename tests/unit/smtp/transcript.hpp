@@ -159,7 +159,7 @@ struct Driver {
         CommitResult res;
         res.ok = commit_mode == CommitMode::ok;
         res.queue_id = cm->envelope.queue_id;
-        res.disk_full = commit_mode == CommitMode::disk_full;
+        if (commit_mode == CommitMode::disk_full) res.error = core::ErrorCode::disk_full;
         handle(s.on_commit(res));
       } else if (std::get_if<Close>(&a)) {
         log->push_back("A: Close");

@@ -1,5 +1,5 @@
 // The tern.db truncation guard (issue 10 item 13): the decision, the marker files, and
-// Store::open_sqlite refusing a database whose WAL vanished after an unclean stop.
+// open_backend("sqlite:...") refusing a database whose WAL vanished after an unclean stop.
 #include "store/db_guard.hpp"
 
 #include <gtest/gtest.h>
@@ -7,8 +7,8 @@
 
 #include <filesystem>
 
+#include "store/backend.hpp"
 #include "store/sqlite_db.hpp"
-#include "store/store.hpp"
 #include "unit/store/test_dir.hpp"
 
 namespace tern::store {
@@ -30,7 +30,7 @@ TEST(DbGuard, MarkersAndCheckOnFiles) {
   const std::string db = dir.file("tern.db");
   EXPECT_TRUE(db_guard::check(db).ok());  // nothing there
   {
-    auto s = Store::open_sqlite(db);
+    auto s = open_backend("sqlite:" + db);
     ASSERT_TRUE(s.ok()) << s.error().message;
   }
   EXPECT_TRUE(fs::exists(db + "-wal")) << "the WAL is kept on close (PERSIST_WAL)";
@@ -55,20 +55,22 @@ TEST(DbGuard, StoreRefusesToOpenUnlessForcedAndCreatesNoWal) {
   test::TempDir dir;
   const std::string db = dir.file("tern.db");
   {
-    auto s = Store::open_sqlite(db);
+    auto s = open_backend("sqlite:" + db);
     ASSERT_TRUE(s.ok());
-    ASSERT_TRUE(s.value()->create_account("kept").ok());
+    ASSERT_TRUE(s->store->accounts.create("kept").ok());
   }
   ASSERT_TRUE(db_guard::mark_running(db).ok());
   fs::remove(db + "-wal");
   fs::remove(db + "-shm");
-  auto refused = Store::open_sqlite(db);
+  auto refused = open_backend("sqlite:" + db);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("looks truncated"), std::string::npos);
   EXPECT_FALSE(fs::exists(db + "-wal")) << "refusing must leave the evidence as it was";
-  auto forced = Store::open_sqlite(db, Store::OpenOptions{true});
+  BackendOptions force;
+  force.force = true;
+  auto forced = open_backend("sqlite:" + db, force);
   ASSERT_TRUE(forced.ok()) << forced.error().message;
-  auto accounts = forced.value()->list_accounts();
+  auto accounts = forced->store->accounts.list();
   ASSERT_TRUE(accounts.ok());
   EXPECT_EQ(accounts.value().size(), 1u);  // checkpointed at the last close: nothing was lost
 }
@@ -77,7 +79,7 @@ TEST(DbGuard, CompanionConnectionsUseTheRequestedSync) {
   test::TempDir dir;
   const std::string db = dir.file("tern.db");
   {
-    auto s = Store::open_sqlite(db);
+    auto s = open_backend("sqlite:" + db);
     ASSERT_TRUE(s.ok());
   }
   for (auto [sync, want] : {std::pair{sqlite::Db::Sync::full, 2}, {sqlite::Db::Sync::normal, 1}}) {

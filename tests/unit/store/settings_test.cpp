@@ -99,13 +99,13 @@ TEST(Settings, DefaultsStoreNothing) {
 TEST(Settings, Route) {
   AccountSettings s;
   EXPECT_EQ(apply(s, "route", "custom"), "");
-  EXPECT_EQ(s.route, "custom");
+  EXPECT_EQ(s.route, Route::custom);
   EXPECT_EQ(setting_value(s, "route"), "custom");
   EXPECT_EQ(apply(s, "route", "platform"), "");
   EXPECT_EQ(setting_value(s, "route"), "");  // the default is not stored
   EXPECT_EQ(apply(s, "route", "custom"), "");
   EXPECT_EQ(apply(s, "route", ""), "");
-  EXPECT_EQ(s.route, "platform");
+  EXPECT_EQ(s.route, Route::platform);
   expect_bad("route", "Custom");
   expect_bad("route", "direct");
   expect_bad("route", "custom ");
@@ -170,7 +170,7 @@ TEST(Settings, RelaySecurityAndDefaultPort) {
   EXPECT_EQ(setting_value(s, "relay.security"), "");
   EXPECT_EQ(apply(s, "relay.security", "tls"), "");
   EXPECT_EQ(apply(s, "relay.security", ""), "");
-  EXPECT_EQ(s.relay_security, "starttls");
+  EXPECT_EQ(s.relay_security, RelaySecurity::starttls);
   expect_bad("relay.security", "ssl");
   expect_bad("relay.security", "TLS");
 }
@@ -349,6 +349,27 @@ TEST(Settings, StoredFormRoundTrips) {
   }
   for (const auto& k : setting_keys()) EXPECT_EQ(setting_value(back, k), setting_value(s, k)) << k;
   EXPECT_EQ(back.cc, s.cc);
+}
+
+}  // namespace
+}  // namespace tern::store
+
+namespace tern::store {
+namespace {
+
+TEST(SettingsVocabulary, EnumsRoundTripThroughTheirNames) {
+  for (Route r : {Route::platform, Route::custom}) EXPECT_EQ(parse_route(to_string(r)), r);
+  for (RelaySecurity r : {RelaySecurity::none, RelaySecurity::starttls, RelaySecurity::tls})
+    EXPECT_EQ(parse_relay_security(to_string(r)), r);
+  for (ReportFormat f : {ReportFormat::json, ReportFormat::xml})
+    EXPECT_EQ(parse_report_format(to_string(f)), f);
+  EXPECT_FALSE(parse_route("Custom"));
+  EXPECT_FALSE(parse_relay_security("ssl"));
+  EXPECT_FALSE(parse_report_format("yaml"));
+  // The stored form is the name: what a row holds reads back as the same value.
+  AccountSettings s;
+  ASSERT_TRUE(apply_setting(s, "relay.security", "none").ok());
+  EXPECT_EQ(setting_value(s, "relay.security"), to_string(RelaySecurity::none));
 }
 
 }  // namespace

@@ -1,0 +1,59 @@
+#include "store/backend.hpp"
+
+#include <atomic>
+
+#include "store/memory_backend.hpp"
+#include "store/sqlite_backend.hpp"
+
+namespace tern::store {
+
+namespace {
+
+constexpr std::string_view kSqlite = "sqlite:";
+constexpr std::string_view kMemory = "memory:";
+
+core::Result<Backend> finish(std::unique_ptr<Database> db, std::unique_ptr<MessageLog> messages,
+                             std::unique_ptr<Outbox> outbox, const BackendOptions& opt) {
+  Backend b;
+  b.db = std::move(db);
+  b.store = opt.clock ? std::make_unique<Store>(*b.db, *opt.clock) : std::make_unique<Store>(*b.db);
+  b.store->set_master_key(opt.master_key);
+  b.messages = std::move(messages);
+  b.outbox = std::move(outbox);
+  b.cluster = std::make_unique<SingleNode>(opt.node_id);
+  return b;
+}
+
+}  // namespace
+
+core::Result<Backend> open_backend(const std::string& url, const BackendOptions& opt) {
+  if (url.starts_with(kSqlite)) {
+    const std::string path = url.substr(kSqlite.size());
+    if (path.empty()) return core::Error::invalid("store URL sqlite: needs a path");
+    // The Database first: it creates the file (0600) and the schema the others need.
+    auto db = open_sqlite_database(path, {opt.force});
+    if (!db) return db.error();
+    auto log = open_sqlite_message_log(path);
+    if (!log) return log.error().context("message log");
+    auto outbox = open_sqlite_outbox(path);
+    if (!outbox) return outbox.error().context("outbox");
+    return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(), opt);
+  }
+  if (url.starts_with(kMemory)) {
+    std::string name = url.substr(kMemory.size());
+    if (name.empty()) {  // a private storage, shared by this bundle's parts only
+      static std::atomic<uint64_t> n{0};
+      name = "\x01private-" + std::to_string(++n);
+    }
+    auto db = open_memory_database(name);
+    if (!db) return db.error();
+    auto log = open_memory_message_log(name);
+    if (!log) return log.error();
+    auto outbox = open_memory_outbox(name);
+    if (!outbox) return outbox.error();
+    return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(), opt);
+  }
+  return core::Error::invalid("unknown store URL \"" + url + "\" (sqlite:PATH or memory:)");
+}
+
+}  // namespace tern::store

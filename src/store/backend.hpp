@@ -1,0 +1,43 @@
+// One call opens everything persistent, by URL, for the composition root (`tern serve`, the
+// CLI) and for tests:
+//   sqlite:PATH    the embedded default (<data>/tern.db): repositories, message log and outbox
+//                  on one file (sqlite_backend.hpp)
+//   memory:[NAME]  the in-memory backend (memory_backend.hpp); the same NAME in one process is
+//                  one storage (two bundles over it act like two processes on one file)
+// PostgreSQL (issue 12) becomes one more scheme here and one more type in the conformance suite.
+// The bundle owns the parts; `store` (the services) refers to `db`, so keep the bundle whole
+// while the store is in use.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "store/cluster.hpp"
+#include "store/message_log.hpp"
+#include "store/outbox.hpp"
+#include "store/repositories.hpp"
+#include "store/store.hpp"
+
+namespace tern::store {
+
+struct BackendOptions {
+  bool force = false;      // sqlite: open although the WAL looks lost (`tern serve --force`)
+  std::string master_key;  // 32 bytes or "": seals secrets at rest (Store::set_master_key)
+  std::string node_id = "local";
+  const core::Clock* clock = nullptr;  // the services' clock; null = the system clock
+};
+
+struct Backend {
+  std::unique_ptr<Database> db;
+  std::unique_ptr<Store> store;  // the services over db
+  std::unique_ptr<MessageLog> messages;
+  std::unique_ptr<Outbox> outbox;
+  std::unique_ptr<Cluster> cluster;
+};
+
+// An unknown scheme is invalid; the backend's own errors as they come (a truncated SQLite file
+// is corrupt, a schema newer than this program a conflict).
+core::Result<Backend> open_backend(const std::string& url, const BackendOptions& opt = {});
+
+}  // namespace tern::store

@@ -1,0 +1,267 @@
+// Outbox on SQLite (see outbox.hpp): one connection of its own to the store's file (WAL,
+// busy_timeout like the Store), so the sender's writes never queue behind the API's or the
+// SMTP path's; serialized by a mutex. Every step is one BEGIN IMMEDIATE transaction: two
+// instances (threads of two processes, or two connections of one) claim due items one after
+// the other, and the lease written inside the claim's transaction keeps the second from
+// taking what the first took.
+#include <fmt/format.h>
+
+#include <mutex>
+
+#include "store/cursor.hpp"
+#include "store/sqlite_backend.hpp"
+#include "store/sqlite_db.hpp"
+
+namespace tern::store {
+
+namespace {
+
+using sqlite::Db;
+using sqlite::Stmt;
+using sqlite::Txn;
+
+constexpr const char* kColumns =
+    "id, account_id, kind, url, content_type, message_id, queue_id, recipient, item, created_ms, "
+    "next_attempt_ms, attempts, last_error, state, last_code";
+
+core::Result<OutboxItem> read_item(const Stmt& s) {
+  OutboxItem it;
+  it.id = s.int64(0);
+  it.account_id = s.int64(1);
+  const auto kind = parse_outbox_kind(s.text(2));
+  if (!kind) return core::Error::corrupt("outbox: item of unknown kind " + s.text(2));
+  it.kind = *kind;
+  it.url = s.text(3);
+  it.content_type = s.text(4);
+  it.message_id = s.text(5);
+  it.queue_id = s.text(6);
+  it.recipient = s.text(7);
+  it.item = s.text(8);
+  it.created_ms = s.int64(9);
+  it.next_attempt_ms = s.int64(10);
+  it.attempts = static_cast<int>(s.int64(11));
+  it.last_error = s.text(12);
+  const auto state = parse_outbox_state(s.text(13));
+  if (!state) return core::Error::corrupt("outbox: item in unknown state " + s.text(13));
+  it.state = *state;
+  it.last_code = static_cast<int>(s.int64(14));
+  return it;
+}
+
+// Steps rows of s into out; an error for a failed step or a damaged row.
+core::Result<void> read_items(Stmt& s, std::vector<OutboxItem>& out, std::string_view what) {
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    auto it = read_item(s);
+    if (!it) return it.error();
+    out.push_back(std::move(it).value());
+  }
+  if (rc != SQLITE_DONE) return s.error(rc, what);
+  return core::ok();
+}
+
+class SqliteOutbox final : public Outbox {
+ public:
+  explicit SqliteOutbox(Db db) : db_(std::move(db)) {}
+
+  core::Result<void> enqueue(const std::vector<OutboxItem>& items, int64_t now_ms) override {
+    if (items.empty()) return core::ok();
+    for (const auto& it : items)
+      if (it.url.empty()) return core::Error::invalid("outbox: item without a URL");
+    std::lock_guard lock(mu_);
+    Txn txn(db_);
+    if (auto r = txn.begin_immediate(); !r) return r;
+    Stmt s(db_,
+           "INSERT INTO webhook_outbox(account_id, kind, url, content_type, message_id, queue_id, "
+           "recipient, item, created_ms, next_attempt_ms, attempts, last_error, state) "
+           "VALUES(?,?,?,?,?,?,?,?,?,?,0,'','pending')");
+    for (const auto& it : items) {
+      s.reset();
+      s.bind(1, it.account_id)
+          .bind(2, to_string(it.kind))
+          .bind(3, it.url)
+          .bind(4, it.content_type)
+          .bind(5, it.message_id)
+          .bind(6, it.queue_id)
+          .bind(7, it.recipient)
+          .bind(8, it.item)
+          .bind(9, it.created_ms != 0 ? it.created_ms : now_ms)
+          .bind(10, it.next_attempt_ms != 0 ? it.next_attempt_ms : now_ms);
+      if (auto r = s.run("enqueue webhook item"); !r) return r;
+    }
+    return txn.commit();
+  }
+
+  core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,
+                                                         size_t max_per_batch) override {
+    std::vector<std::vector<OutboxItem>> out;
+    if (max_batches == 0 || max_per_batch == 0) return out;
+    std::lock_guard lock(mu_);
+    Txn txn(db_);
+    if (auto r = txn.begin_immediate(); !r) return r.error();
+    struct Group {
+      int64_t account_id;
+      std::string kind, url, content_type;
+    };
+    std::vector<Group> groups;
+    {
+      // Oldest group first: the group whose oldest due item is oldest.
+      Stmt s(db_,
+             "SELECT account_id, kind, url, content_type, MIN(id) AS first FROM webhook_outbox "
+             "WHERE state = 'pending' AND next_attempt_ms <= ? "
+             "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT ?");
+      s.bind(1, now_ms).bind(2, static_cast<int64_t>(max_batches));
+      int rc;
+      while ((rc = s.step()) == SQLITE_ROW)
+        groups.push_back({s.int64(0), s.text(1), s.text(2), s.text(3)});
+      if (rc != SQLITE_DONE) return s.error(rc, "find due webhook items");
+    }
+    Stmt lease(db_, "UPDATE webhook_outbox SET next_attempt_ms = ? WHERE id = ?");
+    for (const auto& g : groups) {
+      std::vector<OutboxItem> batch;
+      Stmt s(db_, fmt::format("SELECT {} FROM webhook_outbox WHERE state = 'pending' AND "
+                              "next_attempt_ms <= ? AND account_id = ? AND kind = ? AND "
+                              "url = ? AND content_type = ? ORDER BY id LIMIT ?",
+                              kColumns));
+      s.bind(1, now_ms)
+          .bind(2, g.account_id)
+          .bind(3, g.kind)
+          .bind(4, g.url)
+          .bind(5, g.content_type)
+          .bind(6, static_cast<int64_t>(max_per_batch));
+      if (auto r = read_items(s, batch, "read due webhook items"); !r) return r.error();
+      for (const auto& it : batch) {
+        lease.reset();
+        lease.bind(1, now_ms + kOutboxLeaseMs).bind(2, it.id);
+        if (auto r = lease.run("lease webhook item"); !r) return r.error();
+      }
+      if (!batch.empty()) out.push_back(std::move(batch));
+    }
+    if (auto r = txn.commit(); !r) return r.error();
+    return out;
+  }
+
+  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms, int code) override {
+    if (ids.empty()) return core::ok();
+    std::lock_guard lock(mu_);
+    Txn txn(db_);
+    if (auto r = txn.begin_immediate(); !r) return r;
+    // next_attempt_ms keeps the time it went out (the message log shows it).
+    Stmt s(db_,
+           "UPDATE webhook_outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
+           "next_attempt_ms = ?, last_code = ? WHERE id = ? AND state = 'pending'");
+    for (int64_t id : ids) {
+      s.reset();
+      s.bind(1, now_ms).bind(2, int64_t{code}).bind(3, id);
+      if (auto r = s.run("mark webhook item sent"); !r) return r;
+    }
+    return txn.commit();
+  }
+
+  core::Result<void> mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
+                                 const std::string& error, bool give_up, int code) override {
+    if (ids.empty()) return core::ok();
+    std::lock_guard lock(mu_);
+    Txn txn(db_);
+    if (auto r = txn.begin_immediate(); !r) return r;
+    Stmt s(db_,
+           "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?, "
+           "next_attempt_ms = ?, state = ?, last_code = ? WHERE id = ? AND state = 'pending'");
+    for (int64_t id : ids) {
+      s.reset();
+      s.bind(1, error)
+          .bind(2, next_attempt_ms)
+          .bind(3, to_string(give_up ? OutboxState::failed : OutboxState::pending))
+          .bind(4, int64_t{code})
+          .bind(5, id);
+      if (auto r = s.run("mark webhook item failed"); !r) return r;
+    }
+    return txn.commit();
+  }
+
+  core::Result<uint64_t> backlog() override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT COUNT(*) FROM webhook_outbox WHERE state = 'pending'");
+    int rc = s.step();
+    if (rc != SQLITE_ROW) return s.error(rc, "count webhook backlog");
+    return static_cast<uint64_t>(s.int64(0));
+  }
+
+  core::Result<int64_t> next_due_ms() override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT MIN(next_attempt_ms) FROM webhook_outbox WHERE state = 'pending'");
+    int rc = s.step();
+    if (rc != SQLITE_ROW) return s.error(rc, "read next webhook time");
+    return s.is_null(0) ? int64_t{0} : s.int64(0);
+  }
+
+  core::Result<std::vector<OutboxItem>> for_message(const std::string& message_id) override {
+    std::lock_guard lock(mu_);
+    std::vector<OutboxItem> out;
+    Stmt s(db_,
+           fmt::format("SELECT {} FROM webhook_outbox WHERE message_id = ? ORDER BY id", kColumns));
+    s.bind(1, message_id);
+    if (auto r = read_items(s, out, "read webhook items of a message"); !r) return r.error();
+    return out;
+  }
+
+  core::Result<OutboxPage> list(int64_t account_id, size_t limit,
+                                const std::string& cursor) override {
+    if (limit < 1 || limit > 1000) return core::Error::invalid("limit must be 1..1000");
+    std::optional<int64_t> before;
+    if (!cursor.empty()) {
+      auto c = decode_cursor("w1:", cursor);
+      if (!c || c->second != "i") return core::Error::invalid("invalid cursor");
+      before = c->first;
+    }
+    OutboxPage page;
+    std::lock_guard lock(mu_);
+    Stmt s(db_, fmt::format("SELECT {} FROM webhook_outbox WHERE account_id = ?1 {} "
+                            "ORDER BY id DESC LIMIT ?2",
+                            kColumns, before ? "AND id < ?3" : ""));
+    s.bind(1, account_id).bind(2, static_cast<int64_t>(limit + 1));
+    if (before) s.bind(3, *before);
+    if (auto r = read_items(s, page.items, "list webhook items"); !r) return r.error();
+    if (page.items.size() > limit) {
+      page.items.resize(limit);
+      page.next_cursor = encode_cursor("w1:", page.items.back().id, "i");
+    }
+    return page;
+  }
+
+  core::Result<std::optional<OutboxItem>> find(int64_t account_id, int64_t id) override {
+    using R = std::optional<OutboxItem>;
+    std::lock_guard lock(mu_);
+    std::vector<OutboxItem> out;
+    Stmt s(db_,
+           fmt::format("SELECT {} FROM webhook_outbox WHERE account_id = ? AND id = ?", kColumns));
+    s.bind(1, account_id).bind(2, id);
+    if (auto r = read_items(s, out, "read webhook item"); !r) return r.error();
+    if (out.empty()) return R();
+    return R(std::move(out.front()));
+  }
+
+  core::Result<bool> retry_now(int64_t account_id, int64_t id, int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_,
+           "UPDATE webhook_outbox SET state = 'pending', next_attempt_ms = ? "
+           "WHERE account_id = ? AND id = ? AND state IN ('pending', 'failed')");
+    s.bind(1, now_ms).bind(2, account_id).bind(3, id);
+    if (auto r = s.run("retry webhook item"); !r) return r.error();
+    return db_.changes() == 1;
+  }
+
+ private:
+  Db db_;
+  std::mutex mu_;
+};
+
+}  // namespace
+
+core::Result<std::unique_ptr<Outbox>> open_sqlite_outbox(const std::string& db_path) {
+  auto db = Db::open_companion(db_path, "webhook_outbox", "outbox", Db::Sync::full);
+  if (!db) return db.error();
+  return std::unique_ptr<Outbox>(std::make_unique<SqliteOutbox>(std::move(db).value()));
+}
+
+}  // namespace tern::store

@@ -1,0 +1,110 @@
+// The store conformance suite's fixture: every store behaviour is a TYPED_TEST over Backends,
+// so each runs against SQLite and the memory backend alike, and a new backend (PostgreSQL,
+// issue 12) is one more type in that list: a struct with name and url() (a fresh, empty store
+// per test). Tests reach the store only through the contract (open_backend, Store, the
+// repositories in a Tx, MessageLog, Outbox); backend-specific tests (files, WAL, migrations,
+// query plans) live in sqlite_*_test.cpp.
+// The services run on a FakeClock (clock_), so times are exact; open_again() is a second
+// instance over the same storage (another process on the same file).
+#pragma once
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <atomic>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "store/backend.hpp"
+#include "store/secrets.hpp"
+#include "unit/store/test_dir.hpp"
+
+namespace tern::store::conformance {
+
+struct SqliteBackend {
+  static std::string url(const test::TempDir& dir) { return "sqlite:" + dir.file("tern.db"); }
+};
+
+struct MemoryBackend {
+  static std::string url(const test::TempDir&) {
+    static std::atomic<int> n{0};
+    return "memory:conformance-" + std::to_string(++n);
+  }
+};
+
+using Backends = ::testing::Types<SqliteBackend, MemoryBackend>;
+
+struct BackendNames {
+  template <class B>
+  static std::string GetName(int) {
+    if (std::is_same_v<B, SqliteBackend>) return "Sqlite";
+    if (std::is_same_v<B, MemoryBackend>) return "Memory";
+    return "Other";
+  }
+};
+
+using KV = std::vector<std::pair<std::string, std::string>>;
+
+inline DeliveryEvent event(int64_t t, const std::string& q, int64_t acc, const std::string& rcpt,
+                           core::EventKind kind, int attempt = 0) {
+  DeliveryEvent e;
+  e.time_ms = t;
+  e.queue_id = q;
+  e.account_id = acc;
+  e.recipient = rcpt;
+  e.event = kind;
+  e.attempt = attempt;
+  return e;
+}
+
+template <class B>
+class Conformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(secrets::init());
+    url_ = B::url(dir_);
+    backend_ = open_again();
+    ASSERT_TRUE(backend_.store);
+    store_ = backend_.store.get();
+    log_ = backend_.messages.get();
+    outbox_ = backend_.outbox.get();
+  }
+
+  // Another instance over the same storage.
+  Backend open_again() {
+    BackendOptions o;
+    o.clock = &clock_;
+    auto b = open_backend(url_, o);
+    EXPECT_TRUE(b.ok()) << b.error().message;
+    return b.ok() ? std::move(b).value() : Backend{};
+  }
+
+  int64_t account(const std::string& name) {
+    auto a = store_->accounts.create(name);
+    EXPECT_TRUE(a.ok()) << (a.ok() ? "" : a.error().message);
+    return a.ok() ? a->account.id : 0;
+  }
+
+  // Runs f in a transaction of the store's database and returns its result.
+  template <class F>
+  auto in(Database::Mode mode, F&& f) {
+    return in_tx(*backend_.db, mode, std::forward<F>(f));
+  }
+
+  static std::string master_key() {
+    std::string k(32, '\0');
+    randombytes_buf(k.data(), k.size());
+    return k;
+  }
+
+  core::FakeClock clock_{1'795'000'000'000};
+  test::TempDir dir_;
+  std::string url_;
+  Backend backend_;
+  Store* store_ = nullptr;
+  MessageLog* log_ = nullptr;
+  Outbox* outbox_ = nullptr;
+};
+
+}  // namespace tern::store::conformance

@@ -1,0 +1,372 @@
+// Conformance (conformance.hpp): the webhook outbox on every backend: enqueue round trip
+// (defaults for times), grouping of due() batches (one account/kind/url/content_type each,
+// oldest first, per-batch cap), the lease that keeps a claimed item from being handed out twice
+// (also to a second instance claiming at the same moment), mark_sent / mark_failed (reschedule
+// and give up), backlog and next_due_ms, for_message in any state, refusal of malformed items.
+#include <algorithm>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "unit/store/conformance.hpp"
+
+namespace tern::store::conformance {
+namespace {
+
+OutboxItem item(int64_t account, std::string url, std::string mid,
+                OutboxKind kind = OutboxKind::report, std::string ct = "application/json") {
+  OutboxItem it;
+  it.account_id = account;
+  it.kind = kind;
+  it.url = std::move(url);
+  it.content_type = std::move(ct);
+  it.message_id = mid;
+  it.queue_id = "Q" + mid;
+  it.recipient = mid + "@example.com";
+  it.item = R"({"messageId":")" + mid + R"("})";
+  return it;
+}
+
+template <class B>
+class OutboxConformance : public Conformance<B> {
+ protected:
+  void enqueue(std::vector<OutboxItem> items) {
+    auto r = this->outbox_->enqueue(items, now());
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  std::vector<std::vector<OutboxItem>> due(int64_t t, size_t batches = 10, size_t per = 10) {
+    auto r = this->outbox_->due(t, batches, per);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? r.value() : std::vector<std::vector<OutboxItem>>{};
+  }
+  int64_t now() const { return this->clock_.now_ms(); }
+};
+TYPED_TEST_SUITE(OutboxConformance, Backends, BackendNames);
+
+TYPED_TEST(OutboxConformance, EnqueueRoundTripFillsTimesAndState) {
+  this->enqueue({item(1, "https://a.example/hook", "m1")});
+  auto all = this->outbox_->for_message("m1");
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 1u);
+  const auto& it = all->front();
+  EXPECT_GT(it.id, 0);
+  EXPECT_EQ(it.account_id, 1);
+  EXPECT_EQ(it.kind, OutboxKind::report);
+  EXPECT_EQ(it.url, "https://a.example/hook");
+  EXPECT_EQ(it.content_type, "application/json");
+  EXPECT_EQ(it.queue_id, "Qm1");
+  EXPECT_EQ(it.recipient, "m1@example.com");
+  EXPECT_EQ(it.item, R"({"messageId":"m1"})");
+  EXPECT_EQ(it.created_ms, this->now());
+  EXPECT_EQ(it.next_attempt_ms, it.created_ms);  // 0 at enqueue = now
+  EXPECT_EQ(it.attempts, 0);
+  EXPECT_EQ(it.state, OutboxState::pending);
+  EXPECT_EQ(it.last_error, "");
+}
+
+TYPED_TEST(OutboxConformance, DueGroupsByAccountKindUrlAndContentTypeOldestFirst) {
+  this->enqueue({item(1, "https://a.example/", "m1"), item(2, "https://a.example/", "m2"),
+                 item(1, "https://b.example/", "m3"), item(1, "https://a.example/", "m4"),
+                 item(1, "https://a.example/", "m5", OutboxKind::report, "application/xml"),
+                 item(1, "https://a.example/", "m6", OutboxKind::tracking)});
+  auto batches = this->due(this->now());
+  ASSERT_EQ(batches.size(), 5u);
+  auto mids = [](const std::vector<OutboxItem>& b) {
+    std::vector<std::string> v;
+    for (const auto& i : b) v.push_back(i.message_id);
+    return v;
+  };
+  EXPECT_EQ(mids(batches[0]), (std::vector<std::string>{"m1", "m4"}));
+  EXPECT_EQ(mids(batches[1]), (std::vector<std::string>{"m2"}));
+  EXPECT_EQ(mids(batches[2]), (std::vector<std::string>{"m3"}));
+  EXPECT_EQ(mids(batches[3]), (std::vector<std::string>{"m5"}));
+  EXPECT_EQ(mids(batches[4]), (std::vector<std::string>{"m6"}));
+  for (const auto& b : batches)
+    for (const auto& i : b) {
+      EXPECT_EQ(i.account_id, b.front().account_id);
+      EXPECT_EQ(i.kind, b.front().kind);
+      EXPECT_EQ(i.url, b.front().url);
+      EXPECT_EQ(i.content_type, b.front().content_type);
+    }
+}
+
+TYPED_TEST(OutboxConformance, DueHonoursBatchLimitsAndNeverReturnsAnItemTwice) {
+  std::vector<OutboxItem> items;
+  for (int i = 0; i < 7; ++i)
+    items.push_back(item(1, "https://a.example/", "m" + std::to_string(i)));
+  items.push_back(item(1, "https://b.example/", "b"));
+  this->enqueue(items);
+  const int64_t t = this->now();
+  auto first = this->due(t, 1, 3);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(first[0].size(), 3u);
+  EXPECT_EQ(first[0][0].message_id, "m0");
+  EXPECT_EQ(first[0][2].message_id, "m2");
+  // The next call gets the rest, never the items already handed out.
+  auto second = this->due(t, 10, 3);
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_EQ(second[0][0].message_id, "m3");
+  EXPECT_EQ(second[0].size(), 3u);
+  EXPECT_EQ(second[1][0].message_id, "b");
+  auto third = this->due(t, 10, 10);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0][0].message_id, "m6");
+  EXPECT_TRUE(this->due(t, 10, 10).empty());
+  EXPECT_TRUE(this->due(t, 0, 10).empty());
+  // Still pending while taken: the backlog counts them.
+  auto b = this->outbox_->backlog();
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b.value(), 8u);
+}
+
+TYPED_TEST(OutboxConformance, ALeaseNotMarkedComesBackLater) {
+  this->enqueue({item(1, "https://a.example/", "m1")});
+  const int64_t t = this->now();
+  ASSERT_EQ(this->due(t).size(), 1u);
+  EXPECT_TRUE(this->due(t + 60'000).empty());
+  auto again = this->due(t + 121'000);  // the taker died: the item is handed out again
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0][0].message_id, "m1");
+}
+
+TYPED_TEST(OutboxConformance, FutureItemsAreNotDue) {
+  auto it = item(1, "https://a.example/", "m1");
+  const int64_t t = this->now();
+  it.next_attempt_ms = t + 5'000;
+  this->enqueue({it});
+  EXPECT_TRUE(this->due(t).empty());
+  auto next = this->outbox_->next_due_ms();
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next.value(), t + 5'000);
+  EXPECT_EQ(this->due(t + 5'000).size(), 1u);
+}
+
+TYPED_TEST(OutboxConformance, MarkSentAndMarkFailed) {
+  this->enqueue({item(1, "https://a.example/", "m1"), item(1, "https://a.example/", "m2"),
+                 item(1, "https://a.example/", "m3")});
+  const int64_t t = this->now();
+  auto batches = this->due(t);
+  ASSERT_EQ(batches.size(), 1u);
+  ASSERT_EQ(batches[0].size(), 3u);
+  const auto id1 = batches[0][0].id, id2 = batches[0][1].id, id3 = batches[0][2].id;
+
+  ASSERT_TRUE(this->outbox_->mark_sent({id1}, t + 10).ok());
+  ASSERT_TRUE(
+      this->outbox_->mark_failed({id2}, t + 30'000, "POST https://a.example/: 500", false).ok());
+  ASSERT_TRUE(this->outbox_->mark_failed({id3}, t + 30'000, "connection refused", true).ok());
+
+  auto m1 = this->outbox_->for_message("m1");
+  ASSERT_TRUE(m1.ok());
+  EXPECT_EQ(m1->at(0).state, OutboxState::sent);
+  EXPECT_EQ(m1->at(0).attempts, 1);
+  auto m2 = this->outbox_->for_message("m2");
+  EXPECT_EQ(m2->at(0).state, OutboxState::pending);
+  EXPECT_EQ(m2->at(0).attempts, 1);
+  EXPECT_EQ(m2->at(0).next_attempt_ms, t + 30'000);
+  EXPECT_EQ(m2->at(0).last_error, "POST https://a.example/: 500");
+  auto m3 = this->outbox_->for_message("m3");
+  EXPECT_EQ(m3->at(0).state, OutboxState::failed);
+  EXPECT_EQ(m3->at(0).last_error, "connection refused");
+
+  EXPECT_EQ(this->outbox_->backlog().value(), 1u);
+  EXPECT_EQ(this->outbox_->next_due_ms().value(), t + 30'000);
+  EXPECT_TRUE(this->due(t + 29'999).empty());
+  auto retry = this->due(t + 30'000);
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_EQ(retry[0][0].id, id2);
+  EXPECT_EQ(retry[0][0].attempts, 1);
+
+  // A finished item is not touched again (a late duplicate mark cannot revive it).
+  ASSERT_TRUE(this->outbox_->mark_failed({id1}, t, "late", false).ok());
+  EXPECT_EQ(this->outbox_->for_message("m1")->at(0).state, OutboxState::sent);
+  ASSERT_TRUE(this->outbox_->mark_sent({id2}, t + 31'000).ok());
+  EXPECT_EQ(this->outbox_->backlog().value(), 0u);
+  EXPECT_EQ(this->outbox_->next_due_ms().value(), 0);
+}
+
+TYPED_TEST(OutboxConformance, ForMessageListsEveryStateOldestFirst) {
+  this->enqueue({item(1, "https://a.example/", "m1"),
+                 item(1, "https://t.example/", "m1", OutboxKind::tracking),
+                 item(1, "https://a.example/", "other")});
+  auto b = this->due(this->now());
+  for (const auto& batch : b)
+    for (const auto& i : batch)
+      if (i.kind == OutboxKind::report && i.message_id == "m1") {
+        ASSERT_TRUE(this->outbox_->mark_sent({i.id}, 1).ok());
+      }
+  auto all = this->outbox_->for_message("m1");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(all->at(0).kind, OutboxKind::report);
+  EXPECT_EQ(all->at(0).state, OutboxState::sent);
+  EXPECT_EQ(all->at(1).kind, OutboxKind::tracking);
+  EXPECT_EQ(all->at(1).state, OutboxState::pending);
+  EXPECT_TRUE(this->outbox_->for_message("nope")->empty());
+}
+
+TYPED_TEST(OutboxConformance, SurvivesReopen) {
+  this->enqueue({item(1, "https://a.example/", "m1")});
+  Backend other = this->open_again();  // another instance (another process) finds it
+  auto b = other.outbox->due(this->now(), 10, 10).value();
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0][0].message_id, "m1");
+}
+
+TYPED_TEST(OutboxConformance, MalformedItemsAreRefusedAndNothingIsWritten) {
+  auto nourl = item(1, "", "m3");
+  auto r = this->outbox_->enqueue({item(1, "https://a.example/", "m1"), nourl}, this->now());
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.error().is(core::ErrorCode::invalid));
+  EXPECT_FALSE(this->outbox_->enqueue({nourl}, this->now()).ok());
+  EXPECT_EQ(this->outbox_->backlog().value(), 0u);
+  EXPECT_TRUE(this->outbox_->enqueue({}, this->now()).ok());
+}
+
+TYPED_TEST(OutboxConformance, HostileTextIsStoredVerbatim) {
+  auto it = item(1, "https://a.example/?q='; DROP TABLE webhook_outbox;--", "m1");
+  it.item = std::string("{\"x\":\"a\0b\"}", 11);
+  this->enqueue({it});
+  auto all = this->outbox_->for_message("m1");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->at(0).url, it.url);
+  EXPECT_EQ(all->at(0).item, it.item);
+}
+
+TYPED_TEST(OutboxConformance, TwoInstancesClaimingAtOnceNeverGetTheSameItem) {
+  // Two instances (two processes on one store), two threads each, claim small batches as fast
+  // as they can. Every item is handed out exactly once: the lease is taken inside the claim.
+  constexpr int kItems = 600;
+  std::vector<OutboxItem> items;
+  for (int i = 0; i < kItems; ++i)
+    items.push_back(item(1 + i % 3, "https://h" + std::to_string(i % 4) + ".example/",
+                         "m" + std::to_string(i)));
+  this->enqueue(items);
+  Backend second = this->open_again();
+  ASSERT_TRUE(second.outbox);
+  const int64_t t = this->now();
+  std::mutex mu;
+  std::vector<int64_t> claimed;
+  std::atomic<int> errors{0};
+  auto claimer = [&](Outbox* box) {
+    for (;;) {
+      auto r = box->due(t, 2, 7);
+      if (!r.ok()) {
+        ++errors;
+        return;
+      }
+      if (r->empty()) return;
+      std::lock_guard lock(mu);
+      for (const auto& b : *r)
+        for (const auto& i : b) claimed.push_back(i.id);
+    }
+  };
+  std::thread a1(claimer, this->outbox_), a2(claimer, this->outbox_);
+  std::thread b1(claimer, second.outbox.get()), b2(claimer, second.outbox.get());
+  a1.join();
+  a2.join();
+  b1.join();
+  b2.join();
+  EXPECT_EQ(errors.load(), 0);
+  std::set<int64_t> unique(claimed.begin(), claimed.end());
+  EXPECT_EQ(unique.size(), claimed.size()) << "an item was handed to two claimers";
+  EXPECT_EQ(claimed.size(), static_cast<size_t>(kItems));
+  // Nothing left to claim while the leases run; all of it again once they expire.
+  EXPECT_TRUE(this->due(t + kOutboxLeaseMs - 1).empty());
+  size_t again = 0;
+  for (const auto& b : this->due(t + kOutboxLeaseMs, 1000, 1000)) again += b.size();
+  EXPECT_EQ(again, static_cast<size_t>(kItems));
+}
+
+TYPED_TEST(OutboxConformance, IdsGrowAcrossInstancesAndEnqueues) {
+  this->enqueue({item(1, "https://a.example/", "x1")});
+  Backend second = this->open_again();
+  ASSERT_TRUE(second.outbox->enqueue({item(1, "https://a.example/", "x2")}, this->now()).ok());
+  this->enqueue({item(1, "https://a.example/", "x3")});
+  auto batch = this->due(this->now()).at(0);
+  ASSERT_EQ(batch.size(), 3u);
+  EXPECT_LT(batch[0].id, batch[1].id);
+  EXPECT_LT(batch[1].id, batch[2].id);
+  EXPECT_EQ(batch[1].message_id, "x2");
+}
+
+// --- The account's webhook history (console, issue 13) ---
+
+TYPED_TEST(OutboxConformance, HistoryListsTheAccountsItemsNewestFirstInPages) {
+  this->enqueue({item(1, "https://a.example/", "m1"), item(1, "https://a.example/", "m2"),
+                 item(2, "https://b.example/", "b1"), item(1, "https://a.example/", "m3")});
+  auto page = this->outbox_->list(1, 2, "");
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->items[0].message_id, "m3");  // newest (highest id) first
+  EXPECT_EQ(page->items[1].message_id, "m2");
+  ASSERT_FALSE(page->next_cursor.empty());
+  auto rest = this->outbox_->list(1, 2, page->next_cursor);
+  ASSERT_TRUE(rest.ok()) << rest.error().message;
+  ASSERT_EQ(rest->items.size(), 1u);
+  EXPECT_EQ(rest->items[0].message_id, "m1");  // beta's b1 never shows
+  EXPECT_TRUE(rest->next_cursor.empty());
+  // Exactly a page full: no cursor to an empty page.
+  auto full = this->outbox_->list(1, 3, "");
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->items.size(), 3u);
+  EXPECT_TRUE(full->next_cursor.empty());
+  auto other = this->outbox_->list(2, 10, "");
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->items.size(), 1u);
+  EXPECT_EQ(other->items[0].message_id, "b1");
+  // Bad limits and cursors are invalid.
+  for (size_t limit : {size_t{0}, size_t{1001}}) {
+    auto bad = this->outbox_->list(1, limit, "");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, core::ErrorCode::invalid);
+  }
+  auto bogus = this->outbox_->list(1, 2, "bogus");
+  ASSERT_FALSE(bogus.ok());
+  EXPECT_EQ(bogus.error().code, core::ErrorCode::invalid);
+}
+
+TYPED_TEST(OutboxConformance, HistoryFindAndRetryAreScopedAndKeepCodes) {
+  this->enqueue({item(1, "https://a.example/", "m1"), item(2, "https://b.example/", "b1")});
+  const int64_t t = this->now();
+  auto mine = this->outbox_->list(1, 10, "");
+  auto theirs = this->outbox_->list(2, 10, "");
+  ASSERT_TRUE(mine.ok() && theirs.ok());
+  const int64_t m1 = mine->items.at(0).id, b1 = theirs->items.at(0).id;
+  auto none = this->outbox_->find(1, b1);  // another account's item is not found
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none);
+  EXPECT_EQ(this->outbox_->find(1, m1).value()->last_code, 0);
+
+  // Given up with a code; retried: pending, due at once, attempts kept.
+  ASSERT_TRUE(this->outbox_->mark_failed({m1}, t + 1000, "POST: 500", true, 500).ok());
+  auto gave = this->outbox_->find(1, m1).value();
+  ASSERT_TRUE(gave);
+  EXPECT_EQ(gave->state, OutboxState::failed);
+  EXPECT_EQ(gave->last_code, 500);
+  EXPECT_FALSE(this->outbox_->retry_now(2, m1, t).value());  // not beta's to retry
+  EXPECT_EQ(this->outbox_->find(1, m1).value()->state, OutboxState::failed);
+  EXPECT_TRUE(this->outbox_->retry_now(1, m1, t + 5).value());
+  auto again = this->outbox_->find(1, m1).value();
+  EXPECT_EQ(again->state, OutboxState::pending);
+  EXPECT_EQ(again->next_attempt_ms, t + 5);
+  EXPECT_EQ(again->attempts, 1);
+  auto due = this->due(t + 5);
+  ASSERT_EQ(due.size(), 2u);  // m1 again, and beta's first attempt
+  // Sent with a code: kept; a sent item cannot be retried.
+  ASSERT_TRUE(this->outbox_->mark_sent({m1}, t + 6, 204).ok());
+  EXPECT_EQ(this->outbox_->find(1, m1).value()->last_code, 204);
+  EXPECT_EQ(this->outbox_->find(1, m1).value()->state, OutboxState::sent);
+  EXPECT_FALSE(this->outbox_->retry_now(1, m1, t + 7).value());
+  EXPECT_EQ(this->outbox_->find(1, m1).value()->state, OutboxState::sent);
+  // A pending item not yet due becomes due now.
+  ASSERT_TRUE(this->outbox_->mark_failed({b1}, t + 60'000, "timeout", false, 0).ok());
+  EXPECT_TRUE(this->due(t + 10).empty());
+  EXPECT_TRUE(this->outbox_->retry_now(2, b1, t + 10).value());
+  auto now_due = this->due(t + 10);
+  ASSERT_EQ(now_due.size(), 1u);
+  EXPECT_EQ(now_due[0][0].id, b1);
+}
+
+}  // namespace
+}  // namespace tern::store::conformance
