@@ -1,7 +1,8 @@
 // The test email (net/test_send): delivered through the route and answered asynchronously; at
 // most one per account at a time (a second is refused at once while the first's connection
 // lives, and allowed again once it has ended); a time limit answers a stalled relay; bad
-// addresses are answered at once. Fake SMTP servers on loopback, account 0 (no store).
+// addresses are answered at once. Fake SMTP servers on loopback, account 0 (no store); the
+// sandbox route with an in-memory store and a recording capture sink.
 #include "net/test_send.hpp"
 
 #include <gtest/gtest.h>
@@ -12,10 +13,14 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "dns/resolver.hpp"
 #include "fake_smtp_server.hpp"
+#include "net/capture_delivery.hpp"
+#include "store/backend.hpp"
+#include "store/store.hpp"
 
 using namespace tern;
 using namespace tern::net;
@@ -32,8 +37,11 @@ struct Rig {
   std::thread thread{[this] { io.run(); }};
   std::unique_ptr<TestSender> sender;
 
-  Rig(uint16_t port, int time_limit_s = 60) {
+  Rig(uint16_t port, int time_limit_s = 60, store::Store* st = nullptr,
+      CaptureSink* capture = nullptr) {
     TestSendServices s;
+    s.store = st;
+    s.capture = capture;
     s.io = &io;
     s.pool = &pool;
     s.tls = make_client_context("");
@@ -53,10 +61,11 @@ struct Rig {
     pool.join();
   }
 
-  std::future<TestSendResult> send(const std::string& from, const std::string& to) {
+  std::future<TestSendResult> send(const std::string& from, const std::string& to,
+                                   int64_t account = 0) {
     auto p = std::make_shared<std::promise<TestSendResult>>();
     auto f = p->get_future();
-    sender->send_async(0, from, to, [p](TestSendResult r) { p->set_value(std::move(r)); });
+    sender->send_async(account, from, to, [p](TestSendResult r) { p->set_value(std::move(r)); });
     return f;
   }
 };
@@ -134,4 +143,40 @@ TEST(TestSend, OneAtATimePerAccountAndTheTimeLimitAnswers) {
   EXPECT_EQ(again.outcome, "delivered") << again.reply;
   ASSERT_EQ(rec2.messages.size(), 1u);
   EXPECT_EQ(rec2.messages[0].rcpts.size(), 1u);
+}
+
+namespace {
+struct RecordingSink final : CaptureSink {
+  std::mutex mu;
+  std::vector<CaptureItem> items;
+  core::Result<void> capture(CaptureItem item) override {
+    std::lock_guard lk(mu);
+    items.push_back(std::move(item));
+    return {};
+  }
+};
+}  // namespace
+
+// route=sandbox: the test email goes to the capture sink (no look-up, no socket: the smarthost
+// port points at nothing listening), answered "delivered" with route "sandbox"; another
+// account's mail is not captured.
+TEST(TestSend, SandboxAccountIsCapturedNotSent) {
+  auto b = store::open_backend("memory:");
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  auto& st = *b->store;
+  const int64_t acme = st.accounts.create("acme").value().account.id;
+  ASSERT_TRUE(st.settings.set(acme, {{"route", "sandbox"}}).ok());
+  RecordingSink sink;
+  Rig rig(/*port=*/1, 60, &st, &sink);
+  auto f = rig.send("a@acme.test", "b@dest.test", acme);
+  auto r = get(f);
+  EXPECT_EQ(r.outcome, "delivered") << r.reply;
+  EXPECT_EQ(r.route, "sandbox");
+  EXPECT_EQ(r.code, 250);
+  std::lock_guard lk(sink.mu);
+  ASSERT_EQ(sink.items.size(), 1u);
+  EXPECT_EQ(sink.items[0].account_id, acme);
+  EXPECT_EQ(sink.items[0].sender, "a@acme.test");
+  EXPECT_EQ(sink.items[0].recipients, std::vector<std::string>{"b@dest.test"});
+  EXPECT_NE(sink.items[0].raw.find("Subject: Tern test email"), std::string::npos);
 }
