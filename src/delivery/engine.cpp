@@ -379,6 +379,7 @@ std::optional<Handout> Engine::next_message(uint64_t conn) {
     }
     Handout h;
     h.handle = next_handle_++;
+    h.queue_id = a.m.id;
     h.sender = a.m.sender;
     for (uint32_t i : job->rcpts) {
       h.recipients.push_back(a.m.recipients[i].address);

@@ -103,7 +103,8 @@ struct LoadedEnvelope {
 
 // A message handed to a connection (Engine::next_message): the envelope to send and its bytes.
 struct Handout {
-  uint64_t handle = 0;  // give it back in message_done
+  uint64_t handle = 0;   // give it back in message_done
+  std::string queue_id;  // for logs and the sandbox's capture store
   std::string sender;
   std::vector<std::string> recipients;
   bool smtputf8 = false;

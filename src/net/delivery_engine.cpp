@@ -493,6 +493,7 @@ struct DeliveryEngine::Impl::Conn final : ClientDelegate {
     cm.content = h->content->reader();
     cm.envelope.size = cm.content->size();
     cm.tag = h->handle;
+    cm.queue_id = std::move(h->queue_id);
     return cm;
   }
 

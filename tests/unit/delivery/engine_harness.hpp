@@ -102,6 +102,7 @@ struct World {
   std::vector<SpoolBounce> bounces;
   std::vector<std::string> finished;
   std::vector<std::pair<std::string, std::vector<std::string>>> handouts;  // dest, rcpts
+  std::vector<std::string> handout_ids;  // each handout's queue id (logs, sandbox capture)
   std::map<uint64_t, std::string> open;  // connections opened and not yet run
 
   // Automatic answers (a test may hold some back).
@@ -256,6 +257,7 @@ struct World {
       pump();
       if (!h) break;
       handouts.emplace_back(dest, h->recipients);
+      handout_ids.push_back(h->queue_id);
       std::vector<core::DeliveryOutcome> outs;
       for (const auto& rc : h->recipients) outs.push_back(r(rc));
       e().message_done(conn, h->handle, outs);

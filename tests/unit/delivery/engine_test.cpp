@@ -154,6 +154,7 @@ TEST(Engine, SuppressedRecipientIsRejectedWithoutAnAttempt) {
   w.run_connections();
   ASSERT_EQ(w.handouts.size(), 1u);
   EXPECT_EQ(w.handouts[0].second, std::vector<std::string>{"ok@y.test"});
+  EXPECT_EQ(w.handout_ids, std::vector<std::string>{"q1"});
   w.advance(100);
   EXPECT_THAT(w.events_of("q1"), ElementsAre("gone@y.test:rejected", "ok@y.test:delivered"));
   EXPECT_EQ(w.e().counters().rejected, 1u);
