@@ -158,9 +158,9 @@ struct SearchSql {
 };
 
 // The WHERE clause from fixed fragments only; every value is bound. Each filter is an equality
-// on a column of one of the messages_account_*_time indexes (migration 7), and the cursor is a
-// row-value comparison on the columns those indexes end with, so SQLite walks one index range
-// backwards: no scan of the account's rows, no sort.
+// on a column of one of the messages_account_*_time indexes (migration 7; with two filters, the
+// narrower one's), and the cursor is a row-value comparison on the columns those indexes end
+// with, so SQLite walks one index range backwards: no scan of the account's rows, no sort.
 SearchSql build_search(const MessageQuery& q, const std::optional<Cursor>& cursor) {
   std::string where = "1";
   std::vector<std::variant<int64_t, std::string>> args;
@@ -177,7 +177,11 @@ SearchSql build_search(const MessageQuery& q, const std::optional<Cursor>& curso
     args.emplace_back(q.bulk_id);
   }
   if (q.status) {
-    where += " AND status = ?";
+    // A status matches a large share of an account's rows, a recipient or a batch few. With
+    // one of those, the unary + keeps SQLite off the status index (it would walk every
+    // delivered message of the account to find one recipient's) and makes status a filter.
+    const bool narrower = !q.recipient.empty() || !q.bulk_id.empty() || !q.queue_id.empty();
+    where += narrower ? " AND +status = ?" : " AND status = ?";
     args.emplace_back(std::string(core::to_string(*q.status)));
   }
   if (!q.queue_id.empty()) {

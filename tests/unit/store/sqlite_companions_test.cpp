@@ -94,6 +94,16 @@ TEST(SqliteMessageLog, SearchPlansUseAnIndexRangeNeverAScan) {
   add("bulk", "messages_account_bulk_time", [](MessageQuery& q) { q.bulk_id = "no-such-bulk"; });
   add("status", "messages_account_status_time",
       [](MessageQuery& q) { q.status = core::MessageStatus::expired; });
+  // A status matches a large share of an account's rows, a recipient or a batch few: with both,
+  // the walk is on the recipient's (the batch's) index and the status is a filter.
+  add("recipient + status", "messages_account_recipient_time", [](MessageQuery& q) {
+    q.recipient = "nobody@x.example";
+    q.status = core::MessageStatus::delivered;
+  });
+  add("bulk + status", "messages_account_bulk_time", [](MessageQuery& q) {
+    q.bulk_id = "no-such-bulk";
+    q.status = core::MessageStatus::delivered;
+  });
   add("time window", "messages_account_time", [](MessageQuery& q) {
     q.from_ms = 1000;
     q.to_ms = 2000;
