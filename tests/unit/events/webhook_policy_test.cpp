@@ -251,9 +251,10 @@ TEST(WebhookScheduler, ADeadTenantEndpointDoesNotStarveAnotherTenant) {
     bool done = false;
   };
   std::vector<Row> outbox;
+  const int64_t t0 = clock.now_ms();  // enqueued now: due now (next_attempt_ms = now)
   for (int i = 0; i < 40; ++i)
-    outbox.push_back({batch(1, "https://dead.test/u" + std::to_string(i), 5, 0), 0, false});
-  outbox.push_back({batch(2, "https://alive.test/", 1, 0), 0, false});  // youngest group
+    outbox.push_back({batch(1, "https://dead.test/u" + std::to_string(i), 5, 0), t0, false});
+  outbox.push_back({batch(2, "https://alive.test/", 1, 0), t0, false});  // youngest group
   auto due = [&](size_t max_batches) {
     std::vector<WebhookBatch> out;
     for (auto& r : outbox)
@@ -276,7 +277,6 @@ TEST(WebhookScheduler, ADeadTenantEndpointDoesNotStarveAnotherTenant) {
   };
   std::vector<Running> running;
   int64_t alive_sent_ms = -1;
-  const int64_t t0 = clock.now_ms();
   std::optional<int64_t> wake = t0;
   auto pump = [&] {
     s.begin_pump();
