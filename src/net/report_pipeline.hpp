@@ -40,8 +40,8 @@ struct ReportPipelineServices {
   store::Outbox* outbox = nullptr;
   std::function<void()> poke;  // after items were enqueued (may be empty)
   int batch_delay_ms = 100;
-  size_t batch_max_units = 5'000;  // recipients + events per write (events::ReportBatcher)
   report::Price price = {};        // every report's price ([webhooks] price_per_message, currency)
+  size_t batch_max_units = 5'000;  // recipients + events per write (events::ReportBatcher)
 };
 
 struct ReportPipelineCounters {
