@@ -141,13 +141,12 @@ struct ApiServices {
       suspension_changed;
   PlatformInfo platform;
   // The test email without holding a thread: starts the attempt and calls done (any thread,
-  // exactly once, within the engine's time limit). When set, POST /settings/test-email uses it
-  // (answering through HttpResponse::later) instead of test_email.
+  // exactly once, within the engine's time limit; outcome "busy" while the account's previous
+  // one is under way). When set, POST /settings/test-email uses it (answering through
+  // HttpResponse::later) instead of test_email.
   std::function<void(int64_t account_id, const std::string& from, const std::string& to,
                      std::function<void(TestEmailResult)> done)>
       test_email_async;
-  // At most one test email of an account at a time (a SlowGate of 1); null: unbounded.
-  SlowGate* test_email_gate = nullptr;
   // At most one webhook test of an account at a time; null: unbounded.
   SlowGate* webhook_test_gate = nullptr;
   // One signed test POST to the account's report or tracking URL; done once (any thread).

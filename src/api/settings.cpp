@@ -87,6 +87,11 @@ net::HttpResponse new_webhook_secret(const Call& c) {
 net::HttpResponse test_email_answer(const TestEmailResult& r) {
   if (r.outcome == "refused") return error_response(400, "sender_not_authorized", r.reply);
   if (r.outcome == "rate_limited") return error_response(429, "rate_limited", r.reply);
+  if (r.outcome == "busy") {  // the account's previous test email is still under way
+    auto e = error_response(429, "too_many_requests", r.reply);
+    e.headers.emplace_back("Retry-After", "5");
+    return e;
+  }
   return json_response(200, {{"outcome", r.outcome},
                              {"code", r.code},
                              {"enhanced", r.enhanced},
@@ -120,27 +125,12 @@ net::HttpResponse test_email(const Call& c) {
     return error_response(503, "unavailable", "test email needs delivery to be enabled");
   if (!c.svc.test_email_async)
     return test_email_answer(c.svc.test_email(c.account.id, from_addr, to_mb->str()));
-  // One at a time per account, and no thread waits for the remote server: the answer is
-  // written when the attempt ends (the engine bounds it in time).
-  std::optional<SlowGate::Ticket> ticket;
-  if (c.svc.test_email_gate) {
-    ticket = c.svc.test_email_gate->enter(c.account.id);
-    if (!ticket) {
-      auto r = error_response(429, "too_many_requests",
-                              "a test email of this account is still being sent; wait for its "
-                              "outcome");
-      r.headers.emplace_back("Retry-After", "5");
-      return r;
-    }
-  }
+  // No thread waits for the remote server: the answer is written when the attempt ends. The
+  // engine bounds it (net/test_send.hpp): one at a time per account ("busy" → 429), in time.
   net::HttpResponse r;
-  auto held = std::make_shared<std::optional<SlowGate::Ticket>>(std::move(ticket));
-  r.later = [start = c.svc.test_email_async, account = c.account.id, from_addr, to = to_mb->str(),
-             held](net::HttpCompletion done) {
-    start(account, from_addr, to, [done, held](TestEmailResult t) {
-      held->reset();
-      done(test_email_answer(t));
-    });
+  r.later = [start = c.svc.test_email_async, account = c.account.id, from_addr,
+             to = to_mb->str()](net::HttpCompletion done) {
+    start(account, from_addr, to, [done](TestEmailResult t) { done(test_email_answer(t)); });
   };
   return r;
 }

@@ -203,12 +203,12 @@ Config load_config(const std::string& path) {
   }
   if (auto* t = section(root, "delivery")) {
     auto& d = c.delivery;
-    check_keys(
-        *t, "delivery",
-        {"enabled", "helo_name", "mx_port", "smarthost", "smarthost_security", "smarthost_username",
-         "smarthost_password", "ca_file", "max_connections", "max_connections_per_destination",
-         "max_messages_per_connection", "retry_schedule", "max_age", "connect_timeout_s",
-         "command_timeout_s", "data_timeout_s", "reject_loopback_mx", "relay_allow"});
+    check_keys(*t, "delivery",
+               {"enabled", "helo_name", "mx_port", "smarthost", "smarthost_security",
+                "smarthost_username", "smarthost_password", "ca_file", "max_connections",
+                "max_connections_per_destination", "max_messages_per_connection",
+                "max_active_messages", "retry_schedule", "max_age", "connect_timeout_s",
+                "command_timeout_s", "data_timeout_s", "reject_loopback_mx", "relay_allow"});
     get(*t, "delivery", "enabled", d.enabled);
     get(*t, "delivery", "helo_name", d.helo_name);
     int64_t mx_port = d.mx_port;
@@ -242,8 +242,9 @@ Config load_config(const std::string& path) {
     get(*t, "delivery", "max_connections", d.limits.max_connections);
     get(*t, "delivery", "max_connections_per_destination", d.limits.max_connections_per_dest);
     get(*t, "delivery", "max_messages_per_connection", d.max_messages_per_connection);
+    get(*t, "delivery", "max_active_messages", d.max_active_messages);
     if (d.limits.max_connections == 0 || d.limits.max_connections_per_dest == 0 ||
-        d.max_messages_per_connection == 0)
+        d.max_messages_per_connection == 0 || d.max_active_messages == 0)
       bad("delivery", "connection and message limits must be positive");
     std::string text;
     get(*t, "delivery", "retry_schedule", text);

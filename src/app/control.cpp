@@ -84,7 +84,8 @@ struct ControlServer::Impl {
   int wake[2] = {-1, -1};
   std::thread thread;
 
-  void serve_one(int c) {
+  // Returns false when the connection was handed to a callback that answers and closes it.
+  bool serve_one(int c) {
     std::string line;
     net::ControlReply rep;
     if (!read_line(c, line, 5000)) {
@@ -101,12 +102,15 @@ struct ControlServer::Impl {
         } else if (!test_email) {
           rep.message = "test email is not available";
         } else {
-          auto t = test_email(j.value("account", std::string()), j.value("from", std::string()),
-                              j.value("to", std::string()));
-          nlohmann::json out{{"ok", t.outcome != "error"}, {"count", 0}, {"test", test_json(t)}};
-          if (t.outcome == "error") out["error"] = t.reply;
-          write_all(c, out.dump() + "\n");
-          return;
+          test_email(j.value("account", std::string()), j.value("from", std::string()),
+                     j.value("to", std::string()), [c](net::TestSendResult t) {
+                       nlohmann::json out{
+                           {"ok", t.outcome != "error"}, {"count", 0}, {"test", test_json(t)}};
+                       if (t.outcome == "error") out["error"] = t.reply;
+                       write_all(c, out.dump() + "\n");
+                       ::close(c);
+                     });
+          return false;
         }
       } else {
         const std::string cmd = j["cmd"];
@@ -118,6 +122,7 @@ struct ControlServer::Impl {
       }
     }
     write_all(c, reply_json(rep));
+    return true;
   }
 
   void loop() {
@@ -128,8 +133,7 @@ struct ControlServer::Impl {
       if (r < 0 || (p[1].revents & POLLIN)) return;
       int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
-      serve_one(c);
-      ::close(c);
+      if (serve_one(c)) ::close(c);
     }
   }
 };

@@ -6,7 +6,9 @@
 // "test-email" (tern account test-email): {"cmd":"test-email","account":"NAME|ID","from":"",
 // "to":"ADDR"} → {"ok":true,"test":{"outcome","code","enhanced","reply","host","tls","route"}}
 // (ok false with an error when the request could not be carried out: unknown account, bad
-// address, delivery disabled). It waits for the delivery attempt (up to a few minutes).
+// address, delivery disabled). The answer is written when the attempt ends (within the test
+// email's time limit): the handler completes a callback and the socket's thread goes on
+// serving other requests meanwhile.
 // A plain thread with blocking sockets: operator commands are rare and must not touch the I/O
 // threads. Requests are bounded (4 KiB line, 5 s to send it).
 #pragma once
@@ -24,8 +26,10 @@ class ControlServer {
   using Handler = std::function<net::ControlReply(const std::string& cmd, const std::string& id)>;
   // account as given (name or id), from "" = the server's default. A result with outcome
   // "error" and ok=false in the reply when the request itself failed.
-  using TestEmailHandler = std::function<net::TestSendResult(
-      const std::string& account, const std::string& from, const std::string& to)>;
+  // done may be called on any thread, once.
+  using TestEmailHandler =
+      std::function<void(const std::string& account, const std::string& from, const std::string& to,
+                         std::function<void(net::TestSendResult)> done)>;
   // Binds path (replacing a stale socket file) and serves until destroyed. Throws
   // std::runtime_error when it cannot bind.
   ControlServer(std::string path, Handler handler, TestEmailHandler test_email = {});

@@ -153,6 +153,7 @@ void check(tern::core::Result<void> r) {
 std::unique_ptr<tern::queue::Spool> open_spool_ro(const Config& c) {
   tern::queue::SpoolOptions o;
   o.read_only = true;
+  o.checkpoint = true;  // read, never written, here: the server's checkpoint and the log after it
   auto s = tern::queue::Spool::open(c.data_dir, o);
   if (!s) throw Failure("spool: " + s.error().message);
   return std::move(s.value());
@@ -423,7 +424,12 @@ int main(int argc, char** argv) {
   // queue
   auto* queue = app.add_subcommand("queue", "inspect the message queue");
   queue->require_subcommand(1);
-  auto* queue_list = queue->add_subcommand("list", "list queued messages");
+  auto* queue_list = queue->add_subcommand("list", "list queued messages (oldest first)");
+  size_t ql_limit = 0;
+  std::string ql_after;
+  queue_list->add_option("--limit", ql_limit, "at most this many messages (0 = all)");
+  queue_list->add_option("--after", ql_after,
+                         "start after this queue id (the previous page's last)");
   add_common(queue_list, g);
   auto* queue_show = queue->add_subcommand("show", "show one message");
   std::string q_id;
@@ -724,7 +730,20 @@ int main(int argc, char** argv) {
         std::cout << "sender " << s_address << " registered for " << acc.name << "\n";
     } else if (*queue_list) {
       auto spool = open_spool_ro(c);
-      auto list = spool->list();
+      // A page of the compact index; only the page's envelopes are read.
+      const auto index = spool->index();
+      size_t begin = 0;
+      if (!ql_after.empty()) {
+        auto it = std::find_if(index.begin(), index.end(),
+                               [&](const tern::queue::QueueEntry& e) { return e.id == ql_after; });
+        if (it == index.end()) throw Failure("no such message in the queue: " + ql_after);
+        begin = static_cast<size_t>(it - index.begin()) + 1;
+      }
+      const size_t end = ql_limit == 0 ? index.size() : std::min(index.size(), begin + ql_limit);
+      std::vector<tern::queue::QueuedMessage> list;
+      list.reserve(end - begin);
+      for (size_t i = begin; i < end; ++i)
+        if (auto m = spool->get(index[i].id)) list.push_back(std::move(*m));
       if (g.json) {
         json arr = json::array();
         for (const auto& m : list) arr.push_back(m);
@@ -737,7 +756,14 @@ int main(int argc, char** argv) {
             std::cout << "    " << r.address << "  " << tern::queue::to_string(r.state)
                       << (r.last_reply.empty() ? "" : "  " + r.last_reply) << "\n";
         }
-        std::cout << list.size() << " message(s)\n";
+        if (begin == 0 && end == index.size())
+          std::cout << list.size() << " message(s)\n";
+        else
+          std::cout << list.size() << " of " << index.size() << " message(s)"
+                    << (end < index.size() && !list.empty()
+                            ? "; next page: --after " + list.back().id
+                            : std::string())
+                    << "\n";
         print_quarantine(c.data_dir);
       }
     } else if (*queue_events) {

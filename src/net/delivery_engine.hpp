@@ -1,24 +1,24 @@
-// The delivery engine (SPEC §4): takes committed messages from the spool to their recipients.
-// Event-driven on one io_context thread; all engine state lives on that thread, so it needs no
-// locks. Policy comes from pure parts: delivery::Scheduler (which job next, connection limits,
-// fair turns), delivery::route_for (which destination), dns::plan_mx (which hosts),
-// queue::RetryPolicy (the recipient's next state), delivery::build_bounce (notices). The wire
-// is net::start_delivery (smtp::ClientSession driven over Asio).
-//
-// Life of a message: submitted() (or start() for what the spool recovered) → suppressed
-// recipients are rejected at once → the others are grouped into jobs per destination →
-// connections are opened per Scheduler::connections_to_open() → each connection pulls jobs for
-// its destination → per-recipient outcomes go through the RetryPolicy, are recorded as events
-// (store) and as a spool STATE record (durable, group-committed); a message whose recipients are
-// all final is finished (spool DONE). Deferred recipients are scheduled again.
+// The delivery driver (SPEC §4): runs delivery::Engine (the sans-IO state machine in
+// src/delivery/) on one io_context thread — the "connection thread", which also runs every
+// outbound SMTP connection (net::start_delivery) — and does the work the engine asks for
+// elsewhere:
+//   pool (blocking)        LoadEnvelopes (spool get + content source), LoadSettings,
+//                          CheckSuppression (one task per batch), Resolve (DNS),
+//                          AddSuppression, the spool look-ups of submitted messages
+//   spool strand (pool)    PersistState, PersistHeld, Finish, SpoolBounce — in the order the
+//                          engine decided them (a message's records never overtake each other)
+//   events strand (pool)   RecordEvents (store), the per-outcome log lines, on_events
+//   connection thread      the engine itself, Connect (start_delivery), timers
+// Every store and spool call the driver makes goes through a check that it is not on the
+// connection thread (on_pool(): a breach aborts with a log line), and the engine has no store
+// or spool pointer at all, so "no store or file call on the connection thread" holds by
+// construction. The one file access there is reading message bytes while they are sent
+// (ContentReader over segments located on the pool beforehand).
 //
 // Durability and duplicates: recipient states are written after the remote's reply; a kill
 // between the remote 250 and the durable STATE/DONE record delivers that recipient again after
 // restart (at-least-once; the window is one fdatasync, ~1 ms). Nothing else is ever lost: the
 // spool replays every message that is not DONE.
-//
-// Blocking work (DNS look-ups, store reads and event writes) runs on the blocking pool, never on
-// the engine thread.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -26,9 +26,11 @@
 #include <string>
 #include <vector>
 
+#include "delivery/engine_io.hpp"
 #include "delivery/queue_view.hpp"
 #include "delivery/route.hpp"
 #include "delivery/scheduler.hpp"
+#include "net/test_send.hpp"
 #include "queue/envelope.hpp"
 #include "queue/retry.hpp"
 #include "report/target_policy.hpp"
@@ -47,8 +49,6 @@ class Resolver;
 
 namespace tern::net {
 
-class CaptureSink;
-
 struct DeliveryConfig {
   bool enabled = true;
   std::string helo_name;            // EHLO name; "" = the server's hostname
@@ -57,6 +57,7 @@ struct DeliveryConfig {
   std::string ca_file;              // extra CAs for verifying relays (private CAs)
   delivery::Limits limits;          // connections overall / per destination
   size_t max_messages_per_connection = 100;
+  size_t max_active_messages = 20000;  // envelopes in memory at once (the rest wait on disk)
   queue::RetryPolicy retry;
   int connect_timeout_s = 30;
   int command_timeout_s = 300;
@@ -81,41 +82,20 @@ struct DeliveryServices {
   // After each batch of events is recorded in the store (a blocking-pool thread; must not
   // block): every recipient outcome, deferrals included (the reports component).
   std::function<void(const std::vector<store::DeliveryEvent>&)> on_events;
-  // Each message the spool gives back at start() (engine thread; must not block).
+  // Each message the spool gives back at start(), read in the background on a pool thread
+  // (it may block briefly: the reports component uses it to catch up its message log).
   std::function<void(const queue::QueuedMessage&)> on_recovered;
+  // Whether the reports know a recovered message already (pool thread): the background pass
+  // reads only the envelopes of those they do not (empty = read every one).
+  std::function<bool(const std::string& queue_id)> recovered_known;
   // route=sandbox (SPEC §9): where such mail goes instead of out (net/capture_delivery.hpp),
   // called on capture_pool (null: blocking). A null sink defers sandbox mail (451 4.3.0).
   CaptureSink* capture = nullptr;
   boost::asio::thread_pool* capture_pool = nullptr;
 };
 
-struct DeliveryCounters {
-  uint64_t delivered = 0, deferred = 0, bounced = 0, expired = 0, rejected = 0;
-  uint64_t connections = 0, bounce_notices = 0;
-  uint64_t queued_messages = 0;  // live messages the engine holds
-};
-
-// Result of an operator command (tern queue retry|hold|release|delete).
-struct ControlReply {
-  bool ok = false;
-  size_t count = 0;     // messages affected
-  std::string message;  // error text when !ok
-};
-
-// One test message sent now (seed 000 "test email"): outcome "delivered", "deferred"
-// (temporary failure), "bounced" (permanent) or "error" (bad input, delivery disabled, no answer
-// in time); the remote reply (or the local reason), the host that answered, TLS, and the route.
-// Before the engine is asked, the caller may answer "refused" (sender policy) or
-// "rate_limited" (nothing was sent).
-struct TestSendResult {
-  std::string outcome;
-  int code = 0;
-  std::string enhanced;
-  std::string reply;
-  std::string host;
-  bool tls = false;
-  std::string route;  // "platform", "smarthost" or "custom"
-};
+using DeliveryCounters = delivery::Counters;
+using ControlReply = delivery::ControlReply;
 
 class DeliveryEngine : public delivery::QueueControl {
  public:
@@ -124,15 +104,15 @@ class DeliveryEngine : public delivery::QueueControl {
   DeliveryEngine(const DeliveryEngine&) = delete;
   DeliveryEngine& operator=(const DeliveryEngine&) = delete;
 
-  // Loads the spool's live messages and starts delivering. Call once, before io runs (or on it).
+  // Reads the spool's compact index (on the pool) and starts delivering. Call once.
   void start();
   // Stops opening connections; connections in flight end with the io_context.
   void stop();
   // A message just committed (any thread).
   void submitted(const queue::QueuedMessage& m);
 
-  // Operator commands, from any thread except the engine's (they wait for the engine thread).
-  // id "" = every message.
+  // Operator commands, from any thread except the engine's (they wait for the engine thread,
+  // and for the spool records they cause to be written). id "" = every message.
   ControlReply retry(const std::string& id);
   ControlReply hold(const std::string& id);
   ControlReply release(const std::string& id);
@@ -140,22 +120,18 @@ class DeliveryEngine : public delivery::QueueControl {
 
   DeliveryCounters counters() const;  // any thread
 
-  // Builds a small message ("Tern test email": From, To, Date, Message-ID) and delivers it now
-  // through the account's route (route_for, plan_mx / relay look-up, start_delivery, as for
-  // queued mail) — not through the spool or the scheduler, no retry. Blocks the caller until the
-  // outcome (any thread except the engine's); the engine thread never waits: settings and DNS
-  // are read on the blocking pool, the connection runs as a coroutine on the engine's io.
-  TestSendResult test_send(int64_t account_id, const std::string& from, const std::string& to);
-  // The same without blocking anyone (the API's test email, issue 13): done runs exactly once,
-  // on the engine's thread or its pool, within 60 s (after that: outcome "error", "no outcome
-  // within 60 seconds"; the connection goes on and its outcome is dropped). Call from any
-  // thread. An account on route=sandbox gets its test email captured like any of its mail.
+  // The test email (net/test_send.hpp): asynchronous, one at a time per account, time-limited.
   void test_send_async(int64_t account_id, const std::string& from, const std::string& to,
                        std::function<void(TestSendResult)> done);
+  // The same, blocking the caller until the answer (not on the engine thread).
+  TestSendResult test_send(int64_t account_id, const std::string& from, const std::string& to);
 
-  // delivery::QueueControl (the operator's queue page, issue 13): run on the engine thread,
-  // the caller waits (any thread except the engine's). The snapshot holds the messages
-  // matching the filter's account, state and destination (paging is the caller's).
+  // delivery::QueueControl (the operator's queue page, issue 13); any thread except the
+  // engine's, the caller waits. The snapshot is read from the spool (every live envelope) and
+  // the store (each account's route, for the destinations) on the caller's thread — the
+  // engine keeps envelopes of active messages only. An action picks its messages from such a
+  // snapshot (ids: as given) and runs as operator commands do: it returns once the engine has
+  // applied it and the spool records it caused are written.
   std::vector<delivery::QueueMessageView> queue_snapshot(const delivery::QueueFilter& f) override;
   delivery::QueueActionResult queue_action(delivery::QueueAction a,
                                            const delivery::QueueSelector& s) override;

@@ -2,16 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <variant>
 
+#include "events/report_batcher.hpp"
 #include "report/emitter.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
@@ -27,18 +28,26 @@ int64_t now_ms() {
 }
 
 constexpr int64_t kSettingsTtlMs = 30'000;
-constexpr int kAttempts = 5;  // a temporary store error (busy, I/O) is tried again this often
 
-// Runs f until it succeeds, fails permanently or kAttempts temporary failures passed.
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Runs f until it succeeds or events::retry_delay_ms says stop (permanent error, or
+// events::kWriteAttempts tries); sleeps on the pipeline's own thread between tries.
 template <class F>
 core::Result<void> with_retries(const char* what, F f) {
   for (int i = 1;; ++i) {
     core::Result<void> r = f();
-    if (r || !r.error().temporary || i == kAttempts) {
-      if (!r) spdlog::error("reports: {}: {}", what, r.error().message);
+    if (r) return r;
+    auto delay = events::retry_delay_ms(i, r.error().temporary);
+    if (!delay) {
+      spdlog::error("reports: {}: {}", what, r.error().message);
       return r;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 * i));
+    std::this_thread::sleep_for(std::chrono::milliseconds(*delay));
   }
 }
 
@@ -64,49 +73,62 @@ struct ReportPipeline::Impl {
   ReportPipelineServices svc;
   mutable std::mutex mu;
   std::condition_variable cv;
-  std::deque<Item> queue;
-  bool stopping = false;
+  events::ReportBatcher<Item> batcher;
   std::thread thread;
   std::unordered_map<int64_t, CachedDefaults> defaults;  // worker thread only
   std::atomic<uint64_t> c_messages{0}, c_reports{0}, c_errors{0};
 
-  explicit Impl(ReportPipelineServices s) : svc(std::move(s)) {
+  explicit Impl(ReportPipelineServices s)
+      : svc(std::move(s)),
+        batcher(events::ReportBatcherConfig{svc.batch_delay_ms, svc.batch_max_units}) {
     thread = std::thread([this] { run(); });
+  }
+
+  static size_t units_of(const Item& it) {
+    if (auto* a = std::get_if<Accepted>(&it)) return std::max<size_t>(1, a->m.recipients.size());
+    if (auto* e = std::get_if<Events>(&it)) return e->batch.size();
+    return 0;
   }
 
   void push(Item it) {
     {
       std::lock_guard lk(mu);
-      if (stopping) {
+      const size_t units = units_of(it);
+      const bool urgent = std::holds_alternative<Flush>(it);
+      if (!batcher.push(std::move(it), units, steady_ms(), urgent)) {
         spdlog::warn("reports: stopped; an item arrived late and is dropped");
         return;
       }
-      queue.push_back(std::move(it));
     }
     cv.notify_one();
   }
 
+  // The driver: the batcher decides what is written together and when; this thread waits and
+  // writes.
   void run() {
     for (;;) {
-      std::deque<Item> work;
+      std::vector<Item> work;
       {
         std::unique_lock lk(mu);
-        cv.wait(lk, [this] { return stopping || !queue.empty(); });
-        // Let a batch gather: one transaction per ~100 ms instead of one per message. A flush
-        // request or stop() does not wait.
-        const auto until =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds(svc.batch_delay_ms);
-        cv.wait_until(lk, until, [this] {
-          return stopping || (!queue.empty() && std::holds_alternative<Flush>(queue.back()));
-        });
-        work.swap(queue);
-        if (work.empty() && stopping) return;
+        for (;;) {
+          auto action = batcher.poll(steady_ms());
+          if (std::holds_alternative<events::BatchDone>(action)) return;
+          if (auto* w = std::get_if<events::BatchWrite<Item>>(&action)) {
+            work = std::move(w->items);
+            break;
+          }
+          const auto& wait = std::get<events::BatchWait>(action);
+          if (!wait.until_ms)
+            cv.wait(lk);
+          else
+            cv.wait_for(lk, std::chrono::milliseconds(*wait.until_ms - steady_ms()));
+        }
       }
       handle(work);
     }
   }
 
-  void handle(std::deque<Item>& work) {
+  void handle(std::vector<Item>& work) {
     std::vector<store::MessageRecord> records;
     std::vector<store::DeliveryEvent> accepted_events;
     std::vector<store::DeliveryEvent> events;
@@ -231,7 +253,7 @@ void ReportPipeline::events(const std::vector<store::DeliveryEvent>& batch) {
 void ReportPipeline::stop() {
   {
     std::lock_guard lk(impl_->mu);
-    impl_->stopping = true;
+    impl_->batcher.close();
   }
   impl_->cv.notify_all();
   if (impl_->thread.joinable()) impl_->thread.join();
@@ -242,8 +264,7 @@ void ReportPipeline::flush() {
   auto fut = done.get_future();
   {
     std::lock_guard lk(impl_->mu);
-    if (impl_->stopping) return;
-    impl_->queue.push_back(Impl::Flush{&done});
+    if (!impl_->batcher.push(Impl::Flush{&done}, 0, steady_ms(), true)) return;
   }
   impl_->cv.notify_all();
   fut.wait();

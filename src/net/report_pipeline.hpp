@@ -8,8 +8,11 @@
 //                report::report_for → Outbox::enqueue, then poke() (wakes the webhook sender)
 //
 // Threading: the callers only append to a queue under a mutex (never block on SQLite); one own
-// thread writes in batches, ~100 ms after the first item arrives. Items are handled in arrival
-// order, and the server calls accepted() before handing the message to the engine, so a
+// thread writes in batches. What goes in a batch and when (~100 ms after the first item, at
+// most batch_max_units recipients + events, at once for flush/stop) and how often a failed
+// store write is tried again is events::ReportBatcher / events::retry_delay_ms (pure, unit
+// tested); this file is the driver: the thread, the waits, the store calls. Items are handled in
+// arrival order, and the server calls accepted() before handing the message to the engine, so a
 // message's rows exist before its first delivery event is handled.
 // Account report defaults (notify_url, report_format, intermediate_report) are read through a
 // 30 s cache, like the engine's settings.
@@ -38,8 +41,9 @@ struct ReportPipelineServices {
   store::Outbox* outbox = nullptr;
   std::function<void()> poke;  // after items were enqueued (may be empty)
   int batch_delay_ms = 100;
-  report::Price price = {};  // every report's price ([webhooks] price_per_message, currency)
-  std::string node_id = {};  // recorded on every message-log row (the node that holds it)
+  report::Price price = {};        // every report's price ([webhooks] price_per_message, currency)
+  size_t batch_max_units = 5'000;  // recipients + events per write (events::ReportBatcher)
+  std::string node_id = {};        // recorded on every message-log row (the node that holds it)
 };
 
 struct ReportPipelineCounters {

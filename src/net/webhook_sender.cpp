@@ -1,13 +1,12 @@
-// The webhook sender loop (see webhook_sender.hpp for the contract): outbox batches → bodies →
-// signed POSTs → marks and "webhook" events. Everything here runs on the sender's io_context
-// thread; the HTTP exchange itself is net::start_http_post.
+// The webhook sender driver (see webhook_sender.hpp for the contract): outbox batches → bodies →
+// signed POSTs → marks and "webhook" events. Which batches are claimed and started, the
+// per-host rule, retries and give-up are events::WebhookScheduler / events::settle (pure, unit
+// tested in tests/unit/events); this file does the I/O: outbox and store calls, rendering,
+// signing, the HTTP exchange (net::start_http_post) and the timer. Everything here runs on the
+// sender's io_context thread.
 //
-// Invariants:
-//  - An item id is in `held` from the moment due() hands it out until it is marked, so a batch
-//    the outbox hands out again (its lease ran out while it waited or was in flight) is dropped
-//    instead of being sent twice by this process.
-//  - running + queued never exceeds max_concurrent (queued = batches waiting for their host).
-//  - Every item taken is marked (sent or failed) unless the process stops first.
+// Invariant: every item the scheduler started is marked (sent or failed) unless the process
+// stops first.
 #include "net/webhook_sender.hpp"
 
 #include <sodium.h>
@@ -21,15 +20,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <charconv>
 #include <chrono>
-#include <deque>
-#include <limits>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "core/clock.hpp"
 #include "dns/ip.hpp"
+#include "events/webhook_policy.hpp"
 #include "net/http_client.hpp"
 #include "net/smtp_client.hpp"
 #include "report/report.hpp"
@@ -41,14 +38,6 @@ namespace tern::net {
 
 namespace asio = boost::asio;
 
-int64_t webhook_backoff_ms(int failed_attempts) {
-  static constexpr int64_t kSteps[] = {30'000,  60'000,    120'000,  300'000,
-                                       600'000, 1'200'000, 1'800'000};
-  constexpr int kN = static_cast<int>(sizeof kSteps / sizeof kSteps[0]);
-  if (failed_attempts < 1) failed_attempts = 1;
-  return failed_attempts <= kN ? kSteps[failed_attempts - 1] : 3'600'000;
-}
-
 core::Result<report::TargetPolicy> webhook_policy(bool allow_loopback,
                                                   const std::vector<std::string>& allow) {
   return report::make_policy(allow_loopback, allow, "[webhooks] allow");
@@ -56,14 +45,7 @@ core::Result<report::TargetPolicy> webhook_policy(bool allow_loopback,
 
 namespace {
 
-constexpr int64_t kRetryOnStoreErrorMs = 5'000;
-
 using Batch = std::vector<store::OutboxItem>;
-
-std::string host_key(const std::string& url) {
-  auto t = report::parse_url(url);
-  return t ? t->host : url;
-}
 
 // A reply text for the message log: the URL without its query (it may carry a token), capped.
 std::string url_for_log(const std::string& url) {
@@ -84,17 +66,17 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   bool stopped = false;
   std::atomic<bool> poke_pending{false};
 
-  std::unordered_set<int64_t> held;
-  std::unordered_set<std::string> busy_hosts;
-  std::unordered_map<std::string, std::deque<Batch>> waiting;
-  size_t running = 0, queued = 0;
+  events::WebhookScheduler sched;
 
   std::atomic<uint64_t> c_sent{0}, c_failed{0}, c_given_up{0}, c_backlog{0}, c_in_flight{0};
 
   Impl(asio::io_context& io_, WebhookConfig c, WebhookServices s)
-      : io(io_), cfg(std::move(c)), svc(s), timer(io_) {
-    if (cfg.max_concurrent == 0) cfg.max_concurrent = 1;
-    if (cfg.batch == 0) cfg.batch = 1;
+      : io(io_),
+        cfg(std::move(c)),
+        svc(s),
+        timer(io_),
+        sched(
+            events::WebhookPolicyConfig{cfg.max_concurrent, cfg.batch, cfg.max_waiting_per_host}) {
     http.resolver = svc.resolver;
     http.blocking = svc.blocking;
     http.tls = make_client_context(cfg.ca_file);
@@ -108,56 +90,34 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   void pump() {
     if (stopped) return;
     const int64_t t = now();
-    const size_t used = running + queued;
     bool store_error = false;
-    if (used < cfg.max_concurrent) {
-      auto r = svc.outbox->due(t, cfg.max_concurrent - used, cfg.batch);
+    sched.begin_pump();
+    for (size_t n; !store_error && (n = sched.claim_budget()) > 0;) {
+      auto r = svc.outbox->due(t, n, sched.config().batch);
       if (!r) {
         spdlog::warn("webhooks: reading the outbox: {}", r.error().message);
         store_error = true;
-      } else {
-        for (auto& b : r.value()) {
-          // Items still ours from an earlier due() (their lease ran out while they waited or
-          // were in flight) stay with that batch; the rest of this one goes out.
-          std::erase_if(b, [&](const store::OutboxItem& i) { return held.count(i.id) > 0; });
-          if (b.empty()) continue;
-          for (const auto& i : b) held.insert(i.id);
-          dispatch(std::move(b));
-        }
+        break;
       }
+      if (r->empty()) break;
+      for (auto& p : sched.offer(std::move(r).value())) start_post(std::move(p));
     }
     if (auto b = svc.outbox->backlog()) c_backlog = b.value();
-    arm_timer(t, store_error);
+    c_in_flight = sched.running();
+    std::optional<int64_t> next_due;
+    if (!store_error) {
+      if (auto next = svc.outbox->next_due_ms()) next_due = next.value();
+    }
+    arm_timer(t, sched.wake_at(t, next_due, store_error));
   }
 
-  void arm_timer(int64_t t, bool store_error) {
-    int64_t at = std::numeric_limits<int64_t>::max();
-    if (store_error) {
-      at = t + kRetryOnStoreErrorMs;
-    } else if (running + queued < cfg.max_concurrent) {
-      // With every slot taken a finishing POST pumps again; no timer needed.
-      auto next = svc.outbox->next_due_ms();
-      if (!next)
-        at = t + kRetryOnStoreErrorMs;
-      else if (next.value() != 0)
-        at = std::max(next.value(), t + 200);  // never spin
-    }
+  void arm_timer(int64_t t, std::optional<int64_t> at) {
     timer.cancel();
-    if (at == std::numeric_limits<int64_t>::max()) return;
-    timer.expires_after(std::chrono::milliseconds(at - t));
+    if (!at) return;
+    timer.expires_after(std::chrono::milliseconds(*at - t));
     timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->pump();
     });
-  }
-
-  void dispatch(Batch b) {
-    std::string host = host_key(b.front().url);
-    if (busy_hosts.count(host)) {
-      waiting[host].push_back(std::move(b));
-      ++queued;
-      return;
-    }
-    start_post(std::move(b), host);
   }
 
   // ---------------------------------------------------------------- one POST
@@ -213,26 +173,29 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     return body;
   }
 
-  void start_post(Batch b, const std::string& host) {
-    busy_hosts.insert(host);
-    ++running;
-    c_in_flight = running;
+  // Starts one POST the scheduler chose (its host is marked busy there). Ends in finished().
+  void start_post(events::StartPost p) {
+    c_in_flight = sched.running();
     const int64_t t = now();
+    Batch& b = p.batch;
 
     std::vector<std::pair<store::OutboxItem, std::string>> bad;
     std::string content_type;
     std::string body = render(b, bad, content_type);
     if (!bad.empty()) {
-      std::vector<store::DeliveryEvent> events;
+      std::vector<store::DeliveryEvent> attempts;
       for (auto& [item, why] : bad) {
         ++c_failed;
         spdlog::warn("webhooks: item {} of message {} given up: {}", item.id, item.message_id, why);
-        settle({item}, t, false, true, "not sent: " + why, 0, events);
+        events::Settlement s;
+        s.given_up.push_back(item.id);
+        mark({item}, s, t, "not sent: " + why, 0, attempts);
+        sched.settled_apart(item.id);
       }
-      record(events);
+      record(attempts);
     }
     if (b.empty()) {
-      release(host);
+      release(std::move(p));
       return;
     }
 
@@ -259,68 +222,53 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       HttpPostResult r;
       r.url = req.url;
       r.error = local_error;
-      finished(std::move(b), host, std::move(r));
+      finished(std::move(p), std::move(r));
       return;
     }
     start_http_post(io, http, std::move(req),
-                    [self = shared_from_this(), b = std::move(b), host](HttpPostResult r) mutable {
-                      self->finished(std::move(b), host, std::move(r));
+                    [self = shared_from_this(), p = std::move(p)](HttpPostResult r) mutable {
+                      self->finished(std::move(p), std::move(r));
                     });
   }
 
-  void finished(Batch b, const std::string& host, HttpPostResult r) {
+  void finished(events::StartPost p, HttpPostResult r) {
+    const Batch& b = p.batch;
     const int64_t t = now();
     std::string reply = "POST " + url_for_log(b.front().url) + ": ";
     if (r.ok() || r.status_error)
       reply += std::to_string(r.status) + (r.reason.empty() ? "" : " " + r.reason);
     else
       reply += r.error;
-    std::vector<store::DeliveryEvent> events;
-    if (r.ok()) {
-      settle(b, t, true, false, reply, r.status, events);
-    } else {
-      ++c_failed;
-      // Per item: its own attempt count decides the backoff, its own age the give-up.
-      Batch retry, give_up;
-      for (auto& i : b) {
-        if (r.permanent || t - i.created_ms >= cfg.max_age_ms)
-          give_up.push_back(std::move(i));
-        else
-          retry.push_back(std::move(i));
-      }
-      if (!give_up.empty()) {
-        spdlog::warn("webhooks: giving up {} item(s) for {}: {}", give_up.size(),
-                     url_for_log(give_up.front().url), reply);
-        settle(give_up, t, false, true, reply, r.status, events);
-      }
-      if (!retry.empty()) settle(retry, t, false, false, reply, r.status, events);
-    }
-    record(events);
-    for (const auto& i : b) held.erase(i.id);
-    release(host);
+    if (!r.ok()) ++c_failed;
+    const auto s = events::settle(b, events::PostOutcome{r.status, r.permanent}, t, cfg.max_age_ms);
+    if (!s.given_up.empty())
+      spdlog::warn("webhooks: giving up {} item(s) for {}: {}", s.given_up.size(),
+                   url_for_log(b.front().url), reply);
+    std::vector<store::DeliveryEvent> attempts;
+    mark(b, s, t, reply, r.status, attempts);
+    record(attempts);
+    release(std::move(p));
   }
 
-  // Marks items and adds their attempt events.
-  void settle(const Batch& items, int64_t t, bool sent, bool give_up, const std::string& reply,
-              int code, std::vector<store::DeliveryEvent>& events) {
-    if (items.empty()) return;
-    if (sent) {
-      std::vector<int64_t> ids;
-      for (const auto& i : items) ids.push_back(i.id);
-      if (auto m = svc.outbox->mark_sent(ids, t, code); !m)
-        spdlog::error("webhooks: marking {} item(s) sent: {}", ids.size(), m.error().message);
-      c_sent += ids.size();
-    } else {
-      std::map<int64_t, std::vector<int64_t>> by_next;
-      for (const auto& i : items)
-        by_next[give_up ? t : t + webhook_backoff_ms(i.attempts + 1)].push_back(i.id);
-      for (const auto& [next, ids] : by_next)
-        if (auto m = svc.outbox->mark_failed(ids, next, reply, give_up, code); !m)
-          spdlog::error("webhooks: marking {} item(s) failed: {}", ids.size(), m.error().message);
-      if (give_up) c_given_up += items.size();
+  // Marks what settle decided and adds one attempt event per item.
+  void mark(const Batch& items, const events::Settlement& s, int64_t t, const std::string& reply,
+            int code, std::vector<store::DeliveryEvent>& attempts) {
+    if (!s.sent.empty()) {
+      if (auto m = svc.outbox->mark_sent(s.sent, t, code); !m)
+        spdlog::error("webhooks: marking {} item(s) sent: {}", s.sent.size(), m.error().message);
+      c_sent += s.sent.size();
     }
+    for (const auto& [next, ids] : s.retry_at)
+      if (auto m = svc.outbox->mark_failed(ids, next, reply, false, code); !m)
+        spdlog::error("webhooks: marking {} item(s) failed: {}", ids.size(), m.error().message);
+    if (!s.given_up.empty()) {
+      if (auto m = svc.outbox->mark_failed(s.given_up, t, reply, true, code); !m)
+        spdlog::error("webhooks: marking {} item(s) failed: {}", s.given_up.size(),
+                      m.error().message);
+      c_given_up += s.given_up.size();
+    }
+    const std::unordered_set<int64_t> gave_up(s.given_up.begin(), s.given_up.end());
     for (const auto& i : items) {
-      held.erase(i.id);
       store::DeliveryEvent e;
       e.time_ms = t;
       e.queue_id = i.queue_id;
@@ -329,32 +277,24 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       e.event = core::EventKind::webhook;
       e.attempt = i.attempts + 1;
       e.code = code;
-      e.reply = give_up ? reply + " (given up)" : reply;
-      events.push_back(std::move(e));
+      e.reply = gave_up.count(i.id) ? reply + " (given up)" : reply;
+      attempts.push_back(std::move(e));
     }
   }
 
-  void record(const std::vector<store::DeliveryEvent>& events) {
-    if (events.empty() || !svc.store) return;
-    if (auto r = svc.store->events.record(events); !r)
-      spdlog::error("webhooks: recording {} attempt event(s): {}", events.size(),
+  void record(const std::vector<store::DeliveryEvent>& attempts) {
+    if (attempts.empty() || !svc.store) return;
+    if (auto r = svc.store->events.record(attempts); !r)
+      spdlog::error("webhooks: recording {} attempt event(s): {}", attempts.size(),
                     r.error().message);
   }
 
-  void release(const std::string& host) {
-    --running;
-    auto w = waiting.find(host);
-    if (w != waiting.end() && !w->second.empty() && !stopped) {
-      Batch next = std::move(w->second.front());
-      w->second.pop_front();
-      --queued;
-      if (w->second.empty()) waiting.erase(w);
-      busy_hosts.erase(host);
-      start_post(std::move(next), host);
-    } else {
-      busy_hosts.erase(host);
-    }
-    c_in_flight = running;
+  // The POST ended and its items are marked: the scheduler frees the host or hands its next
+  // waiting batch; then look at the outbox again.
+  void release(events::StartPost p) {
+    auto next = sched.finished(p);
+    if (next && !stopped) start_post(std::move(*next));
+    c_in_flight = sched.running();
     pump();
   }
 };

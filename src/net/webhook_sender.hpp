@@ -18,10 +18,12 @@
 //  - every attempt is recorded for each item as a store::DeliveryEvent "webhook" (queue_id and
 //    recipient of the item, code = HTTP status or 0, reply "POST <url>: 200 OK" or the error).
 //
-// Concurrency: at most max_concurrent POSTs at once and one at a time per URL host (a slow or
-// dead receiver holds only its own slot). Wake-ups: poke() (any thread, after enqueue) and a
-// timer at Outbox::next_due_ms(). The outbox is durable, so a restart resumes where it stopped
-// (items taken but not marked come back after the outbox lease: at least once).
+// Concurrency, retries, give-up and wake-up times are events::WebhookScheduler and
+// events::settle (src/events/webhook_policy.hpp, pure and unit-tested): at most max_concurrent
+// POSTs at once and one at a time per URL host (a slow or dead receiver holds only its own
+// slot; batches waiting for a busy host do not take POST slots). Wake-ups: poke() (any thread,
+// after enqueue) and a timer at Outbox::next_due_ms(). The outbox is durable, so a restart resumes
+// where it stopped (items taken but not marked come back after the outbox lease: at least once).
 //
 // Threading: all state lives on the sender's io_context thread. Outbox and Store calls are
 // made on that thread (they are short SQLite statements on connections of their own; a busy
@@ -34,6 +36,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "events/webhook_policy.hpp"
 #include "report/target_policy.hpp"
 
 namespace boost::asio {
@@ -58,6 +61,7 @@ struct WebhookConfig {
   int64_t max_age_ms = 172800LL * 1000;      // retry this long, then give up
   size_t batch = 50;                         // items per POST at most
   size_t max_concurrent = 8;                 // POSTs in flight at most
+  size_t max_waiting_per_host = 2;           // batches waiting for a busy host (more: parked)
   std::string ca_file;                       // extra CAs for https receivers
   report::TargetPolicy policy;               // SSRF rules
   int64_t secret_grace_ms = 86400LL * 1000;  // old secret signs too this long after a rotation
@@ -93,9 +97,8 @@ struct WebhookTest {
   std::string url;
 };
 
-// The backoff after the n-th failed attempt (n >= 1): 30 s, 1 m, 2 m, 5 m, 10 m, 20 m, 30 m,
-// then 1 h.
-int64_t webhook_backoff_ms(int failed_attempts);
+// The backoff after the n-th failed attempt: events::webhook_backoff_ms.
+using events::webhook_backoff_ms;
 
 class WebhookSender {
  public:

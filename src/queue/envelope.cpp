@@ -2,6 +2,8 @@
 // them and integration tests parse them, and the spool's COMMIT records store them.
 #include "queue/envelope.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -60,6 +62,18 @@ bool parse_rcpt_state(std::string_view s, RcptState& out) {
     }
   }
   return false;
+}
+
+QueueEntry summarize(const QueuedMessage& m) {
+  QueueEntry e;
+  e.id = m.id;
+  e.account_id = m.account_id;
+  e.received_ms = m.received_ms;
+  e.held = m.held;
+  e.due_ms = INT64_MAX;
+  for (const auto& r : m.recipients)
+    if (!is_final(r.state)) e.due_ms = std::min(e.due_ms, std::max<int64_t>(0, r.next_attempt_ms));
+  return e;
 }
 
 int64_t int_field(const nlohmann::json& j, const char* key, int64_t lo, int64_t hi,

@@ -54,6 +54,18 @@ struct QueuedMessage {
   uint64_t content_size = 0;  // octets of streamed content (DATA records), without prepend
 };
 
+// What the delivery engine keeps of a queued message while it waits (tens of bytes): the
+// envelope itself stays in the spool and is loaded when the message is due.
+struct QueueEntry {
+  std::string id;
+  int64_t account_id = 0;
+  int64_t received_ms = 0;
+  int64_t due_ms = 0;  // earliest next attempt of a recipient that is not final (0 = now)
+  bool held = false;
+};
+// The entry of a message; due_ms is INT64_MAX when every recipient is final.
+QueueEntry summarize(const QueuedMessage& m);
+
 // Reads a whole-number field of a stored JSON object strictly: absent → fallback; present but
 // not an integer within [lo, hi] (a fraction, 1e10 for an int, a string, a negative count)
 // → throws a nlohmann::json exception (a corrupt record, refused like any other), never a

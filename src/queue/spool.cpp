@@ -72,6 +72,24 @@ class LogContentReader final : public Spool::ContentReader {
   size_t pos_ = 0, part_ = 0, off_ = 0;
 };
 
+class LogContentSource final : public Spool::ContentSource {
+ public:
+  std::string prepend;
+  std::vector<std::pair<detail::SegmentPtr, detail::Extent>> parts;
+
+  std::unique_ptr<Spool::ContentReader> reader() const override {
+    auto r = std::make_unique<LogContentReader>();
+    r->prepend = prepend;
+    r->parts = parts;
+    return r;
+  }
+  uint64_t size() const override {
+    uint64_t s = prepend.size();
+    for (const auto& p : parts) s += p.second.len;
+    return s;
+  }
+};
+
 class LogSpool final : public Spool {
  public:
   explicit LogSpool(std::shared_ptr<detail::Core> core) : core_(std::move(core)) {}
@@ -97,9 +115,20 @@ class LogSpool final : public Spool {
   }
   core::Result<std::unique_ptr<ContentReader>> open_content(const std::string& id) const override {
     auto r = std::make_unique<LogContentReader>();
-    if (auto p = core_->content_parts(id, r->prepend, r->parts); !p) return p.error();
+    auto m = core_->get(id);
+    if (!m) return core::Error::perm("no such message: " + id);
+    r->prepend = std::move(m->prepend);
+    if (auto p = core_->content_parts(id, r->parts); !p) return p.error();
     return std::unique_ptr<ContentReader>(std::move(r));
   }
+  core::Result<std::shared_ptr<const ContentSource>> content_source(
+      const QueuedMessage& m) const override {
+    auto src = std::make_shared<LogContentSource>();
+    if (auto p = core_->content_parts(m.id, src->parts); !p) return p.error();
+    src->prepend = m.prepend;
+    return std::shared_ptr<const ContentSource>(std::move(src));
+  }
+  std::vector<QueueEntry> index() const override { return core_->index(); }
   void update_async(const QueuedMessage& msg,
                     std::function<void(core::Result<void>)> done) override {
     core_->update_async(msg, std::move(done));
@@ -110,6 +139,7 @@ class LogSpool final : public Spool {
   core::Result<void> update(const QueuedMessage& msg) override { return core_->update(msg); }
   core::Result<void> finish(const std::string& id) override { return core_->finish(id); }
   Stats stats() const override { return core_->stats(); }
+  core::Result<void> checkpoint() override { return core_->checkpoint_now(); }
 
  private:
   std::shared_ptr<detail::Core> core_;

@@ -18,6 +18,13 @@
 //    cut off; any other bad record - including a whole record at the tail whose check fails -
 //    damages the messages it may belong to, which are moved to <dir>/quarantine/ (content and
 //    what is known) with a log line; the spool keeps working.
+//  - With a checkpoint (SpoolOptions::checkpoint), recovery trusts what it covers: the live
+//    index at a log position whose records were durable before the checkpoint was renamed
+//    into place (atomic rename, BLAKE2b checksum); only the log after that position is
+//    scanned as above. A missing, damaged or inconsistent checkpoint (a message it calls live
+//    lost a segment and no later DONE explains it) is ignored and the whole log scanned. So
+//    damage to bytes the checkpoint covers is not looked for at open (the log stays the
+//    source of truth: delete index.ckpt to have everything checked).
 //  - A segment file is deleted when no live message has records in it; the active segment
 //    too (the log rolls past it) once it is large or space is short, so a disk full of dead
 //    bytes recovers without a restart. An aborted message whose records are the tail of the
@@ -49,6 +56,14 @@ struct SpoolOptions {
   bool sync = true;                      // tests of logic only may turn fsync off
   // Free space kept for state records: content appends fail as disk full below it; 0 = none.
   uint64_t reserve_bytes = 16ull << 20;
+  // Index checkpoint (<dir>/spool/index.ckpt): recovery reads it and scans only the log
+  // written after it. Written in the background once checkpoint_min_bytes (or the last
+  // checkpoint's size, if larger) of log were written since the last one, at most every
+  // checkpoint_interval_ms, soon after a recovery, and at a clean shutdown. The server turns
+  // it on; off by default so the spool's own tests see full scans (see Invariants above).
+  bool checkpoint = false;
+  uint64_t checkpoint_min_bytes = 64ull << 20;
+  uint64_t checkpoint_interval_ms = 10'000;
 };
 
 struct CommitOutcome {
@@ -82,6 +97,9 @@ class Spool {
 
   // Live (committed, not done) messages, oldest first.
   virtual std::vector<QueuedMessage> list() const = 0;
+  // The compact entries of the live messages, oldest first (what the delivery engine indexes
+  // at start; no envelope is copied).
+  virtual std::vector<QueueEntry> index() const = 0;
   virtual std::optional<QueuedMessage> get(const std::string& id) const = 0;
   // The exact content bytes of a live message, streamed to sink in pieces.
   virtual core::Result<void> read_content(
@@ -98,6 +116,18 @@ class Spool {
   };
   virtual core::Result<std::unique_ptr<ContentReader>> open_content(
       const std::string& id) const = 0;
+  // Where a live message's bytes lie, taken once (off the delivery thread) so that readers
+  // can be made later without touching the spool's index: reader() only copies positions.
+  // Thread-safe; it keeps the segments open like a ContentReader.
+  class ContentSource {
+   public:
+    virtual ~ContentSource() = default;
+    virtual std::unique_ptr<ContentReader> reader() const = 0;
+    virtual uint64_t size() const = 0;
+  };
+  // m: the live message's envelope (its id and prepend).
+  virtual core::Result<std::shared_ptr<const ContentSource>> content_source(
+      const QueuedMessage& m) const = 0;
 
   // Asynchronous update/finish for the delivery engine: the record is written now (so the
   // in-memory state changes at once, in call order) and done runs on the spool's sync thread
@@ -122,8 +152,16 @@ class Spool {
     uint64_t torn_bytes_discarded = 0;
     uint64_t unwritten = 0;         // STATE/DONE records waiting for space (retried)
     uint64_t reserve_refusals = 0;  // content appends refused below the reserve
+    bool from_checkpoint = false;   // the last open read a checkpoint (and the log after it)
+    uint64_t bytes_scanned = 0;     // log bytes the last open scanned
+    uint64_t checkpoints = 0;       // checkpoints written by this process
+    uint64_t live = 0;              // live (committed, not done) messages
   };
   virtual Stats stats() const = 0;
+
+  // Writes an index checkpoint now (synchronously; tests and tools). An error when the spool
+  // is read-only, has STATE/DONE records waiting for space, or a write or sync failed.
+  virtual core::Result<void> checkpoint() = 0;
 };
 
 }  // namespace tern::queue

@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace tern::queue::detail {
@@ -70,21 +71,29 @@ core::Error Core::io_error(const char* what, int err) const {
 void Core::start() {
   if (opt_.read_only) return;
   sync_thread_ = std::thread([this] { sync_loop(); });
+  if (opt_.checkpoint) ckpt_thread_ = std::thread([this] { checkpoint_loop(); });
 }
 
 void Core::shutdown() {
   {
     std::lock_guard lk(mu_);
     if (stopped_) return;
+    ckpt_stop_ = true;
+  }
+  ckpt_cv_.notify_all();
+  if (ckpt_thread_.joinable()) ckpt_thread_.join();  // (it may wait for a sync: first)
+  {
+    std::lock_guard lk(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
-  std::lock_guard lk(mu_);
+  std::unique_lock lk(mu_);
   // Make ABORT/DONE records written since the last sync durable, so a clean restart never
   // resurrects a message whose commit failed; a last try for records still unwritten.
   if (!opt_.read_only) (void)flush_unwritten_locked();
   stopped_ = true;
+  int final_err = 0;
   if (!opt_.read_only) {
     if (!unwritten_.empty())
       spdlog::error(
@@ -92,7 +101,19 @@ void Core::shutdown() {
           "messages may be delivered again after the restart",
           unwritten_.size());
     SyncSet s = take_sync_set_locked();
-    if (int err = do_sync(s)) spdlog::error("spool: final sync failed: {}", std::strerror(err));
+    final_err = do_sync(s);
+    if (final_err) spdlog::error("spool: final sync failed: {}", std::strerror(final_err));
+  }
+  // A clean stop leaves a checkpoint of the index: the next open reads it instead of the log.
+  // Everything is synced above, so it is installed without another sync.
+  if (opt_.checkpoint && !opt_.read_only && !final_err) {
+    std::string bytes = snapshot_locked();
+    const uint64_t failures = sync_failures_;
+    if (!bytes.empty()) {
+      lk.unlock();
+      if (auto r = install_checkpoint(bytes, failures, false); !r)
+        spdlog::warn("spool: index checkpoint at shutdown not written: {}", r.error().message);
+    }
   }
 }
 
@@ -172,6 +193,7 @@ int Core::append_locked(record::Type t, std::string_view id, std::string_view pa
     return err;
   }
   active_->size += total;
+  log_bytes_ += total;
   if (where)
     *where =
         Extent{active_->seq, off + h.size() + id.size(), static_cast<uint32_t>(payload.size())};
@@ -296,6 +318,7 @@ core::Result<void> Core::append_data(WriterState& w, std::string_view bytes) {
       }
       w.run_end = e.off + e.len;
       w.data.push_back(e);
+      if (w.data.size() == 1) writers_.insert(&w);
       ref_locked(w.segs, e.seg);
       w.size += piece.size();
     }
@@ -308,12 +331,16 @@ core::Result<void> Core::append_data(WriterState& w, std::string_view bytes) {
 void Core::abort_writer_locked(WriterState& w) {
   if (w.closed) return;
   w.closed = true;
+  writers_.erase(&w);
   // Content that is the tail of the active segment is cut off: a rejected message (bad line,
   // aborted DATA) gives its bytes back at once. Otherwise an ABORT marker: without it
   // recovery would still drop the content (no COMMIT); it makes that explicit and lets
   // damage checks skip it.
+  // (never below a checkpoint's position: the scan after the checkpoint starts there)
+  const bool above_floor =
+      w.run_seg > floor_seg_ || (w.run_seg == floor_seg_ && w.run_start >= floor_off_);
   const bool tail = !w.data.empty() && w.one_run && active_ && active_->seq == w.run_seg &&
-                    active_->size == w.run_end && w.segs.size() == 1 &&
+                    active_->size == w.run_end && w.segs.size() == 1 && above_floor &&
                     ops_->ftruncate(active_->fd, static_cast<off_t>(w.run_start)) == 0;
   if (tail)
     active_->size = w.run_start;
@@ -370,21 +397,25 @@ void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOu
       } else {
         ref_locked(w.segs, e.seg);
         pending = std::make_unique<LiveMessage>();
-        pending->msg = std::move(msg);
+        pending->summarize(msg);
+        pending->commit = e;
         pending->data = std::move(w.data);
         pending->segs = std::move(w.segs);
         w.segs.clear();
         w.closed = true;
+        writers_.erase(&w);
       }
     }
   }
   if (early) abort_writer_locked(w);
   Waiter wt;
   wt.cb = std::move(done);
-  if (early)
+  if (early) {
     wt.preset = std::move(early);
-  else
+  } else {
     wt.pending = std::move(pending);
+    wt.pending_id = w.id;
+  }
   waiters_.push_back(std::move(wt));
   lk.unlock();
   cv_.notify_one();
@@ -425,6 +456,7 @@ int Core::do_sync(const SyncSet& s) {
 void Core::poison_locked(const SyncSet& s) {
   // After a failed fsync the kernel may have dropped the dirty pages and marked them clean,
   // so a later fsync of the same file proves nothing: stop writing there.
+  ++sync_failures_;
   if (s.active) s.active->poisoned = true;
   for (const auto& seg : s.rolled) seg->poisoned = true;
   if (s.dir) dir_dirty_ = true;
@@ -457,6 +489,7 @@ void Core::sync_loop() {
         continue;
       }
       batch.swap(waiters_);
+      inflight_ = &batch;  // a checkpoint taken meanwhile sees its pending commits
       need_sync = !retried.empty();
       for (const auto& w : batch)
         if (!w.preset) need_sync = true;
@@ -467,6 +500,7 @@ void Core::sync_loop() {
     std::vector<CommitOutcome> outs(batch.size());
     {
       std::lock_guard lk(mu_);
+      inflight_ = nullptr;
       if (err) poison_locked(set);
       for (auto& [id, u] : retried) {
         if (err) {
@@ -487,17 +521,15 @@ void Core::sync_loop() {
           if (w.pending) {
             LiveMessage& lm = *w.pending;
             lm.order = next_order_++;
-            order_[lm.order] = lm.msg.id;
-            std::string id = lm.msg.id;
-            live_[id] = std::move(lm);
+            auto [it, fresh] = live_.insert_or_assign(w.pending_id, std::move(lm));
+            order_[it->second.order] = &it->first;
             ++stats_.commits;
           }
         } else {
           outs[i] = failed_outcome(err, "spool sync");
           if (w.pending) {
-            if (!bury_locked(record::Type::abort, w.pending->msg.id, w.pending->segs))
-              spdlog::error("spool: cannot write ABORT for {} after a failed sync",
-                            w.pending->msg.id);
+            if (!bury_locked(record::Type::abort, w.pending_id, w.pending->segs))
+              spdlog::error("spool: cannot write ABORT for {} after a failed sync", w.pending_id);
             unref_all_locked(w.pending->segs);
           }
         }
@@ -563,26 +595,86 @@ void Core::sync_async(std::function<void(int)> cb) {
 // ---------------------------------------------------------------- index
 
 std::vector<QueuedMessage> Core::list() const {
-  std::lock_guard lk(mu_);
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lk(mu_);
+    ids.reserve(order_.size());
+    for (const auto& [o, id] : order_) ids.push_back(*id);
+  }
   std::vector<QueuedMessage> out;
-  out.reserve(order_.size());
-  for (const auto& [o, id] : order_) out.push_back(live_.at(id).msg);
+  out.reserve(ids.size());
+  for (const auto& id : ids)
+    if (auto m = get(id)) out.push_back(std::move(*m));
   return out;
 }
 
-std::optional<QueuedMessage> Core::get(const std::string& id) const {
+std::vector<QueueEntry> Core::index() const {
   std::lock_guard lk(mu_);
-  auto it = live_.find(id);
-  if (it == live_.end()) return std::nullopt;
-  return it->second.msg;
+  std::vector<QueueEntry> out;
+  out.reserve(order_.size());
+  for (const auto& [o, id] : order_) {
+    const LiveMessage& lm = live_.at(*id);
+    out.push_back(QueueEntry{*id, lm.account_id, lm.received_ms, lm.due_ms, lm.held});
+  }
+  return out;
 }
 
-core::Result<void> Core::content_parts(const std::string& id, std::string& prepend,
+// The envelope is decoded from disk: the COMMIT payload, then the latest state (the STATE
+// record, or the one still waiting for space in unwritten_). Segments are held by pointer, so
+// a message finished meanwhile still reads consistently.
+std::optional<QueuedMessage> Core::get(const std::string& id) const {
+  SegmentPtr commit_seg, state_seg;
+  Extent commit, state;
+  std::optional<std::string> pending_state;
+  {
+    std::lock_guard lk(mu_);
+    auto it = live_.find(id);
+    if (it == live_.end()) return std::nullopt;
+    commit = it->second.commit;
+    auto cs = segments_.find(commit.seg);
+    if (cs == segments_.end()) return std::nullopt;
+    commit_seg = cs->second;
+    if (auto u = unwritten_.find(id); u != unwritten_.end() && !u->second.done) {
+      pending_state = u->second.state;
+    } else if (it->second.has_state) {
+      state = it->second.state;
+      auto ss = segments_.find(state.seg);
+      if (ss == segments_.end()) return std::nullopt;
+      state_seg = ss->second;
+    }
+  }
+  auto payload = read_extent(commit_seg->fd, commit);
+  if (!payload) {
+    spdlog::error("spool: {}: {}", id, payload.error().message);
+    return std::nullopt;
+  }
+  auto info = decode_commit(payload.value());
+  if (!info) {
+    spdlog::error("spool: {}: commit record: {}", id, info.error().message);
+    return std::nullopt;
+  }
+  if (state_seg) {
+    auto st = read_extent(state_seg->fd, state);
+    if (!st) {
+      spdlog::error("spool: {}: {}", id, st.error().message);
+      return std::nullopt;
+    }
+    pending_state = std::move(st).value();
+  }
+  if (pending_state) {
+    if (auto r = apply_state(*pending_state, info.value().msg); !r) {
+      spdlog::error("spool: {}: state record: {}", id, r.error().message);
+      return std::nullopt;
+    }
+  }
+  return std::move(info.value().msg);
+}
+
+core::Result<void> Core::content_parts(const std::string& id,
                                        std::vector<std::pair<SegmentPtr, Extent>>& parts) const {
   std::lock_guard lk(mu_);
   auto it = live_.find(id);
   if (it == live_.end()) return core::Error::perm("no such message: " + id);
-  prepend = it->second.msg.prepend;
   parts.clear();
   parts.reserve(it->second.data.size());
   for (const Extent& e : it->second.data) {
@@ -596,9 +688,10 @@ core::Result<void> Core::content_parts(const std::string& id, std::string& prepe
 core::Result<void> Core::read_content(const std::string& id,
                                       const std::function<void(std::string_view)>& sink) const {
   std::vector<std::pair<SegmentPtr, Extent>> parts;
-  std::string prepend;
-  if (auto r = content_parts(id, prepend, parts); !r) return r;
-  if (!prepend.empty()) sink(prepend);
+  auto m = get(id);
+  if (!m) return core::Error::perm("no such message: " + id);
+  if (auto r = content_parts(id, parts); !r) return r;
+  if (!m->prepend.empty()) sink(m->prepend);
   // The segment pointers keep the files open even if the message is finished meanwhile.
   std::string buf;
   for (const auto& [seg, e] : parts) {
@@ -615,7 +708,7 @@ core::Result<void> Core::read_content(const std::string& id,
   return core::ok();
 }
 
-core::Result<void> Core::write_update(const QueuedMessage& msg) {
+core::Result<void> Core::write_update(const QueuedMessage& msg, uint32_t& seq) {
   std::lock_guard lk(mu_);
   if (opt_.read_only) return core::Error::perm("spool is read-only");
   auto it = live_.find(msg.id);
@@ -624,15 +717,21 @@ core::Result<void> Core::write_update(const QueuedMessage& msg) {
   if (payload.size() > record::kMaxPayload) return core::Error::perm("state too large");
   // Applied now, in call order, so concurrent updates cannot be reordered in memory; a record
   // that cannot be written is kept and rewritten when space returns.
-  it->second.msg.recipients = msg.recipients;
-  it->second.msg.held = msg.held;
+  LiveMessage& lm = it->second;
+  const int64_t account = lm.account_id, received = lm.received_ms;
+  lm.summarize(msg);
+  lm.account_id = account;  // fixed at commit: msg may carry only id, recipients and held
+  lm.received_ms = received;
+  seq = ++lm.state_seq;
   Extent e;
   if (int err = append_locked(record::Type::state, msg.id, payload, &e)) {
-    unwritten_[msg.id] = Unwritten{false, std::move(payload), {}};
+    unwritten_[msg.id] = Unwritten{false, std::move(payload), seq, {}};
     cv_.notify_all();  // the sync thread starts retrying
     return io_error("spool write (kept in memory, retried)", err);
   }
-  ref_locked(it->second.segs, e.seg);
+  ref_locked(lm.segs, e.seg);
+  lm.state = e;
+  lm.has_state = true;
   unwritten_.erase(msg.id);  // superseded
   return core::ok();
 }
@@ -684,6 +783,8 @@ std::vector<std::pair<std::string, Core::Unwritten>> Core::flush_unwritten_locke
       if (lv != live_.end()) {
         if (append_locked(record::Type::state, id, u.state, &e) != 0) break;
         ref_locked(lv->second.segs, e.seg);
+        lv->second.state = e;
+        lv->second.has_state = true;
       }
     }
     written.emplace_back(id, std::move(u));
@@ -701,8 +802,8 @@ std::string Core::state_payload(const QueuedMessage& msg) {
 void Core::keep_unwritten_locked(const std::string& id, Unwritten u) {
   if (!u.done) {
     auto lv = live_.find(id);
-    if (lv == live_.end()) return;                         // finished meanwhile
-    if (state_payload(lv->second.msg) != u.state) return;  // a newer state supersedes it
+    if (lv == live_.end()) return;              // finished meanwhile
+    if (lv->second.state_seq != u.seq) return;  // a newer state supersedes it
   }
   auto [it, fresh] = unwritten_.try_emplace(id, std::move(u));
   if (!fresh && u.done && !it->second.done) it->second = std::move(u);
@@ -713,18 +814,21 @@ void Core::keep_unwritten_locked(const std::string& id, Unwritten u) {
 // it is rewritten like one that found no space. For a DONE the segments were released at
 // write time; the rewritten DONE then carries no tombstone, which is safe (at worst the
 // message's segments are reclaimed first, the same as a durable DONE).
-void Core::after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg) {
+void Core::after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg,
+                             uint32_t seq) {
   std::lock_guard lk(mu_);
   Unwritten u;
   u.done = done;
+  u.seq = seq;
   if (!done && msg) u.state = state_payload(*msg);
   keep_unwritten_locked(id, std::move(u));
 }
 
 core::Result<void> Core::update(const QueuedMessage& msg) {
-  if (auto r = write_update(msg); !r) return r;
+  uint32_t seq = 0;
+  if (auto r = write_update(msg, seq); !r) return r;
   if (int err = sync_wait()) {
-    after_failed_sync(msg.id, false, &msg);
+    after_failed_sync(msg.id, false, &msg, seq);
     return io_error("spool sync", err);
   }
   return core::ok();
@@ -735,7 +839,7 @@ core::Result<void> Core::finish(const std::string& id) {
   // If this sync fails the DONE is rewritten later; a crash before that may deliver the
   // message again after a restart (at-least-once); the caller sees the error.
   if (int err = sync_wait()) {
-    after_failed_sync(id, true, nullptr);
+    after_failed_sync(id, true, nullptr, 0);
     return io_error("spool sync", err);
   }
   std::lock_guard lk(mu_);
@@ -744,9 +848,10 @@ core::Result<void> Core::finish(const std::string& id) {
 }
 
 void Core::update_async(const QueuedMessage& msg, std::function<void(core::Result<void>)> done) {
-  if (auto r = write_update(msg); !r) return done(r);
-  sync_async([this, msg, done = std::move(done)](int err) {
-    if (err) after_failed_sync(msg.id, false, &msg);
+  uint32_t seq = 0;
+  if (auto r = write_update(msg, seq); !r) return done(r);
+  sync_async([this, msg, seq, done = std::move(done)](int err) {
+    if (err) after_failed_sync(msg.id, false, &msg, seq);
     done(err ? core::Result<void>(io_error("spool sync", err)) : core::ok());
   });
 }
@@ -758,10 +863,57 @@ void Core::finish_async(const std::string& id, std::function<void(core::Result<v
       std::lock_guard lk(mu_);
       reclaim_locked();
     } else {
-      after_failed_sync(id, true, nullptr);
+      after_failed_sync(id, true, nullptr, 0);
     }
     done(err ? core::Result<void>(io_error("spool sync", err)) : core::ok());
   });
+}
+
+void LiveMessage::summarize(const QueuedMessage& m) {
+  account_id = m.account_id;
+  received_ms = m.received_ms;
+  held = m.held;
+  due_ms = queue::summarize(m).due_ms;
+}
+
+core::Result<CommitInfo> decode_commit(std::string_view payload) {
+  auto j = nlohmann::json::parse(payload, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return core::Error::perm("not JSON");
+  try {
+    CommitInfo c;
+    c.msg = j.at("envelope").get<QueuedMessage>();
+    c.content_hash = j.at("content_blake2b").get<std::string>();
+    if (!j.contains("data_records")) return core::Error::perm("no data_records");
+    c.data_records = static_cast<uint64_t>(
+        int_field(j, "data_records", 0, std::numeric_limits<int64_t>::max(), 0));
+    return c;
+  } catch (const std::exception& e) {
+    return core::Error::perm(e.what());
+  }
+}
+
+core::Result<void> apply_state(std::string_view payload, QueuedMessage& m) {
+  auto j = nlohmann::json::parse(payload, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return core::Error::perm("not JSON");
+  try {
+    m.recipients = j.at("recipients").get<std::vector<Recipient>>();
+    m.held = j.value("held", m.held);
+    return core::ok();
+  } catch (const std::exception& e) {
+    return core::Error::perm(e.what());
+  }
+}
+
+core::Result<std::string> read_extent(int fd, const Extent& e) {
+  std::string buf(e.len, '\0');
+  size_t got = 0;
+  while (got < e.len) {
+    ssize_t n = ::pread(fd, buf.data() + got, e.len - got, static_cast<off_t>(e.off + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return core::Error::temp("spool read failed");
+    got += static_cast<size_t>(n);
+  }
+  return buf;
 }
 
 Spool::Stats Core::stats() const {
@@ -770,6 +922,7 @@ Spool::Stats Core::stats() const {
   s.fsyncs = fsyncs_.load();
   s.segments = segments_.size();
   s.unwritten = unwritten_.size();
+  s.live = live_.size();
   return s;
 }
 

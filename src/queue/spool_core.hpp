@@ -29,6 +29,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "queue/file_ops.hpp"
@@ -58,12 +59,35 @@ struct Extent {
   uint32_t len = 0;
 };
 
+// A live message as the index keeps it: what the delivery engine needs to schedule it and
+// where its records lie; the envelope stays on disk (COMMIT payload, latest STATE payload) and
+// is decoded by get(). About 250 bytes, whatever the envelope's size.
 struct LiveMessage {
-  QueuedMessage msg;
+  int64_t account_id = 0;
+  int64_t received_ms = 0;
+  int64_t due_ms = 0;  // earliest next attempt of a recipient that is not final
+  bool held = false;
+  bool has_state = false;
+  uint32_t state_seq = 0;  // STATE records written for it by this process
+  Extent commit;           // payload of its COMMIT record
+  Extent state;            // payload of its latest STATE record (when has_state)
   std::vector<Extent> data;
   std::set<uint64_t> segs;
   uint64_t order = 0;
+  void summarize(const QueuedMessage& m);  // account, arrival, due, held
 };
+
+// Envelope codec of COMMIT and STATE payloads (spool_core.cpp), shared with recovery.
+struct CommitInfo {
+  QueuedMessage msg;
+  std::string content_hash;
+  uint64_t data_records = 0;
+};
+core::Result<CommitInfo> decode_commit(std::string_view payload);
+// Applies a STATE payload (recipients, held) to an envelope.
+core::Result<void> apply_state(std::string_view payload, QueuedMessage& m);
+// Reads a record payload (exactly e.len bytes at e.off).
+core::Result<std::string> read_extent(int fd, const Extent& e);
 
 // What a Writer accumulates; owned by the Writer, mutated under Core::mu_.
 struct WriterState {
@@ -96,6 +120,7 @@ class Core : public std::enable_shared_from_this<Core> {
   void commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOutcome)> done);
 
   std::vector<QueuedMessage> list() const;
+  std::vector<QueueEntry> index() const;
   std::optional<QueuedMessage> get(const std::string& id) const;
   core::Result<void> read_content(const std::string& id,
                                   const std::function<void(std::string_view)>& sink) const;
@@ -104,23 +129,26 @@ class Core : public std::enable_shared_from_this<Core> {
   void update_async(const QueuedMessage& msg, std::function<void(core::Result<void>)> done);
   void finish_async(const std::string& id, std::function<void(core::Result<void>)> done);
   // The segments and extents holding a live message (for Spool::ContentReader).
-  core::Result<void> content_parts(const std::string& id, std::string& prepend,
+  core::Result<void> content_parts(const std::string& id,
                                    std::vector<std::pair<SegmentPtr, Extent>>& parts) const;
   Spool::Stats stats() const;
+  core::Result<void> checkpoint_now();  // spool_checkpoint.cpp
 
   const SpoolOptions& options() const { return opt_; }
 
  private:
   struct Waiter {
     std::function<void(CommitOutcome)> cb;
-    std::optional<CommitOutcome> preset;           // already decided (failed before any sync)
-    std::unique_ptr<LiveMessage> pending;          // a commit: becomes live once durable
+    std::optional<CommitOutcome> preset;   // already decided (failed before any sync)
+    std::unique_ptr<LiveMessage> pending;  // a commit: becomes live once durable
+    std::string pending_id;
     std::shared_ptr<std::promise<int>> sync_done;  // update/finish waiting for a sync
     std::function<void(int)> on_sync;  // async update/finish: errno or 0, after the sync
   };
   struct Unwritten {
     bool done = false;
     std::string state;        // the STATE payload (when !done)
+    uint32_t seq = 0;         // the message's state_seq it was written as
     std::set<uint64_t> segs;  // done: the finished message's segments, still referenced
   };
   struct SyncSet {
@@ -155,15 +183,33 @@ class Core : public std::enable_shared_from_this<Core> {
   // On the sync thread itself (a callback): syncs now; lk held on entry, held on return only
   // after a failure (to poison).
   int sync_inline(std::unique_lock<std::mutex>& lk);  // queue a sync; cb(errno or 0) after it
-  core::Result<void> write_update(const QueuedMessage& msg);  // the STATE record, no sync
-  core::Result<void> write_finish(const std::string& id);     // the DONE record, no sync
+  // The STATE record, no sync; seq: the state_seq it was written as.
+  core::Result<void> write_update(const QueuedMessage& msg, uint32_t& seq);
+  core::Result<void> write_finish(const std::string& id);  // the DONE record, no sync
   void poison_locked(const SyncSet& s);
-  void after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg);
+  void after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg, uint32_t seq);
   static std::string state_payload(const QueuedMessage& msg);
 
   // --- recovery (spool_recovery.cpp) ---
   struct ScanState;
-  core::Result<void> scan_segment(const SegmentPtr& seg, bool newest, ScanState& st);
+  core::Result<void> scan_segment(const SegmentPtr& seg, bool newest, ScanState& st,
+                                  uint64_t from = 0);
+  // Everything the scan and the checkpoint put in memory, gone (before a full scan).
+  void reset_index_locked();
+
+  // --- checkpoint (spool_checkpoint.cpp; loading in spool_recovery.cpp) ---
+  // Reads index.ckpt into live_/order_, segment tombs and refs, and st (open writers); pos
+  // gets the log position it covers, must_die the live messages that lost a segment. False
+  // (and nothing loaded) when there is none or it is not usable.
+  bool load_checkpoint_locked(ScanState& st, std::pair<uint64_t, uint64_t>& pos,
+                              std::vector<std::string>& must_die);
+  // The checkpoint's bytes at the current log position (empty when one cannot be taken now).
+  std::string snapshot_locked();
+  // Writes bytes as index.ckpt: tmp file, fsync, the log synced (so what it covers is
+  // durable), rename, directory fsync. failures: sync_failures_ when the snapshot was taken.
+  core::Result<void> install_checkpoint(const std::string& bytes, uint64_t failures, bool sync_log);
+  void checkpoint_loop();
+  bool checkpoint_due_locked() const;
   bool quarantine(const std::string& id, const std::string& reason,
                   const std::optional<QueuedMessage>& msg, const std::vector<Extent>& data);
 
@@ -189,12 +235,31 @@ class Core : public std::enable_shared_from_this<Core> {
   std::map<std::string, Unwritten> unwritten_;
   bool low_space_ = false;  // an append met ENOSPC or the reserve: roll dead segments early
   std::unordered_map<std::string, LiveMessage> live_;
-  std::map<uint64_t, std::string> order_;  // commit order -> id
+  // Commit order -> id (the key of its live_ entry: erased from here before it leaves live_).
+  std::map<uint64_t, const std::string*> order_;
   uint64_t next_order_ = 1;
   Spool::Stats stats_;
   std::atomic<uint64_t> fsyncs_{0};
   std::thread sync_thread_;
   std::thread::id sync_tid_;
+
+  // Checkpoint bookkeeping (mu_).
+  uint64_t log_bytes_ = 0;       // bytes appended by this process
+  uint64_t ckpt_log_bytes_ = 0;  // log_bytes_ at the last checkpoint's snapshot
+  uint64_t ckpt_size_ = 0;       // the last checkpoint's size
+  int64_t ckpt_time_ms_ = 0;     // steady clock, the last snapshot
+  bool ckpt_soon_ = false;       // after a recovery: write one without waiting for bytes
+  bool ckpt_busy_ = false;       // a snapshot is being written
+  uint64_t sync_failures_ = 0;
+  // Never truncate the log below a position a checkpoint was taken at (an aborted message at
+  // the tail is otherwise cut away): the tail scan starts there.
+  uint64_t floor_seg_ = 0, floor_off_ = 0;
+  std::unordered_set<WriterState*> writers_;      // open writers with records
+  const std::deque<Waiter>* inflight_ = nullptr;  // the batch the sync thread is syncing
+  std::mutex ckpt_mu_;  // one checkpoint written at a time (taken before mu_)
+  std::condition_variable ckpt_cv_;
+  bool ckpt_stop_ = false;
+  std::thread ckpt_thread_;
 };
 
 }  // namespace tern::queue::detail

@@ -1,0 +1,31 @@
+#include "delivery/settings_cache.hpp"
+
+namespace tern::delivery {
+
+const store::AccountSettings* SettingsCache::get(int64_t account_id, int64_t now_ms,
+                                                 bool& need_load) {
+  need_load = false;
+  if (account_id == 0) return &defaults_;
+  Cached& c = map_[account_id];
+  if (!c.loading && now_ms >= c.fresh_until) {
+    c.loading = true;
+    need_load = true;
+  }
+  return c.have ? &c.s : nullptr;
+}
+
+bool SettingsCache::loaded(int64_t account_id, core::Result<store::AccountSettings> r,
+                           int64_t now_ms) {
+  Cached& c = map_[account_id];
+  c.loading = false;
+  if (r) {
+    c.s = std::move(r).value();
+    c.have = true;
+    c.fresh_until = now_ms + ttl_ms_;
+    return true;
+  }
+  c.fresh_until = now_ms + retry_ms_;
+  return c.have;
+}
+
+}  // namespace tern::delivery

@@ -1,0 +1,130 @@
+// The webhook scheduling policy (SPEC §5, issue 5): which outbox batches are claimed, which
+// start now, what a POST's outcome does to each item, and when to look at the outbox again.
+// Sans-IO: the driver (net/webhook_sender) calls Outbox::due() for claim_budget() batches,
+// hands them to offer(), starts the POSTs it returns, and reports each end with finished().
+//
+// Decisions (every one is tested in tests/unit/events/webhook_policy_test.cpp):
+//  - Concurrency: at most max_concurrent POSTs run; at most one per URL host (a slow or dead
+//    receiver holds one slot, never more). A batch for a busy host waits in that host's line
+//    (at most max_waiting_per_host batches); a batch beyond that is parked: forgotten without
+//    a mark, so the outbox lease (store::kOutboxLeaseMs) hands it out again later, unchanged.
+//    Fairness: waiting batches do not take POST slots, and a pump claims again (up to
+//    kClaimRounds times) while slots are free, so one tenant's host with many due batches
+//    cannot fill every slot and starve another tenant's reports. (Before issue 11 waiting
+//    batches counted against max_concurrent; a dead host with 8 due URLs took every slot.)
+//  - Held items: an item id is held from offer() until finished(); a batch handed out again
+//    while its items are held (lease ran out in flight) loses those items, so this process
+//    never sends an item twice.
+//  - Outcome: 2xx → sent. Anything else (4xx, 5xx, timeout, connection error) → retried after
+//    webhook_backoff_ms(attempts + 1), by each item's own attempt count; given up (state
+//    failed) when the item is older than max_age_ms, or at once when the failure is permanent
+//    (malformed URL, target refused by the SSRF policy).
+//  - Wake-up: with a store error, after kRetryOnStoreErrorMs; with every slot running, none
+//    (a finishing POST pumps); else at the outbox's next due time, never sooner than
+//    kMinSleepMs from now (no spinning) and never later than kMaxSleepMs from now (due times
+//    are wall-clock: after the clock jumps back, a due time an hour "ahead" is looked at again
+//    within a minute instead of sleeping the hour).
+//
+// Why the outbox interface stays in store/outbox.hpp: every backend (SQLite, memory, soon
+// PostgreSQL) implements it inside store/, and moving it here would make store depend on
+// events, which depends on store (OutboxItem, report). This room only uses the interface.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "store/outbox.hpp"
+
+namespace tern::events {
+
+using WebhookBatch = std::vector<store::OutboxItem>;
+
+constexpr int64_t kRetryOnStoreErrorMs = 5'000;
+constexpr int64_t kMinSleepMs = 200;
+constexpr int64_t kMaxSleepMs = 60'000;
+constexpr int kClaimRounds = 3;
+
+// The backoff after the n-th failed attempt (n >= 1; n < 1 counts as 1): 30 s, 1 m, 2 m, 5 m,
+// 10 m, 20 m, 30 m, then 1 h.
+int64_t webhook_backoff_ms(int failed_attempts);
+
+// The key of the one-POST-at-a-time rule: the URL's host (lower case), or the URL itself
+// when it does not parse (it is then given up by the HTTP client as permanent).
+std::string webhook_host(const std::string& url);
+
+// What a POST came to, as the driver saw it.
+struct PostOutcome {
+  int status = 0;          // final HTTP status; 0 = none (timeout, connection, local error)
+  bool permanent = false;  // retrying cannot help (bad URL, refused target)
+  bool ok() const { return status >= 200 && status < 300; }
+};
+
+// What to mark: sent items, items to retry grouped by their next attempt time, given-up items.
+struct Settlement {
+  std::vector<int64_t> sent;
+  std::map<int64_t, std::vector<int64_t>> retry_at;  // next_attempt_ms → ids
+  std::vector<int64_t> given_up;
+};
+
+// Per item: its own attempt count decides the backoff, its own age the give-up.
+Settlement settle(const WebhookBatch& batch, const PostOutcome& outcome, int64_t now_ms,
+                  int64_t max_age_ms);
+
+struct WebhookPolicyConfig {
+  size_t max_concurrent = 8;        // POSTs in flight at most (0 counts as 1)
+  size_t batch = 50;                // items per POST at most (0 counts as 1)
+  size_t max_waiting_per_host = 2;  // batches waiting for a busy host; more are parked
+};
+
+struct StartPost {
+  WebhookBatch batch;
+  std::string host;
+};
+
+class WebhookScheduler {
+ public:
+  explicit WebhookScheduler(WebhookPolicyConfig cfg);
+
+  // A pump starts: resets the claim rounds.
+  void begin_pump() { rounds_ = 0; }
+  // How many batches to ask Outbox::due() for now (max_per_batch = config().batch); 0 = do
+  // not claim (every slot running, or kClaimRounds claims in this pump).
+  size_t claim_budget() const;
+  // Claimed batches, oldest first: the POSTs to start now (their hosts are now busy). Counts
+  // one claim round.
+  std::vector<StartPost> offer(std::vector<WebhookBatch> claimed);
+  // A POST of `host` ended (the driver marked its items): releases them and the host; returns
+  // the host's next waiting batch to start now, if any.
+  std::optional<StartPost> finished(const StartPost& post);
+  // An item of a started batch was settled without its POST (it could not be rendered and was
+  // given up): it is no longer held.
+  void settled_apart(int64_t id) { held_.erase(id); }
+  // When to pump again. next_due_ms: Outbox::next_due_ms() (0 = nothing pending), nullopt when
+  // it failed; store_error: due() failed in this pump. nullopt = no timer.
+  std::optional<int64_t> wake_at(int64_t now_ms, std::optional<int64_t> next_due_ms,
+                                 bool store_error) const;
+
+  size_t running() const { return running_; }
+  size_t waiting() const { return waiting_count_; }
+  uint64_t parked() const { return parked_; }  // batches parked since start
+  bool held(int64_t id) const { return held_.count(id) > 0; }
+  const WebhookPolicyConfig& config() const { return cfg_; }
+
+ private:
+  WebhookPolicyConfig cfg_;
+  int rounds_ = 0;
+  size_t running_ = 0;
+  size_t waiting_count_ = 0;
+  uint64_t parked_ = 0;
+  std::unordered_set<int64_t> held_;
+  std::unordered_set<std::string> busy_hosts_;
+  std::unordered_map<std::string, std::deque<WebhookBatch>> waiting_;
+};
+
+}  // namespace tern::events
