@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <tuple>
 
 #include "store/cursor.hpp"
@@ -63,7 +64,7 @@ struct Tables {
 };
 
 struct Storage {
-  std::timed_mutex db_mu;
+  std::mutex db_mu;  // held by the one open Tx (see MemoryDatabase::begin)
   Tables tables;
   std::mutex log_mu;
   std::map<std::string, MessageRecord> messages;
@@ -808,7 +809,7 @@ class Events final : public EventRepo {
 
 class MemoryTx final : public Tx {
  public:
-  MemoryTx(std::unique_lock<std::timed_mutex> lock, std::shared_ptr<Storage> s, Mode mode)
+  MemoryTx(std::unique_lock<std::mutex> lock, std::shared_ptr<Storage> s, Mode mode)
       : lock_(std::move(lock)),
         storage_(std::move(s)),
         work_(mode == Mode::write ? storage_->tables : Tables{}),
@@ -846,7 +847,7 @@ class MemoryTx final : public Tx {
   }
 
  private:
-  std::unique_lock<std::timed_mutex> lock_;
+  std::unique_lock<std::mutex> lock_;
   std::shared_ptr<Storage> storage_;
   Tables work_;  // a write Tx's copy, swapped in at commit
   Conn conn_;
@@ -869,9 +870,19 @@ class MemoryDatabase final : public Database {
  public:
   explicit MemoryDatabase(std::shared_ptr<Storage> s) : s_(std::move(s)) {}
   core::Result<std::unique_ptr<Tx>> begin(Mode mode) override {
-    std::unique_lock lock(s_->db_mu, std::defer_lock);
-    if (!lock.try_lock_for(kBusyTimeout))
-      return core::Error::unavailable("store: database is locked");
+    // Waits like SQLite's busy handler: try, then sleep a little longer each time, up to
+    // kBusyTimeout. (Not std::timed_mutex::try_lock_for: clang-14's ThreadSanitizer does not
+    // see pthread_mutex_clocklock, and reports every later unlock as an unlock of an unlocked
+    // mutex.)
+    const auto deadline = std::chrono::steady_clock::now() + kBusyTimeout;
+    auto pause = std::chrono::microseconds(20);
+    while (!s_->db_mu.try_lock()) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        return core::Error::unavailable("store: database is locked");
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(2000));
+    }
+    std::unique_lock lock(s_->db_mu, std::adopt_lock);
     return std::unique_ptr<Tx>(std::make_unique<MemoryTx>(std::move(lock), s_, mode));
   }
 
