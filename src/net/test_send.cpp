@@ -17,6 +17,7 @@
 #include "core/ids.hpp"
 #include "message/date.hpp"
 #include "net/capture_delivery.hpp"
+#include "queue/string_content.hpp"
 #include "store/store.hpp"
 
 namespace tern::net {
@@ -38,21 +39,7 @@ std::string domain_of(const std::string& addr) {
 }
 
 // The test message, held in memory: it never enters the spool.
-class StringContent final : public queue::Spool::ContentReader {
- public:
-  explicit StringContent(std::string s) : s_(std::move(s)) {}
-  core::Result<size_t> read(char* buf, size_t n) override {
-    const size_t k = std::min(n, s_.size() - pos_);
-    std::memcpy(buf, s_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-  uint64_t size() const override { return s_.size(); }
-
- private:
-  std::string s_;
-  size_t pos_ = 0;
-};
+using queue::StringContent;
 
 std::string test_message(const std::string& from, const std::string& to,
                          const std::string& hostname, int64_t now) {

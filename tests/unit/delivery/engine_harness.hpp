@@ -16,24 +16,11 @@
 
 #include "core/clock.hpp"
 #include "delivery/engine.hpp"
+#include "queue/string_content.hpp"
 
 namespace tern::delivery::test {
 
-class MemReader final : public queue::Spool::ContentReader {
- public:
-  explicit MemReader(std::string s) : s_(std::move(s)) {}
-  core::Result<size_t> read(char* buf, size_t n) override {
-    size_t k = std::min(n, s_.size() - pos_);
-    std::memcpy(buf, s_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-  uint64_t size() const override { return s_.size(); }
-
- private:
-  std::string s_;
-  size_t pos_ = 0;
-};
+using MemReader = queue::StringContent;
 
 class MemSource final : public queue::Spool::ContentSource {
  public:

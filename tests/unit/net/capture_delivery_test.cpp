@@ -12,26 +12,14 @@
 #include <mutex>
 #include <thread>
 
+#include "queue/string_content.hpp"
+
 namespace tern::net {
 namespace {
 
 namespace asio = boost::asio;
 
-class StringReader final : public queue::Spool::ContentReader {
- public:
-  explicit StringReader(std::string s) : s_(std::move(s)) {}
-  core::Result<size_t> read(char* buf, size_t n) override {
-    const size_t k = std::min(n, s_.size() - pos_);
-    std::memcpy(buf, s_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-  uint64_t size() const override { return s_.size(); }
-
- private:
-  std::string s_;
-  size_t pos_ = 0;
-};
+using StringReader = queue::StringContent;
 
 struct Delegate final : ClientDelegate {
   std::vector<ClientMessage> todo;
