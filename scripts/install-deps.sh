@@ -14,7 +14,7 @@ BUILD_PKGS=(
 # Real peers used by the integration tests and benchmarks.
 TEST_PKGS=(
   swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl python3 python3-dkim python3-dnspython python3-aiosmtpd
-  postfix nsd unbound opendkim opendkim-tools strace procps psmisc
+  postfix nsd unbound opendkim opendkim-tools strace procps psmisc postgresql
   testssl.sh python3-jsonschema
 )
 
@@ -51,7 +51,7 @@ echo "install-deps: installing ${missing[*]}"
 # Postfix asks questions at install time; answer them so nothing is configured or started.
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
-# Packaged daemons (postfix, nsd, unbound, opendkim) must not start: Tern's tests start their
+# Packaged daemons (postfix, nsd, unbound, opendkim, postgresql) must not start: Tern's tests start their
 # own on free ports. A policy-rc.d that exits 101 ("action forbidden") keeps invoke-rc.d and
 # deb-systemd-invoke from starting anything for the duration of the install. It is ours only if
 # there was none: an existing one is the machine's policy and is left alone. Nothing already
@@ -74,7 +74,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 remove_policy
 created_policy=0
 # Daemons installed just now would still start at the next boot: disable those (only those).
-for svc in unbound nsd postfix opendkim; do
+for svc in unbound nsd postfix opendkim postgresql; do
   case " ${missing[*]} " in
     *" $svc "*)
       (command -v systemctl >/dev/null && $SUDO systemctl disable "$svc" >/dev/null 2>&1) || true ;;

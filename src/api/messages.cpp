@@ -25,7 +25,8 @@ nlohmann::json message_json(const store::MessageRecord& m) {
           {"status", core::to_string(m.status)},
           {"callbackData", m.callback_data},
           {"createdAt", iso_time(m.created_ms)},
-          {"updatedAt", iso_time(m.updated_ms)}};
+          {"updatedAt", iso_time(m.updated_ms)},
+          {"node", m.node_id}};
 }
 
 net::HttpResponse search(const Call& c) {

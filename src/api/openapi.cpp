@@ -498,7 +498,9 @@ json schemas() {
         {"enum", {"accepted", "deferred", "delivered", "bounced", "expired", "rejected"}}}},
       {"callbackData", str()},
       {"createdAt", time},
-      {"updatedAt", time}};
+      {"updatedAt", time},
+      // The node that accepted the message and holds it in its spool ("" before node ids).
+      {"node", str()}};
   s["Message"] = record(message);
   s["DeliveryEvent"] = record({{"time", time},
                                {"recipient", str()},

@@ -93,7 +93,7 @@ Config load_config(const std::string& path) {
   check_keys(root, "",
              {"hostname", "data_dir", "threads", "listen", "tls", "smtp", "auth", "platform", "dns",
               "delivery", "http", "webhooks", "tracking", "limits", "spool", "master_key_file",
-              "sandbox"});
+              "sandbox", "store", "cluster"});
   get(root, "", "master_key_file", c.master_key_file);
   get(root, "", "hostname", c.hostname);
   get(root, "", "data_dir", c.data_dir);
@@ -108,6 +108,23 @@ Config load_config(const std::string& path) {
   if (auto* t = section(root, "spool")) {
     check_keys(*t, "spool", {"reserve_mb"});
     get(*t, "spool", "reserve_mb", c.spool_reserve_mb);
+  }
+  if (auto* t = section(root, "store")) {
+    check_keys(*t, "store", {"url"});
+    get(*t, "store", "url", c.store_url);
+    if (!c.store_url.empty() && !c.store_url.starts_with("sqlite:") &&
+        !c.store_url.starts_with("postgres://") && !c.store_url.starts_with("postgresql://"))
+      bad("store.url", "expected sqlite:PATH or postgres://user@host:port/db");
+    if (c.store_url == "sqlite:") bad("store.url", "sqlite: needs a path");
+  }
+  if (auto* t = section(root, "cluster")) {
+    check_keys(*t, "cluster", {"node_id", "lease_s", "heartbeat_s"});
+    get(*t, "cluster", "node_id", c.node_id);
+    get(*t, "cluster", "lease_s", c.cluster_lease_s);
+    get(*t, "cluster", "heartbeat_s", c.cluster_heartbeat_s);
+    if (c.cluster_lease_s < 2) bad("cluster.lease_s", "must be at least 2");
+    if (c.cluster_heartbeat_s < 1 || c.cluster_heartbeat_s * 2 > c.cluster_lease_s)
+      bad("cluster.heartbeat_s", "must be at least 1 and at most half of lease_s");
   }
   if (auto* t = section(root, "tls")) {
     check_keys(*t, "tls", {"cert", "key"});

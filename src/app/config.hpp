@@ -23,7 +23,16 @@ struct Config {
   // [spool] reserve_mb: free space kept for the state records of queued mail; new mail gets
   // 452 4.3.1 while the spool's filesystem has less free.
   uint64_t spool_reserve_mb = 16;
-  bool force_db = false;       // `serve --force`: open tern.db although it looks truncated
+  bool force_db = false;  // `serve --force`: open tern.db although it looks truncated
+  // [store] url: "sqlite:PATH" (default "sqlite:<data>/tern.db") or a libpq URI
+  // "postgres://user@host:port/db?..." shared by the nodes of a region (docs/cluster.md).
+  std::string store_url;
+  // [cluster]: node_id "" = the id in <data>/node.id (a random one made on first start);
+  // lease_s: how long a node's leases (webhook items, singleton jobs) outlive its last renewal;
+  // heartbeat_s: how often a node renews them and reports itself alive.
+  std::string node_id;
+  int cluster_lease_s = 30;
+  int cluster_heartbeat_s = 5;
   net::SmtpServerConfig smtp;  // [smtp] and [platform]
   int auth_max_failures_per_ip = 10;
   int auth_max_failures_per_user = 5;
@@ -64,6 +73,10 @@ struct Config {
   size_t sandbox_max_messages = 1000;
   int64_t sandbox_max_age_s = 7 * 86400;
 
+  std::string effective_store_url() const {
+    return store_url.empty() ? "sqlite:" + data_dir + "/tern.db" : store_url;
+  }
+  bool store_is_sqlite() const { return effective_store_url().starts_with("sqlite:"); }
   std::string effective_public_url() const {
     if (!public_url.empty()) return public_url;
     return "http://" + listen_http;

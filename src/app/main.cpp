@@ -73,7 +73,8 @@ void warn_platform_names(const tern::app::PlatformNames& n) {
   for (const auto& w : n.warnings) std::fprintf(stderr, "tern: warning: %s\n", w.c_str());
 }
 
-// The data directory's store for one command (store/backend.hpp: the same bundle `serve` opens).
+// The store for one command ([store] url, default the data directory's tern.db; store/backend.hpp:
+// the same bundle `serve` opens), so every command works against SQLite and PostgreSQL alike.
 struct OpenStore {
   tern::store::Backend b;
   tern::store::Store* operator->() const { return b.store.get(); }
@@ -84,7 +85,7 @@ OpenStore open_store(const Config& c) {
   std::filesystem::create_directories(c.data_dir);
   tern::store::BackendOptions o;
   o.master_key = tern::app::read_master_key(c);
-  auto b = tern::store::open_backend("sqlite:" + c.data_dir + "/tern.db", o);
+  auto b = tern::store::open_backend(c.effective_store_url(), o);
   if (!b) throw Failure(b.error().message);
   return OpenStore{std::move(b).value()};
 }
@@ -367,6 +368,13 @@ int main(int argc, char** argv) {
       "openapi", "print the REST API's OpenAPI document (as GET /api/v1/openapi.json answers it)");
   add_common(openapi_cmd, g, false);
 
+  // node (docs/cluster.md)
+  auto* node_cmd = app.add_subcommand("node", "the nodes of a region");
+  node_cmd->require_subcommand(1);
+  auto* node_list = node_cmd->add_subcommand(
+      "list", "list the nodes that ever heartbeat into the store, with when each was last seen");
+  add_common(node_list, g);
+
   // dkim
   auto* dkim_cmd = app.add_subcommand("dkim", "DKIM keys");
   dkim_cmd->require_subcommand(1);
@@ -496,6 +504,21 @@ int main(int argc, char** argv) {
         std::cout << "account  " << created.account.name << "\nusername " << created.username
                   << "\npassword " << created.password << "   (shown once)\n";
       }
+    } else if (*node_list) {
+      auto store = open_store(c);
+      const int64_t now = tern::core::SystemClock().now_ms();
+      // Every node ever registered; alive = seen within [cluster] lease_s.
+      auto nodes = check(store.b.cluster->nodes(now, now));
+      json arr = json::array();
+      for (const auto& n : nodes) {
+        const bool alive = n.last_seen_ms >= now - int64_t{c.cluster_lease_s} * 1000;
+        if (g.json)
+          arr.push_back({{"id", n.id}, {"lastSeen", fmt_time(n.last_seen_ms)}, {"alive", alive}});
+        else
+          std::cout << n.id << "\t" << fmt_time(n.last_seen_ms) << "\t"
+                    << (alive ? "alive" : "silent") << "\n";
+      }
+      if (g.json) std::cout << arr.dump() << "\n";
     } else if (*account_list) {
       auto store = open_store(c);
       auto list = check(store->accounts.list());

@@ -26,6 +26,7 @@
 #include "api/slow_calls.hpp"
 #include "app/control.hpp"
 #include "app/fd_budget.hpp"
+#include "app/node_id.hpp"
 #include "app/platform_names.hpp"
 #include "app/secret_files.hpp"
 #include "core/address.hpp"
@@ -55,6 +56,7 @@
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
 #include "store/sessions.hpp"
+#include "store/sqlite_backend.hpp"
 #include "store/stats.hpp"
 #include "store/store.hpp"
 #include "store/suspensions.hpp"
@@ -225,9 +227,15 @@ int serve(const Config& given) {
   if (!budget) throw std::runtime_error(budget.error().message);
   if (!budget->warning.empty()) spdlog::warn("{}", budget->warning);
 
-  const std::string db_path = cfg.data_dir + "/tern.db";
-  if (auto lost = store::db_guard::check(db_path); !lost && cfg.force_db)
-    spdlog::warn("{} (--force: going on with the database as it is)", lost.error().message);
+  // The store: sqlite:<data>/tern.db by default, or a PostgreSQL shared by a region.
+  const std::string store_url = cfg.effective_store_url();
+  const bool sqlite = cfg.store_is_sqlite();
+  // The db_guard marker is about a SQLite file's WAL; PostgreSQL keeps its own journal.
+  const std::string db_path = sqlite ? store_url.substr(std::string_view("sqlite:").size()) : "";
+  if (sqlite) {
+    if (auto lost = store::db_guard::check(db_path); !lost && cfg.force_db)
+      spdlog::warn("{} (--force: going on with the database as it is)", lost.error().message);
+  }
   // Declared before the store: removed (clean stop) only after every connection closed.
   struct RunMarker {
     std::string path;
@@ -240,14 +248,21 @@ int serve(const Config& given) {
   // Everything persistent in one bundle (store/backend.hpp): the services over the
   // repositories, the message log and the webhook outbox. Declared before everything that uses
   // it, so it is closed last (the engine's last event batch is handled on the way down).
+  // This node's id ([cluster] node_id or <data>/node.id): one live process per data dir.
+  auto node = NodeId::claim(cfg.data_dir, cfg.node_id);
+  if (!node) throw std::runtime_error(node.error().message);
+  spdlog::info("node {} on a {} store", node->id(), sqlite ? "SQLite" : "PostgreSQL");
   store::BackendOptions backend_opt;
+  backend_opt.node_id = node->id();
   backend_opt.force = cfg.force_db;
   backend_opt.master_key = read_master_key(cfg);  // secrets sealed at rest
-  auto backend = store::open_backend("sqlite:" + db_path, backend_opt);
+  auto backend = store::open_backend(store_url, backend_opt);
   if (!backend) throw std::runtime_error(backend.error().message);
-  if (auto r = store::db_guard::mark_running(db_path); !r)
-    throw std::runtime_error(r.error().message);
-  run_marker.armed = true;
+  if (sqlite) {
+    if (auto r = store::db_guard::mark_running(db_path); !r)
+      throw std::runtime_error(r.error().message);
+    run_marker.armed = true;
+  }
   store::Store* const st = backend->store.get();
   queue::SpoolOptions spool_opt;
   spool_opt.reserve_bytes = cfg.spool_reserve_mb << 20;
@@ -326,9 +341,9 @@ int serve(const Config& given) {
       if (f) f();
     }
   } poke_webhooks;
-  net::ReportPipeline reports({st, backend->messages.get(), backend->outbox.get(),
-                               [&poke_webhooks] { poke_webhooks(); }, 100,
-                               report::Price{cfg.report_price_per_message, cfg.report_currency}});
+  net::ReportPipeline reports(
+      {st, backend->messages.get(), backend->outbox.get(), [&poke_webhooks] { poke_webhooks(); },
+       100, report::Price{cfg.report_price_per_message, cfg.report_currency}, 5000, node->id()});
 
   // --- Delivery (SPEC §4): one engine thread; DNS and store work on a pool of its own, so a
   // slow resolver never holds the SMTP path's pool. The pool is declared before the
@@ -703,27 +718,49 @@ int serve(const Config& given) {
     }
   } stop_recheck{recheck};
 
-  // --- Console upkeep: suspensions changed by the CLI reach the SMTP path within 5 s; captured
-  // sandbox mail older than [sandbox] max_age_s goes even when nothing new is captured.
+  // --- Upkeep: suspensions changed by the CLI reach the SMTP path within 5 s; captured
+  // sandbox mail older than [sandbox] max_age_s goes even when nothing new is captured (hourly);
+  // the node's heartbeat into the registry every [cluster] heartbeat_s.
   struct Upkeep {
     std::mutex mu;
     std::condition_variable cv;
     bool stop = false;
     std::thread thread;
   } upkeep;
-  upkeep.thread = std::thread([&upkeep, &load_suspended, cap = &st->captured] {
-    for (int round = 1;; ++round) {
-      {
-        std::unique_lock lk(upkeep.mu);
-        if (upkeep.cv.wait_for(lk, std::chrono::seconds(5), [&upkeep] { return upkeep.stop; }))
-          return;
-      }
-      load_suspended();
-      if (round % 720 == 0)  // hourly
-        if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
-          spdlog::warn("captured mail: {}", r.error().message);
-    }
-  });
+  // The node registry (`tern node list`): a heartbeat at start and every [cluster] heartbeat_s.
+  store::Cluster* const cluster = backend->cluster.get();
+  if (auto r = cluster->heartbeat(core::SystemClock().now_ms()); !r)
+    spdlog::warn("node registry: {}", r.error().message);
+  upkeep.thread = std::thread(
+      [&upkeep, &load_suspended, cap = &st->captured, cluster, beat_s = cfg.cluster_heartbeat_s] {
+        using Clock = std::chrono::steady_clock;
+        const auto start = Clock::now();
+        auto next_beat = start + std::chrono::seconds(beat_s);
+        auto next_work = start + std::chrono::seconds(5);
+        auto next_prune = start + std::chrono::hours(1);
+        for (;;) {
+          {
+            std::unique_lock lk(upkeep.mu);
+            if (upkeep.cv.wait_until(lk, std::min(next_beat, next_work),
+                                     [&upkeep] { return upkeep.stop; }))
+              return;
+          }
+          const auto now = Clock::now();
+          if (now >= next_beat) {
+            next_beat = now + std::chrono::seconds(beat_s);
+            if (auto r = cluster->heartbeat(core::SystemClock().now_ms()); !r)
+              spdlog::warn("node registry: {}", r.error().message);
+          }
+          if (now < next_work) continue;
+          next_work = now + std::chrono::seconds(5);
+          load_suspended();
+          if (now >= next_prune) {
+            next_prune = now + std::chrono::hours(1);
+            if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
+              spdlog::warn("captured mail: {}", r.error().message);
+          }
+        }
+      });
   struct StopUpkeep {
     Upkeep& u;
     ~StopUpkeep() {

@@ -137,6 +137,7 @@ struct ReportPipeline::Impl {
       if (auto* a = std::get_if<Accepted>(&it)) {
         if (a->recovered && known(a->m.id)) continue;
         auto recs = report::records_for(a->m);
+        for (auto& r : recs) r.node_id = svc.node_id;
         for (size_t i = 0; i < a->m.recipients.size(); ++i) {
           store::DeliveryEvent e;
           e.time_ms = a->m.received_ms;

@@ -21,6 +21,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "queue/envelope.hpp"
@@ -42,6 +43,7 @@ struct ReportPipelineServices {
   int batch_delay_ms = 100;
   report::Price price = {};        // every report's price ([webhooks] price_per_message, currency)
   size_t batch_max_units = 5'000;  // recipients + events per write (events::ReportBatcher)
+  std::string node_id = {};        // recorded on every message-log row (the node that holds it)
 };
 
 struct ReportPipelineCounters {

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "store/memory_backend.hpp"
+#include "store/pg_backend.hpp"
 #include "store/sqlite_backend.hpp"
 
 namespace tern::store {
@@ -13,14 +14,15 @@ constexpr std::string_view kSqlite = "sqlite:";
 constexpr std::string_view kMemory = "memory:";
 
 core::Result<Backend> finish(std::unique_ptr<Database> db, std::unique_ptr<MessageLog> messages,
-                             std::unique_ptr<Outbox> outbox, const BackendOptions& opt) {
+                             std::unique_ptr<Outbox> outbox, const BackendOptions& opt,
+                             std::unique_ptr<Cluster> cluster = nullptr) {
   Backend b;
   b.db = std::move(db);
   b.store = opt.clock ? std::make_unique<Store>(*b.db, *opt.clock) : std::make_unique<Store>(*b.db);
   b.store->set_master_key(opt.master_key);
   b.messages = std::move(messages);
   b.outbox = std::move(outbox);
-  b.cluster = std::make_unique<SingleNode>(opt.node_id);
+  b.cluster = cluster ? std::move(cluster) : std::make_unique<SingleNode>(opt.node_id);
   return b;
 }
 
@@ -53,7 +55,15 @@ core::Result<Backend> open_backend(const std::string& url, const BackendOptions&
     if (!outbox) return outbox.error();
     return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(), opt);
   }
-  return core::Error::invalid("unknown store URL \"" + url + "\" (sqlite:PATH or memory:)");
+  if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    auto parts = open_pg_backend(url, PgOptions{.node_id = opt.node_id});
+    if (!parts) return parts.error();
+    return finish(std::move(parts->db), std::move(parts->messages), std::move(parts->outbox), opt,
+                  std::move(parts->cluster));
+  }
+  // The URL is not echoed: a postgres URL may carry a password.
+  return core::Error::invalid(
+      "unknown store URL scheme (sqlite:PATH, postgres://user@host:port/db or memory:)");
 }
 
 }  // namespace tern::store

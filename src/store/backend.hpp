@@ -4,7 +4,8 @@
 //                  on one file (sqlite_backend.hpp)
 //   memory:[NAME]  the in-memory backend (memory_backend.hpp); the same NAME in one process is
 //                  one storage (two bundles over it act like two processes on one file)
-// PostgreSQL (issue 12) becomes one more scheme here and one more type in the conformance suite.
+//   postgres://user@host:port/db?...  (or postgresql://) PostgreSQL, a libpq URI: several
+//                  nodes share one database (pg_backend.hpp, docs/cluster.md)
 // The bundle owns the parts; `store` (the services) refers to `db`, so keep the bundle whole
 // while the store is in use.
 #pragma once

@@ -41,6 +41,9 @@ struct MessageRecord {
   std::string options_json = "{}";  // the message's X-IB options (notify URL, format, ...)
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
+  // The node that accepted it and holds it in its spool (issue 12: queue commands go there);
+  // as recorded, "" for rows from before nodes had ids.
+  std::string node_id;
 };
 
 std::string make_message_id(const std::string& queue_id, int rcpt_index);

@@ -23,7 +23,7 @@ using message_log_rules::Cursor;
 
 constexpr const char* kColumns =
     "message_id, queue_id, rcpt_index, account_id, bulk_id, sender, recipient, header_from, "
-    "subject, status, callback_data, options_json, created_ms, updated_ms";
+    "subject, status, callback_data, options_json, created_ms, updated_ms, node_id";
 
 core::Result<MessageRecord> record_from_row(const Stmt& s) {
   MessageRecord r;
@@ -43,6 +43,7 @@ core::Result<MessageRecord> record_from_row(const Stmt& s) {
   r.options_json = s.text(11);
   r.created_ms = s.int64(12);
   r.updated_ms = s.int64(13);
+  r.node_id = s.text(14);
   return r;
 }
 
@@ -75,7 +76,7 @@ core::Result<void> SqliteMessageLog::record_accepted(const std::vector<MessageRe
   Txn txn(db_);
   if (auto r = txn.begin_immediate(); !r) return r;
   const std::string sql = fmt::format(
-      "INSERT INTO messages({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+      "INSERT INTO messages({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
       "ON CONFLICT(message_id) DO NOTHING",
       kColumns);
   Stmt ins(db_, sql);  // prepared once per batch
@@ -94,7 +95,8 @@ core::Result<void> SqliteMessageLog::record_accepted(const std::vector<MessageRe
         .bind(11, std::string_view(r.callback_data))
         .bind(12, std::string_view(r.options_json))
         .bind(13, r.created_ms)
-        .bind(14, r.updated_ms);
+        .bind(14, r.updated_ms)
+        .bind(15, std::string_view(r.node_id));
     if (auto res = ins.run("record message"); !res) return res;
   }
   return txn.commit();

@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 8> kMigrations = {
+constexpr std::array<const char*, 9> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -290,6 +290,57 @@ CREATE INDEX captured_account_time ON captured(account_id, captured_ms, id);
 CREATE INDEX captured_time ON captured(captured_ms);
 CREATE INDEX webhook_outbox_account ON webhook_outbox(account_id, id);
 ALTER TABLE webhook_outbox ADD COLUMN last_code INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 9: several nodes on one database (issue 12, docs/cluster.md). The same tables exist on
+    // SQLite (one node: the registry holds itself) so both backends keep one schema and
+    // `tern store copy` moves them. cluster_nodes: the registry (instance tells a restarted
+    // node from a second process claiming the same id); cluster_leases: singleton jobs, with a
+    // fencing token per name; change_log: config changes every node polls to drop its cached
+    // copies; cluster_secrets: what every node must share (operator token, tracking key);
+    // node_commands: queue commands for the node that holds a message; auth_failures: AUTH
+    // failure counts shared by the nodes; messages.node_id: the node that accepted it;
+    // webhook_outbox.lease_owner/lease_token: who claimed an item, under which token.
+    R"sql(
+CREATE TABLE cluster_nodes(
+  node_id TEXT PRIMARY KEY,
+  instance TEXT NOT NULL,
+  hostname TEXT NOT NULL DEFAULT '',
+  version TEXT NOT NULL DEFAULT '',
+  started_ms INTEGER NOT NULL,
+  seen_ms INTEGER NOT NULL);
+CREATE TABLE cluster_leases(
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  token INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL);
+CREATE TABLE change_log(
+  id INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  subject TEXT NOT NULL);
+CREATE INDEX change_log_time ON change_log(time_ms);
+CREATE TABLE cluster_secrets(
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE TABLE node_commands(
+  id INTEGER PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  command TEXT NOT NULL,
+  queue_id TEXT NOT NULL DEFAULT '',
+  args TEXT NOT NULL DEFAULT '{}',
+  created_ms INTEGER NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  result TEXT NOT NULL DEFAULT '',
+  done_ms INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX node_commands_pending ON node_commands(node_id, state, id);
+CREATE TABLE auth_failures(
+  key TEXT PRIMARY KEY,
+  failures INTEGER NOT NULL,
+  window_start_ms INTEGER NOT NULL,
+  blocked_until_ms INTEGER NOT NULL DEFAULT 0);
+ALTER TABLE messages ADD COLUMN node_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE webhook_outbox ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE webhook_outbox ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

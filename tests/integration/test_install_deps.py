@@ -71,7 +71,7 @@ class InstallDepsTests(unittest.TestCase):
         self.assertFalse([c for c in calls if "--now" in c or " stop" in c], calls)
         # only the daemons installed now are disabled for the next boot; postfix is not touched
         disabled = sorted(c.split()[-1] for c in calls if c.startswith("systemctl disable"))
-        self.assertEqual(disabled, ["nsd", "opendkim", "unbound"], calls)
+        self.assertEqual(disabled, ["nsd", "opendkim", "postgresql", "unbound"], calls)
         self.assertFalse(os.path.exists(self.policy), "our policy-rc.d was left behind")
 
     def test_existing_policy_is_kept_and_removed_never(self):

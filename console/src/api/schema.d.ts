@@ -1427,6 +1427,7 @@ export interface components {
             createdAt: string;
             from: string;
             messageId: string;
+            node: string;
             queueId: string;
             sender: string;
             /** @enum {string} */
@@ -1444,6 +1445,7 @@ export interface components {
             events: components["schemas"]["DeliveryEvent"][];
             from: string;
             messageId: string;
+            node: string;
             queueId: string;
             sender: string;
             /** @enum {string} */

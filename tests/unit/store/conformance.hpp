@@ -1,11 +1,11 @@
 // The store conformance suite's fixture: every store behaviour is a TYPED_TEST over Backends,
 // so each runs against SQLite and the memory backend alike, and a new backend (PostgreSQL,
-// issue 12) is one more type in that list: a struct with name and url() (a fresh, empty store
-// per test). Tests reach the store only through the contract (open_backend, Store, the
-// repositories in a Tx, MessageLog, Outbox); backend-specific tests (files, WAL, migrations,
-// query plans) live in sqlite_*_test.cpp.
-// The services run on a FakeClock (clock_), so times are exact; open_again() is a second
-// instance over the same storage (another process on the same file).
+// issue 12) is one more type in that list: a struct with url() (a fresh, empty store per test;
+// the fixture holds one instance of it per test, so it may own that storage) and a name. Tests
+// reach the store only through the contract (open_backend, Store, the repositories in a Tx,
+// MessageLog, Outbox); backend-specific tests (files, WAL, migrations, query plans) live in
+// sqlite_*_test.cpp. The services run on a FakeClock (clock_), so times are exact; open_again() is
+// a second instance over the same storage (another process on the same file).
 #pragma once
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -18,28 +18,41 @@
 #include "core/clock.hpp"
 #include "store/backend.hpp"
 #include "store/secrets.hpp"
+#include "unit/store/pg_test_server.hpp"
 #include "unit/store/test_dir.hpp"
 
 namespace tern::store::conformance {
 
+// kBytesVerbatim: text is kept byte for byte, NUL and malformed UTF-8 included; PostgreSQL
+// text cannot hold those and keeps U+FFFD in their place (store/pg_db.hpp).
 struct SqliteBackend {
+  static constexpr bool kBytesVerbatim = true;
   static std::string url(const test::TempDir& dir) { return "sqlite:" + dir.file("tern.db"); }
 };
 
 struct MemoryBackend {
+  static constexpr bool kBytesVerbatim = true;
   static std::string url(const test::TempDir&) {
     static std::atomic<int> n{0};
     return "memory:conformance-" + std::to_string(++n);
   }
 };
 
-using Backends = ::testing::Types<SqliteBackend, MemoryBackend>;
+// A fresh schema of the shared test server per test (pg_test_server.hpp), dropped afterwards.
+struct PostgresBackend {
+  static constexpr bool kBytesVerbatim = false;
+  test::PgSchema schema;
+  std::string url(const test::TempDir&) const { return schema.url(); }
+};
+
+using Backends = ::testing::Types<SqliteBackend, MemoryBackend, PostgresBackend>;
 
 struct BackendNames {
   template <class B>
   static std::string GetName(int) {
     if (std::is_same_v<B, SqliteBackend>) return "Sqlite";
     if (std::is_same_v<B, MemoryBackend>) return "Memory";
+    if (std::is_same_v<B, PostgresBackend>) return "Postgres";
     return "Other";
   }
 };
@@ -63,7 +76,7 @@ class Conformance : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(secrets::init());
-    url_ = B::url(dir_);
+    url_ = kind_.url(dir_);
     backend_ = open_again();
     ASSERT_TRUE(backend_.store);
     store_ = backend_.store.get();
@@ -100,6 +113,7 @@ class Conformance : public ::testing::Test {
 
   core::FakeClock clock_{1'795'000'000'000};
   test::TempDir dir_;
+  B kind_;  // before the backends: its storage (a PostgreSQL schema) outlives them
   std::string url_;
   Backend backend_;
   Store* store_ = nullptr;

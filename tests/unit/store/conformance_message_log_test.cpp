@@ -54,6 +54,7 @@ TEST(MessageId, IsQueueIdDotIndex) { EXPECT_EQ(make_message_id("Q1AB", 3), "Q1AB
 TYPED_TEST(MessageLogConformance, RoundTripAndIdempotentRecord) {
   auto a = rec(1, "QA", 0, "Bob@Example.COM", 1000);
   auto b = rec(1, "QA", 1, "carol@example.com", 1000);
+  a.node_id = "node-a";
   ASSERT_TRUE(this->log_->record_accepted({a, b}).ok());
   // A replay with changed fields leaves the first rows as they were.
   auto a2 = a;
@@ -78,6 +79,7 @@ TYPED_TEST(MessageLogConformance, RoundTripAndIdempotentRecord) {
   EXPECT_EQ(r.options_json, R"({"notifyUrl":"http://x/"})");
   EXPECT_EQ(r.created_ms, 1000);
   EXPECT_EQ(r.updated_ms, 1000);
+  EXPECT_EQ(r.node_id, "node-a");  // where it is held (issue 12)
   auto q = this->log_->for_queue("QA");
   ASSERT_TRUE(q.ok());
   ASSERT_EQ(q->size(), 2u);

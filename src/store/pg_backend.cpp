@@ -1,0 +1,28 @@
+#include "store/pg_backend.hpp"
+
+#include "store/pg_parts.hpp"
+#include "store/pg_schema.hpp"
+#include "store/secrets.hpp"
+
+namespace tern::store {
+
+core::Result<PgParts> open_pg_backend(const std::string& url, const PgOptions& opt) {
+  if (!secrets::init())
+    return core::Error::unavailable("store: libsodium could not be initialized");
+  auto pool = pg::Pool::open(url, pg::Pool::Options{.size = opt.pool_size});
+  if (!pool) return pool.error();
+  std::shared_ptr<pg::Pool> shared = std::move(pool).value();
+  {
+    auto lease = shared->acquire();
+    if (!lease) return lease.error();
+    if (auto r = pg::migrate(lease->conn()); !r) return r.error();
+  }
+  PgParts parts;
+  parts.db = pg::make_database(shared);
+  parts.messages = pg::make_message_log(shared);
+  parts.outbox = pg::make_outbox(shared);
+  parts.cluster = pg::make_cluster(shared, opt.node_id);
+  return parts;
+}
+
+}  // namespace tern::store

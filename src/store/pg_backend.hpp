@@ -1,0 +1,44 @@
+// The PostgreSQL backend's entry points (a region of nodes sharing one database: issue 12,
+// docs/cluster.md); open_backend("postgres://...") in backend.hpp is how the composition root
+// uses them. One connection pool per node (pg_pool.hpp) serves the repositories, the message
+// log, the outbox and the cluster seam; the schema is migrated on open (pg_schema.hpp: the first
+// node to start applies each migration, the others wait for it).
+//
+// Invariants (the same contract as SQLite, repositories.hpp):
+//  - A write Tx takes a transaction-scoped advisory lock first: write transactions of one
+//    database run one at a time across every node, as BEGIN IMMEDIATE does on SQLite, so the
+//    services' read-modify-write rules (claim quotas, the settings merge) hold cluster-wide. It
+//    waits at most 5 s (lock_timeout), then fails as unavailable.
+//  - A read Tx is REPEATABLE READ READ ONLY: one consistent snapshot, and writing is refused
+//    before anything is sent.
+//  - Text is stored as PostgreSQL text can hold it (pg_db.hpp: U+FFFD for NUL and malformed
+//    UTF-8); orders are byte orders (COLLATE "C").
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/result.hpp"
+#include "store/cluster.hpp"
+#include "store/message_log.hpp"
+#include "store/outbox.hpp"
+#include "store/repositories.hpp"
+
+namespace tern::store {
+
+struct PgOptions {
+  size_t pool_size = 8;
+  std::string node_id = "local";
+};
+
+struct PgParts {
+  std::unique_ptr<Database> db;
+  std::unique_ptr<MessageLog> messages;
+  std::unique_ptr<Outbox> outbox;
+  std::unique_ptr<Cluster> cluster;  // the region's registry, leases and change feed
+};
+
+// Connects (unavailable when the server cannot be reached; invalid for a malformed URL),
+// migrates, and opens every part over one pool.
+core::Result<PgParts> open_pg_backend(const std::string& url, const PgOptions& opt = {});
+
+}  // namespace tern::store

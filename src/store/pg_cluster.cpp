@@ -1,0 +1,138 @@
+// The cluster seam on PostgreSQL (cluster.hpp): the node registry (cluster_nodes), leases with
+// fencing tokens (cluster_leases) and the change feed (change_log), shared by every node of the
+// region. Each call is one statement on a pooled connection; a lease is granted or renewed by one
+// INSERT ... ON CONFLICT DO UPDATE ... WHERE, so two nodes asking at once cannot both get it.
+// The token grows per lease name with every new holding; a renewal keeps it; release() ends
+// the holding early without forgetting the token.
+#include <unistd.h>
+
+#include <random>
+
+#include "store/pg_parts.hpp"
+
+namespace tern::store::pg {
+
+namespace {
+
+std::string make_instance() {
+  std::random_device rd;
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 16; ++i) s += hex[rd() % 16];
+  return s;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
+class PgCluster final : public Cluster {
+ public:
+  PgCluster(std::shared_ptr<Pool> pool, std::string node_id)
+      : pool_(std::move(pool)),
+        id_(std::move(node_id)),
+        instance_(make_instance()),
+        host_(host_name()) {}
+
+  const std::string& node_id() const override { return id_; }
+
+  core::Result<std::optional<Lease>> acquire(std::string_view name, int64_t now_ms,
+                                             int64_t ttl_ms) override {
+    if (name.empty() || ttl_ms <= 0) return core::Error::invalid("lease: a name and a ttl > 0");
+    using R = std::optional<Lease>;
+    return pool_->with(
+        [&](Conn& c) -> core::Result<R> {
+          auto r = c.exec(
+              "INSERT INTO cluster_leases(name, holder, token, expires_ms) VALUES($1, $2, 1, $3) "
+              "ON CONFLICT(name) DO UPDATE SET "
+              "token = CASE WHEN cluster_leases.holder = excluded.holder AND "
+              "cluster_leases.expires_ms > $4 THEN cluster_leases.token "
+              "ELSE cluster_leases.token + 1 END, "
+              "holder = excluded.holder, expires_ms = excluded.expires_ms "
+              "WHERE (cluster_leases.holder = excluded.holder AND cluster_leases.expires_ms > $4) "
+              "OR cluster_leases.expires_ms <= $4 "
+              "RETURNING holder, token, expires_ms",
+              Params::of(name, id_, now_ms + ttl_ms, now_ms), "acquire lease");
+          if (!r) return r.error();
+          if (r->empty()) return R();
+          return R(Lease{std::string(name), r->text(0, 0), r->int64(0, 1), r->int64(0, 2)});
+        },
+        false);
+  }
+
+  core::Result<void> release(std::string_view name, int64_t token) override {
+    return pool_->with([&](Conn& c) -> core::Result<void> {
+      auto r = c.exec(
+          "UPDATE cluster_leases SET expires_ms = 0 WHERE name = $1 AND holder = $2 AND "
+          "token = $3",
+          Params::of(name, id_, token), "release lease");
+      if (!r) return r.error();
+      return core::ok();
+    });
+  }
+
+  core::Result<void> heartbeat(int64_t now_ms) override {
+    return pool_->with([&](Conn& c) -> core::Result<void> {
+      auto r = c.exec(
+          "INSERT INTO cluster_nodes(node_id, instance, hostname, version, started_ms, seen_ms) "
+          "VALUES($1, $2, $3, '', $4, $4) ON CONFLICT(node_id) DO UPDATE SET "
+          "started_ms = CASE WHEN cluster_nodes.instance = excluded.instance "
+          "THEN cluster_nodes.started_ms ELSE excluded.started_ms END, "
+          "instance = excluded.instance, hostname = excluded.hostname, "
+          "seen_ms = GREATEST(cluster_nodes.seen_ms, excluded.seen_ms)",
+          Params::of(id_, instance_, host_, now_ms), "heartbeat");
+      if (!r) return r.error();
+      return core::ok();
+    });
+  }
+
+  core::Result<std::vector<NodeInfo>> nodes(int64_t now_ms, int64_t within_ms) override {
+    return pool_->with([&](Conn& c) -> core::Result<std::vector<NodeInfo>> {
+      auto r =
+          c.exec("SELECT node_id, seen_ms FROM cluster_nodes WHERE seen_ms >= $1 ORDER BY node_id",
+                 Params::of(now_ms - within_ms), "list nodes");
+      if (!r) return r.error();
+      std::vector<NodeInfo> out;
+      for (int i = 0; i < r->size(); ++i) out.push_back({r->text(i, 0), r->int64(i, 1)});
+      return out;
+    });
+  }
+
+  core::Result<int64_t> publish(std::string_view subject, int64_t now_ms) override {
+    return pool_->with(
+        [&](Conn& c) -> core::Result<int64_t> {
+          auto r = c.exec("INSERT INTO change_log(time_ms, subject) VALUES($1, $2) RETURNING id",
+                          Params::of(now_ms, subject), "publish change");
+          if (!r) return r.error();
+          return r->int64(0, 0);
+        },
+        false);
+  }
+
+  core::Result<std::vector<Change>> changes_since(int64_t after, size_t limit) override {
+    return pool_->with([&](Conn& c) -> core::Result<std::vector<Change>> {
+      auto r =
+          c.exec("SELECT id, subject, time_ms FROM change_log WHERE id > $1 ORDER BY id LIMIT $2",
+                 Params::of(after, static_cast<int64_t>(limit)), "read changes");
+      if (!r) return r.error();
+      std::vector<Change> out;
+      for (int i = 0; i < r->size(); ++i)
+        out.push_back({r->int64(i, 0), r->text(i, 1), r->int64(i, 2)});
+      return out;
+    });
+  }
+
+ private:
+  std::shared_ptr<Pool> pool_;
+  const std::string id_, instance_, host_;
+};
+
+}  // namespace
+
+std::unique_ptr<Cluster> make_cluster(std::shared_ptr<Pool> pool, std::string node_id) {
+  return std::make_unique<PgCluster>(std::move(pool), std::move(node_id));
+}
+
+}  // namespace tern::store::pg

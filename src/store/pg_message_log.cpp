@@ -1,0 +1,200 @@
+// MessageLog on PostgreSQL (message_log.hpp; rules in message_log_rules.hpp). A batch is one
+// pipelined round trip and one implicit transaction. Status updates are applied in message-id
+// order (stable, so several updates of one message keep their order): two nodes updating
+// overlapping batches lock rows in the same order and never deadlock. Both batch writes are
+// idempotent (record: ON CONFLICT DO NOTHING; status: the move rule), so a batch whose commit
+// outcome is unknown after a lost connection is simply sent again. A search is one index range
+// (the same indexes as SQLite's migration 7).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <variant>
+
+#include "store/message_log_rules.hpp"
+#include "store/pg_parts.hpp"
+
+namespace tern::store::pg {
+
+namespace {
+
+using message_log_rules::Cursor;
+
+constexpr const char* kColumns =
+    "message_id, queue_id, rcpt_index, account_id, bulk_id, sender, recipient, header_from, "
+    "subject, status, callback_data, options_json, created_ms, updated_ms, node_id";
+
+core::Result<MessageRecord> record_from_row(const Rows& s, int i) {
+  MessageRecord r;
+  r.message_id = s.text(i, 0);
+  r.queue_id = s.text(i, 1);
+  r.rcpt_index = static_cast<int>(s.int64(i, 2));
+  r.account_id = s.int64(i, 3);
+  r.bulk_id = s.text(i, 4);
+  r.sender = s.text(i, 5);
+  r.recipient = s.text(i, 6);
+  r.header_from = s.text(i, 7);
+  r.subject = s.text(i, 8);
+  const auto status = core::parse_message_status(s.view(i, 9));
+  if (!status) return core::Error::corrupt("message log: unknown status " + s.text(i, 9));
+  r.status = *status;
+  r.callback_data = s.text(i, 10);
+  r.options_json = s.text(i, 11);
+  r.created_ms = s.int64(i, 12);
+  r.updated_ms = s.int64(i, 13);
+  r.node_id = s.text(i, 14);
+  return r;
+}
+
+core::Result<std::vector<MessageRecord>> records(const Rows& rows) {
+  std::vector<MessageRecord> out;
+  out.reserve(static_cast<size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) {
+    auto r = record_from_row(rows, i);
+    if (!r) return r.error();
+    out.push_back(std::move(r).value());
+  }
+  return out;
+}
+
+struct SearchSql {
+  std::string sql;
+  Params args;
+};
+
+// The WHERE clause from fixed fragments only; every value is a parameter. Each filter is an
+// equality on a column of one of the messages_account_*_time indexes, and the cursor a
+// row-value comparison on the columns those indexes end with: one index range, read backwards.
+SearchSql build_search(const MessageQuery& q, const std::optional<Cursor>& cursor) {
+  std::string where = "TRUE";
+  Params args;
+  auto arg = [&](auto v) {
+    args.add(v);
+    return fmt::format("${}", args.size());
+  };
+  if (q.account_id != 0) where += " AND account_id = " + arg(q.account_id);
+  if (!q.recipient.empty())
+    where += " AND recipient = " + arg(message_log_rules::canonical_recipient(q.recipient));
+  if (!q.bulk_id.empty()) where += " AND bulk_id = " + arg(q.bulk_id);
+  if (q.status) where += " AND status = " + arg(core::to_string(*q.status));
+  if (!q.queue_id.empty()) where += " AND queue_id = " + arg(q.queue_id);
+  if (q.from_ms != 0) where += " AND created_ms >= " + arg(q.from_ms);
+  const bool cursor_tighter = cursor && (q.to_ms == 0 || cursor->created_ms < q.to_ms);
+  if (q.to_ms != 0 && !cursor_tighter) where += " AND created_ms < " + arg(q.to_ms);
+  if (cursor_tighter) {
+    const std::string t = arg(cursor->created_ms);
+    const std::string m = arg(cursor->message_id);
+    where += fmt::format(" AND (created_ms, message_id) < ({}::bigint, {}::text)", t, m);
+  }
+  const std::string limit = arg(static_cast<int64_t>(q.limit + 1));
+  return {fmt::format("SELECT {} FROM messages WHERE {} "
+                      "ORDER BY created_ms DESC, message_id DESC LIMIT {}",
+                      kColumns, where, limit),
+          std::move(args)};
+}
+
+class PgMessageLog final : public MessageLog {
+ public:
+  explicit PgMessageLog(std::shared_ptr<Pool> pool) : pool_(std::move(pool)) {}
+
+  core::Result<void> record_accepted(const std::vector<MessageRecord>& recs) override {
+    if (recs.empty()) return core::ok();
+    std::vector<Stmt> batch;
+    batch.reserve(recs.size());
+    const std::string sql = fmt::format(
+        "INSERT INTO messages({}) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) "
+        "ON CONFLICT(message_id) DO NOTHING",
+        kColumns);
+    for (const auto& in : recs) {
+      auto row = message_log_rules::stored_form(in);
+      if (!row) return row.error();
+      const MessageRecord& r = *row;
+      batch.push_back({sql, Params::of(r.message_id, r.queue_id, r.rcpt_index, r.account_id,
+                                       r.bulk_id, r.sender, r.recipient, r.header_from, r.subject,
+                                       core::to_string(r.status), r.callback_data, r.options_json,
+                                       r.created_ms, r.updated_ms, r.node_id)});
+    }
+    return pool_->with([&](Conn& c) -> core::Result<void> {
+      auto r = c.pipeline(batch, "record messages");
+      if (!r) return r.error();
+      return core::ok();
+    });
+  }
+
+  core::Result<void> update_status(const std::vector<StatusUpdate>& updates) override {
+    if (updates.empty()) return core::ok();
+    std::vector<const StatusUpdate*> sorted;
+    sorted.reserve(updates.size());
+    for (const auto& u : updates) sorted.push_back(&u);
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const auto* a, const auto* b) { return a->message_id < b->message_id; });
+    // message_log_rules::status_may_move as SQL: a final state is never replaced, and
+    // "accepted" never replaces "deferred".
+    std::vector<Stmt> batch;
+    batch.reserve(sorted.size());
+    for (const auto* u : sorted)
+      batch.push_back(
+          {"UPDATE messages SET status = $1::text, updated_ms = GREATEST(updated_ms, "
+           "$2::bigint) WHERE message_id = $3 AND status NOT IN "
+           "('delivered','bounced','expired','rejected') AND ($1::text <> "
+           "'accepted' OR status = 'accepted')",
+           Params::of(core::to_string(u->status), u->time_ms, u->message_id)});
+    return pool_->with([&](Conn& c) -> core::Result<void> {
+      auto r = c.pipeline(batch, "update message status");
+      if (!r) return r.error();
+      return core::ok();
+    });
+  }
+
+  core::Result<std::optional<MessageRecord>> find(const std::string& message_id) override {
+    return pool_->with([&](Conn& c) -> core::Result<std::optional<MessageRecord>> {
+      auto r = c.exec(fmt::format("SELECT {} FROM messages WHERE message_id = $1", kColumns),
+                      Params::of(message_id), "find message");
+      if (!r) return r.error();
+      if (r->empty()) return std::optional<MessageRecord>();
+      auto rec = record_from_row(*r, 0);
+      if (!rec) return rec.error();
+      return std::optional<MessageRecord>(std::move(rec).value());
+    });
+  }
+
+  core::Result<std::vector<MessageRecord>> for_queue(const std::string& queue_id) override {
+    return pool_->with([&](Conn& c) -> core::Result<std::vector<MessageRecord>> {
+      auto r = c.exec(
+          fmt::format("SELECT {} FROM messages WHERE queue_id = $1 ORDER BY rcpt_index, message_id",
+                      kColumns),
+          Params::of(queue_id), "messages of queue id");
+      if (!r) return r.error();
+      return records(*r);
+    });
+  }
+
+  core::Result<MessagePage> search(const MessageQuery& q) override {
+    auto cursor = message_log_rules::checked_cursor(q);
+    if (!cursor) return cursor.error();
+    const SearchSql built = build_search(q, *cursor);
+    return pool_->with([&](Conn& c) -> core::Result<MessagePage> {
+      auto r = c.exec(built.sql, built.args, "search messages");
+      if (!r) return r.error();
+      auto items = records(*r);
+      if (!items) return items.error();
+      MessagePage page;
+      page.items = std::move(items).value();
+      if (page.items.size() > q.limit) {
+        page.items.resize(q.limit);
+        page.next_cursor = message_log_rules::encode_cursor(page.items.back());
+      }
+      return page;
+    });
+  }
+
+ private:
+  std::shared_ptr<Pool> pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<MessageLog> make_message_log(std::shared_ptr<Pool> pool) {
+  return std::make_unique<PgMessageLog>(std::move(pool));
+}
+
+}  // namespace tern::store::pg

@@ -1,0 +1,25 @@
+// The parts of the PostgreSQL backend (pg_backend.hpp) over one shared connection pool, for
+// pg_backend.cpp to assemble; and small helpers they share. Not for other callers.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/cluster.hpp"
+#include "store/message_log.hpp"
+#include "store/outbox.hpp"
+#include "store/pg_pool.hpp"
+#include "store/repositories.hpp"
+
+namespace tern::store::pg {
+
+std::unique_ptr<Database> make_database(std::shared_ptr<Pool> pool);
+std::unique_ptr<MessageLog> make_message_log(std::shared_ptr<Pool> pool);
+std::unique_ptr<Outbox> make_outbox(std::shared_ptr<Pool> pool);
+std::unique_ptr<Cluster> make_cluster(std::shared_ptr<Pool> pool, std::string node_id);
+
+// A bigint[] literal ("{1,2,3}") for `= ANY($n::bigint[])`: one statement for a set of ids.
+std::string int_array(const std::vector<int64_t>& v);
+
+}  // namespace tern::store::pg

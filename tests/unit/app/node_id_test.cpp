@@ -1,0 +1,89 @@
+// The node id file (app/node_id.hpp): made once and kept, one live process per data dir, a
+// configured id that contradicts the data dir refused, hostile ids refused.
+#include "app/node_id.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "unit/store/test_dir.hpp"
+
+namespace tern::app {
+namespace {
+
+std::string read_file(const std::string& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+TEST(NodeId, MadeOnFirstClaimThenKept) {
+  test::TempDir dir;
+  const std::string data = dir.file("");
+  std::string first;
+  {
+    auto n = NodeId::claim(data, "");
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    first = n->id();
+    EXPECT_TRUE(valid_node_id(first)) << first;
+    EXPECT_EQ(read_file(dir.file("node.id")), first + "\n");
+    struct stat st {};
+    ASSERT_EQ(::stat(dir.file("node.id").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+  auto again = NodeId::claim(data, "");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->id(), first);
+  auto other = NodeId::claim(dir.file("elsewhere"), "");  // no such dir: an error, not a crash
+  EXPECT_FALSE(other.ok());
+}
+
+TEST(NodeId, ConfiguredIdIsWrittenAndMustMatchLater) {
+  test::TempDir dir;
+  {
+    auto n = NodeId::claim(dir.file(""), "mx-1");
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    EXPECT_EQ(n->id(), "mx-1");
+  }
+  EXPECT_TRUE(NodeId::claim(dir.file(""), "mx-1").ok());
+  EXPECT_EQ(NodeId::claim(dir.file(""), "").value().id(), "mx-1");
+  auto wrong = NodeId::claim(dir.file(""), "mx-2");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, core::ErrorCode::invalid);
+  EXPECT_EQ(read_file(dir.file("node.id")), "mx-1\n");  // not overwritten
+}
+
+TEST(NodeId, ASecondProcessOnTheSameDataDirIsRefused) {
+  test::TempDir dir;
+  auto n = NodeId::claim(dir.file(""), "");
+  ASSERT_TRUE(n.ok());
+  // flock is per open file: another process (a second `tern serve`) must fail while we live.
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    auto second = NodeId::claim(dir.file(""), "");
+    ::_exit(!second.ok() && second.error().code == core::ErrorCode::conflict ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(NodeId, HostileIdsAreRefused) {
+  for (const char* bad : {"", "-a", "A", "a b", "a/b", "a'b", "a;drop", "../x",
+                          "abcdefghijabcdefghijabcdefghijabc", "a\nb", "n\xc3\xa9"})
+    EXPECT_FALSE(valid_node_id(bad)) << bad;
+  for (const char* ok : {"a", "node-1", "mx-eu-2", "0", "abcdefghijabcdefghijabcdefghijab"})
+    EXPECT_TRUE(valid_node_id(ok)) << ok;
+  test::TempDir dir;
+  EXPECT_FALSE(NodeId::claim(dir.file(""), "Bad Id").ok());
+  // A damaged node.id is reported, not replaced.
+  std::ofstream(dir.file("node.id")) << "not valid!\n";
+  auto r = NodeId::claim(dir.file(""), "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, core::ErrorCode::corrupt);
+}
+
+}  // namespace
+}  // namespace tern::app

@@ -1,0 +1,105 @@
+// The cluster seam on PostgreSQL (store/pg_cluster.cpp): two nodes (two backends with their own
+// pools and ids) over one fresh schema: one lease holder at a time with fencing tokens that grow
+// with every new holding, the registry of both, and one change feed.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "store/pg_backend.hpp"
+#include "unit/store/pg_test_server.hpp"
+
+namespace tern::store {
+namespace {
+
+PgParts open_node(const std::string& url, const std::string& id) {
+  auto p = open_pg_backend(url, PgOptions{.pool_size = 4, .node_id = id});
+  EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
+  return p.ok() ? std::move(p).value() : PgParts{};
+}
+
+TEST(PgCluster, OneHolderAtATimeAndTokensGrowWithEveryNewHolding) {
+  test::PgSchema s;
+  PgParts a = open_node(s.url(), "node-a"), b = open_node(s.url(), "node-b");
+  ASSERT_TRUE(a.cluster && b.cluster);
+  auto la = a.cluster->acquire("retention", 1000, 500);
+  ASSERT_TRUE(la.ok() && la->has_value());
+  EXPECT_EQ((*la)->holder, "node-a");
+  EXPECT_EQ((*la)->expires_ms, 1500);
+  auto lb = b.cluster->acquire("retention", 1100, 500);  // held by a: refused
+  ASSERT_TRUE(lb.ok());
+  EXPECT_FALSE(lb->has_value());
+  auto renewed = a.cluster->acquire("retention", 1200, 500);
+  ASSERT_TRUE(renewed.ok() && renewed->has_value());
+  EXPECT_EQ((*renewed)->token, (*la)->token);
+  EXPECT_EQ((*renewed)->expires_ms, 1700);
+  auto taken = b.cluster->acquire("retention", 1700, 500);  // expired: b's, a new token
+  ASSERT_TRUE(taken.ok() && taken->has_value());
+  EXPECT_EQ((*taken)->holder, "node-b");
+  EXPECT_GT((*taken)->token, (*la)->token);
+  // a's stale release changes nothing; b's own release frees it for a, with a newer token.
+  ASSERT_TRUE(a.cluster->release("retention", (*la)->token).ok());
+  EXPECT_FALSE(a.cluster->acquire("retention", 1800, 500).value().has_value());
+  ASSERT_TRUE(b.cluster->release("retention", (*taken)->token).ok());
+  auto back = a.cluster->acquire("retention", 1900, 500);
+  ASSERT_TRUE(back.ok() && back->has_value());
+  EXPECT_GT((*back)->token, (*taken)->token);
+  EXPECT_FALSE(a.cluster->acquire("", 1, 1).ok());
+}
+
+TEST(PgCluster, ConcurrentAcquiresGrantTheLeaseOnce) {
+  test::PgSchema s;
+  PgParts a = open_node(s.url(), "node-a"), b = open_node(s.url(), "node-b");
+  ASSERT_TRUE(a.cluster && b.cluster);
+  for (int round = 0; round < 20; ++round) {
+    const std::string name = "job-" + std::to_string(round);
+    std::atomic<int> granted{0};
+    auto ask = [&](Cluster* c) {
+      auto l = c->acquire(name, 1000, 60'000);
+      if (l.ok() && l->has_value()) ++granted;
+    };
+    std::thread t1(ask, a.cluster.get()), t2(ask, b.cluster.get());
+    t1.join();
+    t2.join();
+    EXPECT_EQ(granted.load(), 1) << name;
+  }
+}
+
+TEST(PgCluster, RegistryListsEveryNodeSeenRecently) {
+  test::PgSchema s;
+  PgParts a = open_node(s.url(), "node-a"), b = open_node(s.url(), "node-b");
+  ASSERT_TRUE(a.cluster && b.cluster);
+  EXPECT_TRUE(a.cluster->nodes(1000, 10'000).value().empty());
+  ASSERT_TRUE(a.cluster->heartbeat(1000).ok());
+  ASSERT_TRUE(b.cluster->heartbeat(4000).ok());
+  ASSERT_TRUE(a.cluster->heartbeat(3000).ok());
+  auto n = b.cluster->nodes(5000, 10'000).value();
+  ASSERT_EQ(n.size(), 2u);
+  EXPECT_EQ(n[0].id, "node-a");
+  EXPECT_EQ(n[0].last_seen_ms, 3000);
+  EXPECT_EQ(n[1].id, "node-b");
+  auto recent = a.cluster->nodes(13'500, 10'000).value();  // a silent since 3000
+  ASSERT_EQ(recent.size(), 1u);
+  EXPECT_EQ(recent[0].id, "node-b");
+}
+
+TEST(PgCluster, OneChangeFeedForEveryNode) {
+  test::PgSchema s;
+  PgParts a = open_node(s.url(), "node-a"), b = open_node(s.url(), "node-b");
+  ASSERT_TRUE(a.cluster && b.cluster);
+  // The feed may already hold rows from the triggers (none yet: nothing was written).
+  const auto start = a.cluster->changes_since(0, 1000).value();
+  const int64_t from = start.empty() ? 0 : start.back().seq;
+  auto s1 = a.cluster->publish("account:7", 10);
+  auto s2 = b.cluster->publish("domain:example.com", 11);
+  ASSERT_TRUE(s1.ok() && s2.ok());
+  EXPECT_LT(*s1, *s2);
+  auto seen = b.cluster->changes_since(from, 100).value();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].subject, "account:7");
+  EXPECT_EQ(seen[1].subject, "domain:example.com");
+  EXPECT_EQ(a.cluster->changes_since(*s1, 100).value().size(), 1u);
+}
+
+}  // namespace
+}  // namespace tern::store

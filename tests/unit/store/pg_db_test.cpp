@@ -1,0 +1,269 @@
+// The libpq layer against a real PostgreSQL 15 (tests/unit/store/pg_test_server.hpp): parameters
+// out of band (what text cannot hold replaced, never cut), results, SQLSTATEs mapped to error codes
+// and retry classes, transactions rolled back at scope exit, an aborted transaction's COMMIT
+// reported, pipelined batches all-or-nothing with the failing statement named.
+#include "store/pg_db.hpp"
+
+#include <gtest/gtest.h>
+
+#include "unit/store/pg_test_server.hpp"
+
+namespace tern::store::pg {
+namespace {
+
+class PgDbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = Conn::connect(schema_.url());
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    c_ = std::move(c).value();
+    ASSERT_TRUE(
+        c_.exec("CREATE TABLE t(id BIGINT PRIMARY KEY, name TEXT, n BIGINT)", "create").ok());
+  }
+  int64_t count() {
+    auto r = c_.exec("SELECT count(*) FROM t", "count");
+    EXPECT_TRUE(r.ok());
+    return r ? r->int64(0, 0) : -1;
+  }
+
+  test::PgSchema schema_;
+  Conn c_;
+};
+
+TEST(PgSqlstate, MapsToCodesAndRetryClasses) {
+  using core::ErrorCode;
+  EXPECT_EQ(code_for_sqlstate("23505"), ErrorCode::conflict);
+  EXPECT_EQ(code_for_sqlstate("23503"), ErrorCode::conflict);
+  EXPECT_EQ(code_for_sqlstate("23502"), ErrorCode::internal);
+  EXPECT_EQ(code_for_sqlstate("22021"), ErrorCode::invalid);
+  EXPECT_EQ(code_for_sqlstate("40001"), ErrorCode::unavailable);
+  EXPECT_EQ(code_for_sqlstate("40P01"), ErrorCode::unavailable);
+  EXPECT_EQ(code_for_sqlstate("08006"), ErrorCode::unavailable);
+  EXPECT_EQ(code_for_sqlstate("57P01"), ErrorCode::unavailable);
+  EXPECT_EQ(code_for_sqlstate("53300"), ErrorCode::unavailable);
+  EXPECT_EQ(code_for_sqlstate("53100"), ErrorCode::disk_full);
+  EXPECT_EQ(code_for_sqlstate("42P01"), ErrorCode::internal);
+  EXPECT_EQ(code_for_sqlstate("XX001"), ErrorCode::corrupt);
+  EXPECT_EQ(code_for_sqlstate(""), ErrorCode::unavailable);
+  EXPECT_EQ(failure_for_sqlstate("40001"), Failure::serialization);
+  EXPECT_EQ(failure_for_sqlstate("40P01"), Failure::deadlock);
+  EXPECT_EQ(failure_for_sqlstate("08006"), Failure::connection);
+  EXPECT_EQ(failure_for_sqlstate("57P01"), Failure::connection);
+  EXPECT_EQ(failure_for_sqlstate(""), Failure::connection);
+  EXPECT_EQ(failure_for_sqlstate("23505"), Failure::other);
+  EXPECT_EQ(failure_for_sqlstate("42601"), Failure::other);
+}
+
+TEST_F(PgDbTest, ParametersAndResults) {
+  auto ins = c_.exec("INSERT INTO t VALUES($1, $2, $3), ($4, $5, $6)",
+                     Params::of(1, "one", int64_t{-9'000'000'000}, 2, "x'; DROP TABLE t; --", 0),
+                     "insert");
+  ASSERT_TRUE(ins.ok()) << ins.error().message;
+  EXPECT_EQ(ins->affected(), 2);
+  auto q = c_.exec("SELECT id, name, n FROM t ORDER BY id", "select");
+  ASSERT_TRUE(q.ok()) << q.error().message;
+  ASSERT_EQ(q->size(), 2);
+  EXPECT_EQ(q->int64(0, 0), 1);
+  EXPECT_EQ(q->text(0, 1), "one");
+  EXPECT_EQ(q->int64(0, 2), -9'000'000'000);
+  EXPECT_EQ(q->text(1, 1), "x'; DROP TABLE t; --");  // data, never SQL
+  Params p;
+  p.add(3).add_null().add_null();
+  ASSERT_TRUE(c_.exec("INSERT INTO t VALUES($1, $2, $3)", p, "insert null").ok());
+  auto n = c_.exec("SELECT name, n FROM t WHERE id = 3", "select null");
+  ASSERT_TRUE(n.ok());
+  EXPECT_TRUE(n->is_null(0, 0));
+  EXPECT_TRUE(n->is_null(0, 1));
+  EXPECT_EQ(n->int64(0, 1), 0);
+  EXPECT_EQ(c_.failure(), Failure::none);
+}
+
+TEST(PgText, WhatTextCannotHoldBecomesReplacementCharacters) {
+  EXPECT_EQ(storable_text("plain ascii"), "plain ascii");
+  EXPECT_EQ(storable_text("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");
+  EXPECT_EQ(storable_text(std::string("a\0b", 3)),
+            "a\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(storable_text("x\xff\xfey"), "x\xef\xbf\xbd\xef\xbf\xbdy");
+  EXPECT_EQ(storable_text("\xc3"), "\xef\xbf\xbd");  // truncated sequence
+  EXPECT_EQ(storable_text(""), "");
+}
+
+TEST_F(PgDbTest, TextWithNulOrBadUtf8IsStoredReplacedNeitherCutNorRefused) {
+  const std::string nul("ab\0cd", 5), bad("r\xe9ply");  // Latin-1 from a remote server
+  ASSERT_TRUE(
+      c_.exec("INSERT INTO t VALUES(1, $1, 0), (2, $2, 0)", Params::of(nul, bad), "insert").ok());
+  auto r = c_.exec("SELECT name FROM t ORDER BY id", "select");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->text(0, 0),
+            "ab\xef\xbf\xbd"
+            "cd");  // not "ab"
+  EXPECT_EQ(r->text(1, 0), "r\xef\xbf\xbdply");
+  std::vector<Stmt> batch{{"INSERT INTO t VALUES(3, $1, 0)", Params::of(nul)}};
+  ASSERT_TRUE(c_.pipeline(batch, "batch").ok());
+  EXPECT_EQ(count(), 3);
+}
+
+// A malformed value is invalid; a NOT NULL or CHECK violation is a bug of ours: internal (as
+// on SQLite, sqlite::to_error), never shown.
+TEST_F(PgDbTest, DataErrorsAreInvalidOtherIntegrityViolationsInternal) {
+  auto r = c_.exec("SELECT $1::bigint", Params::of("twelve"), "cast");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, core::ErrorCode::invalid);
+  EXPECT_EQ(c_.sqlstate(), "22P02");
+  EXPECT_EQ(c_.failure(), Failure::other);
+  auto n = c_.exec("INSERT INTO t VALUES(NULL, 'x', 0)", "null key");
+  ASSERT_FALSE(n.ok());
+  EXPECT_EQ(n.error().code, core::ErrorCode::internal);
+  EXPECT_EQ(c_.sqlstate(), "23502");
+}
+
+TEST_F(PgDbTest, UniqueViolationIsConflictAndNotRetryable) {
+  ASSERT_TRUE(c_.exec("INSERT INTO t VALUES(1, 'a', 0)", "insert").ok());
+  auto r = c_.exec("INSERT INTO t VALUES(1, 'b', 0)", "insert again");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, core::ErrorCode::conflict);
+  EXPECT_FALSE(r.error().temporary);
+  EXPECT_EQ(c_.sqlstate(), "23505");
+  EXPECT_EQ(c_.failure(), Failure::other);
+  EXPECT_EQ(r.error().message, "store: insert again: it exists already");
+  EXPECT_NE(r.error().message.find("insert again"), std::string::npos);
+  // The connection stays usable, and a success clears the failure.
+  EXPECT_EQ(count(), 1);
+  EXPECT_EQ(c_.failure(), Failure::none);
+}
+
+TEST_F(PgDbTest, OurSqlErrorsAreInternal) {
+  auto r = c_.exec("SELEKT 1", "typo");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, core::ErrorCode::internal);
+  auto u = c_.exec("SELECT * FROM no_such_table", "missing");
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().code, core::ErrorCode::internal);
+}
+
+TEST(PgConnect, BadUrlIsInvalidUnreachableIsUnavailable) {
+  auto bad = Conn::connect("postgres://[::1");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, core::ErrorCode::invalid);
+  auto bad_option = Conn::connect("postgres://127.0.0.1/x?no_such_option=1");
+  ASSERT_FALSE(bad_option.ok());
+  EXPECT_EQ(bad_option.error().code, core::ErrorCode::invalid);
+  // Port 1 on loopback: nothing listens there.
+  auto away = Conn::connect("postgres://tern@127.0.0.1:1/tern");
+  ASSERT_FALSE(away.ok());
+  EXPECT_EQ(away.error().code, core::ErrorCode::unavailable);
+  EXPECT_TRUE(away.error().temporary);
+}
+
+TEST_F(PgDbTest, TxnRollsBackUnlessCommitted) {
+  {
+    Txn t(c_);
+    ASSERT_TRUE(t.begin().ok());
+    ASSERT_TRUE(c_.exec("INSERT INTO t VALUES(1, 'a', 0)", "insert").ok());
+  }  // no commit
+  EXPECT_EQ(count(), 0);
+  {
+    Txn t(c_);
+    ASSERT_TRUE(t.begin(Txn::Isolation::serializable).ok());
+    ASSERT_TRUE(c_.exec("INSERT INTO t VALUES(1, 'a', 0)", "insert").ok());
+    ASSERT_TRUE(t.commit().ok());
+  }
+  EXPECT_EQ(count(), 1);
+  EXPECT_EQ(PQtransactionStatus(c_.get()), PQTRANS_IDLE);
+}
+
+TEST_F(PgDbTest, CommitOfAnAbortedTransactionIsAnError) {
+  Txn t(c_);
+  ASSERT_TRUE(t.begin().ok());
+  ASSERT_TRUE(c_.exec("INSERT INTO t VALUES(1, 'a', 0)", "insert").ok());
+  EXPECT_FALSE(c_.exec("INSERT INTO t VALUES(1, 'b', 0)", "duplicate").ok());
+  auto cm = t.commit();  // the server answers ROLLBACK, not an error
+  ASSERT_FALSE(cm.ok());
+  EXPECT_EQ(count(), 0);
+}
+
+TEST_F(PgDbTest, PipelineRunsABatchInOrder) {
+  std::vector<Stmt> batch;
+  for (int i = 0; i < 5000; ++i)
+    batch.push_back(
+        {"INSERT INTO t VALUES($1, $2, $3)", Params::of(i, "n" + std::to_string(i), i * 2)});
+  batch.push_back({"SELECT count(*), sum(n) FROM t", {}});
+  auto r = c_.pipeline(batch, "batch");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), batch.size());
+  EXPECT_EQ((*r)[17].affected(), 1);
+  EXPECT_EQ(r->back().int64(0, 0), 5000);
+  EXPECT_EQ(r->back().int64(0, 1), 4999 * 5000);
+  // The connection is back in normal mode.
+  EXPECT_EQ(PQpipelineStatus(c_.get()), PQ_PIPELINE_OFF);
+  EXPECT_EQ(count(), 5000);
+}
+
+TEST_F(PgDbTest, PipelineIsAllOrNothingAndNamesTheFailingStatement) {
+  std::vector<Stmt> batch;
+  for (int i = 0; i < 100; ++i)
+    batch.push_back({"INSERT INTO t VALUES($1, 'x', 0)", Params::of(i)});
+  batch[60] = {"INSERT INTO t VALUES($1, 'x', 0)", Params::of(5)};  // duplicate of statement 6
+  auto r = c_.pipeline(batch, "batch");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, core::ErrorCode::conflict);
+  EXPECT_NE(r.error().message.find("statement 61 of 100"), std::string::npos) << r.error().message;
+  EXPECT_EQ(count(), 0);  // one implicit transaction: the first 60 are rolled back too
+  // Inside an explicit transaction the batch is part of it.
+  Txn t(c_);
+  ASSERT_TRUE(t.begin().ok());
+  std::vector<Stmt> ok_batch{{"INSERT INTO t VALUES(1, 'a', 0)", {}},
+                             {"INSERT INTO t VALUES(2, 'b', 0)", {}}};
+  ASSERT_TRUE(c_.pipeline(ok_batch, "in txn").ok());
+  ASSERT_TRUE(t.commit().ok());
+  EXPECT_EQ(count(), 2);
+}
+
+TEST_F(PgDbTest, LostConnectionIsAConnectionFailure) {
+  auto admin = Conn::connect(test::pg_url());
+  ASSERT_TRUE(admin.ok());
+  const int pid = PQbackendPID(c_.get());
+  ASSERT_TRUE(
+      admin->exec("SELECT pg_terminate_backend($1::int, 5000)", Params::of(pid), "kill").ok());
+  auto r = c_.exec("SELECT 1", "after kill");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, core::ErrorCode::unavailable);
+  EXPECT_TRUE(r.error().temporary);
+  EXPECT_EQ(c_.failure(), Failure::connection);
+  EXPECT_TRUE(c_.broken());
+  std::vector<Stmt> batch{{"SELECT 1", {}}};
+  auto b = c_.pipeline(batch, "batch after kill");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(c_.failure(), Failure::connection);
+}
+
+TEST_F(PgDbTest, SchemaIsPrivateToTheTest) {
+  auto other = Conn::connect(test::pg_url());  // default search_path: public
+  ASSERT_TRUE(other.ok());
+  auto r = other->exec("SELECT count(*) FROM t", "other schema");
+  EXPECT_FALSE(r.ok());
+  auto here = c_.exec("SELECT current_schema()", "schema");
+  ASSERT_TRUE(here.ok());
+  EXPECT_EQ(here->text(0, 0), schema_.name());
+}
+
+TEST(PgSchemaHelper, DropsItsSchema) {
+  std::string name;
+  {
+    test::PgSchema s;
+    name = s.name();
+    auto c = Conn::connect(s.url());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c->exec("CREATE TABLE x(a BIGINT)", "create").ok());
+  }
+  auto c = Conn::connect(test::pg_url());
+  ASSERT_TRUE(c.ok());
+  auto r =
+      c->exec("SELECT count(*) FROM pg_namespace WHERE nspname = $1", Params::of(name), "look");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->int64(0, 0), 0);
+}
+
+}  // namespace
+}  // namespace tern::store::pg
