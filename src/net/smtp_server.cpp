@@ -252,17 +252,21 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     return nullptr;
   }
 
-  // Blocking (store reads): on the blocking pool only.
+  // Blocking (store reads): on the blocking pool only. trusted_mu is never held across the
+  // store reads, so fresh_trusted_context() on an I/O thread never waits on SQLite (a busy
+  // database can take seconds); two misses at once may both read, the later one wins.
   std::shared_ptr<const policy::AccountContext> trusted_account_context() {
-    std::lock_guard lk(trusted_mu);
-    if (trusted_ctx && Clock::now() - trusted_loaded < std::chrono::seconds(5)) return trusted_ctx;
+    if (auto fresh = fresh_trusted_context()) return fresh;
     auto acc = svc.store->accounts.find(cfg.trusted_account);
-    if (acc && acc.value()) {
-      trusted_ctx = load_context(acc.value()->id);
-      trusted_loaded = Clock::now();
-    } else {
+    if (!acc || !acc.value()) {
       spdlog::warn("trusted_account '{}' not found", cfg.trusted_account);
+      std::lock_guard lk(trusted_mu);
+      return trusted_ctx;
     }
+    auto ctx = load_context(acc.value()->id);
+    std::lock_guard lk(trusted_mu);
+    trusted_ctx = std::move(ctx);  // null when it could not be loaded: asked again next time
+    trusted_loaded = Clock::now();
     return trusted_ctx;
   }
 
