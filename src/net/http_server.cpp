@@ -4,7 +4,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -20,6 +19,7 @@
 #include "net/connection_registry.hpp"
 #include "net/offload.hpp"
 #include "net/smtp_server.hpp"  // split_host_port
+#include "net/spawn.hpp"
 
 namespace tern::net {
 
@@ -356,7 +356,7 @@ void HttpServer::listen(const std::string& address) {
   if (!ec) impl_->acceptor->bind(ep, ec);
   if (!ec) impl_->acceptor->listen(1024, ec);
   if (ec) throw std::runtime_error("http: cannot listen on " + address + ": " + ec.message());
-  asio::co_spawn(impl_->ctx, impl_->accept_loop(), asio::detached);
+  spawn(impl_->ctx, impl_->accept_loop(), "http accept loop");
   spdlog::info("http listening on {}", address);
 }
 

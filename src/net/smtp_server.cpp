@@ -4,7 +4,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -24,6 +23,7 @@
 #include "core/histogram.hpp"
 #include "net/connection_registry.hpp"
 #include "net/offload.hpp"
+#include "net/spawn.hpp"
 #include "pipeline/key_cache.hpp"
 #include "pipeline/message_signer.hpp"
 #include "pipeline/submission.hpp"
@@ -218,9 +218,11 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   SmtpCounters counters;
   std::atomic<uint64_t> stress_cuts{0};  // stress cuts whose sessions have not ended yet
   ConnectionRegistry registry;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  // Shared with each acceptor's accept loop, which holds its own: ~SmtpServer drops these, so an
+  // acceptor is destroyed with its loop's frame, on its own io_context (never after it).
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
   std::atomic<size_t> next_worker{0};
-  std::vector<std::unique_ptr<Sweeper>> sweepers;  // one per worker, same index
+  std::vector<std::shared_ptr<Sweeper>> sweepers;  // one per worker, same index
   std::atomic<bool> stopping{false};
   std::atomic<int> rejecting_tls{0};  // handshakes in progress only to say 421 over TLS
 
@@ -250,17 +252,21 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     return nullptr;
   }
 
-  // Blocking (store reads): on the blocking pool only.
+  // Blocking (store reads): on the blocking pool only. trusted_mu is never held across the
+  // store reads, so fresh_trusted_context() on an I/O thread never waits on SQLite (a busy
+  // database can take seconds); two misses at once may both read, the later one wins.
   std::shared_ptr<const policy::AccountContext> trusted_account_context() {
-    std::lock_guard lk(trusted_mu);
-    if (trusted_ctx && Clock::now() - trusted_loaded < std::chrono::seconds(5)) return trusted_ctx;
+    if (auto fresh = fresh_trusted_context()) return fresh;
     auto acc = svc.store->accounts.find(cfg.trusted_account);
-    if (acc && acc.value()) {
-      trusted_ctx = load_context(acc.value()->id);
-      trusted_loaded = Clock::now();
-    } else {
+    if (!acc || !acc.value()) {
       spdlog::warn("trusted_account '{}' not found", cfg.trusted_account);
+      std::lock_guard lk(trusted_mu);
+      return trusted_ctx;
     }
+    auto ctx = load_context(acc.value()->id);
+    std::lock_guard lk(trusted_mu);
+    trusted_ctx = std::move(ctx);  // null when it could not be loaded: asked again next time
+    trusted_loaded = Clock::now();
     return trusted_ctx;
   }
 
@@ -271,8 +277,19 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     return false;
   }
 
-  awaitable<void> accept_loop(tcp::acceptor& acc, bool implicit_tls) {
+  // A sweeper's coroutine holds what it uses: its Sweeper (shared with the Impl), and the
+  // server's load only through claim_stress_cut, which holds a weak_ptr to the Impl. So it may
+  // outlive the SmtpServer object (destroyed while its workers still run), and a frame destroyed
+  // with its io_context never destroys the Impl and, with it, I/O objects of another
+  // io_context.
+  static awaitable<void> sweep(std::shared_ptr<Sweeper> sweeper,
+                               std::function<bool()> claim_stress_cut) {
+    co_await sweeper->run(std::move(claim_stress_cut));
+  }
+
+  awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> held, bool implicit_tls) {
     auto self = shared_from_this();
+    tcp::acceptor& acc = *held;
     boost::system::error_code lec;
     const tcp::endpoint listen_ep = acc.local_endpoint(lec);
     while (!stopping) {
@@ -289,8 +306,8 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
         continue;
       }
       auto conn = std::make_shared<Conn>(std::move(sock));
-      asio::co_spawn(ctx, self->connection(conn, implicit_tls, *sweepers[w], peer, listen_ep),
-                     asio::detached);
+      spawn(ctx, self->connection(conn, implicit_tls, *sweepers[w], peer, listen_ep),
+            "smtp session");
     }
   }
 
@@ -402,8 +419,9 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
     co_return !ec;
   }
 
-  // No exception ends a session silently (co_spawn's detached handler drops it): it is logged
-  // and the client gets 421 4.3.0 before the connection closes (issue 14.1).
+  // No exception ends a session silently: it is logged here (net::spawn would log it too, but
+  // the client must hear something) and the client gets 421 4.3.0 before the connection closes
+  // (issue 14.1).
   awaitable<void> connection(std::shared_ptr<Conn> c, bool implicit_tls, Sweeper& sweeper,
                              tcp::endpoint remote, tcp::endpoint local) {
     auto self = shared_from_this();
@@ -727,12 +745,14 @@ SmtpServer::SmtpServer(std::vector<asio::io_context*> workers, SmtpServerConfig 
   impl_->cfg = std::move(cfg);
   impl_->svc = std::move(svc);
   for (auto* w : impl_->workers) {
-    impl_->sweepers.push_back(std::make_unique<Sweeper>());
-    // The stress test reads the live connection count. Raw pointer: the sweepers run on the
-    // workers, which stop before the server is destroyed. (A named std::function, not a
-    // temporary lambda as the coroutine's argument: g++ 12 mishandles those.)
-    Impl* raw = impl_.get();
-    std::function<bool()> claim_stress_cut = [raw] {
+    impl_->sweepers.push_back(std::make_shared<Sweeper>());
+    // The stress test reads the live connection count, through a weak_ptr: the sweeper may
+    // outlive the server (sweep()); then there is no load left to cut. (A named std::function,
+    // not a temporary lambda as the coroutine's argument: g++ 12 mishandles those.)
+    std::weak_ptr<Impl> weak = impl_;
+    std::function<bool()> claim_stress_cut = [weak] {
+      const auto raw = weak.lock();
+      if (!raw) return false;
       const uint64_t threshold =
           raw->cfg.max_connections * static_cast<uint64_t>(raw->cfg.stress_pct);
       uint64_t pending = raw->stress_cuts.load();
@@ -742,11 +762,16 @@ SmtpServer::SmtpServer(std::vector<asio::io_context*> workers, SmtpServerConfig 
         if (raw->stress_cuts.compare_exchange_weak(pending, pending + 1)) return true;
       }
     };
-    asio::co_spawn(*w, impl_->sweepers.back()->run(std::move(claim_stress_cut)), asio::detached);
+    std::shared_ptr<Sweeper> sweeper = impl_->sweepers.back();
+    spawn(*w, Impl::sweep(std::move(sweeper), std::move(claim_stress_cut)), "smtp sweeper");
   }
 }
 
-SmtpServer::~SmtpServer() { stop(); }
+SmtpServer::~SmtpServer() {
+  stop();
+  // Each acceptor now belongs to its accept loop alone (see Impl::acceptors).
+  if (impl_) impl_->acceptors.clear();
+}
 
 void SmtpServer::listen(const std::string& name, const std::string& address, bool implicit_tls) {
   auto [host, port] = split_host_port(address);
@@ -755,13 +780,13 @@ void SmtpServer::listen(const std::string& name, const std::string& address, boo
   auto addr = asio::ip::make_address(host, ec);
   if (ec) throw std::runtime_error(name + ": bad address " + address);
   tcp::endpoint ep(addr, port);
-  auto acc = std::make_unique<tcp::acceptor>(ctx);
+  auto acc = std::make_shared<tcp::acceptor>(ctx);
   acc->open(ep.protocol(), ec);
   if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acc->bind(ep, ec);
   if (!ec) acc->listen(4096, ec);
   if (ec) throw std::runtime_error(name + ": cannot listen on " + address + ": " + ec.message());
-  asio::co_spawn(ctx, impl_->accept_loop(*acc, implicit_tls), asio::detached);
+  spawn(ctx, impl_->accept_loop(acc, implicit_tls), "smtp accept loop");
   spdlog::info("{} listening on {}{}", name, address, implicit_tls ? " (implicit TLS)" : "");
   impl_->acceptors.push_back(std::move(acc));
 }

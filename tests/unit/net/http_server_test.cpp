@@ -11,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
@@ -336,6 +337,25 @@ TEST_F(Fixture, LaterResponsesHoldNoThread) {
   ASSERT_TRUE(dropped.send_all("GET /drop HTTP/1.1\r\nHost: t\r\n\r\n"));
   const std::string r = dropped.read_response();
   EXPECT_NE(r.find("503"), std::string::npos) << r;
+}
+
+// A session holds its owner (issue 11): the HttpServer object is destroyed while a handler of
+// one session runs on the pool; the session's coroutine resumes afterwards (its socket was
+// closed by the stop, so the write fails) and ends without touching freed memory (the ASan
+// build checks that). The marker that it resumed: the pool was joined (the handler returned and
+// posted the resumption) and then a barrier posted to the I/O thread ran, after it.
+TEST_F(Fixture, ASessionOutlivesTheServerObject) {
+  start(opts());
+  Client blocker(port);
+  ASSERT_TRUE(blocker.send_all("GET /block HTTP/1.1\r\nHost: t\r\n\r\n"));
+  wait_blocked(1);
+  srv.reset();  // stop() (closes the listener and every connection) and destruction
+  EXPECT_EQ(blocker.read_all(), "");  // closed without an answer
+  release.set_value();
+  pool.join();
+  std::promise<void> barrier;
+  asio::post(io, [&] { barrier.set_value(); });
+  EXPECT_EQ(barrier.get_future().wait_for(5s), std::future_status::ready);
 }
 
 }  // namespace

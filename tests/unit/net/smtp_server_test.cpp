@@ -9,9 +9,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -48,7 +50,8 @@ struct Server {
   std::unique_ptr<pipeline::KeyCache> keys;
 
   explicit Server(std::function<void(const queue::QueuedMessage&)> on_accepted,
-                  pipeline::KeyCache::Loader key_loader = {}) {
+                  pipeline::KeyCache::Loader key_loader = {},
+                  std::function<void(SmtpServerConfig&)> tweak = {}) {
     backend = std::move(store::open_backend("sqlite:" + dir.file("tern.db"))).value();
     store = backend.store.get();
     auto acc = store->accounts.create("acme");
@@ -59,6 +62,7 @@ struct Server {
     cfg.session.hostname = "mx.test";
     cfg.trusted_networks = {*Cidr::parse("127.0.0.1/32")};
     cfg.trusted_account = "acme";
+    if (tweak) tweak(cfg);
     SmtpServices svc;
     svc.spool = spool.get();
     svc.store = store;
@@ -79,7 +83,7 @@ struct Server {
     thread = std::thread([this] { io.run(); });
   }
   ~Server() {
-    smtp->stop();
+    if (smtp) smtp->stop();
     io.stop();
     thread.join();
     blocking.join();
@@ -169,6 +173,40 @@ TEST(SmtpServer, ExceptionInSessionEndsWithReplyNotSilence) {
   const std::string r =
       say("From: a@acme.test\r\nTo: b@example.org\r\nSubject: x\r\n\r\nhello\r\n.");
   EXPECT_EQ(r.substr(0, 9), "421 4.3.0") << "reply was: '" << r << "'";
+}
+
+// The sweeper and the sessions hold their owner (issue 11): the SmtpServer object is destroyed
+// while a session is in DATA and the I/O thread runs on. The session still gets its deadline
+// from a sweeper (421 4.4.2: a positive marker that a sweeper ran after the server object was
+// gone), and after the last session ended the sweepers keep ticking without touching freed
+// memory (the ASan build, scripts/sanitize-build.sh, reports a use-after-free otherwise: the
+// sweepers were owned by the server and their coroutine held nothing).
+TEST(SmtpServer, SweeperAndSessionOutliveTheServerObject) {
+  Server srv([](const queue::QueuedMessage&) {}, {},
+             [](SmtpServerConfig& c) { c.command_timeout_s = 1; });
+  asio::io_context cio;
+  tcp::socket s(cio);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), srv.port));
+  asio::streambuf buf;
+  ASSERT_EQ(reply(s, buf).substr(0, 3), "220");
+  auto say = [&](const std::string& line) {
+    asio::write(s, asio::buffer(line + "\r\n"));
+    return reply(s, buf);
+  };
+  ASSERT_EQ(say("EHLO c.test").substr(0, 3), "250");
+  ASSERT_EQ(say("MAIL FROM:<a@acme.test>").substr(0, 3), "250");
+  ASSERT_EQ(say("RCPT TO:<b@example.org>").substr(0, 3), "250");
+  ASSERT_EQ(say("DATA").substr(0, 3), "354");
+  srv.smtp.reset();  // stop() and destruction; the session in DATA goes on (graceful stop)
+  // Nothing more is sent: the read deadline (1 s) passes and a sweeper cuts the read.
+  const std::string r = reply(s, buf);
+  EXPECT_EQ(r.substr(0, 9), "421 4.4.2") << "reply was: '" << r << "'";
+  EXPECT_EQ(reply(s, buf), "");  // the session closed the connection
+  // Three more sweeps on the I/O thread (its timers fire in order: this one after them).
+  std::promise<void> swept;
+  asio::steady_timer t(srv.io, std::chrono::milliseconds(800));
+  t.async_wait([&](boost::system::error_code) { swept.set_value(); });
+  EXPECT_EQ(swept.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
 }
 
 }  // namespace
