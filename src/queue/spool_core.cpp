@@ -22,6 +22,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "queue/checkpoint.hpp"
+
 namespace tern::queue::detail {
 
 namespace {
@@ -107,10 +109,11 @@ void Core::shutdown() {
   // A clean stop leaves a checkpoint of the index: the next open reads it instead of the log.
   // Everything is synced above, so it is installed without another sync.
   if (opt_.checkpoint && !opt_.read_only && !final_err) {
-    std::string bytes = snapshot_locked();
+    auto enc = snapshot_locked();
     const uint64_t failures = sync_failures_;
-    if (!bytes.empty()) {
+    if (enc) {
       lk.unlock();
+      const std::string bytes = enc->finish();
       if (auto r = install_checkpoint(bytes, failures, false); !r)
         spdlog::warn("spool: index checkpoint at shutdown not written: {}", r.error().message);
     }
