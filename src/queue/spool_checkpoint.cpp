@@ -91,7 +91,7 @@ std::optional<CheckpointEncoder> Core::snapshot_locked() {
   h.next_order = next_order_ + pending.size();
   h.live_count = live_.size() + pending.size();
   CheckpointEncoder enc(h, static_cast<size_t>(h.live_count) * 128);
-  for (const auto& [order, id] : order_) enc.add(*id, live_.at(*id));
+  for (const auto& [order, e] : order_) enc.add(e->first, e->second);
   uint64_t next = next_order_;
   for (const Waiter* w : pending) {
     LiveMessage copy = *w->pending;

@@ -525,7 +525,7 @@ void Core::sync_loop() {
             LiveMessage& lm = *w.pending;
             lm.order = next_order_++;
             auto [it, fresh] = live_.insert_or_assign(w.pending_id, std::move(lm));
-            order_[it->second.order] = &it->first;
+            order_[it->second.order] = &*it;
             ++stats_.commits;
           }
         } else {
@@ -602,7 +602,7 @@ std::vector<QueuedMessage> Core::list() const {
   {
     std::lock_guard lk(mu_);
     ids.reserve(order_.size());
-    for (const auto& [o, id] : order_) ids.push_back(*id);
+    for (const auto& [o, e] : order_) ids.push_back(e->first);
   }
   std::vector<QueuedMessage> out;
   out.reserve(ids.size());
@@ -615,9 +615,9 @@ std::vector<QueueEntry> Core::index() const {
   std::lock_guard lk(mu_);
   std::vector<QueueEntry> out;
   out.reserve(order_.size());
-  for (const auto& [o, id] : order_) {
-    const LiveMessage& lm = live_.at(*id);
-    out.push_back(QueueEntry{*id, lm.account_id, lm.received_ms, lm.due_ms, lm.held});
+  for (const auto& [o, e] : order_) {
+    const LiveMessage& lm = e->second;
+    out.push_back(QueueEntry{e->first, lm.account_id, lm.received_ms, lm.due_ms, lm.held});
   }
   return out;
 }

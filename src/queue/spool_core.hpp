@@ -239,8 +239,11 @@ class Core : public std::enable_shared_from_this<Core> {
   std::map<std::string, Unwritten> unwritten_;
   bool low_space_ = false;  // an append met ENOSPC or the reserve: roll dead segments early
   std::unordered_map<std::string, LiveMessage> live_;
-  // Commit order -> id (the key of its live_ entry: erased from here before it leaves live_).
-  std::map<uint64_t, const std::string*> order_;
+  // Commit order -> its live_ entry (id and message; erased from here before it leaves
+  // live_). The entry itself, not its id: what walks the index in order (index(), the
+  // checkpoint under the lock) reads it without a hash look-up per message.
+  using LiveEntry = std::unordered_map<std::string, LiveMessage>::value_type;
+  std::map<uint64_t, const LiveEntry*> order_;
   uint64_t next_order_ = 1;
   Spool::Stats stats_;
   std::atomic<uint64_t> fsyncs_{0};
