@@ -20,6 +20,16 @@ Invariants: the sink must count exactly N (no loss, no duplicates), every step h
 Usage: bench.py TERN_BIN   env: N (100000), SESSIONS (20), SIZE (1024), SMOKE=1 (N=200, short
 deadlines: the same code path for `make test`), KEEP=1 (keep the data dir). Prints a table; writes results/last.json
 (results/smoke.json in smoke mode).
+Repeated restart measurements without refilling (the fill of a million takes ~15 min):
+  KEEP_FILL=DIR  after the fill's kill -9, a copy of the data dir goes to DIR/data (DIR must
+                 not exist) with DIR/fill.json (N, SESSIONS, SIZE, fill time, binary); the run
+                 then goes on as usual.
+  FROM_FILL=DIR  no fill: a copy of DIR/data (the state right after the kill -9, so a faithful
+                 start state) is the data dir, N/SESSIONS/SIZE come from DIR/fill.json, and
+                 the run starts at "ready". The copy is made before the clock starts.
+  READY_ONLY=1   stop after "ready" and the `queue list` page (no drain).
+  PERF_OUT=FILE  `perf record -g` attached to the restarted server from its exec until ready
+                 (linux-perf; docs/development.md, Profiling).
 """
 import json
 import os
@@ -51,6 +61,24 @@ def env_int(name, default, lo, hi):
 N = env_int("N", 200 if SMOKE else 100000, 1, 10_000_000)
 SESSIONS = env_int("SESSIONS", 20, 1, 1000)
 SIZE = env_int("SIZE", 1024, 1, 10_000_000)
+KEEP_FILL = os.environ.get("KEEP_FILL", "").strip()
+FROM_FILL = os.environ.get("FROM_FILL", "").strip()
+READY_ONLY = os.environ.get("READY_ONLY", "") == "1"
+PERF_OUT = os.environ.get("PERF_OUT", "").strip()
+FILL_INFO = None
+if FROM_FILL:
+    if KEEP_FILL:
+        sys.exit("bench/queue: KEEP_FILL and FROM_FILL together make no sense")
+    try:
+        with open(os.path.join(FROM_FILL, "fill.json")) as f_:
+            FILL_INFO = json.load(f_)
+    except (OSError, ValueError) as e_:
+        sys.exit(f"bench/queue: FROM_FILL={FROM_FILL}: no usable fill.json ({e_})")
+    if os.environ.get("N", "").strip() and N != FILL_INFO["n"]:
+        sys.exit(f"bench/queue: N={N} but FROM_FILL holds {FILL_INFO['n']} messages")
+    N, SESSIONS, SIZE = FILL_INFO["n"], FILL_INFO["sessions"], FILL_INFO["size"]
+if KEEP_FILL and os.path.exists(KEEP_FILL):
+    sys.exit(f"bench/queue: KEEP_FILL={KEEP_FILL} exists already")
 FILL_TIMEOUT = 120 if SMOKE else 600 + N // 500
 STEP_TIMEOUT = 60 if SMOKE else 300 + N // 2000
 
@@ -90,10 +118,13 @@ def proc_status(pid):
 
 
 class Tern:
-    def __init__(self, base, binary, sink_port):
+    def __init__(self, base, binary, sink_port, from_data=None):
         self.bin, self.base = binary, base
         self.data = os.path.join(base, "data")
-        os.makedirs(self.data)
+        if from_data:  # a kept fill: its data dir as it was after the kill -9 (cp -a: as is)
+            subprocess.run(["cp", "-a", from_data, self.data], check=True)
+        else:
+            os.makedirs(self.data)
         self.smtp, self.http = free_port(), free_port()
         self.config = os.path.join(base, "tern.toml")
         with open(self.config, "w") as f:
@@ -117,8 +148,9 @@ max_age = "2d"
 """)
         self.proc = None
         self.n = 0
-        self.cli("account", "create", "bench", "--json")
-        self.cli("domain", "add", "bench", "bench.test", "--verified")
+        if not from_data:
+            self.cli("account", "create", "bench", "--json")
+            self.cli("domain", "add", "bench", "bench.test", "--verified")
 
     def cli(self, *args, timeout=STEP_TIMEOUT):
         r = subprocess.run([self.bin, *args, "--data", self.data, "--config", self.config],
@@ -216,75 +248,39 @@ def main():
     binary = os.path.realpath(sys.argv[1])
     base = tempfile.mkdtemp(prefix="tern-bench-queue-")
     sink_port = free_port()
-    tern = Tern(base, binary, sink_port)
-    sink = Sink(sink_port, base)
     res = {"n": N, "sessions": SESSIONS, "size": SIZE, "smoke": SMOKE,
-           "time_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+           "time_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "loadavg": open("/proc/loadavg").read().split()[:3]}
+    if FROM_FILL:
+        log(f"bench/queue: copying the kept fill {FROM_FILL} ({N} messages)")
+    tern = Tern(base, binary, sink_port,
+                os.path.join(FROM_FILL, "data") if FROM_FILL else None)
+    sink = Sink(sink_port, base)
+    perf = None
     try:
-        tern.start()
-        tern.wait_metrics(lambda m: True, 60, "first start")
-        wait_port(tern.smtp, 30)
-        log(f"bench/queue: filling {N} messages (delivery refused)")
-        t = time.monotonic()
-        subprocess.run(["smtp-source", "-s", str(SESSIONS), "-m", str(N), "-l", str(SIZE),
-                        "-f", "bench@bench.test", "-t", "rcpt@dest.test", "-M", "bench.test",
-                        f"127.0.0.1:{tern.smtp}"], check=True, timeout=FILL_TIMEOUT,
-                       stdout=subprocess.DEVNULL)
-        tern.wait_metrics(lambda m: m.get("tern_queue_messages") == N
-                          and m.get("tern_deferred_total", 0) >= N, FILL_TIMEOUT, "all deferred")
-        res["fill_s"] = round(time.monotonic() - t, 1)
-        res["rss_before_kill"] = proc_status(tern.proc.pid).get("VmRSS")
-        log(f"bench/queue: {N} deferred in {res['fill_s']} s; kill -9")
-        tern.kill9()
+        if FROM_FILL:
+            res["from_fill"] = FROM_FILL
+            res["fill_s"] = FILL_INFO.get("fill_s")
+        else:
+            fill(tern, res)
         t0 = tern.start()
+        if PERF_OUT:
+            perf = subprocess.Popen(["perf", "record", "-g", "-o", PERF_OUT, "-p",
+                                     str(tern.proc.pid)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
         t_ready, _ = tern.wait_metrics(lambda m: m.get("tern_queue_messages") == N, STEP_TIMEOUT,
                                        "ready after restart")
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
+            perf = None
         st = proc_status(tern.proc.pid)
         res["ready_s"] = round(t_ready - t0, 2)
         res["rss_ready"] = st.get("VmRSS")
         res["rss_peak_ready"] = st.get("VmHWM")
+        res["loadavg_ready"] = open("/proc/loadavg").read().split()[:3]
         log(f"bench/queue: ready in {res['ready_s']} s, RSS {res['rss_ready'] / 2**20:.0f} MiB")
-        # Whether recovery read the spool's index checkpoint, and how much log it scanned after.
-        with open(tern.logf, errors="replace") as f:
-            found = re.findall(r"index checkpoint read; (\d+) bytes of log scanned", f.read())
-        res["from_checkpoint"] = bool(found)
-        if found:
-            res["log_bytes_scanned_after_checkpoint"] = int(found[-1])
-        t = time.monotonic()
-        try:
-            out = tern.cli("queue", "list", "--limit", "100", "--json")
-            res["list_page_s"] = round(time.monotonic() - t, 2)
-            if len(json.loads(out)) != min(100, N):
-                raise RuntimeError("queue list --limit 100 printed the wrong number of messages")
-        except RuntimeError as e:
-            if "--limit" not in str(e):
-                raise
-            # A binary from before paging (for before/after runs): the whole list.
-            out = tern.cli("queue", "list", "--json")
-            res["list_all_s"] = round(time.monotonic() - t, 2)
-        sink.start()
-        t = time.monotonic()
-        tern.cli("queue", "retry", "--all")
-        deadline = t + STEP_TIMEOUT
-        while sink.count() < N:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"drain: sink counted {sink.count()} of {N}")
-            if tern.proc.poll() is not None:
-                raise RuntimeError("tern exited during the drain:\n" + tern.log_tail())
-            time.sleep(0.02)
-        res["drain_s"] = round(time.monotonic() - t, 2)
-        res["drain_msgs_per_s"] = round(N / max(res["drain_s"], 1e-3), 1)
-        tern.wait_metrics(lambda m: m.get("tern_queue_messages") == 0, STEP_TIMEOUT, "empty queue")
-        time.sleep(2)
-        got = sink.count()
-        if got != N:
-            raise RuntimeError(f"sink counted {got}, expected exactly {N}")
-        st = proc_status(tern.proc.pid)
-        res["rss_after_drain"] = st.get("VmRSS")
-        res["rss_peak"] = st.get("VmHWM")
-        if not SMOKE:  # the events and reports of the drain are written by then
-            time.sleep(13)
-            res["rss_15s_after_drain"] = proc_status(tern.proc.pid).get("VmRSS")
+        after_ready(tern, sink, res)
         res["ok"] = True
     except Exception as e:  # noqa: BLE001 (reported, exit 1)
         res["ok"] = False
@@ -292,18 +288,101 @@ def main():
         log("bench/queue: FAILED:", e)
         log(tern.log_tail())
     finally:
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
         tern.stop()
         sink.stop()
         if os.environ.get("KEEP") == "1":  # for profiling: the data dir stays (drained)
             log(f"bench/queue: kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)
+    report(res)
+    return 0 if res["ok"] else 1
+
+
+def fill(tern, res):
+    """Fills N messages with delivery refused, then kill -9 (and KEEP_FILL's copy)."""
+    tern.start()
+    tern.wait_metrics(lambda m: True, 60, "first start")
+    wait_port(tern.smtp, 30)
+    log(f"bench/queue: filling {N} messages (delivery refused)")
+    t = time.monotonic()
+    subprocess.run(["smtp-source", "-s", str(SESSIONS), "-m", str(N), "-l", str(SIZE),
+                    "-f", "bench@bench.test", "-t", "rcpt@dest.test", "-M", "bench.test",
+                    f"127.0.0.1:{tern.smtp}"], check=True, timeout=FILL_TIMEOUT,
+                   stdout=subprocess.DEVNULL)
+    tern.wait_metrics(lambda m: m.get("tern_queue_messages") == N
+                      and m.get("tern_deferred_total", 0) >= N, FILL_TIMEOUT, "all deferred")
+    res["fill_s"] = round(time.monotonic() - t, 1)
+    res["rss_before_kill"] = proc_status(tern.proc.pid).get("VmRSS")
+    log(f"bench/queue: {N} deferred in {res['fill_s']} s; kill -9")
+    tern.kill9()
+    if KEEP_FILL:
+        os.makedirs(KEEP_FILL)
+        subprocess.run(["cp", "-a", tern.data, os.path.join(KEEP_FILL, "data")], check=True)
+        with open(os.path.join(KEEP_FILL, "fill.json"), "w") as f:
+            json.dump({"n": N, "sessions": SESSIONS, "size": SIZE, "fill_s": res["fill_s"],
+                       "time_utc": res["time_utc"], "binary": tern.bin}, f, indent=2)
+        log(f"bench/queue: fill kept in {KEEP_FILL}")
+
+
+def after_ready(tern, sink, res):
+    """The checkpoint's log line, one `queue list` page, then (unless READY_ONLY) the drain."""
+    # Whether recovery read the spool's index checkpoint, and how much log it scanned after.
+    with open(tern.logf, errors="replace") as f:
+        found = re.findall(r"index checkpoint read; (\d+) bytes of log scanned", f.read())
+    res["from_checkpoint"] = bool(found)
+    if found:
+        res["log_bytes_scanned_after_checkpoint"] = int(found[-1])
+    t = time.monotonic()
+    try:
+        out = tern.cli("queue", "list", "--limit", "100", "--json")
+        res["list_page_s"] = round(time.monotonic() - t, 2)
+        if len(json.loads(out)) != min(100, N):
+            raise RuntimeError("queue list --limit 100 printed the wrong number of messages")
+    except RuntimeError as e:
+        if "--limit" not in str(e):
+            raise
+        # A binary from before paging (for before/after runs): the whole list.
+        out = tern.cli("queue", "list", "--json")
+        res["list_all_s"] = round(time.monotonic() - t, 2)
+    if READY_ONLY:
+        return
+    sink.start()
+    t = time.monotonic()
+    tern.cli("queue", "retry", "--all")
+    deadline = t + STEP_TIMEOUT
+    while sink.count() < N:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"drain: sink counted {sink.count()} of {N}")
+        if tern.proc.poll() is not None:
+            raise RuntimeError("tern exited during the drain:\n" + tern.log_tail())
+        time.sleep(0.02)
+    res["drain_s"] = round(time.monotonic() - t, 2)
+    res["drain_msgs_per_s"] = round(N / max(res["drain_s"], 1e-3), 1)
+    tern.wait_metrics(lambda m: m.get("tern_queue_messages") == 0, STEP_TIMEOUT, "empty queue")
+    time.sleep(2)
+    got = sink.count()
+    if got != N:
+        raise RuntimeError(f"sink counted {got}, expected exactly {N}")
+    st = proc_status(tern.proc.pid)
+    res["rss_after_drain"] = st.get("VmRSS")
+    res["rss_peak"] = st.get("VmHWM")
+    if not SMOKE:  # the events and reports of the drain are written by then
+        time.sleep(13)
+        res["rss_15s_after_drain"] = proc_status(tern.proc.pid).get("VmRSS")
+
+
+def report(res):
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "smoke.json" if SMOKE else "last.json"), "w") as f:
+    name = "smoke.json" if SMOKE else "ready.json" if READY_ONLY else "last.json"
+    with open(os.path.join(HERE, "results", name), "w") as f:
         json.dump(res, f, indent=2)
     mib = lambda v: f"{v / 2**20:.0f} MiB" if v else "-"  # noqa: E731
     print(f"bench/queue  N={N}  size={SIZE}  {res['time_utc']}")
-    for k, label, fmt in [("fill_s", "fill (submit + first refusal), s", str),
+    for k, label, fmt in [("from_fill", "kept fill (FROM_FILL)", str),
+                          ("fill_s", "fill (submit + first refusal), s", str),
                           ("ready_s", "ready after kill -9, s", str),
                           ("rss_ready", "RSS when ready", mib),
                           ("rss_peak_ready", "peak RSS up to ready", mib),
@@ -319,7 +398,6 @@ def main():
                           ("rss_peak", "peak RSS", mib)]:
         if k in res:
             print(f"  {label:36} {fmt(res[k])}")
-    return 0 if res["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -4,6 +4,11 @@
 # Usage (as root: smtp-sink -u postfix): bench/queue/run.sh [--smoke] [TERN_BIN]
 #   env: N=100000 (N=1000000 for the issue's target)  SESSIONS=20  SIZE=1024
 #   --smoke: N=200 and short deadlines, the same steps (make test runs it).
+#   Repeated restarts without refilling (bench.py's header has the details):
+#     KEEP_FILL=DIR  keep a copy of the data dir right after the fill's kill -9 in DIR
+#     FROM_FILL=DIR  skip the fill: start from a copy of DIR's kept data dir (N from DIR)
+#     READY_ONLY=1   stop after "ready" (no drain; results/ready.json)
+#     PERF_OUT=FILE  perf record -g of the restart, from the exec until ready
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ "${1:-}" = "--smoke" ]; then export SMOKE=1; shift; fi

@@ -67,8 +67,7 @@ bool Engine::can_load() const {
 // ------------------------------------------------------------------ messages in
 
 void Engine::start(const std::vector<queue::QueueEntry>& recovered) {
-  for (const auto& e : recovered)
-    if (e.due_ms != std::numeric_limits<int64_t>::max()) index_.add(e);
+  index_.add_all(recovered);  // one pass; those with nothing left to deliver are skipped
   pump();
 }
 

@@ -16,7 +16,7 @@
 // notices (SpoolBounce, never for a notice: its sender is null) and suppressions of hard
 // bounces (AddSuppression). A message whose recipients are all final is finished (Finish); one
 // that still has recipients to try goes back to waiting in the index and its envelope leaves
-// memory until its next recipient is due. Memory: ~180 bytes per waiting message, envelopes
+// memory until its next recipient is due. Memory: ~100 bytes per waiting message, envelopes
 // only for the active ones.
 //
 // Time: every input reads the Clock once; next_wakeup_ms() says when tick() is due (a retry,

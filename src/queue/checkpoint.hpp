@@ -79,12 +79,15 @@ struct CheckpointLive {
 };
 
 // Streaming encoder: head first (with the number of live messages to follow), then each live
-// message, then finish() appends the checksum and returns the file's bytes.
+// message, then finish() appends the checksum and returns the file's bytes. The spool adds
+// the messages under its lock (the encoding is the copy) and calls finish() after it.
 class CheckpointEncoder {
  public:
   explicit CheckpointEncoder(const CheckpointHead& head, size_t reserve = 0);
   void add(std::string_view id, const LiveMessage& m);
   void add(const CheckpointLive& m);
+  // As many messages added as the head announced (finish() returns nothing otherwise).
+  bool complete() const { return added_ == expected_; }
   std::string finish();
 
  private:

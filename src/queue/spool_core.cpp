@@ -22,6 +22,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "queue/checkpoint.hpp"
+
 namespace tern::queue::detail {
 
 namespace {
@@ -107,10 +109,11 @@ void Core::shutdown() {
   // A clean stop leaves a checkpoint of the index: the next open reads it instead of the log.
   // Everything is synced above, so it is installed without another sync.
   if (opt_.checkpoint && !opt_.read_only && !final_err) {
-    std::string bytes = snapshot_locked();
+    auto enc = snapshot_locked();
     const uint64_t failures = sync_failures_;
-    if (!bytes.empty()) {
+    if (enc) {
       lk.unlock();
+      const std::string bytes = enc->finish();
       if (auto r = install_checkpoint(bytes, failures, false); !r)
         spdlog::warn("spool: index checkpoint at shutdown not written: {}", r.error().message);
     }
@@ -522,7 +525,7 @@ void Core::sync_loop() {
             LiveMessage& lm = *w.pending;
             lm.order = next_order_++;
             auto [it, fresh] = live_.insert_or_assign(w.pending_id, std::move(lm));
-            order_[it->second.order] = &it->first;
+            order_[it->second.order] = &*it;
             ++stats_.commits;
           }
         } else {
@@ -599,7 +602,7 @@ std::vector<QueuedMessage> Core::list() const {
   {
     std::lock_guard lk(mu_);
     ids.reserve(order_.size());
-    for (const auto& [o, id] : order_) ids.push_back(*id);
+    for (const auto& [o, e] : order_) ids.push_back(e->first);
   }
   std::vector<QueuedMessage> out;
   out.reserve(ids.size());
@@ -612,9 +615,9 @@ std::vector<QueueEntry> Core::index() const {
   std::lock_guard lk(mu_);
   std::vector<QueueEntry> out;
   out.reserve(order_.size());
-  for (const auto& [o, id] : order_) {
-    const LiveMessage& lm = live_.at(*id);
-    out.push_back(QueueEntry{*id, lm.account_id, lm.received_ms, lm.due_ms, lm.held});
+  for (const auto& [o, e] : order_) {
+    const LiveMessage& lm = e->second;
+    out.push_back(QueueEntry{e->first, lm.account_id, lm.received_ms, lm.due_ms, lm.held});
   }
   return out;
 }

@@ -90,6 +90,8 @@ core::Result<void> apply_state(std::string_view payload, QueuedMessage& m);
 core::Result<std::string> read_extent(int fd, const Extent& e);
 
 // What a Writer accumulates; owned by the Writer, mutated under Core::mu_.
+class CheckpointEncoder;  // checkpoint.hpp
+
 struct WriterState {
   std::string id;
   bool id_ok = false;
@@ -203,8 +205,10 @@ class Core : public std::enable_shared_from_this<Core> {
   // (and nothing loaded) when there is none or it is not usable.
   bool load_checkpoint_locked(ScanState& st, std::pair<uint64_t, uint64_t>& pos,
                               std::vector<std::string>& must_die);
-  // The checkpoint's bytes at the current log position (empty when one cannot be taken now).
-  std::string snapshot_locked();
+  // The checkpoint at the current log position, encoded but not yet finished (nullopt when
+  // one cannot be taken now): the caller runs finish() (the checksum over the whole file)
+  // after releasing mu_, so the lock is held only while the index is copied out.
+  std::optional<CheckpointEncoder> snapshot_locked();
   // Writes bytes as index.ckpt: tmp file, fsync, the log synced (so what it covers is
   // durable), rename, directory fsync. failures: sync_failures_ when the snapshot was taken.
   core::Result<void> install_checkpoint(const std::string& bytes, uint64_t failures, bool sync_log);
@@ -235,8 +239,11 @@ class Core : public std::enable_shared_from_this<Core> {
   std::map<std::string, Unwritten> unwritten_;
   bool low_space_ = false;  // an append met ENOSPC or the reserve: roll dead segments early
   std::unordered_map<std::string, LiveMessage> live_;
-  // Commit order -> id (the key of its live_ entry: erased from here before it leaves live_).
-  std::map<uint64_t, const std::string*> order_;
+  // Commit order -> its live_ entry (id and message; erased from here before it leaves
+  // live_). The entry itself, not its id: what walks the index in order (index(), the
+  // checkpoint under the lock) reads it without a hash look-up per message.
+  using LiveEntry = std::unordered_map<std::string, LiveMessage>::value_type;
+  std::map<uint64_t, const LiveEntry*> order_;
   uint64_t next_order_ = 1;
   Spool::Stats stats_;
   std::atomic<uint64_t> fsyncs_{0};
@@ -256,7 +263,8 @@ class Core : public std::enable_shared_from_this<Core> {
   uint64_t floor_seg_ = 0, floor_off_ = 0;
   std::unordered_set<WriterState*> writers_;      // open writers with records
   const std::deque<Waiter>* inflight_ = nullptr;  // the batch the sync thread is syncing
-  std::mutex ckpt_mu_;  // one checkpoint written at a time (taken before mu_)
+  std::mutex ckpt_mu_;        // one checkpoint written at a time (taken before mu_)
+  int64_t last_lock_ms_ = 0;  // ckpt_mu_: how long the last snapshot held mu_ (for its log line)
   std::condition_variable ckpt_cv_;
   bool ckpt_stop_ = false;
   std::thread ckpt_thread_;

@@ -458,7 +458,7 @@ bool Core::load_checkpoint_locked(ScanState& st, std::pair<uint64_t, uint64_t>& 
     }
     auto [it, fresh] = live_.try_emplace(c.id, std::move(lm));
     if (!fresh) return false;  // an id twice
-    auto [o, ofresh] = order_.try_emplace(it->second.order, &it->first);
+    auto [o, ofresh] = order_.try_emplace(it->second.order, &*it);
     if (!ofresh) return false;  // an order twice
     if (lost) must_die.push_back(c.id);
     return true;
@@ -722,7 +722,7 @@ core::Result<void> Core::recover() {
       for (uint64_t s : m.segs) ref_locked(lm.segs, s);
       next_order_ = std::max(next_order_, lm.order + 1);
       auto [it, fresh] = live_.insert_or_assign(id, std::move(lm));
-      order_[it->second.order] = &it->first;
+      order_[it->second.order] = &*it;
     }
   };
 

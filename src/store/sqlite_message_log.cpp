@@ -1,7 +1,9 @@
 // MessageLog on SQLite: its own connection to the store's file (WAL; the schema and the 0600
 // file come from opening the Store first), serialized by a mutex so callers on any thread may
 // use it. The rules (stored form, status moves, cursor) are message_log_rules.hpp; here the
-// status rule is one conditional UPDATE, and a search is one index range (migration 7).
+// status rule is one conditional UPDATE, and a search is one index range (migration 7). The
+// point look-ups (find, for_queue: per delivered message in the reports, per recovered message
+// at start) reuse prepared statements (a StmtCache per connection).
 #include <fmt/format.h>
 
 #include <mutex>
@@ -17,6 +19,7 @@ namespace {
 
 using sqlite::Db;
 using sqlite::Stmt;
+using sqlite::StmtCache;
 using sqlite::Txn;
 
 using message_log_rules::Cursor;
@@ -49,7 +52,7 @@ core::Result<MessageRecord> record_from_row(const Stmt& s) {
 
 class SqliteMessageLog final : public MessageLog {
  public:
-  explicit SqliteMessageLog(Db db) : db_(std::move(db)) {}
+  explicit SqliteMessageLog(Db db) : db_(std::move(db)), cache_(db_) {}
   core::Result<void> record_accepted(const std::vector<MessageRecord>& records) override;
   core::Result<void> update_status(const std::vector<StatusUpdate>& updates) override;
   core::Result<std::optional<MessageRecord>> find(const std::string& message_id) override;
@@ -59,6 +62,7 @@ class SqliteMessageLog final : public MessageLog {
  private:
   std::mutex mu_;
   Db db_;
+  StmtCache cache_;  // after db_: its statements are finalized before the connection closes
 };
 
 }  // namespace
@@ -125,7 +129,9 @@ core::Result<void> SqliteMessageLog::update_status(const std::vector<StatusUpdat
 
 core::Result<std::optional<MessageRecord>> SqliteMessageLog::find(const std::string& message_id) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, fmt::format("SELECT {} FROM messages WHERE message_id = ?", kColumns));
+  static const std::string sql =
+      fmt::format("SELECT {} FROM messages WHERE message_id = ?", kColumns);
+  Stmt s(cache_, sql);
   s.bind(1, std::string_view(message_id));
   int rc = s.step();
   if (rc == SQLITE_DONE) return std::optional<MessageRecord>();
@@ -137,9 +143,9 @@ core::Result<std::optional<MessageRecord>> SqliteMessageLog::find(const std::str
 
 core::Result<std::vector<MessageRecord>> SqliteMessageLog::for_queue(const std::string& queue_id) {
   std::lock_guard lock(mu_);
-  Stmt s(db_,
-         fmt::format("SELECT {} FROM messages WHERE queue_id = ? ORDER BY rcpt_index, message_id",
-                     kColumns));
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM messages WHERE queue_id = ? ORDER BY rcpt_index, message_id", kColumns);
+  Stmt s(cache_, sql);
   s.bind(1, std::string_view(queue_id));
   std::vector<MessageRecord> out;
   int rc;
