@@ -78,7 +78,7 @@ core::Result<std::map<std::string, SourceTable>> source_tables(sqlite3* db) {
                       "'sqlite\\_%' ESCAPE '\\' AND name <> 'schema_version' ORDER BY name",
                       "list tables");
   if (!list) return list.error();
-  int rc;
+  int rc = SQLITE_DONE;
   while ((rc = sqlite3_step(list->get())) == SQLITE_ROW) {
     SourceTable t;
     t.name = reinterpret_cast<const char*>(sqlite3_column_text(list->get(), 0));
@@ -251,7 +251,7 @@ core::Result<int64_t> copy_table(sqlite3* src, pg::Conn& dst, const Plan& p) {
   std::string buf;
   int64_t rows = 0;
   std::string bad;  // why the copy is aborted
-  int rc;
+  int rc = SQLITE_DONE;
   while (bad.empty() && (rc = sqlite3_step(st->get())) == SQLITE_ROW) {
     for (size_t i = 0; i < p.columns.size(); ++i) {
       if (i) buf += '\t';
