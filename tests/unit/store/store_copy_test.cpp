@@ -25,6 +25,9 @@ namespace {
 
 const std::string kMaster(32, 'M');
 constexpr int64_t kNow = 1'780'000'000'000;
+// Captured mail is bytes: a NUL, bytes that are not UTF-8, COPY's escape characters.
+const std::string kRaw =
+    std::string("Subject: captured\r\n\r\nbinary \x00\x01\xff\\ body\n\t.", 40);
 
 using Table = std::vector<std::vector<std::string>>;  // rows of cells, sorted
 
@@ -52,7 +55,11 @@ std::map<std::string, Table> dump_sqlite(const std::string& path) {
       for (int i = 0; i < sqlite3_column_count(st); ++i) {
         std::string cell = sqlite3_column_name(st, i);
         cell += "=";
-        switch (sqlite3_column_type(st, i)) {
+        const char* decl = sqlite3_column_decltype(st, i);
+        const bool blob = decl != nullptr && std::string_view(decl) == "BLOB";
+        switch (sqlite3_column_type(st, i) == SQLITE_NULL ? SQLITE_NULL
+                : blob                                    ? SQLITE_BLOB
+                                                          : SQLITE_TEXT) {
           case SQLITE_NULL:
             cell += "NULL";
             break;
@@ -140,6 +147,7 @@ struct Filled {
   int64_t acme = 0, other = 0;
   std::string acme_user, acme_password, api_key;
   std::vector<DkimKey> keys;
+  std::vector<SigningKey> signing;
   std::vector<MessageRecord> messages;
   std::vector<OutboxItem> outbox;
 };
@@ -174,6 +182,18 @@ Filled fill(const std::string& path) {
                                  true);
   EXPECT_TRUE(keys.ok()) << keys.error().message;
   f.keys = s.domains.keys(f.acme, "acme.test", true).value();
+  // The DNS check passed (the domain's records and both selectors): its keys sign.
+  DomainCheckUpdate u;
+  u.domain = "acme.test";
+  u.account_id = f.acme;
+  u.verified = true;
+  u.checked_ms = kNow;
+  for (const char* id : {"ownership", "dkim:tern1", "dkim:tern1e"})
+    u.records.push_back({id, RecordStatus::ok, "", kNow});
+  auto checked = s.domains.save_check(u);
+  EXPECT_TRUE(checked.ok()) << checked.error().message;
+  f.signing = s.domains.signing_keys(f.acme, "acme.test").value();
+  EXPECT_EQ(f.signing.size(), 1u);  // RSA (Ed25519 signs only when the domain asks for it)
   EXPECT_TRUE(s.senders.add(f.acme, "news@acme.test", true).ok());
   EXPECT_TRUE(s.settings.set(f.acme, {{"bounce_notices", "off"}}).ok());
   EXPECT_TRUE(
@@ -186,7 +206,7 @@ Filled fill(const std::string& path) {
   cap.queue_id = "QCAP";
   cap.recipients = {"x@example.com"};
   cap.subject = "captured";
-  cap.raw = std::string("Subject: captured\r\n\r\nbinary \x00\x01\xff\\ body\n", 41);
+  cap.raw = kRaw;
   cap.size = static_cast<int64_t>(cap.raw.size());
   EXPECT_TRUE(s.captured.add(cap, kNow).ok());
   for (int i = 0; i < 3; ++i) {
@@ -289,7 +309,13 @@ TEST(StoreCopy, EveryTableArrivesWithItsIdsAndReadsBackThroughThePgBackend) {
     EXPECT_EQ((*keys)[i].selector, f.keys[i].selector);
     EXPECT_EQ((*keys)[i].created_ms, f.keys[i].created_ms);
   }
-  EXPECT_EQ(s.domains.signing_keys(f.acme, "acme.test").value().size(), 2u);
+  auto signing = s.domains.signing_keys(f.acme, "acme.test").value();
+  ASSERT_EQ(signing.size(), f.signing.size());
+  for (size_t i = 0; i < signing.size(); ++i) {
+    EXPECT_EQ(signing[i].version, f.signing[i].version);
+    EXPECT_EQ(signing[i].selector, f.signing[i].selector);
+    EXPECT_EQ(signing[i].private_pem, f.signing[i].private_pem);
+  }
   EXPECT_TRUE(s.suppressions.contains(f.acme, "gone@example.com").value());
   EXPECT_EQ(s.senders.list(f.acme).value().size(), 1u);
   EXPECT_EQ(s.suspensions.get(f.other).value()->reason, "unpaid");
@@ -320,7 +346,7 @@ TEST(StoreCopy, EveryTableArrivesWithItsIdsAndReadsBackThroughThePgBackend) {
   ASSERT_EQ(cap.items.size(), 1u);
   auto raw = s.captured.get(f.acme, cap.items[0].id, true).value();
   ASSERT_TRUE(raw.has_value());
-  EXPECT_EQ(raw->raw, std::string("Subject: captured\r\n\r\nbinary \x00\x01\xff\\ body\n", 41));
+  EXPECT_EQ(raw->raw, kRaw);
 
   // Sequences moved past the copied ids (and past SQLite's AUTOINCREMENT mark).
   auto fresh = s.accounts.create("fresh");
