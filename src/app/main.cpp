@@ -39,6 +39,7 @@
 #include "store/backend.hpp"
 #include "store/sessions.hpp"
 #include "store/store.hpp"
+#include "store/store_copy.hpp"
 #include "store/suspensions.hpp"
 
 namespace {
@@ -375,6 +376,19 @@ int main(int argc, char** argv) {
       "list", "list the nodes that ever heartbeat into the store, with when each was last seen");
   add_common(node_list, g);
 
+  // store (docs/cluster.md, "Moving a single node into a region")
+  auto* store_cmd = app.add_subcommand("store", "the store as a whole");
+  store_cmd->require_subcommand(1);
+  auto* store_copy = store_cmd->add_subcommand(
+      "copy",
+      "copy every row of a node's SQLite store into an empty PostgreSQL database (ids kept)");
+  std::string sc_from, sc_to;
+  store_copy
+      ->add_option("--from", sc_from, "the source: sqlite:PATH (e.g. sqlite:tern-data/tern.db)")
+      ->required();
+  store_copy->add_option("--to", sc_to, "the target: postgres://user@host:port/db?...")->required();
+  store_copy->add_flag("--json", g.json, "print JSON");
+
   // dkim
   auto* dkim_cmd = app.add_subcommand("dkim", "DKIM keys");
   dkim_cmd->require_subcommand(1);
@@ -491,6 +505,28 @@ int main(int argc, char** argv) {
       return tern::app::serve(c);
     }
     spdlog::set_level(spdlog::level::warn);
+    if (*store_copy) {  // needs no configuration: both ends are named
+      auto rep = check(tern::store::copy_store(sc_from, sc_to));
+      int64_t total = 0;
+      json tables = json::object();
+      for (const auto& t : rep.tables) {
+        total += t.rows;
+        tables[t.table] = t.rows;
+      }
+      if (g.json) {
+        std::cout << dump({{"from", sc_from},
+                           {"to", tern::store::redact_store_url(sc_to)},
+                           {"schemaVersion", rep.schema_version},
+                           {"tables", tables},
+                           {"rows", total}})
+                  << "\n";
+      } else {
+        for (const auto& t : rep.tables) std::cout << t.table << "\t" << t.rows << "\n";
+        std::cout << "copied " << total << " rows in " << rep.tables.size() << " tables (schema "
+                  << rep.schema_version << ") to " << tern::store::redact_store_url(sc_to) << "\n";
+      }
+      return 0;
+    }
     tern::app::PlatformNames names;
     Config c = load(g, &names);
     if (*openapi_cmd) {

@@ -242,6 +242,46 @@ core::Result<void> Conn::exec_script(const std::string& sql, std::string_view wh
   return e;
 }
 
+core::Result<void> Conn::copy_begin(const std::string& sql, std::string_view what) {
+  if (c_ == nullptr) return fail_conn(what);
+  PGresult* r = PQexec(c_, sql.c_str());
+  if (r == nullptr) return fail_conn(what);
+  if (PQresultStatus(r) != PGRES_COPY_IN) {
+    core::Error e = fail(r, what);
+    PQclear(r);
+    return e;
+  }
+  PQclear(r);
+  ok();
+  return core::ok();
+}
+
+core::Result<void> Conn::copy_put(std::string_view data, std::string_view what) {
+  if (c_ == nullptr) return fail_conn(what);
+  // Blocking connection: 1 = queued, -1 = failed (0 only in non-blocking mode).
+  if (PQputCopyData(c_, data.data(), static_cast<int>(data.size())) != 1) return fail_conn(what);
+  return core::ok();
+}
+
+core::Result<int64_t> Conn::copy_end(std::string_view what, const char* abort) {
+  if (c_ == nullptr) return fail_conn(what);
+  if (PQputCopyEnd(c_, abort) != 1) return fail_conn(what);
+  core::Result<int64_t> out = int64_t{0};
+  bool failed = false;
+  while (PGresult* r = PQgetResult(c_)) {
+    if (!failed && PQresultStatus(r) != PGRES_COMMAND_OK) {
+      out = fail(r, what);
+      failed = true;
+    } else if (!failed) {
+      out = Rows(r).affected();
+      continue;  // Rows cleared it
+    }
+    PQclear(r);
+  }
+  if (!failed) ok();
+  return out;
+}
+
 core::Result<std::vector<Rows>> Conn::pipeline(const std::vector<Stmt>& stmts,
                                                std::string_view what) {
   std::vector<Rows> out;

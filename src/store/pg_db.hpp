@@ -1,5 +1,6 @@
 // Thin RAII layer over libpq, shaped like sqlite_db.hpp: a connection, statement parameters,
-// results, transactions, pipelined batches, and the mapping of SQLSTATEs onto core::Error.
+// results, transactions, pipelined batches, COPY FROM STDIN, and the mapping of SQLSTATEs onto
+// core::Error.
 //
 // Invariants:
 //  - Every statement is sent with PQexecParams / PQsendQueryParams: an unnamed prepared
@@ -134,6 +135,13 @@ class Conn {
   // Outside a transaction the batch is one implicit transaction: all or nothing. Returns each
   // statement's rows, in order, or the first error (the rest were skipped).
   core::Result<std::vector<Rows>> pipeline(const std::vector<Stmt>& stmts, std::string_view what);
+  // COPY ... FROM STDIN: copy_begin sends the statement, copy_put streams data in the COPY
+  // format the statement names (any chunking), copy_end finishes it and reports the outcome
+  // (rows copied). Every copy_begin that succeeded needs its copy_end; one with `abort` set
+  // cancels the COPY (the statement fails with that text, the transaction is aborted).
+  core::Result<void> copy_begin(const std::string& sql, std::string_view what);
+  core::Result<void> copy_put(std::string_view data, std::string_view what);
+  core::Result<int64_t> copy_end(std::string_view what, const char* abort = nullptr);
 
   // Why the last call failed (none after a success).
   Failure failure() const { return failure_; }
