@@ -24,10 +24,12 @@
 
 #include "api/api.hpp"
 #include "api/slow_calls.hpp"
+#include "app/cluster_upkeep.hpp"
 #include "app/control.hpp"
 #include "app/fd_budget.hpp"
 #include "app/node_id.hpp"
 #include "app/platform_names.hpp"
+#include "app/region_secrets.hpp"
 #include "app/secret_files.hpp"
 #include "core/address.hpp"
 #include "core/clock.hpp"
@@ -256,6 +258,11 @@ int serve(const Config& given) {
   backend_opt.node_id = node->id();
   backend_opt.force = cfg.force_db;
   backend_opt.master_key = read_master_key(cfg);  // secrets sealed at rest
+  // A region: a dead node's claimed webhook items go out again after [cluster] lease_s (longer
+  // than a POST may take). One node on SQLite keeps the outbox's own lease.
+  if (!sqlite)
+    backend_opt.outbox_lease_ms =
+        int64_t{std::max(cfg.cluster_lease_s, 3 * cfg.webhook_timeout_s)} * 1000;
   auto backend = store::open_backend(store_url, backend_opt);
   if (!backend) throw std::runtime_error(backend.error().message);
   if (sqlite) {
@@ -523,8 +530,18 @@ int serve(const Config& given) {
   // Whole messages (HTTP send, Tern's own mail, SMTP mail with tracking) take the same path
   // into the spool and on to the engine and the message log. The tracking key lives in a file
   // made on first start (0600), so links in mail already sent stay valid across restarts.
-  const std::string tracking_secret =
-      load_or_create_secret(cfg.effective_tracking_secret_file(), new_tracking_secret, false);
+  // In a region the key is the region's (app/region_secrets.hpp): a link signed by one node
+  // verifies on every node; this node's file is rewritten to match.
+  store::Sealer region_sealer;
+  region_sealer.set_key(backend_opt.master_key);
+  const std::string tracking_file = cfg.effective_tracking_secret_file();
+  std::string tracking_secret = load_or_create_secret(tracking_file, new_tracking_secret, false);
+  if (!sqlite) {
+    bool replaced = false;
+    tracking_secret = adopt_region_secret(*backend->cluster, region_sealer, kSecretTrackingKey,
+                                          tracking_file, tracking_secret, false, &replaced);
+    if (replaced) spdlog::info("tracking key: the region's, written to {}", tracking_file);
+  }
   pipeline::SubmissionServices sub_svc;
   sub_svc.spool = spool.value().get();
   sub_svc.dkim_keys = &dkim_keys;
@@ -546,8 +563,14 @@ int serve(const Config& given) {
   // The operator token lives in a file made on first start (0600).
   bool token_created = false;
   const std::string admin_token_file = cfg.effective_admin_token_file();
-  const std::string admin_token =
+  std::string admin_token =
       load_or_create_secret(admin_token_file, new_admin_token, true, &token_created);
+  if (!sqlite) {  // the region's token, on every node (app/region_secrets.hpp)
+    bool replaced = false;
+    admin_token = adopt_region_secret(*backend->cluster, region_sealer, kSecretOperatorToken,
+                                      admin_token_file, admin_token, true, &replaced);
+    if (replaced) spdlog::info("operator token: the region's, written to {}", admin_token_file);
+  }
   if (admin_token.size() < 16)
     throw std::runtime_error(admin_token_file + ": the operator token must be 16+ characters");
   spdlog::info("api: {}/api/v1, operator token {} {}", cfg.effective_public_url(),
@@ -661,6 +684,30 @@ int serve(const Config& given) {
         asio::detached);
   });
 
+  // --- The region's upkeep (app/cluster_upkeep.hpp, docs/cluster.md): singleton jobs behind
+  // leases (captured-mail retention, the change-log trim, the DNS re-check round), and on
+  // PostgreSQL the change feed: a login, DKIM key or domain changed on any node drops this
+  // node's cached copy within a second. On SQLite the node holds every lease itself.
+  ClusterUpkeep cluster_upkeep(
+      *backend->cluster, clock,
+      ClusterUpkeep::Options{.lease_ttl_ms = int64_t{cfg.cluster_lease_s} * 1000,
+                             .follow_feed = !sqlite});
+  cluster_upkeep.add_job(store::kLeaseCapturedRetention, 3'600'000, [cap = &st->captured] {
+    if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
+      spdlog::warn("captured mail: {}", r.error().message);
+  });
+  cluster_upkeep.add_job(store::kLeaseChangeLogTrim, 600'000, [c = backend->cluster.get()] {
+    if (auto r = c->trim_changes(core::SystemClock().now_ms() - 3'600'000); !r)
+      spdlog::warn("change log trim: {}", r.error().message);
+  });
+  const store::LeasedJob& dns_lease = cluster_upkeep.add_lease(store::kLeaseDnsRecheck);
+  cluster_upkeep.on_change([st, &dkim_keys](const store::Change& c) {
+    const auto s = store::parse_subject(c.subject);
+    if (s.kind == "credential") st->forget_login(s.key);  // the next AUTH asks the database
+    if (s.kind == "dkim" || s.kind == "domain" || s.kind == "account") dkim_keys.clear();
+  });
+  cluster_upkeep.start();
+
   // --- Sending domains: periodic DNS re-check (SPEC §3) ---
   // Every [dns] check_interval_s, every domain's records are checked again and what changed is
   // logged ("domain example.com: tern1 missing -> ok"); a check that finds a rotation's new
@@ -672,12 +719,13 @@ int serve(const Config& given) {
     bool stop = false;
     std::thread thread;
   } recheck;
-  recheck.thread = std::thread([&cfg, &recheck, &clock, st] {
+  recheck.thread = std::thread([&cfg, &recheck, &clock, st, &dns_lease] {
     domain::Domains domains(*st, {cfg.dkim_zone, cfg.spf_include, cfg.sending_ips},
                             domain::dkim_key_generator(), clock);
-    auto stopping = [&recheck] {
+    // A round runs on the node holding the DNS lease only, and stops if the lease is lost.
+    auto stopping = [&recheck, &dns_lease] {
       std::lock_guard lk(recheck.mu);
-      return recheck.stop;
+      return recheck.stop || !dns_lease.holding();
     };
     // The first round waits one interval too: states persist in the store, a restart needs no
     // immediate round (and `tern domain check` checks at once), and a server stopped soon
@@ -689,6 +737,7 @@ int serve(const Config& given) {
                                 [&recheck] { return recheck.stop; }))
           return;
       }
+      if (!dns_lease.holding()) continue;  // another node re-checks this interval
       // A fresh resolver per round: nothing cached across rounds outlives a record's change.
       auto resolver = dns::make_unbound_resolver(cfg.dns_resolver);
       domains.check_all(*resolver, stopping,
@@ -718,9 +767,9 @@ int serve(const Config& given) {
     }
   } stop_recheck{recheck};
 
-  // --- Upkeep: suspensions changed by the CLI reach the SMTP path within 5 s; captured
-  // sandbox mail older than [sandbox] max_age_s goes even when nothing new is captured (hourly);
-  // the node's heartbeat into the registry every [cluster] heartbeat_s.
+  // --- Upkeep: suspensions changed by the CLI reach the SMTP path within 5 s; the node's
+  // heartbeat into the registry every [cluster] heartbeat_s. (Captured sandbox mail older than
+  // [sandbox] max_age_s goes hourly: a leased job of cluster_upkeep above.)
   struct Upkeep {
     std::mutex mu;
     std::condition_variable cv;
@@ -731,13 +780,12 @@ int serve(const Config& given) {
   store::Cluster* const cluster = backend->cluster.get();
   if (auto r = cluster->heartbeat(core::SystemClock().now_ms()); !r)
     spdlog::warn("node registry: {}", r.error().message);
-  upkeep.thread = std::thread(
-      [&upkeep, &load_suspended, cap = &st->captured, cluster, beat_s = cfg.cluster_heartbeat_s] {
+  upkeep.thread =
+      std::thread([&upkeep, &load_suspended, cluster, beat_s = cfg.cluster_heartbeat_s] {
         using Clock = std::chrono::steady_clock;
         const auto start = Clock::now();
         auto next_beat = start + std::chrono::seconds(beat_s);
         auto next_work = start + std::chrono::seconds(5);
-        auto next_prune = start + std::chrono::hours(1);
         for (;;) {
           {
             std::unique_lock lk(upkeep.mu);
@@ -754,11 +802,6 @@ int serve(const Config& given) {
           if (now < next_work) continue;
           next_work = now + std::chrono::seconds(5);
           load_suspended();
-          if (now >= next_prune) {
-            next_prune = now + std::chrono::hours(1);
-            if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
-              spdlog::warn("captured mail: {}", r.error().message);
-          }
         }
       });
   struct StopUpkeep {
