@@ -21,6 +21,10 @@
 //    counted as an error and dropped (the rows are lost from the log, never the mail; the
 //    engine's own event log keeps the delivery events).
 //  - close(): no new items; everything queued leaves, then poll says done.
+//  - Wake-ups: push() says whether a driver sleeping on poll's last answer must poll again
+//    (the queue was empty, or the item made a batch due at once). An item that joins a
+//    gathering batch does not: the driver's timer already names that batch's time, so the
+//    accept path does not wake the report thread once per message.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -53,6 +57,13 @@ struct BatchWrite {
   std::vector<T> items;
 };
 
+// What push() did.
+enum class Pushed {
+  refused,  // closed: the item is not queued
+  queued,   // queued; the time poll() last named still stands
+  wake,     // queued; the driver must poll again now
+};
+
 template <class T>
 class ReportBatcher {
  public:
@@ -63,14 +74,17 @@ class ReportBatcher {
   }
 
   // Queues an item of `units` work (recipients, events; 0 for a flush marker). urgent: a flush
-  // request, due at once with everything before it. false when closed (the item is refused).
-  bool push(T item, size_t units, int64_t now_ms, bool urgent = false) {
-    if (closed_) return false;
-    if (queue_.empty()) oldest_ms_ = now_ms;
+  // request, due at once with everything before it.
+  Pushed push(T item, size_t units, int64_t now_ms, bool urgent = false) {
+    if (closed_) return Pushed::refused;
+    const bool was_empty = queue_.empty();
+    if (was_empty) oldest_ms_ = now_ms;
+    const bool was_due = urgent_until_ > 0 || units_ >= cfg_.max_units;
     queue_.push_back({std::move(item), units});
     units_ += units;
     if (urgent) urgent_until_ = queue_.size();
-    return true;
+    const bool due_now = urgent_until_ > 0 || units_ >= cfg_.max_units;
+    return was_empty || (due_now && !was_due) ? Pushed::wake : Pushed::queued;
   }
 
   void close() { closed_ = true; }

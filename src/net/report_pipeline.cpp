@@ -91,16 +91,17 @@ struct ReportPipeline::Impl {
   }
 
   void push(Item it) {
+    events::Pushed pushed;
     {
       std::lock_guard lk(mu);
       const size_t units = units_of(it);
       const bool urgent = std::holds_alternative<Flush>(it);
-      if (!batcher.push(std::move(it), units, steady_ms(), urgent)) {
-        spdlog::warn("reports: stopped; an item arrived late and is dropped");
-        return;
-      }
+      pushed = batcher.push(std::move(it), units, steady_ms(), urgent);
     }
-    cv.notify_one();
+    if (pushed == events::Pushed::refused)
+      spdlog::warn("reports: stopped; an item arrived late and is dropped");
+    else if (pushed == events::Pushed::wake)
+      cv.notify_one();  // else the driver's timer already covers the batch this item joined
   }
 
   // The driver: the batcher decides what is written together and when; this thread waits and
@@ -264,7 +265,8 @@ void ReportPipeline::flush() {
   auto fut = done.get_future();
   {
     std::lock_guard lk(impl_->mu);
-    if (!impl_->batcher.push(Impl::Flush{&done}, 0, steady_ms(), true)) return;
+    if (impl_->batcher.push(Impl::Flush{&done}, 0, steady_ms(), true) == events::Pushed::refused)
+      return;
   }
   impl_->cv.notify_all();
   fut.wait();

@@ -37,6 +37,28 @@ TEST(ReportBatcher, EmptyWaitsForAnItem) {
   EXPECT_EQ(wait_until(b.poll(clock.now_ms())), std::nullopt);
 }
 
+// The driver sleeps on poll's answer; push() wakes it only when that answer changed: the
+// first item of an empty queue, a batch made due by size or by a flush. Items that join a
+// gathering batch leave the sleeping driver alone (one wake-up per batch, not per message).
+TEST(ReportBatcher, PushWakesTheDriverOnlyWhenItsTimeChanged) {
+  core::FakeClock clock;
+  Batcher b({100, 5});
+  EXPECT_EQ(b.push("a", 1, clock.now_ms()), Pushed::wake) << "the driver waits for an item";
+  clock.advance_ms(10);
+  EXPECT_EQ(b.push("b", 1, clock.now_ms()), Pushed::queued);
+  EXPECT_EQ(b.push("c", 2, clock.now_ms()), Pushed::queued);
+  EXPECT_EQ(wait_until(b.poll(clock.now_ms())), clock.now_ms() + 90) << "a's time stands";
+  EXPECT_EQ(b.push("d", 1, clock.now_ms()), Pushed::wake) << "5 units: due at once";
+  EXPECT_EQ(b.push("e", 1, clock.now_ms()), Pushed::queued) << "already due; the driver knows";
+  EXPECT_EQ(written(b.poll(clock.now_ms())), (V{"a", "b", "c", "d"}));
+  EXPECT_EQ(b.push("f", 1, clock.now_ms()), Pushed::queued) << "e's batch is gathering";
+  EXPECT_EQ(b.push("flush", 0, clock.now_ms(), true), Pushed::wake) << "a flush is due at once";
+  EXPECT_EQ(written(b.poll(clock.now_ms())), (V{"e", "f", "flush"}));
+  EXPECT_EQ(wait_until(b.poll(clock.now_ms())), std::nullopt);
+  b.close();
+  EXPECT_EQ(b.push("late", 1, clock.now_ms()), Pushed::refused);
+}
+
 TEST(ReportBatcher, ABatchGathersForDelayAfterItsFirstItem) {
   core::FakeClock clock;
   Batcher b({100, 5000});
@@ -132,7 +154,7 @@ TEST(ReportBatcher, CloseDrainsEverythingThenSaysDoneAndRefusesLateItems) {
   b.push("b", 1, clock.now_ms());
   b.push("c", 1, clock.now_ms());
   b.close();
-  EXPECT_FALSE(b.push("late", 1, clock.now_ms()));
+  EXPECT_EQ(b.push("late", 1, clock.now_ms()), Pushed::refused);
   EXPECT_EQ(written(b.poll(clock.now_ms())), (V{"a", "b"}));
   EXPECT_EQ(written(b.poll(clock.now_ms())), (V{"c"}));
   EXPECT_TRUE(std::holds_alternative<BatchDone>(b.poll(clock.now_ms())));
