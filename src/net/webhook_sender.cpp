@@ -69,6 +69,10 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   events::WebhookScheduler sched;
 
   std::atomic<uint64_t> c_sent{0}, c_failed{0}, c_given_up{0}, c_backlog{0}, c_in_flight{0};
+  // Our newest claim per item (the io thread only): when an item's lease ran out while its POST
+  // was in flight, this sender may claim it again (the scheduler does not post it twice); the
+  // mark must then name that newer claim, which is ours too.
+  std::unordered_map<int64_t, int64_t> our_token;
 
   Impl(asio::io_context& io_, WebhookConfig c, WebhookServices s)
       : io(io_),
@@ -100,6 +104,8 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
         break;
       }
       if (r->empty()) break;
+      for (const auto& b : *r)
+        for (const auto& i : b) our_token[i.id] = i.lease_token;
       for (auto& p : sched.offer(std::move(r).value())) start_post(std::move(p));
     }
     if (auto b = svc.outbox->backlog()) c_backlog = b.value();
@@ -260,7 +266,11 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     auto claims = [&](const std::vector<int64_t>& ids) {
       std::vector<store::OutboxClaim> out;
       out.reserve(ids.size());
-      for (int64_t id : ids) out.push_back({id, token[id]});
+      for (int64_t id : ids) {
+        auto newest = our_token.find(id);
+        out.push_back({id, newest != our_token.end() ? newest->second : token[id]});
+        if (newest != our_token.end()) our_token.erase(newest);
+      }
       return out;
     };
     auto fenced = [&](core::Result<size_t> m, size_t n, std::string_view what) {
