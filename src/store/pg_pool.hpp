@@ -29,6 +29,14 @@
 
 namespace tern::store::pg {
 
+// How Pool::transact runs one transaction. At namespace scope, not nested in Pool: clang 14
+// refuses a nested struct with default member initializers as a default argument of a member
+// of the enclosing class (the ASan/TSan builds use clang).
+struct PoolTxnOptions {
+  Txn::Isolation isolation = Txn::Isolation::read_committed;
+  bool idempotent = false;  // safe to re-run after an unknown COMMIT outcome
+};
+
 class Pool {
  public:
   struct Options {
@@ -36,10 +44,7 @@ class Pool {
     int acquire_timeout_ms = 10'000;
     int retries = 4;
   };
-  struct TxnOptions {
-    Txn::Isolation isolation = Txn::Isolation::read_committed;
-    bool idempotent = false;  // safe to re-run after an unknown COMMIT outcome
-  };
+  using TxnOptions = PoolTxnOptions;
 
   // Connects once (a wrong URL or an unreachable server fails here, not at first use).
   static core::Result<std::unique_ptr<Pool>> open(const std::string& url, Options o);
