@@ -21,11 +21,13 @@
 #include "api/api.hpp"
 #include "api/slow_calls.hpp"
 #include "app/capture_sink.hpp"
+#include "app/cluster_upkeep.hpp"
 #include "app/control.hpp"
 #include "app/fd_budget.hpp"
 #include "app/metrics.hpp"
 #include "app/node_id.hpp"
 #include "app/platform_names.hpp"
+#include "app/region_secrets.hpp"
 #include "app/runtime.hpp"
 #include "app/secret_files.hpp"
 #include "app/test_email.hpp"
@@ -125,15 +127,20 @@ void run_queued(asio::io_context& io, const char* what) {
 // logged ("domain example.com: tern1 missing -> ok"); a check that finds a rotation's new
 // selector ok switches signing to it. A thread of its own: look-ups block (seconds, at worst,
 // per domain) and must never hold an I/O thread or the blocking pool the SMTP path uses.
+// A round runs on the node holding the DNS lease only (in a region, one node per interval),
+// and stops if the lease is lost.
 void recheck_domains(const Config& cfg, const core::Clock& clock, store::Store& st,
-                     const StopSignal& stop) {
+                     const store::LeasedJob& dns_lease, const StopSignal& stop) {
   domain::Domains domains(st, {cfg.dkim_zone, cfg.spf_include, cfg.sending_ips},
                           domain::dkim_key_generator(), clock);
-  const std::function<bool()> stopping = [&stop] { return stop.stopping(); };
+  const std::function<bool()> stopping = [&stop, &dns_lease] {
+    return stop.stopping() || !dns_lease.holding();
+  };
   // The first round waits one interval too: states persist in the store, a restart needs no
   // immediate round (and `tern domain check` checks at once), and a server stopped soon after
   // start never waits on a DNS look-up in flight.
   while (!stop.wait_for(std::chrono::seconds(cfg.dns_check_interval_s))) {
+    if (!dns_lease.holding()) continue;  // another node re-checks this interval
     // A fresh resolver per round: nothing cached across rounds outlives a record's change.
     auto resolver = dns::make_unbound_resolver(cfg.dns_resolver);
     domains.check_all(*resolver, stopping,
@@ -153,15 +160,14 @@ void recheck_domains(const Config& cfg, const core::Clock& clock, store::Store& 
 }
 
 // --- Upkeep, the body of a service thread: suspensions changed by the CLI reach the SMTP path
-// within 5 s; captured sandbox mail older than [sandbox] max_age_s goes even when nothing new is
-// captured (hourly); the node's heartbeat into the registry every [cluster] heartbeat_s.
+// within 5 s; the node's heartbeat into the registry every [cluster] heartbeat_s. (Captured
+// sandbox mail older than [sandbox] max_age_s goes hourly: a leased job of the cluster upkeep.)
 void upkeep(const StopSignal& stop, const std::function<void()>& load_suspended,
-            store::CaptureService& captured, store::Cluster& cluster, int beat_s) {
+            store::Cluster& cluster, int beat_s) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto next_beat = start + std::chrono::seconds(beat_s);
   auto next_work = start + std::chrono::seconds(5);
-  auto next_prune = start + std::chrono::hours(1);
   while (!stop.wait_until(std::min(next_beat, next_work))) {
     const auto now = Clock::now();
     if (now >= next_beat) {
@@ -172,11 +178,6 @@ void upkeep(const StopSignal& stop, const std::function<void()>& load_suspended,
     if (now < next_work) continue;
     next_work = now + std::chrono::seconds(5);
     load_suspended();
-    if (now >= next_prune) {
-      next_prune = now + std::chrono::hours(1);
-      if (auto r = captured.prune(core::SystemClock().now_ms()); !r)
-        spdlog::warn("captured mail: {}", r.error().message);
-    }
   }
 }
 
@@ -229,6 +230,7 @@ class Server {
   void build_reports();
   void build_delivery();
   void build_webhooks();
+  void build_cluster_upkeep();
   void build_smtp();
   void build_http();
 
@@ -238,6 +240,8 @@ class Server {
   std::optional<NodeId> node_;
   store::Backend backend_;
   store::Store* st_ = nullptr;
+  bool sqlite_ = true;           // one node on SQLite, else a region on PostgreSQL
+  store::Sealer region_sealer_;  // the master key: the region's shared secrets are sealed
   std::unique_ptr<queue::Spool> spool_;
   std::shared_ptr<asio::ssl::context> tls_;
   core::SystemClock clock_;
@@ -254,6 +258,9 @@ class Server {
   std::function<void()> load_suspended_;
   Poke poke_webhooks_;
   std::unique_ptr<net::ReportPipeline> reports_;
+  // --- The region's upkeep: leased singleton jobs and the change feed (app/cluster_upkeep).
+  std::unique_ptr<ClusterUpkeep> cluster_upkeep_;
+  const store::LeasedJob* dns_lease_ = nullptr;
   // --- Delivery. The pool is declared before the io_context: the engine's state (which holds
   // a strand on the pool) can be owned by a handler still queued on the io_context at shutdown,
   // and is destroyed with it; the pool's services must still exist then (UBSan found the
@@ -311,6 +318,7 @@ Server::Server(const Config& given) : cfg_(given) {
   build_reports();
   build_delivery();
   build_webhooks();
+  build_cluster_upkeep();
   // Test email (seed 000): the API, the console and the control socket (app/test_email.hpp).
   test_emails_ = std::make_unique<TestEmails>(cfg_, *st_, delivery_.get(), clock_);
   build_smtp();
@@ -350,6 +358,13 @@ void Server::open_store() {
   backend_opt.node_id = node_->id();
   backend_opt.force = cfg_.force_db;
   backend_opt.master_key = read_master_key(cfg_);  // secrets sealed at rest
+  // A region: a dead node's claimed webhook items go out again after [cluster] lease_s (longer
+  // than a POST may take). One node on SQLite keeps the outbox's own lease.
+  if (!sqlite)
+    backend_opt.outbox_lease_ms =
+        int64_t{std::max(cfg_.cluster_lease_s, 3 * cfg_.webhook_timeout_s)} * 1000;
+  sqlite_ = sqlite;
+  region_sealer_.set_key(backend_opt.master_key);
   auto backend = store::open_backend(store_url, backend_opt);
   if (!backend) throw std::runtime_error(backend.error().message);
   backend_ = std::move(backend.value());
@@ -471,6 +486,31 @@ void Server::build_webhooks() {
   poke_webhooks_.set([ws = webhook_sender_.get()] { ws->poke(); });
 }
 
+// The region's upkeep (app/cluster_upkeep.hpp, docs/cluster.md): singleton jobs behind leases
+// (captured-mail retention, the change-log trim, the DNS re-check round), and on PostgreSQL the
+// change feed: a login, DKIM key or domain changed on any node drops this node's cached copy
+// within a second. On SQLite the node holds every lease itself.
+void Server::build_cluster_upkeep() {
+  cluster_upkeep_ = std::make_unique<ClusterUpkeep>(
+      *backend_.cluster, clock_,
+      ClusterUpkeep::Options{.lease_ttl_ms = int64_t{cfg_.cluster_lease_s} * 1000,
+                             .follow_feed = !sqlite_});
+  cluster_upkeep_->add_job(store::kLeaseCapturedRetention, 3'600'000, [cap = &st_->captured] {
+    if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
+      spdlog::warn("captured mail: {}", r.error().message);
+  });
+  cluster_upkeep_->add_job(store::kLeaseChangeLogTrim, 600'000, [c = backend_.cluster.get()] {
+    if (auto r = c->trim_changes(core::SystemClock().now_ms() - 3'600'000); !r)
+      spdlog::warn("change log trim: {}", r.error().message);
+  });
+  dns_lease_ = &cluster_upkeep_->add_lease(store::kLeaseDnsRecheck);
+  cluster_upkeep_->on_change([st = st_, keys = dkim_keys_.get()](const store::Change& c) {
+    const auto s = store::parse_subject(c.subject);
+    if (s.kind == "credential") st->forget_login(s.key);  // the next AUTH asks the database
+    if (s.kind == "dkim" || s.kind == "domain" || s.kind == "account") keys->clear();
+  });
+}
+
 void Server::build_smtp() {
   net::SmtpServerConfig scfg = cfg_.smtp;
   scfg.session.hostname = cfg_.hostname;
@@ -487,8 +527,16 @@ void Server::build_smtp() {
   // Whole messages (HTTP send, Tern's own mail, SMTP mail with tracking) take the same path
   // into the spool and on to the engine and the message log. The tracking key lives in a file
   // made on first start (0600), so links in mail already sent stay valid across restarts.
-  tracking_secret_ =
-      load_or_create_secret(cfg_.effective_tracking_secret_file(), new_tracking_secret, false);
+  // In a region the key is the region's (app/region_secrets.hpp): a link signed by one node
+  // verifies on every node; this node's file is rewritten to match.
+  const std::string tracking_file = cfg_.effective_tracking_secret_file();
+  tracking_secret_ = load_or_create_secret(tracking_file, new_tracking_secret, false);
+  if (!sqlite_) {
+    bool replaced = false;
+    tracking_secret_ = adopt_region_secret(*backend_.cluster, region_sealer_, kSecretTrackingKey,
+                                           tracking_file, tracking_secret_, false, &replaced);
+    if (replaced) spdlog::info("tracking key: the region's, written to {}", tracking_file);
+  }
   pipeline::SubmissionServices sub_svc;
   sub_svc.spool = spool_.get();
   sub_svc.dkim_keys = dkim_keys_.get();
@@ -507,8 +555,14 @@ void Server::build_http() {
   // The operator token lives in a file made on first start (0600).
   bool token_created = false;
   const std::string admin_token_file = cfg_.effective_admin_token_file();
-  const std::string admin_token =
+  std::string admin_token =
       load_or_create_secret(admin_token_file, new_admin_token, true, &token_created);
+  if (!sqlite_) {  // the region's token, on every node (app/region_secrets.hpp)
+    bool replaced = false;
+    admin_token = adopt_region_secret(*backend_.cluster, region_sealer_, kSecretOperatorToken,
+                                      admin_token_file, admin_token, true, &replaced);
+    if (replaced) spdlog::info("operator token: the region's, written to {}", admin_token_file);
+  }
   if (admin_token.size() < 16)
     throw std::runtime_error(admin_token_file + ": the operator token must be 16+ characters");
   spdlog::info("api: {}/api/v1, operator token {} {}", cfg_.effective_public_url(),
@@ -595,8 +649,10 @@ void Server::build_http() {
 //     finishes its message first (up to 10 s);
 //  3. the I/O threads end, then the pools their work ran on (AUTH and store look-ups, tracked
 //     submissions, API handlers): nothing hands the engine or the pipeline anything more;
-//  4. the periodic jobs end (upkeep: suspensions, sandbox pruning, heartbeat; the domain
-//     re-check, which may be waiting on a DNS look-up: after the listeners, never before);
+//  4. the periodic jobs end (upkeep: suspensions, heartbeat; the domain re-check, which may be
+//     waiting on a DNS look-up: after the listeners, never before; then the cluster upkeep:
+//     the leased jobs (sandbox pruning, change-log trim) and the change feed; its leases are
+//     given up, the DNS round's with them);
 //  5. the control socket closes (queue commands and test emails reach the engine through it);
 //  6. the webhook sender stops taking items (what is pending stays in the durable outbox);
 //  7. the delivery engine stops and hands its last event batch on to the report pipeline;
@@ -665,14 +721,17 @@ void Server::add_services(Runtime& rt) {
             });
       },
       [this] { control_.reset(); }));
+  rt.add(std::make_unique<FnService>(
+      "cluster upkeep", [this] { cluster_upkeep_->start(); },
+      [this] { cluster_upkeep_->stop(); }));  // ends its thread and gives its leases up
   rt.add(std::make_unique<ThreadService>(
       "domain re-check",
-      [this](const StopSignal& stop) { recheck_domains(cfg_, clock_, *st_, stop); },
+      [this](const StopSignal& stop) { recheck_domains(cfg_, clock_, *st_, *dns_lease_, stop); },
       rt.on_failure()));
   rt.add(std::make_unique<ThreadService>(
       "upkeep",
       [this](const StopSignal& stop) {
-        upkeep(stop, load_suspended_, st_->captured, *backend_.cluster, cfg_.cluster_heartbeat_s);
+        upkeep(stop, load_suspended_, *backend_.cluster, cfg_.cluster_heartbeat_s);
       },
       rt.on_failure()));
   rt.add(std::make_unique<FnService>(

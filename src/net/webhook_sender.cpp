@@ -69,6 +69,10 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   events::WebhookScheduler sched;
 
   std::atomic<uint64_t> c_sent{0}, c_failed{0}, c_given_up{0}, c_backlog{0}, c_in_flight{0};
+  // Our newest claim per item (the io thread only): when an item's lease ran out while its POST
+  // was in flight, this sender may claim it again (the scheduler does not post it twice); the
+  // mark must then name that newer claim, which is ours too.
+  std::unordered_map<int64_t, int64_t> our_token;
 
   Impl(asio::io_context& io_, WebhookConfig c, WebhookServices s)
       : io(io_),
@@ -100,6 +104,8 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
         break;
       }
       if (r->empty()) break;
+      for (const auto& b : *r)
+        for (const auto& i : b) our_token[i.id] = i.lease_token;
       for (auto& p : sched.offer(std::move(r).value())) start_post(std::move(p));
     }
     if (auto b = svc.outbox->backlog()) c_backlog = b.value();
@@ -250,21 +256,41 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     release(std::move(p));
   }
 
-  // Marks what settle decided and adds one attempt event per item.
+  // Marks what settle decided and adds one attempt event per item. Marks are fenced by the
+  // claim each item came with: when our lease ran out and another node claimed an item again,
+  // its result is the one kept and ours changes nothing (logged).
   void mark(const Batch& items, const events::Settlement& s, int64_t t, const std::string& reply,
             int code, std::vector<store::DeliveryEvent>& attempts) {
+    std::unordered_map<int64_t, int64_t> token;
+    for (const auto& i : items) token.emplace(i.id, i.lease_token);
+    auto claims = [&](const std::vector<int64_t>& ids) {
+      std::vector<store::OutboxClaim> out;
+      out.reserve(ids.size());
+      for (int64_t id : ids) {
+        auto newest = our_token.find(id);
+        out.push_back({id, newest != our_token.end() ? newest->second : token[id]});
+        if (newest != our_token.end()) our_token.erase(newest);
+      }
+      return out;
+    };
+    auto fenced = [&](core::Result<size_t> m, size_t n, std::string_view what) {
+      if (!m)
+        spdlog::error("webhooks: marking {} item(s) {}: {}", n, what, m.error().message);
+      else if (*m < n)
+        spdlog::warn(
+            "webhooks: {} of {} item(s) were claimed again after our lease ran out; "
+            "their new holder's result stands",
+            n - *m, n);
+    };
     if (!s.sent.empty()) {
-      if (auto m = svc.outbox->mark_sent(s.sent, t, code); !m)
-        spdlog::error("webhooks: marking {} item(s) sent: {}", s.sent.size(), m.error().message);
+      fenced(svc.outbox->mark_sent(claims(s.sent), t, code), s.sent.size(), "sent");
       c_sent += s.sent.size();
     }
     for (const auto& [next, ids] : s.retry_at)
-      if (auto m = svc.outbox->mark_failed(ids, next, reply, false, code); !m)
-        spdlog::error("webhooks: marking {} item(s) failed: {}", ids.size(), m.error().message);
+      fenced(svc.outbox->mark_failed(claims(ids), next, reply, false, code), ids.size(), "failed");
     if (!s.given_up.empty()) {
-      if (auto m = svc.outbox->mark_failed(s.given_up, t, reply, true, code); !m)
-        spdlog::error("webhooks: marking {} item(s) failed: {}", s.given_up.size(),
-                      m.error().message);
+      fenced(svc.outbox->mark_failed(claims(s.given_up), t, reply, true, code), s.given_up.size(),
+             "failed");
       c_given_up += s.given_up.size();
     }
     const std::unordered_set<int64_t> gave_up(s.given_up.begin(), s.given_up.end());

@@ -69,6 +69,11 @@ void KeyCache::sweep(std::chrono::steady_clock::time_point t) {
     it = used.count(it->second.get()) ? std::next(it) : parsed_.erase(it);
 }
 
+void KeyCache::clear() {
+  std::lock_guard lk(mu_);
+  entries_.clear();
+}
+
 size_t KeyCache::parsed_keys() const {
   std::lock_guard lk(mu_);
   return parsed_.size();

@@ -49,6 +49,10 @@ class KeyCache {
   // could not be read now: defer the message; nothing is cached.
   core::Result<std::vector<SignerKey>> get(int64_t account, const std::string& domain);
 
+  // Forgets every entry (a domain or DKIM key changed on another node: store/change_feed.hpp);
+  // parsed keys still in use by a reload are reused.
+  void clear();
+
   size_t parsed_keys() const;  // parsed keys held (tests)
   size_t entries() const;      // (account, domain) entries held (tests)
 

@@ -26,6 +26,10 @@ core::Result<Backend> finish(std::unique_ptr<Database> db, std::unique_ptr<Messa
   return b;
 }
 
+OutboxOptions outbox_options(const BackendOptions& opt) {
+  return OutboxOptions{.owner = opt.node_id, .lease_ms = opt.outbox_lease_ms};
+}
+
 }  // namespace
 
 core::Result<Backend> open_backend(const std::string& url, const BackendOptions& opt) {
@@ -37,7 +41,7 @@ core::Result<Backend> open_backend(const std::string& url, const BackendOptions&
     if (!db) return db.error();
     auto log = open_sqlite_message_log(path);
     if (!log) return log.error().context("message log");
-    auto outbox = open_sqlite_outbox(path);
+    auto outbox = open_sqlite_outbox(path, outbox_options(opt));
     if (!outbox) return outbox.error().context("outbox");
     return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(), opt);
   }
@@ -51,12 +55,13 @@ core::Result<Backend> open_backend(const std::string& url, const BackendOptions&
     if (!db) return db.error();
     auto log = open_memory_message_log(name);
     if (!log) return log.error();
-    auto outbox = open_memory_outbox(name);
+    auto outbox = open_memory_outbox(name, outbox_options(opt));
     if (!outbox) return outbox.error();
     return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(), opt);
   }
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-    auto parts = open_pg_backend(url, PgOptions{.node_id = opt.node_id});
+    auto parts = open_pg_backend(
+        url, PgOptions{.node_id = opt.node_id, .outbox_lease_ms = opt.outbox_lease_ms});
     if (!parts) return parts.error();
     return finish(std::move(parts->db), std::move(parts->messages), std::move(parts->outbox), opt,
                   std::move(parts->cluster));

@@ -23,10 +23,11 @@
 namespace tern::store {
 
 struct BackendOptions {
-  bool force = false;      // sqlite: open although the WAL looks lost (`tern serve --force`)
-  std::string master_key;  // 32 bytes or "": seals secrets at rest (Store::set_master_key)
-  std::string node_id = "local";
-  const core::Clock* clock = nullptr;  // the services' clock; null = the system clock
+  bool force = false;             // sqlite: open although the WAL looks lost (`tern serve --force`)
+  std::string master_key;         // 32 bytes or "": seals secrets at rest (Store::set_master_key)
+  std::string node_id = "local";  // also the outbox's lease owner
+  int64_t outbox_lease_ms = kOutboxLeaseMs;  // how long a claimed webhook item stays claimed
+  const core::Clock* clock = nullptr;        // the services' clock; null = the system clock
 };
 
 struct Backend {

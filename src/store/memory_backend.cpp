@@ -978,7 +978,8 @@ class MemoryMessageLog final : public MessageLog {
 
 class MemoryOutbox final : public Outbox {
  public:
-  explicit MemoryOutbox(std::shared_ptr<Storage> s) : s_(std::move(s)) {}
+  MemoryOutbox(std::shared_ptr<Storage> s, OutboxOptions opt)
+      : s_(std::move(s)), opt_(std::move(opt)) {}
 
   core::Result<void> enqueue(const std::vector<OutboxItem>& items, int64_t now_ms) override {
     for (const auto& it : items)
@@ -993,6 +994,8 @@ class MemoryOutbox final : public Outbox {
       row.last_error.clear();
       row.last_code = 0;
       row.state = OutboxState::pending;
+      row.lease_owner.clear();
+      row.lease_token = 0;
       s_->outbox.push_back(std::move(row));
     }
     return core::ok();
@@ -1014,43 +1017,53 @@ class MemoryOutbox final : public Outbox {
       if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
       if (groups.size() == max_batches) break;
     }
+    const int64_t token = new_lease_token();
     for (const auto& g : groups) {
       std::vector<OutboxItem> batch;
       for (auto& i : s_->outbox) {
         if (batch.size() == max_per_batch) break;
         if (i.state != OutboxState::pending || i.next_attempt_ms > now_ms || group_of(i) != g)
           continue;
+        i.next_attempt_ms = now_ms + opt_.lease_ms;  // the lease
+        i.lease_owner = opt_.owner;
+        i.lease_token = token;
         batch.push_back(i);
-        i.next_attempt_ms = now_ms + kOutboxLeaseMs;  // the lease
       }
       if (!batch.empty()) out.push_back(std::move(batch));
     }
     return out;
   }
-  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms, int code) override {
+  core::Result<size_t> mark_sent(const std::vector<OutboxClaim>& claims, int64_t now_ms,
+                                 int code) override {
     std::lock_guard lock(s_->outbox_mu);
-    for (int64_t id : ids)
-      if (auto* i = pending(id)) {
+    size_t changed = 0;
+    for (const auto& c : claims)
+      if (auto* i = held(c)) {
+        ++changed;
+        i->lease_owner.clear();
         i->state = OutboxState::sent;
         ++i->attempts;
         i->last_error.clear();
         i->next_attempt_ms = now_ms;
         i->last_code = code;
       }
-    return core::ok();
+    return changed;
   }
-  core::Result<void> mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
-                                 const std::string& error, bool give_up, int code) override {
+  core::Result<size_t> mark_failed(const std::vector<OutboxClaim>& claims, int64_t next_attempt_ms,
+                                   const std::string& error, bool give_up, int code) override {
     std::lock_guard lock(s_->outbox_mu);
-    for (int64_t id : ids)
-      if (auto* i = pending(id)) {
+    size_t changed = 0;
+    for (const auto& c : claims)
+      if (auto* i = held(c)) {
+        ++changed;
+        i->lease_owner.clear();
         ++i->attempts;
         i->last_error = error;
         i->last_code = code;
         i->next_attempt_ms = next_attempt_ms;
         if (give_up) i->state = OutboxState::failed;
       }
-    return core::ok();
+    return changed;
   }
   core::Result<uint64_t> backlog() override {
     std::lock_guard lock(s_->outbox_mu);
@@ -1114,12 +1127,16 @@ class MemoryOutbox final : public Outbox {
   }
 
  private:
-  OutboxItem* pending(int64_t id) {
+  // The pending item still held under claim c by this owner (fencing), else null.
+  OutboxItem* held(const OutboxClaim& c) {
     for (auto& i : s_->outbox)
-      if (i.id == id && i.state == OutboxState::pending) return &i;
+      if (i.id == c.id && i.state == OutboxState::pending && i.lease_owner == opt_.owner &&
+          i.lease_token == c.token)
+        return &i;
     return nullptr;
   }
   std::shared_ptr<Storage> s_;
+  const OutboxOptions opt_;
 };
 
 }  // namespace
@@ -1132,8 +1149,9 @@ core::Result<std::unique_ptr<MessageLog>> open_memory_message_log(const std::str
   return std::unique_ptr<MessageLog>(std::make_unique<MemoryMessageLog>(storage(name)));
 }
 
-core::Result<std::unique_ptr<Outbox>> open_memory_outbox(const std::string& name) {
-  return std::unique_ptr<Outbox>(std::make_unique<MemoryOutbox>(storage(name)));
+core::Result<std::unique_ptr<Outbox>> open_memory_outbox(const std::string& name,
+                                                         OutboxOptions opt) {
+  return std::unique_ptr<Outbox>(std::make_unique<MemoryOutbox>(storage(name), std::move(opt)));
 }
 
 }  // namespace tern::store

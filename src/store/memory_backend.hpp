@@ -23,6 +23,7 @@ namespace tern::store {
 
 core::Result<std::unique_ptr<Database>> open_memory_database(const std::string& name);
 core::Result<std::unique_ptr<MessageLog>> open_memory_message_log(const std::string& name);
-core::Result<std::unique_ptr<Outbox>> open_memory_outbox(const std::string& name);
+core::Result<std::unique_ptr<Outbox>> open_memory_outbox(const std::string& name,
+                                                         OutboxOptions opt = {});
 
 }  // namespace tern::store

@@ -5,10 +5,17 @@
 //
 // Invariants:
 //  - enqueue() returns only once the rows are durable: a report handed over survives kill -9.
-//  - due() claims what it returns: a lease (next_attempt_ms = now + kOutboxLeaseMs) set in the
-//    same atomic step, so no item is handed to two claimers (two instances, two threads) while
-//    the lease runs; an item claimed by a process that died is handed out again after the
-//    lease: delivery is at least once. mark_sent/mark_failed overwrite the lease.
+//  - due() claims what it returns: a lease (next_attempt_ms = now + lease_ms, lease_owner = this
+//    instance's owner, lease_token = a fresh fencing token) set in the same atomic step, so no
+//    item is handed to two claimers (two instances, two threads, two nodes) while the lease
+//    runs; an item claimed by a process or node that died is handed out again after the lease:
+//    delivery is at least once.
+//  - Fencing: mark_sent/mark_failed take the claims due() returned and change only rows whose
+//    lease_owner and lease_token still match (compare-and-set), then end the lease. A holder
+//    whose lease ran out and whose items were claimed again cannot overwrite the new holder's
+//    result: its marks change nothing (they return how many rows they changed). The token is
+//    63 random bits drawn per claim (unguessable, never 0) and never leaves the node: API and
+//    console output do not show it, and no tenant input reaches a mark.
 //  - A batch holds items of one account, kind, url and content_type, oldest (lowest id) first;
 //    batches come oldest group first (the group whose oldest due item is oldest).
 //  - States: pending → sent, or pending → (retries) → failed when give_up. mark_* only change
@@ -51,6 +58,16 @@ constexpr std::optional<OutboxState> parse_outbox_state(std::string_view s) {
 // outlives it, the item may be sent twice, never lost.
 constexpr int64_t kOutboxLeaseMs = 120'000;
 
+// Per instance: who claims (the node id; several instances of one node are told apart by their
+// tokens) and for how long.
+struct OutboxOptions {
+  std::string owner = "local";
+  int64_t lease_ms = kOutboxLeaseMs;
+};
+
+// A fresh fencing token: 63 random bits, never 0 (0 = never claimed). libsodium initialized.
+int64_t new_lease_token();
+
 struct OutboxItem {
   int64_t id = 0;  // assigned by enqueue
   int64_t account_id = 0;
@@ -67,6 +84,15 @@ struct OutboxItem {
   std::string last_error;
   OutboxState state = OutboxState::pending;
   int last_code = 0;  // HTTP status of the last attempt, 0 = none
+  // The claim this item was handed out under (filled by due(); internal, never shown).
+  std::string lease_owner;
+  int64_t lease_token = 0;
+};
+
+// What a mark names: an item and the token of the claim it came from.
+struct OutboxClaim {
+  int64_t id = 0;
+  int64_t token = 0;
 };
 
 struct OutboxPage {
@@ -86,13 +112,15 @@ class Outbox {
   virtual core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,
                                                                  size_t max_per_batch) = 0;
   // attempts+1, last_error cleared, next_attempt_ms = now_ms (the time it went out);
-  // code: the HTTP status the attempt got (kept as last_code).
-  virtual core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms,
-                                       int code = 0) = 0;
+  // code: the HTTP status the attempt got (kept as last_code). Only pending items still held
+  // under the claim (this owner, this token); returns how many it changed.
+  virtual core::Result<size_t> mark_sent(const std::vector<OutboxClaim>& claims, int64_t now_ms,
+                                         int code = 0) = 0;
   // attempts+1, last_error = error, last_code = code; state failed when give_up, else due at
-  // next_attempt_ms.
-  virtual core::Result<void> mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
-                                         const std::string& error, bool give_up, int code = 0) = 0;
+  // next_attempt_ms. Fenced as mark_sent; returns how many it changed.
+  virtual core::Result<size_t> mark_failed(const std::vector<OutboxClaim>& claims,
+                                           int64_t next_attempt_ms, const std::string& error,
+                                           bool give_up, int code = 0) = 0;
   virtual core::Result<uint64_t> backlog() = 0;  // pending items
   // Earliest next_attempt_ms of a pending item, 0 when none (the sender's sleep).
   virtual core::Result<int64_t> next_due_ms() = 0;

@@ -20,8 +20,10 @@ core::Result<PgParts> open_pg_backend(const std::string& url, const PgOptions& o
   PgParts parts;
   parts.db = pg::make_database(shared);
   parts.messages = pg::make_message_log(shared);
-  parts.outbox = pg::make_outbox(shared);
-  parts.cluster = pg::make_cluster(shared, opt.node_id);
+  parts.outbox =
+      pg::make_outbox(shared, OutboxOptions{.owner = opt.node_id, .lease_ms = opt.outbox_lease_ms});
+  parts.cluster =
+      pg::make_cluster(shared, opt.node_id, opt.lease_clock == PgOptions::LeaseClock::database);
   return parts;
 }
 

@@ -28,6 +28,11 @@ namespace tern::store {
 struct PgOptions {
   size_t pool_size = 8;
   std::string node_id = "local";
+  int64_t outbox_lease_ms = kOutboxLeaseMs;
+  // Whose clock arbitrates cluster leases: the database's (every node the same, in production)
+  // or the caller's now_ms (tests with fixed times).
+  enum class LeaseClock { database, caller };
+  LeaseClock lease_clock = LeaseClock::database;
 };
 
 struct PgParts {

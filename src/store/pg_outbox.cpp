@@ -1,8 +1,9 @@
 // Outbox on PostgreSQL (outbox.hpp). Any node claims due items: the groups are chosen as on
 // SQLite (oldest group first), each group's items are locked FOR UPDATE SKIP LOCKED and leased
-// (next_attempt_ms = now + kOutboxLeaseMs) in the same transaction, so two nodes claiming at the
-// same moment skip each other's rows instead of waiting or taking them twice. Marks are one
-// UPDATE over the id set. enqueue is one pipelined round trip (one implicit transaction).
+// (next_attempt_ms = now + lease_ms, lease_owner = this node, lease_token = a fresh fencing token)
+// in the same transaction, so two nodes claiming at the same moment skip each other's rows
+// instead of waiting or taking them twice. Marks are one UPDATE over the (id, token) pairs,
+// fenced by owner and token. enqueue is one pipelined round trip (one implicit transaction).
 #include <fmt/format.h>
 
 #include "store/cursor.hpp"
@@ -14,7 +15,7 @@ namespace {
 
 constexpr const char* kColumns =
     "id, account_id, kind, url, content_type, message_id, queue_id, recipient, item, created_ms, "
-    "next_attempt_ms, attempts, last_error, state, last_code";
+    "next_attempt_ms, attempts, last_error, state, last_code, lease_owner, lease_token";
 
 core::Result<OutboxItem> read_item(const Rows& s, int i) {
   OutboxItem it;
@@ -37,6 +38,8 @@ core::Result<OutboxItem> read_item(const Rows& s, int i) {
   if (!state) return core::Error::corrupt("outbox: item in unknown state " + s.text(i, 13));
   it.state = *state;
   it.last_code = static_cast<int>(s.int64(i, 14));
+  it.lease_owner = s.text(i, 15);
+  it.lease_token = s.int64(i, 16);
   return it;
 }
 
@@ -51,7 +54,8 @@ core::Result<void> read_items(const Rows& rows, std::vector<OutboxItem>& out) {
 
 class PgOutbox final : public Outbox {
  public:
-  explicit PgOutbox(std::shared_ptr<Pool> pool) : pool_(std::move(pool)) {}
+  PgOutbox(std::shared_ptr<Pool> pool, OutboxOptions opt)
+      : pool_(std::move(pool)), opt_(std::move(opt)) {}
 
   core::Result<void> enqueue(const std::vector<OutboxItem>& items, int64_t now_ms) override {
     if (items.empty()) return core::ok();
@@ -111,46 +115,65 @@ class PgOutbox final : public Outbox {
         if (!batch.empty()) out.push_back(std::move(batch));
       }
       if (ids.empty()) return out;
-      auto lease =
-          c.exec("UPDATE webhook_outbox SET next_attempt_ms = $1 WHERE id = ANY($2::bigint[])",
-                 Params::of(now_ms + kOutboxLeaseMs, int_array(ids)), "lease webhook items");
+      const int64_t token = new_lease_token();
+      const int64_t until = now_ms + opt_.lease_ms;
+      auto lease = c.exec(
+          "UPDATE webhook_outbox SET next_attempt_ms = $1, lease_owner = $3, lease_token = $4 "
+          "WHERE id = ANY($2::bigint[])",
+          Params::of(until, int_array(ids), opt_.owner, token), "lease webhook items");
       if (!lease) return lease.error();
+      for (auto& b : out)
+        for (auto& it : b) {
+          it.next_attempt_ms = until;
+          it.lease_owner = opt_.owner;
+          it.lease_token = token;
+        }
       return out;
     });
   }
 
-  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms, int code) override {
-    if (ids.empty()) return core::ok();
+  // A mark is idempotent: it ends the lease (lease_owner = ''), so a resent mark changes nothing.
+  core::Result<size_t> mark_sent(const std::vector<OutboxClaim>& claims, int64_t now_ms,
+                                 int code) override {
+    if (claims.empty()) return size_t{0};
+    const auto parts = split(claims);
+    const auto& ids = parts.first;
+    const auto& tokens = parts.second;
     // next_attempt_ms keeps the time it went out (the message log shows it).
-    return pool_->with([&](Conn& c) -> core::Result<void> {
+    return pool_->with([&](Conn& c) -> core::Result<size_t> {
       auto r = c.exec(
-          "UPDATE webhook_outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
-          "next_attempt_ms = $1, last_code = $3 WHERE id = ANY($2::bigint[]) AND "
-          "state = 'pending'",
-          Params::of(now_ms, int_array(ids), int64_t{code}), "mark webhook items sent");
+          "UPDATE webhook_outbox w SET state = 'sent', attempts = attempts + 1, "
+          "last_error = '', next_attempt_ms = $1, last_code = $3, lease_owner = '' "
+          "FROM unnest($2::bigint[], $4::bigint[]) AS c(id, token) "
+          "WHERE w.id = c.id AND w.lease_token = c.token AND w.lease_owner = $5 AND "
+          "w.state = 'pending'",
+          Params::of(now_ms, int_array(ids), int64_t{code}, int_array(tokens), opt_.owner),
+          "mark webhook items sent");
       if (!r) return r.error();
-      return core::ok();
+      return static_cast<size_t>(r->affected());
     });
   }
 
-  core::Result<void> mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
-                                 const std::string& error, bool give_up, int code) override {
-    if (ids.empty()) return core::ok();
-    // Not idempotent (attempts + 1): an unknown commit outcome is reported, not resent.
-    return pool_->with(
-        [&](Conn& c) -> core::Result<void> {
-          auto r = c.exec(
-              "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = $1, "
-              "next_attempt_ms = $2, state = $3, last_code = $5 WHERE id = ANY($4::bigint[]) "
-              "AND state = 'pending'",
-              Params::of(error, next_attempt_ms,
-                         to_string(give_up ? OutboxState::failed : OutboxState::pending),
-                         int_array(ids), int64_t{code}),
-              "mark webhook items failed");
-          if (!r) return r.error();
-          return core::ok();
-        },
-        false);
+  core::Result<size_t> mark_failed(const std::vector<OutboxClaim>& claims, int64_t next_attempt_ms,
+                                   const std::string& error, bool give_up, int code) override {
+    if (claims.empty()) return size_t{0};
+    const auto parts = split(claims);
+    const auto& ids = parts.first;
+    const auto& tokens = parts.second;
+    return pool_->with([&](Conn& c) -> core::Result<size_t> {
+      auto r = c.exec(
+          "UPDATE webhook_outbox w SET attempts = attempts + 1, last_error = $1, "
+          "next_attempt_ms = $2, state = $3, last_code = $5, lease_owner = '' "
+          "FROM unnest($4::bigint[], $6::bigint[]) AS c(id, token) "
+          "WHERE w.id = c.id AND w.lease_token = c.token AND w.lease_owner = $7 AND "
+          "w.state = 'pending'",
+          Params::of(error, next_attempt_ms,
+                     to_string(give_up ? OutboxState::failed : OutboxState::pending),
+                     int_array(ids), int64_t{code}, int_array(tokens), opt_.owner),
+          "mark webhook items failed");
+      if (!r) return r.error();
+      return static_cast<size_t>(r->affected());
+    });
   }
 
   core::Result<uint64_t> backlog() override {
@@ -238,13 +261,24 @@ class PgOutbox final : public Outbox {
   }
 
  private:
+  static std::pair<std::vector<int64_t>, std::vector<int64_t>> split(
+      const std::vector<OutboxClaim>& claims) {
+    std::vector<int64_t> ids, tokens;
+    for (const auto& c : claims) {
+      ids.push_back(c.id);
+      tokens.push_back(c.token);
+    }
+    return {std::move(ids), std::move(tokens)};
+  }
+
   std::shared_ptr<Pool> pool_;
+  const OutboxOptions opt_;
 };
 
 }  // namespace
 
-std::unique_ptr<Outbox> make_outbox(std::shared_ptr<Pool> pool) {
-  return std::make_unique<PgOutbox>(std::move(pool));
+std::unique_ptr<Outbox> make_outbox(std::shared_ptr<Pool> pool, OutboxOptions opt) {
+  return std::make_unique<PgOutbox>(std::move(pool), std::move(opt));
 }
 
 }  // namespace tern::store::pg

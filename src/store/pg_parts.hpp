@@ -16,8 +16,9 @@ namespace tern::store::pg {
 
 std::unique_ptr<Database> make_database(std::shared_ptr<Pool> pool);
 std::unique_ptr<MessageLog> make_message_log(std::shared_ptr<Pool> pool);
-std::unique_ptr<Outbox> make_outbox(std::shared_ptr<Pool> pool);
-std::unique_ptr<Cluster> make_cluster(std::shared_ptr<Pool> pool, std::string node_id);
+std::unique_ptr<Outbox> make_outbox(std::shared_ptr<Pool> pool, OutboxOptions opt);
+std::unique_ptr<Cluster> make_cluster(std::shared_ptr<Pool> pool, std::string node_id,
+                                      bool database_clock);
 
 // A bigint[] literal ("{1,2,3}") for `= ANY($n::bigint[])`: one statement for a set of ids.
 std::string int_array(const std::vector<int64_t>& v);

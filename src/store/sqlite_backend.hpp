@@ -29,7 +29,8 @@ core::Result<std::unique_ptr<Database>> open_sqlite_database(const std::string& 
 
 // Permanent error "...(open the store first)" when the file or its table does not exist.
 core::Result<std::unique_ptr<MessageLog>> open_sqlite_message_log(const std::string& db_path);
-core::Result<std::unique_ptr<Outbox>> open_sqlite_outbox(const std::string& db_path);
+core::Result<std::unique_ptr<Outbox>> open_sqlite_outbox(const std::string& db_path,
+                                                         OutboxOptions opt = {});
 
 // The SQL SqliteMessageLog::search runs for q (placeholders unbound), for query-plan tests:
 // every filter the API offers must be an index range (migration 7), never a scan.

@@ -3,7 +3,7 @@
 // SMTP path's; serialized by a mutex. Every step is one BEGIN IMMEDIATE transaction: two
 // instances (threads of two processes, or two connections of one) claim due items one after
 // the other, and the lease written inside the claim's transaction keeps the second from
-// taking what the first took.
+// taking what the first took. Marks are fenced: `WHERE lease_owner = ? AND lease_token = ?`.
 #include <fmt/format.h>
 
 #include <mutex>
@@ -22,7 +22,7 @@ using sqlite::Txn;
 
 constexpr const char* kColumns =
     "id, account_id, kind, url, content_type, message_id, queue_id, recipient, item, created_ms, "
-    "next_attempt_ms, attempts, last_error, state, last_code";
+    "next_attempt_ms, attempts, last_error, state, last_code, lease_owner, lease_token";
 
 core::Result<OutboxItem> read_item(const Stmt& s) {
   OutboxItem it;
@@ -45,6 +45,8 @@ core::Result<OutboxItem> read_item(const Stmt& s) {
   if (!state) return core::Error::corrupt("outbox: item in unknown state " + s.text(13));
   it.state = *state;
   it.last_code = static_cast<int>(s.int64(14));
+  it.lease_owner = s.text(15);
+  it.lease_token = s.int64(16);
   return it;
 }
 
@@ -62,7 +64,7 @@ core::Result<void> read_items(Stmt& s, std::vector<OutboxItem>& out, std::string
 
 class SqliteOutbox final : public Outbox {
  public:
-  explicit SqliteOutbox(Db db) : db_(std::move(db)) {}
+  SqliteOutbox(Db db, OutboxOptions opt) : db_(std::move(db)), opt_(std::move(opt)) {}
 
   core::Result<void> enqueue(const std::vector<OutboxItem>& items, int64_t now_ms) override {
     if (items.empty()) return core::ok();
@@ -116,7 +118,11 @@ class SqliteOutbox final : public Outbox {
         groups.push_back({s.int64(0), s.text(1), s.text(2), s.text(3)});
       if (rc != SQLITE_DONE) return s.error(rc, "find due webhook items");
     }
-    Stmt lease(db_, "UPDATE webhook_outbox SET next_attempt_ms = ? WHERE id = ?");
+    const int64_t token = new_lease_token();
+    const int64_t until = now_ms + opt_.lease_ms;
+    Stmt lease(db_,
+               "UPDATE webhook_outbox SET next_attempt_ms = ?, lease_owner = ?, lease_token = ? "
+               "WHERE id = ?");
     for (const auto& g : groups) {
       std::vector<OutboxItem> batch;
       Stmt s(db_, fmt::format("SELECT {} FROM webhook_outbox WHERE state = 'pending' AND "
@@ -130,10 +136,13 @@ class SqliteOutbox final : public Outbox {
           .bind(5, g.content_type)
           .bind(6, static_cast<int64_t>(max_per_batch));
       if (auto r = read_items(s, batch, "read due webhook items"); !r) return r.error();
-      for (const auto& it : batch) {
+      for (auto& it : batch) {
         lease.reset();
-        lease.bind(1, now_ms + kOutboxLeaseMs).bind(2, it.id);
+        lease.bind(1, until).bind(2, opt_.owner).bind(3, token).bind(4, it.id);
         if (auto r = lease.run("lease webhook item"); !r) return r.error();
+        it.next_attempt_ms = until;
+        it.lease_owner = opt_.owner;
+        it.lease_token = token;
       }
       if (!batch.empty()) out.push_back(std::move(batch));
     }
@@ -141,42 +150,53 @@ class SqliteOutbox final : public Outbox {
     return out;
   }
 
-  core::Result<void> mark_sent(const std::vector<int64_t>& ids, int64_t now_ms, int code) override {
-    if (ids.empty()) return core::ok();
+  core::Result<size_t> mark_sent(const std::vector<OutboxClaim>& claims, int64_t now_ms,
+                                 int code) override {
+    if (claims.empty()) return size_t{0};
     std::lock_guard lock(mu_);
     Txn txn(db_);
-    if (auto r = txn.begin_immediate(); !r) return r;
+    if (auto r = txn.begin_immediate(); !r) return r.error();
     // next_attempt_ms keeps the time it went out (the message log shows it).
     Stmt s(db_,
            "UPDATE webhook_outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
-           "next_attempt_ms = ?, last_code = ? WHERE id = ? AND state = 'pending'");
-    for (int64_t id : ids) {
+           "next_attempt_ms = ?, last_code = ?, lease_owner = '' WHERE id = ? AND "
+           "state = 'pending' AND lease_owner = ? AND lease_token = ?");
+    size_t changed = 0;
+    for (const auto& c : claims) {
       s.reset();
-      s.bind(1, now_ms).bind(2, int64_t{code}).bind(3, id);
-      if (auto r = s.run("mark webhook item sent"); !r) return r;
+      s.bind(1, now_ms).bind(2, int64_t{code}).bind(3, c.id).bind(4, opt_.owner).bind(5, c.token);
+      if (auto r = s.run("mark webhook item sent"); !r) return r.error();
+      changed += static_cast<size_t>(db_.changes());
     }
-    return txn.commit();
+    if (auto r = txn.commit(); !r) return r.error();
+    return changed;
   }
 
-  core::Result<void> mark_failed(const std::vector<int64_t>& ids, int64_t next_attempt_ms,
-                                 const std::string& error, bool give_up, int code) override {
-    if (ids.empty()) return core::ok();
+  core::Result<size_t> mark_failed(const std::vector<OutboxClaim>& claims, int64_t next_attempt_ms,
+                                   const std::string& error, bool give_up, int code) override {
+    if (claims.empty()) return size_t{0};
     std::lock_guard lock(mu_);
     Txn txn(db_);
-    if (auto r = txn.begin_immediate(); !r) return r;
+    if (auto r = txn.begin_immediate(); !r) return r.error();
     Stmt s(db_,
            "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?, "
-           "next_attempt_ms = ?, state = ?, last_code = ? WHERE id = ? AND state = 'pending'");
-    for (int64_t id : ids) {
+           "next_attempt_ms = ?, state = ?, last_code = ?, lease_owner = '' WHERE id = ? AND "
+           "state = 'pending' AND lease_owner = ? AND lease_token = ?");
+    size_t changed = 0;
+    for (const auto& c : claims) {
       s.reset();
       s.bind(1, error)
           .bind(2, next_attempt_ms)
           .bind(3, to_string(give_up ? OutboxState::failed : OutboxState::pending))
           .bind(4, int64_t{code})
-          .bind(5, id);
-      if (auto r = s.run("mark webhook item failed"); !r) return r;
+          .bind(5, c.id)
+          .bind(6, opt_.owner)
+          .bind(7, c.token);
+      if (auto r = s.run("mark webhook item failed"); !r) return r.error();
+      changed += static_cast<size_t>(db_.changes());
     }
-    return txn.commit();
+    if (auto r = txn.commit(); !r) return r.error();
+    return changed;
   }
 
   core::Result<uint64_t> backlog() override {
@@ -253,15 +273,18 @@ class SqliteOutbox final : public Outbox {
 
  private:
   Db db_;
+  const OutboxOptions opt_;
   std::mutex mu_;
 };
 
 }  // namespace
 
-core::Result<std::unique_ptr<Outbox>> open_sqlite_outbox(const std::string& db_path) {
+core::Result<std::unique_ptr<Outbox>> open_sqlite_outbox(const std::string& db_path,
+                                                         OutboxOptions opt) {
   auto db = Db::open_companion(db_path, "webhook_outbox", "outbox", Db::Sync::full);
   if (!db) return db.error();
-  return std::unique_ptr<Outbox>(std::make_unique<SqliteOutbox>(std::move(db).value()));
+  return std::unique_ptr<Outbox>(
+      std::make_unique<SqliteOutbox>(std::move(db).value(), std::move(opt)));
 }
 
 }  // namespace tern::store

@@ -73,6 +73,10 @@ class Store {
 
   Database& database() { return db_; }
 
+  // Drops this process's remembered verification of a login (a change made elsewhere: another
+  // node, the CLI; store/change_feed.hpp). The next AUTH asks the database.
+  void forget_login(std::string_view username) { cache_.forget(username); }
+
   AccountService accounts;
   CredentialService credentials;
   ApiKeyService api_keys;

@@ -4,9 +4,16 @@ account and an API key are made through the API, a sending domain with the CLI (
 SQLite), a message is sent over submission with SMTP AUTH, and GET /api/v1/messages finds it
 with the node that accepted it; `tern node list` shows the node's heartbeat. The rows are read back with psql, so the test fails if anything
 of it stayed in a SQLite file.
+
+TwoNodes: two `tern serve` on one schema. A login and an API key made through node 1 work on node
+2 within 2 s; a login deleted on node 2 is refused on node 1 within 2 s although node 1 had just
+verified it (its AUTH cache would keep it 300 s without the change feed).
 """
+import email
+import email.policy
 import json
 import os
+import re
 import time
 import unittest
 import urllib.error
@@ -128,6 +135,153 @@ class NodeOnPostgres(unittest.TestCase):
         self.assertEqual(b.request("GET", "/api/v1/domains")[0], 401)
         self.assertEqual(b.request("GET", "/api/v1/session")[0], 401)
         self.assertEqual(self.rows("SELECT count(*) FROM console_sessions"), [["0"]])
+
+
+CONFIG_S = 2.0  # config changes reach every node within this (docs/cluster.md)
+
+
+def auth_code(server, user, password):
+    """The reply code to AUTH PLAIN on the server's submission port (235 ok, 535 refused)."""
+    s = harness.RawSMTP(server.port("submission"))
+    try:
+        assert s.greeting.code == 220, s.greeting
+        assert s.cmd("EHLO client.test").code == 250
+        s.starttls()
+        assert s.cmd("EHLO client.test").code == 250
+        return s.auth_plain(user, password).code
+    finally:
+        s.close()
+
+
+def within(seconds, probe, want):
+    """Polls probe() until it returns want or the deadline passes; returns (value, seconds)."""
+    start = time.monotonic()
+    while True:
+        got = probe()
+        if got == want or time.monotonic() - start > seconds:
+            return got, time.monotonic() - start
+        time.sleep(0.05)
+
+
+class TwoNodes(unittest.TestCase):
+    def setUp(self):
+        self.pg = pg_harness.PgServer()
+        self.addCleanup(self.pg.close)
+        self.schema, url = self.pg.new_schema()
+        # Delivery on, for the sandbox route (mail is captured, never sent).
+        common = {"store": {"url": url}, "delivery": {"retry_schedule": "1s", "max_age": "1h"},
+                  "webhooks": {"allow_loopback": True},
+                  "sandbox": {"max_messages": 50, "max_age_s": 3600}}
+        self.a = harness.TernServer(harness.merge(common, {"cluster": {"node_id": "node-1"}}),
+                                    account=False)
+        self.addCleanup(self.a.close)
+        self.b = harness.TernServer(harness.merge(common, {"cluster": {"node_id": "node-2"}}),
+                                    account=False)
+        self.addCleanup(self.b.close)
+
+    @staticmethod
+    def admin(server):
+        with open(os.path.join(server.data, "admin.token")) as f:
+            return f.read().strip()
+
+    def test_logins_and_keys_reach_every_node_within_2s(self):
+        a, b = self.a, self.b
+        code, made = call(a, "POST", "/api/v1/accounts", self.admin(a), {"name": "clco"})
+        self.assertEqual(code, 201, made)
+        code, key = call(a, "POST", "/api/v1/accounts/clco/api-keys", self.admin(a))
+        self.assertEqual(code, 201, key)
+        # Made on node 1, usable on node 2: the API key and the account's first login.
+        got, took = within(CONFIG_S, lambda: call(b, "GET", "/api/v1/domains", key["key"])[0],
+                           200)
+        self.assertEqual(got, 200, f"API key not accepted by node 2 after {took:.2f} s")
+        got, took = within(CONFIG_S, lambda: auth_code(b, made["username"], made["password"]),
+                           235)
+        self.assertEqual(got, 235, f"login not accepted by node 2 after {took:.2f} s")
+
+        # A second login, made on node 2, verified on node 1 (now in node 1's AUTH cache).
+        code, cred = call(b, "POST", "/api/v1/credentials", key["key"], {})
+        self.assertEqual(code, 201, cred)
+        got, took = within(CONFIG_S, lambda: auth_code(a, cred["username"], cred["password"]),
+                           235)
+        self.assertEqual(got, 235, f"login not accepted by node 1 after {took:.2f} s")
+        self.assertEqual(auth_code(a, cred["username"], cred["password"]), 235)
+
+        # Deleted on node 2: node 1 refuses it within 2 s (the change feed drops its cached
+        # verification; without it node 1 would accept the password for another 300 s).
+        code, _ = call(b, "DELETE", "/api/v1/credentials/" + quote(cred["username"]),
+                       key["key"])
+        self.assertEqual(code, 204)
+        self.assertEqual(auth_code(b, cred["username"], cred["password"]), 535)
+        got, took = within(CONFIG_S, lambda: auth_code(a, cred["username"], cred["password"]),
+                           535)
+        self.assertEqual(got, 535, f"deleted login still accepted by node 1 after {took:.2f} s")
+        # The account's other login is untouched on both nodes.
+        self.assertEqual(auth_code(a, made["username"], made["password"]), 235)
+        self.assertEqual(auth_code(b, made["username"], made["password"]), 235)
+        # Both nodes registered, each under its own id.
+        self.assertEqual(sorted(n["id"] for n in a.cli_json("node", "list")),
+                         ["node-1", "node-2"])
+
+    def test_operator_token_and_tracking_key_are_the_regions(self):
+        a, b = self.a, self.b
+        # One operator token: node 2 adopted node 1's and wrote it to its own file.
+        self.assertEqual(self.admin(a), self.admin(b))
+        self.assertIn(b"operator token: the region's", b.log())
+        with open(os.path.join(a.data, "tracking.key"), "rb") as fa, \
+                open(os.path.join(b.data, "tracking.key"), "rb") as fb:
+            self.assertEqual(fa.read(), fb.read())
+        code, made = call(b, "POST", "/api/v1/accounts", self.admin(a), {"name": "trk"})
+        self.assertEqual(code, 201, made)
+        code, key = call(a, "POST", "/api/v1/accounts/trk/api-keys", self.admin(b))
+        self.assertEqual(code, 201, key)
+        a.cli("domain", "add", "trk", "trk.test", "--verified")
+        code, out = call(a, "PATCH", "/api/v1/settings", key["key"], {"route": "sandbox"})
+        self.assertEqual(code, 200, out)
+
+        # A tracked message accepted by node 1: its click link is signed with node 1's key.
+        a.username, a.password = made["username"], made["password"]
+        target = "https://landing.example/offer?x=1"
+        html = f'<html><body><p><a href="{target}">offer</a></p></body></html>'
+        submit(a, "news@trk.test", ["reader@dest.test"], "tracked-in-region", body=html,
+               extra_headers=("X-IB-tracking-url: http://127.0.0.1:9/track", "MIME-Version: 1.0",
+                              "Content-Type: text/html; charset=utf-8"))
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            code, page = call(a, "GET", "/api/v1/captured", key["key"])
+            self.assertEqual(code, 200, page)
+            if page["items"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(len(page["items"]), 1, page)
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{a.port('http')}/api/v1/captured/{page['items'][0]['id']}/raw")
+        req.add_header("Authorization", "Bearer " + key["key"])
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+        body = email.message_from_bytes(raw, policy=email.policy.default)
+        html_part = body.get_body(("html",)).get_content()
+        links = re.findall(r'https?://[^"\s<>]+/t/c/([A-Za-z0-9_-]+)', html_part)
+        self.assertEqual(len(links), 1, html_part)
+
+        # Node 2 verifies it: 302 to the original URL. A forged token is 404 there (the check is
+        # real, not a pass-through).
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+        opener = urllib.request.build_opener(NoRedirect)
+
+        def click(server, token):
+            try:
+                with opener.open(f"http://127.0.0.1:{server.port('http')}/t/c/{token}",
+                                 timeout=30) as r:
+                    return r.status, r.headers.get("Location")
+            except urllib.error.HTTPError as e:
+                return e.code, e.headers.get("Location")
+
+        self.assertEqual(click(b, links[0]), (302, target))
+        forged = links[0][:-4] + ("AAAA" if not links[0].endswith("AAAA") else "BBBB")
+        self.assertEqual(click(b, forged)[0], 404)
+        self.assertEqual(click(a, links[0]), (302, target))
 
 
 if __name__ == "__main__":

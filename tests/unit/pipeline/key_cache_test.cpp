@@ -56,6 +56,24 @@ TEST_F(KeyCacheTest, UnreadableKeyIsAnError) {
   EXPECT_EQ(cache.entries(), 0u);
 }
 
+// A change on another node (the cluster's change feed) clears the cache: the next message
+// loads again although the entries were fresh, and a rotated key is used at once.
+TEST_F(KeyCacheTest, ClearMakesTheNextGetLoadAgain) {
+  auto cache = make();
+  ASSERT_TRUE(cache.get(1, "example.com"));
+  ASSERT_TRUE(cache.get(2, "example.org"));
+  EXPECT_EQ(loads, 2);
+  cache.clear();
+  EXPECT_EQ(cache.entries(), 0u);
+  EXPECT_FALSE(cache.cached(1, "example.com"));
+  version = 2;  // rotated elsewhere
+  auto r = cache.get(1, "example.com");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(loads, 3);
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ(r->front().selector, "tern2");
+}
+
 TEST_F(KeyCacheTest, FreshEntriesAreServedWithoutLoading) {
   auto cache = make();
   ASSERT_TRUE(cache.get(1, "example.com"));

@@ -84,10 +84,13 @@ class Conformance : public ::testing::Test {
     outbox_ = backend_.outbox.get();
   }
 
-  // Another instance over the same storage.
-  Backend open_again() {
+  // Another instance over the same storage (node_id: its cluster node id and outbox owner).
+  Backend open_again(const std::string& node_id = "local",
+                     int64_t outbox_lease_ms = kOutboxLeaseMs) {
     BackendOptions o;
     o.clock = &clock_;
+    o.node_id = node_id;
+    o.outbox_lease_ms = outbox_lease_ms;
     auto b = open_backend(url_, o);
     EXPECT_TRUE(b.ok()) << b.error().message;
     return b.ok() ? std::move(b).value() : Backend{};

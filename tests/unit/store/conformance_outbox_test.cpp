@@ -40,6 +40,16 @@ class OutboxConformance : public Conformance<B> {
     return r.ok() ? r.value() : std::vector<std::vector<OutboxItem>>{};
   }
   int64_t now() const { return this->clock_.now_ms(); }
+  // The claim an item was handed out under.
+  static std::vector<OutboxClaim> claim(const OutboxItem& i) { return {{i.id, i.lease_token}}; }
+  // The item with id in batches (it must be there).
+  static OutboxItem item_in(const std::vector<std::vector<OutboxItem>>& batches, int64_t id) {
+    for (const auto& b : batches)
+      for (const auto& i : b)
+        if (i.id == id) return i;
+    ADD_FAILURE() << "item " << id << " not claimed";
+    return {};
+  }
 };
 TYPED_TEST_SUITE(OutboxConformance, Backends, BackendNames);
 
@@ -148,12 +158,15 @@ TYPED_TEST(OutboxConformance, MarkSentAndMarkFailed) {
   auto batches = this->due(t);
   ASSERT_EQ(batches.size(), 1u);
   ASSERT_EQ(batches[0].size(), 3u);
-  const auto id1 = batches[0][0].id, id2 = batches[0][1].id, id3 = batches[0][2].id;
+  const auto id2 = batches[0][1].id;
+  const auto c1 = this->claim(batches[0][0]), c2 = this->claim(batches[0][1]),
+             c3 = this->claim(batches[0][2]);
 
-  ASSERT_TRUE(this->outbox_->mark_sent({id1}, t + 10).ok());
-  ASSERT_TRUE(
-      this->outbox_->mark_failed({id2}, t + 30'000, "POST https://a.example/: 500", false).ok());
-  ASSERT_TRUE(this->outbox_->mark_failed({id3}, t + 30'000, "connection refused", true).ok());
+  ASSERT_EQ(this->outbox_->mark_sent(c1, t + 10).value(), 1u);
+  ASSERT_EQ(
+      this->outbox_->mark_failed(c2, t + 30'000, "POST https://a.example/: 500", false).value(),
+      1u);
+  ASSERT_EQ(this->outbox_->mark_failed(c3, t + 30'000, "connection refused", true).value(), 1u);
 
   auto m1 = this->outbox_->for_message("m1");
   ASSERT_TRUE(m1.ok());
@@ -177,9 +190,12 @@ TYPED_TEST(OutboxConformance, MarkSentAndMarkFailed) {
   EXPECT_EQ(retry[0][0].attempts, 1);
 
   // A finished item is not touched again (a late duplicate mark cannot revive it).
-  ASSERT_TRUE(this->outbox_->mark_failed({id1}, t, "late", false).ok());
+  EXPECT_EQ(this->outbox_->mark_failed(c1, t, "late", false).value(), 0u);
   EXPECT_EQ(this->outbox_->for_message("m1")->at(0).state, OutboxState::sent);
-  ASSERT_TRUE(this->outbox_->mark_sent({id2}, t + 31'000).ok());
+  // The first claim of m2 ended with its mark: only the retry's claim marks it now.
+  EXPECT_EQ(this->outbox_->mark_sent(c2, t + 31'000).value(), 0u);
+  EXPECT_EQ(this->outbox_->backlog().value(), 1u);
+  ASSERT_EQ(this->outbox_->mark_sent(this->claim(retry[0][0]), t + 31'000).value(), 1u);
   EXPECT_EQ(this->outbox_->backlog().value(), 0u);
   EXPECT_EQ(this->outbox_->next_due_ms().value(), 0);
 }
@@ -192,7 +208,7 @@ TYPED_TEST(OutboxConformance, ForMessageListsEveryStateOldestFirst) {
   for (const auto& batch : b)
     for (const auto& i : batch)
       if (i.kind == OutboxKind::report && i.message_id == "m1") {
-        ASSERT_TRUE(this->outbox_->mark_sent({i.id}, 1).ok());
+        ASSERT_EQ(this->outbox_->mark_sent(this->claim(i), 1).value(), 1u);
       }
   auto all = this->outbox_->for_message("m1");
   ASSERT_TRUE(all.ok());
@@ -283,6 +299,85 @@ TYPED_TEST(OutboxConformance, TwoInstancesClaimingAtOnceNeverGetTheSameItem) {
   EXPECT_EQ(again, static_cast<size_t>(kItems));
 }
 
+// Fencing (CLUSTER.md decision 4): node A claims, its lease runs out (A is stuck or dead), node
+// B claims the item again; A's late marks change nothing and B's result stands.
+TYPED_TEST(OutboxConformance, AStaleHolderCannotOverwriteTheNewHoldersResult) {
+  this->enqueue({item(1, "https://a.example/", "m1")});
+  const int64_t t = this->now();
+  auto a = this->due(t);  // this instance: node "local"
+  ASSERT_EQ(a.size(), 1u);
+  const OutboxItem held_by_a = a[0][0];
+  EXPECT_EQ(held_by_a.lease_owner, "local");
+  EXPECT_NE(held_by_a.lease_token, 0);
+  Backend b = this->open_again("node-b");
+  EXPECT_TRUE(b.outbox->due(t + kOutboxLeaseMs - 1, 10, 10)->empty());  // A's lease runs
+  auto got = b.outbox->due(t + kOutboxLeaseMs, 10, 10);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  const OutboxItem held_by_b = got->at(0).at(0);
+  EXPECT_EQ(held_by_b.id, held_by_a.id);
+  EXPECT_EQ(held_by_b.lease_owner, "node-b");
+  EXPECT_NE(held_by_b.lease_token, held_by_a.lease_token);
+
+  // A's POST finally returns: its marks are refused, the item stays with B.
+  auto stale = this->outbox_->mark_sent(this->claim(held_by_a), t + kOutboxLeaseMs + 1, 200);
+  ASSERT_TRUE(stale.ok()) << stale.error().message;
+  EXPECT_EQ(stale.value(), 0u);
+  EXPECT_EQ(this->outbox_->mark_failed(this->claim(held_by_a), t, "late", true, 500).value(), 0u);
+  auto now = this->outbox_->for_message("m1").value().at(0);
+  EXPECT_EQ(now.state, OutboxState::pending);
+  EXPECT_EQ(now.attempts, 0);
+  EXPECT_EQ(now.lease_owner, "node-b");
+  EXPECT_EQ(now.lease_token, held_by_b.lease_token);
+  EXPECT_EQ(now.next_attempt_ms, t + 2 * kOutboxLeaseMs);  // B's lease, untouched
+  // A mark naming B's token from A's instance is refused too: the owner is part of the fence.
+  EXPECT_EQ(this->outbox_->mark_sent(this->claim(held_by_b), t, 200).value(), 0u);
+
+  // B's result is the one that counts.
+  ASSERT_EQ(
+      b.outbox->mark_failed(this->claim(held_by_b), t + 200'000, "POST: 503", false, 503).value(),
+      1u);
+  now = this->outbox_->for_message("m1").value().at(0);
+  EXPECT_EQ(now.state, OutboxState::pending);
+  EXPECT_EQ(now.attempts, 1);
+  EXPECT_EQ(now.last_code, 503);
+  EXPECT_EQ(now.next_attempt_ms, t + 200'000);
+  EXPECT_EQ(now.lease_owner, "");  // the mark ended B's lease
+  // A late duplicate of B's own mark changes nothing either.
+  EXPECT_EQ(b.outbox->mark_sent(this->claim(held_by_b), t, 200).value(), 0u);
+}
+
+// Two instances of one node (same owner) are fenced by their tokens; a made-up token is refused.
+TYPED_TEST(OutboxConformance, TokensFenceInstancesOfOneNodeAndCannotBeMadeUp) {
+  this->enqueue({item(1, "https://a.example/", "m1")});
+  const int64_t t = this->now();
+  const OutboxItem first = this->due(t).at(0).at(0);
+  Backend again = this->open_again("local");
+  const OutboxItem second = again.outbox->due(t + kOutboxLeaseMs, 10, 10).value().at(0).at(0);
+  ASSERT_EQ(second.id, first.id);
+  EXPECT_NE(second.lease_token, first.lease_token);
+  EXPECT_EQ(this->outbox_->mark_sent(this->claim(first), t, 200).value(), 0u);
+  for (int64_t guess : {int64_t{0}, int64_t{1}, first.lease_token + 1, second.lease_token - 1})
+    EXPECT_EQ(again.outbox->mark_sent({{second.id, guess}}, t, 200).value(), 0u) << guess;
+  EXPECT_EQ(this->outbox_->for_message("m1").value().at(0).state, OutboxState::pending);
+  EXPECT_EQ(again.outbox->mark_sent(this->claim(second), t, 200).value(), 1u);
+  EXPECT_EQ(this->outbox_->for_message("m1").value().at(0).state, OutboxState::sent);
+}
+
+// The lease length is the instance's ([cluster] lease_s on a node): a dead node's items come
+// back after it.
+TYPED_TEST(OutboxConformance, TheLeaseLengthIsConfigurable) {
+  this->enqueue({item(1, "https://a.example/", "m1")});
+  const int64_t t = this->now();
+  Backend a = this->open_again("node-a", 5'000);
+  ASSERT_EQ(a.outbox->due(t, 10, 10)->size(), 1u);
+  Backend b = this->open_again("node-b", 5'000);
+  EXPECT_TRUE(b.outbox->due(t + 4'999, 10, 10)->empty());
+  auto again = b.outbox->due(t + 5'000, 10, 10);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ(again->at(0).at(0).lease_owner, "node-b");
+}
+
 TYPED_TEST(OutboxConformance, IdsGrowAcrossInstancesAndEnqueues) {
   this->enqueue({item(1, "https://a.example/", "x1")});
   Backend second = this->open_again();
@@ -344,7 +439,13 @@ TYPED_TEST(OutboxConformance, HistoryFindAndRetryAreScopedAndKeepCodes) {
   EXPECT_EQ(this->outbox_->find(1, m1).value()->last_code, 0);
 
   // Given up with a code; retried: pending, due at once, attempts kept.
-  ASSERT_TRUE(this->outbox_->mark_failed({m1}, t + 1000, "POST: 500", true, 500).ok());
+  auto first = this->due(t, 1, 10);  // m1's group only (the oldest)
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(
+      this->outbox_
+          ->mark_failed(this->claim(this->item_in(first, m1)), t + 1000, "POST: 500", true, 500)
+          .value(),
+      1u);
   auto gave = this->outbox_->find(1, m1).value();
   ASSERT_TRUE(gave);
   EXPECT_EQ(gave->state, OutboxState::failed);
@@ -359,13 +460,16 @@ TYPED_TEST(OutboxConformance, HistoryFindAndRetryAreScopedAndKeepCodes) {
   auto due = this->due(t + 5);
   ASSERT_EQ(due.size(), 2u);  // m1 again, and beta's first attempt
   // Sent with a code: kept; a sent item cannot be retried.
-  ASSERT_TRUE(this->outbox_->mark_sent({m1}, t + 6, 204).ok());
+  ASSERT_EQ(this->outbox_->mark_sent(this->claim(this->item_in(due, m1)), t + 6, 204).value(), 1u);
   EXPECT_EQ(this->outbox_->find(1, m1).value()->last_code, 204);
   EXPECT_EQ(this->outbox_->find(1, m1).value()->state, OutboxState::sent);
   EXPECT_FALSE(this->outbox_->retry_now(1, m1, t + 7).value());
   EXPECT_EQ(this->outbox_->find(1, m1).value()->state, OutboxState::sent);
   // A pending item not yet due becomes due now.
-  ASSERT_TRUE(this->outbox_->mark_failed({b1}, t + 60'000, "timeout", false, 0).ok());
+  ASSERT_EQ(this->outbox_
+                ->mark_failed(this->claim(this->item_in(due, b1)), t + 60'000, "timeout", false, 0)
+                .value(),
+            1u);
   EXPECT_TRUE(this->due(t + 10).empty());
   EXPECT_TRUE(this->outbox_->retry_now(2, b1, t + 10).value());
   auto now_due = this->due(t + 10);

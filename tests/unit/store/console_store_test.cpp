@@ -193,7 +193,16 @@ TEST_F(ConsoleStoreTest, OutboxHistoryListRetryAndCodes) {
   const int64_t b1 = must(box->list(beta_, 10, "")).items[0].id;
   EXPECT_FALSE(must(box->find(acme_, b1)));  // scoped
   // Give m1 up, then retry it: pending again, due now, attempts kept.
-  must(box->mark_failed({m1}, kT0, "POST x: 500", true, 500));
+  // Marks are fenced by the claim the sender got from due().
+  auto claim_of = [&](int64_t id, int64_t now) {
+    std::vector<OutboxClaim> c;
+    for (const auto& b : must(box->due(now, 10, 10)))
+      for (const auto& i : b)
+        if (i.id == id) c.push_back({i.id, i.lease_token});
+    EXPECT_EQ(c.size(), 1u);
+    return c;
+  };
+  EXPECT_EQ(must(box->mark_failed(claim_of(m1, kT0), kT0, "POST x: 500", true, 500)), 1u);
   auto gave = must(box->find(acme_, m1));
   EXPECT_EQ(gave->state, OutboxState::failed);
   EXPECT_EQ(gave->last_code, 500);
@@ -203,7 +212,7 @@ TEST_F(ConsoleStoreTest, OutboxHistoryListRetryAndCodes) {
   EXPECT_EQ(again->next_attempt_ms, kT0 + 5);
   EXPECT_EQ(again->attempts, 1);
   EXPECT_FALSE(must(box->retry_now(acme_, b1, kT0)));  // another account's
-  must(box->mark_sent({m1}, kT0 + 6, 204));
+  EXPECT_EQ(must(box->mark_sent(claim_of(m1, kT0 + 5), kT0 + 6, 204)), 1u);
   EXPECT_EQ(must(box->find(acme_, m1))->last_code, 204);
   EXPECT_FALSE(must(box->retry_now(acme_, m1, kT0 + 7)));  // sent already
 }

@@ -13,7 +13,8 @@ namespace tern::store {
 namespace {
 
 PgParts open_node(const std::string& url, const std::string& id) {
-  auto p = open_pg_backend(url, PgOptions{.pool_size = 4, .node_id = id});
+  auto p = open_pg_backend(
+      url, PgOptions{.pool_size = 4, .node_id = id, .lease_clock = PgOptions::LeaseClock::caller});
   EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
   return p.ok() ? std::move(p).value() : PgParts{};
 }
@@ -99,6 +100,48 @@ TEST(PgCluster, OneChangeFeedForEveryNode) {
   EXPECT_EQ(seen[0].subject, "account:7");
   EXPECT_EQ(seen[1].subject, "domain:example.com");
   EXPECT_EQ(a.cluster->changes_since(*s1, 100).value().size(), 1u);
+}
+
+// In production the database's clock arbitrates: a node whose clock runs far ahead cannot take
+// a lease another node holds, and one far behind cannot keep it past its time.
+TEST(PgCluster, LeasesRunOnTheDatabasesClock) {
+  test::PgSchema s;
+  auto open_db_clock = [&](const std::string& id) {
+    auto p = open_pg_backend(s.url(), PgOptions{.pool_size = 2, .node_id = id});
+    EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
+    return p.ok() ? std::move(p).value() : PgParts{};
+  };
+  PgParts a = open_db_clock("node-a"), b = open_db_clock("node-b");
+  ASSERT_TRUE(a.cluster && b.cluster);
+  auto la = a.cluster->acquire("change-log-trim", 1, 60'000);  // a's clock says 1970
+  ASSERT_TRUE(la.ok()) << la.error().message;
+  ASSERT_TRUE(la->has_value());
+  EXPECT_GT((*la)->expires_ms, 1'700'000'000'000);  // the database's time + 60 s
+  // b's clock says the year 33658: the lease is still a's on the database's clock.
+  auto lb = b.cluster->acquire("change-log-trim", 1'000'000'000'000'000, 60'000);
+  ASSERT_TRUE(lb.ok());
+  EXPECT_FALSE(lb->has_value());
+  ASSERT_TRUE(a.cluster->release("change-log-trim", (*la)->token).ok());
+  auto again = b.cluster->acquire("change-log-trim", 1, 60'000);
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_GT((*again)->token, (*la)->token);
+}
+
+TEST(PgCluster, TrimForgetsOldChangesOnly) {
+  test::PgSchema s;
+  PgParts a = open_node(s.url(), "node-a");
+  ASSERT_TRUE(a.cluster);
+  const auto start = a.cluster->changes_since(0, 1000).value();
+  const int64_t from = start.empty() ? 0 : start.back().seq;
+  ASSERT_TRUE(a.cluster->publish("account:1", 100).ok());
+  auto kept = a.cluster->publish("account:2", 200);
+  ASSERT_TRUE(kept.ok());
+  auto n = a.cluster->trim_changes(200);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_GE(n.value(), 1u);
+  auto left = a.cluster->changes_since(from, 100).value();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].seq, *kept);
 }
 
 }  // namespace
