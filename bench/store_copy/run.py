@@ -3,8 +3,8 @@
 A SQLite store is made with the real binary (`tern account create`), then filled with ROWS
 message-log rows and as many delivery events (python sqlite3, one transaction), and copied into
 a fresh schema of a private PostgreSQL 15 (tests/integration/pg_harness.py). Prints the copy's
-wall time and rows per second. Usage:
-  TERN_BIN=build/tern ROWS=200000 python3 bench/store_copy/run.py
+wall time and rows per second; exits non-zero when the copy failed or copied fewer rows. Usage:
+  bench/store_copy/run.sh [TERN_BIN]   (env ROWS=200000; SMOKE=1: ROWS=200, run by make test)
 """
 import os
 import shutil
@@ -53,6 +53,8 @@ def main():
         if r.returncode != 0:
             sys.exit("store copy failed: " + r.stderr)
         total = int(r.stdout.strip().splitlines()[-1].split()[1])
+        if total < 2 * ROWS:  # the account's rows come on top
+            sys.exit(f"store copy: {total} rows copied, expected at least {2 * ROWS}")
         print(r.stdout.strip())
         print(f"store copy: {total} rows in {took:.2f} s = {total / took:,.0f} rows/s "
               f"(messages {ROWS}, delivery_events {ROWS}, migration of the fresh schema included)")
