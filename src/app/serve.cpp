@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -123,39 +124,52 @@ void run_queued(asio::io_context& io, const char* what) {
 }
 
 // --- Sending domains: periodic DNS re-check (SPEC §3), the body of a service thread.
-// Every [dns] check_interval_s, every domain's records are checked again and what changed is
-// logged ("domain example.com: tern1 missing -> ok"); a check that finds a rotation's new
-// selector ok switches signing to it. A thread of its own: look-ups block (seconds, at worst,
-// per domain) and must never hold an I/O thread or the blocking pool the SMTP path uses.
-// A round runs on the node holding the DNS lease only (in a region, one node per interval),
-// and stops if the lease is lost.
+// Every domain claim is checked again every [dns] check_interval_s and what changed is logged
+// ("domain example.com: tern1 missing -> ok"); a check that finds a rotation's new selector ok
+// switches signing to it. The re-checks are a queue every node of a region works
+// (store/domain_checks.hpp): each poll claims one due claim at a time, checks it and sets its
+// next due time (the moment it was claimed + the interval), until none is due; then it waits
+// min(interval, 5 s). A new claim is first re-checked one interval after a node first sees it
+// (`tern domain check` and the API check at once); due times persist, so a restart neither
+// skips nor repeats a re-check. A thread of its own: look-ups block (seconds, at worst, per
+// domain) and must never hold an I/O thread or the blocking pool the SMTP path uses.
 void recheck_domains(const Config& cfg, const core::Clock& clock, store::Store& st,
-                     const store::LeasedJob& dns_lease, const StopSignal& stop) {
+                     store::DomainChecks& queue, const StopSignal& stop) {
   domain::Domains domains(st, {cfg.dkim_zone, cfg.spf_include, cfg.sending_ips},
                           domain::dkim_key_generator(), clock);
-  const std::function<bool()> stopping = [&stop, &dns_lease] {
-    return stop.stopping() || !dns_lease.holding();
-  };
-  // The first round waits one interval too: states persist in the store, a restart needs no
-  // immediate round (and `tern domain check` checks at once), and a server stopped soon after
-  // start never waits on a DNS look-up in flight.
-  while (!stop.wait_for(std::chrono::seconds(cfg.dns_check_interval_s))) {
-    if (!dns_lease.holding()) continue;  // another node re-checks this interval
-    // A fresh resolver per round: nothing cached across rounds outlives a record's change.
-    auto resolver = dns::make_unbound_resolver(cfg.dns_resolver);
-    domains.check_all(*resolver, stopping,
-                      [](const std::string& name, const core::Result<domain::Report>& r) {
-                        if (!r) {
-                          spdlog::warn("domain {}: check failed: {}", name, r.error().message);
-                          return;
-                        }
-                        for (const auto& c : r->changes)
-                          spdlog::info("domain {}: {} {} -> {}", name, c.what, c.from, c.to);
-                        if (r->dns_error)
-                          for (const auto& rec : r->records)
-                            if (rec.status == store::RecordStatus::error)
-                              spdlog::warn("domain {}: {}: {}", name, rec.id, rec.found);
-                      });
+  const int64_t interval_ms = int64_t{cfg.dns_check_interval_s} * 1000;
+  const auto poll = std::chrono::seconds(std::clamp(cfg.dns_check_interval_s, 1, 5));
+  while (!stop.wait_for(poll)) {
+    // A fresh resolver per poll with work: nothing cached outlives a record's change for long.
+    std::unique_ptr<dns::Resolver> resolver;
+    while (!stop.stopping()) {
+      const int64_t now = clock.now_ms();
+      auto due = queue.claim(now, interval_ms, store::kDomainCheckLeaseMs, 1);
+      if (!due) {
+        spdlog::warn("domain re-checks: {}", due.error().message);
+        break;
+      }
+      if (due->empty()) break;
+      if (!resolver) resolver = dns::make_unbound_resolver(cfg.dns_resolver);
+      const store::DomainCheckClaim& c = due->front();
+      auto r = domains.check(c.domain, *resolver, c.account_id);
+      if (!r && r.error().code != core::ErrorCode::not_found) {  // not_found: removed meanwhile
+        spdlog::warn("domain {}: check failed: {}", c.domain, r.error().message);
+      } else if (r) {
+        spdlog::info("domain {}: re-checked (account {})", c.domain, c.account_id);
+        for (const auto& ch : r->changes)
+          spdlog::info("domain {}: {} {} -> {}", c.domain, ch.what, ch.from, ch.to);
+        if (r->dns_error)
+          for (const auto& rec : r->records)
+            if (rec.status == store::RecordStatus::error)
+              spdlog::warn("domain {}: {}: {}", c.domain, rec.id, rec.found);
+      }
+      if (auto d = queue.done(c, now + interval_ms); !d)
+        spdlog::warn("domain {}: next re-check not scheduled: {}", c.domain, d.error().message);
+      else if (!*d)
+        spdlog::info("domain {}: claimed again by another node meanwhile (its lease ran out)",
+                     c.domain);
+    }
   }
 }
 
@@ -260,7 +274,6 @@ class Server {
   std::unique_ptr<net::ReportPipeline> reports_;
   // --- The region's upkeep: leased singleton jobs and the change feed (app/cluster_upkeep).
   std::unique_ptr<ClusterUpkeep> cluster_upkeep_;
-  const store::LeasedJob* dns_lease_ = nullptr;
   // --- Delivery. The pool is declared before the io_context: the engine's state (which holds
   // a strand on the pool) can be owned by a handler still queued on the io_context at shutdown,
   // and is destroyed with it; the pool's services must still exist then (UBSan found the
@@ -368,6 +381,9 @@ void Server::open_store() {
   auto backend = store::open_backend(store_url, backend_opt);
   if (!backend) throw std::runtime_error(backend.error().message);
   backend_ = std::move(backend.value());
+  // Nodes that start together each apply some migrations (one transaction each, behind an
+  // advisory lock): every version shows up in exactly one node's log.
+  for (const int64_t v : backend_.migrated) spdlog::info("store: applied schema migration {}", v);
   if (sqlite) {
     if (auto r = store::db_guard::mark_running(db_path); !r)
       throw std::runtime_error(r.error().message);
@@ -487,7 +503,7 @@ void Server::build_webhooks() {
 }
 
 // The region's upkeep (app/cluster_upkeep.hpp, docs/cluster.md): singleton jobs behind leases
-// (captured-mail retention, the change-log trim, the DNS re-check round), and on PostgreSQL the
+// (captured-mail retention, the change-log trim), and on PostgreSQL the
 // change feed: a login, DKIM key or domain changed on any node drops this node's cached copy
 // within a second. On SQLite the node holds every lease itself.
 void Server::build_cluster_upkeep() {
@@ -503,7 +519,6 @@ void Server::build_cluster_upkeep() {
     if (auto r = c->trim_changes(core::SystemClock().now_ms() - 3'600'000); !r)
       spdlog::warn("change log trim: {}", r.error().message);
   });
-  dns_lease_ = &cluster_upkeep_->add_lease(store::kLeaseDnsRecheck);
   cluster_upkeep_->on_change([st = st_, keys = dkim_keys_.get()](const store::Change& c) {
     const auto s = store::parse_subject(c.subject);
     if (s.kind == "credential") st->forget_login(s.key);  // the next AUTH asks the database
@@ -726,7 +741,9 @@ void Server::add_services(Runtime& rt) {
       [this] { cluster_upkeep_->stop(); }));  // ends its thread and gives its leases up
   rt.add(std::make_unique<ThreadService>(
       "domain re-check",
-      [this](const StopSignal& stop) { recheck_domains(cfg_, clock_, *st_, *dns_lease_, stop); },
+      [this](const StopSignal& stop) {
+        recheck_domains(cfg_, clock_, *st_, *backend_.domain_checks, stop);
+      },
       rt.on_failure()));
   rt.add(std::make_unique<ThreadService>(
       "upkeep",

@@ -14,7 +14,8 @@ constexpr std::string_view kSqlite = "sqlite:";
 constexpr std::string_view kMemory = "memory:";
 
 core::Result<Backend> finish(std::unique_ptr<Database> db, std::unique_ptr<MessageLog> messages,
-                             std::unique_ptr<Outbox> outbox, const BackendOptions& opt,
+                             std::unique_ptr<Outbox> outbox,
+                             std::unique_ptr<DomainChecks> domain_checks, const BackendOptions& opt,
                              std::unique_ptr<Cluster> cluster = nullptr) {
   Backend b;
   b.db = std::move(db);
@@ -22,6 +23,7 @@ core::Result<Backend> finish(std::unique_ptr<Database> db, std::unique_ptr<Messa
   b.store->set_master_key(opt.master_key);
   b.messages = std::move(messages);
   b.outbox = std::move(outbox);
+  b.domain_checks = std::move(domain_checks);
   b.cluster = cluster ? std::move(cluster) : std::make_unique<SingleNode>(opt.node_id);
   return b;
 }
@@ -43,7 +45,10 @@ core::Result<Backend> open_backend(const std::string& url, const BackendOptions&
     if (!log) return log.error().context("message log");
     auto outbox = open_sqlite_outbox(path, outbox_options(opt));
     if (!outbox) return outbox.error().context("outbox");
-    return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(), opt);
+    auto checks = open_sqlite_domain_checks(path);
+    if (!checks) return checks.error().context("domain re-checks");
+    return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(),
+                  std::move(checks).value(), opt);
   }
   if (url.starts_with(kMemory)) {
     std::string name = url.substr(kMemory.size());
@@ -57,14 +62,20 @@ core::Result<Backend> open_backend(const std::string& url, const BackendOptions&
     if (!log) return log.error();
     auto outbox = open_memory_outbox(name, outbox_options(opt));
     if (!outbox) return outbox.error();
-    return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(), opt);
+    auto checks = open_memory_domain_checks(name);
+    if (!checks) return checks.error();
+    return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(),
+                  std::move(checks).value(), opt);
   }
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
     auto parts = open_pg_backend(
         url, PgOptions{.node_id = opt.node_id, .outbox_lease_ms = opt.outbox_lease_ms});
     if (!parts) return parts.error();
-    return finish(std::move(parts->db), std::move(parts->messages), std::move(parts->outbox), opt,
-                  std::move(parts->cluster));
+    auto migrated = std::move(parts->migrated);
+    auto b = finish(std::move(parts->db), std::move(parts->messages), std::move(parts->outbox),
+                    std::move(parts->domain_checks), opt, std::move(parts->cluster));
+    if (b) b->migrated = std::move(migrated);
+    return b;
   }
   // The URL is not echoed: a postgres URL may carry a password.
   return core::Error::invalid(

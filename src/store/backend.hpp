@@ -11,10 +11,12 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "store/cluster.hpp"
+#include "store/domain_checks.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
 #include "store/repositories.hpp"
@@ -36,6 +38,8 @@ struct Backend {
   std::unique_ptr<MessageLog> messages;
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<Cluster> cluster;
+  std::unique_ptr<DomainChecks> domain_checks;  // the DNS re-check queue (domain_checks.hpp)
+  std::vector<int64_t> migrated;  // PostgreSQL: schema versions this open applied (for the log)
 };
 
 // An unknown scheme is invalid; the backend's own errors as they come (a truncated SQLite file

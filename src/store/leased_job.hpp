@@ -1,6 +1,6 @@
 // A singleton job behind a lease (CLUSTER.md decision 4; docs/cluster.md): of all the nodes of a
 // region, only the one holding the lease named for the job runs it (retention of captured
-// mail, the change-log trim, the DNS re-check round). The driver calls renew() every
+// mail, the change-log trim). The driver calls renew() every
 // renew_every_ms() (TTL/3) and asks holding() before, and while, doing the work.
 //
 // Invariants:
@@ -30,7 +30,6 @@ namespace tern::store {
 
 constexpr std::string_view kLeaseCapturedRetention = "job:captured-retention";
 constexpr std::string_view kLeaseChangeLogTrim = "job:change-log-trim";
-constexpr std::string_view kLeaseDnsRecheck = "job:dns-recheck";
 
 // What a renewal did (the driver logs gained and lost).
 enum class LeaseOutcome : uint8_t {

@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "store/cursor.hpp"
+#include "store/domain_checks.hpp"
 #include "store/message_log_rules.hpp"
 
 namespace tern::store {
@@ -42,7 +43,8 @@ struct Tables {
   std::vector<Key> api_keys;
   struct Claim {
     int64_t seq;
-    DomainDetail d;  // records sorted by id
+    DomainDetail d;             // records sorted by id
+    int64_t next_check_ms = 0;  // the DNS re-check queue (domain_checks.hpp)
   };
   std::vector<Claim> domains;
   std::vector<StoredKey> dkim_keys;
@@ -286,7 +288,7 @@ class Domains final : public DomainRepo {
     }
     DomainDetail row = d;
     row.records.clear();
-    c_.t.domains.push_back({++c_.t.seq, std::move(row)});
+    c_.t.domains.push_back({++c_.t.seq, std::move(row), 0});
     return core::ok();
   }
   core::Result<void> update(const DomainDetail& d) override {
@@ -1139,6 +1141,51 @@ class MemoryOutbox final : public Outbox {
   const OutboxOptions opt_;
 };
 
+// --- the DNS re-check queue (domain_checks.hpp): under the database's lock, like a Tx ---
+
+class MemoryDomainChecks final : public DomainChecks {
+ public:
+  explicit MemoryDomainChecks(std::shared_ptr<Storage> s) : s_(std::move(s)) {}
+
+  core::Result<std::vector<DomainCheckClaim>> claim(int64_t now_ms, int64_t interval_ms,
+                                                    int64_t lease_ms, size_t limit) override {
+    std::lock_guard lock(s_->db_mu);
+    auto& claims = s_->tables.domains;
+    std::vector<Tables::Claim*> due;
+    for (auto& x : claims) {
+      if (x.next_check_ms == 0)
+        x.next_check_ms = now_ms + interval_ms;
+      else if (x.next_check_ms <= now_ms)
+        due.push_back(&x);
+    }
+    std::sort(due.begin(), due.end(), [](const Tables::Claim* a, const Tables::Claim* b) {
+      return std::tie(a->next_check_ms, a->d.domain, a->d.account_id) <
+             std::tie(b->next_check_ms, b->d.domain, b->d.account_id);
+    });
+    if (due.size() > limit) due.resize(limit);
+    std::vector<DomainCheckClaim> out;
+    for (auto* x : due) {
+      x->next_check_ms = now_ms + lease_ms;
+      out.push_back({x->d.account_id, x->d.domain, x->next_check_ms});
+    }
+    return out;
+  }
+
+  core::Result<bool> done(const DomainCheckClaim& c, int64_t next_ms) override {
+    std::lock_guard lock(s_->db_mu);
+    for (auto& x : s_->tables.domains)
+      if (x.d.account_id == c.account_id && x.d.domain == c.domain &&
+          x.next_check_ms == c.lease_until_ms) {
+        x.next_check_ms = next_ms;
+        return true;
+      }
+    return false;
+  }
+
+ private:
+  std::shared_ptr<Storage> s_;
+};
+
 }  // namespace
 
 core::Result<std::unique_ptr<Database>> open_memory_database(const std::string& name) {
@@ -1152,6 +1199,10 @@ core::Result<std::unique_ptr<MessageLog>> open_memory_message_log(const std::str
 core::Result<std::unique_ptr<Outbox>> open_memory_outbox(const std::string& name,
                                                          OutboxOptions opt) {
   return std::unique_ptr<Outbox>(std::make_unique<MemoryOutbox>(storage(name), std::move(opt)));
+}
+
+core::Result<std::unique_ptr<DomainChecks>> open_memory_domain_checks(const std::string& name) {
+  return std::unique_ptr<DomainChecks>(std::make_unique<MemoryDomainChecks>(storage(name)));
 }
 
 }  // namespace tern::store

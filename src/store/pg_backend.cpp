@@ -12,18 +12,19 @@ core::Result<PgParts> open_pg_backend(const std::string& url, const PgOptions& o
   auto pool = pg::Pool::open(url, pg::Pool::Options{.size = opt.pool_size});
   if (!pool) return pool.error();
   std::shared_ptr<pg::Pool> shared = std::move(pool).value();
+  PgParts parts;
   {
     auto lease = shared->acquire();
     if (!lease) return lease.error();
-    if (auto r = pg::migrate(lease->conn()); !r) return r.error();
+    if (auto r = pg::migrate(lease->conn(), &parts.migrated); !r) return r.error();
   }
-  PgParts parts;
   parts.db = pg::make_database(shared);
   parts.messages = pg::make_message_log(shared);
   parts.outbox =
       pg::make_outbox(shared, OutboxOptions{.owner = opt.node_id, .lease_ms = opt.outbox_lease_ms});
   parts.cluster =
       pg::make_cluster(shared, opt.node_id, opt.lease_clock == PgOptions::LeaseClock::database);
+  parts.domain_checks = pg::make_domain_checks(shared);
   return parts;
 }
 

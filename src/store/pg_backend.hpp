@@ -16,9 +16,11 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/result.hpp"
 #include "store/cluster.hpp"
+#include "store/domain_checks.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
 #include "store/repositories.hpp"
@@ -39,7 +41,9 @@ struct PgParts {
   std::unique_ptr<Database> db;
   std::unique_ptr<MessageLog> messages;
   std::unique_ptr<Outbox> outbox;
-  std::unique_ptr<Cluster> cluster;  // the region's registry, leases and change feed
+  std::unique_ptr<Cluster> cluster;             // the region's registry, leases and change feed
+  std::unique_ptr<DomainChecks> domain_checks;  // the DNS re-check queue every node works
+  std::vector<int64_t> migrated;  // the schema versions this open applied (pg_schema.hpp)
 };
 
 // Connects (unavailable when the server cannot be reached; invalid for a malformed URL),

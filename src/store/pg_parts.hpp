@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "store/cluster.hpp"
+#include "store/domain_checks.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
 #include "store/pg_pool.hpp"
@@ -19,6 +20,7 @@ std::unique_ptr<MessageLog> make_message_log(std::shared_ptr<Pool> pool);
 std::unique_ptr<Outbox> make_outbox(std::shared_ptr<Pool> pool, OutboxOptions opt);
 std::unique_ptr<Cluster> make_cluster(std::shared_ptr<Pool> pool, std::string node_id,
                                       bool database_clock);
+std::unique_ptr<DomainChecks> make_domain_checks(std::shared_ptr<Pool> pool);
 
 // A bigint[] literal ("{1,2,3}") for `= ANY($n::bigint[])`: one statement for a set of ids.
 std::string int_array(const std::vector<int64_t>& v);

@@ -299,7 +299,21 @@ CREATE TRIGGER settings_change AFTER INSERT OR UPDATE OR DELETE ON settings
   FOR EACH ROW EXECUTE FUNCTION tern_change('settings', 'account_id');
 )sql";
 
-constexpr std::array<Migration, 9> kMigrations = {{
+// 10: the DNS re-check as a queue every node works (store/domain_checks.hpp, sqlite_schema.cpp
+// has the same column): when each claim is due next. Claiming and rescheduling write only
+// next_check_ms: the change feed's trigger now ignores updates of that column alone, so a
+// re-check's bookkeeping does not make every node drop its DKIM key cache.
+constexpr const char* kDomainChecks10 = R"sql(
+ALTER TABLE domains ADD COLUMN next_check_ms BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX domains_next_check ON domains(next_check_ms);
+DROP TRIGGER domains_change ON domains;
+CREATE TRIGGER domains_change
+  AFTER INSERT OR DELETE OR UPDATE OF account_id, domain, verified, created_ms, dkim_mode,
+    ed25519, token, active_slot, next_slot, checked_ms ON domains
+  FOR EACH ROW EXECUTE FUNCTION tern_change('domain', 'domain');
+)sql";
+
+constexpr std::array<Migration, 10> kMigrations = {{
     {kSchema7, 7},
     {kFolded, 7},
     {kFolded, 7},
@@ -307,8 +321,9 @@ constexpr std::array<Migration, 9> kMigrations = {{
     {kFolded, 7},
     {kFolded, 7},
     {kFolded, 7},
-    {kConsole8, 7},  // expand only: a binary of version 7 keeps working
-    {kCluster9, 7},  // expand only
+    {kConsole8, 7},        // expand only: a binary of version 7 keeps working
+    {kCluster9, 7},        // expand only
+    {kDomainChecks10, 7},  // expand only
 }};
 
 // Serializes migrations of one schema across every node (other schemas are independent).
@@ -339,7 +354,7 @@ core::Result<int64_t> schema_version(Conn& c) {
   return read_version(c);
 }
 
-core::Result<void> migrate(Conn& c) {
+core::Result<void> migrate(Conn& c, std::vector<int64_t>* applied) {
   const auto all = migrations();
   const auto newest = static_cast<int64_t>(all.size());
   for (int64_t target = 1;; ++target) {
@@ -378,6 +393,7 @@ core::Result<void> migrate(Conn& c) {
         !r)
       return r.error();
     if (auto r = txn.commit(); !r) return r;
+    if (applied) applied->push_back(target);
   }
 }
 

@@ -17,6 +17,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "core/result.hpp"
 #include "store/pg_db.hpp"
@@ -33,7 +34,9 @@ std::span<const Migration> migrations();
 
 // Brings the connection's schema (the first of its search_path) up to the newest version.
 // Permanent error when the database is newer than this program and not compatible with it.
-core::Result<void> migrate(Conn& c);
+// applied (when given) gets the versions this call applied, in order (nodes starting together
+// each apply some: every version is applied by exactly one of them).
+core::Result<void> migrate(Conn& c, std::vector<int64_t>* applied = nullptr);
 // The version of the connection's schema (0 when it was never migrated).
 core::Result<int64_t> schema_version(Conn& c);
 

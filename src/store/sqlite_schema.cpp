@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 9> kMigrations = {
+constexpr std::array<const char*, 10> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -341,6 +341,12 @@ CREATE TABLE auth_failures(
 ALTER TABLE messages ADD COLUMN node_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE webhook_outbox ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE webhook_outbox ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 10: the DNS re-check as a queue every node works (issue 12, store/domain_checks.hpp):
+    // when each claim is due for its next re-check (0 = not scheduled yet).
+    R"sql(
+ALTER TABLE domains ADD COLUMN next_check_ms INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX domains_next_check ON domains(next_check_ms);
 )sql",
 };
 
