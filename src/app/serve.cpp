@@ -491,6 +491,9 @@ void Server::build_webhooks() {
   wcfg_.batch = static_cast<size_t>(cfg_.webhook_batch);
   wcfg_.secret_grace_ms = static_cast<int64_t>(cfg_.webhook_secret_grace_s) * 1000;
   wcfg_.ca_file = cfg_.delivery.ca_file;
+  // A region: reports other nodes enqueued, and a dead node's once its lease ran out, wake no
+  // one here; look at the shared outbox every second (one indexed query when idle).
+  wcfg_.idle_poll_ms = sqlite_ ? 0 : 1000;
   if (auto p = net::webhook_policy(cfg_.webhook_allow_loopback, cfg_.webhook_allow))
     wcfg_.policy = std::move(p.value());
   else

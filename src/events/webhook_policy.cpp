@@ -100,8 +100,13 @@ std::optional<int64_t> WebhookScheduler::wake_at(int64_t now_ms, std::optional<i
   if (store_error) return now_ms + kRetryOnStoreErrorMs;
   if (running_ >= cfg_.max_concurrent) return std::nullopt;  // a finishing POST pumps
   if (!next_due_ms) return now_ms + kRetryOnStoreErrorMs;
-  if (*next_due_ms == 0) return std::nullopt;  // nothing pending: poke() wakes
-  return std::clamp(*next_due_ms, now_ms + kMinSleepMs, now_ms + kMaxSleepMs);
+  const int64_t longest =
+      cfg_.idle_poll_ms > 0 ? std::clamp(cfg_.idle_poll_ms, kMinSleepMs, kMaxSleepMs) : kMaxSleepMs;
+  if (*next_due_ms == 0) {  // nothing pending: poke() wakes (a region: look again anyway)
+    if (cfg_.idle_poll_ms > 0) return now_ms + longest;
+    return std::nullopt;
+  }
+  return std::clamp(*next_due_ms, now_ms + kMinSleepMs, now_ms + longest);
 }
 
 }  // namespace tern::events

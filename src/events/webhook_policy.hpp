@@ -23,7 +23,8 @@
 //    (a finishing POST pumps); else at the outbox's next due time, never sooner than
 //    kMinSleepMs from now (no spinning) and never later than kMaxSleepMs from now (due times
 //    are wall-clock: after the clock jumps back, a due time an hour "ahead" is looked at again
-//    within a minute instead of sleeping the hour).
+//    within a minute instead of sleeping the hour). With idle_poll_ms (several nodes on one
+//    outbox), never later than that either, and also when nothing is pending.
 //
 // Why the outbox interface stays in store/outbox.hpp: every backend (SQLite, memory, soon
 // PostgreSQL) implements it inside store/, and moving it here would make store depend on
@@ -80,6 +81,10 @@ struct WebhookPolicyConfig {
   size_t max_concurrent = 8;        // POSTs in flight at most (0 counts as 1)
   size_t batch = 50;                // items per POST at most (0 counts as 1)
   size_t max_waiting_per_host = 2;  // batches waiting for a busy host; more are parked
+  // > 0 (a region): never sleep longer than this (at least kMinSleepMs), also with nothing
+  // pending. Other nodes enqueue without poking this one, and a dead node's claimed items come
+  // due when its lease runs out: a node that waited for a poke would never send them.
+  int64_t idle_poll_ms = 0;
 };
 
 struct StartPost {

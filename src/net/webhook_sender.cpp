@@ -79,8 +79,8 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
         cfg(std::move(c)),
         svc(s),
         timer(io_),
-        sched(
-            events::WebhookPolicyConfig{cfg.max_concurrent, cfg.batch, cfg.max_waiting_per_host}) {
+        sched(events::WebhookPolicyConfig{cfg.max_concurrent, cfg.batch, cfg.max_waiting_per_host,
+                                          cfg.idle_poll_ms}) {
     http.resolver = svc.resolver;
     http.blocking = svc.blocking;
     http.tls = make_client_context(cfg.ca_file);

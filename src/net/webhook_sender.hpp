@@ -65,6 +65,7 @@ struct WebhookConfig {
   std::string ca_file;                       // extra CAs for https receivers
   report::TargetPolicy policy;               // SSRF rules
   int64_t secret_grace_ms = 86400LL * 1000;  // old secret signs too this long after a rotation
+  int64_t idle_poll_ms = 0;  // > 0: look at the outbox at least this often (a region)
 };
 
 struct WebhookServices {

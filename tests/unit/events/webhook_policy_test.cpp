@@ -237,6 +237,24 @@ TEST(WebhookScheduler, WakeUp) {
   EXPECT_EQ(s.wake_at(t, t + 30'000, true), t + kRetryOnStoreErrorMs);
 }
 
+TEST(WebhookScheduler, InARegionItLooksAtTheOutboxEverySecondAlsoWhenIdle) {
+  // Several nodes share the outbox: another node's items and a dead node's expired leases
+  // wake no one here, so an idle sender must look again by itself.
+  core::FakeClock clock;
+  const int64_t t = clock.now_ms();
+  WebhookScheduler s({1, 10, 2, 1'000});
+  EXPECT_EQ(s.wake_at(t, 0, false), t + 1'000) << "nothing pending here: look again anyway";
+  EXPECT_EQ(s.wake_at(t, t + 30'000, false), t + 1'000) << "a lease of a dead node may end first";
+  EXPECT_EQ(s.wake_at(t, t + 500, false), t + 500);
+  EXPECT_EQ(s.wake_at(t, t - 5'000, false), t + kMinSleepMs);
+  EXPECT_EQ(s.wake_at(t, std::nullopt, false), t + kRetryOnStoreErrorMs);
+  WebhookScheduler tiny({1, 10, 2, 1});
+  EXPECT_EQ(tiny.wake_at(t, 0, false), t + kMinSleepMs) << "never a spin";
+  s.begin_pump();
+  auto start = s.offer({batch(1, "https://a.test/", 1, 0)});
+  EXPECT_EQ(s.wake_at(t, 0, false), std::nullopt) << "all slots run: their end pumps";
+}
+
 // The hostile case, as a transcript over simulated time: tenant 1's endpoint never answers
 // (every POST runs into the 10 s timeout) and it has 40 due URLs on that host, all older than
 // tenant 2's one report on a host that answers at once. A minimal outbox model claims like
