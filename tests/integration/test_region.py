@@ -243,7 +243,9 @@ class RegionKill(RegionTest):
                   f"in the window", flush=True)
 
     def test_a_dead_nodes_webhook_items_go_out_from_another_node_within_the_lease(self):
-        lease_s, timeout_s = 6, 2
+        # The receiver holds node 1's POST: node 1 must be killed before the POST's timeout
+        # (then it would mark the items failed and retry them in 30 s).
+        lease_s, timeout_s = 9, 3
         lease = max(lease_s, 3 * timeout_s)  # the outbox lease on PostgreSQL (docs/cluster.md)
         hooks = HoldingReceiver()
         self.addCleanup(hooks.close)
@@ -260,8 +262,14 @@ class RegionKill(RegionTest):
                                (f"X-IB-notify-url: {hooks.url('/r')}",)) for i in range(n)]
             want = {(q + ".0", "DELIVERED_TO_HANDSET") for q in qids}
             mx.wait_for(n, timeout=WAIT_S)
-            # Node 1 delivered them and claimed the reports; the receiver holds its POST.
+            # Node 1 delivered them and enqueued every report (a report not yet enqueued when a
+            # node dies waits for that node's restart, like its queue), claimed them, and the
+            # receiver holds its POST.
             deadline = time.monotonic() + WAIT_S
+            while time.monotonic() < deadline:
+                if r.rows("SELECT count(*) FROM webhook_outbox") == [[str(n)]]:
+                    break
+                time.sleep(0.02)
             while time.monotonic() < deadline:
                 held = r.rows("SELECT count(*) FROM webhook_outbox WHERE state = 'pending' "
                               "AND lease_owner = 'node-1'")[0][0]
