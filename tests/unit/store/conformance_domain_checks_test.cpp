@@ -107,8 +107,14 @@ TYPED_TEST(DomainChecksConformance, AStalledClaimerLosesItsClaimAtTheLeaseAndCan
   // Node 1 wakes up: its done() changes nothing; node 2's stands.
   EXPECT_FALSE(this->done(this->q1(), stalled[0], t1 + 7));
   EXPECT_TRUE(this->done(this->q2(), taken[0], t1 + kLease + kInterval));
+  // b.example is due one interval after node 2 checked it, a.example one interval after node
+  // 2's later check.
+  EXPECT_TRUE(this->claim(this->q1(), t1 + kInterval - 1).empty());
+  auto next_b = this->claim(this->q1(), t1 + kInterval);
+  EXPECT_EQ(this->keys(next_b), (std::vector<Key>{{"b.example", this->acme_}}));
   EXPECT_TRUE(this->claim(this->q1(), t1 + kLease + kInterval - 1).empty());
-  EXPECT_EQ(this->claim(this->q1(), t1 + kLease + kInterval).size(), 1u);
+  EXPECT_EQ(this->keys(this->claim(this->q2(), t1 + kLease + kInterval, 1)),
+            (std::vector<Key>{{"a.example", this->acme_}}));
   // A made-up lease never matches.
   DomainCheckClaim forged{this->acme_, "b.example", 0};
   EXPECT_FALSE(this->done(this->q1(), forged, 1));
