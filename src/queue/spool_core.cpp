@@ -333,7 +333,7 @@ core::Result<void> Core::append_data(WriterState& w, std::string_view bytes) {
 
 void Core::abort_writer_locked(WriterState& w) {
   if (w.closed) return;
-  w.closed = true;
+  close_writer_locked(w);
   writers_.erase(&w);
   // Content that is the tail of the active segment is cut off: a rejected message (bad line,
   // aborted DATA) gives its bytes back at once. Otherwise an ABORT marker: without it
@@ -353,6 +353,22 @@ void Core::abort_writer_locked(WriterState& w) {
   w.segs.clear();
   w.data.clear();
   reclaim_locked();
+}
+
+void Core::open_writer(WriterState& w) {
+  std::lock_guard lk(mu_);
+  if (w.closed || w.counted) return;
+  w.counted = true;
+  ++open_writers_;
+}
+
+void Core::close_writer_locked(WriterState& w) {
+  w.closed = true;
+  if (!w.counted) return;
+  w.counted = false;
+  --open_writers_;
+  ++closed_writers_;
+  if (sibling_wait_) cv_.notify_one();  // the sync thread may be waiting for this one
 }
 
 void Core::abort_writer(WriterState& w) {
@@ -405,7 +421,7 @@ void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOu
         pending->data = std::move(w.data);
         pending->segs = std::move(w.segs);
         w.segs.clear();
-        w.closed = true;
+        close_writer_locked(w);
         writers_.erase(&w);
       }
     }
@@ -425,6 +441,21 @@ void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOu
 }
 
 // ---------------------------------------------------------------- group commit
+
+// Waits (lock released) until every writer open now has committed or aborted, for at most
+// group_commit_wait_us: their commits then share this batch's sync instead of each paying
+// one. Writers opened meanwhile are not waited for, so a steady stream cannot starve it.
+void Core::wait_for_siblings_locked(std::unique_lock<std::mutex>& lk) {
+  if (opt_.group_commit_wait_us == 0 || !opt_.sync || opt_.read_only) return;
+  if (open_writers_ == 0 || stopping_) return;
+  const uint64_t target = closed_writers_ + open_writers_;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::microseconds(opt_.group_commit_wait_us);
+  sibling_wait_ = true;
+  ++stats_.group_commit_waits;
+  cv_.wait_until(lk, deadline, [&] { return stopping_ || closed_writers_ >= target; });
+  sibling_wait_ = false;
+}
 
 Core::SyncSet Core::take_sync_set_locked() {
   SyncSet s;
@@ -491,6 +522,7 @@ void Core::sync_loop() {
         if (stopping_) break;  // stopping and drained
         continue;
       }
+      wait_for_siblings_locked(lk);
       batch.swap(waiters_);
       inflight_ = &batch;  // a checkpoint taken meanwhile sees its pending commits
       need_sync = !retried.empty();
