@@ -377,6 +377,14 @@ void Core::abort_writer(WriterState& w) {
 }
 
 void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOutcome)> done) {
+  // The COMMIT payload is encoded before the lock is taken (it is most of a commit's CPU):
+  // w belongs to the calling thread, which has finished appending to it, so its size, hash
+  // and records are stable; the checks below, under the lock, decide whether it is used.
+  std::string payload;
+  if (w.id_ok && !w.closed && !w.failed && msg.id == w.id) {
+    msg.content_size = w.size;
+    payload = commit_payload(msg, w.hash.hex_final(), w.data.size());
+  }
   std::unique_lock lk(mu_);
   if (stopping_ || opt_.read_only) {
     abort_writer_locked(w);
@@ -403,11 +411,6 @@ void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOu
     if (poisoned) {
       early = CommitOutcome{false, false, "spool sync failed while the content was written"};
     } else {
-      msg.content_size = w.size;
-      nlohmann::json j = {{"envelope", msg},
-                          {"content_blake2b", w.hash.hex_final()},
-                          {"data_records", w.data.size()}};
-      std::string payload = dump_json(j);
       Extent e;
       if (payload.size() > record::kMaxPayload) {
         early = CommitOutcome{false, false, "envelope too large"};
@@ -829,9 +832,19 @@ std::vector<std::pair<std::string, Core::Unwritten>> Core::flush_unwritten_locke
 }
 
 std::string Core::state_payload(const QueuedMessage& msg) {
-  nlohmann::json rc = nlohmann::json::array();
-  for (const auto& r : msg.recipients) rc.push_back(r);
-  return dump_json({{"recipients", std::move(rc)}, {"held", msg.held}});
+  nlohmann::json j = nlohmann::json::object();
+  to_json(j["recipients"], msg.recipients);
+  j["held"] = msg.held;
+  return dump_json(j);
+}
+
+std::string Core::commit_payload(const QueuedMessage& msg, std::string content_hash,
+                                 size_t data_records) {
+  nlohmann::json j = nlohmann::json::object();
+  to_json(j["envelope"], msg);
+  j["content_blake2b"] = std::move(content_hash);
+  j["data_records"] = data_records;
+  return dump_json(j);
 }
 
 void Core::keep_unwritten_locked(const std::string& id, Unwritten u) {

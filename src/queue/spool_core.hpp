@@ -195,6 +195,8 @@ class Core : public std::enable_shared_from_this<Core> {
   void poison_locked(const SyncSet& s);
   void after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg, uint32_t seq);
   static std::string state_payload(const QueuedMessage& msg);
+  static std::string commit_payload(const QueuedMessage& msg, std::string content_hash,
+                                    size_t data_records);
 
   // --- recovery (spool_recovery.cpp) ---
   struct ScanState;
