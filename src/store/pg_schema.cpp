@@ -299,7 +299,15 @@ CREATE TRIGGER settings_change AFTER INSERT OR UPDATE OR DELETE ON settings
   FOR EACH ROW EXECUTE FUNCTION tern_change('settings', 'account_id');
 )sql";
 
-constexpr std::array<Migration, 9> kMigrations = {{
+// 10: idempotency keys of the node-local journal (as SQLite's migration 10).
+constexpr const char* kJournal10 = R"sql(
+ALTER TABLE delivery_events ADD COLUMN event_key TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX delivery_events_key ON delivery_events(event_key) WHERE event_key <> '';
+ALTER TABLE webhook_outbox ADD COLUMN item_key TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX webhook_outbox_key ON webhook_outbox(item_key) WHERE item_key <> '';
+)sql";
+
+constexpr std::array<Migration, 10> kMigrations = {{
     {kSchema7, 7},
     {kFolded, 7},
     {kFolded, 7},
@@ -307,8 +315,9 @@ constexpr std::array<Migration, 9> kMigrations = {{
     {kFolded, 7},
     {kFolded, 7},
     {kFolded, 7},
-    {kConsole8, 7},  // expand only: a binary of version 7 keeps working
-    {kCluster9, 7},  // expand only
+    {kConsole8, 7},   // expand only: a binary of version 7 keeps working
+    {kCluster9, 7},   // expand only
+    {kJournal10, 7},  // expand only: old binaries write '' keys
 }};
 
 // Serializes migrations of one schema across every node (other schemas are independent).
