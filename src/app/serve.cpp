@@ -431,7 +431,10 @@ void Server::build_reports() {
   load_suspended_();
   reports_ = std::make_unique<net::ReportPipeline>(net::ReportPipelineServices{
       st_, backend_.messages.get(), backend_.outbox.get(), [poke = &poke_webhooks_] { (*poke)(); },
-      100, report::Price{cfg_.report_price_per_message, cfg_.report_currency}, 5000, node_->id()});
+      100, report::Price{cfg_.report_price_per_message, cfg_.report_currency}, 5000, node_->id(),
+      // The node-local journal (issue 12, docs/cluster.md): the pipeline's writes, and the
+      // engine's delivery events and suppressions, are durable here before they are applied.
+      cfg_.data_dir + "/journal", true});
 }
 
 // Delivery (SPEC §4): one engine thread; DNS and store work on a pool of its own, so a slow
@@ -450,6 +453,8 @@ void Server::build_delivery() {
     if (!l->empty()) dsvc.own_listeners.push_back(net::split_host_port(*l));
   net::ReportPipeline* reports = reports_.get();
   dsvc.on_events = [reports](const auto& batch) { reports->events(batch); };
+  dsvc.reports_record_events = true;
+  dsvc.on_suppression = [reports](const store::Suppression& x) { reports->suppressed(x); };
   // A pool thread, possibly for a million messages at start: every 1,000 the reports are
   // let catch up, so their queue never holds the whole spool.
   dsvc.recovered_known = [log = backend_.messages.get()](const std::string& id) {
