@@ -18,6 +18,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/events.hpp"
+#include "core/outcome.hpp"
 #include "core/result.hpp"
 #include "queue/envelope.hpp"
 #include "store/model.hpp"

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "journal/record.hpp"
 #include "queue/file_ops.hpp"

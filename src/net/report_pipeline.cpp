@@ -86,6 +86,7 @@ struct ReportPipeline::Impl {
   std::unordered_map<int64_t, CachedDefaults> defaults;  // applier thread only
   std::atomic<uint64_t> c_messages{0}, c_reports{0}, c_errors{0}, c_replayed{0}, c_retries{0},
       c_journal_errors{0};
+  std::atomic<uint64_t> c_pending{0};  // entries handed to the applier, not yet settled
 
   explicit Impl(ReportPipelineServices s)
       : svc(std::move(s)),
@@ -110,6 +111,7 @@ struct ReportPipeline::Impl {
       }
       applyq.push_back({r.seq, std::move(e).value(), nullptr});
       ++c_replayed;
+      ++c_pending;
     }
     if (!unapplied.empty())
       spdlog::info("reports: {} journal entries not yet applied at start: applying them first",
@@ -198,6 +200,7 @@ struct ReportPipeline::Impl {
       std::lock_guard lk(amu);
       for (auto& it : work) {
         const uint64_t s = it.entry && seq ? seq++ : 0;
+        if (it.entry) ++c_pending;
         applyq.push_back({s, std::move(it.entry), it.applied});
       }
     }
@@ -255,6 +258,7 @@ struct ReportPipeline::Impl {
           for (auto& p : applyq)
             if (p.applied) p.applied->set_value();
           applyq.clear();
+          c_pending = 0;
           continue;  // the writer may still hand over its last batch: handled the same way
         }
         {
@@ -280,6 +284,7 @@ struct ReportPipeline::Impl {
       if (jnl && last)
         if (auto m = jnl->mark_applied(last); !m)
           spdlog::warn("reports: journal: {}", m.error().message);
+      c_pending -= entries.size();
       for (auto& p : group)
         if (p.applied) p.applied->set_value();
     }
@@ -408,7 +413,7 @@ struct ReportPipeline::Impl {
       updates.push_back({rec->message_id, *status, e.time_ms});
       auto defaults = defaults_for(rec->account_id);
       if (!defaults) return defaults.error();
-      auto item = report::report_for(e, *rec, *defaults, svc.price);
+      auto item = report::report_for(e, *rec, defaults.value(), svc.price);
       if (!item) {
         spdlog::error("reports: {} {}: {}", rec->message_id, core::to_string(e.event),
                       item.error().message);
@@ -496,10 +501,7 @@ ReportPipelineCounters ReportPipeline::counters() const {
   c.replayed = impl_->c_replayed.load();
   c.retries = impl_->c_retries.load();
   c.journal_errors = impl_->c_journal_errors.load();
-  {
-    std::lock_guard lk(impl_->amu);
-    c.pending = impl_->applyq.size();
-  }
+  c.pending = impl_->c_pending.load();
   return c;
 }
 

