@@ -55,7 +55,6 @@ struct ReportPipeline::Impl {
   // What callers queue (the batcher decides what is journaled together).
   struct Item {
     std::optional<events::JournalEntry> entry;  // nullopt: a flush marker
-    std::promise<void>* durable = nullptr;      // set once journaled (events, suppressions)
     std::promise<void>* applied = nullptr;      // set once applied (flush)
   };
   // What the applier works on, in journal order.
@@ -132,22 +131,11 @@ struct ReportPipeline::Impl {
       cv.notify_one();  // else the driver's timer already covers the batch this item joined
   }
 
-  // Queues an item and waits until it is durable (journaled), when there is a journal.
-  void push_durable(events::JournalEntry e, size_t units) {
-    if (!jnl) return push(Item{std::move(e), nullptr, nullptr}, units, false);
-    std::promise<void> done;
-    auto fut = done.get_future();
-    events::Pushed pushed;
-    {
-      std::lock_guard lk(mu);
-      pushed = batcher.push(Item{std::move(e), &done, nullptr}, units, steady_ms(), true);
-    }
-    if (pushed == events::Pushed::refused) {
-      spdlog::warn("reports: stopped; an item arrived late and is dropped");
-      return;
-    }
-    cv.notify_one();
-    fut.wait();
+  // The engine's events and suppressions: journaled at once (the batch is due now), without
+  // waiting for it. The writer takes everything queued in one write and one fdatasync, so
+  // while it syncs the next group gathers (group commit) and the engine never waits on disk.
+  void push_now(events::JournalEntry e, size_t units) {
+    push(Item{std::move(e), nullptr}, units, jnl != nullptr);
   }
 
   // --- the writer: batches → journal (group commit) → the applier's queue ---
@@ -205,8 +193,6 @@ struct ReportPipeline::Impl {
       }
     }
     acv.notify_one();
-    for (auto& it : work)
-      if (it.durable) it.durable->set_value();
   }
 
   // --- the applier: journal order, idempotent writes, backoff while the store is away ---
@@ -458,24 +444,24 @@ ReportPipeline::~ReportPipeline() { stop(); }
 void ReportPipeline::accepted(const queue::QueuedMessage& m) {
   events::JournalEntry e{events::new_entry_key(), events::JournalAccepted{m, false}};
   const size_t units = std::max<size_t>(1, m.recipients.size());
-  impl_->push(Impl::Item{std::move(e), nullptr, nullptr}, units, false);
+  impl_->push(Impl::Item{std::move(e), nullptr}, units, false);
 }
 
 void ReportPipeline::recovered(const queue::QueuedMessage& m) {
   events::JournalEntry e{events::new_entry_key(), events::JournalAccepted{m, true}};
   const size_t units = std::max<size_t>(1, m.recipients.size());
-  impl_->push(Impl::Item{std::move(e), nullptr, nullptr}, units, false);
+  impl_->push(Impl::Item{std::move(e), nullptr}, units, false);
 }
 
 void ReportPipeline::events(const std::vector<store::DeliveryEvent>& batch) {
   if (batch.empty()) return;
   events::JournalEntry e{events::new_entry_key(), events::JournalEvents{batch}};
-  impl_->push_durable(std::move(e), batch.size());
+  impl_->push_now(std::move(e), batch.size());
 }
 
 void ReportPipeline::suppressed(const store::Suppression& s) {
   events::JournalEntry e{events::new_entry_key(), events::JournalSuppression{s}};
-  impl_->push_durable(std::move(e), 1);
+  impl_->push_now(std::move(e), 1);
 }
 
 void ReportPipeline::stop() { impl_->stop(); }
@@ -485,7 +471,7 @@ void ReportPipeline::flush() {
   auto fut = done.get_future();
   {
     std::lock_guard lk(impl_->mu);
-    if (impl_->batcher.push(Impl::Item{std::nullopt, nullptr, &done}, 0, steady_ms(), true) ==
+    if (impl_->batcher.push(Impl::Item{std::nullopt, &done}, 0, steady_ms(), true) ==
         events::Pushed::refused)
       return;
   }

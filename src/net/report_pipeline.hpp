@@ -26,8 +26,9 @@
 // permanently. While the store answers a temporary error ("unavailable": the database is
 // away) the applier keeps the entries and tries again with backoff (journal::
 // apply_retry_delay_ms), never dropping them; accepting and delivering mail go on. At start
-// the entries not yet applied are replayed first. events() and suppressed() return only once
-// their entry is durable in the journal (the engine's write counts as done).
+// the entries not yet applied are replayed first. events() and suppressed() make the batch due
+// at once: the writer syncs whatever is queued as one group, so an engine event is durable
+// within about one fdatasync, and the engine never waits on the disk.
 // Without a journal_dir (tests), the same happens in memory: what stop() cannot apply is lost.
 // stop() journals everything queued, then applies what it can (a few tries while the store is
 // away; what is left stays in the journal for the next start).
@@ -84,9 +85,9 @@ class ReportPipeline {
 
   void accepted(const queue::QueuedMessage& m);
   void recovered(const queue::QueuedMessage& m);
-  // Returns once the batch is durable in the journal (at once without one).
+  // Journaled at once (without waiting: the next group commit takes it).
   void events(const std::vector<store::DeliveryEvent>& batch);
-  // A suppression the engine made (a hard bounce); returns once it is durable.
+  // A suppression the engine made (a hard bounce); journaled at once like events().
   void suppressed(const store::Suppression& s);
   // Handles what is queued, then ends the thread. Later calls are dropped (logged).
   void stop();
