@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 #include "events/journal_entry.hpp"
@@ -300,8 +301,12 @@ struct ReportPipeline::Impl {
     std::vector<Keyed> outcomes;
     std::vector<const store::Suppression*> suppressions;
     uint64_t messages = 0;
+    std::unordered_set<std::string> in_group;  // queue ids this group logs
     for (const auto* entry : entries) {
       if (const auto* a = std::get_if<events::JournalAccepted>(&entry->body)) {
+        // A message the spool gave back at start may also be in a replayed entry of this very
+        // group (a crash before it was applied): the log does not know it yet, the group does.
+        if (!in_group.insert(a->m.id).second) continue;
         if (a->recovered) {
           auto known = svc.log->for_queue(a->m.id);
           if (!known && known.error().temporary) return known.error();

@@ -289,6 +289,24 @@ TEST_F(ReportJournalTest, ReplayingEntriesAlreadyAppliedChangesNothing) {
   expect_applied_once("Q4");
 }
 
+// After a crash, a message can come back twice: in a journal entry not yet applied and from
+// the spool (recovered) while the log does not know it yet. It is logged once.
+TEST_F(ReportJournalTest, AMessageInTheJournalAndRecoveredFromTheSpoolIsLoggedOnce) {
+  {
+    std::vector<journal::Replayed> none;
+    auto j = journal::Journal::open(tmp_.file("journal"), {}, &none).value();
+    events::JournalEntry acc{events::new_entry_key(),
+                             events::JournalAccepted{message("Q6"), false}};
+    ASSERT_TRUE(j->append({events::encode_entry(acc)}).ok());
+  }
+  start();
+  rp_->recovered(message("Q6"));
+  rp_->flush();
+  EXPECT_EQ(events_of("Q6"),
+            (std::vector<std::string>{"a@example.org:accepted", "b@example.org:accepted"}));
+  EXPECT_EQ(backend_.messages->for_queue("Q6")->size(), 2u);
+}
+
 TEST_F(ReportJournalTest, AppliedSegmentsAreTrimmed) {
   start();
   for (int i = 0; i < 20; ++i) hand_over("T" + std::to_string(i));
