@@ -641,7 +641,7 @@ void Server::build_http() {
         if (r.target == "/metrics")
           return {200, "text/plain; version=0.0.4",
                   metrics_text(*smtp_, *submission_, *spool_, engine, webhook_sender_.get(),
-                               http_.get(), &slow_gate_)};
+                               http_.get(), &slow_gate_, reports_.get())};
         return api::handle(api_svc_, r);
       },
       std::move(http_opts));

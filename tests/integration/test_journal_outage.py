@@ -33,6 +33,15 @@ BOUNCE_EVERY = 7  # message i also goes to gone<i>@dest.test (550 5.1.1) when i 
 QID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+def metric(server, name):
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port('http')}/metrics",
+                                timeout=30) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
 def api_status(server, path, token):
     req = urllib.request.Request(f"http://127.0.0.1:{server.port('http')}{path}")
     req.add_header("Authorization", "Bearer " + token)
@@ -141,6 +150,9 @@ class JournalOutage(unittest.TestCase):
             self.assertEqual((r.code, r.lines[-1][4:9]), (454, "4.7.0"), r)
             self.assertEqual(api_status(self.server, "/api/v1/messages", self.api_key), 503)
             time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - halted)))
+            # What was accepted meanwhile waits in the journal.
+            pending = metric(self.server, "tern_journal_pending")
+            self.assertGreater(pending, 0)
             during = sum(1 for a in accepted if a[3])
             outage.clear()
             self.pg.resume()
@@ -213,6 +225,8 @@ class JournalOutage(unittest.TestCase):
                 break
             time.sleep(0.5)
         self.assertEqual(want_reports - got_reports, set())
+        self.assertEqual(metric(self.server, "tern_journal_pending"), 0)
+        self.assertGreater(metric(self.server, "tern_journal_apply_retries_total"), 0)
         # Nothing left in the journal: applied and trimmed (the active segment at most).
         jdir = os.path.join(self.server.data, "journal")
         self.assertLessEqual(len([f for f in os.listdir(jdir) if f.endswith(".log")]), 1)
