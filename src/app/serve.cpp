@@ -487,7 +487,12 @@ void Server::build_webhooks() {
   webhook_sender_ = std::make_unique<net::WebhookSender>(
       webhook_io_, wcfg_,
       net::WebhookServices{backend_.outbox.get(), st_, webhook_resolver_.get(), &webhook_blocking_,
-                           nullptr});
+                           nullptr,
+                           // Attempt events through the journal (issue 12), like every
+                           // background write.
+                           [reports = reports_.get()](std::vector<store::DeliveryEvent> evs) {
+                             reports->rows(std::move(evs), {});
+                           }});
   poke_webhooks_.set([ws = webhook_sender_.get()] { ws->poke(); });
 }
 
@@ -621,6 +626,12 @@ void Server::build_http() {
   };
   a.platform = platform_info(cfg_);
   a.webhooks_enqueued = [poke = &poke_webhooks_] { (*poke)(); };
+  // Opened/clicked events and their tracking items go through the journal (issue 12): a
+  // database outage loses neither; the pipeline pokes the sender.
+  a.journal_rows = [reports = reports_.get()](std::vector<store::DeliveryEvent> evs,
+                                              std::vector<store::OutboxItem> items) {
+    reports->rows(std::move(evs), std::move(items));
+  };
   // Handlers block (SQLite, a spool fsync): they run on a pool of their own, never on an I/O
   // thread. Calls that wait on the outside world or burn CPU (a test email to the account's
   // relay, DNS checks, DKIM key generation: api::is_slow) run on a second pool, at most two per

@@ -63,6 +63,32 @@ store::DeliveryEvent event_of(const json& j) {
   return e;
 }
 
+json item_json(const store::OutboxItem& i) {
+  return json{{"a", i.account_id}, {"k", store::to_string(i.kind)},
+              {"u", i.url},        {"ct", i.content_type},
+              {"m", i.message_id}, {"q", i.queue_id},
+              {"r", i.recipient},  {"i", i.item},
+              {"c", i.created_ms}, {"n", i.next_attempt_ms}};
+}
+
+store::OutboxItem item_of(const json& j) {
+  if (!j.is_object()) throw std::runtime_error("item: not an object");
+  store::OutboxItem i;
+  i.account_id = queue::int_field(j, "a", 0, kMax, 0);
+  auto kind = store::parse_outbox_kind(str(j, "k"));
+  if (!kind) throw std::runtime_error("item: unknown kind");
+  i.kind = *kind;
+  i.url = str(j, "u");
+  i.content_type = str(j, "ct");
+  i.message_id = str(j, "m");
+  i.queue_id = str(j, "q");
+  i.recipient = str(j, "r");
+  i.item = str(j, "i");
+  i.created_ms = queue::int_field(j, "c", 0, kMax, 0);
+  i.next_attempt_ms = queue::int_field(j, "n", 0, kMax, 0);
+  return i;
+}
+
 bool valid_key(const std::string& k) {
   if (k.size() != 32) return false;
   for (char c : k)
@@ -96,6 +122,14 @@ std::string encode_entry(const JournalEntry& e) {
     json arr = json::array();
     for (const auto& x : ev->events) arr.push_back(event_json(x));
     j["e"] = std::move(arr);
+  } else if (const auto* rows = std::get_if<JournalRows>(&e.body)) {
+    j["t"] = "rows";
+    json evs = json::array();
+    for (const auto& x : rows->events) evs.push_back(event_json(x));
+    json items = json::array();
+    for (const auto& x : rows->items) items.push_back(item_json(x));
+    j["e"] = std::move(evs);
+    j["o"] = std::move(items);
   } else {
     const auto& s = std::get<JournalSuppression>(e.body).s;
     j["t"] = "suppression";
@@ -138,6 +172,15 @@ core::Result<JournalEntry> decode_entry(std::string_view payload) {
       sup.s.queue_id = str(s, "q");
       sup.s.created_ms = queue::int_field(s, "t", 0, kMax, 0);
       e.body = std::move(sup);
+    } else if (type == "rows") {
+      JournalRows rows;
+      const auto& evs = j.at("e");
+      const auto& items = j.at("o");
+      if (!evs.is_array() || !items.is_array())
+        return core::Error::corrupt("journal entry: rows not lists");
+      for (const auto& x : evs) rows.events.push_back(event_of(x));
+      for (const auto& x : items) rows.items.push_back(item_of(x));
+      e.body = std::move(rows);
     } else {
       return core::Error::corrupt("journal entry: unknown type");
     }

@@ -1,6 +1,6 @@
 // What the report pipeline journals (issue 12): one entry per queued item (an accepted message,
-// a batch of delivery events, a suppression), as the payload of a journal record
-// (journal/record.hpp). Pure: encode and decode only.
+// a batch of delivery events, a suppression, rows made elsewhere), as the payload of a journal
+// record (journal/record.hpp). Pure: encode and decode only.
 //
 // Invariants:
 //  - decode(encode(e)) == e; decode of anything else is a corrupt error, never a throw or a
@@ -23,6 +23,7 @@
 #include "core/result.hpp"
 #include "queue/envelope.hpp"
 #include "store/model.hpp"
+#include "store/outbox.hpp"
 
 namespace tern::events {
 
@@ -36,10 +37,16 @@ struct JournalEvents {
 struct JournalSuppression {
   store::Suppression s;
 };
+// Rows written as they are (events and outbox items made elsewhere: the webhook sender's
+// attempt events, the tracking endpoint's opened/clicked events and their tracking items).
+struct JournalRows {
+  std::vector<store::DeliveryEvent> events;
+  std::vector<store::OutboxItem> items;
+};
 
 struct JournalEntry {
   std::string key;
-  std::variant<JournalAccepted, JournalEvents, JournalSuppression> body;
+  std::variant<JournalAccepted, JournalEvents, JournalSuppression, JournalRows> body;
 };
 
 // 32 random hex digits (libsodium).

@@ -47,6 +47,8 @@ size_t units_of(const events::JournalEntry& e) {
     return std::max<size_t>(1, a->m.recipients.size());
   if (const auto* ev = std::get_if<events::JournalEvents>(&e.body))
     return std::max<size_t>(1, ev->events.size());
+  if (const auto* r = std::get_if<events::JournalRows>(&e.body))
+    return std::max<size_t>(1, r->events.size() + r->items.size());
   return 1;
 }
 
@@ -300,6 +302,7 @@ struct ReportPipeline::Impl {
     };
     std::vector<Keyed> outcomes;
     std::vector<const store::Suppression*> suppressions;
+    std::vector<store::OutboxItem> direct_items;  // rows entries' items, as they are
     uint64_t messages = 0;
     std::unordered_set<std::string> in_group;  // queue ids this group logs
     for (const auto* entry : entries) {
@@ -336,6 +339,15 @@ struct ReportPipeline::Impl {
           }
           outcomes.push_back({&ev->events[i], std::move(k)});
         }
+      } else if (const auto* rows = std::get_if<events::JournalRows>(&entry->body)) {
+        for (size_t i = 0; i < rows->events.size(); ++i) {
+          event_rows.push_back(rows->events[i]);
+          event_rows.back().key = events::row_key(entry->key, i);
+        }
+        for (size_t i = 0; i < rows->items.size(); ++i) {
+          direct_items.push_back(rows->items[i]);
+          direct_items.back().item_key = events::row_key(entry->key, i);
+        }
       } else {
         suppressions.push_back(&std::get<events::JournalSuppression>(entry->body).s);
       }
@@ -349,6 +361,10 @@ struct ReportPipeline::Impl {
       return *temp;
     if (!outcomes.empty())
       if (auto r = handle_outcomes(outcomes); !r) return r;
+    if (!direct_items.empty()) {
+      if (failed(svc.outbox->enqueue(direct_items, now_ms()), "outbox", temp)) return *temp;
+      if (svc.poke) svc.poke();
+    }
     for (const auto* s : suppressions)
       if (failed(svc.store->suppressions.add(*s), "suppression", temp)) return *temp;
     c_messages += messages;
@@ -467,6 +483,15 @@ void ReportPipeline::events(const std::vector<store::DeliveryEvent>& batch) {
 void ReportPipeline::suppressed(const store::Suppression& s) {
   events::JournalEntry e{events::new_entry_key(), events::JournalSuppression{s}};
   impl_->push_now(std::move(e), 1);
+}
+
+void ReportPipeline::rows(std::vector<store::DeliveryEvent> evs,
+                          std::vector<store::OutboxItem> items) {
+  if (evs.empty() && items.empty()) return;
+  const size_t units = evs.size() + items.size();
+  events::JournalEntry e{events::new_entry_key(),
+                         events::JournalRows{std::move(evs), std::move(items)}};
+  impl_->push_now(std::move(e), units);
 }
 
 void ReportPipeline::stop() { impl_->stop(); }

@@ -40,6 +40,7 @@
 
 #include "queue/envelope.hpp"
 #include "report/report.hpp"
+#include "store/outbox.hpp"
 #include "store/store.hpp"
 
 namespace tern::store {
@@ -89,6 +90,10 @@ class ReportPipeline {
   void events(const std::vector<store::DeliveryEvent>& batch);
   // A suppression the engine made (a hard bounce); journaled at once like events().
   void suppressed(const store::Suppression& s);
+  // Rows made elsewhere, written as they are (the webhook sender's attempt events; the tracking
+  // endpoint's opened/clicked event and its tracking item): journaled at once like events();
+  // poke() follows items.
+  void rows(std::vector<store::DeliveryEvent> evs, std::vector<store::OutboxItem> items);
   // Handles what is queued, then ends the thread. Later calls are dropped (logged).
   void stop();
   // Blocks until everything queued before the call is applied to the store, or found not

@@ -307,6 +307,35 @@ TEST_F(ReportJournalTest, AMessageInTheJournalAndRecoveredFromTheSpoolIsLoggedOn
   EXPECT_EQ(backend_.messages->for_queue("Q6")->size(), 2u);
 }
 
+// Rows made elsewhere (a tracking event and its item, webhook attempt events) are written as
+// they are, once, also when the outbox's commit acknowledgement is lost.
+TEST_F(ReportJournalTest, RowsMadeElsewhereAreWrittenOnce) {
+  start();
+  rp_->accepted(message("Q7"));
+  auto open = ev("Q7", "a@example.org", core::EventKind::opened);
+  store::OutboxItem item;
+  item.account_id = acct_;
+  item.kind = store::OutboxKind::tracking;
+  item.url = "http://h.example/t";
+  item.content_type = "application/json";
+  item.message_id = "Q7.0";
+  item.queue_id = "Q7";
+  item.recipient = "a@example.org";
+  item.item = R"({"type":"OPENED"})";
+  outbox_weather_.lose_ack = 1;
+  rp_->rows({open}, {item});
+  rp_->rows({ev("Q7", "a@example.org", core::EventKind::webhook)}, {});
+  rp_->flush();
+  EXPECT_EQ(outbox_weather_.failures.load(), 1);
+  EXPECT_EQ(events_of("Q7"),
+            (std::vector<std::string>{"a@example.org:accepted", "b@example.org:accepted",
+                                      "a@example.org:opened", "a@example.org:webhook"}));
+  auto items = backend_.outbox->for_message("Q7.0").value();
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].kind, store::OutboxKind::tracking);
+  EXPECT_EQ(items[0].item, R"({"type":"OPENED"})");
+}
+
 TEST_F(ReportJournalTest, AppliedSegmentsAreTrimmed) {
   start();
   for (int i = 0; i < 20; ++i) hand_over("T" + std::to_string(i));
@@ -346,12 +375,27 @@ TEST(JournalEntry, RoundTripAndRefusals) {
   EXPECT_EQ(bb.events[0].sending_ip, "192.0.2.1");
   EXPECT_EQ(bb.events[0].first_attempt_ms, 4);
   EXPECT_NE(a.key, b.key);
+  store::OutboxItem it;
+  it.account_id = 3;
+  it.kind = store::OutboxKind::tracking;
+  it.url = "https://t.example/";
+  it.item = "{}";
+  it.created_ms = 9;
+  events::JournalEntry c{events::new_entry_key(), events::JournalRows{{e}, {it}}};
+  auto bc = std::get<events::JournalRows>(events::decode_entry(events::encode_entry(c))->body);
+  ASSERT_EQ(bc.items.size(), 1u);
+  EXPECT_EQ(bc.items[0].kind, store::OutboxKind::tracking);
+  EXPECT_EQ(bc.items[0].url, "https://t.example/");
+  EXPECT_EQ(bc.items[0].created_ms, 9);
+  EXPECT_EQ(bc.events.size(), 1u);
   for (const char* bad :
        {"", "[]", "{}", R"({"k":"short","t":"events","e":[]})",
         R"({"k":"0123456789abcdef0123456789abcdef","t":"what"})",
         R"({"k":"0123456789abcdef0123456789abcdef","t":"events","e":[{"e":"nope"}]})",
         R"({"k":"0123456789abcdef0123456789abcdef","t":"events","e":[{"e":"delivered","t":-1}]})",
-        R"({"k":"0123456789abcdef0123456789abcdef","t":"suppression","s":{"a":"x"}})"}) {
+        R"({"k":"0123456789abcdef0123456789abcdef","t":"suppression","s":{"a":"x"}})",
+        R"({"k":"0123456789abcdef0123456789abcdef","t":"rows","e":[],"o":[{"k":"nope"}]})",
+        R"({"k":"0123456789abcdef0123456789abcdef","t":"rows","e":{},"o":[]})"}) {
     auto r = events::decode_entry(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_TRUE(r.error().is(core::ErrorCode::corrupt)) << bad;
