@@ -85,7 +85,9 @@ TEST(JournalRecord, AFlippedBitAnywhereIsCorruptionAndStopsTheScan) {
       ASSERT_EQ(s.records.size(), 1u) << i;  // only "one" is believed
       EXPECT_EQ(s.valid_bytes, second);
       // A length field made larger than the file reads as torn; everything else as corrupt.
-      if (i < second + 16 || i >= second + 20) EXPECT_EQ(s.tail, Tail::corrupt) << i;
+      if (i < second + 16 || i >= second + 20) {
+        EXPECT_EQ(s.tail, Tail::corrupt) << i;
+      }
     }
   }
 }
