@@ -147,21 +147,22 @@ core::Result<JournalEntry> decode_entry(std::string_view payload) {
   if (j.is_discarded() || !j.is_object())
     return core::Error::corrupt("journal entry: not a JSON object");
   try {
-    JournalEntry e;
-    e.key = str(j, "k");
-    if (!valid_key(e.key)) return core::Error::corrupt("journal entry: bad key");
+    // Each branch builds its whole entry (a default-made variant assigned later trips g++ 12's
+    // -Wmaybe-uninitialized).
+    std::string key = str(j, "k");
+    if (!valid_key(key)) return core::Error::corrupt("journal entry: bad key");
     const std::string type = str(j, "t");
     if (type == "accepted") {
       JournalAccepted a;
       a.m = j.at("m").get<queue::QueuedMessage>();
       a.recovered = j.value("rec", false);
-      e.body = std::move(a);
+      return JournalEntry{std::move(key), std::move(a)};
     } else if (type == "events") {
       JournalEvents ev;
       const auto& arr = j.at("e");
       if (!arr.is_array()) return core::Error::corrupt("journal entry: events not a list");
       for (const auto& x : arr) ev.events.push_back(event_of(x));
-      e.body = std::move(ev);
+      return JournalEntry{std::move(key), std::move(ev)};
     } else if (type == "suppression") {
       const auto& s = j.at("s");
       if (!s.is_object()) return core::Error::corrupt("journal entry: bad suppression");
@@ -171,7 +172,7 @@ core::Result<JournalEntry> decode_entry(std::string_view payload) {
       sup.s.reason = str(s, "why");
       sup.s.queue_id = str(s, "q");
       sup.s.created_ms = queue::int_field(s, "t", 0, kMax, 0);
-      e.body = std::move(sup);
+      return JournalEntry{std::move(key), std::move(sup)};
     } else if (type == "rows") {
       JournalRows rows;
       const auto& evs = j.at("e");
@@ -180,11 +181,10 @@ core::Result<JournalEntry> decode_entry(std::string_view payload) {
         return core::Error::corrupt("journal entry: rows not lists");
       for (const auto& x : evs) rows.events.push_back(event_of(x));
       for (const auto& x : items) rows.items.push_back(item_of(x));
-      e.body = std::move(rows);
+      return JournalEntry{std::move(key), std::move(rows)};
     } else {
       return core::Error::corrupt("journal entry: unknown type");
     }
-    return e;
   } catch (const std::exception& ex) {
     return core::Error::corrupt(std::string("journal entry: ") + ex.what());
   }
