@@ -38,6 +38,7 @@
 #include "core/result.hpp"
 #include "events/webhook_policy.hpp"
 #include "report/target_policy.hpp"
+#include "store/model.hpp"
 
 namespace boost::asio {
 class io_context;
