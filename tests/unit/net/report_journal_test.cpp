@@ -161,7 +161,8 @@ class ReportJournalTest : public ::testing::Test {
   // Every event of q as "recipient:event", in stored order.
   std::vector<std::string> events_of(const std::string& q) {
     std::vector<std::string> out;
-    for (const auto& e : store_->events.for_queue(q).value())
+    const auto all = store_->events.for_queue(q).value();
+    for (const auto& e : all)
       out.push_back(e.recipient + ":" + std::string(core::to_string(e.event)));
     return out;
   }
@@ -352,7 +353,9 @@ TEST(JournalEntry, RoundTripAndRefusals) {
   m.id = "Qx";
   m.account_id = 7;
   m.prepend = "DKIM-Signature: dropped\r\n";
-  m.recipients.push_back({"r@example.org"});
+  queue::Recipient r;
+  r.address = "r@example.org";
+  m.recipients.push_back(r);
   events::JournalEntry a{events::new_entry_key(), events::JournalAccepted{m, true}};
   auto back = events::decode_entry(events::encode_entry(a)).value();
   EXPECT_EQ(back.key, a.key);
