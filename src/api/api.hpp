@@ -21,6 +21,8 @@
 
 #include "net/http_server.hpp"
 #include "report/target_policy.hpp"
+#include "store/model.hpp"
+#include "store/outbox.hpp"
 
 namespace tern::store {
 class Store;
@@ -127,6 +129,11 @@ struct ApiServices {
   SlowGate* slow_gate = nullptr;
   // Wakes the webhook sender after tracking events were enqueued (may be empty).
   std::function<void()> webhooks_enqueued;
+  // Where an opened/clicked event and its tracking item go (issue 12: the report pipeline's
+  // node-local journal, so a database outage loses neither); empty: written to the store
+  // directly (and webhooks_enqueued called).
+  std::function<void(std::vector<store::DeliveryEvent>, std::vector<store::OutboxItem>)>
+      journal_rows;
 
   // --- The console (issue 13) ---
   store::SessionService* sessions = nullptr;  // null: no cookie sessions (POST /session → 503)

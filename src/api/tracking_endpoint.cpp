@@ -100,19 +100,22 @@ void record(const ApiServices& svc, const tracking::TokenFields& t, const net::H
                                          .count();
   std::string ua(req.header("user-agent").substr(0, kMaxUserAgent));
 
-  if (svc.store) {
-    store::DeliveryEvent ev;
-    ev.time_ms = now_ms;
-    ev.queue_id = m.queue_id;
-    ev.account_id = m.account_id;
-    ev.recipient = m.recipient;
-    ev.event = click ? core::EventKind::clicked : core::EventKind::opened;
-    ev.reply = click ? t.url : ua;
+  store::DeliveryEvent ev;
+  ev.time_ms = now_ms;
+  ev.queue_id = m.queue_id;
+  ev.account_id = m.account_id;
+  ev.recipient = m.recipient;
+  ev.event = click ? core::EventKind::clicked : core::EventKind::opened;
+  ev.reply = click ? t.url : ua;
+  if (!svc.journal_rows && svc.store) {
     if (auto r = svc.store->events.record({ev}); !r)
       spdlog::warn("tracking {}: event: {}", message_id, r.error().message);
   }
 
-  if (!svc.outbox || m.tracking_url.empty()) return;
+  if (m.tracking_url.empty() || (!svc.outbox && !svc.journal_rows)) {
+    if (svc.journal_rows) svc.journal_rows({std::move(ev)}, {});
+    return;
+  }
   auto time = report::format_time(now_ms);
   nlohmann::json item = {{"type", click ? "CLICKED" : "OPENED"},
                          {"messageId", m.message_id},
@@ -133,6 +136,11 @@ void record(const ApiServices& svc, const tracking::TokenFields& t, const net::H
   o.recipient = m.recipient;
   o.item = item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   o.created_ms = now_ms;
+  if (svc.journal_rows) {
+    std::vector<store::OutboxItem> items{std::move(o)};
+    svc.journal_rows({std::move(ev)}, std::move(items));
+    return;
+  }
   if (auto r = svc.outbox->enqueue({o}, now_ms); !r) {
     spdlog::warn("tracking {}: outbox: {}", message_id, r.error().message);
     return;

@@ -4,6 +4,7 @@
 #include "core/histogram.hpp"
 #include "net/delivery_engine.hpp"
 #include "net/http_server.hpp"
+#include "net/report_pipeline.hpp"
 #include "net/smtp_server.hpp"
 #include "net/webhook_sender.hpp"
 #include "pipeline/submission.hpp"
@@ -14,7 +15,7 @@ namespace tern::app {
 std::string metrics_text(const net::SmtpServer& smtp, const pipeline::Submission& submission,
                          const queue::Spool& spool, const net::DeliveryEngine* delivery,
                          const net::WebhookSender* webhooks, const net::HttpServer* http,
-                         const api::SlowGate* slow) {
+                         const api::SlowGate* slow, const net::ReportPipeline* reports) {
   const auto& c = smtp.counters();
   const auto st = spool.stats();
   const auto d = delivery ? delivery->counters() : net::DeliveryCounters{};
@@ -69,6 +70,20 @@ std::string metrics_text(const net::SmtpServer& smtp, const pipeline::Submission
     metric("tern_api_slow_calls_in_flight", "gauge",
            "Test emails, domain checks and key generations running.",
            static_cast<uint64_t>(slow->total_in_flight()));
+  if (reports) {
+    const auto r = reports->counters();
+    metric("tern_journal_pending", "gauge",
+           "Journaled writes not yet applied to the database (grows while it is away).", r.pending);
+    metric("tern_journal_apply_retries_total", "counter",
+           "Times the journal's applier waited for the database to come back.", r.retries);
+    metric("tern_journal_replayed_total", "counter",
+           "Journal entries found unapplied at start and applied then.", r.replayed);
+    metric("tern_journal_append_errors_total", "counter",
+           "Batches the journal could not make durable (applied from memory).", r.journal_errors);
+    metric("tern_reports_write_errors_total", "counter",
+           "Message-log, event, outbox or suppression writes dropped after a permanent error.",
+           r.errors);
+  }
   out += core::accept_latency().prometheus("tern_accept_latency_seconds",
                                            "End of DATA to the 250 reply (spool fsync included).");
   out += core::delivery_latency().prometheus("tern_delivery_latency_seconds",

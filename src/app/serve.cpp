@@ -456,7 +456,10 @@ void Server::build_reports() {
   load_suspended_();
   reports_ = std::make_unique<net::ReportPipeline>(net::ReportPipelineServices{
       st_, backend_.messages.get(), backend_.outbox.get(), [poke = &poke_webhooks_] { (*poke)(); },
-      100, report::Price{cfg_.report_price_per_message, cfg_.report_currency}, 5000, node_->id()});
+      100, report::Price{cfg_.report_price_per_message, cfg_.report_currency}, 5000, node_->id(),
+      // The node-local journal (issue 12, docs/cluster.md): the pipeline's writes, and the
+      // engine's delivery events and suppressions, are durable here before they are applied.
+      cfg_.data_dir + "/journal", true});
 }
 
 // Delivery (SPEC §4): one engine thread; DNS and store work on a pool of its own, so a slow
@@ -475,6 +478,8 @@ void Server::build_delivery() {
     if (!l->empty()) dsvc.own_listeners.push_back(net::split_host_port(*l));
   net::ReportPipeline* reports = reports_.get();
   dsvc.on_events = [reports](const auto& batch) { reports->events(batch); };
+  dsvc.reports_record_events = true;
+  dsvc.on_suppression = [reports](const store::Suppression& x) { reports->suppressed(x); };
   // A pool thread, possibly for a million messages at start: every 1,000 the reports are
   // let catch up, so their queue never holds the whole spool.
   dsvc.recovered_known = [log = backend_.messages.get()](const std::string& id) {
@@ -510,7 +515,12 @@ void Server::build_webhooks() {
   webhook_sender_ = std::make_unique<net::WebhookSender>(
       webhook_io_, wcfg_,
       net::WebhookServices{backend_.outbox.get(), st_, webhook_resolver_.get(), &webhook_blocking_,
-                           nullptr});
+                           nullptr,
+                           // Attempt events through the journal (issue 12), like every
+                           // background write.
+                           [reports = reports_.get()](std::vector<store::DeliveryEvent> evs) {
+                             reports->rows(std::move(evs), {});
+                           }});
   poke_webhooks_.set([ws = webhook_sender_.get()] { ws->poke(); });
 }
 
@@ -654,6 +664,12 @@ void Server::build_http() {
   a.settings_changed = settings_changed_;
   a.platform = platform_info(cfg_);
   a.webhooks_enqueued = [poke = &poke_webhooks_] { (*poke)(); };
+  // Opened/clicked events and their tracking items go through the journal (issue 12): a
+  // database outage loses neither; the pipeline pokes the sender.
+  a.journal_rows = [reports = reports_.get()](std::vector<store::DeliveryEvent> evs,
+                                              std::vector<store::OutboxItem> items) {
+    reports->rows(std::move(evs), std::move(items));
+  };
   // Handlers block (SQLite, a spool fsync): they run on a pool of their own, never on an I/O
   // thread. Calls that wait on the outside world or burn CPU (a test email to the account's
   // relay, DNS checks, DKIM key generation: api::is_slow) run on a second pool, at most two per
@@ -674,7 +690,7 @@ void Server::build_http() {
         if (r.target == "/metrics")
           return {200, "text/plain; version=0.0.4",
                   metrics_text(*smtp_, *submission_, *spool_, engine, webhook_sender_.get(),
-                               http_.get(), &slow_gate_)};
+                               http_.get(), &slow_gate_, reports_.get())};
         return api::handle(api_svc_, r);
       },
       std::move(http_opts));

@@ -297,8 +297,11 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
         spdlog::info("{}: to=<{}> status={} attempt={} {}", e.queue_id, e.recipient,
                      core::to_string(e.event), e.attempt, o.summary());
       }
-      if (auto r = self->svc.store->events.record(batch); !r)
-        spdlog::error("delivery: recording {} events: {}", batch.size(), r.error().message);
+      // With the reports' journal (issue 12) on_events records them: durable locally first,
+      // applied to the store with idempotency keys, kept while the database is away.
+      if (!self->svc.reports_record_events)
+        if (auto r = self->svc.store->events.record(batch); !r)
+          spdlog::error("delivery: recording {} events: {}", batch.size(), r.error().message);
       // Reports follow even when the store write failed: the outcome happened either way.
       if (self->svc.on_events) self->svc.on_events(batch);
     });
@@ -308,6 +311,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     store::Suppression s{a.account_id, a.address, std::move(a.reason), a.queue_id, a.time_ms};
     asio::post(*svc.blocking, [self = shared_from_this(), s = std::move(s)] {
       self->on_pool();
+      if (self->svc.on_suppression) return self->svc.on_suppression(s);  // journaled
       if (auto r = self->svc.store->suppressions.add(s); !r)
         spdlog::error("suppression {}: {}", s.address, r.error().message);
     });

@@ -82,6 +82,12 @@ struct DeliveryServices {
   // After each batch of events is recorded in the store (a blocking-pool thread; must not
   // block): every recipient outcome, deferrals included (the reports component).
   std::function<void(const std::vector<store::DeliveryEvent>&)> on_events;
+  // Set when on_events writes the events to the store itself (the report pipeline's journal,
+  // issue 12: journaled, then applied with idempotency keys): the engine then does not.
+  bool reports_record_events = false;
+  // Where a hard bounce's suppression goes (a blocking-pool thread; must not block): the
+  // report pipeline's journal. Empty: the engine writes it to the store itself.
+  std::function<void(const store::Suppression&)> on_suppression;
   // Each message the spool gives back at start(), read in the background on a pool thread
   // (it may block briefly: the reports component uses it to catch up its message log).
   std::function<void(const queue::QueuedMessage&)> on_recovered;

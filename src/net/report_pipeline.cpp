@@ -6,13 +6,18 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
+#include "events/journal_entry.hpp"
 #include "events/report_batcher.hpp"
+#include "journal/journal.hpp"
 #include "report/emitter.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
@@ -28,6 +33,8 @@ int64_t now_ms() {
 }
 
 constexpr int64_t kSettingsTtlMs = 30'000;
+// Entries applied together (one transaction per kind of write): bounds a catch-up's batches.
+constexpr size_t kApplyUnits = 5'000;
 
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -35,68 +42,91 @@ int64_t steady_ms() {
       .count();
 }
 
-// Runs f until it succeeds or events::retry_delay_ms says stop (permanent error, or
-// events::kWriteAttempts tries); sleeps on the pipeline's own thread between tries.
-template <class F>
-core::Result<void> with_retries(const char* what, F f) {
-  for (int i = 1;; ++i) {
-    core::Result<void> r = f();
-    if (r) return r;
-    auto delay = events::retry_delay_ms(i, r.error().temporary);
-    if (!delay) {
-      spdlog::error("reports: {}: {}", what, r.error().message);
-      return r;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(*delay));
-  }
+size_t units_of(const events::JournalEntry& e) {
+  if (const auto* a = std::get_if<events::JournalAccepted>(&e.body))
+    return std::max<size_t>(1, a->m.recipients.size());
+  if (const auto* ev = std::get_if<events::JournalEvents>(&e.body))
+    return std::max<size_t>(1, ev->events.size());
+  if (const auto* r = std::get_if<events::JournalRows>(&e.body))
+    return std::max<size_t>(1, r->events.size() + r->items.size());
+  return 1;
 }
 
 }  // namespace
 
 struct ReportPipeline::Impl {
-  struct Accepted {
-    queue::QueuedMessage m;
-    bool recovered = false;
+  // What callers queue (the batcher decides what is journaled together).
+  struct Item {
+    std::optional<events::JournalEntry> entry;  // nullopt: a flush marker
+    std::promise<void>* applied = nullptr;      // set once applied (flush)
   };
-  struct Events {
-    std::vector<store::DeliveryEvent> batch;
+  // What the applier works on, in journal order.
+  struct Pending {
+    uint64_t seq = 0;  // 0: not in the journal (none, or its append failed)
+    std::optional<events::JournalEntry> entry;
+    std::promise<void>* applied = nullptr;
   };
-  struct Flush {
-    std::promise<void>* done;
-  };
-  using Item = std::variant<Accepted, Events, Flush>;
   struct CachedDefaults {
     report::AccountReportDefaults d;
     int64_t fetched_ms = 0;
   };
 
   ReportPipelineServices svc;
+  std::unique_ptr<journal::Journal> jnl;
+  // Writer side.
   mutable std::mutex mu;
   std::condition_variable cv;
   events::ReportBatcher<Item> batcher;
-  std::thread thread;
-  std::unordered_map<int64_t, CachedDefaults> defaults;  // worker thread only
-  std::vector<int64_t> changed;  // (mu) accounts whose settings changed: dropped from defaults
-  std::atomic<uint64_t> c_messages{0}, c_reports{0}, c_errors{0};
+  std::thread writer;
+  // Applier side.
+  std::mutex amu;
+  std::condition_variable acv;
+  std::deque<Pending> applyq;
+  bool writer_done = false;
+  std::atomic<bool> stopping{false};
+  std::thread applier;
+  std::unordered_map<int64_t, CachedDefaults> defaults;  // applier thread only
+  std::vector<int64_t> changed;  // (amu) accounts whose settings changed: dropped from defaults
+  std::atomic<uint64_t> c_messages{0}, c_reports{0}, c_errors{0}, c_replayed{0}, c_retries{0},
+      c_journal_errors{0};
+  std::atomic<uint64_t> c_pending{0};  // entries handed to the applier, not yet settled
 
   explicit Impl(ReportPipelineServices s)
       : svc(std::move(s)),
         batcher(events::ReportBatcherConfig{svc.batch_delay_ms, svc.batch_max_units}) {
-    thread = std::thread([this] { run(); });
+    if (!svc.journal_dir.empty()) open_journal();
+    writer = std::thread([this] { run_writer(); });
+    applier = std::thread([this] { run_applier(); });
   }
 
-  static size_t units_of(const Item& it) {
-    if (auto* a = std::get_if<Accepted>(&it)) return std::max<size_t>(1, a->m.recipients.size());
-    if (auto* e = std::get_if<Events>(&it)) return e->batch.size();
-    return 0;
+  void open_journal() {
+    std::vector<journal::Replayed> unapplied;
+    auto j = journal::Journal::open(svc.journal_dir, {}, &unapplied);
+    if (!j) throw std::runtime_error(j.error().message);
+    jnl = std::move(j).value();
+    for (auto& r : unapplied) {
+      auto e = events::decode_entry(r.payload);
+      if (!e) {
+        spdlog::error("reports: journal entry {}: {}; skipped", r.seq, e.error().message);
+        ++c_errors;
+        applyq.push_back({r.seq, std::nullopt, nullptr});  // still marked applied in order
+        continue;
+      }
+      applyq.push_back({r.seq, std::move(e).value(), nullptr});
+      ++c_replayed;
+      ++c_pending;
+    }
+    if (!unapplied.empty())
+      spdlog::info("reports: {} journal entries not yet applied at start: applying them first",
+                   unapplied.size());
   }
 
-  void push(Item it) {
+  // --- callers ---
+
+  void push(Item it, size_t units, bool urgent) {
     events::Pushed pushed;
     {
       std::lock_guard lk(mu);
-      const size_t units = units_of(it);
-      const bool urgent = std::holds_alternative<Flush>(it);
       pushed = batcher.push(std::move(it), units, steady_ms(), urgent);
     }
     if (pushed == events::Pushed::refused)
@@ -105,20 +135,31 @@ struct ReportPipeline::Impl {
       cv.notify_one();  // else the driver's timer already covers the batch this item joined
   }
 
-  // The driver: the batcher decides what is written together and when; this thread waits and
-  // writes.
-  void run() {
+  // The engine's events and suppressions: journaled at once (the batch is due now), without
+  // waiting for it. The writer takes everything queued in one write and one fdatasync, so
+  // while it syncs the next group gathers (group commit) and the engine never waits on disk.
+  void push_now(events::JournalEntry e, size_t units) {
+    push(Item{std::move(e), nullptr}, units, jnl != nullptr);
+  }
+
+  // --- the writer: batches → journal (group commit) → the applier's queue ---
+
+  void run_writer() {
     for (;;) {
       std::vector<Item> work;
-      std::vector<int64_t> forget;
       {
         std::unique_lock lk(mu);
         for (;;) {
           auto action = batcher.poll(steady_ms());
-          if (std::holds_alternative<events::BatchDone>(action)) return;
+          if (std::holds_alternative<events::BatchDone>(action)) {
+            lk.unlock();
+            std::lock_guard alk(amu);
+            writer_done = true;
+            acv.notify_all();
+            return;
+          }
           if (auto* w = std::get_if<events::BatchWrite<Item>>(&action)) {
             work = std::move(w->items);
-            forget.swap(changed);
             break;
           }
           const auto& wait = std::get<events::BatchWait>(action);
@@ -128,19 +169,157 @@ struct ReportPipeline::Impl {
             cv.wait_for(lk, std::chrono::milliseconds(*wait.until_ms - steady_ms()));
         }
       }
-      for (int64_t id : forget) defaults.erase(id);
-      handle(work);
+      journal_batch(work);
     }
   }
 
-  void handle(std::vector<Item>& work) {
+  void journal_batch(std::vector<Item>& work) {
+    std::vector<std::string> payloads;
+    for (const auto& it : work)
+      if (it.entry) payloads.push_back(events::encode_entry(*it.entry));
+    uint64_t seq = 0;  // 0: not journaled
+    if (jnl && !payloads.empty()) {
+      auto r = jnl->append(payloads);
+      if (r) {
+        seq = *r;
+      } else {
+        ++c_journal_errors;
+        spdlog::error("reports: journal: {}; {} entries are applied from memory only",
+                      r.error().message, payloads.size());
+      }
+    }
+    {
+      std::lock_guard lk(amu);
+      for (auto& it : work) {
+        const uint64_t s = it.entry && seq ? seq++ : 0;
+        if (it.entry) ++c_pending;
+        applyq.push_back({s, std::move(it.entry), it.applied});
+      }
+    }
+    acv.notify_one();
+  }
+
+  // --- the applier: journal order, idempotent writes, backoff while the store is away ---
+
+  void run_applier() {
+    int attempt = 0;
+    bool away = false;
+    std::vector<int64_t> forget;
+    for (;;) {
+      std::vector<Pending> group;
+      {
+        std::unique_lock lk(amu);
+        acv.wait(lk, [&] { return !applyq.empty() || writer_done; });
+        if (applyq.empty()) return;  // the writer is done and everything is handled
+        // A prefix of the queue: up to kApplyUnits, and up to (including) a flush marker.
+        size_t units = 0;
+        for (size_t i = 0; i < applyq.size(); ++i) {
+          const auto& p = applyq[i];
+          const size_t u = p.entry ? units_of(*p.entry) : 0;
+          if (!group.empty() && units + u > kApplyUnits) break;
+          units += u;
+          group.push_back(std::move(applyq[i]));
+          if (!group.back().entry && group.back().applied) break;
+        }
+        // A group that meets a temporary error goes back to the front, in order.
+        applyq.erase(applyq.begin(), applyq.begin() + static_cast<long>(group.size()));
+        forget.swap(changed);
+      }
+      for (int64_t id : forget) defaults.erase(id);
+      forget.clear();
+      std::vector<const events::JournalEntry*> entries;
+      for (const auto& p : group)
+        if (p.entry) entries.push_back(&*p.entry);
+      auto r = entries.empty() ? core::Result<void>(core::ok()) : apply(entries);
+      if (!r) {
+        ++c_retries;
+        ++attempt;
+        if (!away) {
+          away = true;
+          spdlog::warn(
+              "reports: the store is unavailable ({}); the node's writes wait in the journal and "
+              "are applied once it is back",
+              r.error().message);
+        }
+        const bool give_up = stopping && attempt >= events::kWriteAttempts;
+        if (give_up) {
+          spdlog::warn("reports: stopping while the store is unavailable: {} entries {}",
+                       group.size() + applyq.size(),
+                       jnl ? "stay in the journal for the next start" : "are lost");
+          for (auto& p : group)
+            if (p.applied) p.applied->set_value();
+          std::lock_guard lk(amu);
+          for (auto& p : applyq)
+            if (p.applied) p.applied->set_value();
+          applyq.clear();
+          c_pending = 0;
+          continue;  // the writer may still hand over its last batch: handled the same way
+        }
+        {
+          std::unique_lock lk(amu);
+          for (auto it = group.rbegin(); it != group.rend(); ++it)
+            applyq.push_front(std::move(*it));
+          // Stopping: a few short tries, then what is left stays in the journal.
+          const bool was_stopping = stopping;
+          const int64_t delay = journal::apply_retry_delay_ms(attempt);
+          acv.wait_for(
+              lk, std::chrono::milliseconds(was_stopping ? std::min<int64_t>(delay, 200) : delay),
+              [&] { return stopping.load() != was_stopping; });
+        }
+        continue;
+      }
+      if (away) {
+        spdlog::info("reports: the store is back; journaled writes applied");
+        away = false;
+      }
+      attempt = 0;
+      uint64_t last = 0;
+      for (const auto& p : group) last = std::max(last, p.seq);
+      if (jnl && last)
+        if (auto m = jnl->mark_applied(last); !m)
+          spdlog::warn("reports: journal: {}", m.error().message);
+      c_pending -= entries.size();
+      for (auto& p : group)
+        if (p.applied) p.applied->set_value();
+    }
+  }
+
+  // A temporary error stops the group (returned: tried again later); a permanent one is
+  // logged and counted, and that write is dropped.
+  bool failed(const core::Result<void>& r, const char* what, std::optional<core::Error>& temp) {
+    if (r) return false;
+    if (r.error().temporary) {
+      temp = r.error();
+      return true;
+    }
+    spdlog::error("reports: {}: {}", what, r.error().message);
+    ++c_errors;
+    return false;
+  }
+
+  core::Result<void> apply(const std::vector<const events::JournalEntry*>& entries) {
     std::vector<store::MessageRecord> records;
-    std::vector<store::DeliveryEvent> accepted_events;
-    std::vector<store::DeliveryEvent> events;
-    std::vector<std::promise<void>*> flushes;
-    for (auto& it : work) {
-      if (auto* a = std::get_if<Accepted>(&it)) {
-        if (a->recovered && known(a->m.id)) continue;
+    std::vector<store::DeliveryEvent> event_rows;
+    // Delivery events with the key of the entry they came in and their index in it.
+    struct Keyed {
+      const store::DeliveryEvent* e;
+      std::string key;
+    };
+    std::vector<Keyed> outcomes;
+    std::vector<const store::Suppression*> suppressions;
+    std::vector<store::OutboxItem> direct_items;  // rows entries' items, as they are
+    uint64_t messages = 0;
+    std::unordered_set<std::string> in_group;  // queue ids this group logs
+    for (const auto* entry : entries) {
+      if (const auto* a = std::get_if<events::JournalAccepted>(&entry->body)) {
+        // A message the spool gave back at start may also be in a replayed entry of this very
+        // group (a crash before it was applied): the log does not know it yet, the group does.
+        if (!in_group.insert(a->m.id).second) continue;
+        if (a->recovered) {
+          auto known = svc.log->for_queue(a->m.id);
+          if (!known && known.error().temporary) return known.error();
+          if (!known || !known->empty()) continue;  // on a permanent read error: never twice
+        }
         auto recs = report::records_for(a->m);
         for (auto& r : recs) r.node_id = svc.node_id;
         for (size_t i = 0; i < a->m.recipients.size(); ++i) {
@@ -150,43 +329,67 @@ struct ReportPipeline::Impl {
           e.account_id = a->m.account_id;
           e.recipient = a->m.recipients[i].address;
           e.event = core::EventKind::accepted;
-          accepted_events.push_back(std::move(e));
+          e.key = events::row_key(entry->key, i);
+          event_rows.push_back(std::move(e));
         }
         records.insert(records.end(), std::make_move_iterator(recs.begin()),
                        std::make_move_iterator(recs.end()));
-        ++c_messages;
-      } else if (auto* e = std::get_if<Events>(&it)) {
-        events.insert(events.end(), std::make_move_iterator(e->batch.begin()),
-                      std::make_move_iterator(e->batch.end()));
+        ++messages;
+      } else if (const auto* ev = std::get_if<events::JournalEvents>(&entry->body)) {
+        for (size_t i = 0; i < ev->events.size(); ++i) {
+          auto k = events::row_key(entry->key, i);
+          if (svc.record_events) {
+            event_rows.push_back(ev->events[i]);
+            event_rows.back().key = k;
+          }
+          outcomes.push_back({&ev->events[i], std::move(k)});
+        }
+      } else if (const auto* rows = std::get_if<events::JournalRows>(&entry->body)) {
+        for (size_t i = 0; i < rows->events.size(); ++i) {
+          event_rows.push_back(rows->events[i]);
+          event_rows.back().key = events::row_key(entry->key, i);
+        }
+        for (size_t i = 0; i < rows->items.size(); ++i) {
+          direct_items.push_back(rows->items[i]);
+          direct_items.back().item_key = events::row_key(entry->key, i);
+        }
       } else {
-        flushes.push_back(std::get<Flush>(it).done);
+        suppressions.push_back(&std::get<events::JournalSuppression>(entry->body).s);
       }
     }
+    std::optional<core::Error> temp;
     // Rows first: every event handled below refers to a message accepted before it.
-    if (!records.empty()) {
-      if (!with_retries("message log", [&] { return svc.log->record_accepted(records); }))
-        ++c_errors;
-      if (!with_retries("accepted events",
-                        [&] { return svc.store->events.record(accepted_events); }))
-        ++c_errors;
+    if (!records.empty() && failed(svc.log->record_accepted(records), "message log", temp))
+      return *temp;
+    if (!event_rows.empty() &&
+        failed(svc.store->events.record(event_rows), "delivery events", temp))
+      return *temp;
+    if (!outcomes.empty())
+      if (auto r = handle_outcomes(outcomes); !r) return r;
+    if (!direct_items.empty()) {
+      if (failed(svc.outbox->enqueue(direct_items, now_ms()), "outbox", temp)) return *temp;
+      if (svc.poke) svc.poke();
     }
-    if (!events.empty()) handle_events(events);
-    for (auto* p : flushes) p->set_value();
+    for (const auto* s : suppressions)
+      if (failed(svc.store->suppressions.add(*s), "suppression", temp)) return *temp;
+    c_messages += messages;
+    return core::ok();
   }
 
-  bool known(const std::string& queue_id) {
-    auto r = svc.log->for_queue(queue_id);
-    return !r || !r->empty();  // on a read error, assume known: never log twice
-  }
-
-  const report::AccountReportDefaults& defaults_for(int64_t account) {
+  core::Result<report::AccountReportDefaults> defaults_for(int64_t account) {
     const int64_t now = now_ms();
     auto it = defaults.find(account);
     if (it != defaults.end() && now - it->second.fetched_ms < kSettingsTtlMs) return it->second.d;
+    if (account == 0) return report::AccountReportDefaults{};
+    auto s = svc.store->settings.get(account, false);
+    if (!s && s.error().temporary) {
+      // The store is away: a cached copy of any age beats a report without its URL.
+      if (it != defaults.end()) return it->second.d;
+      return s.error();
+    }
     auto& c = defaults[account];
     c.fetched_ms = now;
-    if (account == 0) return c.d;
-    if (auto s = svc.store->settings.get(account, false)) {
+    if (s) {
       c.d.notify_url = s->notify_url;
       c.d.report_format = s->report_format;
       c.d.intermediate_report = s->intermediate_report;
@@ -196,11 +399,13 @@ struct ReportPipeline::Impl {
     return c.d;
   }
 
-  void handle_events(const std::vector<store::DeliveryEvent>& events) {
+  template <class K>
+  core::Result<void> handle_outcomes(const std::vector<K>& outcomes) {
     std::unordered_map<std::string, std::vector<store::MessageRecord>> rows;  // by queue id
     std::vector<store::MessageLog::StatusUpdate> updates;
     std::vector<store::OutboxItem> items;
-    for (const auto& e : events) {
+    for (const auto& o : outcomes) {
+      const store::DeliveryEvent& e = *o.e;
       // Only delivery outcomes move a recipient's status and give reports.
       const auto status = core::status_of(e.event);
       if (!status || *status == core::MessageStatus::accepted) continue;
@@ -209,6 +414,8 @@ struct ReportPipeline::Impl {
         auto r = svc.log->for_queue(e.queue_id);
         if (r)
           it->second = std::move(r).value();
+        else if (r.error().temporary)
+          return r.error();
         else
           spdlog::error("reports: message log of {}: {}", e.queue_id, r.error().message);
       }
@@ -216,25 +423,42 @@ struct ReportPipeline::Impl {
       const store::MessageRecord* rec = report::record_for_event(it->second, e);
       if (!rec) continue;
       updates.push_back({rec->message_id, *status, e.time_ms});
-      auto item = report::report_for(e, *rec, defaults_for(rec->account_id), svc.price);
+      auto defaults = defaults_for(rec->account_id);
+      if (!defaults) return defaults.error();
+      auto item = report::report_for(e, *rec, defaults.value(), svc.price);
       if (!item) {
         spdlog::error("reports: {} {}: {}", rec->message_id, core::to_string(e.event),
                       item.error().message);
         continue;
       }
-      if (item->has_value()) items.push_back(std::move(**item));
+      if (item->has_value()) {
+        items.push_back(std::move(**item));
+        items.back().item_key = o.key;
+      }
     }
-    if (!updates.empty() &&
-        !with_retries("message status", [&] { return svc.log->update_status(updates); }))
-      ++c_errors;
-    if (items.empty()) return;
-    const int64_t now = now_ms();
-    if (!with_retries("outbox", [&] { return svc.outbox->enqueue(items, now); })) {
-      ++c_errors;
-      return;
-    }
+    std::optional<core::Error> temp;
+    if (!updates.empty() && failed(svc.log->update_status(updates), "message status", temp))
+      return *temp;
+    if (items.empty()) return core::ok();
+    if (failed(svc.outbox->enqueue(items, now_ms()), "outbox", temp)) return *temp;
     c_reports += items.size();
     if (svc.poke) svc.poke();
+    return core::ok();
+  }
+
+  void stop() {
+    {
+      std::lock_guard lk(mu);
+      batcher.close();
+    }
+    cv.notify_all();
+    if (writer.joinable()) writer.join();
+    {
+      std::lock_guard lk(amu);
+      stopping = true;
+    }
+    acv.notify_all();
+    if (applier.joinable()) applier.join();
   }
 };
 
@@ -244,32 +468,46 @@ ReportPipeline::ReportPipeline(ReportPipelineServices svc)
 ReportPipeline::~ReportPipeline() { stop(); }
 
 void ReportPipeline::accepted(const queue::QueuedMessage& m) {
-  impl_->push(Impl::Accepted{m, false});
+  events::JournalEntry e{events::new_entry_key(), events::JournalAccepted{m, false}};
+  const size_t units = std::max<size_t>(1, m.recipients.size());
+  impl_->push(Impl::Item{std::move(e), nullptr}, units, false);
 }
 
 void ReportPipeline::recovered(const queue::QueuedMessage& m) {
-  impl_->push(Impl::Accepted{m, true});
+  events::JournalEntry e{events::new_entry_key(), events::JournalAccepted{m, true}};
+  const size_t units = std::max<size_t>(1, m.recipients.size());
+  impl_->push(Impl::Item{std::move(e), nullptr}, units, false);
 }
 
 void ReportPipeline::events(const std::vector<store::DeliveryEvent>& batch) {
-  if (!batch.empty()) impl_->push(Impl::Events{batch});
+  if (batch.empty()) return;
+  events::JournalEntry e{events::new_entry_key(), events::JournalEvents{batch}};
+  impl_->push_now(std::move(e), batch.size());
 }
 
-void ReportPipeline::stop() {
-  {
-    std::lock_guard lk(impl_->mu);
-    impl_->batcher.close();
-  }
-  impl_->cv.notify_all();
-  if (impl_->thread.joinable()) impl_->thread.join();
+void ReportPipeline::suppressed(const store::Suppression& s) {
+  events::JournalEntry e{events::new_entry_key(), events::JournalSuppression{s}};
+  impl_->push_now(std::move(e), 1);
 }
+
+void ReportPipeline::rows(std::vector<store::DeliveryEvent> evs,
+                          std::vector<store::OutboxItem> items) {
+  if (evs.empty() && items.empty()) return;
+  const size_t units = evs.size() + items.size();
+  events::JournalEntry e{events::new_entry_key(),
+                         events::JournalRows{std::move(evs), std::move(items)}};
+  impl_->push_now(std::move(e), units);
+}
+
+void ReportPipeline::stop() { impl_->stop(); }
 
 void ReportPipeline::flush() {
   std::promise<void> done;
   auto fut = done.get_future();
   {
     std::lock_guard lk(impl_->mu);
-    if (impl_->batcher.push(Impl::Flush{&done}, 0, steady_ms(), true) == events::Pushed::refused)
+    if (impl_->batcher.push(Impl::Item{std::nullopt, &done}, 0, steady_ms(), true) ==
+        events::Pushed::refused)
       return;
   }
   impl_->cv.notify_all();
@@ -277,12 +515,20 @@ void ReportPipeline::flush() {
 }
 
 void ReportPipeline::settings_changed(int64_t account_id) {
-  std::lock_guard lk(impl_->mu);
+  std::lock_guard lk(impl_->amu);
   impl_->changed.push_back(account_id);
 }
 
 ReportPipelineCounters ReportPipeline::counters() const {
-  return {impl_->c_messages.load(), impl_->c_reports.load(), impl_->c_errors.load()};
+  ReportPipelineCounters c;
+  c.messages = impl_->c_messages.load();
+  c.reports = impl_->c_reports.load();
+  c.errors = impl_->c_errors.load();
+  c.replayed = impl_->c_replayed.load();
+  c.retries = impl_->c_retries.load();
+  c.journal_errors = impl_->c_journal_errors.load();
+  c.pending = impl_->c_pending.load();
+  return c;
 }
 
 }  // namespace tern::net

@@ -16,8 +16,22 @@
 // message's rows exist before its first delivery event is handled.
 // Account report defaults (notify_url, report_format, intermediate_report) are read through a
 // 30 s cache, like the engine's settings.
-// Durability: a report reaches the outbox only after the engine recorded the event; stop()
-// handles everything queued before it returns (the server stops the engine first).
+// Durability (issue 12, docs/cluster.md "The journal"): with a journal_dir, every item is
+// first appended to the node-local journal (journal/journal.hpp; one write and one fdatasync
+// per batch: group commit) by the writer thread, then applied to the store by a second thread
+// with idempotency keys derived from the entry's key (events/journal_entry.hpp): message-log
+// rows by message id, delivery events by event_key, outbox items by item_key, status moves and
+// suppressions are idempotent by their rules. An entry leaves the journal (an applied mark,
+// then the segment is deleted) only after every write it makes succeeded or failed
+// permanently. While the store answers a temporary error ("unavailable": the database is
+// away) the applier keeps the entries and tries again with backoff (journal::
+// apply_retry_delay_ms), never dropping them; accepting and delivering mail go on. At start
+// the entries not yet applied are replayed first. events() and suppressed() make the batch due
+// at once: the writer syncs whatever is queued as one group, so an engine event is durable
+// within about one fdatasync, and the engine never waits on the disk.
+// Without a journal_dir (tests), the same happens in memory: what stop() cannot apply is lost.
+// stop() journals everything queued, then applies what it can (a few tries while the store is
+// away; what is left stays in the journal for the next start).
 #pragma once
 #include <functional>
 #include <memory>
@@ -26,6 +40,7 @@
 
 #include "queue/envelope.hpp"
 #include "report/report.hpp"
+#include "store/outbox.hpp"
 #include "store/store.hpp"
 
 namespace tern::store {
@@ -44,12 +59,22 @@ struct ReportPipelineServices {
   report::Price price = {};        // every report's price ([webhooks] price_per_message, currency)
   size_t batch_max_units = 5'000;  // recipients + events per write (events::ReportBatcher)
   std::string node_id = {};        // recorded on every message-log row (the node that holds it)
+  // The node-local journal's directory ("" = none: items wait in memory only).
+  std::string journal_dir = {};
+  // Whether events() also writes the events to the event log (store->events): set when the
+  // delivery engine leaves that write to the pipeline (DeliveryServices::reports_record_events)
+  // so it is journaled too.
+  bool record_events = false;
 };
 
 struct ReportPipelineCounters {
-  uint64_t messages = 0;  // accepted messages logged
-  uint64_t reports = 0;   // outbox items enqueued
-  uint64_t errors = 0;    // batches that failed after retries
+  uint64_t messages = 0;        // accepted messages logged
+  uint64_t reports = 0;         // outbox items enqueued
+  uint64_t errors = 0;          // writes that failed permanently (dropped)
+  uint64_t pending = 0;         // journaled entries not yet applied
+  uint64_t replayed = 0;        // entries found unapplied in the journal at start
+  uint64_t retries = 0;         // times the applier waited for the store to come back
+  uint64_t journal_errors = 0;  // batches that could not be made durable (kept in memory)
 };
 
 class ReportPipeline {
@@ -61,10 +86,18 @@ class ReportPipeline {
 
   void accepted(const queue::QueuedMessage& m);
   void recovered(const queue::QueuedMessage& m);
+  // Journaled at once (without waiting: the next group commit takes it).
   void events(const std::vector<store::DeliveryEvent>& batch);
+  // A suppression the engine made (a hard bounce); journaled at once like events().
+  void suppressed(const store::Suppression& s);
+  // Rows made elsewhere, written as they are (the webhook sender's attempt events; the tracking
+  // endpoint's opened/clicked event and its tracking item): journaled at once like events();
+  // poke() follows items.
+  void rows(std::vector<store::DeliveryEvent> evs, std::vector<store::OutboxItem> items);
   // Handles what is queued, then ends the thread. Later calls are dropped (logged).
   void stop();
-  // Blocks until everything queued before the call is handled (tests).
+  // Blocks until everything queued before the call is applied to the store, or found not
+  // applicable (a permanent error), or stop() gave up on it.
   void flush();
 
   ReportPipelineCounters counters() const;

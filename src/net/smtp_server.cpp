@@ -231,15 +231,26 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
   std::shared_ptr<const policy::AccountContext> trusted_ctx;
   Clock::time_point trusted_loaded{};
 
+  // The last context loaded per account: while the database is away (a temporary error, issue
+  // 12) a login the verify cache still knows keeps its context, so mail from it keeps flowing;
+  // a login the cache does not know cannot be checked and gets 454 4.7.0.
+  std::mutex last_ctx_mu;
+  std::unordered_map<int64_t, std::shared_ptr<const policy::AccountContext>> last_ctx;
+
   std::shared_ptr<const policy::AccountContext> load_context(int64_t account_id) {
     auto r = svc.store->account_context(account_id);
     if (!r) {
       spdlog::warn("account {}: cannot load context: {}", account_id, r.error().message);
-      return nullptr;
+      if (!r.error().temporary) return nullptr;
+      std::lock_guard lk(last_ctx_mu);
+      auto it = last_ctx.find(account_id);
+      return it == last_ctx.end() ? nullptr : it->second;
     }
     auto ctx = std::make_shared<policy::AccountContext>(std::move(r.value()));
     for (const auto& d : cfg.platform_domains) ctx->platform_domains.push_back(d);
     if (!cfg.session.require_header_rcpts) ctx->require_header_rcpts = false;
+    std::lock_guard lk(last_ctx_mu);
+    last_ctx[account_id] = ctx;
     return ctx;
   }
 

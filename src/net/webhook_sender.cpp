@@ -309,7 +309,9 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   }
 
   void record(const std::vector<store::DeliveryEvent>& attempts) {
-    if (attempts.empty() || !svc.store) return;
+    if (attempts.empty()) return;
+    if (svc.record_events) return svc.record_events(attempts);
+    if (!svc.store) return;
     if (auto r = svc.store->events.record(attempts); !r)
       spdlog::error("webhooks: recording {} attempt event(s): {}", attempts.size(),
                     r.error().message);

@@ -38,6 +38,7 @@
 #include "core/result.hpp"
 #include "events/webhook_policy.hpp"
 #include "report/target_policy.hpp"
+#include "store/model.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -74,6 +75,8 @@ struct WebhookServices {
   dns::Resolver* resolver = nullptr;             // blocking, thread-safe
   boost::asio::thread_pool* blocking = nullptr;  // where look-ups run
   const core::Clock* clock = nullptr;            // null = system clock (tests pass a fake)
+  // Where attempt events go (issue 12: the report pipeline's journal); empty: store->events.
+  std::function<void(std::vector<store::DeliveryEvent>)> record_events = {};
 };
 
 struct WebhookCounters {

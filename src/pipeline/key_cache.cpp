@@ -25,6 +25,16 @@ core::Result<std::vector<SignerKey>> KeyCache::get(int64_t account, const std::s
   if (auto c = cached(account, domain)) return std::move(*c);
   auto specs = loader_(account, domain);
   if (!specs) {
+    if (specs.error().temporary) {
+      // The database is away (issue 12): an expired entry still held beats deferring every
+      // message until it is back; it is not refreshed (the next get asks the loader again).
+      std::lock_guard lk(mu_);
+      if (auto it = entries_.find({account, domain}); it != entries_.end()) {
+        spdlog::warn("dkim: keys for {} (account {}) unavailable, using the last ones: {}", domain,
+                     account, specs.error().message);
+        return it->second.keys;
+      }
+    }
     spdlog::warn("dkim: keys for {} (account {}) unavailable, deferring: {}", domain, account,
                  specs.error().message);
     return core::Error::temp("DKIM signing keys unavailable");

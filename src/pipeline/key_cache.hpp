@@ -6,7 +6,10 @@
 // - A failed load (database away, a sealed key without the master key, an unreadable PEM) is an
 //   error to the caller and is never cached: the message is deferred (451 4.3.0 / HTTP 503),
 //   never sent unsigned, and the next message asks the loader again (Postfix's rule: when a
-//   decision cannot be made because of a temporary error, defer).
+//   decision cannot be made because of a temporary error, defer). Except: when the loader's
+//   error is temporary (the database is away, issue 12) and an expired entry of that
+//   (account, domain) is still held (entries are swept only by successful loads), that entry
+//   is used, so signed mail keeps flowing through an outage with the keys it had before.
 // - Parsed keys are shared between entries by (domain, selector, algorithm, version) and are
 //   dropped once no fresh entry uses them (a rotated selector's old key does not live forever);
 //   expired entries are dropped on the next load.

@@ -1,7 +1,8 @@
 // Delivery events (SPEC §4–5): one row per outcome of one recipient (and tracking and webhook
 // events), kept for reports and each message's history. The delivery hot path writes them in
 // batches: one write transaction and one prepared statement per batch; a batch is all or
-// nothing (an event without a queue id is invalid and fails it).
+// nothing (an event without a queue id is invalid and fails it). An event whose key (issue 12)
+// is stored already is skipped: replaying a journal entry adds no second row.
 #pragma once
 #include <string>
 #include <vector>

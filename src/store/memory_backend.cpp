@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -63,6 +64,7 @@ struct Tables {
     DeliveryEvent e;
   };
   std::vector<Event> events;
+  std::set<std::string> event_keys;  // the non-empty DeliveryEvent::key values stored
 };
 
 struct Storage {
@@ -72,7 +74,8 @@ struct Storage {
   std::map<std::string, MessageRecord> messages;
   std::mutex outbox_mu;
   int64_t next_outbox_id = 1;
-  std::vector<OutboxItem> outbox;  // ascending id
+  std::vector<OutboxItem> outbox;     // ascending id
+  std::set<std::string> outbox_keys;  // the non-empty OutboxItem::item_key values stored
 };
 
 std::shared_ptr<Storage> storage(const std::string& name) {
@@ -784,6 +787,7 @@ class Events final : public EventRepo {
       // Row by row, like SQLite: the rows before a bad one are written to the Tx's copy, which
       // the caller then drops.
       if (e.queue_id.empty()) return core::Error::invalid("delivery event without a queue id");
+      if (!e.key.empty() && !c_.t.event_keys.insert(e.key).second) continue;  // stored already
       c_.t.events.push_back({++c_.t.seq, e});
       // The hourly counter, like SQLite's trigger (% truncates toward zero in both).
       ++c_.t.stats[{e.account_id, e.time_ms - e.time_ms % 3'600'000,
@@ -988,6 +992,7 @@ class MemoryOutbox final : public Outbox {
       if (it.url.empty()) return core::Error::invalid("outbox: item without a URL");
     std::lock_guard lock(s_->outbox_mu);
     for (const auto& it : items) {
+      if (!it.item_key.empty() && !s_->outbox_keys.insert(it.item_key).second) continue;
       OutboxItem row = it;
       row.id = s_->next_outbox_id++;
       if (row.created_ms == 0) row.created_ms = now_ms;

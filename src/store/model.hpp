@@ -156,6 +156,10 @@ struct DeliveryEvent {
   // the recipient's first attempt ended (0 = none).
   std::string sending_ip = {};
   int64_t first_attempt_ms = 0;
+  // The idempotency key (issue 12, the node-local journal): a second event with the same
+  // non-empty key is not stored (delivery_events.event_key is unique). "" = none. Written,
+  // not read back.
+  std::string key = {};
 };
 
 // An SMTP login of an account (the account name is the first; more can be made for the API).

@@ -87,6 +87,10 @@ struct OutboxItem {
   // The claim this item was handed out under (filled by due(); internal, never shown).
   std::string lease_owner;
   int64_t lease_token = 0;
+  // The idempotency key (issue 12, the node-local journal): enqueue() skips an item whose
+  // non-empty key is stored already (webhook_outbox.item_key is unique). "" = none. Written,
+  // not read back.
+  std::string item_key = {};
 };
 
 // What a mark names: an item and the token of the claim it came from.
@@ -105,7 +109,8 @@ class Outbox {
   virtual ~Outbox() = default;
 
   // All rows in one atomic step; an item without a URL is invalid and fails the batch.
-  // created_ms / next_attempt_ms 0 mean now_ms.
+  // created_ms / next_attempt_ms 0 mean now_ms. An item whose item_key is stored already is
+  // skipped (a replayed journal entry adds nothing twice).
   virtual core::Result<void> enqueue(const std::vector<OutboxItem>& items, int64_t now_ms) = 0;
   // Claims pending items with next_attempt_ms <= now_ms, grouped into at most max_batches
   // batches of at most max_per_batch (see invariants).

@@ -870,11 +870,12 @@ class Events final : public EventRepo {
     for (const auto& e : events)
       batch.push_back(
           {"INSERT INTO delivery_events(time_ms, queue_id, account_id, recipient, event, attempt, "
-           "code, enhanced, reply, mx_host, tls, phase) "
-           "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+           "code, enhanced, reply, mx_host, tls, phase, event_key) "
+           "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+           "ON CONFLICT DO NOTHING",
            Params::of(e.time_ms, e.queue_id, e.account_id, e.recipient, core::to_string(e.event),
                       e.attempt, e.code, e.enhanced, e.reply, e.mx_host, e.tls,
-                      core::to_string(e.phase))});
+                      core::to_string(e.phase), e.key)});
     auto r = c_.c->pipeline(batch, "record delivery events");
     if (!r) return r.error();
     return core::ok();

@@ -6,6 +6,8 @@
 // fenced by owner and token. enqueue is one pipelined round trip (one implicit transaction).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "store/cursor.hpp"
 #include "store/pg_parts.hpp"
 
@@ -66,20 +68,24 @@ class PgOutbox final : public Outbox {
     for (const auto& it : items)
       batch.push_back(
           {"INSERT INTO webhook_outbox(account_id, kind, url, content_type, message_id, "
-           "queue_id, recipient, item, created_ms, next_attempt_ms, attempts, last_error, state) "
-           "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,0,'','pending')",
+           "queue_id, recipient, item, created_ms, next_attempt_ms, attempts, last_error, state, "
+           "item_key) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,0,'','pending',$11) "
+           "ON CONFLICT DO NOTHING",
            Params::of(it.account_id, to_string(it.kind), it.url, it.content_type, it.message_id,
                       it.queue_id, it.recipient, it.item,
                       it.created_ms != 0 ? it.created_ms : now_ms,
-                      it.next_attempt_ms != 0 ? it.next_attempt_ms : now_ms)});
-    // Not idempotent (no item keys): an unknown commit outcome is reported, not resent.
+                      it.next_attempt_ms != 0 ? it.next_attempt_ms : now_ms, it.item_key)});
+    // Idempotent only when every item has a key (the journal's): then an unknown commit
+    // outcome is resent, and the keys keep a second copy out; else it is reported.
+    const bool keyed = std::all_of(items.begin(), items.end(),
+                                   [](const OutboxItem& it) { return !it.item_key.empty(); });
     return pool_->with(
         [&](Conn& c) -> core::Result<void> {
           auto r = c.pipeline(batch, "enqueue webhook items");
           if (!r) return r.error();
           return core::ok();
         },
-        false);
+        keyed);
   }
 
   core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,

@@ -313,7 +313,15 @@ CREATE TRIGGER domains_change
   FOR EACH ROW EXECUTE FUNCTION tern_change('domain', 'domain');
 )sql";
 
-constexpr std::array<Migration, 10> kMigrations = {{
+// 11: idempotency keys of the node-local journal (as SQLite's migration 11).
+constexpr const char* kJournal11 = R"sql(
+ALTER TABLE delivery_events ADD COLUMN event_key TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX delivery_events_key ON delivery_events(event_key) WHERE event_key <> '';
+ALTER TABLE webhook_outbox ADD COLUMN item_key TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX webhook_outbox_key ON webhook_outbox(item_key) WHERE item_key <> '';
+)sql";
+
+constexpr std::array<Migration, 11> kMigrations = {{
     {kSchema7, 7},
     {kFolded, 7},
     {kFolded, 7},
@@ -324,6 +332,7 @@ constexpr std::array<Migration, 10> kMigrations = {{
     {kConsole8, 7},        // expand only: a binary of version 7 keeps working
     {kCluster9, 7},        // expand only
     {kDomainChecks10, 7},  // expand only
+    {kJournal11, 7},       // expand only: old binaries write '' keys
 }};
 
 // Serializes migrations of one schema across every node (other schemas are independent).

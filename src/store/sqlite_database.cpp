@@ -888,8 +888,8 @@ class Events final : public EventRepo {
     // copies: the batch costs no parse at all.
     Stmt st(c_.cache,
             "INSERT INTO delivery_events(time_ms, queue_id, account_id, recipient, event, "
-            "attempt, code, enhanced, reply, mx_host, tls, phase) "
-            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            "attempt, code, enhanced, reply, mx_host, tls, phase, event_key) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     for (const auto& e : events) {
       // Checked row by row inside the transaction: a bad row fails the Tx after the rows
       // before it were written, and the caller drops it (all or nothing).
@@ -906,7 +906,8 @@ class Events final : public EventRepo {
           .bind_static(9, e.reply)
           .bind_static(10, e.mx_host)
           .bind(11, int64_t{e.tls ? 1 : 0})
-          .bind_static(12, core::to_string(e.phase));
+          .bind_static(12, core::to_string(e.phase))
+          .bind_static(13, e.key);
       if (auto r = st.run("record delivery event"); !r) return r;
     }
     return core::ok();

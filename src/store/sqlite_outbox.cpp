@@ -75,8 +75,8 @@ class SqliteOutbox final : public Outbox {
     if (auto r = txn.begin_immediate(); !r) return r;
     Stmt s(db_,
            "INSERT INTO webhook_outbox(account_id, kind, url, content_type, message_id, queue_id, "
-           "recipient, item, created_ms, next_attempt_ms, attempts, last_error, state) "
-           "VALUES(?,?,?,?,?,?,?,?,?,?,0,'','pending')");
+           "recipient, item, created_ms, next_attempt_ms, attempts, last_error, state, item_key) "
+           "VALUES(?,?,?,?,?,?,?,?,?,?,0,'','pending',?) ON CONFLICT DO NOTHING");
     for (const auto& it : items) {
       s.reset();
       s.bind(1, it.account_id)
@@ -88,7 +88,8 @@ class SqliteOutbox final : public Outbox {
           .bind(7, it.recipient)
           .bind(8, it.item)
           .bind(9, it.created_ms != 0 ? it.created_ms : now_ms)
-          .bind(10, it.next_attempt_ms != 0 ? it.next_attempt_ms : now_ms);
+          .bind(10, it.next_attempt_ms != 0 ? it.next_attempt_ms : now_ms)
+          .bind(11, it.item_key);
       if (auto r = s.run("enqueue webhook item"); !r) return r;
     }
     return txn.commit();

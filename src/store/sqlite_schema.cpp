@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 10> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -347,6 +347,15 @@ ALTER TABLE webhook_outbox ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
     R"sql(
 ALTER TABLE domains ADD COLUMN next_check_ms INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX domains_next_check ON domains(next_check_ms);
+)sql",
+    // 11: idempotency keys of the node-local journal (issue 12, docs/cluster.md "The journal"):
+    // a journaled write applied twice (a replay after a crash, a retry once the database is
+    // back) adds no second event or outbox item. '' = written without a key (never a conflict).
+    R"sql(
+ALTER TABLE delivery_events ADD COLUMN event_key TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX delivery_events_key ON delivery_events(event_key) WHERE event_key <> '';
+ALTER TABLE webhook_outbox ADD COLUMN item_key TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX webhook_outbox_key ON webhook_outbox(item_key) WHERE item_key <> '';
 )sql",
 };
 

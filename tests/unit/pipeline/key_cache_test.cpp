@@ -47,6 +47,26 @@ TEST_F(KeyCacheTest, LoadErrorIsAnErrorAndIsNotCached) {
   EXPECT_TRUE(cache.cached(1, "example.com"));
 }
 
+// Issue 12: while the database is away, an expired entry still held is used (mail keeps
+// flowing, signed as before); once it is back the next get loads again.
+TEST_F(KeyCacheTest, ExpiredEntryServesWhileTheLoaderIsAway) {
+  auto cache = make();
+  ASSERT_TRUE(cache.get(1, "example.com"));
+  now += 31s;
+  fail = true;
+  auto r = cache.get(1, "example.com");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ(r->front().selector, "tern1");
+  EXPECT_EQ(loads, 2);
+  EXPECT_FALSE(cache.get(2, "never.example"));  // nothing held: deferred as before
+  fail = false;
+  version = 2;
+  auto back = cache.get(1, "example.com");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->front().selector, "tern2");
+}
+
 TEST_F(KeyCacheTest, UnreadableKeyIsAnError) {
   pem1 = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n";
   auto cache = make();

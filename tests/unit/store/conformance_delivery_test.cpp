@@ -442,6 +442,27 @@ TYPED_TEST(DeliveryConformance, EventBatchIsAllOrNothing) {
   EXPECT_TRUE(this->store_->events.for_queue("Q9")->empty());
 }
 
+// Issue 12: the journal replays an entry with the same keys; a keyed event is stored once,
+// unkeyed ones every time (as before), and a batch mixing a known key with new rows stores
+// the new rows.
+TYPED_TEST(DeliveryConformance, EventWithAKnownKeyIsNotStoredTwice) {
+  auto a = event(1, "QK", this->acme_, "a@example.com", core::EventKind::delivered, 1);
+  a.key = "0123456789abcdef0123456789abcdef.0";
+  auto b = event(2, "QK", this->acme_, "b@example.com", core::EventKind::deferred, 1);
+  b.key = "0123456789abcdef0123456789abcdef.1";
+  auto plain = event(3, "QK", this->acme_, "c@example.com", core::EventKind::delivered, 1);
+  ASSERT_TRUE(this->store_->events.record({a, b, plain}).ok());
+  auto c = event(4, "QK", this->acme_, "d@example.com", core::EventKind::delivered, 1);
+  c.key = "0123456789abcdef0123456789abcdef.2";
+  auto r = this->store_->events.record({a, b, plain, c});  // the replay, one new row
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto back = this->store_->events.for_queue("QK").value();
+  std::vector<std::string> rcpts;
+  for (const auto& e : back) rcpts.push_back(e.recipient);
+  EXPECT_EQ(rcpts, (std::vector<std::string>{"a@example.com", "b@example.com", "c@example.com",
+                                             "c@example.com", "d@example.com"}));
+}
+
 TYPED_TEST(DeliveryConformance, ThousandEventBatch) {
   std::vector<DeliveryEvent> batch;
   for (int i = 0; i < 1000; ++i) {

@@ -25,11 +25,13 @@ inline std::string shape_type(std::string t) {
   return t;
 }
 
-// "(verified = 1)" and "verified = 1" and "verified=1" are one predicate.
+// "(verified = 1)" and "verified = 1" and "verified=1" are one predicate, and so are
+// "(event_key <> ''::text)" (PostgreSQL's rendering) and "event_key <> ''".
 inline std::string shape_pred(std::string p) {
   std::string out;
   for (char c : p)
     if (c != '(' && c != ')' && c != ' ' && c != '\n') out += static_cast<char>(std::tolower(c));
+  for (size_t at; (at = out.find("::text")) != std::string::npos;) out.erase(at, 6);
   return out;
 }
 

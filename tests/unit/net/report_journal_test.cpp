@@ -1,0 +1,409 @@
+// The report pipeline with its node-local journal (issue 12) over a real SQLite store whose
+// message log and outbox can be made to answer "unavailable" (a database outage) or to commit
+// and then report a lost connection (an unknown commit outcome): nothing the pipeline was
+// handed is lost, and nothing is applied twice — the retries and the replays re-apply whole
+// entries, and the idempotency keys keep the second copies out.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "events/journal_entry.hpp"
+#include "journal/journal.hpp"
+#include "net/report_pipeline.hpp"
+#include "store/backend.hpp"
+#include "store/message_log.hpp"
+#include "store/outbox.hpp"
+#include "store/store.hpp"
+#include "unit/store/test_dir.hpp"
+
+namespace tern::net {
+namespace {
+
+// How a flaky piece answers its next writes.
+struct Weather {
+  std::atomic<bool> down{false};  // every write: unavailable, nothing written
+  std::atomic<int> lose_ack{0};   // these many writes: done, then unavailable
+  std::atomic<int> failures{0};   // answers given as unavailable
+  core::Result<void> gate() {
+    if (down) {
+      ++failures;
+      return core::Error::unavailable("database connection lost (test)");
+    }
+    return core::ok();
+  }
+  core::Result<void> after(core::Result<void> r) {
+    if (r && lose_ack > 0) {
+      --lose_ack;
+      ++failures;
+      return core::Error::unavailable("connection lost before COMMIT was acknowledged (test)");
+    }
+    return r;
+  }
+};
+
+class FlakyLog final : public store::MessageLog {
+ public:
+  FlakyLog(store::MessageLog& in, Weather& w) : in_(in), w_(w) {}
+  core::Result<void> record_accepted(const std::vector<store::MessageRecord>& r) override {
+    if (auto g = w_.gate(); !g) return g;
+    return w_.after(in_.record_accepted(r));
+  }
+  core::Result<void> update_status(const std::vector<StatusUpdate>& u) override {
+    if (auto g = w_.gate(); !g) return g;
+    return w_.after(in_.update_status(u));
+  }
+  core::Result<std::optional<store::MessageRecord>> find(const std::string& id) override {
+    if (auto g = w_.gate(); !g) return g.error();
+    return in_.find(id);
+  }
+  core::Result<std::vector<store::MessageRecord>> for_queue(const std::string& q) override {
+    if (auto g = w_.gate(); !g) return g.error();
+    return in_.for_queue(q);
+  }
+  core::Result<store::MessagePage> search(const store::MessageQuery& q) override {
+    return in_.search(q);
+  }
+
+ private:
+  store::MessageLog& in_;
+  Weather& w_;
+};
+
+class FlakyOutbox final : public store::Outbox {
+ public:
+  FlakyOutbox(store::Outbox& in, Weather& w) : in_(in), w_(w) {}
+  core::Result<void> enqueue(const std::vector<store::OutboxItem>& items, int64_t now) override {
+    if (auto g = w_.gate(); !g) return g;
+    return w_.after(in_.enqueue(items, now));
+  }
+  core::Result<std::vector<std::vector<store::OutboxItem>>> due(int64_t n, size_t b,
+                                                                size_t p) override {
+    return in_.due(n, b, p);
+  }
+  core::Result<size_t> mark_sent(const std::vector<store::OutboxClaim>& c, int64_t n,
+                                 int code) override {
+    return in_.mark_sent(c, n, code);
+  }
+  core::Result<size_t> mark_failed(const std::vector<store::OutboxClaim>& c, int64_t n,
+                                   const std::string& e, bool g, int code) override {
+    return in_.mark_failed(c, n, e, g, code);
+  }
+  core::Result<uint64_t> backlog() override { return in_.backlog(); }
+  core::Result<int64_t> next_due_ms() override { return in_.next_due_ms(); }
+  core::Result<std::vector<store::OutboxItem>> for_message(const std::string& m) override {
+    return in_.for_message(m);
+  }
+  core::Result<store::OutboxPage> list(int64_t a, size_t l, const std::string& c) override {
+    return in_.list(a, l, c);
+  }
+  core::Result<std::optional<store::OutboxItem>> find(int64_t a, int64_t id) override {
+    return in_.find(a, id);
+  }
+  core::Result<bool> retry_now(int64_t a, int64_t id, int64_t n) override {
+    return in_.retry_now(a, id, n);
+  }
+
+ private:
+  store::Outbox& in_;
+  Weather& w_;
+};
+
+class ReportJournalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backend_ = std::move(store::open_backend("sqlite:" + tmp_.file("tern.db"))).value();
+    store_ = backend_.store.get();
+    acct_ = store_->accounts.create("acme").value().account.id;
+    log_ = std::make_unique<FlakyLog>(*backend_.messages, log_weather_);
+    outbox_ = std::make_unique<FlakyOutbox>(*backend_.outbox, outbox_weather_);
+  }
+  void TearDown() override { rp_.reset(); }
+
+  void start() {
+    ReportPipelineServices svc{store_, log_.get(), outbox_.get(), [] {}, 20};
+    svc.journal_dir = tmp_.file("journal");
+    svc.record_events = true;
+    svc.node_id = "n1";
+    rp_ = std::make_unique<ReportPipeline>(svc);
+  }
+
+  queue::QueuedMessage message(const std::string& id) {
+    queue::QueuedMessage m;
+    m.id = id;
+    m.account_id = acct_;
+    m.sender = "s@example.com";
+    m.received_ms = 1795341600000;
+    m.options_json = R"({"notifyUrl":"http://h.example/r"})";
+    for (const char* a : {"a@example.org", "b@example.org"}) {
+      queue::Recipient r;
+      r.address = a;
+      m.recipients.push_back(r);
+    }
+    return m;
+  }
+  store::DeliveryEvent ev(const std::string& q, const std::string& rcpt, core::EventKind k) {
+    store::DeliveryEvent e;
+    e.time_ms = 1795341601000;
+    e.queue_id = q;
+    e.account_id = acct_;
+    e.recipient = rcpt;
+    e.event = k;
+    e.attempt = 1;
+    e.code = k == core::EventKind::delivered ? 250 : 550;
+    e.enhanced = k == core::EventKind::delivered ? "2.0.0" : "5.1.1";
+    e.reply = "reply";
+    return e;
+  }
+  // Every event of q as "recipient:event", in stored order.
+  std::vector<std::string> events_of(const std::string& q) {
+    std::vector<std::string> out;
+    const auto all = store_->events.for_queue(q).value();
+    for (const auto& e : all)
+      out.push_back(e.recipient + ":" + std::string(core::to_string(e.event)));
+    return out;
+  }
+  size_t items_of(const std::string& mid) { return backend_.outbox->for_message(mid)->size(); }
+  size_t journal_files() {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(tmp_.file("journal")))
+      n += e.path().extension() == ".log";
+    return n;
+  }
+  // One message, its two outcomes and a suppression: what one test round hands the pipeline.
+  void hand_over(const std::string& q) {
+    rp_->accepted(message(q));
+    rp_->events({ev(q, "a@example.org", core::EventKind::delivered),
+                 ev(q, "b@example.org", core::EventKind::bounced)});
+    rp_->suppressed({acct_, "b@example.org", "550 5.1.1 no such user", q, 1795341601000});
+  }
+  void expect_applied_once(const std::string& q) {
+    auto rows = backend_.messages->for_queue(q).value();
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].status, core::MessageStatus::delivered);
+    EXPECT_EQ(rows[1].status, core::MessageStatus::bounced);
+    EXPECT_EQ(rows[0].node_id, "n1");
+    EXPECT_EQ(events_of(q),
+              (std::vector<std::string>{"a@example.org:accepted", "b@example.org:accepted",
+                                        "a@example.org:delivered", "b@example.org:bounced"}));
+    EXPECT_EQ(items_of(q + ".0"), 1u);
+    EXPECT_EQ(items_of(q + ".1"), 1u);
+    EXPECT_TRUE(store_->suppressions.listed(acct_, {"b@example.org"})->size() == 1);
+  }
+
+  test::TempDir tmp_;
+  store::Backend backend_;
+  store::Store* store_ = nullptr;
+  Weather log_weather_, outbox_weather_;
+  std::unique_ptr<FlakyLog> log_;
+  std::unique_ptr<FlakyOutbox> outbox_;
+  std::unique_ptr<ReportPipeline> rp_;
+  int64_t acct_ = 0;
+};
+
+TEST_F(ReportJournalTest, WritesWaitWhileTheStoreIsAwayAndAreAppliedOnceWhenItReturns) {
+  start();
+  log_weather_.down = true;
+  outbox_weather_.down = true;
+  hand_over("Q1");
+  // The positive marker of "nothing applied yet": the applier has met the outage (and
+  // waited) at least twice, and the message log still has no row.
+  for (int i = 0; i < 400 && log_weather_.failures < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GE(log_weather_.failures.load(), 2);
+  EXPECT_TRUE(backend_.messages->for_queue("Q1")->empty());
+  EXPECT_GE(rp_->counters().pending, 1u);
+  EXPECT_GE(rp_->counters().retries, 1u);
+  log_weather_.down = false;
+  outbox_weather_.down = false;
+  rp_->flush();
+  expect_applied_once("Q1");
+  EXPECT_EQ(rp_->counters().errors, 0u);
+  EXPECT_EQ(rp_->counters().pending, 0u);
+}
+
+TEST_F(ReportJournalTest, ALostCommitAcknowledgementIsRetriedWithoutASecondCopy) {
+  start();
+  // The outbox write commits, then the connection drops: the whole group is applied again
+  // (rows, events, statuses, items): the keys keep every second copy out.
+  outbox_weather_.lose_ack = 1;
+  hand_over("Q2");
+  rp_->flush();
+  EXPECT_EQ(outbox_weather_.failures.load(), 1);
+  expect_applied_once("Q2");
+}
+
+TEST_F(ReportJournalTest, WhatWasNotAppliedBeforeAStopIsReplayedAtTheNextStart) {
+  start();
+  log_weather_.down = true;
+  hand_over("Q3");
+  rp_->stop();  // gives up after a few tries: the entries stay in the journal
+  EXPECT_TRUE(backend_.messages->for_queue("Q3")->empty());
+  rp_.reset();
+  log_weather_.down = false;
+  start();
+  EXPECT_EQ(rp_->counters().replayed, 3u);
+  rp_->flush();
+  expect_applied_once("Q3");
+  // Applied and marked: a third start replays nothing.
+  rp_.reset();
+  start();
+  EXPECT_EQ(rp_->counters().replayed, 0u);
+  rp_->flush();
+  expect_applied_once("Q3");
+}
+
+TEST_F(ReportJournalTest, ReplayingEntriesAlreadyAppliedChangesNothing) {
+  start();
+  hand_over("Q4");
+  rp_->flush();
+  expect_applied_once("Q4");
+  rp_.reset();
+  // A crash between applying and marking: the same entries (same keys) come back. Written
+  // into the journal again by hand, as the next start would find them.
+  {
+    std::vector<journal::Replayed> none;
+    auto j = journal::Journal::open(tmp_.file("journal"), {}, &none).value();
+    ASSERT_TRUE(none.empty());
+    events::JournalEntry acc{"0123456789abcdef0123456789abcdef",
+                             events::JournalAccepted{message("Q5"), false}};
+    events::JournalEntry evs{
+        "fedcba9876543210fedcba9876543210",
+        events::JournalEvents{{ev("Q5", "a@example.org", core::EventKind::delivered),
+                               ev("Q5", "b@example.org", core::EventKind::bounced)}}};
+    events::JournalEntry sup{
+        "00000000000000001111111111111111",
+        events::JournalSuppression{
+            {acct_, "b@example.org", "550 5.1.1 no such user", "Q5", 1795341601000}}};
+    const std::vector<std::string> payloads{events::encode_entry(acc), events::encode_entry(evs),
+                                            events::encode_entry(sup)};
+    ASSERT_TRUE(j->append(payloads).ok());
+    ASSERT_TRUE(j->append(payloads).ok());  // twice: applied, then replayed after a crash
+  }
+  start();
+  EXPECT_EQ(rp_->counters().replayed, 6u);
+  rp_->flush();
+  expect_applied_once("Q5");
+  expect_applied_once("Q4");
+}
+
+// After a crash, a message can come back twice: in a journal entry not yet applied and from
+// the spool (recovered) while the log does not know it yet. It is logged once.
+TEST_F(ReportJournalTest, AMessageInTheJournalAndRecoveredFromTheSpoolIsLoggedOnce) {
+  {
+    std::vector<journal::Replayed> none;
+    auto j = journal::Journal::open(tmp_.file("journal"), {}, &none).value();
+    events::JournalEntry acc{events::new_entry_key(),
+                             events::JournalAccepted{message("Q6"), false}};
+    ASSERT_TRUE(j->append({events::encode_entry(acc)}).ok());
+  }
+  start();
+  rp_->recovered(message("Q6"));
+  rp_->flush();
+  EXPECT_EQ(events_of("Q6"),
+            (std::vector<std::string>{"a@example.org:accepted", "b@example.org:accepted"}));
+  EXPECT_EQ(backend_.messages->for_queue("Q6")->size(), 2u);
+}
+
+// Rows made elsewhere (a tracking event and its item, webhook attempt events) are written as
+// they are, once, also when the outbox's commit acknowledgement is lost.
+TEST_F(ReportJournalTest, RowsMadeElsewhereAreWrittenOnce) {
+  start();
+  rp_->accepted(message("Q7"));
+  auto open = ev("Q7", "a@example.org", core::EventKind::opened);
+  store::OutboxItem item;
+  item.account_id = acct_;
+  item.kind = store::OutboxKind::tracking;
+  item.url = "http://h.example/t";
+  item.content_type = "application/json";
+  item.message_id = "Q7.0";
+  item.queue_id = "Q7";
+  item.recipient = "a@example.org";
+  item.item = R"({"type":"OPENED"})";
+  outbox_weather_.lose_ack = 1;
+  rp_->rows({open}, {item});
+  rp_->rows({ev("Q7", "a@example.org", core::EventKind::webhook)}, {});
+  rp_->flush();
+  EXPECT_EQ(outbox_weather_.failures.load(), 1);
+  EXPECT_EQ(events_of("Q7"),
+            (std::vector<std::string>{"a@example.org:accepted", "b@example.org:accepted",
+                                      "a@example.org:opened", "a@example.org:webhook"}));
+  auto items = backend_.outbox->for_message("Q7.0").value();
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].kind, store::OutboxKind::tracking);
+  EXPECT_EQ(items[0].item, R"({"type":"OPENED"})");
+}
+
+TEST_F(ReportJournalTest, AppliedSegmentsAreTrimmed) {
+  start();
+  for (int i = 0; i < 20; ++i) hand_over("T" + std::to_string(i));
+  rp_->flush();
+  for (int i = 0; i < 20; ++i) expect_applied_once("T" + std::to_string(i));
+  EXPECT_LE(journal_files(), 1u);  // only the segment being appended to
+  rp_.reset();
+  start();
+  EXPECT_EQ(rp_->counters().replayed, 0u);
+}
+
+TEST(JournalEntry, RoundTripAndRefusals) {
+  queue::QueuedMessage m;
+  m.id = "Qx";
+  m.account_id = 7;
+  m.prepend = "DKIM-Signature: dropped\r\n";
+  queue::Recipient r;
+  r.address = "r@example.org";
+  m.recipients.push_back(r);
+  events::JournalEntry a{events::new_entry_key(), events::JournalAccepted{m, true}};
+  auto back = events::decode_entry(events::encode_entry(a)).value();
+  EXPECT_EQ(back.key, a.key);
+  const auto& ba = std::get<events::JournalAccepted>(back.body);
+  EXPECT_TRUE(ba.recovered);
+  EXPECT_EQ(ba.m.id, "Qx");
+  EXPECT_EQ(ba.m.prepend, "");
+  store::DeliveryEvent e;
+  e.queue_id = "Qx";
+  e.time_ms = 5;
+  e.event = core::EventKind::deferred;
+  e.phase = core::Phase::rcpt;
+  e.code = 451;
+  e.sending_ip = "192.0.2.1";
+  e.first_attempt_ms = 4;
+  events::JournalEntry b{events::new_entry_key(), events::JournalEvents{{e}}};
+  auto bb = std::get<events::JournalEvents>(events::decode_entry(events::encode_entry(b))->body);
+  ASSERT_EQ(bb.events.size(), 1u);
+  EXPECT_EQ(bb.events[0].phase, core::Phase::rcpt);
+  EXPECT_EQ(bb.events[0].sending_ip, "192.0.2.1");
+  EXPECT_EQ(bb.events[0].first_attempt_ms, 4);
+  EXPECT_NE(a.key, b.key);
+  store::OutboxItem it;
+  it.account_id = 3;
+  it.kind = store::OutboxKind::tracking;
+  it.url = "https://t.example/";
+  it.item = "{}";
+  it.created_ms = 9;
+  events::JournalEntry c{events::new_entry_key(), events::JournalRows{{e}, {it}}};
+  auto bc = std::get<events::JournalRows>(events::decode_entry(events::encode_entry(c))->body);
+  ASSERT_EQ(bc.items.size(), 1u);
+  EXPECT_EQ(bc.items[0].kind, store::OutboxKind::tracking);
+  EXPECT_EQ(bc.items[0].url, "https://t.example/");
+  EXPECT_EQ(bc.items[0].created_ms, 9);
+  EXPECT_EQ(bc.events.size(), 1u);
+  for (const char* bad :
+       {"", "[]", "{}", R"({"k":"short","t":"events","e":[]})",
+        R"({"k":"0123456789abcdef0123456789abcdef","t":"what"})",
+        R"({"k":"0123456789abcdef0123456789abcdef","t":"events","e":[{"e":"nope"}]})",
+        R"({"k":"0123456789abcdef0123456789abcdef","t":"events","e":[{"e":"delivered","t":-1}]})",
+        R"({"k":"0123456789abcdef0123456789abcdef","t":"suppression","s":{"a":"x"}})",
+        R"({"k":"0123456789abcdef0123456789abcdef","t":"rows","e":[],"o":[{"k":"nope"}]})",
+        R"({"k":"0123456789abcdef0123456789abcdef","t":"rows","e":{},"o":[]})"}) {
+    auto r = events::decode_entry(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_TRUE(r.error().is(core::ErrorCode::corrupt)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace tern::net
