@@ -134,9 +134,9 @@ def writes_delta(before, after):
 
 def flow_cell(region, sink):
     with deadline(CELL_TIMEOUT) as limit_at:
-        region.start(delivery=True, sink_port=sink.port)
-        sink.start()
         try:
+            region.start(delivery=True, sink_port=sink.port)
+            sink.start()
             time.sleep(STATS_FLUSH_S)  # the setup's statistics are flushed
             w0 = region.row_writes()
             c0, t0 = region.cpu(), time.monotonic()
@@ -169,8 +169,8 @@ def flow_cell(region, sink):
 
 def accept_cell(region, sink):
     with deadline(CELL_TIMEOUT) as limit_at:
-        region.start(delivery=False, sink_port=sink.port)
         try:
+            region.start(delivery=False, sink_port=sink.port)
             c0, t0 = region.cpu(), time.monotonic()
             wall = rg.submit_spread(region, ACCEPT_N, SESSIONS, SIZE, SENDER, RCPT, limit_at)
             c1 = region.cpu()
@@ -230,9 +230,9 @@ def outbox_cell(region, sink, receiver):
 
     with deadline(CELL_TIMEOUT) as limit_at:
         receiver.reset()
-        region.start(delivery=True, sink_port=sink.port, before_start=notify)
-        sink.start()
         try:
+            region.start(delivery=True, sink_port=sink.port, before_start=notify)
+            sink.start()
             # One real report: the template.
             rg.submit_spread(_first_node(region), 1, 1, SIZE, SENDER, RCPT, limit_at)
             receiver.wait_unique(1, limit_at)
@@ -375,8 +375,8 @@ def main(tern_bin):
             entry = res["regions"][key]
             try:
                 with deadline(300):
-                    region.start(delivery=True, sink_port=sink.port)
                     try:
+                        region.start(delivery=True, sink_port=sink.port)
                         entry["probe"] = [servers.probe(_ProbeTarget(region, node, sink.port),
                                                         dns_servers)
                                           for node in region.nodes]
