@@ -14,9 +14,10 @@ Cells, per region, RUNS times (regions alternate within each run):
           delivery at once. Then the cell waits until the store's message log says every
           recipient delivered (logged_s) and, on PostgreSQL, counts the row writes the cell
           caused: n_tup_ins + n_tup_upd + n_tup_del of pg_stat_user_tables in the region's
-          schema, before the submission and after the log is complete (the server's statistics
-          are flushed by idle backends within a second; the cell waits 2 s), per delivered
-          recipient, and by table.
+          schema, before the submission and after the log is complete (idle backends flush their
+          counts within a second: read until two reads agree and the insert counts of
+          delivery_events and messages equal their row counts), per delivered recipient, and
+          by table.
   accept  delivery off; smtp-source submits ACCEPT_N messages as above; msgs/s = ACCEPT_N /
           wall time of the clients; every node's queue must hold its share (all ACCEPT_N), and
           logged_s = until the message log holds ACCEPT_N rows.
@@ -38,7 +39,7 @@ Invariants:
 
 Usage: bench.py TERN_BIN (run.sh sets it up). env: FLOW_N (10000) ACCEPT_N (5000)
        OUTBOX_N (20000) HOOK_HOSTS (8) SESSIONS (20) SIZE (1024) RUNS (3) CELL_TIMEOUT (s)
-       REGIONS (sqlite1,pg1,pg3)
+       REGIONS (sqlite1,pg1,pg3) CELLS (flow,accept,outbox)
 Writes bench/cluster/results/last.json and prints a table.
 """
 import contextlib
@@ -87,10 +88,14 @@ CHOSEN = [s.strip() for s in os.environ.get("REGIONS", ",".join(REGIONS)).split(
 if not CHOSEN or set(CHOSEN) - set(REGIONS):
     sys.exit(f"bench/cluster: REGIONS={os.environ.get('REGIONS')!r}: a list of "
              + ", ".join(REGIONS))
-CELLS = ("flow", "accept", "outbox")
+ALL_CELLS = ("flow", "accept", "outbox")
+CELLS = tuple(c.strip() for c in os.environ.get("CELLS", ",".join(ALL_CELLS)).split(",")
+              if c.strip())
+if not CELLS or set(CELLS) - set(ALL_CELLS):
+    sys.exit(f"bench/cluster: CELLS={os.environ.get('CELLS')!r}: a list of "
+             + ", ".join(ALL_CELLS))
 RESULTS = os.path.join(os.environ.get("BENCH_RESULTS_DIR") or os.path.join(HERE, "results"),
                        "last.json")
-STATS_FLUSH_S = 2.0  # idle backends flush their table statistics within 1 s (PostgreSQL 15)
 
 
 def log(*a):
@@ -137,7 +142,6 @@ def flow_cell(region, sink):
         try:
             region.start(delivery=True, sink_port=sink.port)
             sink.start()
-            time.sleep(STATS_FLUSH_S)  # the setup's statistics are flushed
             w0 = region.row_writes()
             c0, t0 = region.cpu(), time.monotonic()
             sub_s = rg.submit_spread(region, FLOW_N, SESSIONS, SIZE, SENDER, RCPT, limit_at)
@@ -150,7 +154,6 @@ def flow_cell(region, sink):
                              lambda: region.count("SELECT count(*) FROM messages "
                                                   "WHERE status = 'delivered'"),
                              FLOW_N, limit_at, step=0.25)
-            time.sleep(STATS_FLUSH_S)
             w1 = region.row_writes()
         finally:
             sink.stop()
@@ -242,7 +245,6 @@ def outbox_cell(region, sink, receiver):
                                           "WHERE state = 'pending'"), 0, limit_at)
             region.stop_nodes()
             fill_outbox(region, receiver, template, int(time.time() * 1000))
-            time.sleep(STATS_FLUSH_S)
             w0 = region.row_writes()
             receiver.reset()
             t_start = time.monotonic()
@@ -258,7 +260,6 @@ def outbox_cell(region, sink, receiver):
             wait_for("outbox items marked sent",
                      lambda: region.count("SELECT count(*) FROM webhook_outbox "
                                           "WHERE state = 'pending'"), 0, limit_at, step=0.25)
-            time.sleep(STATS_FLUSH_S)
             w1 = region.row_writes()
         finally:
             sink.stop()

@@ -238,14 +238,32 @@ class Region:
         rows = self.sql(query)
         return int(rows[0][0]) if rows and rows[0] else 0
 
-    def row_writes(self):
-        """{table: inserted+updated+deleted rows} since the server started (PostgreSQL only:
-        pg_stat_user_tables of the region's schema); None on SQLite."""
+    def _stats(self):
+        rows = self.pg.psql("SELECT relname, n_tup_ins, n_tup_upd + n_tup_del FROM "
+                            f"pg_stat_user_tables WHERE schemaname = '{self.schema}'")
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+    def row_writes(self, timeout=20):
+        """{table: inserted+updated+deleted rows} since the schema was made (PostgreSQL only:
+        pg_stat_user_tables of the region's schema); None on SQLite. Each backend flushes its
+        counts when idle, at most once a second: read until two reads 1 s apart agree and the
+        insert counts of the append-only tables equal their row counts."""
         if self.kind != "pg":
             return None
-        rows = self.pg.psql("SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM "
-                            f"pg_stat_user_tables WHERE schemaname = '{self.schema}'")
-        return {r[0]: int(r[1]) for r in rows}
+        deadline = time.monotonic() + timeout
+        prev = None
+        while True:
+            cur = self._stats()
+            rows = self.sql("SELECT (SELECT count(*) FROM delivery_events), "
+                            "(SELECT count(*) FROM messages)")[0]
+            complete = (cur.get("delivery_events", (0, 0))[0] == int(rows[0])
+                        and cur.get("messages", (0, 0))[0] == int(rows[1]))
+            if complete and cur == prev:
+                return {t: a + b for t, (a, b) in cur.items()}
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"table statistics did not settle: {cur} vs rows {rows}")
+            prev = cur
+            time.sleep(1.0)
 
     def log_tail(self):
         return "\n".join(f"--- {n.node_id}\n{n.log_tail(1500)}" for n in self.nodes)
