@@ -97,7 +97,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     bool store_error = false;
     sched.begin_pump();
     for (size_t n; !store_error && (n = sched.claim_budget()) > 0;) {
-      auto r = svc.outbox->due(t, n, sched.config().batch);
+      auto r = svc.outbox->due(t, n, sched.config().batch, sched.full_urls());
       if (!r) {
         spdlog::warn("webhooks: reading the outbox: {}", r.error().message);
         store_error = true;

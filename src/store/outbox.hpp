@@ -108,9 +108,16 @@ class Outbox {
   // created_ms / next_attempt_ms 0 mean now_ms.
   virtual core::Result<void> enqueue(const std::vector<OutboxItem>& items, int64_t now_ms) = 0;
   // Claims pending items with next_attempt_ms <= now_ms, grouped into at most max_batches
-  // batches of at most max_per_batch (see invariants).
-  virtual core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,
-                                                                 size_t max_per_batch) = 0;
+  // batches of at most max_per_batch (see invariants). Items whose url is in skip_urls are
+  // neither claimed nor counted (the sender's hosts that cannot take a batch now); they stay
+  // due for the next call.
+  virtual core::Result<std::vector<std::vector<OutboxItem>>> due(
+      int64_t now_ms, size_t max_batches, size_t max_per_batch,
+      const std::vector<std::string>& skip_urls) = 0;
+  core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,
+                                                         size_t max_per_batch) {
+    return due(now_ms, max_batches, max_per_batch, {});
+  }
   // attempts+1, last_error cleared, next_attempt_ms = now_ms (the time it went out);
   // code: the HTTP status the attempt got (kept as last_code). Only pending items still held
   // under the claim (this owner, this token); returns how many it changed.

@@ -129,6 +129,31 @@ TYPED_TEST(OutboxConformance, DueHonoursBatchLimitsAndNeverReturnsAnItemTwice) {
   EXPECT_EQ(b.value(), 8u);
 }
 
+TYPED_TEST(OutboxConformance, DueSkipsTheGivenUrlsAndLeavesThemDue) {
+  // The sender passes the URLs of hosts that cannot take a batch now: their items are neither
+  // claimed nor counted against max_batches, and stay due for the next call. A URL with
+  // quotes and SQL in it is a value, not SQL.
+  const std::string hostile = "https://c.example/x'); DELETE FROM webhook_outbox; --";
+  this->enqueue({item(1, "https://a.example/", "a1"), item(1, "https://b.example/", "b1"),
+                 item(1, hostile, "c1"), item(1, "https://a.example/", "a2"),
+                 item(1, "https://d.example/", "d1")});
+  const int64_t t = this->now();
+  auto mids = [](const std::vector<std::vector<OutboxItem>>& bs) {
+    std::vector<std::string> v;
+    for (const auto& b : bs)
+      for (const auto& i : b) v.push_back(i.message_id);
+    return v;
+  };
+  auto r = this->outbox_->due(t, 2, 10, {"https://a.example/", hostile});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(mids(r.value()), (std::vector<std::string>{"b1", "d1"}));
+  // Nothing was taken from the skipped URLs: the next call (no skips) hands them out.
+  EXPECT_EQ(mids(this->due(t, 10, 10)), (std::vector<std::string>{"a1", "a2", "c1"}));
+  auto b = this->outbox_->backlog();
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b.value(), 5u);
+}
+
 TYPED_TEST(OutboxConformance, ALeaseNotMarkedComesBackLater) {
   this->enqueue({item(1, "https://a.example/", "m1")});
   const int64_t t = this->now();
