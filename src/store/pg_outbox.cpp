@@ -6,6 +6,8 @@
 // fenced by owner and token. enqueue is one pipelined round trip (one implicit transaction).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "store/cursor.hpp"
 #include "store/pg_parts.hpp"
 
@@ -91,8 +93,13 @@ class PgOutbox final : public Outbox {
     return pool_->transact([&](Conn& c) -> core::Result<Batches> {
       Batches out;
       // Oldest group first: the group whose oldest due item is oldest.
-      // skip_urls: one parameter each (values are sent out of band, never spliced in).
-      Params gp = Params::of(now_ms, static_cast<int64_t>(max_batches));
+      // skip_urls: one parameter each (values are sent out of band, never spliced in). The
+      // groups are chosen among the kDueWindow items due earliest: one bounded range of
+      // webhook_outbox_due whatever the backlog (a GROUP BY over every due item took 10 ms per
+      // claim with 20,000 due, EXPLAIN ANALYZE).
+      const size_t window = std::max(kDueWindow, max_batches * max_per_batch);
+      Params gp =
+          Params::of(now_ms, static_cast<int64_t>(max_batches), static_cast<int64_t>(window));
       std::string skip;
       for (const auto& u : skip_urls) {
         gp.add(u);
@@ -100,7 +107,9 @@ class PgOutbox final : public Outbox {
       }
       auto groups =
           c.exec(fmt::format("SELECT account_id, kind, url, content_type, MIN(id) AS first FROM "
-                             "webhook_outbox WHERE state = 'pending' AND next_attempt_ms <= $1 {} "
+                             "(SELECT id, account_id, kind, url, content_type FROM webhook_outbox "
+                             "WHERE state = 'pending' AND next_attempt_ms <= $1 {} "
+                             "ORDER BY next_attempt_ms LIMIT $3) w "
                              "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT $2",
                              skip.empty() ? "" : "AND url NOT IN (" + skip + ")"),
                  gp, "find due webhook items");
