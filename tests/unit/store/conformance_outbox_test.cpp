@@ -154,6 +154,28 @@ TYPED_TEST(OutboxConformance, DueSkipsTheGivenUrlsAndLeavesThemDue) {
   EXPECT_EQ(b.value(), 5u);
 }
 
+TYPED_TEST(OutboxConformance, ABacklogLargerThanTheDueWindowIsHandedOutOnceEach) {
+  // Groups are chosen among the kDueWindow items due earliest: a backlog beyond it is still
+  // handed out completely, each item once, oldest group first within the window.
+  std::vector<OutboxItem> items;
+  const size_t n = kDueWindow + 500;
+  for (size_t i = 0; i < n; ++i)
+    items.push_back(
+        item(1, "https://h" + std::to_string(i % 3) + ".example/", "m" + std::to_string(i)));
+  this->enqueue(items);
+  const int64_t t = this->now();
+  std::set<std::string> seen;
+  for (int round = 0; round < 1000; ++round) {
+    auto got = this->due(t, 4, 50);
+    if (got.empty()) break;
+    EXPECT_EQ(got.front().front().message_id, "m" + std::to_string(seen.size()))
+        << "the oldest item still due comes first";
+    for (const auto& b : got)
+      for (const auto& i : b) EXPECT_TRUE(seen.insert(i.message_id).second) << i.message_id;
+  }
+  EXPECT_EQ(seen.size(), n);
+}
+
 TYPED_TEST(OutboxConformance, ALeaseNotMarkedComesBackLater) {
   this->enqueue({item(1, "https://a.example/", "m1")});
   const int64_t t = this->now();
