@@ -120,6 +120,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     if (!store_error) {
       if (auto next = svc.outbox->next_due_ms()) next_due = next.value();
     }
+    if (next_due && *next_due == 0) c_backlog = 0;  // nothing pending: exact, not a second old
     arm_timer(t, sched.wake_at(t, next_due, store_error));
   }
 
