@@ -60,7 +60,7 @@ std::vector<StartPost> WebhookScheduler::offer(std::vector<WebhookBatch> claimed
     std::string host = webhook_host(b.front().url);
     if (!busy_hosts_.count(host) && running_ < cfg_.max_concurrent) {
       for (const auto& i : b) held_.insert(i.id);
-      busy_hosts_.insert(host);
+      busy_hosts_.emplace(host, b.front().url);
       ++running_;
       start.push_back({std::move(b), std::move(host)});
       continue;
@@ -85,6 +85,7 @@ std::optional<StartPost> WebhookScheduler::finished(const StartPost& post) {
   if (w != waiting_.end() && !w->second.empty()) {
     StartPost next{std::move(w->second.front()), post.host};
     w->second.pop_front();
+    busy_hosts_[post.host] = next.batch.front().url;
     --waiting_count_;
     if (w->second.empty()) waiting_.erase(w);
     return next;  // the host stays busy, the slot stays taken
@@ -93,6 +94,21 @@ std::optional<StartPost> WebhookScheduler::finished(const StartPost& post) {
   busy_hosts_.erase(post.host);
   --running_;
   return std::nullopt;
+}
+
+std::vector<std::string> WebhookScheduler::full_urls() const {
+  std::vector<std::string> out;
+  for (const auto& [host, url] : busy_hosts_) {
+    auto w = waiting_.find(host);
+    const size_t line = w == waiting_.end() ? 0 : w->second.size();
+    if (line < cfg_.max_waiting_per_host) continue;
+    out.push_back(url);
+    if (w != waiting_.end())
+      for (const auto& b : w->second) out.push_back(b.front().url);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 std::optional<int64_t> WebhookScheduler::wake_at(int64_t now_ms, std::optional<int64_t> next_due_ms,

@@ -8,6 +8,10 @@
 //    receiver holds one slot, never more). A batch for a busy host waits in that host's line
 //    (at most max_waiting_per_host batches); a batch beyond that is parked: forgotten without
 //    a mark, so the outbox lease (store::kOutboxLeaseMs) hands it out again later, unchanged.
+//    So that this stays the exception: the URLs of hosts that cannot take another batch (busy,
+//    line full: full_urls()) are passed to Outbox::due() and not claimed at all. Without that,
+//    a backlog over several hosts (oldest group first) kept claiming the full hosts' batches
+//    and parking them for a whole lease.
 //    Fairness: waiting batches do not take POST slots, and a pump claims again (up to
 //    kClaimRounds times) while slots are free, so one tenant's host with many due batches
 //    cannot fill every slot and starve another tenant's reports. (Before issue 11 waiting
@@ -115,6 +119,11 @@ class WebhookScheduler {
   std::optional<int64_t> wake_at(int64_t now_ms, std::optional<int64_t> next_due_ms,
                                  bool store_error) const;
 
+  // URLs not to claim now: those of the running and waiting batches of every host that cannot
+  // take another batch (busy, its line full), sorted, each once. A batch of another URL of
+  // such a host may still be claimed and parked (rare: one host, several URLs).
+  std::vector<std::string> full_urls() const;
+
   size_t running() const { return running_; }
   size_t waiting() const { return waiting_count_; }
   uint64_t parked() const { return parked_; }  // batches parked since start
@@ -128,7 +137,7 @@ class WebhookScheduler {
   size_t waiting_count_ = 0;
   uint64_t parked_ = 0;
   std::unordered_set<int64_t> held_;
-  std::unordered_set<std::string> busy_hosts_;
+  std::unordered_map<std::string, std::string> busy_hosts_;  // host → URL of its running POST
   std::unordered_map<std::string, std::deque<WebhookBatch>> waiting_;
 };
 

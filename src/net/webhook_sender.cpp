@@ -69,6 +69,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   events::WebhookScheduler sched;
 
   std::atomic<uint64_t> c_sent{0}, c_failed{0}, c_given_up{0}, c_backlog{0}, c_in_flight{0};
+  int64_t backlog_read_ms = 0;  // when backlog() was last asked (the sender's thread; 0 never)
   // Our newest claim per item (the io thread only): when an item's lease ran out while its POST
   // was in flight, this sender may claim it again (the scheduler does not post it twice); the
   // mark must then name that newer claim, which is ours too.
@@ -97,7 +98,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     bool store_error = false;
     sched.begin_pump();
     for (size_t n; !store_error && (n = sched.claim_budget()) > 0;) {
-      auto r = svc.outbox->due(t, n, sched.config().batch);
+      auto r = svc.outbox->due(t, n, sched.config().batch, sched.full_urls());
       if (!r) {
         spdlog::warn("webhooks: reading the outbox: {}", r.error().message);
         store_error = true;
@@ -108,12 +109,18 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
         for (const auto& i : b) our_token[i.id] = i.lease_token;
       for (auto& p : sched.offer(std::move(r).value())) start_post(std::move(p));
     }
-    if (auto b = svc.outbox->backlog()) c_backlog = b.value();
+    // The backlog is a metric: counted at most once a second (a COUNT over every pending
+    // item; it took 5 ms per POST with 20,000 pending).
+    if (backlog_read_ms == 0 || t - backlog_read_ms >= 1'000 || t < backlog_read_ms) {
+      backlog_read_ms = t;
+      if (auto b = svc.outbox->backlog()) c_backlog = b.value();
+    }
     c_in_flight = sched.running();
     std::optional<int64_t> next_due;
     if (!store_error) {
       if (auto next = svc.outbox->next_due_ms()) next_due = next.value();
     }
+    if (next_due && *next_due == 0) c_backlog = 0;  // nothing pending: exact, not a second old
     arm_timer(t, sched.wake_at(t, next_due, store_error));
   }
 

@@ -1007,10 +1007,15 @@ class MemoryOutbox final : public Outbox {
     }
     return core::ok();
   }
-  core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,
-                                                         size_t max_per_batch) override {
+  using Outbox::due;
+  core::Result<std::vector<std::vector<OutboxItem>>> due(
+      int64_t now_ms, size_t max_batches, size_t max_per_batch,
+      const std::vector<std::string>& skip_urls) override {
     std::vector<std::vector<OutboxItem>> out;
     if (max_batches == 0 || max_per_batch == 0) return out;
+    auto skipped = [&](const OutboxItem& i) {
+      return std::find(skip_urls.begin(), skip_urls.end(), i.url) != skip_urls.end();
+    };
     std::lock_guard lock(s_->outbox_mu);
     using Group = std::tuple<int64_t, OutboxKind, std::string, std::string>;
     auto group_of = [](const OutboxItem& i) {
@@ -1019,7 +1024,7 @@ class MemoryOutbox final : public Outbox {
     // Groups in the order of their oldest due item (items are in id order).
     std::vector<Group> groups;
     for (const auto& i : s_->outbox) {
-      if (i.state != OutboxState::pending || i.next_attempt_ms > now_ms) continue;
+      if (i.state != OutboxState::pending || i.next_attempt_ms > now_ms || skipped(i)) continue;
       Group g = group_of(i);
       if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
       if (groups.size() == max_batches) break;

@@ -17,7 +17,10 @@
 //    63 random bits drawn per claim (unguessable, never 0) and never leaves the node: API and
 //    console output do not show it, and no tenant input reaches a mark.
 //  - A batch holds items of one account, kind, url and content_type, oldest (lowest id) first;
-//    batches come oldest group first (the group whose oldest due item is oldest).
+//    batches come oldest group first (the group whose oldest due item is oldest). The SQL
+//    backends choose the groups among the kDueWindow items due earliest, so a claim costs one
+//    bounded index range whatever the backlog; a group with nothing among them waits for a
+//    later claim (the window moves on as items are sent).
 //  - States: pending → sent, or pending → (retries) → failed when give_up. mark_* only change
 //    pending items (a late mark of a settled item changes nothing).
 //  - ids grow: a later enqueue gets higher ids (for_message and due order by id).
@@ -57,6 +60,10 @@ constexpr std::optional<OutboxState> parse_outbox_state(std::string_view s) {
 // Longer than one POST may take ([webhooks] timeout_s covers redirects too); if a POST ever
 // outlives it, the item may be sent twice, never lost.
 constexpr int64_t kOutboxLeaseMs = 120'000;
+
+// How many of the earliest-due items due() chooses its groups among (at least max_batches x
+// max_per_batch).
+constexpr size_t kDueWindow = 2'000;
 
 // Per instance: who claims (the node id; several instances of one node are told apart by their
 // tokens) and for how long.
@@ -113,9 +120,16 @@ class Outbox {
   // skipped (a replayed journal entry adds nothing twice).
   virtual core::Result<void> enqueue(const std::vector<OutboxItem>& items, int64_t now_ms) = 0;
   // Claims pending items with next_attempt_ms <= now_ms, grouped into at most max_batches
-  // batches of at most max_per_batch (see invariants).
-  virtual core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,
-                                                                 size_t max_per_batch) = 0;
+  // batches of at most max_per_batch (see invariants). Items whose url is in skip_urls are
+  // neither claimed nor counted (the sender's hosts that cannot take a batch now); they stay
+  // due for the next call.
+  virtual core::Result<std::vector<std::vector<OutboxItem>>> due(
+      int64_t now_ms, size_t max_batches, size_t max_per_batch,
+      const std::vector<std::string>& skip_urls) = 0;
+  core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,
+                                                         size_t max_per_batch) {
+    return due(now_ms, max_batches, max_per_batch, {});
+  }
   // attempts+1, last_error cleared, next_attempt_ms = now_ms (the time it went out);
   // code: the HTTP status the attempt got (kept as last_code). Only pending items still held
   // under the claim (this owner, this token); returns how many it changed.

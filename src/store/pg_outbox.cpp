@@ -88,18 +88,35 @@ class PgOutbox final : public Outbox {
         keyed);
   }
 
-  core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,
-                                                         size_t max_per_batch) override {
+  using Outbox::due;
+  core::Result<std::vector<std::vector<OutboxItem>>> due(
+      int64_t now_ms, size_t max_batches, size_t max_per_batch,
+      const std::vector<std::string>& skip_urls) override {
     using Batches = std::vector<std::vector<OutboxItem>>;
     if (max_batches == 0 || max_per_batch == 0) return Batches{};
     return pool_->transact([&](Conn& c) -> core::Result<Batches> {
       Batches out;
       // Oldest group first: the group whose oldest due item is oldest.
-      auto groups = c.exec(
-          "SELECT account_id, kind, url, content_type, MIN(id) AS first FROM webhook_outbox "
-          "WHERE state = 'pending' AND next_attempt_ms <= $1 "
-          "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT $2",
-          Params::of(now_ms, static_cast<int64_t>(max_batches)), "find due webhook items");
+      // skip_urls: one parameter each (values are sent out of band, never spliced in). The
+      // groups are chosen among the kDueWindow items due earliest: one bounded range of
+      // webhook_outbox_due whatever the backlog (a GROUP BY over every due item took 10 ms per
+      // claim with 20,000 due, EXPLAIN ANALYZE).
+      const size_t window = std::max(kDueWindow, max_batches * max_per_batch);
+      Params gp =
+          Params::of(now_ms, static_cast<int64_t>(max_batches), static_cast<int64_t>(window));
+      std::string skip;
+      for (const auto& u : skip_urls) {
+        gp.add(u);
+        skip += fmt::format("{}${}", skip.empty() ? "" : ", ", gp.size());
+      }
+      auto groups =
+          c.exec(fmt::format("SELECT account_id, kind, url, content_type, MIN(id) AS first FROM "
+                             "(SELECT id, account_id, kind, url, content_type FROM webhook_outbox "
+                             "WHERE state = 'pending' AND next_attempt_ms <= $1 {} "
+                             "ORDER BY next_attempt_ms LIMIT $3) w "
+                             "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT $2",
+                             skip.empty() ? "" : "AND url NOT IN (" + skip + ")"),
+                 gp, "find due webhook items");
       if (!groups) return groups.error();
       if (groups->empty()) return out;
       std::vector<Stmt> claims;

@@ -6,6 +6,7 @@
 // taking what the first took. Marks are fenced: `WHERE lease_owner = ? AND lease_token = ?`.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "store/cursor.hpp"
@@ -95,8 +96,10 @@ class SqliteOutbox final : public Outbox {
     return txn.commit();
   }
 
-  core::Result<std::vector<std::vector<OutboxItem>>> due(int64_t now_ms, size_t max_batches,
-                                                         size_t max_per_batch) override {
+  using Outbox::due;
+  core::Result<std::vector<std::vector<OutboxItem>>> due(
+      int64_t now_ms, size_t max_batches, size_t max_per_batch,
+      const std::vector<std::string>& skip_urls) override {
     std::vector<std::vector<OutboxItem>> out;
     if (max_batches == 0 || max_per_batch == 0) return out;
     std::lock_guard lock(mu_);
@@ -109,11 +112,21 @@ class SqliteOutbox final : public Outbox {
     std::vector<Group> groups;
     {
       // Oldest group first: the group whose oldest due item is oldest.
-      Stmt s(db_,
-             "SELECT account_id, kind, url, content_type, MIN(id) AS first FROM webhook_outbox "
-             "WHERE state = 'pending' AND next_attempt_ms <= ? "
-             "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT ?");
-      s.bind(1, now_ms).bind(2, static_cast<int64_t>(max_batches));
+      // skip_urls: one placeholder each (values are bound, never spliced into the SQL).
+      std::string skip;
+      for (size_t i = 0; i < skip_urls.size(); ++i) skip += i == 0 ? "?" : ", ?";
+      // Among the kDueWindow items due earliest (one bounded range of webhook_outbox_due).
+      Stmt s(db_, fmt::format("SELECT account_id, kind, url, content_type, MIN(id) AS first FROM "
+                              "(SELECT id, account_id, kind, url, content_type FROM "
+                              "webhook_outbox WHERE state = 'pending' AND next_attempt_ms <= ? {} "
+                              "ORDER BY next_attempt_ms LIMIT ?) "
+                              "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT ?",
+                              skip.empty() ? "" : "AND url NOT IN (" + skip + ")"));
+      int at = 1;
+      s.bind(at++, now_ms);
+      for (const auto& u : skip_urls) s.bind(at++, u);
+      s.bind(at++, static_cast<int64_t>(std::max(kDueWindow, max_batches * max_per_batch)));
+      s.bind(at, static_cast<int64_t>(max_batches));
       int rc;
       while ((rc = s.step()) == SQLITE_ROW)
         groups.push_back({s.int64(0), s.text(1), s.text(2), s.text(3)});

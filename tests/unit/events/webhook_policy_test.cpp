@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -343,6 +344,116 @@ TEST(WebhookScheduler, ADeadTenantEndpointDoesNotStarveAnotherTenant) {
   ASSERT_GE(alive_sent_ms, 0) << "tenant 2's report never went out";
   EXPECT_LE(alive_sent_ms - t0, 1'000);
   EXPECT_GT(s.parked(), 0u);
+}
+
+TEST(WebhookScheduler, FullUrlsAreThoseOfHostsThatCannotTakeAnotherBatch) {
+  WebhookScheduler s({8, 50, 2});
+  s.begin_pump();
+  auto a1 = batch(1, "https://a.test/1", 1, 0), a2 = batch(1, "https://a.test/2", 1, 0),
+       a3 = batch(1, "https://a.test/1", 1, 0), b1 = batch(2, "https://b.test/", 1, 0);
+  auto start = s.offer({a1, b1});
+  ASSERT_EQ(start.size(), 2u);
+  EXPECT_TRUE(s.full_urls().empty()) << "busy, but their lines have room";
+  EXPECT_TRUE(s.offer({a2}).empty());
+  EXPECT_TRUE(s.full_urls().empty());
+  EXPECT_TRUE(s.offer({a3}).empty());
+  EXPECT_EQ(s.full_urls(), (std::vector<std::string>{"https://a.test/1", "https://a.test/2"}))
+      << "a.test runs one POST and its line is full: its URLs, each once, sorted";
+  auto next = s.finished(start[0]);  // a1 ends, a2 starts, the line has room again
+  ASSERT_TRUE(next);
+  EXPECT_TRUE(s.full_urls().empty());
+  WebhookScheduler none({8, 50, 0});
+  none.begin_pump();
+  ASSERT_EQ(none.offer({batch(1, "https://c.test/x", 1, 0)}).size(), 1u);
+  EXPECT_EQ(none.full_urls(), (std::vector<std::string>{"https://c.test/x"}))
+      << "no lines at all: a busy host is full";
+}
+
+// A backlog over 8 hosts that answer in 5 to 26 ms (host k: 5 + 3k), items of the hosts
+// interleaved (as
+// reports of many tenants arrive). The outbox model claims like due(): oldest group first,
+// leased for kOutboxLeaseMs, skipping the URLs the driver passes (full_urls()). Everything must
+// go out in well under a second and nothing may be parked: before full_urls(), the oldest group
+// was often a busy host's with a full line, claimed and parked for a whole lease.
+TEST(WebhookScheduler, ABacklogOverSeveralHostsIsNeverParked) {
+  core::FakeClock clock;
+  struct Item {
+    int64_t id;
+    std::string url;
+    int64_t next;
+    bool done = false;
+  };
+  std::vector<Item> outbox;
+  const int64_t t0 = clock.now_ms();
+  for (int i = 0; i < 8 * 200; ++i)
+    outbox.push_back({g_next_id++, "https://h" + std::to_string(i % 8) + ".test/hook", t0});
+  auto due = [&](size_t max_batches, const std::vector<std::string>& skip) {
+    std::vector<WebhookBatch> out;
+    std::vector<std::string> urls;  // groups, oldest first (items are in id order)
+    for (const auto& r : outbox)
+      if (!r.done && r.next <= clock.now_ms() &&
+          std::find(skip.begin(), skip.end(), r.url) == skip.end() &&
+          std::find(urls.begin(), urls.end(), r.url) == urls.end() && urls.size() < max_batches)
+        urls.push_back(r.url);
+    for (const auto& u : urls) {
+      WebhookBatch b;
+      for (auto& r : outbox)
+        if (!r.done && r.next <= clock.now_ms() && r.url == u && b.size() < 50) {
+          r.next = clock.now_ms() + store::kOutboxLeaseMs;
+          store::OutboxItem it;
+          it.id = r.id;
+          it.url = r.url;
+          b.push_back(std::move(it));
+        }
+      out.push_back(std::move(b));
+    }
+    return out;
+  };
+  WebhookScheduler s({8, 50, 2});
+  std::vector<std::pair<StartPost, int64_t>> running;  // POST, its end
+  size_t sent = 0;
+  auto ends = [&](const StartPost& p) { return clock.now_ms() + 5 + 3 * (p.host[1] - '0'); };
+  auto pump = [&] {
+    s.begin_pump();
+    for (size_t n; (n = s.claim_budget()) > 0;) {
+      auto got = due(n, s.full_urls());
+      if (got.empty()) break;
+      for (auto& p : s.offer(std::move(got))) {
+        const int64_t end = ends(p);
+        running.push_back({std::move(p), end});
+      }
+    }
+  };
+  pump();
+  int64_t last_sent_ms = t0;
+  for (int step = 0; step < 10'000 && sent < outbox.size(); ++step) {  // 1 ms steps, 10 s
+    clock.advance_ms(1);
+    for (size_t i = 0; i < running.size();) {
+      if (running[i].second > clock.now_ms()) {
+        ++i;
+        continue;
+      }
+      StartPost p = std::move(running[i].first);
+      running.erase(running.begin() + static_cast<long>(i));
+      for (const auto& it : p.batch)
+        for (auto& r : outbox)
+          if (r.id == it.id && !r.done) {
+            r.done = true;
+            ++sent;
+          }
+      last_sent_ms = clock.now_ms();
+      if (auto next = s.finished(p)) {
+        const int64_t end = ends(*next);
+        running.push_back({std::move(*next), end});
+      }
+      pump();
+      i = 0;
+    }
+    if (step % 200 == 0) pump();  // the driver's timer (kMinSleepMs)
+  }
+  EXPECT_EQ(sent, outbox.size());
+  EXPECT_EQ(s.parked(), 0u);
+  EXPECT_LE(last_sent_ms - t0, 1'000) << "32 POSTs of at most 26 ms on 8 hosts at once";
 }
 
 // The same without the fix would have been: waiting batches count against max_concurrent,

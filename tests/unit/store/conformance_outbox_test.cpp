@@ -145,6 +145,53 @@ TYPED_TEST(OutboxConformance, DueHonoursBatchLimitsAndNeverReturnsAnItemTwice) {
   EXPECT_EQ(b.value(), 8u);
 }
 
+TYPED_TEST(OutboxConformance, DueSkipsTheGivenUrlsAndLeavesThemDue) {
+  // The sender passes the URLs of hosts that cannot take a batch now: their items are neither
+  // claimed nor counted against max_batches, and stay due for the next call. A URL with
+  // quotes and SQL in it is a value, not SQL.
+  const std::string hostile = "https://c.example/x'); DELETE FROM webhook_outbox; --";
+  this->enqueue({item(1, "https://a.example/", "a1"), item(1, "https://b.example/", "b1"),
+                 item(1, hostile, "c1"), item(1, "https://a.example/", "a2"),
+                 item(1, "https://d.example/", "d1")});
+  const int64_t t = this->now();
+  auto mids = [](const std::vector<std::vector<OutboxItem>>& bs) {
+    std::vector<std::string> v;
+    for (const auto& b : bs)
+      for (const auto& i : b) v.push_back(i.message_id);
+    return v;
+  };
+  auto r = this->outbox_->due(t, 2, 10, {"https://a.example/", hostile});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(mids(r.value()), (std::vector<std::string>{"b1", "d1"}));
+  // Nothing was taken from the skipped URLs: the next call (no skips) hands them out.
+  EXPECT_EQ(mids(this->due(t, 10, 10)), (std::vector<std::string>{"a1", "a2", "c1"}));
+  auto b = this->outbox_->backlog();
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b.value(), 5u);
+}
+
+TYPED_TEST(OutboxConformance, ABacklogLargerThanTheDueWindowIsHandedOutOnceEach) {
+  // Groups are chosen among the kDueWindow items due earliest: a backlog beyond it is still
+  // handed out completely, each item once, oldest group first within the window.
+  std::vector<OutboxItem> items;
+  const size_t n = kDueWindow + 500;
+  for (size_t i = 0; i < n; ++i)
+    items.push_back(
+        item(1, "https://h" + std::to_string(i % 3) + ".example/", "m" + std::to_string(i)));
+  this->enqueue(items);
+  const int64_t t = this->now();
+  std::set<std::string> seen;
+  for (int round = 0; round < 1000; ++round) {
+    auto got = this->due(t, 4, 50);
+    if (got.empty()) break;
+    EXPECT_EQ(got.front().front().message_id, "m" + std::to_string(seen.size()))
+        << "the oldest item still due comes first";
+    for (const auto& b : got)
+      for (const auto& i : b) EXPECT_TRUE(seen.insert(i.message_id).second) << i.message_id;
+  }
+  EXPECT_EQ(seen.size(), n);
+}
+
 TYPED_TEST(OutboxConformance, ALeaseNotMarkedComesBackLater) {
   this->enqueue({item(1, "https://a.example/", "m1")});
   const int64_t t = this->now();
