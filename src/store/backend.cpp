@@ -63,8 +63,13 @@ core::Result<Backend> open_backend(const std::string& url, const BackendOptions&
     auto parts = open_pg_backend(
         url, PgOptions{.node_id = opt.node_id, .outbox_lease_ms = opt.outbox_lease_ms});
     if (!parts) return parts.error();
-    return finish(std::move(parts->db), std::move(parts->messages), std::move(parts->outbox), opt,
-                  std::move(parts->cluster));
+    auto b = finish(std::move(parts->db), std::move(parts->messages), std::move(parts->outbox), opt,
+                    std::move(parts->cluster));
+    if (b) {
+      b->node_commands = std::move(parts->node_commands);
+      b->auth_counts = std::move(parts->auth_counts);
+    }
+    return b;
   }
   // The URL is not echoed: a postgres URL may carry a password.
   return core::Error::invalid(

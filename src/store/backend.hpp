@@ -14,8 +14,10 @@
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
+#include "store/auth_counts.hpp"
 #include "store/cluster.hpp"
 #include "store/message_log.hpp"
+#include "store/node_commands.hpp"
 #include "store/outbox.hpp"
 #include "store/repositories.hpp"
 #include "store/store.hpp"
@@ -36,6 +38,11 @@ struct Backend {
   std::unique_ptr<MessageLog> messages;
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<Cluster> cluster;
+  // A region only (PostgreSQL): queue commands for the node that holds a message, and the AUTH
+  // failure counts every node shares. Null on SQLite and memory: one node routes nothing and
+  // counts AUTH failures in its own memory.
+  std::unique_ptr<NodeCommands> node_commands;
+  std::unique_ptr<AuthCountStore> auth_counts;
 };
 
 // An unknown scheme is invalid; the backend's own errors as they come (a truncated SQLite file

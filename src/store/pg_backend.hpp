@@ -18,8 +18,10 @@
 #include <string>
 
 #include "core/result.hpp"
+#include "store/auth_counts.hpp"
 #include "store/cluster.hpp"
 #include "store/message_log.hpp"
+#include "store/node_commands.hpp"
 #include "store/outbox.hpp"
 #include "store/repositories.hpp"
 
@@ -39,7 +41,9 @@ struct PgParts {
   std::unique_ptr<Database> db;
   std::unique_ptr<MessageLog> messages;
   std::unique_ptr<Outbox> outbox;
-  std::unique_ptr<Cluster> cluster;  // the region's registry, leases and change feed
+  std::unique_ptr<Cluster> cluster;             // the region's registry, leases and change feed
+  std::unique_ptr<NodeCommands> node_commands;  // queue commands for the node holding a message
+  std::unique_ptr<AuthCountStore> auth_counts;  // AUTH failure counts of every node
 };
 
 // Connects (unavailable when the server cannot be reached; invalid for a malformed URL),
