@@ -230,6 +230,7 @@ std::string QueueRouter::pending_note(const QueueActionResult& r) const {
 }
 
 size_t QueueRouter::run_pending() {
+  if (seams_.ready && !seams_.ready()) return 0;  // the engine is still reading the spool
   const int64_t now = clock_.now_ms();
   if (auto e = commands_.expire(opt_.node_id, now - opt_.expire_ms, now); !e)
     spdlog::warn("queue commands: {}", e.error().message);

@@ -49,6 +49,9 @@ class QueueRouter final : public delivery::QueueControl {
     std::function<std::vector<std::string>()> live_nodes;
     // Waits ms between looks at the answers (default: this thread sleeps).
     std::function<void(int64_t ms)> sleep;
+    // Whether the local queue is loaded (after a restart the engine reads the spool's index
+    // first): commands wait in the database until then, or they would find nothing. Null: yes.
+    std::function<bool()> ready;
   };
 
   QueueRouter(delivery::QueueControl& local, store::MessageLog& log, store::NodeCommands& commands,

@@ -542,16 +542,18 @@ void Server::build_cluster_upkeep() {
     queue_router_ = std::make_unique<QueueRouter>(
         *delivery_, *backend_.messages, *backend_.node_commands, clock_,
         QueueRouter::Options{.node_id = node_->id()},
-        QueueRouter::Seams{.live_nodes = [c = backend_.cluster.get(), alive_ms] {
-          std::vector<std::string> ids;
-          auto n = c->nodes(core::SystemClock().now_ms(), alive_ms);
-          if (!n) {
-            spdlog::warn("node registry: {}", n.error().message);
-            return ids;
-          }
-          for (const auto& i : *n) ids.push_back(i.id);
-          return ids;
-        }});
+        QueueRouter::Seams{.live_nodes =
+                               [c = backend_.cluster.get(), alive_ms] {
+                                 std::vector<std::string> ids;
+                                 auto n = c->nodes(core::SystemClock().now_ms(), alive_ms);
+                                 if (!n) {
+                                   spdlog::warn("node registry: {}", n.error().message);
+                                   return ids;
+                                 }
+                                 for (const auto& i : *n) ids.push_back(i.id);
+                                 return ids;
+                               },
+                           .ready = [e = delivery_.get()] { return e->queue_loaded(); }});
     cluster_upkeep_->on_tick([r = queue_router_.get()] { r->run_pending(); });
   }
   // The mirror of the region's AUTH failure counts (blocks reached on other nodes).

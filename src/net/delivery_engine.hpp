@@ -119,6 +119,9 @@ class DeliveryEngine : public delivery::QueueControl {
   ControlReply remove(const std::string& id);
 
   DeliveryCounters counters() const;  // any thread
+  // The engine has read the spool's index (start() has run on its thread): from then on a
+  // command finds every queued message. Any thread.
+  bool queue_loaded() const;
 
   // The test email (net/test_send.hpp): asynchronous, one at a time per account, time-limited.
   void test_send_async(int64_t account_id, const std::string& from, const std::string& to,
