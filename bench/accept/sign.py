@@ -26,7 +26,6 @@ Invariants (the comparison measures what it claims):
 import json
 import os
 import shutil
-import statistics
 import sys
 import time
 
@@ -159,19 +158,7 @@ def one_run(server, sessions, size, reuse, count):
 
 
 def run_cell(servers, sessions, size, reuse):
-    count = bench.N_SMALL if size <= 1024 else bench.N_LARGE
-    rates = {s.name: [] for s in servers}
-    cpus = {s.name: [] for s in servers}
-    for _ in range(bench.RUNS):
-        for srv in servers:
-            r, c = one_run(srv, sessions, size, reuse, count)
-            rates[srv.name].append(r)
-            cpus[srv.name].append(c)
-    return {s.name: {"msgs_s": statistics.median(rates[s.name]),
-                     "cpu_ms": statistics.median(cpus[s.name]),
-                     "runs": [round(r, 1) for r in rates[s.name]],
-                     "cpu_runs": [round(c, 3) for c in cpus[s.name]], "count": count}
-            for s in servers}
+    return bench.run_cell(servers, sessions, size, reuse, once=one_run)
 
 
 def main(tern_bin, out_md):

@@ -106,8 +106,11 @@ Config load_config(const std::string& path) {
     get(*l, "listen", "http", c.listen_http);
   }
   if (auto* t = section(root, "spool")) {
-    check_keys(*t, "spool", {"reserve_mb"});
+    check_keys(*t, "spool", {"reserve_mb", "group_commit_wait_us"});
     get(*t, "spool", "reserve_mb", c.spool_reserve_mb);
+    get(*t, "spool", "group_commit_wait_us", c.spool_group_commit_wait_us);
+    if (c.spool_group_commit_wait_us > 100'000)
+      bad("spool.group_commit_wait_us", "must be at most 100000 (0.1 s)");
   }
   if (auto* t = section(root, "store")) {
     check_keys(*t, "store", {"url"});

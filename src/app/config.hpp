@@ -23,6 +23,9 @@ struct Config {
   // [spool] reserve_mb: free space kept for the state records of queued mail; new mail gets
   // 452 4.3.1 while the spool's filesystem has less free.
   uint64_t spool_reserve_mb = 16;
+  // [spool] group_commit_wait_us: a sync waits up to this long for messages already in DATA,
+  // so concurrent submissions share one fdatasync (0 = sync at once; never waits when alone).
+  uint64_t spool_group_commit_wait_us = 300;
   bool force_db = false;  // `serve --force`: open tern.db although it looks truncated
   // [store] url: "sqlite:PATH" (default "sqlite:<data>/tern.db") or a libpq URI
   // "postgres://user@host:port/db?..." shared by the nodes of a region (docs/cluster.md).

@@ -36,6 +36,8 @@ std::string metrics_text(const net::SmtpServer& smtp, const pipeline::Submission
          c.accepted_messages + submission.accepted());
   metric("tern_spool_commits_total", "counter", "Spool commits since start.", st.commits);
   metric("tern_spool_fsyncs_total", "counter", "Spool fdatasync calls since start.", st.fsyncs);
+  metric("tern_spool_group_commit_waits_total", "counter",
+         "Spool syncs that first waited for messages still in DATA.", st.group_commit_waits);
   metric("tern_spool_quarantined_total", "counter", "Damaged spool entries quarantined.",
          st.quarantined);
   metric("tern_delivered_total", "counter", "Recipients delivered.", d.delivered);

@@ -1,13 +1,10 @@
 #include "app/region_secrets.hpp"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
 
+#include "app/secret_files.hpp"
 #include "core/clock.hpp"
 
 namespace tern::app {
@@ -33,30 +30,6 @@ bool from_hex(const std::string& hex, std::string& out) {
   return true;
 }
 
-// Writes value to path + ".new" (0600), fsyncs and renames it over path.
-void replace_file(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".new";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error(tmp + ": cannot create: " + std::strerror(errno));
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw std::runtime_error(tmp + ": cannot write: " + std::strerror(e));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    throw std::runtime_error(path + ": cannot replace: " + std::strerror(errno));
-  }
-}
-
 }  // namespace
 
 std::string region_secret(store::Cluster& cluster, const store::Sealer& sealer,
@@ -78,7 +51,7 @@ std::string adopt_region_secret(store::Cluster& cluster, const store::Sealer& se
                                 const std::string& local, bool text, bool* replaced) {
   std::string region = region_secret(cluster, sealer, name, local, core::SystemClock().now_ms());
   if (replaced) *replaced = region != local;
-  if (region != local) replace_file(path, text ? region + "\n" : region);
+  if (region != local) replace_secret_file(path, text ? region + "\n" : region);
   return region;
 }
 

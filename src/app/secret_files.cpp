@@ -19,6 +19,27 @@ std::runtime_error failure(const std::string& path, const std::string& what) {
   return std::runtime_error(path + ": " + what);
 }
 
+// Writes all of content to fd and fsyncs it; closes fd. Returns 0 or the errno.
+int write_and_close(int fd, const std::string& content) {
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int e = n < 0 ? errno : EIO;
+      ::close(fd);
+      return e;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return e;
+  }
+  return ::close(fd) == 0 ? 0 : errno;
+}
+
 std::string trim(std::string s) {
   auto ws = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
   while (!s.empty() && ws(s.back())) s.pop_back();
@@ -39,20 +60,10 @@ std::string load_or_create_secret(const std::string& path, const std::function<s
     const std::string secret = make();
     int w = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (w >= 0) {
-      const std::string content = text ? secret + "\n" : secret;
-      size_t off = 0;
-      while (off < content.size()) {
-        ssize_t n = ::write(w, content.data() + off, content.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          int e = errno;
-          ::close(w);
-          ::unlink(path.c_str());
-          throw failure(path, std::string("cannot write: ") + std::strerror(e));
-        }
-        off += static_cast<size_t>(n);
+      if (int e = write_and_close(w, text ? secret + "\n" : secret)) {
+        ::unlink(path.c_str());
+        throw failure(path, std::string("cannot write: ") + std::strerror(e));
       }
-      if (::fsync(w) != 0 || ::close(w) != 0) throw failure(path, "cannot write");
       if (created) *created = true;
       return secret;
     }
@@ -85,6 +96,22 @@ std::string load_or_create_secret(const std::string& path, const std::function<s
   if (text) out = trim(std::move(out));
   if (out.empty()) throw failure(path, "is empty");
   return out;
+}
+
+void replace_secret_file(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".new";
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) throw failure(tmp, std::string("cannot create: ") + std::strerror(errno));
+  if (int e = write_and_close(fd, content)) {
+    ::unlink(tmp.c_str());
+    throw failure(tmp, std::string("cannot write: ") + std::strerror(e));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw failure(path, std::string("cannot replace: ") + std::strerror(e));
+  }
 }
 
 std::string new_admin_token() {

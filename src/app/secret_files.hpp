@@ -16,6 +16,10 @@ namespace tern::app {
 std::string load_or_create_secret(const std::string& path, const std::function<std::string()>& make,
                                   bool text, bool* created = nullptr);
 
+// Replaces the file at path with content, atomically: written 0600 to path + ".new", fsynced,
+// renamed over path. Throws std::runtime_error naming the path; the old file stays on failure.
+void replace_secret_file(const std::string& path, const std::string& content);
+
 // "tern_admin_" + 32 lower-case base32 characters (160 random bits).
 std::string new_admin_token();
 // 32 random bytes.

@@ -382,7 +382,10 @@ void Server::open_store() {
   st_ = backend_.store.get();
   queue::SpoolOptions spool_opt;
   spool_opt.reserve_bytes = cfg_.spool_reserve_mb << 20;
-  spool_opt.checkpoint = true;  // a restart reads the index checkpoint and the log after it
+  spool_opt.checkpoint = true;
+  spool_opt.group_commit_wait_us =
+      static_cast<uint32_t>(cfg_.spool_group_commit_wait_us);  // a restart reads the index
+                                                               // checkpoint and the log after it
   auto spool = queue::Spool::open(cfg_.data_dir, spool_opt);
   if (!spool) throw std::runtime_error("spool: " + spool.error().message);
   spool_ = std::move(spool.value());

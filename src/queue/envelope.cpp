@@ -96,10 +96,23 @@ int64_t int_field(const nlohmann::json& j, const char* key, int64_t lo, int64_t 
   return v;
 }
 
+// The encoders assign members in place: an initializer list would build every value twice
+// (this runs once per accepted message, on the I/O thread).
 void to_json(nlohmann::json& j, const Recipient& r) {
-  j = nlohmann::json{{"address", r.address},       {"state", to_string(r.state)},
-                     {"attempts", r.attempts},     {"next_attempt_ms", r.next_attempt_ms},
-                     {"last_reply", r.last_reply}, {"first_attempt_ms", r.first_attempt_ms}};
+  j = nlohmann::json::object();
+  j["address"] = r.address;
+  j["state"] = to_string(r.state);
+  j["attempts"] = r.attempts;
+  j["next_attempt_ms"] = r.next_attempt_ms;
+  j["last_reply"] = r.last_reply;
+  j["first_attempt_ms"] = r.first_attempt_ms;
+}
+
+void to_json(nlohmann::json& j, const std::vector<Recipient>& rcpts) {
+  j = nlohmann::json::array();
+  auto& arr = j.get_ref<nlohmann::json::array_t&>();
+  arr.reserve(rcpts.size());
+  for (const auto& r : rcpts) to_json(arr.emplace_back(), r);
 }
 
 void from_json(const nlohmann::json& j, Recipient& r) {
@@ -119,27 +132,26 @@ void to_json(nlohmann::json& j, const QueuedMessage& m) {
   // options_json is embedded as an object so consumers need not parse a string twice.
   // It is produced by our own code; should it ever be invalid, an empty object is stored
   // rather than failing the commit of an accepted message.
-  auto options = nlohmann::json::parse(m.options_json, nullptr, /*allow_exceptions=*/false);
+  j = nlohmann::json::object();
+  auto& options = j["options"];
+  options = nlohmann::json::parse(m.options_json, nullptr, /*allow_exceptions=*/false);
   if (options.is_discarded() || !options.is_object()) options = nlohmann::json::object();
-  nlohmann::json rcpts = nlohmann::json::array();
-  for (const auto& r : m.recipients) rcpts.push_back(r);
-  j = nlohmann::json{{"id", m.id},
-                     {"account_id", m.account_id},
-                     {"account", m.account_name},
-                     {"sender", m.sender},
-                     {"recipients", std::move(rcpts)},
-                     {"received_ms", m.received_ms},
-                     {"client_ip", m.client_ip},
-                     {"helo", m.helo},
-                     {"message_id", m.message_id},
-                     {"header_from", m.header_from},
-                     {"subject", m.subject},
-                     {"smtputf8", m.smtputf8},
-                     {"eightbit", m.eightbit},
-                     {"held", m.held},
-                     {"options", std::move(options)},
-                     {"prepend", m.prepend},
-                     {"size", m.prepend.size() + m.content_size}};
+  j["id"] = m.id;
+  j["account_id"] = m.account_id;
+  j["account"] = m.account_name;
+  j["sender"] = m.sender;
+  to_json(j["recipients"], m.recipients);
+  j["received_ms"] = m.received_ms;
+  j["client_ip"] = m.client_ip;
+  j["helo"] = m.helo;
+  j["message_id"] = m.message_id;
+  j["header_from"] = m.header_from;
+  j["subject"] = m.subject;
+  j["smtputf8"] = m.smtputf8;
+  j["eightbit"] = m.eightbit;
+  j["held"] = m.held;
+  j["prepend"] = m.prepend;
+  j["size"] = m.prepend.size() + m.content_size;
 }
 
 void from_json(const nlohmann::json& j, QueuedMessage& m) {

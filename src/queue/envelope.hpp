@@ -74,6 +74,7 @@ int64_t int_field(const nlohmann::json& j, const char* key, int64_t lo, int64_t 
                   int64_t fallback);
 
 void to_json(nlohmann::json& j, const Recipient& r);
+void to_json(nlohmann::json& j, const std::vector<Recipient>& rcpts);
 void from_json(const nlohmann::json& j, Recipient& r);
 void to_json(nlohmann::json& j, const QueuedMessage& m);
 void from_json(const nlohmann::json& j, QueuedMessage& m);

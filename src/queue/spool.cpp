@@ -96,7 +96,9 @@ class LogSpool final : public Spool {
   ~LogSpool() override { core_->shutdown(); }
 
   std::unique_ptr<Writer> begin(const std::string& id) override {
-    return std::make_unique<LogWriter>(core_, id);
+    auto w = std::make_unique<LogWriter>(core_, id);
+    core_->open_writer(w->st_);
+    return w;
   }
   void commit(std::unique_ptr<Writer> w, QueuedMessage msg,
               std::function<void(CommitOutcome)> done) override {

@@ -64,6 +64,10 @@ struct SpoolOptions {
   bool checkpoint = false;
   uint64_t checkpoint_min_bytes = 64ull << 20;
   uint64_t checkpoint_interval_ms = 10'000;
+  // Group commit: before a sync, wait up to this long while other messages are between DATA
+  // and their commit (they would otherwise each need a sync of their own a moment later);
+  // never when none is (a lone sender pays nothing). 0 = sync at once.
+  uint32_t group_commit_wait_us = 0;
 };
 
 struct CommitOutcome {
@@ -150,12 +154,13 @@ class Spool {
     uint64_t segments = 0;
     uint64_t quarantined = 0;
     uint64_t torn_bytes_discarded = 0;
-    uint64_t unwritten = 0;         // STATE/DONE records waiting for space (retried)
-    uint64_t reserve_refusals = 0;  // content appends refused below the reserve
-    bool from_checkpoint = false;   // the last open read a checkpoint (and the log after it)
-    uint64_t bytes_scanned = 0;     // log bytes the last open scanned
-    uint64_t checkpoints = 0;       // checkpoints written by this process
-    uint64_t live = 0;              // live (committed, not done) messages
+    uint64_t unwritten = 0;           // STATE/DONE records waiting for space (retried)
+    uint64_t reserve_refusals = 0;    // content appends refused below the reserve
+    bool from_checkpoint = false;     // the last open read a checkpoint (and the log after it)
+    uint64_t bytes_scanned = 0;       // log bytes the last open scanned
+    uint64_t checkpoints = 0;         // checkpoints written by this process
+    uint64_t live = 0;                // live (committed, not done) messages
+    uint64_t group_commit_waits = 0;  // syncs that first waited for messages still in DATA
   };
   virtual Stats stats() const = 0;
 

@@ -333,7 +333,7 @@ core::Result<void> Core::append_data(WriterState& w, std::string_view bytes) {
 
 void Core::abort_writer_locked(WriterState& w) {
   if (w.closed) return;
-  w.closed = true;
+  close_writer_locked(w);
   writers_.erase(&w);
   // Content that is the tail of the active segment is cut off: a rejected message (bad line,
   // aborted DATA) gives its bytes back at once. Otherwise an ABORT marker: without it
@@ -355,12 +355,36 @@ void Core::abort_writer_locked(WriterState& w) {
   reclaim_locked();
 }
 
+void Core::open_writer(WriterState& w) {
+  std::lock_guard lk(mu_);
+  if (w.closed || w.counted) return;
+  w.counted = true;
+  ++open_writers_;
+}
+
+void Core::close_writer_locked(WriterState& w) {
+  w.closed = true;
+  if (!w.counted) return;
+  w.counted = false;
+  --open_writers_;
+  ++closed_writers_;
+  if (sibling_wait_) cv_.notify_one();  // the sync thread may be waiting for this one
+}
+
 void Core::abort_writer(WriterState& w) {
   std::lock_guard lk(mu_);
   abort_writer_locked(w);
 }
 
 void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOutcome)> done) {
+  // The COMMIT payload is encoded before the lock is taken (it is most of a commit's CPU):
+  // w belongs to the calling thread, which has finished appending to it, so its size, hash
+  // and records are stable; the checks below, under the lock, decide whether it is used.
+  std::string payload;
+  if (w.id_ok && !w.closed && !w.failed && msg.id == w.id) {
+    msg.content_size = w.size;
+    payload = commit_payload(msg, w.hash.hex_final(), w.data.size());
+  }
   std::unique_lock lk(mu_);
   if (stopping_ || opt_.read_only) {
     abort_writer_locked(w);
@@ -387,11 +411,6 @@ void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOu
     if (poisoned) {
       early = CommitOutcome{false, false, "spool sync failed while the content was written"};
     } else {
-      msg.content_size = w.size;
-      nlohmann::json j = {{"envelope", msg},
-                          {"content_blake2b", w.hash.hex_final()},
-                          {"data_records", w.data.size()}};
-      std::string payload = dump_json(j);
       Extent e;
       if (payload.size() > record::kMaxPayload) {
         early = CommitOutcome{false, false, "envelope too large"};
@@ -405,7 +424,7 @@ void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOu
         pending->data = std::move(w.data);
         pending->segs = std::move(w.segs);
         w.segs.clear();
-        w.closed = true;
+        close_writer_locked(w);
         writers_.erase(&w);
       }
     }
@@ -425,6 +444,21 @@ void Core::commit(WriterState& w, QueuedMessage msg, std::function<void(CommitOu
 }
 
 // ---------------------------------------------------------------- group commit
+
+// Waits (lock released) until every writer open now has committed or aborted, for at most
+// group_commit_wait_us: their commits then share this batch's sync instead of each paying
+// one. Writers opened meanwhile are not waited for, so a steady stream cannot starve it.
+void Core::wait_for_siblings_locked(std::unique_lock<std::mutex>& lk) {
+  if (opt_.group_commit_wait_us == 0 || !opt_.sync || opt_.read_only) return;
+  if (open_writers_ == 0 || stopping_) return;
+  const uint64_t target = closed_writers_ + open_writers_;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::microseconds(opt_.group_commit_wait_us);
+  sibling_wait_ = true;
+  ++stats_.group_commit_waits;
+  cv_.wait_until(lk, deadline, [&] { return stopping_ || closed_writers_ >= target; });
+  sibling_wait_ = false;
+}
 
 Core::SyncSet Core::take_sync_set_locked() {
   SyncSet s;
@@ -491,6 +525,7 @@ void Core::sync_loop() {
         if (stopping_) break;  // stopping and drained
         continue;
       }
+      wait_for_siblings_locked(lk);
       batch.swap(waiters_);
       inflight_ = &batch;  // a checkpoint taken meanwhile sees its pending commits
       need_sync = !retried.empty();
@@ -797,9 +832,19 @@ std::vector<std::pair<std::string, Core::Unwritten>> Core::flush_unwritten_locke
 }
 
 std::string Core::state_payload(const QueuedMessage& msg) {
-  nlohmann::json rc = nlohmann::json::array();
-  for (const auto& r : msg.recipients) rc.push_back(r);
-  return dump_json({{"recipients", std::move(rc)}, {"held", msg.held}});
+  nlohmann::json j = nlohmann::json::object();
+  to_json(j["recipients"], msg.recipients);
+  j["held"] = msg.held;
+  return dump_json(j);
+}
+
+std::string Core::commit_payload(const QueuedMessage& msg, std::string content_hash,
+                                 size_t data_records) {
+  nlohmann::json j = nlohmann::json::object();
+  to_json(j["envelope"], msg);
+  j["content_blake2b"] = std::move(content_hash);
+  j["data_records"] = data_records;
+  return dump_json(j);
 }
 
 void Core::keep_unwritten_locked(const std::string& id, Unwritten u) {

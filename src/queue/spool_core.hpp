@@ -101,6 +101,7 @@ struct WriterState {
   record::ContentHash hash;
   std::optional<core::Error> failed;  // sticky: content has a hole
   bool closed = false;                // committed or aborted
+  bool counted = false;               // in Core::open_writers_ (from begin until closed)
   // Where the writer's records lie, if they are one contiguous run (an abort of a run at the
   // tail of the active segment truncates it away instead of writing an ABORT).
   uint64_t run_seg = 0, run_start = 0, run_end = 0;
@@ -116,6 +117,7 @@ class Core : public std::enable_shared_from_this<Core> {
   void start();
   void shutdown();
 
+  void open_writer(WriterState& w);  // counts it as a sibling a group commit may wait for
   core::Result<void> append_data(WriterState& w, std::string_view bytes);
   void abort_writer(WriterState& w);
   // w is closed by commit whatever the outcome; done runs on the sync thread.
@@ -163,6 +165,8 @@ class Core : public std::enable_shared_from_this<Core> {
   int append_locked(record::Type t, std::string_view id, std::string_view payload, Extent* where);
   int roll_locked();
   void abort_writer_locked(WriterState& w);
+  void close_writer_locked(WriterState& w);  // closed = true; leaves open_writers_
+  void wait_for_siblings_locked(std::unique_lock<std::mutex>& lk);
   void ref_locked(std::set<uint64_t>& segs, uint64_t seq);
   void unref_all_locked(const std::set<uint64_t>& segs);
   // Writes ABORT/DONE for a dead message and leaves its tombstone; false if the write failed.
@@ -191,6 +195,8 @@ class Core : public std::enable_shared_from_this<Core> {
   void poison_locked(const SyncSet& s);
   void after_failed_sync(const std::string& id, bool done, const QueuedMessage* msg, uint32_t seq);
   static std::string state_payload(const QueuedMessage& msg);
+  static std::string commit_payload(const QueuedMessage& msg, std::string content_hash,
+                                    size_t data_records);
 
   // --- recovery (spool_recovery.cpp) ---
   struct ScanState;
@@ -262,6 +268,9 @@ class Core : public std::enable_shared_from_this<Core> {
   // the tail is otherwise cut away): the tail scan starts there.
   uint64_t floor_seg_ = 0, floor_off_ = 0;
   std::unordered_set<WriterState*> writers_;      // open writers with records
+  size_t open_writers_ = 0;                       // writers begun and not yet closed
+  uint64_t closed_writers_ = 0;                   // counted writers closed since start
+  bool sibling_wait_ = false;                     // the sync thread waits for open writers
   const std::deque<Waiter>* inflight_ = nullptr;  // the batch the sync thread is syncing
   std::mutex ckpt_mu_;        // one checkpoint written at a time (taken before mu_)
   int64_t last_lock_ms_ = 0;  // ckpt_mu_: how long the last snapshot held mu_ (for its log line)

@@ -24,6 +24,7 @@ TEST(Config, DefaultsWithoutFile) {
   EXPECT_EQ(c.data_dir, "./tern-data");
   EXPECT_EQ(c.smtp.session.max_message_size, 20971520u);
   EXPECT_EQ(c.smtp.session.max_recipients, 1000u);
+  EXPECT_EQ(c.spool_group_commit_wait_us, 300u);
 }
 
 TEST(Config, ReadsValues) {
@@ -38,6 +39,8 @@ trusted_networks = ["127.0.0.1/32"]
 trusted_account = "bench"
 [platform]
 domains = ["platform.test"]
+[spool]
+group_commit_wait_us = 0
 )");
   auto c = tern::app::load_config(p);
   EXPECT_EQ(c.hostname, "mx.test");
@@ -47,13 +50,16 @@ domains = ["platform.test"]
   ASSERT_EQ(c.smtp.trusted_networks.size(), 1u);
   EXPECT_TRUE(c.smtp.trusted_networks[0].contains("127.0.0.1"));
   EXPECT_EQ(c.smtp.platform_domains, std::vector<std::string>{"platform.test"});
+  EXPECT_EQ(c.spool_group_commit_wait_us, 0u);
   std::remove(p.c_str());
 }
 
 TEST(Config, RejectsUnknownKeysAndBadValues) {
   for (const char* text :
        {"hostnme = \"x\"\n", "[smtp]\nmax_recipients = \"many\"\n", "[smtp]\nmax_recipients = -1\n",
-        "[smtp]\ntrusted_networks = [\"10.0.0.0/40\"]\n", "[smtp\n", "[listen]\nsmtpp = \"x\"\n"}) {
+        "[smtp]\ntrusted_networks = [\"10.0.0.0/40\"]\n", "[smtp\n", "[listen]\nsmtpp = \"x\"\n",
+        "[spool]\ngroup_commit_wait_us = 100001\n", "[spool]\ngroup_commit_wait_us = 4294967296\n",
+        "[spool]\ngroup_commit_wait_us = -1\n"}) {
     auto p = write_tmp(text);
     EXPECT_THROW(tern::app::load_config(p), std::runtime_error) << text;
     std::remove(p.c_str());

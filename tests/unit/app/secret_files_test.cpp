@@ -53,5 +53,22 @@ TEST(SecretFilesTest, OperatorFileTrimmedAndLooseOrEmptyRefused) {
   EXPECT_THROW(load_or_create_secret(path, new_admin_token, true), std::runtime_error);
 }
 
+TEST(SecretFilesTest, ReplacedAtomicallyAndPrivately) {
+  test::TempDir dir;
+  const std::string path = dir.file("tracking.key");
+  const std::string old = load_or_create_secret(path, new_tracking_secret, false);
+  const std::string region(32, '\x07');
+  std::ofstream(path + ".new") << "debris of a crash";  // a leftover temporary is no obstacle
+  replace_secret_file(path, region);
+  EXPECT_EQ(load_or_create_secret(path, new_tracking_secret, false), region);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(::stat((path + ".new").c_str(), &st), 0);
+  // A directory that cannot take the temporary: an error naming it, the old file untouched.
+  EXPECT_THROW(replace_secret_file(dir.file("missing/dir/key"), region), std::runtime_error);
+  EXPECT_NE(old, region);
+}
+
 }  // namespace
 }  // namespace tern::app
