@@ -556,6 +556,7 @@ void Server::build_cluster_upkeep() {
                                  for (const auto& i : *n) ids.push_back(i.id);
                                  return ids;
                                },
+                           .sleep = nullptr,  // this thread sleeps
                            .ready = [e = delivery_.get()] { return e->queue_loaded(); }});
     cluster_upkeep_->on_tick([r = queue_router_.get()] { r->run_pending(); });
   }
