@@ -139,6 +139,9 @@ struct ApiServices {
   // A suspension changed (reason, or nullopt: lifted): the SMTP side's cache follows at once.
   std::function<void(int64_t account_id, const std::optional<std::string>& reason)>
       suspension_changed;
+  // The account's settings were written: the delivery engine and the report thread read them
+  // again at once instead of using their copies (up to 30 s old).
+  std::function<void(int64_t account_id)> settings_changed;
   PlatformInfo platform;
   // The test email without holding a thread: starts the attempt and calls done (any thread,
   // exactly once, within the engine's time limit; outcome "busy" while the account's previous

@@ -73,6 +73,7 @@ net::HttpResponse patch(const Call& c) {
   for (const auto& d : c.svc.platform_domains) guard.identity.platform_domains.push_back(d);
   if (auto r = report::check_settings(kv, guard); !r) return bad_request(r.error().message);
   if (auto r = c.svc.store->settings.set(c.account.id, kv); !r) return from_error(r.error());
+  if (c.svc.settings_changed) c.svc.settings_changed(c.account.id);
   return show(c);
 }
 
@@ -81,6 +82,7 @@ net::HttpResponse new_webhook_secret(const Call& c) {
   std::string secret = "whsec_" + store::secrets::random_token() + store::secrets::random_token();
   if (auto r = c.svc.store->settings.set(c.account.id, {{"webhook_secret", secret}}); !r)
     return from_error(r.error());
+  if (c.svc.settings_changed) c.svc.settings_changed(c.account.id);
   return json_response(200, {{"webhookSecret", secret}});
 }
 

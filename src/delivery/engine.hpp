@@ -74,6 +74,8 @@ class Engine {
                  std::string error = {}, bool notice = false);
   void envelopes_loaded(std::vector<LoadedEnvelope> batch);
   void settings_loaded(int64_t account_id, core::Result<store::AccountSettings> r);
+  // The account's settings changed (its API, or another node): the next message reloads them.
+  void settings_changed(int64_t account_id) { settings_.forget(account_id); }
   void suppression_checked(std::vector<SuppressionQuery> answers);
   // failure: nullopt = the driver holds endpoints for dest; else why there are none.
   void resolved(const std::string& dest, std::optional<core::DeliveryOutcome> failure);

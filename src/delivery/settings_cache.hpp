@@ -5,6 +5,10 @@
 // Rules: account 0 (no account) has the defaults and is never loaded. A copy older than ttl
 // is still used while a fresh one is loaded (one load per account at a time). A failed load
 // keeps the old copy and is tried again after retry_ms; without a copy the caller waits.
+// forget() (the account's settings changed: the API, or another node through the change feed)
+// drops the copy: the next message waits for a load, as the account's first one does. A load
+// under way when it came may have read the old values: its result is used, and loaded again
+// at the next get().
 #pragma once
 #include <cstdint>
 #include <unordered_map>
@@ -27,6 +31,8 @@ class SettingsCache {
     auto it = map_.find(account_id);
     return it != map_.end() && it->second.loading;
   }
+  // The account's settings changed: the next get() starts a load and has no copy until then.
+  void forget(int64_t account_id);
   // Forget every copy older than now (tests; an operator "retry" reloads nothing).
   void clear() { map_.clear(); }
 
@@ -35,6 +41,7 @@ class SettingsCache {
     store::AccountSettings s;
     bool have = false;
     bool loading = false;
+    bool stale_load = false;  // forget() came while loading: that load may be old already
     int64_t fresh_until = 0;  // no reload before
   };
   const int64_t ttl_ms_, retry_ms_;

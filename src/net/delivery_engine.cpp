@@ -611,6 +611,10 @@ ControlReply DeliveryEngine::remove(const std::string& id) {
   return impl_->command({delivery::Command::Kind::remove, id});
 }
 
+void DeliveryEngine::settings_changed(int64_t account_id) {
+  impl_->on_engine([account_id](delivery::Engine& e) { e.settings_changed(account_id); });
+}
+
 bool DeliveryEngine::queue_loaded() const { return impl_->queue_loaded; }
 
 DeliveryCounters DeliveryEngine::counters() const {

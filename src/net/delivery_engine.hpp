@@ -119,6 +119,9 @@ class DeliveryEngine : public delivery::QueueControl {
   ControlReply remove(const std::string& id);
 
   DeliveryCounters counters() const;  // any thread
+  // An account's settings changed (the API, or the change feed of a region): the engine
+  // reloads them before its next message of that account. Any thread; does not wait.
+  void settings_changed(int64_t account_id);
   // The engine has read the spool's index (start() has run on its thread): from then on a
   // command finds every queued message. Any thread.
   bool queue_loaded() const;

@@ -76,6 +76,7 @@ struct ReportPipeline::Impl {
   events::ReportBatcher<Item> batcher;
   std::thread thread;
   std::unordered_map<int64_t, CachedDefaults> defaults;  // worker thread only
+  std::vector<int64_t> changed;  // (mu) accounts whose settings changed: dropped from defaults
   std::atomic<uint64_t> c_messages{0}, c_reports{0}, c_errors{0};
 
   explicit Impl(ReportPipelineServices s)
@@ -109,6 +110,7 @@ struct ReportPipeline::Impl {
   void run() {
     for (;;) {
       std::vector<Item> work;
+      std::vector<int64_t> forget;
       {
         std::unique_lock lk(mu);
         for (;;) {
@@ -116,6 +118,7 @@ struct ReportPipeline::Impl {
           if (std::holds_alternative<events::BatchDone>(action)) return;
           if (auto* w = std::get_if<events::BatchWrite<Item>>(&action)) {
             work = std::move(w->items);
+            forget.swap(changed);
             break;
           }
           const auto& wait = std::get<events::BatchWait>(action);
@@ -125,6 +128,7 @@ struct ReportPipeline::Impl {
             cv.wait_for(lk, std::chrono::milliseconds(*wait.until_ms - steady_ms()));
         }
       }
+      for (int64_t id : forget) defaults.erase(id);
       handle(work);
     }
   }
@@ -270,6 +274,11 @@ void ReportPipeline::flush() {
   }
   impl_->cv.notify_all();
   fut.wait();
+}
+
+void ReportPipeline::settings_changed(int64_t account_id) {
+  std::lock_guard lk(impl_->mu);
+  impl_->changed.push_back(account_id);
 }
 
 ReportPipelineCounters ReportPipeline::counters() const {

@@ -68,6 +68,9 @@ class ReportPipeline {
   void flush();
 
   ReportPipelineCounters counters() const;
+  // An account's settings changed: the next batch reads its report defaults (notify URL,
+  // format) again instead of the copy of up to 30 s. Any thread.
+  void settings_changed(int64_t account_id);
 
  private:
   struct Impl;

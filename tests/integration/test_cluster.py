@@ -23,7 +23,9 @@ from urllib.parse import quote
 import harness
 import pg_harness
 from test_console_api import Browser
-from test_delivery import submit
+from mail_peers import Receiver
+from test_delivery import find, submit
+from test_reports import HookReceiver
 
 WAIT_S = 20
 
@@ -221,6 +223,46 @@ class TwoNodes(unittest.TestCase):
         # Both nodes registered, each under its own id.
         self.assertEqual(sorted(n["id"] for n in a.cli_json("node", "list")),
                          ["node-1", "node-2"])
+
+    def test_settings_changed_on_one_node_steer_another_nodes_mail_within_2s(self):
+        """An account's route and notify URL changed through node 1 apply to mail node 2
+        accepts 2 s later: node 2's delivery engine and report thread both held a copy of the
+        old settings (up to 30 s) and drop it when the change feed names the account."""
+        a, b = self.a, self.b
+        hooks = HookReceiver()
+        self.addCleanup(hooks.close)
+        mx = Receiver()
+        mx.start()
+        self.addCleanup(mx.close)
+        code, made = call(a, "POST", "/api/v1/accounts", self.admin(a), {"name": "seco"})
+        self.assertEqual(code, 201, made)
+        code, key = call(a, "POST", "/api/v1/accounts/seco/api-keys", self.admin(a))
+        self.assertEqual(code, 201, key)
+        a.cli("domain", "add", "seco", "seco.test", "--verified")
+        code, body = call(a, "PATCH", "/api/v1/settings", key["key"],
+                          {"route": "sandbox", "notify_url": hooks.url("/one")})
+        self.assertEqual(code, 200, body)
+        b.username, b.password = made["username"], made["password"]
+        got, took = within(CONFIG_S, lambda: auth_code(b, b.username, b.password), 235)
+        self.assertEqual(got, 235, f"login not accepted by node 2 after {took:.2f} s")
+        # Node 2 delivers (captures) one message with the first settings: now it holds them.
+        q1 = submit(b, "news@seco.test", ["r@dest.test"], "settings-1")
+        hooks.wait("/one", lambda r: r["messageId"] == q1 + ".0")
+
+        code, body = call(a, "PATCH", "/api/v1/settings", key["key"],
+                          {"route": "custom", "relay.host": "127.0.0.1",
+                           "relay.port": mx.port, "relay.security": "none",
+                           "notify_url": hooks.url("/two")})
+        self.assertEqual(code, 200, body)
+        time.sleep(CONFIG_S)  # the contract's bound, not a wait for something to not happen
+        q2 = submit(b, "news@seco.test", ["r@dest.test"], "settings-2")
+        got = find(mx, "settings-2")
+        self.assertEqual(len(got), 1, "node 2 used the old route (sandbox): "
+                         + b.log()[-3000:].decode(errors="replace"))
+        (_, res), = hooks.wait("/two", lambda r: r["messageId"] == q2 + ".0")
+        self.assertEqual(res["status"]["groupName"], "DELIVERED")
+        self.assertEqual([r for _, r in hooks.results("/one") if r["messageId"] == q2 + ".0"],
+                         [], "node 2 reported to the old notify URL")
 
     def test_operator_token_and_tracking_key_are_the_regions(self):
         a, b = self.a, self.b

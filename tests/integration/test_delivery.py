@@ -23,6 +23,7 @@ import dkim
 import harness
 from dns_harness import txt_lookup
 from mail_peers import AuthRelay, PostfixMX, Receiver, mail_dns
+from send_helpers import api
 from test_domains import PLATFORM_BASE, by_id, zone_lines
 
 WAIT_S = 40
@@ -330,6 +331,24 @@ class RelayTests(unittest.TestCase):
             self.assertEqual(rcpts, ["a@one.example", "b@two.example"])
             self.assertTrue(all(t.auth_user == "tern" and t.tls for t in got))
             wait_events(server, qid, lambda ev: len(ev) == 2 and all(e["event"] == "delivered" for e in ev))
+
+    def test_route_changed_through_the_api_applies_to_the_next_message(self):
+        """The engine keeps an account's settings for 30 s; a change through the API drops
+        that copy at once, so the next message takes the new route."""
+        with Receiver() as relay:
+            server = harness.TernServer({"delivery": {"enabled": True}})
+            self.addCleanup(server.close)
+            key = server.cli_json("apikey", "create", "acme")["key"]
+            server.cli("account", "set", "acme", "route=sandbox")
+            q1 = submit(server, "a@acme.test", ["anyone@elsewhere.example"], "route-before")
+            ev = wait_events(server, q1, lambda ev: ev and ev[-1]["event"] == "delivered")
+            self.assertIn("sandbox", ev[-1]["reply"])  # the engine now holds route=sandbox
+            code, body = api(server, "PATCH", "/api/v1/settings",
+                             {"route": "custom", "relay.host": "127.0.0.1",
+                              "relay.port": relay.port, "relay.security": "none"}, key=key)
+            self.assertEqual(code, 200, body)
+            submit(server, "a@acme.test", ["anyone@elsewhere.example"], "route-after")
+            self.assertEqual(len(find(relay, "route-after")), 1)
 
     def test_relay_with_unknown_ca_is_never_used_in_plaintext(self):
         with AuthRelay("relayuser", "pw", security="starttls") as relay:

@@ -238,3 +238,30 @@ TEST(SettingsCache, LoadsAheadAndKeepsACopyThroughFailures) {
   c.get(6, 60'000, need);
   EXPECT_TRUE(need);
 }
+
+TEST(SettingsCache, ForgetReloadsAtOnceAndDistrustsALoadUnderWay) {
+  SettingsCache c(30'000, 60'000);
+  bool need = false;
+  c.forget(5);  // never loaded: nothing to drop, the first get() loads
+  EXPECT_EQ(c.get(5, 0, need), nullptr);
+  EXPECT_TRUE(need);
+  store::AccountSettings old;
+  old.route = store::Route::platform;
+  ASSERT_TRUE(c.loaded(5, old, 0));
+  c.get(5, 100, need);
+  EXPECT_FALSE(need) << "fresh for ttl";
+  c.forget(5);
+  EXPECT_EQ(c.get(5, 200, need), nullptr) << "the old copy is never used after a change";
+  EXPECT_TRUE(need) << "the change is loaded at once";
+  EXPECT_TRUE(c.loading(5));
+  // The change came again while that load was under way: its result may predate it.
+  c.forget(5);
+  ASSERT_TRUE(c.loaded(5, old, 300));
+  EXPECT_EQ(c.get(5, 300, need)->route, store::Route::platform) << "used, as the best known";
+  EXPECT_TRUE(need) << "a load that may be older than the change is loaded again";
+  store::AccountSettings fresh;
+  fresh.route = store::Route::custom;
+  ASSERT_TRUE(c.loaded(5, fresh, 400));
+  EXPECT_EQ(c.get(5, 500, need)->route, store::Route::custom);
+  EXPECT_FALSE(need);
+}

@@ -124,6 +124,27 @@ TEST_F(ReportPipelineTest, IntermediateReportsAndAccountDefault) {
   EXPECT_EQ(nlohmann::json::parse(a[0].item)["status"]["groupName"], "PENDING");
 }
 
+TEST_F(ReportPipelineTest, AChangedNotifyUrlIsUsedAtOnceWhenTheChangeIsAnnounced) {
+  ASSERT_TRUE(store_->settings.set(acct_, {{"notify_url", "https://old.example/n"}}).ok());
+  rp_->accepted(message("Q5", "{}"));
+  rp_->events({ev("Q5", "a@example.org", "delivered")});
+  rp_->flush();
+  ASSERT_EQ(items("Q5.0").size(), 1u);
+  EXPECT_EQ(items("Q5.0")[0].url, "https://old.example/n");  // now in the 30 s copy
+  ASSERT_TRUE(store_->settings.set(acct_, {{"notify_url", "https://new.example/n"}}).ok());
+  // Not announced: the copy is still used (this is what settings_changed is for).
+  rp_->events({ev("Q5", "b@example.org", "delivered")});
+  rp_->flush();
+  ASSERT_EQ(items("Q5.1").size(), 1u);
+  EXPECT_EQ(items("Q5.1")[0].url, "https://old.example/n");
+  rp_->settings_changed(acct_);
+  rp_->accepted(message("Q6", "{}"));
+  rp_->events({ev("Q6", "a@example.org", "delivered")});
+  rp_->flush();
+  ASSERT_EQ(items("Q6.0").size(), 1u);
+  EXPECT_EQ(items("Q6.0")[0].url, "https://new.example/n");
+}
+
 TEST_F(ReportPipelineTest, RecoveredIsLoggedOnceAndUnknownMessagesIgnored) {
   rp_->accepted(message("Q3", "{}"));
   rp_->flush();
