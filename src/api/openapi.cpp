@@ -253,6 +253,13 @@ void console_schemas(json& s) {
                               {"createdAt", time},
                               {"held", boolean}});
   s["QueueActionResult"] = record({{"action", str()}, {"count", integer}});
+  s["QueueActionPending"] = object({{"action", str()},
+                                    {"count", integer},
+                                    {"status", {{"type", "string"}, {"enum", {"queued"}}}},
+                                    {"pending", arr(record({{"node", str()}, {"alive", boolean}}))},
+                                    {"message", str()},
+                                    {"error", str()}},
+                                   {"action", "count", "status", "pending", "message"});
   s["WebhookDelivery"] =
       object({{"id", str()},
               {"kind", {{"type", "string"}, {"enum", {"report", "tracking"}}}},
@@ -635,6 +642,13 @@ json operation(const Op& op, const std::string& full_path, bool auth, bool scope
           {{"items", {{"type", "array"}, {"items", schema}}}, {"nextCursor", nullable(str())}});
     responses[code]["content"] = {{"application/json", {{"schema", schema}}}};
   }
+  // A region: a queue action whose holders have not all answered in time (app/queue_router).
+  if (std::string_view(op.path) == "/queue/actions")
+    responses["202"] = {
+        {"description",
+         "Several nodes: a node holding picked messages has not answered within 3 s or is down; "
+         "its command stays queued for it"},
+        {"content", {{"application/json", {{"schema", ref("QueueActionPending")}}}}}};
   // 4xx: what every operation of its kind can answer, plus the table's extras.
   std::vector<int> errors;
   if (auth) errors.push_back(401);

@@ -7,7 +7,10 @@
 //        {"items":[{id, account, accountId, from, recipients:[{to, state, attempts,
 //        nextAttemptAt, lastReply, destination}], createdAt, held}], "nextCursor"}, oldest first
 //   POST /queue/actions {"action":"retry"|"hold"|"release"|"delete", and one of "ids":[...],
-//        "destination":"...", "account":"<id or name>"} → {"count"}: messages changed
+//        "destination":"...", "account":"<id or name>"} → {"count"}: messages changed.
+//        A region (app/queue_router.hpp): each message is changed on the node whose spool
+//        holds it; when such a node has not answered within 3 s (or is down): 202 {"action",
+//        "count" (changed so far), "status":"queued", "pending":[{"node","alive"}], "message"}.
 #include "api/pagination.hpp"
 #include "api/request.hpp"
 #include "api/resources.hpp"
@@ -104,6 +107,16 @@ net::HttpResponse messages(const Call& c) {
   return json_response(200, {{"items", items}, {"nextCursor", next}});
 }
 
+std::string pending_message(const delivery::QueueActionResult& r) {
+  std::string m;
+  for (const auto& p : r.pending) {
+    if (!m.empty()) m += "; ";
+    m += "node " + p.node +
+         (p.alive ? " has not answered yet" : " is down (not seen in the node registry)");
+  }
+  return m + ": its command stays queued and runs when it answers (dropped after 15 minutes)";
+}
+
 net::HttpResponse actions(const Call& c) {
   auto body = json_object_body(c.req);
   if (!body) return bad_request(body.error().message);
@@ -145,8 +158,19 @@ net::HttpResponse actions(const Call& c) {
   }
   if (given != 1) return bad_request("give exactly one of \"ids\", \"destination\", \"account\"");
   auto r = c.svc.queue->queue_action(*a, sel);
-  if (!r.ok) return bad_request(r.message);
-  return json_response(200, {{"action", **action}, {"count", r.count}});
+  if (!r.ok && r.pending.empty()) return bad_request(r.message);
+  if (r.pending.empty()) return json_response(200, {{"action", **action}, {"count", r.count}});
+  // A region: nodes holding picked messages have not answered in time (or are down). Their
+  // commands stay queued for them; count is what the others changed.
+  nlohmann::json pending = nlohmann::json::array();
+  for (const auto& p : r.pending) pending.push_back({{"node", p.node}, {"alive", p.alive}});
+  nlohmann::json out{{"action", **action},
+                     {"count", r.count},
+                     {"status", "queued"},
+                     {"pending", pending},
+                     {"message", pending_message(r)}};
+  if (!r.ok) out["error"] = r.message;
+  return json_response(202, out);
 }
 
 }  // namespace

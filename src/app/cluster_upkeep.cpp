@@ -30,6 +30,8 @@ void ClusterUpkeep::on_change(std::function<void(const store::Change&)> f) {
   on_change_.push_back(std::move(f));
 }
 
+void ClusterUpkeep::on_tick(std::function<void()> f) { ticks_.push_back(std::move(f)); }
+
 void ClusterUpkeep::renew_all() {
   for (auto& j : jobs_) {
     const auto r = j.lease->renew();
@@ -81,7 +83,7 @@ void ClusterUpkeep::run() {
   int64_t next_poll = clock_.now_ms() + opt_.poll_ms;
   for (;;) {
     int64_t wake = next_renew;
-    if (feed_) wake = std::min(wake, next_poll);
+    if (feed_ || !ticks_.empty()) wake = std::min(wake, next_poll);
     for (const auto& j : jobs_)
       if (j.period_ms > 0) wake = std::min(wake, j.next_run_ms);
     {
@@ -94,15 +96,18 @@ void ClusterUpkeep::run() {
       renew_all();
       next_renew = now + renew_every;
     }
-    if (feed_ && now >= next_poll) {
+    if ((feed_ || !ticks_.empty()) && now >= next_poll) {
       next_poll = now + opt_.poll_ms;
-      auto changes = feed_->poll();
-      if (!changes) {
-        spdlog::warn("change feed: {}", changes.error().message);
-      } else {
-        for (const auto& c : *changes)
-          for (const auto& f : on_change_) f(c);
+      if (feed_) {
+        auto changes = feed_->poll();
+        if (!changes) {
+          spdlog::warn("change feed: {}", changes.error().message);
+        } else {
+          for (const auto& c : *changes)
+            for (const auto& f : on_change_) f(c);
+        }
       }
+      for (const auto& f : ticks_) f();
     }
     now = clock_.now_ms();
     for (auto& j : jobs_) {

@@ -2,6 +2,8 @@
 //  - the change feed (store/change_feed.hpp) is read every second and each change handed to
 //    the cache owners (on_change), so a config change made on any node reaches this one within
 //    about a second (the integration test's bound is 2 s);
+//  - ticks (on_tick) run every poll interval too: the node's queue commands from other nodes
+//    (app/queue_router.hpp) and the mirror of the region's AUTH failure counts;
 //  - singleton jobs (store/leased_job.hpp) run only while this node holds their lease, renewed
 //    every TTL/3; a job stops the moment a renewal fails. Work done on another thread (the DNS
 //    re-check round) asks its lease's holding() itself.
@@ -43,6 +45,8 @@ class ClusterUpkeep {
   const store::LeasedJob& add_lease(std::string_view lease);
   // Called on the upkeep thread for every change read from the feed.
   void on_change(std::function<void(const store::Change&)> f);
+  // Called on the upkeep thread every poll_ms (after the feed's changes).
+  void on_tick(std::function<void()> f);
 
   void start();
   void stop();
@@ -62,6 +66,7 @@ class ClusterUpkeep {
   const Options opt_;
   std::vector<Job> jobs_;
   std::vector<std::function<void(const store::Change&)>> on_change_;
+  std::vector<std::function<void()>> ticks_;
   std::unique_ptr<store::ChangeFeedReader> feed_;
   std::mutex mu_;
   std::condition_variable cv_;

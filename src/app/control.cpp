@@ -62,6 +62,7 @@ void write_all(int fd, const std::string& s) {
 std::string reply_json(const net::ControlReply& r) {
   nlohmann::json j{{"ok", r.ok}, {"count", r.count}};
   if (!r.ok) j["error"] = r.message;
+  if (!r.note.empty()) j["note"] = r.note;
   return j.dump() + "\n";
 }
 
@@ -230,6 +231,7 @@ net::ControlReply control_request(const std::string& path, const std::string& cm
   rep.ok = j.value("ok", false);
   rep.count = j.value("count", size_t{0});
   rep.message = j.value("error", std::string());
+  rep.note = j.value("note", std::string());
   return rep;
 }
 

@@ -827,10 +827,15 @@ int main(int argc, char** argv) {
       }
       auto rep = tern::app::control_request(c.data_dir + "/control.sock", op->second, q_id);
       if (!rep.ok) throw Failure(rep.message);
-      if (g.json)
-        std::cout << dump(json{{"command", op->second}, {"count", rep.count}}) << "\n";
-      else
+      if (g.json) {
+        json out{{"command", op->second}, {"count", rep.count}};
+        if (!rep.note.empty()) out["note"] = rep.note;
+        std::cout << dump(out) << "\n";
+      } else {
         std::cout << op->second << ": " << rep.count << " message(s)\n";
+        // A region: the node holding the message has not answered yet (it runs it later).
+        if (!rep.note.empty()) std::cerr << "tern: " << rep.note << "\n";
+      }
     } else if (*queue_show) {
       auto spool = open_spool_ro(c);
       auto m = spool->get(q_id);

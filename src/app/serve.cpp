@@ -29,9 +29,11 @@
 #include "app/metrics.hpp"
 #include "app/node_id.hpp"
 #include "app/platform_names.hpp"
+#include "app/queue_router.hpp"
 #include "app/region_secrets.hpp"
 #include "app/runtime.hpp"
 #include "app/secret_files.hpp"
+#include "app/shared_auth_counts.hpp"
 #include "app/test_email.hpp"
 #include "core/clock.hpp"
 #include "dns/resolver.hpp"
@@ -262,6 +264,8 @@ class Server {
   std::unique_ptr<queue::Spool> spool_;
   std::shared_ptr<asio::ssl::context> tls_;
   core::SystemClock clock_;
+  // AUTH failure counts: this process's (SQLite), or the region's table with a mirror here.
+  std::shared_ptr<SharedAuthCounts> smtp_counts_, login_counts_;
   std::unique_ptr<policy::AuthLimiter> limiter_;
   // --- I/O: one io_context per I/O thread; AUTH and store look-ups on `blocking_`.
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
@@ -289,6 +293,8 @@ class Server {
   std::thread delivery_thread_;
   std::unique_ptr<dns::Resolver> mx_resolver_;
   std::unique_ptr<net::DeliveryEngine> delivery_;  // null: [delivery] enabled = false
+  // A region: queue actions go to the node that holds the message (null on SQLite).
+  std::unique_ptr<QueueRouter> queue_router_;
   // --- Webhooks.
   asio::io_context webhook_io_{1};
   std::thread webhook_thread_;
@@ -412,7 +418,20 @@ void Server::open_store() {
   if (files.cert.empty() || files.key.empty())
     files = net::ensure_self_signed(cfg_.data_dir + "/tls", cfg_.hostname);
   tls_ = net::make_server_context(files);
-  limiter_ = std::make_unique<policy::AuthLimiter>(clock_, auth_limits(cfg_));
+  // A region counts AUTH failures in the database every node shares (app/shared_auth_counts):
+  // failures spread over the nodes add up, and a block holds on every node. Console logins
+  // (build_http) likewise, under their own prefix.
+  const auto limits = auth_limits(cfg_);
+  if (backend_.auth_counts) {
+    const int64_t keep = std::max(limits.window_ms, limits.block_ms);
+    smtp_counts_ = std::make_shared<SharedAuthCounts>(
+        *backend_.auth_counts, SharedAuthCounts::Options{.prefix = "smtp:", .keep_ms = keep});
+    login_counts_ = std::make_shared<SharedAuthCounts>(
+        *backend_.auth_counts, SharedAuthCounts::Options{.prefix = "login:", .keep_ms = keep});
+    limiter_ = std::make_unique<policy::AuthLimiter>(clock_, limits, smtp_counts_);
+  } else {
+    limiter_ = std::make_unique<policy::AuthLimiter>(clock_, limits);
+  }
 }
 
 void Server::build_io() {
@@ -541,10 +560,51 @@ void Server::build_cluster_upkeep() {
     if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
       spdlog::warn("captured mail: {}", r.error().message);
   });
-  cluster_upkeep_->add_job(store::kLeaseChangeLogTrim, 600'000, [c = backend_.cluster.get()] {
-    if (auto r = c->trim_changes(core::SystemClock().now_ms() - 3'600'000); !r)
-      spdlog::warn("change log trim: {}", r.error().message);
-  });
+  const int64_t auth_keep_ms = std::max(auth_limits(cfg_).window_ms, auth_limits(cfg_).block_ms);
+  cluster_upkeep_->add_job(store::kLeaseChangeLogTrim, 600'000,
+                           [c = backend_.cluster.get(), cmds = backend_.node_commands.get(),
+                            counts = backend_.auth_counts.get(), auth_keep_ms] {
+                             const int64_t now = core::SystemClock().now_ms();
+                             if (auto r = c->trim_changes(now - 3'600'000); !r)
+                               spdlog::warn("change log trim: {}", r.error().message);
+                             // Finished queue commands are kept an hour (what a caller may still
+                             // look at).
+                             if (cmds)
+                               if (auto r = cmds->trim(now - 3'600'000); !r)
+                                 spdlog::warn("queue commands trim: {}", r.error().message);
+                             if (counts)
+                               if (auto r = counts->trim(now, now - auth_keep_ms); !r)
+                                 spdlog::warn("auth failure counts trim: {}", r.error().message);
+                           });
+  // A region: queue actions for messages other nodes hold go to them as node_commands rows;
+  // this node runs its own every second (app/queue_router.hpp).
+  if (backend_.node_commands && delivery_) {
+    const int64_t alive_ms = int64_t{cfg_.cluster_lease_s} * 1000;
+    queue_router_ = std::make_unique<QueueRouter>(
+        *delivery_, *backend_.messages, *backend_.node_commands, clock_,
+        QueueRouter::Options{.node_id = node_->id()},
+        QueueRouter::Seams{.live_nodes =
+                               [c = backend_.cluster.get(), alive_ms] {
+                                 std::vector<std::string> ids;
+                                 auto n = c->nodes(core::SystemClock().now_ms(), alive_ms);
+                                 if (!n) {
+                                   spdlog::warn("node registry: {}", n.error().message);
+                                   return ids;
+                                 }
+                                 for (const auto& i : *n) ids.push_back(i.id);
+                                 return ids;
+                               },
+                           .sleep = nullptr,  // this thread sleeps
+                           .ready = [e = delivery_.get()] { return e->queue_loaded(); }});
+    cluster_upkeep_->on_tick([r = queue_router_.get()] { r->run_pending(); });
+  }
+  // The mirror of the region's AUTH failure counts (blocks reached on other nodes).
+  for (auto* counts : {smtp_counts_.get(), login_counts_.get()})
+    if (counts)
+      cluster_upkeep_->on_tick([counts] {
+        if (auto r = counts->refresh(core::SystemClock().now_ms()); !r)
+          spdlog::warn("auth failure counts: {}", r.error().message);
+      });
   cluster_upkeep_->on_change(
       [st = st_, keys = dkim_keys_.get(), settings = settings_changed_](const store::Change& c) {
         const auto s = store::parse_subject(c.subject);
@@ -650,10 +710,13 @@ void Server::build_http() {
   a.stats = &st_->stats;
   a.captured = &st_->captured;
   a.suppression_list = &st_->suppressions;
-  a.queue = engine;
+  a.queue = queue_router_ ? static_cast<delivery::QueueControl*>(queue_router_.get())
+                          : static_cast<delivery::QueueControl*>(engine);
   // Console logins are limited per client address like SMTP AUTH ([auth] limits), in a table
   // of their own.
-  login_limiter_ = std::make_unique<policy::AuthLimiter>(clock_, auth_limits(cfg_));
+  login_limiter_ = login_counts_ ? std::make_unique<policy::AuthLimiter>(clock_, auth_limits(cfg_),
+                                                                         login_counts_)
+                                 : std::make_unique<policy::AuthLimiter>(clock_, auth_limits(cfg_));
   a.login_limiter = login_limiter_.get();
   a.suspension_changed = [sus = &suspended_](int64_t id, const std::optional<std::string>& why) {
     if (why)
@@ -761,12 +824,16 @@ void Server::add_services(Runtime& rt) {
       [this, engine] {
         control_ = std::make_unique<ControlServer>(
             cfg_.data_dir + "/control.sock",
-            [engine](const std::string& cmd, const std::string& id) {
-              if (!engine) return net::ControlReply{false, 0, "delivery is disabled"};
-              if (cmd == "retry") return engine->retry(id);
-              if (cmd == "hold") return engine->hold(id);
-              if (cmd == "release") return engine->release(id);
-              return engine->remove(id);
+            [engine, router = queue_router_.get()](const std::string& cmd, const std::string& id) {
+              if (!engine) return net::ControlReply{false, 0, "delivery is disabled", ""};
+              auto local = [&] {
+                if (cmd == "retry") return engine->retry(id);
+                if (cmd == "hold") return engine->hold(id);
+                if (cmd == "release") return engine->release(id);
+                return engine->remove(id);
+              };
+              // A region: a message another node holds is that node's to change.
+              return router ? router->control(cmd, id, local) : local();
             },
             [t = test_emails_.get()](const std::string& account, const std::string& from,
                                      const std::string& to,

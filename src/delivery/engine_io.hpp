@@ -121,6 +121,8 @@ struct ControlReply {
   bool ok = false;
   size_t count = 0;     // messages affected
   std::string message;  // error text when !ok
+  // ok, but not finished: in a region, the node holding the message has not answered yet.
+  std::string note;
 };
 
 struct Counters {

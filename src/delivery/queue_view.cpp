@@ -78,4 +78,18 @@ std::optional<QueueAction> parse_queue_action(const std::string& s) {
   return std::nullopt;
 }
 
+const char* to_string(QueueAction a) {
+  switch (a) {
+    case QueueAction::retry:
+      return "retry";
+    case QueueAction::hold:
+      return "hold";
+    case QueueAction::release:
+      return "release";
+    case QueueAction::remove:
+      return "delete";
+  }
+  return "retry";
+}
+
 }  // namespace tern::delivery

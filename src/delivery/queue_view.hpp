@@ -71,10 +71,18 @@ struct QueueSelector {
   std::string destination;
   int64_t account_id = 0;
 };
+// A node of a region that holds messages an action picked and has not answered yet
+// (app/queue_router.hpp): the command waits for it in the database until it runs or expires.
+struct PendingNode {
+  std::string node;
+  bool alive = true;    // seen in the node registry recently (false: down, say so)
+  int64_t command = 0;  // the node_commands row
+};
 struct QueueActionResult {
   bool ok = true;
-  size_t count = 0;  // messages the action changed
+  size_t count = 0;  // messages the action changed (on the nodes that answered)
   std::string message;
+  std::vector<PendingNode> pending;  // a region: holders that have not answered in time
 };
 
 class QueueControl {
@@ -86,5 +94,6 @@ class QueueControl {
 };
 
 std::optional<QueueAction> parse_queue_action(const std::string& s);
+const char* to_string(QueueAction a);  // retry, hold, release, delete
 
 }  // namespace tern::delivery

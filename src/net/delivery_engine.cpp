@@ -81,6 +81,7 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   std::unordered_map<std::string, ClientTarget> targets;  // dest → endpoints of its last Resolve
   std::unordered_map<std::string, int64_t> sandboxes;     // dest → account (route=sandbox)
   std::atomic<std::thread::id> engine_tid{};
+  std::atomic<bool> queue_loaded{false};  // the engine has the spool's index (start() ran)
   std::unique_ptr<TestSender> tester;
   // Published after every input, for counters() from any thread.
   std::atomic<uint64_t> c_delivered{0}, c_deferred{0}, c_bounced{0}, c_expired{0}, c_rejected{0},
@@ -558,6 +559,7 @@ void DeliveryEngine::start() {
     }
     self->on_engine([self, entries = std::move(entries)](delivery::Engine& e) mutable {
       e.start(entries);
+      self->queue_loaded = true;
       std::vector<queue::QueueEntry>().swap(entries);
       // What the start copied around is freed: give it back (the queue may be a million).
       asio::post(*self->svc.blocking, [] { ::malloc_trim(0); });
@@ -616,6 +618,8 @@ ControlReply DeliveryEngine::remove(const std::string& id) {
 void DeliveryEngine::settings_changed(int64_t account_id) {
   impl_->on_engine([account_id](delivery::Engine& e) { e.settings_changed(account_id); });
 }
+
+bool DeliveryEngine::queue_loaded() const { return impl_->queue_loaded; }
 
 DeliveryCounters DeliveryEngine::counters() const {
   const auto& e = *impl_;

@@ -128,6 +128,9 @@ class DeliveryEngine : public delivery::QueueControl {
   // An account's settings changed (the API, or the change feed of a region): the engine
   // reloads them before its next message of that account. Any thread; does not wait.
   void settings_changed(int64_t account_id);
+  // The engine has read the spool's index (start() has run on its thread): from then on a
+  // command finds every queued message. Any thread.
+  bool queue_loaded() const;
 
   // The test email (net/test_send.hpp): asynchronous, one at a time per account, time-limited.
   void test_send_async(int64_t account_id, const std::string& from, const std::string& to,

@@ -328,18 +328,23 @@ struct SmtpServer::Impl : std::enable_shared_from_this<SmtpServer::Impl> {
       r.kind = smtp::AuthResult::Kind::rate_limited;
       co_return r;
     }
-    // Argon2 and SQLite off the I/O threads.
-    auto v = co_await offload(
-        *svc.blocking, [&] { return svc.store->credentials.verify(a.username, a.password); });
+    // Argon2, the store and the limiter's counts (in a region: the shared database) off the
+    // I/O threads.
+    auto v = co_await offload(*svc.blocking, [&] {
+      auto got = svc.store->credentials.verify(a.username, a.password);
+      if (got && !got.value())
+        svc.limiter->record_failure(ip, a.username);
+      else if (got)
+        svc.limiter->record_success(ip, a.username);
+      return got;
+    });
     if (!v) {
       r.kind = smtp::AuthResult::Kind::temp_error;
       spdlog::error("auth: store error: {}", v.error().message);
     } else if (!v.value()) {
       r.kind = smtp::AuthResult::Kind::bad_credentials;
-      svc.limiter->record_failure(ip, a.username);
       ++counters.auth_failures;
     } else {
-      svc.limiter->record_success(ip, a.username);
       const int64_t id = *v.value();
       r.account = co_await offload(*svc.blocking, [&] { return load_context(id); });
       r.kind = r.account ? smtp::AuthResult::Kind::ok : smtp::AuthResult::Kind::temp_error;

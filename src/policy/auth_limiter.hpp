@@ -18,15 +18,18 @@
 //   address only. Usernames are truncated to 256 bytes for keying.
 // - Memory is bounded: stale keys (nothing within window_ms and block_ms) are pruned on every
 //   failure, and each table holds at most max_entries keys, evicting the least recently failed.
+// - The counts live behind a seam (auth_counts.hpp): this process's memory by default; in a
+//   region the database every node shares, so failures spread over the nodes add up and a
+//   block holds on all of them. The rule above is next_count(), here only.
 #pragma once
 #include <cstdint>
-#include <list>
-#include <mutex>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "core/clock.hpp"
+#include "policy/auth_counts.hpp"
 
 namespace tern::policy {
 
@@ -41,7 +44,11 @@ class AuthLimiter {
   };
 
   explicit AuthLimiter(const core::Clock& clock) : AuthLimiter(clock, Limits{}) {}
+  // Counts in this process (MemoryAuthCounts, max_entries keys per table).
   AuthLimiter(const core::Clock& clock, Limits limits);
+  // Counts in the given store (one for both tables is fine: their keys never collide), e.g.
+  // the region's (app/shared_auth_counts.hpp). max_entries is then the store's business.
+  AuthLimiter(const core::Clock& clock, Limits limits, std::shared_ptr<AuthCounts> counts);
 
   bool allowed(std::string_view ip, std::string_view username) const;
   void record_failure(std::string_view ip, std::string_view username);
@@ -50,37 +57,21 @@ class AuthLimiter {
   // Keys currently tracked in both tables (for tests and metrics).
   size_t tracked() const;
 
+  // The rule (pure): the count after one more failure at now, given the current one, for a
+  // key blocked at max failures. Every count store applies exactly this.
+  static AuthCount next_count(const std::optional<AuthCount>& current, int64_t now, int max,
+                              const Limits& limits);
+
   // The key an IP is counted under (core::client_key): IPv6 → "<first 64 bits>::/64".
   static std::string ip_key(std::string_view ip);
 
  private:
-  struct Entry {
-    int failures = 0;
-    int64_t window_start = 0;
-    int64_t blocked_until = 0;
-    int64_t last_ms = 0;
-    std::list<std::string>::iterator pos;
-  };
-  class Table {
-   public:
-    bool blocked(const std::string& key, int64_t now) const;
-    void fail(const std::string& key, int64_t now, int max, const Limits& l);
-    void erase(const std::string& key);
-    void prune(int64_t now, int64_t stale_after);
-    size_t size() const { return map_.size(); }
-
-   private:
-    std::unordered_map<std::string, Entry> map_;
-    std::list<std::string> order_;  // least recently failed first
-  };
-
   static std::string pair_key(const std::string& ip_key, std::string_view username);
 
   const core::Clock& clock_;
   const Limits limits_;
-  mutable std::mutex mu_;
-  Table ips_;
-  Table pairs_;  // (address key, username)
+  std::shared_ptr<AuthCounts> ips_;
+  std::shared_ptr<AuthCounts> pairs_;  // (address key, username); may be the same store as ips_
 };
 
 }  // namespace tern::policy

@@ -74,7 +74,11 @@ core::Result<Backend> open_backend(const std::string& url, const BackendOptions&
     auto migrated = std::move(parts->migrated);
     auto b = finish(std::move(parts->db), std::move(parts->messages), std::move(parts->outbox),
                     std::move(parts->domain_checks), opt, std::move(parts->cluster));
-    if (b) b->migrated = std::move(migrated);
+    if (b) {
+      b->migrated = std::move(migrated);
+      b->node_commands = std::move(parts->node_commands);
+      b->auth_counts = std::move(parts->auth_counts);
+    }
     return b;
   }
   // The URL is not echoed: a postgres URL may carry a password.

@@ -15,9 +15,11 @@
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
+#include "store/auth_counts.hpp"
 #include "store/cluster.hpp"
 #include "store/domain_checks.hpp"
 #include "store/message_log.hpp"
+#include "store/node_commands.hpp"
 #include "store/outbox.hpp"
 #include "store/repositories.hpp"
 #include "store/store.hpp"
@@ -40,6 +42,11 @@ struct Backend {
   std::unique_ptr<Cluster> cluster;
   std::unique_ptr<DomainChecks> domain_checks;  // the DNS re-check queue (domain_checks.hpp)
   std::vector<int64_t> migrated;  // PostgreSQL: schema versions this open applied (for the log)
+  // A region only (PostgreSQL): queue commands for the node that holds a message, and the AUTH
+  // failure counts every node shares. Null on SQLite and memory: one node routes nothing and
+  // counts AUTH failures in its own memory.
+  std::unique_ptr<NodeCommands> node_commands;
+  std::unique_ptr<AuthCountStore> auth_counts;
 };
 
 // An unknown scheme is invalid; the backend's own errors as they come (a truncated SQLite file

@@ -25,6 +25,8 @@ core::Result<PgParts> open_pg_backend(const std::string& url, const PgOptions& o
   parts.cluster =
       pg::make_cluster(shared, opt.node_id, opt.lease_clock == PgOptions::LeaseClock::database);
   parts.domain_checks = pg::make_domain_checks(shared);
+  parts.node_commands = pg::make_node_commands(shared);
+  parts.auth_counts = pg::make_auth_counts(shared);
   return parts;
 }
 

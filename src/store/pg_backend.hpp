@@ -19,9 +19,11 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "store/auth_counts.hpp"
 #include "store/cluster.hpp"
 #include "store/domain_checks.hpp"
 #include "store/message_log.hpp"
+#include "store/node_commands.hpp"
 #include "store/outbox.hpp"
 #include "store/repositories.hpp"
 
@@ -44,6 +46,8 @@ struct PgParts {
   std::unique_ptr<Cluster> cluster;             // the region's registry, leases and change feed
   std::unique_ptr<DomainChecks> domain_checks;  // the DNS re-check queue every node works
   std::vector<int64_t> migrated;  // the schema versions this open applied (pg_schema.hpp)
+  std::unique_ptr<NodeCommands> node_commands;  // queue commands for the node holding a message
+  std::unique_ptr<AuthCountStore> auth_counts;  // AUTH failure counts of every node
 };
 
 // Connects (unavailable when the server cannot be reached; invalid for a malformed URL),

@@ -6,9 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "store/auth_counts.hpp"
 #include "store/cluster.hpp"
 #include "store/domain_checks.hpp"
 #include "store/message_log.hpp"
+#include "store/node_commands.hpp"
 #include "store/outbox.hpp"
 #include "store/pg_pool.hpp"
 #include "store/repositories.hpp"
@@ -21,6 +23,8 @@ std::unique_ptr<Outbox> make_outbox(std::shared_ptr<Pool> pool, OutboxOptions op
 std::unique_ptr<Cluster> make_cluster(std::shared_ptr<Pool> pool, std::string node_id,
                                       bool database_clock);
 std::unique_ptr<DomainChecks> make_domain_checks(std::shared_ptr<Pool> pool);
+std::unique_ptr<NodeCommands> make_node_commands(std::shared_ptr<Pool> pool);
+std::unique_ptr<AuthCountStore> make_auth_counts(std::shared_ptr<Pool> pool);
 
 // A bigint[] literal ("{1,2,3}") for `= ANY($n::bigint[])`: one statement for a set of ids.
 std::string int_array(const std::vector<int64_t>& v);

@@ -156,8 +156,10 @@ class FakeQueue final : public delivery::QueueControl {
   delivery::QueueActionResult queue_action(delivery::QueueAction a,
                                            const delivery::QueueSelector& s) override {
     actions.emplace_back(a, s);
-    return {true, s.ids.size() + (s.destination.empty() ? 0 : 7) + (s.account_id ? 3 : 0), ""};
+    return {true, s.ids.size() + (s.destination.empty() ? 0 : 7) + (s.account_id ? 3 : 0), "",
+            pending};
   }
+  std::vector<delivery::PendingNode> pending;  // a region's holders that did not answer
 };
 
 class ConsoleApiTest : public ::testing::Test {
@@ -776,6 +778,18 @@ TEST_F(ConsoleApiTest, QueueIsTheOperatorsOnly) {
       call("POST", "/api/v1/queue/actions", {kAdmin, "", ""}, R"({"action":"zap","ids":["Q1"]})")
           .status,
       400);
+  // A region: a holder that has not answered (or is down) makes it 202, saying which.
+  queue_.pending = {{"n1", true, 5}, {"n2", false, 6}};
+  auto r =
+      call("POST", "/api/v1/queue/actions", {kAdmin, "", ""}, R"({"action":"hold","ids":["Q1"]})");
+  EXPECT_EQ(r.status, 202);
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["status"], "queued");
+  EXPECT_EQ(j["count"], 1);
+  ASSERT_EQ(j["pending"].size(), 2u);
+  EXPECT_EQ(j["pending"][0], (nlohmann::json{{"node", "n1"}, {"alive", true}}));
+  EXPECT_EQ(j["pending"][1]["alive"], false);
+  EXPECT_NE(j["message"].get<std::string>().find("node n2 is down"), std::string::npos);
 }
 
 TEST_F(ConsoleApiTest, SandboxIsARouteSetting) {
