@@ -508,7 +508,9 @@ void Server::build_delivery() {
   dsvc.on_recovered =
       [reports, n = std::make_shared<std::atomic<uint64_t>>(0)](const queue::QueuedMessage& m) {
         reports->recovered(m);
-        if (n->fetch_add(1) % 1000 == 999) reports->flush();
+        // Bounded: while the database is away the writes wait in the journal, and a pool
+        // thread must not wait for them (the pool and the shutdown would stall).
+        if (n->fetch_add(1) % 1000 == 999) reports->flush_for(std::chrono::seconds(2));
       };
   dsvc.capture = capture_sink_.get();
   delivery_ = std::make_unique<net::DeliveryEngine>(delivery_io_, cfg_.delivery, std::move(dsvc));

@@ -57,14 +57,14 @@ size_t units_of(const events::JournalEntry& e) {
 struct ReportPipeline::Impl {
   // What callers queue (the batcher decides what is journaled together).
   struct Item {
-    std::optional<events::JournalEntry> entry;  // nullopt: a flush marker
-    std::promise<void>* applied = nullptr;      // set once applied (flush)
+    std::optional<events::JournalEntry> entry;    // nullopt: a flush marker
+    std::shared_ptr<std::promise<void>> applied;  // set once applied (flush)
   };
   // What the applier works on, in journal order.
   struct Pending {
     uint64_t seq = 0;  // 0: not in the journal (none, or its append failed)
     std::optional<events::JournalEntry> entry;
-    std::promise<void>* applied = nullptr;
+    std::shared_ptr<std::promise<void>> applied;
   };
   struct CachedDefaults {
     report::AccountReportDefaults d;
@@ -501,17 +501,24 @@ void ReportPipeline::rows(std::vector<store::DeliveryEvent> evs,
 
 void ReportPipeline::stop() { impl_->stop(); }
 
-void ReportPipeline::flush() {
-  std::promise<void> done;
-  auto fut = done.get_future();
+void ReportPipeline::flush() { flush_for(std::nullopt); }
+
+bool ReportPipeline::flush_for(std::optional<std::chrono::milliseconds> limit) {
+  // Shared with the pipeline: a caller that stops waiting leaves the promise to it.
+  auto done = std::make_shared<std::promise<void>>();
+  auto fut = done->get_future();
   {
     std::lock_guard lk(impl_->mu);
-    if (impl_->batcher.push(Impl::Item{std::nullopt, &done}, 0, steady_ms(), true) ==
+    if (impl_->batcher.push(Impl::Item{std::nullopt, done}, 0, steady_ms(), true) ==
         events::Pushed::refused)
-      return;
+      return true;
   }
   impl_->cv.notify_all();
-  fut.wait();
+  if (!limit) {
+    fut.wait();
+    return true;
+  }
+  return fut.wait_for(*limit) == std::future_status::ready;
 }
 
 void ReportPipeline::settings_changed(int64_t account_id) {

@@ -33,8 +33,10 @@
 // stop() journals everything queued, then applies what it can (a few tries while the store is
 // away; what is left stays in the journal for the next start).
 #pragma once
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -99,6 +101,9 @@ class ReportPipeline {
   // Blocks until everything queued before the call is applied to the store, or found not
   // applicable (a permanent error), or stop() gave up on it.
   void flush();
+  // The same, for at most limit: false when the store is away and the queued writes wait in
+  // the journal (a caller that only paces itself must not wait for the database).
+  bool flush_for(std::optional<std::chrono::milliseconds> limit);
 
   ReportPipelineCounters counters() const;
   // An account's settings changed: the next batch reads its report defaults (notify URL,

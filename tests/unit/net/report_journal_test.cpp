@@ -225,6 +225,22 @@ TEST_F(ReportJournalTest, WritesWaitWhileTheStoreIsAwayAndAreAppliedOnceWhenItRe
   EXPECT_EQ(rp_->counters().pending, 0u);
 }
 
+TEST_F(ReportJournalTest, ABoundedFlushDoesNotWaitForTheDatabase) {
+  // The delivery pool paces its recovery with flush_for: while the store is away it must get
+  // its thread back (else the pool, and a shutdown joining it, would wait for the database).
+  start();
+  log_weather_.down = true;
+  outbox_weather_.down = true;
+  hand_over("Q9");
+  EXPECT_FALSE(rp_->flush_for(std::chrono::milliseconds(300)));
+  EXPECT_GE(log_weather_.failures.load(), 1);
+  EXPECT_TRUE(backend_.messages->for_queue("Q9")->empty());
+  log_weather_.down = false;
+  outbox_weather_.down = false;
+  EXPECT_TRUE(rp_->flush_for(std::chrono::seconds(60)));  // the abandoned marker is harmless
+  expect_applied_once("Q9");
+}
+
 TEST_F(ReportJournalTest, ALostCommitAcknowledgementIsRetriedWithoutASecondCopy) {
   start();
   // The outbox write commits, then the connection drops: the whole group is applied again
