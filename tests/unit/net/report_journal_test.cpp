@@ -233,7 +233,6 @@ TEST_F(ReportJournalTest, ABoundedFlushDoesNotWaitForTheDatabase) {
   outbox_weather_.down = true;
   hand_over("Q9");
   EXPECT_FALSE(rp_->flush_for(std::chrono::milliseconds(300)));
-  EXPECT_GE(log_weather_.failures.load(), 1);
   EXPECT_TRUE(backend_.messages->for_queue("Q9")->empty());
   log_weather_.down = false;
   outbox_weather_.down = false;
