@@ -80,9 +80,10 @@ class FlakyOutbox final : public store::Outbox {
     if (auto g = w_.gate(); !g) return g;
     return w_.after(in_.enqueue(items, now));
   }
-  core::Result<std::vector<std::vector<store::OutboxItem>>> due(int64_t n, size_t b,
-                                                                size_t p) override {
-    return in_.due(n, b, p);
+  using store::Outbox::due;
+  core::Result<std::vector<std::vector<store::OutboxItem>>> due(
+      int64_t n, size_t b, size_t p, const std::vector<std::string>& skip) override {
+    return in_.due(n, b, p, skip);
   }
   core::Result<size_t> mark_sent(const std::vector<store::OutboxClaim>& c, int64_t n,
                                  int code) override {
