@@ -1532,6 +1532,18 @@ export interface components {
             destination?: string;
             ids?: string[];
         };
+        QueueActionPending: {
+            action: string;
+            count: number;
+            error?: string;
+            message: string;
+            pending: {
+                alive: boolean;
+                node: string;
+            }[];
+            /** @enum {string} */
+            status: "queued";
+        };
         QueueActionResult: {
             action: string;
             count: number;
@@ -5838,6 +5850,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["QueueActionResult"];
+                };
+            };
+            /** @description Several nodes: a node holding picked messages has not answered within 3 s or is down; its command stays queued for it */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueActionPending"];
                 };
             };
             /** @description Bad request: the message names the field (also a malformed HTTP request) */
