@@ -75,11 +75,11 @@ struct ReportPipelineServices {
   std::string node_id = {};        // recorded on every message-log row (the node that holds it)
   // The node-local journal's directory ("" = none: items wait in memory only).
   std::string journal_dir = {};
-  std::shared_ptr<queue::FileOps> journal_ops = {};  // the journal's file seam (null: real calls)
   // Whether events() also writes the events to the event log (store->events): set when the
   // delivery engine leaves that write to the pipeline (DeliveryServices::reports_record_events)
   // so it is journaled too.
   bool record_events = false;
+  std::shared_ptr<queue::FileOps> journal_ops = {};  // the journal's file seam (null: real calls)
 };
 
 struct ReportPipelineCounters {

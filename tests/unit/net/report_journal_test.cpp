@@ -178,16 +178,21 @@ class ReportJournalTest : public ::testing::Test {
   // events and items, statuses and times, the suppression's fields), and the table sizes.
   std::string snapshot(const std::string& q) {
     std::string out;
-    for (const auto& r : backend_.messages->for_queue(q).value())
+    const auto msgs = backend_.messages->for_queue(q).value();
+    for (const auto& r : msgs)
       out += fmt::format("msg {} {} {} {} {}\n", r.message_id, core::to_string(r.status),
                          r.created_ms, r.updated_ms, r.node_id);
-    for (const auto& e : store_->events.for_queue(q).value())
+    const auto evs = store_->events.for_queue(q).value();
+    for (const auto& e : evs)
       out += fmt::format("ev {} {} {} {}\n", e.recipient, core::to_string(e.event), e.time_ms,
                          e.attempt);
-    for (const char* i : {".0", ".1"})
-      for (const auto& it : backend_.outbox->for_message(q + i).value())
+    for (const char* i : {".0", ".1"}) {
+      const auto items = backend_.outbox->for_message(q + i).value();
+      for (const auto& it : items)
         out += fmt::format("item {} {} {} {}\n", it.id, it.message_id, it.created_ms, it.item);
-    for (const auto& s : store_->suppressions.list(acct_).value())
+    }
+    const auto sups = store_->suppressions.list(acct_).value();
+    for (const auto& s : sups)
       out += fmt::format("sup {} {} {} {}\n", s.address, s.reason, s.queue_id, s.created_ms);
     out += fmt::format("backlog {}\n", backend_.outbox->backlog().value());
     return out;
