@@ -46,13 +46,15 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import cells  # noqa: E402  (bench/common)
+from cells import deadline, guarded, log  # noqa: E402
 import region as rg  # noqa: E402
 import servers  # noqa: E402  (bench/relay, path set up by region)
 import pg_harness  # noqa: E402  (tests/integration)
@@ -61,15 +63,7 @@ from dns_harness import DnsServers  # noqa: E402
 from servers import DOMAIN, RCPT, SENDER  # noqa: E402
 
 
-def env_int(name, default, lo, hi):
-    raw = os.environ.get(name, "").strip() or str(default)
-    try:
-        v = int(raw)
-    except ValueError:
-        sys.exit(f"bench/cluster: {name}={raw!r} is not a whole number")
-    if not lo <= v <= hi:
-        sys.exit(f"bench/cluster: {name}={v} is outside {lo}..{hi}")
-    return v
+env_int = cells.env_int_reader("bench/cluster")
 
 
 FLOW_N = env_int("FLOW_N", 10000, 1, 10_000_000)
@@ -96,27 +90,6 @@ if not CELLS or set(CELLS) - set(ALL_CELLS):
              + ", ".join(ALL_CELLS))
 RESULTS = os.path.join(os.environ.get("BENCH_RESULTS_DIR") or os.path.join(HERE, "results"),
                        "last.json")
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-class CellTimeout(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def deadline(seconds):
-    def fire(signum, frame):
-        raise CellTimeout(f"cell exceeded {seconds}s")
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(int(seconds))
-    try:
-        yield time.monotonic() + seconds
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def wait_for(what, fn, want, limit_at, step=0.1):
@@ -283,14 +256,6 @@ class _first_node:
 
     def __init__(self, region):
         self.nodes = region.nodes[:1]
-
-
-def guarded(name, fn, *args):
-    try:
-        return fn(*args)
-    except Exception as e:  # CellTimeout included: the run goes on
-        log(f"  {name}: FAILED: {type(e).__name__}: {e}")
-        return {"error": f"{type(e).__name__}: {e}"[:2000]}
 
 
 SUMMARY_KEYS = {"flow": ("delivered_msgs_s", "cpu_ms_per_msg", "logged_s", "submit_s",

@@ -31,7 +31,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -39,22 +38,16 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import cells  # noqa: E402  (bench/common)
+from cells import deadline, guarded, log  # noqa: E402
 import servers  # noqa: E402
 from servers import DOMAIN, RCPT, SENDER  # noqa: E402
 from dns_harness import DnsServers  # noqa: E402  (path set up by servers)
 import peers  # noqa: E402  (bench/accept)
 
 
-
-def env_int(name, default, lo, hi):
-    raw = os.environ.get(name, "").strip() or str(default)
-    try:
-        v = int(raw)
-    except ValueError:
-        sys.exit(f"bench/relay: {name}={raw!r} is not a whole number")
-    if not lo <= v <= hi:
-        sys.exit(f"bench/relay: {name}={v} is outside {lo}..{hi}")
-    return v
+env_int = cells.env_int_reader("bench/relay")
 
 
 N = env_int("N", 100000, 1, 10_000_000)
@@ -69,27 +62,6 @@ if not SERVERS or set(SERVERS) - {"postfix", "tern"}:
 # SMOKE=1 in run.sh points BENCH_RESULTS_DIR at a temp dir.
 RESULTS = os.path.join(os.environ.get("BENCH_RESULTS_DIR") or os.path.join(HERE, "results"),
                        "last.json")
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-class CellTimeout(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def deadline(seconds):
-    def fire(signum, frame):
-        raise CellTimeout(f"cell exceeded {seconds}s")
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(int(seconds))
-    try:
-        yield time.monotonic() + seconds
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def submit(relay, count, limit_at):
@@ -158,14 +130,6 @@ def drain_cell(relay, sink):
     return {"count": N, "submit_s": round(sub_s, 2), "settle_s": round(settle_s, 2),
             "drain_s": round(drain, 2), "drain_msgs_s": round(N / drain, 1),
             "cpu_ms_per_msg": round((c1 - c0) / N * 1000, 3), "left_in_queue": left}
-
-
-def guarded(name, fn, *args):
-    try:
-        return fn(*args)
-    except Exception as e:  # CellTimeout included: the run goes on
-        log(f"  {name}: FAILED: {type(e).__name__}: {e}")
-        return {"error": f"{type(e).__name__}: {e}"[:2000]}
 
 
 def summarize(runs, key):
