@@ -224,26 +224,28 @@ class JournalOutage(unittest.TestCase):
 
 
 # --------------------------------------------------------------------- three nodes
-REGION_GAP_S = 0.25    # per node: one message, then this pause
-REGION_CAP = 150       # per node at most (the load is bounded in count and in time)
+REGION_THREADS = 2      # client threads per node
+REGION_GAP_S = 0.25     # per thread: one message, then this pause
+REGION_CAP = 120        # per thread at most (the load is bounded in count and in time)
 REGION_SLACK_MS = 2000  # a suppression is made within this of its bounce event
 SENDER = "a@acme.test"
 # A load message's subject (its marker), also in the header section a bounce notice returns.
-SUBJECT = re.compile(rb"^Subject: ((?:n\d+m|warm|final)\d+)\r?$", re.M)
+SUBJECT = re.compile(rb"^Subject: ((?:n\d+t\d+m|warm|final)\d+)\r?$", re.M)
 
 
 class RegionJournalOutage(unittest.TestCase):
     """Three nodes on one PostgreSQL 15 (region_harness.Region), each relaying to one aiosmtpd
     test MX (the smarthost; gone-* recipients get 550 5.1.1) and reporting to one loopback
-    webhook receiver. SMTP load on all three nodes (one client thread per node, a new
+    webhook receiver. SMTP load on all three nodes (two client threads per node, a new
     connection with STARTTLS + AUTH per message, every 7th message also to a gone-* address);
     PostgreSQL is stopped for OUTAGE_S (30 s) under it and started again."""
 
     def setUp(self):
         self.pg = pg_harness.PgServer()
         self.addCleanup(self.pg.close)
-        gone = {f"gone-n{i + 1}m{k}@dest.test": "550 5.1.1 No such user"
-                for i in range(3) for k in range(0, REGION_CAP, BOUNCE_EVERY)}
+        gone = {f"gone-n{i + 1}t{t}m{k}@dest.test": "550 5.1.1 No such user"
+                for i in range(3) for t in range(REGION_THREADS)
+                for k in range(0, REGION_CAP, BOUNCE_EVERY)}
         self.mx = Receiver("127.0.0.1", rcpt_replies=gone)
         self.mx.start()
         self.addCleanup(self.mx.close)
@@ -277,14 +279,15 @@ class RegionJournalOutage(unittest.TestCase):
         assert QID.match(qid), qid
         return qid
 
-    def wait_until(self, what, probe, seconds=WAIT_S):
+    def wait_until(self, what, probe, seconds=WAIT_S, state=lambda: ""):
+        """Polls probe() until it is true; fails after seconds, with state() in the message."""
         deadline = time.monotonic() + seconds
         while True:
             got = probe()
             if got or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-        self.assertTrue(got, f"not within {seconds} s: {what}")
+        self.assertTrue(got, f"not within {seconds} s: {what} {state()}")
 
     def reports(self):
         return collections.Counter(k for _, k in self.hooks.arrivals())
@@ -297,11 +300,11 @@ class RegionJournalOutage(unittest.TestCase):
         phase = ["warm"]
         stop = threading.Event()
 
-        def load(i):
+        def load(i, t):
             for k in range(REGION_CAP):
                 if stop.is_set():
                     return
-                marker = f"n{i + 1}m{k}"
+                marker = f"n{i + 1}t{t}m{k}"
                 rcpts = [f"ok-{marker}@dest.test"]
                 if k % BOUNCE_EVERY == 0:
                     rcpts.append(f"gone-{marker}@dest.test")
@@ -329,20 +332,21 @@ class RegionJournalOutage(unittest.TestCase):
         self.wait_until("the warm-up reports", lambda: {(a[2] + ".0", "DELIVERED")
                                                         for a in accepted} <= set(self.reports()))
         phase[0] = "before"
-        threads = [threading.Thread(target=load, args=(i,), daemon=True) for i in range(3)]
+        threads = [threading.Thread(target=load, args=(i, t), daemon=True)
+                   for i in range(3) for t in range(REGION_THREADS)]
         for t in threads:
             t.start()
         try:
             self.wait_until("3 messages on every node before the outage",
                             lambda: min(acked("before").get(i, 0) for i in range(3)) >= 3)
-            phase[0] = "during"
             self.pg.halt()
+            phase[0] = "during"
             halted = time.monotonic()
             # During the outage, on every node: mail is accepted; a login never verified there
             # gets 454 4.7.0; the API answers 503.
             self.wait_until("3 messages accepted on every node during the outage",
                             lambda: min(acked("during").get(i, 0) for i in range(3)) >= 3,
-                            OUTAGE_S / 2)
+                            OUTAGE_S / 2, lambda: (acked("during"), failures[-6:]))
             for node in nodes:
                 reply = auth_reply(node, self.other["username"], self.other["password"])
                 self.assertEqual((reply.code, reply.lines[-1][4:9]), (454, "4.7.0"), reply)
@@ -351,8 +355,8 @@ class RegionJournalOutage(unittest.TestCase):
             # What was accepted meanwhile waits in every node's journal.
             for node in nodes:
                 self.assertGreater(metric(node, "tern_journal_pending"), 0, node.log_path)
-            phase[0] = "after"
             self.pg.resume()
+            phase[0] = "after"
             resumed = time.monotonic()
             self.wait_until("2 messages on every node after the outage",
                             lambda: min(acked("after").get(i, 0) for i in range(3)) >= 2)
