@@ -9,6 +9,18 @@ recipient has exactly one message-log row with its final status, one "accepted" 
 delivery event, one outbox item; every bounced address is suppressed once; every message is
 delivered to the receiver exactly once; the webhook receiver got a report for every recipient
 (deduplicated by messageId + status, as a receiver must: delivery is at least once).
+
+RegionJournalOutage: the same with three nodes on one schema (region_harness.Region), the load
+spread over them (two client threads per node), every node relaying to one test MX. During the
+outage every node accepts mail, answers 454 4.7.0 to a login none verified and 503 on the API.
+Afterwards, once every node's journal is empty and a marker message per node was delivered,
+logged and reported: each acked message reached the MX once and each bounce caused one notice;
+psql finds one message-log row per (queue id, recipient), one event per (queue id, recipient,
+kind), one outbox item per report, also when the whole table is grouped by these natural keys
+(not only the keys a unique index guards); one suppression per bounced address, naming its
+message and made within REGION_SLACK_MS of its one bounced event (a second bounce applied later
+would move it); the receiver has every report once after deduplication, and a second copy only
+of a report POSTed as PostgreSQL stopped (docs/cluster.md: at least once).
 """
 import collections
 import os
