@@ -45,7 +45,6 @@ Writes bench/cluster/results/last.json and prints a table.
 import contextlib
 import json
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -306,14 +305,7 @@ def table(res):
         vals = [res["regions"][k].get("median", {}).get(cell, {}).get(key) for k in keys]
         out.append(f"{label:30}" + "".join(f"{('-' if v is None else v):>22}" for v in vals))
     out.append("ratios: " + ", ".join(f"{k} {v}" for k, v in res["ratios"].items()))
-    for k in keys:
-        r = res["regions"][k]
-        for cell in CELLS:
-            for i, x in enumerate(r.get(cell, [])):
-                if "error" in x:
-                    out.append(f"{r['name']} {cell} run {i + 1}: {x['error'][:300]}")
-        if "error" in r:
-            out.append(f"{r['name']}: {r['error'][:500]}")
+    out += cells.error_lines([res["regions"][k] for k in keys], CELLS)
     return "\n".join(out)
 
 
@@ -387,19 +379,11 @@ def main(tern_bin):
             pg.close()
         dns_servers.close()
         res["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-        if os.environ.get("TERN_BENCH_KEEP"):
-            log(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+        cells.remove_temp(base)
     res["ratios"] = ratios(res)
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS + ".tmp", "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(RESULTS + ".tmp", RESULTS)
+    cells.write_results(res, RESULTS)
     print(table(res) + f"\nresults: {os.path.relpath(RESULTS)}", flush=True)
-    failed = any("error" in r or any("error" in x for c in CELLS for x in r.get(c, []))
-                 for r in res["regions"].values())
-    return 1 if failed else 0
+    return 1 if cells.failed(res["regions"].values(), CELLS) else 0
 
 
 def _pg_settings(pg):

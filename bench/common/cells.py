@@ -8,9 +8,15 @@ Invariants:
   - deadline() restores the previous SIGALRM handler and cancels the alarm on every exit.
   - guarded() turns any Exception (CellTimeout included) into {"error": ...}, so one stuck or
     failed cell never hides the others' numbers.
+
+Also the end of a run: error_lines() for the table, failed() for the exit status,
+write_results() (atomic: a reader never sees half a file), remove_temp() (kept with
+TERN_BENCH_KEEP set).
 """
 import contextlib
+import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -60,3 +66,36 @@ def guarded(name, fn, *args):
     except Exception as e:  # CellTimeout included: the run goes on
         log(f"  {name}: FAILED: {type(e).__name__}: {e}")
         return {"error": f"{type(e).__name__}: {e}"[:2000]}
+
+
+def error_lines(entries, cells):
+    """The table's lines for failed cells and entries: entries are dicts with "name", each
+    cell's list of runs and perhaps "error"."""
+    out = []
+    for r in entries:
+        for cell in cells:
+            for i, x in enumerate(r.get(cell, [])):
+                if "error" in x:
+                    out.append(f"{r['name']} {cell} run {i + 1}: {x['error'][:300]}")
+        if "error" in r:
+            out.append(f"{r['name']}: {r['error'][:500]}")
+    return out
+
+
+def failed(entries, cells):
+    return any("error" in r or any("error" in x for c in cells for x in r.get(c, []))
+               for r in entries)
+
+
+def write_results(res, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(res, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def remove_temp(base):
+    if os.environ.get("TERN_BENCH_KEEP"):
+        log(f"kept {base}")
+    else:
+        shutil.rmtree(base, ignore_errors=True)

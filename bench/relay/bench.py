@@ -28,9 +28,7 @@ Usage: bench.py TERN_BIN|-  (run.sh sets it up). env: N (100000) FLOW_N (min(N, 
 Writes bench/relay/results/last.json and prints a table.
 """
 import contextlib
-import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -159,13 +157,7 @@ def table(res):
             a, b = vals
             line += f"{(round(b / a, 2) if a and b else '-'):>12}"
         out.append(line)
-    for r in res["relays"].values():
-        for cell in ("flow", "drain"):
-            for i, x in enumerate(r.get(cell, [])):
-                if "error" in x:
-                    out.append(f"{r['name']} {cell} run {i + 1}: {x['error'][:300]}")
-        if "error" in r:
-            out.append(f"{r['name']}: {r['error'][:500]}")
+    out += cells.error_lines(res["relays"].values(), ("flow", "drain"))
     return "\n".join(out)
 
 
@@ -233,10 +225,7 @@ def main(tern_bin):
                 pf.stop()
         dns_servers.close()
         res["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-        if os.environ.get("TERN_BENCH_KEEP"):
-            log(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+        cells.remove_temp(base)
     p, t = res["relays"].get("postfix", {}), res["relays"].get("tern", {})
     ratios = {}
     for cell, key in (("flow", "delivered_msgs_s"), ("drain", "drain_msgs_s")):
@@ -245,16 +234,9 @@ def main(tern_bin):
         if a and b:
             ratios[f"{cell}_tern_over_postfix"] = round(b / a, 2)
     res["ratios"] = ratios
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS + ".tmp", "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(RESULTS + ".tmp", RESULTS)
-    text = table(res)
-    res_text = text + f"\nresults: {os.path.relpath(RESULTS)}"
-    print(res_text, flush=True)
-    failed = any("error" in r or any("error" in x for c in ("flow", "drain") for x in r.get(c, []))
-                 for r in res["relays"].values())
-    return 1 if failed else 0
+    cells.write_results(res, RESULTS)
+    print(table(res) + f"\nresults: {os.path.relpath(RESULTS)}", flush=True)
+    return 1 if cells.failed(res["relays"].values(), ("flow", "drain")) else 0
 
 
 if __name__ == "__main__":
