@@ -16,9 +16,11 @@ namespace {
 constexpr const char* kColumns =
     "node_id, instance, hostname, address, version, started_ms, seen_ms, stopped_ms";
 
-NodeRecord record_of(const Rows& r, int i) {
-  return NodeRecord{r.text(i, 0), r.text(i, 1),  r.text(i, 2),  r.text(i, 3),
-                    r.text(i, 4), r.int64(i, 5), r.int64(i, 6), r.int64(i, 7)};
+NodeRecord record_of(const Rows& r, int i) {  // kColumns
+  NodeRecord n;
+  r.read(i, n.node_id, n.instance, n.hostname, n.address, n.version, n.started_ms, n.seen_ms,
+         n.stopped_ms);
+  return n;
 }
 
 Params params_of(const NodeRecord& w) {
