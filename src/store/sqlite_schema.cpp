@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 11> kMigrations = {
+constexpr std::array<const char*, 12> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(

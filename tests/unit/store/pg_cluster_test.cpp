@@ -76,7 +76,9 @@ TEST(PgCluster, ConcurrentCheckInsUnderOneIdAdmitOne) {
     const std::string id = "node-" + std::to_string(round);
     std::atomic<int> joined{0}, refused{0};
     auto check_in = [&](NodeRegistry* r, std::string instance) {
-      NodeRecord me{.node_id = id, .instance = std::move(instance)};
+      NodeRecord me;
+      me.node_id = id;
+      me.instance = std::move(instance);
       auto p = r->check_in(me, 1000, 30'000);
       ASSERT_TRUE(p.ok()) << p.error().message;
       if (p->verdict == CheckInVerdict::joined) ++joined;
