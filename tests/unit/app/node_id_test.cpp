@@ -113,6 +113,7 @@ TEST(NodeId, TheDataDirsInstanceIsMadeOnceAndKept) {
 TEST(NodeId, ACopiedDataDirIsAnInstanceOfItsOwn) {
   test::TempDir dir;
   std::string original;
+  std::filesystem::create_directory(dir.file("a"));
   {
     auto n = NodeId::claim(dir.file("a"), "mx-1");
     ASSERT_TRUE(n.ok()) << n.error().message;
