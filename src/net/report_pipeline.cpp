@@ -401,26 +401,42 @@ struct ReportPipeline::Impl {
 
   template <class K>
   core::Result<void> handle_outcomes(const std::vector<K>& outcomes) {
+    // Only delivery outcomes move a recipient's status and give reports.
+    auto moves = [](const store::DeliveryEvent& e) {
+      const auto status = core::status_of(e.event);
+      return status && *status != core::MessageStatus::accepted;
+    };
+    // The message log rows of every queue id the group names: one read.
+    std::vector<std::string> queue_ids;
+    for (const auto& o : outcomes)
+      if (moves(*o.e)) queue_ids.push_back(o.e->queue_id);
     std::unordered_map<std::string, std::vector<store::MessageRecord>> rows;  // by queue id
+    if (!queue_ids.empty()) {
+      auto r = svc.log->for_queues(queue_ids);
+      if (r) {
+        rows = std::move(r).value();
+      } else if (r.error().temporary) {
+        return r.error();
+      } else {
+        // A damaged row fails the batch: read one queue id at a time, so only the messages
+        // whose rows cannot be read go without status and report.
+        for (const auto& q : queue_ids) {
+          if (rows.count(q)) continue;
+          auto one = svc.log->for_queue(q);
+          if (!one && one.error().temporary) return one.error();
+          if (!one) spdlog::error("reports: message log of {}: {}", q, one.error().message);
+          rows[q] = one ? std::move(one).value() : std::vector<store::MessageRecord>{};
+        }
+      }
+    }
     std::vector<store::MessageLog::StatusUpdate> updates;
     std::vector<store::OutboxItem> items;
     for (const auto& o : outcomes) {
       const store::DeliveryEvent& e = *o.e;
-      // Only delivery outcomes move a recipient's status and give reports.
+      if (!moves(e)) continue;
       const auto status = core::status_of(e.event);
-      if (!status || *status == core::MessageStatus::accepted) continue;
-      auto [it, fresh] = rows.try_emplace(e.queue_id);
-      if (fresh) {
-        auto r = svc.log->for_queue(e.queue_id);
-        if (r)
-          it->second = std::move(r).value();
-        else if (r.error().temporary)
-          return r.error();
-        else
-          spdlog::error("reports: message log of {}: {}", e.queue_id, r.error().message);
-      }
       // Bounce notices and other internal mail have no rows: no report, no status.
-      const store::MessageRecord* rec = report::record_for_event(it->second, e);
+      const store::MessageRecord* rec = report::record_for_event(rows[e.queue_id], e);
       if (!rec) continue;
       updates.push_back({rec->message_id, *status, e.time_ms});
       auto defaults = defaults_for(rec->account_id);
