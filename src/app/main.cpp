@@ -373,7 +373,9 @@ int main(int argc, char** argv) {
   auto* node_cmd = app.add_subcommand("node", "the nodes of a region");
   node_cmd->require_subcommand(1);
   auto* node_list = node_cmd->add_subcommand(
-      "list", "list the nodes that ever heartbeat into the store, with when each was last seen");
+      "list",
+      "list the nodes that ever checked into the store: when each was last seen, its state, "
+      "instance (data dir) and host");
   add_common(node_list, g);
 
   // store (docs/cluster.md, "Moving a single node into a region")
@@ -543,16 +545,24 @@ int main(int argc, char** argv) {
     } else if (*node_list) {
       auto store = open_store(c);
       const int64_t now = tern::core::SystemClock().now_ms();
-      // Every node ever registered; alive = seen within [cluster] lease_s.
-      auto nodes = check(store.b.cluster->nodes(now, now));
+      // Every node ever registered; alive = seen within [cluster] lease_s and not stopped.
+      // The instance names the node's data dir (docs/cluster.md, "One node per id").
+      auto nodes = check(store.b.nodes->list());
       json arr = json::array();
       for (const auto& n : nodes) {
-        const bool alive = n.last_seen_ms >= now - int64_t{c.cluster_lease_s} * 1000;
+        const bool alive = n.alive(now, int64_t{c.cluster_lease_s} * 1000);
+        const char* state = alive ? "alive" : n.stopped_ms != 0 ? "stopped" : "silent";
         if (g.json)
-          arr.push_back({{"id", n.id}, {"lastSeen", fmt_time(n.last_seen_ms)}, {"alive", alive}});
+          arr.push_back({{"id", n.node_id},
+                         {"lastSeen", fmt_time(n.seen_ms)},
+                         {"alive", alive},
+                         {"state", state},
+                         {"instance", n.instance},
+                         {"hostname", n.hostname},
+                         {"address", n.address}});
         else
-          std::cout << n.id << "\t" << fmt_time(n.last_seen_ms) << "\t"
-                    << (alive ? "alive" : "silent") << "\n";
+          std::cout << n.node_id << "\t" << fmt_time(n.seen_ms) << "\t" << state << "\t"
+                    << n.instance.substr(0, 10) << "\t" << n.hostname << "\n";
       }
       if (g.json) std::cout << arr.dump() << "\n";
     } else if (*account_list) {

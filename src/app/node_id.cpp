@@ -4,10 +4,15 @@
 #include <fmt/format.h>
 #include <sodium.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <sstream>
+
+#include "store/node_registry.hpp"
 
 namespace tern::app {
 
@@ -21,6 +26,15 @@ bool valid_node_id(std::string_view id) {
   return true;
 }
 
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
+  std::string h = buf;
+  for (char& c : h)
+    if (c <= ' ' || c > '~') c = '?';  // one word in node.instance
+  return h;
+}
+
 namespace {
 
 std::string random_id() {
@@ -28,6 +42,87 @@ std::string random_id() {
   std::string id = "node-";
   for (int i = 0; i < 8; ++i) id += kAlphabet[randombytes_uniform(32)];
   return id;
+}
+
+std::string random_instance() {
+  static const char* kAlphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  std::string id = "i-";
+  for (int i = 0; i < 20; ++i) id += kAlphabet[randombytes_uniform(32)];
+  return id;
+}
+
+struct InstanceFile {
+  std::string instance;
+  uint64_t inode = 0;
+  std::string host;
+};
+
+// "<instance> <inode> <host>\n"; nullopt when it is not that.
+std::optional<InstanceFile> parse_instance(const std::string& text) {
+  std::istringstream in(text);
+  InstanceFile f;
+  if (!(in >> f.instance >> f.inode >> f.host)) return std::nullopt;
+  if (!store::persistent_instance(f.instance) || f.instance.size() > 64) return std::nullopt;
+  return f;
+}
+
+core::Result<void> fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return core::Error::unavailable(fmt::format("{}: {}", dir, std::strerror(errno)));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0)
+    return core::Error::unavailable(fmt::format("fsync {}: {}", dir, std::strerror(errno)));
+  return core::ok();
+}
+
+// The data dir's instance: the one in node.instance while that file is still the one written
+// here (same inode, same host), else a new one written atomically (tmp, fsync, rename, fsync of
+// the dir). Called under node.id's lock: no other process writes it meanwhile.
+core::Result<std::pair<std::string, std::string>> claim_instance(const std::string& data_dir) {
+  const std::string path = data_dir + "/node.instance";
+  const std::string host = host_name();
+  std::string why = "this data dir had none";
+  if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); fd >= 0) {
+    std::string text;
+    char buf[256];
+    ssize_t n;
+    while (text.size() < 512 && (n = ::read(fd, buf, sizeof buf)) > 0)
+      text.append(buf, static_cast<size_t>(n));
+    struct stat st {};
+    const bool stat_ok = ::fstat(fd, &st) == 0;
+    ::close(fd);
+    const auto f = parse_instance(text);
+    if (f && stat_ok && f->inode == static_cast<uint64_t>(st.st_ino) && f->host == host)
+      return std::pair{f->instance, std::string()};
+    why = !f ? fmt::format("{} was not readable as an instance", path)
+             : fmt::format(
+                   "{} was written for another copy of this data dir (host {}, now {}): a copied "
+                   "or restored data dir is a node instance of its own",
+                   path, f->host, host);
+  } else if (errno != ENOENT) {
+    why = fmt::format("{} could not be read ({})", path, std::strerror(errno));
+  }
+  const std::string instance = random_instance();
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return core::Error::unavailable(
+        fmt::format("node instance: {}: {}", tmp, std::strerror(errno)));
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0;
+  const std::string line =
+      fmt::format("{} {} {}\n", instance, static_cast<uint64_t>(st.st_ino), host);
+  ok = ok && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ok = ok && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string err = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return core::Error::unavailable(fmt::format("node instance: write {}: {}", path, err));
+  }
+  if (auto r = fsync_dir(data_dir); !r) return r.error().context("node instance");
+  return std::pair{instance, fmt::format("node instance {} made ({})", instance, why)};
 }
 
 }  // namespace
@@ -73,7 +168,9 @@ core::Result<NodeId> NodeId::claim(const std::string& data_dir, const std::strin
           "node id: cluster.node_id is \"{}\" but {} says \"{}\": this data dir (its spool, its "
           "message-log rows) belongs to node {}; configure that id or use another data dir",
           configured, path, stored, stored)));
-    return NodeId(stored, fd);
+    NodeId node(stored, fd);
+    if (auto r = node.take_instance(data_dir); !r) return r.error();
+    return node;
   }
   const std::string id = configured.empty() ? random_id() : configured;
   const std::string line = id + "\n";
@@ -81,7 +178,17 @@ core::Result<NodeId> NodeId::claim(const std::string& data_dir, const std::strin
       ::fsync(fd) != 0)
     return fail(
         core::Error::unavailable(fmt::format("node id: write {}: {}", path, std::strerror(errno))));
-  return NodeId(id, fd);
+  NodeId node(id, fd);
+  if (auto r = node.take_instance(data_dir); !r) return r.error();
+  return node;
+}
+
+core::Result<void> NodeId::take_instance(const std::string& data_dir) {
+  auto inst = claim_instance(data_dir);
+  if (!inst) return inst.error();
+  instance_ = std::move(inst->first);
+  note_ = std::move(inst->second);
+  return core::ok();
 }
 
 NodeId::~NodeId() {

@@ -5,8 +5,13 @@
 // Invariants:
 //  - One live process per node id and data dir: claim() holds an exclusive flock on
 //    <data>/node.id for the life of the returned object; a second `tern serve` on the same data
-//    dir is refused (conflict) instead of sharing the spool. (Two machines configured with the
-//    same id are refused by the node registry: store/cluster.hpp.)
+//    dir is refused (conflict) instead of sharing the spool. (Two data dirs under the same id,
+//    on one machine or two, are refused by the node registry: store/node_registry.hpp.)
+//  - The data dir's instance (<data>/node.instance, 0600, written once by rename and fsync'd)
+//    is what the registry tells data dirs apart by. It is bound to the file's inode and the
+//    machine's host name: a data dir copied or restored elsewhere (another inode, another host)
+//    gets a new instance, so a copy is never taken for the original. A restart, kill -9
+//    included, keeps it.
 //  - A data dir belongs to one node: a configured id different from the one in node.id is a
 //    start-up error (its spool and its message-log rows name the old id), never silently
 //    overwritten.
@@ -21,19 +26,33 @@ namespace tern::app {
 
 bool valid_node_id(std::string_view id);
 
+// This machine's host name (gethostname), one word of printable ASCII ("" when unknown).
+std::string host_name();
+
 class NodeId {
  public:
   // configured: [cluster] node_id, "" for the one in node.id (made when there is none).
   static core::Result<NodeId> claim(const std::string& data_dir, const std::string& configured);
-  NodeId(NodeId&& o) noexcept : id_(std::move(o.id_)), fd_(o.fd_) { o.fd_ = -1; }
+  NodeId(NodeId&& o) noexcept
+      : id_(std::move(o.id_)),
+        instance_(std::move(o.instance_)),
+        note_(std::move(o.note_)),
+        fd_(o.fd_) {
+    o.fd_ = -1;
+  }
   NodeId& operator=(NodeId&&) = delete;
   NodeId(const NodeId&) = delete;
   ~NodeId();
   const std::string& id() const { return id_; }
+  // "i-" + 20 base32 characters (store::persistent_instance).
+  const std::string& instance() const { return instance_; }
+  // What claim() has to tell the log about the instance ("" nothing): made anew, and why.
+  const std::string& note() const { return note_; }
 
  private:
   NodeId(std::string id, int fd) : id_(std::move(id)), fd_(fd) {}
-  std::string id_;
+  core::Result<void> take_instance(const std::string& data_dir);
+  std::string id_, instance_, note_;
   int fd_ = -1;
 };
 

@@ -28,6 +28,7 @@
 #include "app/fd_budget.hpp"
 #include "app/metrics.hpp"
 #include "app/node_id.hpp"
+#include "app/node_presence.hpp"
 #include "app/platform_names.hpp"
 #include "app/queue_router.hpp"
 #include "app/region_secrets.hpp"
@@ -179,10 +180,12 @@ void recheck_domains(const Config& cfg, const core::Clock& clock, store::Store& 
 // --- Upkeep, the body of a service thread: suspensions changed by the CLI (or, in a region, on
 // another node: the suspensions table has no change-feed trigger) reach the SMTP path within
 // suspend_s (5 s alone, 1 s in a region, within the 2 s every node must see a change in); the
-// node's heartbeat into the registry every [cluster] heartbeat_s. (Captured
-// sandbox mail older than [sandbox] max_age_s goes hourly: a leased job of the cluster upkeep.)
+// node's check-in into the registry every [cluster] heartbeat_s: when another data dir has
+// taken this node id meanwhile, the body throws and the node stops (app/node_presence.hpp).
+// (Captured sandbox mail older than [sandbox] max_age_s goes hourly: a leased job of the
+// cluster upkeep.)
 void upkeep(const StopSignal& stop, const std::function<void()>& load_suspended,
-            store::Cluster& cluster, int beat_s, int suspend_s) {
+            NodePresence& presence, int beat_s, int suspend_s) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto next_beat = start + std::chrono::seconds(beat_s);
@@ -191,8 +194,13 @@ void upkeep(const StopSignal& stop, const std::function<void()>& load_suspended,
     const auto now = Clock::now();
     if (now >= next_beat) {
       next_beat = now + std::chrono::seconds(beat_s);
-      if (auto r = cluster.heartbeat(core::SystemClock().now_ms()); !r)
-        spdlog::warn("node registry: {}", r.error().message);
+      if (auto r = presence.check_in(core::SystemClock().now_ms()); !r) {
+        if (r.error().code == core::ErrorCode::conflict)
+          throw std::runtime_error(r.error().message +
+                                   " (this node stops now: it takes no new "
+                                   "work; its spool stays in its data dir)");
+        spdlog::warn("{}", r.error().message);  // the database is away: the next beat retries
+      }
     }
     if (now < next_work) continue;
     next_work = now + std::chrono::seconds(suspend_s);
@@ -242,6 +250,8 @@ class Server {
   asio::io_context& first_worker() { return *workers_.front(); }
   unsigned io_threads() const { return static_cast<unsigned>(workers_.size()); }
   const Config& config() const { return cfg_; }
+  // After the runtime stopped: frees the node id in the registry (a clean stop).
+  void check_out() { presence_->check_out(core::SystemClock().now_ms()); }
 
  private:
   void open_store();
@@ -258,6 +268,7 @@ class Server {
   RunMarker run_marker_;
   std::optional<NodeId> node_;
   store::Backend backend_;
+  std::unique_ptr<NodePresence> presence_;  // this node in backend_.nodes
   store::Store* st_ = nullptr;
   bool sqlite_ = true;           // one node on SQLite, else a region on PostgreSQL
   store::Sealer region_sealer_;  // the master key: the region's shared secrets are sealed
@@ -348,9 +359,6 @@ Server::Server(const Config& given) : cfg_(given) {
   test_emails_ = std::make_unique<TestEmails>(cfg_, *st_, delivery_.get(), clock_);
   build_smtp();
   build_http();
-  // The node registry (`tern node list`): a heartbeat at start, then the upkeep service's.
-  if (auto r = backend_.cluster->heartbeat(core::SystemClock().now_ms()); !r)
-    spdlog::warn("node registry: {}", r.error().message);
   const std::string url = cfg_.effective_public_url();
   if (url.starts_with("http://") && !url.starts_with("http://127.") &&
       !url.starts_with("http://localhost") && !url.starts_with("http://[::1]"))
@@ -396,6 +404,24 @@ void Server::open_store() {
   // Nodes that start together each apply some migrations (one transaction each, behind an
   // advisory lock): every version shows up in exactly one node's log.
   for (const int64_t v : backend_.migrated) spdlog::info("store: applied schema migration {}", v);
+  // One running process per node id (app/node_presence.hpp, `tern node list`): checked here,
+  // before the spool is recovered or anything listens; then at every heartbeat (upkeep).
+  if (!node_->note().empty()) spdlog::info("{}", node_->note());
+  std::string version;
+#ifdef TERN_VERSION
+  version = TERN_VERSION;
+#endif
+  presence_ = std::make_unique<NodePresence>(*backend_.nodes,
+                                             store::NodeRecord{.node_id = node_->id(),
+                                                               .instance = node_->instance(),
+                                                               .hostname = host_name(),
+                                                               .address = cfg_.listen_http,
+                                                               .version = version},
+                                             int64_t{cfg_.cluster_lease_s} * 1000);
+  if (auto r = presence_->check_in(core::SystemClock().now_ms()); !r) {
+    if (r.error().code == core::ErrorCode::conflict) throw std::runtime_error(r.error().message);
+    spdlog::warn("{}", r.error().message);
+  }
   if (sqlite) {
     if (auto r = store::db_guard::mark_running(db_path); !r)
       throw std::runtime_error(r.error().message);
@@ -586,14 +612,16 @@ void Server::build_cluster_upkeep() {
         *delivery_, *backend_.messages, *backend_.node_commands, clock_,
         QueueRouter::Options{.node_id = node_->id()},
         QueueRouter::Seams{.live_nodes =
-                               [c = backend_.cluster.get(), alive_ms] {
+                               [r = backend_.nodes.get(), alive_ms] {
                                  std::vector<std::string> ids;
-                                 auto n = c->nodes(core::SystemClock().now_ms(), alive_ms);
+                                 auto n = r->list();
                                  if (!n) {
                                    spdlog::warn("node registry: {}", n.error().message);
                                    return ids;
                                  }
-                                 for (const auto& i : *n) ids.push_back(i.id);
+                                 const int64_t now = core::SystemClock().now_ms();
+                                 for (const auto& i : *n)
+                                   if (i.alive(now, alive_ms)) ids.push_back(i.node_id);
                                  return ids;
                                },
                            .sleep = nullptr,  // this thread sleeps
@@ -856,7 +884,7 @@ void Server::add_services(Runtime& rt) {
   rt.add(std::make_unique<ThreadService>(
       "upkeep",
       [this](const StopSignal& stop) {
-        upkeep(stop, load_suspended_, *backend_.cluster, cfg_.cluster_heartbeat_s, sqlite_ ? 5 : 1);
+        upkeep(stop, load_suspended_, *presence_, cfg_.cluster_heartbeat_s, sqlite_ ? 5 : 1);
       },
       rt.on_failure()));
   rt.add(std::make_unique<FnService>(
@@ -926,6 +954,7 @@ int serve(const Config& given) {
   runtime.wait();
   spdlog::info("{}: stopping", runtime.stop_reason());
   runtime.shutdown();
+  server.check_out();
   spdlog::info("stopped");
   return runtime.failed() ? 1 : 0;
 }

@@ -15,7 +15,8 @@ constexpr std::string_view kMemory = "memory:";
 
 core::Result<Backend> finish(std::unique_ptr<Database> db, std::unique_ptr<MessageLog> messages,
                              std::unique_ptr<Outbox> outbox,
-                             std::unique_ptr<DomainChecks> domain_checks, const BackendOptions& opt,
+                             std::unique_ptr<DomainChecks> domain_checks,
+                             std::unique_ptr<NodeRegistry> nodes, const BackendOptions& opt,
                              std::unique_ptr<Cluster> cluster = nullptr) {
   Backend b;
   b.db = std::move(db);
@@ -24,6 +25,7 @@ core::Result<Backend> finish(std::unique_ptr<Database> db, std::unique_ptr<Messa
   b.messages = std::move(messages);
   b.outbox = std::move(outbox);
   b.domain_checks = std::move(domain_checks);
+  b.nodes = std::move(nodes);
   b.cluster = cluster ? std::move(cluster) : std::make_unique<SingleNode>(opt.node_id);
   return b;
 }
@@ -47,8 +49,10 @@ core::Result<Backend> open_backend(const std::string& url, const BackendOptions&
     if (!outbox) return outbox.error().context("outbox");
     auto checks = open_sqlite_domain_checks(path);
     if (!checks) return checks.error().context("domain re-checks");
+    auto nodes = open_sqlite_node_registry(path);
+    if (!nodes) return nodes.error().context("node registry");
     return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(),
-                  std::move(checks).value(), opt);
+                  std::move(checks).value(), std::move(nodes).value(), opt);
   }
   if (url.starts_with(kMemory)) {
     std::string name = url.substr(kMemory.size());
@@ -64,8 +68,10 @@ core::Result<Backend> open_backend(const std::string& url, const BackendOptions&
     if (!outbox) return outbox.error();
     auto checks = open_memory_domain_checks(name);
     if (!checks) return checks.error();
+    auto nodes = open_memory_node_registry(name);
+    if (!nodes) return nodes.error();
     return finish(std::move(db).value(), std::move(log).value(), std::move(outbox).value(),
-                  std::move(checks).value(), opt);
+                  std::move(checks).value(), std::move(nodes).value(), opt);
   }
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
     auto parts = open_pg_backend(
@@ -73,7 +79,8 @@ core::Result<Backend> open_backend(const std::string& url, const BackendOptions&
     if (!parts) return parts.error();
     auto migrated = std::move(parts->migrated);
     auto b = finish(std::move(parts->db), std::move(parts->messages), std::move(parts->outbox),
-                    std::move(parts->domain_checks), opt, std::move(parts->cluster));
+                    std::move(parts->domain_checks), std::move(parts->nodes), opt,
+                    std::move(parts->cluster));
     if (b) {
       b->migrated = std::move(migrated);
       b->node_commands = std::move(parts->node_commands);

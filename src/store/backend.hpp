@@ -20,6 +20,7 @@
 #include "store/domain_checks.hpp"
 #include "store/message_log.hpp"
 #include "store/node_commands.hpp"
+#include "store/node_registry.hpp"
 #include "store/outbox.hpp"
 #include "store/repositories.hpp"
 #include "store/store.hpp"
@@ -40,6 +41,7 @@ struct Backend {
   std::unique_ptr<MessageLog> messages;
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<Cluster> cluster;
+  std::unique_ptr<NodeRegistry> nodes;  // which node runs from which data dir (node_registry.hpp)
   std::unique_ptr<DomainChecks> domain_checks;  // the DNS re-check queue (domain_checks.hpp)
   std::vector<int64_t> migrated;  // PostgreSQL: schema versions this open applied (for the log)
   // A region only (PostgreSQL): queue commands for the node that holds a message, and the AUTH

@@ -41,20 +41,6 @@ core::Result<void> SingleNode::release(std::string_view name, int64_t token) {
   return core::ok();
 }
 
-core::Result<void> SingleNode::heartbeat(int64_t now_ms) {
-  std::lock_guard lock(mu_);
-  last_seen_ms_ = std::max(last_seen_ms_, now_ms);
-  return core::ok();
-}
-
-core::Result<std::vector<NodeInfo>> SingleNode::nodes(int64_t now_ms, int64_t within_ms) {
-  std::lock_guard lock(mu_);
-  std::vector<NodeInfo> out;
-  if (last_seen_ms_ != 0 && last_seen_ms_ >= now_ms - within_ms)
-    out.push_back({id_, last_seen_ms_});
-  return out;
-}
-
 core::Result<int64_t> SingleNode::publish(std::string_view subject, int64_t now_ms) {
   std::lock_guard lock(mu_);
   feed_.push_back({next_seq_++, std::string(subject), now_ms});

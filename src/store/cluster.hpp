@@ -1,19 +1,19 @@
 // The cluster seam (docs/cluster.md, ../shared/CLUSTER.md): what several Tern nodes sharing one
 // database need from each other, behind one interface so a single node and a region run the
-// same code. Three primitives:
+// same code. Its primitives:
 // - leases: a named lease (a singleton job: retention, change-log trim, a DNS re-check round)
 //   is held by one node at a time until it expires; acquire() renews the caller's own lease.
 //   Each grant carries a fencing token that grows with every new holder, so a stale holder's
 //   writes can be refused. Times are the caller's clock (the PostgreSQL backend will use the
 //   database's).
-// - node registry: every node heartbeats; nodes() lists who is alive when.
 // - change feed: a config-writing change is published with a subject ("account:7",
 //   "domain:example.com"); every node reads the feed from its cursor and drops the cache
 //   entries it names, so a change made on one node is seen on all within the poll interval.
 // - shared secrets: one value per name for the whole region (first writer wins).
+// (The node registry, who runs under which id from which data dir, is node_registry.hpp.)
 // SingleNode is the whole cluster of one process (SQLite, the CLI): leases are granted to it
-// (still with expiry and tokens, so callers are written for the real thing), the registry is
-// itself, the feed and the secrets live in memory. Thread-safe.
+// (still with expiry and tokens, so callers are written for the real thing), the feed and the
+// secrets live in memory. Thread-safe.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -32,11 +32,6 @@ struct Lease {
   std::string holder;  // node id
   int64_t token = 0;   // fencing token: grows with every new holder
   int64_t expires_ms = 0;
-};
-
-struct NodeInfo {
-  std::string id;
-  int64_t last_seen_ms = 0;
 };
 
 struct Change {
@@ -72,10 +67,6 @@ class Cluster {
   // Gives the lease up early; nothing when we no longer hold it under this token.
   virtual core::Result<void> release(std::string_view name, int64_t token) = 0;
 
-  virtual core::Result<void> heartbeat(int64_t now_ms) = 0;
-  // Nodes seen since now_ms - within_ms, by id.
-  virtual core::Result<std::vector<NodeInfo>> nodes(int64_t now_ms, int64_t within_ms) = 0;
-
   // Appends a change (seq assigned, growing).
   virtual core::Result<int64_t> publish(std::string_view subject, int64_t now_ms) = 0;
   // Changes with seq > after, oldest first, at most limit.
@@ -98,8 +89,6 @@ class SingleNode final : public Cluster {
   core::Result<std::optional<Lease>> acquire(std::string_view name, int64_t now_ms,
                                              int64_t ttl_ms) override;
   core::Result<void> release(std::string_view name, int64_t token) override;
-  core::Result<void> heartbeat(int64_t now_ms) override;
-  core::Result<std::vector<NodeInfo>> nodes(int64_t now_ms, int64_t within_ms) override;
   core::Result<int64_t> publish(std::string_view subject, int64_t now_ms) override;
   core::Result<std::vector<Change>> changes_since(int64_t after, size_t limit) override;
   core::Result<size_t> trim_changes(int64_t before_ms) override;
@@ -111,7 +100,6 @@ class SingleNode final : public Cluster {
   const std::string id_;
   std::mutex mu_;
   LeaseTable leases_;
-  int64_t last_seen_ms_ = 0;
   std::vector<Change> feed_;
   int64_t next_seq_ = 1;
   std::vector<std::pair<std::string, std::string>> secrets_;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -17,6 +18,7 @@
 #include "store/cursor.hpp"
 #include "store/domain_checks.hpp"
 #include "store/message_log_rules.hpp"
+#include "store/node_registry.hpp"
 
 namespace tern::store {
 
@@ -76,6 +78,8 @@ struct Storage {
   int64_t next_outbox_id = 1;
   std::vector<OutboxItem> outbox;     // ascending id
   std::set<std::string> outbox_keys;  // the non-empty OutboxItem::item_key values stored
+  std::mutex nodes_mu;
+  std::map<std::string, NodeRecord> nodes;  // the node registry, by id
 };
 
 std::shared_ptr<Storage> storage(const std::string& name) {
@@ -1196,6 +1200,40 @@ class MemoryDomainChecks final : public DomainChecks {
   std::shared_ptr<Storage> s_;
 };
 
+// --- the node registry (node_registry.hpp): under its own lock, the rule is plan_check_in ---
+
+class MemoryNodeRegistry final : public NodeRegistry {
+ public:
+  explicit MemoryNodeRegistry(std::shared_ptr<Storage> s) : s_(std::move(s)) {}
+
+  core::Result<CheckInPlan> check_in(const NodeRecord& me, int64_t now_ms,
+                                     int64_t lease_ms) override {
+    std::lock_guard lock(s_->nodes_mu);
+    std::optional<NodeRecord> current;
+    if (auto it = s_->nodes.find(me.node_id); it != s_->nodes.end()) current = it->second;
+    CheckInPlan plan = plan_check_in(current, me, now_ms, lease_ms);
+    if (plan.verdict != CheckInVerdict::refused) s_->nodes[me.node_id] = plan.row;
+    return plan;
+  }
+
+  core::Result<void> check_out(const NodeRecord& me, int64_t now_ms) override {
+    std::lock_guard lock(s_->nodes_mu);
+    auto it = s_->nodes.find(me.node_id);
+    if (it != s_->nodes.end() && it->second.instance == me.instance) it->second.stopped_ms = now_ms;
+    return core::ok();
+  }
+
+  core::Result<std::vector<NodeRecord>> list() override {
+    std::lock_guard lock(s_->nodes_mu);
+    std::vector<NodeRecord> out;
+    for (const auto& [id, n] : s_->nodes) out.push_back(n);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<Storage> s_;
+};
+
 }  // namespace
 
 core::Result<std::unique_ptr<Database>> open_memory_database(const std::string& name) {
@@ -1213,6 +1251,10 @@ core::Result<std::unique_ptr<Outbox>> open_memory_outbox(const std::string& name
 
 core::Result<std::unique_ptr<DomainChecks>> open_memory_domain_checks(const std::string& name) {
   return std::unique_ptr<DomainChecks>(std::make_unique<MemoryDomainChecks>(storage(name)));
+}
+
+core::Result<std::unique_ptr<NodeRegistry>> open_memory_node_registry(const std::string& name) {
+  return std::unique_ptr<NodeRegistry>(std::make_unique<MemoryNodeRegistry>(storage(name)));
 }
 
 }  // namespace tern::store

@@ -24,6 +24,7 @@ core::Result<PgParts> open_pg_backend(const std::string& url, const PgOptions& o
       pg::make_outbox(shared, OutboxOptions{.owner = opt.node_id, .lease_ms = opt.outbox_lease_ms});
   parts.cluster =
       pg::make_cluster(shared, opt.node_id, opt.lease_clock == PgOptions::LeaseClock::database);
+  parts.nodes = pg::make_node_registry(shared);
   parts.domain_checks = pg::make_domain_checks(shared);
   parts.node_commands = pg::make_node_commands(shared);
   parts.auth_counts = pg::make_auth_counts(shared);

@@ -24,6 +24,7 @@
 #include "store/domain_checks.hpp"
 #include "store/message_log.hpp"
 #include "store/node_commands.hpp"
+#include "store/node_registry.hpp"
 #include "store/outbox.hpp"
 #include "store/repositories.hpp"
 
@@ -43,7 +44,8 @@ struct PgParts {
   std::unique_ptr<Database> db;
   std::unique_ptr<MessageLog> messages;
   std::unique_ptr<Outbox> outbox;
-  std::unique_ptr<Cluster> cluster;             // the region's registry, leases and change feed
+  std::unique_ptr<Cluster> cluster;             // the region's leases, change feed and secrets
+  std::unique_ptr<NodeRegistry> nodes;          // which node runs where (node_registry.hpp)
   std::unique_ptr<DomainChecks> domain_checks;  // the DNS re-check queue every node works
   std::vector<int64_t> migrated;  // the schema versions this open applied (pg_schema.hpp)
   std::unique_ptr<NodeCommands> node_commands;  // queue commands for the node holding a message

@@ -1,15 +1,13 @@
-// The cluster seam on PostgreSQL (cluster.hpp): the node registry (cluster_nodes), leases with
-// fencing tokens (cluster_leases) and the change feed (change_log), shared by every node of the
-// region. Each call is one statement on a pooled connection; a lease is granted or renewed by one
-// INSERT ... ON CONFLICT DO UPDATE ... WHERE, so two nodes asking at once cannot both get it.
-// The token grows per lease name with every new holding; a renewal keeps it; release() ends
-// the holding early without forgetting the token. Leases are arbitrated on the database's clock
-// (statement_timestamp()) unless PgOptions::lease_clock says the caller's (tests with fixed
-// times): the nodes' clocks may disagree, the database's is one for all of them.
+// The cluster seam on PostgreSQL (cluster.hpp): leases with fencing tokens (cluster_leases),
+// the change feed (change_log) and the region's secrets, shared by every node of the region (the
+// node registry is pg_node_registry.cpp). Each call is one statement on a pooled connection; a
+// lease is granted or renewed by one INSERT ... ON CONFLICT DO UPDATE ... WHERE, so two nodes
+// asking at once cannot both get it. The token grows per lease name with every new holding; a
+// renewal keeps it; release() ends the holding early without forgetting the token. Leases are
+// arbitrated on the database's clock (statement_timestamp()) unless PgOptions::lease_clock says the
+// caller's (tests with fixed times): the nodes' clocks may disagree, the database's is one for all
+// of them.
 #include <fmt/format.h>
-#include <unistd.h>
-
-#include <random>
 
 #include "store/pg_parts.hpp"
 
@@ -17,28 +15,10 @@ namespace tern::store::pg {
 
 namespace {
 
-std::string make_instance() {
-  std::random_device rd;
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < 16; ++i) s += hex[rd() % 16];
-  return s;
-}
-
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
-  return buf;
-}
-
 class PgCluster final : public Cluster {
  public:
   PgCluster(std::shared_ptr<Pool> pool, std::string node_id, bool database_clock)
-      : pool_(std::move(pool)),
-        database_clock_(database_clock),
-        id_(std::move(node_id)),
-        instance_(make_instance()),
-        host_(host_name()) {}
+      : pool_(std::move(pool)), database_clock_(database_clock), id_(std::move(node_id)) {}
 
   const std::string& node_id() const override { return id_; }
 
@@ -81,33 +61,6 @@ class PgCluster final : public Cluster {
           Params::of(name, id_, token), "release lease");
       if (!r) return r.error();
       return core::ok();
-    });
-  }
-
-  core::Result<void> heartbeat(int64_t now_ms) override {
-    return pool_->with([&](Conn& c) -> core::Result<void> {
-      auto r = c.exec(
-          "INSERT INTO cluster_nodes(node_id, instance, hostname, version, started_ms, seen_ms) "
-          "VALUES($1, $2, $3, '', $4, $4) ON CONFLICT(node_id) DO UPDATE SET "
-          "started_ms = CASE WHEN cluster_nodes.instance = excluded.instance "
-          "THEN cluster_nodes.started_ms ELSE excluded.started_ms END, "
-          "instance = excluded.instance, hostname = excluded.hostname, "
-          "seen_ms = GREATEST(cluster_nodes.seen_ms, excluded.seen_ms)",
-          Params::of(id_, instance_, host_, now_ms), "heartbeat");
-      if (!r) return r.error();
-      return core::ok();
-    });
-  }
-
-  core::Result<std::vector<NodeInfo>> nodes(int64_t now_ms, int64_t within_ms) override {
-    return pool_->with([&](Conn& c) -> core::Result<std::vector<NodeInfo>> {
-      auto r =
-          c.exec("SELECT node_id, seen_ms FROM cluster_nodes WHERE seen_ms >= $1 ORDER BY node_id",
-                 Params::of(now_ms - within_ms), "list nodes");
-      if (!r) return r.error();
-      std::vector<NodeInfo> out;
-      for (int i = 0; i < r->size(); ++i) out.push_back({r->text(i, 0), r->int64(i, 1)});
-      return out;
     });
   }
 
@@ -170,7 +123,7 @@ class PgCluster final : public Cluster {
  private:
   std::shared_ptr<Pool> pool_;
   const bool database_clock_;
-  const std::string id_, instance_, host_;
+  const std::string id_;
 };
 
 }  // namespace

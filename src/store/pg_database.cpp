@@ -766,21 +766,15 @@ constexpr std::string_view kCapturedColumns =
     "id, account_id, queue_id, recipients, sender, header_from, subject, message_id, size, "
     "captured_ms";
 
-CapturedMessage captured_row(const Rows& r, int i) {
+CapturedMessage captured_row(const Rows& r, int i) {  // kCapturedColumns
   CapturedMessage m;
-  m.id = r.text(i, 0);
-  m.account_id = r.int64(i, 1);
-  m.queue_id = r.text(i, 2);
-  auto j = nlohmann::json::parse(r.view(i, 3), nullptr, false);
+  std::string recipients;  // a JSON array of strings
+  r.read(i, m.id, m.account_id, m.queue_id, recipients, m.sender, m.header_from, m.subject,
+         m.message_id, m.size, m.captured_ms);
+  auto j = nlohmann::json::parse(recipients, nullptr, false);
   if (j.is_array())
     for (const auto& e : j)
       if (e.is_string()) m.recipients.push_back(e.get<std::string>());
-  m.sender = r.text(i, 4);
-  m.header_from = r.text(i, 5);
-  m.subject = r.text(i, 6);
-  m.message_id = r.text(i, 7);
-  m.size = r.int64(i, 8);
-  m.captured_ms = r.int64(i, 9);
   return m;
 }
 

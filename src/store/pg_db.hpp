@@ -108,7 +108,18 @@ class Rows {
   int64_t affected() const;
   PGresult* get() const { return r_; }
 
+  // Row `row`'s columns 0, 1, 2, ... into the fields given, in that order, each read as its
+  // type asks (int64_t: int64(), std::string: text()), so a row mapper lists its SELECT's
+  // columns once: `r.read(i, c.id, c.name, c.created_ms)`.
+  template <class... F>
+  void read(int row, F&... fields) const {
+    int col = 0;
+    (read_one(row, col++, fields), ...);
+  }
+
  private:
+  void read_one(int row, int col, int64_t& v) const { v = int64(row, col); }
+  void read_one(int row, int col, std::string& v) const { v = text(row, col); }
   PGresult* r_ = nullptr;
 };
 

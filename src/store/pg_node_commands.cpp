@@ -17,17 +17,10 @@ namespace {
 constexpr const char* kCommandColumns =
     "id, node_id, command, queue_id, args, created_ms, state, result, done_ms";
 
-NodeCommand command_from_row(const Rows& r, int i) {
+NodeCommand command_from_row(const Rows& r, int i) {  // kCommandColumns
   NodeCommand c;
-  c.id = r.int64(i, 0);
-  c.node_id = r.text(i, 1);
-  c.command = r.text(i, 2);
-  c.queue_id = r.text(i, 3);
-  c.args = r.text(i, 4);
-  c.created_ms = r.int64(i, 5);
-  c.state = r.text(i, 6);
-  c.result = r.text(i, 7);
-  c.done_ms = r.int64(i, 8);
+  r.read(i, c.id, c.node_id, c.command, c.queue_id, c.args, c.created_ms, c.state, c.result,
+         c.done_ms);
   return c;
 }
 

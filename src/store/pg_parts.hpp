@@ -11,6 +11,7 @@
 #include "store/domain_checks.hpp"
 #include "store/message_log.hpp"
 #include "store/node_commands.hpp"
+#include "store/node_registry.hpp"
 #include "store/outbox.hpp"
 #include "store/pg_pool.hpp"
 #include "store/repositories.hpp"
@@ -24,6 +25,7 @@ std::unique_ptr<Cluster> make_cluster(std::shared_ptr<Pool> pool, std::string no
                                       bool database_clock);
 std::unique_ptr<DomainChecks> make_domain_checks(std::shared_ptr<Pool> pool);
 std::unique_ptr<NodeCommands> make_node_commands(std::shared_ptr<Pool> pool);
+std::unique_ptr<NodeRegistry> make_node_registry(std::shared_ptr<Pool> pool);
 std::unique_ptr<AuthCountStore> make_auth_counts(std::shared_ptr<Pool> pool);
 
 // A bigint[] literal ("{1,2,3}") for `= ANY($n::bigint[])`: one statement for a set of ids.

@@ -321,7 +321,13 @@ ALTER TABLE webhook_outbox ADD COLUMN item_key TEXT COLLATE "C" NOT NULL DEFAULT
 CREATE UNIQUE INDEX webhook_outbox_key ON webhook_outbox(item_key) WHERE item_key <> '';
 )sql";
 
-constexpr std::array<Migration, 11> kMigrations = {{
+// 12: one running node per node id (as SQLite's migration 12, store/node_registry.hpp).
+constexpr const char* kNodes12 = R"sql(
+ALTER TABLE cluster_nodes ADD COLUMN address TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE cluster_nodes ADD COLUMN stopped_ms BIGINT NOT NULL DEFAULT 0;
+)sql";
+
+constexpr std::array<Migration, 12> kMigrations = {{
     {kSchema7, 7},
     {kFolded, 7},
     {kFolded, 7},
@@ -333,6 +339,7 @@ constexpr std::array<Migration, 11> kMigrations = {{
     {kCluster9, 7},        // expand only
     {kDomainChecks10, 7},  // expand only
     {kJournal11, 7},       // expand only: old binaries write '' keys
+    {kNodes12, 7},         // expand only: old binaries leave the new columns at their defaults
 }};
 
 // Serializes migrations of one schema across every node (other schemas are independent).

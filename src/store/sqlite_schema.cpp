@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 11> kMigrations = {
+constexpr std::array<const char*, 12> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -356,6 +356,13 @@ ALTER TABLE delivery_events ADD COLUMN event_key TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX delivery_events_key ON delivery_events(event_key) WHERE event_key <> '';
 ALTER TABLE webhook_outbox ADD COLUMN item_key TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX webhook_outbox_key ON webhook_outbox(item_key) WHERE item_key <> '';
+)sql",
+    // 12: one running node per node id (issue 12, store/node_registry.hpp): cluster_nodes.instance
+    // now names the node's data dir (persistent), address is where its API listens (named when
+    // a second node under its id is refused), stopped_ms marks a clean stop (frees the id).
+    R"sql(
+ALTER TABLE cluster_nodes ADD COLUMN address TEXT NOT NULL DEFAULT '';
+ALTER TABLE cluster_nodes ADD COLUMN stopped_ms INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

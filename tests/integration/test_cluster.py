@@ -8,11 +8,19 @@ of it stayed in a SQLite file.
 TwoNodes: two `tern serve` on one schema. A login and an API key made through node 1 work on node
 2 within 2 s; a login deleted on node 2 is refused on node 1 within 2 s although node 1 had just
 verified it (its AUTH cache would keep it 300 s without the change feed).
+
+DuplicateNodeId: two data dirs under one [cluster] node_id on one schema (docs/cluster.md, "One
+node per id"). The second is refused at start with a message naming the id, the first node's
+instance, host and address; the first, killed with -9 and restarted from its own data dir at
+once, starts. A node paused for longer than lease_s is replaced by another data dir (a takeover,
+logged), and when it resumes it stops on its next heartbeat, non-zero, saying why.
 """
 import email
 import email.policy
 import os
 import re
+import signal
+import socket
 import time
 import unittest
 import urllib.error
@@ -316,3 +324,95 @@ class TwoNodes(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def instance_of(server):
+    """The data dir's instance (<data>/node.instance: "<instance> <inode> <host>")."""
+    with open(os.path.join(server.data, "node.instance")) as f:
+        return f.read().split()[0]
+
+
+class DuplicateNodeId(unittest.TestCase):
+    LEASE_S = 4
+
+    def setUp(self):
+        self.pg = pg_harness.PgServer()
+        self.addCleanup(self.pg.close)
+        self.schema, url = self.pg.new_schema()
+        self.config = {"store": {"url": url},
+                       "cluster": {"node_id": "node-1", "lease_s": self.LEASE_S,
+                                   "heartbeat_s": 1}}
+
+    def rows(self, sql):
+        return self.pg.psql(f"SET search_path TO {self.schema}; {sql}")
+
+    def start(self):
+        node = harness.TernServer(self.config, account=False)
+        self.addCleanup(node.close)
+        return node
+
+    def test_a_second_data_dir_is_refused_and_a_killed_node_restarts(self):
+        a = self.start()
+        first = instance_of(a)
+        self.assertEqual(self.rows("SELECT node_id, instance, address FROM cluster_nodes"),
+                         [["node-1", first, f"127.0.0.1:{a.port('http')}"]])
+        # Another data dir (a copied config) under the same id: refused, non-zero, with a message.
+        with self.assertRaises(RuntimeError) as refused:
+            harness.TernServer(self.config, account=False)
+        said = str(refused.exception)
+        self.assertRegex(said, r"tern serve exited with [1-9]")
+        self.assertIn('node id "node-1" is already running from another data dir', said)
+        self.assertIn(f"instance {first} on host {socket.gethostname()} "
+                      f"(127.0.0.1:{a.port('http')})", said)
+        self.assertIn("give it its own [cluster] node_id", said)
+        self.assertNotIn("tern ready", said)
+        # Nothing of the refused one was written.
+        self.assertEqual(self.rows("SELECT instance FROM cluster_nodes"), [[first]])
+        # kill -9 and at once a restart from the same data dir: its own heartbeat is fresh; it
+        # is the same instance, so it starts (start() waits for "tern ready").
+        a.kill9()
+        a.start()
+        self.assertEqual(instance_of(a), first)
+        self.assertEqual(self.rows("SELECT instance, stopped_ms FROM cluster_nodes"),
+                         [[first, "0"]])
+        nodes = a.cli_json("node", "list")
+        self.assertEqual([(n["id"], n["state"], n["instance"]) for n in nodes],
+                         [("node-1", "alive", first)])
+        # A clean stop frees the id at once: another data dir may take it without waiting.
+        self.assertEqual(a.stop(), 0)
+        self.assertEqual(self.rows("SELECT count(*) FROM cluster_nodes WHERE stopped_ms > 0"),
+                         [["1"]])
+        b = self.start()
+        self.assertIn(b"taken over by this data dir", b.log())
+        self.assertIn(b"stopped cleanly", b.log())
+        self.assertEqual(self.rows("SELECT instance FROM cluster_nodes"), [[instance_of(b)]])
+
+    def test_a_paused_node_is_replaced_and_stops_when_it_resumes(self):
+        a = self.start()
+        first = instance_of(a)
+        os.kill(a.proc.pid, signal.SIGSTOP)  # a VM pause, a long partition: it cannot beat
+
+        def resume():
+            if a.proc.poll() is None:
+                os.kill(a.proc.pid, signal.SIGCONT)
+        self.addCleanup(resume)  # runs before a.close()
+        # Once a has been silent for lease_s, a replacement (another data dir) takes the id.
+        seen = int(self.rows("SELECT seen_ms FROM cluster_nodes")[0][0])
+        while time.time() * 1000 < seen + self.LEASE_S * 1000 + 200:
+            time.sleep(0.1)
+        b = self.start()
+        second = instance_of(b)
+        self.assertNotEqual(second, first)
+        self.assertIn(b"taken over by this data dir", b.log())
+        self.assertIn(f"from instance {first}".encode(), b.log())
+        # a resumes: its next heartbeat finds the id taken; it stops, non-zero, saying why.
+        resume()
+        self.assertNotEqual(a.proc.wait(30), 0)
+        log = a.log().decode(errors="replace")
+        self.assertIn('node id "node-1" is already running from another data dir', log)
+        self.assertIn(f"instance {second}", log)
+        self.assertIn("this node stops now", log)
+        # b runs on, and the row is still b's (a's way out did not check the id out).
+        self.assertIsNone(b.proc.poll())
+        self.assertEqual(self.rows("SELECT instance, stopped_ms FROM cluster_nodes"),
+                         [[second, "0"]])

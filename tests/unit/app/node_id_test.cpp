@@ -1,5 +1,6 @@
 // The node id file (app/node_id.hpp): made once and kept, one live process per data dir, a
-// configured id that contradicts the data dir refused, hostile ids refused.
+// configured id that contradicts the data dir refused, hostile ids refused; the data dir's
+// instance kept across restarts and made anew for a copy of the data dir.
 #include "app/node_id.hpp"
 
 #include <gtest/gtest.h>
@@ -7,8 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
+#include "store/node_registry.hpp"
 #include "unit/store/test_dir.hpp"
 
 namespace tern::app {
@@ -83,6 +86,62 @@ TEST(NodeId, HostileIdsAreRefused) {
   auto r = NodeId::claim(dir.file(""), "");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, core::ErrorCode::corrupt);
+}
+
+TEST(NodeId, TheDataDirsInstanceIsMadeOnceAndKept) {
+  test::TempDir dir;
+  std::string first;
+  {
+    auto n = NodeId::claim(dir.file(""), "mx-1");
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    first = n->instance();
+    EXPECT_TRUE(store::persistent_instance(first)) << first;
+    EXPECT_NE(n->note().find("made"), std::string::npos) << n->note();
+    struct stat st {};
+    ASSERT_EQ(::stat(dir.file("node.instance").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(read_file(dir.file("node.instance")).rfind(first + " ", 0), 0u);
+  }
+  // A restart (a crash leaves the file as it was): the same instance, nothing to say.
+  auto again = NodeId::claim(dir.file(""), "mx-1");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->instance(), first);
+  EXPECT_EQ(again->note(), "");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("node.instance.tmp")));
+}
+
+TEST(NodeId, ACopiedDataDirIsAnInstanceOfItsOwn) {
+  test::TempDir dir;
+  std::string original;
+  std::filesystem::create_directory(dir.file("a"));
+  {
+    auto n = NodeId::claim(dir.file("a"), "mx-1");
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    original = n->instance();
+  }
+  // cp -a of the data dir (or a restore on a replacement machine): the files are new ones.
+  std::filesystem::create_directory(dir.file("b"));
+  std::filesystem::copy_file(dir.file("a/node.id"), dir.file("b/node.id"));
+  std::filesystem::copy_file(dir.file("a/node.instance"), dir.file("b/node.instance"));
+  auto copy = NodeId::claim(dir.file("b"), "");
+  ASSERT_TRUE(copy.ok()) << copy.error().message;
+  EXPECT_EQ(copy->id(), "mx-1");
+  EXPECT_NE(copy->instance(), original);
+  EXPECT_NE(copy->note().find("another copy of this data dir"), std::string::npos) << copy->note();
+  // The original keeps its own.
+  auto a = NodeId::claim(dir.file("a"), "");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->instance(), original);
+}
+
+TEST(NodeId, ADamagedInstanceFileIsReplaced) {
+  test::TempDir dir;
+  std::filesystem::create_directory(dir.file("d"));
+  std::ofstream(dir.file("d/node.instance")) << "i-NOT_BASE32 12 host\n";
+  auto n = NodeId::claim(dir.file("d"), "mx-1");
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_TRUE(store::persistent_instance(n->instance()));
+  EXPECT_NE(n->note().find("not readable"), std::string::npos) << n->note();
 }
 
 }  // namespace

@@ -26,10 +26,6 @@ class FeedOf final : public Cluster {
     return std::optional<Lease>();
   }
   core::Result<void> release(std::string_view, int64_t) override { return core::ok(); }
-  core::Result<void> heartbeat(int64_t) override { return core::ok(); }
-  core::Result<std::vector<NodeInfo>> nodes(int64_t, int64_t) override {
-    return std::vector<NodeInfo>{};
-  }
   core::Result<int64_t> publish(std::string_view, int64_t) override { return int64_t{0}; }
   core::Result<std::vector<Change>> changes_since(int64_t after, size_t limit) override {
     ++reads;

@@ -1,5 +1,5 @@
 // The single-node cluster seam (store/cluster.hpp): leases with expiry and fencing tokens,
-// the registry of one, and the in-process change feed.
+// and the in-process change feed.
 #include "store/cluster.hpp"
 
 #include <gtest/gtest.h>
@@ -30,17 +30,6 @@ TEST(SingleNode, LeasesRenewKeepTheirTokenAndANewHoldingGetsANewOne) {
   EXPECT_GT(n.acquire("retention", 5200, 500).value()->token, (*later)->token);
   EXPECT_FALSE(n.acquire("", 1, 1).ok());
   EXPECT_FALSE(n.acquire("x", 1, 0).ok());
-}
-
-TEST(SingleNode, RegistryIsItselfWhileItHeartbeats) {
-  SingleNode n("node-a");
-  EXPECT_TRUE(n.nodes(1000, 10'000).value().empty());
-  ASSERT_TRUE(n.heartbeat(1000).ok());
-  auto nodes = n.nodes(5000, 10'000).value();
-  ASSERT_EQ(nodes.size(), 1u);
-  EXPECT_EQ(nodes[0].id, "node-a");
-  EXPECT_EQ(nodes[0].last_seen_ms, 1000);
-  EXPECT_TRUE(n.nodes(20'000, 10'000).value().empty());  // silent too long
 }
 
 TEST(SingleNode, ChangeFeedReadsFromACursorInOrder) {

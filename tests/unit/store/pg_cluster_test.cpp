@@ -1,6 +1,6 @@
 // The cluster seam on PostgreSQL (store/pg_cluster.cpp): two nodes (two backends with their own
 // pools and ids) over one fresh schema: one lease holder at a time with fencing tokens that grow
-// with every new holding, the registry of both, and one change feed.
+// with every new holding, one check-in per node id at a time, and one change feed.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -66,22 +66,30 @@ TEST(PgCluster, ConcurrentAcquiresGrantTheLeaseOnce) {
   }
 }
 
-TEST(PgCluster, RegistryListsEveryNodeSeenRecently) {
+// Two data dirs under one node id checking in at the same moment on an empty registry: one
+// joins, the other is refused (the row is inserted once; the loser reads it and plans again).
+TEST(PgCluster, ConcurrentCheckInsUnderOneIdAdmitOne) {
   test::PgSchema s;
-  PgParts a = open_node(s.url(), "node-a"), b = open_node(s.url(), "node-b");
-  ASSERT_TRUE(a.cluster && b.cluster);
-  EXPECT_TRUE(a.cluster->nodes(1000, 10'000).value().empty());
-  ASSERT_TRUE(a.cluster->heartbeat(1000).ok());
-  ASSERT_TRUE(b.cluster->heartbeat(4000).ok());
-  ASSERT_TRUE(a.cluster->heartbeat(3000).ok());
-  auto n = b.cluster->nodes(5000, 10'000).value();
-  ASSERT_EQ(n.size(), 2u);
-  EXPECT_EQ(n[0].id, "node-a");
-  EXPECT_EQ(n[0].last_seen_ms, 3000);
-  EXPECT_EQ(n[1].id, "node-b");
-  auto recent = a.cluster->nodes(13'500, 10'000).value();  // a silent since 3000
-  ASSERT_EQ(recent.size(), 1u);
-  EXPECT_EQ(recent[0].id, "node-b");
+  PgParts a = open_node(s.url(), "node-a"), b = open_node(s.url(), "node-a");
+  ASSERT_TRUE(a.nodes && b.nodes);
+  for (int round = 0; round < 10; ++round) {
+    const std::string id = "node-" + std::to_string(round);
+    std::atomic<int> joined{0}, refused{0};
+    auto check_in = [&](NodeRegistry* r, std::string instance) {
+      NodeRecord me;
+      me.node_id = id;
+      me.instance = std::move(instance);
+      auto p = r->check_in(me, 1000, 30'000);
+      ASSERT_TRUE(p.ok()) << p.error().message;
+      if (p->verdict == CheckInVerdict::joined) ++joined;
+      if (p->verdict == CheckInVerdict::refused) ++refused;
+    };
+    std::thread t1(check_in, a.nodes.get(), "i-aaaa"), t2(check_in, b.nodes.get(), "i-bbbb");
+    t1.join();
+    t2.join();
+    EXPECT_EQ(joined.load(), 1) << id;
+    EXPECT_EQ(refused.load(), 1) << id;
+  }
 }
 
 TEST(PgCluster, OneChangeFeedForEveryNode) {

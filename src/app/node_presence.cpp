@@ -1,0 +1,42 @@
+#include "app/node_presence.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace tern::app {
+
+core::Result<store::CheckInVerdict> NodePresence::check_in(int64_t now_ms) {
+  auto plan = registry_.check_in(me_, now_ms, lease_ms_);
+  if (!plan) return plan.error().context("node registry");
+  switch (plan->verdict) {
+    case store::CheckInVerdict::refused:
+      return core::Error::conflict(store::refusal_message(plan->row, now_ms, lease_ms_));
+    case store::CheckInVerdict::took_over: {
+      const store::NodeRecord was = plan->before.value_or(store::NodeRecord{});
+      spdlog::warn(
+          "node registry: node id {} taken over by this data dir (instance {}) from instance {} "
+          "on host {} ({}, last seen {} s ago)",
+          me_.node_id, me_.instance, was.instance, was.hostname,
+          was.stopped_ms != 0                         ? "stopped cleanly"
+          : !store::persistent_instance(was.instance) ? "registered by an older tern"
+                                                      : "silent for [cluster] lease_s",
+          std::max<int64_t>(0, now_ms - was.seen_ms) / 1000);
+      break;
+    }
+    case store::CheckInVerdict::joined:
+    case store::CheckInVerdict::renewed:
+      break;
+  }
+  return plan->verdict;
+}
+
+void NodePresence::check_out(int64_t now_ms) {
+  if (auto r = registry_.check_out(me_, now_ms); !r)
+    spdlog::warn(
+        "node registry: clean stop not recorded ({}): another data dir may take node "
+        "id {} only after [cluster] lease_s",
+        r.error().message, me_.node_id);
+}
+
+}  // namespace tern::app
