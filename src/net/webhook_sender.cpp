@@ -382,7 +382,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     } else if (!secrets->second) {
       local_error = "account settings: " + secrets->second.error().message;
     } else if (!secrets->second->empty()) {
-      auto sig = report::signature_header(*secrets->second, ts, req.body);
+      auto sig = report::signature_header(secrets->second.value(), ts, req.body);
       if (sig)
         req.headers.emplace_back("X-Tern-Signature", sig.value());
       else
