@@ -81,6 +81,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   std::vector<events::StartPost> ready;  // batches handed to a freed host: wait for secrets
   bool round_busy = false;               // a store round runs (at most one at a time)
   bool round_again = false;              // something asked for a round meanwhile
+  uint64_t pending_failed = 0;           // failed attempts to count once their marks are stored
 
   std::atomic<uint64_t> c_sent{0}, c_failed{0}, c_given_up{0}, c_backlog{0}, c_in_flight{0};
   int64_t backlog_read_ms = 0;  // when backlog() was last asked (the sender's thread; 0 never)
@@ -125,6 +126,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     size_t batch = 0;                       // items per batch at most
     std::vector<std::string> skip_urls;
     bool want_backlog = false;
+    uint64_t failed = 0;  // failed attempts among the marks
     // Results (the store thread).
     std::vector<Batch> claimed;
     bool store_error = false;
@@ -157,6 +159,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     pending_marked.clear();
     r->attempts = std::move(pending_attempts);
     pending_attempts.clear();
+    r->failed = std::exchange(pending_failed, 0);
     if (!stopped) {
       r->starts = std::move(ready);
       r->budget = sched.claim_budget();
@@ -205,6 +208,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     record(r.attempts);
     c_sent += sent;  // after the events: a reader of the counter finds the attempts recorded
     c_given_up += given_up;
+    c_failed += r.failed;
     for (const auto& p : r.starts) read_secrets(r, p.batch.front().account_id);
     size_t got = 0;
     if (r.budget > 0) {
@@ -356,7 +360,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     std::string content_type;
     std::string body = render(b, bad, content_type);
     for (auto& [item, why] : bad) {
-      ++c_failed;
+      ++pending_failed;
       spdlog::warn("webhooks: item {} of message {} given up: {}", item.id, item.message_id, why);
       events::Settlement s;
       s.given_up.push_back(item.id);
@@ -412,7 +416,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       reply += std::to_string(r.status) + (r.reason.empty() ? "" : " " + r.reason);
     else
       reply += r.error;
-    if (!r.ok()) ++c_failed;
+    if (!r.ok()) ++pending_failed;
     const auto s = events::settle(b, events::PostOutcome{r.status, r.permanent}, t, cfg.max_age_ms);
     if (!s.given_up.empty())
       spdlog::warn("webhooks: giving up {} item(s) for {}: {}", s.given_up.size(),
