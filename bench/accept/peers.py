@@ -188,6 +188,24 @@ in_flow_delay = 0s
         return self.pid
 
 
+def tern_listen_toml(hostname, port, ports):
+    """The start of a benchmark node's tern.toml: hostname, SMTP on 127.0.0.1:port, the other
+    listeners on ports["submission"/"submissions"/"http"], connection caps raised, loopback
+    trusted as account `bench` (smtp-source cannot AUTH). Also used by bench/cluster."""
+    return f"""hostname = "{hostname}"
+[listen]
+smtp = "127.0.0.1:{port}"
+submission = "127.0.0.1:{ports['submission']}"
+submissions = "127.0.0.1:{ports['submissions']}"
+http = "127.0.0.1:{ports['http']}"
+[smtp]
+max_connections = 20000
+max_connections_per_ip = 20000
+trusted_networks = ["127.0.0.1/32"]
+trusted_account = "bench"
+"""
+
+
 class TernInstance:
     """`tern serve` on a fresh data dir per start(). setup(instance), when given, replaces the
     default `domain add bench bench.test --verified`: it runs after the account exists and before
@@ -203,18 +221,7 @@ class TernInstance:
         self.ports = {"submission": free_port(), "submissions": free_port(), "http": free_port()}
         self.config = os.path.join(self.base, "tern.toml")
         with open(self.config, "w") as f:
-            f.write(f"""hostname = "tern.bench.test"
-[listen]
-smtp = "127.0.0.1:{self.port}"
-submission = "127.0.0.1:{self.ports['submission']}"
-submissions = "127.0.0.1:{self.ports['submissions']}"
-http = "127.0.0.1:{self.ports['http']}"
-[smtp]
-max_connections = 20000
-max_connections_per_ip = 20000
-trusted_networks = ["127.0.0.1/32"]
-trusted_account = "bench"
-""" + extra_toml)
+            f.write(tern_listen_toml("tern.bench.test", self.port, self.ports) + extra_toml)
             if "[delivery]" not in extra_toml:
                 # Acceptance only, like Postfix's defer_transports: delivery would empty the
                 # queue this benchmark counts (and measure delivery work too).

@@ -45,14 +45,15 @@ Writes bench/cluster/results/last.json and prints a table.
 import contextlib
 import json
 import os
-import shutil
-import signal
 import statistics
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import cells  # noqa: E402  (bench/common)
+from cells import deadline, guarded, log  # noqa: E402
 import region as rg  # noqa: E402
 import servers  # noqa: E402  (bench/relay, path set up by region)
 import pg_harness  # noqa: E402  (tests/integration)
@@ -61,15 +62,7 @@ from dns_harness import DnsServers  # noqa: E402
 from servers import DOMAIN, RCPT, SENDER  # noqa: E402
 
 
-def env_int(name, default, lo, hi):
-    raw = os.environ.get(name, "").strip() or str(default)
-    try:
-        v = int(raw)
-    except ValueError:
-        sys.exit(f"bench/cluster: {name}={raw!r} is not a whole number")
-    if not lo <= v <= hi:
-        sys.exit(f"bench/cluster: {name}={v} is outside {lo}..{hi}")
-    return v
+env_int = cells.env_int_reader("bench/cluster")
 
 
 FLOW_N = env_int("FLOW_N", 10000, 1, 10_000_000)
@@ -96,27 +89,6 @@ if not CELLS or set(CELLS) - set(ALL_CELLS):
              + ", ".join(ALL_CELLS))
 RESULTS = os.path.join(os.environ.get("BENCH_RESULTS_DIR") or os.path.join(HERE, "results"),
                        "last.json")
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-class CellTimeout(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def deadline(seconds):
-    def fire(signum, frame):
-        raise CellTimeout(f"cell exceeded {seconds}s")
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(int(seconds))
-    try:
-        yield time.monotonic() + seconds
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def wait_for(what, fn, want, limit_at, step=0.1):
@@ -285,14 +257,6 @@ class _first_node:
         self.nodes = region.nodes[:1]
 
 
-def guarded(name, fn, *args):
-    try:
-        return fn(*args)
-    except Exception as e:  # CellTimeout included: the run goes on
-        log(f"  {name}: FAILED: {type(e).__name__}: {e}")
-        return {"error": f"{type(e).__name__}: {e}"[:2000]}
-
-
 SUMMARY_KEYS = {"flow": ("delivered_msgs_s", "cpu_ms_per_msg", "logged_s", "submit_s",
                          "row_writes_per_rcpt"),
                 "accept": ("msgs_s", "cpu_ms_per_msg", "logged_s"),
@@ -341,14 +305,7 @@ def table(res):
         vals = [res["regions"][k].get("median", {}).get(cell, {}).get(key) for k in keys]
         out.append(f"{label:30}" + "".join(f"{('-' if v is None else v):>22}" for v in vals))
     out.append("ratios: " + ", ".join(f"{k} {v}" for k, v in res["ratios"].items()))
-    for k in keys:
-        r = res["regions"][k]
-        for cell in CELLS:
-            for i, x in enumerate(r.get(cell, [])):
-                if "error" in x:
-                    out.append(f"{r['name']} {cell} run {i + 1}: {x['error'][:300]}")
-        if "error" in r:
-            out.append(f"{r['name']}: {r['error'][:500]}")
+    out += cells.error_lines([res["regions"][k] for k in keys], CELLS)
     return "\n".join(out)
 
 
@@ -422,19 +379,11 @@ def main(tern_bin):
             pg.close()
         dns_servers.close()
         res["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-        if os.environ.get("TERN_BENCH_KEEP"):
-            log(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+        cells.remove_temp(base)
     res["ratios"] = ratios(res)
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS + ".tmp", "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(RESULTS + ".tmp", RESULTS)
+    cells.write_results(res, RESULTS)
     print(table(res) + f"\nresults: {os.path.relpath(RESULTS)}", flush=True)
-    failed = any("error" in r or any("error" in x for c in CELLS for x in r.get(c, []))
-                 for r in res["regions"].values())
-    return 1 if failed else 0
+    return 1 if cells.failed(res["regions"].values(), CELLS) else 0
 
 
 def _pg_settings(pg):

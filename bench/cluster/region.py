@@ -35,7 +35,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "bench", "accept"))
 sys.path.insert(0, os.path.join(ROOT, "bench", "relay"))
-import peers  # noqa: E402  (bench/accept: free_port, cpu_seconds)
+import peers  # noqa: E402  (bench/accept: free_port, cpu_seconds, tern_listen_toml)
 from servers import DOMAIN  # noqa: E402  (bench/relay)
 from test_domains import by_id, zone_lines  # noqa: E402
 
@@ -63,18 +63,8 @@ class Node:
         self.data = data
         store = f'[store]\nurl = "{store_url}"\n' if store_url else ""
         with open(self.config, "w") as f:
-            f.write(f"""hostname = "{self.node_id}.bench.test"
-[listen]
-smtp = "127.0.0.1:{self.port}"
-submission = "127.0.0.1:{self.ports['submission']}"
-submissions = "127.0.0.1:{self.ports['submissions']}"
-http = "127.0.0.1:{self.ports['http']}"
-[smtp]
-max_connections = 20000
-max_connections_per_ip = 20000
-trusted_networks = ["127.0.0.1/32"]
-trusted_account = "bench"
-[cluster]
+            f.write(peers.tern_listen_toml(f"{self.node_id}.bench.test", self.port, self.ports)
+                    + f"""[cluster]
 node_id = "{self.node_id}"
 [dns]
 resolver = "{dns_addr}"

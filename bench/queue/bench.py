@@ -44,18 +44,13 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import cells  # noqa: E402  (bench/common)
+
 SMOKE = os.environ.get("SMOKE", "") == "1"
 
 
-def env_int(name, default, lo, hi):
-    raw = os.environ.get(name, "").strip() or str(default)
-    try:
-        v = int(raw)
-    except ValueError:
-        sys.exit(f"bench/queue: {name}={raw!r} is not a whole number")
-    if not lo <= v <= hi:
-        sys.exit(f"bench/queue: {name}={v} is outside {lo}..{hi}")
-    return v
+env_int = cells.env_int_reader("bench/queue")
 
 
 N = env_int("N", 200 if SMOKE else 100000, 1, 10_000_000)

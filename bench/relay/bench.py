@@ -28,10 +28,7 @@ Usage: bench.py TERN_BIN|-  (run.sh sets it up). env: N (100000) FLOW_N (min(N, 
 Writes bench/relay/results/last.json and prints a table.
 """
 import contextlib
-import json
 import os
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -39,22 +36,16 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import cells  # noqa: E402  (bench/common)
+from cells import deadline, guarded, log  # noqa: E402
 import servers  # noqa: E402
 from servers import DOMAIN, RCPT, SENDER  # noqa: E402
 from dns_harness import DnsServers  # noqa: E402  (path set up by servers)
 import peers  # noqa: E402  (bench/accept)
 
 
-
-def env_int(name, default, lo, hi):
-    raw = os.environ.get(name, "").strip() or str(default)
-    try:
-        v = int(raw)
-    except ValueError:
-        sys.exit(f"bench/relay: {name}={raw!r} is not a whole number")
-    if not lo <= v <= hi:
-        sys.exit(f"bench/relay: {name}={v} is outside {lo}..{hi}")
-    return v
+env_int = cells.env_int_reader("bench/relay")
 
 
 N = env_int("N", 100000, 1, 10_000_000)
@@ -69,27 +60,6 @@ if not SERVERS or set(SERVERS) - {"postfix", "tern"}:
 # SMOKE=1 in run.sh points BENCH_RESULTS_DIR at a temp dir.
 RESULTS = os.path.join(os.environ.get("BENCH_RESULTS_DIR") or os.path.join(HERE, "results"),
                        "last.json")
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-class CellTimeout(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def deadline(seconds):
-    def fire(signum, frame):
-        raise CellTimeout(f"cell exceeded {seconds}s")
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(int(seconds))
-    try:
-        yield time.monotonic() + seconds
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def submit(relay, count, limit_at):
@@ -160,14 +130,6 @@ def drain_cell(relay, sink):
             "cpu_ms_per_msg": round((c1 - c0) / N * 1000, 3), "left_in_queue": left}
 
 
-def guarded(name, fn, *args):
-    try:
-        return fn(*args)
-    except Exception as e:  # CellTimeout included: the run goes on
-        log(f"  {name}: FAILED: {type(e).__name__}: {e}")
-        return {"error": f"{type(e).__name__}: {e}"[:2000]}
-
-
 def summarize(runs, key):
     vals = [r[key] for r in runs if key in r]
     if not vals or len(vals) != len(runs):
@@ -195,13 +157,7 @@ def table(res):
             a, b = vals
             line += f"{(round(b / a, 2) if a and b else '-'):>12}"
         out.append(line)
-    for r in res["relays"].values():
-        for cell in ("flow", "drain"):
-            for i, x in enumerate(r.get(cell, [])):
-                if "error" in x:
-                    out.append(f"{r['name']} {cell} run {i + 1}: {x['error'][:300]}")
-        if "error" in r:
-            out.append(f"{r['name']}: {r['error'][:500]}")
+    out += cells.error_lines(res["relays"].values(), ("flow", "drain"))
     return "\n".join(out)
 
 
@@ -269,10 +225,7 @@ def main(tern_bin):
                 pf.stop()
         dns_servers.close()
         res["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-        if os.environ.get("TERN_BENCH_KEEP"):
-            log(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+        cells.remove_temp(base)
     p, t = res["relays"].get("postfix", {}), res["relays"].get("tern", {})
     ratios = {}
     for cell, key in (("flow", "delivered_msgs_s"), ("drain", "drain_msgs_s")):
@@ -281,16 +234,9 @@ def main(tern_bin):
         if a and b:
             ratios[f"{cell}_tern_over_postfix"] = round(b / a, 2)
     res["ratios"] = ratios
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS + ".tmp", "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(RESULTS + ".tmp", RESULTS)
-    text = table(res)
-    res_text = text + f"\nresults: {os.path.relpath(RESULTS)}"
-    print(res_text, flush=True)
-    failed = any("error" in r or any("error" in x for c in ("flow", "drain") for x in r.get(c, []))
-                 for r in res["relays"].values())
-    return 1 if failed else 0
+    cells.write_results(res, RESULTS)
+    print(table(res) + f"\nresults: {os.path.relpath(RESULTS)}", flush=True)
+    return 1 if cells.failed(res["relays"].values(), ("flow", "drain")) else 0
 
 
 if __name__ == "__main__":

@@ -79,7 +79,20 @@ std::string metrics_text(const net::SmtpServer& smtp, const pipeline::Submission
     metric("tern_journal_replayed_total", "counter",
            "Journal entries found unapplied at start and applied then.", r.replayed);
     metric("tern_journal_append_errors_total", "counter",
-           "Batches the journal could not make durable (applied from memory).", r.journal_errors);
+           "Failed journal appends (the batch waits in memory, unapplied, and is tried again).",
+           r.journal_errors);
+    metric("tern_journal_unjournaled", "gauge",
+           "Entries waiting in memory for a journal append to succeed (disk full, I/O error).",
+           r.unjournaled);
+    metric("tern_journal_damaged_total", "counter",
+           "Damaged byte ranges found in the journal at start (segments kept as .corrupt).",
+           r.journal_damaged);
+    metric("tern_journal_undecodable_total", "counter",
+           "Journal entries found unreadable at start (kept as <seq>.undecodable, not applied).",
+           r.undecodable);
+    metric("tern_reports_suppressions_total", "counter",
+           "Suppression entries applied to the database (each entry counted once).",
+           r.suppressions);
     metric("tern_reports_write_errors_total", "counter",
            "Message-log, event, outbox or suppression writes dropped after a permanent error.",
            r.errors);

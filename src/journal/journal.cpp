@@ -85,6 +85,26 @@ core::Result<void> write_copy(const std::string& path, std::string_view bytes) {
   return core::ok();
 }
 
+// Keeps bytes (a damaged segment, an entry set aside) as name, or name.<n> when that holds
+// other bytes (seqs restart when a journal is emptied: an earlier copy is never overwritten);
+// an identical copy is not written again. Returns the name used. The caller syncs the
+// directory.
+core::Result<std::string> keep_copy(const std::string& name, std::string_view bytes) {
+  for (int n = 0; n < 1000; ++n) {
+    const std::string copy = name + (n ? fmt::format(".{}", n) : std::string());
+    struct stat st {};
+    if (::stat(copy.c_str(), &st) == 0) {
+      if (static_cast<uint64_t>(st.st_size) != bytes.size()) continue;
+      auto old = read_all(copy);
+      if (old && *old == bytes) return copy;
+      continue;
+    }
+    if (auto r = write_copy(copy, bytes); !r) return r.error();
+    return copy;
+  }
+  return core::Error::unavailable("journal: too many copies of " + name);
+}
+
 }  // namespace
 
 Journal::Journal(std::string dir, JournalOptions opt)
@@ -121,23 +141,29 @@ core::Result<std::unique_ptr<Journal>> Journal::open(const std::string& dir, Jou
     const std::string path = j->path_of(name);
     auto bytes = read_all(path);
     if (!bytes) return bytes.error();
-    auto s = record::scan(*bytes, last_entry, applied);
-    if (s.tail != record::Tail::clean) {
-      const bool corrupt = s.tail == record::Tail::corrupt;
-      if (corrupt) {
-        ++j->corrupt_;
-        spdlog::error(
-            "journal: {}: a corrupt record at byte {} of {}: the {} bytes after it cannot be "
-            "read; the file is kept as {}.corrupt, the {} records before it are kept",
-            path, s.valid_bytes, bytes->size(), bytes->size() - s.valid_bytes, path,
-            s.records.size());
-        if (auto r = write_copy(path + ".corrupt", *bytes); !r) return r.error();
-      } else {
-        ++j->torn_;
-        spdlog::warn(
-            "journal: {}: a torn tail of {} bytes (an append that never completed) cut off", path,
-            bytes->size() - s.valid_bytes);
-      }
+    const bool last = name == names.back();
+    auto s = record::scan(*bytes, last_entry, applied, last);
+    if (!s.damaged.empty()) {
+      // Damage, not a torn write: the file is kept as evidence beside it (the segment itself
+      // stays too, with the records around the damage, until they are applied and trimmed).
+      j->corrupt_ += s.damaged.size();
+      auto kept = keep_copy(path + ".corrupt", *bytes);
+      if (!kept) return kept.error();
+      if (auto r = j->sync_dir(); !r) return r.error();
+      size_t repaired = 0;
+      for (const auto& r : s.records) repaired += r.repaired;
+      std::string where;
+      for (const auto& d : s.damaged)
+        where += fmt::format("{}{} bytes at {}", where.empty() ? "" : ", ", d.bytes, d.offset);
+      spdlog::error(
+          "journal: {}: {} damaged range(s) ({}): the file is kept as {}; {} records around the "
+          "damage are kept ({} of them rebuilt from a damaged header)",
+          path, s.damaged.size(), where, *kept, s.records.size(), repaired);
+    }
+    if (s.tail == record::Tail::torn) {
+      ++j->torn_;
+      spdlog::warn("journal: {}: a torn tail of {} bytes (an append that never completed) cut off",
+                   path, bytes->size() - s.valid_bytes);
       const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0) return io_error("open", path);
       const bool ok = j->opt_.ops->ftruncate(fd, static_cast<off_t>(s.valid_bytes)) == 0 &&
@@ -252,9 +278,29 @@ core::Result<void> Journal::mark_applied(uint64_t seq) {
   return core::ok();
 }
 
+core::Result<std::string> Journal::set_aside(uint64_t seq, std::string_view payload) {
+  std::lock_guard lk(mu_);
+  auto path = keep_copy(fmt::format("{}/{:020}.undecodable", dir_, seq),
+                        record::encode(record::Kind::entry, seq, payload));
+  if (!path) return path.error();
+  if (auto r = sync_dir(); !r) return r.error();
+  ++set_aside_;
+  return path;
+}
+
+core::Result<void> Journal::sync_dir() {
+  const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const bool ok = dfd >= 0 && opt_.ops->fsync(dfd) == 0;
+  auto err = ok ? core::Error{} : io_error("fsync directory", dir_);
+  if (dfd >= 0) ::close(dfd);
+  if (!ok) return err;
+  return core::ok();
+}
+
 JournalStats Journal::stats() const {
   std::lock_guard lk(mu_);
-  return {core_.segments(), core_.bytes(), core_.next_seq(), core_.applied(), torn_, corrupt_};
+  return {core_.segments(), core_.bytes(), core_.next_seq(), core_.applied(), torn_,
+          corrupt_,         set_aside_};
 }
 
 }  // namespace tern::journal

@@ -9,9 +9,16 @@
 //    power cut. One write and one sync per group, whatever its size (group commit).
 //  - A failed write or sync is reported, the partial bytes are cut off when possible, and the
 //    segment is sealed: a later group never lands behind bytes that did not make it.
-//  - open() returns every entry after the last applied mark, in seq order. A torn tail (a crash
-//    mid-append) is cut off; a corrupt record is reported, the whole segment kept beside it as
-//    <name>.corrupt, and the valid records before it are kept. Unknown files are left alone.
+//  - open() returns every entry after the last applied mark, in seq order. Only a torn tail
+//    (bytes cut short at the end of the newest segment: a crash mid-append) is cut off, with a
+//    warning. Damage anywhere else (a bad record followed by more bytes, a whole record that
+//    fails its tag, any bad bytes in an older segment) is an error: counted, the segment
+//    copied beside it as <name>.corrupt (.corrupt.<n> when that holds other bytes), never
+//    truncated, and every record that verifies before and after the damage is kept (record.hpp
+//    has the scan's rules). Unknown files are left alone.
+//  - set_aside(seq, payload) keeps an entry the caller cannot read (a newer binary's format) as
+//    <seq>.undecodable (.undecodable.<n> when that holds another), synced, before the caller
+//    lets the journal trim past it. Neither kind of copy is ever overwritten or deleted here.
 //  - mark_applied(seq) writes an applied mark without a sync (a lost mark means entries are
 //    applied again, which the idempotency keys make harmless) and deletes the oldest segments
 //    whose entries are all applied.
@@ -21,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -48,7 +56,8 @@ struct JournalStats {
   uint64_t next_seq = 0;
   uint64_t applied = 0;
   uint64_t torn_tails = 0;       // cut off at open
-  uint64_t corrupt_records = 0;  // found at open (segments kept as .corrupt)
+  uint64_t corrupt_records = 0;  // damaged ranges found at open (segments kept as .corrupt)
+  uint64_t set_aside = 0;        // undecodable entries kept as <seq>.undecodable
 };
 
 class Journal {
@@ -64,11 +73,15 @@ class Journal {
   core::Result<uint64_t> append(const std::vector<std::string>& payloads);
   // Everything up to seq has been applied to the store.
   core::Result<void> mark_applied(uint64_t seq);
+  // Writes the entry seq (payload as read back) to <dir>/<seq>.undecodable and syncs it and the
+  // directory; returns that path.
+  core::Result<std::string> set_aside(uint64_t seq, std::string_view payload);
   JournalStats stats() const;
 
  private:
   Journal(std::string dir, JournalOptions opt);
   core::Result<void> open_segment(uint64_t name);
+  core::Result<void> sync_dir();
   std::string path_of(uint64_t name) const;
 
   std::string dir_;
@@ -78,7 +91,7 @@ class Journal {
   int fd_ = -1;  // the active segment
   uint64_t fd_size_ = 0;
   uint64_t active_name_ = 0;
-  uint64_t torn_ = 0, corrupt_ = 0;
+  uint64_t torn_ = 0, corrupt_ = 0, set_aside_ = 0;
 };
 
 }  // namespace tern::journal

@@ -8,13 +8,20 @@
 // queue/record.hpp) over the first 20 header bytes and the payload: a flipped bit anywhere,
 // length included, is detected. A record never spans two segment files.
 //
-// Invariants of a segment the scan accepts:
-//  - entry records carry strictly increasing seqs (also across segments: the caller passes
-//    the last seq seen so far);
-//  - an applied record carries a seq (everything up to it has been applied to the store);
-//  - the scan stops at the first record that is not whole and valid. What follows is a torn
-//    tail when it is incomplete or all zero bytes (a write that never completed its
-//    fdatasync: nobody was told it was done), else corruption (reported, never guessed over).
+// The scan's rules (the spool's, queue/spool_recovery.cpp): nothing that was synced and is
+// intact is ever dropped.
+//  - A bad record is followed by a search for the next record whose framing and tag verify;
+//    the scan goes on from there, so a damaged record never hides the records after it.
+//  - A damaged record whose framing fields (magic, kind, reserved bytes, length) were hit is
+//    rebuilt as exactly the bytes up to the next valid record (or the end): if its tag then
+//    verifies, it is recovered whole (repaired), its bytes still reported as damaged.
+//  - Only bytes cut short at the very end of the last segment (an incomplete record with no
+//    valid record after it, or zeros) are a torn tail: an append that never completed its
+//    fdatasync, so nobody was told it was done. Everything else that does not verify is
+//    damage: reported (the driver keeps the file as evidence), never cut off.
+//  - Entry records carry strictly increasing seqs (also across segments: the caller passes the
+//    last seq seen so far); a verified record out of that order is damage, not an entry.
+//  - An applied record carries a seq (everything up to it has been applied to the store).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -39,24 +46,34 @@ struct Record {
   Kind kind = Kind::entry;
   uint64_t seq = 0;
   std::string_view payload;  // points into the scanned bytes
+  size_t offset = 0;         // where its header starts in the scanned bytes
+  bool repaired = false;     // its framing fields were damaged and rebuilt (the tag verified)
+};
+
+// Bytes that are not a valid record, kept (never cut off) and reported.
+struct Damage {
+  size_t offset = 0;
+  size_t bytes = 0;
 };
 
 enum class Tail {
-  clean,    // every byte belongs to a valid record
-  torn,     // an incomplete or all-zero remainder after valid_bytes (a crash mid-append)
-  corrupt,  // a whole record that fails its checks, or a seq out of order
+  clean,  // nothing cut short at the end
+  torn,   // bytes from valid_bytes on are an incomplete append (last segment only)
 };
 
 struct Scan {
-  std::vector<Record> records;
-  size_t valid_bytes = 0;  // the prefix made of valid records
+  std::vector<Record> records;  // in file order
+  std::vector<Damage> damaged;  // in file order, disjoint from the records' bytes
+  size_t valid_bytes = 0;       // the bytes kept: all of them unless the tail is torn
   Tail tail = Tail::clean;
   uint64_t last_entry_seq = 0;  // the highest entry seq seen (or the one passed in)
   uint64_t applied_seq = 0;     // the highest applied mark seen (or the one passed in)
 };
 
 // Reads bytes (a whole segment file). prev_entry_seq / prev_applied: what earlier segments
-// ended with (0 for the first).
-Scan scan(std::string_view bytes, uint64_t prev_entry_seq = 0, uint64_t prev_applied = 0);
+// ended with (0 for the first). last_segment: whether a torn tail is possible here (only the
+// newest segment was being appended to when the node stopped).
+Scan scan(std::string_view bytes, uint64_t prev_entry_seq = 0, uint64_t prev_applied = 0,
+          bool last_segment = true);
 
 }  // namespace tern::journal::record

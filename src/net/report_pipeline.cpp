@@ -88,7 +88,12 @@ struct ReportPipeline::Impl {
   std::unordered_map<int64_t, CachedDefaults> defaults;  // applier thread only
   std::vector<int64_t> changed;  // (amu) accounts whose settings changed: dropped from defaults
   std::atomic<uint64_t> c_messages{0}, c_reports{0}, c_errors{0}, c_replayed{0}, c_retries{0},
-      c_journal_errors{0};
+      c_journal_errors{0}, c_undecodable{0}, c_suppressions{0};
+  std::atomic<uint64_t> c_unjournaled{0};  // entries waiting for an append to succeed
+  bool closing = false;                    // (mu) stop() was called: the writer's retries end
+  // The journal is never marked applied at or past this seq: an entry that could neither be
+  // decoded nor set aside is kept in the journal (applier thread only, after the start).
+  uint64_t hold_from = UINT64_MAX;
   std::atomic<uint64_t> c_pending{0};  // entries handed to the applier, not yet settled
 
   explicit Impl(ReportPipelineServices s)
@@ -101,15 +106,31 @@ struct ReportPipeline::Impl {
 
   void open_journal() {
     std::vector<journal::Replayed> unapplied;
-    auto j = journal::Journal::open(svc.journal_dir, {}, &unapplied);
+    journal::JournalOptions jo;
+    jo.ops = svc.journal_ops;
+    auto j = journal::Journal::open(svc.journal_dir, jo, &unapplied);
     if (!j) throw std::runtime_error(j.error().message);
     jnl = std::move(j).value();
     for (auto& r : unapplied) {
       auto e = events::decode_entry(r.payload);
       if (!e) {
-        spdlog::error("reports: journal entry {}: {}; skipped", r.seq, e.error().message);
-        ++c_errors;
-        applyq.push_back({r.seq, std::nullopt, nullptr});  // still marked applied in order
+        // Never thrown away (a newer binary may have written it): set aside, synced, before
+        // the journal may trim past it; if even that fails, the journal keeps it.
+        ++c_undecodable;
+        auto kept = jnl->set_aside(r.seq, r.payload);
+        if (kept) {
+          spdlog::error(
+              "reports: journal entry {} cannot be read ({}): nothing of it is applied; its "
+              "record is kept as {}",
+              r.seq, e.error().message, *kept);
+        } else {
+          hold_from = std::min(hold_from, r.seq);
+          spdlog::error(
+              "reports: journal entry {} cannot be read ({}) nor set aside ({}): nothing of it "
+              "is applied, and the journal is not trimmed past it",
+              r.seq, e.error().message, kept.error().message);
+        }
+        applyq.push_back({r.seq, std::nullopt, nullptr});  // passed over in order
         continue;
       }
       applyq.push_back({r.seq, std::move(e).value(), nullptr});
@@ -173,20 +194,49 @@ struct ReportPipeline::Impl {
     }
   }
 
+  // Durable before handed over: a batch goes to the applier only once its append succeeded.
+  // A failed append (ENOSPC, EIO) is tried again with backoff, the batch (and what queues
+  // behind it) waiting in memory, so an entry is never applied unless the journal holds it
+  // until it is, and a restart while the database is away replays it. Only stop() ends the
+  // retries: after a few more, what is left is applied from memory (lost if the store is
+  // away too), loudly.
   void journal_batch(std::vector<Item>& work) {
     std::vector<std::string> payloads;
     for (const auto& it : work)
       if (it.entry) payloads.push_back(events::encode_entry(*it.entry));
     uint64_t seq = 0;  // 0: not journaled
     if (jnl && !payloads.empty()) {
-      auto r = jnl->append(payloads);
-      if (r) {
-        seq = *r;
-      } else {
+      c_unjournaled += payloads.size();
+      for (int attempt = 1;; ++attempt) {
+        auto r = jnl->append(payloads);
+        if (r) {
+          seq = *r;
+          if (attempt > 1)
+            spdlog::info("reports: journal: {} entries appended after {} tries", payloads.size(),
+                         attempt);
+          break;
+        }
         ++c_journal_errors;
-        spdlog::error("reports: journal: {}; {} entries are applied from memory only",
-                      r.error().message, payloads.size());
+        std::unique_lock lk(mu);
+        const bool was_closing = closing;
+        if (was_closing && attempt >= events::kWriteAttempts) {
+          spdlog::error(
+              "reports: journal: {}; stopping: {} entries are applied from memory only (lost if "
+              "the store is away too)",
+              r.error().message, payloads.size());
+          break;
+        }
+        if (attempt == 1)
+          spdlog::error(
+              "reports: journal: {}; {} entries wait in memory, not applied, until an append "
+              "succeeds",
+              r.error().message, payloads.size());
+        const int64_t delay = journal::apply_retry_delay_ms(attempt);
+        cv.wait_for(lk,
+                    std::chrono::milliseconds(was_closing ? std::min<int64_t>(delay, 200) : delay),
+                    [&] { return closing != was_closing; });
       }
+      c_unjournaled -= payloads.size();
     }
     {
       std::lock_guard lk(amu);
@@ -275,6 +325,7 @@ struct ReportPipeline::Impl {
       attempt = 0;
       uint64_t last = 0;
       for (const auto& p : group) last = std::max(last, p.seq);
+      if (hold_from != UINT64_MAX) last = std::min(last, hold_from - 1);
       if (jnl && last)
         if (auto m = jnl->mark_applied(last); !m)
           spdlog::warn("reports: journal: {}", m.error().message);
@@ -370,9 +421,14 @@ struct ReportPipeline::Impl {
       if (failed(svc.outbox->enqueue(direct_items, now_ms()), "outbox", temp)) return *temp;
       if (svc.poke) svc.poke();
     }
-    for (const auto* s : suppressions)
-      if (failed(svc.store->suppressions.add(*s), "suppression", temp)) return *temp;
+    uint64_t added = 0;
+    for (const auto* s : suppressions) {
+      const auto r = svc.store->suppressions.add(*s);
+      if (failed(r, "suppression", temp)) return *temp;
+      added += r.ok();
+    }
     c_messages += messages;
+    c_suppressions += added;
     return core::ok();
   }
 
@@ -401,26 +457,42 @@ struct ReportPipeline::Impl {
 
   template <class K>
   core::Result<void> handle_outcomes(const std::vector<K>& outcomes) {
+    // Only delivery outcomes move a recipient's status and give reports.
+    auto moves = [](const store::DeliveryEvent& e) {
+      const auto status = core::status_of(e.event);
+      return status && *status != core::MessageStatus::accepted;
+    };
+    // The message log rows of every queue id the group names: one read.
+    std::vector<std::string> queue_ids;
+    for (const auto& o : outcomes)
+      if (moves(*o.e)) queue_ids.push_back(o.e->queue_id);
     std::unordered_map<std::string, std::vector<store::MessageRecord>> rows;  // by queue id
+    if (!queue_ids.empty()) {
+      auto r = svc.log->for_queues(queue_ids);
+      if (r) {
+        rows = std::move(r).value();
+      } else if (r.error().temporary) {
+        return r.error();
+      } else {
+        // A damaged row fails the batch: read one queue id at a time, so only the messages
+        // whose rows cannot be read go without status and report.
+        for (const auto& q : queue_ids) {
+          if (rows.count(q)) continue;
+          auto one = svc.log->for_queue(q);
+          if (!one && one.error().temporary) return one.error();
+          if (!one) spdlog::error("reports: message log of {}: {}", q, one.error().message);
+          rows[q] = one ? std::move(one).value() : std::vector<store::MessageRecord>{};
+        }
+      }
+    }
     std::vector<store::MessageLog::StatusUpdate> updates;
     std::vector<store::OutboxItem> items;
     for (const auto& o : outcomes) {
       const store::DeliveryEvent& e = *o.e;
-      // Only delivery outcomes move a recipient's status and give reports.
+      if (!moves(e)) continue;
       const auto status = core::status_of(e.event);
-      if (!status || *status == core::MessageStatus::accepted) continue;
-      auto [it, fresh] = rows.try_emplace(e.queue_id);
-      if (fresh) {
-        auto r = svc.log->for_queue(e.queue_id);
-        if (r)
-          it->second = std::move(r).value();
-        else if (r.error().temporary)
-          return r.error();
-        else
-          spdlog::error("reports: message log of {}: {}", e.queue_id, r.error().message);
-      }
       // Bounce notices and other internal mail have no rows: no report, no status.
-      const store::MessageRecord* rec = report::record_for_event(it->second, e);
+      const store::MessageRecord* rec = report::record_for_event(rows[e.queue_id], e);
       if (!rec) continue;
       updates.push_back({rec->message_id, *status, e.time_ms});
       auto defaults = defaults_for(rec->account_id);
@@ -450,6 +522,7 @@ struct ReportPipeline::Impl {
     {
       std::lock_guard lk(mu);
       batcher.close();
+      closing = true;
     }
     cv.notify_all();
     if (writer.joinable()) writer.join();
@@ -535,6 +608,10 @@ ReportPipelineCounters ReportPipeline::counters() const {
   c.retries = impl_->c_retries.load();
   c.journal_errors = impl_->c_journal_errors.load();
   c.pending = impl_->c_pending.load();
+  c.unjournaled = impl_->c_unjournaled.load();
+  c.undecodable = impl_->c_undecodable.load();
+  c.suppressions = impl_->c_suppressions.load();
+  if (impl_->jnl) c.journal_damaged = impl_->jnl->stats().corrupt_records;
   return c;
 }
 

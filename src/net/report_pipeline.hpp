@@ -26,9 +26,17 @@
 // permanently. While the store answers a temporary error ("unavailable": the database is
 // away) the applier keeps the entries and tries again with backoff (journal::
 // apply_retry_delay_ms), never dropping them; accepting and delivering mail go on. At start
-// the entries not yet applied are replayed first. events() and suppressed() make the batch due
-// at once: the writer syncs whatever is queued as one group, so an engine event is durable
-// within about one fdatasync, and the engine never waits on the disk.
+// the entries not yet applied are replayed first; one that cannot be decoded (a newer binary's
+// format) is never dropped: it is set aside as <journal>/<seq>.undecodable (or, if that
+// fails, the journal is not trimmed past it), logged as an error and counted.
+// The rule callers rely on: an entry is applied only after its journal append succeeded
+// (durable first). A failed append (disk full, I/O error) keeps the batch, and what queues
+// behind it, in memory and tries the append again with backoff until it succeeds; nothing is
+// applied meanwhile, so a restart never finds applied writes missing from the journal nor
+// loses one the database did not get. flush() waits through that too. Only at stop() are the
+// retries bounded: then what could not be journaled is applied from memory, with an error. events()
+// and suppressed() make the batch due at once: the writer syncs whatever is queued as one group, so
+// an engine event is durable within about one fdatasync, and the engine never waits on the disk.
 // Without a journal_dir (tests), the same happens in memory: what stop() cannot apply is lost.
 // stop() journals everything queued, then applies what it can (a few tries while the store is
 // away; what is left stays in the journal for the next start).
@@ -44,6 +52,10 @@
 #include "report/report.hpp"
 #include "store/outbox.hpp"
 #include "store/store.hpp"
+
+namespace tern::queue {
+class FileOps;
+}  // namespace tern::queue
 
 namespace tern::store {
 class MessageLog;
@@ -67,16 +79,21 @@ struct ReportPipelineServices {
   // delivery engine leaves that write to the pipeline (DeliveryServices::reports_record_events)
   // so it is journaled too.
   bool record_events = false;
+  std::shared_ptr<queue::FileOps> journal_ops = {};  // the journal's file seam (null: real calls)
 };
 
 struct ReportPipelineCounters {
-  uint64_t messages = 0;        // accepted messages logged
-  uint64_t reports = 0;         // outbox items enqueued
-  uint64_t errors = 0;          // writes that failed permanently (dropped)
-  uint64_t pending = 0;         // journaled entries not yet applied
-  uint64_t replayed = 0;        // entries found unapplied in the journal at start
-  uint64_t retries = 0;         // times the applier waited for the store to come back
-  uint64_t journal_errors = 0;  // batches that could not be made durable (kept in memory)
+  uint64_t messages = 0;         // accepted messages logged
+  uint64_t reports = 0;          // outbox items enqueued
+  uint64_t errors = 0;           // writes that failed permanently (dropped)
+  uint64_t pending = 0;          // journaled entries not yet applied
+  uint64_t replayed = 0;         // entries found unapplied in the journal at start
+  uint64_t retries = 0;          // times the applier waited for the store to come back
+  uint64_t journal_errors = 0;   // failed appends (the batch waits in memory and is tried again)
+  uint64_t unjournaled = 0;      // entries waiting in memory for an append to succeed
+  uint64_t undecodable = 0;      // journaled entries found unreadable at start (set aside)
+  uint64_t journal_damaged = 0;  // damaged ranges found in the journal at start (kept as .corrupt)
+  uint64_t suppressions = 0;     // suppression entries applied (each entry counted once)
 };
 
 class ReportPipeline {

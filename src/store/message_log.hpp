@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/events.hpp"
@@ -86,6 +87,19 @@ class MessageLog {
   virtual core::Result<std::optional<MessageRecord>> find(const std::string& message_id) = 0;
   // Every recipient row of a queue id, by rcpt_index.
   virtual core::Result<std::vector<MessageRecord>> for_queue(const std::string& queue_id) = 0;
+  // Every recipient row of each queue id, grouped by queue id as for_queue orders them (the
+  // report pipeline's batch: one query on PostgreSQL). An unknown id has an empty entry.
+  virtual core::Result<std::unordered_map<std::string, std::vector<MessageRecord>>> for_queues(
+      const std::vector<std::string>& queue_ids) {
+    std::unordered_map<std::string, std::vector<MessageRecord>> out;
+    for (const auto& q : queue_ids) {
+      if (out.count(q)) continue;
+      auto r = for_queue(q);
+      if (!r) return r.error();
+      out.emplace(q, std::move(r).value());
+    }
+    return out;
+  }
   // Newest first (created_ms DESC, message_id DESC), limit rows, next_cursor when more. A
   // limit outside 1..1000 or a cursor that is not one of ours is invalid.
   virtual core::Result<MessagePage> search(const MessageQuery& q) = 0;

@@ -1028,4 +1028,18 @@ std::string int_array(const std::vector<int64_t>& v) {
   return s + "}";
 }
 
+std::string text_array(const std::vector<std::string>& v) {
+  std::string s = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) s += ',';
+    s += '"';
+    for (char ch : v[i]) {
+      if (ch == '"' || ch == '\\') s += '\\';
+      s += ch;
+    }
+    s += '"';
+  }
+  return s + "}";
+}
+
 }  // namespace tern::store::pg

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <poll.h>
+#include <sodium.h>
 
 #include <charconv>
 #include <chrono>
@@ -34,7 +35,7 @@ core::ErrorCode code_for_sqlstate(std::string_view s) {
   // Other integrity violations (NOT NULL, CHECK) are bugs of ours, as on SQLite.
   if (starts(s, "23")) return ErrorCode::internal;
   if (starts(s, "22")) return ErrorCode::invalid;
-  if (s == "40001" || s == "40P01") return ErrorCode::unavailable;
+  if (s == "40001" || s == "40P01" || s == "26000") return ErrorCode::unavailable;
   if (starts(s, "08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "57014")
     return ErrorCode::unavailable;
   if (s == "53100") return ErrorCode::disk_full;
@@ -46,6 +47,7 @@ core::ErrorCode code_for_sqlstate(std::string_view s) {
 Failure failure_for_sqlstate(std::string_view s) {
   if (s == "40001") return Failure::serialization;
   if (s == "40P01") return Failure::deadlock;
+  if (s == "26000") return Failure::statement_gone;
   if (s.size() != 5 || starts(s, "08") || s == "57P01" || s == "57P02" || s == "57P03")
     return Failure::connection;
   return Failure::other;
@@ -127,7 +129,12 @@ Conn::~Conn() {
   if (c_ != nullptr) PQfinish(c_);
 }
 
-Conn::Conn(Conn&& o) noexcept : c_(o.c_), failure_(o.failure_), sqlstate_(std::move(o.sqlstate_)) {
+Conn::Conn(Conn&& o) noexcept
+    : c_(o.c_),
+      failure_(o.failure_),
+      sqlstate_(std::move(o.sqlstate_)),
+      prepared_(std::move(o.prepared_)),
+      seen_(std::move(o.seen_)) {
   o.c_ = nullptr;
 }
 
@@ -138,8 +145,53 @@ Conn& Conn::operator=(Conn&& o) noexcept {
     o.c_ = nullptr;
     failure_ = o.failure_;
     sqlstate_ = std::move(o.sqlstate_);
+    prepared_ = std::move(o.prepared_);
+    seen_ = std::move(o.seen_);
   }
   return *this;
+}
+
+std::string statement_name(std::string_view sql) {
+  unsigned char h[16];
+  crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(sql.data()), sql.size(),
+                     nullptr, 0);
+  char hex[sizeof h * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+  return std::string("tern_") + hex;
+}
+
+const std::string* Conn::statement_for(const std::string& sql, int nparams) {
+  if (auto it = prepared_.find(sql); it != prepared_.end()) return &it->second;
+  if (!seen_.count(sql) || prepared_.size() >= kMaxPrepared) return nullptr;
+  std::string name = statement_name(sql);
+  PGresult* r = PQprepare(c_, name.c_str(), sql.c_str(), nparams, nullptr);
+  bool ok = r != nullptr && PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!ok && r != nullptr) {
+    // 42P05: the name exists on this server connection already (a pooler's shared
+    // connection): the same name is the same text.
+    const char* st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    ok = st != nullptr && std::string_view(st) == "42P05";
+  }
+  if (r != nullptr) PQclear(r);
+  seen_.erase(sql);
+  // Not prepared (inside a failed transaction, say): sent unnamed, which reports the error.
+  if (!ok) return nullptr;
+  return &prepared_.emplace(sql, std::move(name)).first->second;
+}
+
+void Conn::used(const std::string& sql) {
+  if (prepared_.count(sql) || prepared_.size() >= kMaxPrepared) return;
+  if (sql.find(';') != std::string::npos) return;       // several statements: never prepared
+  if (seen_.size() >= 4 * kMaxPrepared) seen_.clear();  // one-off texts (generated lists)
+  seen_.insert(sql);
+}
+
+bool Conn::statement_gone(const PGresult* r) {
+  const char* st = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  if (st == nullptr || std::string_view(st) != "26000") return false;
+  prepared_.clear();
+  seen_.clear();
+  return PQtransactionStatus(c_) == PQTRANS_IDLE;
 }
 
 core::Result<Conn> Conn::connect(const std::string& url) {
@@ -213,11 +265,20 @@ core::Error Conn::fail_conn(std::string_view what) {
 core::Result<Rows> Conn::exec(const std::string& sql, const Params& params, std::string_view what) {
   if (c_ == nullptr) return fail_conn(what);
   auto ptrs = params.pointers();
-  PGresult* r = PQexecParams(c_, sql.c_str(), static_cast<int>(ptrs.size()), nullptr, ptrs.data(),
-                             nullptr, nullptr, 0);
+  const int n = static_cast<int>(ptrs.size());
+  const std::string* name = statement_for(sql, n);
+  PGresult* r = name != nullptr
+                    ? PQexecPrepared(c_, name->c_str(), n, ptrs.data(), nullptr, nullptr, 0)
+                    : PQexecParams(c_, sql.c_str(), n, nullptr, ptrs.data(), nullptr, nullptr, 0);
   if (r == nullptr) return fail_conn(what);
+  if (name != nullptr && PQresultStatus(r) == PGRES_FATAL_ERROR && statement_gone(r)) {
+    PQclear(r);
+    r = PQexecParams(c_, sql.c_str(), n, nullptr, ptrs.data(), nullptr, nullptr, 0);
+    if (r == nullptr) return fail_conn(what);
+  }
   const auto st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+    used(sql);
     ok();
     return Rows(r);
   }
@@ -284,12 +345,28 @@ core::Result<int64_t> Conn::copy_end(std::string_view what, const char* abort) {
 
 core::Result<std::vector<Rows>> Conn::pipeline(const std::vector<Stmt>& stmts,
                                                std::string_view what) {
+  auto r = run_pipeline(stmts, what, true);
+  // A prepared statement vanished (26000) outside a transaction: the batch was one implicit
+  // transaction and rolled back whole, so it is sent again, unnamed.
+  if (!r && failure_ == Failure::statement_gone && c_ != nullptr &&
+      PQtransactionStatus(c_) == PQTRANS_IDLE)
+    r = run_pipeline(stmts, what, false);
+  return r;
+}
+
+core::Result<std::vector<Rows>> Conn::run_pipeline(const std::vector<Stmt>& stmts,
+                                                   std::string_view what, bool named) {
   std::vector<Rows> out;
   if (stmts.empty()) {
     ok();
     return out;
   }
   if (c_ == nullptr) return fail_conn(what);
+  // Prepared before the pipeline starts (a blocking round trip, once per text and connection).
+  std::vector<const std::string*> names(stmts.size(), nullptr);
+  if (named)
+    for (size_t i = 0; i < stmts.size(); ++i)
+      names[i] = statement_for(stmts[i].sql, static_cast<int>(stmts[i].params.size()));
   // Non-blocking: the output buffer grows instead of blocking while the server's results
   // pile up unread (the deadlock libpq's documentation warns about).
   if (PQsetnonblocking(c_, 1) != 0 || PQenterPipelineMode(c_) != 1) {
@@ -311,11 +388,15 @@ core::Result<std::vector<Rows>> Conn::pipeline(const std::vector<Stmt>& stmts,
     }
   } restore{c_};
 
-  for (const auto& s : stmts) {
+  for (size_t i = 0; i < stmts.size(); ++i) {
+    const auto& s = stmts[i];
     auto ptrs = s.params.pointers();
-    if (PQsendQueryParams(c_, s.sql.c_str(), static_cast<int>(ptrs.size()), nullptr, ptrs.data(),
-                          nullptr, nullptr, 0) != 1)
-      return fail_conn(what);
+    const int n = static_cast<int>(ptrs.size());
+    const int sent =
+        names[i] != nullptr
+            ? PQsendQueryPrepared(c_, names[i]->c_str(), n, ptrs.data(), nullptr, nullptr, 0)
+            : PQsendQueryParams(c_, s.sql.c_str(), n, nullptr, ptrs.data(), nullptr, nullptr, 0);
+    if (sent != 1) return fail_conn(what);
   }
   if (PQpipelineSync(c_) != 1) return fail_conn(what);
 
@@ -349,9 +430,14 @@ core::Result<std::vector<Rows>> Conn::pipeline(const std::vector<Stmt>& stmts,
       } else if (st == PGRES_PIPELINE_ABORTED) {
         PQclear(r);  // skipped after an earlier error
       } else {
-        if (!first_error)
+        if (!first_error) {
           first_error =
               fail(r, fmt::format("{} (statement {} of {})", what, done + 1, stmts.size()));
+          if (failure_ == Failure::statement_gone) {
+            prepared_.clear();
+            seen_.clear();
+          }
+        }
         PQclear(r);
       }
     }
@@ -372,6 +458,7 @@ core::Result<std::vector<Rows>> Conn::pipeline(const std::vector<Stmt>& stmts,
     return core::Error::internal(
         fmt::format("store: {}: {} results for {} statements", what, out.size(), stmts.size()));
   }
+  for (const auto& s : stmts) used(s.sql);
   ok();
   return out;
 }

@@ -3,9 +3,17 @@
 // core::Error.
 //
 // Invariants:
-//  - Every statement is sent with PQexecParams / PQsendQueryParams: an unnamed prepared
-//    statement, parameters out of band (never spliced into SQL text), text format. Unnamed
-//    statements work through pgbouncer in transaction mode.
+//  - Parameters always go out of band (never spliced into SQL text), in text format. A
+//    statement text is sent unnamed (PQexecParams) on its first successful use and prepared
+//    (a named statement of this connection, parsed and planned once) from its second use on:
+//    the server's parse and plan work is paid once per connection, not per call. At most
+//    kMaxPrepared texts per connection; multi-statement texts are never prepared. A name is
+//    "tern_" + a hash of the text, so one name means one text on every connection (behind a
+//    pooler that moves sessions between server connections, a name found there is the same
+//    statement). A named statement the server does not know (26000: a pooler moved us, or
+//    DEALLOCATE) forgets every name of this connection; outside a transaction the call is sent
+//    again unnamed at once, inside one it fails as temporary (Failure::statement_gone) and the
+//    Pool runs the whole transaction again.
 //  - PostgreSQL text holds UTF-8 without NUL bytes. A text parameter that is not (a NUL, a
 //    byte that is not part of well-formed UTF-8: a remote server's reply, a raw header) is
 //    sent with U+FFFD in place of each such byte (storable_text): the row is kept, readable
@@ -24,6 +32,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/result.hpp"
@@ -32,11 +42,12 @@ namespace tern::store::pg {
 
 // What a failed call means for retrying it.
 enum class Failure : uint8_t {
-  none,           // the last call succeeded
-  serialization,  // 40001: retry the whole transaction
-  deadlock,       // 40P01: retry the whole transaction
-  connection,     // the connection is lost or was never open: retry on another
-  other,          // retrying the same thing fails the same way
+  none,            // the last call succeeded
+  serialization,   // 40001: retry the whole transaction
+  deadlock,        // 40P01: retry the whole transaction
+  connection,      // the connection is lost or was never open: retry on another
+  statement_gone,  // 26000: a prepared statement vanished; nothing ran, retry the transaction
+  other,           // retrying the same thing fails the same way
 };
 
 core::ErrorCode code_for_sqlstate(std::string_view sqlstate);
@@ -101,6 +112,12 @@ class Rows {
   PGresult* r_ = nullptr;
 };
 
+// Named prepared statements per connection, at most this many texts.
+constexpr size_t kMaxPrepared = 256;
+
+// The name a statement text is prepared under: "tern_" + 32 hex digits of its BLAKE2b-128.
+std::string statement_name(std::string_view sql);
+
 // One statement of a pipelined batch.
 struct Stmt {
   std::string sql;
@@ -154,9 +171,21 @@ class Conn {
     failure_ = Failure::none;
     sqlstate_.clear();
   }
+  // The name to send sql under, preparing it now on its second use; nullptr: send unnamed.
+  const std::string* statement_for(const std::string& sql, int nparams);
+  // sql ran: the next use may prepare it.
+  void used(const std::string& sql);
+  // 26000 in r: forget every name; true when the caller may send the call again unnamed (no
+  // transaction is open).
+  bool statement_gone(const PGresult* r);
+  core::Result<std::vector<Rows>> run_pipeline(const std::vector<Stmt>& stmts,
+                                               std::string_view what, bool named);
+
   PGconn* c_ = nullptr;
   Failure failure_ = Failure::none;
   std::string sqlstate_;
+  std::unordered_map<std::string, std::string> prepared_;  // text -> name
+  std::unordered_set<std::string> seen_;                   // texts run once, not prepared yet
 };
 
 class Txn {

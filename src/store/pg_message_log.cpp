@@ -168,6 +168,26 @@ class PgMessageLog final : public MessageLog {
     });
   }
 
+  core::Result<std::unordered_map<std::string, std::vector<MessageRecord>>> for_queues(
+      const std::vector<std::string>& queue_ids) override {
+    using Map = std::unordered_map<std::string, std::vector<MessageRecord>>;
+    Map out;
+    if (queue_ids.empty()) return out;
+    for (const auto& q : queue_ids) out.try_emplace(q);
+    return pool_->with([&](Conn& c) -> core::Result<Map> {
+      auto r = c.exec(fmt::format("SELECT {} FROM messages WHERE queue_id = ANY($1::text[]) "
+                                  "ORDER BY queue_id, rcpt_index, message_id",
+                                  kColumns),
+                      Params::of(text_array(queue_ids)), "messages of queue ids");
+      if (!r) return r.error();
+      auto recs = records(*r);
+      if (!recs) return recs.error();
+      Map got = out;
+      for (auto& rec : *recs) got[rec.queue_id].push_back(std::move(rec));
+      return got;
+    });
+  }
+
   core::Result<MessagePage> search(const MessageQuery& q) override {
     auto cursor = message_log_rules::checked_cursor(q);
     if (!cursor) return cursor.error();

@@ -28,5 +28,7 @@ std::unique_ptr<AuthCountStore> make_auth_counts(std::shared_ptr<Pool> pool);
 
 // A bigint[] literal ("{1,2,3}") for `= ANY($n::bigint[])`: one statement for a set of ids.
 std::string int_array(const std::vector<int64_t>& v);
+// A text[] literal: every element double-quoted, '"' and '\\' escaped (any text is one element).
+std::string text_array(const std::vector<std::string>& v);
 
 }  // namespace tern::store::pg

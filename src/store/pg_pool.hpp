@@ -7,9 +7,10 @@
 //    dropped when returned and a new one is opened on demand.
 //  - transact() runs fn inside BEGIN ... COMMIT and retries the whole transaction, on a fresh
 //    connection when needed, after a serialization failure (40001), a deadlock (40P01) or a lost
-//    connection, at most `retries` times with a growing pause. A connection lost while COMMIT was
-//    in flight leaves the outcome unknown: that is retried only when the caller says the
-//    transaction is idempotent (its writes carry idempotency keys), else returned (unavailable).
+//    connection or a vanished prepared statement (26000, pg_db.hpp), at most `retries` times with a
+//    growing pause. A connection lost while COMMIT was in flight leaves the outcome unknown: that
+//    is retried only when the caller says the transaction is idempotent (its writes carry
+//    idempotency keys), else returned (unavailable).
 //  - fn may run several times: it must not have effects outside the transaction.
 #pragma once
 #include <chrono>
@@ -90,7 +91,7 @@ class Pool {
   void release(Conn c);
   void pause(int attempt) const;
   static bool retryable(Failure f, bool ambiguous, bool idempotent) {
-    return f == Failure::serialization || f == Failure::deadlock ||
+    return f == Failure::serialization || f == Failure::deadlock || f == Failure::statement_gone ||
            (f == Failure::connection && (!ambiguous || idempotent));
   }
 

@@ -2,7 +2,8 @@
 
 What it does: writes a TOML config, starts the server, waits for the `tern ready` line on stderr,
 creates account `acme` with verified domain `acme.test` through the CLI, and gives helpers to run
-the CLI, talk raw SMTP (plain or TLS), stop with SIGTERM and kill -9.
+the CLI, talk raw SMTP (plain or TLS), call the REST API (api_call), stop with SIGTERM and
+kill -9.
 
 Invariants:
   - Every process started here is killed when the test ends, also on failure (stop() is
@@ -20,6 +21,8 @@ import ssl
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 import ports
 
@@ -333,6 +336,22 @@ def authed_session(server, port_name="submission", user=None, password=None):
     r = s.auth_plain(user or server.username, password or server.password)
     assert r.code == 235, r
     return s
+
+
+def api_call(server, method, path, token, body=None, timeout=30):
+    """One REST call to server's API with a bearer token: (status, parsed JSON body) on 2xx,
+    (status, raw body bytes) on an HTTP error. body, when given, is sent as JSON."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://{LOOPBACK}:{server.port('http')}{path}", data=data,
+                                 method=method)
+    req.add_header("Authorization", "Bearer " + token)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
 
 
 def message_bytes(sender, rcpts, subject="test", body="hello\r\n", extra_headers=()):

@@ -13,11 +13,8 @@ Invariants:
     others by close()).
   - Every wait is bounded; everything listens on 127.0.0.1 only.
 """
-import json
 import os
 import threading
-import urllib.error
-import urllib.request
 
 import harness
 
@@ -70,17 +67,7 @@ class Region:
 
     @staticmethod
     def api(node, method, path, token, body=None, timeout=30):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"http://127.0.0.1:{node.port('http')}{path}", data=data,
-                                     method=method)
-        req.add_header("Authorization", "Bearer " + token)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return r.status, json.loads(r.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
+        return harness.api_call(node, method, path, token, body, timeout)
 
     def account(self, name, domain):
         """An account made through node 1's API (its first login set on every node as the

@@ -11,7 +11,6 @@ verified it (its AUTH cache would keep it 300 s without the change feed).
 """
 import email
 import email.policy
-import json
 import os
 import re
 import time
@@ -30,18 +29,7 @@ from test_reports import HookReceiver
 WAIT_S = 20
 
 
-def call(server, method, path, token, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{server.port('http')}{path}", data=data,
-                                 method=method)
-    req.add_header("Authorization", "Bearer " + token)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+call = harness.api_call  # (server, method, path, token, body=None) -> (status, body)
 
 
 class NodeOnPostgres(unittest.TestCase):

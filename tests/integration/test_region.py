@@ -330,11 +330,13 @@ class RegionKill(RegionTest):
 class HoldingReceiver:
     """An HTTP receiver that records every report POST on arrival (time, body) and, until
     release(), does not answer (the POST stays in flight, its items claimed); afterwards, and
-    for the held ones at release, it answers 200."""
+    for the held ones at release, it answers 200. key(result) is what a result is recorded as
+    (default: (messageId, status name))."""
 
-    def __init__(self):
+    def __init__(self, key=None):
         self.lock = threading.Lock()
-        self.got = []  # (monotonic time, (messageId, status name)) per result
+        self.got = []  # (monotonic time, key(result)) per result
+        key = key or (lambda res: (res["messageId"], res["status"]["name"]))
         self.posts = 0
         self.released = threading.Event()
         outer = self
@@ -346,7 +348,7 @@ class HoldingReceiver:
                 with outer.lock:
                     outer.posts += 1
                     for res in json.loads(body)["results"]:
-                        outer.got.append((now, (res["messageId"], res["status"]["name"])))
+                        outer.got.append((now, key(res)))
                 outer.released.wait(60)
                 try:
                     self.send_response(200)

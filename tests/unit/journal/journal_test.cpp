@@ -1,5 +1,6 @@
-// The node-local write journal (issue 12): the record codec's scan (torn tails, corrupt
-// records, seq order, applied marks), the sans-IO bookkeeping (rotation, trim, seqs), and the
+// The node-local write journal (issue 12): the record codec's scan (torn tails only at the
+// end of the newest segment, damage kept and scanned past, damaged headers rebuilt, seq
+// order, applied marks), the sans-IO bookkeeping (rotation, trim, seqs), and the
 // file driver (replay after reopen, applied marks, trim, a torn or corrupt file on disk, a
 // failed fdatasync sealing the segment).
 #include "journal/journal.hpp"
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -57,10 +59,23 @@ TEST(JournalRecord, EveryCutOfTheLastRecordIsATornTail) {
   for (size_t cut = last_start + 1; cut < bytes.size(); ++cut) {
     auto s = record::scan(std::string_view(bytes).substr(0, cut));
     EXPECT_EQ(s.tail, Tail::torn) << cut;
+    EXPECT_TRUE(s.damaged.empty()) << cut;
     EXPECT_EQ(s.valid_bytes, last_start) << cut;
     EXPECT_EQ(s.records.size(), 3u) << cut;
     EXPECT_EQ(s.last_entry_seq, 2u);
   }
+}
+
+TEST(JournalRecord, ACutShortRecordInAnOlderSegmentIsDamageNotTorn) {
+  // Only the newest segment was being appended to: bytes cut short anywhere else are kept.
+  const std::string bytes = three_records();
+  const size_t last_start = bytes.size() - (record::kHeaderSize + 5);
+  auto s = record::scan(std::string_view(bytes).substr(0, bytes.size() - 2), 0, 0, false);
+  EXPECT_EQ(s.tail, Tail::clean);
+  EXPECT_EQ(s.valid_bytes, bytes.size() - 2);
+  ASSERT_EQ(s.damaged.size(), 1u);
+  EXPECT_EQ(s.damaged[0].offset, last_start);
+  EXPECT_EQ(s.records.size(), 3u);
 }
 
 TEST(JournalRecord, ZerosAfterTheLastRecordAreATornTail) {
@@ -72,44 +87,101 @@ TEST(JournalRecord, ZerosAfterTheLastRecordAreATornTail) {
   EXPECT_EQ(s.valid_bytes, good);
 }
 
-TEST(JournalRecord, AFlippedBitAnywhereIsCorruptionAndStopsTheScan) {
+// The review's case: a flipped bit in a length field in the middle of a segment used to read
+// as a torn tail, cutting off the synced records after it. Every record is kept, the bytes are
+// reported as damaged, and nothing is torn.
+TEST(JournalRecord, AFlippedBitInTheHeaderMidSegmentLosesNoRecord) {
   const std::string bytes = three_records();
-  const size_t second = record::kHeaderSize + 3;  // the record "two"
-  const size_t second_len = record::kHeaderSize + 3;
-  for (size_t i = second; i < second + second_len; ++i) {
-    for (int bit : {0, 7}) {
+  const size_t second = record::kHeaderSize + 3;       // the record "two"
+  for (size_t i = second; i < second + 20; ++i) {      // magic, kind, reserved, seq, length
+    if (i >= second + 8 && i < second + 16) continue;  // the seq: below
+    for (int bit : {0, 3, 7}) {
       std::string b = bytes;
       b[i] = static_cast<char>(b[i] ^ (1 << bit));
       auto s = record::scan(b);
-      EXPECT_NE(s.tail, Tail::clean) << i;
-      ASSERT_EQ(s.records.size(), 1u) << i;  // only "one" is believed
-      EXPECT_EQ(s.valid_bytes, second);
-      // A length field made larger than the file reads as torn; everything else as corrupt.
-      if (i < second + 16 || i >= second + 20) {
-        EXPECT_EQ(s.tail, Tail::corrupt) << i;
-      }
+      EXPECT_EQ(s.tail, Tail::clean) << i << "/" << bit;
+      EXPECT_EQ(s.valid_bytes, b.size()) << i;
+      ASSERT_EQ(s.records.size(), 4u) << i << "/" << bit;
+      EXPECT_EQ(s.records[1].payload, "two") << i;
+      EXPECT_TRUE(s.records[1].repaired) << i;
+      EXPECT_EQ(s.records[3].payload, "three") << i;
+      ASSERT_EQ(s.damaged.size(), 1u) << i;
+      EXPECT_EQ(s.damaged[0].offset, second);
+      EXPECT_EQ(s.damaged[0].bytes, record::kHeaderSize + 3);
+      EXPECT_EQ(s.last_entry_seq, 3u);
     }
+  }
+}
+
+TEST(JournalRecord, AFlippedBitElsewhereLosesOnlyThatRecord) {
+  const std::string bytes = three_records();
+  const size_t second = record::kHeaderSize + 3;
+  const size_t second_len = record::kHeaderSize + 3;
+  std::vector<size_t> where;
+  for (size_t i = second + 8; i < second + 16; ++i) where.push_back(i);           // seq
+  for (size_t i = second + 20; i < second + second_len; ++i) where.push_back(i);  // tag, payload
+  for (size_t i : where) {
+    std::string b = bytes;
+    b[i] = static_cast<char>(b[i] ^ 1);
+    auto s = record::scan(b);
+    EXPECT_EQ(s.tail, Tail::clean) << i;
+    ASSERT_EQ(s.records.size(), 3u) << i;  // "one", the mark, "three"
+    EXPECT_EQ(s.records[0].payload, "one");
+    EXPECT_EQ(s.records[2].payload, "three");
+    ASSERT_EQ(s.damaged.size(), 1u) << i;
+    EXPECT_EQ(s.damaged[0].offset, second);
+    EXPECT_EQ(s.damaged[0].bytes, second_len);
+  }
+}
+
+TEST(JournalRecord, AFlippedLengthBitInTheLastRecordIsRepairedNotTorn) {
+  const std::string bytes = three_records();
+  const size_t last_start = bytes.size() - (record::kHeaderSize + 5);
+  for (int bit = 0; bit < 32; ++bit) {
+    std::string b = bytes;
+    b[last_start + 16 + bit / 8] =
+        static_cast<char>(b[last_start + 16 + bit / 8] ^ (1 << (bit % 8)));
+    auto s = record::scan(b);
+    EXPECT_EQ(s.tail, Tail::clean) << bit;
+    ASSERT_EQ(s.records.size(), 4u) << bit;
+    EXPECT_EQ(s.records[3].payload, "three") << bit;
+    EXPECT_EQ(s.damaged.size(), 1u) << bit;
   }
 }
 
 TEST(JournalRecord, EntrySeqsMustGrowAcrossSegments) {
   std::string b;
   record::encode(b, Kind::entry, 5, "x");
-  EXPECT_EQ(record::scan(b, 4).tail, Tail::clean);
+  EXPECT_TRUE(record::scan(b, 4).damaged.empty());
   auto s = record::scan(b, 5);  // an earlier segment ended at 5
-  EXPECT_EQ(s.tail, Tail::corrupt);
+  EXPECT_EQ(s.damaged.size(), 1u);
   EXPECT_TRUE(s.records.empty());
   std::string back;
   record::encode(back, Kind::entry, 7, "a");
   record::encode(back, Kind::entry, 6, "b");
-  EXPECT_EQ(record::scan(back).tail, Tail::corrupt);
+  record::encode(back, Kind::entry, 8, "c");
+  auto t = record::scan(back);
+  ASSERT_EQ(t.damaged.size(), 1u);  // "b" only: "c" after it is kept
+  ASSERT_EQ(t.records.size(), 2u);
+  EXPECT_EQ(t.records[1].payload, "c");
 }
 
-TEST(JournalRecord, GarbageIsCorruptNotTorn) {
+TEST(JournalRecord, GarbageIsDamageNotTorn) {
   const std::string junk = "this is not a journal record at all, but it is long enough";
   auto s = record::scan(junk);
-  EXPECT_EQ(s.tail, Tail::corrupt);
-  EXPECT_EQ(s.valid_bytes, 0u);
+  EXPECT_EQ(s.tail, Tail::clean);
+  ASSERT_EQ(s.damaged.size(), 1u);
+  EXPECT_EQ(s.damaged[0].bytes, junk.size());
+  // Garbage between records: the records after it are found again.
+  std::string b;
+  record::encode(b, Kind::entry, 1, "one");
+  b += junk;
+  record::encode(b, Kind::entry, 2, "two");
+  auto t = record::scan(b);
+  ASSERT_EQ(t.records.size(), 2u);
+  EXPECT_EQ(t.records[1].payload, "two");
+  ASSERT_EQ(t.damaged.size(), 1u);
+  EXPECT_EQ(t.damaged[0].bytes, junk.size());
 }
 
 // --- bookkeeping ---
@@ -271,7 +343,16 @@ TEST_F(JournalDisk, ATornTailIsCutOffAndAppendsGoOn) {
   EXPECT_EQ(j->stats().torn_tails, 0u);  // cut off once, for good
 }
 
-TEST_F(JournalDisk, ACorruptRecordIsReportedAndTheFileKeptBesideIt) {
+void flip(const std::string& file, size_t at, int bit) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(at));
+  char c = 0;
+  f.get(c);
+  f.seekp(static_cast<std::streamoff>(at));
+  f.put(static_cast<char>(c ^ (1 << bit)));
+}
+
+TEST_F(JournalDisk, ACorruptRecordIsReportedTheFileKeptAndTheRecordsAfterItReplayed) {
   std::vector<Replayed> r;
   std::string file;
   {
@@ -279,16 +360,92 @@ TEST_F(JournalDisk, ACorruptRecordIsReportedAndTheFileKeptBesideIt) {
     ASSERT_TRUE(j->append({"good", "bad", "after"}).ok());
     file = dir_ + "/" + segment_files(dir_).at(0);
   }
+  const auto size = fs::file_size(file);
+  flip(file, 2 * record::kHeaderSize + 4 + 1, 2);  // inside "bad"'s payload
   {
-    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(2 * record::kHeaderSize + 4 + 1));  // inside "bad"
-    f.put('B');
+    auto j = open(&r);
+    EXPECT_EQ(payloads_of(r), (std::vector<std::string>{"good", "after"}));
+    EXPECT_EQ(j->stats().corrupt_records, 1u);
+    EXPECT_EQ(j->stats().torn_tails, 0u);
+    EXPECT_TRUE(fs::exists(file + ".corrupt"));
+    EXPECT_EQ(fs::file_size(file + ".corrupt"), size);
+    EXPECT_EQ(fs::file_size(file), size);  // never cut
+  }
+  // Reported again at the next start (still there), the same copy kept, not a second one.
+  auto j = open(&r);
+  EXPECT_EQ(payloads_of(r), (std::vector<std::string>{"good", "after"}));
+  EXPECT_FALSE(fs::exists(file + ".corrupt.1"));
+}
+
+// The review's case on disk: a flipped bit in the length field of a record in the middle of
+// the newest segment was taken for a torn tail: the records after it (synced, acknowledged)
+// were cut off with a warning and no copy. Now nothing is lost and the damage is kept.
+TEST_F(JournalDisk, AFlippedLengthBitMidSegmentLosesNothingAndIsKeptAsEvidence) {
+  std::vector<Replayed> r;
+  std::string file;
+  {
+    auto j = open(&r);
+    ASSERT_TRUE(j->append({"first", "second"}).ok());
+    ASSERT_TRUE(j->append({"third"}).ok());
+    ASSERT_TRUE(j->append({"fourth"}).ok());
+    file = dir_ + "/" + segment_files(dir_).at(0);
+  }
+  const auto size = fs::file_size(file);
+  flip(file, record::kHeaderSize + 5 + 16 + 2, 4);  // "second"'s length: +1 MiB
+  {
+    auto j = open(&r);
+    EXPECT_EQ(payloads_of(r), (std::vector<std::string>{"first", "second", "third", "fourth"}));
+    EXPECT_EQ(j->stats().torn_tails, 0u);
+    EXPECT_EQ(j->stats().corrupt_records, 1u);
+    EXPECT_TRUE(fs::exists(file + ".corrupt"));
+    EXPECT_EQ(fs::file_size(file), size);
+    ASSERT_TRUE(j->append({"fifth"}).ok());
   }
   auto j = open(&r);
-  EXPECT_EQ(payloads_of(r), (std::vector<std::string>{"good"}));
+  EXPECT_EQ(payloads_of(r),
+            (std::vector<std::string>{"first", "second", "third", "fourth", "fifth"}));
+}
+
+// Damage in an older segment followed by more segments: kept, and the later segments' entries
+// are all replayed.
+TEST_F(JournalDisk, DamageInAnOlderSegmentKeepsItsOtherRecordsAndTheNextSegments) {
+  std::vector<Replayed> r;
+  JournalOptions o;
+  o.segment_bytes = 100;
+  std::string file;
+  {
+    auto j = open(&r, o);
+    ASSERT_TRUE(j->append({"a1", "a2"}).ok());  // segment 1
+    ASSERT_TRUE(j->append({"b1"}).ok());        // segment 3
+    file = dir_ + "/" + segment_files(dir_).at(0);
+    ASSERT_EQ(segment_files(dir_).size(), 2u);
+  }
+  // Cut the last record of the older segment short: not a torn tail there.
+  fs::resize_file(file, fs::file_size(file) - 1);
+  auto j = open(&r, o);
+  EXPECT_EQ(payloads_of(r), (std::vector<std::string>{"a1", "b1"}));
+  EXPECT_EQ(j->stats().torn_tails, 0u);
   EXPECT_EQ(j->stats().corrupt_records, 1u);
   EXPECT_TRUE(fs::exists(file + ".corrupt"));
-  EXPECT_EQ(fs::file_size(file + ".corrupt"), 3 * record::kHeaderSize + 4 + 3 + 5);
+}
+
+TEST_F(JournalDisk, AnUnreadableEntryCanBeSetAsideDurably) {
+  std::vector<Replayed> r;
+  auto j = open(&r);
+  auto path = j->set_aside(42, "a newer binary's entry");
+  ASSERT_TRUE(path.ok()) << path.error().message;
+  EXPECT_EQ(*path, dir_ + "/00000000000000000042.undecodable");
+  std::ifstream in(*path, std::ios::binary);
+  const std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto s = record::scan(kept);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(s.records[0].seq, 42u);
+  EXPECT_EQ(s.records[0].payload, "a newer binary's entry");
+  EXPECT_EQ(j->stats().set_aside, 1u);
+  j.reset();
+  j = open(&r);  // not a segment: left alone
+  EXPECT_TRUE(r.empty());
+  EXPECT_TRUE(fs::exists(*path));
 }
 
 // A FileOps whose next fdatasync fails once (an I/O error: the page cache state is unknown).

@@ -3,17 +3,22 @@
 // and then report a lost connection (an unknown commit outcome): nothing the pipeline was
 // handed is lost, and nothing is applied twice — the retries and the replays re-apply whole
 // entries, and the idempotency keys keep the second copies out.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "events/journal_entry.hpp"
 #include "journal/journal.hpp"
 #include "net/report_pipeline.hpp"
+#include "queue/file_ops.hpp"
 #include "store/backend.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
@@ -124,9 +129,10 @@ class ReportJournalTest : public ::testing::Test {
   }
   void TearDown() override { rp_.reset(); }
 
-  void start() {
+  void start(std::shared_ptr<queue::FileOps> ops = nullptr) {
     ReportPipelineServices svc{store_, log_.get(), outbox_.get(), [] {}, 20};
     svc.journal_dir = tmp_.file("journal");
+    svc.journal_ops = std::move(ops);
     svc.record_events = true;
     svc.node_id = "n1";
     rp_ = std::make_unique<ReportPipeline>(svc);
@@ -168,6 +174,58 @@ class ReportJournalTest : public ::testing::Test {
     return out;
   }
   size_t items_of(const std::string& mid) { return backend_.outbox->for_message(mid)->size(); }
+  // Every row q's entries can touch, with the fields a second apply would change (ids of
+  // events and items, statuses and times, the suppression's fields), and the table sizes.
+  std::string snapshot(const std::string& q) {
+    std::string out;
+    const auto msgs = backend_.messages->for_queue(q).value();
+    for (const auto& r : msgs)
+      out += fmt::format("msg {} {} {} {} {}\n", r.message_id, core::to_string(r.status),
+                         r.created_ms, r.updated_ms, r.node_id);
+    const auto evs = store_->events.for_queue(q).value();
+    for (const auto& e : evs)
+      out += fmt::format("ev {} {} {} {}\n", e.recipient, core::to_string(e.event), e.time_ms,
+                         e.attempt);
+    for (const char* i : {".0", ".1"}) {
+      const auto items = backend_.outbox->for_message(q + i).value();
+      for (const auto& it : items)
+        out += fmt::format("item {} {} {} {}\n", it.id, it.message_id, it.created_ms, it.item);
+    }
+    const auto sups = store_->suppressions.list(acct_).value();
+    for (const auto& s : sups)
+      out += fmt::format("sup {} {} {} {}\n", s.address, s.reason, s.queue_id, s.created_ms);
+    out += fmt::format("backlog {}\n", backend_.outbox->backlog().value());
+    return out;
+  }
+  // The three entries of hand_over(q), with fixed keys (as a journal would hold them).
+  std::vector<std::string> entries_of(const std::string& q) {
+    events::JournalEntry acc{"0123456789abcdef0123456789abcdef",
+                             events::JournalAccepted{message(q), false}};
+    events::JournalEntry evs{
+        "fedcba9876543210fedcba9876543210",
+        events::JournalEvents{{ev(q, "a@example.org", core::EventKind::delivered),
+                               ev(q, "b@example.org", core::EventKind::bounced)}}};
+    events::JournalEntry sup{
+        "00000000000000001111111111111111",
+        events::JournalSuppression{
+            {acct_, "b@example.org", "550 5.1.1 no such user", q, 1795341601000}}};
+    return {events::encode_entry(acc), events::encode_entry(evs), events::encode_entry(sup)};
+  }
+  // Appends payloads to the journal by hand, while no pipeline has it open.
+  void journal_by_hand(const std::vector<std::string>& payloads) {
+    std::vector<journal::Replayed> ignored;
+    auto j = journal::Journal::open(tmp_.file("journal"), {}, &ignored).value();
+    ASSERT_TRUE(j->append(payloads).ok());
+  }
+  // Whether a file in the journal directory holds bytes.
+  bool journal_dir_holds(const std::string& bytes) {
+    for (const auto& e : std::filesystem::directory_iterator(tmp_.file("journal"))) {
+      std::ifstream in(e.path(), std::ios::binary);
+      const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (all.find(bytes) != std::string::npos) return true;
+    }
+    return false;
+  }
   size_t journal_files() {
     size_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator(tmp_.file("journal")))
@@ -272,38 +330,135 @@ TEST_F(ReportJournalTest, WhatWasNotAppliedBeforeAStopIsReplayedAtTheNextStart) 
   expect_applied_once("Q3");
 }
 
+// A crash between applying entries and marking them: the same entries (same keys) come back,
+// here twice. The replay must change nothing: every row they touch (event and item ids,
+// statuses, times, the suppression) and the table sizes are compared before and after, so a
+// second event, item or status move would show.
 TEST_F(ReportJournalTest, ReplayingEntriesAlreadyAppliedChangesNothing) {
+  const auto payloads = entries_of("Q5");
+  journal_by_hand(payloads);
   start();
-  hand_over("Q4");
+  EXPECT_EQ(rp_->counters().replayed, 3u);
   rp_->flush();
-  expect_applied_once("Q4");
+  expect_applied_once("Q5");
+  const std::string before = snapshot("Q5");
   rp_.reset();
-  // A crash between applying and marking: the same entries (same keys) come back. Written
-  // into the journal again by hand, as the next start would find them.
-  {
-    std::vector<journal::Replayed> none;
-    auto j = journal::Journal::open(tmp_.file("journal"), {}, &none).value();
-    ASSERT_TRUE(none.empty());
-    events::JournalEntry acc{"0123456789abcdef0123456789abcdef",
-                             events::JournalAccepted{message("Q5"), false}};
-    events::JournalEntry evs{
-        "fedcba9876543210fedcba9876543210",
-        events::JournalEvents{{ev("Q5", "a@example.org", core::EventKind::delivered),
-                               ev("Q5", "b@example.org", core::EventKind::bounced)}}};
-    events::JournalEntry sup{
-        "00000000000000001111111111111111",
-        events::JournalSuppression{
-            {acct_, "b@example.org", "550 5.1.1 no such user", "Q5", 1795341601000}}};
-    const std::vector<std::string> payloads{events::encode_entry(acc), events::encode_entry(evs),
-                                            events::encode_entry(sup)};
-    ASSERT_TRUE(j->append(payloads).ok());
-    ASSERT_TRUE(j->append(payloads).ok());  // twice: applied, then replayed after a crash
-  }
+  journal_by_hand(payloads);  // applied, then found again after a crash
+  journal_by_hand(payloads);
   start();
   EXPECT_EQ(rp_->counters().replayed, 6u);
   rp_->flush();
+  EXPECT_EQ(rp_->counters().pending, 0u);
+  EXPECT_EQ(snapshot("Q5"), before);
   expect_applied_once("Q5");
-  expect_applied_once("Q4");
+}
+
+// The file seam of the journal: appends refused with ENOSPC while full is set.
+class FullDisk : public queue::FileOps {
+ public:
+  ssize_t pwritev(int fd, const struct iovec* iov, int n, off_t off) override {
+    if (full) {
+      ++refused;
+      errno = ENOSPC;
+      return -1;
+    }
+    return queue::FileOps::pwritev(fd, iov, n, off);
+  }
+  std::atomic<bool> full{false};
+  std::atomic<int> refused{0};
+};
+
+// The review's case: an entry whose append failed used to be applied from memory and never
+// journaled, so a restart while the database was away lost it. Now it waits in memory,
+// unapplied, is appended again once the disk has room, and a restart replays it.
+TEST_F(ReportJournalTest, AnAppendRefusedByAFullDiskIsRetriedAndSurvivesARestart) {
+  auto disk = std::make_shared<FullDisk>();
+  disk->full = true;
+  log_weather_.down = true;
+  outbox_weather_.down = true;
+  start(disk);
+  hand_over("Q8");
+  // Positive marker: the append was tried again after failing.
+  for (int i = 0; i < 1000 && disk->refused < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GE(disk->refused.load(), 3);
+  // Nothing was handed to the store before it was durable.
+  EXPECT_EQ(log_weather_.failures.load(), 0);
+  disk->full = false;
+  // The applier meets the outage only once the entries are journaled.
+  for (int i = 0; i < 1000 && log_weather_.failures < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GE(log_weather_.failures.load(), 1);
+  EXPECT_GE(rp_->counters().journal_errors, 3u);
+  EXPECT_EQ(rp_->counters().unjournaled, 0u);
+  // A restart with the database still away: everything is in the journal.
+  rp_.reset();
+  start();
+  EXPECT_EQ(rp_->counters().replayed, 3u);
+  log_weather_.down = false;
+  outbox_weather_.down = false;
+  rp_->flush();
+  expect_applied_once("Q8");
+}
+
+// The review's case: a tagged entry this binary cannot decode (a newer binary wrote it) used to
+// be passed over and trimmed with the rest. It is kept as <seq>.undecodable, counted, and the
+// entries around it are applied.
+TEST_F(ReportJournalTest, AnUndecodableEntryIsSetAsideNotThrownAway) {
+  const std::string future =
+      R"({"k":"0123456789abcdef0123456789abcdef","t":"from-a-newer-binary","x":1})";
+  auto payloads = entries_of("Q10");
+  payloads.insert(payloads.begin() + 1, future);
+  journal_by_hand(payloads);
+  start();
+  rp_->flush();
+  expect_applied_once("Q10");
+  EXPECT_EQ(rp_->counters().undecodable, 1u);
+  EXPECT_TRUE(std::filesystem::exists(tmp_.file("journal") + "/00000000000000000002.undecodable"));
+  rp_.reset();
+  EXPECT_TRUE(journal_dir_holds(future));
+  start();  // set aside: the journal moved past it
+  EXPECT_EQ(rp_->counters().replayed, 0u);
+  EXPECT_TRUE(journal_dir_holds(future));
+}
+
+// The directory sync refused while fail is set (setting an entry aside needs it).
+class NoDirSync : public queue::FileOps {
+ public:
+  int fsync(int fd) override {
+    if (fail) {
+      errno = EIO;
+      return -1;
+    }
+    return queue::FileOps::fsync(fd);
+  }
+  std::atomic<bool> fail{false};
+};
+
+TEST_F(ReportJournalTest, AnUndecodableEntryThatCannotBeSetAsideStaysInTheJournal) {
+  const std::string future =
+      R"({"k":"0123456789abcdef0123456789abcdef","t":"from-a-newer-binary","x":2})";
+  auto payloads = entries_of("Q11");
+  payloads.insert(payloads.begin() + 1, future);
+  journal_by_hand(payloads);
+  auto ops = std::make_shared<NoDirSync>();
+  ops->fail = true;
+  start(ops);
+  ops->fail = false;
+  rp_->flush();
+  expect_applied_once("Q11");
+  EXPECT_EQ(rp_->counters().undecodable, 1u);
+  hand_over("Q12");  // later entries are applied, the journal still holds the unread one
+  rp_->flush();
+  expect_applied_once("Q12");
+  rp_.reset();
+  start();
+  EXPECT_EQ(rp_->counters().undecodable, 1u);  // found again: now set aside
+  EXPECT_GE(rp_->counters().replayed, 3u);
+  rp_->flush();
+  expect_applied_once("Q11");
+  expect_applied_once("Q12");
+  EXPECT_TRUE(journal_dir_holds(future));
 }
 
 // After a crash, a message can come back twice: in a journal entry not yet applied and from

@@ -91,6 +91,39 @@ TYPED_TEST(MessageLogConformance, RoundTripAndIdempotentRecord) {
   EXPECT_TRUE(this->log_->for_queue("nope")->empty());
 }
 
+TYPED_TEST(MessageLogConformance, ForQueuesGroupsTheRowsOfEveryQueueIdInOneCall) {
+  // Ids a text[] literal must quote: a quote, a backslash, a comma, braces, a space.
+  const std::vector<std::string> odd = {"Q\"1", "Q\\2", "Q,3", "{Q4}", "Q 5"};
+  std::vector<MessageRecord> rows;
+  for (const auto& q : odd)
+    for (int i = 2; i >= 0; --i)
+      rows.push_back(rec(1, q, i, "r" + std::to_string(i) + "@x.test", 5));
+  rows.push_back(rec(2, "QOTHER", 0, "o@x.test", 5));
+  ASSERT_TRUE(this->log_->record_accepted(rows).ok());
+  auto ids = odd;
+  ids.push_back("QNONE");
+  ids.push_back(odd[0]);  // named twice: one entry
+  auto got = this->log_->for_queues(ids);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->size(), odd.size() + 1);
+  for (const auto& q : odd) {
+    ASSERT_EQ((*got)[q].size(), 3u) << q;
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ((*got)[q][i].queue_id, q);
+      EXPECT_EQ((*got)[q][i].rcpt_index, i);  // as for_queue orders them
+    }
+    auto one = this->log_->for_queue(q).value();
+    ASSERT_EQ(one.size(), 3u);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ((*got)[q][i].message_id, one[i].message_id);
+  }
+  ASSERT_TRUE(got->count("QNONE"));
+  EXPECT_TRUE((*got)["QNONE"].empty());
+  EXPECT_FALSE(got->count("QOTHER"));
+  auto none = this->log_->for_queues({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TYPED_TEST(MessageLogConformance, RecordRefusesBadRowsAtomically) {
   auto good = rec(1, "QB", 0, "a@example.com", 5);
   auto bad = rec(1, "QB", 1, "b@example.com", 5);

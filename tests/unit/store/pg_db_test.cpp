@@ -1,7 +1,8 @@
 // The libpq layer against a real PostgreSQL 15 (tests/unit/store/pg_test_server.hpp): parameters
 // out of band (what text cannot hold replaced, never cut), results, SQLSTATEs mapped to error codes
 // and retry classes, transactions rolled back at scope exit, an aborted transaction's COMMIT
-// reported, pipelined batches all-or-nothing with the failing statement named.
+// reported, pipelined batches all-or-nothing with the failing statement named, statements
+// prepared on their second use and sent again when a pooler (DEALLOCATE) made them vanish.
 #include "store/pg_db.hpp"
 
 #include <gtest/gtest.h>
@@ -47,6 +48,8 @@ TEST(PgSqlstate, MapsToCodesAndRetryClasses) {
   EXPECT_EQ(code_for_sqlstate(""), ErrorCode::unavailable);
   EXPECT_EQ(failure_for_sqlstate("40001"), Failure::serialization);
   EXPECT_EQ(failure_for_sqlstate("40P01"), Failure::deadlock);
+  EXPECT_EQ(failure_for_sqlstate("26000"), Failure::statement_gone);
+  EXPECT_EQ(code_for_sqlstate("26000"), ErrorCode::unavailable);
   EXPECT_EQ(failure_for_sqlstate("08006"), Failure::connection);
   EXPECT_EQ(failure_for_sqlstate("57P01"), Failure::connection);
   EXPECT_EQ(failure_for_sqlstate(""), Failure::connection);
@@ -236,6 +239,119 @@ TEST_F(PgDbTest, LostConnectionIsAConnectionFailure) {
   auto b = c_.pipeline(batch, "batch after kill");
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(c_.failure(), Failure::connection);
+}
+
+// How many named statements this connection holds for sql (asked on another connection would
+// not see them: pg_prepared_statements is per session).
+int64_t prepared(Conn& c, const std::string& sql) {
+  auto q = c.exec("SELECT count(*) FROM pg_prepared_statements WHERE name = $1 AND statement = $2",
+                  Params::of(statement_name(sql), sql), "prepared statements");
+  EXPECT_TRUE(q.ok()) << (q ? "" : q.error().message);
+  return q ? q->int64(0, 0) : -1;
+}
+
+TEST(PgStatementName, IsTheSameForTheSameTextAndDiffersOtherwise) {
+  const auto a = statement_name("SELECT 1");
+  EXPECT_EQ(a, statement_name("SELECT 1"));
+  EXPECT_NE(a, statement_name("SELECT 2"));
+  EXPECT_EQ(a.size(), 5u + 32u);
+  EXPECT_EQ(a.rfind("tern_", 0), 0u);
+}
+
+TEST_F(PgDbTest, ATextIsPreparedOnItsSecondUseAndGivesTheSameResults) {
+  ASSERT_TRUE(c_.exec("INSERT INTO t VALUES(1, 'one', 10), (2, 'two', 20)", "rows").ok());
+  const std::string sql = "SELECT name, n FROM t WHERE id = $1";
+  auto first = c_.exec(sql, Params::of(1), "first");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->text(0, 0), "one");
+  EXPECT_EQ(prepared(c_, sql), 0);  // one use: sent unnamed
+  auto second = c_.exec(sql, Params::of(2), "second");
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(second->text(0, 0), "two");
+  EXPECT_EQ(second->int64(0, 1), 20);
+  EXPECT_EQ(prepared(c_, sql), 1);
+  auto third = c_.exec(sql, Params::of(1), "third");
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->text(0, 0), "one");
+  EXPECT_EQ(prepared(c_, sql), 1);
+}
+
+TEST_F(PgDbTest, SeveralStatementsInOneTextAreNeverPrepared) {
+  const std::string sql = "SELECT 1; SELECT 2";
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c_.exec_script(sql, "script").ok());
+  auto q = c_.exec("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%SELECT 2%'",
+                   "prepared");
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->int64(0, 0), 0);
+}
+
+TEST_F(PgDbTest, AtMostKMaxPreparedTextsPerConnection) {
+  for (size_t i = 0; i < kMaxPrepared + 20; ++i) {
+    const std::string sql = "SELECT " + std::to_string(i) + " + $1::bigint";
+    for (int k = 0; k < 2; ++k) {
+      auto r = c_.exec(sql, Params::of(1), "distinct text");
+      ASSERT_TRUE(r.ok()) << r.error().message;
+      EXPECT_EQ(r->int64(0, 0), static_cast<int64_t>(i) + 1);
+    }
+  }
+  auto q =
+      c_.exec("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'tern_%'", "prepared");
+  ASSERT_TRUE(q.ok());
+  EXPECT_GE(q->int64(0, 0), static_cast<int64_t>(kMaxPrepared) - 2);
+  EXPECT_LE(q->int64(0, 0), static_cast<int64_t>(kMaxPrepared));
+}
+
+TEST_F(PgDbTest, AVanishedStatementOutsideATransactionIsSentAgainUnnamed) {
+  ASSERT_TRUE(c_.exec("INSERT INTO t VALUES(1, 'one', 10)", "row").ok());
+  const std::string sql = "UPDATE t SET n = n + $1 WHERE id = 1";
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(c_.exec(sql, Params::of(1), "bump").ok());
+  ASSERT_EQ(prepared(c_, sql), 1);
+  ASSERT_TRUE(c_.exec_script("DEALLOCATE ALL", "as a pooler would").ok());
+  auto r = c_.exec(sql, Params::of(1), "bump");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->affected(), 1);
+  EXPECT_EQ(c_.failure(), Failure::none);
+  auto n = c_.exec("SELECT n FROM t WHERE id = 1", "n");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->int64(0, 0), 13);  // each bump exactly once
+}
+
+TEST_F(PgDbTest, AVanishedStatementInsideATransactionFailsAsTemporary) {
+  const std::string sql = "SELECT count(*) FROM t WHERE id > $1";
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(c_.exec(sql, Params::of(0), "count").ok());
+  ASSERT_TRUE(c_.exec_script("DEALLOCATE ALL", "as a pooler would").ok());
+  {
+    Txn txn(c_);
+    ASSERT_TRUE(txn.begin().ok());
+    auto r = c_.exec(sql, Params::of(0), "count");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(c_.failure(), Failure::statement_gone);
+    EXPECT_EQ(r.error().code, core::ErrorCode::unavailable);
+  }
+  // The connection forgot its names: the text runs (and is prepared again) as new.
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(c_.exec(sql, Params::of(0), "count").ok());
+  EXPECT_EQ(prepared(c_, sql), 1);
+}
+
+TEST_F(PgDbTest, APipelineWithVanishedStatementsIsSentAgainWhole) {
+  const std::string ins = "INSERT INTO t VALUES($1, $2, $3)";
+  auto batch = [&](int from) {
+    std::vector<Stmt> b;
+    for (int i = from; i < from + 3; ++i) b.push_back({ins, Params::of(i, "x", i)});
+    return b;
+  };
+  ASSERT_TRUE(c_.pipeline(batch(1), "batch").ok());
+  ASSERT_TRUE(c_.pipeline(batch(4), "batch").ok());
+  ASSERT_EQ(prepared(c_, ins), 1);
+  ASSERT_TRUE(c_.exec_script("DEALLOCATE ALL", "as a pooler would").ok());
+  auto r = c_.pipeline(batch(7), "batch");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(count(), 9);
+  auto ids = c_.exec("SELECT count(DISTINCT id), min(id), max(id) FROM t", "ids");
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(ids->int64(0, 0), 9);
+  EXPECT_EQ(ids->int64(0, 1), 1);
+  EXPECT_EQ(ids->int64(0, 2), 9);
 }
 
 TEST_F(PgDbTest, SchemaIsPrivateToTheTest) {

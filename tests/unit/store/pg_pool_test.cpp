@@ -174,6 +174,33 @@ TEST_F(PgPoolTest, DeadlockIsRetried) {
   EXPECT_EQ(value(2), 2);
 }
 
+TEST_F(PgPoolTest, AVanishedPreparedStatementIsRetriedWithTheWholeTransaction) {
+  auto p = Pool::open(schema_.url(), Pool::Options{.size = 1, .retries = 4});
+  ASSERT_TRUE(p.ok());
+  const std::string sql = "UPDATE t SET v = v + $1 WHERE id = 1";
+  for (int i = 0; i < 2; ++i)  // the second use prepares it on the pool's one connection
+    ASSERT_TRUE((*p)->transact([&](Conn& c) -> core::Result<void> {
+                      auto r = c.exec(sql, Params::of(1), "bump");
+                      if (!r) return r.error();
+                      return core::ok();
+                    })
+                    .ok());
+  int attempts = 0;
+  auto r = (*p)->transact([&](Conn& c) -> core::Result<void> {
+    if (++attempts == 1) {
+      // As a transaction-mode pooler would: the session's statements are gone.
+      auto d = c.exec_script("DEALLOCATE ALL", "deallocate");
+      if (!d) return d.error();
+    }
+    auto u = c.exec(sql, Params::of(10), "bump");
+    if (!u) return u.error();
+    return core::ok();
+  });
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(value(1), 12);  // 1 + 1 + 10: the failed attempt left nothing
+}
+
 TEST_F(PgPoolTest, OtherErrorsAreNotRetried) {
   int attempts = 0;
   auto r = pool_->transact([&](Conn& c) -> core::Result<void> {
