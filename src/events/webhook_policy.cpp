@@ -4,7 +4,8 @@
 //  - running_ == number of busy hosts; running_ <= max_concurrent.
 //  - waiting_count_ == sum of the waiting lines; each line <= max_waiting_per_host, and only a
 //    busy host has a line.
-//  - every item of a running or waiting batch is in held_, and nothing else is.
+//  - every item of a running or waiting batch, or of an ended batch whose marks are not stored
+//    yet (ended() until marked()), is in held_, and nothing else is.
 #include "events/webhook_policy.hpp"
 
 #include <algorithm>
@@ -79,8 +80,50 @@ std::vector<StartPost> WebhookScheduler::offer(std::vector<WebhookBatch> claimed
   return start;
 }
 
+bool look_for_next_due(size_t asked, size_t got) { return asked > 0 && got < asked; }
+
+void MarkCoalescer::add(const Settlement& s, int64_t now_ms, const std::string& reply, int code) {
+  auto put = [&](Key key, bool sent, bool give_up, int64_t at, const std::vector<int64_t>& ids) {
+    if (ids.empty()) return;
+    auto [it, fresh] = groups_.try_emplace(std::move(key));
+    MarkGroup& g = it->second;
+    if (fresh) {
+      g.sent = sent;
+      g.give_up = give_up;
+      g.code = code;
+      g.error = sent ? std::string() : reply;
+      g.at_ms = at;
+    } else if (sent || give_up) {
+      g.at_ms = std::max(g.at_ms, at);
+    }
+    g.ids.insert(g.ids.end(), ids.begin(), ids.end());
+    items_ += ids.size();
+  };
+  put({0, 0, code, std::string()}, true, false, now_ms, s.sent);
+  for (const auto& [next, ids] : s.retry_at) put({1, next, code, reply}, false, false, next, ids);
+  put({2, 0, code, reply}, false, true, now_ms, s.given_up);
+}
+
+std::vector<MarkGroup> MarkCoalescer::take() {
+  std::vector<MarkGroup> out;
+  out.reserve(groups_.size());
+  for (auto& [key, g] : groups_) out.push_back(std::move(g));
+  groups_.clear();
+  items_ = 0;
+  return out;
+}
+
 std::optional<StartPost> WebhookScheduler::finished(const StartPost& post) {
+  auto next = ended(post);
   for (const auto& i : post.batch) held_.erase(i.id);
+  return next;
+}
+
+void WebhookScheduler::marked(const std::vector<int64_t>& ids) {
+  for (int64_t id : ids) held_.erase(id);
+}
+
+std::optional<StartPost> WebhookScheduler::ended(const StartPost& post) {
   auto w = waiting_.find(post.host);
   if (w != waiting_.end() && !w->second.empty()) {
     StartPost next{std::move(w->second.front()), post.host};

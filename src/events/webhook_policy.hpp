@@ -16,9 +16,16 @@
 //    kClaimRounds times) while slots are free, so one tenant's host with many due batches
 //    cannot fill every slot and starve another tenant's reports. (Before issue 11 waiting
 //    batches counted against max_concurrent; a dead host with 8 due URLs took every slot.)
-//  - Held items: an item id is held from offer() until finished(); a batch handed out again
-//    while its items are held (lease ran out in flight) loses those items, so this process
-//    never sends an item twice.
+//  - Held items: an item id is held from offer() until its marks are stored (marked(), or
+//    finished() = ended() + marked()); a batch handed out again while its items are held
+//    (lease ran out in flight, or a claim that ran while the marks were on their way) loses
+//    those items, so this process never sends an item twice. ended() frees the POST's host
+//    (or hands it its next waiting batch) at once: the host does not wait for the marks.
+//  - Store rounds (the driver's store work is done in rounds on a store thread, one round at a
+//    time): the marks of every POST that ended since the last round go out together
+//    (MarkCoalescer: all sent items of one HTTP status in one mark, failures per next attempt
+//    time, reply and status), and Outbox::next_due_ms() is read only when due() returned fewer
+//    batches than asked (look_for_next_due; else more is due now).
 //  - Outcome: 2xx → sent. Anything else (4xx, 5xx, timeout, connection error) → retried after
 //    webhook_backoff_ms(attempts + 1), by each item's own attempt count; given up (state
 //    failed) when the item is older than max_age_ms, or at once when the failure is permanent
@@ -40,6 +47,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -96,6 +104,42 @@ struct StartPost {
   std::string host;
 };
 
+// Whether a store round should read Outbox::next_due_ms() after due() returned `got` of
+// `asked` batches: only when the outbox ran dry (got < asked). Otherwise more is due now (the
+// next round claims it), or nothing was asked (every slot runs: a finishing POST asks again;
+// or the pump's claim rounds are spent: wake_at's shortest sleep).
+bool look_for_next_due(size_t asked, size_t got);
+
+// One Outbox mark call: sent (mark_sent(ids, at_ms, code)) or failed (mark_failed(ids, at_ms =
+// next attempt, error, give_up, code)).
+struct MarkGroup {
+  bool sent = false;
+  bool give_up = false;
+  int64_t at_ms = 0;
+  int code = 0;
+  std::string error;
+  std::vector<int64_t> ids;
+};
+
+// Coalesces the settlements of the POSTs that ended since the last store round into as few
+// mark calls as possible: the sent items of one HTTP status in one group (at the latest end
+// time: mark_sent's time is when they went out, within one round of each other); retried items
+// per (next attempt, reply, status); given-up items per (reply, status) at the latest end time.
+// Every id added comes out in exactly one group; take() empties it.
+class MarkCoalescer {
+ public:
+  void add(const Settlement& s, int64_t now_ms, const std::string& reply, int code);
+  bool empty() const { return groups_.empty(); }
+  size_t items() const { return items_; }
+  std::vector<MarkGroup> take();
+
+ private:
+  // (kind: 0 sent, 1 retry, 2 given up; next attempt (retry only); code; reply (not for sent))
+  using Key = std::tuple<int, int64_t, int, std::string>;
+  std::map<Key, MarkGroup> groups_;
+  size_t items_ = 0;
+};
+
 class WebhookScheduler {
  public:
   explicit WebhookScheduler(WebhookPolicyConfig cfg);
@@ -108,8 +152,12 @@ class WebhookScheduler {
   // Claimed batches, oldest first: the POSTs to start now (their hosts are now busy). Counts
   // one claim round.
   std::vector<StartPost> offer(std::vector<WebhookBatch> claimed);
-  // A POST of `host` ended (the driver marked its items): releases them and the host; returns
-  // the host's next waiting batch to start now, if any.
+  // A POST of `host` ended: frees the host (or its slot) and returns the host's next waiting
+  // batch to start now, if any. Its items stay held until marked().
+  std::optional<StartPost> ended(const StartPost& post);
+  // The marks of these items are stored: they are no longer held.
+  void marked(const std::vector<int64_t>& ids);
+  // ended() and marked() at once (the driver marked the POST's items before).
   std::optional<StartPost> finished(const StartPost& post);
   // An item of a started batch was settled without its POST (it could not be rendered and was
   // given up): it is no longer held.

@@ -2,11 +2,14 @@
 // signed POSTs → marks and "webhook" events. Which batches are claimed and started, the
 // per-host rule, retries and give-up are events::WebhookScheduler / events::settle (pure, unit
 // tested in tests/unit/events); this file does the I/O: outbox and store calls, rendering,
-// signing, the HTTP exchange (net::start_http_post) and the timer. Everything here runs on the
-// sender's io_context thread.
+// signing, the HTTP exchange (net::start_http_post) and the timer on the sender's io_context
+// thread, and the outbox and store calls in rounds on the store thread (store_round; the Round
+// carries its input there and its results back, nothing else is shared but the atomic
+// counters and the Outbox/Store, which are thread-safe).
 //
-// Invariant: every item the scheduler started is marked (sent or failed) unless the process
-// stops first.
+// Invariants: every item the scheduler started is marked (sent or failed) unless the process
+// stops first; at most one round runs; a mark names our newest claim of the item, read on the
+// io thread when its round is prepared (after every earlier round's claims are known).
 #include "net/webhook_sender.hpp"
 
 #include <sodium.h>
@@ -18,11 +21,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <charconv>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "core/clock.hpp"
 #include "dns/ip.hpp"
@@ -66,7 +71,17 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   bool stopped = false;
   std::atomic<bool> poke_pending{false};
 
+  std::shared_ptr<asio::thread_pool> store_pool;  // the store thread (one)
+
+  // The io thread only:
   events::WebhookScheduler sched;
+  events::MarkCoalescer marks;                         // of POSTs ended since the last round
+  std::vector<int64_t> pending_marked;                 // their items (held until stored)
+  std::vector<store::DeliveryEvent> pending_attempts;  // their attempt events
+  std::vector<events::StartPost> ready;  // batches handed to a freed host: wait for secrets
+  bool round_busy = false;               // a store round runs (at most one at a time)
+  bool round_again = false;              // something asked for a round meanwhile
+  uint64_t pending_failed = 0;           // failed attempts to count once their marks are stored
 
   std::atomic<uint64_t> c_sent{0}, c_failed{0}, c_given_up{0}, c_backlog{0}, c_in_flight{0};
   int64_t backlog_read_ms = 0;  // when backlog() was last asked (the sender's thread; 0 never)
@@ -75,11 +90,13 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   // mark must then name that newer claim, which is ours too.
   std::unordered_map<int64_t, int64_t> our_token;
 
-  Impl(asio::io_context& io_, WebhookConfig c, WebhookServices s)
+  Impl(asio::io_context& io_, WebhookConfig c, WebhookServices s,
+       std::shared_ptr<asio::thread_pool> pool)
       : io(io_),
         cfg(std::move(c)),
         svc(s),
         timer(io_),
+        store_pool(std::move(pool)),
         sched(events::WebhookPolicyConfig{cfg.max_concurrent, cfg.batch, cfg.max_waiting_per_host,
                                           cfg.idle_poll_ms}) {
     http.resolver = svc.resolver;
@@ -90,43 +107,188 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
 
   int64_t now() const { return svc.clock ? svc.clock->now_ms() : system_clock.now_ms(); }
 
-  // ---------------------------------------------------------------- taking work
+  // test_post, on the io thread with the settings its store thread read.
+  static void test_post_now(const std::shared_ptr<Impl>& self, const std::string& kind,
+                            const core::Result<store::AccountSettings>& s,
+                            std::function<void(WebhookTest)> done);
 
-  void pump() {
-    if (stopped) return;
-    const int64_t t = now();
+  // ---------------------------------------------------------------- store rounds
+
+  // The store work of one round, prepared on the io thread and done on the store thread.
+  struct Round {
+    int64_t t = 0;
+    std::vector<events::MarkGroup> marks;                 // ids with the claims to name (tokens)
+    std::vector<std::vector<store::OutboxClaim>> claims;  // per mark group
+    std::vector<int64_t> marked_ids;                      // held until the marks are stored
+    std::vector<store::DeliveryEvent> attempts;
+    std::vector<events::StartPost> starts;  // ready to start: their secrets are read
+    size_t budget = 0;                      // batches to claim
+    size_t batch = 0;                       // items per batch at most
+    std::vector<std::string> skip_urls;
+    bool want_backlog = false;
+    uint64_t failed = 0;  // failed attempts among the marks
+    // Results (the store thread).
+    std::vector<Batch> claimed;
     bool store_error = false;
-    sched.begin_pump();
-    for (size_t n; !store_error && (n = sched.claim_budget()) > 0;) {
-      auto r = svc.outbox->due(t, n, sched.config().batch, sched.full_urls());
-      if (!r) {
-        spdlog::warn("webhooks: reading the outbox: {}", r.error().message);
-        store_error = true;
-        break;
-      }
-      if (r->empty()) break;
-      for (const auto& b : *r)
-        for (const auto& i : b) our_token[i.id] = i.lease_token;
-      for (auto& p : sched.offer(std::move(r).value())) start_post(std::move(p));
+    bool more_due = false;      // due() filled the budget: more may be due now
+    bool none_pending = false;  // next_due_ms() said so
+    std::optional<int64_t> next_due;
+    std::optional<uint64_t> backlog;
+    std::unordered_map<int64_t, core::Result<std::vector<std::string>>> secrets;
+  };
+
+  // Something to store or look at: a round now, or right after the running one.
+  void pump() { request_round(true); }
+
+  void request_round(bool fresh) {
+    if (round_busy) {
+      round_again = true;
+      return;
     }
-    // The backlog is a metric: counted at most once a second (a COUNT over every pending
-    // item; it took 5 ms per POST with 20,000 pending).
+    dispatch(fresh);
+  }
+
+  void dispatch(bool fresh) {
+    const int64_t t = now();
+    if (fresh) sched.begin_pump();
+    auto r = std::make_shared<Round>();
+    r->t = t;
+    r->marks = marks.take();
+    for (const auto& g : r->marks) r->claims.push_back(claims_for(g.ids));
+    r->marked_ids = std::move(pending_marked);
+    pending_marked.clear();
+    r->attempts = std::move(pending_attempts);
+    pending_attempts.clear();
+    r->failed = std::exchange(pending_failed, 0);
+    if (!stopped) {
+      r->starts = std::move(ready);
+      r->budget = sched.claim_budget();
+      r->batch = sched.config().batch;
+      if (r->budget > 0) r->skip_urls = sched.full_urls();
+    }
+    ready.clear();
     if (backlog_read_ms == 0 || t - backlog_read_ms >= 1'000 || t < backlog_read_ms) {
       backlog_read_ms = t;
-      if (auto b = svc.outbox->backlog()) c_backlog = b.value();
+      r->want_backlog = true;
     }
+    if (r->marks.empty() && r->attempts.empty() && r->starts.empty() && r->budget == 0 &&
+        !r->want_backlog) {
+      // Nothing to store, claim or look at (every slot runs, or this pump claimed enough).
+      c_in_flight = sched.running();
+      arm_timer(t, sched.wake_at(t, t, false));
+      return;
+    }
+    round_busy = true;
+    asio::post(*store_pool, [self = shared_from_this(), r, work = asio::make_work_guard(io)] {
+      self->store_round(*r);
+      asio::post(self->io, [self, r] { self->round_done(*r); });
+    });
+  }
+
+  // The store thread: marks, attempt events, secrets for the POSTs about to start, the claim.
+  void store_round(Round& r) {
+    uint64_t sent = 0, given_up = 0;
+    for (size_t g = 0; g < r.marks.size(); ++g) {
+      const auto& m = r.marks[g];
+      const size_t n = m.ids.size();
+      auto done = m.sent
+                      ? svc.outbox->mark_sent(r.claims[g], m.at_ms, m.code)
+                      : svc.outbox->mark_failed(r.claims[g], m.at_ms, m.error, m.give_up, m.code);
+      if (!done)
+        spdlog::error("webhooks: marking {} item(s) {}: {}", n, m.sent ? "sent" : "failed",
+                      done.error().message);
+      else if (*done < n)
+        spdlog::warn(
+            "webhooks: {} of {} item(s) were claimed again after our lease ran out; "
+            "their new holder's result stands",
+            n - *done, n);
+      if (m.sent) sent += n;
+      if (m.give_up) given_up += n;
+    }
+    record(r.attempts);
+    c_sent += sent;  // after the events: a reader of the counter finds the attempts recorded
+    c_given_up += given_up;
+    c_failed += r.failed;
+    for (const auto& p : r.starts) read_secrets(r, p.batch.front().account_id);
+    size_t got = 0;
+    if (r.budget > 0) {
+      auto d = svc.outbox->due(r.t, r.budget, r.batch, r.skip_urls);
+      if (!d) {
+        spdlog::warn("webhooks: reading the outbox: {}", d.error().message);
+        r.store_error = true;
+      } else {
+        r.claimed = std::move(d).value();
+        got = r.claimed.size();
+        for (const auto& b : r.claimed)
+          if (!b.empty()) read_secrets(r, b.front().account_id);
+      }
+    }
+    if (!r.store_error) {
+      if (events::look_for_next_due(r.budget, got)) {
+        if (auto next = svc.outbox->next_due_ms()) {
+          r.next_due = next.value();
+          r.none_pending = r.next_due == 0;
+        }
+      } else {
+        r.next_due = r.t;  // more is due now (or no claim was asked: see look_for_next_due)
+        r.more_due = r.budget > 0;
+      }
+    }
+    if (r.want_backlog)
+      if (auto b = svc.outbox->backlog()) r.backlog = b.value();
+  }
+
+  // Read for every POST, never cached: in the store round just before the POST starts (once
+  // per account and round), so a new or rotated secret signs the very next webhook.
+  void read_secrets(Round& r, int64_t account) {
+    if (!r.secrets.count(account)) r.secrets.emplace(account, secrets_for(account, r.t));
+  }
+
+  // The io thread: the round's marks are stored, its POSTs start. round_busy stays set until
+  // the end: a POST that ends at once (local error, nothing to send) asks for the next round.
+  void round_done(Round& r) {
+    sched.marked(r.marked_ids);
+    if (r.backlog) c_backlog = *r.backlog;
+    if (r.none_pending) c_backlog = 0;  // exact, not a second old
+    for (const auto& b : r.claimed)
+      for (const auto& i : b) our_token[i.id] = i.lease_token;
+    std::vector<events::StartPost> go = std::move(r.starts);
+    if (r.budget > 0 && !r.store_error)
+      for (auto& p : sched.offer(std::move(r.claimed))) go.push_back(std::move(p));
+    for (auto& p : go) {
+      if (stopped) break;
+      start_post(std::move(p), r.secrets);
+    }
+    for (auto& [account, s] : r.secrets)
+      if (s)
+        for (auto& k : *s) sodium_memzero(k.data(), k.size());
     c_in_flight = sched.running();
-    std::optional<int64_t> next_due;
-    if (!store_error) {
-      if (auto next = svc.outbox->next_due_ms()) next_due = next.value();
+    round_busy = false;
+    if (round_again || !marks.empty() || !pending_attempts.empty() || !ready.empty()) {
+      dispatch(std::exchange(round_again, false));
+    } else if (r.more_due && sched.claim_budget() > 0 && !stopped) {
+      dispatch(false);  // slots still free and more is due (bounded by kClaimRounds a pump)
+    } else {
+      const int64_t t = now();
+      arm_timer(t, sched.wake_at(t, r.next_due, r.store_error));
     }
-    if (next_due && *next_due == 0) c_backlog = 0;  // nothing pending: exact, not a second old
-    arm_timer(t, sched.wake_at(t, next_due, store_error));
+  }
+
+  // The claims a mark names: the newest claim of each item that is ours (see our_token).
+  std::vector<store::OutboxClaim> claims_for(const std::vector<int64_t>& ids) {
+    std::vector<store::OutboxClaim> out;
+    out.reserve(ids.size());
+    for (int64_t id : ids) {
+      auto newest = our_token.find(id);
+      out.push_back({id, newest != our_token.end() ? newest->second : 0});
+      if (newest != our_token.end()) our_token.erase(newest);
+    }
+    return out;
   }
 
   void arm_timer(int64_t t, std::optional<int64_t> at) {
     timer.cancel();
-    if (!at) return;
+    if (!at || stopped) return;
     timer.expires_after(std::chrono::milliseconds(*at - t));
     timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->pump();
@@ -135,8 +297,8 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
 
   // ---------------------------------------------------------------- one POST
 
-  // Read for every POST, never cached: a new or rotated secret signs the very next webhook
-  // (one indexed read and an unseal per POST; POSTs are batches, at most max_concurrent at once).
+  // The store thread. Never cached (see read_secrets): one indexed read and an unseal per
+  // account and round.
   core::Result<std::vector<std::string>> secrets_for(int64_t account, int64_t t) {
     auto s = svc.store->settings.get(account, true);
     if (!s) return s.error();
@@ -186,8 +348,10 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     return body;
   }
 
-  // Starts one POST the scheduler chose (its host is marked busy there). Ends in finished().
-  void start_post(events::StartPost p) {
+  // Starts one POST the scheduler chose (its host is marked busy there), signed with the
+  // secrets its store round read. Ends in finished().
+  void start_post(events::StartPost p,
+                  const std::unordered_map<int64_t, core::Result<std::vector<std::string>>>& keys) {
     c_in_flight = sched.running();
     const int64_t t = now();
     Batch& b = p.batch;
@@ -195,20 +359,16 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     std::vector<std::pair<store::OutboxItem, std::string>> bad;
     std::string content_type;
     std::string body = render(b, bad, content_type);
-    if (!bad.empty()) {
-      std::vector<store::DeliveryEvent> attempts;
-      for (auto& [item, why] : bad) {
-        ++c_failed;
-        spdlog::warn("webhooks: item {} of message {} given up: {}", item.id, item.message_id, why);
-        events::Settlement s;
-        s.given_up.push_back(item.id);
-        mark({item}, s, t, "not sent: " + why, 0, attempts);
-        sched.settled_apart(item.id);
-      }
-      record(attempts);
+    for (auto& [item, why] : bad) {
+      ++pending_failed;
+      spdlog::warn("webhooks: item {} of message {} given up: {}", item.id, item.message_id, why);
+      events::Settlement s;
+      s.given_up.push_back(item.id);
+      settled({item}, s, t, "not sent: " + why, 0);
     }
     if (b.empty()) {
-      release(std::move(p));
+      if (auto next = sched.ended(p)) ready.push_back(std::move(*next));
+      request_round(true);
       return;
     }
 
@@ -219,17 +379,18 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     req.body = std::move(body);
     const int64_t ts = t / 1000;
     req.headers.emplace_back("X-Tern-Timestamp", std::to_string(ts));
-    auto secrets = secrets_for(b.front().account_id, t);
     std::string local_error;
-    if (!secrets) {
-      local_error = "account settings: " + secrets.error().message;
-    } else if (!secrets->empty()) {
-      auto sig = report::signature_header(*secrets, ts, req.body);
+    auto secrets = keys.find(b.front().account_id);
+    if (secrets == keys.end()) {
+      local_error = "account settings: not read";  // cannot happen: the round reads them
+    } else if (!secrets->second) {
+      local_error = "account settings: " + secrets->second.error().message;
+    } else if (!secrets->second->empty()) {
+      auto sig = report::signature_header(secrets->second.value(), ts, req.body);
       if (sig)
         req.headers.emplace_back("X-Tern-Signature", sig.value());
       else
         local_error = "cannot sign: " + sig.error().message;
-      for (auto& k : *secrets) sodium_memzero(k.data(), k.size());
     }
     if (!local_error.empty()) {
       HttpPostResult r;
@@ -244,6 +405,9 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
                     });
   }
 
+  // The POST ended: its marks and attempt events wait for the next store round (coalesced
+  // with those of every POST that ends meanwhile); its host takes its next waiting batch, or
+  // frees its slot, at once. Its items stay held until their marks are stored.
   void finished(events::StartPost p, HttpPostResult r) {
     const Batch& b = p.batch;
     const int64_t t = now();
@@ -252,56 +416,27 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       reply += std::to_string(r.status) + (r.reason.empty() ? "" : " " + r.reason);
     else
       reply += r.error;
-    if (!r.ok()) ++c_failed;
+    if (!r.ok()) ++pending_failed;
     const auto s = events::settle(b, events::PostOutcome{r.status, r.permanent}, t, cfg.max_age_ms);
     if (!s.given_up.empty())
       spdlog::warn("webhooks: giving up {} item(s) for {}: {}", s.given_up.size(),
                    url_for_log(b.front().url), reply);
-    std::vector<store::DeliveryEvent> attempts;
-    mark(b, s, t, reply, r.status, attempts);
-    record(attempts);
-    release(std::move(p));
+    settled(b, s, t, reply, r.status);
+    if (auto next = sched.ended(p)) ready.push_back(std::move(*next));
+    c_in_flight = sched.running();
+    request_round(true);
   }
 
-  // Marks what settle decided and adds one attempt event per item. Marks are fenced by the
-  // claim each item came with: when our lease ran out and another node claimed an item again,
-  // its result is the one kept and ours changes nothing (logged).
-  void mark(const Batch& items, const events::Settlement& s, int64_t t, const std::string& reply,
-            int code, std::vector<store::DeliveryEvent>& attempts) {
-    std::unordered_map<int64_t, int64_t> token;
-    for (const auto& i : items) token.emplace(i.id, i.lease_token);
-    auto claims = [&](const std::vector<int64_t>& ids) {
-      std::vector<store::OutboxClaim> out;
-      out.reserve(ids.size());
-      for (int64_t id : ids) {
-        auto newest = our_token.find(id);
-        out.push_back({id, newest != our_token.end() ? newest->second : token[id]});
-        if (newest != our_token.end()) our_token.erase(newest);
-      }
-      return out;
-    };
-    auto fenced = [&](core::Result<size_t> m, size_t n, std::string_view what) {
-      if (!m)
-        spdlog::error("webhooks: marking {} item(s) {}: {}", n, what, m.error().message);
-      else if (*m < n)
-        spdlog::warn(
-            "webhooks: {} of {} item(s) were claimed again after our lease ran out; "
-            "their new holder's result stands",
-            n - *m, n);
-    };
-    if (!s.sent.empty()) {
-      fenced(svc.outbox->mark_sent(claims(s.sent), t, code), s.sent.size(), "sent");
-      c_sent += s.sent.size();
-    }
-    for (const auto& [next, ids] : s.retry_at)
-      fenced(svc.outbox->mark_failed(claims(ids), next, reply, false, code), ids.size(), "failed");
-    if (!s.given_up.empty()) {
-      fenced(svc.outbox->mark_failed(claims(s.given_up), t, reply, true, code), s.given_up.size(),
-             "failed");
-      c_given_up += s.given_up.size();
-    }
+  // Queues what settle decided for the next store round, and one attempt event per item.
+  // Marks are fenced by our newest claim of each item (claims_for): when our lease ran out and
+  // another node claimed an item again, its result is the one kept and ours changes nothing
+  // (logged).
+  void settled(const Batch& items, const events::Settlement& s, int64_t t, const std::string& reply,
+               int code) {
+    marks.add(s, t, reply, code);
     const std::unordered_set<int64_t> gave_up(s.given_up.begin(), s.given_up.end());
     for (const auto& i : items) {
+      pending_marked.push_back(i.id);
       store::DeliveryEvent e;
       e.time_ms = t;
       e.queue_id = i.queue_id;
@@ -311,7 +446,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       e.attempt = i.attempts + 1;
       e.code = code;
       e.reply = gave_up.count(i.id) ? reply + " (given up)" : reply;
-      attempts.push_back(std::move(e));
+      pending_attempts.push_back(std::move(e));
     }
   }
 
@@ -323,21 +458,19 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       spdlog::error("webhooks: recording {} attempt event(s): {}", attempts.size(),
                     r.error().message);
   }
-
-  // The POST ended and its items are marked: the scheduler frees the host or hands its next
-  // waiting batch; then look at the outbox again.
-  void release(events::StartPost p) {
-    auto next = sched.finished(p);
-    if (next && !stopped) start_post(std::move(*next));
-    c_in_flight = sched.running();
-    pump();
-  }
 };
 
 WebhookSender::WebhookSender(asio::io_context& io, WebhookConfig cfg, WebhookServices svc)
-    : impl_(std::make_shared<Impl>(io, std::move(cfg), svc)) {}
+    : store_(std::make_shared<asio::thread_pool>(1)),
+      impl_(std::make_shared<Impl>(io, std::move(cfg), svc, store_)) {}
 
-WebhookSender::~WebhookSender() { stop(); }
+// The store thread ends with its round (the io_context runs no more, or this sender's stop()
+// keeps it from starting POSTs); after the join no round can drop the last reference to Impl
+// on the store thread.
+WebhookSender::~WebhookSender() {
+  stop();
+  store_->join();
+}
 
 void WebhookSender::start() {
   asio::post(impl_->io, [self = impl_] { self->pump(); });
@@ -360,9 +493,21 @@ void WebhookSender::poke() {
 
 void WebhookSender::test_post(int64_t account_id, const std::string& kind,
                               std::function<void(WebhookTest)> done) {
-  asio::post(impl_->io, [self = impl_, account_id, kind, done = std::move(done)]() mutable {
+  // The account's settings are read on the store thread; the POST is made on the io thread.
+  asio::post(*store_, [self = impl_, account_id, kind, done = std::move(done),
+                       work = asio::make_work_guard(impl_->io)]() mutable {
+    auto settings = self->svc.store->settings.get(account_id, true);
+    asio::post(self->io, [self, kind, s = std::move(settings), done = std::move(done)]() mutable {
+      Impl::test_post_now(self, kind, s, std::move(done));
+    });
+  });
+}
+
+void WebhookSender::Impl::test_post_now(const std::shared_ptr<Impl>& self, const std::string& kind,
+                                        const core::Result<store::AccountSettings>& s,
+                                        std::function<void(WebhookTest)> done) {
+  {
     WebhookTest out;
-    auto s = self->svc.store->settings.get(account_id, true);
     if (!s) {
       out.error = "account settings: " + s.error().message;
       return done(std::move(out));
@@ -433,7 +578,7 @@ void WebhookSender::test_post(int64_t account_id, const std::string& kind,
                       out.error = r.error;
                       done(std::move(out));
                     });
-  });
+  }
 }
 
 WebhookCounters WebhookSender::counters() const {

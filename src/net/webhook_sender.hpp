@@ -8,9 +8,9 @@
 //    row) is given up at once with the reason; the rest of the batch goes out.
 //  - headers: Content-Type, User-Agent "Tern-Webhooks/1", X-Tern-Timestamp (unix seconds)
 //    and, when the account has a webhook_secret, X-Tern-Signature = report::signature_header(
-//    secrets, timestamp, body): the secret read for this very POST (no cache: a new or rotated
-//    secret signs the next webhook), plus the replaced one during secret_grace_ms after a
-//    rotation (report::signing_secrets).
+//    secrets, timestamp, body): the secret read in the store round just before this POST starts
+//    (no cache: a new or rotated secret signs the next webhook), plus the replaced one during
+//    secret_grace_ms after a rotation (report::signing_secrets).
 //  - 2xx → mark_sent. Anything else → mark_failed, next attempt after 30 s, 1 m, 2 m, 5 m,
 //    10 m, 20 m, 30 m, then every hour (by the item's attempt count); an item is given up
 //    (state "failed") when it is older than max_age_ms, or at once when the failure is
@@ -18,16 +18,25 @@
 //  - every attempt is recorded for each item as a store::DeliveryEvent "webhook" (queue_id and
 //    recipient of the item, code = HTTP status or 0, reply "POST <url>: 200 OK" or the error).
 //
-// Concurrency, retries, give-up and wake-up times are events::WebhookScheduler and
-// events::settle (src/events/webhook_policy.hpp, pure and unit-tested): at most max_concurrent
-// POSTs at once and one at a time per URL host (a slow or dead receiver holds only its own
-// slot; batches waiting for a busy host do not take POST slots). Wake-ups: poke() (any thread,
-// after enqueue) and a timer at Outbox::next_due_ms(). The outbox is durable, so a restart resumes
-// where it stopped (items taken but not marked come back after the outbox lease: at least once).
+// Concurrency, retries, give-up, wake-up times and the coalescing of marks are
+// events::WebhookScheduler, events::settle and events::MarkCoalescer (src/events/
+// webhook_policy.hpp, pure and unit-tested): at most max_concurrent POSTs at once and one at a
+// time per URL host (a slow or dead receiver holds only its own slot; batches waiting for a
+// busy host do not take POST slots). Wake-ups: poke() (any thread, after enqueue) and a timer
+// at Outbox::next_due_ms(). The outbox is durable, so a restart resumes where it stopped (items
+// taken but not marked come back after the outbox lease: at least once).
 //
-// Threading: all state lives on the sender's io_context thread. Outbox and Store calls are
-// made on that thread (they are short SQLite statements on connections of their own; a busy
-// database delays webhooks only); DNS look-ups run on the blocking pool.
+// Threading (issue 12): two threads. The sender's io_context thread holds all state and does
+// the HTTP exchanges, rendering and signing; it never waits for the database. Every Outbox and
+// Store call runs on the sender's own store thread, in rounds, one round at a time: a round
+// marks the items of every POST that ended since the last round (coalesced: one mark_sent per
+// HTTP status), records their attempt events, reads the secrets of the POSTs about to start,
+// claims batches for the free slots (due()), and reads next_due_ms() only when due() returned
+// fewer batches than asked. POSTs keep running while a round commits; a POST that ends frees
+// its host at once, and its items stay held (not sent again by this process) until the round
+// that marks them is stored. DNS look-ups run on the blocking pool. stop() only stops new POSTs
+// and claims (rounds still store the marks of POSTs that end); the destructor waits for the
+// round that runs, if any.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -126,6 +135,7 @@ class WebhookSender {
 
  private:
   struct Impl;
+  std::shared_ptr<boost::asio::thread_pool> store_;  // the store thread (Impl shares it)
   std::shared_ptr<Impl> impl_;
 };
 

@@ -1,8 +1,9 @@
 // The webhook scheduling policy, decision by decision, with a FakeClock and an in-test outbox
 // model (claims are what Outbox::due() would hand out): the per-host rule, waiting lines and
 // parking, held items, the claim budget and rounds, settle() per response, the backoff
-// schedule and give-up by age, the wake-up time; and the hostile case: a tenant whose
-// endpoint never answers next to one that does.
+// schedule and give-up by age, the wake-up time; store rounds (an ended POST's items held until
+// marked, marks coalesced, next_due_ms only when the outbox ran dry); and the hostile case: a
+// tenant whose endpoint never answers next to one that does.
 #include "events/webhook_policy.hpp"
 
 #include <gtest/gtest.h>
@@ -469,6 +470,109 @@ TEST(WebhookScheduler, WaitingBatchesDoNotReduceTheClaimBudget) {
   EXPECT_EQ(s.waiting(), 2u);
   EXPECT_EQ(s.parked(), 5u);
   EXPECT_EQ(s.claim_budget(), 7u);
+}
+
+TEST(WebhookScheduler, AnEndedPostFreesItsHostAtOnceButItsItemsStayHeldUntilMarked) {
+  WebhookScheduler s({2, 50, 2});
+  s.begin_pump();
+  auto a1 = batch(1, "https://a.test/", 2, 0), a2 = batch(1, "https://a.test/", 1, 0);
+  auto start = s.offer({a1, a2});
+  ASSERT_EQ(start.size(), 1u);
+  auto next = s.ended(start[0]);
+  ASSERT_TRUE(next) << "the host takes its next waiting batch without waiting for the marks";
+  EXPECT_EQ(ids(next->batch), ids(a2));
+  EXPECT_EQ(s.running(), 1u);
+  for (auto id : ids(a1)) EXPECT_TRUE(s.held(id)) << "its marks are not stored yet";
+  // A claim that ran while the marks were on their way hands a1 out again: not sent twice.
+  EXPECT_TRUE(s.offer({a1}).empty());
+  EXPECT_EQ(s.waiting(), 0u);
+  EXPECT_FALSE(s.ended(*next));
+  EXPECT_EQ(s.running(), 0u);
+  EXPECT_EQ(s.claim_budget(), 2u - 0u) << "both slots free";
+  s.marked(ids(a1));
+  for (auto id : ids(a1)) EXPECT_FALSE(s.held(id));
+  for (auto id : ids(a2)) EXPECT_TRUE(s.held(id)) << "a2 is marked in a later round";
+  s.marked(ids(a2));
+  // Once marked, the items may be handed out again (a retry when they come due).
+  s.begin_pump();
+  auto again = s.offer({a1});
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(ids(again[0].batch), ids(a1));
+}
+
+TEST(WebhookMarkCoalescer, SentItemsOfOneStatusAreOneMarkAtTheLatestEnd) {
+  MarkCoalescer m;
+  EXPECT_TRUE(m.empty());
+  Settlement s1, s2, s3;
+  s1.sent = {1, 2};
+  s2.sent = {3};
+  s3.sent = {4};
+  m.add(s1, 1'000, "POST http://a.test/: 200 OK", 200);
+  m.add(s2, 1'005, "POST http://b.test/: 200 OK", 200);
+  m.add(s3, 1'002, "POST http://c.test/: 204", 204);
+  EXPECT_EQ(m.items(), 4u);
+  auto g = m.take();
+  EXPECT_TRUE(m.empty());
+  EXPECT_EQ(m.items(), 0u);
+  ASSERT_EQ(g.size(), 2u) << "one per HTTP status, whatever the URL or reply";
+  const auto& ok = g[0].code == 200 ? g[0] : g[1];
+  const auto& nc = g[0].code == 200 ? g[1] : g[0];
+  EXPECT_TRUE(ok.sent);
+  EXPECT_FALSE(ok.give_up);
+  EXPECT_EQ(ok.ids, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(ok.at_ms, 1'005);
+  EXPECT_EQ(ok.error, "");
+  EXPECT_EQ(nc.ids, (std::vector<int64_t>{4}));
+  EXPECT_EQ(nc.at_ms, 1'002);
+  EXPECT_TRUE(m.take().empty());
+}
+
+TEST(WebhookMarkCoalescer, FailuresKeepTheirOwnNextAttemptReplyAndStatus) {
+  MarkCoalescer m;
+  Settlement a, b, c, d;
+  a.retry_at[31'000] = {1, 2};
+  a.given_up = {3};
+  b.retry_at[31'000] = {4};  // same time, same reply and status: one mark with a
+  c.retry_at[31'000] = {5};  // same time, another reply: apart
+  d.retry_at[61'000] = {6};  // another next attempt: apart
+  m.add(a, 1'000, "POST http://a.test/: 500", 500);
+  m.add(b, 1'000, "POST http://a.test/: 500", 500);
+  m.add(c, 1'000, "POST http://b.test/: 503", 503);
+  m.add(d, 1'000, "POST http://a.test/: 500", 500);
+  EXPECT_EQ(m.items(), 6u);
+  auto groups = m.take();
+  ASSERT_EQ(groups.size(), 4u);
+  std::vector<int64_t> all;
+  for (const auto& g : groups) {
+    EXPECT_FALSE(g.sent);
+    all.insert(all.end(), g.ids.begin(), g.ids.end());
+    if (g.give_up) {
+      EXPECT_EQ(g.ids, (std::vector<int64_t>{3}));
+      EXPECT_EQ(g.at_ms, 1'000);
+      EXPECT_EQ(g.error, "POST http://a.test/: 500");
+    } else if (g.error == "POST http://b.test/: 503") {
+      EXPECT_EQ(g.ids, (std::vector<int64_t>{5}));
+      EXPECT_EQ(g.code, 503);
+      EXPECT_EQ(g.at_ms, 31'000);
+    } else if (g.at_ms == 61'000) {
+      EXPECT_EQ(g.ids, (std::vector<int64_t>{6}));
+    } else {
+      EXPECT_EQ(g.ids, (std::vector<int64_t>{1, 2, 4}));
+      EXPECT_EQ(g.at_ms, 31'000);
+      EXPECT_EQ(g.code, 500);
+    }
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, (std::vector<int64_t>{1, 2, 3, 4, 5, 6})) << "every id in exactly one mark";
+}
+
+TEST(WebhookRounds, NextDueIsReadOnlyWhenTheOutboxRanDry) {
+  EXPECT_FALSE(look_for_next_due(3, 3)) << "a full claim: more is due now";
+  EXPECT_TRUE(look_for_next_due(3, 2));
+  EXPECT_TRUE(look_for_next_due(3, 0));
+  EXPECT_FALSE(look_for_next_due(0, 0))
+      << "no claim (every slot runs, or the pump claimed enough): a finishing POST or the "
+         "shortest sleep looks again";
 }
 
 }  // namespace

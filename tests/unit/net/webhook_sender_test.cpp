@@ -4,7 +4,8 @@
 // {"events":[...]}; items marked sent and one "webhook" event per item in the message log;
 // a 500 schedules a retry after 30 s; an item older than max_age is given up; a refused
 // (loopback) target is given up at once; a damaged item is given up while the rest is sent;
-// the backoff schedule; poke() wakes a sender that had nothing to do.
+// the backoff schedule; poke() wakes a sender that had nothing to do; a POST ends on the I/O
+// thread while the store thread is stuck in a mark (issue 12: store work off the I/O thread).
 #include "net/webhook_sender.hpp"
 
 #include <gtest/gtest.h>
@@ -37,6 +38,52 @@ using testing_http::HttpConn;
 using testing_http::Request;
 
 constexpr const char* kSecret = "whsec-0123456789abcdef";
+
+// An outbox whose mark_sent waits (at most 5 s) until opened: the store thread stuck in a commit.
+class GatedOutbox final : public store::Outbox {
+ public:
+  explicit GatedOutbox(store::Outbox& in) : in_(in) {}
+  std::atomic<int> marks_waiting{0};
+  std::atomic<bool> open{false};
+
+  core::Result<void> enqueue(const std::vector<store::OutboxItem>& items, int64_t now) override {
+    return in_.enqueue(items, now);
+  }
+  using store::Outbox::due;
+  core::Result<std::vector<std::vector<store::OutboxItem>>> due(
+      int64_t n, size_t b, size_t p, const std::vector<std::string>& skip) override {
+    return in_.due(n, b, p, skip);
+  }
+  core::Result<size_t> mark_sent(const std::vector<store::OutboxClaim>& c, int64_t n,
+                                 int code) override {
+    ++marks_waiting;
+    for (int i = 0; i < 500 && !open; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    --marks_waiting;
+    return in_.mark_sent(c, n, code);
+  }
+  core::Result<size_t> mark_failed(const std::vector<store::OutboxClaim>& c, int64_t n,
+                                   const std::string& e, bool g, int code) override {
+    return in_.mark_failed(c, n, e, g, code);
+  }
+  core::Result<uint64_t> backlog() override { return in_.backlog(); }
+  core::Result<int64_t> next_due_ms() override { return in_.next_due_ms(); }
+  core::Result<std::vector<store::OutboxItem>> for_message(const std::string& m) override {
+    return in_.for_message(m);
+  }
+  core::Result<store::OutboxPage> list(int64_t a, size_t l, const std::string& c) override {
+    return in_.list(a, l, c);
+  }
+  core::Result<std::optional<store::OutboxItem>> find(int64_t a, int64_t id) override {
+    return in_.find(a, id);
+  }
+  core::Result<bool> retry_now(int64_t a, int64_t id, int64_t n) override {
+    return in_.retry_now(a, id, n);
+  }
+
+ private:
+  store::Outbox& in_;
+};
 
 class WebhookSenderTest : public ::testing::Test {
  protected:
@@ -424,6 +471,41 @@ TEST_F(WebhookSenderTest, ASlowReceiverDoesNotHoldUpAnotherHost) {
   a.join();
   b.join();
   EXPECT_TRUE(a_saw_b);
+}
+
+TEST_F(WebhookSenderTest, APostEndsOnTheIoThreadWhileTheStoreThreadIsStuckInAMark) {
+  // Host A answers at once; its mark then waits in the store thread. Host B answers only once
+  // A's mark is waiting: B's POST must end (in_flight 0) while A's mark has not returned. With
+  // store calls on the I/O thread, B's answer could not be handled until the mark returned.
+  GatedOutbox gated(*outbox_);
+  std::atomic<bool> b_may_answer{false};
+  FakeHttpServer a({answer(200, "OK", nullptr)});
+  FakeHttpServer b({[&](HttpConn& c) {
+    if (!c.read_request()) return;
+    for (int i = 0; i < 1000 && !b_may_answer; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    c.respond(200, "OK");
+  }});
+  enqueue({report_item(a.url(), result("m1", "delivered"))});
+  enqueue({report_item(b.url("/hook", "hooks.test"), result("m2", "delivered"))});
+  sender_ = std::make_unique<WebhookSender>(
+      io_, cfg_, WebhookServices{&gated, store_, resolver_.get(), &pool_, nullptr});
+  sender_->start();
+  ASSERT_TRUE(run_until([&] { return gated.marks_waiting.load() == 1; }));
+  EXPECT_EQ(sender_->counters().in_flight, 1u) << "B's POST runs";
+  b_may_answer = true;
+  ASSERT_TRUE(run_until([&] { return sender_->counters().in_flight == 0; }));
+  EXPECT_EQ(gated.marks_waiting.load(), 1) << "A's mark is still in the store thread";
+  EXPECT_EQ(sender_->counters().sent, 0u);
+  gated.open = true;
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent == 2; }));
+  a.join();
+  b.join();
+  EXPECT_EQ(stored("m1").state, store::OutboxState::sent);
+  EXPECT_EQ(stored("m2").state, store::OutboxState::sent);
+  EXPECT_EQ(events("Qm1").size(), 1u);
+  EXPECT_EQ(events("Qm2").size(), 1u);
+  sender_.reset();  // joins the store thread before `gated` goes
 }
 
 TEST(WebhookPolicy, ParsesAllowEntriesAndRefusesMalformedOnes) {
