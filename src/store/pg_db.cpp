@@ -134,7 +134,8 @@ Conn::Conn(Conn&& o) noexcept
       failure_(o.failure_),
       sqlstate_(std::move(o.sqlstate_)),
       prepared_(std::move(o.prepared_)),
-      seen_(std::move(o.seen_)) {
+      seen_(std::move(o.seen_)),
+      tag_(std::move(o.tag_)) {
   o.c_ = nullptr;
 }
 
@@ -147,36 +148,49 @@ Conn& Conn::operator=(Conn&& o) noexcept {
     sqlstate_ = std::move(o.sqlstate_);
     prepared_ = std::move(o.prepared_);
     seen_ = std::move(o.seen_);
+    tag_ = std::move(o.tag_);
   }
   return *this;
 }
 
-std::string statement_name(std::string_view sql) {
+std::string statement_name(std::string_view tag, std::string_view sql) {
   unsigned char h[16];
   crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(sql.data()), sql.size(),
                      nullptr, 0);
   char hex[sizeof h * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-  return std::string("tern_") + hex;
+  return fmt::format("tern_{}_{}", tag, hex);
 }
 
-const std::string* Conn::statement_for(const std::string& sql, int nparams) {
+core::Result<const std::string*> Conn::statement_for(const std::string& sql, int nparams,
+                                                     std::string_view what) {
   if (auto it = prepared_.find(sql); it != prepared_.end()) return &it->second;
   if (!seen_.count(sql) || prepared_.size() >= kMaxPrepared) return nullptr;
-  std::string name = statement_name(sql);
-  PGresult* r = PQprepare(c_, name.c_str(), sql.c_str(), nparams, nullptr);
-  bool ok = r != nullptr && PQresultStatus(r) == PGRES_COMMAND_OK;
-  if (!ok && r != nullptr) {
-    // 42P05: the name exists on this server connection already (a pooler's shared
-    // connection): the same name is the same text.
-    const char* st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    ok = st != nullptr && std::string_view(st) == "42P05";
-  }
-  if (r != nullptr) PQclear(r);
   seen_.erase(sql);
-  // Not prepared (inside a failed transaction, say): sent unnamed, which reports the error.
-  if (!ok) return nullptr;
-  return &prepared_.emplace(sql, std::move(name)).first->second;
+  if (tag_.empty()) {
+    unsigned char t[4];
+    randombytes_buf(t, sizeof t);
+    char hex[sizeof t * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, t, sizeof t);
+    tag_ = hex;
+  }
+  std::string name = statement_name(tag_, sql);
+  PGresult* r = PQprepare(c_, name.c_str(), sql.c_str(), nparams, nullptr);
+  if (r == nullptr) return fail_conn(what);
+  if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+    PQclear(r);
+    return &prepared_.emplace(sql, std::move(name)).first->second;
+  }
+  // Inside a transaction the failed Parse aborted it: its own error (a lock timeout or a lost
+  // connection is temporary) is the statement's, never the 25P02 an unnamed try would get.
+  if (PQtransactionStatus(c_) == PQTRANS_INERROR) {
+    core::Error e = fail(r, what);
+    PQclear(r);
+    return e;
+  }
+  // Outside one nothing else was touched: sent unnamed, which reports what is wrong.
+  PQclear(r);
+  return nullptr;
 }
 
 void Conn::used(const std::string& sql) {
@@ -266,7 +280,9 @@ core::Result<Rows> Conn::exec(const std::string& sql, const Params& params, std:
   if (c_ == nullptr) return fail_conn(what);
   auto ptrs = params.pointers();
   const int n = static_cast<int>(ptrs.size());
-  const std::string* name = statement_for(sql, n);
+  auto named = statement_for(sql, n, what);
+  if (!named) return named.error();
+  const std::string* name = *named;
   PGresult* r = name != nullptr
                     ? PQexecPrepared(c_, name->c_str(), n, ptrs.data(), nullptr, nullptr, 0)
                     : PQexecParams(c_, sql.c_str(), n, nullptr, ptrs.data(), nullptr, nullptr, 0);
@@ -365,8 +381,11 @@ core::Result<std::vector<Rows>> Conn::run_pipeline(const std::vector<Stmt>& stmt
   // Prepared before the pipeline starts (a blocking round trip, once per text and connection).
   std::vector<const std::string*> names(stmts.size(), nullptr);
   if (named)
-    for (size_t i = 0; i < stmts.size(); ++i)
-      names[i] = statement_for(stmts[i].sql, static_cast<int>(stmts[i].params.size()));
+    for (size_t i = 0; i < stmts.size(); ++i) {
+      auto n = statement_for(stmts[i].sql, static_cast<int>(stmts[i].params.size()), what);
+      if (!n) return n.error();
+      names[i] = *n;
+    }
   // Non-blocking: the output buffer grows instead of blocking while the server's results
   // pile up unread (the deadlock libpq's documentation warns about).
   if (PQsetnonblocking(c_, 1) != 0 || PQenterPipelineMode(c_) != 1) {

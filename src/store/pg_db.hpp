@@ -8,12 +8,15 @@
 //    (a named statement of this connection, parsed and planned once) from its second use on:
 //    the server's parse and plan work is paid once per connection, not per call. At most
 //    kMaxPrepared texts per connection; multi-statement texts are never prepared. A name is
-//    "tern_" + a hash of the text, so one name means one text on every connection (behind a
-//    pooler that moves sessions between server connections, a name found there is the same
-//    statement). A named statement the server does not know (26000: a pooler moved us, or
-//    DEALLOCATE) forgets every name of this connection; outside a transaction the call is sent
-//    again unnamed at once, inside one it fails as temporary (Failure::statement_gone) and the
-//    Pool runs the whole transaction again.
+//    "tern_" + a random tag of this connection + a hash of the text: no other connection
+//    (through a pooler, no other client) uses it. A prepare that fails inside a transaction
+//    fails the statement with its own error (the failed Parse aborted the transaction); outside
+//    one the statement is sent unnamed. A named statement the server does not know (26000:
+//    DEALLOCATE, or a pooler in transaction mode that moved the session) forgets every name of
+//    this connection; outside a transaction the call is sent again unnamed at once, inside one
+//    it fails as temporary (Failure::statement_gone) and Pool::transact runs the transaction
+//    again. Transaction-mode poolers that do not keep named statements (pgbouncer before 1.21)
+//    are not supported (docs/cluster.md).
 //  - PostgreSQL text holds UTF-8 without NUL bytes. A text parameter that is not (a NUL, a
 //    byte that is not part of well-formed UTF-8: a remote server's reply, a raw header) is
 //    sent with U+FFFD in place of each such byte (storable_text): the row is kept, readable
@@ -126,8 +129,9 @@ class Rows {
 // Named prepared statements per connection, at most this many texts.
 constexpr size_t kMaxPrepared = 256;
 
-// The name a statement text is prepared under: "tern_" + 32 hex digits of its BLAKE2b-128.
-std::string statement_name(std::string_view sql);
+// The name a statement text is prepared under on the connection tagged `tag`:
+// "tern_<tag>_" + 32 hex digits of the text's BLAKE2b-128.
+std::string statement_name(std::string_view tag, std::string_view sql);
 
 // One statement of a pipelined batch.
 struct Stmt {
@@ -182,8 +186,10 @@ class Conn {
     failure_ = Failure::none;
     sqlstate_.clear();
   }
-  // The name to send sql under, preparing it now on its second use; nullptr: send unnamed.
-  const std::string* statement_for(const std::string& sql, int nparams);
+  // The name to send sql under, preparing it now on its second use; nullptr: send unnamed. An
+  // error: the prepare failed inside a transaction (which it aborted).
+  core::Result<const std::string*> statement_for(const std::string& sql, int nparams,
+                                                 std::string_view what);
   // sql ran: the next use may prepare it.
   void used(const std::string& sql);
   // 26000 in r: forget every name; true when the caller may send the call again unnamed (no
@@ -197,6 +203,7 @@ class Conn {
   std::string sqlstate_;
   std::unordered_map<std::string, std::string> prepared_;  // text -> name
   std::unordered_set<std::string> seen_;                   // texts run once, not prepared yet
+  std::string tag_;  // random, this connection's, in its statement names (set at first prepare)
 };
 
 class Txn {

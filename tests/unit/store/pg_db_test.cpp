@@ -244,18 +244,20 @@ TEST_F(PgDbTest, LostConnectionIsAConnectionFailure) {
 // How many named statements this connection holds for sql (asked on another connection would
 // not see them: pg_prepared_statements is per session).
 int64_t prepared(Conn& c, const std::string& sql) {
-  auto q = c.exec("SELECT count(*) FROM pg_prepared_statements WHERE name = $1 AND statement = $2",
-                  Params::of(statement_name(sql), sql), "prepared statements");
+  auto q = c.exec(
+      "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'tern\\_%' AND statement = $1",
+      Params::of(sql), "prepared statements");
   EXPECT_TRUE(q.ok()) << (q ? "" : q.error().message);
   return q ? q->int64(0, 0) : -1;
 }
 
-TEST(PgStatementName, IsTheSameForTheSameTextAndDiffersOtherwise) {
-  const auto a = statement_name("SELECT 1");
-  EXPECT_EQ(a, statement_name("SELECT 1"));
-  EXPECT_NE(a, statement_name("SELECT 2"));
-  EXPECT_EQ(a.size(), 5u + 32u);
-  EXPECT_EQ(a.rfind("tern_", 0), 0u);
+TEST(PgStatementName, IsTheConnectionsTagAndAHashOfTheText) {
+  const auto a = statement_name("0a1b2c3d", "SELECT 1");
+  EXPECT_EQ(a, statement_name("0a1b2c3d", "SELECT 1"));
+  EXPECT_NE(a, statement_name("0a1b2c3d", "SELECT 2"));
+  EXPECT_NE(a, statement_name("ffffffff", "SELECT 1"));  // another connection's
+  EXPECT_EQ(a.size(), 5u + 8u + 1u + 32u);               // under NAMEDATALEN (63)
+  EXPECT_EQ(a.rfind("tern_0a1b2c3d_", 0), 0u);
 }
 
 TEST_F(PgDbTest, ATextIsPreparedOnItsSecondUseAndGivesTheSameResults) {
@@ -352,6 +354,28 @@ TEST_F(PgDbTest, APipelineWithVanishedStatementsIsSentAgainWhole) {
   EXPECT_EQ(ids->int64(0, 0), 9);
   EXPECT_EQ(ids->int64(0, 1), 1);
   EXPECT_EQ(ids->int64(0, 2), 9);
+}
+
+TEST_F(PgDbTest, APrepareThatFailsInsideATransactionFailsWithItsOwnError) {
+  const std::string sql = "SELECT count(*) FROM t WHERE id > $1";
+  ASSERT_TRUE(c_.exec(sql, Params::of(0), "count").ok());  // first use: unnamed
+  // Another session locks the table: preparing the text (its second use) has to wait.
+  auto other = Conn::connect(schema_.url());
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(other->exec_script("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE", "lock").ok());
+  {
+    Txn txn(c_);
+    ASSERT_TRUE(txn.begin().ok());
+    ASSERT_TRUE(c_.exec_script("SET LOCAL lock_timeout = '200ms'", "timeout").ok());
+    auto r = c_.exec(sql, Params::of(0), "count");
+    ASSERT_FALSE(r.ok());
+    // The lock timeout itself (temporary), not "current transaction is aborted" (25P02).
+    EXPECT_EQ(c_.sqlstate(), "55P03") << r.error().message;
+    EXPECT_EQ(r.error().code, core::ErrorCode::unavailable);
+  }
+  ASSERT_TRUE(other->exec_script("ROLLBACK", "unlock").ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(c_.exec(sql, Params::of(0), "count").ok());
+  EXPECT_EQ(prepared(c_, sql), 1);
 }
 
 TEST_F(PgDbTest, SchemaIsPrivateToTheTest) {
