@@ -24,6 +24,10 @@
 //  - States: pending → sent, or pending → (retries) → failed when give_up. mark_* only change
 //    pending items (a late mark of a settled item changes nothing).
 //  - ids grow: a later enqueue gets higher ids (for_message and due order by id).
+//  - mark_and_claim() is the marks then due() in one atomic step on the SQL backends (one
+//    transaction, one commit): all of it or, on an error, none of it. The base class's default
+//    runs the calls in turn (not atomic: an error may leave earlier marks stored; a mark
+//    resent after that changes nothing, the mark ended the lease).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -106,6 +110,24 @@ struct OutboxClaim {
   int64_t token = 0;
 };
 
+// One mark call of a round (mark_and_claim): mark_sent(claims, at_ms, code) when sent, else
+// mark_failed(claims, at_ms = next attempt, error, give_up, code).
+struct OutboxMark {
+  bool sent = false;
+  bool give_up = false;
+  int64_t at_ms = 0;
+  int code = 0;
+  std::string error;
+  std::vector<OutboxClaim> claims;
+};
+
+// What mark_and_claim did: per mark, how many rows it changed (as mark_sent/mark_failed
+// return), and the batches it claimed (as due() returns).
+struct OutboxRound {
+  std::vector<size_t> marked;
+  std::vector<std::vector<OutboxItem>> claimed;
+};
+
 struct OutboxPage {
   std::vector<OutboxItem> items;
   std::string next_cursor;  // "" on the last page
@@ -140,6 +162,13 @@ class Outbox {
   virtual core::Result<size_t> mark_failed(const std::vector<OutboxClaim>& claims,
                                            int64_t next_attempt_ms, const std::string& error,
                                            bool give_up, int code = 0) = 0;
+  // The webhook sender's store round: every mark in order (fenced exactly as mark_sent /
+  // mark_failed), then due(now_ms, max_batches, max_per_batch, skip_urls) (max_batches 0: no
+  // claim), in one atomic step (see invariants): one commit instead of one per mark.
+  virtual core::Result<OutboxRound> mark_and_claim(const std::vector<OutboxMark>& marks,
+                                                   int64_t now_ms, size_t max_batches,
+                                                   size_t max_per_batch,
+                                                   const std::vector<std::string>& skip_urls);
   virtual core::Result<uint64_t> backlog() = 0;  // pending items
   // Earliest next_attempt_ms of a pending item, 0 when none (the sender's sleep).
   virtual core::Result<int64_t> next_due_ms() = 0;

@@ -1,4 +1,5 @@
-// The outbox's fencing tokens (outbox.hpp): shared by every backend.
+// The outbox's fencing tokens and the default mark_and_claim (outbox.hpp): shared by every
+// backend.
 #include <sodium.h>
 
 #include "store/outbox.hpp"
@@ -12,6 +13,26 @@ int64_t new_lease_token() {
     const auto t = static_cast<int64_t>(v >> 1);  // 63 bits: positive in a signed column
     if (t != 0) return t;
   }
+}
+
+core::Result<OutboxRound> Outbox::mark_and_claim(const std::vector<OutboxMark>& marks,
+                                                 int64_t now_ms, size_t max_batches,
+                                                 size_t max_per_batch,
+                                                 const std::vector<std::string>& skip_urls) {
+  OutboxRound out;
+  out.marked.reserve(marks.size());
+  for (const auto& m : marks) {
+    auto n = m.sent ? mark_sent(m.claims, m.at_ms, m.code)
+                    : mark_failed(m.claims, m.at_ms, m.error, m.give_up, m.code);
+    if (!n) return n.error();
+    out.marked.push_back(*n);
+  }
+  if (max_batches > 0) {
+    auto d = due(now_ms, max_batches, max_per_batch, skip_urls);
+    if (!d) return d.error();
+    out.claimed = std::move(d).value();
+  }
+  return out;
 }
 
 }  // namespace tern::store

@@ -3,7 +3,9 @@
 // (next_attempt_ms = now + lease_ms, lease_owner = this node, lease_token = a fresh fencing token)
 // in the same transaction, so two nodes claiming at the same moment skip each other's rows
 // instead of waiting or taking them twice. Marks are one UPDATE over the (id, token) pairs,
-// fenced by owner and token. enqueue is one pipelined round trip (one implicit transaction).
+// fenced by owner and token; mark_and_claim pipelines a round's mark UPDATEs with the claim's
+// first query in one transaction (one commit, one WAL flush). enqueue is one pipelined round trip
+// (one implicit transaction).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -95,83 +97,53 @@ class PgOutbox final : public Outbox {
     using Batches = std::vector<std::vector<OutboxItem>>;
     if (max_batches == 0 || max_per_batch == 0) return Batches{};
     return pool_->transact([&](Conn& c) -> core::Result<Batches> {
-      Batches out;
-      // Oldest group first: the group whose oldest due item is oldest.
-      // skip_urls: one parameter each (values are sent out of band, never spliced in). The
-      // groups are chosen among the kDueWindow items due earliest: one bounded range of
-      // webhook_outbox_due whatever the backlog (a GROUP BY over every due item took 10 ms per
-      // claim with 20,000 due, EXPLAIN ANALYZE).
-      const size_t window = std::max(kDueWindow, max_batches * max_per_batch);
-      Params gp =
-          Params::of(now_ms, static_cast<int64_t>(max_batches), static_cast<int64_t>(window));
-      std::string skip;
-      for (const auto& u : skip_urls) {
-        gp.add(u);
-        skip += fmt::format("{}${}", skip.empty() ? "" : ", ", gp.size());
-      }
-      auto groups =
-          c.exec(fmt::format("SELECT account_id, kind, url, content_type, MIN(id) AS first FROM "
-                             "(SELECT id, account_id, kind, url, content_type FROM webhook_outbox "
-                             "WHERE state = 'pending' AND next_attempt_ms <= $1 {} "
-                             "ORDER BY next_attempt_ms LIMIT $3) w "
-                             "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT $2",
-                             skip.empty() ? "" : "AND url NOT IN (" + skip + ")"),
-                 gp, "find due webhook items");
-      if (!groups) return groups.error();
-      if (groups->empty()) return out;
-      std::vector<Stmt> claims;
-      for (int g = 0; g < groups->size(); ++g)
-        claims.push_back(
-            {fmt::format("SELECT {} FROM webhook_outbox WHERE state = 'pending' AND "
-                         "next_attempt_ms <= $1 AND account_id = $2 AND kind = $3 AND url = $4 "
-                         "AND content_type = $5 ORDER BY id LIMIT $6 FOR UPDATE SKIP LOCKED",
-                         kColumns),
-             Params::of(now_ms, groups->int64(g, 0), groups->view(g, 1), groups->view(g, 2),
-                        groups->view(g, 3), static_cast<int64_t>(max_per_batch))});
-      auto rows = c.pipeline(claims, "claim due webhook items");
-      if (!rows) return rows.error();
-      std::vector<int64_t> ids;
-      for (const auto& r : *rows) {
-        std::vector<OutboxItem> batch;
-        if (auto x = read_items(r, batch); !x) return x.error();
-        for (const auto& it : batch) ids.push_back(it.id);
-        if (!batch.empty()) out.push_back(std::move(batch));
-      }
-      if (ids.empty()) return out;
-      const int64_t token = new_lease_token();
-      const int64_t until = now_ms + opt_.lease_ms;
-      auto lease = c.exec(
-          "UPDATE webhook_outbox SET next_attempt_ms = $1, lease_owner = $3, lease_token = $4 "
-          "WHERE id = ANY($2::bigint[])",
-          Params::of(until, int_array(ids), opt_.owner, token), "lease webhook items");
-      if (!lease) return lease.error();
-      for (auto& b : out)
-        for (auto& it : b) {
-          it.next_attempt_ms = until;
-          it.lease_owner = opt_.owner;
-          it.lease_token = token;
-        }
-      return out;
+      OutboxRound r;
+      if (auto x = claim(c, {}, now_ms, max_batches, max_per_batch, skip_urls, r); !x)
+        return x.error();
+      return std::move(r.claimed);
     });
   }
 
-  // A mark is idempotent: it ends the lease (lease_owner = ''), so a resent mark changes nothing.
+  // One transaction: the marks' UPDATEs and the claim's group SELECT in one pipelined round
+  // trip, then the claim's row locks and the lease; one commit.
+  core::Result<OutboxRound> mark_and_claim(const std::vector<OutboxMark>& marks, int64_t now_ms,
+                                           size_t max_batches, size_t max_per_batch,
+                                           const std::vector<std::string>& skip_urls) override {
+    std::vector<Stmt> stmts;
+    std::vector<size_t> index;  // the statement of each mark; marks without claims have none
+    for (const auto& m : marks) {
+      index.push_back(m.claims.empty() ? SIZE_MAX : stmts.size());
+      if (!m.claims.empty())
+        stmts.push_back(m.sent ? sent_stmt(m.claims, m.at_ms, m.code)
+                               : failed_stmt(m.claims, m.at_ms, m.error, m.give_up, m.code));
+    }
+    const bool claiming = max_batches > 0 && max_per_batch > 0;
+    if (stmts.empty() && !claiming) return OutboxRound{std::vector<size_t>(marks.size(), 0), {}};
+    return pool_->transact([&](Conn& c) -> core::Result<OutboxRound> {
+      OutboxRound r;
+      std::vector<Rows> marked;
+      if (claiming) {
+        if (auto x = claim(c, stmts, now_ms, max_batches, max_per_batch, skip_urls, r, &marked); !x)
+          return x.error();
+      } else {
+        auto x = c.pipeline(stmts, "mark webhook items");
+        if (!x) return x.error();
+        marked = std::move(x).value();
+      }
+      for (size_t i : index)
+        r.marked.push_back(i == SIZE_MAX ? 0 : static_cast<size_t>(marked.at(i).affected()));
+      return r;
+    });
+  }
+
+  // A mark is idempotent  // A mark is idempotent: it ends the lease (lease_owner = ''), so a
+  // resent mark changes nothing.
   core::Result<size_t> mark_sent(const std::vector<OutboxClaim>& claims, int64_t now_ms,
                                  int code) override {
     if (claims.empty()) return size_t{0};
-    const auto parts = split(claims);
-    const auto& ids = parts.first;
-    const auto& tokens = parts.second;
-    // next_attempt_ms keeps the time it went out (the message log shows it).
+    const Stmt st = sent_stmt(claims, now_ms, code);
     return pool_->with([&](Conn& c) -> core::Result<size_t> {
-      auto r = c.exec(
-          "UPDATE webhook_outbox w SET state = 'sent', attempts = attempts + 1, "
-          "last_error = '', next_attempt_ms = $1, last_code = $3, lease_owner = '' "
-          "FROM unnest($2::bigint[], $4::bigint[]) AS c(id, token) "
-          "WHERE w.id = c.id AND w.lease_token = c.token AND w.lease_owner = $5 AND "
-          "w.state = 'pending'",
-          Params::of(now_ms, int_array(ids), int64_t{code}, int_array(tokens), opt_.owner),
-          "mark webhook items sent");
+      auto r = c.exec(st.sql, st.params, "mark webhook items sent");
       if (!r) return r.error();
       return static_cast<size_t>(r->affected());
     });
@@ -180,20 +152,9 @@ class PgOutbox final : public Outbox {
   core::Result<size_t> mark_failed(const std::vector<OutboxClaim>& claims, int64_t next_attempt_ms,
                                    const std::string& error, bool give_up, int code) override {
     if (claims.empty()) return size_t{0};
-    const auto parts = split(claims);
-    const auto& ids = parts.first;
-    const auto& tokens = parts.second;
+    const Stmt st = failed_stmt(claims, next_attempt_ms, error, give_up, code);
     return pool_->with([&](Conn& c) -> core::Result<size_t> {
-      auto r = c.exec(
-          "UPDATE webhook_outbox w SET attempts = attempts + 1, last_error = $1, "
-          "next_attempt_ms = $2, state = $3, last_code = $5, lease_owner = '' "
-          "FROM unnest($4::bigint[], $6::bigint[]) AS c(id, token) "
-          "WHERE w.id = c.id AND w.lease_token = c.token AND w.lease_owner = $7 AND "
-          "w.state = 'pending'",
-          Params::of(error, next_attempt_ms,
-                     to_string(give_up ? OutboxState::failed : OutboxState::pending),
-                     int_array(ids), int64_t{code}, int_array(tokens), opt_.owner),
-          "mark webhook items failed");
+      auto r = c.exec(st.sql, st.params, "mark webhook items failed");
       if (!r) return r.error();
       return static_cast<size_t>(r->affected());
     });
@@ -284,6 +245,110 @@ class PgOutbox final : public Outbox {
   }
 
  private:
+  // Claims due items inside the caller's transaction (see due()) into r.claimed. `first`: the
+  // statements to run before it, pipelined with its first query (one round trip); their rows
+  // go to first_rows.
+  core::Result<void> claim(Conn& c, const std::vector<Stmt>& first, int64_t now_ms,
+                           size_t max_batches, size_t max_per_batch,
+                           const std::vector<std::string>& skip_urls, OutboxRound& r,
+                           std::vector<Rows>* first_rows = nullptr) const {
+    auto& out = r.claimed;
+    // Oldest group first: the group whose oldest due item is oldest.
+    // skip_urls: one parameter each (values are sent out of band, never spliced in). The
+    // groups are chosen among the kDueWindow items due earliest: one bounded range of
+    // webhook_outbox_due whatever the backlog (a GROUP BY over every due item took 10 ms per
+    // claim with 20,000 due, EXPLAIN ANALYZE).
+    const size_t window = std::max(kDueWindow, max_batches * max_per_batch);
+    Params gp = Params::of(now_ms, static_cast<int64_t>(max_batches), static_cast<int64_t>(window));
+    std::string skip;
+    for (const auto& u : skip_urls) {
+      gp.add(u);
+      skip += fmt::format("{}${}", skip.empty() ? "" : ", ", gp.size());
+    }
+    std::vector<Stmt> stmts = first;
+    stmts.push_back(
+        {fmt::format("SELECT account_id, kind, url, content_type, MIN(id) AS first FROM "
+                     "(SELECT id, account_id, kind, url, content_type FROM webhook_outbox "
+                     "WHERE state = 'pending' AND next_attempt_ms <= $1 {} "
+                     "ORDER BY next_attempt_ms LIMIT $3) w "
+                     "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT $2",
+                     skip.empty() ? "" : "AND url NOT IN (" + skip + ")"),
+         std::move(gp)});
+    Rows groups;
+    if (first.empty()) {
+      auto g = c.exec(stmts.back().sql, stmts.back().params, "find due webhook items");
+      if (!g) return g.error();
+      groups = std::move(g).value();
+    } else {
+      auto all = c.pipeline(stmts, "mark webhook items and find due ones");
+      if (!all) return all.error();
+      groups = std::move(all->back());
+      all->pop_back();
+      if (first_rows != nullptr) *first_rows = std::move(all).value();
+    }
+    if (groups.empty()) return core::ok();
+    std::vector<Stmt> claims;
+    for (int g = 0; g < groups.size(); ++g)
+      claims.push_back(
+          {fmt::format("SELECT {} FROM webhook_outbox WHERE state = 'pending' AND "
+                       "next_attempt_ms <= $1 AND account_id = $2 AND kind = $3 AND url = $4 "
+                       "AND content_type = $5 ORDER BY id LIMIT $6 FOR UPDATE SKIP LOCKED",
+                       kColumns),
+           Params::of(now_ms, groups.int64(g, 0), groups.view(g, 1), groups.view(g, 2),
+                      groups.view(g, 3), static_cast<int64_t>(max_per_batch))});
+    auto rows = c.pipeline(claims, "claim due webhook items");
+    if (!rows) return rows.error();
+    std::vector<int64_t> ids;
+    for (const auto& rw : *rows) {
+      std::vector<OutboxItem> batch;
+      if (auto x = read_items(rw, batch); !x) return x.error();
+      for (const auto& it : batch) ids.push_back(it.id);
+      if (!batch.empty()) out.push_back(std::move(batch));
+    }
+    if (ids.empty()) return core::ok();
+    const int64_t token = new_lease_token();
+    const int64_t until = now_ms + opt_.lease_ms;
+    auto lease = c.exec(
+        "UPDATE webhook_outbox SET next_attempt_ms = $1, lease_owner = $3, lease_token = $4 "
+        "WHERE id = ANY($2::bigint[])",
+        Params::of(until, int_array(ids), opt_.owner, token), "lease webhook items");
+    if (!lease) return lease.error();
+    for (auto& b : out)
+      for (auto& it : b) {
+        it.next_attempt_ms = until;
+        it.lease_owner = opt_.owner;
+        it.lease_token = token;
+      }
+    return core::ok();
+  }
+
+  // The marks: one UPDATE over the (id, token) pairs, fenced by owner and token.
+  // next_attempt_ms keeps the time it went out (the message log shows it).
+  Stmt sent_stmt(const std::vector<OutboxClaim>& claims, int64_t now_ms, int code) const {
+    const auto [ids, tokens] = split(claims);
+    return {
+        "UPDATE webhook_outbox w SET state = 'sent', attempts = attempts + 1, "
+        "last_error = '', next_attempt_ms = $1, last_code = $3, lease_owner = '' "
+        "FROM unnest($2::bigint[], $4::bigint[]) AS c(id, token) "
+        "WHERE w.id = c.id AND w.lease_token = c.token AND w.lease_owner = $5 AND "
+        "w.state = 'pending'",
+        Params::of(now_ms, int_array(ids), int64_t{code}, int_array(tokens), opt_.owner)};
+  }
+
+  Stmt failed_stmt(const std::vector<OutboxClaim>& claims, int64_t next_attempt_ms,
+                   const std::string& error, bool give_up, int code) const {
+    const auto [ids, tokens] = split(claims);
+    return {
+        "UPDATE webhook_outbox w SET attempts = attempts + 1, last_error = $1, "
+        "next_attempt_ms = $2, state = $3, last_code = $5, lease_owner = '' "
+        "FROM unnest($4::bigint[], $6::bigint[]) AS c(id, token) "
+        "WHERE w.id = c.id AND w.lease_token = c.token AND w.lease_owner = $7 AND "
+        "w.state = 'pending'",
+        Params::of(error, next_attempt_ms,
+                   to_string(give_up ? OutboxState::failed : OutboxState::pending), int_array(ids),
+                   int64_t{code}, int_array(tokens), opt_.owner)};
+  }
+
   static std::pair<std::vector<int64_t>, std::vector<int64_t>> split(
       const std::vector<OutboxClaim>& claims) {
     std::vector<int64_t> ids, tokens;

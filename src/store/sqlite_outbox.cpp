@@ -4,6 +4,7 @@
 // instances (threads of two processes, or two connections of one) claim due items one after
 // the other, and the lease written inside the claim's transaction keeps the second from
 // taking what the first took. Marks are fenced: `WHERE lease_owner = ? AND lease_token = ?`.
+// mark_and_claim runs a round's marks and its claim in one such transaction.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -105,61 +106,7 @@ class SqliteOutbox final : public Outbox {
     std::lock_guard lock(mu_);
     Txn txn(db_);
     if (auto r = txn.begin_immediate(); !r) return r.error();
-    struct Group {
-      int64_t account_id;
-      std::string kind, url, content_type;
-    };
-    std::vector<Group> groups;
-    {
-      // Oldest group first: the group whose oldest due item is oldest.
-      // skip_urls: one placeholder each (values are bound, never spliced into the SQL).
-      std::string skip;
-      for (size_t i = 0; i < skip_urls.size(); ++i) skip += i == 0 ? "?" : ", ?";
-      // Among the kDueWindow items due earliest (one bounded range of webhook_outbox_due).
-      Stmt s(db_, fmt::format("SELECT account_id, kind, url, content_type, MIN(id) AS first FROM "
-                              "(SELECT id, account_id, kind, url, content_type FROM "
-                              "webhook_outbox WHERE state = 'pending' AND next_attempt_ms <= ? {} "
-                              "ORDER BY next_attempt_ms LIMIT ?) "
-                              "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT ?",
-                              skip.empty() ? "" : "AND url NOT IN (" + skip + ")"));
-      int at = 1;
-      s.bind(at++, now_ms);
-      for (const auto& u : skip_urls) s.bind(at++, u);
-      s.bind(at++, static_cast<int64_t>(std::max(kDueWindow, max_batches * max_per_batch)));
-      s.bind(at, static_cast<int64_t>(max_batches));
-      int rc;
-      while ((rc = s.step()) == SQLITE_ROW)
-        groups.push_back({s.int64(0), s.text(1), s.text(2), s.text(3)});
-      if (rc != SQLITE_DONE) return s.error(rc, "find due webhook items");
-    }
-    const int64_t token = new_lease_token();
-    const int64_t until = now_ms + opt_.lease_ms;
-    Stmt lease(db_,
-               "UPDATE webhook_outbox SET next_attempt_ms = ?, lease_owner = ?, lease_token = ? "
-               "WHERE id = ?");
-    for (const auto& g : groups) {
-      std::vector<OutboxItem> batch;
-      Stmt s(db_, fmt::format("SELECT {} FROM webhook_outbox WHERE state = 'pending' AND "
-                              "next_attempt_ms <= ? AND account_id = ? AND kind = ? AND "
-                              "url = ? AND content_type = ? ORDER BY id LIMIT ?",
-                              kColumns));
-      s.bind(1, now_ms)
-          .bind(2, g.account_id)
-          .bind(3, g.kind)
-          .bind(4, g.url)
-          .bind(5, g.content_type)
-          .bind(6, static_cast<int64_t>(max_per_batch));
-      if (auto r = read_items(s, batch, "read due webhook items"); !r) return r.error();
-      for (auto& it : batch) {
-        lease.reset();
-        lease.bind(1, until).bind(2, opt_.owner).bind(3, token).bind(4, it.id);
-        if (auto r = lease.run("lease webhook item"); !r) return r.error();
-        it.next_attempt_ms = until;
-        it.lease_owner = opt_.owner;
-        it.lease_token = token;
-      }
-      if (!batch.empty()) out.push_back(std::move(batch));
-    }
+    if (auto r = claim(now_ms, max_batches, max_per_batch, skip_urls, out); !r) return r.error();
     if (auto r = txn.commit(); !r) return r.error();
     return out;
   }
@@ -170,20 +117,10 @@ class SqliteOutbox final : public Outbox {
     std::lock_guard lock(mu_);
     Txn txn(db_);
     if (auto r = txn.begin_immediate(); !r) return r.error();
-    // next_attempt_ms keeps the time it went out (the message log shows it).
-    Stmt s(db_,
-           "UPDATE webhook_outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
-           "next_attempt_ms = ?, last_code = ?, lease_owner = '' WHERE id = ? AND "
-           "state = 'pending' AND lease_owner = ? AND lease_token = ?");
-    size_t changed = 0;
-    for (const auto& c : claims) {
-      s.reset();
-      s.bind(1, now_ms).bind(2, int64_t{code}).bind(3, c.id).bind(4, opt_.owner).bind(5, c.token);
-      if (auto r = s.run("mark webhook item sent"); !r) return r.error();
-      changed += static_cast<size_t>(db_.changes());
-    }
+    auto n = mark({true, false, now_ms, code, {}, claims});
+    if (!n) return n.error();
     if (auto r = txn.commit(); !r) return r.error();
-    return changed;
+    return n;
   }
 
   core::Result<size_t> mark_failed(const std::vector<OutboxClaim>& claims, int64_t next_attempt_ms,
@@ -192,25 +129,37 @@ class SqliteOutbox final : public Outbox {
     std::lock_guard lock(mu_);
     Txn txn(db_);
     if (auto r = txn.begin_immediate(); !r) return r.error();
-    Stmt s(db_,
-           "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?, "
-           "next_attempt_ms = ?, state = ?, last_code = ?, lease_owner = '' WHERE id = ? AND "
-           "state = 'pending' AND lease_owner = ? AND lease_token = ?");
-    size_t changed = 0;
-    for (const auto& c : claims) {
-      s.reset();
-      s.bind(1, error)
-          .bind(2, next_attempt_ms)
-          .bind(3, to_string(give_up ? OutboxState::failed : OutboxState::pending))
-          .bind(4, int64_t{code})
-          .bind(5, c.id)
-          .bind(6, opt_.owner)
-          .bind(7, c.token);
-      if (auto r = s.run("mark webhook item failed"); !r) return r.error();
-      changed += static_cast<size_t>(db_.changes());
-    }
+    auto n = mark({false, give_up, next_attempt_ms, code, error, claims});
+    if (!n) return n.error();
     if (auto r = txn.commit(); !r) return r.error();
-    return changed;
+    return n;
+  }
+
+  // One BEGIN IMMEDIATE transaction: the marks, then the claim.
+  core::Result<OutboxRound> mark_and_claim(const std::vector<OutboxMark>& marks, int64_t now_ms,
+                                           size_t max_batches, size_t max_per_batch,
+                                           const std::vector<std::string>& skip_urls) override {
+    OutboxRound out;
+    const bool claiming = max_batches > 0 && max_per_batch > 0;
+    const bool any = std::any_of(marks.begin(), marks.end(),
+                                 [](const OutboxMark& m) { return !m.claims.empty(); });
+    if (!any && !claiming) {
+      out.marked.assign(marks.size(), 0);
+      return out;
+    }
+    std::lock_guard lock(mu_);
+    Txn txn(db_);
+    if (auto r = txn.begin_immediate(); !r) return r.error();
+    for (const auto& m : marks) {
+      auto n = mark(m);
+      if (!n) return n.error();
+      out.marked.push_back(*n);
+    }
+    if (claiming)
+      if (auto r = claim(now_ms, max_batches, max_per_batch, skip_urls, out.claimed); !r)
+        return r.error();
+    if (auto r = txn.commit(); !r) return r.error();
+    return out;
   }
 
   core::Result<uint64_t> backlog() override {
@@ -286,6 +235,97 @@ class SqliteOutbox final : public Outbox {
   }
 
  private:
+  // Claims due items inside the caller's transaction (mu_ held; see due()).
+  core::Result<void> claim(int64_t now_ms, size_t max_batches, size_t max_per_batch,
+                           const std::vector<std::string>& skip_urls,
+                           std::vector<std::vector<OutboxItem>>& out) {
+    struct Group {
+      int64_t account_id;
+      std::string kind, url, content_type;
+    };
+    std::vector<Group> groups;
+    {
+      // Oldest group first: the group whose oldest due item is oldest.
+      // skip_urls: one placeholder each (values are bound, never spliced into the SQL).
+      std::string skip;
+      for (size_t i = 0; i < skip_urls.size(); ++i) skip += i == 0 ? "?" : ", ?";
+      // Among the kDueWindow items due earliest (one bounded range of webhook_outbox_due).
+      Stmt s(db_, fmt::format("SELECT account_id, kind, url, content_type, MIN(id) AS first FROM "
+                              "(SELECT id, account_id, kind, url, content_type FROM "
+                              "webhook_outbox WHERE state = 'pending' AND next_attempt_ms <= ? {} "
+                              "ORDER BY next_attempt_ms LIMIT ?) "
+                              "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT ?",
+                              skip.empty() ? "" : "AND url NOT IN (" + skip + ")"));
+      int at = 1;
+      s.bind(at++, now_ms);
+      for (const auto& u : skip_urls) s.bind(at++, u);
+      s.bind(at++, static_cast<int64_t>(std::max(kDueWindow, max_batches * max_per_batch)));
+      s.bind(at, static_cast<int64_t>(max_batches));
+      int rc;
+      while ((rc = s.step()) == SQLITE_ROW)
+        groups.push_back({s.int64(0), s.text(1), s.text(2), s.text(3)});
+      if (rc != SQLITE_DONE) return s.error(rc, "find due webhook items");
+    }
+    const int64_t token = new_lease_token();
+    const int64_t until = now_ms + opt_.lease_ms;
+    Stmt lease(db_,
+               "UPDATE webhook_outbox SET next_attempt_ms = ?, lease_owner = ?, lease_token = ? "
+               "WHERE id = ?");
+    for (const auto& g : groups) {
+      std::vector<OutboxItem> batch;
+      Stmt s(db_, fmt::format("SELECT {} FROM webhook_outbox WHERE state = 'pending' AND "
+                              "next_attempt_ms <= ? AND account_id = ? AND kind = ? AND "
+                              "url = ? AND content_type = ? ORDER BY id LIMIT ?",
+                              kColumns));
+      s.bind(1, now_ms)
+          .bind(2, g.account_id)
+          .bind(3, g.kind)
+          .bind(4, g.url)
+          .bind(5, g.content_type)
+          .bind(6, static_cast<int64_t>(max_per_batch));
+      if (auto r = read_items(s, batch, "read due webhook items"); !r) return r;
+      for (auto& it : batch) {
+        lease.reset();
+        lease.bind(1, until).bind(2, opt_.owner).bind(3, token).bind(4, it.id);
+        if (auto r = lease.run("lease webhook item"); !r) return r;
+        it.next_attempt_ms = until;
+        it.lease_owner = opt_.owner;
+        it.lease_token = token;
+      }
+      if (!batch.empty()) out.push_back(std::move(batch));
+    }
+    return core::ok();
+  }
+
+  // One mark inside the caller's transaction (mu_ held), fenced: `WHERE lease_owner = ? AND
+  // lease_token = ?`. next_attempt_ms keeps the time a sent item went out (the message log).
+  core::Result<size_t> mark(const OutboxMark& m) {
+    if (m.claims.empty()) return size_t{0};
+    Stmt s(db_,
+           "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?1, "
+           "next_attempt_ms = ?2, state = ?3, last_code = ?4, lease_owner = '' "
+           "WHERE id = ?5 AND state = 'pending' AND lease_owner = ?6 AND lease_token = ?7");
+    const OutboxState to = m.sent      ? OutboxState::sent
+                           : m.give_up ? OutboxState::failed
+                                       : OutboxState::pending;
+    const std::string error = m.sent ? std::string() : m.error;
+    size_t changed = 0;
+    for (const auto& c : m.claims) {
+      s.reset();
+      s.bind(1, error)
+          .bind(2, m.at_ms)
+          .bind(3, to_string(to))
+          .bind(4, int64_t{m.code})
+          .bind(5, c.id)
+          .bind(6, opt_.owner)
+          .bind(7, c.token);
+      if (auto r = s.run(m.sent ? "mark webhook item sent" : "mark webhook item failed"); !r)
+        return r.error();
+      changed += static_cast<size_t>(db_.changes());
+    }
+    return changed;
+  }
+
   Db db_;
   const OutboxOptions opt_;
   std::mutex mu_;

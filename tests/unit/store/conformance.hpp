@@ -5,7 +5,8 @@
 // reach the store only through the contract (open_backend, Store, the repositories in a Tx,
 // MessageLog, Outbox); backend-specific tests (files, WAL, migrations, query plans) live in
 // sqlite_*_test.cpp. The services run on a FakeClock (clock_), so times are exact; open_again() is
-// a second instance over the same storage (another process on the same file).
+// a second instance over the same storage (another process on the same file). refuse_claims(dir,
+// on): a test's way to make the outbox's lease write fail (a trigger); false where there is none.
 #pragma once
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -18,6 +19,7 @@
 #include "core/clock.hpp"
 #include "store/backend.hpp"
 #include "store/secrets.hpp"
+#include "store/sqlite_db.hpp"
 #include "unit/store/pg_test_server.hpp"
 #include "unit/store/test_dir.hpp"
 
@@ -28,6 +30,16 @@ namespace tern::store::conformance {
 struct SqliteBackend {
   static constexpr bool kBytesVerbatim = true;
   static std::string url(const test::TempDir& dir) { return "sqlite:" + dir.file("tern.db"); }
+  static bool refuse_claims(const test::TempDir& dir, bool on) {
+    auto db = sqlite::Db::open(dir.file("tern.db"));
+    if (!db) return false;
+    return db
+        ->exec(on ? "CREATE TRIGGER refuse_claims BEFORE UPDATE OF lease_token ON "
+                    "webhook_outbox BEGIN SELECT RAISE(ABORT, 'claims refused'); END"
+                  : "DROP TRIGGER refuse_claims",
+               "test trigger")
+        .ok();
+  }
 };
 
 struct MemoryBackend {
@@ -36,6 +48,7 @@ struct MemoryBackend {
     static std::atomic<int> n{0};
     return "memory:conformance-" + std::to_string(++n);
   }
+  static bool refuse_claims(const test::TempDir&, bool) { return false; }
 };
 
 // A fresh schema of the shared test server per test (pg_test_server.hpp), dropped afterwards.
@@ -43,6 +56,22 @@ struct PostgresBackend {
   static constexpr bool kBytesVerbatim = false;
   test::PgSchema schema;
   std::string url(const test::TempDir&) const { return schema.url(); }
+  bool refuse_claims(const test::TempDir&, bool on) const {
+    auto c = pg::Conn::connect(schema.url());
+    if (!c) return false;
+    const std::vector<std::string> sql =
+        on ? std::vector<std::string>{"CREATE FUNCTION refuse_claims() RETURNS trigger "
+                                      "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                                      "'claims refused'; END $$",
+                                      "CREATE TRIGGER refuse_claims BEFORE UPDATE OF lease_token "
+                                      "ON webhook_outbox FOR EACH ROW EXECUTE FUNCTION "
+                                      "refuse_claims()"}
+           : std::vector<std::string>{"DROP TRIGGER refuse_claims ON webhook_outbox",
+                                      "DROP FUNCTION refuse_claims()"};
+    for (const auto& q : sql)
+      if (!c->exec(q, "test trigger")) return false;
+    return true;
+  }
 };
 
 using Backends = ::testing::Types<SqliteBackend, MemoryBackend, PostgresBackend>;

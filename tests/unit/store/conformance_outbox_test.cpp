@@ -2,7 +2,8 @@
 // (defaults for times), grouping of due() batches (one account/kind/url/content_type each,
 // oldest first, per-batch cap), the lease that keeps a claimed item from being handed out twice
 // (also to a second instance claiming at the same moment), mark_sent / mark_failed (reschedule
-// and give up), backlog and next_due_ms, for_message in any state, refusal of malformed items.
+// and give up), mark_and_claim (the marks then a claim, all or nothing), backlog and
+// next_due_ms, for_message in any state, refusal of malformed items.
 #include <algorithm>
 #include <mutex>
 #include <set>
@@ -261,6 +262,124 @@ TYPED_TEST(OutboxConformance, MarkSentAndMarkFailed) {
   ASSERT_EQ(this->outbox_->mark_sent(this->claim(retry[0][0]), t + 31'000).value(), 1u);
   EXPECT_EQ(this->outbox_->backlog().value(), 0u);
   EXPECT_EQ(this->outbox_->next_due_ms().value(), 0);
+}
+
+// mark_and_claim (the webhook sender's round): the marks, fenced exactly as mark_sent /
+// mark_failed, in order, then a claim as due(): an item a mark makes due now is claimed by the
+// same call.
+TYPED_TEST(OutboxConformance, MarkAndClaimMarksAsTheMarkCallsThenClaimsAsDue) {
+  this->enqueue({item(1, "https://a.example/", "m1"), item(1, "https://a.example/", "m2"),
+                 item(1, "https://a.example/", "m3")});
+  const int64_t t = this->now();
+  auto batches = this->due(t);
+  ASSERT_EQ(batches.size(), 1u);
+  ASSERT_EQ(batches[0].size(), 3u);
+  const OutboxItem i1 = batches[0][0], i2 = batches[0][1], i3 = batches[0][2];
+  this->enqueue({item(2, "https://b.example/", "m4")});
+  std::vector<OutboxMark> marks;
+  marks.push_back({true, false, t + 10, 200, "", this->claim(i1)});
+  marks.push_back({false, false, t, 500, "POST https://a.example/: 500", this->claim(i2)});
+  marks.push_back({false, true, t + 20, 0, "connection refused", this->claim(i3)});
+  marks.push_back({true, false, t, 200, "", {{i1.id, i1.lease_token + 1}}});  // made up
+  marks.push_back({true, false, t, 200, "", {}});
+  auto r = this->outbox_->mark_and_claim(marks, t, 10, 10, {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->marked, (std::vector<size_t>{1, 1, 1, 0, 0}));
+  // m2 is due again at once (its mark said t): the claim after the marks takes it, oldest first.
+  ASSERT_EQ(r->claimed.size(), 2u);
+  ASSERT_EQ(r->claimed[0].size(), 1u);
+  EXPECT_EQ(r->claimed[0][0].message_id, "m2");
+  EXPECT_EQ(r->claimed[0][0].attempts, 1);
+  EXPECT_EQ(r->claimed[0][0].last_code, 500);
+  EXPECT_NE(r->claimed[0][0].lease_token, 0);
+  EXPECT_NE(r->claimed[0][0].lease_token, i2.lease_token);
+  ASSERT_EQ(r->claimed[1].size(), 1u);
+  EXPECT_EQ(r->claimed[1][0].message_id, "m4");
+  EXPECT_EQ(r->claimed[1][0].lease_owner, "local");
+  EXPECT_EQ(r->claimed[1][0].next_attempt_ms, t + kOutboxLeaseMs);
+
+  const auto m1 = this->outbox_->for_message("m1").value().at(0);
+  EXPECT_EQ(m1.state, OutboxState::sent);
+  EXPECT_EQ(m1.attempts, 1);
+  EXPECT_EQ(m1.next_attempt_ms, t + 10);
+  EXPECT_EQ(m1.last_code, 200);
+  EXPECT_EQ(m1.lease_owner, "");
+  const auto m3 = this->outbox_->for_message("m3").value().at(0);
+  EXPECT_EQ(m3.state, OutboxState::failed);
+  EXPECT_EQ(m3.last_error, "connection refused");
+  EXPECT_EQ(m3.attempts, 1);
+  EXPECT_TRUE(this->due(t + kOutboxLeaseMs - 1).empty());  // m2 and m4 are leased
+
+  // A late duplicate of the marks changes nothing (they ended the leases); no claim asked.
+  auto again = this->outbox_->mark_and_claim(marks, t, 0, 10, {});
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->marked, (std::vector<size_t>{0, 0, 0, 0, 0}));
+  EXPECT_TRUE(again->claimed.empty());
+  EXPECT_EQ(this->outbox_->for_message("m1").value().at(0).state, OutboxState::sent);
+  // Nothing to mark, a claim only: skip_urls as due().
+  ASSERT_TRUE(this->outbox_->retry_now(2, r->claimed[1][0].id, t).value());
+  auto skip = this->outbox_->mark_and_claim({}, t, 10, 10, {"https://b.example/"});
+  ASSERT_TRUE(skip.ok()) << skip.error().message;
+  EXPECT_TRUE(skip->marked.empty());
+  EXPECT_TRUE(skip->claimed.empty());
+  auto b = this->outbox_->mark_and_claim({}, t, 10, 10, {});
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_EQ(b->claimed.size(), 1u);
+  EXPECT_EQ(b->claimed[0][0].message_id, "m4");
+}
+
+// A stale holder's marks in a mark_and_claim change nothing; the new holder's stand.
+TYPED_TEST(OutboxConformance, MarkAndClaimIsFencedLikeTheMarks) {
+  this->enqueue({item(1, "https://a.example/", "m1")});
+  const int64_t t = this->now();
+  const OutboxItem held_by_a = this->due(t).at(0).at(0);
+  Backend b = this->open_again("node-b");
+  const OutboxItem held_by_b = b.outbox->due(t + kOutboxLeaseMs, 10, 10).value().at(0).at(0);
+  auto stale = this->outbox_->mark_and_claim({{true, false, t, 200, "", this->claim(held_by_a)}},
+                                             t + kOutboxLeaseMs, 10, 10, {});
+  ASSERT_TRUE(stale.ok()) << stale.error().message;
+  EXPECT_EQ(stale->marked, std::vector<size_t>{0});
+  EXPECT_TRUE(stale->claimed.empty());  // B holds it
+  auto now = this->outbox_->for_message("m1").value().at(0);
+  EXPECT_EQ(now.state, OutboxState::pending);
+  EXPECT_EQ(now.lease_token, held_by_b.lease_token);
+  auto mine = b.outbox->mark_and_claim({{false, true, t, 503, "POST: 503", this->claim(held_by_b)}},
+                                       t, 0, 10, {});
+  ASSERT_TRUE(mine.ok()) << mine.error().message;
+  EXPECT_EQ(mine->marked, std::vector<size_t>{1});
+  EXPECT_EQ(this->outbox_->for_message("m1").value().at(0).state, OutboxState::failed);
+}
+
+// A mark_and_claim that fails (here: its claim's lease write, refused by a trigger the test
+// installs) leaves nothing of either: the marks are rolled back with the claim.
+TYPED_TEST(OutboxConformance, AFailedMarkAndClaimLeavesNothingOfEither) {
+  this->enqueue({item(1, "https://a.example/", "m1"), item(1, "https://a.example/", "m2")});
+  const int64_t t = this->now();
+  const OutboxItem i1 = this->due(t, 1, 1).at(0).at(0);
+  ASSERT_EQ(i1.message_id, "m1");
+  if (!this->kind_.refuse_claims(this->dir_, true))
+    GTEST_SKIP() << "this backend has no way to make a claim fail";
+  auto r = this->outbox_->mark_and_claim({{true, false, t + 5, 200, "", this->claim(i1)}}, t + 5,
+                                         10, 10, {});
+  ASSERT_FALSE(r.ok());
+  const auto m1 = this->outbox_->for_message("m1").value().at(0);
+  EXPECT_EQ(m1.state, OutboxState::pending);
+  EXPECT_EQ(m1.attempts, 0);
+  EXPECT_EQ(m1.lease_owner, "local");
+  EXPECT_EQ(m1.lease_token, i1.lease_token);
+  const auto m2 = this->outbox_->for_message("m2").value().at(0);
+  EXPECT_EQ(m2.lease_owner, "");
+  EXPECT_EQ(m2.lease_token, 0);
+  EXPECT_EQ(m2.next_attempt_ms, t);
+  ASSERT_TRUE(this->kind_.refuse_claims(this->dir_, false));
+  // The same round again, the store back: both happen.
+  r = this->outbox_->mark_and_claim({{true, false, t + 5, 200, "", this->claim(i1)}}, t + 5, 10, 10,
+                                    {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->marked, std::vector<size_t>{1});
+  ASSERT_EQ(r->claimed.size(), 1u);
+  EXPECT_EQ(r->claimed[0][0].message_id, "m2");
+  EXPECT_EQ(this->outbox_->for_message("m1").value().at(0).state, OutboxState::sent);
 }
 
 TYPED_TEST(OutboxConformance, ForMessageListsEveryStateOldestFirst) {
