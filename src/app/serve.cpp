@@ -801,7 +801,8 @@ void Server::build_http() {
 //     the leased jobs (sandbox pruning, change-log trim) and the change feed; its leases are
 //     given up, the DNS round's with them);
 //  5. the control socket closes (queue commands and test emails reach the engine through it);
-//  6. the webhook sender stops taking items (what is pending stays in the durable outbox);
+//  6. the webhook sender stops taking items (what is pending stays in the durable outbox) and
+//     stores the marks and attempt events of the POSTs that ended (at most 5 s);
 //  7. the delivery engine stops and hands its last event batch on to the report pipeline;
 //  8. the report pipeline writes everything it was handed, then ends.
 // The Server's members are destroyed after that, when no thread runs any more: the spool, then
@@ -842,7 +843,8 @@ void Server::add_services(Runtime& rt) {
       [this] {
         poke_webhooks_.set(nullptr);  // the report pipeline may still enqueue on the way down
         webhook_sender_->stop();      // no new POSTs; those in flight end with the io_context
-        run_queued(webhook_io_, "webhook sender");
+        // The marks and attempt events of the POSTs that ended are stored (bounded).
+        webhook_sender_->drain(std::chrono::seconds(5));
       },
       [this] {
         webhook_io_.stop();

@@ -82,26 +82,40 @@ std::vector<StartPost> WebhookScheduler::offer(std::vector<WebhookBatch> claimed
 
 bool look_for_next_due(size_t asked, size_t got) { return asked > 0 && got < asked; }
 
+void MarkCoalescer::put(Key key, bool sent, bool give_up, int64_t at, int code,
+                        const std::string& error, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  auto [it, fresh] = groups_.try_emplace(std::move(key));
+  MarkGroup& g = it->second;
+  if (fresh) {
+    g.sent = sent;
+    g.give_up = give_up;
+    g.code = code;
+    g.error = sent ? std::string() : error;
+    g.at_ms = at;
+  } else if (sent || give_up) {
+    g.at_ms = std::max(g.at_ms, at);
+  }
+  g.ids.insert(g.ids.end(), ids.begin(), ids.end());
+  items_ += ids.size();
+}
+
 void MarkCoalescer::add(const Settlement& s, int64_t now_ms, const std::string& reply, int code) {
-  auto put = [&](Key key, bool sent, bool give_up, int64_t at, const std::vector<int64_t>& ids) {
-    if (ids.empty()) return;
-    auto [it, fresh] = groups_.try_emplace(std::move(key));
-    MarkGroup& g = it->second;
-    if (fresh) {
-      g.sent = sent;
-      g.give_up = give_up;
-      g.code = code;
-      g.error = sent ? std::string() : reply;
-      g.at_ms = at;
-    } else if (sent || give_up) {
-      g.at_ms = std::max(g.at_ms, at);
-    }
-    g.ids.insert(g.ids.end(), ids.begin(), ids.end());
-    items_ += ids.size();
-  };
-  put({0, 0, code, std::string()}, true, false, now_ms, s.sent);
-  for (const auto& [next, ids] : s.retry_at) put({1, next, code, reply}, false, false, next, ids);
-  put({2, 0, code, reply}, false, true, now_ms, s.given_up);
+  put({0, 0, code, std::string()}, true, false, now_ms, code, reply, s.sent);
+  for (const auto& [next, ids] : s.retry_at)
+    put({1, next, code, reply}, false, false, next, code, reply, ids);
+  put({2, 0, code, reply}, false, true, now_ms, code, reply, s.given_up);
+}
+
+void MarkCoalescer::put_back(std::vector<MarkGroup> groups) {
+  for (auto& g : groups) {
+    if (g.sent)
+      put({0, 0, g.code, std::string()}, true, false, g.at_ms, g.code, g.error, g.ids);
+    else if (g.give_up)
+      put({2, 0, g.code, g.error}, false, true, g.at_ms, g.code, g.error, g.ids);
+    else
+      put({1, g.at_ms, g.code, g.error}, false, false, g.at_ms, g.code, g.error, g.ids);
+  }
 }
 
 std::vector<MarkGroup> MarkCoalescer::take() {

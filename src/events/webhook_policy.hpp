@@ -125,10 +125,13 @@ struct MarkGroup {
 // mark calls as possible: the sent items of one HTTP status in one group (at the latest end
 // time: mark_sent's time is when they went out, within one round of each other); retried items
 // per (next attempt, reply, status); given-up items per (reply, status) at the latest end time.
-// Every id added comes out in exactly one group; take() empties it.
+// Every id added comes out in exactly one group; take() empties it. put_back() returns groups
+// take() gave out whose store failed (they go out again with the next take(), merged with what
+// was added meanwhile under the same key).
 class MarkCoalescer {
  public:
   void add(const Settlement& s, int64_t now_ms, const std::string& reply, int code);
+  void put_back(std::vector<MarkGroup> groups);
   bool empty() const { return groups_.empty(); }
   size_t items() const { return items_; }
   std::vector<MarkGroup> take();
@@ -136,6 +139,8 @@ class MarkCoalescer {
  private:
   // (kind: 0 sent, 1 retry, 2 given up; next attempt (retry only); code; reply (not for sent))
   using Key = std::tuple<int, int64_t, int, std::string>;
+  void put(Key key, bool sent, bool give_up, int64_t at, int code, const std::string& error,
+           const std::vector<int64_t>& ids);
   std::map<Key, MarkGroup> groups_;
   size_t items_ = 0;
 };

@@ -9,7 +9,11 @@
 //
 // Invariants: every item the scheduler started is marked (sent or failed) unless the process
 // stops first; at most one round runs; a mark names our newest claim of the item, read on the
-// io thread when its round is prepared (after every earlier round's claims are known).
+// io thread when its round is prepared (after every earlier round's claims are known). A round
+// stores its marks and claims in one Outbox::mark_and_claim (one commit); when that fails, its
+// marks go back to the coalescer with their claims, their items stay held (not sent again by
+// this process) and the counters are not counted: the next round (after the store back-off, or
+// sooner when a POST ends) stores them.
 #include "net/webhook_sender.hpp"
 
 #include <sodium.h>
@@ -24,6 +28,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <charconv>
 #include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
@@ -81,7 +86,9 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   std::vector<events::StartPost> ready;  // batches handed to a freed host: wait for secrets
   bool round_busy = false;               // a store round runs (at most one at a time)
   bool round_again = false;              // something asked for a round meanwhile
-  uint64_t pending_failed = 0;           // failed attempts to count once their marks are stored
+  // drain(): who waits for everything ended to be stored (resolved by drain_step).
+  std::vector<std::shared_ptr<std::promise<bool>>> drain_waiters;
+  uint64_t pending_failed = 0;  // failed attempts to count once their marks are stored
 
   std::atomic<uint64_t> c_sent{0}, c_failed{0}, c_given_up{0}, c_backlog{0}, c_in_flight{0};
   int64_t backlog_read_ms = 0;  // when backlog() was last asked (the sender's thread; 0 never)
@@ -130,6 +137,7 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     // Results (the store thread).
     std::vector<Batch> claimed;
     bool store_error = false;
+    bool marks_failed = false;  // the marks were not stored: they go out again
     bool more_due = false;      // due() filled the budget: more may be due now
     bool none_pending = false;  // next_due_ms() said so
     std::optional<int64_t> next_due;
@@ -185,44 +193,52 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
     });
   }
 
-  // The store thread: marks, attempt events, secrets for the POSTs about to start, the claim.
+  // The store thread: marks and the claim (one transaction), attempt events, secrets for the
+  // POSTs about to start and the batches claimed.
   void store_round(Round& r) {
-    uint64_t sent = 0, given_up = 0;
+    std::vector<store::OutboxMark> marks;
+    marks.reserve(r.marks.size());
     for (size_t g = 0; g < r.marks.size(); ++g) {
       const auto& m = r.marks[g];
-      const size_t n = m.ids.size();
-      auto done = m.sent
-                      ? svc.outbox->mark_sent(r.claims[g], m.at_ms, m.code)
-                      : svc.outbox->mark_failed(r.claims[g], m.at_ms, m.error, m.give_up, m.code);
-      if (!done)
-        spdlog::error("webhooks: marking {} item(s) {}: {}", n, m.sent ? "sent" : "failed",
-                      done.error().message);
-      else if (*done < n)
-        spdlog::warn(
-            "webhooks: {} of {} item(s) were claimed again after our lease ran out; "
-            "their new holder's result stands",
-            n - *done, n);
-      if (m.sent) sent += n;
-      if (m.give_up) given_up += n;
+      marks.push_back({m.sent, m.give_up, m.at_ms, m.code, m.error, r.claims[g]});
     }
-    record(r.attempts);
-    c_sent += sent;  // after the events: a reader of the counter finds the attempts recorded
-    c_given_up += given_up;
-    c_failed += r.failed;
-    for (const auto& p : r.starts) read_secrets(r, p.batch.front().account_id);
+    uint64_t sent = 0, given_up = 0;
     size_t got = 0;
-    if (r.budget > 0) {
-      auto d = svc.outbox->due(r.t, r.budget, r.batch, r.skip_urls);
-      if (!d) {
-        spdlog::warn("webhooks: reading the outbox: {}", d.error().message);
+    if (!marks.empty() || r.budget > 0) {
+      auto done = svc.outbox->mark_and_claim(marks, r.t, r.budget, r.batch, r.skip_urls);
+      if (!done) {
         r.store_error = true;
+        r.marks_failed = !marks.empty();
+        if (r.marks_failed)
+          spdlog::error("webhooks: marking {} item(s): {} (kept: marked again in the next round)",
+                        r.marked_ids.size(), done.error().message);
+        else
+          spdlog::warn("webhooks: reading the outbox: {}", done.error().message);
       } else {
-        r.claimed = std::move(d).value();
+        for (size_t g = 0; g < r.marks.size(); ++g) {
+          const auto& m = r.marks[g];
+          const size_t n = m.ids.size();
+          if (done->marked.at(g) < n)
+            spdlog::warn(
+                "webhooks: {} of {} item(s) were claimed again after our lease ran out; "
+                "their new holder's result stands",
+                n - done->marked[g], n);
+          if (m.sent) sent += n;
+          if (m.give_up) given_up += n;
+        }
+        r.claimed = std::move(done->claimed);
         got = r.claimed.size();
-        for (const auto& b : r.claimed)
-          if (!b.empty()) read_secrets(r, b.front().account_id);
       }
     }
+    record(r.attempts);
+    if (!r.marks_failed) {
+      c_sent += sent;  // after the events: a reader of the counter finds the attempts recorded
+      c_given_up += given_up;
+      c_failed += r.failed;
+    }
+    for (const auto& p : r.starts) read_secrets(r, p.batch.front().account_id);
+    for (const auto& b : r.claimed)
+      if (!b.empty()) read_secrets(r, b.front().account_id);
     if (!r.store_error) {
       if (events::look_for_next_due(r.budget, got)) {
         if (auto next = svc.outbox->next_due_ms()) {
@@ -247,7 +263,18 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
   // The io thread: the round's marks are stored, its POSTs start. round_busy stays set until
   // the end: a POST that ends at once (local error, nothing to send) asks for the next round.
   void round_done(Round& r) {
-    sched.marked(r.marked_ids);
+    if (r.marks_failed) {
+      // Stored in a later round under the same claims; the items stay held meanwhile (a POST
+      // that ended is not sent again, even when its lease runs out before the store is back).
+      for (const auto& claims : r.claims)
+        for (const auto& c : claims)
+          if (c.token != 0) our_token.emplace(c.id, c.token);
+      marks.put_back(std::move(r.marks));
+      pending_marked.insert(pending_marked.end(), r.marked_ids.begin(), r.marked_ids.end());
+      pending_failed += r.failed;
+    } else {
+      sched.marked(r.marked_ids);
+    }
     if (r.backlog) c_backlog = *r.backlog;
     if (r.none_pending) c_backlog = 0;  // exact, not a second old
     for (const auto& b : r.claimed)
@@ -264,7 +291,10 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
         for (auto& k : *s) sodium_memzero(k.data(), k.size());
     c_in_flight = sched.running();
     round_busy = false;
-    if (round_again || !marks.empty() || !pending_attempts.empty() || !ready.empty()) {
+    // After a store error the next round waits for the back-off (wake_at) or a POST that ends:
+    // never at once, or a store that is down would be asked in a loop.
+    if (!r.store_error &&
+        (round_again || !marks.empty() || !pending_attempts.empty() || !ready.empty())) {
       dispatch(std::exchange(round_again, false));
     } else if (r.more_due && sched.claim_budget() > 0 && !stopped) {
       dispatch(false);  // slots still free and more is due (bounded by kClaimRounds a pump)
@@ -272,6 +302,17 @@ struct WebhookSender::Impl : std::enable_shared_from_this<WebhookSender::Impl> {
       const int64_t t = now();
       arm_timer(t, sched.wake_at(t, r.next_due, r.store_error));
     }
+    drain_step(r.marks_failed);
+  }
+
+  // drain(): once no round runs, one more round stores what ended (stopped: it claims nothing);
+  // the waiters learn true once nothing is left to store, false when a round failed.
+  void drain_step(bool failed) {
+    if (drain_waiters.empty()) return;
+    const bool left = !marks.empty() || !pending_attempts.empty();
+    if (!failed && round_busy) return;  // round_done comes back here
+    if (!failed && left) return dispatch(false);
+    for (auto& w : std::exchange(drain_waiters, {})) w->set_value(!failed && !left);
   }
 
   // The claims a mark names: the newest claim of each item that is ours (see our_token).
@@ -481,6 +522,29 @@ void WebhookSender::stop() {
     self->stopped = true;
     self->timer.cancel();
   });
+}
+
+bool WebhookSender::drain(std::chrono::milliseconds timeout) {
+  auto done = std::make_shared<std::promise<bool>>();
+  auto stored = done->get_future();
+  asio::post(impl_->io, [self = impl_, done] {
+    self->drain_waiters.push_back(done);
+    self->drain_step(false);
+  });
+  if (stored.wait_for(timeout) != std::future_status::ready) {
+    spdlog::warn(
+        "webhooks: the last marks were not stored within {} ms (their items go out "
+        "again after the outbox lease)",
+        timeout.count());
+    return false;
+  }
+  if (!stored.get()) {
+    spdlog::warn(
+        "webhooks: the last marks could not be stored (their items go out again after "
+        "the outbox lease)");
+    return false;
+  }
+  return true;
 }
 
 void WebhookSender::poke() {

@@ -29,15 +29,18 @@
 // Threading (issue 12): two threads. The sender's io_context thread holds all state and does
 // the HTTP exchanges, rendering and signing; it never waits for the database. Every Outbox and
 // Store call runs on the sender's own store thread, in rounds, one round at a time: a round
-// marks the items of every POST that ended since the last round (coalesced: one mark_sent per
-// HTTP status), records their attempt events, reads the secrets of the POSTs about to start,
-// claims batches for the free slots (due()), and reads next_due_ms() only when due() returned
-// fewer batches than asked. POSTs keep running while a round commits; a POST that ends frees
+// marks the items of every POST that ended since the last round (coalesced: one mark per HTTP
+// status) and claims batches for the free slots in one Outbox::mark_and_claim (one commit),
+// records their attempt events, reads the secrets of the POSTs about to start and of the
+// batches claimed, and reads next_due_ms() only when the claim returned fewer batches than
+// asked. POSTs keep running while a round commits; a POST that ends frees
 // its host at once, and its items stay held (not sent again by this process) until the round
-// that marks them is stored. DNS look-ups run on the blocking pool. stop() only stops new POSTs
-// and claims (rounds still store the marks of POSTs that end); the destructor waits for the
-// round that runs, if any.
+// that marks them is stored; a round whose store fails gives its marks back (stored by a later
+// round, the items held meanwhile: no second POST). DNS look-ups run on the blocking pool.
+// stop() only stops new POSTs and claims (rounds still store the marks of POSTs that end);
+// drain() then stores what ended (bounded); the destructor waits for the round that runs.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -122,7 +125,13 @@ class WebhookSender {
 
   void start();  // first look at the outbox; call once
   void stop();   // no new POSTs; those in flight end with the io_context
-  void poke();   // new items were enqueued (any thread)
+  // After stop(), before the io_context stops (any other thread; it must be running): waits,
+  // at most `timeout`, for the round that runs, then stores the marks and attempt events of
+  // every POST that ended (one last round). true when all of it was stored; false (logged)
+  // after a store error or the timeout: those items go out again after the outbox lease. POSTs
+  // still in flight are not waited for.
+  bool drain(std::chrono::milliseconds timeout);
+  void poke();  // new items were enqueued (any thread)
   // One POST now, outside the outbox (the console's "send a test report", issue 13): a sample
   // report (kind "report": the account's notify_url and report_format) or tracking event
   // ("tracking": tracking_url), with every field saying it is a test (messageId

@@ -527,6 +527,41 @@ TEST(WebhookMarkCoalescer, SentItemsOfOneStatusAreOneMarkAtTheLatestEnd) {
   EXPECT_TRUE(m.take().empty());
 }
 
+TEST(WebhookMarkCoalescer, GroupsPutBackComeOutAgainMergedWithWhatWasAddedMeanwhile) {
+  MarkCoalescer m;
+  Settlement a;
+  a.sent = {1};
+  a.retry_at[31'000] = {2};
+  a.given_up = {3};
+  m.add(a, 1'000, "POST http://a.test/: 500", 500);
+  auto failed = m.take();  // their store failed
+  ASSERT_EQ(failed.size(), 3u);
+  Settlement b;
+  b.sent = {4};
+  b.retry_at[31'000] = {5};
+  m.add(b, 2'000, "POST http://a.test/: 500", 500);
+  m.put_back(failed);
+  EXPECT_EQ(m.items(), 5u);
+  auto groups = m.take();
+  ASSERT_EQ(groups.size(), 3u) << "each put back group merges with its own kind";
+  for (const auto& g : groups) {
+    EXPECT_EQ(g.code, 500);
+    if (g.sent) {
+      EXPECT_EQ(g.ids, (std::vector<int64_t>{4, 1}));
+      EXPECT_EQ(g.at_ms, 2'000);
+      EXPECT_EQ(g.error, "");
+    } else if (g.give_up) {
+      EXPECT_EQ(g.ids, (std::vector<int64_t>{3}));
+      EXPECT_EQ(g.at_ms, 1'000);
+      EXPECT_EQ(g.error, "POST http://a.test/: 500");
+    } else {
+      EXPECT_EQ(g.ids, (std::vector<int64_t>{5, 2}));
+      EXPECT_EQ(g.at_ms, 31'000);
+      EXPECT_EQ(g.error, "POST http://a.test/: 500");
+    }
+  }
+}
+
 TEST(WebhookMarkCoalescer, FailuresKeepTheirOwnNextAttemptReplyAndStatus) {
   MarkCoalescer m;
   Settlement a, b, c, d;

@@ -5,7 +5,9 @@
 // a 500 schedules a retry after 30 s; an item older than max_age is given up; a refused
 // (loopback) target is given up at once; a damaged item is given up while the rest is sent;
 // the backoff schedule; poke() wakes a sender that had nothing to do; a POST ends on the I/O
-// thread while the store thread is stuck in a mark (issue 12: store work off the I/O thread).
+// thread while the store thread is stuck in a mark (issue 12: store work off the I/O thread);
+// a mark the store fails is stored by a later round and its item is not sent again (W1);
+// drain() stores what ended before a stop (W2).
 #include "net/webhook_sender.hpp"
 
 #include <gtest/gtest.h>
@@ -39,12 +41,15 @@ using testing_http::Request;
 
 constexpr const char* kSecret = "whsec-0123456789abcdef";
 
-// An outbox whose mark_sent waits (at most 5 s) until opened: the store thread stuck in a commit.
+// An outbox whose mark_sent waits (at most 5 s) until opened: the store thread stuck in a commit;
+// and fails (fail_marks times) once open: a database blip.
 class GatedOutbox final : public store::Outbox {
  public:
   explicit GatedOutbox(store::Outbox& in) : in_(in) {}
   std::atomic<int> marks_waiting{0};
   std::atomic<bool> open{false};
+  std::atomic<int> fail_marks{0};
+  std::atomic<int> marks_failed{0};
 
   core::Result<void> enqueue(const std::vector<store::OutboxItem>& items, int64_t now) override {
     return in_.enqueue(items, now);
@@ -60,6 +65,11 @@ class GatedOutbox final : public store::Outbox {
     for (int i = 0; i < 500 && !open; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     --marks_waiting;
+    if (fail_marks > 0) {
+      --fail_marks;
+      ++marks_failed;
+      return core::Error::unavailable("injected: the database blinked");
+    }
     return in_.mark_sent(c, n, code);
   }
   core::Result<size_t> mark_failed(const std::vector<store::OutboxClaim>& c, int64_t n,
@@ -505,6 +515,91 @@ TEST_F(WebhookSenderTest, APostEndsOnTheIoThreadWhileTheStoreThreadIsStuckInAMar
   EXPECT_EQ(stored("m2").state, store::OutboxState::sent);
   EXPECT_EQ(events("Qm1").size(), 1u);
   EXPECT_EQ(events("Qm2").size(), 1u);
+  sender_.reset();  // joins the store thread before `gated` goes
+}
+
+TEST_F(WebhookSenderTest, AMarkTheStoreFailsIsStoredLaterAndItsItemIsNotSentAgain) {
+  // W1: the store fails m1's mark once (a database blip). The mark must be stored by a later
+  // round under the same claim; m1 stays held meanwhile, even after its lease ran out (the fake
+  // clock jumps past it), so it is not POSTed again; it is counted once, when stored.
+  core::FakeClock clock(now_ms());
+  GatedOutbox flaky(*outbox_);
+  flaky.open = true;
+  flaky.fail_marks = 1;
+  Request first, second;
+  FakeHttpServer srv({answer(200, "OK", &first), answer(200, "OK", &second)});
+  auto m1 = report_item(srv.url(), result("m1", "delivered"));
+  m1.created_ms = m1.next_attempt_ms = clock.now_ms();
+  enqueue({m1});
+  sender_ = std::make_unique<WebhookSender>(
+      io_, cfg_, WebhookServices{&flaky, store_, resolver_.get(), &pool_, &clock});
+  sender_->start();
+  ASSERT_TRUE(run_until([&] { return flaky.marks_failed.load() == 1; }));
+  EXPECT_EQ(sender_->counters().sent, 0u) << "counted before its mark was stored";
+  clock.advance_ms(180'000);  // m1's lease (2 min) runs out before its mark is stored
+  // Positive marker: m2, enqueued now, is the next POST the receiver gets; m1 must not be in it.
+  auto m2 = report_item(srv.url(), result("m2", "delivered"));
+  m2.created_ms = m2.next_attempt_ms = clock.now_ms();
+  enqueue({m2});
+  sender_->poke();
+  ASSERT_TRUE(run_until([&] { return sender_->counters().sent >= 2; }));
+  srv.join();
+  EXPECT_EQ(srv.accepted(), 2u);
+  EXPECT_NE(first.body.find("\"m1\""), std::string::npos) << first.body;
+  EXPECT_NE(second.body.find("\"m2\""), std::string::npos) << second.body;
+  EXPECT_EQ(second.body.find("\"m1\""), std::string::npos) << "m1 was POSTed again";
+  EXPECT_EQ(sender_->counters().sent, 2u);
+  EXPECT_EQ(sender_->counters().failed_attempts, 0u);
+  EXPECT_EQ(flaky.marks_failed.load(), 1);
+  const auto s1 = stored("m1");
+  EXPECT_EQ(s1.state, store::OutboxState::sent);
+  EXPECT_EQ(s1.attempts, 1);
+  EXPECT_EQ(stored("m2").state, store::OutboxState::sent);
+  EXPECT_EQ(events("Qm1").size(), 1u);
+  EXPECT_EQ(events("Qm2").size(), 1u);
+  sender_.reset();  // joins the store thread before `flaky` goes
+}
+
+TEST_F(WebhookSenderTest, DrainStoresWhatEndedBeforeTheStop) {
+  // W2: at the stop, A's mark is in the store thread (its round runs) and B's POST has ended
+  // (its mark waits for the next round). drain() waits for the running round and stores B's
+  // mark and attempt event in one last round: when it returns, both are stored, although the
+  // io_context is stopped right after it (as the server's stop does).
+  GatedOutbox gated(*outbox_);
+  FakeHttpServer a({answer(200, "OK", nullptr)});
+  FakeHttpServer b({[&](HttpConn& c) {
+    if (!c.read_request()) return;
+    for (int i = 0; i < 1000 && gated.marks_waiting.load() == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    c.respond(200, "OK");
+  }});
+  enqueue({report_item(a.url(), result("m1", "delivered"))});
+  enqueue({report_item(b.url("/hook", "hooks.test"), result("m2", "delivered"))});
+  sender_ = std::make_unique<WebhookSender>(
+      io_, cfg_, WebhookServices{&gated, store_, resolver_.get(), &pool_, nullptr});
+  sender_->start();
+  ASSERT_TRUE(run_until(
+      [&] { return gated.marks_waiting.load() == 1 && sender_->counters().in_flight == 0; }));
+  a.join();
+  b.join();
+  io_.restart();
+  std::thread io_thread([&] {
+    auto work = asio::make_work_guard(io_);
+    io_.run();
+  });
+  sender_->stop();
+  // The store is stuck: drain gives up after its timeout and says so.
+  EXPECT_FALSE(sender_->drain(std::chrono::milliseconds(100)));
+  gated.open = true;
+  const bool drained = sender_->drain(std::chrono::seconds(5));
+  io_.stop();
+  io_thread.join();
+  EXPECT_TRUE(drained);
+  EXPECT_EQ(stored("m1").state, store::OutboxState::sent);
+  EXPECT_EQ(stored("m2").state, store::OutboxState::sent);
+  EXPECT_EQ(events("Qm1").size(), 1u);
+  EXPECT_EQ(events("Qm2").size(), 1u);
+  EXPECT_EQ(sender_->counters().sent, 2u);
   sender_.reset();  // joins the store thread before `gated` goes
 }
 
