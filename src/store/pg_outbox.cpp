@@ -118,20 +118,25 @@ class PgOutbox final : public Outbox {
                                : failed_stmt(m.claims, m.at_ms, m.error, m.give_up, m.code));
     }
     const bool claiming = max_batches > 0 && max_per_batch > 0;
+    auto counts = [&](const std::vector<Rows>& marked) {
+      std::vector<size_t> out;
+      for (size_t i : index)
+        out.push_back(i == SIZE_MAX ? 0 : static_cast<size_t>(marked.at(i).affected()));
+      return out;
+    };
     if (stmts.empty() && !claiming) return OutboxRound{std::vector<size_t>(marks.size(), 0), {}};
+    if (!claiming)  // marks only: one pipeline outside a transaction, one implicit transaction
+      return pool_->with([&](Conn& c) -> core::Result<OutboxRound> {
+        auto x = c.pipeline(stmts, "mark webhook items");
+        if (!x) return x.error();
+        return OutboxRound{counts(*x), {}};
+      });
     return pool_->transact([&](Conn& c) -> core::Result<OutboxRound> {
       OutboxRound r;
       std::vector<Rows> marked;
-      if (claiming) {
-        if (auto x = claim(c, stmts, now_ms, max_batches, max_per_batch, skip_urls, r, &marked); !x)
-          return x.error();
-      } else {
-        auto x = c.pipeline(stmts, "mark webhook items");
-        if (!x) return x.error();
-        marked = std::move(x).value();
-      }
-      for (size_t i : index)
-        r.marked.push_back(i == SIZE_MAX ? 0 : static_cast<size_t>(marked.at(i).affected()));
+      if (auto x = claim(c, stmts, now_ms, max_batches, max_per_batch, skip_urls, r, &marked); !x)
+        return x.error();
+      r.marked = counts(marked);
       return r;
     });
   }
