@@ -23,6 +23,7 @@
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
 #include "store/store.hpp"
+#include "unit/net/forwarding_outbox.hpp"
 #include "unit/store/test_dir.hpp"
 
 namespace tern::net {
@@ -78,43 +79,15 @@ class FlakyLog final : public store::MessageLog {
   Weather& w_;
 };
 
-class FlakyOutbox final : public store::Outbox {
+class FlakyOutbox final : public test::ForwardingOutbox {
  public:
-  FlakyOutbox(store::Outbox& in, Weather& w) : in_(in), w_(w) {}
+  FlakyOutbox(store::Outbox& in, Weather& w) : ForwardingOutbox(in), w_(w) {}
   core::Result<void> enqueue(const std::vector<store::OutboxItem>& items, int64_t now) override {
     if (auto g = w_.gate(); !g) return g;
     return w_.after(in_.enqueue(items, now));
   }
-  using store::Outbox::due;
-  core::Result<std::vector<std::vector<store::OutboxItem>>> due(
-      int64_t n, size_t b, size_t p, const std::vector<std::string>& skip) override {
-    return in_.due(n, b, p, skip);
-  }
-  core::Result<size_t> mark_sent(const std::vector<store::OutboxClaim>& c, int64_t n,
-                                 int code) override {
-    return in_.mark_sent(c, n, code);
-  }
-  core::Result<size_t> mark_failed(const std::vector<store::OutboxClaim>& c, int64_t n,
-                                   const std::string& e, bool g, int code) override {
-    return in_.mark_failed(c, n, e, g, code);
-  }
-  core::Result<uint64_t> backlog() override { return in_.backlog(); }
-  core::Result<int64_t> next_due_ms() override { return in_.next_due_ms(); }
-  core::Result<std::vector<store::OutboxItem>> for_message(const std::string& m) override {
-    return in_.for_message(m);
-  }
-  core::Result<store::OutboxPage> list(int64_t a, size_t l, const std::string& c) override {
-    return in_.list(a, l, c);
-  }
-  core::Result<std::optional<store::OutboxItem>> find(int64_t a, int64_t id) override {
-    return in_.find(a, id);
-  }
-  core::Result<bool> retry_now(int64_t a, int64_t id, int64_t n) override {
-    return in_.retry_now(a, id, n);
-  }
 
  private:
-  store::Outbox& in_;
   Weather& w_;
 };
 

@@ -29,6 +29,7 @@
 #include "store/outbox.hpp"
 #include "store/store.hpp"
 #include "unit/net/fake_http_server.hpp"
+#include "unit/net/forwarding_outbox.hpp"
 #include "unit/store/test_dir.hpp"
 
 namespace tern::net {
@@ -43,22 +44,14 @@ constexpr const char* kSecret = "whsec-0123456789abcdef";
 
 // An outbox whose mark_sent waits (at most 5 s) until opened: the store thread stuck in a commit;
 // and fails (fail_marks times) once open: a database blip.
-class GatedOutbox final : public store::Outbox {
+class GatedOutbox final : public test::ForwardingOutbox {
  public:
-  explicit GatedOutbox(store::Outbox& in) : in_(in) {}
+  using ForwardingOutbox::ForwardingOutbox;
   std::atomic<int> marks_waiting{0};
   std::atomic<bool> open{false};
   std::atomic<int> fail_marks{0};
   std::atomic<int> marks_failed{0};
 
-  core::Result<void> enqueue(const std::vector<store::OutboxItem>& items, int64_t now) override {
-    return in_.enqueue(items, now);
-  }
-  using store::Outbox::due;
-  core::Result<std::vector<std::vector<store::OutboxItem>>> due(
-      int64_t n, size_t b, size_t p, const std::vector<std::string>& skip) override {
-    return in_.due(n, b, p, skip);
-  }
   core::Result<size_t> mark_sent(const std::vector<store::OutboxClaim>& c, int64_t n,
                                  int code) override {
     ++marks_waiting;
@@ -72,27 +65,6 @@ class GatedOutbox final : public store::Outbox {
     }
     return in_.mark_sent(c, n, code);
   }
-  core::Result<size_t> mark_failed(const std::vector<store::OutboxClaim>& c, int64_t n,
-                                   const std::string& e, bool g, int code) override {
-    return in_.mark_failed(c, n, e, g, code);
-  }
-  core::Result<uint64_t> backlog() override { return in_.backlog(); }
-  core::Result<int64_t> next_due_ms() override { return in_.next_due_ms(); }
-  core::Result<std::vector<store::OutboxItem>> for_message(const std::string& m) override {
-    return in_.for_message(m);
-  }
-  core::Result<store::OutboxPage> list(int64_t a, size_t l, const std::string& c) override {
-    return in_.list(a, l, c);
-  }
-  core::Result<std::optional<store::OutboxItem>> find(int64_t a, int64_t id) override {
-    return in_.find(a, id);
-  }
-  core::Result<bool> retry_now(int64_t a, int64_t id, int64_t n) override {
-    return in_.retry_now(a, id, n);
-  }
-
- private:
-  store::Outbox& in_;
 };
 
 class WebhookSenderTest : public ::testing::Test {
