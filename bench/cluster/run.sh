@@ -6,7 +6,8 @@
 # a free loopback port, a temp dir, fsync on) and removed on exit.
 # Usage (as root): bench/cluster/run.sh [TERN_BIN]
 #   env: FLOW_N=10000 ACCEPT_N=5000 OUTBOX_N=20000 HOOK_HOSTS=8 SESSIONS=20 SIZE=1024 RUNS=3
-#        CELL_TIMEOUT (seconds per cell)  REGIONS=sqlite1,pg1,pg3
+#        CELL_TIMEOUT (seconds per cell)  REGIONS=sqlite1,pg1,pg3  CELLS=flow,accept,outbox
+#        PGSS=1: print the flow cell's top PostgreSQL statements (pg_stat_statements)
 # Writes bench/cluster/results/last.json and prints a table. Exit 1 when any cell failed.
 #        SMOKE=1 bench/cluster/run.sh [TERN_BIN]  the same code path with tiny counts, every
 #                                                 region and cell (make bench-smoke); writes

@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 12> kMigrations = {
+constexpr std::array<const char*, 13> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -363,6 +363,12 @@ CREATE UNIQUE INDEX webhook_outbox_key ON webhook_outbox(item_key) WHERE item_ke
     R"sql(
 ALTER TABLE cluster_nodes ADD COLUMN address TEXT NOT NULL DEFAULT '';
 ALTER TABLE cluster_nodes ADD COLUMN stopped_ms INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 13: PostgreSQL counts the hourly statistics once per statement (pg_schema.cpp, migration
+    // 13); SQLite has no statement triggers and keeps its per-row one. Nothing changes here:
+    // both backends stay at one version (store copy needs that).
+    R"sql(
+SELECT 1;
 )sql",
 };
 
