@@ -10,8 +10,8 @@
 // Invariants: every item the scheduler started is marked (sent or failed) unless the process
 // stops first; at most one round runs; a mark names our newest claim of the item, read on the
 // io thread when its round is prepared (after every earlier round's claims are known). A round
-// stores its marks and claims in one Outbox::mark_and_claim (one commit); when that fails, its
-// marks go back to the coalescer with their claims, their items stay held (not sent again by
+// stores its marks and claims in one Outbox::mark_and_claim (SQLite: one commit); when it fails,
+// its marks go back to the coalescer with their claims, their items stay held (not sent again by
 // this process) and the counters are not counted: the next round (after the store back-off, or
 // sooner when a POST ends) stores them.
 #include "net/webhook_sender.hpp"

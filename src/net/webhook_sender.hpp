@@ -30,7 +30,7 @@
 // the HTTP exchanges, rendering and signing; it never waits for the database. Every Outbox and
 // Store call runs on the sender's own store thread, in rounds, one round at a time: a round
 // marks the items of every POST that ended since the last round (coalesced: one mark per HTTP
-// status) and claims batches for the free slots in one Outbox::mark_and_claim (one commit),
+// status) and claims batches for the free slots in one Outbox::mark_and_claim (SQLite: one commit),
 // records their attempt events, reads the secrets of the POSTs about to start and of the
 // batches claimed, and reads next_due_ms() only when the claim returned fewer batches than
 // asked. POSTs keep running while a round commits; a POST that ends frees

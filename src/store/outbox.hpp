@@ -24,10 +24,11 @@
 //  - States: pending → sent, or pending → (retries) → failed when give_up. mark_* only change
 //    pending items (a late mark of a settled item changes nothing).
 //  - ids grow: a later enqueue gets higher ids (for_message and due order by id).
-//  - mark_and_claim() is the marks then due() in one atomic step on the SQL backends (one
-//    transaction, one commit): all of it or, on an error, none of it. The base class's default
-//    runs the calls in turn (not atomic: an error may leave earlier marks stored; a mark
-//    resent after that changes nothing, the mark ended the lease).
+//  - mark_and_claim() is the marks then due(). On SQLite one atomic step (one transaction, one
+//    commit): all of it or, on an error, none of it. The base class's default (memory,
+//    PostgreSQL: one transaction there measured slower, docs/performance.md) runs the calls in
+//    turn: an error may leave earlier marks stored; a mark resent after that changes nothing
+//    (the mark ended the lease).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -164,7 +165,7 @@ class Outbox {
                                            bool give_up, int code = 0) = 0;
   // The webhook sender's store round: every mark in order (fenced exactly as mark_sent /
   // mark_failed), then due(now_ms, max_batches, max_per_batch, skip_urls) (max_batches 0: no
-  // claim), in one atomic step (see invariants): one commit instead of one per mark.
+  // claim); atomic where the backend says so (see invariants).
   virtual core::Result<OutboxRound> mark_and_claim(const std::vector<OutboxMark>& marks,
                                                    int64_t now_ms, size_t max_batches,
                                                    size_t max_per_batch,

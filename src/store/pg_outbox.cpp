@@ -3,9 +3,9 @@
 // (next_attempt_ms = now + lease_ms, lease_owner = this node, lease_token = a fresh fencing token)
 // in the same transaction, so two nodes claiming at the same moment skip each other's rows
 // instead of waiting or taking them twice. Marks are one UPDATE over the (id, token) pairs,
-// fenced by owner and token; mark_and_claim pipelines a round's mark UPDATEs with the claim's
-// first query in one transaction (one commit, one WAL flush). enqueue is one pipelined round trip
-// (one implicit transaction).
+// fenced by owner and token. mark_and_claim is the base class's (the marks, then the claim, each
+// its own transaction): one transaction measured slower here (docs/performance.md). enqueue is one
+// pipelined round trip (one implicit transaction).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -98,46 +98,8 @@ class PgOutbox final : public Outbox {
     if (max_batches == 0 || max_per_batch == 0) return Batches{};
     return pool_->transact([&](Conn& c) -> core::Result<Batches> {
       OutboxRound r;
-      if (auto x = claim(c, {}, now_ms, max_batches, max_per_batch, skip_urls, r); !x)
-        return x.error();
+      if (auto x = claim(c, now_ms, max_batches, max_per_batch, skip_urls, r); !x) return x.error();
       return std::move(r.claimed);
-    });
-  }
-
-  // One transaction: the marks' UPDATEs and the claim's group SELECT in one pipelined round
-  // trip, then the claim's row locks and the lease; one commit.
-  core::Result<OutboxRound> mark_and_claim(const std::vector<OutboxMark>& marks, int64_t now_ms,
-                                           size_t max_batches, size_t max_per_batch,
-                                           const std::vector<std::string>& skip_urls) override {
-    std::vector<Stmt> stmts;
-    std::vector<size_t> index;  // the statement of each mark; marks without claims have none
-    for (const auto& m : marks) {
-      index.push_back(m.claims.empty() ? SIZE_MAX : stmts.size());
-      if (!m.claims.empty())
-        stmts.push_back(m.sent ? sent_stmt(m.claims, m.at_ms, m.code)
-                               : failed_stmt(m.claims, m.at_ms, m.error, m.give_up, m.code));
-    }
-    const bool claiming = max_batches > 0 && max_per_batch > 0;
-    auto counts = [&](const std::vector<Rows>& marked) {
-      std::vector<size_t> out;
-      for (size_t i : index)
-        out.push_back(i == SIZE_MAX ? 0 : static_cast<size_t>(marked.at(i).affected()));
-      return out;
-    };
-    if (stmts.empty() && !claiming) return OutboxRound{std::vector<size_t>(marks.size(), 0), {}};
-    if (!claiming)  // marks only: one pipeline outside a transaction, one implicit transaction
-      return pool_->with([&](Conn& c) -> core::Result<OutboxRound> {
-        auto x = c.pipeline(stmts, "mark webhook items");
-        if (!x) return x.error();
-        return OutboxRound{counts(*x), {}};
-      });
-    return pool_->transact([&](Conn& c) -> core::Result<OutboxRound> {
-      OutboxRound r;
-      std::vector<Rows> marked;
-      if (auto x = claim(c, stmts, now_ms, max_batches, max_per_batch, skip_urls, r, &marked); !x)
-        return x.error();
-      r.marked = counts(marked);
-      return r;
     });
   }
 
@@ -250,13 +212,9 @@ class PgOutbox final : public Outbox {
   }
 
  private:
-  // Claims due items inside the caller's transaction (see due()) into r.claimed. `first`: the
-  // statements to run before it, pipelined with its first query (one round trip); their rows
-  // go to first_rows.
-  core::Result<void> claim(Conn& c, const std::vector<Stmt>& first, int64_t now_ms,
-                           size_t max_batches, size_t max_per_batch,
-                           const std::vector<std::string>& skip_urls, OutboxRound& r,
-                           std::vector<Rows>* first_rows = nullptr) const {
+  // Claims due items inside the caller's transaction (see due()) into r.claimed.
+  core::Result<void> claim(Conn& c, int64_t now_ms, size_t max_batches, size_t max_per_batch,
+                           const std::vector<std::string>& skip_urls, OutboxRound& r) const {
     auto& out = r.claimed;
     // Oldest group first: the group whose oldest due item is oldest.
     // skip_urls: one parameter each (values are sent out of band, never spliced in). The
@@ -270,27 +228,16 @@ class PgOutbox final : public Outbox {
       gp.add(u);
       skip += fmt::format("{}${}", skip.empty() ? "" : ", ", gp.size());
     }
-    std::vector<Stmt> stmts = first;
-    stmts.push_back(
-        {fmt::format("SELECT account_id, kind, url, content_type, MIN(id) AS first FROM "
-                     "(SELECT id, account_id, kind, url, content_type FROM webhook_outbox "
-                     "WHERE state = 'pending' AND next_attempt_ms <= $1 {} "
-                     "ORDER BY next_attempt_ms LIMIT $3) w "
-                     "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT $2",
-                     skip.empty() ? "" : "AND url NOT IN (" + skip + ")"),
-         std::move(gp)});
-    Rows groups;
-    if (first.empty()) {
-      auto g = c.exec(stmts.back().sql, stmts.back().params, "find due webhook items");
-      if (!g) return g.error();
-      groups = std::move(g).value();
-    } else {
-      auto all = c.pipeline(stmts, "mark webhook items and find due ones");
-      if (!all) return all.error();
-      groups = std::move(all->back());
-      all->pop_back();
-      if (first_rows != nullptr) *first_rows = std::move(all).value();
-    }
+    auto g =
+        c.exec(fmt::format("SELECT account_id, kind, url, content_type, MIN(id) AS first FROM "
+                           "(SELECT id, account_id, kind, url, content_type FROM webhook_outbox "
+                           "WHERE state = 'pending' AND next_attempt_ms <= $1 {} "
+                           "ORDER BY next_attempt_ms LIMIT $3) w "
+                           "GROUP BY account_id, kind, url, content_type ORDER BY first LIMIT $2",
+                           skip.empty() ? "" : "AND url NOT IN (" + skip + ")"),
+               gp, "find due webhook items");
+    if (!g) return g.error();
+    const Rows groups = std::move(g).value();
     if (groups.empty()) return core::ok();
     std::vector<Stmt> claims;
     for (int g = 0; g < groups.size(); ++g)

@@ -27,8 +27,10 @@ namespace tern::store::conformance {
 
 // kBytesVerbatim: text is kept byte for byte, NUL and malformed UTF-8 included; PostgreSQL
 // text cannot hold those and keeps U+FFFD in their place (store/pg_db.hpp).
+// kAtomicRound: Outbox::mark_and_claim is one transaction (outbox.hpp).
 struct SqliteBackend {
   static constexpr bool kBytesVerbatim = true;
+  static constexpr bool kAtomicRound = true;
   static std::string url(const test::TempDir& dir) { return "sqlite:" + dir.file("tern.db"); }
   static bool refuse_claims(const test::TempDir& dir, bool on) {
     auto db = sqlite::Db::open(dir.file("tern.db"));
@@ -44,6 +46,7 @@ struct SqliteBackend {
 
 struct MemoryBackend {
   static constexpr bool kBytesVerbatim = true;
+  static constexpr bool kAtomicRound = false;
   static std::string url(const test::TempDir&) {
     static std::atomic<int> n{0};
     return "memory:conformance-" + std::to_string(++n);
@@ -54,6 +57,7 @@ struct MemoryBackend {
 // A fresh schema of the shared test server per test (pg_test_server.hpp), dropped afterwards.
 struct PostgresBackend {
   static constexpr bool kBytesVerbatim = false;
+  static constexpr bool kAtomicRound = false;
   test::PgSchema schema;
   std::string url(const test::TempDir&) const { return schema.url(); }
   bool refuse_claims(const test::TempDir&, bool on) const {
