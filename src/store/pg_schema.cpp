@@ -327,7 +327,14 @@ ALTER TABLE cluster_nodes ADD COLUMN address TEXT COLLATE "C" NOT NULL DEFAULT '
 ALTER TABLE cluster_nodes ADD COLUMN stopped_ms BIGINT NOT NULL DEFAULT 0;
 )sql";
 
-constexpr std::array<Migration, 12> kMigrations = {{
+// 13 (nodeid2: the per-run nonce): cluster_nodes.run, the nonce each `tern serve` draws at
+// start and writes at every check-in; a heartbeat that finds another run under its own
+// instance stops the node (a cloned data dir, store/node_registry.hpp). As SQLite's 13.
+constexpr const char* kNodeRun13 = R"sql(
+ALTER TABLE cluster_nodes ADD COLUMN run TEXT COLLATE "C" NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<Migration, 13> kMigrations = {{
     {kSchema7, 7},
     {kFolded, 7},
     {kFolded, 7},
@@ -340,6 +347,7 @@ constexpr std::array<Migration, 12> kMigrations = {{
     {kDomainChecks10, 7},  // expand only
     {kJournal11, 7},       // expand only: old binaries write '' keys
     {kNodes12, 7},         // expand only: old binaries leave the new columns at their defaults
+    {kNodeRun13, 7},       // expand only: old binaries write no run ('' = an older binary's)
 }};
 
 // Serializes migrations of one schema across every node (other schemas are independent).
