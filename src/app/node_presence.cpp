@@ -20,12 +20,7 @@ core::Result<store::CheckInVerdict> NodePresence::check_in(int64_t now_ms) {
     }
     case store::CheckInVerdict::contested:
       contested_ = plan->row;
-      spdlog::info(
-          "node registry: node id {} (instance {}) was checked in by another run ({} on host "
-          "{}, {} s ago): this data dir's last run (stopped without a clean stop) or a copy of "
-          "this data dir running elsewhere; looking again before starting",
-          me_.node_id, me_.instance, plan->row.run, plan->row.hostname,
-          std::max<int64_t>(0, now_ms - plan->row.seen_ms) / 1000);
+      spdlog::info("node registry: {}", store::contested_message(plan->row, me_, now_ms));
       return plan->verdict;
     case store::CheckInVerdict::took_over: {
       const store::NodeRecord was = plan->before.value_or(store::NodeRecord{});

@@ -129,4 +129,14 @@ std::string duplicate_message(const NodeRecord& other, const NodeRecord& me, int
       other.address.empty() ? "" : " (" + printable(other.address) + ")", ago_s, printable(me.run));
 }
 
+std::string contested_message(const NodeRecord& other, const NodeRecord& me, int64_t now_ms) {
+  return fmt::format(
+      "node id \"{}\" (instance {}) was checked in by another run ({} on host {}, {} s ago): "
+      "this data dir's last run (stopped without a clean stop) or a copy of this data dir "
+      "running elsewhere; looking again before starting",
+      printable(me.node_id), printable(me.instance), printable(other.run),
+      other.hostname.empty() ? "?" : printable(other.hostname),
+      std::max<int64_t>(0, now_ms - other.seen_ms) / 1000);
+}
+
 }  // namespace tern::store

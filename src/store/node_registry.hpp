@@ -104,6 +104,9 @@ std::string refusal_message(const NodeRecord& other, int64_t now_ms, int64_t lea
 // What a node says when another process runs under its own instance (duplicate): the id, the
 // instance, the other run, when it checked in, and what the operator can do.
 std::string duplicate_message(const NodeRecord& other, const NodeRecord& me, int64_t now_ms);
+// What a contested start says (info) before it looks again: the other run, its host, when it
+// checked in.
+std::string contested_message(const NodeRecord& other, const NodeRecord& me, int64_t now_ms);
 
 class NodeRegistry {
  public:

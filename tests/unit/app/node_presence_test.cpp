@@ -87,9 +87,9 @@ TEST_F(NodePresenceTest, ARunningNodeWhoseRowAnotherRunTookStopsAtItsNextHeartbe
   ASSERT_EQ(original.check_in(now_).value(), store::CheckInVerdict::joined);
   // The original is paused; a clone starts, looks again, nobody beat: it takes the row.
   NodePresence clone(*registry_, node("i-aaaa", "r-clone"), kLease);
-  ASSERT_EQ(clone.start([&] { return now_ += 1000; }, [&](int64_t ms) { now_ += ms; }, kProbe)
-                .value(),
-            store::CheckInVerdict::renewed);
+  ASSERT_EQ(
+      clone.start([&] { return now_ += 1000; }, [&](int64_t ms) { now_ += ms; }, kProbe).value(),
+      store::CheckInVerdict::renewed);
   auto beat = original.check_in(now_ + 1000);
   ASSERT_FALSE(beat.ok());
   EXPECT_EQ(beat.error().code, core::ErrorCode::conflict);

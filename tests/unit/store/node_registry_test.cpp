@@ -213,6 +213,11 @@ TEST(DuplicateMessage, NamesTheIdTheInstanceBothRunsAndWhatToDo) {
        {"\"mx-1\"", "i-mine2345", "r-clone", "r-mine", "cloned?host", "10.0.0.1:8080", "3 s ago",
         "copy of this data dir", "node.instance", "[cluster] node_id"})
     EXPECT_NE(m.find(part), std::string::npos) << part << " in: " << m;
+  const std::string c = contested_message(other, me(), 100'000);
+  for (const char* part : {"\"mx-1\"", "i-mine2345", "r-clone", "cloned?host", "3 s ago",
+                           "looking again before starting"})
+    EXPECT_NE(c.find(part), std::string::npos) << part << " in: " << c;
+  EXPECT_EQ(c.find('\n'), std::string::npos);
 }
 
 }  // namespace
