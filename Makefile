@@ -31,6 +31,7 @@ run: deps build
 # make test runs the browser suite: the console must really be built (no placeholder).
 test: export TERN_CONSOLE_REQUIRED := 1
 test: deps format-check build
+	@df -Ph . | awk 'NR == 2 { print "make test: " $$4 " free on " $$6 " (the build dirs, ccache and test data need ~12G)" }'
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@bash tests/openapi/lint.sh $(BUILD)/tern
 	@bash tests/integration/run.sh $(BUILD)/tern

@@ -73,6 +73,8 @@ case "$cmd" in
     opts="-c listen_addresses=127.0.0.1 -c unix_socket_directories=$D -c max_connections=300"
     opts+=" -c shared_buffers=64MB"
     if [ "$durable" = 0 ]; then opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"; fi
+    # Extra server settings for a measurement (e.g. bench/cluster's PGSS=1), "-c name=value ...".
+    opts+=" ${PG_EXTRA_OPTS:-}"
     started=0
     for _ in 1 2 3 4 5; do
       port=$(free_port)

@@ -72,6 +72,7 @@ HOOK_HOSTS = env_int("HOOK_HOSTS", 8, 1, 250)
 SESSIONS = env_int("SESSIONS", 20, 3, 1000)
 SIZE = env_int("SIZE", 1024, 1, 50_000_000)
 RUNS = env_int("RUNS", 3, 1, 100)
+PGSS = os.environ.get("PGSS") == "1"  # print the flow cell's top PostgreSQL statements
 CELL_TIMEOUT = env_int("CELL_TIMEOUT", 240 + max(FLOW_N, ACCEPT_N, OUTBOX_N) // 50, 30,
                        7 * 86400)
 REGIONS = {"sqlite1": ("1 node, SQLite", "sqlite", 1),
@@ -109,12 +110,25 @@ def writes_delta(before, after):
     return {t: v for t, v in sorted(d.items()) if v}
 
 
+def print_statements(region):
+    """PGSS=1: the flow cell's statements on PostgreSQL by total execution time (a profile)."""
+    rows = region.pg.psql(
+        "SELECT calls, round(total_exec_time::numeric, 1), rows, "
+        "left(regexp_replace(query, '\\s+', ' ', 'g'), 110) FROM pg_stat_statements "
+        "ORDER BY total_exec_time DESC LIMIT 15")
+    print(f"  {region.name} flow, top statements (calls, total ms, rows, query):", flush=True)
+    for r in rows:
+        print("   ", "  ".join(r), flush=True)
+
+
 def flow_cell(region, sink):
     with deadline(CELL_TIMEOUT) as limit_at:
         try:
             region.start(delivery=True, sink_port=sink.port)
             sink.start()
             w0 = region.row_writes()
+            if PGSS and region.pg:
+                region.pg.psql("SELECT pg_stat_statements_reset()")
             c0, t0 = region.cpu(), time.monotonic()
             sub_s = rg.submit_spread(region, FLOW_N, SESSIONS, SIZE, SENDER, RCPT, limit_at)
             t_end = sink.wait_count(FLOW_N, limit_at)
@@ -127,6 +141,8 @@ def flow_cell(region, sink):
                                                   "WHERE status = 'delivered'"),
                              FLOW_N, limit_at, step=0.25)
             w1 = region.row_writes()
+            if PGSS and region.pg:
+                print_statements(region)
         finally:
             sink.stop()
             region.stop()
@@ -233,6 +249,8 @@ def outbox_cell(region, sink, receiver):
                      lambda: region.count("SELECT count(*) FROM webhook_outbox "
                                           "WHERE state = 'pending'"), 0, limit_at, step=0.25)
             w1 = region.row_writes()
+            if PGSS and region.pg:
+                print_statements(region)
         finally:
             sink.stop()
             region.stop()
@@ -321,7 +339,12 @@ def main(tern_bin):
     regions = {}
     sink = servers.Sink(peers.free_port(), base)
     try:
+        if PGSS:
+            os.environ["PG_EXTRA_OPTS"] = ("-c shared_preload_libraries=pg_stat_statements "
+                                           "-c pg_stat_statements.track=all")
         pg = pg_harness.PgServer(durable=True)
+        if PGSS:
+            pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         receiver = rg.Receiver(HOOK_HOSTS)
         for key in CHOSEN:
             name, kind, n = REGIONS[key]

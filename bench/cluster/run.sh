@@ -6,7 +6,8 @@
 # a free loopback port, a temp dir, fsync on) and removed on exit.
 # Usage (as root): bench/cluster/run.sh [TERN_BIN]
 #   env: FLOW_N=10000 ACCEPT_N=5000 OUTBOX_N=20000 HOOK_HOSTS=8 SESSIONS=20 SIZE=1024 RUNS=3
-#        CELL_TIMEOUT (seconds per cell)  REGIONS=sqlite1,pg1,pg3
+#        CELL_TIMEOUT (seconds per cell)  REGIONS=sqlite1,pg1,pg3  CELLS=flow,accept,outbox
+#        PGSS=1: print the flow cell's top PostgreSQL statements (pg_stat_statements)
 # Writes bench/cluster/results/last.json and prints a table. Exit 1 when any cell failed.
 #        SMOKE=1 bench/cluster/run.sh [TERN_BIN]  the same code path with tiny counts, every
 #                                                 region and cell (make bench-smoke); writes
@@ -17,7 +18,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
   smoke_dir=$(mktemp -d)
   trap 'rm -rf "$smoke_dir"' EXIT
   export FLOW_N=20 ACCEPT_N=20 OUTBOX_N=200 HOOK_HOSTS=2 SESSIONS=6 RUNS=1 CELL_TIMEOUT=120 \
-    REGIONS=sqlite1,pg1,pg3 BENCH_RESULTS_DIR=$smoke_dir
+    REGIONS=sqlite1,pg1,pg3 CELLS=flow,accept,outbox BENCH_RESULTS_DIR=$smoke_dir
 fi
 TERN_BIN=$(realpath -m "${1:-build/tern}")
 [ "$(id -u)" = 0 ] || { echo "bench/cluster: run as root (PostgreSQL runs as the postgres user, smtp-sink -u postfix)" >&2; exit 1; }

@@ -200,11 +200,25 @@ void Conn::used(const std::string& sql) {
   seen_.insert(sql);
 }
 
-bool Conn::statement_gone(const PGresult* r) {
+static bool stale_plan(const PGresult* r) {
   const char* st = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-  if (st == nullptr || std::string_view(st) != "26000") return false;
+  const char* m = r != nullptr ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  return st != nullptr && m != nullptr && std::string_view(st) == "0A000" &&
+         std::string_view(m).starts_with("cached plan must not change result type");
+}
+
+void Conn::forget_statements() {
   prepared_.clear();
   seen_.clear();
+  // Names under a new tag: after a stale plan the server still holds the old ones (they go
+  // with the connection), so a text prepared again must not reuse its old name.
+  tag_.clear();
+}
+
+bool Conn::statement_gone(const PGresult* r) {
+  const char* st = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  if (st == nullptr || (std::string_view(st) != "26000" && !stale_plan(r))) return false;
+  forget_statements();
   return PQtransactionStatus(c_) == PQTRANS_IDLE;
 }
 
@@ -254,11 +268,14 @@ core::Result<Conn> Conn::connect(const std::string& url) {
 core::Error Conn::fail(const PGresult* r, std::string_view what) {
   const char* st = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   sqlstate_ = st != nullptr ? st : "";
-  failure_ = broken() ? Failure::connection : failure_for_sqlstate(sqlstate_);
+  failure_ = broken()        ? Failure::connection
+             : stale_plan(r) ? Failure::statement_gone
+                             : failure_for_sqlstate(sqlstate_);
   const char* primary = r != nullptr ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   std::string msg = primary != nullptr ? trimmed(primary) : trimmed(PQerrorMessage(c_));
-  core::ErrorCode code =
-      failure_ == Failure::connection ? core::ErrorCode::unavailable : code_for_sqlstate(sqlstate_);
+  core::ErrorCode code = failure_ == Failure::connection || failure_ == Failure::statement_gone
+                             ? core::ErrorCode::unavailable
+                             : code_for_sqlstate(sqlstate_);
   // A conflict's text reaches clients (HTTP 409), and PostgreSQL's names constraints, tables and
   // columns: conflicts get the same fixed texts as on SQLite (sqlite::to_error).
   if (code == core::ErrorCode::conflict)
@@ -452,10 +469,7 @@ core::Result<std::vector<Rows>> Conn::run_pipeline(const std::vector<Stmt>& stmt
         if (!first_error) {
           first_error =
               fail(r, fmt::format("{} (statement {} of {})", what, done + 1, stmts.size()));
-          if (failure_ == Failure::statement_gone) {
-            prepared_.clear();
-            seen_.clear();
-          }
+          if (failure_ == Failure::statement_gone) forget_statements();
         }
         PQclear(r);
       }

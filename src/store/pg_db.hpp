@@ -12,10 +12,12 @@
 //    (through a pooler, no other client) uses it. A prepare that fails inside a transaction
 //    fails the statement with its own error (the failed Parse aborted the transaction); outside
 //    one the statement is sent unnamed. A named statement the server does not know (26000:
-//    DEALLOCATE, or a pooler in transaction mode that moved the session) forgets every name of
-//    this connection; outside a transaction the call is sent again unnamed at once, inside one
-//    it fails as temporary (Failure::statement_gone) and Pool::transact runs the transaction
-//    again. Transaction-mode poolers that do not keep named statements (pgbouncer before 1.21)
+//    DEALLOCATE, or a pooler in transaction mode that moved the session), or whose plan went
+//    stale (0A000 "cached plan must not change result type": another node's migration changed
+//    a column's type), forgets every name of this connection (new names from then on);
+//    outside a transaction the call is sent again unnamed at once, inside one it fails as
+//    temporary (Failure::statement_gone) and Pool::transact runs the transaction again.
+//    Transaction-mode poolers that do not keep named statements (pgbouncer before 1.21)
 //    are not supported (docs/cluster.md).
 //  - PostgreSQL text holds UTF-8 without NUL bytes. A text parameter that is not (a NUL, a
 //    byte that is not part of well-formed UTF-8: a remote server's reply, a raw header) is
@@ -49,7 +51,7 @@ enum class Failure : uint8_t {
   serialization,   // 40001: retry the whole transaction
   deadlock,        // 40P01: retry the whole transaction
   connection,      // the connection is lost or was never open: retry on another
-  statement_gone,  // 26000: a prepared statement vanished; nothing ran, retry the transaction
+  statement_gone,  // 26000 (vanished) or a stale plan: nothing ran, retry the transaction
   other,           // retrying the same thing fails the same way
 };
 
@@ -192,9 +194,10 @@ class Conn {
                                                  std::string_view what);
   // sql ran: the next use may prepare it.
   void used(const std::string& sql);
-  // 26000 in r: forget every name; true when the caller may send the call again unnamed (no
-  // transaction is open).
+  // 26000 or a stale plan in r: forget every name; true when the caller may send the call
+  // again unnamed (no transaction is open).
   bool statement_gone(const PGresult* r);
+  void forget_statements();  // every prepared name; later ones under a new tag
   core::Result<std::vector<Rows>> run_pipeline(const std::vector<Stmt>& stmts,
                                                std::string_view what, bool named);
 

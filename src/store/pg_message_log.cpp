@@ -1,10 +1,12 @@
 // MessageLog on PostgreSQL (message_log.hpp; rules in message_log_rules.hpp). A batch is one
-// pipelined round trip and one implicit transaction. Status updates are applied in message-id
-// order (stable, so several updates of one message keep their order): two nodes updating
-// overlapping batches lock rows in the same order and never deadlock. Both batch writes are
-// idempotent (record: ON CONFLICT DO NOTHING; status: the move rule), so a batch whose commit
-// outcome is unknown after a lost connection is simply sent again. A search is one index range
-// (the same indexes as SQLite's migration 7).
+// round trip and one implicit transaction: record is one INSERT over column arrays; status
+// updates lock their rows in message-id order, then change them in one UPDATE over column
+// arrays (a batch naming a message twice: one UPDATE each, in message-id order, stable, so
+// several updates of one message keep their order). Two nodes updating overlapping batches lock
+// rows in the same order and never deadlock. Both batch writes are idempotent (record: ON
+// CONFLICT DO NOTHING; status: the move rule), so a batch whose commit outcome is unknown after a
+// lost connection is simply sent again. A search is one index range (the same indexes as
+// SQLite's migration 7).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -98,23 +100,44 @@ class PgMessageLog final : public MessageLog {
 
   core::Result<void> record_accepted(const std::vector<MessageRecord>& recs) override {
     if (recs.empty()) return core::ok();
-    std::vector<Stmt> batch;
-    batch.reserve(recs.size());
-    const std::string sql = fmt::format(
-        "INSERT INTO messages({}) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) "
-        "ON CONFLICT(message_id) DO NOTHING",
-        kColumns);
+    // One statement for the batch (a column array each; unnest keeps their order).
+    std::vector<std::string> message_id, queue_id, bulk_id, sender, recipient, header_from, subject,
+        status, callback_data, options_json, node_id;
+    std::vector<int64_t> rcpt_index, account_id, created_ms, updated_ms;
     for (const auto& in : recs) {
       auto row = message_log_rules::stored_form(in);
       if (!row) return row.error();
-      const MessageRecord& r = *row;
-      batch.push_back({sql, Params::of(r.message_id, r.queue_id, r.rcpt_index, r.account_id,
-                                       r.bulk_id, r.sender, r.recipient, r.header_from, r.subject,
-                                       core::to_string(r.status), r.callback_data, r.options_json,
-                                       r.created_ms, r.updated_ms, r.node_id)});
+      MessageRecord& r = *row;
+      message_id.push_back(std::move(r.message_id));
+      queue_id.push_back(std::move(r.queue_id));
+      rcpt_index.push_back(r.rcpt_index);
+      account_id.push_back(r.account_id);
+      bulk_id.push_back(std::move(r.bulk_id));
+      sender.push_back(std::move(r.sender));
+      recipient.push_back(std::move(r.recipient));
+      header_from.push_back(std::move(r.header_from));
+      subject.push_back(std::move(r.subject));
+      status.emplace_back(core::to_string(r.status));
+      callback_data.push_back(std::move(r.callback_data));
+      options_json.push_back(std::move(r.options_json));
+      created_ms.push_back(r.created_ms);
+      updated_ms.push_back(r.updated_ms);
+      node_id.push_back(std::move(r.node_id));
     }
+    const auto params =
+        Params::of(text_array(message_id), text_array(queue_id), int_array(rcpt_index),
+                   int_array(account_id), text_array(bulk_id), text_array(sender),
+                   text_array(recipient), text_array(header_from), text_array(subject),
+                   text_array(status), text_array(callback_data), text_array(options_json),
+                   int_array(created_ms), int_array(updated_ms), text_array(node_id));
+    const std::string sql = fmt::format(
+        "INSERT INTO messages({}) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], "
+        "$4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "
+        "$11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::text[]) "
+        "ON CONFLICT(message_id) DO NOTHING",
+        kColumns);
     return pool_->with([&](Conn& c) -> core::Result<void> {
-      auto r = c.pipeline(batch, "record messages");
+      auto r = c.exec(sql, params, "record messages");
       if (!r) return r.error();
       return core::ok();
     });
@@ -129,6 +152,38 @@ class PgMessageLog final : public MessageLog {
                      [](const auto* a, const auto* b) { return a->message_id < b->message_id; });
     // message_log_rules::status_may_move as SQL: a final state is never replaced, and
     // "accepted" never replaces "deferred".
+    const bool distinct =
+        std::adjacent_find(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
+          return a->message_id == b->message_id;
+        }) == sorted.end();
+    if (distinct) {
+      // One message each: lock the rows in message-id order, then one UPDATE over column
+      // arrays (its join would lock them in any order).
+      std::vector<std::string> ids, statuses;
+      std::vector<int64_t> times;
+      for (const auto* u : sorted) {
+        ids.push_back(u->message_id);
+        statuses.emplace_back(core::to_string(u->status));
+        times.push_back(u->time_ms);
+      }
+      const std::string id_array = text_array(ids);
+      const std::vector<Stmt> two = {
+          {"SELECT 1 FROM messages WHERE message_id = ANY($1::text[]) ORDER BY message_id "
+           "FOR UPDATE",
+           Params::of(id_array)},
+          {"UPDATE messages m SET status = u.status, updated_ms = GREATEST(m.updated_ms, "
+           "u.time_ms) FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(message_id, "
+           "status, time_ms) WHERE m.message_id = u.message_id AND m.status NOT IN "
+           "('delivered','bounced','expired','rejected') AND (u.status <> 'accepted' OR "
+           "m.status = 'accepted')",
+           Params::of(id_array, text_array(statuses), int_array(times))}};
+      return pool_->with([&](Conn& c) -> core::Result<void> {
+        auto r = c.pipeline(two, "update message status");
+        if (!r) return r.error();
+        return core::ok();
+      });
+    }
+    // Several updates of one message: one UPDATE each, in order.
     std::vector<Stmt> batch;
     batch.reserve(sorted.size());
     for (const auto* u : sorted)

@@ -1,4 +1,4 @@
-// The node registry on PostgreSQL (node_registry.hpp): cluster_nodes of migrations 9, 12 and 13,
+// The node registry on PostgreSQL (node_registry.hpp): cluster_nodes of migrations 9, 12 and 14,
 // shared by every node of the region. A check-in is one transaction: the id's row is read
 // FOR UPDATE (a second node checking in under the same id waits for the first's commit and
 // then reads its row), planned by plan_check_in, and written. When there is no row yet, two

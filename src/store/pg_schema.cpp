@@ -327,14 +327,37 @@ ALTER TABLE cluster_nodes ADD COLUMN address TEXT COLLATE "C" NOT NULL DEFAULT '
 ALTER TABLE cluster_nodes ADD COLUMN stopped_ms BIGINT NOT NULL DEFAULT 0;
 )sql";
 
-// 13 (nodeid2: the per-run nonce): cluster_nodes.run, the nonce each `tern serve` draws at
+// 13: the hourly counters once per statement, not once per row: the applier writes a batch's
+// events in one INSERT (pg_database.cpp, Events::append), and the trigger adds each (account,
+// hour, event) group's count in one upsert, in key order (two transactions lock the counters
+// they share in the same order: no deadlock). Rows skipped by ON CONFLICT DO NOTHING are not in
+// the transition table, so nothing is counted twice. Expand only: an older binary's per-row
+// INSERTs are counted per statement, the same totals.
+constexpr const char* kStatsPerStatement13 = R"sql(
+DROP TRIGGER stats_hourly_count ON delivery_events;
+DROP FUNCTION tern_stats_count();
+CREATE FUNCTION tern_stats_count_rows() RETURNS trigger LANGUAGE plpgsql
+  SET search_path FROM CURRENT AS $$
+BEGIN
+  INSERT INTO stats_hourly(account_id, hour_ms, event, n)
+    SELECT account_id, time_ms - time_ms % 3600000, event, COUNT(*) FROM tern_new_events
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT(account_id, hour_ms, event) DO UPDATE SET n = stats_hourly.n + EXCLUDED.n;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER stats_hourly_count AFTER INSERT ON delivery_events
+  REFERENCING NEW TABLE AS tern_new_events
+  FOR EACH STATEMENT EXECUTE FUNCTION tern_stats_count_rows();
+)sql";
+
+// 14 (nodeid2: the per-run nonce): cluster_nodes.run, the nonce each `tern serve` draws at
 // start and writes at every check-in; a heartbeat that finds another run under its own
-// instance stops the node (a cloned data dir, store/node_registry.hpp). As SQLite's 13.
-constexpr const char* kNodeRun13 = R"sql(
+// instance stops the node (a cloned data dir, store/node_registry.hpp). As SQLite's 14.
+constexpr const char* kNodeRun14 = R"sql(
 ALTER TABLE cluster_nodes ADD COLUMN run TEXT COLLATE "C" NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<Migration, 13> kMigrations = {{
+constexpr std::array<Migration, 14> kMigrations = {{
     {kSchema7, 7},
     {kFolded, 7},
     {kFolded, 7},
@@ -342,12 +365,13 @@ constexpr std::array<Migration, 13> kMigrations = {{
     {kFolded, 7},
     {kFolded, 7},
     {kFolded, 7},
-    {kConsole8, 7},        // expand only: a binary of version 7 keeps working
-    {kCluster9, 7},        // expand only
-    {kDomainChecks10, 7},  // expand only
-    {kJournal11, 7},       // expand only: old binaries write '' keys
-    {kNodes12, 7},         // expand only: old binaries leave the new columns at their defaults
-    {kNodeRun13, 7},       // expand only: old binaries write no run ('' = an older binary's)
+    {kConsole8, 7},             // expand only: a binary of version 7 keeps working
+    {kCluster9, 7},             // expand only
+    {kDomainChecks10, 7},       // expand only
+    {kJournal11, 7},            // expand only: old binaries write '' keys
+    {kNodes12, 7},              // expand only: old binaries leave the new columns at their defaults
+    {kStatsPerStatement13, 7},  // expand only: the same counts for any INSERT
+    {kNodeRun14, 7},            // expand only: old binaries write no run ('' = an older binary's)
 }};
 
 // Serializes migrations of one schema across every node (other schemas are independent).

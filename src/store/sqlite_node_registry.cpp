@@ -1,5 +1,5 @@
 // The node registry on SQLite (node_registry.hpp): the cluster_nodes table of migrations 9, 12 and
-// 13 on a connection of its own to the store's file, serialized by a mutex. A check-in is one BEGIN
+// 14 on a connection of its own to the store's file, serialized by a mutex. A check-in is one BEGIN
 // IMMEDIATE transaction (read the row, plan, write), so two processes on one file checking in
 // under the same id see each other. One node is the usual SQLite installation; the rule still
 // holds when two data dirs are pointed at one database file.

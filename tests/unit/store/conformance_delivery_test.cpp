@@ -463,6 +463,38 @@ TYPED_TEST(DeliveryConformance, EventWithAKnownKeyIsNotStoredTwice) {
                                              "c@example.com", "d@example.com"}));
 }
 
+// Text that means something in an array literal or to SQL is stored as given.
+TYPED_TEST(DeliveryConformance, HostileEventTextRoundTrips) {
+  const std::vector<std::string> nasty = {R"(a "quoted", {braced} \ back\\slash)",
+                                          "NULL",
+                                          "",
+                                          "{}",
+                                          "\\",
+                                          "\"",
+                                          "line\nbreak\ttab",
+                                          "'; DROP TABLE delivery_events; --",
+                                          "caf\xc3\xa9",
+                                          std::string(3000, ',')};
+  std::vector<DeliveryEvent> batch;
+  for (size_t i = 0; i < nasty.size(); ++i) {
+    auto e = event(500 + static_cast<int64_t>(i), "QX", this->acme_, nasty[i],
+                   core::EventKind::deferred, 1);
+    e.reply = nasty[(i + 1) % nasty.size()];
+    e.enhanced = nasty[(i + 2) % nasty.size()];
+    e.mx_host = nasty[(i + 3) % nasty.size()];
+    batch.push_back(std::move(e));
+  }
+  ASSERT_TRUE(this->store_->events.record(batch).ok());
+  auto back = this->store_->events.for_queue("QX").value();
+  ASSERT_EQ(back.size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(back[i].recipient, batch[i].recipient);
+    EXPECT_EQ(back[i].reply, batch[i].reply);
+    EXPECT_EQ(back[i].enhanced, batch[i].enhanced);
+    EXPECT_EQ(back[i].mx_host, batch[i].mx_host);
+  }
+}
+
 TYPED_TEST(DeliveryConformance, ThousandEventBatch) {
   std::vector<DeliveryEvent> batch;
   for (int i = 0; i < 1000; ++i) {

@@ -2,6 +2,7 @@
 // record_accepted, status moving only forward, account scoping (operator sees all, an account
 // only its own, also with a cursor of another query), pagination over many pages with ties in
 // created_ms (no row lost or repeated), every filter, and hostile cursors and limits refused.
+#include <algorithm>
 #include <set>
 
 #include "store/message_log_rules.hpp"
@@ -384,6 +385,82 @@ TYPED_TEST(MessageLogConformance, EveryStatusMoveFollowsTheRule) {
           << core::to_string(from) << " -> " << core::to_string(to);
       EXPECT_EQ(now.updated_ms, moves ? 20 : 10);
     }
+}
+
+// The same in one batch of many messages (PostgreSQL: one UPDATE over column arrays), and a
+// batch naming one message twice, whose updates apply in order.
+TYPED_TEST(MessageLogConformance, EveryStatusMoveFollowsTheRuleInOneBatch) {
+  std::vector<MessageRecord> recs;
+  std::vector<MessageLog::StatusUpdate> ups;
+  for (auto from : core::kMessageStatuses)
+    for (auto to : core::kMessageStatuses) {
+      auto r = rec(1, "QB" + std::to_string(recs.size()), 0, "a@example.com", 10);
+      r.status = from;
+      ups.push_back({r.message_id, to, 20});
+      recs.push_back(std::move(r));
+    }
+  ASSERT_TRUE(this->log_->record_accepted(recs).ok());
+  std::reverse(ups.begin(), ups.end());  // not in message-id order
+  ASSERT_TRUE(this->log_->update_status(ups).ok());
+  for (const auto& u : ups) {
+    const auto now = this->log_->find(u.message_id).value().value();
+    const auto from = std::find_if(recs.begin(), recs.end(), [&](const auto& r) {
+                        return r.message_id == u.message_id;
+                      })->status;
+    const bool moves = message_log_rules::status_may_move(from, u.status);
+    EXPECT_EQ(now.status, moves ? u.status : from)
+        << core::to_string(from) << " -> " << core::to_string(u.status);
+    EXPECT_EQ(now.updated_ms, moves ? 20 : 10);
+  }
+  // Twice in one batch, among others: deferred then delivered ends delivered; delivered then
+  // deferred stays delivered.
+  ASSERT_TRUE(this->log_
+                  ->record_accepted({rec(1, "QT", 0, "a@example.com", 10),
+                                     rec(1, "QT", 1, "b@example.com", 10),
+                                     rec(1, "QT", 2, "c@example.com", 10)})
+                  .ok());
+  ASSERT_TRUE(this->log_
+                  ->update_status({{"QT.1", core::MessageStatus::delivered, 30},
+                                   {"QT.0", core::MessageStatus::deferred, 20},
+                                   {"QT.1", core::MessageStatus::deferred, 40},
+                                   {"QT.0", core::MessageStatus::delivered, 30},
+                                   {"QT.2", core::MessageStatus::bounced, 25}})
+                  .ok());
+  EXPECT_EQ(this->log_->find("QT.0")->value().status, core::MessageStatus::delivered);
+  EXPECT_EQ(this->log_->find("QT.1")->value().status, core::MessageStatus::delivered);
+  EXPECT_EQ(this->log_->find("QT.1")->value().updated_ms, 30);
+  EXPECT_EQ(this->log_->find("QT.2")->value().status, core::MessageStatus::bounced);
+}
+
+// Text that means something in an array literal or to SQL is stored as given.
+TYPED_TEST(MessageLogConformance, HostileTextRoundTrips) {
+  const std::vector<std::string> nasty = {R"(a "quoted", {braced} \ back\\slash)",
+                                          "NULL",
+                                          "",
+                                          "{}",
+                                          "\\",
+                                          "\"",
+                                          "line\nbreak\ttab",
+                                          "'; DROP TABLE messages; --",
+                                          "caf\xc3\xa9",
+                                          std::string(3000, ',')};
+  std::vector<MessageRecord> recs;
+  for (size_t i = 0; i < nasty.size(); ++i) {
+    auto r = rec(1, "QH", static_cast<int>(i), "r" + std::to_string(i) + "@example.com", 10);
+    r.subject = nasty[i];
+    r.header_from = nasty[(i + 1) % nasty.size()];
+    r.callback_data = nasty[(i + 2) % nasty.size()];
+    r.bulk_id = nasty[(i + 3) % nasty.size()];
+    recs.push_back(std::move(r));
+  }
+  ASSERT_TRUE(this->log_->record_accepted(recs).ok());
+  for (const auto& r : recs) {
+    const auto back = this->log_->find(r.message_id).value().value();
+    EXPECT_EQ(back.subject, r.subject);
+    EXPECT_EQ(back.header_from, r.header_from);
+    EXPECT_EQ(back.callback_data, r.callback_data);
+    EXPECT_EQ(back.bulk_id, r.bulk_id);
+  }
 }
 
 TYPED_TEST(MessageLogConformance, TwoInstancesShareOneLog) {

@@ -95,6 +95,21 @@ TYPED_TEST(StatsConformance, AFailedBatchCountsNothing) {
             (std::vector<std::string>{"0:delivered=1"}));
 }
 
+// A replayed journal entry: its keyed events are stored once, so counted once, also when a
+// key repeats inside one batch.
+TYPED_TEST(StatsConformance, AKnownKeyIsNotCountedTwice) {
+  auto& st = this->store_->stats;
+  const int64_t acme = this->account("acme");
+  auto a = ev(acme, kT0 + 1, EventKind::delivered);
+  a.key = "00112233445566778899aabbccddeeff.0";
+  auto b = ev(acme, kT0 + 2, EventKind::deferred);
+  b.key = "00112233445566778899aabbccddeeff.1";
+  this->must(this->store_->events.record({a, b, a}));
+  this->must(this->store_->events.record({a, b, ev(acme, kT0 + 3, EventKind::delivered)}));
+  EXPECT_EQ(shown(this->must(st.hourly(acme, kT0, kT0 + kHour))),
+            (std::vector<std::string>{"0:deferred=1", "0:delivered=2"}));
+}
+
 TYPED_TEST(StatsConformance, CountersEqualTheEventsAfterManyBatchesAndForAnotherInstance) {
   const int64_t acme = this->account("acme");
   int64_t recorded = 0;

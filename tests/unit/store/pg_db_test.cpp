@@ -335,6 +335,40 @@ TEST_F(PgDbTest, AVanishedStatementInsideATransactionFailsAsTemporary) {
   EXPECT_EQ(prepared(c_, sql), 1);
 }
 
+// Another node's migration changed a column's type under a prepared statement (0A000 "cached
+// plan must not change result type"): outside a transaction the call is sent again at once;
+// inside one it fails as temporary, and the text is prepared again under a new name.
+TEST_F(PgDbTest, AStalePlanIsSentAgainOrFailsAsTemporaryAndIsPreparedAnew) {
+  ASSERT_TRUE(c_.exec("INSERT INTO t VALUES(1, 'one', 10)", "row").ok());
+  const std::string sql = "SELECT n FROM t WHERE id = $1";
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(c_.exec(sql, Params::of(1), "n").ok());
+  ASSERT_EQ(prepared(c_, sql), 1);
+  ASSERT_TRUE(c_.exec_script("ALTER TABLE t ALTER COLUMN n TYPE text", "migration").ok());
+  auto r = c_.exec(sql, Params::of(1), "n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->text(0, 0), "10");
+  EXPECT_EQ(c_.failure(), Failure::none);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(c_.exec(sql, Params::of(1), "n").ok());
+  EXPECT_EQ(prepared(c_, sql), 2);  // the stale one (old name) and the new one
+  ASSERT_TRUE(
+      c_.exec_script("ALTER TABLE t ALTER COLUMN n TYPE bigint USING n::bigint", "migration").ok());
+  {
+    Txn txn(c_);
+    ASSERT_TRUE(txn.begin().ok());
+    auto in = c_.exec(sql, Params::of(1), "n");
+    ASSERT_FALSE(in.ok());
+    EXPECT_EQ(c_.failure(), Failure::statement_gone);
+    EXPECT_EQ(in.error().code, core::ErrorCode::unavailable);
+  }
+  // A pipeline too: sent again whole.
+  ASSERT_TRUE(c_.pipeline({{sql, Params::of(1)}}, "n").ok());
+  ASSERT_TRUE(c_.pipeline({{sql, Params::of(1)}}, "n").ok());
+  ASSERT_TRUE(c_.exec_script("ALTER TABLE t ALTER COLUMN n TYPE text", "migration").ok());
+  auto p = c_.pipeline({{sql, Params::of(1)}}, "n");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ((*p)[0].text(0, 0), "10");
+}
+
 TEST_F(PgDbTest, APipelineWithVanishedStatementsIsSentAgainWhole) {
   const std::string ins = "INSERT INTO t VALUES($1, $2, $3)";
   auto batch = [&](int from) {
