@@ -18,7 +18,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
   smoke_dir=$(mktemp -d)
   trap 'rm -rf "$smoke_dir"' EXIT
   export FLOW_N=20 ACCEPT_N=20 OUTBOX_N=200 HOOK_HOSTS=2 SESSIONS=6 RUNS=1 CELL_TIMEOUT=120 \
-    REGIONS=sqlite1,pg1,pg3 BENCH_RESULTS_DIR=$smoke_dir
+    REGIONS=sqlite1,pg1,pg3 CELLS=flow,accept,outbox BENCH_RESULTS_DIR=$smoke_dir
 fi
 TERN_BIN=$(realpath -m "${1:-build/tern}")
 [ "$(id -u)" = 0 ] || { echo "bench/cluster: run as root (PostgreSQL runs as the postgres user, smtp-sink -u postfix)" >&2; exit 1; }

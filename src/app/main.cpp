@@ -545,13 +545,15 @@ int main(int argc, char** argv) {
     } else if (*node_list) {
       auto store = open_store(c);
       const int64_t now = tern::core::SystemClock().now_ms();
-      // Every node ever registered; alive = seen within [cluster] lease_s and not stopped.
+      // Every node ever registered; alive = seen within [cluster] lease_s and not stopped; ahead
+      // = seen more than lease_s in the future (a clock that jumped; not alive).
       // The instance names the node's data dir (docs/cluster.md, "One node per id").
       auto nodes = check(store.b.nodes->list());
       json arr = json::array();
       for (const auto& n : nodes) {
-        const bool alive = n.alive(now, int64_t{c.cluster_lease_s} * 1000);
-        const char* state = alive ? "alive" : n.stopped_ms != 0 ? "stopped" : "silent";
+        const auto st = tern::store::node_state(n, now, int64_t{c.cluster_lease_s} * 1000);
+        const bool alive = st == tern::store::NodeState::alive;
+        const char* state = tern::store::to_string(st);
         if (g.json)
           arr.push_back({{"id", n.node_id},
                          {"lastSeen", fmt_time(n.seen_ms)},

@@ -44,9 +44,10 @@ std::string random_id() {
   return id;
 }
 
-std::string random_instance() {
+// prefix + 20 base32 characters (100 bits from libsodium).
+std::string random_token(const char* prefix) {
   static const char* kAlphabet = "abcdefghijklmnopqrstuvwxyz234567";
-  std::string id = "i-";
+  std::string id = prefix;
   for (int i = 0; i < 20; ++i) id += kAlphabet[randombytes_uniform(32)];
   return id;
 }
@@ -76,34 +77,11 @@ core::Result<void> fsync_dir(const std::string& dir) {
   return core::ok();
 }
 
-// The data dir's instance: the one in node.instance while that file is still the one written
-// here (same inode, same host), else a new one written atomically (tmp, fsync, rename, fsync of
-// the dir). Called under node.id's lock: no other process writes it meanwhile.
-core::Result<std::pair<std::string, std::string>> claim_instance(const std::string& data_dir) {
+// Writes "<instance> <inode> <host>\n" to node.instance atomically (tmp, fsync, rename, fsync
+// of the dir); the inode is the tmp file's, which the rename keeps.
+core::Result<void> write_instance(const std::string& data_dir, const std::string& instance,
+                                  const std::string& host) {
   const std::string path = data_dir + "/node.instance";
-  const std::string host = host_name();
-  std::string why = "this data dir had none";
-  if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); fd >= 0) {
-    std::string text;
-    char buf[256];
-    ssize_t n;
-    while (text.size() < 512 && (n = ::read(fd, buf, sizeof buf)) > 0)
-      text.append(buf, static_cast<size_t>(n));
-    struct stat st {};
-    const bool stat_ok = ::fstat(fd, &st) == 0;
-    ::close(fd);
-    const auto f = parse_instance(text);
-    if (f && stat_ok && f->inode == static_cast<uint64_t>(st.st_ino) && f->host == host)
-      return std::pair{f->instance, std::string()};
-    why = !f ? fmt::format("{} was not readable as an instance", path)
-             : fmt::format(
-                   "{} was written for another copy of this data dir (host {}, now {}): a copied "
-                   "or restored data dir is a node instance of its own",
-                   path, f->host, host);
-  } else if (errno != ENOENT) {
-    why = fmt::format("{} could not be read ({})", path, std::strerror(errno));
-  }
-  const std::string instance = random_instance();
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
@@ -122,12 +100,59 @@ core::Result<std::pair<std::string, std::string>> claim_instance(const std::stri
     return core::Error::unavailable(fmt::format("node instance: write {}: {}", path, err));
   }
   if (auto r = fsync_dir(data_dir); !r) return r.error().context("node instance");
+  return core::ok();
+}
+
+// The data dir's instance: the one in node.instance while that file is still the one written
+// here (same inode), else a new one. Another host name with the same inode is the same data
+// dir on a recreated container or a renamed machine (a volume keeps its inodes; a file-level
+// copy does not): the instance is kept and the file rewritten with the new name (said once). A
+// block-level clone also keeps the inode: the registry tells its process from the original's by
+// the run (store/node_registry.hpp). Called under node.id's lock: no other process writes it
+// meanwhile. machine: the host name; "" (none known) is kept as "-", so that the file stays
+// three words and a restart keeps the instance.
+core::Result<std::pair<std::string, std::string>> claim_instance(const std::string& data_dir,
+                                                                 const std::string& machine) {
+  const std::string path = data_dir + "/node.instance";
+  const std::string host = machine.empty() ? std::string("-") : machine;
+  std::string why = "this data dir had none";
+  if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); fd >= 0) {
+    std::string text;
+    char buf[256];
+    ssize_t n;
+    while (text.size() < 512 && (n = ::read(fd, buf, sizeof buf)) > 0)
+      text.append(buf, static_cast<size_t>(n));
+    struct stat st {};
+    const bool stat_ok = ::fstat(fd, &st) == 0;
+    ::close(fd);
+    const auto f = parse_instance(text);
+    if (f && stat_ok && f->inode == static_cast<uint64_t>(st.st_ino)) {
+      if (f->host == host) return std::pair{f->instance, std::string()};
+      if (auto r = write_instance(data_dir, f->instance, host); !r) return r.error();
+      return std::pair{
+          f->instance,
+          fmt::format("node instance {} kept: {} was last written on host {}, now {} (the same "
+                      "data dir on a recreated container or a renamed machine; a copy running "
+                      "at the same time is told apart by its run)",
+                      f->instance, path, f->host, host)};
+    }
+    why = !f ? fmt::format("{} was not readable as an instance", path)
+             : fmt::format(
+                   "{} was written for another copy of this data dir (host {}, now {}): a copied "
+                   "or restored data dir is a node instance of its own",
+                   path, f->host, host);
+  } else if (errno != ENOENT) {
+    why = fmt::format("{} could not be read ({})", path, std::strerror(errno));
+  }
+  const std::string instance = random_token("i-");
+  if (auto r = write_instance(data_dir, instance, host); !r) return r.error();
   return std::pair{instance, fmt::format("node instance {} made ({})", instance, why)};
 }
 
 }  // namespace
 
-core::Result<NodeId> NodeId::claim(const std::string& data_dir, const std::string& configured) {
+core::Result<NodeId> NodeId::claim(const std::string& data_dir, const std::string& configured,
+                                   const std::string& host) {
   if (!configured.empty() && !valid_node_id(configured))
     return core::Error::invalid(fmt::format(
         "cluster.node_id \"{}\": expected 1 to 32 of a-z, 0-9 and '-' (not first)", configured));
@@ -169,7 +194,7 @@ core::Result<NodeId> NodeId::claim(const std::string& data_dir, const std::strin
           "message-log rows) belongs to node {}; configure that id or use another data dir",
           configured, path, stored, stored)));
     NodeId node(stored, fd);
-    if (auto r = node.take_instance(data_dir); !r) return r.error();
+    if (auto r = node.take_instance(data_dir, host); !r) return r.error();
     return node;
   }
   const std::string id = configured.empty() ? random_id() : configured;
@@ -179,14 +204,15 @@ core::Result<NodeId> NodeId::claim(const std::string& data_dir, const std::strin
     return fail(
         core::Error::unavailable(fmt::format("node id: write {}: {}", path, std::strerror(errno))));
   NodeId node(id, fd);
-  if (auto r = node.take_instance(data_dir); !r) return r.error();
+  if (auto r = node.take_instance(data_dir, host); !r) return r.error();
   return node;
 }
 
-core::Result<void> NodeId::take_instance(const std::string& data_dir) {
-  auto inst = claim_instance(data_dir);
+core::Result<void> NodeId::take_instance(const std::string& data_dir, const std::string& host) {
+  auto inst = claim_instance(data_dir, host);
   if (!inst) return inst.error();
   instance_ = std::move(inst->first);
+  run_ = random_token("r-");
   note_ = std::move(inst->second);
   return core::ok();
 }

@@ -414,11 +414,18 @@ void Server::open_store() {
   presence_ = std::make_unique<NodePresence>(*backend_.nodes,
                                              store::NodeRecord{.node_id = node_->id(),
                                                                .instance = node_->instance(),
+                                                               .run = node_->run(),
                                                                .hostname = host_name(),
                                                                .address = cfg_.listen_http,
                                                                .version = version},
                                              int64_t{cfg_.cluster_lease_s} * 1000);
-  if (auto r = presence_->check_in(core::SystemClock().now_ms()); !r) {
+  // A row of this instance under another run, fresh: looked at again after two heartbeats
+  // (a copy running elsewhere beats meanwhile; this data dir's own last run, killed, does not).
+  const int64_t probe_ms = int64_t{2} * cfg_.cluster_heartbeat_s * 1000;
+  if (auto r = presence_->start(
+          [] { return core::SystemClock().now_ms(); },
+          [](int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }, probe_ms);
+      !r) {
     if (r.error().code == core::ErrorCode::conflict) throw std::runtime_error(r.error().message);
     spdlog::warn("{}", r.error().message);
   }

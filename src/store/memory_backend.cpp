@@ -1206,20 +1206,21 @@ class MemoryNodeRegistry final : public NodeRegistry {
  public:
   explicit MemoryNodeRegistry(std::shared_ptr<Storage> s) : s_(std::move(s)) {}
 
-  core::Result<CheckInPlan> check_in(const NodeRecord& me, int64_t now_ms,
-                                     int64_t lease_ms) override {
+  core::Result<CheckInPlan> check_in(const NodeRecord& me, int64_t now_ms, int64_t lease_ms,
+                                     const CheckInRound& round) override {
     std::lock_guard lock(s_->nodes_mu);
     std::optional<NodeRecord> current;
     if (auto it = s_->nodes.find(me.node_id); it != s_->nodes.end()) current = it->second;
-    CheckInPlan plan = plan_check_in(current, me, now_ms, lease_ms);
-    if (plan.verdict != CheckInVerdict::refused) s_->nodes[me.node_id] = plan.row;
+    CheckInPlan plan = plan_check_in(current, me, now_ms, lease_ms, round);
+    if (writes(plan.verdict)) s_->nodes[me.node_id] = plan.row;
     return plan;
   }
 
   core::Result<void> check_out(const NodeRecord& me, int64_t now_ms) override {
     std::lock_guard lock(s_->nodes_mu);
     auto it = s_->nodes.find(me.node_id);
-    if (it != s_->nodes.end() && it->second.instance == me.instance) it->second.stopped_ms = now_ms;
+    if (it != s_->nodes.end() && it->second.instance == me.instance && it->second.run == me.run)
+      it->second.stopped_ms = now_ms;
     return core::ok();
   }
 

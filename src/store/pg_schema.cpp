@@ -350,7 +350,14 @@ CREATE TRIGGER stats_hourly_count AFTER INSERT ON delivery_events
   FOR EACH STATEMENT EXECUTE FUNCTION tern_stats_count_rows();
 )sql";
 
-constexpr std::array<Migration, 13> kMigrations = {{
+// 14 (nodeid2: the per-run nonce): cluster_nodes.run, the nonce each `tern serve` draws at
+// start and writes at every check-in; a heartbeat that finds another run under its own
+// instance stops the node (a cloned data dir, store/node_registry.hpp). As SQLite's 14.
+constexpr const char* kNodeRun14 = R"sql(
+ALTER TABLE cluster_nodes ADD COLUMN run TEXT COLLATE "C" NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<Migration, 14> kMigrations = {{
     {kSchema7, 7},
     {kFolded, 7},
     {kFolded, 7},
@@ -364,6 +371,7 @@ constexpr std::array<Migration, 13> kMigrations = {{
     {kJournal11, 7},            // expand only: old binaries write '' keys
     {kNodes12, 7},              // expand only: old binaries leave the new columns at their defaults
     {kStatsPerStatement13, 7},  // expand only: the same counts for any INSERT
+    {kNodeRun14, 7},            // expand only: old binaries write no run ('' = an older binary's)
 }};
 
 // Serializes migrations of one schema across every node (other schemas are independent).

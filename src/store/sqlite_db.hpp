@@ -132,4 +132,12 @@ class Txn {
   bool open_ = false;
 };
 
+// The names the SQLite backend's tables use unqualified: `using namespace sqlite::names;` in a
+// translation unit's anonymous namespace, one list instead of a using-block in each file.
+namespace names {
+using sqlite::Db;
+using sqlite::Stmt;
+using sqlite::Txn;
+}  // namespace names
+
 }  // namespace tern::store::sqlite

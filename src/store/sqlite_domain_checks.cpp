@@ -11,9 +11,7 @@ namespace tern::store {
 
 namespace {
 
-using sqlite::Db;
-using sqlite::Stmt;
-using sqlite::Txn;
+using namespace sqlite::names;
 
 class SqliteDomainChecks final : public DomainChecks {
  public:

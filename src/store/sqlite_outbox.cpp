@@ -18,9 +18,7 @@ namespace tern::store {
 
 namespace {
 
-using sqlite::Db;
-using sqlite::Stmt;
-using sqlite::Txn;
+using namespace sqlite::names;
 
 constexpr const char* kColumns =
     "id, account_id, kind, url, content_type, message_id, queue_id, recipient, item, created_ms, "

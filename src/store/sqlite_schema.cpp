@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 13> kMigrations = {
+constexpr std::array<const char*, 14> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -369,6 +369,13 @@ ALTER TABLE cluster_nodes ADD COLUMN stopped_ms INTEGER NOT NULL DEFAULT 0;
     // both backends stay at one version (store copy needs that).
     R"sql(
 SELECT 1;
+)sql",
+    // 14 (nodeid2: the per-run nonce): cluster_nodes.run is the nonce each `tern serve` draws at
+    // start and writes at every check-in; a heartbeat that finds another run under its own
+    // instance stops the node (a cloned data dir, store/node_registry.hpp). '' = written by an
+    // older binary.
+    R"sql(
+ALTER TABLE cluster_nodes ADD COLUMN run TEXT NOT NULL DEFAULT '';
 )sql",
 };
 

@@ -84,14 +84,18 @@ def merge(base, over):
 class TernServer:
     """One `tern serve` process with its own data dir, config and ports."""
 
-    def __init__(self, config=None, account=True, nofile=None):
+    def __init__(self, config=None, account=True, nofile=None, prepare=None):
         # nofile: RLIMIT_NOFILE (soft and hard) for the server process, to test descriptor limits.
+        # prepare: called with the (empty) data dir before the first start, e.g. to fill it
+        # with another node's files.
         self.nofile = nofile
         if not TERN_BIN or not os.access(TERN_BIN, os.X_OK):
             raise RuntimeError("TERN_BIN is not set to an executable tern binary")
         self.dir = tempfile.mkdtemp(prefix="tern-it-")
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.data)
+        if prepare:
+            prepare(self.data)
         self.ports = {name: free_port() for name in ("smtp", "submission", "submissions", "http")}
         base = {
             "hostname": "mx.test",

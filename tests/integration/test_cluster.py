@@ -13,12 +13,17 @@ DuplicateNodeId: two data dirs under one [cluster] node_id on one schema (docs/c
 node per id"). The second is refused at start with a message naming the id, the first node's
 instance, host and address; the first, killed with -9 and restarted from its own data dir at
 once, starts. A node paused for longer than lease_s is replaced by another data dir (a takeover,
-logged), and when it resumes it stops on its next heartbeat, non-zero, saying why.
+logged), and when it resumes it stops on its next heartbeat, non-zero, saying why. A clone of a
+running node's data dir (a cloned VM: node.instance hard-linked, so the same inode and host,
+hence the same instance) is told apart by its run: started while the original runs, it is
+refused as a duplicate and the original goes on; started while the original is paused, it takes
+the row, and the original, resumed, stops at its next heartbeat as a duplicate.
 """
 import email
 import email.policy
 import os
 import re
+import shutil
 import signal
 import socket
 import time
@@ -369,10 +374,12 @@ class DuplicateNodeId(unittest.TestCase):
         # Nothing of the refused one was written.
         self.assertEqual(self.rows("SELECT instance FROM cluster_nodes"), [[first]])
         # kill -9 and at once a restart from the same data dir: its own heartbeat is fresh; it
-        # is the same instance, so it starts (start() waits for "tern ready").
+        # is the same instance under another run, so it looks again after two heartbeats, finds
+        # that nobody beat, and starts (start() waits for "tern ready").
         a.kill9()
         a.start()
         self.assertEqual(instance_of(a), first)
+        self.assertIn(b"looking again before starting", a.log())
         self.assertEqual(self.rows("SELECT instance, stopped_ms FROM cluster_nodes"),
                          [[first, "0"]])
         nodes = a.cli_json("node", "list")
@@ -416,3 +423,60 @@ class DuplicateNodeId(unittest.TestCase):
         self.assertIsNone(b.proc.poll())
         self.assertEqual(self.rows("SELECT instance, stopped_ms FROM cluster_nodes"),
                          [[second, "0"]])
+
+    def clone_of(self, a):
+        """A cloned VM of a's: node.id copied, node.instance hard-linked (same inode, same
+        host: the same instance), started while a has its row."""
+        def prepare(data):
+            shutil.copyfile(os.path.join(a.data, "node.id"), os.path.join(data, "node.id"))
+            os.link(os.path.join(a.data, "node.instance"), os.path.join(data, "node.instance"))
+        node = harness.TernServer(self.config, account=False, prepare=prepare)
+        self.addCleanup(node.close)
+        return node
+
+    def test_a_clone_of_a_running_node_is_refused_as_a_duplicate(self):
+        a = self.start()
+        first = instance_of(a)
+        [[run]] = self.rows("SELECT run FROM cluster_nodes")
+        self.assertRegex(run, r"^r-[a-z2-7]{20}$")
+        with self.assertRaises(RuntimeError) as refused:
+            self.clone_of(a)
+        said = str(refused.exception)
+        self.assertRegex(said, r"tern serve exited with [1-9]")
+        self.assertIn("looking again before starting", said)
+        self.assertIn('node id "node-1": another process runs from a copy of this data dir '
+                      f"(instance {first}, its run {run} on host {socket.gethostname()}", said)
+        self.assertNotIn("tern ready", said)
+        # The original goes on, and its row is still its own.
+        self.assertIsNone(a.proc.poll())
+        self.assertEqual(self.rows("SELECT instance, run, stopped_ms FROM cluster_nodes"),
+                         [[first, run, "0"]])
+        nodes = a.cli_json("node", "list")
+        self.assertEqual([(n["id"], n["state"]) for n in nodes], [("node-1", "alive")])
+
+    def test_a_clone_started_while_the_original_is_paused_stops_the_original(self):
+        a = self.start()
+        first = instance_of(a)
+        [[run_a]] = self.rows("SELECT run FROM cluster_nodes")
+        os.kill(a.proc.pid, signal.SIGSTOP)
+
+        def resume():
+            if a.proc.poll() is None:
+                os.kill(a.proc.pid, signal.SIGCONT)
+        self.addCleanup(resume)  # runs before a.close()
+        b = self.clone_of(a)  # a does not beat while b looks again: b takes the row
+        self.assertEqual(instance_of(b), first)
+        [[run_b]] = self.rows("SELECT run FROM cluster_nodes")
+        self.assertNotEqual(run_b, run_a)
+        # a resumes: its next heartbeat finds another run under its instance; it stops,
+        # non-zero, saying why, at error level.
+        resume()
+        self.assertNotEqual(a.proc.wait(30), 0)
+        log = a.log().decode(errors="replace")
+        self.assertIn("another process runs from a copy of this data dir", log)
+        self.assertIn(f"its run {run_b}", log)
+        self.assertIn("this node stops now", log)
+        # b runs on; the row is b's, not checked out by a's way out.
+        self.assertIsNone(b.proc.poll())
+        self.assertEqual(self.rows("SELECT instance, run, stopped_ms FROM cluster_nodes"),
+                         [[first, run_b, "0"]])

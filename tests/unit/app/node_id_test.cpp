@@ -1,6 +1,7 @@
 // The node id file (app/node_id.hpp): made once and kept, one live process per data dir, a
 // configured id that contradicts the data dir refused, hostile ids refused; the data dir's
-// instance kept across restarts and made anew for a copy of the data dir.
+// instance kept across restarts (also on a machine without a host name) and made anew for a copy
+// of the data dir; a new run nonce at every claim.
 #include "app/node_id.hpp"
 
 #include <gtest/gtest.h>
@@ -108,6 +109,67 @@ TEST(NodeId, TheDataDirsInstanceIsMadeOnceAndKept) {
   EXPECT_EQ(again->instance(), first);
   EXPECT_EQ(again->note(), "");
   EXPECT_FALSE(std::filesystem::exists(dir.file("node.instance.tmp")));
+}
+
+TEST(NodeId, WithoutAHostNameTheInstanceIsKeptToo) {
+  // gethostname gave nothing (a bare container): the file holds "-" in its place, so that a
+  // restart reads it back instead of making a new instance every time.
+  test::TempDir dir;
+  std::string first;
+  {
+    auto n = NodeId::claim(dir.file(""), "mx-1", "");
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    first = n->instance();
+    EXPECT_NE(n->note(), "");
+  }
+  auto again = NodeId::claim(dir.file(""), "mx-1", "");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->instance(), first);
+  EXPECT_EQ(again->note(), "") << again->note();
+  const std::string text = read_file(dir.file("node.instance"));
+  EXPECT_EQ(text.substr(text.size() - 3), " -\n") << text;
+}
+
+TEST(NodeId, TheSameFileUnderAnotherHostNameKeepsItsInstance) {
+  // A recreated container (a new host name) on the same volume (the same inode): the same data
+  // dir, not a copy; it keeps its instance, so that after kill -9 it takes its id back at once
+  // (the registry's run check, not lease_s). Said once; the file then names the new host.
+  test::TempDir dir;
+  std::string first;
+  {
+    auto n = NodeId::claim(dir.file(""), "mx-1", "pod-abc12");
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    first = n->instance();
+  }
+  {
+    auto n = NodeId::claim(dir.file(""), "mx-1", "pod-xyz98");
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    EXPECT_EQ(n->instance(), first);
+    EXPECT_NE(n->note().find("kept"), std::string::npos) << n->note();
+    EXPECT_NE(n->note().find("pod-abc12"), std::string::npos) << n->note();
+  }
+  auto again = NodeId::claim(dir.file(""), "mx-1", "pod-xyz98");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->instance(), first);
+  EXPECT_EQ(again->note(), "");
+  EXPECT_NE(read_file(dir.file("node.instance")).find(" pod-xyz98\n"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("node.instance.tmp")));
+}
+
+TEST(NodeId, EveryClaimDrawsANewRun) {
+  test::TempDir dir;
+  std::string first;
+  {
+    auto n = NodeId::claim(dir.file(""), "mx-1");
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    first = n->run();
+  }
+  auto again = NodeId::claim(dir.file(""), "mx-1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(first.size(), 22u);
+  EXPECT_EQ(first.rfind("r-", 0), 0u) << first;
+  EXPECT_NE(again->run(), first);  // same instance, another process
+  EXPECT_TRUE(store::persistent_instance("i-" + again->run().substr(2)));  // base32 only
 }
 
 TEST(NodeId, ACopiedDataDirIsAnInstanceOfItsOwn) {

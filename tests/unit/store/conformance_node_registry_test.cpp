@@ -3,6 +3,9 @@
 // under a node id that checks in fresh is refused and writes nothing; the same data dir is
 // renewed (a restart after kill -9 included); a silent, a cleanly stopped or a pre-instance row is
 // taken over; check_out of a node that lost its id changes nothing; list() shows every row.
+// Two runs of one instance (a cloned data dir): a start that finds a fresh run looks again and
+// is a duplicate when that run beat meanwhile, takes the row when it did not; the run that lost
+// the row is a duplicate at its next heartbeat, and its check_out changes nothing.
 #include "store/node_registry.hpp"
 #include "unit/store/conformance.hpp"
 
@@ -31,8 +34,9 @@ class NodeRegistryConformance : public Conformance<B> {
   }
   NodeRegistry& r1() { return *this->backend_.nodes; }
   NodeRegistry& r2() { return *second_.nodes; }
-  static CheckInPlan check_in(NodeRegistry& r, const NodeRecord& me, int64_t now) {
-    auto p = r.check_in(me, now, kLease);
+  static CheckInPlan check_in(NodeRegistry& r, const NodeRecord& me, int64_t now,
+                              const CheckInRound& round = {}) {
+    auto p = r.check_in(me, now, kLease, round);
     EXPECT_TRUE(p.ok()) << p.error().message;
     return p.ok() ? p.value() : CheckInPlan{};
   }
@@ -117,6 +121,51 @@ TYPED_TEST(NodeRegistryConformance, ARowOfABinaryBeforeInstancesIsTakenOver) {
             CheckInVerdict::joined);
   EXPECT_EQ(this->check_in(this->r2(), node("node-1", "i-bbbbbbbb", "mx-a"), kT0 + 1000).verdict,
             CheckInVerdict::took_over);
+}
+
+TYPED_TEST(NodeRegistryConformance, TwoRunsOfOneInstanceAreToldApartByTheirNonce) {
+  NodeRecord a = node("node-1", "i-aaaaaaaa", "mx-a");
+  a.run = "r-first";
+  NodeRecord clone = a;  // a cloned VM: same data dir instance, another process
+  clone.run = "r-clone";
+  clone.address = "mx-clone:8080";
+  const CheckInRound beat{.heartbeat = true};
+  EXPECT_EQ(this->check_in(this->r1(), a, kT0).verdict, CheckInVerdict::joined);
+  const CheckInPlan first = this->check_in(this->r2(), clone, kT0 + 1000);
+  EXPECT_EQ(first.verdict, CheckInVerdict::contested);
+  EXPECT_EQ(first.row.run, "r-first");
+  // a beats meanwhile: the clone's second look is a duplicate; nothing of it was written.
+  EXPECT_EQ(this->check_in(this->r1(), a, kT0 + 2000, beat).verdict, CheckInVerdict::renewed);
+  EXPECT_EQ(
+      this->check_in(this->r2(), clone, kT0 + 3000, CheckInRound{.contested = first.row}).verdict,
+      CheckInVerdict::duplicate);
+  auto rows = this->list();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].run, "r-first");
+  EXPECT_EQ(rows[0].address, "mx-a:8080");
+  EXPECT_EQ(rows[0].seen_ms, kT0 + 2000);
+  // a is paused (no beats): the clone's second look finds the row unchanged and takes it.
+  const CheckInPlan again = this->check_in(this->r2(), clone, kT0 + 4000);
+  EXPECT_EQ(again.verdict, CheckInVerdict::contested);
+  EXPECT_EQ(
+      this->check_in(this->r2(), clone, kT0 + 8000, CheckInRound{.contested = again.row}).verdict,
+      CheckInVerdict::renewed);
+  rows = this->list();
+  EXPECT_EQ(rows[0].run, "r-clone");
+  EXPECT_EQ(rows[0].address, "mx-clone:8080");
+  // a resumes: its heartbeat is a duplicate, writes nothing, and its clean stop is not the
+  // clone's.
+  const CheckInPlan dup = this->check_in(this->r1(), a, kT0 + 9000, beat);
+  EXPECT_EQ(dup.verdict, CheckInVerdict::duplicate);
+  EXPECT_EQ(dup.row.run, "r-clone");
+  ASSERT_TRUE(this->r1().check_out(a, kT0 + 9000).ok());
+  rows = this->list();
+  EXPECT_EQ(rows[0].run, "r-clone");
+  EXPECT_EQ(rows[0].seen_ms, kT0 + 8000);
+  EXPECT_EQ(rows[0].stopped_ms, 0);
+  // The clone's own clean stop is recorded.
+  ASSERT_TRUE(this->r2().check_out(clone, kT0 + 10'000).ok());
+  EXPECT_EQ(this->list()[0].stopped_ms, kT0 + 10'000);
 }
 
 }  // namespace
