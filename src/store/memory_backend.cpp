@@ -1035,16 +1035,23 @@ class MemoryOutbox final : public Outbox {
     }
     const int64_t token = new_lease_token();
     for (const auto& g : groups) {
+      // The group's items due earliest (ties: lowest id), handed out in id order.
+      std::vector<OutboxItem*> take;
+      for (auto& i : s_->outbox)
+        if (i.state == OutboxState::pending && i.next_attempt_ms <= now_ms && group_of(i) == g)
+          take.push_back(&i);
+      std::stable_sort(take.begin(), take.end(), [](const OutboxItem* a, const OutboxItem* b) {
+        return a->next_attempt_ms < b->next_attempt_ms;
+      });
+      if (take.size() > max_per_batch) take.resize(max_per_batch);
       std::vector<OutboxItem> batch;
-      for (auto& i : s_->outbox) {
-        if (batch.size() == max_per_batch) break;
-        if (i.state != OutboxState::pending || i.next_attempt_ms > now_ms || group_of(i) != g)
-          continue;
-        i.next_attempt_ms = now_ms + opt_.lease_ms;  // the lease
-        i.lease_owner = opt_.owner;
-        i.lease_token = token;
-        batch.push_back(i);
+      for (auto* i : take) {
+        i->next_attempt_ms = now_ms + opt_.lease_ms;  // the lease
+        i->lease_owner = opt_.owner;
+        i->lease_token = token;
+        batch.push_back(*i);
       }
+      sort_by_id(batch);
       if (!batch.empty()) out.push_back(std::move(batch));
     }
     return out;

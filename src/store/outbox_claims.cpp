@@ -1,6 +1,8 @@
-// The outbox's fencing tokens and the default mark_and_claim (outbox.hpp): shared by every
-// backend.
+// The outbox's fencing tokens, a claimed batch's order and the default mark_and_claim
+// (outbox.hpp): shared by every backend.
 #include <sodium.h>
+
+#include <algorithm>
 
 #include "store/outbox.hpp"
 
@@ -33,6 +35,11 @@ core::Result<OutboxRound> Outbox::mark_and_claim(const std::vector<OutboxMark>& 
     out.claimed = std::move(d).value();
   }
   return out;
+}
+
+void sort_by_id(std::vector<OutboxItem>& batch) {
+  std::sort(batch.begin(), batch.end(),
+            [](const OutboxItem& a, const OutboxItem& b) { return a.id < b.id; });
 }
 
 }  // namespace tern::store

@@ -244,7 +244,8 @@ class PgOutbox final : public Outbox {
       claims.push_back(
           {fmt::format("SELECT {} FROM webhook_outbox WHERE state = 'pending' AND "
                        "next_attempt_ms <= $1 AND account_id = $2 AND kind = $3 AND url = $4 "
-                       "AND content_type = $5 ORDER BY id LIMIT $6 FOR UPDATE SKIP LOCKED",
+                       "AND content_type = $5 ORDER BY next_attempt_ms, id LIMIT $6 "
+                       "FOR UPDATE SKIP LOCKED",
                        kColumns),
            Params::of(now_ms, groups.int64(g, 0), groups.view(g, 1), groups.view(g, 2),
                       groups.view(g, 3), static_cast<int64_t>(max_per_batch))});
@@ -255,6 +256,7 @@ class PgOutbox final : public Outbox {
       std::vector<OutboxItem> batch;
       if (auto x = read_items(rw, batch); !x) return x.error();
       for (const auto& it : batch) ids.push_back(it.id);
+      sort_by_id(batch);
       if (!batch.empty()) out.push_back(std::move(batch));
     }
     if (ids.empty()) return core::ok();

@@ -357,7 +357,18 @@ constexpr const char* kNodeRun14 = R"sql(
 ALTER TABLE cluster_nodes ADD COLUMN run TEXT COLLATE "C" NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<Migration, 14> kMigrations = {{
+// 15: a claim reads one range: the pending items of one group (account, kind, url,
+// content_type) by due time (store/outbox.hpp). Before, it walked the account's items in id
+// order past every sent and leased one. Partial: a sent or failed item leaves the index. Keys
+// fit a btree entry: URLs are at most 2048 bytes (report/target_policy, policy/options).
+// Plain CREATE INDEX (migrations run in a transaction): writes to the outbox wait while it is
+// built. Expand only: older binaries' claims are as before.
+constexpr const char* kOutboxClaim15 = R"sql(
+CREATE INDEX webhook_outbox_claim ON webhook_outbox(account_id, kind, url, content_type,
+  next_attempt_ms, id) WHERE state = 'pending';
+)sql";
+
+constexpr std::array<Migration, 15> kMigrations = {{
     {kSchema7, 7},
     {kFolded, 7},
     {kFolded, 7},
@@ -372,6 +383,7 @@ constexpr std::array<Migration, 14> kMigrations = {{
     {kNodes12, 7},              // expand only: old binaries leave the new columns at their defaults
     {kStatsPerStatement13, 7},  // expand only: the same counts for any INSERT
     {kNodeRun14, 7},            // expand only: old binaries write no run ('' = an older binary's)
+    {kOutboxClaim15, 7},        // expand only: an index
 }};
 
 // Serializes migrations of one schema across every node (other schemas are independent).

@@ -273,7 +273,7 @@ class SqliteOutbox final : public Outbox {
       std::vector<OutboxItem> batch;
       Stmt s(db_, fmt::format("SELECT {} FROM webhook_outbox WHERE state = 'pending' AND "
                               "next_attempt_ms <= ? AND account_id = ? AND kind = ? AND "
-                              "url = ? AND content_type = ? ORDER BY id LIMIT ?",
+                              "url = ? AND content_type = ? ORDER BY next_attempt_ms, id LIMIT ?",
                               kColumns));
       s.bind(1, now_ms)
           .bind(2, g.account_id)
@@ -290,6 +290,7 @@ class SqliteOutbox final : public Outbox {
         it.lease_owner = opt_.owner;
         it.lease_token = token;
       }
+      sort_by_id(batch);
       if (!batch.empty()) out.push_back(std::move(batch));
     }
     return core::ok();

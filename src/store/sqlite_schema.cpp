@@ -8,7 +8,7 @@ namespace tern::store::sqlite {
 
 namespace {
 
-constexpr std::array<const char*, 14> kMigrations = {
+constexpr std::array<const char*, 15> kMigrations = {
     // 1: accounts, credentials, API keys, domains, senders, settings.
     R"sql(
 CREATE TABLE accounts(
@@ -376,6 +376,13 @@ SELECT 1;
     // older binary.
     R"sql(
 ALTER TABLE cluster_nodes ADD COLUMN run TEXT NOT NULL DEFAULT '';
+)sql",
+    // 15: a claim reads one range: the pending items of one group (account, kind, url,
+    // content_type) by due time (store/outbox.hpp), not the account's items in id order past
+    // every sent and leased one. Partial: a sent or failed item leaves the index.
+    R"sql(
+CREATE INDEX webhook_outbox_claim ON webhook_outbox(account_id, kind, url, content_type,
+  next_attempt_ms, id) WHERE state = 'pending';
 )sql",
 };
 

@@ -1,9 +1,9 @@
 // Conformance (conformance.hpp): the webhook outbox on every backend: enqueue round trip
 // (defaults for times), grouping of due() batches (one account/kind/url/content_type each,
-// oldest first, per-batch cap), the lease that keeps a claimed item from being handed out twice
-// (also to a second instance claiming at the same moment), mark_sent / mark_failed (reschedule
-// and give up), mark_and_claim (the marks then a claim, all or nothing), backlog and
-// next_due_ms, for_message in any state, refusal of malformed items.
+// oldest group first, per-batch cap, the items due earliest in id order), the lease that keeps a
+// claimed item from being handed out twice (also to a second instance claiming at the same moment),
+// mark_sent / mark_failed (reschedule and give up), mark_and_claim (the marks then a claim, all or
+// nothing), backlog and next_due_ms, for_message in any state, refusal of malformed items.
 #include <algorithm>
 #include <mutex>
 #include <set>
@@ -144,6 +144,34 @@ TYPED_TEST(OutboxConformance, DueHonoursBatchLimitsAndNeverReturnsAnItemTwice) {
   auto b = this->outbox_->backlog();
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b.value(), 8u);
+}
+
+TYPED_TEST(OutboxConformance, ABatchIsItsGroupsItemsDueEarliestInIdOrder) {
+  // A group's batch is its max_per_batch items due earliest (ties: lowest id), handed out in id
+  // order; an item of the group due later, or in back-off, is neither taken nor in the way.
+  const int64_t t = this->now();
+  auto at = [&](std::string mid, int64_t due) {
+    auto i = item(1, "https://a.example/", std::move(mid));
+    i.next_attempt_ms = due;
+    return i;
+  };
+  this->enqueue({at("late", t + 300), at("back-off", t + 60'000), at("first", t + 100),
+                 at("second", t + 200), at("tie", t + 200)});
+  auto mids = [](const std::vector<std::vector<OutboxItem>>& bs) {
+    std::vector<std::string> v;
+    for (const auto& b : bs)
+      for (const auto& i : b) v.push_back(i.message_id);
+    return v;
+  };
+  EXPECT_TRUE(this->due(t + 99).empty());
+  EXPECT_EQ(mids(this->due(t + 300, 10, 2)), (std::vector<std::string>{"first", "second"}));
+  EXPECT_EQ(mids(this->due(t + 300, 10, 1)), (std::vector<std::string>{"tie"}));
+  EXPECT_EQ(mids(this->due(t + 300, 10, 10)), (std::vector<std::string>{"late"}));
+  EXPECT_TRUE(this->due(t + 59'999).empty());
+  // Handed out in id order: x1 was enqueued first, though due later.
+  this->enqueue({at("x1", t + 500), at("x2", t + 400)});
+  auto both = this->due(t + 500, 10, 10);
+  EXPECT_EQ(mids(both), (std::vector<std::string>{"x1", "x2"}));
 }
 
 TYPED_TEST(OutboxConformance, DueSkipsTheGivenUrlsAndLeavesThemDue) {
