@@ -40,7 +40,8 @@ struct SuppressionQuery {
   std::string address;
   bool suppressed = false;  // the driver's answer
 };
-// Look every query up (one pool task) → Engine::suppression_checked with the same vector.
+// Look every query up → Engine::suppression_checked with the answers, in one call or several
+// (the driver may answer the queries of several CheckSuppression actions in one call).
 struct CheckSuppression {
   std::vector<SuppressionQuery> queries;
 };
