@@ -23,15 +23,9 @@ core::Result<store::CheckInVerdict> NodePresence::check_in(int64_t now_ms) {
       spdlog::info("node registry: {}", store::contested_message(plan->row, me_, now_ms));
       return plan->verdict;
     case store::CheckInVerdict::took_over: {
-      const store::NodeRecord was = plan->before.value_or(store::NodeRecord{});
       spdlog::warn(
-          "node registry: node id {} taken over by this data dir (instance {}) from instance {} "
-          "on host {} ({}, last seen {} s ago)",
-          me_.node_id, me_.instance, was.instance, was.hostname,
-          was.stopped_ms != 0                         ? "stopped cleanly"
-          : !store::persistent_instance(was.instance) ? "registered by an older tern"
-                                                      : "silent for [cluster] lease_s",
-          std::max<int64_t>(0, now_ms - was.seen_ms) / 1000);
+          "node registry: {}",
+          store::takeover_message(plan->before.value_or(store::NodeRecord{}), me_, now_ms));
       break;
     }
     case store::CheckInVerdict::joined:

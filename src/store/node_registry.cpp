@@ -139,4 +139,16 @@ std::string contested_message(const NodeRecord& other, const NodeRecord& me, int
       std::max<int64_t>(0, now_ms - other.seen_ms) / 1000);
 }
 
+std::string takeover_message(const NodeRecord& was, const NodeRecord& me, int64_t now_ms) {
+  return fmt::format(
+      "node id \"{}\" taken over by this data dir (instance {}) from instance {} on host {} ({}, "
+      "last seen {} s ago)",
+      printable(me.node_id), printable(me.instance), printable(was.instance),
+      was.hostname.empty() ? "?" : printable(was.hostname),
+      was.stopped_ms != 0                  ? "stopped cleanly"
+      : !persistent_instance(was.instance) ? "registered by an older tern"
+                                           : "silent for [cluster] lease_s",
+      std::max<int64_t>(0, now_ms - was.seen_ms) / 1000);
+}
+
 }  // namespace tern::store

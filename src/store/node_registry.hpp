@@ -107,6 +107,9 @@ std::string duplicate_message(const NodeRecord& other, const NodeRecord& me, int
 // What a contested start says (info) before it looks again: the other run, its host, when it
 // checked in.
 std::string contested_message(const NodeRecord& other, const NodeRecord& me, int64_t now_ms);
+// What a node logs (warning) when it took its id over from another instance (`was`, the row
+// before): that instance, its host, why it could be taken, when it was last seen.
+std::string takeover_message(const NodeRecord& was, const NodeRecord& me, int64_t now_ms);
 
 class NodeRegistry {
  public:

@@ -157,4 +157,20 @@ class Conformance : public ::testing::Test {
   Outbox* outbox_ = nullptr;
 };
 
+// Text that means something in a PostgreSQL array literal, to SQL or to a terminal, for the
+// round-trip tests: each repository stores and returns it as given. `table` names the table a
+// "DROP TABLE" in it would hit.
+inline std::vector<std::string> hostile_texts(const std::string& table) {
+  return {R"(a "quoted", {braced} \ back\\slash)",
+          "NULL",
+          "",
+          "{}",
+          "\\",
+          "\"",
+          "line\nbreak\ttab",
+          "'; DROP TABLE " + table + "; --",
+          "caf\xc3\xa9",
+          std::string(3000, ',')};
+}
+
 }  // namespace tern::store::conformance

@@ -220,5 +220,18 @@ TEST(DuplicateMessage, NamesTheIdTheInstanceBothRunsAndWhatToDo) {
   EXPECT_EQ(c.find('\n'), std::string::npos);
 }
 
+TEST(TakeoverMessage, NamesTheInstanceItsHostAndWhyShowingStoredTextNeverInterpreted) {
+  NodeRecord was = row("i-other234", 40'000, 0, "r-old");
+  was.hostname = "old\n\x1b[2Jhost";
+  const std::string m = takeover_message(was, me(), 100'000);
+  for (const char* part : {"\"mx-1\"", "i-mine2345", "i-other234", "old??[2Jhost",
+                           "silent for [cluster] lease_s", "60 s ago"})
+    EXPECT_NE(m.find(part), std::string::npos) << part << " in: " << m;
+  EXPECT_EQ(m.find('\n'), std::string::npos);
+  EXPECT_EQ(m.find('\x1b'), std::string::npos);
+  was.stopped_ms = 50'000;
+  EXPECT_NE(takeover_message(was, me(), 100'000).find("stopped cleanly"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tern::store
