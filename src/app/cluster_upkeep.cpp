@@ -32,6 +32,14 @@ void ClusterUpkeep::on_change(std::function<void(const store::Change&)> f) {
 
 void ClusterUpkeep::on_tick(std::function<void()> f) { ticks_.push_back(std::move(f)); }
 
+void ClusterUpkeep::wake() {
+  {
+    std::lock_guard lk(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
 void ClusterUpkeep::renew_all() {
   for (auto& j : jobs_) {
     const auto r = j.lease->renew();
@@ -81,6 +89,7 @@ void ClusterUpkeep::run() {
   const int64_t renew_every = std::max<int64_t>(1, opt_.lease_ttl_ms / 3);
   int64_t next_renew = clock_.now_ms() + renew_every;
   int64_t next_poll = clock_.now_ms() + opt_.poll_ms;
+  int64_t last_poll = 0;
   for (;;) {
     int64_t wake = next_renew;
     if (feed_ || !ticks_.empty()) wake = std::min(wake, next_poll);
@@ -89,7 +98,15 @@ void ClusterUpkeep::run() {
     {
       std::unique_lock lk(mu_);
       const int64_t wait = std::max<int64_t>(0, wake - clock_.now_ms());
-      if (cv_.wait_for(lk, std::chrono::milliseconds(wait), [this] { return stop_; })) return;
+      if (cv_.wait_for(lk, std::chrono::milliseconds(wait), [this] { return stop_ || woken_; }) &&
+          stop_)
+        return;
+      if (woken_) {
+        // A wake-up: poll now, or as soon as kMinPollGapMs has passed since the last poll
+        // (a burst of changes costs one poll per gap, not one per change).
+        woken_ = false;
+        next_poll = std::min(next_poll, last_poll + kMinPollGapMs);
+      }
     }
     int64_t now = clock_.now_ms();
     if (now >= next_renew) {
@@ -98,6 +115,7 @@ void ClusterUpkeep::run() {
     }
     if ((feed_ || !ticks_.empty()) && now >= next_poll) {
       next_poll = now + opt_.poll_ms;
+      last_poll = now;
       if (feed_) {
         auto changes = feed_->poll();
         if (!changes) {

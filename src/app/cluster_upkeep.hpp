@@ -1,7 +1,9 @@
 // The node's share of the region's upkeep (docs/cluster.md), on a thread of its own:
 //  - the change feed (store/change_feed.hpp) is read every second and each change handed to
 //    the cache owners (on_change), so a config change made on any node reaches this one within
-//    about a second (the integration test's bound is 2 s);
+//    about a second (the integration test's bound is 2 s); wake() (on PostgreSQL: a NOTIFY
+//    the change_log triggers send, store/pg_listener.hpp) reads it at once instead, at most
+//    once per kMinPollGapMs however many wake-ups come;
 //  - ticks (on_tick) run every poll interval too: the node's queue commands from other nodes
 //    (app/queue_router.hpp) and the mirror of the region's AUTH failure counts;
 //  - singleton jobs (store/leased_job.hpp) run only while this node holds their lease, renewed
@@ -47,6 +49,10 @@ class ClusterUpkeep {
   void on_change(std::function<void(const store::Change&)> f);
   // Called on the upkeep thread every poll_ms (after the feed's changes).
   void on_tick(std::function<void()> f);
+  // From any thread: read the feed (and run the ticks) now, not at the next poll. A wake-up
+  // only: nothing is lost without it.
+  void wake();
+  static constexpr int64_t kMinPollGapMs = 100;
 
   void start();
   void stop();
@@ -71,6 +77,7 @@ class ClusterUpkeep {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool woken_ = false;  // wake() since the last poll
   std::thread thread_;
 };
 

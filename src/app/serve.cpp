@@ -55,6 +55,7 @@
 #include "store/db_guard.hpp"
 #include "store/message_log.hpp"
 #include "store/outbox.hpp"
+#include "store/pg_listener.hpp"
 #include "store/sessions.hpp"
 #include "store/sqlite_backend.hpp"
 #include "store/stats.hpp"
@@ -295,6 +296,7 @@ class Server {
   std::unique_ptr<net::ReportPipeline> reports_;
   // --- The region's upkeep: leased singleton jobs and the change feed (app/cluster_upkeep).
   std::unique_ptr<ClusterUpkeep> cluster_upkeep_;
+  std::unique_ptr<store::pg::Listener> change_listener_;  // PostgreSQL: NOTIFY wakes the feed
   // --- Delivery. The pool is declared before the io_context: the engine's state (which holds
   // a strand on the pool) can be owned by a handler still queued on the io_context at shutdown,
   // and is destroyed with it; the pool's services must still exist then (UBSan found the
@@ -591,6 +593,12 @@ void Server::build_cluster_upkeep() {
       *backend_.cluster, clock_,
       ClusterUpkeep::Options{.lease_ttl_ms = int64_t{cfg_.cluster_lease_s} * 1000,
                              .follow_feed = !sqlite_});
+  // The change_log triggers NOTIFY tern_change: this node reads the feed at once (a wake-up;
+  // the poll every second stays, store/pg_listener.hpp).
+  if (!sqlite_)
+    change_listener_ =
+        std::make_unique<store::pg::Listener>(cfg_.effective_store_url(), "tern_change",
+                                              [upkeep = cluster_upkeep_.get()] { upkeep->wake(); });
   cluster_upkeep_->add_job(store::kLeaseCapturedRetention, 3'600'000, [cap = &st_->captured] {
     if (auto r = cap->prune(core::SystemClock().now_ms()); !r)
       spdlog::warn("captured mail: {}", r.error().message);
@@ -882,8 +890,15 @@ void Server::add_services(Runtime& rt) {
       },
       [this] { control_.reset(); }));
   rt.add(std::make_unique<FnService>(
-      "cluster upkeep", [this] { cluster_upkeep_->start(); },
-      [this] { cluster_upkeep_->stop(); }));  // ends its thread and gives its leases up
+      "cluster upkeep",
+      [this] {
+        cluster_upkeep_->start();
+        if (change_listener_) change_listener_->start();
+      },
+      [this] {
+        if (change_listener_) change_listener_->stop();
+        cluster_upkeep_->stop();  // ends its thread and gives its leases up
+      }));
   rt.add(std::make_unique<ThreadService>(
       "domain re-check",
       [this](const StopSignal& stop) {

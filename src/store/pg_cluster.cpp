@@ -67,8 +67,11 @@ class PgCluster final : public Cluster {
   core::Result<int64_t> publish(std::string_view subject, int64_t now_ms) override {
     return pool_->with(
         [&](Conn& c) -> core::Result<int64_t> {
-          auto r = c.exec("INSERT INTO change_log(time_ms, subject) VALUES($1, $2) RETURNING id",
-                          Params::of(now_ms, subject), "publish change");
+          // NOTIFY as the triggers do (a wake-up for listening nodes, store/pg_listener.hpp).
+          auto r = c.exec(
+              "INSERT INTO change_log(time_ms, subject) SELECT $1, $2 "
+              "FROM (SELECT pg_notify('tern_change', '')) AS wake RETURNING id",
+              Params::of(now_ms, subject), "publish change");
           if (!r) return r.error();
           return r->int64(0, 0);
         },
