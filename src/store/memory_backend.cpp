@@ -992,8 +992,7 @@ class MemoryOutbox final : public Outbox {
       : s_(std::move(s)), opt_(std::move(opt)) {}
 
   core::Result<void> enqueue(const std::vector<OutboxItem>& items, int64_t now_ms) override {
-    for (const auto& it : items)
-      if (it.url.empty()) return core::Error::invalid("outbox: item without a URL");
+    if (auto ok = check_items(items); !ok) return ok;
     std::lock_guard lock(s_->outbox_mu);
     for (const auto& it : items) {
       if (!it.item_key.empty() && !s_->outbox_keys.insert(it.item_key).second) continue;

@@ -113,6 +113,13 @@ struct OutboxItem {
 // Puts a claimed batch (its items due earliest) in id order, as the contract hands it out.
 void sort_by_id(std::vector<OutboxItem>& batch);
 
+// The longest URL an item may have: what every way in accepts (report/target_policy,
+// policy/options); the claim index (webhook_outbox_claim) keys on it, and a PostgreSQL btree
+// entry holds at most ~2.7 kB.
+constexpr size_t kMaxOutboxUrl = 2048;
+// Every backend's enqueue check: invalid when an item has no URL or a longer one.
+core::Result<void> check_items(const std::vector<OutboxItem>& items);
+
 // What a mark names: an item and the token of the claim it came from.
 struct OutboxClaim {
   int64_t id = 0;
@@ -146,7 +153,8 @@ class Outbox {
  public:
   virtual ~Outbox() = default;
 
-  // All rows in one atomic step; an item without a URL is invalid and fails the batch.
+  // All rows in one atomic step; an item without a URL, or with one longer than kMaxOutboxUrl,
+  // is invalid and fails the batch (check_items).
   // created_ms / next_attempt_ms 0 mean now_ms. An item whose item_key is stored already is
   // skipped (a replayed journal entry adds nothing twice).
   virtual core::Result<void> enqueue(const std::vector<OutboxItem>& items, int64_t now_ms) = 0;

@@ -1,5 +1,5 @@
-// The outbox's fencing tokens, a claimed batch's order and the default mark_and_claim
-// (outbox.hpp): shared by every backend.
+// The outbox's fencing tokens, the enqueue check, a claimed batch's order and the default
+// mark_and_claim (outbox.hpp): shared by every backend.
 #include <sodium.h>
 
 #include <algorithm>
@@ -35,6 +35,15 @@ core::Result<OutboxRound> Outbox::mark_and_claim(const std::vector<OutboxMark>& 
     out.claimed = std::move(d).value();
   }
   return out;
+}
+
+core::Result<void> check_items(const std::vector<OutboxItem>& items) {
+  for (const auto& it : items) {
+    if (it.url.empty()) return core::Error::invalid("outbox: item without a URL");
+    if (it.url.size() > kMaxOutboxUrl)
+      return core::Error::invalid("outbox: item URL longer than 2048 bytes");
+  }
+  return core::ok();
 }
 
 void sort_by_id(std::vector<OutboxItem>& batch) {

@@ -63,8 +63,7 @@ class PgOutbox final : public Outbox {
 
   core::Result<void> enqueue(const std::vector<OutboxItem>& items, int64_t now_ms) override {
     if (items.empty()) return core::ok();
-    for (const auto& it : items)
-      if (it.url.empty()) return core::Error::invalid("outbox: item without a URL");
+    if (auto ok = check_items(items); !ok) return ok;
     std::vector<Stmt> batch;
     batch.reserve(items.size());
     for (const auto& it : items)

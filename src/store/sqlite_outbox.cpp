@@ -68,8 +68,7 @@ class SqliteOutbox final : public Outbox {
 
   core::Result<void> enqueue(const std::vector<OutboxItem>& items, int64_t now_ms) override {
     if (items.empty()) return core::ok();
-    for (const auto& it : items)
-      if (it.url.empty()) return core::Error::invalid("outbox: item without a URL");
+    if (auto ok = check_items(items); !ok) return ok;
     std::lock_guard lock(mu_);
     Txn txn(db_);
     if (auto r = txn.begin_immediate(); !r) return r;

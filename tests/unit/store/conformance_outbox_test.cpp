@@ -452,7 +452,17 @@ TYPED_TEST(OutboxConformance, MalformedItemsAreRefusedAndNothingIsWritten) {
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.error().is(core::ErrorCode::invalid));
   EXPECT_FALSE(this->outbox_->enqueue({nourl}, this->now()).ok());
+  // A URL longer than any way in accepts (the claim index keys on it).
+  auto longest = item(1, "https://a.example/" + std::string(kMaxOutboxUrl - 18, 'x'), "m4");
+  ASSERT_EQ(longest.url.size(), kMaxOutboxUrl);
+  auto longer = longest;
+  longer.url += "x";
+  r = this->outbox_->enqueue({longer}, this->now());
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.error().is(core::ErrorCode::invalid));
   EXPECT_EQ(this->outbox_->backlog().value(), 0u);
+  this->enqueue({longest});
+  EXPECT_EQ(this->outbox_->due(this->now(), 10, 10).value().at(0).at(0).url, longest.url);
   EXPECT_TRUE(this->outbox_->enqueue({}, this->now()).ok());
 }
 
