@@ -40,8 +40,9 @@ struct SuppressionQuery {
   std::string address;
   bool suppressed = false;  // the driver's answer
 };
-// Look every query up → Engine::suppression_checked with the answers, in one call or several
-// (the driver may answer the queries of several CheckSuppression actions in one call).
+// Look every query up → Engine::suppression_checked with the answers. All of one message's
+// queries are answered in the same call (the engine moves the message on then); one call may
+// answer the queries of several CheckSuppression actions.
 struct CheckSuppression {
   std::vector<SuppressionQuery> queries;
 };

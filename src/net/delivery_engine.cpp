@@ -27,6 +27,7 @@
 #include "core/clock.hpp"
 #include "delivery/bounce.hpp"
 #include "delivery/engine.hpp"
+#include "delivery/suppression_batches.hpp"
 #include "net/capture_delivery.hpp"
 #include "net/delivery_target.hpp"
 #include "net/smtp_client.hpp"
@@ -86,10 +87,8 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
   // Published after every input, for counters() from any thread.
   std::atomic<uint64_t> c_delivered{0}, c_deferred{0}, c_bounced{0}, c_expired{0}, c_rejected{0},
       c_connections{0}, c_notices{0}, c_queued{0}, c_active{0};
-  bool trimmed = true;  // memory given back since the queue last emptied
-  // Suppression look-ups (connection thread): one runs at a time; queries wait for the next.
-  std::vector<delivery::SuppressionQuery> sup_waiting;
-  bool sup_busy = false;
+  bool trimmed = true;                       // memory given back since the queue last emptied
+  delivery::SuppressionBatches sup_batches;  // connection thread only
 
   // Messages the spool recovered whose on_recovered hook has not run yet. The hook runs
   // before the engine sees the envelope (LoadEnvelopes), so a recovered message's rows reach
@@ -242,42 +241,36 @@ struct DeliveryEngine::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  // One look-up at a time, like a group commit: the engine asks once per message it takes on,
-  // and the queries that come while one runs go out together in the next (on PostgreSQL: one
-  // statement and one read transaction for them all, not three round trips per message).
+  // One look-up at a time (delivery/suppression_batches.hpp): the queries that come while one
+  // runs go out together in the next.
   void act(delivery::CheckSuppression& a) {
-    sup_waiting.insert(sup_waiting.end(), std::make_move_iterator(a.queries.begin()),
-                       std::make_move_iterator(a.queries.end()));
-    if (!sup_busy) look_up_suppressions();
+    if (auto b = sup_batches.add(std::move(a.queries))) look_up_suppressions(std::move(*b));
   }
 
-  void look_up_suppressions() {
-    sup_busy = true;
-    asio::post(*svc.blocking,
-               [self = shared_from_this(), qs = std::exchange(sup_waiting, {})]() mutable {
-                 self->on_pool();
-                 // One look-up per account for the whole batch.
-                 std::unordered_map<int64_t, std::vector<size_t>> by_account;
-                 for (size_t i = 0; i < qs.size(); ++i) by_account[qs[i].account_id].push_back(i);
-                 for (const auto& [account, idx] : by_account) {
-                   std::vector<std::string> addrs;
-                   addrs.reserve(idx.size());
-                   for (size_t i : idx) addrs.push_back(qs[i].address);
-                   auto listed = self->svc.store->suppressions.listed(account, addrs);
-                   if (!listed) {
-                     spdlog::error("delivery: suppression look-up (account {}, {} addresses): {}",
-                                   account, addrs.size(), listed.error().message);
-                     continue;  // not suppressed: a failed look-up never loses mail
-                   }
-                   const std::unordered_set<std::string> on(listed->begin(), listed->end());
-                   for (size_t i : idx) qs[i].suppressed = on.count(qs[i].address) > 0;
-                 }
-                 self->on_engine([self, qs = std::move(qs)](delivery::Engine& e) mutable {
-                   e.suppression_checked(std::move(qs));
-                   self->sup_busy = false;
-                   if (!self->sup_waiting.empty()) self->look_up_suppressions();
-                 });
-               });
+  void look_up_suppressions(delivery::SuppressionBatches::Batch next) {
+    asio::post(*svc.blocking, [self = shared_from_this(), qs = std::move(next)]() mutable {
+      self->on_pool();
+      // One look-up per account for the whole batch.
+      std::unordered_map<int64_t, std::vector<size_t>> by_account;
+      for (size_t i = 0; i < qs.size(); ++i) by_account[qs[i].account_id].push_back(i);
+      for (const auto& [account, idx] : by_account) {
+        std::vector<std::string> addrs;
+        addrs.reserve(idx.size());
+        for (size_t i : idx) addrs.push_back(qs[i].address);
+        auto listed = self->svc.store->suppressions.listed(account, addrs);
+        if (!listed) {
+          spdlog::error("delivery: suppression look-up (account {}, {} addresses): {}", account,
+                        addrs.size(), listed.error().message);
+          continue;  // not suppressed: a failed look-up never loses mail
+        }
+        const std::unordered_set<std::string> on(listed->begin(), listed->end());
+        for (size_t i : idx) qs[i].suppressed = on.count(qs[i].address) > 0;
+      }
+      self->on_engine([self, qs = std::move(qs)](delivery::Engine& e) mutable {
+        e.suppression_checked(std::move(qs));
+        if (auto b = self->sup_batches.done()) self->look_up_suppressions(std::move(*b));
+      });
+    });
   }
 
   void act(delivery::Resolve& a) {

@@ -3,8 +3,8 @@
 // outbound SMTP connection (net::start_delivery) — and does the work the engine asks for
 // elsewhere:
 //   pool (blocking)        LoadEnvelopes (spool get + content source), LoadSettings,
-//                          CheckSuppression (one look-up at a time: the queries that come
-//                          meanwhile go out together in the next), Resolve (DNS),
+//                          CheckSuppression (one look-up at a time, in batches of whole
+//                          messages: delivery/suppression_batches), Resolve (DNS),
 //                          AddSuppression, the spool look-ups of submitted messages
 //   spool strand (pool)    PersistState, PersistHeld, Finish, SpoolBounce — in the order the
 //                          engine decided them (a message's records never overtake each other)

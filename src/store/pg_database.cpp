@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unordered_set>
 
 #include "store/pg_parts.hpp"
 
@@ -492,9 +493,10 @@ class Suppressions final : public SuppressionRepo {
   core::Result<std::vector<std::string>> listed(
       int64_t account_id, const std::vector<std::string>& addresses) override {
     std::vector<std::string> unique;
+    std::unordered_set<std::string_view> seen;
     for (const auto& a : addresses)
-      if (std::find(unique.begin(), unique.end(), a) == unique.end()) unique.push_back(a);
-    // One statement for the whole message.
+      if (seen.insert(a).second) unique.push_back(a);
+    // One statement for the whole batch.
     auto r = c_.run(
         "SELECT address FROM suppressions WHERE account_id = $1 AND address = ANY($2::text[])",
         "read suppressions", account_id, text_array(unique));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <unordered_set>
 
 #include "core/address.hpp"
 
@@ -161,9 +162,9 @@ core::Result<std::vector<std::string>> SuppressionService::listed(
   auto hits =
       in_tx(db_, Mode::read, [&](Tx& tx) { return tx.suppressions().listed(account_id, keys); });
   if (!hits) return hits.error();
+  const std::unordered_set<std::string> on(hits->begin(), hits->end());
   for (size_t i = 0; i < addresses.size(); ++i)
-    if (key_of_given[i] && std::find(hits->begin(), hits->end(), *key_of_given[i]) != hits->end())
-      out.push_back(addresses[i]);
+    if (key_of_given[i] && on.count(*key_of_given[i]) > 0) out.push_back(addresses[i]);
   return out;
 }
 

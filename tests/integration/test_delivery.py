@@ -14,6 +14,7 @@ import email.policy
 import os
 import smtplib
 import socket
+import threading
 import time
 import unittest
 import uuid
@@ -246,6 +247,36 @@ class DeliveryTests(unittest.TestCase):
         self.assertNotIn(qid2, [m["id"] for m in self.server.queue()])
         self.server.cli("suppression", "remove", "acme", "nobody@dest.test")
         self.assertNotIn("nobody@dest.test", self.server.cli("suppression", "list", "acme"))
+
+    def test_concurrent_messages_each_get_their_suppression_answer(self):
+        """Messages submitted at once, half of them with a suppressed recipient, all move on,
+        and only the suppressed recipients are rejected (look-ups of concurrent messages may be
+        answered together: delivery/suppression_batches, unit-tested there)."""
+        key = self.server.cli_json("apikey", "create", "acme")["key"]
+        code, body = api(self.server, "POST", "/api/v1/suppressions",
+                         {"address": "held-back@dest.test"}, key=key)
+        self.assertEqual(code, 201, body)
+        self.addCleanup(self.server.cli, "suppression", "remove", "acme", "held-back@dest.test")
+        n = 24
+        qids = [None] * n
+
+        def one(i):
+            rcpts = [f"each-{i}@dest.test"] + (["held-back@dest.test"] if i % 2 else [])
+            qids[i] = submit(self.server, "a@acme.test", rcpts, f"sup-batch-{i}")
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertTrue(all(qids), qids)
+        for i, qid in enumerate(qids):
+            ev = wait_events(self.server, qid, lambda ev, i=i: len(ev) == 1 + i % 2)
+            by = {e["recipient"]: e["event"] for e in ev}
+            self.assertEqual(by[f"each-{i}@dest.test"], "delivered", ev)
+            if i % 2:
+                self.assertEqual(by["held-back@dest.test"], "rejected", ev)
+        self.assertFalse(any("held-back@dest.test" in t.rcpt_tos for t in self.rx.transactions))
 
     def test_slow_receiver_does_not_hold_others(self):
         slow_qid = submit(self.server, "a@acme.test", ["x@slow.test"], "slow-one")
