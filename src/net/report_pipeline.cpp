@@ -52,6 +52,25 @@ size_t units_of(const events::JournalEntry& e) {
   return 1;
 }
 
+// An item the outbox would refuse (no URL, a URL over kMaxOutboxUrl: no way in lets one
+// through, but stored data may be older) is logged and left out, so it cannot fail the other
+// items (other tenants' too) enqueued with it. Returns how many were left out.
+size_t drop_unsendable(std::vector<store::OutboxItem>& items) {
+  size_t kept = 0, dropped = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (auto ok = store::check_item(items[i]); !ok) {
+      spdlog::error("reports: {} not queued for its webhook: {}", items[i].message_id,
+                    ok.error().message);
+      ++dropped;
+      continue;
+    }
+    if (kept != i) items[kept] = std::move(items[i]);
+    ++kept;
+  }
+  items.resize(kept);
+  return dropped;
+}
+
 }  // namespace
 
 struct ReportPipeline::Impl {
@@ -417,6 +436,7 @@ struct ReportPipeline::Impl {
       return *temp;
     if (!outcomes.empty())
       if (auto r = handle_outcomes(outcomes); !r) return r;
+    c_errors += drop_unsendable(direct_items);
     if (!direct_items.empty()) {
       if (failed(svc.outbox->enqueue(direct_items, now_ms()), "outbox", temp)) return *temp;
       if (svc.poke) svc.poke();
@@ -511,6 +531,7 @@ struct ReportPipeline::Impl {
     std::optional<core::Error> temp;
     if (!updates.empty() && failed(svc.log->update_status(updates), "message status", temp))
       return *temp;
+    c_errors += drop_unsendable(items);
     if (items.empty()) return core::ok();
     if (failed(svc.outbox->enqueue(items, now_ms()), "outbox", temp)) return *temp;
     c_reports += items.size();

@@ -118,6 +118,7 @@ void sort_by_id(std::vector<OutboxItem>& batch);
 // entry holds at most ~2.7 kB.
 constexpr size_t kMaxOutboxUrl = 2048;
 // Every backend's enqueue check: invalid when an item has no URL or a longer one.
+core::Result<void> check_item(const OutboxItem& item);
 core::Result<void> check_items(const std::vector<OutboxItem>& items);
 
 // What a mark names: an item and the token of the claim it came from.

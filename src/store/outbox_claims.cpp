@@ -37,12 +37,16 @@ core::Result<OutboxRound> Outbox::mark_and_claim(const std::vector<OutboxMark>& 
   return out;
 }
 
+core::Result<void> check_item(const OutboxItem& it) {
+  if (it.url.empty()) return core::Error::invalid("outbox: item without a URL");
+  if (it.url.size() > kMaxOutboxUrl)
+    return core::Error::invalid("outbox: item URL longer than 2048 bytes");
+  return core::ok();
+}
+
 core::Result<void> check_items(const std::vector<OutboxItem>& items) {
-  for (const auto& it : items) {
-    if (it.url.empty()) return core::Error::invalid("outbox: item without a URL");
-    if (it.url.size() > kMaxOutboxUrl)
-      return core::Error::invalid("outbox: item URL longer than 2048 bytes");
-  }
+  for (const auto& it : items)
+    if (auto ok = check_item(it); !ok) return ok;
   return core::ok();
 }
 

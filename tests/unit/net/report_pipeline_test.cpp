@@ -110,6 +110,23 @@ TEST_F(ReportPipelineTest, AcceptedThenDeliveredAndBounced) {
   EXPECT_EQ(rp_->counters().messages, 1u);
 }
 
+// A stored message whose notify URL no way in would accept now (longer than the outbox takes)
+// loses its own report, logged and counted, and never the reports written with it.
+TEST_F(ReportPipelineTest, AnUnsendableReportIsLeftOutAloneNotWithItsBatch) {
+  const std::string too_long = "http://h.example/" + std::string(store::kMaxOutboxUrl, 'x');
+  rp_->accepted(message("QL", R"({"notifyUrl":")" + too_long + R"("})"));
+  rp_->accepted(message("QG", R"({"notifyUrl":"http://h.example/r"})"));
+  rp_->flush();
+  const uint64_t errors = rp_->counters().errors;
+  rp_->events({ev("QL", "a@example.org", "delivered"), ev("QG", "a@example.org", "delivered")});
+  rp_->flush();
+  EXPECT_TRUE(items("QL.0").empty());
+  ASSERT_EQ(items("QG.0").size(), 1u);
+  EXPECT_EQ(items("QG.0")[0].url, "http://h.example/r");
+  EXPECT_EQ(rp_->counters().errors, errors + 1);
+  EXPECT_EQ(log_->find("QL.0").value()->status, core::MessageStatus::delivered);
+}
+
 TEST_F(ReportPipelineTest, IntermediateReportsAndAccountDefault) {
   ASSERT_TRUE(
       store_->settings
