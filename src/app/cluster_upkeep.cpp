@@ -88,11 +88,13 @@ void ClusterUpkeep::stop() {
 void ClusterUpkeep::run() {
   const int64_t renew_every = std::max<int64_t>(1, opt_.lease_ttl_ms / 3);
   int64_t next_renew = clock_.now_ms() + renew_every;
-  int64_t next_poll = clock_.now_ms() + opt_.poll_ms;
-  int64_t last_poll = 0;
+  int64_t next_tick = clock_.now_ms() + opt_.poll_ms;  // the ticks, and the feed's own poll
+  int64_t next_feed = next_tick;                       // the feed: earlier after a wake-up
+  int64_t last_feed = 0;
   for (;;) {
     int64_t wake = next_renew;
-    if (feed_ || !ticks_.empty()) wake = std::min(wake, next_poll);
+    if (!ticks_.empty()) wake = std::min(wake, next_tick);
+    if (feed_) wake = std::min(wake, next_feed);
     for (const auto& j : jobs_)
       if (j.period_ms > 0) wake = std::min(wake, j.next_run_ms);
     {
@@ -102,10 +104,11 @@ void ClusterUpkeep::run() {
           stop_)
         return;
       if (woken_) {
-        // A wake-up: poll now, or as soon as kMinPollGapMs has passed since the last poll
-        // (a burst of changes costs one poll per gap, not one per change).
+        // A wake-up: read the feed now, or as soon as kMinPollGapMs has passed since it was
+        // last read (a burst of changes costs one read per gap, not one per change). The
+        // ticks keep their own schedule.
         woken_ = false;
-        next_poll = std::min(next_poll, last_poll + kMinPollGapMs);
+        next_feed = std::min(next_feed, last_feed + kMinPollGapMs);
       }
     }
     int64_t now = clock_.now_ms();
@@ -113,18 +116,19 @@ void ClusterUpkeep::run() {
       renew_all();
       next_renew = now + renew_every;
     }
-    if ((feed_ || !ticks_.empty()) && now >= next_poll) {
-      next_poll = now + opt_.poll_ms;
-      last_poll = now;
-      if (feed_) {
-        auto changes = feed_->poll();
-        if (!changes) {
-          spdlog::warn("change feed: {}", changes.error().message);
-        } else {
-          for (const auto& c : *changes)
-            for (const auto& f : on_change_) f(c);
-        }
+    if (feed_ && now >= next_feed) {
+      next_feed = now + opt_.poll_ms;
+      last_feed = now;
+      auto changes = feed_->poll();
+      if (!changes) {
+        spdlog::warn("change feed: {}", changes.error().message);
+      } else {
+        for (const auto& c : *changes)
+          for (const auto& f : on_change_) f(c);
       }
+    }
+    if (!ticks_.empty() && now >= next_tick) {
+      next_tick = now + opt_.poll_ms;
       for (const auto& f : ticks_) f();
     }
     now = clock_.now_ms();

@@ -3,7 +3,7 @@
 //    the cache owners (on_change), so a config change made on any node reaches this one within
 //    about a second (the integration test's bound is 2 s); wake() (on PostgreSQL: a NOTIFY
 //    the change_log triggers send, store/pg_listener.hpp) reads it at once instead, at most
-//    once per kMinPollGapMs however many wake-ups come;
+//    once per kMinPollGapMs however many wake-ups come (the ticks keep their schedule);
 //  - ticks (on_tick) run every poll interval too: the node's queue commands from other nodes
 //    (app/queue_router.hpp) and the mirror of the region's AUTH failure counts;
 //  - singleton jobs (store/leased_job.hpp) run only while this node holds their lease, renewed
@@ -49,8 +49,8 @@ class ClusterUpkeep {
   void on_change(std::function<void(const store::Change&)> f);
   // Called on the upkeep thread every poll_ms (after the feed's changes).
   void on_tick(std::function<void()> f);
-  // From any thread: read the feed (and run the ticks) now, not at the next poll. A wake-up
-  // only: nothing is lost without it.
+  // From any thread: read the feed now, not at its next poll (the ticks keep theirs). A
+  // wake-up only: nothing is lost without it.
   void wake();
   static constexpr int64_t kMinPollGapMs = 100;
 

@@ -65,6 +65,7 @@ void Listener::run() {
         c ? c->exec_script("LISTEN \"" + channel_ + "\"", "listen for changes")
           : core::Result<void>(c.error());
     if (!listening) {
+      ++failed_;
       if (!failing)
         spdlog::warn(
             "change feed: cannot listen for changes ({}); polling every second, trying "

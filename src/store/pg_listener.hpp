@@ -12,9 +12,9 @@
 //    may be in the feed already.
 //  - While the database is away it connects again after 1 s, doubling to 30 s; it logs the
 //    first failure of a series (warning) and the recovery (info), not every attempt.
-//  - stop() returns promptly in every state (connected, connecting, waiting to retry): an
-//    eventfd wakes the thread; a connect attempt is bounded by the URL's connect_timeout
-//    (5 s by default, pg::Conn::connect).
+//  - stop() wakes the thread through an eventfd while it listens or waits to try again; a
+//    connect attempt under way is finished first (bounded by the URL's connect_timeout, 5 s by
+//    default in pg::Conn::connect, plus the host name's resolution).
 //  - NOTIFY channels are per database, not per schema: two regions in one database wake each
 //    other now and then, which costs one poll each.
 #pragma once
@@ -35,8 +35,9 @@ class Listener {
 
   void start();
   void stop();
-  // (Re)connects that reached LISTEN since start: for tests and the log.
+  // (Re)connects that reached LISTEN since start, and attempts that did not: for tests.
   uint64_t connects() const { return connects_.load(); }
+  uint64_t failed_attempts() const { return failed_.load(); }
 
  private:
   void run();
@@ -49,6 +50,7 @@ class Listener {
   int stop_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> connects_{0};
+  std::atomic<uint64_t> failed_{0};
   std::thread thread_;
 };
 

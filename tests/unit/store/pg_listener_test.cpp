@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "store/pg_backend.hpp"
 #include "store/pg_db.hpp"
@@ -108,11 +109,18 @@ TEST_F(PgListenerTest, AChangeLogTriggerAnnouncesOnTernChangeFromTheWriter) {
   EXPECT_TRUE(heard);
 }
 
-TEST_F(PgListenerTest, StopReturnsWhileItCannotConnect) {
-  // Nothing listens on port 1: every attempt fails, and it waits to try again.
+TEST_F(PgListenerTest, StopEndsItsWaitToTryAgain) {
+  // Nothing listens on port 1: every attempt fails at once, and it waits to try again (1 s,
+  // then 2 s). After the second failure it waits 2 s: stop() must end that wait, not sit it out.
   Listener l("postgres://tern@127.0.0.1:1/tern?connect_timeout=2", channel_, counter());
   l.start();
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (l.failed_attempts() < 2 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_GE(l.failed_attempts(), 2u);
+  const auto t0 = std::chrono::steady_clock::now();
   l.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
   EXPECT_EQ(l.connects(), 0u);
   EXPECT_EQ(wakes(), 0);
 }
